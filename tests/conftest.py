@@ -1,0 +1,28 @@
+"""Test configuration: hypothesis profiles, chosen by the HYPOTHESIS_PROFILE variable.
+
+- ``ci`` (default): deterministic (derandomized, fixed examples), no deadline, modest
+  example counts, so that CI is reproducible and fast.
+- ``explore``: random, many more examples, for hunting counterexamples locally:
+  ``HYPOTHESIS_PROFILE=explore make test``.
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    max_examples=60,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "explore",
+    deadline=None,
+    max_examples=2000,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
