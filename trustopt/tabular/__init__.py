@@ -21,8 +21,34 @@ from trustopt.tabular.evaluation import (
     policy_advantage,
     surrogate,
 )
+from trustopt.tabular.divergences import kl, max_kl, max_tv, tv, visitation_weighted
+from trustopt.tabular.softmax import grad_eta_softmax, grad_surrogate_softmax, softmax_policy
+from trustopt.tabular.subproblems import (
+    SubproblemSolution,
+    solve_kl_penalty,
+    solve_kl_subproblem,
+    solve_tv_subproblem,
+)
+from trustopt.tabular.solvers import OptimalSolution, cpi_mixture, greedy_policy, policy_iteration, value_iteration
 
 __all__ = [
+    "tv",
+    "kl",
+    "max_tv",
+    "max_kl",
+    "visitation_weighted",
+    "softmax_policy",
+    "grad_eta_softmax",
+    "grad_surrogate_softmax",
+    "SubproblemSolution",
+    "solve_tv_subproblem",
+    "solve_kl_subproblem",
+    "solve_kl_penalty",
+    "OptimalSolution",
+    "policy_iteration",
+    "value_iteration",
+    "cpi_mixture",
+    "greedy_policy",
     "TabularMDP",
     "stack",
     "check_policy",

@@ -1,0 +1,134 @@
+"""Which environments the fast path covers, their v5 defaults, and env-id validation.
+
+The defaults below are those of Gymnasium's MuJoCo v5 environments (``gymnasium/envs/mujoco/*_v5.py``,
+Gymnasium 1.x). They are restated here, not read from Gymnasium's private attributes, and the
+tests check every one of them against the Gymnasium environment step by step
+(``tests/test_envs.py``): a default that drifted in a new Gymnasium release makes those tests fail.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+
+from trustopt._validation import ValidationError
+
+#: Environment ids that the fast path steps directly (every other registered id with a box
+#: action space falls back to Gymnasium's own ``step``).
+SUPPORTED_ENV_IDS: tuple[str, ...] = (
+    "Swimmer-v5",
+    "Hopper-v5",
+    "HalfCheetah-v5",
+    "Walker2d-v5",
+    "Ant-v5",
+    "Humanoid-v5",
+    "InvertedPendulum-v5",
+    "InvertedDoublePendulum-v5",
+)
+
+_INF = math.inf
+
+#: v5 keyword defaults that change observation, reward, termination or reset noise.
+#: ``frame_skip`` is handled by Gymnasium itself (the fast path reads ``env.frame_skip``).
+V5_DEFAULTS: dict[str, dict[str, object]] = {
+    "Swimmer-v5": dict(
+        forward_reward_weight=1.0,
+        ctrl_cost_weight=1e-4,
+        reset_noise_scale=0.1,
+        exclude_current_positions_from_observation=True,
+    ),
+    "HalfCheetah-v5": dict(
+        forward_reward_weight=1.0,
+        ctrl_cost_weight=0.1,
+        reset_noise_scale=0.1,
+        exclude_current_positions_from_observation=True,
+    ),
+    "Hopper-v5": dict(
+        forward_reward_weight=1.0,
+        ctrl_cost_weight=1e-3,
+        healthy_reward=1.0,
+        terminate_when_unhealthy=True,
+        healthy_state_range=(-100.0, 100.0),
+        healthy_z_range=(0.7, _INF),
+        healthy_angle_range=(-0.2, 0.2),
+        reset_noise_scale=5e-3,
+        exclude_current_positions_from_observation=True,
+    ),
+    "Walker2d-v5": dict(
+        forward_reward_weight=1.0,
+        ctrl_cost_weight=1e-3,
+        healthy_reward=1.0,
+        terminate_when_unhealthy=True,
+        healthy_z_range=(0.8, 2.0),
+        healthy_angle_range=(-1.0, 1.0),
+        reset_noise_scale=5e-3,
+        exclude_current_positions_from_observation=True,
+    ),
+    "Ant-v5": dict(
+        forward_reward_weight=1.0,
+        ctrl_cost_weight=0.5,
+        contact_cost_weight=5e-4,
+        healthy_reward=1.0,
+        main_body=1,
+        terminate_when_unhealthy=True,
+        healthy_z_range=(0.2, 1.0),
+        contact_force_range=(-1.0, 1.0),
+        reset_noise_scale=0.1,
+        exclude_current_positions_from_observation=True,
+        include_cfrc_ext_in_observation=True,
+    ),
+    "Humanoid-v5": dict(
+        forward_reward_weight=1.25,
+        ctrl_cost_weight=0.1,
+        contact_cost_weight=5e-7,
+        contact_cost_range=(-_INF, 10.0),
+        healthy_reward=5.0,
+        terminate_when_unhealthy=True,
+        healthy_z_range=(1.0, 2.0),
+        reset_noise_scale=1e-2,
+        exclude_current_positions_from_observation=True,
+        include_cinert_in_observation=True,
+        include_cvel_in_observation=True,
+        include_qfrc_actuator_in_observation=True,
+        include_cfrc_ext_in_observation=True,
+    ),
+    "InvertedPendulum-v5": dict(reset_noise_scale=0.01),
+    "InvertedDoublePendulum-v5": dict(healthy_reward=10.0, reset_noise_scale=0.1),
+}
+
+#: Keywords Gymnasium accepts that the fast path also honours without changing anything it computes.
+PASSTHROUGH_KWARGS = frozenset({"frame_skip"})
+
+#: Environments whose survival bonus ("reward_survive", paid while healthy) is removed from the
+#: TRAINING reward when a rollout asks for it, as TRES (sec. "Experiments": "we subtract the
+#: survival bonus from the rewards outputted as in (Mania, Guy, and Recht 2018)") and ARS do:
+#: Hopper, Walker2d, Ant (1 per step) and Humanoid (5 per step) with v5 defaults.
+#: InvertedPendulum and InvertedDoublePendulum keep theirs: there the bonus is the task.
+SURVIVAL_BONUS_FAMILIES = frozenset({"Hopper", "Walker2d", "Ant", "Humanoid"})
+
+
+def family(env_id: str) -> str:
+    """``"Hopper-v5" -> "Hopper"``."""
+    return env_id.rsplit("-v", 1)[0]
+
+
+def registered_ids() -> list[str]:
+    import gymnasium
+
+    return sorted(gymnasium.envs.registry.keys())
+
+
+def check_env_id(env_id) -> str:
+    """``env_id`` if Gymnasium knows it, else a ValidationError listing the supported ids."""
+    if not isinstance(env_id, str) or not env_id:
+        raise ValidationError(f"env_id: expected a non-empty string such as 'Hopper-v5', got {env_id!r}")
+    known = registered_ids()
+    if env_id in known:
+        return env_id
+    close = difflib.get_close_matches(env_id, list(SUPPORTED_ENV_IDS) + known, n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise ValidationError(
+        f"env_id: unknown environment {env_id!r}.{hint} Supported (fast path): "
+        f"{', '.join(SUPPORTED_ENV_IDS)}; any other Gymnasium id with a Box action space "
+        "runs through Gymnasium's own step."
+    )

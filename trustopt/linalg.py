@@ -1,0 +1,279 @@
+"""Linear algebra for trust-region steps: conjugate gradient and backtracking line search.
+
+Both implement TRPO Appendix C (Schulman et al. 2015):
+
+* the search direction ``s ~ A^{-1} g`` is computed by conjugate gradient (CG) from
+  matrix-vector products ``y -> A y`` only (``A`` the Fisher matrix, never formed);
+* the step is then shrunk exponentially from the maximal length until the nonlinear
+  surrogate improves AND the nonlinear KL constraint holds.
+
+Arrays may have any shape (CG uses the flattened inner product ``<u, v> = sum u * v``);
+``matvec`` must return an array of the shape it is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from trustopt._validation import ValidationError, as_float_array, check_positive, readonly
+
+__all__ = [
+    "CGResult",
+    "conjugate_gradient",
+    "LineSearchResult",
+    "backtracking_line_search",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CGResult:
+    """Result of :func:`conjugate_gradient` (the array ``x`` is read-only).
+
+    Attributes:
+        x: approximate solution of ``A x = b``, same shape as ``b``. On breakdown, the
+            last iterate computed before the breakdown (``0`` if it happened at once).
+        iterations: number of CG steps taken (matrix-vector products used for steps).
+        residual_norm: ``||r_k||_2`` of the recurrence residual ``r_k = b - A x_k``.
+        converged: ``residual_norm <= residual_tol``.
+        breakdown: True when a curvature ``p' A p`` was ``<= 0`` or non-finite, i.e.
+            ``A`` is not positive definite along ``p`` (or ``matvec`` returned NaN/inf);
+            the iteration stopped there and ``x`` is the last valid iterate.
+        x_A_x: ``x' A x`` obtained without an extra product as ``x'(b - r_k)``
+            (TRPO App. C: "an intermediate result produced by the conjugate gradient
+            algorithm"); exact up to the drift of the recurrence residual.
+        message: a short human-readable status.
+    """
+
+    x: np.ndarray
+    iterations: int
+    residual_norm: float
+    converged: bool
+    breakdown: bool
+    x_A_x: float
+    message: str
+
+
+def conjugate_gradient(
+    matvec: Callable[[np.ndarray], np.ndarray],
+    b,
+    *,
+    max_iter: int = 10,
+    residual_tol: float = 1e-10,
+) -> CGResult:
+    """Solve ``A x = b`` for symmetric positive-definite ``A`` given only ``v -> A v``.
+
+    TRPO App. C (search direction ``s ~ A^{-1} g`` with ``A`` the Fisher matrix; ``k = 10``
+    iterations "quite effective"); the classical Hestenes-Stiefel recurrence from
+    ``x_0 = 0``, ``r_0 = p_0 = b``::
+
+        alpha_k = r_k' r_k / p_k' A p_k
+        x_{k+1} = x_k + alpha_k p_k ;  r_{k+1} = r_k - alpha_k A p_k
+        beta_k  = r_{k+1}' r_{k+1} / r_k' r_k ;  p_{k+1} = r_{k+1} + beta_k p_k
+
+    In exact arithmetic CG solves an ``n``-dimensional SPD system in ``n`` steps.
+
+    Args:
+        matvec: ``v -> A v``, shape-preserving; ``A`` symmetric (positive definite for a
+            meaningful result).
+        b: right-hand side, any shape (e.g. ``(n_params,)`` or ``(S, A)``), finite.
+        max_iter: maximum number of CG steps, ``>= 1``.
+        residual_tol: stop when ``||r_k||_2 <= residual_tol`` (the residual NORM; note
+            that modular_rl's ``rdotr < 1e-10`` bounds its square).
+
+    Returns:
+        :class:`CGResult`. A zero ``b`` returns ``x = 0`` with ``iterations = 0``.
+        Breakdown (``p'Ap <= 0`` or non-finite) is reported in ``breakdown``; the
+        iterate is never updated with a non-finite or negative-curvature step.
+    """
+    b = as_float_array(b, "b")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValidationError(f"max_iter: must be an integer >= 1, got {max_iter!r}")
+    residual_tol = float(as_float_array(residual_tol, "residual_tol", ndim=0))
+    if residual_tol < 0.0:
+        raise ValidationError(f"residual_tol: must be >= 0, got {residual_tol!r}")
+
+    x = np.zeros_like(b)
+    r = b.copy()
+    p = b.copy()
+    rdotr = float(np.vdot(r, r))
+    iterations = 0
+    breakdown = False
+    message = ""
+    if np.sqrt(rdotr) <= residual_tol:
+        message = "converged: ||b|| <= residual_tol"
+    else:
+        for _ in range(int(max_iter)):
+            Ap = np.asarray(matvec(p), dtype=np.float64)
+            if Ap.shape != p.shape:
+                raise ValidationError(f"matvec: returned shape {Ap.shape}, expected {p.shape}")
+            pAp = float(np.vdot(p, Ap))
+            if not np.isfinite(pAp) or pAp <= 0.0 or not np.all(np.isfinite(Ap)):
+                breakdown = True
+                message = f"breakdown at iteration {iterations}: p'Ap = {pAp!r} (not positive and finite)"
+                break
+            alpha = rdotr / pAp
+            x = x + alpha * p
+            r = r - alpha * Ap
+            new_rdotr = float(np.vdot(r, r))
+            iterations += 1
+            if np.sqrt(new_rdotr) <= residual_tol:
+                rdotr = new_rdotr
+                break
+            beta = new_rdotr / rdotr
+            p = r + beta * p
+            rdotr = new_rdotr
+    residual_norm = float(np.sqrt(rdotr))
+    converged = (not breakdown) and residual_norm <= residual_tol
+    if not message:
+        message = (
+            f"converged in {iterations} iteration(s)"
+            if converged
+            else f"max_iter={max_iter} reached, ||r|| = {residual_norm:.3g}"
+        )
+    x_A_x = float(np.vdot(x, b - r))
+    return CGResult(
+        x=readonly(x),
+        iterations=iterations,
+        residual_norm=residual_norm,
+        converged=converged,
+        breakdown=breakdown,
+        x_A_x=x_A_x,
+        message=message,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineSearchResult:
+    """Result of :func:`backtracking_line_search` (the array ``theta`` is read-only).
+
+    Attributes:
+        theta: the accepted point ``theta_k + step_fraction * full_step``; on failure a
+            copy of the input ``theta_k``, unchanged.
+        accepted: whether a candidate satisfied every acceptance condition.
+        step_fraction: ``shrink ** n_backtracks`` for an accepted step, ``0.0`` on failure.
+        n_backtracks: number of shrinks before acceptance (``0``: the full step was
+            accepted); on failure, the number of shrinks tried (``max_backtracks``).
+        n_evaluations: number of calls to ``evaluate``.
+        improvement: surrogate improvement at the returned point (``0.0`` on failure).
+        kl: KL at the returned point (``0.0`` on failure).
+        message: a short human-readable status (on failure, why the last candidate
+            was rejected).
+    """
+
+    theta: np.ndarray
+    accepted: bool
+    step_fraction: float
+    n_backtracks: int
+    n_evaluations: int
+    improvement: float
+    kl: float
+    message: str
+
+
+def backtracking_line_search(
+    evaluate: Callable[[np.ndarray], tuple[float, float]],
+    theta,
+    full_step,
+    *,
+    max_kl: float,
+    shrink: float = 0.5,
+    max_backtracks: int = 10,
+    expected_improvement: float | None = None,
+    accept_ratio: float = 0.0,
+) -> LineSearchResult:
+    """Backtracking line search of TRPO App. C on ``L(theta) - X[D_KL(theta_k, theta) <= delta]``.
+
+    Candidates ``theta_j = theta_k + shrink^j * full_step`` for ``j = 0, 1, ...,
+    max_backtracks`` (so at most ``max_backtracks + 1`` evaluations). With
+    ``(improvement_j, kl_j) = evaluate(theta_j)``, where ``improvement_j =
+    L_{theta_k}(theta_j) - L_{theta_k}(theta_k)`` and ``kl_j = Dbar_KL(theta_k || theta_j)``,
+    the first candidate with
+
+        improvement_j > 0   and   kl_j <= max_kl   (both finite)
+        [and improvement_j / (shrink^j * expected_improvement) >= accept_ratio,
+         when expected_improvement is given]
+
+    is accepted. The optional ratio test is modular_rl's ``accept_ratio`` on the
+    linearly predicted gain ``g' (shrink^j full_step)``. If no candidate passes, the
+    result holds ``theta_k`` unchanged and ``accepted=False`` (TRPO App. C: "shrink beta
+    exponentially until the objective improves"; without it "the algorithm occasionally
+    computes large steps that cause a catastrophic degradation").
+
+    Args:
+        evaluate: ``theta -> (improvement, kl)`` as above; called on read-only candidates.
+        theta: ``theta_k``, any shape, finite.
+        full_step: maximal step ``beta s`` (same shape), e.g. ``sqrt(2 delta / s'As) s``.
+        max_kl: the trust-region radius ``delta`` on the KL (``> 0``; ``np.inf`` disables).
+        shrink: factor in ``(0, 1)`` applied at each backtrack.
+        max_backtracks: number of shrinks allowed, ``>= 0``.
+        expected_improvement: predicted gain of the full step ``g' full_step`` (``> 0``),
+            or None to skip the ratio test.
+        accept_ratio: minimal ratio ``actual / predicted`` (``>= 0``), used only with
+            ``expected_improvement``.
+
+    Returns:
+        :class:`LineSearchResult`.
+    """
+    theta = as_float_array(theta, "theta")
+    full_step = as_float_array(full_step, "full_step")
+    if full_step.shape != theta.shape:
+        raise ValidationError(f"full_step: shape {full_step.shape} differs from theta's {theta.shape}")
+    try:
+        max_kl_is_inf = bool(np.isposinf(max_kl))
+    except TypeError:
+        max_kl_is_inf = False
+    max_kl = float("inf") if max_kl_is_inf else check_positive(max_kl, "max_kl")
+    shrink = float(as_float_array(shrink, "shrink", ndim=0))
+    if not 0.0 < shrink < 1.0:
+        raise ValidationError(f"shrink: must lie in (0, 1), got {shrink!r}")
+    if isinstance(max_backtracks, bool) or not isinstance(max_backtracks, (int, np.integer)) or max_backtracks < 0:
+        raise ValidationError(f"max_backtracks: must be an integer >= 0, got {max_backtracks!r}")
+    if expected_improvement is not None:
+        expected_improvement = check_positive(expected_improvement, "expected_improvement")
+    accept_ratio = float(as_float_array(accept_ratio, "accept_ratio", ndim=0))
+    if accept_ratio < 0.0:
+        raise ValidationError(f"accept_ratio: must be >= 0, got {accept_ratio!r}")
+
+    message = ""
+    for j in range(int(max_backtracks) + 1):
+        fraction = shrink**j
+        candidate = readonly(theta + fraction * full_step)
+        improvement, kl = evaluate(candidate)
+        improvement, kl = float(improvement), float(kl)
+        if not (np.isfinite(improvement) and np.isfinite(kl)):
+            message = f"non-finite evaluation (improvement={improvement!r}, kl={kl!r})"
+            continue
+        if kl > max_kl:
+            message = f"KL {kl:.3g} > max_kl {max_kl:.3g}"
+            continue
+        if improvement <= 0.0:
+            message = f"no improvement ({improvement:.3g})"
+            continue
+        if expected_improvement is not None:
+            ratio = improvement / (fraction * expected_improvement)
+            if ratio < accept_ratio:
+                message = f"improvement ratio {ratio:.3g} < accept_ratio {accept_ratio:.3g}"
+                continue
+        return LineSearchResult(
+            theta=candidate,
+            accepted=True,
+            step_fraction=fraction,
+            n_backtracks=j,
+            n_evaluations=j + 1,
+            improvement=improvement,
+            kl=kl,
+            message=f"accepted after {j} backtrack(s)",
+        )
+    return LineSearchResult(
+        theta=readonly(theta.copy()),
+        accepted=False,
+        step_fraction=0.0,
+        n_backtracks=int(max_backtracks),
+        n_evaluations=int(max_backtracks) + 1,
+        improvement=0.0,
+        kl=0.0,
+        message=f"line search failed after {max_backtracks} backtrack(s); last rejection: {message}",
+    )
