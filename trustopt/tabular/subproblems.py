@@ -77,7 +77,10 @@ def _prepare(mdp: TabularMDP, pi, weights):
         if np.any(w < 0):
             raise ValidationError("weights: must be non-negative")
     c = ev.rho[:, None] * ev.A
-    return pi, ev, w, c
+    # The maximizers are invariant to a positive scaling of c (the multipliers scale with
+    # it): work with c / max|c| so that solver and tie tolerances are relative.
+    scale = float(np.max(np.abs(c)))
+    return pi, ev, w, c / scale if scale > 0 else c, scale
 
 
 def _solution(mdp, pi, ev: Evaluation, pit, constraint, multiplier, success=True, message="optimal"):
@@ -104,8 +107,11 @@ def solve_tv_subproblem(mdp: TabularMDP, pi, delta, weights=None) -> SubproblemS
     maximize ``sum c pit`` s.t. rows of ``pit`` sum to 1, ``pit >= 0``,
     ``sum_s w(s) 1/2 sum_a t(s, a) <= delta``. Solved by HiGHS (``scipy.optimize.linprog``).
     """
-    pi, ev, w, c = _prepare(mdp, pi, weights)
+    pi, ev, w, c, scale = _prepare(mdp, pi, weights)
     delta = check_positive(delta, "delta")
+    constraint = lambda p: np.sum(w * tv(pi, p))
+    if scale == 0:  # A_pi = 0 wherever rho_pi > 0: every policy has L = eta; keep pi
+        return _solution(mdp, pi, ev, pi.copy(), constraint, 0.0)
     S, A = pi.shape
     n = S * A
     eye = scipy.sparse.identity(n, format="csr")
@@ -120,10 +126,10 @@ def solve_tv_subproblem(mdp: TabularMDP, pi, delta, weights=None) -> SubproblemS
         bounds=[(0.0, 1.0)] * n + [(0.0, None)] * n, method="highs",
     )
     if res.status != 0:
-        return _solution(mdp, pi, ev, pi.copy(), lambda p: np.sum(w * tv(pi, p)), np.nan, False, res.message)
-    lam = -float(res.ineqlin.marginals[-1]) if res.ineqlin is not None else np.nan
+        return _solution(mdp, pi, ev, pi.copy(), constraint, np.nan, False, res.message)
+    lam = -float(res.ineqlin.marginals[-1]) * scale if res.ineqlin is not None else np.nan
     pit = res.x[:n].reshape(S, A)
-    return _solution(mdp, pi, ev, pit, lambda p: np.sum(w * tv(pi, p)), lam)
+    return _solution(mdp, pi, ev, pit, constraint, lam)
 
 
 # ------------------------------------------------------------ per-state KL solutions
@@ -289,7 +295,7 @@ def solve_kl_subproblem(mdp: TabularMDP, pi, delta, weights=None) -> SubproblemS
     function ``lambda -> sum_s w(s) KL_s - delta``, found by Brent's method on ``log lambda``.
     The returned policy is feasible up to a relative ``1e-9`` of ``delta``.
     """
-    pi, ev, w, c = _prepare(mdp, pi, weights)
+    pi, ev, w, c, scale = _prepare(mdp, pi, weights)
     delta = check_positive(delta, "delta")
     paths = _state_paths(pi, c)
     constraint = lambda p: float(np.sum(np.where(w > 0, w * kl(pi, p), 0.0)))
@@ -311,7 +317,7 @@ def solve_kl_subproblem(mdp: TabularMDP, pi, delta, weights=None) -> SubproblemS
             break
         log_lam += 1e-12 * max(1.0, abs(log_lam))
     pit = _policy_for_beta(paths, np.exp(log_lam) * w)
-    return _solution(mdp, pi, ev, pit, constraint, np.exp(log_lam))
+    return _solution(mdp, pi, ev, pit, constraint, np.exp(log_lam) * scale)
 
 
 def solve_kl_penalty(mdp: TabularMDP, pi, C) -> SubproblemSolution:
@@ -327,15 +333,16 @@ def solve_kl_penalty(mdp: TabularMDP, pi, C) -> SubproblemSolution:
     """
     if mdp.batch_shape:
         raise ValidationError(f"mdp: the subproblem solvers take one MDP, got batch shape {mdp.batch_shape}")
-    pi, ev, _, c = _prepare(mdp, pi, None)
+    pi, ev, _, c, scale = _prepare(mdp, pi, None)
     C = check_positive(C, "C")
     paths = _state_paths(pi, c)
+    C_scaled = C / scale if scale > 0 else np.inf
     constraint = lambda p: float(np.max(kl(pi, p)))
     if np.all(paths.trivial):
         return _solution(mdp, pi, ev, pi.copy(), constraint, 0.0)
 
     def excess(log_kappa):  # decreasing in kappa
-        return float(np.sum(_beta_for_kappa(paths, np.exp(log_kappa)))) - C
+        return float(np.sum(_beta_for_kappa(paths, np.exp(log_kappa)))) - C_scaled
 
     bracket = _bracket_log_root(excess, 0.0)
     if bracket is None:
@@ -343,4 +350,4 @@ def solve_kl_penalty(mdp: TabularMDP, pi, C) -> SubproblemSolution:
     log_kappa = scipy.optimize.brentq(excess, *bracket, xtol=1e-13, rtol=4 * np.finfo(float).eps, maxiter=500)
     beta = _beta_for_kappa(paths, np.exp(log_kappa))
     pit = _policy_for_beta(paths, beta)
-    return _solution(mdp, pi, ev, pit, constraint, float(np.sum(beta)))
+    return _solution(mdp, pi, ev, pit, constraint, float(np.sum(beta)) * scale)
