@@ -1,0 +1,147 @@
+"""MuJoCo environments for linear-policy experiments (the only code that imports gymnasium/mujoco).
+
+    env = make_env("Hopper-v5")                  # fast path: MuJoCo stepped directly
+    obs = env.reset(seed=0)                      # same initial state as gymnasium's reset(seed=0)
+    obs, reward, terminated, truncated = env.step(action)    # = gymnasium's step, bit for bit
+    res = env.rollout(LinearPolicy(W=W, mean=mu, std=sd), seed=0, remove_survival_bonus=True)
+    res.train_return, res.env_return, res.length, res.obs_stats
+
+    spec = EnvSpec(env_id="Hopper-v5")           # picklable; what a worker process receives
+    res = rollout(spec, policy, seed=0)          # module-level: one cached env per spec per process
+
+Fast path (:data:`SUPPORTED_ENV_IDS` with their v5 keywords): the observation, reward terms,
+termination (healthy checks), TimeLimit truncation and reset noise of Gymnasium's v5
+environments, computed on the environment's own ``MjModel``/``MjData`` with
+``mujoco.mj_step(model, data, nstep=frame_skip)``. Any other Gymnasium id (or keyword, e.g.
+``render_mode`` or ``xml_file``) runs through Gymnasium's own ``step`` behind the same interface
+(``env.fast`` says which).
+
+Survival bonus (TRES sec. "Experiments", ARS): ``remove_survival_bonus=True`` subtracts, from
+the training reward, the bonus the environment paid at that step (``healthy_reward`` while
+healthy: 1 for Hopper/Walker2d/Ant-v5, 5 for Humanoid-v5); ``env_return`` keeps the
+environment's own reward for evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trustopt._validation import ValidationError
+from trustopt.envs._base import ObservationStats, RolloutEnv, RolloutResult, Trajectory
+from trustopt.envs._registry import (
+    PASSTHROUGH_KWARGS,
+    SUPPORTED_ENV_IDS,
+    SURVIVAL_BONUS_FAMILIES,
+    V5_DEFAULTS,
+    check_env_id,
+)
+from trustopt.envs.policies import GaussianLinearPolicy, LinearPolicy
+
+__all__ = [
+    "EnvSpec",
+    "GaussianLinearPolicy",
+    "LinearPolicy",
+    "ObservationStats",
+    "RolloutEnv",
+    "RolloutResult",
+    "SUPPORTED_ENV_IDS",
+    "SURVIVAL_BONUS_FAMILIES",
+    "Trajectory",
+    "make_env",
+    "rollout",
+]
+
+
+def make_env(env_id: str, *, max_episode_steps: int | None = None, fast: bool = True, **kwargs) -> RolloutEnv:
+    """An environment with ``reset(seed=)``, ``step(action)``, ``rollout(policy, ...)``.
+
+    ``env_id``: a Gymnasium id (``ValidationError`` listing :data:`SUPPORTED_ENV_IDS` if
+    unknown). ``max_episode_steps``: the TimeLimit (default: the registered one, 1000 for the
+    v5 MuJoCo tasks). ``fast=False`` forces Gymnasium's own ``step``. ``kwargs`` go to
+    ``gymnasium.make`` (e.g. ``ctrl_cost_weight=0.0``); the fast path is used when every
+    keyword is one it reproduces (see ``trustopt.envs._registry.V5_DEFAULTS``).
+    """
+    import gymnasium
+
+    env_id = check_env_id(env_id)
+    if max_episode_steps is not None and (
+        isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int) or max_episode_steps < 1
+    ):
+        raise ValidationError(f"max_episode_steps: expected a positive integer, got {max_episode_steps!r}")
+    try:
+        gym_env = gymnasium.make(env_id, max_episode_steps=max_episode_steps, **kwargs)
+    except TypeError as exc:
+        raise ValidationError(f"kwargs: {env_id} does not accept {sorted(kwargs)} ({exc})") from None
+    horizon = max_episode_steps if max_episode_steps is not None else gym_env.spec.max_episode_steps
+    if horizon is None:
+        gym_env.close()
+        raise ValidationError(f"max_episode_steps: {env_id} has no registered time limit; pass one")
+    defaults = V5_DEFAULTS.get(env_id)
+    if fast and defaults is not None and set(kwargs) <= set(defaults) | PASSTHROUGH_KWARGS:
+        from trustopt.envs._fast import FAST_CLASSES
+
+        params = {**defaults, **{k: v for k, v in kwargs.items() if k in defaults}}
+        return FAST_CLASSES[env_id](env_id, kwargs, params, gym_env, horizon)
+    from trustopt.envs._gym import GymnasiumEnv
+
+    try:
+        return GymnasiumEnv(env_id, kwargs, gym_env, horizon)
+    except ValidationError:
+        gym_env.close()
+        raise
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvSpec:
+    """What to build: ``make_env(env_id, max_episode_steps=..., fast=..., **kwargs)``.
+
+    Picklable and JSON-friendly (send it to worker processes, save it in ``config.json``);
+    ``env_id`` is validated on construction.
+    """
+
+    env_id: str
+    kwargs: dict = field(default_factory=dict)
+    max_episode_steps: int | None = None
+    fast: bool = True
+
+    def __post_init__(self):
+        check_env_id(self.env_id)
+        if not isinstance(self.kwargs, dict) or not all(isinstance(k, str) for k in self.kwargs):
+            raise ValidationError(f"kwargs: expected a dict with string keys, got {self.kwargs!r}")
+        object.__setattr__(self, "kwargs", dict(self.kwargs))
+
+    def make(self) -> RolloutEnv:
+        return make_env(self.env_id, max_episode_steps=self.max_episode_steps, fast=self.fast, **self.kwargs)
+
+    def key(self) -> str:
+        return repr((self.env_id, sorted(self.kwargs.items()), self.max_episode_steps, self.fast))
+
+
+_ENV_CACHE: dict[str, RolloutEnv] = {}
+
+
+def rollout(
+    env_spec: EnvSpec | str,
+    policy: LinearPolicy | GaussianLinearPolicy,
+    *,
+    seed: int,
+    max_steps: int | None = None,
+    rng=None,
+    remove_survival_bonus: bool = False,
+    record: bool | None = None,
+) -> RolloutResult:
+    """One episode of ``policy`` on ``env_spec`` (an :class:`EnvSpec` or an env id).
+
+    The environment is built once per process and spec, then reused; the result depends only
+    on the arguments (reset(seed) fixes the initial state), so any worker computes the same
+    result. See :meth:`RolloutEnv.rollout` for the policy, clipping, survival-bonus and
+    recording semantics.
+    """
+    spec = env_spec if isinstance(env_spec, EnvSpec) else EnvSpec(env_id=env_spec)
+    key = spec.key()
+    env = _ENV_CACHE.get(key)
+    if env is None:
+        env = _ENV_CACHE[key] = spec.make()
+    return env.rollout(
+        policy, seed=seed, max_steps=max_steps, rng=rng, remove_survival_bonus=remove_survival_bonus, record=record
+    )

@@ -1,0 +1,273 @@
+"""The environment interface shared by the fast path and the Gymnasium fallback, and the rollout loop."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from trustopt._validation import ValidationError, readonly
+from trustopt.envs.policies import GaussianLinearPolicy, LinearPolicy
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObservationStats:
+    """Sufficient statistics of the observations a rollout's policy acted on.
+
+    ``count`` = T, ``mean = (1/T) sum_t s_t`` and ``m2 = sum_t (s_t - mean)^2`` (per dimension,
+    ``(obs_dim,)``; computed by two passes over the recorded observations). Merge two of them
+    exactly with Chan, Golub and LeVeque's pairwise update: ``n = n_a + n_b``,
+    ``delta = mean_b - mean_a``, ``mean = mean_a + delta n_b / n``,
+    ``m2 = m2_a + m2_b + delta^2 n_a n_b / n`` (what a running mean/std normalizer's ``merge`` does).
+    """
+
+    count: int
+    mean: np.ndarray
+    m2: np.ndarray
+
+    @property
+    def var(self) -> np.ndarray:
+        """Population variance ``m2 / count`` ``(obs_dim,)``."""
+        return self.m2 / self.count
+
+
+@dataclass(frozen=True, kw_only=True)
+class Trajectory:
+    """What a recorded rollout saw, for the policy-gradient estimators.
+
+    ``obs (T, obs_dim)``: s_0..s_{T-1}, the states acted on; ``actions (T, act_dim)``: the
+    policy's actions (unclipped samples for a Gaussian policy; the env received their clip to
+    the action bounds); ``rewards (T,)``: training rewards (survival bonus removed when asked);
+    ``env_rewards (T,)``: the environment's own rewards; ``final_obs (obs_dim,)``: s_T, the
+    observation after the last step (bootstrap it when ``truncated``); ``terminated`` /
+    ``truncated``: the flags of the last step.
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    env_rewards: np.ndarray
+    final_obs: np.ndarray
+    terminated: bool
+    truncated: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolloutResult:
+    """One episode of a linear policy.
+
+    ``train_return = sum_t r'_t`` with ``r'_t = r_t - survive_t`` when the survival bonus is
+    removed (else ``r'_t = r_t``); ``env_return = sum_t r_t`` the environment's own return (what
+    evaluation reports). Both sums are exactly rounded (``math.fsum``), so they do not depend on
+    summation order. ``length`` T; ``terminated`` (the env's termination) / ``truncated``
+    (stopped by the time limit or ``max_steps``); ``obs_stats`` of s_0..s_{T-1};
+    ``trajectory`` when recorded.
+    """
+
+    train_return: float
+    env_return: float
+    length: int
+    terminated: bool
+    truncated: bool
+    obs_stats: ObservationStats
+    trajectory: Trajectory | None = None
+
+
+class RolloutEnv:
+    """An environment for linear-policy rollouts: ``reset``, ``step``, ``rollout``.
+
+    Created by :func:`trustopt.envs.make_env`. Attributes: ``env_id``, ``kwargs``, ``obs_dim``,
+    ``act_dim``, ``action_low``/``action_high`` ``(act_dim,)``, ``max_episode_steps``,
+    ``fast`` (True when MuJoCo is stepped directly), ``removes_survival_bonus`` (True for Hopper,
+    Walker2d, Ant, Humanoid). Subclasses implement ``_reset_obs(seed)`` and ``_advance(action)``,
+    both writing the observation into ``self._obs``.
+    """
+
+    env_id: str
+    kwargs: dict
+    fast: bool
+    removes_survival_bonus: bool
+    obs_dim: int
+    act_dim: int
+    max_episode_steps: int
+
+    def __init__(self):
+        self._obs = np.zeros(self.obs_dim)
+        self._elapsed = None
+        self._buffers = None
+
+    # --- primitives (subclasses) -------------------------------------------------------------
+    def _reset_obs(self, seed) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _advance(self, action: np.ndarray) -> tuple[float, float, bool]:  # pragma: no cover
+        """Step with ``action`` (float64, (act_dim,)); return (reward, survive, terminated)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    # --- gymnasium-like interface ------------------------------------------------------------
+    def reset(self, *, seed: int | None = None) -> np.ndarray:
+        """Reset; same ``seed`` gives the same initial state as Gymnasium's ``reset(seed=seed)``.
+
+        ``seed=None`` continues the environment's generator (Gymnasium's semantics). Returns the
+        observation ``(obs_dim,)`` (a copy).
+        """
+        _check_seed(seed)
+        self._reset_obs(seed)
+        self._elapsed = 0
+        return self._obs.copy()
+
+    def step(self, action) -> tuple[np.ndarray, float, bool, bool]:
+        """``(obs, reward, terminated, truncated)`` as Gymnasium's ``step`` (no info dict).
+
+        The action is used as given (not clipped; MuJoCo clamps controls to ``ctrlrange`` but
+        the control cost is that of the given action, as in Gymnasium), as float64.
+        ``truncated`` is the TimeLimit flag: ``steps since reset >= max_episode_steps``.
+        """
+        if self._elapsed is None:
+            raise RuntimeError("step() called before reset()")
+        a = np.asarray(action, dtype=np.float64)
+        if a.shape != (self.act_dim,):
+            raise ValidationError(f"action: expected shape ({self.act_dim},), got {a.shape}")
+        reward, _, terminated = self._advance(a)
+        self._elapsed += 1
+        return self._obs.copy(), float(reward), bool(terminated), self._elapsed >= self.max_episode_steps
+
+    # --- rollouts --------------------------------------------------------------------------
+    def _get_buffers(self, n_steps: int):
+        b = self._buffers
+        if b is None or b["obs"].shape[0] < n_steps:
+            b = self._buffers = dict(
+                obs=np.zeros((n_steps, self.obs_dim)),
+                act=np.zeros((n_steps, self.act_dim)),
+                rew=np.zeros(n_steps),
+                survive=np.zeros(n_steps),
+                z=np.zeros(self.obs_dim),
+                mu=np.zeros(self.act_dim),
+                a=np.zeros(self.act_dim),
+            )
+        return b
+
+    def rollout(
+        self,
+        policy: LinearPolicy | GaussianLinearPolicy,
+        *,
+        seed: int,
+        max_steps: int | None = None,
+        rng: np.random.Generator | None = None,
+        remove_survival_bonus: bool = False,
+        record: bool | None = None,
+    ) -> RolloutResult:
+        """Run one episode of ``policy`` from ``reset(seed=seed)``.
+
+        Each step: ``z_t = (s_t - mean) / std``; ``a_t = W z_t`` (:class:`LinearPolicy`) or
+        ``a_t = (W z_t + b) + sigma * eps_t`` (:class:`GaussianLinearPolicy`, ``eps_t`` drawn
+        from ``rng`` as one ``standard_normal((max_steps, act_dim))`` block at the start);
+        the env receives ``clip(a_t, action_low, action_high)``. The episode ends at
+        termination or after ``max_steps`` (default ``max_episode_steps``; at most that).
+        ``remove_survival_bonus``: subtract the survival bonus the env paid at each step from
+        the training reward (only for Hopper, Walker2d, Ant, Humanoid; see
+        :data:`trustopt.envs.SURVIVAL_BONUS_FAMILIES`). ``record`` (default: True for a
+        Gaussian policy) returns the :class:`Trajectory`.
+        """
+        if isinstance(policy, GaussianLinearPolicy):
+            gaussian = True
+            if not isinstance(rng, np.random.Generator):
+                raise ValidationError("rng: a GaussianLinearPolicy rollout needs an np.random.Generator")
+        elif isinstance(policy, LinearPolicy):
+            gaussian = False
+        else:
+            raise ValidationError(
+                f"policy: expected LinearPolicy or GaussianLinearPolicy, got {type(policy).__name__}"
+            )
+        if policy.W.shape != (self.act_dim, self.obs_dim):
+            raise ValidationError(
+                f"policy: W has shape {policy.W.shape}, {self.env_id} needs ({self.act_dim}, {self.obs_dim})"
+            )
+        _check_seed(seed, allow_none=False)
+        horizon = self.max_episode_steps
+        if max_steps is not None:
+            if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
+                raise ValidationError(f"max_steps: expected a positive integer, got {max_steps!r}")
+            horizon = min(int(max_steps), horizon)
+        if record is None:
+            record = gaussian
+        remove = bool(remove_survival_bonus) and self.removes_survival_bonus
+
+        buf = self._get_buffers(horizon)
+        obs_rec, act_rec, rew_rec, surv_rec = buf["obs"], buf["act"], buf["rew"], buf["survive"]
+        z, mu, a = buf["z"], buf["mu"], buf["a"]
+        W, mean, std = policy.W, policy.mean, policy.std
+        low, high = self.action_low, self.action_high
+        if gaussian:
+            eps = rng.standard_normal((horizon, self.act_dim))
+            b, sigma = policy.b, policy.sigma
+        obs = self._obs
+        advance = self._advance
+        subtract, divide, dot, maximum, minimum, add, multiply = (
+            np.subtract, np.divide, np.dot, np.maximum, np.minimum, np.add, np.multiply,
+        )
+
+        self._reset_obs(seed)
+        self._elapsed = None  # a rollout leaves the env needing a reset before step()
+        terminated = False
+        t = 0
+        while t < horizon:
+            obs_rec[t] = obs
+            subtract(obs, mean, out=z)
+            divide(z, std, out=z)
+            if gaussian:
+                dot(W, z, out=mu)
+                add(mu, b, out=mu)
+                act = act_rec[t]
+                multiply(sigma, eps[t], out=act)
+                add(mu, act, out=act)
+            else:
+                act = act_rec[t]
+                dot(W, z, out=act)
+            maximum(act, low, out=a)
+            minimum(a, high, out=a)
+            reward, survive, terminated = advance(a)
+            rew_rec[t] = reward
+            surv_rec[t] = survive
+            t += 1
+            if terminated:
+                break
+        T = t
+        truncated = not terminated and T >= horizon
+        env_rewards = rew_rec[:T]
+        train_rewards = env_rewards - surv_rec[:T] if remove else env_rewards
+        X = obs_rec[:T]
+        mean_s = X.mean(axis=0)
+        m2 = np.square(X - mean_s).sum(axis=0)
+        stats = ObservationStats(count=T, mean=readonly(mean_s), m2=readonly(m2))
+        traj = None
+        if record:
+            traj = Trajectory(
+                obs=readonly(X.copy()),
+                actions=readonly(act_rec[:T].copy()),
+                rewards=readonly(np.array(train_rewards)),
+                env_rewards=readonly(env_rewards.copy()),
+                final_obs=readonly(obs.copy()),
+                terminated=bool(terminated),
+                truncated=bool(truncated),
+            )
+        return RolloutResult(
+            train_return=math.fsum(train_rewards),
+            env_return=math.fsum(env_rewards),
+            length=T,
+            terminated=bool(terminated),
+            truncated=bool(truncated),
+            obs_stats=stats,
+            trajectory=traj,
+        )
+
+
+def _check_seed(seed, *, allow_none: bool = True) -> None:
+    if seed is None and allow_none:
+        return
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValidationError(f"seed: expected a non-negative integer, got {seed!r}")

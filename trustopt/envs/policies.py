@@ -1,0 +1,131 @@
+"""Linear policies for MuJoCo rollouts, with observation normalization.
+
+Both act on the normalized observation (TRES sec. "Experiments", "state normalization";
+ARS, Mania, Guy and Recht 2018, Algorithm 2 "V2"):
+
+    z_t = (s_t - mean) / std                       s_t, mean, std: (obs_dim,)
+
+* :class:`LinearPolicy` (ES family: ES, ARS, TRES): ``a_t = W z_t``, ``W: (act_dim, obs_dim)``.
+* :class:`GaussianLinearPolicy` (policy-gradient family: VPG, NPG, TRPO, PPO, STRO):
+  ``a_t ~ N(W z_t + b, diag(sigma^2))`` with ``sigma = exp(log_std)``, sampled as
+  ``a_t = (W z_t + b) + sigma * eps_t``, ``eps_t ~ N(0, I)`` (STRO sec. 5, Gaussian policy
+  with state-independent standard deviation; TRPO sec. 8 "a Gaussian distribution ... with
+  a state-independent standard deviation").
+
+The environment receives ``clip(a_t, action_low, action_high)`` (ARS clips actions to the action
+space's bounds); a Gaussian rollout records the unclipped sample ``a_t`` so that its
+log-likelihood is the Gaussian's. ``mean`` and ``std`` are the running observation statistics
+the caller keeps (``std`` strictly positive: the caller applies its own floor, e.g. ARS's
+``std + 1e-8`` or "std = 1 where the variance is 0"); they are saved with the policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trustopt._validation import ValidationError, as_float_array, readonly
+
+
+def _normalizer(mean, std, obs_dim: int) -> tuple[np.ndarray, np.ndarray]:
+    if mean is None:
+        mean = np.zeros(obs_dim)
+    if std is None:
+        std = np.ones(obs_dim)
+    mean = as_float_array(mean, "mean", ndim=1)
+    std = as_float_array(std, "std", ndim=1)
+    for name, arr in (("mean", mean), ("std", std)):
+        if arr.shape != (obs_dim,):
+            raise ValidationError(f"{name}: expected shape ({obs_dim},) to match W's columns, got {arr.shape}")
+    if np.any(std <= 0.0):
+        i = int(np.argmin(std))
+        raise ValidationError(f"std: must be > 0 everywhere, got {std[i]!r} at index {i}")
+    return readonly(mean.copy()), readonly(std.copy())
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinearPolicy:
+    """Deterministic linear policy ``a = W (s - mean) / std`` (ARS V2 / TRES, see module doc).
+
+    Fields: ``W (act_dim, obs_dim)``; ``mean (obs_dim,)`` default 0; ``std (obs_dim,)`` > 0,
+    default 1. Arrays are copied and made read-only.
+    """
+
+    W: np.ndarray
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
+
+    def __post_init__(self):
+        W = as_float_array(self.W, "W", ndim=2)
+        object.__setattr__(self, "W", readonly(np.ascontiguousarray(W).copy()))
+        mean, std = _normalizer(self.mean, self.std, W.shape[1])
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "std", std)
+
+    @property
+    def obs_dim(self) -> int:
+        return self.W.shape[1]
+
+    @property
+    def act_dim(self) -> int:
+        return self.W.shape[0]
+
+    def __call__(self, obs) -> np.ndarray:
+        """``W ((obs - mean) / std)``: obs ``(obs_dim,)`` -> ``(act_dim,)`` (unclipped)."""
+        return self.W @ ((np.asarray(obs, dtype=np.float64) - self.mean) / self.std)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GaussianLinearPolicy:
+    """Gaussian linear policy ``a ~ N(W z + b, diag(exp(log_std)^2))``, ``z = (s - mean) / std``.
+
+    Fields: ``W (act_dim, obs_dim)``, ``b (act_dim,)`` default 0, ``log_std (act_dim,)``
+    (or a scalar, broadcast) default 0, ``mean``/``std (obs_dim,)`` as :class:`LinearPolicy`.
+    Sampling: ``a = (W z + b) + sigma * eps``, ``eps ~ N(0, I_act_dim)`` (this order of
+    operations is part of the contract: it fixes the bits of a seeded rollout).
+    """
+
+    W: np.ndarray
+    b: np.ndarray | None = None
+    log_std: np.ndarray | float = 0.0
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
+    sigma: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        W = as_float_array(self.W, "W", ndim=2)
+        m = W.shape[0]
+        object.__setattr__(self, "W", readonly(np.ascontiguousarray(W).copy()))
+        b = np.zeros(m) if self.b is None else as_float_array(self.b, "b", ndim=1)
+        if b.shape != (m,):
+            raise ValidationError(f"b: expected shape ({m},) to match W's rows, got {b.shape}")
+        log_std = as_float_array(self.log_std, "log_std", ndim=(0, 1))
+        if log_std.ndim == 1 and log_std.shape != (m,):
+            raise ValidationError(f"log_std: expected a scalar or shape ({m},), got {log_std.shape}")
+        log_std = np.broadcast_to(log_std, (m,)).copy()
+        sigma = np.exp(log_std)
+        if np.any(sigma == 0.0) or not np.all(np.isfinite(sigma)):
+            raise ValidationError("log_std: exp(log_std) must be finite and > 0")
+        object.__setattr__(self, "b", readonly(b.copy()))
+        object.__setattr__(self, "log_std", readonly(log_std))
+        object.__setattr__(self, "sigma", readonly(sigma))
+        mean, std = _normalizer(self.mean, self.std, W.shape[1])
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "std", std)
+
+    @property
+    def obs_dim(self) -> int:
+        return self.W.shape[1]
+
+    @property
+    def act_dim(self) -> int:
+        return self.W.shape[0]
+
+    def mean_action(self, obs) -> np.ndarray:
+        """``W ((obs - mean) / std) + b``: ``(obs_dim,) -> (act_dim,)``."""
+        return self.W @ ((np.asarray(obs, dtype=np.float64) - self.mean) / self.std) + self.b
+
+    def __call__(self, obs, eps) -> np.ndarray:
+        """One sample ``(W z + b) + sigma * eps`` for a given standard-normal ``eps (act_dim,)``."""
+        return self.mean_action(obs) + self.sigma * np.asarray(eps, dtype=np.float64)
