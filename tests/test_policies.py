@@ -212,6 +212,23 @@ def test_gaussian_fvp_equals_explicit_JtMJ_and_score_covariance(setup):
     np.testing.assert_allclose(F_score, F_dense, rtol=1e-8, atol=1e-8)
 
 
+@given(gaussian_setup())
+def test_gaussian_weighted_fvp_is_weighted_sum_of_single_state_fvps(setup):
+    pol, theta, obs, rng = setup
+    w = rng.uniform(0.0, 3.0, obs.shape[0])
+    v = rng.standard_normal(pol.n_params)
+    ref = sum(w[i] * pol.fisher_vector_product(theta, obs[i : i + 1], v) for i in range(obs.shape[0]))
+    np.testing.assert_allclose(pol.fisher_vector_product(theta, obs, v, weights=w), ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(pol.fisher_matrix(theta, obs, weights=w) @ v, ref, rtol=1e-10, atol=1e-12)
+    theta_new = theta + 0.1 * rng.standard_normal(pol.n_params)
+    np.testing.assert_allclose(pol.mean_kl(theta, theta_new, obs, weights=w), w @ pol.kl(theta, theta_new, obs))
+    # the weighted FVP is the Hessian of the weighted KL (finite differences, as above)
+    H = fd_hessian(lambda th: pol.mean_kl(theta, th, obs, weights=w), theta)
+    np.testing.assert_allclose(pol.fisher_matrix(theta, obs, weights=w), H, atol=2e-5 * max(1.0, np.abs(H).max()))
+    with pytest.raises(ValidationError, match="weights"):
+        pol.fisher_vector_product(theta, obs, v, weights=-np.ones(obs.shape[0]))
+
+
 def test_gaussian_sample_moments_and_determinism():
     pol = LinearGaussian(2, 2, init_log_std=[-1.0, 0.5])
     theta = pol.init_theta(W=[[1.0, 2.0], [-1.0, 0.0]], b=[0.5, 0.0])

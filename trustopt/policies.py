@@ -342,13 +342,26 @@ class LinearGaussian:
         per_dim = (ls1 - ls0) + 0.5 * (var_ratio + dmu**2 * np.exp(-2.0 * ls1)) - 0.5
         return np.sum(per_dim, axis=-1)
 
-    def mean_kl(self, theta_old, theta_new, obs) -> float:
-        """``Dbar_KL(theta_old || theta_new) = 1/N sum_i KL(pi_old(.|s_i) || pi_new(.|s_i))``
-        over ``obs (N, obs_dim)`` (TRPO eq. 12 with the sample average of sec. 5)."""
-        return float(np.mean(self.kl(theta_old, theta_new, self._obs(obs, batch=True))))
+    def _pair_weights(self, weights, N: int) -> np.ndarray:
+        if weights is None:
+            return np.full(N, 1.0 / N)
+        w = as_float_array(weights, "weights", ndim=1)
+        if w.shape != (N,):
+            raise ValidationError(f"weights: shape {w.shape}, expected ({N},) (one per state in obs)")
+        if np.any(w < 0.0):
+            raise ValidationError("weights: must be >= 0")
+        return w
 
-    def fisher_vector_product(self, theta, obs, v, *, damping: float = 0.0) -> np.ndarray:
-        """``F v + damping v``, ``F = 1/N sum_i J_i' M J_i`` = Hessian of :meth:`mean_kl` in
+    def mean_kl(self, theta_old, theta_new, obs, *, weights=None) -> float:
+        """``Dbar_KL(theta_old || theta_new) = sum_i w_i KL(pi_old(.|s_i) || pi_new(.|s_i))`` over
+        ``obs (N, obs_dim)``; by default ``w_i = 1/N``, the sample average of TRPO eq. 12 / sec. 5.
+        ``weights (N,) >= 0`` are used as given (not renormalized)."""
+        obs = self._obs(obs, batch=True)
+        w = self._pair_weights(weights, obs.shape[0])
+        return float(w @ self.kl(theta_old, theta_new, obs))
+
+    def fisher_vector_product(self, theta, obs, v, *, weights=None, damping: float = 0.0) -> np.ndarray:
+        """``F v + damping v``, ``F = sum_i w_i J_i' M J_i`` (``w_i = 1/N`` by default) = Hessian of :meth:`mean_kl` in
         ``theta_new`` at ``theta_new = theta_old = theta`` (TRPO App. C.1, eq. 56-57).
 
         ``J_i = d(mu(s_i), log_std) / d theta`` is the Jacobian of the distribution
@@ -356,10 +369,11 @@ class LinearGaussian:
         ``mu_j`` and ``2`` on ``log_std_j``. With ``dmu_i = dW s_i + db`` (``v`` split as
         ``(dW, db, dlog_std)``)::
 
-            F v = [ 1/N sum_i (dmu_i / sigma**2) s_i' ,  1/N sum_i dmu_i / sigma**2 ,  2 dlog_std ]
+            F v = [ sum_i w_i (dmu_i / sigma**2) s_i' ,  sum_i w_i dmu_i / sigma**2 ,  (sum_i w_i) 2 dlog_std ]
 
         Args:
             theta: ``(n_params,)``; obs: ``(N, obs_dim)``; v: ``(n_params,)``.
+            weights: ``(N,) >= 0`` state weights (as in :meth:`mean_kl`), default ``1/N``.
             damping: ``>= 0``, adds ``damping * v``.
         Returns:
             ``(n_params,)``.
@@ -370,26 +384,28 @@ class LinearGaussian:
         if v.shape != (self.n_params,):
             raise ValidationError(f"v: shape {v.shape}, expected ({self.n_params},)")
         dW, db, dls = self.unpack(v)
+        w = self._pair_weights(weights, obs.shape[0])
         inv_var = np.exp(-2.0 * ls)
-        dmu = (obs @ dW.T + db) * inv_var  # M J v on the mean block, (N, k)
-        N = obs.shape[0]
-        FW = dmu.T @ obs / N
-        Fb = dmu.mean(axis=0)
-        Fls = 2.0 * dls
+        dmu = (obs @ dW.T + db) * inv_var * w[:, None]  # w_i M J_i v on the mean block, (N, k)
+        FW = dmu.T @ obs
+        Fb = dmu.sum(axis=0)
+        Fls = 2.0 * w.sum() * dls
         out = np.concatenate([FW.ravel(), Fb, Fls])
         if damping:
             out = out + float(damping) * v
         return out
 
-    def fisher_matrix(self, theta, obs) -> np.ndarray:
-        """Dense ``F = 1/N sum_i J_i' M J_i``, shape ``(n_params, n_params)``; small problems only."""
+    def fisher_matrix(self, theta, obs, *, weights=None) -> np.ndarray:
+        """Dense ``F = sum_i w_i J_i' M J_i`` (``w_i = 1/N`` by default), shape ``(n_params, n_params)``;
+        small problems only."""
         _, _, ls = self.unpack(theta)
         obs = self._obs(obs, batch=True)
         k, d = self.act_dim, self.obs_dim
         N = obs.shape[0]
+        w = self._pair_weights(weights, N)
         inv_var = np.exp(-2.0 * ls)
         x = np.hstack([obs, np.ones((N, 1))])  # features of (W row j, b_j)
-        XtX = x.T @ x / N  # (d+1, d+1)
+        XtX = (x.T * w) @ x  # (d+1, d+1)
         F = np.zeros((self.n_params, self.n_params))
         sl = self.slices
         iW, ib = sl["W"].start, sl["b"].start
@@ -397,5 +413,5 @@ class LinearGaussian:
             idx = np.concatenate([iW + j * d + np.arange(d), [ib + j]])
             F[np.ix_(idx, idx)] = inv_var[j] * XtX
         ils = np.arange(sl["log_std"].start, sl["log_std"].stop)
-        F[ils, ils] = 2.0
+        F[ils, ils] = 2.0 * w.sum()
         return F
