@@ -112,6 +112,16 @@ def test_gaussian_grad_log_prob_matches_finite_differences(setup):
 
 
 @given(gaussian_setup())
+def test_gaussian_score_vector_product_is_contraction_of_scores(setup):
+    pol, theta, obs, rng = setup
+    act = pol.sample(theta, obs, rng)
+    c = rng.standard_normal(obs.shape[0])
+    np.testing.assert_allclose(
+        pol.score_vector_product(theta, obs, act, c), pol.grad_log_prob(theta, obs, act).T @ c, rtol=1e-12, atol=1e-12
+    )
+
+
+@given(gaussian_setup())
 def test_gaussian_kl_closed_form_vs_exact_quadrature(setup):
     pol, theta, obs, rng = setup
     theta_new = theta + 0.3 * rng.standard_normal(pol.n_params)
@@ -278,6 +288,16 @@ def test_tabular_grad_log_prob_matches_finite_differences(setup):
     for i in range(s.size):
         ref = fd_grad(lambda th: pol.log_prob(th, s[i : i + 1], a[i : i + 1])[0], theta)
         np.testing.assert_allclose(G[i], ref, atol=1e-7)
+
+
+@given(tabular_setup())
+def test_tabular_score_vector_product_is_contraction_of_scores(setup):
+    pol, theta, rng = setup
+    s = rng.integers(0, pol.n_states, 30)
+    a = rng.integers(0, pol.n_actions, 30)
+    c = rng.standard_normal(30)
+    ref = np.einsum("i,isa->sa", c, pol.grad_log_prob(theta, s, a))
+    np.testing.assert_allclose(pol.score_vector_product(theta, s, a, c), ref, atol=1e-12)
 
 
 @given(tabular_setup())

@@ -123,6 +123,18 @@ class TabularSoftmax:
         g[rows, s, a] += 1.0
         return g
 
+    def score_vector_product(self, theta, states, actions, c) -> np.ndarray:
+        """``sum_i c_i d log pi(a_i|s_i) / d theta`` = ``sum_i c_i (e_{s_i a_i} - e_{s_i} pi(.|s_i)')``,
+        shape ``(S, A)``, without forming the ``(N, S, A)`` scores (1-D ``states``, ``actions``, ``c``)."""
+        s, a = self._states(states), self._actions(actions)
+        c = as_float_array(c, "c", ndim=1)
+        if s.ndim != 1 or s.shape != a.shape or c.shape != s.shape:
+            raise ValidationError(f"states, actions, c: expected equal 1-D shapes, got {s.shape}, {a.shape}, {c.shape}")
+        out = np.zeros(self.shape)
+        np.add.at(out, (s, a), c)
+        out -= np.bincount(s, weights=c, minlength=self.n_states)[:, None] * self.probs(theta)
+        return out
+
     def sample(self, theta, states, rng: np.random.Generator) -> np.ndarray:
         """``a_i ~ pi(.|s_i)`` by inverse CDF with one uniform draw per state; int64, shape of ``states``."""
         s = self._states(states)
@@ -315,6 +327,23 @@ class LinearGaussian:
         N = obs.shape[0]
         gW = (g_mu[:, :, None] * obs[:, None, :]).reshape(N, -1)
         return np.concatenate([gW, g_mu, z**2 - 1.0], axis=1)
+
+    def score_vector_product(self, theta, obs, act, c) -> np.ndarray:
+        """``sum_i c_i d log pi(a_i|s_i) / d theta`` without forming the ``(N, n_params)`` scores:
+        ``[ (c z / sigma)' S ,  sum_i c_i z_i / sigma ,  sum_i c_i (z_i**2 - 1) ]`` with ``S = obs``.
+
+        ``obs (N, obs_dim)``, ``act (N, act_dim)``, ``c (N,)`` -> ``(n_params,)``. This is the
+        policy-gradient estimate ``sum_i c_i grad log pi`` with ``c_i = adv_i / N`` (slides "VPG")."""
+        W, b, ls = self.unpack(theta)
+        obs = self._obs(obs, batch=True)
+        act = self._act(act, obs.shape[:1])
+        c = as_float_array(c, "c", ndim=1)
+        if c.shape != (obs.shape[0],):
+            raise ValidationError(f"c: shape {c.shape}, expected ({obs.shape[0]},)")
+        inv_sigma = np.exp(-ls)
+        z = (act - (obs @ W.T + b)) * inv_sigma
+        cg = c[:, None] * z * inv_sigma  # (N, k)
+        return np.concatenate([(cg.T @ obs).ravel(), cg.sum(axis=0), c @ (z**2 - 1.0)])
 
     def sample(self, theta, obs, rng: np.random.Generator) -> np.ndarray:
         """``a = mu(s) + sigma * xi``, ``xi ~ N(0, I)`` from ``rng``: ``obs (..., obs_dim) -> (..., act_dim)``."""
