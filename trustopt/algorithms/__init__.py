@@ -1,0 +1,44 @@
+"""Algorithms as compositions of the loop's components, one short factory each, and a registry.
+
+``REGISTRY`` maps a name to a factory ``factory(problem, *, exact=False, **hyperparameters) -> Method``.
+The ES family (es, ars, tres) registers itself here too (:func:`register`).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from trustopt._validation import ValidationError
+from trustopt.algorithms.npg import npg
+from trustopt.algorithms.ppo import ppo
+from trustopt.algorithms.stro import stro
+from trustopt.algorithms.trefree import trefree
+from trustopt.algorithms.trpo import trpo
+from trustopt.algorithms.vpg import vpg
+
+__all__ = ["REGISTRY", "register", "get", "vpg", "npg", "trpo", "ppo", "trefree", "stro"]
+
+REGISTRY: dict[str, Callable] = {}
+
+
+def register(name: str, factory: Callable, *, replace: bool = False) -> Callable:
+    """Register ``factory`` under ``name`` (lower case); refuses to overwrite unless ``replace``."""
+    if not isinstance(name, str) or not name:
+        raise ValidationError(f"name: must be a non-empty string, got {name!r}")
+    key = name.lower()
+    if key in REGISTRY and not replace:
+        raise ValidationError(f"name: algorithm {key!r} is already registered")
+    REGISTRY[key] = factory
+    return factory
+
+
+def get(name: str) -> Callable:
+    """The factory registered as ``name``; the error lists the known names."""
+    key = name.lower() if isinstance(name, str) else name
+    if key not in REGISTRY:
+        raise ValidationError(f"algorithm: unknown name {name!r}; registered: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[key]
+
+
+for _f in (vpg, npg, trpo, ppo, trefree, stro):
+    register(_f.__name__, _f)

@@ -1,0 +1,38 @@
+"""Problem-dependent parts shared by the factories: the policy, the sampler and theta0."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trustopt._validation import ValidationError
+from trustopt.components.flat_policies import FlatTabularSoftmax
+from trustopt.components.samplers import ExactTabularSampler, TabularEpisodeSampler, TabularVineSampler
+from trustopt.policies import TabularSoftmax
+from trustopt.tabular import TabularMDP
+
+
+def setup(problem, *, exact: bool, theta0=None, n_episodes: int = 100, lambda_: float = 0.97,
+          use_baseline: bool = True, vine: bool = False, n_trunk_episodes: int = 20, n_rollout_states: int = 50):
+    """``(policy, sampler, theta0)`` for ``problem``.
+
+    Tabular MDP: softmax policy over ``theta (S*A,)``, ``theta0 = 0`` (uniform policy) by default;
+    sampler: exact oracle if ``exact``, vine (TRPO sec. 5.2) if ``vine``, else single-path episodes.
+    """
+    if isinstance(problem, TabularMDP):
+        if problem.batch_shape:
+            raise ValidationError(f"problem: expected one MDP, got batch shape {problem.batch_shape}")
+        policy = FlatTabularSoftmax(TabularSoftmax(problem.n_states, problem.n_actions))
+        if exact:
+            sampler = ExactTabularSampler(mdp=problem)
+        elif vine:
+            sampler = TabularVineSampler(mdp=problem, n_trunk_episodes=n_trunk_episodes,
+                                         n_rollout_states=n_rollout_states)
+        else:
+            sampler = TabularEpisodeSampler(mdp=problem, n_episodes=n_episodes, lambda_=lambda_,
+                                            use_baseline=use_baseline)
+        theta0 = np.zeros(policy.n_params) if theta0 is None else np.asarray(theta0, dtype=np.float64).ravel()
+        return policy, sampler, theta0
+    raise ValidationError(
+        f"problem: expected a tabular.TabularMDP (LQR and MuJoCo problems are not supported yet), "
+        f"got {type(problem).__name__}"
+    )

@@ -1,0 +1,27 @@
+"""PPO with the clipped surrogate (Schulman et al. 2017; TREFree eq. 4)."""
+
+from trustopt.algorithms._setup import setup
+from trustopt.components.acceptance import AlwaysAccept
+from trustopt.components.distances import MeanKL
+from trustopt.components.radius import ConstantRadius
+from trustopt.components.steps import ClippedAscent
+from trustopt.components.surrogates import ClippedRatio
+from trustopt.core.loop import Method
+
+
+def ppo(problem, *, exact=False, epsilon=0.2, epochs=10, n_minibatches=4, learning_rate=0.05, optimizer="adam",
+        theta0=None, **sampling):
+    """K epochs of minibatch ascent on ``eta_hat + sum_i w_i min(r_i A_i, clip(r_i, 1-epsilon, 1+epsilon) A_i)``.
+
+    Hyperparameters: epsilon (0.2, PPO paper), epochs (10, PPO paper), n_minibatches (4),
+    learning_rate (0.05; PPO uses 3e-4 with neural networks), optimizer ("adam" | "sgd");
+    sampling: n_episodes, lambda_, use_baseline.
+    """
+    policy, sampler, theta0 = setup(problem, exact=exact, theta0=theta0, **sampling)
+    return Method(name="ppo", policy=policy, sampler=sampler, surrogate=ClippedRatio(epsilon=epsilon),
+                  distance=MeanKL(),
+                  step=ClippedAscent(epochs=epochs, n_minibatches=n_minibatches, learning_rate=learning_rate,
+                                     optimizer=optimizer),
+                  acceptance=AlwaysAccept(), radius_rule=ConstantRadius(delta=1.0), theta0=theta0, problem=problem,
+                  hyperparameters=dict(epsilon=epsilon, epochs=epochs, n_minibatches=n_minibatches,
+                                       learning_rate=learning_rate, optimizer=optimizer, **sampling))

@@ -1,0 +1,40 @@
+"""STRO: the stochastic trust-region method (STRO Algorithm 4.3; Algorithm 3.1 with an exact sampler)."""
+
+from trustopt.algorithms._setup import setup
+from trustopt.components.acceptance import RatioTest
+from trustopt.components.distances import MeanKL
+from trustopt.components.radius import GradientNormRadius
+from trustopt.components.steps import StroInnerSolver
+from trustopt.components.surrogates import ImportanceSampled
+from trustopt.core.loop import Method
+
+
+def stro(problem, *, exact=False, mu0=0.05, mu_min=0.01, mu_max=0.1, beta0=0.0, beta1=0.0, gamma1=2.0, gamma2=0.8,
+         gamma3=0.6, max_rejections=4, max_inner=5, epsilon=0.01, tau=0.1, subsample=1.0, alternating=None,
+         theta0=None, **sampling):
+    """STRO Alg. 4.3: radius ``delta_k = mu_k ||g_k||`` (eq. 4.16), inner solver Alg. 4.2 (with the
+    termination test 4.9; alternating mean/log-std update 4.11-4.12 for Gaussian policies),
+    ratio test eq. 4.14 with the sample standard deviation, rejection that merges a new batch,
+    mandatory acceptance (eq. 4.13) after ``max_rejections`` consecutive rejections.
+
+    With ``exact=True`` the sampler is the exact oracle, ``sigma_hat = 0`` so the ratio is
+    eq. 3.2, and there is no mandatory acceptance (Alg. 3.1): ``eta`` never decreases.
+
+    Hyperparameters (STRO sec. 5.1): mu0 0.05, mu_min 0.01, mu_max 0.1, gamma1 2, gamma2 0.8,
+    gamma3 0.6, beta0 = beta1 = 0, max_rejections 4; inner solver: max_inner 5, epsilon 0.01,
+    tau 0.1, subsample 1.0; sampling: n_episodes, lambda_, use_baseline.
+    """
+    policy, sampler, theta0 = setup(problem, exact=exact, theta0=theta0, **sampling)
+    if alternating is None:
+        alternating = hasattr(policy, "log_std_index")
+    return Method(
+        name="stro", policy=policy, sampler=sampler, surrogate=ImportanceSampled(), distance=MeanKL(),
+        step=StroInnerSolver(max_inner=max_inner, epsilon=epsilon, tau=tau, subsample=subsample, alternating=alternating),
+        acceptance=RatioTest(beta0=beta0, max_rejections=None if exact else max_rejections),
+        radius_rule=GradientNormRadius(mu0=mu0, mu_min=mu_min, mu_max=mu_max, beta0=beta0, beta1=beta1, gamma1=gamma1,
+                                       gamma2=gamma2, gamma3=gamma3),
+        theta0=theta0, problem=problem,
+        hyperparameters=dict(mu0=mu0, mu_min=mu_min, mu_max=mu_max, beta0=beta0, beta1=beta1, gamma1=gamma1,
+                             gamma2=gamma2, gamma3=gamma3, max_rejections=max_rejections, max_inner=max_inner,
+                             epsilon=epsilon, tau=tau, subsample=subsample, alternating=alternating, **sampling),
+    )

@@ -1,0 +1,164 @@
+"""A trust-region evolution strategy in STRO's sense (STRO Alg. 3.1 / 4.3 with ES samples).
+
+One iteration on the smoothed objective ``J_sigma(theta) = E F(theta + sigma eps)`` (TRES eq. 1):
+
+1. model at ``theta_k`` from the antithetic batch ``B_k``: ``J_hat_k = mean F``,
+   ``g_k`` = TRES eq. 6 (the loop's importance-sampled surrogate gradient at ``theta_k``);
+2. trial point: the maximizer of the linear model ``J_hat_k + g_k . p`` over the ball
+   ``||p||_2 <= delta_k`` (the Cauchy step)::
+
+       theta_tilde = theta_k + delta_k g_k / ||g_k||,     predicted gain  delta_k ||g_k||
+
+3. a fresh antithetic batch ``T`` at ``theta_tilde`` with the SAME ``sigma_k``; the ratio
+   (STRO eq. 4.14, eq. 3.2 when ``use_std=False``)::
+
+       r_k = (J_hat(theta_tilde) - J_hat_k) / ([sigma_hat_k +] delta_k ||g_k||)
+
+   accept if ``r_k >= beta0`` (``B_{k+1} = T``: no extra evaluation), else keep ``theta_k``
+   and draw a fresh batch there;
+4. ``delta_{k+1}`` by STRO eq. 3.4 (:class:`trustopt.components.radius.RatioRadius`).
+
+The smoothing scale follows the radius: ``sigma_k = kappa delta_k / sqrt(d)`` (perturbations of
+length ``||sigma eps|| ~ kappa delta_k``), the coupling of model radius and trust-region radius
+of derivative-free trust-region methods (Conn, Scheinberg & Vicente 2009, "Introduction to
+Derivative-Free Optimization", ch. 10: the sample set lies in the trust region, whose radius
+goes to zero). As ``delta_k -> 0`` the antithetic model becomes a central-difference model
+with vanishing bias, which is what lets the method reach high precision on smooth objectives.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from trustopt._validation import as_float_array
+from trustopt.components.acceptance import stro_ratio
+from trustopt.core.types import ACCEPT, NONPOSITIVE_GAIN, REJECT, STEP_OK, Decision, Proposal
+
+__all__ = ["TrustRegionStep", "QuadraticModelStep", "FreshRatioTest", "bfgs_update", "dogleg"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrustRegionStep:
+    """The Cauchy step of the linear model on the Euclidean ball (see module docstring, step 2)::
+
+        theta_tilde = theta_k + radius * g0 / ||g0||,   predicted_gain = radius * ||g0||
+
+    ``g0 (d,)`` is the loop's surrogate gradient at ``theta_k`` (TRES eq. 6 on an antithetic
+    batch). No hyperparameters. ``||g0|| = 0`` is reported as a non-positive predicted gain.
+    """
+
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng) -> Proposal:
+        norm = float(np.linalg.norm(g0))
+        if not norm > 0.0:
+            return Proposal(theta=theta_k, predicted_gain=0.0, status=NONPOSITIVE_GAIN,
+                            message="zero gradient estimate")
+        step = (radius / norm) * np.asarray(g0)
+        return Proposal(theta=theta_k + step, predicted_gain=radius * norm, distance=float(radius),
+                        status=STEP_OK, n_inner=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FreshRatioTest:
+    """STRO's ratio test (eq. 3.2 / 4.14, acceptance eq. 3.3) with a FRESH batch after a rejection
+    (STRO Alg. 3.1) instead of merging (Alg. 4.3 line 10): the ES batches carry their own
+    ``sigma``, and merging batches drawn with different ``sigma`` would bias ``J_hat``.
+
+    ``r_k = (eta_trial - eta_k) / ([eta_std_k if use_std] + predicted_gain)``; accept iff
+    ``r_k >= beta0``.
+
+    Hyperparameters: ``beta0 = 0.1`` (a fraction of the predicted gain must be realized:
+    Nocedal & Wright 2006, Alg. 4.1, eta in [0, 1/4)); ``use_std = False`` (for deterministic
+    objectives ``sigma_hat`` measures the spread of ``F`` inside the sample ball, not noise;
+    set True for noisy objectives such as RL returns, STRO eq. 4.14).
+    """
+
+    beta0: float = 0.1
+    use_std: bool = False
+    needs_trial_batch = True
+
+    def __post_init__(self):
+        as_float_array(self.beta0, "beta0", ndim=0)
+
+    def decide(self, proposal, batch, trial_batch, n_rejections) -> Decision:
+        std = batch.eta_std / math.sqrt(batch.n_pairs) if self.use_std else 0.0
+        rho = stro_ratio(trial_batch.eta, batch.eta, std, proposal.predicted_gain)
+        return Decision(action=ACCEPT if rho >= self.beta0 else REJECT, rho=rho)
+
+
+def bfgs_update(H, s, y, *, curvature_tol: float = 1e-10):
+    """BFGS update of a Hessian approximation ``H ~ grad^2 f`` (Nocedal & Wright 2006, eq. 6.19)::
+
+        H+ = H - (H s)(H s)^T / (s^T H s) + y y^T / (y^T s),     s = x+ - x,  y = grad f(x+) - grad f(x)
+
+    ``H = None`` starts from ``(y^T y / y^T s) I`` (N&W eq. 6.20). The pair is skipped (``H``
+    returned unchanged) unless ``y^T s > curvature_tol ||s|| ||y||`` (keeps ``H`` positive
+    definite). Shapes: ``H (d, d)`` or None, ``s, y (d,)``.
+    """
+    s = np.asarray(s, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ys = float(y @ s)
+    if not (np.all(np.isfinite(s)) and np.all(np.isfinite(y))) or not ys > curvature_tol * np.linalg.norm(s) * np.linalg.norm(y):
+        return H
+    if H is None:
+        H = (float(y @ y) / ys) * np.eye(s.shape[0])
+    Hs = H @ s
+    sHs = float(s @ Hs)
+    if not sHs > 0.0:
+        return H
+    return H - np.outer(Hs, Hs) / sHs + np.outer(y, y) / ys
+
+
+def dogleg(g, H, delta) -> np.ndarray:
+    """Dogleg solution of ``max_p g.p - 1/2 p^T H p  s.t. ||p||_2 <= delta`` for positive definite ``H``
+    (Nocedal & Wright 2006, sec. 4.1, eq. 4.15-4.16): the Newton point ``H^-1 g`` if inside,
+    else the path Cauchy point -> Newton point cut at the boundary. Shapes ``g (d,)``, ``H (d, d)``."""
+    g = np.asarray(g, dtype=np.float64)
+    gnorm = float(np.linalg.norm(g))
+    try:
+        L = np.linalg.cholesky(H)
+        pN = np.linalg.solve(L.T, np.linalg.solve(L, g))
+    except np.linalg.LinAlgError:
+        return (delta / gnorm) * g
+    if np.linalg.norm(pN) <= delta:
+        return pN
+    gHg = float(g @ H @ g)
+    pC = (gnorm * gnorm / gHg) * g
+    if np.linalg.norm(pC) >= delta:
+        return (delta / gnorm) * g
+    dvec = pN - pC
+    a, b, c = float(dvec @ dvec), 2.0 * float(pC @ dvec), float(pC @ pC) - delta * delta
+    t = (-b + math.sqrt(max(b * b - 4.0 * a * c, 0.0))) / (2.0 * a)
+    return pC + t * dvec
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QuadraticModelStep:
+    """Trust-region step on the quadratic model of the smoothed objective (STRO eq. 4.6 with
+    a second-order model; Nocedal & Wright 2006, ch. 4)::
+
+        L_hat(theta_k + p) = J_hat_k + g0 . p - 1/2 p^T H p,       ||p||_2 <= delta_k
+        p = dogleg(g0, H, delta_k),       predicted_gain = g0 . p - 1/2 p^T H p
+
+    ``g0``: the antithetic gradient of ``F`` (TRES eq. 6); ``H``: a BFGS approximation of
+    ``-grad^2 F`` built from the gradients at successive trial points (:func:`bfgs_update`),
+    carried by the caller (None: the linear model, i.e. :class:`TrustRegionStep`).
+    """
+
+    hessian: np.ndarray | None = None
+
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng) -> Proposal:
+        norm = float(np.linalg.norm(g0))
+        if not norm > 0.0:
+            return Proposal(theta=theta_k, predicted_gain=0.0, status=NONPOSITIVE_GAIN,
+                            message="zero gradient estimate")
+        if self.hessian is None:
+            step = (radius / norm) * np.asarray(g0)
+            gain = radius * norm
+        else:
+            step = dogleg(g0, self.hessian, radius)
+            gain = float(np.dot(g0, step) - 0.5 * step @ self.hessian @ step)
+        return Proposal(theta=theta_k + step, predicted_gain=gain, distance=float(np.linalg.norm(step)),
+                        status=STEP_OK, n_inner=1)

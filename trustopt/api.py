@@ -1,0 +1,81 @@
+"""``trustopt.run``: run a registered algorithm (or a composed :class:`~trustopt.core.loop.Method`) on a problem."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from trustopt._validation import ValidationError
+from trustopt.core.loop import NEED_MODEL, Method, drive
+from trustopt.core.types import FAILURE_STATUSES, Record, Result
+
+__all__ = ["run"]
+
+
+def _seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValidationError(f"seed: must be an integer >= 0, got {seed!r}")
+    return int(seed)
+
+
+def run(
+    algorithm: str | Method,
+    problem: Any,
+    *,
+    max_iter: int,
+    seed: int,
+    exact: bool = False,
+    callback: Callable[[Record], Any] | None = None,
+    **hyperparameters,
+) -> Result:
+    """Run a stochastic trust-region method (STRO Alg. 3.1 / 4.3) for ``max_iter`` iterations.
+
+    Args:
+        algorithm: a registered name (``vpg npg trpo ppo trefree stro``; see
+            :data:`trustopt.algorithms.REGISTRY`) or a composed :class:`Method`.
+        problem: a :class:`trustopt.tabular.TabularMDP` (a composed Method carries its own).
+        max_iter: number of iterations (``>= 0``); an iteration ends with an accept/reject decision.
+        seed: seeds the one ``np.random.Generator`` passed to sampler and step solver;
+            the same seed gives the same result bit for bit.
+        exact: use the exact oracle as sampler (noise-free expectations; no samples).
+        callback: ``callback(record)`` after each iteration; a truthy return stops the run.
+        **hyperparameters: passed to the algorithm's factory (only with a name).
+
+    Returns:
+        :class:`~trustopt.core.types.Result` with ``theta``, ``policy`` (``(S, A)`` for tabular
+        problems), ``eta`` (of the final iterate: exact in exact mode, otherwise ``eta_hat``
+        of a batch collected there), ``history`` (one :class:`Record` per iteration: ``eta``,
+        ``accepted``, ``rho``, ``radius``, ``kl``, ``predicted_gain``, ``actual_gain``,
+        ``n_samples``, ``status``, ...), ``status`` and ``message``.
+    """
+    if isinstance(algorithm, Method):
+        if hyperparameters:
+            raise ValidationError(
+                f"hyperparameters: {sorted(hyperparameters)} can only be given with an algorithm name; "
+                "a composed Method already holds its components")
+        method = algorithm
+    elif isinstance(algorithm, str):
+        from trustopt.algorithms import get
+
+        method = get(algorithm)(problem, exact=exact, **hyperparameters)
+    else:
+        raise ValidationError(f"algorithm: expected a registered name or a Method, got {type(algorithm).__name__}")
+    rng = np.random.default_rng(_seed(seed))
+    state, history, status = drive(method, max_iter=max_iter, rng=rng, callback=callback)
+    n_samples = state.n_samples_total
+    if state.phase == NEED_MODEL and not state.merge:
+        final = method.sampler.sample(method.policy, state.theta, rng, state.baseline)
+        n_samples += final.n_samples
+        eta = final.eta
+    else:
+        eta = state.batch.eta
+    theta = np.array(state.theta)
+    policy = method.policy.probs(theta) if hasattr(method.policy, "probs") else None
+    n_acc = sum(r.accepted for r in history)
+    n_fail = sum(r.status in FAILURE_STATUSES for r in history)
+    message = (f"{method.name}: {len(history)} iteration(s), {n_acc} accepted, {len(history) - n_acc} rejected "
+               f"({n_fail} numerical failure(s){'; last: ' + history[-1].message if n_fail and history[-1].status in FAILURE_STATUSES else ''}); "
+               f"stopped by {'callback' if status == 'callback' else 'max_iter'}")
+    return Result(theta=theta, policy=policy, eta=float(eta), history=history, status=status, message=message,
+                  n_samples=int(n_samples), method=method)

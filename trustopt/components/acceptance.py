@@ -1,0 +1,108 @@
+"""Acceptance rules: whether the trial point becomes the next iterate (STRO eq. 3.3, 4.13, 4.15).
+
+The loop has already rejected numerical failures (non-finite values, predicted gain <= 0,
+CG breakdown, failed line search); a rule sees only sound proposals.
+
+* :class:`AlwaysAccept` -- VPG, NPG, PPO, TREFree.
+* :class:`ImprovementWithinRadius` -- TRPO App. C: the line-searched point must improve the
+  surrogate and satisfy ``D_hat <= delta`` (the two conditions of the backtracking search).
+* :class:`RatioTest` -- STRO: ``r_k`` of eq. 4.14 (eq. 3.2 on an exact batch, where
+  ``sigma_hat = 0``), accept if ``r_k >= beta0``; otherwise reject and merge a new batch
+  (eq. 4.15), and after ``max_rejections`` consecutive rejections take the best rejected
+  trial (mandatory acceptance, eq. 4.13).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from trustopt._validation import ValidationError, as_float_array, check_nonnegative
+from trustopt.core.types import ACCEPT, FORCE_BEST, REJECT, REJECT_MERGE, Decision
+
+__all__ = ["AlwaysAccept", "ImprovementWithinRadius", "RatioTest", "stro_ratio"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlwaysAccept:
+    """Every sound proposal is accepted (``theta_{k+1} = theta_tilde``). No hyperparameters."""
+
+    needs_trial_batch = False
+
+    def decide(self, proposal, batch, trial_batch, n_rejections):
+        return Decision(action=ACCEPT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImprovementWithinRadius:
+    """TRPO App. C's acceptance: ``L_hat(theta_tilde) - L_hat(theta_k) > 0`` and
+    ``D_hat(theta_k, theta_tilde) <= (1 + rtol) delta_k``; otherwise reject (fresh batch).
+
+    Hyperparameters:
+        rtol: relative slack on the radius ``>= 0`` (default 1e-9, round-off only).
+    """
+
+    rtol: float = 1e-9
+    needs_trial_batch = False
+
+    def __post_init__(self):
+        check_nonnegative(self.rtol, "rtol")
+
+    def decide(self, proposal, batch, trial_batch, n_rejections):
+        # The radius is not part of the proposal; the step solver enforced D <= delta, and the
+        # loop rejects a non-positive gain. Here: re-check the gain and that the distance is finite.
+        ok = proposal.predicted_gain > 0.0 and math.isfinite(proposal.distance)
+        return Decision(action=ACCEPT if ok else REJECT)
+
+
+def stro_ratio(eta_trial: float, eta_k: float, sigma_k: float, predicted_gain: float) -> float:
+    """STRO eq. 4.14::
+
+        r_k = (eta_hat(theta_tilde) - eta_hat(theta_k)) / (sigma_hat_eta(theta_k) + L_hat(theta_tilde) - L_hat(theta_k))
+
+    With ``sigma_hat = 0`` (exact batch) this is eq. 3.2. ``nan`` if the denominator is not positive.
+    """
+    denom = sigma_k + predicted_gain
+    if not denom > 0.0:
+        return float("nan")
+    return float((eta_trial - eta_k) / denom)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RatioTest:
+    """STRO's acceptance (Alg. 4.3 lines 5-14; eq. 4.13-4.15).
+
+    Samples ``T = SAMPLE(theta_tilde)`` (``needs_trial_batch``), computes ``r_k`` by
+    :func:`stro_ratio` and decides::
+
+        r_k >= beta0                                    -> accept; B_{k+1} = T    (line 8)
+        r_k <  beta0, n_rejections + 1 <  max_rejections -> reject, B_{k+1} = SAMPLE(theta_k) U B_k (line 10)
+        r_k <  beta0, n_rejections + 1 >= max_rejections -> mandatory acceptance of the best
+                                                          rejected trial by eta_hat (eq. 4.13)
+
+    Hyperparameters:
+        beta0: acceptance threshold (default 0.0: STRO sec. 5.1 accepts "once
+            eta(theta_tilde) > eta(theta_k)"; eq. 4.15 allows a small negative value).
+        max_rejections: consecutive rejections that trigger the mandatory acceptance
+            (default 4, STRO sec. 5.1: "after four consecutive rejections"; the sample set
+            then holds ``N_max = 4 N`` pairs), or ``None`` for never (STRO Alg. 3.1: the
+            exact method, where merging adds no information).
+    """
+
+    beta0: float = 0.0
+    max_rejections: int | None = 4
+    needs_trial_batch = True
+
+    def __post_init__(self):
+        as_float_array(self.beta0, "beta0", ndim=0)
+        m = self.max_rejections
+        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
+            raise ValidationError(f"max_rejections: must be an integer >= 1 or None, got {m!r}")
+
+    def decide(self, proposal, batch, trial_batch, n_rejections):
+        rho = stro_ratio(trial_batch.eta, batch.eta, batch.eta_std, proposal.predicted_gain)
+        if rho >= self.beta0:
+            return Decision(action=ACCEPT, rho=rho)
+        if self.max_rejections is not None and n_rejections + 1 >= self.max_rejections:
+            return Decision(action=FORCE_BEST, rho=rho)
+        return Decision(action=REJECT_MERGE, rho=rho)

@@ -1,0 +1,134 @@
+"""Flat-parameter views of :mod:`trustopt.policies` implementing the loop's ``Policy`` protocol.
+
+The loop works with one flat vector ``theta (d,)`` and with per-pair weights (see
+:class:`trustopt.core.types.Batch`). These adapters translate to the policies' own
+layouts; they add no new mathematics except the score-vector product ``sum_i c_i
+grad log pi(a_i|s_i)`` (a contraction of the policies' scores, checked against them in
+the tests) and the pair-weighted Fisher-vector product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trustopt.policies import LinearGaussian, TabularSoftmax
+
+__all__ = ["FlatTabularSoftmax", "FlatLinearGaussian"]
+
+
+@dataclass(frozen=True)
+class FlatTabularSoftmax:
+    """:class:`trustopt.policies.TabularSoftmax` with ``theta`` flattened to ``(S*A,)`` (row-major).
+
+    States and actions are integer arrays ``(N,)``.
+    """
+
+    base: TabularSoftmax
+
+    @property
+    def n_params(self) -> int:
+        return self.base.n_params
+
+    @property
+    def n_states(self) -> int:
+        return self.base.n_states
+
+    @property
+    def n_actions(self) -> int:
+        return self.base.n_actions
+
+    def probs(self, theta) -> np.ndarray:
+        """``pi[s, a]``, ``(S, A)``."""
+        return self.base.probs(np.reshape(theta, self.base.shape))
+
+    def log_prob(self, theta, states, actions) -> np.ndarray:
+        return self.base.log_probs(np.reshape(theta, self.base.shape))[states, actions]
+
+    def grad_log_prob(self, theta, states, actions) -> np.ndarray:
+        """Scores ``(N, S*A)``."""
+        g = self.base.grad_log_prob(np.reshape(theta, self.base.shape), states, actions)
+        return g.reshape(g.shape[0], -1)
+
+    def score_vector_product(self, theta, states, actions, c) -> np.ndarray:
+        """``sum_i c_i grad_theta log pi(a_i|s_i)``, ``(S*A,)``; the score is
+        ``e_{s_i, a_i} - e_{s_i} (x) pi(.|s_i)`` (slides "Score Function Estimator")."""
+        S, A = self.base.shape
+        pi = self.probs(theta)
+        out = np.zeros((S, A))
+        np.add.at(out, (states, actions), c)
+        cs = np.bincount(states, weights=c, minlength=S)
+        out -= cs[:, None] * pi
+        return out.ravel()
+
+    def kl(self, theta_old, theta, states) -> np.ndarray:
+        """``KL(pi_old(.|s_i) || pi_theta(.|s_i))``, ``(N,)``."""
+        return self.base.kl(np.reshape(theta_old, self.base.shape), np.reshape(theta, self.base.shape))[states]
+
+    def tv(self, theta_old, theta, states) -> np.ndarray:
+        """``TV_s = 1/2 sum_a |pi_old(a|s) - pi(a|s)|`` at ``s_i``, ``(N,)``."""
+        return 0.5 * np.abs(self.probs(theta_old) - self.probs(theta)).sum(axis=-1)[states]
+
+    def entropy(self, theta, states) -> np.ndarray:
+        return self.base.entropy(np.reshape(theta, self.base.shape))[states]
+
+    def fisher_vector_product(self, theta, states, weights, v) -> np.ndarray:
+        """``sum_i w_i Hess KL_{s_i} v``: the per-pair weights aggregated per state."""
+        sw = np.bincount(states, weights=weights, minlength=self.base.n_states)
+        return self.base.fisher_vector_product(np.reshape(theta, self.base.shape), np.reshape(v, self.base.shape), sw).ravel()
+
+    def sample(self, theta, states, rng) -> np.ndarray:
+        return self.base.sample(np.reshape(theta, self.base.shape), states, rng)
+
+
+@dataclass(frozen=True)
+class FlatLinearGaussian:
+    """:class:`trustopt.policies.LinearGaussian` (already flat) in the loop's protocol.
+
+    States ``(N, obs_dim)``, actions ``(N, act_dim)``. The Fisher-vector product requires
+    equal pair weights (every sampled batch has them); it is the policy's sample-average
+    ``J' M J v`` (TRPO App. C.1).
+    """
+
+    base: LinearGaussian
+
+    @property
+    def n_params(self) -> int:
+        return self.base.n_params
+
+    @property
+    def mean_index(self) -> np.ndarray:
+        """Indices of the mean parameters ``theta^mu = (W, b)`` (STRO eq. 4.11)."""
+        sl = self.base.slices["mean"]
+        return np.arange(sl.start, sl.stop)
+
+    @property
+    def log_std_index(self) -> np.ndarray:
+        """Indices of the log-standard deviations ``theta^sigma`` (STRO eq. 4.12)."""
+        sl = self.base.slices["log_std"]
+        return np.arange(sl.start, sl.stop)
+
+    def log_prob(self, theta, states, actions) -> np.ndarray:
+        return self.base.log_prob(theta, states, actions)
+
+    def grad_log_prob(self, theta, states, actions) -> np.ndarray:
+        return self.base.grad_log_prob(theta, states, actions)
+
+    def score_vector_product(self, theta, states, actions, c) -> np.ndarray:
+        return self.base.grad_log_prob(theta, states, actions).T @ c
+
+    def kl(self, theta_old, theta, states) -> np.ndarray:
+        return self.base.kl(theta_old, theta, states)
+
+    def entropy(self, theta, states) -> np.ndarray:
+        return np.full(np.shape(states)[0], self.base.entropy(theta))
+
+    def fisher_vector_product(self, theta, states, weights, v) -> np.ndarray:
+        w = np.asarray(weights)
+        if w.size and not np.allclose(w, w[0], rtol=1e-12, atol=0.0):
+            raise NotImplementedError("FlatLinearGaussian.fisher_vector_product: unequal pair weights")
+        return self.base.fisher_vector_product(theta, states, v)
+
+    def sample(self, theta, states, rng) -> np.ndarray:
+        return self.base.sample(theta, states, rng)

@@ -1,0 +1,432 @@
+"""Step solvers: approximately solve ``max_theta L_hat(theta) s.t. D_hat(theta_k, theta) <= delta_k``
+(STRO eq. 4.6; TRPO eq. 12-14) and return a :class:`~trustopt.core.types.Proposal`.
+
+* :class:`GradientStep` -- ``theta_k + alpha g`` (REINFORCE / VPG; slides "Vanilla Policy Gradient").
+* :class:`NaturalGradientStep` -- ``d = F^{-1} g`` by conjugate gradient, scaled to the
+  boundary ``sqrt(2 delta / d'Fd) d`` (slides "NPG"; TRPO App. C), then (TRPO) the
+  backtracking line search of App. C; with ``max_backtracks=0`` the plain NPG step.
+* :class:`ClippedAscent` -- K epochs of minibatch gradient ascent (Adam or SGD) on a
+  clipped surrogate (PPO; TREFree Alg. 1). The radius is not used: clipping is the
+  trust region.
+* :class:`StroInnerSolver` -- STRO Alg. 4.2 (sequential CG directions with the sufficient
+  increase and constraint conditions 4.8 and the termination test 4.9), optionally with the
+  alternating mean / log-std update of eq. 4.11-4.12 for Gaussian policies.
+* :class:`ExactTabularStep` -- the exact KL/TV subproblem of :mod:`trustopt.tabular` on an
+  exact batch (STRO Alg. 3.1 / eq. 3.6).
+
+A step solver never raises on numerical trouble: it returns a proposal whose ``status``
+names the failure and whose ``theta`` is ``theta_k``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from trustopt._validation import ValidationError, check_nonnegative, check_positive
+from trustopt.core.types import (
+    CG_BREAKDOWN,
+    LINE_SEARCH_FAILED,
+    NONFINITE,
+    STEP_OK,
+    SUBPROBLEM_FAILED,
+    Proposal,
+)
+from trustopt.linalg import backtracking_line_search, conjugate_gradient
+
+__all__ = ["GradientStep", "NaturalGradientStep", "ClippedAscent", "StroInnerSolver", "ExactTabularStep", "mean_kl"]
+
+
+def _int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValidationError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _open_unit(value, name):
+    v = float(value)
+    if not 0.0 < v < 1.0:
+        raise ValidationError(f"{name}: must lie in (0, 1), got {value!r}")
+    return v
+
+
+def mean_kl(policy, theta_k, theta, batch) -> float:
+    """``sum_i wbar_i KL(pi_{theta_k}(.|s_i) || pi_theta(.|s_i))`` with normalized pair weights
+    (``nan`` for a policy without ``kl``)."""
+    if not hasattr(policy, "kl"):
+        return float("nan")
+    w = batch.weights
+    return float(np.sum(w * policy.kl(theta_k, theta, batch.states)) / np.sum(w))
+
+
+def _proposal(policy, theta_k, theta, batch, surrogate, distance, L0, n_inner, message="", status=STEP_OK):
+    if status != STEP_OK:
+        return Proposal(theta=theta_k, predicted_gain=float("nan"), status=status, n_inner=n_inner, message=message)
+    if not np.all(np.isfinite(theta)):
+        return Proposal(theta=theta_k, predicted_gain=float("nan"), status=NONFINITE, n_inner=n_inner,
+                        message="non-finite trial point")
+    gain = surrogate.value(policy, theta, batch) - L0
+    return Proposal(theta=theta, predicted_gain=float(gain), distance=distance(policy, theta_k, theta, batch),
+                    kl=mean_kl(policy, theta_k, theta, batch), n_inner=n_inner, message=message)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GradientStep:
+    """``theta_tilde = theta_k + learning_rate * g_hat_k`` (slides "Vanilla Policy Gradient"; the
+    REINFORCE update). Ignores the radius.
+
+    Hyperparameters:
+        learning_rate: ``alpha > 0``.
+    """
+
+    learning_rate: float
+
+    def __post_init__(self):
+        check_positive(self.learning_rate, "learning_rate")
+
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng):
+        theta = theta_k + self.learning_rate * g0
+        return _proposal(policy, theta_k, theta, batch, surrogate, distance, L0, 1)
+
+
+def _natural_direction(mvp, g, cg_iters, damping):
+    """``(d, d'Fd, cg_result)`` with ``d ~ (F + damping I)^{-1} g``; ``d = None`` on breakdown."""
+    Fv = (lambda v: mvp(v) + damping * v) if damping else mvp
+    cg = conjugate_gradient(Fv, g, max_iter=cg_iters)
+    if cg.breakdown:
+        return None, float("nan"), cg
+    d = np.array(cg.x)
+    dFd = float(np.dot(d, Fv(d)))
+    if not (math.isfinite(dFd) and dFd > 0.0):
+        return None, dFd, cg
+    return d, dFd, cg
+
+
+@dataclass(frozen=True, kw_only=True)
+class NaturalGradientStep:
+    """Natural-gradient step to the trust-region boundary, with optional backtracking (TRPO App. C).
+
+    ``d = (F + damping I)^{-1} g`` by ``cg_iters`` steps of conjugate gradient, with ``F`` the
+    distance's metric (the Fisher matrix for :class:`~trustopt.components.distances.MeanKL`);
+    full step ``beta d`` with ``beta = sqrt(2 delta / d'Fd)``, which solves
+    ``max g'x s.t. 1/2 x'Fx <= delta`` (slides "NPG"; claim ``npg.step``). With
+    ``max_backtracks = 0`` this is the NPG step. Otherwise the line search of TRPO App. C
+    shrinks it by ``shrink`` until the surrogate improves and ``D_hat <= delta``
+    (:func:`trustopt.linalg.backtracking_line_search`); if no candidate passes, the
+    proposal has status ``line_search_failed`` and ``theta = theta_k``.
+
+    Hyperparameters:
+        cg_iters: CG iterations (default 10, TRPO App. C: "k = 10 ... quite effective").
+        cg_damping: Tikhonov term ``>= 0`` added to ``F`` (default 1e-3; TRPO states none;
+            the tabular Fisher is singular along per-state constant shifts, to which the
+            gradient is orthogonal).
+        max_backtracks: ``>= 0`` (default 10); 0 disables the line search (NPG).
+        shrink: backtracking factor in (0, 1) (default 0.5).
+    """
+
+    cg_iters: int = 10
+    cg_damping: float = 1e-3
+    max_backtracks: int = 10
+    shrink: float = 0.5
+
+    def __post_init__(self):
+        _int(self.cg_iters, "cg_iters", 1)
+        check_nonnegative(self.cg_damping, "cg_damping")
+        _int(self.max_backtracks, "max_backtracks", 0)
+        _open_unit(self.shrink, "shrink")
+
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng):
+        if not (math.isfinite(radius) and radius > 0.0):
+            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
+                             f"trust-region radius {radius!r} is not positive", SUBPROBLEM_FAILED)
+        mvp = distance.metric_vector_product(policy, theta_k, batch)
+        if mvp is None:
+            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
+                             f"{type(distance).__name__} has no metric-vector product", SUBPROBLEM_FAILED)
+        d, dFd, cg = _natural_direction(mvp, g0, self.cg_iters, self.cg_damping)
+        if d is None:
+            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, cg.iterations,
+                             f"CG: {cg.message}; d'Fd = {dFd!r}", CG_BREAKDOWN)
+        full_step = math.sqrt(2.0 * radius / dFd) * d
+        if self.max_backtracks == 0:
+            return _proposal(policy, theta_k, theta_k + full_step, batch, surrogate, distance, L0, cg.iterations,
+                             "natural-gradient step (no line search)")
+
+        def evaluate(theta):
+            return surrogate.value(policy, theta, batch) - L0, distance(policy, theta_k, theta, batch)
+
+        ls = backtracking_line_search(evaluate, theta_k, full_step, max_kl=radius, shrink=self.shrink,
+                                      max_backtracks=self.max_backtracks)
+        if not ls.accepted:
+            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, ls.n_backtracks,
+                             ls.message, LINE_SEARCH_FAILED)
+        return _proposal(policy, theta_k, np.array(ls.theta), batch, surrogate, distance, L0, ls.n_backtracks,
+                         ls.message)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClippedAscent:
+    """K epochs of minibatch gradient ascent on the surrogate (PPO; TREFree Alg. 1)::
+
+        for epoch in 1..epochs:  for each of n_minibatches disjoint random minibatches b:
+            theta <- theta + update(grad L_hat(theta, b))        (Adam, or SGD: lr * grad)
+
+    Minibatch weights are rescaled (``Batch.subset``) so each minibatch surrogate is an
+    unbiased estimate of the full one. With ``n_minibatches = 1`` the full batch is used
+    in its order (no shuffling). The predicted gain is ``L_hat(theta_tilde, B) - L_hat(theta_k, B)``.
+
+    Hyperparameters:
+        epochs: ``K >= 1`` (default 10, PPO paper's MuJoCo setting).
+        n_minibatches: ``>= 1`` (default 4).
+        learning_rate: ``> 0`` (default 0.05: PPO/TREFree use 3e-4 for neural networks;
+            tabular logits and linear policies need larger steps).
+        optimizer: ``"adam"`` (default, PPO; Kingma & Ba 2015 with beta1=0.9,
+            beta2=0.999, eps=1e-8) or ``"sgd"``.
+    """
+
+    epochs: int = 10
+    n_minibatches: int = 4
+    learning_rate: float = 0.05
+    optimizer: str = "adam"
+    beta1: float = 0.9
+    beta2: float = 0.999
+    adam_eps: float = 1e-8
+
+    def __post_init__(self):
+        _int(self.epochs, "epochs", 1)
+        _int(self.n_minibatches, "n_minibatches", 1)
+        check_positive(self.learning_rate, "learning_rate")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValidationError(f"optimizer: must be 'adam' or 'sgd', got {self.optimizer!r}")
+        _open_unit(self.beta1, "beta1")
+        _open_unit(self.beta2, "beta2")
+        check_positive(self.adam_eps, "adam_eps")
+
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng):
+        theta = np.array(theta_k, dtype=np.float64)
+        m = np.zeros_like(theta)
+        v = np.zeros_like(theta)
+        t = 0
+        N = batch.n_pairs
+        for _ in range(self.epochs):
+            if self.n_minibatches == 1:
+                parts = [None]
+            else:
+                parts = np.array_split(rng.permutation(N), min(self.n_minibatches, N))
+            for idx in parts:
+                mb = batch if idx is None else batch.subset(idx)
+                _, g = surrogate.value_and_grad(policy, theta, mb)
+                t += 1
+                if self.optimizer == "sgd":
+                    theta = theta + self.learning_rate * g
+                else:
+                    m = self.beta1 * m + (1.0 - self.beta1) * g
+                    v = self.beta2 * v + (1.0 - self.beta2) * g * g
+                    mhat = m / (1.0 - self.beta1**t)
+                    vhat = v / (1.0 - self.beta2**t)
+                    theta = theta + self.learning_rate * mhat / (np.sqrt(vhat) + self.adam_eps)
+                if not np.all(np.isfinite(theta)):
+                    return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, t,
+                                     "non-finite parameters during ascent", NONFINITE)
+        return _proposal(policy, theta_k, theta, batch, surrogate, distance, L0, t,
+                         f"{self.epochs} epoch(s) x {len(parts)} minibatch(es)")
+
+
+def _mean_entropy(policy, theta, batch) -> float:
+    w = batch.weights
+    return float(np.sum(w * policy.entropy(theta, batch.states)) / np.sum(w))
+
+
+@dataclass(frozen=True, kw_only=True)
+class StroInnerSolver:
+    """STRO Algorithm 4.2 (InnerSolu), optionally alternating mean / log-std (eq. 4.11-4.12).
+
+    From ``theta_{k,1} = theta_k``, for ``l = 1, 2, ..., max_inner``:
+
+    1. ``b_l``: a random subset of ``B`` of ``subsample`` times its size (all of ``B`` when 1);
+    2. ``d_l = (H_k(b_l) + damping I)^{-1} g_k(theta_{k,l}, b_l)`` by CG, with ``H_k(b_l)`` the
+       distance's metric at ``theta_k`` on ``b_l`` (the Hessian of ``D_hat_k``);
+    3. ``theta_{k,l+1} = theta_{k,l} + alpha d_l`` with ``alpha = alpha_0 shrink^j`` the first
+       step length that satisfies (4.8)::
+
+           L_hat(theta_{k,l+1}, b_l) >= L_hat(theta_{k,l}, b_l) + tau alpha d_l'g_k(theta_{k,l}, b_l)
+           D_hat_k(theta_{k,l+1}, B) <= delta_k
+
+       (the sufficient increase in Armijo form, i.e. (4.8) scaled by ``alpha``), starting
+       from the boundary step ``alpha_0 = sqrt(2 delta_k / d_l'H d_l)``; if none of
+       ``max_backtracks + 1`` lengths passes, the inner loop stops;
+    4. every ``check_every`` (``l_0``) iterations, stop if (4.9)::
+
+           |L_hat(theta_{k,l+1}, B) - L_hat(theta_{k,l}, B)| / (1 + |L_hat(theta_{k,l}, B)|) <= epsilon
+           or |Ent(theta_{k,l+1}, B) - Ent(theta_k, B)| / (1 + |Ent(theta_k, B)|) >= epsilon.
+
+    With ``alternating=True`` (Gaussian policies exposing ``mean_index``/``log_std_index``),
+    steps 1-4 act on the mean parameters only (eq. 4.11: gradient and metric restricted to
+    them), then the log-std is updated by ``log_std_steps`` steps of projected gradient
+    ascent on ``L_hat`` inside ``||theta^sigma - theta^sigma_k||_inf <= log_std_bound``
+    (eq. 4.12; the paper ties the bound to the entropy, here it is a constant).
+
+    Hyperparameters (STRO leaves most unspecified; the defaults are ours):
+        max_inner: ``>= 1`` inner iterations (default 5); check_every: ``l_0 >= 1`` (default 1);
+        epsilon: ``> 0`` of (4.9) (default 0.01); tau: (4.8) in (0, 1) (default 0.1);
+        shrink, max_backtracks: step-length search (0.5, 10); subsample: fraction in (0, 1]
+        of ``B`` per inner iteration (default 1.0); cg_iters (10), cg_damping (1e-3);
+        alternating (False); log_std_bound (default 0.1), log_std_steps (5), log_std_lr (0.05).
+    """
+
+    max_inner: int = 5
+    check_every: int = 1
+    epsilon: float = 0.01
+    tau: float = 0.1
+    shrink: float = 0.5
+    max_backtracks: int = 10
+    subsample: float = 1.0
+    cg_iters: int = 10
+    cg_damping: float = 1e-3
+    alternating: bool = False
+    log_std_bound: float = 0.1
+    log_std_steps: int = 5
+    log_std_lr: float = 0.05
+
+    def __post_init__(self):
+        _int(self.max_inner, "max_inner", 1)
+        _int(self.check_every, "check_every", 1)
+        check_positive(self.epsilon, "epsilon")
+        _open_unit(self.tau, "tau")
+        _open_unit(self.shrink, "shrink")
+        _int(self.max_backtracks, "max_backtracks", 0)
+        if not 0.0 < float(self.subsample) <= 1.0:
+            raise ValidationError(f"subsample: must lie in (0, 1], got {self.subsample!r}")
+        _int(self.cg_iters, "cg_iters", 1)
+        check_nonnegative(self.cg_damping, "cg_damping")
+        check_positive(self.log_std_bound, "log_std_bound")
+        _int(self.log_std_steps, "log_std_steps", 0)
+        check_positive(self.log_std_lr, "log_std_lr")
+
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng):
+        if not (math.isfinite(radius) and radius > 0.0):
+            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
+                             f"trust-region radius {radius!r} is not positive", SUBPROBLEM_FAILED)
+        mask = None
+        if self.alternating:
+            if not hasattr(policy, "mean_index"):
+                return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
+                                 "alternating update needs a Gaussian policy with mean/log-std blocks",
+                                 SUBPROBLEM_FAILED)
+            mask = np.zeros(policy.n_params)
+            mask[policy.mean_index] = 1.0
+        theta = np.array(theta_k, dtype=np.float64)
+        L_full = L0
+        ent0 = _mean_entropy(policy, theta_k, batch)
+        N = batch.n_pairs
+        n_steps, message = 0, "max_inner reached"
+        for l in range(1, self.max_inner + 1):
+            b = batch
+            if self.subsample < 1.0:
+                b = batch.subset(np.sort(rng.choice(N, max(1, int(round(self.subsample * N))), replace=False)))
+            L_b, g_b = surrogate.value_and_grad(policy, theta, b)
+            base_mvp = distance.metric_vector_product(policy, theta_k, b)
+            if base_mvp is None:
+                return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
+                                 f"{type(distance).__name__} has no metric-vector product", SUBPROBLEM_FAILED)
+            if mask is not None:
+                g_b = g_b * mask
+                mvp = lambda v, f=base_mvp: mask * f(mask * v) + (1.0 - mask) * v  # noqa: E731
+            else:
+                mvp = base_mvp
+            d, dHd, cg = _natural_direction(mvp, g_b, self.cg_iters, self.cg_damping)
+            if d is None:
+                if n_steps == 0:
+                    return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, l,
+                                     f"CG: {cg.message}", CG_BREAKDOWN)
+                message = "CG breakdown: stopped"
+                break
+            slope = float(np.dot(d, g_b))
+            alpha = math.sqrt(2.0 * radius / dHd)
+            new = None
+            for _ in range(self.max_backtracks + 1):
+                cand = theta + alpha * d
+                if (surrogate.value(policy, cand, b) >= L_b + self.tau * alpha * slope
+                        and distance(policy, theta_k, cand, batch) <= radius):
+                    new = cand
+                    break
+                alpha *= self.shrink
+            if new is None:
+                message = f"no step satisfies (4.8) at inner iteration {l}"
+                break
+            n_steps += 1
+            L_new = surrogate.value(policy, new, batch)
+            theta, L_prev, L_full = new, L_full, L_new
+            if l % self.check_every == 0:
+                if abs(L_full - L_prev) / (1.0 + abs(L_prev)) <= self.epsilon:
+                    message = f"(4.9): surrogate change below epsilon at l = {l}"
+                    break
+                ent = _mean_entropy(policy, theta, batch)
+                if abs(ent - ent0) / (1.0 + abs(ent0)) >= self.epsilon:
+                    message = f"(4.9): entropy change reached epsilon at l = {l}"
+                    break
+        if n_steps == 0 and not self.alternating:
+            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0, message, LINE_SEARCH_FAILED)
+        if self.alternating:
+            theta = self._log_std_update(policy, theta_k, theta, batch, surrogate)
+        return _proposal(policy, theta_k, theta, batch, surrogate, distance, L0, n_steps, message)
+
+    def _log_std_update(self, policy, theta_k, theta, batch, surrogate):
+        """Eq. 4.12 by projected gradient ascent on the box around ``theta^sigma_k``; a step is
+        kept only if it does not decrease ``L_hat``."""
+        idx = policy.log_std_index
+        lo, hi = theta_k[idx] - self.log_std_bound, theta_k[idx] + self.log_std_bound
+        L_cur, g = surrogate.value_and_grad(policy, theta, batch)
+        for _ in range(self.log_std_steps):
+            cand = np.array(theta)
+            cand[idx] = np.clip(theta[idx] + self.log_std_lr * g[idx], lo, hi)
+            L_c, g_c = surrogate.value_and_grad(policy, cand, batch)
+            if not L_c >= L_cur:
+                break
+            theta, L_cur, g = cand, L_c, g_c
+        return theta
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExactTabularStep:
+    """The exact trust-region subproblem on an exact tabular batch (STRO Alg. 3.1, eq. 3.6)::
+
+        pi_tilde = argmax_pi' L_pi(pi') s.t. sum_s dbar_pi(s) D(pi_s, pi'_s) <= delta
+
+    by :func:`trustopt.tabular.solve_kl_subproblem` / :func:`~trustopt.tabular.solve_tv_subproblem`
+    with the batch's normalized state weights (``dbar_pi``, consistent with
+    :class:`~trustopt.components.distances.MeanKL` / ``MeanTV``); the softmax parameters are
+    ``theta = log max(pi_tilde, tiny)`` (zero probabilities become ``exp(-700)``).
+
+    Hyperparameters:
+        divergence: ``"kl"`` (default) or ``"tv"``.
+    """
+
+    divergence: str = "kl"
+
+    def __post_init__(self):
+        if self.divergence not in ("kl", "tv"):
+            raise ValidationError(f"divergence: must be 'kl' or 'tv', got {self.divergence!r}")
+
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng):
+        from trustopt import tabular
+        if not (math.isfinite(radius) and radius > 0.0):
+            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
+                             f"trust-region radius {radius!r} is not positive", SUBPROBLEM_FAILED)
+
+        if not batch.exact or not isinstance(batch.oracle, tabular.TabularMDP):
+            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
+                             "ExactTabularStep needs an exact tabular batch", SUBPROBLEM_FAILED)
+        mdp = batch.oracle
+        pi = policy.probs(theta_k)
+        w = np.bincount(batch.states, weights=batch.weights, minlength=mdp.n_states)
+        w = w / w.sum()
+        solve = tabular.solve_kl_subproblem if self.divergence == "kl" else tabular.solve_tv_subproblem
+        sol = solve(mdp, pi, radius, weights=w)
+        if not sol.success:
+            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 1, sol.message,
+                             SUBPROBLEM_FAILED)
+        theta = np.log(np.maximum(np.asarray(sol.pi), np.exp(-700.0))).ravel()
+        return _proposal(policy, theta_k, theta, batch, surrogate, distance, L0, 1, "exact subproblem")
