@@ -100,7 +100,7 @@ def run_gym(gym_env, episodes, policy):
 def main(argv=None):
     import gymnasium
 
-    from trustopt.envs import SUPPORTED_ENV_IDS, make_env
+    from trustopt.envs import SUPPORTED_ENV_IDS, _mujoco_warnings_as_python_warnings, make_env
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="short run (CI smoke test)")
@@ -121,7 +121,8 @@ def main(argv=None):
     for env_id in args.envs:
         env = make_env(env_id)
         assert env.fast, env_id
-        gym_env = gymnasium.make(env_id)
+        with _mujoco_warnings_as_python_warnings():
+            gym_env = gymnasium.make(env_id)
         policy = _policy(env, np.random.default_rng(0))
         episodes, total = _seeds_for(env, policy, budget)
         run_fast(env, episodes[:1], policy)  # warm caches and buffers

@@ -29,13 +29,14 @@ from trustopt.envs import (  # noqa: E402
     make_env,
     rollout,
 )
+from trustopt.envs import _mujoco_warnings_as_python_warnings  # noqa: E402
 from trustopt.envs._registry import V5_DEFAULTS  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
 
 
 def _gym(env_id, **kwargs):
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _mujoco_warnings_as_python_warnings():  # no MUJOCO_LOG.TXT
         warnings.simplefilter("ignore")
         return gymnasium.make(env_id, **kwargs)
 
@@ -303,3 +304,36 @@ def test_validation_errors_name_the_argument():
     fresh.reset(seed=0)
     with pytest.raises(ValidationError, match="action"):
         fresh.step(np.zeros(fresh.act_dim + 1))
+
+
+@pytest.mark.parametrize("env_id", ["Hopper-v5", "Ant-v5", "Humanoid-v5", "InvertedDoublePendulum-v5"])
+def test_state_snapshot_restores_the_continuation_bit_for_bit(env_id):
+    env = make_env(env_id, max_episode_steps=1000, terminate_when_unhealthy=False) if env_id != (
+        "InvertedDoublePendulum-v5") else make_env(env_id)
+    W, mean, std = _random_linear(env, np.random.default_rng(1), scale=0.3)
+    pol = LinearPolicy(W=W, mean=mean, std=std)
+    full = env.rollout(pol, seed=2, max_steps=30, record=True)
+    k = min(6, full.length - 1)
+    obs = env.reset(seed=2)
+    for t in range(k):
+        obs, *_ = env.step(np.clip(pol(obs), env.action_low, env.action_high))
+    snap = env.get_state()
+    # a branch from the snapshot is the tail of the full rollout (TRPO vine)
+    tail = env.rollout(pol, seed=None, start=snap, max_steps=30 - k, record=True)
+    assert tail.length == full.length - k
+    assert np.array_equal(tail.trajectory.obs, full.trajectory.obs[k:])
+    assert np.array_equal(tail.trajectory.env_rewards, full.trajectory.env_rewards[k:])
+    # and again after other steps disturbed the simulator: restore, same actions, same outputs
+    rng = np.random.default_rng(0)
+    acts = rng.uniform(env.action_low, env.action_high, size=(8, env.act_dim))
+    env.set_state(snap)
+    first = [env.step(a) for a in acts]
+    env.set_state(snap)
+    second = [env.step(a) for a in acts]
+    for (o1, r1, te1, tr1), (o2, r2, te2, tr2) in zip(first, second):
+        assert np.array_equal(o1, o2) and (r1, te1, tr1) == (r2, te2, tr2)
+    with pytest.raises(ValidationError, match="seed"):
+        env.rollout(pol, seed=0, start=snap)
+    other = make_env("Swimmer-v5")
+    with pytest.raises(ValidationError, match="state"):
+        other.set_state(snap)

@@ -24,10 +24,12 @@ environment's own reward for evaluation.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from dataclasses import dataclass, field
 
 from trustopt._validation import ValidationError
-from trustopt.envs._base import ObservationStats, RolloutEnv, RolloutResult, Trajectory
+from trustopt.envs._base import EnvState, ObservationStats, RolloutEnv, RolloutResult, Trajectory
 from trustopt.envs._registry import (
     PASSTHROUGH_KWARGS,
     SUPPORTED_ENV_IDS,
@@ -39,8 +41,10 @@ from trustopt.envs.policies import GaussianLinearPolicy, LinearPolicy
 
 __all__ = [
     "EnvSpec",
+    "EnvState",
     "GaussianLinearPolicy",
     "LinearPolicy",
+    "MujocoWarning",
     "ObservationStats",
     "RolloutEnv",
     "RolloutResult",
@@ -69,7 +73,8 @@ def make_env(env_id: str, *, max_episode_steps: int | None = None, fast: bool = 
     ):
         raise ValidationError(f"max_episode_steps: expected a positive integer, got {max_episode_steps!r}")
     try:
-        gym_env = gymnasium.make(env_id, max_episode_steps=max_episode_steps, **kwargs)
+        with _mujoco_warnings_as_python_warnings():
+            gym_env = gymnasium.make(env_id, max_episode_steps=max_episode_steps, **kwargs)
     except TypeError as exc:
         raise ValidationError(f"kwargs: {env_id} does not accept {sorted(kwargs)} ({exc})") from None
     horizon = max_episode_steps if max_episode_steps is not None else gym_env.spec.max_episode_steps
@@ -89,6 +94,34 @@ def make_env(env_id: str, *, max_episode_steps: int | None = None, fast: bool = 
     except ValidationError:
         gym_env.close()
         raise
+
+
+class MujocoWarning(UserWarning):
+    """A warning MuJoCo printed while compiling a model (e.g. a deprecated XML attribute)."""
+
+
+@contextlib.contextmanager
+def _mujoco_warnings_as_python_warnings():
+    """While building a model, route MuJoCo's warnings to :class:`MujocoWarning`.
+
+    MuJoCo's default handler appends them to ``MUJOCO_LOG.TXT`` in the working directory
+    (Gymnasium's half_cheetah.xml uses the deprecated ``settotalmass``); the previous handler
+    is restored afterwards.
+    """
+    try:
+        import mujoco
+    except ImportError:  # pragma: no cover - gymnasium[mujoco] installs it
+        yield
+        return
+    messages: list[str] = []
+    previous = mujoco.get_mju_user_warning()
+    mujoco.set_mju_user_warning(messages.append)
+    try:
+        yield
+    finally:
+        mujoco.set_mju_user_warning(previous)
+        for msg in dict.fromkeys(messages):
+            warnings.warn(f"MuJoCo: {msg}", MujocoWarning, stacklevel=4)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,11 +157,12 @@ def rollout(
     env_spec: EnvSpec | str,
     policy: LinearPolicy | GaussianLinearPolicy,
     *,
-    seed: int,
+    seed: int | None,
     max_steps: int | None = None,
     rng=None,
     remove_survival_bonus: bool = False,
     record: bool | None = None,
+    start: EnvState | None = None,
 ) -> RolloutResult:
     """One episode of ``policy`` on ``env_spec`` (an :class:`EnvSpec` or an env id).
 
@@ -143,5 +177,6 @@ def rollout(
     if env is None:
         env = _ENV_CACHE[key] = spec.make()
     return env.rollout(
-        policy, seed=seed, max_steps=max_steps, rng=rng, remove_survival_bonus=remove_survival_bonus, record=record
+        policy, seed=seed, max_steps=max_steps, rng=rng, remove_survival_bonus=remove_survival_bonus, record=record,
+        start=start,
     )

@@ -54,6 +54,17 @@ class Trajectory:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EnvState:
+    """A snapshot from ``env.get_state()`` (fast path only): ``data`` a copy of the ``MjData``,
+    ``obs`` the observation, ``elapsed`` the steps since reset (the TimeLimit counter)."""
+
+    env_id: str
+    data: object
+    obs: np.ndarray
+    elapsed: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class RolloutResult:
     """One episode of a linear policy.
 
@@ -105,8 +116,21 @@ class RolloutEnv:
         """Step with ``action`` (float64, (act_dim,)); return (reward, survive, terminated)."""
         raise NotImplementedError
 
+    def _advance_buf(self) -> tuple[float, float, bool]:  # pragma: no cover
+        """``_advance(self._action_buf)``, where the rollout loop wrote the (clipped) action."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
+
+    def get_state(self) -> EnvState:
+        raise NotImplementedError(f"state save/restore needs the fast path; {self.env_id} runs through Gymnasium")
+
+    def set_state(self, state: EnvState) -> np.ndarray:
+        raise NotImplementedError(f"state save/restore needs the fast path; {self.env_id} runs through Gymnasium")
+
+    def _restore(self, state: EnvState) -> None:
+        raise NotImplementedError(f"state save/restore needs the fast path; {self.env_id} runs through Gymnasium")
 
     # --- gymnasium-like interface ------------------------------------------------------------
     def reset(self, *, seed: int | None = None) -> np.ndarray:
@@ -147,7 +171,6 @@ class RolloutEnv:
                 survive=np.zeros(n_steps),
                 z=np.zeros(self.obs_dim),
                 mu=np.zeros(self.act_dim),
-                a=np.zeros(self.act_dim),
             )
         return b
 
@@ -155,11 +178,12 @@ class RolloutEnv:
         self,
         policy: LinearPolicy | GaussianLinearPolicy,
         *,
-        seed: int,
+        seed: int | None,
         max_steps: int | None = None,
         rng: np.random.Generator | None = None,
         remove_survival_bonus: bool = False,
         record: bool | None = None,
+        start: EnvState | None = None,
     ) -> RolloutResult:
         """Run one episode of ``policy`` from ``reset(seed=seed)``.
 
@@ -171,7 +195,9 @@ class RolloutEnv:
         ``remove_survival_bonus``: subtract the survival bonus the env paid at each step from
         the training reward (only for Hopper, Walker2d, Ant, Humanoid; see
         :data:`trustopt.envs.SURVIVAL_BONUS_FAMILIES`). ``record`` (default: True for a
-        Gaussian policy) returns the :class:`Trajectory`.
+        Gaussian policy) returns the :class:`Trajectory`. ``start``: begin from a
+        :meth:`get_state` snapshot instead of ``reset(seed=seed)`` (pass ``seed=None``); the
+        time limit counts from the snapshot's step (TRPO's vine rollouts, TRPO sec. 5.2).
         """
         if isinstance(policy, GaussianLinearPolicy):
             gaussian = True
@@ -187,8 +213,17 @@ class RolloutEnv:
             raise ValidationError(
                 f"policy: W has shape {policy.W.shape}, {self.env_id} needs ({self.act_dim}, {self.obs_dim})"
             )
-        _check_seed(seed, allow_none=False)
-        horizon = self.max_episode_steps
+        if start is None:
+            _check_seed(seed, allow_none=False)
+            horizon = self.max_episode_steps
+        else:
+            if seed is not None:
+                raise ValidationError("seed: pass seed=None with start= (the snapshot fixes the state)")
+            if not isinstance(start, EnvState):
+                raise ValidationError(f"start: expected an EnvState from get_state(), got {type(start).__name__}")
+            horizon = self.max_episode_steps - start.elapsed
+            if horizon < 1:
+                raise ValidationError("start: the snapshot is at the time limit; no step is left")
         if max_steps is not None:
             if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
                 raise ValidationError(f"max_steps: expected a positive integer, got {max_steps!r}")
@@ -199,19 +234,23 @@ class RolloutEnv:
 
         buf = self._get_buffers(horizon)
         obs_rec, act_rec, rew_rec, surv_rec = buf["obs"], buf["act"], buf["rew"], buf["survive"]
-        z, mu, a = buf["z"], buf["mu"], buf["a"]
+        z, mu = buf["z"], buf["mu"]
+        a = self._action_buf
         W, mean, std = policy.W, policy.mean, policy.std
         low, high = self.action_low, self.action_high
         if gaussian:
             eps = rng.standard_normal((horizon, self.act_dim))
             b, sigma = policy.b, policy.sigma
         obs = self._obs
-        advance = self._advance
+        advance = self._advance_buf
         subtract, divide, dot, maximum, minimum, add, multiply = (
             np.subtract, np.divide, np.dot, np.maximum, np.minimum, np.add, np.multiply,
         )
 
-        self._reset_obs(seed)
+        if start is None:
+            self._reset_obs(seed)
+        else:
+            self._restore(start)
         self._elapsed = None  # a rollout leaves the env needing a reset before step()
         terminated = False
         t = 0
@@ -230,7 +269,7 @@ class RolloutEnv:
                 dot(W, z, out=act)
             maximum(act, low, out=a)
             minimum(a, high, out=a)
-            reward, survive, terminated = advance(a)
+            reward, survive, terminated = advance()
             rew_rec[t] = reward
             surv_rec[t] = survive
             t += 1
@@ -256,8 +295,8 @@ class RolloutEnv:
                 truncated=bool(truncated),
             )
         return RolloutResult(
-            train_return=math.fsum(train_rewards),
-            env_return=math.fsum(env_rewards),
+            train_return=math.fsum(train_rewards.tolist()),
+            env_return=math.fsum(env_rewards.tolist()),
             length=T,
             terminated=bool(terminated),
             truncated=bool(truncated),

@@ -17,7 +17,8 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from trustopt.envs._base import RolloutEnv
+from trustopt._validation import ValidationError
+from trustopt.envs._base import EnvState, RolloutEnv
 from trustopt.envs._registry import SURVIVAL_BONUS_FAMILIES, family
 
 _mj_step = mujoco.mj_step
@@ -53,6 +54,7 @@ class FastMujocoEnv(RolloutEnv):
         self.obs_dim = int(u.observation_space.shape[0])
         d = self.data
         self._qpos, self._qvel, self._ctrl = d.qpos, d.qvel, d.ctrl
+        self._action_buf = d.ctrl  # actions are written straight into MjData.ctrl
         self._sq = np.zeros(self.act_dim)
         self._np_random = None
         self._cw = params.get("ctrl_cost_weight")
@@ -64,6 +66,30 @@ class FastMujocoEnv(RolloutEnv):
 
     def close(self) -> None:
         self._gym_env.close()
+
+    # --- state save / restore (TRPO's vine: many rollouts branching from one visited state) ---
+    def get_state(self) -> EnvState:
+        """A snapshot of the episode now: all of ``MjData`` (``mj_copyData``), the observation
+        and the step count. :meth:`set_state` restores it so that stepping on with the same
+        actions reproduces the original continuation bit for bit (derived quantities such as
+        ``cfrc_ext`` or ``xipos`` included, which ``qpos``/``qvel`` alone would not restore)."""
+        if self._elapsed is None:
+            raise RuntimeError("get_state() called before reset()")
+        snap = mujoco.MjData(self.model)
+        mujoco.mj_copyData(snap, self.model, self.data)
+        return EnvState(env_id=self.env_id, data=snap, obs=self._obs.copy(), elapsed=self._elapsed)
+
+    def set_state(self, state: EnvState) -> np.ndarray:
+        """Restore a :meth:`get_state` snapshot of this environment; returns its observation (a copy)."""
+        self._restore(state)
+        self._elapsed = state.elapsed
+        return self._obs.copy()
+
+    def _restore(self, state: EnvState) -> None:
+        if not isinstance(state, EnvState) or state.env_id != self.env_id or state.obs.shape != self._obs.shape:
+            raise ValidationError(f"state: not a snapshot of this {self.env_id} environment")
+        mujoco.mj_copyData(self.data, self.model, state.data)
+        self._obs[:] = state.obs
 
     # --- reset -------------------------------------------------------------------------------
     def _reset_obs(self, seed) -> None:
@@ -84,6 +110,10 @@ class FastMujocoEnv(RolloutEnv):
         self._qvel[:] = qvel
         _mj_forward(m, d)
         self._write_obs()
+
+    def _advance(self, action):
+        self._ctrl[:] = action
+        return self._advance_buf()
 
     def _write_obs(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -120,10 +150,10 @@ class SwimmerV5(_PlanarLocomotion):
 
     skip = 2
 
-    def _advance(self, action):
+    def _advance_buf(self):
+        action = self._ctrl  # the rollout loop (or _advance) wrote the action here
         qpos = self._qpos
         x0 = qpos[0]
-        self._ctrl[:] = action
         _mj_step(self.model, self.data, nstep=self.frame_skip)
         x_velocity = (qpos[0] - x0) / self.dt
         self._write_obs()
@@ -136,10 +166,10 @@ class HalfCheetahV5(_PlanarLocomotion):
 
     qvel_noise = "normal"
 
-    def _advance(self, action):
+    def _advance_buf(self):
+        action = self._ctrl  # the rollout loop (or _advance) wrote the action here
         qpos = self._qpos
         x0 = qpos[0]
-        self._ctrl[:] = action
         _mj_step(self.model, self.data, nstep=self.frame_skip)
         x_velocity = (qpos[0] - x0) / self.dt
         self._write_obs()
@@ -160,10 +190,10 @@ class _HealthyPlanar(_PlanarLocomotion):
         self._ang_lo, self._ang_hi = p["healthy_angle_range"]
         self._terminate = bool(p["terminate_when_unhealthy"])
 
-    def _advance(self, action):
+    def _advance_buf(self):
+        action = self._ctrl  # the rollout loop (or _advance) wrote the action here
         qpos = self._qpos
         x0 = qpos[0]
-        self._ctrl[:] = action
         _mj_step(self.model, self.data, nstep=self.frame_skip)
         x_velocity = (qpos[0] - x0) / self.dt
         self._write_obs()
@@ -235,10 +265,10 @@ class AntV5(FastMujocoEnv):
         if self._with_cfrc:
             self._obs_cf[:] = self._cf[1:]
 
-    def _advance(self, action):
+    def _advance_buf(self):
+        action = self._ctrl  # the rollout loop (or _advance) wrote the action here
         xpos = self._main_xpos
         x0 = xpos[0]
-        self._ctrl[:] = action
         m, d = self.model, self.data
         _mj_step(m, d, nstep=self.frame_skip)
         _mj_rne_post(m, d)
@@ -296,9 +326,9 @@ class HumanoidV5(FastMujocoEnv):
     def _mass_center_x(self):
         return (np.einsum("b,bj->j", self._mass, self._xipos) / self._mass_sum)[0]
 
-    def _advance(self, action):
+    def _advance_buf(self):
+        action = self._ctrl  # the rollout loop (or _advance) wrote the action here
         x0 = self._mass_center_x()
-        self._ctrl[:] = action
         m, d = self.model, self.data
         _mj_step(m, d, nstep=self.frame_skip)
         _mj_rne_post(m, d)
@@ -328,8 +358,8 @@ class InvertedPendulumV5(FastMujocoEnv):
         self._obs_pos[:] = self._qpos
         self._obs_vel[:] = self._qvel
 
-    def _advance(self, action):
-        self._ctrl[:] = action
+    def _advance_buf(self):
+        action = self._ctrl  # the rollout loop (or _advance) wrote the action here
         _mj_step(self.model, self.data, nstep=self.frame_skip)
         self._write_obs()
         obs = self._obs
@@ -367,8 +397,8 @@ class InvertedDoublePendulumV5(FastMujocoEnv):
         np.clip(self._qvel, -10, 10, out=self._o_vel)
         np.clip(self._qfrc0, -10, 10, out=self._o_qfrc)
 
-    def _advance(self, action):
-        self._ctrl[:] = action
+    def _advance_buf(self):
+        action = self._ctrl  # the rollout loop (or _advance) wrote the action here
         _mj_step(self.model, self.data, nstep=self.frame_skip)
         x, _, y = self._site0
         self._write_obs()

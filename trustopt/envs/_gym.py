@@ -37,6 +37,7 @@ class GymnasiumEnv(RolloutEnv):
         self.action_high = gym_env.action_space.high.astype(np.float64)
         self.act_dim = int(gym_env.action_space.shape[0])
         self.obs_dim = int(gym_env.observation_space.shape[0])
+        self._action_buf = np.zeros(self.act_dim)
         super().__init__()
 
     @property
@@ -50,6 +51,9 @@ class GymnasiumEnv(RolloutEnv):
     def _reset_obs(self, seed) -> None:
         obs, _ = self._env.reset(seed=None if seed is None else int(seed))
         self._obs[:] = obs
+
+    def _advance_buf(self):
+        return self._advance(self._action_buf)
 
     def _advance(self, action):
         obs, reward, terminated, _, info = self._env.step(action)
