@@ -1,0 +1,259 @@
+"""ES-family building blocks against independent references.
+
+References: closed-form gradients of Gaussian smoothing of quadratics (trustopt.smoothing,
+an exact oracle that does not import the code under test), explicit loops, scipy, and
+finite differences.
+"""
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from trustopt import smoothing
+from trustopt._validation import ValidationError
+from trustopt.algorithms.ars import ars_direction
+from trustopt.algorithms.es import (
+    GaussianSearch,
+    adam_update,
+    antithetic_gradient,
+    impute_nonfinite,
+    make_batch,
+    vanilla_gradient,
+)
+from trustopt.algorithms.trust_region_es import bfgs_update, dogleg
+from trustopt.algorithms.tres import clipped_surrogate
+from trustopt.components.surrogates import ImportanceSampled
+from trustopt.noise import NoiseTable, orthogonal_directions
+
+# ----------------------------------------------------------------------------- noise table
+
+
+def test_noise_table_is_seeded_standard_normal_and_pickles_small():
+    t = NoiseTable(seed=7, size=200_000)
+    t2 = pickle.loads(pickle.dumps(t))
+    assert len(pickle.dumps(t)) < 500  # only (seed, size) travel
+    idx = np.array([0, 5, 199_990])
+    assert np.array_equal(t.get(idx, 10), t2.get(idx, 10))
+    # Kolmogorov-Smirnov against N(0, 1): p-value of a correct table is U(0,1); 1e-4 false alarm.
+    assert stats.kstest(t.noise[:50_000].astype(np.float64), "norm").pvalue > 1e-4
+    assert not np.array_equal(NoiseTable(seed=8, size=1000).noise, NoiseTable(seed=7, size=1000).noise)
+    with pytest.raises(ValidationError, match="index"):
+        t.get([199_995], 10)
+
+
+def test_perturb_is_the_documented_formula():
+    t = NoiseTable(seed=1, size=10_000)
+    theta, sigma = np.arange(4.0), 0.3
+    X = t.perturb(theta, sigma, [3, 100], [1.0, -1.0])
+    expect = np.stack([theta + sigma * t.noise[3:7].astype(float), theta - sigma * t.noise[100:104].astype(float)])
+    assert np.array_equal(X, expect)
+
+
+def test_orthogonal_directions_are_orthogonal_with_norm_sqrt_d():
+    rng = np.random.default_rng(0)
+    E = orthogonal_directions(rng.standard_normal((13, 5)))  # two full blocks of 5 and one of 3
+    for blk in (E[0:5], E[5:10], E[10:13]):
+        G = blk @ blk.T
+        np.testing.assert_allclose(G, 5.0 * np.eye(len(blk)), atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- estimators
+
+
+def _quadratic(d, rng):
+    A = rng.standard_normal((d, d))
+    H = A @ A.T / d + np.eye(d)
+    return smoothing.Quadratic(H=H, g=rng.standard_normal(d), c=0.5)
+
+
+def _hotelling_pvalue(samples, mean):
+    """p-value of Hotelling's T^2 test of E[samples] = mean (exact F distribution under normality;
+    the estimators are averages over many samples, so close to normal)."""
+    R, d = samples.shape
+    diff = samples.mean(axis=0) - mean
+    S = np.cov(samples, rowvar=False)
+    t2 = R * diff @ np.linalg.solve(S, diff)
+    f = t2 * (R - d) / (d * (R - 1))
+    return stats.f.sf(f, d, R - d)
+
+
+@pytest.mark.parametrize("kind", ["vanilla", "antithetic"])
+def test_estimators_unbiased_for_quadratics(kind):
+    """CLAIM es.estimators-unbiased (TRES eq. 4-6), statistical: R = 3000 independent estimates,
+    Hotelling T^2 against the closed form grad J = H theta + g (smoothing oracle). False-alarm
+    rate 1e-3 (fixed seed, so the outcome is deterministic). Power: the same test rejects the
+    estimator with sigma instead of sigma^2 and the antithetic one without its 1/2."""
+    rng = np.random.default_rng(2024)
+    d, N, R, sigma = 4, 8, 3000, 0.7
+    F = _quadratic(d, rng)
+    theta = rng.standard_normal(d)
+    truth = smoothing.GaussianProduct(F=F, sigma=sigma).grad_J(theta)
+    np.testing.assert_allclose(truth, F.H @ theta + F.g, rtol=1e-10)
+    est, wrong = np.empty((R, d)), np.empty((R, d))
+    for r in range(R):
+        eps = rng.standard_normal((N, d))
+        X = theta + sigma * eps
+        if kind == "vanilla":
+            est[r] = vanilla_gradient(F(X), X, theta, sigma)
+            wrong[r] = est[r] * sigma  # the classic slip: dividing by sigma instead of sigma^2
+        else:
+            est[r] = antithetic_gradient(F(X), F(2 * theta - X), X, theta, sigma)
+            wrong[r] = 2.0 * est[r]
+    assert _hotelling_pvalue(est, truth) > 1e-3
+    assert _hotelling_pvalue(wrong, truth) < 1e-6
+
+
+def test_antithetic_equals_explicit_loop_and_loop_surrogate_gradient():
+    rng = np.random.default_rng(3)
+    d, m, sigma = 5, 6, 0.2
+    theta = rng.standard_normal(d)
+    eps = rng.standard_normal((m, d))
+    f = lambda x: np.sin(x).sum(axis=-1) + (x**2).sum(axis=-1)  # noqa: E731
+    Xp, Xm = theta + sigma * eps, theta - sigma * eps
+    loop = sum((f(Xp[i]) - f(Xm[i])) * (Xp[i] - theta) for i in range(m)) / (2 * m * sigma**2)
+    np.testing.assert_allclose(antithetic_gradient(f(Xp), f(Xm), Xp, theta, sigma), loop, rtol=1e-12)
+    # the loop's importance-sampled surrogate on the antithetic batch has exactly this gradient at theta_k
+    batch = make_batch(theta, sigma, np.concatenate([Xp, Xm]), f(np.concatenate([Xp, Xm])))
+    L0, g0 = ImportanceSampled().value_and_grad(GaussianSearch(n_params=d), theta, batch)
+    np.testing.assert_allclose(g0, loop, rtol=1e-10, atol=1e-12)
+    assert L0 == pytest.approx(batch.eta)
+
+
+def test_gaussian_search_policy_against_scipy_and_finite_differences():
+    rng = np.random.default_rng(4)
+    d, N = 3, 5
+    pol = GaussianSearch(n_params=d)
+    theta, X = rng.standard_normal(d), rng.standard_normal((N, d))
+    S = np.broadcast_to(np.array([0.5, 1.0, 2.0]), (N, d))
+    np.testing.assert_allclose(pol.log_prob(theta, S, X), stats.norm.logpdf(X, theta, S).sum(axis=1), rtol=1e-12)
+    h = 1e-6
+    fd = np.stack([(pol.log_prob(theta + h * e, S, X) - pol.log_prob(theta - h * e, S, X)) / (2 * h)
+                   for e in np.eye(d)], axis=1)
+    np.testing.assert_allclose(pol.grad_log_prob(theta, S, X), fd, rtol=1e-6, atol=1e-8)
+    theta2 = theta + 0.3
+    # KL of equal-variance Gaussians, per dimension (TRES eq. 17's D_KL^max uses the max of these)
+    np.testing.assert_allclose(pol.kl_dims(theta, theta2, S)[0], 0.09 / (2 * S[0] ** 2), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- TRES surrogate
+
+
+def test_clipped_surrogate_matches_smoothing_oracle_and_lemma1():
+    """TRES eq. 25 against the independent implementation of trustopt.smoothing (same formula,
+    written separately), with the oracle's exact V_theta(x^{1..i}) as per-dimension values."""
+    rng = np.random.default_rng(5)
+    d, N, sigma, lam = 3, 40, 0.6, 0.3
+    F = _quadratic(d, rng)
+    G = smoothing.GaussianProduct(F=F, sigma=sigma)
+    theta = rng.standard_normal(d)
+    X = G.sample(theta, N, rng)
+    V = np.stack([G.value(theta, X[:, : i + 1]) for i in range(d)], axis=-1)  # V_theta(x^{1..i})
+    for thetat in (theta, theta + 0.2 * rng.standard_normal(d), theta + 1.5):
+        val, grad = clipped_surrogate(thetat, theta, X, sigma, V, lam)
+        assert val == pytest.approx(float(G.surrogate_clip(theta, thetat, X, lam)), rel=1e-10)
+        np.testing.assert_allclose(grad, G.grad_surrogate_clip(theta, thetat, X, lam), rtol=1e-9, atol=1e-12)
+    # at thetat = theta the gradient is the vanilla estimator (eq. 5) with per-dimension values
+    _, g = clipped_surrogate(theta, theta, X, sigma, V, lam)
+    np.testing.assert_allclose(g, (V * (X - theta)).mean(axis=0) / sigma**2, rtol=1e-12)
+
+
+def test_clipped_surrogate_gradient_by_finite_differences_and_lower_bound():
+    rng = np.random.default_rng(6)
+    d, N, sigma, lam = 4, 30, 0.5, 0.2
+    theta = rng.standard_normal(d)
+    X = theta + sigma * rng.standard_normal((N, d))
+    V = rng.standard_normal(N)
+    for _ in range(5):
+        thetat = theta + 0.1 * rng.standard_normal(d)
+        val, grad = clipped_surrogate(thetat, theta, X, sigma, V, lam)
+        h = 1e-6
+        fd = np.array([(clipped_surrogate(thetat + h * e, theta, X, sigma, V, lam)[0]
+                        - clipped_surrogate(thetat - h * e, theta, X, sigma, V, lam)[0]) / (2 * h) for e in np.eye(d)])
+        np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7)  # a.e. differentiable; kinks measure zero
+        r = np.exp(((X - theta) ** 2 - (X - thetat) ** 2) / (2 * sigma**2))
+        assert val <= np.sum(r * V[:, None]) / N + 1e-12  # CLAIM tres.clip-lower-bound: L_CLIP <= L_IS
+
+
+# ----------------------------------------------------------------------------- ARS, Adam, NaN policy
+
+
+def test_ars_direction_against_explicit_loop():
+    rng = np.random.default_rng(7)
+    m, d, b = 8, 3, 3
+    rp, rm, delta = rng.standard_normal(m), rng.standard_normal(m), rng.standard_normal((m, d))
+    dirn, sR = ars_direction(rp, rm, delta, b)
+    top = sorted(range(m), key=lambda j: -max(rp[j], rm[j]))[:b]
+    kept = [rp[j] for j in top] + [rm[j] for j in top]
+    sigma_R = np.std(kept)
+    expect = sum((rp[j] - rm[j]) * delta[j] for j in top) / (b * sigma_R)
+    np.testing.assert_allclose(dirn, expect, rtol=1e-12)
+    assert sR == pytest.approx(sigma_R)
+    with pytest.raises(ValidationError, match="n_top"):
+        ars_direction(rp, rm, delta, m + 1)
+
+
+def test_adam_matches_kingma_ba_algorithm():
+    rng = np.random.default_rng(8)
+    g_seq = rng.standard_normal((5, 3))
+    moments, m, v = None, np.zeros(3), np.zeros(3)
+    for t, g in enumerate(g_seq, start=1):
+        dirn, moments = adam_update(moments, g, beta1=0.9, beta2=0.999, epsilon=1e-8)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        mhat, vhat = m / (1 - 0.9**t), v / (1 - 0.999**t)
+        # Kingma & Ba's epsilon sits next to sqrt(v_hat); the "efficient" form puts it next to sqrt(v)
+        np.testing.assert_allclose(dirn, mhat / (np.sqrt(vhat) + 1e-8 / math.sqrt(1 - 0.999**t)), rtol=1e-9)
+
+
+def test_nonfinite_values_get_the_worst_finite_value():
+    v, n = impute_nonfinite([1.0, np.nan, -2.0, np.inf, -np.inf], maximize=True)
+    assert n == 3 and np.array_equal(v, [1.0, -2.0, -2.0, -2.0, -2.0])
+    v, n = impute_nonfinite([1.0, np.nan, 3.0], maximize=False)
+    assert n == 1 and np.array_equal(v, [1.0, 3.0, 3.0])
+    v, n = impute_nonfinite([np.nan, np.nan], maximize=True)
+    assert n == 2 and np.array_equal(v, [0.0, 0.0])
+
+
+# ----------------------------------------------------------------------------- trust-region pieces
+
+
+def test_bfgs_recovers_a_quadratic_hessian_from_d_conjugate_pairs():
+    """Quadratic termination: with y = H s and H-conjugate steps, BFGS keeps every earlier secant
+    condition (hereditary property), so after d such pairs B = H (Nocedal & Wright 2006, sec. 6.1).
+    Steps made H-conjugate by Gram-Schmidt in the H inner product."""
+    rng = np.random.default_rng(9)
+    d = 5
+    A = rng.standard_normal((d, d))
+    H = A @ A.T + np.eye(d)
+    S = []
+    for v in rng.standard_normal((d, d)):
+        for s in S:
+            v = v - (v @ H @ s) / (s @ H @ s) * s
+        S.append(v)
+    B = None
+    for s in S:
+        B = bfgs_update(B, s, H @ s)
+    np.testing.assert_allclose(B, H, rtol=1e-8, atol=1e-8)
+    assert bfgs_update(B, S[0], -H @ S[0]) is B  # negative curvature pair skipped
+
+
+def test_dogleg_against_the_exact_subproblem_limits():
+    rng = np.random.default_rng(10)
+    d = 4
+    A = rng.standard_normal((d, d))
+    H = A @ A.T + 0.5 * np.eye(d)
+    g = rng.standard_normal(d)
+    pN = np.linalg.solve(H, g)
+    np.testing.assert_allclose(dogleg(g, H, 2 * np.linalg.norm(pN)), pN, rtol=1e-10)  # interior Newton point
+    tiny = 1e-6 * np.linalg.norm(g) / np.linalg.norm(H, 2)
+    np.testing.assert_allclose(dogleg(g, H, tiny), tiny * g / np.linalg.norm(g), rtol=1e-10)  # steepest ascent
+    for delta in np.linspace(0.05, 0.95, 7) * np.linalg.norm(pN):
+        p = dogleg(g, H, delta)
+        assert np.linalg.norm(p) <= delta * (1 + 1e-12)
+        model = lambda q: g @ q - 0.5 * q @ H @ q  # noqa: E731
+        # dogleg gains at least the Cauchy point's model value (N&W Lemma 4.2 ingredient)
+        tc = min(delta / np.linalg.norm(g), (g @ g) / (g @ H @ g))
+        assert model(p) >= model(tc * g) - 1e-12

@@ -1,0 +1,124 @@
+"""A seeded shared noise table (Salimans et al. 2017, sec. 2.1; TRES "Distributed Implementation").
+
+Every process builds the same block of standard normal numbers from the same seed; a
+perturbation is then named by an integer offset ``index`` into the table and a sign, so
+workers exchange only ``(index, sign)`` pairs and the scalar objective values, never
+``d``-dimensional vectors::
+
+    eps_j = sign_j * table[index_j : index_j + d]            # (d,), entries ~ N(0, 1)
+    x_j   = theta + sigma * eps_j                            # (d,), TRES eq. 5-6 samples
+
+Distinct offsets give vectors whose entries are i.i.d. standard normal within each vector;
+two vectors with overlapping windows share shifted entries, so they are uncorrelated
+(``E[eps_j eps_k^T] = 0`` unless the offsets are equal) but not independent -- the same
+approximation OpenAI's and TRES's implementations make. The table is stored as float32
+(as in the ES starter code) and converted to float64 when a vector is read, so every
+process reconstructs the same float64 ``x_j`` bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from trustopt._validation import ValidationError
+
+__all__ = ["NoiseTable", "orthogonal_directions", "DEFAULT_TABLE_SIZE", "DEFAULT_TABLE_SEED"]
+
+#: Default table length (2**23 float32 entries = 32 MiB, about 0.2 s to generate).
+DEFAULT_TABLE_SIZE = 2**23
+#: Default table seed (the table is a fixed public constant of the library, like OpenAI's seed 123).
+DEFAULT_TABLE_SEED = 123
+
+
+@lru_cache(maxsize=4)
+def _table(seed: int, size: int) -> np.ndarray:
+    arr = np.random.default_rng(np.random.SeedSequence(seed)).standard_normal(size, dtype=np.float32)
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, kw_only=True, eq=True)
+class NoiseTable:
+    """``size`` standard normal float32 numbers generated from ``seed`` (shared by all processes).
+
+    Pickling sends only ``(seed, size)``; the array is rebuilt (and cached per process).
+
+    Attributes:
+        seed: the table's seed (int >= 0).
+        size: number of entries (>= 1).
+    """
+
+    seed: int = DEFAULT_TABLE_SEED
+    size: int = DEFAULT_TABLE_SIZE
+    _noise: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        for name in ("seed", "size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ValidationError(f"{name}: must be an integer, got {v!r}")
+        if self.seed < 0:
+            raise ValidationError(f"seed: must be >= 0, got {self.seed}")
+        if self.size < 1:
+            raise ValidationError(f"size: must be >= 1, got {self.size}")
+
+    def __getstate__(self):
+        return {"seed": self.seed, "size": self.size}
+
+    def __setstate__(self, state):
+        object.__setattr__(self, "seed", state["seed"])
+        object.__setattr__(self, "size", state["size"])
+        object.__setattr__(self, "_noise", None)
+
+    @property
+    def noise(self) -> np.ndarray:
+        """The table, ``(size,)`` float32, read-only."""
+        if self._noise is None:
+            object.__setattr__(self, "_noise", _table(int(self.seed), int(self.size)))
+        return self._noise
+
+    def sample_index(self, rng: np.random.Generator, d: int, n: int) -> np.ndarray:
+        """``n`` offsets drawn uniformly from ``{0, ..., size - d}``, ``(n,)`` int64."""
+        if d > self.size:
+            raise ValidationError(f"d: the noise table has {self.size} entries, fewer than d = {d}")
+        return rng.integers(0, self.size - d + 1, size=n, dtype=np.int64)
+
+    def get(self, index, d: int) -> np.ndarray:
+        """``eps[j] = table[index[j] : index[j] + d]`` as float64, ``(n, d)`` for ``index (n,)``."""
+        index = np.asarray(index, dtype=np.int64).reshape(-1)
+        if index.size and (index.min() < 0 or index.max() > self.size - d):
+            raise ValidationError(f"index: offsets must lie in [0, {self.size - d}]")
+        cols = np.arange(d, dtype=np.int64)
+        return self.noise[index[:, None] + cols[None, :]].astype(np.float64)
+
+    def perturb(self, theta, sigma, index, sign) -> np.ndarray:
+        """``x_j = theta + sigma * sign_j * eps_j``, ``(n, d)``; ``sigma`` scalar or ``(d,)``.
+
+        The single formula every process uses to rebuild a sample from ``(index, sign)``.
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        eps = self.get(index, theta.shape[0]) * np.asarray(sign, dtype=np.float64).reshape(-1, 1)
+        return theta[None, :] + np.asarray(sigma, dtype=np.float64) * eps
+
+
+def orthogonal_directions(eps: np.ndarray) -> np.ndarray:
+    """Orthogonalized directions of common length ``sqrt(d)`` (Choromanski et al. 2018, "structured
+    evolution", cited by TRES): the rows of ``eps (m, d)`` are orthonormalized in blocks of ``d``
+    (QR of each block's transpose) and scaled by ``sqrt(d)``, ``(m, d)``.
+
+    With ``m = d`` and antithetic pairs, the estimator of TRES eq. 6 on these directions is the
+    central-difference gradient along an orthonormal basis: exact for quadratic objectives.
+    """
+    eps = np.asarray(eps, dtype=np.float64)
+    m, d = eps.shape
+    out = np.empty_like(eps)
+    for start in range(0, m, d):
+        block = eps[start:start + d]
+        q, r = np.linalg.qr(block.T)                    # (d, k), k = len(block)
+        q = q * np.where(np.diag(r) < 0, -1.0, 1.0)     # unique QR: positive diagonal of r
+        out[start:start + d] = q.T * math.sqrt(d)
+    return out
