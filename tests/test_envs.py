@@ -280,6 +280,8 @@ def test_validation_errors_name_the_argument():
         make_env("Hopper-v5", no_such_keyword=1.0)
     with pytest.raises(ValidationError, match="Box"):
         make_env("CartPole-v1")
+    with pytest.raises(ValidationError, match="env_id.*Hopper-v2.*cannot be built"):
+        make_env("Hopper-v2")  # registered, but needs mujoco-py
     with pytest.raises(ValidationError, match="max_episode_steps"):
         make_env("Hopper-v5", max_episode_steps=0)
     env = make_env("Hopper-v5", max_episode_steps=10)

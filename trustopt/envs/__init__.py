@@ -77,6 +77,10 @@ def make_env(env_id: str, *, max_episode_steps: int | None = None, fast: bool = 
             gym_env = gymnasium.make(env_id, max_episode_steps=max_episode_steps, **kwargs)
     except TypeError as exc:
         raise ValidationError(f"kwargs: {env_id} does not accept {sorted(kwargs)} ({exc})") from None
+    except (ImportError, gymnasium.error.Error) as exc:
+        raise ValidationError(
+            f"env_id: {env_id!r} cannot be built here ({exc}); supported (fast path): {', '.join(SUPPORTED_ENV_IDS)}"
+        ) from None
     horizon = max_episode_steps if max_episode_steps is not None else gym_env.spec.max_episode_steps
     if horizon is None:
         gym_env.close()
