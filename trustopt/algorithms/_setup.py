@@ -11,6 +11,17 @@ from trustopt.policies import TabularSoftmax
 from trustopt.tabular import TabularMDP
 
 
+_SAMPLING = ("n_episodes", "lambda_", "use_baseline", "n_trunk_episodes", "n_rollout_states")
+
+
+def check_sampling(name: str, sampling: dict, *, vine_allowed: bool = False) -> None:
+    """Reject unknown keyword arguments of a factory with a ValidationError naming them."""
+    allowed = _SAMPLING if vine_allowed else _SAMPLING[:3]
+    unknown = sorted(set(sampling) - set(allowed))
+    if unknown:
+        raise ValidationError(f"{unknown[0]}: not a hyperparameter of {name!r} (sampling options: {', '.join(allowed)})")
+
+
 def setup(problem, *, exact: bool, theta0=None, n_episodes: int = 100, lambda_: float = 0.97,
           use_baseline: bool = True, vine: bool = False, n_trunk_episodes: int = 20, n_rollout_states: int = 50):
     """``(policy, sampler, theta0)`` for ``problem``.

@@ -1,6 +1,6 @@
 """PPO with the clipped surrogate (Schulman et al. 2017; TREFree eq. 4)."""
 
-from trustopt.algorithms._setup import setup
+from trustopt.algorithms._setup import check_sampling, setup
 from trustopt.components.acceptance import AlwaysAccept
 from trustopt.components.distances import MeanKL
 from trustopt.components.radius import ConstantRadius
@@ -17,6 +17,7 @@ def ppo(problem, *, exact=False, epsilon=0.2, epochs=10, n_minibatches=4, learni
     learning_rate (0.05; PPO uses 3e-4 with neural networks), optimizer ("adam" | "sgd");
     sampling: n_episodes, lambda_, use_baseline.
     """
+    check_sampling("ppo", sampling)
     policy, sampler, theta0 = setup(problem, exact=exact, theta0=theta0, **sampling)
     return Method(name="ppo", policy=policy, sampler=sampler, surrogate=ClippedRatio(epsilon=epsilon),
                   distance=MeanKL(),

@@ -1,6 +1,6 @@
 """STRO: the stochastic trust-region method (STRO Algorithm 4.3; Algorithm 3.1 with an exact sampler)."""
 
-from trustopt.algorithms._setup import setup
+from trustopt.algorithms._setup import check_sampling, setup
 from trustopt.components.acceptance import RatioTest
 from trustopt.components.distances import MeanKL
 from trustopt.components.radius import GradientNormRadius
@@ -24,6 +24,7 @@ def stro(problem, *, exact=False, mu0=0.05, mu_min=0.01, mu_max=0.1, beta0=0.0, 
     gamma3 0.6, beta0 = beta1 = 0, max_rejections 4; inner solver: max_inner 5, epsilon 0.01,
     tau 0.1, subsample 1.0; sampling: n_episodes, lambda_, use_baseline.
     """
+    check_sampling("stro", sampling)
     policy, sampler, theta0 = setup(problem, exact=exact, theta0=theta0, **sampling)
     if alternating is None:
         alternating = hasattr(policy, "log_std_index")

@@ -1,6 +1,6 @@
 """TRPO, single path or vine (Schulman et al. 2015, sec. 5-6 and App. C)."""
 
-from trustopt.algorithms._setup import setup
+from trustopt.algorithms._setup import check_sampling, setup
 from trustopt.components.acceptance import ImprovementWithinRadius
 from trustopt.components.distances import MeanKL
 from trustopt.components.radius import ConstantRadius
@@ -20,6 +20,7 @@ def trpo(problem, *, exact=False, delta=0.01, cg_iters=10, cg_damping=1e-3, max_
     True: vine, sec. 5.2, tabular problems, with n_trunk_episodes, n_rollout_states);
     sampling: n_episodes, lambda_, use_baseline.
     """
+    check_sampling("trpo", sampling, vine_allowed=vine)
     policy, sampler, theta0 = setup(problem, exact=exact, theta0=theta0, vine=vine, **sampling)
     return Method(name="trpo", policy=policy, sampler=sampler, surrogate=ImportanceSampled(), distance=MeanKL(),
                   step=NaturalGradientStep(cg_iters=cg_iters, cg_damping=cg_damping, max_backtracks=max_backtracks,

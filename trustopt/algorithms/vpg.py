@@ -1,6 +1,6 @@
 """VPG / REINFORCE with a value baseline and GAE (slides "Vanilla Policy Gradient", "GAE")."""
 
-from trustopt.algorithms._setup import setup
+from trustopt.algorithms._setup import check_sampling, setup
 from trustopt.components.acceptance import AlwaysAccept
 from trustopt.components.distances import MeanKL
 from trustopt.components.radius import ConstantRadius
@@ -16,8 +16,9 @@ def vpg(problem, *, exact=False, learning_rate=1.0, theta0=None, **sampling):
 
     Hyperparameters: learning_rate (default 1.0, on the unnormalized-visitation scale of the
     gradient, ``sum_s rho(s) = 1/(1-gamma)``); sampling: n_episodes, lambda_, use_baseline.
-    The radius recorded is the constant placeholder ``nan``-free 1.0 (VPG has no trust region).
+    VPG has no trust region: its radius rule is a constant that the step ignores.
     """
+    check_sampling("vpg", sampling)
     policy, sampler, theta0 = setup(problem, exact=exact, theta0=theta0, **sampling)
     return Method(name="vpg", policy=policy, sampler=sampler, surrogate=ImportanceSampled(), distance=MeanKL(),
                   step=GradientStep(learning_rate=learning_rate), acceptance=AlwaysAccept(),

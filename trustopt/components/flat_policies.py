@@ -2,9 +2,7 @@
 
 The loop works with one flat vector ``theta (d,)`` and with per-pair weights (see
 :class:`trustopt.core.types.Batch`). These adapters translate to the policies' own
-layouts; they add no new mathematics except the score-vector product ``sum_i c_i
-grad log pi(a_i|s_i)`` (a contraction of the policies' scores, checked against them in
-the tests) and the pair-weighted Fisher-vector product.
+layouts; they add no new mathematics except the pair-weighted Fisher-vector product (per-state aggregation of the pair weights).
 """
 
 from __future__ import annotations
@@ -52,15 +50,8 @@ class FlatTabularSoftmax:
         return g.reshape(g.shape[0], -1)
 
     def score_vector_product(self, theta, states, actions, c) -> np.ndarray:
-        """``sum_i c_i grad_theta log pi(a_i|s_i)``, ``(S*A,)``; the score is
-        ``e_{s_i, a_i} - e_{s_i} (x) pi(.|s_i)`` (slides "Score Function Estimator")."""
-        S, A = self.base.shape
-        pi = self.probs(theta)
-        out = np.zeros((S, A))
-        np.add.at(out, (states, actions), c)
-        cs = np.bincount(states, weights=c, minlength=S)
-        out -= cs[:, None] * pi
-        return out.ravel()
+        """``sum_i c_i grad_theta log pi(a_i|s_i)``, ``(S*A,)`` (the policy's own contraction)."""
+        return self.base.score_vector_product(np.reshape(theta, self.base.shape), states, actions, c).ravel()
 
     def kl(self, theta_old, theta, states) -> np.ndarray:
         """``KL(pi_old(.|s_i) || pi_theta(.|s_i))``, ``(N,)``."""
@@ -116,7 +107,7 @@ class FlatLinearGaussian:
         return self.base.grad_log_prob(theta, states, actions)
 
     def score_vector_product(self, theta, states, actions, c) -> np.ndarray:
-        return self.base.grad_log_prob(theta, states, actions).T @ c
+        return self.base.score_vector_product(theta, states, actions, c)
 
     def kl(self, theta_old, theta, states) -> np.ndarray:
         return self.base.kl(theta_old, theta, states)

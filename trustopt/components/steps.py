@@ -30,6 +30,7 @@ from trustopt.core.types import (
     CG_BREAKDOWN,
     LINE_SEARCH_FAILED,
     NONFINITE,
+    NONPOSITIVE_GAIN,
     STEP_OK,
     SUBPROBLEM_FAILED,
     Proposal,
@@ -146,6 +147,10 @@ class NaturalGradientStep:
             return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
                              f"{type(distance).__name__} has no metric-vector product", SUBPROBLEM_FAILED)
         d, dFd, cg = _natural_direction(mvp, g0, self.cg_iters, self.cg_damping)
+        if d is None and not cg.breakdown and cg.iterations == 0:
+            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
+                             f"gradient below the CG tolerance (||g|| = {cg.residual_norm:.3g}): stationary point",
+                             NONPOSITIVE_GAIN)
         if d is None:
             return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, cg.iterations,
                              f"CG: {cg.message}; d'Fd = {dFd!r}", CG_BREAKDOWN)
@@ -337,6 +342,13 @@ class StroInnerSolver:
             else:
                 mvp = base_mvp
             d, dHd, cg = _natural_direction(mvp, g_b, self.cg_iters, self.cg_damping)
+            if d is None and not cg.breakdown and cg.iterations == 0:
+                if n_steps == 0:
+                    return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
+                                     f"gradient below the CG tolerance (||g|| = {cg.residual_norm:.3g})",
+                                     NONPOSITIVE_GAIN)
+                message = "gradient below the CG tolerance: stopped"
+                break
             if d is None:
                 if n_steps == 0:
                     return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, l,
