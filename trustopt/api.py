@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from trustopt._validation import ValidationError
+from trustopt._validation import ValidationError, readonly
 from trustopt.core.loop import NEED_MODEL, Method, drive
 from trustopt.core.types import FAILURE_STATUSES, Record, Result
 
@@ -70,8 +70,8 @@ def run(
         eta = final.eta
     else:
         eta = state.batch.eta
-    theta = np.array(state.theta)
-    policy = method.policy.probs(theta) if hasattr(method.policy, "probs") else None
+    theta = readonly(np.array(state.theta))
+    policy = readonly(method.policy.probs(theta)) if hasattr(method.policy, "probs") else None
     n_acc = sum(r.accepted for r in history)
     n_fail = sum(r.status in FAILURE_STATUSES for r in history)
     message = (f"{method.name}: {len(history)} iteration(s), {n_acc} accepted, {len(history) - n_acc} rejected "

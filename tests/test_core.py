@@ -1,0 +1,144 @@
+"""The loop: ask/tell equals drive, bookkeeping of STRO's rejection/merge/mandatory acceptance,
+numerical failures reported with the iterate kept, record invariants, immutability."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from trustopt import ValidationError, tabular
+from trustopt.algorithms import get
+from trustopt.api import run
+from trustopt.components import ImportanceSampled, MeanKL
+from trustopt.core.loop import NEED_MODEL, NEED_TRIAL, READY, ask, drive, start, tell
+from trustopt.testing import random_mdps
+
+MDP = random_mdps(np.random.default_rng(3), 1, 4, 3, gamma=0.9)[0]
+
+
+def test_ask_tell_by_hand_equals_drive():
+    method = get("stro")(MDP, n_episodes=10)
+    _, history, _ = drive(method, max_iter=12, rng=np.random.default_rng(5))
+    rng = np.random.default_rng(5)
+    state = start(method)
+    records = []
+    phases = set()
+    while len(records) < 12:
+        phases.add(state.phase)
+        theta = ask(state)
+        batch = None if theta is None else method.sampler.sample(method.policy, theta, rng, state.baseline)
+        state, rec = tell(method, state, batch, rng)
+        if rec is not None:
+            records.append(rec)
+    assert phases == {NEED_MODEL, NEED_TRIAL, READY}
+    assert [r.as_dict() for r in records] == [r.as_dict() for r in history] or all(
+        np.allclose(np.nan_to_num(np.array([v for v in a.as_dict().values() if isinstance(v, float)])),
+                    np.nan_to_num(np.array([v for v in b.as_dict().values() if isinstance(v, float)])), rtol=0, atol=0)
+        for a, b in zip(records, history))
+
+
+def test_tell_checks_its_batch():
+    method = get("trpo")(MDP, exact=True)
+    state = start(method)
+    good = method.sampler.sample(method.policy, method.theta0, None)
+    with pytest.raises(ValidationError, match="batch"):
+        tell(method, state, None, np.random.default_rng(0))
+    wrong = method.sampler.sample(method.policy, method.theta0 + 1.0, None)
+    with pytest.raises(ValidationError, match="other than"):
+        tell(method, state, wrong, np.random.default_rng(0))
+    state2, rec = tell(method, state, good, np.random.default_rng(0))
+    assert rec is not None and state2.k == 1 and state2.phase == NEED_MODEL
+
+
+def test_stro_sampled_records_follow_the_algorithm():
+    res = run("stro", MDP, max_iter=25, seed=1, n_episodes=10)
+    hist = res.history
+    assert {"accept", "reject_merge"} <= {r.action for r in hist}
+    for prev, r in zip(hist, hist[1:]):
+        assert r.radius == pytest.approx(r.radius_param * r.grad_norm)  # delta_k = mu_k ||g_k||
+        assert r.n_samples_total == prev.n_samples_total + r.n_samples
+        if prev.action == "accept":  # B_{k+1} = T (no new sample for the model)
+            assert r.eta == prev.eta_trial
+        if prev.action == "reject_merge":  # iterate kept, model batch enlarged by a fresh one
+            assert r.n_samples > 0
+    for r in hist:
+        assert r.rho == pytest.approx((r.eta_trial - r.eta) / (r.eta_std + r.predicted_gain))  # eq. 4.14
+        assert r.accepted == (r.rho >= 0.0 or r.action == "force_best")
+
+
+def test_mandatory_acceptance_takes_the_best_rejected_trial():
+    # beta0 = 1e9: every ratio fails, so after max_rejections = 3 consecutive rejections the
+    # best trial among the rejected ones (by eta_hat of its batch) is taken (eq. 4.13).
+    res = run("stro", MDP, max_iter=6, seed=2, n_episodes=10, beta0=1e9, beta1=1e9, max_rejections=3)
+    actions = [r.action for r in res.history]
+    assert actions == ["reject_merge", "reject_merge", "force_best"] * 2
+    # the iterate after a forced acceptance has the best trial's eta as its model eta
+    first = res.history[:3]
+    assert res.history[3].eta == max(r.eta_trial for r in first)
+
+
+class _NegativeMetric(MeanKL):
+    """A distance whose metric is negative definite: CG must break down."""
+
+    def metric_vector_product(self, policy, theta_k, batch):
+        return lambda v: -np.asarray(v)
+
+
+class _NanSurrogate(ImportanceSampled):
+    def value(self, policy, theta, batch):
+        return float("nan") if not np.array_equal(theta, batch.theta) else super().value(policy, theta, batch)
+
+
+class _FlatSurrogate(ImportanceSampled):
+    """Gradient of the importance-sampled surrogate but a constant value: predicted gain 0."""
+
+    def value(self, policy, theta, batch):
+        return 1.0
+
+    def value_and_grad(self, policy, theta, batch):
+        return 1.0, super().value_and_grad(policy, theta, batch)[1]
+
+
+@pytest.mark.parametrize(
+    "algo,change,status",
+    [
+        ("trpo", {"distance": _NegativeMetric()}, "cg_breakdown"),
+        ("npg", {"surrogate": _NanSurrogate()}, "nonfinite"),
+        ("vpg", {"surrogate": _FlatSurrogate()}, "nonpositive_predicted_gain"),
+        ("stro", {"distance": _NegativeMetric()}, "cg_breakdown"),
+    ],
+)
+def test_numerical_failure_is_reported_and_the_iterate_kept(algo, change, status):
+    method = replace(get(algo)(MDP, exact=True), **change)
+    theta0 = np.random.default_rng(0).normal(size=method.theta0.size)
+    method = replace(method, theta0=theta0)
+    res = run(method, MDP, max_iter=3, seed=0)
+    assert [r.status for r in res.history] == [status] * 3
+    assert not any(r.accepted for r in res.history)
+    np.testing.assert_array_equal(res.theta, theta0)
+    assert "3 numerical failure(s)" in res.message
+    assert res.eta == pytest.approx(tabular.evaluate(MDP, method.policy.probs(theta0)).eta)
+
+
+def test_nan_eta_from_sampler_is_a_failure():
+    method = get("npg")(MDP, exact=True)
+
+    class NanSampler:
+        def sample(self, policy, theta, rng, baseline=None):
+            return replace(method.sampler.sample(policy, theta, rng), eta=float("nan"))
+
+    res = run(replace(method, sampler=NanSampler()), MDP, max_iter=2, seed=0)
+    assert [r.status for r in res.history] == ["nonfinite"] * 2
+    np.testing.assert_array_equal(res.theta, method.theta0)
+
+
+def test_result_and_records_are_immutable():
+    res = run("trpo", MDP, max_iter=2, seed=0, exact=True)
+    with pytest.raises(ValueError):
+        res.theta[0] = 1.0
+    with pytest.raises(Exception):
+        res.history[0].eta = 0.0
+    assert res.column("eta").shape == (2,)
+    method = get("trpo")(MDP, exact=True)
+    with pytest.raises(ValidationError, match="theta0"):
+        replace(method, theta0=np.zeros(3))
