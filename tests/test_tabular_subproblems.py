@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.optimize
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from trustopt import tabular as T
 from trustopt import testing
@@ -56,3 +59,352 @@ def test_kl_subproblem_gain_is_scale_invariant(k):
     sol = T.solve_kl_subproblem(_scaled(mdp, k), pi, 0.05)
     np.testing.assert_allclose(sol.pi, ref.pi, atol=1e-7)
     assert _gain(_scaled(mdp, k), pi, sol) / k == pytest.approx(_gain(mdp, pi, ref), rel=1e-6)
+
+
+# ----------------------------------------------------------------- independent references
+
+
+def _c(mdp, pi):
+    ev = T.evaluate(mdp, pi)
+    return ev, ev.rho[:, None] * ev.A
+
+
+def tv_knapsack(c, pi, w, delta):
+    """Independent exact solution of max sum c pit s.t. sum_s w(s) TV_s <= delta.
+
+    Any pit is reached from pi by moving mass between actions, and TV_s equals the mass
+    moved out of state s's actions; moving it to b_s = argmax_a c(s, a) is never worse.
+    So the LP is a fractional knapsack whose items are (s, a), each of size pi(a|s), value
+    rate c(s, b_s) - c(s, a) per unit of mass and cost rate w(s): fill greedily by the
+    ratio (c(s, b_s) - c(s, a)) / w(s) (free items, w(s) = 0, first). Returns the maximal
+    gain sum c (pit - pi) and the knapsack's marginal value (the multiplier).
+    """
+    items = []
+    for s in range(c.shape[0]):
+        b = int(np.argmax(c[s]))
+        for a in range(c.shape[1]):
+            rate = c[s, b] - c[s, a]
+            if a == b or pi[s, a] <= 0 or rate <= 0:
+                continue
+            items.append((np.inf if w[s] == 0 else rate / w[s], rate, w[s], pi[s, a]))
+    items.sort(key=lambda it: -it[0])
+    gain, budget, marginal = 0.0, delta, 0.0
+    for ratio, rate, cost, mass in items:
+        if cost == 0:
+            gain += rate * mass
+            continue
+        take = min(mass, budget / cost)
+        gain += rate * take
+        budget -= take * cost
+        if take < mass:
+            marginal = ratio
+            break
+    return gain, marginal
+
+
+def _assert_tv_solution(mdp, pi, delta, weights):
+    ev, c = _c(mdp, pi)
+    w = ev.rho if weights is None else np.asarray(weights, float)
+    sol = T.solve_tv_subproblem(mdp, pi, delta, weights=weights)
+    assert sol.success, sol.message
+    scale = max(1.0, np.abs(c).max())
+    tol = 1e-9 * scale
+    gain_ref, _ = tv_knapsack(c, pi, w, delta)
+    # a valid policy, feasible, with the reported surrogate and constraint
+    assert np.all(sol.pi >= 0)
+    np.testing.assert_allclose(sol.pi.sum(1), 1.0, atol=1e-12)
+    constraint = float(np.sum(w * T.tv(pi, sol.pi)))
+    assert sol.constraint == pytest.approx(constraint, abs=1e-12 * max(1.0, delta))
+    assert constraint <= delta * (1 + 1e-9) + 1e-12
+    assert sol.surrogate == pytest.approx(T.surrogate(mdp, pi, sol.pi), abs=tol)
+    # optimal: the same gain as the knapsack
+    assert sol.surrogate - ev.eta == pytest.approx(gain_ref, abs=tol)
+    # tight whenever the unconstrained (greedy) step is infeasible
+    gain_free, _ = tv_knapsack(c, pi, w, np.inf)
+    if gain_free > gain_ref + tol:
+        assert constraint == pytest.approx(delta, rel=1e-7)
+    return sol, ev, c, w
+
+
+@given(
+    testing.mdp_and_policy(max_states=2, max_actions=3),
+    st.sampled_from([1e-4, 0.01, 0.1, 0.5, 2.0, 50.0]),
+    st.sampled_from(["rho", "given", "with-zero"]),
+)
+def test_tv_subproblem_against_knapsack(case, delta, wkind):
+    mdp, pi = case
+    S = mdp.n_states
+    weights = {"rho": None, "given": np.linspace(0.5, 2.0, S), "with-zero": np.eye(S)[0] * 0.7}[wkind]
+    _assert_tv_solution(mdp, pi, delta, weights)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_tv_subproblem_against_knapsack_larger(seed):
+    rng = np.random.default_rng(100 + seed)
+    S, A = 2 + seed % 3, 2 + seed % 2
+    mdp = testing.random_mdps(rng, 1, S, A, gamma=0.9, concentration=0.5)[0]
+    pi = testing.random_policies(rng, 1, S, A, deterministic_fraction=0.3)[0]
+    for delta in (0.01, 0.3, 3.0):
+        _assert_tv_solution(mdp, pi, delta, None)
+
+
+def test_tv_subproblem_against_grid_one_state():
+    """S = 1, A = 3: brute force over a fine grid of the simplex (step 1/400).
+    Grid error: the grid point nearest the optimum along the constraint's face loses at
+    most ~ 2 * ||c||_inf / 400 in value."""
+    P = np.ones((1, 3, 1))
+    r = np.array([[0.3, 1.0, -0.4]])
+    mdp = T.TabularMDP(P, r, np.ones(1), 0.5)
+    pi = np.array([[0.2, 0.3, 0.5]])
+    ev, c = _c(mdp, pi)
+    n = 400
+    i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    ok = i + j <= n
+    grid = np.stack([i[ok], j[ok], n - i[ok] - j[ok]], axis=1) / n
+    for delta in (0.05, 0.4, 0.9):
+        feas = ev.rho[0] * 0.5 * np.abs(grid - pi[0]).sum(1) <= delta
+        best = (grid[feas] @ c[0]).max()
+        sol = T.solve_tv_subproblem(mdp, pi, delta)
+        got = float(sol.pi[0] @ c[0])
+        assert got >= best - 1e-12
+        assert got <= best + 2 * np.abs(c).max() / n
+
+
+def test_tv_subproblem_multiplier_is_marginal_value():
+    """The constraint's multiplier equals d(max L)/d delta (LP sensitivity), from the
+    knapsack's finite differences; zero when the constraint is slack."""
+    rng = np.random.default_rng(11)
+    mdp = testing.random_mdps(rng, 1, 3, 3, gamma=0.8)[0]
+    pi = testing.random_policies(rng, 1, 3, 3)[0]
+    ev, c = _c(mdp, pi)
+    for delta in (0.05, 0.2, 0.7):
+        h = 1e-6
+        up = tv_knapsack(c, pi, ev.rho, delta + h)[0]
+        down = tv_knapsack(c, pi, ev.rho, delta - h)[0]
+        sol = T.solve_tv_subproblem(mdp, pi, delta)
+        assert sol.multiplier == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-9)
+    big = T.solve_tv_subproblem(mdp, pi, 1e3)
+    assert big.multiplier == pytest.approx(0.0, abs=1e-9)
+    greedy = T.greedy_policy(mdp, pi)
+    np.testing.assert_allclose(big.surrogate, T.surrogate(mdp, pi, greedy), rtol=1e-10)
+
+
+def test_tv_subproblem_stro_lemma_3_3():
+    """STRO Lemma 3.3: with w = rho_pi, L(pit) - L(pi) >= min(1, (1-gamma) delta) A*_pi."""
+    rng = np.random.default_rng(12)
+    for _ in range(10):
+        mdp = testing.random_mdps(rng, 1, 3, 2, rho0_positive=True)[0]
+        pi = testing.random_policies(rng, 1, 3, 2)[0]
+        ev = T.evaluate(mdp, pi)
+        a_star = T.optimal_advantage(mdp, pi, ev=ev)
+        for delta in (0.01, 0.5, 5.0):
+            sol = T.solve_tv_subproblem(mdp, pi, delta)
+            assert sol.surrogate - ev.eta >= min(1.0, (1 - mdp.gamma) * delta) * a_star - 1e-10
+
+
+# ----------------------------------------------------------------- KL subproblem
+
+
+def _softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _kl_rows(p, q):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(p > 0, p * (np.log(np.where(p > 0, p, 1.0)) - np.log(q)), 0.0).sum(-1)
+
+
+def nlp_kl_subproblem(c, pi, w, delta, rng, restarts=3):
+    """General NLP reference (used only in tests): SLSQP over logits z (S, A), pit = softmax(z),
+    max sum c pit s.t. sum_s w(s) KL(pi_s || pit_s) <= delta, with analytic gradients and
+    restarts from pi's logits (zeros mapped to -8) and random logits. Returns the best
+    feasible value found."""
+    S, A = c.shape
+
+    def f(z):
+        q = _softmax(z.reshape(S, A))
+        return -float(np.sum(c * q)), -(q * (c - (q * c).sum(1, keepdims=True))).ravel()
+
+    def g(z):
+        q = _softmax(z.reshape(S, A))
+        return delta - float(np.sum(w * _kl_rows(pi, q)))
+
+    def g_jac(z):
+        q = _softmax(z.reshape(S, A))
+        return (-(w[:, None]) * (q - pi)).ravel()
+
+    starts = [np.log(np.maximum(pi, np.exp(-8.0)))] + [rng.normal(scale=2.0, size=(S, A)) for _ in range(restarts)]
+    best = -np.inf
+    for z0 in starts:
+        res = scipy.optimize.minimize(
+            lambda z: f(z), z0.ravel(), jac=True, method="SLSQP",
+            constraints=[{"type": "ineq", "fun": g, "jac": g_jac}], options={"maxiter": 300, "ftol": 1e-14},
+        )
+        if g(res.x) >= -1e-9 * delta:
+            best = max(best, -f(res.x)[0])
+    return best
+
+
+def _assert_kl_solution(mdp, pi, delta, weights, rng, check_nlp=True):
+    ev, c = _c(mdp, pi)
+    w = ev.rho if weights is None else np.asarray(weights, float)
+    sol = T.solve_kl_subproblem(mdp, pi, delta, weights=weights)
+    assert sol.success, sol.message
+    scale = max(1.0, np.abs(c).max())
+    assert np.all(sol.pi >= 0)
+    np.testing.assert_allclose(sol.pi.sum(1), 1.0, atol=1e-12)
+    constraint = float(np.sum(np.where(w > 0, w * T.kl(pi, sol.pi), 0.0)))
+    assert constraint <= delta * (1 + 1e-8)  # documented: feasible up to a relative 1e-9
+    assert sol.constraint == pytest.approx(constraint, rel=1e-10, abs=1e-14)
+    assert sol.surrogate == pytest.approx(T.surrogate(mdp, pi, sol.pi), abs=1e-10 * scale)
+    gain = sol.surrogate - ev.eta
+    assert gain >= -1e-12 * scale  # pi itself is feasible
+    # tight whenever the greedy step (argmax c in every weighted state) is infeasible
+    greedy_gain = float(np.sum(c.max(1) - (c * pi).sum(1)))
+    if gain < greedy_gain - 1e-7 * scale:
+        assert constraint == pytest.approx(delta, rel=1e-7)
+        assert sol.multiplier > 0
+    if check_nlp:
+        nlp = nlp_kl_subproblem(c, pi, w, delta, rng)
+        nlp_gain = nlp - float(np.sum(c * pi))
+        assert gain >= nlp_gain - 1e-7 * scale
+    return sol, gain
+
+
+@given(
+    testing.mdp_and_policy(max_states=3, max_actions=3, gamma=st.sampled_from([0.0, 0.5, 0.9])),
+    st.sampled_from([1e-3, 0.05, 0.5, 3.0]),
+    st.sampled_from(["rho", "given", "with-zero"]),
+    st.integers(0, 2**16),
+)
+@settings(max_examples=40)
+def test_kl_subproblem_against_nlp(case, delta, wkind, seed):
+    mdp, pi = case
+    S = mdp.n_states
+    weights = {"rho": None, "given": np.linspace(0.5, 2.0, S), "with-zero": np.eye(S)[0] * 0.7}[wkind]
+    w = T.evaluate(mdp, pi).rho if weights is None else weights
+    # delta / (w(s) pi(a|s)) > 700 allows an optimum with entries ~ pi e^{-700}, below the
+    # float range: that regime is covered by test_kl_subproblem_feasible_when_optimum_underflows.
+    wp = w[:, None] * pi
+    assume(np.all(wp[wp > 0] * 700 > delta))
+    _assert_kl_solution(mdp, pi, delta, weights, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_kl_subproblem_against_nlp_seeded(seed):
+    rng = np.random.default_rng(200 + seed)
+    S, A = 2 + seed % 2, 2 + seed % 3
+    mdp = testing.random_mdps(rng, 1, S, A, gamma=0.9)[0]
+    pi = testing.random_policies(rng, 1, S, A, deterministic_fraction=0.4 * (seed % 2))[0]
+    for delta in (0.01, 0.2):
+        _assert_kl_solution(mdp, pi, delta, None, rng)
+
+
+def _one_state(r, gamma=0.5):
+    A = len(r)
+    return T.TabularMDP(np.ones((1, A, 1)), np.array([r], float), np.ones(1), gamma)
+
+
+@pytest.mark.parametrize("delta", [0.01, 0.3, 2.0])
+def test_kl_subproblem_deterministic_pi_closed_form(delta):
+    """pi = one-hot on action 0 (S = 1): KL(pi || pit) = -log pit(0), so the constraint
+    w (-log pit(0)) <= delta gives pit(0) >= exp(-delta / w), and the leftover mass goes
+    to the best OFF-support action: pit = (e^{-delta/w}, 1 - e^{-delta/w}, 0).
+    Here gamma = 0.5, V = 0, so A = r, rho = 2 = w."""
+    mdp = _one_state([0.0, 1.0, 0.5])
+    pi = np.array([[1.0, 0.0, 0.0]])
+    sol = T.solve_kl_subproblem(mdp, pi, delta)
+    p0 = np.exp(-delta / 2.0)
+    np.testing.assert_allclose(sol.pi, [[p0, 1 - p0, 0.0]], rtol=1e-8, atol=1e-12)
+    assert sol.constraint == pytest.approx(delta, rel=1e-8)
+    assert sol.surrogate == pytest.approx(2.0 * (1 - p0), rel=1e-8)
+
+
+def test_kl_subproblem_partial_support_closed_form():
+    """pi = (1/2, 1/2, 0), c = rho A with the off-support action best: regime B. Stationarity
+    gives pit_a = beta pi_a / (c_out - c_a) on the support and the leftover on the
+    off-support action; then KL = sum_a pi_a log((c_out - c_a)/beta), so
+    beta = exp(sum_a pi_a log(c_out - c_a) - delta / w). Valid while the supported mass
+    sum_a beta pi_a/(c_out - c_a) <= 1."""
+    mdp = _one_state([0.0, 0.2, 1.0], gamma=0.0)  # rho = 1, V = 0.1, A = r - 0.1
+    pi = np.array([[0.5, 0.5, 0.0]])
+    ev, c = _c(mdp, pi)
+    delta = 0.5
+    c_out = c[0, 2]
+    gaps = c_out - c[0, :2]
+    beta = np.exp(np.sum(0.5 * np.log(gaps)) - delta)
+    inside = beta * 0.5 / gaps
+    assert inside.sum() < 1  # in regime B
+    expected = np.array([[inside[0], inside[1], 1 - inside.sum()]])
+    sol = T.solve_kl_subproblem(mdp, pi, delta)
+    np.testing.assert_allclose(sol.pi, expected, rtol=1e-8, atol=1e-12)
+    # small delta: regime A (no mass off the support would be worse? no: stays in B until
+    # beta reaches beta_crit) -- checked against the NLP instead
+    for d in (1e-3, 0.05, 0.2, 1.0, 5.0):
+        _assert_kl_solution(mdp, pi, d, None, np.random.default_rng(0))
+
+
+def test_kl_subproblem_zero_weight_states_are_greedy():
+    """w(s) = 0 removes state s from the constraint: pit(.|s) is argmax_a c(s, a)
+    (one-hot where the argmax is unique), even off pi's support."""
+    rng = np.random.default_rng(13)
+    mdp = testing.random_mdps(rng, 1, 3, 3, gamma=0.9)[0]
+    pi = np.array([[1.0, 0.0, 0.0], [0.2, 0.3, 0.5], [0.6, 0.4, 0.0]])
+    ev, c = _c(mdp, pi)
+    w = np.array([0.0, 1.0, 0.0])
+    sol = T.solve_kl_subproblem(mdp, pi, 0.01, weights=w)
+    for s in (0, 2):
+        np.testing.assert_allclose(sol.pi[s], np.eye(3)[np.argmax(c[s])], atol=1e-12)
+    assert sol.constraint == pytest.approx(0.01, rel=1e-7)
+    assert T.kl(pi, sol.pi)[1] == pytest.approx(0.01, rel=1e-7)
+
+
+def test_kl_subproblem_slack_constraint_returns_greedy():
+    """With full support and a huge delta the optimum... never reaches greedy (KL to a
+    one-hot is +inf); but with w = 0 everywhere the constraint vanishes: greedy, multiplier 0."""
+    rng = np.random.default_rng(14)
+    mdp = testing.random_mdps(rng, 1, 3, 2)[0]
+    pi = testing.random_policies(rng, 1, 3, 2)[0]
+    sol = T.solve_kl_subproblem(mdp, pi, 0.1, weights=np.zeros(3))
+    _, c = _c(mdp, pi)
+    np.testing.assert_allclose(sol.pi, np.eye(2)[c.argmax(1)], atol=1e-12)
+    assert sol.multiplier == 0.0
+    # a state already at a tie everywhere: pit = pi
+    one = _one_state([1.0, 1.0])
+    sol = T.solve_kl_subproblem(one, np.array([[0.3, 0.7]]), 0.1)
+    np.testing.assert_allclose(sol.pi, [[0.3, 0.7]], atol=1e-15)
+    assert sol.surrogate == pytest.approx(T.evaluate(one, np.array([[0.3, 0.7]])).eta)
+
+
+def test_kl_value_increases_with_delta():
+    """The optimal value is nondecreasing and concave in delta (a perturbation function of
+    a convex program); its slope equals the multiplier (envelope theorem)."""
+    rng = np.random.default_rng(15)
+    mdp = testing.random_mdps(rng, 1, 3, 3, gamma=0.8)[0]
+    pi = testing.random_policies(rng, 1, 3, 3)[0]
+    deltas = np.array([0.01, 0.02, 0.04, 0.08, 0.16])
+    vals = np.array([T.solve_kl_subproblem(mdp, pi, d).surrogate for d in deltas])
+    assert np.all(np.diff(vals) > 0)
+    slopes = np.diff(vals) / np.diff(deltas)
+    assert np.all(np.diff(slopes) < 0)
+    d, h = 0.05, 1e-5
+    fd = (T.solve_kl_subproblem(mdp, pi, d + h).surrogate - T.solve_kl_subproblem(mdp, pi, d - h).surrogate) / (2 * h)
+    assert T.solve_kl_subproblem(mdp, pi, d).multiplier == pytest.approx(fd, rel=1e-4)
+
+
+@pytest.mark.parametrize("delta, weights", [(800.0, None), (1e-3, np.array([1e-6]))])
+def test_kl_subproblem_feasible_when_optimum_underflows(delta, weights):
+    """Regression (found by test_kl_subproblem_against_nlp): pi = (1, 0), c = (0, 1).
+    The exact optimum is pit = (e^{-delta/w}, 1 - e^{-delta/w}); e^{-800} underflows to 0,
+    and the solver returned pit = (0, 1) with constraint = +inf, success=True. A returned
+    policy must be feasible (KL finite and <= delta, as documented) or success must be False."""
+    mdp = T.TabularMDP(np.ones((1, 2, 1)), np.array([[0.0, 1.0]]), np.ones(1), 0.0)
+    pi = np.array([[1.0, 0.0]])
+    sol = T.solve_kl_subproblem(mdp, pi, delta, weights=weights)
+    w = 1.0 if weights is None else weights[0]
+    if sol.success:
+        assert w * T.kl(pi, sol.pi)[0] <= delta * (1 + 1e-8)
+        assert sol.constraint <= delta * (1 + 1e-8)
+        assert sol.surrogate == pytest.approx(1.0, abs=1e-12)
