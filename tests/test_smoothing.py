@@ -157,7 +157,7 @@ def test_categorical_identities_and_theorem1(args):
         np.testing.assert_allclose(gap, 0.0, atol=tol)
 
 
-def test_categorical_theorem1_sharp_bound_is_attained_order():
+def test_categorical_theorem1_gap_is_nonzero_for_d2():
     """The d(d-1) bound is not vacuous: for d = 2 the gap is nonzero for generic instances."""
     rng = np.random.default_rng(3)
     F, theta, thetat = random_instance(rng, 2, 3, batch=(50,))
