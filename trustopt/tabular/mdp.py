@@ -54,7 +54,9 @@ class TabularMDP:
         r = as_float_array(r, "r")
         if r.shape == (*batch, S):
             r = np.broadcast_to(r[..., None], (*batch, S, A)).copy()
-        elif r.shape != (*batch, S, A):
+        elif r.shape == (*batch, S, A):
+            r = r.copy()  # never alias (and freeze) the caller's array
+        else:
             raise ValidationError(
                 f"r: expected shape {(*batch, S, A)} (r[s, a]) or {(*batch, S)} (r[s]), got {r.shape}"
             )
