@@ -408,3 +408,116 @@ def test_kl_subproblem_feasible_when_optimum_underflows(delta, weights):
         assert w * T.kl(pi, sol.pi)[0] <= delta * (1 + 1e-8)
         assert sol.constraint <= delta * (1 + 1e-8)
         assert sol.surrogate == pytest.approx(1.0, abs=1e-12)
+
+
+# ----------------------------------------------------------------- KL penalty (TRPO Algorithm 1)
+
+
+def nlp_kl_penalty(c, pi, C, rng, restarts=3):
+    """General NLP reference: max_z,t sum c softmax(z) - C t s.t. KL(pi_s || softmax(z)_s) <= t
+    for every s (the epigraph form of max L - C max_s KL_s), SLSQP with restarts."""
+    S, A = c.shape
+
+    def f(x):
+        q = _softmax(x[:-1].reshape(S, A))
+        grad = np.append(-(q * (c - (q * c).sum(1, keepdims=True))).ravel(), C)
+        return -float(np.sum(c * q)) + C * x[-1], grad
+
+    def g(x):
+        return x[-1] - _kl_rows(pi, _softmax(x[:-1].reshape(S, A)))
+
+    def g_jac(x):
+        q = _softmax(x[:-1].reshape(S, A))
+        J = np.zeros((S, S * A + 1))
+        for s in range(S):
+            J[s, s * A:(s + 1) * A] = -(q[s] - pi[s])
+        J[:, -1] = 1.0
+        return J
+
+    best = -np.inf
+    starts = [np.log(np.maximum(pi, np.exp(-8.0)))] + [rng.normal(scale=2.0, size=(S, A)) for _ in range(restarts)]
+    for z0 in starts:
+        x0 = np.append(z0.ravel(), _kl_rows(pi, _softmax(z0)).max() + 0.1)
+        res = scipy.optimize.minimize(f, x0, jac=True, method="SLSQP",
+                                      constraints=[{"type": "ineq", "fun": g, "jac": g_jac}],
+                                      options={"maxiter": 300, "ftol": 1e-14})
+        q = _softmax(res.x[:-1].reshape(S, A))
+        best = max(best, float(np.sum(c * q)) - C * _kl_rows(pi, q).max())
+    return best
+
+
+def _assert_penalty_solution(mdp, pi, C, rng):
+    ev, c = _c(mdp, pi)
+    sol = T.solve_kl_penalty(mdp, pi, C)
+    assert sol.success, sol.message
+    scale = max(1.0, np.abs(c).max())
+    assert np.all(sol.pi >= 0)
+    np.testing.assert_allclose(sol.pi.sum(1), 1.0, atol=1e-12)
+    kmax = float(T.max_kl(pi, sol.pi))
+    assert np.isfinite(kmax)
+    assert sol.constraint == pytest.approx(kmax, rel=1e-9, abs=1e-14)
+    objective = sol.surrogate - C * kmax
+    assert objective >= ev.eta - 1e-10 * scale  # pit = pi gives exactly eta
+    nlp = nlp_kl_penalty(c, pi, C, rng) + ev.eta - float(np.sum(c * pi))
+    assert objective >= nlp - 1e-7 * scale
+    if kmax > 1e-12:
+        assert sol.multiplier == pytest.approx(C, rel=1e-6)
+    return sol
+
+
+@given(
+    testing.mdp_and_policy(max_states=3, max_actions=3, gamma=st.sampled_from([0.0, 0.5, 0.9])),
+    st.sampled_from([0.01, 0.3, 3.0, 30.0]),
+    st.integers(0, 2**16),
+)
+@settings(max_examples=30)
+def test_kl_penalty_against_nlp(case, C, seed):
+    mdp, pi = case
+    # underflow regime (optimum entries ~ pi e^{-1/(C pi)}, see the KL subproblem test)
+    assume(np.all(pi[pi > 0] * C * 700 > 1.0))
+    _assert_penalty_solution(mdp, pi, C, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_kl_penalty_against_nlp_seeded(seed):
+    rng = np.random.default_rng(300 + seed)
+    mdp = testing.random_mdps(rng, 1, 3, 2 + seed % 2, gamma=0.8)[0]
+    pi = testing.random_policies(rng, 1, 3, 2 + seed % 2)[0]
+    for C in (0.1, 2.0, 40.0):
+        _assert_penalty_solution(mdp, pi, C, rng)
+
+
+def test_kl_penalty_deterministic_pi_closed_form():
+    """One state, pi = (1, 0, 0), c = rho A = 2 r with r = (0, 1, 0.5) (gamma = 0.5):
+    max 2 (1 - p) - C (-log p) over p = pit(0), mass 1 - p on action 1: p = C / 2 (C < 2)."""
+    mdp = T.TabularMDP(np.ones((1, 3, 1)), np.array([[0.0, 1.0, 0.5]]), np.ones(1), 0.5)
+    pi = np.array([[1.0, 0.0, 0.0]])
+    for C in (0.1, 1.0, 1.9):
+        sol = T.solve_kl_penalty(mdp, pi, C)
+        np.testing.assert_allclose(sol.pi, [[C / 2, 1 - C / 2, 0.0]], rtol=1e-8, atol=1e-12)
+    sol = T.solve_kl_penalty(mdp, pi, 5.0)  # C >= 2: staying put is optimal
+    np.testing.assert_allclose(sol.pi, pi, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_trpo_algorithm1_monotone(seed):
+    """TRPO Alg. 1 with C = 4 eps gamma / (1 - gamma)^2, eps = max |A_pi|: eta(pi_{k+1}) >=
+    eta(pi_k) (TRPO Thm. 1, eq. 9-10), and eta(pit) >= L(pit) - C max KL at every step."""
+    rng = np.random.default_rng(400 + seed)
+    mdp = testing.random_mdps(rng, 1, 4, 3, gamma=0.7, rho0_positive=True)[0]
+    pi = testing.random_policies(rng, 1, 4, 3)[0]
+    etas = [T.evaluate(mdp, pi).eta]
+    for _ in range(10):
+        ev = T.evaluate(mdp, pi)
+        eps = np.abs(ev.A).max()
+        if eps == 0:
+            break
+        C = 4 * eps * mdp.gamma / (1 - mdp.gamma) ** 2
+        sol = T.solve_kl_penalty(mdp, pi, C)
+        eta_new = T.evaluate(mdp, sol.pi).eta
+        assert eta_new >= sol.surrogate - C * sol.constraint - 1e-10
+        assert eta_new >= etas[-1] - 1e-10
+        etas.append(eta_new)
+        pi = sol.pi
+    assert etas[-1] > etas[0]  # it does improve
+    assert etas[-1] <= T.policy_iteration(mdp).eta + 1e-10
