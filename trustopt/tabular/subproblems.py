@@ -31,11 +31,20 @@ import scipy.optimize
 import scipy.sparse
 
 from trustopt._validation import ValidationError, as_float_array, check_positive, readonly
-from trustopt.tabular.divergences import kl, tv
+from trustopt.tabular.divergences import kl, tv, visitation_weighted
 from trustopt.tabular.evaluation import Evaluation, evaluate
 from trustopt.tabular.mdp import TabularMDP, check_policy
 
 _BISECTION_STEPS = 120  # halvings of a bracket: far below float resolution
+_TINY = np.finfo(float).tiny  # smallest normal float64, ~2.2e-308
+
+
+def _floor_support(pi, pit):
+    """Where the exact optimum puts mass ``exp(-kappa)`` that underflows to 0 on ``pi``'s
+    support (``kappa`` beyond ~708), the nearest representable point raises it to the
+    smallest normal float: ``KL`` becomes finite (``<= 708 pi(a|s)`` per entry) and the
+    surrogate changes by less than ``1e-307``."""
+    return np.where((pi > 0) & (pit < _TINY), _TINY, pit)
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,7 @@ def solve_tv_subproblem(mdp: TabularMDP, pi, delta, weights=None) -> SubproblemS
     """
     pi, ev, w, c, scale = _prepare(mdp, pi, weights)
     delta = check_positive(delta, "delta")
-    constraint = lambda p: np.sum(w * tv(pi, p))
+    constraint = lambda p: float(visitation_weighted(tv(pi, p), rho=w))
     if scale == 0:  # A_pi = 0 wherever rho_pi > 0: every policy has L = eta; keep pi
         return _solution(mdp, pi, ev, pi.copy(), constraint, 0.0)
     S, A = pi.shape
@@ -298,7 +307,7 @@ def solve_kl_subproblem(mdp: TabularMDP, pi, delta, weights=None) -> SubproblemS
     pi, ev, w, c, scale = _prepare(mdp, pi, weights)
     delta = check_positive(delta, "delta")
     paths = _state_paths(pi, c)
-    constraint = lambda p: float(np.sum(np.where(w > 0, w * kl(pi, p), 0.0)))
+    constraint = lambda p: float(visitation_weighted(kl(pi, p), rho=w))
 
     greedy = _policy_for_beta(paths, np.zeros(len(w)))
     if constraint(greedy) <= delta:
@@ -309,14 +318,20 @@ def solve_kl_subproblem(mdp: TabularMDP, pi, delta, weights=None) -> SubproblemS
 
     x0 = float(np.log(max(np.max(np.abs(c)), 1e-300)))
     bracket = _bracket_log_root(excess, x0)
-    if bracket is None:  # only reachable through float underflow
-        return _solution(mdp, pi, ev, greedy, constraint, 0.0)
-    log_lam = scipy.optimize.brentq(excess, *bracket, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=500)
-    for _ in range(60):  # step to the feasible side of the root
-        if excess(log_lam) <= 1e-9 * delta:
-            break
-        log_lam += 1e-12 * max(1.0, abs(log_lam))
-    pit = _policy_for_beta(paths, np.exp(log_lam) * w)
+    if bracket is None:
+        # feasible down to lambda = exp(x0 - 400): the root lies below, where the optimum's
+        # mass on pi's support underflows; the smallest multiplier tried is feasible
+        log_lam = x0 - 400.0
+    else:
+        log_lam = scipy.optimize.brentq(excess, *bracket, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=500)
+        for _ in range(60):  # step to the feasible side of the root
+            if excess(log_lam) <= 1e-9 * delta:
+                break
+            log_lam += 1e-12 * max(1.0, abs(log_lam))
+    pit = _floor_support(pi, _policy_for_beta(paths, np.exp(log_lam) * w))
+    if not constraint(pit) <= delta * (1 + 1e-9):
+        return _solution(mdp, pi, ev, pit, constraint, np.exp(log_lam) * scale, False,
+                         "the optimum is not representable in float64 (constraint infeasible after rounding)")
     return _solution(mdp, pi, ev, pit, constraint, np.exp(log_lam) * scale)
 
 
@@ -349,5 +364,5 @@ def solve_kl_penalty(mdp: TabularMDP, pi, C) -> SubproblemSolution:
         return _solution(mdp, pi, ev, pi.copy(), constraint, 0.0)
     log_kappa = scipy.optimize.brentq(excess, *bracket, xtol=1e-13, rtol=4 * np.finfo(float).eps, maxiter=500)
     beta = _beta_for_kappa(paths, np.exp(log_kappa))
-    pit = _policy_for_beta(paths, beta)
+    pit = _floor_support(pi, _policy_for_beta(paths, beta))
     return _solution(mdp, pi, ev, pit, constraint, float(np.sum(beta)) * scale)
