@@ -1,13 +1,54 @@
 """trustopt: verified stochastic trust-region policy search.
 
+Entry points (imported lazily, so ``import trustopt`` stays cheap):
+
+    trustopt.run(algorithm, problem, *, max_iter, seed, exact=False, callback=None, **hp)
+        any registered algorithm (vpg npg trpo ppo trefree stro es ars tres ...) on a
+        tabular MDP, an LQR, or a MuJoCo environment
+    trustopt.minimize(fun, x0, method=None, *, sigma0, maxfev, seed, workers=1, ...)
+        black-box minimization, returns scipy.optimize.OptimizeResult
+    trustopt.ES / ARS / TRES / TrustRegionES
+        ask/tell optimizers
+
 Submodules:
-    tabular   exact oracle for finite MDPs (eta, V, Q, A, rho, surrogate, divergences,
-              exact trust-region subproblems, policy/value iteration)
-    testing   hypothesis strategies and random generators of MDPs and policies
+    tabular     exact oracle for finite MDPs
+    smoothing   exact oracle for product search distributions (TRES)
+    lqr         exact oracle for discounted LQR with linear Gaussian policies
+    testing     hypothesis strategies and random instance generators
+    core, components, algorithms   the trust-region loop and its parts
+    envs        MuJoCo environments (the only module importing gymnasium)
 """
+
+from importlib import import_module
 
 from trustopt._validation import PROBABILITY_TOLERANCE, ValidationError
 
 __version__ = "0.1.0"
 
-__all__ = ["ValidationError", "PROBABILITY_TOLERANCE", "__version__"]
+_LAZY = {
+    "run": "trustopt.api",
+    "minimize": "trustopt.minimize",
+    "ES": "trustopt.minimize",
+    "ARS": "trustopt.minimize",
+    "TRES": "trustopt.minimize",
+    "TrustRegionES": "trustopt.minimize",
+}
+_SUBMODULES = {"tabular", "smoothing", "lqr", "testing", "core", "components", "algorithms",
+               "estimators", "linalg", "policies", "noise", "envs"}
+
+__all__ = ["ValidationError", "PROBABILITY_TOLERANCE", "__version__", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+    elif name in _SUBMODULES:
+        value = import_module(f"trustopt.{name}")
+    else:
+        raise AttributeError(f"module 'trustopt' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
