@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.optimize
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trustopt import tabular as T
@@ -255,7 +255,8 @@ def _assert_kl_solution(mdp, pi, delta, weights, rng, check_nlp=True):
     scale = max(1.0, np.abs(c).max())
     assert np.all(sol.pi >= 0)
     np.testing.assert_allclose(sol.pi.sum(1), 1.0, atol=1e-12)
-    constraint = float(np.sum(np.where(w > 0, w * T.kl(pi, sol.pi), 0.0)))
+    with np.errstate(invalid="ignore"):  # 0 * inf in zero-weight states
+        constraint = float(np.sum(np.where(w > 0, w * T.kl(pi, sol.pi), 0.0)))
     assert constraint <= delta * (1 + 1e-8)  # documented: feasible up to a relative 1e-9
     assert sol.constraint == pytest.approx(constraint, rel=1e-10, abs=1e-14)
     assert sol.surrogate == pytest.approx(T.surrogate(mdp, pi, sol.pi), abs=1e-10 * scale)
@@ -284,11 +285,6 @@ def test_kl_subproblem_against_nlp(case, delta, wkind, seed):
     mdp, pi = case
     S = mdp.n_states
     weights = {"rho": None, "given": np.linspace(0.5, 2.0, S), "with-zero": np.eye(S)[0] * 0.7}[wkind]
-    w = T.evaluate(mdp, pi).rho if weights is None else weights
-    # delta / (w(s) pi(a|s)) > 700 allows an optimum with entries ~ pi e^{-700}, below the
-    # float range: that regime is covered by test_kl_subproblem_feasible_when_optimum_underflows.
-    wp = w[:, None] * pi
-    assume(np.all(wp[wp > 0] * 700 > delta))
     _assert_kl_solution(mdp, pi, delta, weights, np.random.default_rng(seed))
 
 
@@ -473,8 +469,6 @@ def _assert_penalty_solution(mdp, pi, C, rng):
 @settings(max_examples=30)
 def test_kl_penalty_against_nlp(case, C, seed):
     mdp, pi = case
-    # underflow regime (optimum entries ~ pi e^{-1/(C pi)}, see the KL subproblem test)
-    assume(np.all(pi[pi > 0] * C * 700 > 1.0))
     _assert_penalty_solution(mdp, pi, C, np.random.default_rng(seed))
 
 
