@@ -1,0 +1,39 @@
+"""Linear-policy MuJoCo experiments: configuration, the training driver, evaluation, plots.
+
+    from trustopt.train import TrainConfig, train, evaluate_policy, plot_runs
+    res = train(TrainConfig(env_id="Swimmer-v5", algo="tres", timesteps=200_000, seed=0,
+                            target=128.0), "runs/x", workers=2)
+    returns = evaluate_policy("runs/x", episodes=100)
+    plot_runs(["runs/x"], "curves.png")
+
+The command line ``trustopt train|eval|plot`` (:mod:`trustopt.cli`) wraps these.
+"""
+
+from trustopt.train.checkpoint import CheckpointError
+from trustopt.train.config import ES_ALGOS, PG_ALGOS, TrainConfig, config_from_dict, resolve_config
+from trustopt.train.plot import plot_runs, read_progress
+from trustopt.train.trainer import (
+    PROGRESS_COLUMNS,
+    TrainResult,
+    evaluate_policy,
+    load_policy,
+    normalizer_arrays,
+    train,
+)
+
+__all__ = [
+    "CheckpointError",
+    "ES_ALGOS",
+    "PG_ALGOS",
+    "PROGRESS_COLUMNS",
+    "TrainConfig",
+    "TrainResult",
+    "config_from_dict",
+    "evaluate_policy",
+    "load_policy",
+    "normalizer_arrays",
+    "plot_runs",
+    "read_progress",
+    "resolve_config",
+    "train",
+]

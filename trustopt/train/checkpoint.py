@@ -1,0 +1,82 @@
+"""Atomic, integrity-checked checkpoints and atomic file writes for training runs.
+
+File format: ``MAGIC`` (16 bytes) | SHA-256 of the payload (32 bytes) | pickled payload.
+Writes go to a temporary file in the same folder, are flushed and fsync'ed, then renamed
+over the target with :func:`os.replace` (atomic on POSIX): a crash or SIGKILL leaves either
+the previous checkpoint or the new one, never a mix. Loading checks the magic and the hash,
+so a truncated or corrupted file gets a :class:`CheckpointError`, not an unpickling crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import tempfile
+
+from trustopt._validation import ValidationError
+
+__all__ = ["CheckpointError", "atomic_write_bytes", "save_checkpoint", "load_checkpoint", "MAGIC"]
+
+MAGIC = b"TRUSTOPT-CKPT-01"
+assert len(MAGIC) == 16
+
+
+class CheckpointError(ValidationError):
+    """A checkpoint that is missing, corrupt, or belongs to a different configuration."""
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, ``os.replace``)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="-" + os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename durable
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
+        pass
+
+
+def save_checkpoint(path, payload: dict) -> None:
+    """Pickle ``payload`` with a header (magic + SHA-256) and write it atomically."""
+    buf = io.BytesIO()
+    pickle.dump(payload, buf, protocol=pickle.HIGHEST_PROTOCOL)
+    body = buf.getvalue()
+    atomic_write_bytes(path, MAGIC + hashlib.sha256(body).digest() + body)
+
+
+def load_checkpoint(path) -> dict:
+    """Read what :func:`save_checkpoint` wrote; :class:`CheckpointError` if missing or corrupt."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint: {path} does not exist") from None
+    if len(data) < 48 or data[:16] != MAGIC:
+        raise CheckpointError(f"checkpoint: {path} is not a trustopt checkpoint (bad header)")
+    digest, body = data[16:48], data[48:]
+    if hashlib.sha256(body).digest() != digest:
+        raise CheckpointError(f"checkpoint: {path} is corrupt (checksum mismatch; truncated or modified)")
+    try:
+        payload = pickle.loads(body)
+    except Exception as exc:  # noqa: BLE001 - a valid hash but unreadable content (other version)
+        raise CheckpointError(f"checkpoint: {path} cannot be read by this version of trustopt ({exc})") from None
+    if not isinstance(payload, dict) or "config" not in payload:
+        raise CheckpointError(f"checkpoint: {path} has an unexpected layout")
+    return payload

@@ -1,0 +1,183 @@
+"""Training configuration for linear-policy MuJoCo experiments, with the papers' defaults.
+
+:class:`TrainConfig` holds everything that determines the trained policy (two runs with equal
+configs produce the same policy bit for bit, whatever ``workers`` or ``backend``).
+:func:`resolve_config` fills the hyperparameters left as ``None`` from the tables below.
+
+Sources of the defaults
+-----------------------
+* ARS (Mania, Guy & Recht 2018, "Simple random search provides a competitive approach to
+  reinforcement learning", Table 9, ARS V2-t): step size ``alpha`` (here ``lr``), noise
+  ``nu`` (here ``sigma``), number of directions ``N`` (``n_directions``) and top directions
+  ``b`` (``top_directions``) per task, in :data:`ARS_TABLE`. The ARS paper is not in
+  ``shared/papers``: the values are restated from it as published (Swimmer: 0.02, 0.01, 1, 1;
+  Hopper: 0.01, 0.025, 8, 4; HalfCheetah: 0.02, 0.03, 32, 4; Walker2d: 0.025, 0.01, 40, 30;
+  Ant: 0.015, 0.025, 60, 20; Humanoid: 0.02, 0.0075, 230, 230).
+* TRES (Liu et al. 2019, sec. "Experimental Settings" and "Impact of hyper-parameters"):
+  linear policies initialized at zero, antithetic sampling, survival-bonus removal, centered
+  rank fitness shaping, state normalization, clip factor ``lambda_ = 14`` (Fig. 3: best of
+  [8, 20]) and ``K = 15`` epochs (Fig. 4). The paper does not state ``sigma``, the number of
+  directions or the learning rate; it builds on OpenAI's ES starter code, whose MuJoCo noise
+  standard deviation is ``sigma = 0.02``. We use ``sigma = 0.02``, the ARS number of
+  directions of the task (both methods evaluate the same kind of linear policy) and the
+  TRES step ``theta <- theta + lr * sigma^2 * grad L_CLIP`` with ``lr`` in :data:`TRES_LR`
+  (chosen here, see that table: the paper's ``alpha = lr * sigma^2``).
+* ES (Salimans et al. 2017, OpenAI starter code MuJoCo configs): ``sigma = 0.02``, Adam with
+  step size 0.01, L2 coefficient 0.005, centered ranks; directions as ARS's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from trustopt._validation import ValidationError
+
+__all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "TRES_LR", "config_from_dict"]
+
+#: Algorithms ``trustopt train`` runs (the ES family: parameter-space perturbations).
+ES_ALGOS = ("tres", "es", "ars")
+#: Policy-gradient algorithms of the library not yet wired to ``trustopt train``.
+PG_ALGOS = ("vpg", "npg", "trpo", "ppo", "trefree", "stro")
+
+#: Mania et al. 2018, Table 9 (ARS V2-t): env -> (alpha, nu, N, b).
+ARS_TABLE: dict[str, tuple[float, float, int, int]] = {
+    "Swimmer-v5": (0.02, 0.01, 1, 1),
+    "Hopper-v5": (0.01, 0.025, 8, 4),
+    "HalfCheetah-v5": (0.02, 0.03, 32, 4),
+    "Walker2d-v5": (0.025, 0.01, 40, 30),
+    "Ant-v5": (0.015, 0.025, 60, 20),
+    "Humanoid-v5": (0.02, 0.0075, 230, 230),
+}
+#: Fallback for tasks ARS did not tune (InvertedPendulum, InvertedDoublePendulum, others).
+ARS_FALLBACK = (0.02, 0.02, 8, 8)
+
+#: TRES's ``lr`` (step ``lr * sigma^2 * grad L_CLIP`` per epoch; not given in the paper).
+#: Chosen on Swimmer-v5 (seeds 0-2, see README): with centered ranks and one antithetic
+#: pair, one epoch moves each coordinate by about ``lr * sigma / 2`` before the importance
+#: ratios grow, so ``lr = 1`` keeps the K = 15 epochs within a few ``sigma`` of theta_k.
+TRES_LR: dict[str, float] = {}
+TRES_LR_DEFAULT = 1.0
+
+#: Number of directions for TRES/ES where the environment has an ARS entry: ARS's N, but at
+#: least 8 pairs (a rank-shaped estimate from fewer pairs is mostly sign noise).
+MIN_ES_DIRECTIONS = 8
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Everything that determines a training run's result.
+
+    Fields (``None``: resolved from the tables of this module by :func:`resolve_config`):
+    ``env_id`` (a Gymnasium id), ``algo`` (``tres``, ``es``, ``ars``), ``timesteps`` (training
+    env steps budget: iterations start while fewer have been used), ``seed`` (>= 0);
+    ``n_directions`` N (antithetic pairs per iteration: 2N rollouts), ``sigma`` (perturbation
+    standard deviation, ARS's nu), ``lr`` (TRES: per-epoch ``lr * sigma^2``; ES: Adam step
+    size; ARS: alpha), ``lambda_`` and ``K`` (TRES eq. 25 clip and epochs), ``top_directions``
+    (ARS b), ``l2`` (ES weight decay), ``optimizer`` (ES: ``adam``/``sgd``); ``obs_norm``
+    (state normalization, ARS V2), ``remove_survival_bonus``, ``max_episode_steps`` (None:
+    the env's limit); ``eval_every`` (iterations between evaluations; 0: none),
+    ``eval_episodes``, ``target`` (stop once an evaluation's mean return reaches it),
+    ``noise_table_size`` (entries of the shared noise table, seed 123).
+    """
+
+    env_id: str
+    algo: str = "tres"
+    timesteps: int = 1_000_000
+    seed: int = 0
+    n_directions: int | None = None
+    sigma: float | None = None
+    lr: float | None = None
+    lambda_: float | None = None
+    K: int | None = None
+    top_directions: int | None = None
+    l2: float | None = None
+    optimizer: str | None = None
+    obs_norm: bool = True
+    remove_survival_bonus: bool = True
+    max_episode_steps: int | None = None
+    eval_every: int = 10
+    eval_episodes: int = 10
+    target: float | None = None
+    noise_table_size: int = 2**23
+
+    def __post_init__(self):
+        from trustopt.envs._registry import check_env_id
+
+        check_env_id(self.env_id)
+        if self.algo in PG_ALGOS:
+            raise ValidationError(
+                f"algo: {self.algo!r} (policy-gradient family) is not available in `trustopt train` yet; "
+                f"use one of {', '.join(ES_ALGOS)} (or trustopt.run for {self.algo})"
+            )
+        if self.algo not in ES_ALGOS:
+            raise ValidationError(f"algo: unknown {self.algo!r}; choose one of {', '.join(ES_ALGOS)}")
+        _int(self.timesteps, "timesteps", 1)
+        _int(self.seed, "seed", 0)
+        _int(self.eval_every, "eval_every", 0)
+        _int(self.eval_episodes, "eval_episodes", 1)
+        _int(self.noise_table_size, "noise_table_size", 1)
+        for name in ("n_directions", "K", "top_directions", "max_episode_steps"):
+            if getattr(self, name) is not None:
+                _int(getattr(self, name), name, 1)
+        for name in ("sigma", "lr", "lambda_"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                      and math.isfinite(v) and v > 0):
+                raise ValidationError(f"{name}: expected a finite number > 0, got {v!r}")
+        if self.l2 is not None and not (isinstance(self.l2, (int, float)) and math.isfinite(self.l2) and self.l2 >= 0):
+            raise ValidationError(f"l2: expected a finite number >= 0, got {self.l2!r}")
+        if self.optimizer is not None and self.optimizer not in ("adam", "sgd"):
+            raise ValidationError(f"optimizer: expected 'adam' or 'sgd', got {self.optimizer!r}")
+        if (self.top_directions is not None and self.n_directions is not None
+                and self.top_directions > self.n_directions):
+            raise ValidationError(
+                f"top_directions: must be <= n_directions = {self.n_directions}, got {self.top_directions}"
+            )
+        if self.target is not None and not (isinstance(self.target, (int, float)) and math.isfinite(self.target)):
+            raise ValidationError(f"target: expected a finite number, got {self.target!r}")
+        for name in ("obs_norm", "remove_survival_bonus"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValidationError(f"{name}: expected true or false, got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _int(v, name: str, minimum: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise ValidationError(f"{name}: expected an integer >= {minimum}, got {v!r}")
+    return int(v)
+
+
+def config_from_dict(d: dict) -> TrainConfig:
+    """A :class:`TrainConfig` from a dict (e.g. a ``--config`` JSON file); unknown keys are errors."""
+    if not isinstance(d, dict):
+        raise ValidationError(f"config: expected a JSON object, got {type(d).__name__}")
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ValidationError(f"config: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    if "env_id" not in d:
+        raise ValidationError("config: env_id is required")
+    return TrainConfig(**d)
+
+
+def resolve_config(config: TrainConfig) -> TrainConfig:
+    """``config`` with every ``None`` hyperparameter replaced by the default of its algorithm
+    and task (see the module docstring for the sources)."""
+    alpha, nu, N, b = ARS_TABLE.get(config.env_id, ARS_FALLBACK)
+    c = config
+    if c.algo == "ars":
+        n = c.n_directions or N
+        fill = dict(n_directions=n, sigma=nu, lr=alpha, top_directions=min(b, n))
+    elif c.algo == "tres":
+        fill = dict(n_directions=max(N, MIN_ES_DIRECTIONS), sigma=0.02,
+                    lr=TRES_LR.get(c.env_id, TRES_LR_DEFAULT), lambda_=14.0, K=15)
+    else:  # es
+        fill = dict(n_directions=max(N, MIN_ES_DIRECTIONS), sigma=0.02, lr=0.01, l2=0.005, optimizer="adam")
+    updates = {k: v for k, v in fill.items() if getattr(c, k) is None}
+    return dataclasses.replace(c, **updates)

@@ -1,0 +1,349 @@
+"""The training driver for the ES family (TRES, ES, ARS) on linear MuJoCo policies.
+
+One iteration (TRES Alg. 1; ARS Alg. 1 V2; Salimans et al. 2017 Alg. 2), driven by the
+ask/tell optimizers of :mod:`trustopt.minimize` (themselves THE loop of
+:mod:`trustopt.core.loop`) with episode returns as the objective::
+
+    X = opt.ask()                         # 2N antithetic samples theta_k +- sigma eps_j (noise table)
+    (mean, std) = normalizer(S_k)         # running observation statistics, frozen for the batch
+    R_j = rollout(W = X_j, mean, std)     # on the backend's workers, rebuilt from (index_j, sign_j)
+    opt.tell(X, -R)                       # the optimizer minimizes, so it is told -R
+    S_{k+1} = S_k merged with the batch's observation statistics, in task order
+
+Rollout j and its antithetic partner j + N start from the same reset seed (common random
+numbers); the reset seeds of iteration k and of its evaluation come from
+``SeedSequence([seed, stream, k])``, so a run is a pure function of its
+:class:`~trustopt.train.config.TrainConfig` -- the same bits with 1 or many workers, and after
+``--resume``. Evaluation: ``eval_episodes`` rollouts of ``theta_k`` itself (``sign = 0``) with
+the current normalizer, reporting the environment's own return (survival bonus included).
+
+Run folder (``out``): ``config.json`` (the resolved config + runtime options),
+``progress.csv`` (one row per iteration, :data:`PROGRESS_COLUMNS`), ``checkpoint.pkl``
+(atomic, after every iteration), ``policy.npz`` (final: ``W (act_dim, obs_dim)``,
+``obs_mean``, ``obs_std``, and the normalizer's ``obs_count``, ``obs_M2``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from trustopt._validation import ValidationError
+from trustopt.estimators import RunningMeanStd
+from trustopt.noise import NoiseTable
+from trustopt.train.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
+from trustopt.train.config import TrainConfig, resolve_config
+from trustopt.workers import RolloutJob, RolloutTask, make_backend, run_rollouts
+
+__all__ = [
+    "train",
+    "TrainResult",
+    "PROGRESS_COLUMNS",
+    "CHECKPOINT",
+    "POLICY",
+    "CONFIG",
+    "PROGRESS",
+    "normalizer_arrays",
+    "load_policy",
+    "evaluate_policy",
+]
+
+CHECKPOINT, POLICY, CONFIG, PROGRESS = "checkpoint.pkl", "policy.npz", "config.json", "progress.csv"
+
+#: Columns of progress.csv (eval_mean/eval_std are empty when the iteration was not evaluated).
+PROGRESS_COLUMNS = (
+    "iteration", "timesteps", "episodes", "wall_s", "eval_mean", "eval_std",
+    "train_return_mean", "train_return_std", "train_return_max", "grad_norm", "predicted_gain",
+    "step_norm", "sigma", "status",
+)
+
+_STREAM_TRAIN, _STREAM_EVAL = 0, 1
+_STD_FLOOR = 1e-8
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainResult:
+    """``config`` (resolved), ``iterations``, ``timesteps``, ``episodes``, ``wall_s``,
+    ``W (act_dim, obs_dim)``, ``obs_mean``, ``obs_std``, ``last_eval`` ((mean, std) or None),
+    ``stop_reason`` (``"timesteps"`` or ``"target"``), ``out`` (the run folder)."""
+
+    config: TrainConfig
+    iterations: int
+    timesteps: int
+    episodes: int
+    wall_s: float
+    W: np.ndarray
+    obs_mean: np.ndarray
+    obs_std: np.ndarray
+    last_eval: tuple | None
+    stop_reason: str
+    out: str
+
+
+def normalizer_arrays(rms: RunningMeanStd, enabled: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, std)`` for the policy ``a = W (s - mean) / std`` from the running statistics.
+
+    ``std = sqrt(M2 / count)``, set to 1 where it is below 1e-8 (a constant observation
+    component: ``s - mean = 0`` there anyway); before any data, and when ``enabled`` is
+    False, ``mean = 0, std = 1`` (ARS V1 / the first iteration of V2).
+    """
+    if not enabled or rms.count == 0:
+        return np.zeros(rms.shape), np.ones(rms.shape)
+    std = np.sqrt(rms.var)
+    return np.array(rms.mean), np.where(std < _STD_FLOOR, 1.0, std)
+
+
+def _seeds(seed: int, stream: int, k: int, n: int) -> list[int]:
+    return [int(s) for s in np.random.SeedSequence([seed, stream, k]).generate_state(n, dtype=np.uint32)]
+
+
+def _make_optimizer(c: TrainConfig, d: int):
+    from trustopt.minimize import ARS, ES, TRES
+
+    common = dict(seed=c.seed, popsize=2 * c.n_directions, adapt=False,
+                  noise=NoiseTable(size=c.noise_table_size))
+    x0 = np.zeros(d)  # TRES/ARS: linear policies initialized at zero
+    if c.algo == "tres":
+        return TRES(x0, c.sigma, lambda_=c.lambda_, K=c.K, lr=c.lr, **common)
+    if c.algo == "ars":
+        return ARS(x0, c.sigma, alpha=c.lr, top_fraction=c.top_directions / c.n_directions, **common)
+    return ES(x0, c.sigma, lr=c.lr, l2=c.l2, optimizer=c.optimizer, **common)
+
+
+class _Run:
+    """Mutable state of a run (pickled as the checkpoint payload's ``state``)."""
+
+    def __init__(self, config: TrainConfig, obs_dim: int, act_dim: int):
+        self.opt = _make_optimizer(config, obs_dim * act_dim)
+        self.rms = RunningMeanStd.empty(obs_dim)
+        self.iteration = 0
+        self.timesteps = 0
+        self.episodes = 0
+        self.wall_s = 0.0
+        self.last_eval = None
+        self.stop_reason = None
+        self.progress_bytes = 0
+
+
+def _write_config(out: str, config: TrainConfig, runtime: dict) -> None:
+    text = json.dumps({**config.to_dict(), "runtime": runtime}, indent=2, sort_keys=True) + "\n"
+    atomic_write_bytes(os.path.join(out, CONFIG), text.encode())
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "" if math.isnan(v) else repr(v)
+    return str(v)
+
+
+def _save_policy(out: str, config: TrainConfig, run: _Run, obs_dim: int, act_dim: int) -> None:
+    mean, std = normalizer_arrays(run.rms, config.obs_norm)
+    buf = io.BytesIO()
+    np.savez(buf, W=run.opt.mean.reshape(act_dim, obs_dim), obs_mean=mean, obs_std=std,
+             obs_count=np.int64(run.rms.count), obs_M2=np.array(run.rms.M2), env_id=np.str_(config.env_id),
+             algo=np.str_(config.algo), iteration=np.int64(run.iteration), timesteps=np.int64(run.timesteps))
+    atomic_write_bytes(os.path.join(out, POLICY), buf.getvalue())
+
+
+def _check_same_config(saved: dict, config: TrainConfig, path: str) -> None:
+    now = config.to_dict()
+    diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+    if diff:
+        detail = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {now.get(k)!r}" for k in diff)
+        raise CheckpointError(f"checkpoint: {path} was written by a different configuration ({detail}); "
+                              "resume with the same settings or choose another --out")
+
+
+def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process", resume: bool = False,
+          progress: bool = True, callback: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train ``config`` (resolved with :func:`~trustopt.train.config.resolve_config`) into ``out``.
+
+    ``workers``/``backend`` choose where rollouts run (never what they compute). ``resume``:
+    continue from ``out/checkpoint.pkl`` (must exist and match the config; a finished run
+    just rewrites ``policy.npz``); without it ``out`` must not hold a checkpoint.
+    ``progress``: a tqdm bar (iteration, timesteps, return, steps/s) on stderr.
+    ``callback(row)`` after each iteration with the progress row (a dict).
+    Raises :class:`~trustopt.train.checkpoint.CheckpointError` for a missing, corrupt or
+    mismatched checkpoint, :class:`~trustopt.ValidationError` for bad settings.
+    """
+    from trustopt.envs import EnvSpec
+
+    if not isinstance(config, TrainConfig):
+        raise ValidationError(f"config: expected a TrainConfig, got {type(config).__name__}")
+    config = resolve_config(config)
+    out = os.fspath(out)
+    ckpt_path = os.path.join(out, CHECKPOINT)
+    spec = EnvSpec(env_id=config.env_id, max_episode_steps=config.max_episode_steps)
+    env = spec.make()
+    obs_dim, act_dim = env.obs_dim, env.act_dim
+    env.close()
+
+    if resume:
+        payload = load_checkpoint(ckpt_path)
+        _check_same_config(payload["config"], config, ckpt_path)
+        run: _Run = payload["state"]
+        prog_path = os.path.join(out, PROGRESS)
+        with open(prog_path, "r+b") as f:  # drop rows written after the checkpoint
+            f.truncate(run.progress_bytes)
+    else:
+        if os.path.exists(ckpt_path):
+            raise CheckpointError(f"out: {out} already holds a run (checkpoint.pkl); pass --resume to continue "
+                                  "it or choose another --out")
+        os.makedirs(out, exist_ok=True)
+        run = _Run(config, obs_dim, act_dim)
+        with open(os.path.join(out, PROGRESS), "w", newline="") as f:
+            csv.writer(f).writerow(PROGRESS_COLUMNS)
+            f.flush()
+            os.fsync(f.fileno())
+            run.progress_bytes = f.tell()
+        save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
+    _write_config(out, config, {"workers": workers, "backend": backend})
+
+    bk = make_backend(backend, workers, run.opt.noise)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=config.timesteps, initial=min(run.timesteps, config.timesteps), unit="step",
+                   unit_scale=True, dynamic_ncols=True, desc=f"{config.algo} {config.env_id}")
+    try:
+        _loop(config, run, bk, spec, obs_dim, act_dim, out, bar, callback)
+    finally:
+        bk.close()
+        if bar is not None:
+            bar.close()
+    _save_policy(out, config, run, obs_dim, act_dim)
+    mean, std = normalizer_arrays(run.rms, config.obs_norm)
+    return TrainResult(config=config, iterations=run.iteration, timesteps=run.timesteps, episodes=run.episodes,
+                       wall_s=run.wall_s, W=run.opt.mean.reshape(act_dim, obs_dim), obs_mean=mean, obs_std=std,
+                       last_eval=run.last_eval, stop_reason=run.stop_reason, out=out)
+
+
+def _loop(config, run: _Run, bk, spec, obs_dim, act_dim, out, bar, callback) -> None:
+    ckpt_path = os.path.join(out, CHECKPOINT)
+    prog_path = os.path.join(out, PROGRESS)
+    m = config.n_directions
+    while run.stop_reason is None:
+        if run.timesteps >= config.timesteps:
+            run.stop_reason = "timesteps"
+            break
+        t0 = time.perf_counter()
+        opt = run.opt
+        X = opt.ask()
+        pend = opt.pending
+        mean, std = normalizer_arrays(run.rms, config.obs_norm)
+        job = RolloutJob(env=spec, theta=pend["theta"], sigma=float(pend["sigma"]), obs_mean=mean, obs_std=std,
+                         act_dim=act_dim, obs_dim=obs_dim, remove_survival_bonus=config.remove_survival_bonus)
+        seeds = _seeds(config.seed, _STREAM_TRAIN, run.iteration, m)
+        tasks = [RolloutTask(index=int(pend["index"][j]), sign=float(pend["sign"][j]), seed=seeds[j % m])
+                 for j in range(X.shape[0])]
+        results = run_rollouts(bk, job, tasks)
+        R = np.array([r.train_return for r in results])
+        opt.tell(X, -R)
+        rec = opt.history[-1] if opt.history else None
+        opt.history.clear()  # the driver logs what it needs; keep the checkpoint small
+        rms = run.rms
+        for r in results:  # fixed (task) order: the same bits for any number of workers
+            rms = rms.merge(RunningMeanStd(count=r.obs_count, mean=r.obs_mean, M2=r.obs_m2))
+        run.rms = rms
+        steps = sum(r.length for r in results)
+        run.timesteps += steps
+        run.episodes += len(results)
+        run.iteration += 1
+        ev = (math.nan, math.nan)
+        if config.eval_every and run.iteration % config.eval_every == 0:
+            ev = _evaluate(config, run, bk, spec, obs_dim, act_dim)
+            run.last_eval = ev
+        dt = time.perf_counter() - t0
+        run.wall_s += dt
+        row = dict(
+            iteration=run.iteration, timesteps=run.timesteps, episodes=run.episodes, wall_s=round(run.wall_s, 3),
+            eval_mean=ev[0], eval_std=ev[1], train_return_mean=float(R.mean()), train_return_std=float(R.std()),
+            train_return_max=float(R.max()), grad_norm=getattr(rec, "grad_norm", math.nan),
+            predicted_gain=getattr(rec, "predicted_gain", math.nan), step_norm=getattr(rec, "distance", math.nan),
+            sigma=float(pend["sigma"]), status=getattr(rec, "status", ""),
+        )
+        with open(prog_path, "a", newline="") as f:
+            csv.writer(f).writerow([_fmt(row[c]) for c in PROGRESS_COLUMNS])
+            f.flush()
+            os.fsync(f.fileno())
+            run.progress_bytes = f.tell()
+        if config.target is not None and not math.isnan(ev[0]) and ev[0] >= config.target:
+            run.stop_reason = "target"
+        save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
+        if bar is not None:
+            post = {"it": run.iteration, "ret": f"{R.mean():.1f}", "steps/s": f"{steps / max(dt, 1e-9):.0f}"}
+            if run.last_eval is not None:
+                post["eval"] = f"{run.last_eval[0]:.1f}"
+            bar.set_postfix(post, refresh=False)
+            bar.update(min(run.timesteps, config.timesteps) - bar.n)
+        if callback is not None:
+            callback(row)
+
+
+def _evaluate(config, run: _Run, bk, spec, obs_dim, act_dim) -> tuple[float, float]:
+    mean, std = normalizer_arrays(run.rms, config.obs_norm)
+    job = RolloutJob(env=spec, theta=run.opt.mean, sigma=0.0, obs_mean=mean, obs_std=std, act_dim=act_dim,
+                     obs_dim=obs_dim, remove_survival_bonus=False)
+    seeds = _seeds(config.seed, _STREAM_EVAL, run.iteration, config.eval_episodes)
+    res = run_rollouts(bk, job, [RolloutTask(index=0, sign=0.0, seed=s) for s in seeds])
+    G = np.array([r.env_return for r in res])
+    return float(G.mean()), float(G.std())
+
+
+# ------------------------------------------------------------------------------ saved policies
+
+
+def load_policy(path):
+    """``(LinearPolicy, env_id, dict of the npz arrays)`` from a run folder or a ``policy.npz``."""
+    from trustopt.envs import LinearPolicy
+
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, POLICY)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise ValidationError(f"run: {path} does not exist (has the run finished?)") from None
+    except Exception as exc:  # noqa: BLE001 - a truncated or foreign file
+        raise ValidationError(f"run: {path} is not a readable policy file ({exc})") from None
+    missing = {"W", "obs_mean", "obs_std", "env_id"} - set(data)
+    if missing:
+        raise ValidationError(f"run: {path} lacks {', '.join(sorted(missing))}")
+    policy = LinearPolicy(W=data["W"], mean=data["obs_mean"], std=data["obs_std"])
+    return policy, str(data["env_id"]), data
+
+
+def evaluate_policy(path, *, episodes: int = 100, seed: int = 1_000_003, workers: int = 1,
+                    backend: str = "process", max_episode_steps: int | None = None) -> np.ndarray:
+    """Environment returns ``(episodes,)`` of the saved deterministic policy of a run.
+
+    Episodes reset with seeds ``SeedSequence([seed, 2, 0])`` (disjoint from the training and
+    in-training evaluation streams for the default ``seed``); the environment's own reward.
+    """
+    from trustopt.envs import EnvSpec
+
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise ValidationError(f"episodes: expected an integer >= 1, got {episodes!r}")
+    policy, env_id, _ = load_policy(path)
+    spec = EnvSpec(env_id=env_id, max_episode_steps=max_episode_steps)
+    act_dim, obs_dim = policy.W.shape
+    job = RolloutJob(env=spec, theta=policy.W.reshape(-1), sigma=0.0, obs_mean=policy.mean, obs_std=policy.std,
+                     act_dim=act_dim, obs_dim=obs_dim, remove_survival_bonus=False)
+    bk = make_backend(backend, workers)
+    try:
+        res = run_rollouts(bk, job, [RolloutTask(index=0, sign=0.0, seed=s) for s in _seeds(seed, 2, 0, episodes)])
+    finally:
+        bk.close()
+    return np.array([r.env_return for r in res])

@@ -1,0 +1,344 @@
+"""Parallel rollouts of noise-table perturbations: backends and the rollout task.
+
+The ES family evaluates ``x_j = theta + sigma * sign_j * table[index_j : index_j + d]``
+(TRES "Distributed Implementation"; Salimans et al. 2017 sec. 2.1). A worker receives only
+the shared part of a batch (a :class:`RolloutJob`: the environment, ``theta``, ``sigma``, the
+observation normalizer's ``mean``/``std``) and, per rollout, a :class:`RolloutTask`
+``(index, sign, seed)``; it rebuilds ``x_j`` from the noise table, which lives ONCE in shared
+memory (:mod:`multiprocessing.shared_memory`), runs one episode, and returns the returns,
+the length and the observation statistics (:class:`TaskResult`). Nothing ``d``-dimensional
+goes back.
+
+Determinism: a task's result depends only on ``(job, task)`` (the episode is fixed by its
+reset seed, the parameters by the noise table), and every backend returns the results in
+TASK ORDER, whatever the number of workers and however the tasks were chunked; callers merge
+the normalizer statistics in that order, so the same seed gives the same bits for any
+number of workers.
+
+Fault tolerance: when a worker process dies (``BrokenProcessPool``), the pool is replaced and
+the chunks whose results did not arrive are run again (results already received are kept);
+a task is a pure function, so re-running it gives the same result. After ``max_restarts``
+consecutive failed attempts a :class:`WorkerError` is raised.
+
+Backends (the interface a Ray backend implements, issue 7)::
+
+    backend.n_workers                          # int
+    backend.map(fn, shared, items) -> list     # [fn(shared, item, noise) for item in items], in order
+    backend.close()
+
+``fn`` must be a module-level (picklable) function; ``noise`` is the table as a float32
+array ``(size,)``. :func:`run_rollouts` is ``backend.map(rollout_task, job, tasks)``.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing import shared_memory
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+
+from trustopt._validation import ValidationError
+from trustopt.noise import NoiseTable
+
+__all__ = [
+    "Backend",
+    "SerialBackend",
+    "ProcessBackend",
+    "RolloutJob",
+    "RolloutTask",
+    "TaskResult",
+    "WorkerError",
+    "BACKENDS",
+    "make_backend",
+    "perturbed_params",
+    "rollout_task",
+    "run_rollouts",
+]
+
+
+class WorkerError(RuntimeError):
+    """Worker processes kept dying: the batch could not be completed."""
+
+
+# ------------------------------------------------------------------------------------ tasks
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class RolloutJob:
+    """What all rollouts of one batch share (sent once per chunk of tasks).
+
+    ``env`` an :class:`~trustopt.envs.EnvSpec`; ``theta (d,)`` with ``d = act_dim * obs_dim``,
+    the flattened (row-major) ``W`` of the linear policy ``a = W (s - obs_mean) / obs_std``;
+    ``sigma`` the perturbation scale; ``obs_mean, obs_std (obs_dim,)`` the normalizer
+    (ARS V2 / TRES "state normalization", frozen during a batch); ``remove_survival_bonus``
+    (TRES/ARS: train on the reward without the survival bonus); ``max_steps`` (None: the
+    env's time limit).
+    """
+
+    env: Any
+    theta: np.ndarray
+    sigma: float
+    obs_mean: np.ndarray
+    obs_std: np.ndarray
+    act_dim: int
+    obs_dim: int
+    remove_survival_bonus: bool = True
+    max_steps: int | None = None
+
+    def __post_init__(self):
+        theta = np.ascontiguousarray(self.theta, dtype=np.float64)
+        if theta.shape != (self.act_dim * self.obs_dim,):
+            raise ValidationError(
+                f"theta: expected shape ({self.act_dim * self.obs_dim},) = act_dim * obs_dim, got {theta.shape}"
+            )
+        object.__setattr__(self, "theta", theta)
+
+
+@dataclass(frozen=True)
+class RolloutTask:
+    """One episode: parameters ``theta + sigma * sign * table[index : index + d]`` (``sign = 0``:
+    ``theta`` itself, for evaluation), environment reset with ``seed``."""
+
+    index: int
+    sign: float
+    seed: int
+
+
+@dataclass(frozen=True, eq=False)
+class TaskResult:
+    """``train_return`` (survival bonus removed if asked), ``env_return`` (the env's own reward),
+    ``length`` T, and the observation statistics of s_0..s_{T-1}: ``obs_count = T``,
+    ``obs_mean (obs_dim,)``, ``obs_m2 (obs_dim,)`` (sum of squared deviations)."""
+
+    train_return: float
+    env_return: float
+    length: int
+    obs_count: int
+    obs_mean: np.ndarray
+    obs_m2: np.ndarray
+
+
+def perturbed_params(noise: np.ndarray, theta: np.ndarray, sigma: float, index: int, sign: float) -> np.ndarray:
+    """``theta + sigma * (sign * float64(table[index : index + d]))``, ``(d,)``.
+
+    The same operations, in the same order, as :meth:`trustopt.noise.NoiseTable.perturb`
+    (so a worker rebuilds, bit for bit, the sample the ask/tell optimizer asked for);
+    ``sign == 0`` returns ``theta``.
+    """
+    if sign == 0:
+        return np.array(theta, dtype=np.float64)
+    d = theta.shape[0]
+    eps = noise[index:index + d].astype(np.float64) * np.float64(sign)
+    return theta + np.asarray(sigma, dtype=np.float64) * eps
+
+
+def rollout_task(job: RolloutJob, task: RolloutTask, noise: np.ndarray) -> TaskResult:
+    """Run one :class:`RolloutTask` of ``job`` (a pure function of its arguments)."""
+    from trustopt.envs import LinearPolicy, rollout
+
+    x = perturbed_params(noise, job.theta, job.sigma, int(task.index), float(task.sign))
+    policy = LinearPolicy(W=x.reshape(job.act_dim, job.obs_dim), mean=job.obs_mean, std=job.obs_std)
+    res = rollout(job.env, policy, seed=int(task.seed), max_steps=job.max_steps,
+                  remove_survival_bonus=job.remove_survival_bonus)
+    st = res.obs_stats
+    return TaskResult(train_return=res.train_return, env_return=res.env_return, length=res.length,
+                      obs_count=st.count, obs_mean=np.array(st.mean), obs_m2=np.array(st.m2))
+
+
+def run_rollouts(backend: "Backend", job: RolloutJob, tasks: Sequence[RolloutTask]) -> list[TaskResult]:
+    """``[rollout_task(job, t) for t in tasks]`` on ``backend``, in task order."""
+    return backend.map(rollout_task, job, list(tasks))
+
+
+# ------------------------------------------------------------------------------------ backends
+
+
+class Backend(Protocol):
+    """Evaluates ``fn(shared, item, noise)`` for each item, returning results in item order."""
+
+    n_workers: int
+
+    def map(self, fn: Callable, shared: Any, items: Sequence) -> list: ...
+
+    def close(self) -> None: ...
+
+
+def _check_workers(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValidationError(f"workers: expected an integer >= 1, got {n!r}")
+    return int(n)
+
+
+class SerialBackend:
+    """Everything in the calling process (``n_workers = 1``)."""
+
+    n_workers = 1
+
+    def __init__(self, noise: NoiseTable | None = None):
+        self.noise_table = noise if noise is not None else NoiseTable()
+        self.n_restarts = 0
+
+    def map(self, fn, shared, items) -> list:
+        noise = self.noise_table.noise
+        return [fn(shared, item, noise) for item in items]
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+_WORKER_STATE: dict = {}
+
+
+def _attach_noise(name: str, size: int) -> None:
+    """Worker initializer: map the shared noise table (read-only view, no copy)."""
+    # Workers share the parent's resource tracker (fork, spawn and forkserver alike): attaching
+    # re-registers the same name (a set: no-op) and the parent's unlink unregisters it once.
+    shm = shared_memory.SharedMemory(name=name)
+    arr = np.ndarray((size,), dtype=np.float32, buffer=shm.buf)
+    arr.setflags(write=False)
+    _WORKER_STATE["shm"] = shm
+    _WORKER_STATE["noise"] = arr
+
+
+def _run_chunk(fn, shared, items) -> list:
+    noise = _WORKER_STATE["noise"]
+    return [fn(shared, item, noise) for item in items]
+
+
+@dataclass(eq=False)
+class ProcessBackend:
+    """``n_workers`` local processes sharing the noise table through shared memory.
+
+    Items are sent in chunks (about ``chunks_per_worker`` per worker, for load balance when
+    episode lengths differ); results come back in item order. A dead worker
+    (``BrokenProcessPool``) gets the pool replaced and its unfinished chunks re-run
+    (``n_restarts`` counts replacements); ``max_restarts`` consecutive failures of the same
+    batch raise :class:`WorkerError`. ``start_method``: a :mod:`multiprocessing` start method
+    (default: the platform's).
+    """
+
+    n_workers: int
+    noise: NoiseTable = field(default_factory=NoiseTable)
+    chunks_per_worker: int = 4
+    max_restarts: int = 3
+    start_method: str | None = None
+
+    def __post_init__(self):
+        self.n_workers = _check_workers(self.n_workers)
+        if not isinstance(self.noise, NoiseTable):
+            raise ValidationError(f"noise: expected a NoiseTable, got {type(self.noise).__name__}")
+        table = self.noise.noise
+        self._shm = shared_memory.SharedMemory(create=True, size=table.nbytes)
+        np.ndarray(table.shape, dtype=np.float32, buffer=self._shm.buf)[:] = table
+        self._pool = None
+        self.n_restarts = 0
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            ctx = multiprocessing.get_context(self.start_method)
+            self._pool = ProcessPoolExecutor(self.n_workers, mp_context=ctx, initializer=_attach_noise,
+                                             initargs=(self._shm.name, int(self.noise.size)))
+        return self._pool
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers (starts the pool if needed; for tests and monitoring)."""
+        pool = self._get_pool()
+        futures = [pool.submit(os.getpid) for _ in range(self.n_workers)]
+        [f.result() for f in futures]
+        return sorted(pool._processes)  # noqa: SLF001
+
+    def map(self, fn, shared, items) -> list:
+        items = list(items)
+        n = len(items)
+        if n == 0:
+            return []
+        size = max(1, math.ceil(n / (self.n_workers * self.chunks_per_worker)))
+        pending = [list(range(s, min(n, s + size))) for s in range(0, n, size)]
+        results: list = [None] * n
+        failures = 0
+        while pending:
+            pool = self._get_pool()
+            futures = [(pool.submit(_run_chunk, fn, shared, [items[i] for i in c]), c) for c in pending]
+            failed = []
+            for fut, chunk in futures:
+                try:
+                    out = fut.result()
+                except BrokenProcessPool:
+                    failed.append(chunk)
+                    continue
+                for i, r in zip(chunk, out):
+                    results[i] = r
+            if failed:
+                self._discard_pool()
+                self.n_restarts += 1
+                failures += 1
+                if failures > self.max_restarts:
+                    raise WorkerError(
+                        f"worker processes died {failures} times in a row; {sum(map(len, failed))} "
+                        f"of {n} tasks could not be completed"
+                    )
+            pending = failed
+        return results
+
+    def _discard_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        self._discard_pool()
+        if getattr(self, "_shm", None) is not None:
+            self._shm.close()
+            try:
+                self._shm.unlink()
+            except FileNotFoundError:  # pragma: no cover
+                pass
+            self._shm = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):  # pragma: no cover - safety net
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _process_backend(workers: int, noise: NoiseTable) -> Backend:
+    workers = _check_workers(workers)
+    return SerialBackend(noise) if workers == 1 else ProcessBackend(n_workers=workers, noise=noise)
+
+
+def _ray_backend(workers: int, noise: NoiseTable) -> Backend:
+    raise ValidationError("backend: 'ray' is not available yet (planned: issue 7); use --backend process")
+
+
+#: Registered backends: name -> factory ``(workers, noise) -> Backend``.
+BACKENDS: dict[str, Callable[[int, NoiseTable], Backend]] = {
+    "process": _process_backend,
+    "serial": lambda workers, noise: SerialBackend(noise),
+    "ray": _ray_backend,
+}
+
+
+def make_backend(name: str, workers: int, noise: NoiseTable | None = None) -> Backend:
+    """A backend by name (:data:`BACKENDS`): ``"process"`` (1 worker: in-process), ``"serial"``."""
+    if name not in BACKENDS:
+        raise ValidationError(f"backend: unknown {name!r}; choose one of {', '.join(sorted(BACKENDS))}")
+    return BACKENDS[name](workers, noise if noise is not None else NoiseTable())
