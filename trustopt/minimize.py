@@ -67,6 +67,8 @@ class _ESBase:
 
     name = "es-base"
     orthogonal = False
+    center = False
+    rotate = True
 
     def __init__(self, x0, sigma0, *, seed, popsize: int | None = None, adapt: bool = True,
                  noise: NoiseTable | None = None, tolx: float = 1e-12, tolfun: float = 1e-12,
@@ -81,7 +83,8 @@ class _ESBase:
         if popsize is None:
             popsize = 4 + int(3 * math.log(d))
         popsize = _check_int(popsize, "popsize", 2)
-        popsize += popsize % 2  # antithetic pairs
+        self.m = popsize // 2  # antithetic pairs (+ the center point when self.center)
+        popsize = 2 * self.m + (1 if self.center else 0)
         self.d, self.sigma0, self.seed, self.popsize = d, sigma0, seed, popsize
         self.adapt = bool(adapt)
         self.tolx = check_positive(tolx, "tolx")
@@ -102,6 +105,7 @@ class _ESBase:
         self.param0 = self.state.param
         self.rng = np.random.default_rng(np.random.SeedSequence(seed))
         self.moments = None
+        self.frame = None
         self.pending = None
         self.nfev = 0
         self.n_nonfinite = 0
@@ -117,7 +121,15 @@ class _ESBase:
         raise NotImplementedError
 
     def sigma(self) -> float:
-        """The current sampling standard deviation ``sigma_k`` (a function of the radius parameter)."""
+        """The sampling standard deviation of the next batch: ``sigma_k`` of the rule
+        (:meth:`_sigma_rule`), except that a trial batch uses its model batch's ``sigma``
+        (the ratio test compares ``J_sigma`` at the same ``sigma``)."""
+        if self.state.phase == core.NEED_TRIAL:
+            return float(self.state.batch.states[0, 0])
+        return self._sigma_rule()
+
+    def _sigma_rule(self) -> float:
+        """``sigma_k = sigma0 * s_k / s_0`` with ``s_k`` the loop's radius parameter."""
         return self.sigma0 * self.state.param / self.param0
 
     # ------------------------------------------------------------------ ask / tell
@@ -133,15 +145,21 @@ class _ESBase:
         if self.pending is None:
             theta = core.ask(self.state)
             sigma = self.sigma()
-            m = self.popsize // 2
+            m = self.m
             index = self.noise.sample_index(self.rng, self.d, m)
             index = np.concatenate([index, index])
             sign = np.concatenate([np.ones(m), -np.ones(m)])
             if self.orthogonal:
-                E = orthogonal_directions(self.noise.get(index[:m], self.d))
+                if self.state.phase == core.NEED_TRIAL and self.frame is not None:
+                    E = self.frame  # common directions for the trial batch (see TrustRegionES)
+                else:
+                    E = orthogonal_directions(self.noise.get(index[:m], self.d), rotate=self.rotate)
+                    self.frame = E
                 X = np.asarray(theta)[None, :] + sigma * np.concatenate([E, -E])
             else:
                 X = self.noise.perturb(theta, sigma, index, sign)
+            if self.center:
+                X = np.concatenate([X, np.asarray(theta)[None, :]])
             self.pending = {"theta": np.array(theta), "sigma": sigma, "index": index, "sign": sign, "X": X,
                             "orthogonal": self.orthogonal}
         return np.array(self.pending["X"])
@@ -170,7 +188,7 @@ class _ESBase:
                 self.best_f, self.best_x = float(f[j]), np.array(X[j])
         F, n_bad = impute_nonfinite(-f, maximize=True)
         self.n_nonfinite += n_bad
-        batch = make_batch(pend["theta"], pend["sigma"], X, F)
+        batch = make_batch(pend["theta"], pend["sigma"], X, F, center=self.center)
         self._core_tell(batch)
         while core.ask(self.state) is None:  # READY: a model batch is at hand, propose at once
             self._core_tell(None)
@@ -352,10 +370,17 @@ class TrustRegionES(_ESBase):
     tied to the radius, ``sigma_k = kappa delta_k / sqrt(d)`` (``delta_0 = sigma0 sqrt(d) / kappa``,
     ``kappa = 1``; Conn, Scheinberg & Vicente 2009 ch. 10).
 
-    Directions: with ``model="quadratic"`` the ``m = popsize / 2`` directions are orthogonalized
-    (:func:`trustopt.noise.orthogonal_directions`) and ``popsize`` defaults to ``2 d``, so that
-    the gradient estimate is the central-difference gradient in an orthonormal basis (exact
-    for quadratics, ``O(sigma^2)`` error for smooth ``f``) and the BFGS pairs are reliable.
+    Directions: with ``model="quadratic"`` the ``m = popsize // 2`` directions are orthogonalized
+    (:func:`trustopt.noise.orthogonal_directions`; a Haar-random frame for ``d <= 256``, randomly
+    signed coordinate directions above, option ``rotate``) and ``popsize`` defaults to ``2 d + 1``
+    (the pairs and the center ``theta_k``), so that the gradient estimate is the central-difference
+    gradient in an orthonormal basis (exact for quadratics, ``O(sigma^2)`` error for smooth ``f``).
+    The trial batch reuses the model batch's directions (common random numbers), so the
+    gradient estimates at ``theta_k`` and ``theta_tilde`` are the same smooth function of the
+    point and the BFGS pair ``(theta_tilde - theta_k, g(theta_tilde) - g(theta_k))`` is not
+    swamped by the change of directions; a new frame is drawn for every fresh model batch.
+    The actual gain of the ratio test is taken between the two center evaluations
+    (:class:`~trustopt.algorithms.trust_region_es.FreshRatioTest` with ``center=True``).
 
     ``TrustRegionES(x0, sigma0, *, seed, popsize=None, model="quadratic", kappa=1.0, beta0,
     beta1, gamma1, gamma2, gamma3, use_std=False)``.
@@ -368,22 +393,30 @@ class TrustRegionES(_ESBase):
         if model not in ("quadratic", "linear"):
             raise ValidationError(f"model: must be 'quadratic' or 'linear', got {model!r}")
         self.model = model
-        self.orthogonal = model == "quadratic"
+        self.orthogonal = self.center = model == "quadratic"
         self.hessian = None
         self.last_model = None
+        self.last_step = math.inf
+        self.tie_to_step = bool(kw.pop("tie_to_step", False))
+        d = as_float_array(x0, "x0", ndim=1).size
+        self.rotate = bool(kw.pop("rotate", d <= 256))
         if popsize is None and self.orthogonal:
-            popsize = 2 * as_float_array(x0, "x0", ndim=1).size
+            popsize = 2 * d + 1
         super().__init__(x0, sigma0, seed=seed, popsize=popsize, **kw)
 
     def _components(self, d, hp):
         self.kappa = check_positive(hp.pop("kappa", 1.0), "kappa")
         rule = _adaptive_rule(hp, self.sigma0 * math.sqrt(d) / self.kappa)
-        acc = FreshRatioTest(beta0=rule.beta0, use_std=hp.pop("use_std", False))
+        acc = FreshRatioTest(beta0=rule.beta0, use_std=hp.pop("use_std", False), center=self.center)
         _leftover(hp, "TrustRegionES")
         return (QuadraticModelStep() if self.model == "quadratic" else TrustRegionStep()), acc, rule
 
-    def sigma(self) -> float:
-        return self.kappa * self.state.param / math.sqrt(self.d)
+    def _sigma_rule(self) -> float:
+        """``sigma_k = kappa min(delta_k, ||p_{k-1}||) / sqrt(d)`` (quadratic model; ``p_{k-1}`` the
+        last proposed step, so the samples shrink with the superlinearly shrinking Newton steps),
+        ``kappa delta_k / sqrt(d)`` (linear model)."""
+        r = self.state.param if (self.model == "linear" or not self.tie_to_step) else min(self.state.param, self.last_step)
+        return self.kappa * r / math.sqrt(self.d)
 
     def _gradient(self, batch) -> np.ndarray:
         """``grad f`` estimate (minus the loop's surrogate gradient of ``F = -f``), ``(d,)``."""
@@ -400,7 +433,17 @@ class TrustRegionES(_ESBase):
             model_batch = batch if state.phase == core.NEED_MODEL else state.batch
             self.last_model = (np.array(state.theta), self._gradient(model_batch))
         self.method = replace(self.method, step=QuadraticModelStep(hessian=self.hessian))
+        n_records = len(self.history)
         super()._core_tell(batch)
+        if len(self.history) > n_records:
+            rec = self.history[-1]
+            # Nocedal & Wright 2006, Alg. 4.1: enlarge the radius only when the step reached the
+            # boundary; an interior (Newton) step with a good ratio keeps delta_k. The loop's
+            # RadiusRule.update(param, rho) does not see ||p_k||, so the adapter undoes the enlargement.
+            if rec.status == "ok" and rec.rho >= self.method.radius_rule.beta1 and rec.distance < 0.99 * rec.radius:
+                self.state = replace(self.state, param=float(rec.radius))
+        if self.state.phase == core.NEED_TRIAL:  # a sound proposal is pending
+            self.last_step = float(self.state.proposal.distance)
 
 
 METHODS = {"es": ES, "ars": ARS, "tres": TRES, "trust-region-es": TrustRegionES}
@@ -466,7 +509,7 @@ class _Evaluator:
                                                                initargs=(fun, noise, vectorized))
 
     def __call__(self, opt: _ESBase, X: np.ndarray):
-        if self.pool is not None and opt.pending.get("orthogonal"):
+        if self.pool is not None and (opt.pending.get("orthogonal") or opt.center):
             chunks = [c for c in np.array_split(np.arange(X.shape[0]), self.n) if c.size]
             parts = self.pool.map(_worker_eval_rows, [X[c] for c in chunks])
             return np.concatenate([v for v, _ in parts]), sum(e for _, e in parts)

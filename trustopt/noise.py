@@ -105,20 +105,31 @@ class NoiseTable:
         return theta[None, :] + np.asarray(sigma, dtype=np.float64) * eps
 
 
-def orthogonal_directions(eps: np.ndarray) -> np.ndarray:
-    """Orthogonalized directions of common length ``sqrt(d)`` (Choromanski et al. 2018, "structured
-    evolution", cited by TRES): the rows of ``eps (m, d)`` are orthonormalized in blocks of ``d``
-    (QR of each block's transpose) and scaled by ``sqrt(d)``, ``(m, d)``.
+def orthogonal_directions(eps: np.ndarray, *, rotate: bool = True) -> np.ndarray:
+    """Orthogonal directions of common length ``sqrt(d)`` built from noise rows ``eps (m, d)``, ``(m, d)``.
 
-    With ``m = d`` and antithetic pairs, the estimator of TRES eq. 6 on these directions is the
-    central-difference gradient along an orthonormal basis: exact for quadratic objectives.
+    ``rotate=True`` (Choromanski et al. 2018, "structured evolution", cited by TRES): the rows
+    are orthonormalized in blocks of ``d`` (QR of each block's transpose with a positive
+    diagonal, i.e. a Haar-random orthonormal frame) and scaled by ``sqrt(d)``; cost ``O(d^3)``
+    per full block. ``rotate=False``: the block's rows are ``sqrt(d) s_j e_{pi_j}`` -- randomly
+    signed coordinate directions, ``pi`` the permutation that sorts the block's first row,
+    ``s_j`` the sign of ``eps[j, pi_j]``; cost ``O(m d)``.
+
+    With ``m = d`` and antithetic pairs, TRES eq. 6 on either set is the central-difference
+    gradient along an orthonormal basis: exact for quadratic objectives.
     """
     eps = np.asarray(eps, dtype=np.float64)
     m, d = eps.shape
-    out = np.empty_like(eps)
+    out = np.zeros_like(eps)
     for start in range(0, m, d):
         block = eps[start:start + d]
-        q, r = np.linalg.qr(block.T)                    # (d, k), k = len(block)
-        q = q * np.where(np.diag(r) < 0, -1.0, 1.0)     # unique QR: positive diagonal of r
-        out[start:start + d] = q.T * math.sqrt(d)
+        k = block.shape[0]
+        if rotate:
+            q, r = np.linalg.qr(block.T)                    # (d, k)
+            q = q * np.where(np.diag(r) < 0, -1.0, 1.0)     # unique QR: positive diagonal of r
+            out[start:start + k] = q.T * math.sqrt(d)
+        else:
+            pi = np.argsort(block[0], kind="stable")[:k]
+            signs = np.where(block[np.arange(k), pi] < 0, -1.0, 1.0)
+            out[start + np.arange(k), pi] = signs * math.sqrt(d)
     return out

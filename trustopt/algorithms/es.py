@@ -146,12 +146,14 @@ def shaped_utilities(batch: Batch, shaping: str) -> np.ndarray:
     return np.asarray(batch.adv, dtype=np.float64)
 
 
-def make_batch(theta, sigma, X, values_max) -> Batch:
+def make_batch(theta, sigma, X, values_max, *, center: bool = False) -> Batch:
     """The loop's :class:`~trustopt.core.types.Batch` for samples ``X (N, d)`` drawn at ``theta``
     with standard deviation ``sigma`` (scalar or ``(d,)``) and FINITE values ``F(x_n)`` to maximize.
 
     ``weights = 1/N``, ``eta = mean F`` (estimate of TRES eq. 3), ``adv = F - eta``,
     ``eta_std`` the sample standard deviation (STRO eq. 4.2), ``n_samples = N`` evaluations.
+    ``center=True``: the last row is ``theta`` itself; it gets weight 0 (the others ``1/(N-1)``)
+    so the surrogate gradient is still exactly TRES eq. 6 on the pairs.
     """
     theta = np.asarray(theta, dtype=np.float64)
     X = np.asarray(X, dtype=np.float64)
@@ -161,7 +163,8 @@ def make_batch(theta, sigma, X, values_max) -> Batch:
     eta = float(np.mean(F))
     policy = GaussianSearch(n_params=d)
     return Batch(
-        theta=theta, states=states, actions=X, weights=np.full(N, 1.0 / N), adv=F - eta,
+        theta=theta, states=states, actions=X,
+        weights=np.append(np.full(N - 1, 1.0 / (N - 1)), 0.0) if center else np.full(N, 1.0 / N), adv=F - eta,
         logp_old=policy.log_prob(theta, states, X), returns=F, eta=eta,
         eta_std=float(np.std(F, ddof=1)) if N > 1 else 0.0, n_samples=N,
     )

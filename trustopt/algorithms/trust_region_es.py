@@ -69,6 +69,14 @@ class FreshRatioTest:
     ``r_k = (eta_trial - eta_k) / ([eta_std_k if use_std] + predicted_gain)``; accept iff
     ``r_k >= beta0``.
 
+    ``center=True``: the batches end with the unperturbed point (``x_N = theta``), and the
+    actual gain is ``F(theta_tilde) - F(theta_k)`` from those two evaluations instead of the
+    batch means. For a quadratic ``F`` the two agree exactly when the batches share ``sigma``
+    and an orthonormal direction set (``J_sigma = F + sigma^2 tr(H) / 2``, a constant); for
+    other ``F`` the center gain is the one that cannot be won by inflating ``sigma`` (with the
+    batch means, a large ``sigma`` makes ``J_sigma`` smoother, the model better, the radius
+    larger and ``sigma`` larger still: a feedback loop seen on Rosenbrock's function).
+
     Hyperparameters: ``beta0 = 0.1`` (a fraction of the predicted gain must be realized:
     Nocedal & Wright 2006, Alg. 4.1, eta in [0, 1/4)); ``use_std = False`` (for deterministic
     objectives ``sigma_hat`` measures the spread of ``F`` inside the sample ball, not noise;
@@ -77,6 +85,7 @@ class FreshRatioTest:
 
     beta0: float = 0.1
     use_std: bool = False
+    center: bool = False
     needs_trial_batch = True
 
     def __post_init__(self):
@@ -84,7 +93,10 @@ class FreshRatioTest:
 
     def decide(self, proposal, batch, trial_batch, n_rejections) -> Decision:
         std = batch.eta_std / math.sqrt(batch.n_pairs) if self.use_std else 0.0
-        rho = stro_ratio(trial_batch.eta, batch.eta, std, proposal.predicted_gain)
+        if self.center:
+            rho = stro_ratio(float(trial_batch.returns[-1]), float(batch.returns[-1]), std, proposal.predicted_gain)
+        else:
+            rho = stro_ratio(trial_batch.eta, batch.eta, std, proposal.predicted_gain)
         return Decision(action=ACCEPT if rho >= self.beta0 else REJECT, rho=rho)
 
 
