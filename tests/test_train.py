@@ -1,0 +1,187 @@
+"""Training driver: bit-identical across worker counts, the normalizer equals a single pass over
+the observations, checkpoints/resume, target stop, configuration validation and defaults."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+import pytest
+
+from trustopt._validation import ValidationError
+from trustopt.envs import EnvSpec, LinearPolicy, rollout
+from trustopt.estimators import RunningMeanStd
+from trustopt.minimize import TRES
+from trustopt.noise import NoiseTable
+from trustopt.train import (
+    PROGRESS_COLUMNS,
+    CheckpointError,
+    TrainConfig,
+    load_policy,
+    normalizer_arrays,
+    read_progress,
+    resolve_config,
+    train,
+)
+from trustopt.train.checkpoint import MAGIC, load_checkpoint, save_checkpoint
+
+TINY = dict(env_id="Swimmer-v5", timesteps=4000, max_episode_steps=100, n_directions=4, eval_every=2,
+            eval_episodes=2, noise_table_size=100_000)
+
+
+def _policy_arrays(run):
+    _, _, data = load_policy(run)
+    return {k: data[k] for k in ("W", "obs_mean", "obs_std", "obs_count", "obs_M2")}
+
+
+def _assert_same_bits(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape, k
+        assert a[k].tobytes() == b[k].tobytes(), k
+
+
+def _progress_without_wall(run):
+    with open(os.path.join(run, "progress.csv")) as f:
+        rows = list(csv.reader(f))
+    i = rows[0].index("wall_s")
+    return [r[:i] + r[i + 1:] for r in rows]
+
+
+@pytest.mark.parametrize("algo", ["tres", "ars", "es"])
+def test_same_bits_with_one_and_two_workers(tmp_path, algo):
+    cfg = TrainConfig(algo=algo, seed=3, **TINY)
+    r1 = train(cfg, tmp_path / "w1", workers=1, progress=False)
+    r2 = train(cfg, tmp_path / "w2", workers=2, progress=False)
+    assert r1.iterations == r2.iterations == 5 and r1.timesteps == 4000
+    a, b = _policy_arrays(tmp_path / "w1"), _policy_arrays(tmp_path / "w2")
+    _assert_same_bits(a, b)
+    assert np.any(a["W"] != 0.0)  # it moved (the comparison is not between two zero matrices)
+    assert _progress_without_wall(tmp_path / "w1") == _progress_without_wall(tmp_path / "w2")
+    p = read_progress(tmp_path / "w1")
+    assert tuple(p) == PROGRESS_COLUMNS
+    assert np.isnan(p["eval_mean"][0]) and not np.isnan(p["eval_mean"][1])  # eval every 2 iterations
+
+
+def test_normalizer_equals_single_pass_over_all_observations(tmp_path):
+    """Independent reference: rebuild the first iteration's 2N policies from the optimizer's own
+    ask() (NoiseTable.perturb), record every rollout, and compute mean/M2 in one pass."""
+    cfg = TrainConfig(algo="tres", seed=5, **{**TINY, "timesteps": 1, "eval_every": 0})
+    train(cfg, tmp_path / "r", workers=2, progress=False)
+    got = _policy_arrays(tmp_path / "r")
+
+    c = resolve_config(cfg)
+    spec = EnvSpec(env_id=c.env_id, max_episode_steps=c.max_episode_steps)
+    env = spec.make()
+    opt = TRES(np.zeros(env.obs_dim * env.act_dim), c.sigma, seed=c.seed, popsize=2 * c.n_directions, adapt=False,
+               noise=NoiseTable(size=c.noise_table_size))
+    X = opt.ask()
+    seeds = np.random.SeedSequence([c.seed, 0, 0]).generate_state(c.n_directions, dtype=np.uint32)
+    obs = []
+    for j, x in enumerate(X):
+        pol = LinearPolicy(W=x.reshape(env.act_dim, env.obs_dim))  # first iteration: mean 0, std 1
+        res = rollout(spec, pol, seed=int(seeds[j % c.n_directions]), record=True)
+        obs.append(np.array(res.trajectory.obs))
+    ref = RunningMeanStd.from_batch(np.concatenate(obs))
+    assert int(got["obs_count"]) == ref.count == 2 * c.n_directions * 100
+    # pairwise merges vs one pass: equal up to round-off, |error| <~ n * eps * scale
+    scale = np.abs(ref.mean) + np.sqrt(ref.var)
+    np.testing.assert_allclose(got["obs_mean"], ref.mean, rtol=0, atol=1e-12 * scale.max())
+    np.testing.assert_allclose(got["obs_M2"], ref.M2, rtol=1e-10)
+    np.testing.assert_allclose(got["obs_std"], np.sqrt(ref.var), rtol=1e-10)
+
+
+def test_normalizer_arrays_floor_and_disabled():
+    rms = RunningMeanStd.from_batch(np.array([[1.0, 2.0], [3.0, 2.0]]))
+    mean, std = normalizer_arrays(rms)
+    assert mean.tolist() == [2.0, 2.0] and std.tolist() == [1.0, 1.0]  # second: variance 0 -> 1
+    mean, std = normalizer_arrays(rms, enabled=False)
+    assert mean.tolist() == [0.0, 0.0] and std.tolist() == [1.0, 1.0]
+    mean, std = normalizer_arrays(RunningMeanStd.empty(3))
+    assert mean.tolist() == [0.0] * 3 and std.tolist() == [1.0] * 3
+
+
+def test_resume_in_process_equals_uninterrupted(tmp_path):
+    """Resume from an intermediate checkpoint (saved copy) reproduces the uninterrupted run."""
+    cfg = TrainConfig(algo="tres", seed=1, **TINY)
+    ref = tmp_path / "ref"
+    snapshots = []
+
+    def grab(row):
+        if row["iteration"] == 2:
+            snapshots.append(open(ref / "checkpoint.pkl", "rb").read())
+            snapshots.append(open(ref / "progress.csv", "rb").read())
+
+    train(cfg, ref, workers=1, progress=False, callback=grab)
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    (crashed / "checkpoint.pkl").write_bytes(snapshots[0])
+    (crashed / "progress.csv").write_bytes(snapshots[1] + b"3,999,garbage row written after the checkpoint\n")
+    res = train(cfg, crashed, workers=2, resume=True, progress=False)
+    assert res.iterations == 5
+    _assert_same_bits(_policy_arrays(ref), _policy_arrays(crashed))
+    assert _progress_without_wall(ref) == _progress_without_wall(crashed)
+    # resuming a finished run changes nothing
+    train(cfg, crashed, workers=1, resume=True, progress=False)
+    _assert_same_bits(_policy_arrays(ref), _policy_arrays(crashed))
+
+
+def test_checkpoint_errors(tmp_path):
+    cfg = TrainConfig(algo="ars", seed=0, **{**TINY, "timesteps": 500})
+    run = tmp_path / "r"
+    train(cfg, run, progress=False)
+    with pytest.raises(CheckpointError, match="already holds a run"):
+        train(cfg, run, progress=False)
+    with pytest.raises(CheckpointError, match="different configuration.*seed"):
+        train(TrainConfig(algo="ars", seed=1, **{**TINY, "timesteps": 500}), run, resume=True, progress=False)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        train(cfg, tmp_path / "nothing", resume=True, progress=False)
+    ck = run / "checkpoint.pkl"
+    data = ck.read_bytes()
+    ck.write_bytes(data[:-10])  # truncated
+    with pytest.raises(CheckpointError, match="corrupt"):
+        train(cfg, run, resume=True, progress=False)
+    ck.write_bytes(b"not a checkpoint at all, no header")
+    with pytest.raises(CheckpointError, match="bad header"):
+        load_checkpoint(ck)
+    flipped = bytearray(data)
+    flipped[-1] ^= 0xFF
+    ck.write_bytes(bytes(flipped))
+    with pytest.raises(CheckpointError, match="checksum"):
+        load_checkpoint(ck)
+    save_checkpoint(ck, {"config": {}, "state": 1})
+    assert ck.read_bytes().startswith(MAGIC) and load_checkpoint(ck)["state"] == 1
+    assert not [p for p in os.listdir(run) if p.startswith(".tmp-")]  # no temp files left behind
+
+
+def test_target_stops_at_first_evaluation_reaching_it(tmp_path):
+    cfg = TrainConfig(algo="tres", seed=0, **{**TINY, "eval_every": 3}, target=-1e9)
+    res = train(cfg, tmp_path / "r", progress=False)
+    assert res.stop_reason == "target" and res.iterations == 3 and res.last_eval is not None
+    res = train(TrainConfig(algo="tres", seed=0, **{**TINY, "eval_every": 0}, target=-1e9), tmp_path / "s",
+                progress=False)
+    assert res.stop_reason == "timesteps" and res.last_eval is None  # no evaluation, no target stop
+    assert np.isnan(read_progress(tmp_path / "s")["eval_mean"]).all()
+
+
+def test_config_validation_and_paper_defaults():
+    with pytest.raises(ValidationError, match="env_id: unknown environment 'Swimer-v5'.*Swimmer-v5"):
+        TrainConfig(env_id="Swimer-v5")
+    with pytest.raises(ValidationError, match="policy-gradient family"):
+        TrainConfig(env_id="Swimmer-v5", algo="trpo")
+    with pytest.raises(ValidationError, match="algo: unknown"):
+        TrainConfig(env_id="Swimmer-v5", algo="cma")
+    for bad in (dict(sigma=-1.0), dict(sigma=float("nan")), dict(lr=0), dict(timesteps=0), dict(seed=-1),
+                dict(n_directions=0), dict(n_directions=4, top_directions=5), dict(optimizer="rmsprop"),
+                dict(eval_every=-1), dict(obs_norm=1), dict(l2=-0.1), dict(K=True)):
+        with pytest.raises(ValidationError, match=next(iter(bad))):
+            TrainConfig(env_id="Swimmer-v5", **bad)
+    ars = resolve_config(TrainConfig(env_id="HalfCheetah-v5", algo="ars"))
+    assert (ars.lr, ars.sigma, ars.n_directions, ars.top_directions) == (0.02, 0.03, 32, 4)  # Mania et al. Table 9
+    tres = resolve_config(TrainConfig(env_id="Swimmer-v5", algo="tres"))
+    assert (tres.lambda_, tres.K, tres.sigma) == (14.0, 15, 0.02)  # TRES Fig. 3-4; OpenAI ES sigma
+    es = resolve_config(TrainConfig(env_id="Ant-v5", algo="es"))
+    assert (es.lr, es.l2, es.optimizer, es.n_directions) == (0.01, 0.005, "adam", 60)
+    user = resolve_config(TrainConfig(env_id="Swimmer-v5", algo="tres", sigma=0.05, n_directions=3))
+    assert (user.sigma, user.n_directions) == (0.05, 3)

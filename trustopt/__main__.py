@@ -1,0 +1,5 @@
+import sys
+
+from trustopt.cli import main
+
+sys.exit(main())

@@ -1,0 +1,207 @@
+"""The ``trustopt`` command line (also ``python -m trustopt``).
+
+    trustopt train --env Swimmer-v5 --algo tres --timesteps 1000000 --seed 0 --workers 2 --out runs/x
+        [--eval-every K] [--eval-episodes M] [--backend process] [--resume] [--config FILE]
+        [--target R] [--set KEY=VALUE ...] [--no-progress]
+    trustopt eval runs/x --episodes 100 [--workers N]
+    trustopt plot runs/x runs/y -o curves.png [--target R]
+
+``--config FILE``: a JSON object with :class:`trustopt.train.TrainConfig` fields (``env_id``,
+``algo``, ``n_directions``, ``sigma``, ``lr``, ...); flags given on the command line override
+it. ``--eval-every`` counts iterations (0 disables evaluation). ``--resume`` continues the
+run in ``--out`` from its last checkpoint (the settings must be those of the run; with
+``--resume`` alone the run's own ``config.json`` is used).
+
+Exit codes: 0 success; 2 bad usage, unknown environment, invalid settings, missing, corrupt
+or mismatched checkpoint (a one-line message on stderr, no traceback); 130 interrupted
+(the last checkpoint stays valid: rerun with ``--resume``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+__all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own usage errors: exit 2 with a one-line message
+        self.print_usage(sys.stderr)
+        self.exit(2, f"trustopt: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
+    return v
+
+
+def _timesteps(text: str) -> int:
+    try:
+        v = float(text)  # accepts 1e6
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of timesteps, got {text!r}") from None
+    if not v.is_integer() or v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(v)
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from trustopt.train.config import ES_ALGOS, PG_ALGOS
+
+    p = _Parser(prog="trustopt", description="Trust-region policy search: linear-policy MuJoCo experiments.")
+    sub = p.add_subparsers(dest="command", metavar="{train,eval,plot}", parser_class=_Parser)
+    sub.required = True
+
+    t = sub.add_parser("train", help="train a linear policy (TRES, ES, ARS) on a MuJoCo environment")
+    t.add_argument("--env", dest="env_id", help="Gymnasium id, e.g. Swimmer-v5")
+    t.add_argument("--algo", choices=ES_ALGOS + PG_ALGOS, help="algorithm (default tres)")
+    t.add_argument("--timesteps", type=_timesteps, help="training env-steps budget (default 1000000)")
+    t.add_argument("--seed", type=_nonneg_int, help="seed (default 0)")
+    t.add_argument("--workers", type=_positive_int, default=1, help="rollout worker processes (default 1)")
+    t.add_argument("--out", required=True, help="run folder")
+    t.add_argument("--eval-every", type=_nonneg_int, help="iterations between evaluations; 0 disables (default 10)")
+    t.add_argument("--eval-episodes", type=_positive_int, help="episodes per evaluation (default 10)")
+    t.add_argument("--backend", default="process", choices=("process", "serial", "ray"), help="rollout backend")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    t.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
+    t.add_argument("--target", type=_float, help="stop once an evaluation's mean return reaches this")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a hyperparameter (JSON value), e.g. --set sigma=0.03 --set n_directions=16")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    e = sub.add_parser("eval", help="evaluate a run's final policy (environment return)")
+    e.add_argument("run", help="run folder (or policy.npz)")
+    e.add_argument("--episodes", type=_positive_int, default=100)
+    e.add_argument("--workers", type=_positive_int, default=1)
+    e.add_argument("--seed", type=_nonneg_int, default=1_000_003, help="seed of the evaluation episodes")
+    e.add_argument("--json", dest="json_path", help="also write the returns to this JSON file")
+
+    pl = sub.add_parser("plot", help="learning curves of runs")
+    pl.add_argument("runs", nargs="+", help="run folders")
+    pl.add_argument("-o", "--output", required=True, help="image file (png, pdf, svg)")
+    pl.add_argument("--target", type=_float, help="draw a threshold line")
+    pl.add_argument("--title")
+    return p
+
+
+def _train_config(args):
+    from trustopt._validation import ValidationError
+    from trustopt.train import config_from_dict
+
+    d: dict = {}
+    if args.resume and args.config is None and args.env_id is None:
+        path = os.path.join(args.out, "config.json")
+        try:
+            with open(path) as f:
+                d = json.load(f)
+        except FileNotFoundError:
+            raise ValidationError(f"out: {args.out} has no config.json to resume from") from None
+        except ValueError as exc:
+            raise ValidationError(f"out: {path} is not valid JSON ({exc})") from None
+        d.pop("runtime", None)
+    elif args.config is not None:
+        try:
+            with open(args.config) as f:
+                d = json.load(f)
+        except FileNotFoundError:
+            raise ValidationError(f"config: {args.config} does not exist") from None
+        except ValueError as exc:
+            raise ValidationError(f"config: {args.config} is not valid JSON ({exc})") from None
+        if not isinstance(d, dict):
+            raise ValidationError(f"config: {args.config} must hold a JSON object")
+    for name in ("env_id", "algo", "timesteps", "seed", "eval_every", "eval_episodes", "target"):
+        v = getattr(args, name)
+        if v is not None:
+            d[name] = v
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValidationError(f"--set: expected KEY=VALUE, got {item!r}")
+        try:
+            d[key.strip()] = json.loads(value)
+        except ValueError:
+            d[key.strip()] = value
+    if "env_id" not in d:
+        raise ValidationError("--env: required (e.g. --env Swimmer-v5)")
+    return config_from_dict(d)
+
+
+def _cmd_train(args) -> int:
+    from trustopt.train import train
+
+    config = _train_config(args)
+    res = train(config, args.out, workers=args.workers, backend=args.backend, resume=args.resume,
+                progress=not args.no_progress)
+    ev = "" if res.last_eval is None else f", last evaluation {res.last_eval[0]:.2f} +- {res.last_eval[1]:.2f}"
+    print(f"trustopt: {res.config.algo} on {res.config.env_id}: stopped ({res.stop_reason}) after "
+          f"{res.iterations} iterations, {res.timesteps} timesteps, {res.wall_s:.1f} s{ev}; policy in "
+          f"{os.path.join(res.out, 'policy.npz')}")
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    import numpy as np
+
+    from trustopt.train import evaluate_policy, load_policy
+
+    _, env_id, _ = load_policy(args.run)
+    G = evaluate_policy(args.run, episodes=args.episodes, seed=args.seed, workers=args.workers)
+    print(f"{env_id}: return {G.mean():.2f} +- {G.std():.2f} over {G.size} episodes "
+          f"(min {G.min():.2f}, max {G.max():.2f})")
+    if args.json_path:
+        with open(args.json_path, "w") as f:
+            json.dump({"env_id": env_id, "episodes": int(G.size), "mean": float(G.mean()),
+                       "std": float(G.std()), "returns": [float(g) for g in np.asarray(G)]}, f, indent=1)
+    return 0
+
+
+def _cmd_plot(args) -> int:
+    from trustopt.train import plot_runs
+
+    print(plot_runs(args.runs, args.output, target=args.target, title=args.title))
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``trustopt`` console script; returns the exit code."""
+    from trustopt._validation import ValidationError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return {"train": _cmd_train, "eval": _cmd_eval, "plot": _cmd_plot}[args.command](args)
+    except ValidationError as exc:
+        print(f"trustopt: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("trustopt: interrupted; the last checkpoint is intact (rerun with --resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
