@@ -9,6 +9,7 @@ import numpy as np
 from trustopt._validation import ValidationError, readonly
 from trustopt.core.loop import NEED_MODEL, Method, drive
 from trustopt.core.types import FAILURE_STATUSES, Record, Result
+from trustopt.lqr import LQR, LinearPolicy
 
 __all__ = ["run"]
 
@@ -34,17 +35,22 @@ def run(
     Args:
         algorithm: a registered name (``vpg npg trpo ppo trefree stro``; see
             :data:`trustopt.algorithms.REGISTRY`) or a composed :class:`Method`.
-        problem: a :class:`trustopt.tabular.TabularMDP` (a composed Method carries its own).
+        problem: a :class:`trustopt.tabular.TabularMDP` or a :class:`trustopt.lqr.LQR` (a composed
+            Method carries its own). On an LQR the policy is linear Gaussian,
+            ``theta = [K.ravel(), b, log_std]``, and ``theta0`` (default ``K = 0, b = 0,
+            log_std = 0``) must be stabilizing.
         max_iter: number of iterations (``>= 0``); an iteration ends with an accept/reject decision.
         seed: seeds the one ``np.random.Generator`` passed to sampler and step solver;
             the same seed gives the same result bit for bit.
-        exact: use the exact oracle as sampler (noise-free expectations; no samples).
+        exact: use the exact oracle as sampler (noise-free expectations; no samples). On an LQR
+            see :class:`~trustopt.components.lqr_samplers.ExactLQRSampler` (the clipped PPO /
+            TREFree objectives are then a deterministic quadrature, exact only at ``theta_k``).
         callback: ``callback(record)`` after each iteration; a truthy return stops the run.
         **hyperparameters: passed to the algorithm's factory (only with a name).
 
     Returns:
         :class:`~trustopt.core.types.Result` with ``theta``, ``policy`` (``(S, A)`` for tabular
-        problems), ``eta`` (of the final iterate: exact in exact mode, otherwise ``eta_hat``
+        problems, a :class:`trustopt.lqr.LinearPolicy` for LQR), ``eta`` (of the final iterate: exact in exact mode, otherwise ``eta_hat``
         of a batch collected there), ``history`` (one :class:`Record` per iteration: ``eta``,
         ``accepted``, ``rho``, ``radius``, ``kl``, ``predicted_gain``, ``actual_gain``,
         ``n_samples``, ``status``, ...), ``status`` and ``message``.
@@ -71,7 +77,12 @@ def run(
     else:
         eta = state.batch.eta
     theta = readonly(np.array(state.theta))
-    policy = readonly(method.policy.probs(theta)) if hasattr(method.policy, "probs") else None
+    if hasattr(method.policy, "probs"):
+        policy = readonly(method.policy.probs(theta))
+    elif isinstance(method.problem, LQR):
+        policy = LinearPolicy.from_theta(theta, obs_dim=method.problem.n, act_dim=method.problem.m)
+    else:
+        policy = None
     n_acc = sum(r.accepted for r in history)
     n_fail = sum(r.status in FAILURE_STATUSES for r in history)
     message = (f"{method.name}: {len(history)} iteration(s), {n_acc} accepted, {len(history) - n_acc} rejected "

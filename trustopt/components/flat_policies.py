@@ -77,9 +77,8 @@ class FlatTabularSoftmax:
 class FlatLinearGaussian:
     """:class:`trustopt.policies.LinearGaussian` (already flat) in the loop's protocol.
 
-    States ``(N, obs_dim)``, actions ``(N, act_dim)``. The Fisher-vector product requires
-    equal pair weights (every sampled batch has them); it is the policy's sample-average
-    ``J' M J v`` (TRPO App. C.1).
+    States ``(N, obs_dim)``, actions ``(N, act_dim)``. The Fisher-vector product is the
+    policy's pair-weighted ``sum_i w_i J_i' M J_i v`` (TRPO App. C.1).
     """
 
     base: LinearGaussian
@@ -116,10 +115,8 @@ class FlatLinearGaussian:
         return np.full(np.shape(states)[0], self.base.entropy(theta))
 
     def fisher_vector_product(self, theta, states, weights, v) -> np.ndarray:
-        w = np.asarray(weights)
-        if w.size and not np.allclose(w, w[0], rtol=1e-12, atol=0.0):
-            raise NotImplementedError("FlatLinearGaussian.fisher_vector_product: unequal pair weights")
-        return self.base.fisher_vector_product(theta, states, v)
+        """``sum_i w_i Hess KL_{s_i} v`` (``weights (N,)`` used as given; the loop passes normalized ones)."""
+        return self.base.fisher_vector_product(theta, states, v, weights=weights)
 
     def sample(self, theta, states, rng) -> np.ndarray:
         return self.base.sample(theta, states, rng)

@@ -32,17 +32,36 @@ def _ratio(policy, theta, batch) -> np.ndarray:
     return np.exp(policy.log_prob(theta, batch.states, batch.actions) - batch.logp_old)
 
 
+def _closed_form(batch):
+    """The closed-form model ``L_{pi_k}(pi_theta)`` an exact batch may carry as its ``oracle``
+    (an object with ``surrogate_value(theta)`` and ``surrogate_value_and_grad(theta)``, e.g.
+    :class:`~trustopt.components.lqr_samplers.ExactLQRModel`), or None."""
+    model = batch.oracle if batch.exact else None
+    return model if hasattr(model, "surrogate_value_and_grad") else None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ImportanceSampled:
     """``L_hat(theta) = eta_hat + sum_i w_i r_i(theta) A_i`` (TRPO eq. 14; STRO eq. 4.3).
 
     ``grad L_hat = sum_i w_i r_i A_i grad log pi_theta(a_i|s_i)``. No hyperparameters.
+
+    On an exact batch that carries a closed-form model (the LQR oracle, whose pairs are a
+    quadrature exact only at ``theta_k``), value and gradient are the model's exact
+    ``L_{pi_k}(pi_theta)`` and ``grad L`` at every ``theta`` (TRPO eq. 3; STRO eq. 2.4).
     """
 
     def value(self, policy, theta, batch) -> float:
+        model = _closed_form(batch)
+        if model is not None:
+            return float(model.surrogate_value(theta))
         return float(batch.eta + np.sum(batch.weights * _ratio(policy, theta, batch) * batch.adv))
 
     def value_and_grad(self, policy, theta, batch):
+        model = _closed_form(batch)
+        if model is not None:
+            L, g = model.surrogate_value_and_grad(theta)
+            return float(L), np.asarray(g, dtype=np.float64)
         c = batch.weights * _ratio(policy, theta, batch) * batch.adv
         g = policy.score_vector_product(theta, batch.states, batch.actions, c)
         return float(batch.eta + np.sum(c)), g
