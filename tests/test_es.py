@@ -257,3 +257,16 @@ def test_dogleg_against_the_exact_subproblem_limits():
         # dogleg gains at least the Cauchy point's model value (N&W Lemma 4.2 ingredient)
         tc = min(delta / np.linalg.norm(g), (g @ g) / (g @ H @ g))
         assert model(p) >= model(tc * g) - 1e-12
+
+
+def test_isotropic_fast_paths_equal_the_per_dimension_formulas():
+    rng = np.random.default_rng(11)
+    N, d = 7, 4
+    pol = GaussianSearch(n_params=d)
+    theta, X, c = rng.standard_normal(d), rng.standard_normal((N, d)), rng.standard_normal(N)
+    s1 = np.full((N, 1), 0.3)
+    sd = np.full((N, d), 0.3)
+    np.testing.assert_allclose(pol.log_prob(theta, s1, X), pol.log_prob(theta, sd, X), rtol=1e-13)
+    np.testing.assert_allclose(pol.score_vector_product(theta, s1, X, c),
+                               pol.grad_log_prob(theta, sd, X).T @ c, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(pol.kl_dims(theta, theta + 1, s1), pol.kl_dims(theta, theta + 1, sd), rtol=1e-13)

@@ -72,6 +72,11 @@ class GaussianSearch:
 
     def log_prob(self, theta, states, actions) -> np.ndarray:
         """``log p_theta(x_n)``, ``(N,)``."""
+        if np.shape(states)[1] == 1:  # isotropic: O(N d) with one pass over the samples
+            diff = actions - theta
+            s = states[:, 0]
+            return (-0.5 * np.einsum("ij,ij->i", diff, diff) / (s * s)
+                    - self.n_params * (np.log(s) + 0.5 * _LOG_2PI))
         return self.log_prob_dims(theta, states, actions).sum(axis=1)
 
     def grad_log_prob(self, theta, states, actions) -> np.ndarray:
@@ -80,12 +85,16 @@ class GaussianSearch:
 
     def score_vector_product(self, theta, states, actions, c) -> np.ndarray:
         """``sum_n c_n (x_n - theta) / sigma_n^2``, ``(d,)``."""
-        return self.grad_log_prob(theta, states, actions).T @ np.asarray(c, dtype=np.float64)
+        c = np.asarray(c, dtype=np.float64)
+        if np.shape(states)[1] == 1:  # isotropic: X^T (c / s^2) - theta sum(c / s^2), no (N, d) temporary
+            w = c / (states[:, 0] * states[:, 0])
+            return actions.T @ w - np.asarray(theta) * w.sum()
+        return self.grad_log_prob(theta, states, actions).T @ c
 
     def kl_dims(self, theta_old, theta, states) -> np.ndarray:
         """``KL(N(theta_old_i, s^2) || N(theta_i, s^2)) = (theta_i - theta_old_i)^2 / (2 s^2)``, ``(N, d)``."""
         diff = np.asarray(theta, dtype=np.float64) - np.asarray(theta_old, dtype=np.float64)
-        return 0.5 * diff * diff / (states * states) * np.ones_like(states)
+        return np.broadcast_to(0.5 * diff * diff / (states * states), (np.shape(states)[0], self.n_params))
 
     def kl(self, theta_old, theta, states) -> np.ndarray:
         """Sum over dimensions of :meth:`kl_dims`, ``(N,)``."""
@@ -152,6 +161,7 @@ def make_batch(theta, sigma, X, values_max, *, center: bool = False) -> Batch:
 
     ``weights = 1/N``, ``eta = mean F`` (estimate of TRES eq. 3), ``adv = F - eta``,
     ``eta_std`` the sample standard deviation (STRO eq. 4.2), ``n_samples = N`` evaluations.
+    ``states`` is ``(N, 1)`` for a scalar ``sigma`` (broadcast by :class:`GaussianSearch`), else ``(N, d)``.
     ``center=True``: the last row is ``theta`` itself; it gets weight 0 (the others ``1/(N-1)``)
     so the surrogate gradient is still exactly TRES eq. 6 on the pairs.
     """
@@ -159,7 +169,8 @@ def make_batch(theta, sigma, X, values_max, *, center: bool = False) -> Batch:
     X = np.asarray(X, dtype=np.float64)
     F = np.asarray(values_max, dtype=np.float64)
     N, d = X.shape
-    states = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (N, d)).copy()
+    sigma = np.asarray(sigma, dtype=np.float64)
+    states = np.full((N, 1), float(sigma)) if sigma.ndim == 0 else np.broadcast_to(sigma, (N, d)).copy()
     eta = float(np.mean(F))
     policy = GaussianSearch(n_params=d)
     return Batch(

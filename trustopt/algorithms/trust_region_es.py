@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import cho_factor, cho_solve
 
 from trustopt._validation import as_float_array
 from trustopt.components.acceptance import stro_ratio
@@ -130,8 +131,7 @@ def dogleg(g, H, delta) -> np.ndarray:
     g = np.asarray(g, dtype=np.float64)
     gnorm = float(np.linalg.norm(g))
     try:
-        L = np.linalg.cholesky(H)
-        pN = np.linalg.solve(L.T, np.linalg.solve(L, g))
+        pN = cho_solve(cho_factor(H, lower=True, check_finite=False), g, check_finite=False)
     except np.linalg.LinAlgError:
         return (delta / gnorm) * g
     if np.linalg.norm(pN) <= delta:
