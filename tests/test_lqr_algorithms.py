@@ -19,14 +19,11 @@ import pytest
 
 from trustopt import ValidationError, lqr
 from trustopt.api import run
-from trustopt.components.acceptance import RatioTest
 from trustopt.components.distances import MeanKL
 from trustopt.components.flat_policies import FlatLinearGaussian
 from trustopt.components.lqr_samplers import ExactLQRSampler, LQREpisodeSampler, quadratic_features
-from trustopt.components.radius import ConstantRadius
 from trustopt.components.steps import StroInnerSolver
 from trustopt.components.surrogates import ClippedObjective, ClippedRatio, ImportanceSampled
-from trustopt.core.loop import Method
 from trustopt.policies import LinearGaussian
 
 ALGORITHMS = ["vpg", "npg", "trpo", "ppo", "trefree", "stro"]
