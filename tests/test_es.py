@@ -270,3 +270,28 @@ def test_isotropic_fast_paths_equal_the_per_dimension_formulas():
     np.testing.assert_allclose(pol.score_vector_product(theta, s1, X, c),
                                pol.grad_log_prob(theta, sd, X).T @ c, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(pol.kl_dims(theta, theta + 1, s1), pol.kl_dims(theta, theta + 1, sd), rtol=1e-13)
+
+
+def test_registry_factories_run_through_the_core_loop():
+    """es / ars / tres compose a core Method that trustopt.run drives (reward maximization)."""
+    from trustopt.algorithms.ars import ars
+    from trustopt.algorithms.es import es
+    from trustopt.algorithms.tres import tres
+    from trustopt.api import run
+
+    target = np.array([1.0, -2.0, 0.5])
+
+    def reward(X):
+        return -np.sum((np.atleast_2d(X) - target) ** 2, axis=1)
+
+    for factory, hp in ((es, dict(sigma=0.1, lr=0.05, l2=0.0)), (ars, dict(nu=0.1, alpha=0.05)),
+                        (tres, dict(sigma=0.1, lr=0.5))):
+        method = factory(reward, theta0=np.zeros(3), **hp)
+        res = run(method, None, max_iter=150, seed=0)
+        assert np.sum((res.theta - target) ** 2) < 0.05 * np.sum(target**2), (method.name, res.theta)
+        again = run(factory(reward, theta0=np.zeros(3), **hp), None, max_iter=150, seed=0)
+        assert np.array_equal(res.theta, again.theta)  # same seed, same result
+    with pytest.raises(ValidationError, match="exact"):
+        es(reward, theta0=np.zeros(3), exact=True)
+    with pytest.raises(ValidationError, match="problem"):
+        es("HalfCheetah-v5", theta0=np.zeros(3))

@@ -14,7 +14,7 @@ import numpy as np
 from trustopt._validation import ValidationError, check_positive
 from trustopt.core.types import NONPOSITIVE_GAIN, STEP_OK, Proposal
 
-__all__ = ["ARSStep", "ars_direction"]
+__all__ = ["ARSStep", "ars_direction", "ars"]
 
 
 def ars_direction(r_plus, r_minus, delta, n_top: int) -> tuple[np.ndarray, float]:
@@ -83,3 +83,21 @@ class ARSStep:
                             message="ARS: all kept rewards equal (sigma_R = 0)")
         return Proposal(theta=theta_k + step, predicted_gain=gain, distance=float(np.linalg.norm(step)),
                         status=STEP_OK, n_inner=1)
+
+
+def ars(problem, *, exact: bool = False, theta0, nu: float = 0.03, n_directions: int = 8, alpha: float = 0.02,
+        top_fraction: float = 0.5, noise=None):
+    """ARS V1-t (Mania et al. 2018, Alg. 1) composed for :func:`trustopt.run`: ``n_directions``
+    antithetic pairs with exploration noise ``nu``, :class:`ARSStep` (``alpha``, top ``b`` =
+    ``top_fraction * n_directions``), always accept, constant radius 1. ``problem``:
+    ``F: (n, d) -> (n,)`` to MAXIMIZE. Defaults in the range of Mania et al. Table 9."""
+    from trustopt.algorithms.es import _check_problem, perturbation_method
+    from trustopt.components.acceptance import AlwaysAccept
+    from trustopt.components.radius import ConstantRadius
+
+    _check_problem(problem, exact)
+    return perturbation_method("ars", problem, theta0=theta0, sigma=nu, n_pairs=n_directions,
+                               step=ARSStep(alpha=alpha, top_fraction=top_fraction, gain="shaped"),
+                               acceptance=AlwaysAccept(), radius_rule=ConstantRadius(delta=1.0), noise=noise,
+                               hyperparameters=dict(nu=nu, n_directions=n_directions, alpha=alpha,
+                                                    top_fraction=top_fraction))

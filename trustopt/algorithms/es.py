@@ -43,6 +43,9 @@ __all__ = [
     "ESGradientStep",
     "adam_update",
     "shaped_utilities",
+    "impute_nonfinite",
+    "perturbation_method",
+    "es",
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -342,3 +345,50 @@ class ESGradientStep:
         gain = float(np.dot(g0 if self.gain == "raw" else g_s, step))
         return Proposal(theta=theta_k + step, predicted_gain=gain, distance=float(np.linalg.norm(step)),
                         status=STEP_OK, n_inner=1)
+
+
+# ----------------------------------------------------------------------------- factory (registry)
+
+
+def _check_problem(problem, exact):
+    if exact:
+        raise ValidationError("exact: the ES family has no exact sampler (its samples ARE the method); use exact=False")
+    if not callable(problem):
+        raise ValidationError(
+            f"problem: the ES family needs a callable F mapping (n, d) parameters to (n,) values to MAXIMIZE, "
+            f"got {type(problem).__name__}")
+
+
+def perturbation_method(name, problem, *, theta0, sigma, n_pairs, step, acceptance, radius_rule, noise=None,
+                        hyperparameters=None):
+    """A :class:`trustopt.core.loop.Method` whose sampler is :class:`PerturbationSampler` on ``problem``."""
+    from trustopt.components.distances import Euclidean
+    from trustopt.components.surrogates import ImportanceSampled
+    from trustopt.core.loop import Method
+
+    theta0 = np.asarray(theta0, dtype=np.float64).ravel()
+    sampler = PerturbationSampler(fun=problem, sigma=sigma, n_pairs=n_pairs, noise=noise or NoiseTable())
+    return Method(name=name, policy=GaussianSearch(n_params=theta0.shape[0]), sampler=sampler,
+                  surrogate=ImportanceSampled(), distance=Euclidean(), step=step, acceptance=acceptance,
+                  radius_rule=radius_rule, theta0=theta0, problem=problem,
+                  hyperparameters=dict(hyperparameters or {}))
+
+
+def es(problem, *, exact: bool = False, theta0, sigma: float = 0.02, n_pairs: int = 20, lr: float = 0.01,
+       l2: float = 0.005, shaping: str = "centered_ranks", noise: NoiseTable | None = None):
+    """OpenAI ES (Salimans et al. 2017; TRES eq. 6 + centered ranks) composed for :func:`trustopt.run`.
+
+    ``problem``: ``F: (n, d) -> (n,)`` to MAXIMIZE (e.g. episode returns of a linear policy).
+    Components: :class:`PerturbationSampler` (``sigma``, ``n_pairs``), importance-sampled
+    surrogate, :class:`ESGradientStep` with SGD (the loop carries no optimizer state; Adam is
+    available through the ask/tell class ``trustopt.ES(adapt=False)``), always accept,
+    constant radius 1. Defaults: OpenAI's MuJoCo settings (sigma 0.02, lr 0.01, l2 0.005).
+    """
+    from trustopt.components.acceptance import AlwaysAccept
+    from trustopt.components.radius import ConstantRadius
+
+    _check_problem(problem, exact)
+    step = ESGradientStep(lr=lr, optimizer="sgd", l2=l2, shaping=shaping, gain="shaped")
+    return perturbation_method("es", problem, theta0=theta0, sigma=sigma, n_pairs=n_pairs, step=step,
+                               acceptance=AlwaysAccept(), radius_rule=ConstantRadius(delta=1.0), noise=noise,
+                               hyperparameters=dict(sigma=sigma, n_pairs=n_pairs, lr=lr, l2=l2, shaping=shaping))

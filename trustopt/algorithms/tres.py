@@ -12,7 +12,7 @@ from trustopt._validation import ValidationError, check_positive
 from trustopt.algorithms.es import shaped_utilities
 from trustopt.core.types import STEP_OK, Proposal
 
-__all__ = ["clipped_surrogate", "TRESStep"]
+__all__ = ["clipped_surrogate", "TRESStep", "tres"]
 
 
 def clipped_surrogate(thetat, theta, X, sigma, V, lambda_) -> tuple[float, np.ndarray]:
@@ -106,3 +106,19 @@ class TRESStep:
             gain = clipped_surrogate(theta, theta_k, batch.actions, batch.states, V, self.lambda_)[0] - L_start
         return Proposal(theta=theta, predicted_gain=float(gain), distance=float(np.linalg.norm(step)),
                         status=STEP_OK, n_inner=self.K)
+
+
+def tres(problem, *, exact: bool = False, theta0, sigma: float = 0.02, n_pairs: int = 20, lambda_: float = 14.0,
+         K: int = 15, lr: float = 1.0, shaping: str = "centered_ranks", noise=None):
+    """TRES (Liu et al. 2019, Alg. 1) composed for :func:`trustopt.run`: antithetic noise-table
+    samples (``sigma``, ``n_pairs``), :class:`TRESStep` (eq. 25, ``lambda_``, ``K``, ``lr``),
+    always accept, constant radius 1. ``problem``: ``F: (n, d) -> (n,)`` to MAXIMIZE."""
+    from trustopt.algorithms.es import _check_problem, perturbation_method
+    from trustopt.components.acceptance import AlwaysAccept
+    from trustopt.components.radius import ConstantRadius
+
+    _check_problem(problem, exact)
+    return perturbation_method("tres", problem, theta0=theta0, sigma=sigma, n_pairs=n_pairs,
+                               step=TRESStep(lambda_=lambda_, K=K, lr=lr, shaping=shaping, gain="shaped"),
+                               acceptance=AlwaysAccept(), radius_rule=ConstantRadius(delta=1.0), noise=noise,
+                               hyperparameters=dict(sigma=sigma, n_pairs=n_pairs, lambda_=lambda_, K=K, lr=lr))
