@@ -153,3 +153,23 @@ def test_cpi_kakade_langford_bound(case, alpha):
     lhs = T.evaluate(mdp, pi_new).eta
     bound = T.surrogate(mdp, pi, pi_new) - 2 * eps_p * g * alpha**2 / (1 - g) ** 2
     assert lhs >= bound - 8 * v_tol(mdp) / (1 - g)
+
+
+@pytest.mark.parametrize("gap", [1e-7, -1e-7])
+def test_near_tie_is_resolved(gap):
+    """State 0: 'stay' pays 1 forever (V = 1/(1-g)); 'move' pays 0 then goes to the absorbing
+    state 1 paying r1 with g r1/(1-g) = 1/(1-g) + gap. The optimal action flips with the sign
+    of the gap, which is tiny against |V| = 10: value iteration must iterate until the
+    greedy policy is tol-optimal (tol = 1e-10 << gap), and policy iteration's improvement
+    threshold (1e-12 relative) must see the gap. Early-stopped value iteration sees the
+    transient difference -g^k and picks 'stay'."""
+    g = 0.9
+    r1 = (1 + gap * (1 - g)) / g
+    P = np.zeros((2, 2, 2))
+    P[0, 0, 0] = P[0, 1, 1] = 1.0
+    P[1, :, 1] = 1.0
+    mdp = T.TabularMDP(P, np.array([[1.0, 0.0], [r1, r1]]), np.array([1.0, 0.0]), g)
+    best = 1 if gap > 0 else 0
+    for sol in (T.policy_iteration(mdp), T.value_iteration(mdp)):
+        assert sol.pi[0, best] == 1.0
+        assert sol.eta == pytest.approx(1 / (1 - g) + max(gap, 0.0), abs=1e-12)
