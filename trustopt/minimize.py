@@ -269,10 +269,12 @@ class _ESBase:
 
 
 def _adaptive_rule(hp: dict, delta0: float):
-    """STRO eq. 3.4 on the scale parameter (gamma1 = 2, gamma2 = 1, gamma3 = 1/2, beta1 = 1/2)."""
+    """STRO eq. 3.4 on the scale parameter (gamma1 = 2, gamma2 = 1, gamma3 = 1/2, beta1 = 1/2), clipped to
+    ``[1e-100, 1e3] * delta0``: the search never grows beyond 1000 times its initial size (a guard
+    against the smoothing feedback described in FreshRatioTest, which otherwise diverges)."""
     return RatioRadius(delta0=delta0, beta0=hp.pop("beta0", 0.1), beta1=hp.pop("beta1", 0.5),
                        gamma1=hp.pop("gamma1", 2.0), gamma2=hp.pop("gamma2", 1.0),
-                       gamma3=hp.pop("gamma3", 0.5), delta_min=delta0 * 1e-100, delta_max=delta0 * 1e100)
+                       gamma3=hp.pop("gamma3", 0.5), delta_min=delta0 * 1e-100, delta_max=delta0 * 1e3)
 
 
 def _leftover(hp: dict, cls: str):
