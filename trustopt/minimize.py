@@ -384,8 +384,8 @@ class TrustRegionES(_ESBase):
     The actual gain of the ratio test is taken between the two center evaluations
     (:class:`~trustopt.algorithms.trust_region_es.FreshRatioTest` with ``center=True``).
 
-    ``TrustRegionES(x0, sigma0, *, seed, popsize=None, model="quadratic", kappa=1.0, beta0,
-    beta1, gamma1, gamma2, gamma3, use_std=False)``.
+    ``TrustRegionES(x0, sigma0, *, seed, popsize=None, model="quadratic", kappa=1.0, rotate=d <= 256,
+    tie_to_step=False, beta0, beta1, gamma1, gamma2, gamma3, use_std=False)``.
     """
 
     name = "trust-region-es"
@@ -414,9 +414,9 @@ class TrustRegionES(_ESBase):
         return (QuadraticModelStep() if self.model == "quadratic" else TrustRegionStep()), acc, rule
 
     def _sigma_rule(self) -> float:
-        """``sigma_k = kappa min(delta_k, ||p_{k-1}||) / sqrt(d)`` (quadratic model; ``p_{k-1}`` the
-        last proposed step, so the samples shrink with the superlinearly shrinking Newton steps),
-        ``kappa delta_k / sqrt(d)`` (linear model)."""
+        """``sigma_k = kappa delta_k / sqrt(d)``; with the option ``tie_to_step=True`` (quadratic model)
+        ``kappa min(delta_k, ||p_{k-1}||) / sqrt(d)``, ``p_{k-1}`` the last proposed step. The
+        default does not need the samples to shrink for precision: the center point is evaluated."""
         r = self.state.param if (self.model == "linear" or not self.tie_to_step) else min(self.state.param, self.last_step)
         return self.kappa * r / math.sqrt(self.d)
 
