@@ -158,6 +158,8 @@ def test_restarts_grow_the_population():
     res = minimize(rastrigin, np.full(2, 3.0), "trust-region-es", sigma0=0.2, maxfev=30_000, seed=1,
                    options={"restarts": 4, "model": "linear", "tolfun": 1e-9, "tolx": 1e-9})
     assert res.n_restarts >= 1
+    first = ARS(np.full(2, 3.0), 0.2, seed=0).popsize  # the default population for d = 2
+    assert res.popsize >= first * 2**res.n_restarts  # IPOP: x2 per restart (rounded up, pairs)
 
 
 @pytest.mark.parametrize(

@@ -568,7 +568,7 @@ def minimize(fun: Callable, x0, method: str | None = None, *, sigma0: float, max
 
     Returns:
         ``scipy.optimize.OptimizeResult`` with ``x, fun, nfev, nit, success, status, message``
-        (and ``n_nonfinite, n_exceptions, n_restarts, xmean, sigma``).
+        (and ``n_nonfinite, n_exceptions, n_restarts, popsize`` (of the last run), ``xmean, sigma``).
     """
     if not callable(fun):
         raise ValidationError("fun: must be callable")
@@ -647,4 +647,4 @@ def minimize(fun: Callable, x0, method: str | None = None, *, sigma0: float, max
     message = _STATUS_MESSAGES[status] + ": " + "; ".join(f"{k}: {v}" for k, v in reasons.items())
     return OptimizeResult(x=best_x, fun=best_f, nfev=nfev, nit=nit, success=status == 0, status=status,
                           message=message, n_nonfinite=n_nonfinite, n_exceptions=n_exceptions,
-                          n_restarts=run, xmean=opt.mean, sigma=opt.sigma(), method=name.lower())
+                          n_restarts=run, popsize=opt.popsize, xmean=opt.mean, sigma=opt.sigma(), method=name.lower())
