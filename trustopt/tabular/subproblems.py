@@ -5,7 +5,7 @@ With ``c(s, a) = rho_pi(s) A_pi(s, a)`` the surrogate is linear in the new polic
 maximizes a linear function over a product of simplices under a convex constraint.
 
 - :func:`solve_tv_subproblem`: ``max L s.t. sum_s w(s) TV_s <= delta`` (STRO eq. 3.6), a
-  linear program solved by HiGHS.
+  linear program, solved in closed form (a fractional knapsack) or by HiGHS.
 - :func:`solve_kl_subproblem`: ``max L s.t. sum_s w(s) KL_s <= delta``, ``KL_s = KL(pi_s || pit_s)``,
   solved by Lagrangian duality. For a multiplier ``beta_s = lambda w(s)`` the per-state
   problem ``max c_s . pit_s - beta_s KL_s`` has the stationarity condition
@@ -102,7 +102,7 @@ def _solution(mdp, pi, ev: Evaluation, pit, constraint, multiplier, success=True
 # ----------------------------------------------------------------------------- TV (LP)
 
 
-def solve_tv_subproblem(mdp: TabularMDP, pi, delta, weights=None) -> SubproblemSolution:
+def solve_tv_subproblem(mdp: TabularMDP, pi, delta, weights=None, *, method: str = "exact") -> SubproblemSolution:
     """Exact solution of STRO eq. 3.6, ``max_pit L_pi(pit) s.t. sum_s w(s) TV_s(pi, pit) <= delta``.
 
     Args:
@@ -111,16 +111,55 @@ def solve_tv_subproblem(mdp: TabularMDP, pi, delta, weights=None) -> SubproblemS
         delta: radius ``> 0``.
         weights: ``w (S,)``, non-negative; ``None`` means the UNNORMALIZED visitation
             ``rho_pi`` (STRO's convention, ``E_{s~rho_pi}`` in eq. 3.6).
+        method: ``"exact"`` (default) or ``"highs"``.
 
-    The linear program has variables ``pit (S, A)`` and ``t (S, A) >= |pit - pi|``:
-    maximize ``sum c pit`` s.t. rows of ``pit`` sum to 1, ``pit >= 0``,
-    ``sum_s w(s) 1/2 sum_a t(s, a) <= delta``. Solved by HiGHS (``scipy.optimize.linprog``).
+    It is a linear program (variables ``pit (S, A)`` and ``t >= |pit - pi|``). Its optimum
+    has a closed form, a fractional knapsack: moving mass ``m`` from action ``a`` to a best
+    action ``a*_s = argmax_b c(s, b)`` gains ``m (c(s, a*_s) - c(s, a))`` and costs
+    ``w(s) m`` of the budget (it raises ``TV_s`` by ``m``; moving to any other action gains
+    less for the same cost). ``method="exact"`` takes the moves in decreasing order of
+    gain per unit of budget, moves of zero cost first, until ``delta`` is spent: exact up
+    to round-off, whatever the scales of ``rho``. ``method="highs"`` solves the LP with
+    HiGHS (``scipy.optimize.linprog``); its tolerances are absolute after scaling by
+    ``max|c|``, so it can miss gains below ``~1e-7 max|c|`` when ``rho`` spans many orders
+    of magnitude. The multiplier is the value of a unit of budget at the optimum.
     """
     pi, ev, w, c, scale = _prepare(mdp, pi, weights)
     delta = check_positive(delta, "delta")
     constraint = lambda p: float(visitation_weighted(tv(pi, p), rho=w))
+    if method not in ("exact", "highs"):
+        raise ValidationError(f"method: expected 'exact' or 'highs', got {method!r}")
     if scale == 0:  # A_pi = 0 wherever rho_pi > 0: every policy has L = eta; keep pi
         return _solution(mdp, pi, ev, pi.copy(), constraint, 0.0)
+    if method == "highs":
+        return _solve_tv_highs(mdp, pi, ev, w, c, scale, delta, constraint)
+
+    S, A = pi.shape
+    best = c.argmax(axis=1)
+    gain = c[np.arange(S), best][:, None] - c  # per unit of mass moved from a to a*_s, >= 0
+    movable = (gain > 0) & (pi > 0)
+    cost = np.broadcast_to(w[:, None], (S, A))
+    moved = np.zeros((S, A))
+    free = movable & (cost == 0)
+    moved[free] = pi[free]
+    paid = np.flatnonzero(movable & (cost > 0))
+    lam = 0.0
+    if paid.size:
+        ratio = gain.ravel()[paid] / cost.ravel()[paid]
+        order = paid[np.argsort(-ratio, kind="stable")]
+        need = pi.ravel()[order] * cost.ravel()[order]  # budget to move all of each item
+        spent_before = np.concatenate([[0.0], np.cumsum(need)[:-1]])
+        take = np.clip((delta - spent_before) / need, 0.0, 1.0)
+        moved.ravel()[order] = take * pi.ravel()[order]
+        partial = np.flatnonzero(take < 1.0)
+        if partial.size:  # the budget binds: a unit of it is worth the marginal item's ratio
+            lam = float(gain.ravel()[order[partial[0]]] / cost.ravel()[order[partial[0]]]) * scale
+    pit = pi - moved
+    pit[np.arange(S), best] += moved.sum(axis=1)
+    return _solution(mdp, pi, ev, pit, constraint, lam)
+
+
+def _solve_tv_highs(mdp, pi, ev, w, c, scale, delta, constraint) -> SubproblemSolution:
     S, A = pi.shape
     n = S * A
     eye = scipy.sparse.identity(n, format="csr")
@@ -137,8 +176,7 @@ def solve_tv_subproblem(mdp: TabularMDP, pi, delta, weights=None) -> SubproblemS
     if res.status != 0:
         return _solution(mdp, pi, ev, pi.copy(), constraint, np.nan, False, res.message)
     lam = -float(res.ineqlin.marginals[-1]) * scale if res.ineqlin is not None else np.nan
-    pit = res.x[:n].reshape(S, A)
-    return _solution(mdp, pi, ev, pit, constraint, lam)
+    return _solution(mdp, pi, ev, res.x[:n].reshape(S, A), constraint, lam)
 
 
 # ------------------------------------------------------------ per-state KL solutions
