@@ -150,8 +150,8 @@ def test_backend_factory_and_validation():
         bk.close()
     with pytest.raises(ValidationError, match="backend: unknown 'mpi'"):
         make_backend("mpi", 2)
-    with pytest.raises(ValidationError, match="ray"):
-        make_backend("ray", 2)
+    with pytest.raises(ValidationError, match="only apply to the 'ray' backend"):
+        make_backend("process", 2, address="auto")
     with pytest.raises(ValidationError, match="workers"):
         make_backend("process", 0)
     with pytest.raises(ValidationError, match="theta"):

@@ -1,7 +1,8 @@
 """The ``trustopt`` command line (also ``python -m trustopt``).
 
     trustopt train --env Swimmer-v5 --algo tres --timesteps 1000000 --seed 0 --workers 2 --out runs/x
-        [--eval-every K] [--eval-episodes M] [--backend process] [--resume] [--config FILE]
+        [--eval-every K] [--eval-episodes M] [--backend process|serial|ray] [--ray-address HOST:PORT]
+        [--resume] [--config FILE]
         [--target R] [--set KEY=VALUE ...] [--no-progress]
     trustopt eval runs/x --episodes 100 [--workers N]
     trustopt plot runs/x runs/y -o curves.png [--target R]
@@ -86,7 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="run folder")
     t.add_argument("--eval-every", type=_nonneg_int, help="iterations between evaluations; 0 disables (default 10)")
     t.add_argument("--eval-episodes", type=_positive_int, help="episodes per evaluation (default 10)")
-    t.add_argument("--backend", default="process", choices=("process", "serial", "ray"), help="rollout backend")
+    t.add_argument("--backend", default="process", choices=("process", "serial", "ray"),
+                   help="rollout backend: local processes (default), in-process, or Ray actors (pip install "
+                        "'trustopt[ray]')")
+    t.add_argument("--ray-address", help="--backend ray: address of a running Ray cluster (e.g. HEAD_IP:6379 or "
+                                         "auto); default: start a local Ray instance with --workers CPUs")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     t.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
     t.add_argument("--target", type=_float, help="stop once an evaluation's mean return reaches this")
@@ -152,11 +157,14 @@ def _train_config(args):
 
 
 def _cmd_train(args) -> int:
+    from trustopt._validation import ValidationError
     from trustopt.train import train
 
     config = _train_config(args)
+    if args.ray_address is not None and args.backend != "ray":
+        raise ValidationError("--ray-address: only applies to --backend ray")
     res = train(config, args.out, workers=args.workers, backend=args.backend, resume=args.resume,
-                progress=not args.no_progress)
+                progress=not args.no_progress, ray_address=args.ray_address)
     ev = "" if res.last_eval is None else f", last evaluation {res.last_eval[0]:.2f} +- {res.last_eval[1]:.2f}"
     print(f"trustopt: {res.config.algo} on {res.config.env_id}: stopped ({res.stop_reason}) after "
           f"{res.iterations} iterations, {res.timesteps} timesteps, {res.wall_s:.1f} s{ev}; policy in "

@@ -20,7 +20,7 @@ the chunks whose results did not arrive are run again (results already received 
 a task is a pure function, so re-running it gives the same result. After ``max_restarts``
 consecutive failed attempts a :class:`WorkerError` is raised.
 
-Backends (the interface a Ray backend implements, issue 7)::
+Backends (the interface :class:`trustopt.workers_ray.RayBackend` also implements)::
 
     backend.n_workers                          # int
     backend.map(fn, shared, items) -> list     # [fn(shared, item, noise) for item in items], in order
@@ -325,20 +325,27 @@ def _process_backend(workers: int, noise: NoiseTable) -> Backend:
     return SerialBackend(noise) if workers == 1 else ProcessBackend(n_workers=workers, noise=noise)
 
 
-def _ray_backend(workers: int, noise: NoiseTable) -> Backend:
-    raise ValidationError("backend: 'ray' is not available yet (planned: issue 7); use --backend process")
+def _ray_backend(workers: int, noise: NoiseTable, *, address: str | None = None) -> Backend:
+    from trustopt.workers_ray import ray_backend  # Ray is optional: imported only when asked for
+
+    return ray_backend(workers, noise, address=address)
 
 
-#: Registered backends: name -> factory ``(workers, noise) -> Backend``.
-BACKENDS: dict[str, Callable[[int, NoiseTable], Backend]] = {
+#: Registered backends: name -> factory ``(workers, noise, **options) -> Backend``.
+BACKENDS: dict[str, Callable[..., Backend]] = {
     "process": _process_backend,
     "serial": lambda workers, noise: SerialBackend(noise),
     "ray": _ray_backend,
 }
 
 
-def make_backend(name: str, workers: int, noise: NoiseTable | None = None) -> Backend:
-    """A backend by name (:data:`BACKENDS`): ``"process"`` (1 worker: in-process), ``"serial"``."""
+def make_backend(name: str, workers: int, noise: NoiseTable | None = None, **options) -> Backend:
+    """A backend by name (:data:`BACKENDS`): ``"process"`` (1 worker: in-process), ``"serial"``,
+    ``"ray"`` (:class:`trustopt.workers_ray.RayBackend`; option ``address``: a Ray cluster,
+    None: a local Ray instance). ``options`` other than a backend's own are an error."""
     if name not in BACKENDS:
         raise ValidationError(f"backend: unknown {name!r}; choose one of {', '.join(sorted(BACKENDS))}")
-    return BACKENDS[name](workers, noise if noise is not None else NoiseTable())
+    options = {k: v for k, v in options.items() if v is not None}
+    if options and name != "ray":
+        raise ValidationError(f"backend: {', '.join(sorted(options))} only apply to the 'ray' backend, not {name!r}")
+    return BACKENDS[name](workers, noise if noise is not None else NoiseTable(), **options)

@@ -165,10 +165,12 @@ def _check_same_config(saved: dict, config: TrainConfig, path: str) -> None:
 
 
 def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process", resume: bool = False,
-          progress: bool = True, callback: Callable[[dict], None] | None = None) -> TrainResult:
+          progress: bool = True, callback: Callable[[dict], None] | None = None,
+          ray_address: str | None = None) -> TrainResult:
     """Train ``config`` (resolved with :func:`~trustopt.train.config.resolve_config`) into ``out``.
 
-    ``workers``/``backend`` choose where rollouts run (never what they compute). ``resume``:
+    ``workers``/``backend`` choose where rollouts run (never what they compute); ``ray_address``
+    (``backend="ray"`` only): an existing Ray cluster, None: a local Ray instance. ``resume``:
     continue from ``out/checkpoint.pkl`` (must exist and match the config; a finished run
     just rewrites ``policy.npz``); without it ``out`` must not hold a checkpoint.
     ``progress``: a tqdm bar (iteration, timesteps, return, steps/s) on stderr.
@@ -181,6 +183,10 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     if not isinstance(config, TrainConfig):
         raise ValidationError(f"config: expected a TrainConfig, got {type(config).__name__}")
     config = resolve_config(config)
+    if backend == "ray":  # fail before the run folder is created when the optional Ray is missing
+        from trustopt.workers_ray import import_ray
+
+        import_ray()
     out = os.fspath(out)
     ckpt_path = os.path.join(out, CHECKPOINT)
     spec = EnvSpec(env_id=config.env_id, max_episode_steps=config.max_episode_steps)
@@ -207,9 +213,9 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
             os.fsync(f.fileno())
             run.progress_bytes = f.tell()
         save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
-    _write_config(out, config, {"workers": workers, "backend": backend})
+    _write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
 
-    bk = make_backend(backend, workers, run.opt.noise)
+    bk = make_backend(backend, workers, run.opt.noise, address=ray_address)
     bar = None
     if progress:
         from tqdm import tqdm
