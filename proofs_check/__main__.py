@@ -1,0 +1,99 @@
+"""Command line: ``python -m proofs_check [--claim ID ...] [--instances N] [--seed S] [--json PATH]
+[--extra FILE.py] [--report DIR]``.
+
+Prints one row per claim (id, source, instances, violations, min slack, tightness, seconds,
+status) with a progress bar; exits 0 when every claim has its documented status, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+from proofs_check import registry
+from proofs_check.report import table, write_json, write_report
+from proofs_check.runner import REGRESSIONS_DIR, run_claim
+
+
+def load_extra(path: str) -> list[str]:
+    """Execute a user file that calls :func:`proofs_check.register`; returns the new claim ids."""
+    before = set(c.id for c in registry.all_claims())
+    p = Path(path)
+    if not p.is_file():
+        raise SystemExit(f"--extra: no such file: {path}")
+    spec = importlib.util.spec_from_file_location(f"proofs_check_extra_{p.stem}", p)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return [c.id for c in registry.all_claims() if c.id not in before]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m proofs_check", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--claim", nargs="+", metavar="ID", help="claims to run (default: all; a prefix like 'tres.' selects a group)")
+    ap.add_argument("--instances", type=int, default=1000, help="random instances per claim (capped for expensive claims)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", metavar="PATH", help="write the results as a JSON list")
+    ap.add_argument("--extra", metavar="FILE.py", action="append", default=[], help="load more claims from a file")
+    ap.add_argument("--report", metavar="DIR", help="write a Markdown report with a tightness plot")
+    ap.add_argument("--no-search", action="store_true", help="skip the adversarial search")
+    ap.add_argument("--save-regressions", metavar="DIR", nargs="?", const=str(REGRESSIONS_DIR), default=None,
+                    help="store shrunk counterexamples as regression instances (default dir: proofs_check/regressions)")
+    ap.add_argument("--list", action="store_true", help="list the claims and exit")
+    args = ap.parse_args(argv)
+    if args.instances < 1:
+        ap.error("--instances must be >= 1")
+
+    claims = registry.all_claims()
+    for path in args.extra:
+        load_extra(path)
+    claims = registry.all_claims()
+    if args.claim:
+        chosen = []
+        for key in args.claim:
+            match = [c for c in claims if c.id == key] or [c for c in claims if c.id.startswith(key)]
+            if not match:
+                ap.error(f"--claim: unknown id {key!r} (see --list)")
+            chosen += [c for c in match if c not in chosen]
+        claims = chosen
+    if args.list:
+        for c in claims:
+            print(f"{c.id:40s} {c.kind:11s} {c.expected:9s} {c.source}")
+        return 0
+
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    results = []
+    bar = tqdm(claims, desc="claims", unit="claim", file=sys.stderr, dynamic_ncols=True, leave=False)
+    for c in bar:
+        bar.set_postfix_str(c.id)
+        r = run_claim(c, args.instances, args.seed, search=not args.no_search,
+                      save=args.save_regressions is not None,
+                      regressions_dir=Path(args.save_regressions) if args.save_regressions else None)
+        results.append(r)
+        if not r.ok:
+            tqdm.write(f"{c.id}: {r.status} (expected {c.expected})" + (f" -- {r.error}" if r.error else ""), file=sys.stderr)
+    bar.close()
+    seconds = time.perf_counter() - t0
+    print(table(results))
+    ok = all(r.ok for r in results)
+    n_bad = sum(not r.ok for r in results)
+    print(f"\n{len(results)} claims in {seconds:.1f} s: "
+          + ("every claim has its documented status." if ok else f"{n_bad} claim(s) do NOT have their documented status."))
+    for r in results:
+        if r.counterexample and r.status == "violated":
+            print(f"  {r.id}: counterexample {r.counterexample['instance']}"[:400])
+    if args.json:
+        write_json(results, args.json)
+    if args.report:
+        path = write_report(results, args.report, instances=args.instances, seed=args.seed, seconds=seconds,
+                            claims_by_id={c.id: c for c in claims})
+        print(f"report: {path}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Text table, JSON and the Markdown + PNG report of a run."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from proofs_check.runner import ClaimResult
+
+COLUMNS = ("id", "source", "instances", "violations", "min slack", "tightness", "seconds", "status")
+
+
+def _fmt(x, spec="{:.3g}"):
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return spec.format(x)
+
+
+def _short_source(src: str, width: int = 34) -> str:
+    src = src.replace("-trust-region-policy-optimization.txt", "").replace("-stochastic-trust-region-framework.txt", "")
+    src = src.replace("-trust-region-free-policy-optimization.txt", "").replace("-trust-region-evolution-strategies.txt", "")
+    src = src.replace("slides-policy-gradients-gae-npg-trpo.txt", "slides")
+    return src if len(src) <= width else src[: width - 1] + "~"
+
+
+def status_label(r: ClaimResult) -> str:
+    s = r.status
+    if s != r.expected:
+        return f"{s} (expected {r.expected})"
+    return s + (" (documented)" if s == "violated" else "")
+
+
+def table(results: list[ClaimResult]) -> str:
+    rows = [COLUMNS]
+    for r in results:
+        rows.append((r.id, _short_source(r.source), str(r.instances), str(r.violations), _fmt(r.min_slack, "{:.2e}"),
+                     _fmt(r.tightness, "{:.4f}"), f"{r.seconds:.1f}", status_label(r)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = []
+    for k, row in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def write_json(results: list[ClaimResult], path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps([r.as_json() for r in results], indent=1) + "\n")
+
+
+def plot(results: list[ClaimResult], path) -> None:
+    """Horizontal bars of the worst tightness (gap / bound) per inequality; violated claims in red."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in results if r.tightness == r.tightness and r.tightness is not None and math.isfinite(r.tightness)]
+    rows.sort(key=lambda r: r.tightness)
+    fig, ax = plt.subplots(figsize=(8.5, 0.32 * len(rows) + 1.6))
+    y = range(len(rows))
+    vals = [min(r.tightness, 2.0) for r in rows]
+    colors = ["#c0392b" if r.status == "violated" else ("#2e86c1" if r.tightness > 0.5 else "#85c1e9") for r in rows]
+    ax.barh(list(y), vals, color=colors)
+    rand = [min(r.tightness_random, 2.0) if math.isfinite(r.tightness_random) else 0.0 for r in rows]
+    ax.scatter(rand, list(y), marker="|", color="k", s=80, label="best random instance", zorder=3)
+    ax.axvline(1.0, color="k", lw=1, ls="--")
+    ax.set_yticks(list(y))
+    ax.set_yticklabels([r.id for r in rows], fontsize=8)
+    ax.set_xlabel("worst tightness found = gap / bound  (1 = bound attained, > 1 = violated; clipped at 2)")
+    ax.set_title("How tight is each inequality? (bar: after adversarial search; tick: random instances)", fontsize=9)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def markdown(results: list[ClaimResult], *, instances: int, seed: int, seconds: float, claims_by_id: dict) -> str:
+    ok = all(r.ok for r in results)
+    n_viol = sum(r.status == "violated" for r in results)
+    out = [
+        "# proofs_check report",
+        "",
+        f"{len(results)} claims, up to {instances} random instances each plus stored regressions and an "
+        f"adversarial search for inequalities (seed {seed}); {seconds:.0f} s in all. "
+        f"**{'Every claim has its documented status.' if ok else 'SOME CLAIMS DO NOT HAVE THEIR DOCUMENTED STATUS.'}** "
+        f"{n_viol} claim(s) are violated as stated in the papers (findings below).",
+        "",
+        "![tightness per inequality](tightness.png)",
+        "",
+        "Tightness is `gap / bound` at the worst instance found: 1 means the bound is attained, values near 0 "
+        "mean the bound is loose on every instance tried. Min slack is relative to each instance's scale "
+        "(e.g. `max|r|/(1-gamma)`); identities report minus their largest relative error.",
+        "",
+        "| id | kind | source | instances | violations | min slack | tightness | s | status |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        out.append(f"| `{r.id}` | {r.kind} | {r.source} | {r.instances} | {r.violations} | {_fmt(r.min_slack, '{:.1e}')} | "
+                   f"{_fmt(r.tightness, '{:.3f}')} | {r.seconds:.1f} | {status_label(r)} |")
+    findings = [r for r in results if r.status == "violated" or r.error]
+    if findings:
+        out += ["", "## Findings: claims violated as stated", ""]
+        for r in findings:
+            c = claims_by_id.get(r.id)
+            out += [f"### `{r.id}` ({r.source})", "", f"Statement checked: {c.statement if c else ''}", ""]
+            if r.error:
+                out += [f"Error: `{r.error}`", ""]
+            if c is not None and c.notes:
+                out += [c.notes, ""]
+            if r.counterexample:
+                ce = r.counterexample
+                inst = json.dumps(ce["instance"])
+                out += [f"Minimal counterexample (found by {ce.get('found_by')} search, shrunk; slack {ce['slack']:.4g}, "
+                        f"tolerance {ce['tol']:.2g}):", "", "```json", inst if len(inst) < 3000 else inst[:3000] + " ...", "```", ""]
+    notes = [(r, claims_by_id.get(r.id)) for r in results if r.status != "violated"]
+    notes = [(r, c) for r, c in notes if c is not None and c.notes]
+    if notes:
+        out += ["## Notes on claims that hold", ""]
+        for r, c in notes:
+            out += [f"- `{r.id}`: {c.notes}"]
+    out.append("")
+    return "\n".join(out)
+
+
+def write_report(results, directory, *, instances, seed, seconds, claims_by_id) -> Path:
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    plot(results, d / "tightness.png")
+    write_json(results, d / "results.json")
+    path = d / "README.md"
+    path.write_text(markdown(results, instances=instances, seed=seed, seconds=seconds, claims_by_id=claims_by_id))
+    return path

@@ -1,0 +1,479 @@
+"""Run claims: random batches, stored regressions, an adversarial search, shrinking.
+
+``run_claim(claim, n, seed)`` checks ``claim`` on about ``n`` random instances drawn by the
+claim (in batches), on the regression instances stored for it, and -- for inequalities and
+algorithms -- on the instances found by a generic adversarial search that maximizes the
+tightness ``gap / bound`` starting from the worst random instances. When some instance
+violates the claim, the most violated one is *shrunk* (states and actions deleted, entries
+rounded, as long as it stays violated) and returned (and optionally stored) as the
+counterexample.
+
+The adversarial search is a batched (1 + lambda) evolution strategy with step-size
+adaptation over every perturbable array of the claim's schema: probability rows move in
+logit space, reals additively (relative to their size), ``unit``/``gamma`` values in logit
+space of their interval. It only needs the claim's ``check``, so it works unchanged for
+user claims.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+
+from proofs_check.registry import Claim, Outcome
+
+#: Where the built-in regression instances live (committed with the package).
+REGRESSIONS_DIR = Path(__file__).with_name("regressions")
+
+_GAMMA_MAX = 0.99
+
+
+@dataclass
+class ClaimResult:
+    """What ``run_claim`` reports for one claim (``as_json`` gives the CLI's JSON object)."""
+
+    id: str
+    source: str
+    kind: str
+    expected: str
+    instances: int = 0
+    random_instances: int = 0
+    adversarial_instances: int = 0
+    regression_instances: int = 0
+    invalid_instances: int = 0
+    violations: int = 0
+    min_slack: float = float("nan")
+    tightness: float = float("nan")
+    tightness_random: float = float("nan")
+    seconds: float = 0.0
+    counterexample: dict | None = None
+    error: str | None = None
+    notes: str = ""
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "error"
+        if self.instances - self.invalid_instances <= 0:
+            return "unchecked"
+        return "violated" if self.violations else "holds"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == self.expected
+
+    def as_json(self) -> dict:
+        def num(x):
+            return None if x is None or not np.isfinite(x) else float(x)
+
+        return {
+            "id": self.id,
+            "source": self.source,
+            "kind": self.kind,
+            "instances": int(self.instances),
+            "violations": int(self.violations),
+            "min_slack": num(self.min_slack),
+            "tightness": num(self.tightness),
+            "status": self.status,
+            "seconds": round(float(self.seconds), 3),
+            "counterexample": self.counterexample,
+            "expected": self.expected,
+            "random_instances": int(self.random_instances),
+            "adversarial_instances": int(self.adversarial_instances),
+            "regression_instances": int(self.regression_instances),
+            "invalid_instances": int(self.invalid_instances),
+            "tightness_random": num(self.tightness_random),
+            "error": self.error,
+        }
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def claim_rng(claim_id: str, seed: int) -> np.random.Generator:
+    """The generator a claim's instances are drawn from: depends on the seed and the id only,
+    so adding a claim never changes another claim's instances."""
+    return np.random.default_rng([int(seed), zlib.crc32(claim_id.encode())])
+
+
+def _batch_size(batch: Mapping[str, np.ndarray]) -> int:
+    sizes = {np.asarray(v).shape[0] for v in batch.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"batch arrays have different leading sizes {sorted(sizes)}")
+    return sizes.pop()
+
+
+def take(batch: Mapping[str, np.ndarray], idx) -> dict:
+    """Rows ``idx`` of a batch (``idx`` an int gives a single instance without batch axis)."""
+    return {k: np.asarray(v)[idx] for k, v in batch.items()}
+
+
+def _run_check(claim: Claim, batch: Mapping[str, np.ndarray]) -> Outcome:
+    out = claim.check(batch)
+    if not isinstance(out, Outcome):
+        raise TypeError(f"{claim.id}: check must return an Outcome, got {type(out).__name__}")
+    n = _batch_size(batch)
+    if out.slack.shape != (n,):
+        raise ValueError(f"{claim.id}: slack has shape {out.slack.shape}, expected ({n},)")
+    return out
+
+
+def to_jsonable(instance: Mapping[str, np.ndarray]) -> dict:
+    return {k: np.asarray(v).tolist() for k, v in instance.items()}
+
+
+def from_jsonable(instance: Mapping) -> dict:
+    return {k: np.asarray(v, dtype=float) for k, v in instance.items()}
+
+
+# -------------------------------------------------------------- adversarial perturbation
+
+
+def _logit(x, eps=1e-12):
+    x = np.clip(x, eps, 1 - eps)
+    return np.log(x) - np.log1p(-x)
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def perturb(claim: Claim, batch: Mapping[str, np.ndarray], step: np.ndarray, rng: np.random.Generator) -> dict:
+    """Random perturbation of every perturbable array (``step`` has shape ``(n,)``)."""
+    out = {}
+    for k, v in batch.items():
+        v = np.asarray(v, float)
+        f = claim.schema.get(k)
+        if f is None or f.kind == "fixed":
+            out[k] = v
+            continue
+        s = step.reshape((-1,) + (1,) * (v.ndim - 1))
+        z = rng.standard_normal(v.shape)
+        if f.kind == "dist":
+            logits = np.log(v + 1e-12) + s * 2.0 * z
+            e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            out[k] = e / e.sum(axis=-1, keepdims=True)
+        elif f.kind == "real":
+            size = np.abs(v).reshape(v.shape[0], -1).mean(axis=1) if v.ndim > 1 else np.abs(v)
+            size = np.maximum(size, 1e-3).reshape((-1,) + (1,) * (v.ndim - 1))
+            out[k] = v + s * size * z
+        elif f.kind == "unit":
+            out[k] = _sigmoid(_logit(v) + s * 2.0 * z)
+        elif f.kind == "gamma":
+            out[k] = _GAMMA_MAX * _sigmoid(_logit(v / _GAMMA_MAX) + s * 2.0 * z)
+        elif f.kind == "positive":
+            out[k] = v * np.exp(s * z)
+    return out
+
+
+def _score(out: Outcome) -> np.ndarray:
+    """What the search maximizes: tightness where defined, else minus the relative slack."""
+    t = out.tightness
+    if out.bound is None:
+        t = -out.relative_slack
+    t = np.where(out.valid & np.isfinite(t), t, -np.inf)
+    # a violation always scores above any non-violation
+    return np.where(out.violated, np.maximum(t, 1.0) + 1.0, t)
+
+
+def adversarial_search(
+    claim: Claim,
+    seeds: Mapping[str, np.ndarray],
+    rng: np.random.Generator,
+    *,
+    budget: int,
+    children: int = 8,
+    time_limit: float = 30.0,
+) -> tuple[dict, Outcome, int]:
+    """Maximize ``gap / bound`` from the seed instances; returns the final population, its
+    outcome and the number of instances evaluated."""
+    k = _batch_size(seeds)
+    pop = {key: np.asarray(v, float) for key, v in seeds.items()}
+    out = _run_check(claim, pop)
+    best = _score(out)
+    step = np.full(k, 0.3)
+    evaluated = 0
+    t0 = time.perf_counter()
+    while evaluated + k * children <= budget and time.perf_counter() - t0 < time_limit:
+        rep = {key: np.repeat(v, children, axis=0) for key, v in pop.items()}
+        kids = perturb(claim, rep, np.repeat(step, children), rng)
+        try:
+            kout = _run_check(claim, kids)
+        except Exception:  # a perturbation outside the claim's domain: shrink the steps
+            step *= 0.5
+            evaluated += k * children
+            continue
+        evaluated += k * children
+        ks = _score(kout).reshape(k, children)
+        j = ks.argmax(axis=1)
+        improved = ks[np.arange(k), j] > best
+        idx = np.arange(k) * children + j
+        for key in pop:
+            pop[key] = np.where(improved.reshape((-1,) + (1,) * (pop[key].ndim - 1)), kids[key][idx], pop[key])
+        best = np.where(improved, ks[np.arange(k), j], best)
+        step = np.clip(np.where(improved, step * 1.5, step * 0.6), 1e-4, 3.0)
+    return pop, _run_check(claim, pop), evaluated
+
+
+# ----------------------------------------------------------------------------- shrinking
+
+
+def _is_violated(claim: Claim, inst: Mapping[str, np.ndarray]) -> bool:
+    try:
+        out = claim.check_one(inst)
+    except Exception:
+        return False
+    return bool(out.violated[0])
+
+
+def _renormalize(v):
+    s = v.sum(axis=-1, keepdims=True)
+    n = v.shape[-1]
+    return np.where(s > 0, v / np.where(s > 0, s, 1.0), 1.0 / n)
+
+
+def _shrink_candidates(claim: Claim, inst: Mapping[str, np.ndarray]):
+    """Simpler instances: one index of an axis symbol deleted, then rounded fields."""
+    symbols: dict[str, int] = {}
+    for k, f in claim.schema.items():
+        if k in inst:
+            for ax, sym in enumerate(f.axes):
+                if sym is not None and ax < np.ndim(inst[k]):
+                    symbols[sym] = np.shape(inst[k])[ax]
+    for sym, size in symbols.items():
+        if size <= 1:
+            continue
+        for i in range(size):
+            cand = {}
+            for k, v in inst.items():
+                f = claim.schema.get(k)
+                v = np.asarray(v, float)
+                if f is not None:
+                    for ax, s2 in enumerate(f.axes):
+                        if s2 == sym and ax < v.ndim:
+                            v = np.delete(v, i, axis=ax)
+                    if f.kind == "dist" and v.size:
+                        v = _renormalize(v)
+                cand[k] = v
+            yield cand
+    for k, f in claim.schema.items():  # simplest values first: gamma 0, a real field all zero
+        if k not in inst:
+            continue
+        v = np.asarray(inst[k], float)
+        simple = {"gamma": (0.0, 0.5, 0.9), "real": (0.0,), "unit": (0.0, 1.0, 0.5)}.get(f.kind, ())
+        for k_, value in enumerate(simple):  # never trade a simple value for a later one (no cycles)
+            if any(np.all(v == s) for s in simple[:k_ + 1]):
+                break
+            if np.any(v != value):
+                cand = dict(inst)
+                cand[k] = np.full_like(v, value)
+                yield cand
+    for decimals in (0, 1, 2, 3, 4):
+        for k, f in claim.schema.items():
+            if k not in inst or f.kind == "fixed":
+                continue
+            v = np.asarray(inst[k], float)
+            r = np.round(v, decimals)
+            if f.kind == "dist":
+                r = _renormalize(r)
+            elif f.kind == "gamma":
+                r = np.clip(r, 0.0, _GAMMA_MAX)
+            elif f.kind == "unit":
+                r = np.clip(r, 0.0, 1.0)
+            elif f.kind == "positive":
+                r = np.where(r > 0, r, v)
+            if np.array_equal(r, v):
+                continue
+            cand = dict(inst)
+            cand[k] = r
+            yield cand
+
+
+def shrink(claim: Claim, inst: Mapping[str, np.ndarray], *, max_checks: int = 2000, time_limit: float = 20.0) -> dict:
+    """Greedy shrinking of a violating instance: repeatedly take the first simpler
+    candidate (fewer states/actions, then rounder numbers) that is still violated."""
+    current = {k: np.asarray(v, float) for k, v in inst.items()}
+    if not _is_violated(claim, current):
+        return current
+    checks = 0
+    t0 = time.perf_counter()
+    progress = True
+    while progress and checks < max_checks and time.perf_counter() - t0 < time_limit:
+        progress = False
+        for cand in _shrink_candidates(claim, current):
+            checks += 1
+            if _is_violated(claim, cand):
+                current = cand
+                progress = True
+                break
+            if checks >= max_checks:
+                break
+    return current
+
+
+# ----------------------------------------------------------------------------- regressions
+
+
+def load_regressions(claim_id: str, directory: Path | None = None) -> list[dict]:
+    """Stored instances for ``claim_id`` (files ``<id>*.json`` in ``directory``)."""
+    directory = REGRESSIONS_DIR if directory is None else Path(directory)
+    out = []
+    if not directory.is_dir():
+        return out
+    for path in sorted(directory.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if data.get("claim") == claim_id:
+            out.append(from_jsonable(data["instance"]))
+    return out
+
+
+def save_regression(claim: Claim, instance: Mapping, info: Mapping, directory: Path | None = None) -> Path:
+    directory = REGRESSIONS_DIR if directory is None else Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{claim.id}.json"
+    payload = {"claim": claim.id, "source": claim.source, "statement": claim.statement,
+               "instance": to_jsonable(instance), **dict(info)}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=1) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _group_by_shape(instances: list[dict]) -> list[dict]:
+    groups: dict[tuple, list[dict]] = {}
+    for inst in instances:
+        key = tuple((k, np.shape(v)) for k, v in sorted(inst.items()))
+        groups.setdefault(key, []).append(inst)
+    return [{k: np.stack([g[k] for g in grp]) for k in grp[0]} for grp in groups.values()]
+
+
+# ----------------------------------------------------------------------------- run
+
+
+@dataclass
+class _Acc:
+    n: int = 0
+    invalid: int = 0
+    violations: int = 0
+    min_rel: float = float("inf")
+    tight: float = float("-inf")
+    worst_violation: tuple | None = None  # (relative slack, instance)
+    seeds: list = field(default_factory=list)  # (score, instance) of the tightest instances
+
+    def add(self, batch, out: Outcome, *, keep: int, source: str):
+        n = out.slack.shape[0]
+        self.n += n
+        self.invalid += int((~out.valid).sum())
+        viol = out.violated
+        self.violations += int(viol.sum())
+        rel = np.where(out.valid, out.relative_slack, np.inf)
+        rel = np.where(np.isnan(rel) & out.valid, -np.inf, rel)
+        if n:
+            self.min_rel = min(self.min_rel, float(np.min(rel)))
+            t = out.tightness
+            if np.any(np.isfinite(t)):
+                self.tight = max(self.tight, float(np.nanmax(t)))
+        if viol.any():
+            i = int(np.argmin(np.where(viol, rel, np.inf)))
+            if self.worst_violation is None or rel[i] < self.worst_violation[0]:
+                self.worst_violation = (float(rel[i]), take(batch, i), source)
+        if keep:
+            score = _score(out)
+            order = np.argsort(-score)[:keep]
+            for i in order:
+                if np.isfinite(score[i]):
+                    self.seeds.append((float(score[i]), take(batch, int(i))))
+            self.seeds.sort(key=lambda x: -x[0])
+            del self.seeds[keep:]
+
+
+def run_claim(
+    claim: Claim,
+    n: int = 1000,
+    seed: int = 0,
+    *,
+    search: bool = True,
+    search_budget: int | None = None,
+    regressions_dir: Path | None | bool = None,
+    save: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ClaimResult:
+    """Check one claim; see the module docstring.
+
+    Args:
+        n: random instances (capped by ``claim.max_instances``).
+        seed: base seed (the claim's generator is :func:`claim_rng`).
+        search: run the adversarial search where the claim has one.
+        search_budget: instances the search may evaluate (default ``claim.search_budget``
+            or ``max(200, n // 2)``).
+        regressions_dir: where stored instances are read (and written when ``save``);
+            ``None`` is :data:`REGRESSIONS_DIR`, ``False`` disables regressions.
+        save: store the shrunk counterexample as a regression instance.
+        progress: called with the number of instances just checked.
+    """
+    t0 = time.perf_counter()
+    res = ClaimResult(id=claim.id, source=claim.source, kind=claim.kind, expected=claim.expected, notes=claim.notes)
+    rng = claim_rng(claim.id, seed)
+    n_random = n if claim.max_instances is None else min(n, claim.max_instances)
+    acc = _Acc()
+    keep = 16 if (search and claim.search) else 0
+    try:
+        # 1. regression instances
+        if regressions_dir is not False:
+            regs = load_regressions(claim.id, None if regressions_dir is None else regressions_dir)
+            for batch in _group_by_shape(regs):
+                out = _run_check(claim, batch)
+                acc.add(batch, out, keep=0, source="regression")
+                res.regression_instances += _batch_size(batch)
+        # 2. random instances
+        batches = claim.draw(rng, n_random)
+        for batch in batches:
+            out = _run_check(claim, batch)
+            acc.add(batch, out, keep=keep, source="random")
+            res.random_instances += out.slack.shape[0]
+            if progress:
+                progress(out.slack.shape[0])
+        res.tightness_random = acc.tight
+        # 3. adversarial search from the tightest random instances
+        if keep and acc.seeds:
+            budget = search_budget or claim.search_budget or max(200, n // 2)
+            for seeds in _group_by_shape([s[1] for s in acc.seeds]):
+                pop, out, evaluated = adversarial_search(claim, seeds, rng, budget=budget // max(1, len(acc.seeds)) * _batch_size(seeds))
+                acc.add(pop, out, keep=0, source="adversarial")
+                res.adversarial_instances += evaluated
+    except Exception as exc:  # reported, never hidden
+        res.error = f"{type(exc).__name__}: {exc}"
+    res.instances = res.random_instances + res.regression_instances + res.adversarial_instances
+    res.invalid_instances = acc.invalid
+    res.violations = acc.violations
+    res.min_slack = acc.min_rel if np.isfinite(acc.min_rel) or acc.min_rel == -np.inf else float("nan")
+    res.tightness = acc.tight if np.isfinite(acc.tight) else float("nan")
+    if acc.worst_violation is not None and res.error is None:
+        rel, inst, source = acc.worst_violation
+        small = shrink(claim, inst)
+        out = claim.check_one(small)
+        info = {
+            "found_by": source,
+            "seed": int(seed),
+            "slack": float(out.slack[0]),
+            "scale": float(out.scale[0]),
+            "tol": float(out.tol[0]),
+            "bound": None if out.bound is None else float(out.bound[0]),
+            "corrected": claim.notes,
+        }
+        res.counterexample = {"instance": to_jsonable(small), **info}
+        if save and regressions_dir is not False:
+            path = save_regression(claim, small, info, None if regressions_dir is None else regressions_dir)
+            res.counterexample["stored_as"] = str(path)
+    res.seconds = time.perf_counter() - t0
+    return res

@@ -1,0 +1,402 @@
+"""Claims of STRO (Zhao, Li, Wen, ``papers/stro-stochastic-trust-region-framework.txt``).
+
+Tabular claims use the exact TV subproblem :func:`trustopt.tabular.solve_tv_subproblem`
+(``max L s.t. sum_s rho_pi(s) TV_s <= delta``, unnormalized ``rho``, STRO eq. 3.6) and
+:func:`trustopt.tabular.policy_iteration` for ``eta*``; ``stro.gaussian`` uses the exact LQR
+oracle :mod:`trustopt.lqr`. All need ``rho0 > 0`` (STRO eq. 3.5), which the draws ensure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trustopt import lqr, tabular
+from proofs_check import draws
+from proofs_check.registry import Claim, Field, Outcome, register
+
+SRC = "stro-stochastic-trust-region-framework.txt"
+
+
+def _one(b, j):
+    return tabular.TabularMDP(b["P"][j], b["r"][j], b["rho0"][j], float(b["gamma"][j]))
+
+
+def _draw_stro(rng, n, sizes=((1, 2), (2, 2), (3, 2), (3, 3), (4, 3), (5, 2))):
+    out = []
+    for b in draws.tabular(rng, n, policies=("pi",), sizes=sizes, size_weights=np.ones(len(sizes)), rho0_positive=True):
+        m = len(b["gamma"])
+        b["delta"] = np.exp(rng.uniform(np.log(1e-3), np.log(20.0), m))
+        out.append(b)
+    return out
+
+
+STRO_SCHEMA = draws.schema("pi", delta=Field(kind="positive"))
+
+# ----------------------------------------------------------------- optimality.advantage
+
+
+def check_optimality(b) -> Outcome:
+    """STRO Lemma 3.2 (``rho0 > 0``): ``pi`` is optimal iff ``A*_pi = sum_s rho_pi(s) max_a A_pi(s,a) = 0``,
+    checked in the quantitative form (derived here) that implies both directions:
+
+        p0 (1-gamma) (eta* - eta(pi)) <= A*_pi <= (eta* - eta(pi)) / (p0 (1-gamma)),  p0 = min_s rho0(s).
+
+    Left: ``eta* - eta = sum_s rho_pi*(s) sum_a pi*(a|s) A_pi(s,a) <= sum_s rho_pi*(s) max_a A_pi(s,a)``
+    and ``rho_pi* <= 1/(1-gamma) <= rho_pi / (p0 (1-gamma))`` (``max_a A_pi >= 0``). Right: switching
+    ``pi`` to the greedy action at one state ``s'`` gains ``rho(s') max_a A_pi(s', a) >= p0 max_a A_pi(s',a)``
+    (STRO's proof of necessity), and ``A*_pi <= max_{s,a} A_pi(s,a) / (1-gamma)``. ``eta*`` from
+    :func:`tabular.policy_iteration`; half of the instances evaluate the optimal policy itself."""
+    n = len(b["gamma"])
+    M = draws.mdp(b)
+    pi = np.asarray(b["pi"], float)
+    eta_star = np.array([tabular.policy_iteration(_one(b, j)).eta for j in range(n)])
+    ev = tabular.evaluate(M, pi)
+    Astar = np.asarray(tabular.optimal_advantage(M, pi, ev=ev), float)
+    g = np.asarray(b["gamma"], float)
+    c = np.asarray(b["rho0"], float).min(axis=1) * (1 - g)
+    gap_eta = eta_star - ev.eta
+    lo, hi = c * gap_eta, gap_eta / c
+    slack = np.minimum(Astar - lo, hi - Astar)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_lo = np.where(Astar > 0, lo / Astar, 0.0)
+        t_hi = np.where(hi > 0, Astar / hi, 0.0)
+    use_lo = t_lo >= t_hi
+    return Outcome(slack=slack, scale=draws.value_scale(b), bound=np.where(use_lo, Astar, hi),
+                   gap=np.where(use_lo, lo, Astar))
+
+
+def _draw_optimality(rng, n):
+    out = []
+    for b in _draw_stro(rng, n):
+        m = len(b["gamma"])
+        opt = np.stack([tabular.policy_iteration(_one(b, j)).pi for j in range(m)])
+        use = rng.random(m) < 0.3
+        b["pi"] = np.where(use[:, None, None], opt, b["pi"])
+        del b["delta"]
+        out.append(b)
+    return out
+
+
+register(Claim(
+    id="optimality.advantage",
+    source=f"{SRC} Lemma 3.2, eq. 3.5, 3.7-3.8",
+    statement="rho0 > 0: pi optimal iff A*_pi = sum_s rho_pi(s) max_a A_pi(s,a) = 0; checked as "
+              "p0 (1-gamma)(eta* - eta) <= A*_pi <= (eta* - eta)/(p0 (1-gamma))",
+    kind="inequality",
+    draw=_draw_optimality,
+    check=check_optimality,
+    schema=draws.schema("pi"),
+    max_instances=4000,
+    search_budget=800,
+    notes="The assumption rho0 > 0 (eq. 3.5) is necessary for 'A* = 0 implies optimal': with rho0(s) = 0 "
+          "a policy greedy on the states it visits has A* = 0 but can miss a better region that only "
+          "another first action reaches (its value is judged with pi's poor behaviour there).",
+))
+
+# ----------------------------------------------------------------- Lemma 3.3 / 3.4
+
+
+def _tv_steps(b):
+    """Exact TV subproblem per instance: ``(eta, eta_new, L_new - L_old, A*, Abar_max, p0)``."""
+    n = len(b["gamma"])
+    res = np.zeros((n, 6))
+    ok = np.ones(n, bool)
+    for j in range(n):
+        M = _one(b, j)
+        pi = np.asarray(b["pi"][j], float)
+        ev = tabular.evaluate(M, pi)
+        sol = tabular.solve_tv_subproblem(M, pi, float(b["delta"][j]))
+        if not sol.success:
+            ok[j] = False
+            continue
+        eta_new = tabular.evaluate(M, sol.pi).eta
+        res[j] = (ev.eta, eta_new, sol.surrogate - ev.eta, tabular.optimal_advantage(M, pi, ev=ev),
+                  np.abs(ev.A).max(), np.min(b["rho0"][j]))
+    return res.T, ok
+
+
+def check_lemma33(b) -> Outcome:
+    """STRO Lemma 3.3: the exact TV step satisfies ``L(pi_{k+1}) - L(pi_k) >= min(1, (1-gamma) delta) A*``.
+    Tightness reported as ``min(1, (1-gamma) delta) A* / (L(pi_{k+1}) - L(pi_k))``."""
+    (eta, eta_new, dL, Astar, Abar, p0), ok = _tv_steps(b)
+    g = np.asarray(b["gamma"], float)
+    B = np.minimum(1.0, (1 - g) * b["delta"]) * Astar
+    return Outcome(slack=dL - B, scale=draws.value_scale(b), bound=dL, gap=B, valid=ok, rtol=1e-8)
+
+
+register(Claim(
+    id="stro.lemma3.3",
+    source=f"{SRC} Lemma 3.3, eq. 3.6",
+    statement="exact TV subproblem (sum_s rho_pi(s) TV_s <= delta): L(pi_{k+1}) - L(pi_k) >= min(1, (1-gamma) delta) A*_{pi_k}",
+    kind="inequality",
+    draw=_draw_stro,
+    check=check_lemma33,
+    schema=STRO_SCHEMA,
+    max_instances=1500,
+    search_budget=300,
+    notes="The LP is solved by HiGHS (relative feasibility/optimality 1e-9 after the library's scaling); tolerance 1e-8.",
+))
+
+
+def check_lemma34(b) -> Outcome:
+    """STRO Lemma 3.4: ``r_k = (eta(pi_{k+1}) - eta(pi_k)) / (L(pi_{k+1}) - L(pi_k)) >= 1 - c`` with
+    ``c = max(4 Abar gamma delta^2 / (p0^2 (1-gamma)^2 A*), 4 Abar gamma delta / (p0^2 (1-gamma)^3 A*))``
+    (the min of the two lower bounds), ``p0 = min rho0``, ``Abar = max |A|``. Requires ``A* > 0``
+    (else ``r_k = 0/0``): instances with ``A* <= 1e-9 scale`` are not counted. Checked multiplied out,
+    ``eta_new - eta - (1 - c)(L_new - L_old) >= 0`` (``L_new - L_old > 0`` by Lemma 3.3)."""
+    (eta, eta_new, dL, Astar, Abar, p0), ok = _tv_steps(b)
+    g = np.asarray(b["gamma"], float)
+    d = np.asarray(b["delta"], float)
+    scale = draws.value_scale(b)
+    valid = ok & (Astar > 1e-9 * scale) & (dL > 1e-9 * scale)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c1 = 4 * Abar * g * d**2 / (p0**2 * (1 - g) ** 2 * Astar)
+        c2 = 4 * Abar * g * d / (p0**2 * (1 - g) ** 3 * Astar)
+        c = np.where(valid, np.maximum(c1, c2), 0.0)
+        slack = (eta_new - eta) - (1 - c) * dL
+        one_minus_r = np.where(valid, 1 - (eta_new - eta) / dL, 0.0)
+    return Outcome(slack=slack, scale=scale, bound=c, gap=one_minus_r, valid=valid, rtol=1e-8)
+
+
+register(Claim(
+    id="stro.lemma3.4",
+    source=f"{SRC} Lemma 3.4, eq. 3.9",
+    statement="r_k >= min(1 - 4 Abar gamma delta^2/(p0^2 (1-gamma)^2 A*), 1 - 4 Abar gamma delta/(p0^2 (1-gamma)^3 A*)), p0 = min rho0 > 0, A* > 0",
+    kind="inequality",
+    draw=_draw_stro,
+    check=check_lemma34,
+    schema=STRO_SCHEMA,
+    max_instances=1500,
+    search_budget=300,
+    notes="Needs A*_{pi_k} > 0 (at an optimal pi_k the ratio is 0/0 and the bound divides by 0) and "
+          "p0 = min rho0 > 0 (STRO eq. 3.5); instances violating these are reported as invalid, not as "
+          "violations. The bound is very loose (the reported tightness is 1 - r_k over c).",
+))
+
+# ----------------------------------------------------------------- Theorem 3.5
+
+BETA0, BETA1, GAMMA1, GAMMA2, GAMMA3 = 0.1, 0.75, 2.0, 1.0, 0.5
+TR_ITERATIONS = 60
+
+
+def run_trust_region(M, pi, delta0, iterations=TR_ITERATIONS):
+    """STRO Algorithm 3.1 with the exact TV subproblem (eq. 3.6), the ratio (3.2), acceptance (3.3)
+    with ``beta0 = 0.1`` and the radius rule (3.4) with ``beta1 = 0.75``, ``gamma1 = 2``,
+    ``gamma2 = 1``, ``gamma3 = 0.5``. Returns the sequence of ``eta(pi_k)``."""
+    ev = tabular.evaluate(M, pi)
+    etas = [ev.eta]
+    delta = delta0
+    scale = float(np.max(np.abs(M.r))) / (1 - float(M.gamma)) + 1e-300
+    for _ in range(iterations):
+        if tabular.optimal_advantage(M, pi, ev=ev) <= 1e-13 * scale:
+            break
+        sol = tabular.solve_tv_subproblem(M, pi, delta)
+        dL = sol.surrogate - ev.eta
+        if not sol.success or dL <= 0:
+            delta *= GAMMA3
+            etas.append(ev.eta)
+            continue
+        ev_new = tabular.evaluate(M, sol.pi)
+        r = (ev_new.eta - ev.eta) / dL
+        if r >= BETA0:
+            pi, ev = np.array(sol.pi), ev_new
+        delta *= GAMMA1 if r >= BETA1 else (GAMMA2 if r >= BETA0 else GAMMA3)
+        etas.append(ev.eta)
+    return np.array(etas)
+
+
+def check_thm35(b) -> Outcome:
+    """STRO Theorem 3.5: the exact trust-region method (Algorithm 3.1) gives nondecreasing ``eta``
+    and ``eta(pi_k) -> eta*``: after at most 60 iterations ``eta* - eta(pi_K) <= 1e-6 scale``
+    (``eta*`` by :func:`tabular.policy_iteration`). Slack: ``min(min_k (eta_{k+1} - eta_k),
+    1e-6 scale - (eta* - eta_K))``."""
+    n = len(b["gamma"])
+    slack = np.empty(n)
+    scale = draws.value_scale(b)
+    for j in range(n):
+        M = _one(b, j)
+        etas = run_trust_region(M, np.asarray(b["pi"][j], float), float(b["delta"][j]))
+        eta_star = tabular.policy_iteration(M).eta
+        mono = np.min(np.diff(etas)) if len(etas) > 1 else 0.0
+        slack[j] = min(mono, 1e-6 * scale[j] - (eta_star - etas[-1]))
+    return Outcome(slack=slack, scale=scale, rtol=1e-8)
+
+
+register(Claim(
+    id="stro.thm3.5",
+    source=f"{SRC} Theorem 3.5, Algorithm 3.1, eq. 3.2-3.4",
+    statement="exact trust-region method (TV subproblem, ratio test, radius rule): eta nondecreasing and eta(pi_k) -> eta* (within 1e-6 of the value scale in 60 iterations)",
+    kind="algorithm",
+    draw=lambda rng, n: _draw_stro(rng, n, sizes=((2, 2), (3, 2), (3, 3), (4, 2))),
+    check=check_thm35,
+    schema=STRO_SCHEMA,
+    max_instances=150,
+    search_budget=64,
+    notes="The theorem is asymptotic; the finite check (60 iterations, 1e-6) is what can be executed.",
+))
+
+# ----------------------------------------------------------------- stro.gaussian (LQR)
+
+GAUSS_ITERATIONS = 80
+
+
+def mean_step(L_model, delta):
+    """Exact maximizer of the mean subproblem (STRO eq. 3.12) on LQR: ``max_u g'u + 1/2 u'H u`` s.t.
+    ``1/2 u'D u <= delta`` (``H = hessian_surrogate_mean`` negative definite, ``D = hessian_mean_kl_mean``,
+    both exact and constant since ``L`` and the mean KL are quadratic in the mean parameters).
+    With ``D = C C'``, ``z = C'u``: ``z(lam) = (lam I - Ht)^{-1} gt``, ``lam >= 0`` by bisection on
+    ``|z|^2 = 2 delta`` (More-Sorensen; ``Ht`` negative definite, so no hard case)."""
+    g, H, D = L_model
+    C = np.linalg.cholesky(D)
+    gt = np.linalg.solve(C, g)
+    Ht = np.linalg.solve(C, np.linalg.solve(C, H).T).T
+    w, U = np.linalg.eigh(0.5 * (Ht + Ht.T))
+    c = U.T @ gt
+    z_of = lambda lam: U @ (c / (lam - w))
+    if np.sum((c / -w) ** 2) <= 2 * delta:
+        z = z_of(0.0)
+    else:
+        lo, hi = 0.0, max(1.0, np.linalg.norm(gt) / np.sqrt(2 * delta))
+        while np.sum((c / (hi - w)) ** 2) > 2 * delta:
+            hi *= 2
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if np.sum((c / (mid - w)) ** 2) > 2 * delta:
+                lo = mid
+            else:
+                hi = mid
+        z = z_of(hi)
+    return np.linalg.solve(C.T, z)
+
+
+def _lqr_of(b, j):
+    n, m = int(b["n"][j]), int(b["m"][j])
+    return lqr.LQR(A=b["A"][j][:n, :n], B=b["B"][j][:n, :m], Q=b["Q"][j][:n, :n], R=b["R"][j][:m, :m],
+                   gamma=float(b["gamma"][j]), W=b["W"][j][:n, :n], mu0=b["mu0"][j][:n], Sigma0=b["Sigma0"][j][:n, :n])
+
+
+def _policy_of(b, j):
+    n, m = int(b["n"][j]), int(b["m"][j])
+    return lqr.LinearPolicy(K=b["K"][j][:m, :n], b=b["b"][j][:m], log_std=b["log_std"][j][:m])
+
+
+def _with_mean(pi, u):
+    m, n = pi.K.shape
+    return lqr.LinearPolicy(K=pi.K + u[: m * n].reshape(m, n), b=pi.b + u[m * n:], log_std=pi.log_std)
+
+
+def _lemma36(L, pi, delta, *, corrected):
+    ev = lqr.evaluate(L, pi)
+    m, n = pi.K.shape
+    g = lqr.grad_eta(L, pi, ev=ev).theta[: m * (n + 1)]
+    H = lqr.hessian_surrogate_mean(L, pi, ev=ev)
+    D = lqr.hessian_mean_kl_mean(L, pi, ev=ev)
+    u = mean_step((g, H, D), delta)
+    new = _with_mean(pi, u)
+    dL = lqr.surrogate(L, pi, new, ev=ev) - ev.eta
+    h = np.linalg.norm(H, 2) + 1.0
+    sigma = float(np.min(pi.std))
+    if corrected:  # the Lemma's feasible step needs lambda_max(M) <= 2; in general scale sigma
+        sigma = sigma * np.sqrt(min(1.0, 2.0 / np.linalg.eigvalsh(ev.M).max()))
+    gn = np.linalg.norm(g)
+    bound = gn**2 * min(1 / (2 * h), sigma * np.sqrt(delta) / (2 * gn)) if gn > 0 else 0.0
+    return dL, bound, ev, new
+
+
+def check_gaussian(b, *, corrected: bool = False) -> Outcome:
+    """STRO Lemma 3.6 (eq. 3.14) and Theorem 3.8 on discounted LQR with a linear Gaussian policy,
+    mean parameters ``(K, b)``, fixed ``log_std`` (exact ``eta``, ``L``, mean KL from :mod:`trustopt.lqr`):
+
+    1. the exact mean step of eq. 3.12 (:func:`mean_step`, KL under the UNNORMALIZED ``rho``) gives
+       ``L(mu_{k+1}) - L(mu_k) >= ||g||^2 min(1/(2h), sigma sqrt(delta)/(2||g||))``, ``h = ||grad^2 L|| + 1``;
+    2. the trust-region method with that step, the ratio test and the radius rule (Algorithm 3.1)
+       has nondecreasing ``eta`` and ``||grad_mu eta|| -> 0`` (Thm. 3.8 with ``sigma_k`` fixed):
+       after 80 iterations ``||grad_mu eta|| <= 1e-6 ||grad_mu eta(mu_0)||``.
+    Lemma 3.7's ratio bound is VACUOUS here (``Abar = sup |A| = inf`` for quadratic costs, and
+    ``p0 = min rho0 = 0`` for a Gaussian start density) and is not checked."""
+    n_inst = len(b["gamma"])
+    slack, gap, bound, scale = (np.zeros(n_inst) for _ in range(4))
+    for j in range(n_inst):
+        L, pi, delta = _lqr_of(b, j), _policy_of(b, j), float(b["delta"][j])
+        dL, B, ev, _ = _lemma36(L, pi, delta, corrected=corrected)
+        s = dL - B
+        # Theorem 3.8: the exact trust-region method on the mean
+        m_, n_ = pi.K.shape
+        g0 = np.linalg.norm(lqr.grad_eta(L, pi, ev=ev).theta[: m_ * (n_ + 1)])
+        eta_k, rad, worst_mono = ev.eta, delta, np.inf
+        for _ in range(GAUSS_ITERATIONS):
+            dLk, _, evk, new = _lemma36(L, pi, rad, corrected=corrected)
+            if dLk <= 0:
+                break
+            eta_new = lqr.eta(L, new)
+            r = (eta_new - eta_k) / dLk
+            if r >= BETA0:
+                worst_mono = min(worst_mono, eta_new - eta_k)
+                pi, eta_k = new, eta_new
+            rad *= GAMMA1 if r >= BETA1 else (GAMMA2 if r >= BETA0 else GAMMA3)
+        gK = np.linalg.norm(lqr.grad_eta(L, pi).theta[: m_ * (n_ + 1)])
+        sc = abs(ev.eta) + 1e-300
+        conv = (1e-6 * g0 - gK) * sc / max(g0, 1e-300)
+        slack[j] = min(s, worst_mono if np.isfinite(worst_mono) else 0.0, conv)
+        gap[j], bound[j], scale[j] = B, dL, sc
+    return Outcome(slack=slack, scale=scale, bound=bound, gap=gap, rtol=1e-8)
+
+
+def _draw_gaussian(rng, n):
+    m_inst = min(n, 60)
+    N, Mx = 3, 2
+    keys = {k: [] for k in ("A", "B", "Q", "R", "W", "mu0", "Sigma0", "gamma", "K", "b", "log_std", "delta", "n", "m")}
+    for _ in range(m_inst):
+        ns, ma = int(rng.integers(1, N + 1)), int(rng.integers(1, Mx + 1))
+        gamma = float(rng.choice([0.5, 0.9, 0.95]))
+        L = lqr.random_lqr(rng, ns, ma, gamma=gamma)
+        pi = lqr.random_policy(rng, L, scale=0.5)
+        pad = lambda x, shape: np.pad(np.asarray(x, float), [(0, s - d) for s, d in zip(shape, np.shape(x))])
+        for k, v, shp in (("A", L.A, (N, N)), ("B", L.B, (N, Mx)), ("Q", L.Q, (N, N)), ("R", L.R, (Mx, Mx)),
+                          ("W", L.W, (N, N)), ("mu0", L.mu0, (N,)), ("Sigma0", L.Sigma0, (N, N)),
+                          ("K", pi.K, (Mx, N)), ("b", pi.b, (Mx,)), ("log_std", pi.log_std, (Mx,))):
+            keys[k].append(pad(v, shp))
+        keys["gamma"].append(gamma)
+        keys["delta"].append(float(np.exp(rng.uniform(np.log(1e-3), np.log(1.0)))))
+        keys["n"].append(float(ns))
+        keys["m"].append(float(ma))
+    return [{k: np.array(v) for k, v in keys.items()}]
+
+
+_GAUSS_SCHEMA = {k: Field(kind="fixed") for k in ("A", "B", "Q", "R", "W", "mu0", "Sigma0", "gamma", "K", "b", "log_std", "delta", "n", "m")}
+
+_GAUSS_NOTE = (
+    "FINDING (Lemma 3.6 for parameterized means): the lemma is proved for per-state means mu(s); its feasible "
+    "point mu_k + tau g with tau = sigma sqrt(delta)/||g|| has mean KL tau^2 g'(Sigma^-1 (x) M)g/2 <= "
+    "delta lambda_max(M)/2 (M = E_rho[x x'], x = [s; 1]), which exceeds delta when lambda_max(M) > 2 -- always "
+    "the case with STRO's unnormalized rho (the constant feature alone has mass 1/(1-gamma)). Corrected "
+    "statement (claim stro.gaussian.corrected): replace sigma by sigma sqrt(min(1, 2/lambda_max(M))). "
+    "Lemma 3.7 is vacuous on LQR (Abar = inf, p0 = 0)."
+)
+
+register(Claim(
+    id="stro.gaussian",
+    source=f"{SRC} Lemma 3.6-3.7, Theorem 3.8, eq. 3.11-3.14",
+    statement="LQR, linear Gaussian policy, exact mean step: L(mu_{k+1}) - L(mu_k) >= ||g||^2 min(1/(2h), sigma sqrt(delta)/(2||g||)); "
+              "trust-region iterates: eta nondecreasing, ||grad_mu eta|| -> 0",
+    kind="algorithm",
+    draw=_draw_gaussian,
+    check=check_gaussian,
+    schema=_GAUSS_SCHEMA,
+    max_instances=60,
+    search=False,
+    expected="violated",
+    notes=_GAUSS_NOTE,
+))
+
+register(Claim(
+    id="stro.gaussian.corrected",
+    source=f"{SRC} Lemma 3.6 (corrected for linear means; this library), Theorem 3.8",
+    statement="as stro.gaussian with sigma replaced by sigma sqrt(min(1, 2/lambda_max(E_rho[x x'])))",
+    kind="algorithm",
+    draw=_draw_gaussian,
+    check=lambda b: check_gaussian(b, corrected=True),
+    schema=_GAUSS_SCHEMA,
+    max_instances=60,
+    search=False,
+))
