@@ -1,7 +1,7 @@
 """Train TRES on Swimmer-v5 until it reaches the TRES paper's threshold (128), then plot.
 
     python examples/train_swimmer.py                       # the `make demo` experiment
-    python examples/train_swimmer.py --timesteps 20000 --target 1e9 --out runs/tiny   # a quick check
+    python examples/train_swimmer.py --timesteps 2000 --max-episode-steps 100 --target 1e9 --out runs/tiny  # quick check
 
 A linear policy ``a = W (s - mean) / std`` (W initialized at zero, state normalization,
 antithetic sampling, centered ranks, clip factor lambda = 14, K = 15 epochs: TRES, Liu et al.
@@ -40,12 +40,14 @@ def main(argv=None) -> int:
     p.add_argument("--eval-every", type=int, default=2)
     p.add_argument("--eval-episodes", type=int, default=10)
     p.add_argument("--plot", default=None, help="image path (default: <out>.png)")
+    p.add_argument("--max-episode-steps", type=int, default=None, help="shorter episodes (quick checks only)")
     args = p.parse_args(argv)
 
     if os.path.exists(args.out):  # the demo always starts afresh
         shutil.rmtree(args.out)
     config = TrainConfig(env_id="Swimmer-v5", algo="tres", timesteps=args.timesteps, seed=args.seed,
-                         eval_every=args.eval_every, eval_episodes=args.eval_episodes, target=args.target)
+                         eval_every=args.eval_every, eval_episodes=args.eval_episodes, target=args.target,
+                         max_episode_steps=args.max_episode_steps)
     t0 = time.perf_counter()
     res = train(config, args.out, workers=args.workers)
     wall = time.perf_counter() - t0

@@ -1,0 +1,171 @@
+"""Command line: smoke runs with tiny budgets (1 and 2 workers), eval and plot, SIGKILL + --resume
+equals an uninterrupted run bit for bit, and clean exit-2 errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from trustopt.cli import main
+from trustopt.train import read_progress
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--timesteps", "2000", "--seed", "0", "--eval-every", "2", "--eval-episodes", "2", "--no-progress",
+        "--set", "max_episode_steps=100", "--set", "noise_table_size=100000"]
+
+
+def _run_cli(*args, timeout=120):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "trustopt", *args], capture_output=True, text=True, timeout=timeout,
+                          env=env, cwd=REPO)
+
+
+def _arrays(run):
+    with np.load(os.path.join(run, "policy.npz")) as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.mark.parametrize("workers,env_id,algo", [(1, "Swimmer-v5", "tres"), (2, "InvertedPendulum-v5", "ars")])
+def test_train_eval_plot_smoke(tmp_path, capsys, workers, env_id, algo):
+    out = str(tmp_path / "run")
+    rc = main(["train", "--env", env_id, "--algo", algo, "--workers", str(workers), "--out", out, *TINY])
+    assert rc == 0
+    assert sorted(os.listdir(out)) == ["checkpoint.pkl", "config.json", "policy.npz", "progress.csv"]
+    with open(os.path.join(out, "config.json")) as f:
+        cfg = json.load(f)
+    assert cfg["env_id"] == env_id and cfg["algo"] == algo and cfg["runtime"]["workers"] == workers
+    assert cfg["sigma"] is not None and cfg["n_directions"] is not None  # resolved defaults are recorded
+    p = read_progress(out)
+    for col in ("iteration", "timesteps", "episodes", "wall_s", "eval_mean", "eval_std"):
+        assert col in p
+    assert p["timesteps"][-1] >= 2000 and np.all(np.diff(p["timesteps"]) > 0)
+    assert "stopped (timesteps)" in capsys.readouterr().out
+    assert main(["eval", out, "--episodes", "3", "--json", str(tmp_path / "e.json")]) == 0
+    text = capsys.readouterr().out
+    assert env_id in text and "over 3 episodes" in text
+    with open(tmp_path / "e.json") as f:
+        assert len(json.load(f)["returns"]) == 3
+    png = str(tmp_path / "curves.png")
+    assert main(["plot", out, out, "-o", png, "--target", "10"]) == 0
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
+    args = ["--env", "Swimmer-v5", "--algo", "tres", "--timesteps", "12000", "--seed", "2", "--eval-every", "3",
+            "--eval-episodes", "2", "--no-progress", "--set", "max_episode_steps=50", "--set", "n_directions=4",
+            "--set", "noise_table_size=100000"]  # 30 iterations of 8 rollouts x 50 steps
+    killed = str(tmp_path / "killed")
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "trustopt", "train", "--workers", "2", "--out", killed, *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO,
+                            start_new_session=True)
+    prog = os.path.join(killed, "progress.csv")
+    deadline = time.monotonic() + 90
+    rows = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        if os.path.exists(prog):
+            with open(prog) as f:
+                rows = sum(1 for _ in f) - 1
+            if rows >= 3:
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed; raise --timesteps"
+    os.killpg(proc.pid, signal.SIGKILL)  # the trainer and its workers, mid-run
+    proc.wait()
+    assert not os.path.exists(os.path.join(killed, "policy.npz"))
+    r = _run_cli("train", "--workers", "1", "--out", killed, "--resume", *args)
+    assert r.returncode == 0, r.stderr
+    ref = str(tmp_path / "ref")
+    assert main(["train", "--workers", "1", "--out", ref, *args]) == 0
+    a, b = _arrays(killed), _arrays(ref)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].tobytes() == b[k].tobytes(), k
+    pk, pr = read_progress(killed), read_progress(ref)
+    assert len(pk["iteration"]) == len(pr["iteration"]) == 30
+    for col in pr:
+        if col not in ("wall_s", "status"):
+            np.testing.assert_array_equal(pk[col], pr[col])
+
+
+def test_resume_alone_uses_the_runs_config(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", "--env", "InvertedPendulum-v5", "--algo", "ars", "--out", out, *TINY]) == 0
+    assert main(["train", "--out", out, "--resume", "--no-progress"]) == 0
+    assert "stopped (timesteps)" in capsys.readouterr().out
+
+
+def _usage_error(args, capsys, match):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert match in err and "Traceback" not in err
+
+
+def test_bad_flags_exit_2_with_a_message(tmp_path, capsys):
+    out = str(tmp_path / "x")
+    _usage_error(["train", "--env", "Swimmer-v5", "--out", out, "--workers", "0"], capsys, "--workers")
+    _usage_error(["train", "--env", "Swimmer-v5", "--out", out, "--timesteps", "lots"], capsys, "--timesteps")
+    _usage_error(["train", "--env", "Swimmer-v5", "--out", out, "--frobnicate"], capsys, "unrecognized arguments")
+    _usage_error(["train", "--env", "Swimmer-v5", "--out", out, "--algo", "dqn"], capsys, "--algo")
+    _usage_error(["train", "--env", "Swimmer-v5"], capsys, "--out")
+    _usage_error(["fly"], capsys, "invalid choice")
+    _usage_error([], capsys, "required")
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--env", "Swimmer-v3000"], "unknown environment 'Swimmer-v3000'"),
+    (["--env", "Swimmer-v5", "--algo", "trpo"], "policy-gradient family"),
+    (["--env", "Swimmer-v5", "--set", "sigmaa=0.1"], "unknown key(s) sigmaa"),
+    (["--env", "Swimmer-v5", "--set", "sigma=-1"], "sigma: expected a finite number > 0"),
+    (["--env", "Swimmer-v5", "--set", "nonsense"], "KEY=VALUE"),
+    (["--env", "Swimmer-v5", "--ray-address", "auto"], "--ray-address: only applies to --backend ray"),
+    (["--env", "Swimmer-v5", "--config", "/nonexistent/c.json"], "does not exist"),
+    (["--resume"], "no config.json"),
+    (["--algo", "tres"], "--env: required"),
+])
+def test_invalid_settings_exit_2_without_traceback(tmp_path, capsys, args, match):
+    rc = main(["train", "--out", str(tmp_path / "x"), "--no-progress", *args])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert match in err and err.startswith("trustopt: error:")
+
+
+def test_config_file_and_checkpoint_errors(tmp_path, capsys):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"env_id": "InvertedPendulum-v5", "algo": "ars", "n_directions": 2}))
+    out = str(tmp_path / "run")
+    assert main(["train", "--config", str(cfg), "--out", out, *TINY]) == 0
+    with open(os.path.join(out, "config.json")) as f:
+        assert json.load(f)["n_directions"] == 2
+    assert main(["train", "--config", str(cfg), "--out", out, *TINY]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["train", "--config", str(cfg), "--out", out, "--resume", *TINY[:-4], "--seed", "9"]) == 2
+    assert "different configuration" in capsys.readouterr().err
+    with open(os.path.join(out, "checkpoint.pkl"), "r+b") as f:
+        f.seek(100)
+        f.write(b"\x00garbage\x00")
+    assert main(["train", "--config", str(cfg), "--out", out, "--resume", *TINY]) == 2
+    assert "corrupt" in capsys.readouterr().err
+    cfg.write_text("{not json")
+    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "y")]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["plot", str(tmp_path / "nope"), "-o", str(tmp_path / "p.png")]) == 2
+
+
+def test_module_and_console_script_entry_points():
+    r = _run_cli("--help")
+    assert r.returncode == 0 and "train" in r.stdout and "eval" in r.stdout and "plot" in r.stdout
+    r = _run_cli("train", "--env", "NoSuchEnv-v0", "--out", "/tmp/never-created-trustopt")
+    assert r.returncode == 2 and "unknown environment" in r.stderr and "Traceback" not in r.stderr
