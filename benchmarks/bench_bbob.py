@@ -11,6 +11,7 @@ draw a new such point.
 Solvers:
     tr-es          trustopt.minimize(method=None): trust-region ES, quadratic (BFGS) model
     tr-es-ipop     the same with IPOP restarts (up to 9, population x2 each)
+    tr-es-coord    tr-es-ipop with coordinate directions (rotate=False) instead of a Haar frame
     tr-es-linear   trust-region ES with the linear model (Cauchy step), IPOP restarts
     es / ars / tres  the black-box (adaptive sigma) modes of the other trustopt methods
     cma            pycma CMA-ES, no restarts
@@ -50,7 +51,7 @@ import cma
 from trustopt.minimize import minimize
 
 TARGETS = 10.0 ** np.arange(2.0, -8.0 - 1e-9, -0.2)  # 51 COCO targets
-SOLVERS = ["tr-es", "tr-es-ipop", "tr-es-linear", "es", "ars", "tres", "cma", "cma-bipop"]
+SOLVERS = ["tr-es", "tr-es-ipop", "tr-es-coord", "tr-es-linear", "es", "ars", "tres", "cma", "cma-bipop"]
 
 
 def run_trustopt(problem, x0, budget, seed, method, restarts, extra):
@@ -87,6 +88,8 @@ def one_run(solver, fid, iid, d, budget, seed):
         run_trustopt(problem, x0, budget, seed, None, 0, {})
     elif solver == "tr-es-ipop":
         run_trustopt(problem, x0, budget, seed, None, 9, {})
+    elif solver == "tr-es-coord":
+        run_trustopt(problem, x0, budget, seed, "trust-region-es", 9, {"rotate": False})
     elif solver == "tr-es-linear":
         run_trustopt(problem, x0, budget, seed, "trust-region-es", 9, {"model": "linear"})
     elif solver in ("es", "ars", "tres"):
