@@ -1,6 +1,7 @@
 """trustopt.minimize and the ES ask/tell classes: convergence, determinism, resumability, input checks."""
 
 import math
+import multiprocessing
 import pickle
 
 import numpy as np
@@ -80,6 +81,9 @@ def test_same_seed_same_result_with_one_or_two_workers():
     r3 = minimize(sphere, np.ones(6), workers=2, **kw)
     r4 = minimize(sphere, np.ones(6), workers=map, **kw)
     assert np.array_equal(r3.x, r4.x) and r3.fun == r4.fun
+    with multiprocessing.get_context().Pool(2) as pool:  # a process pool's map (pickles the row function)
+        r5 = minimize(sphere, np.ones(6), workers=pool.map, **kw)
+    assert np.array_equal(r3.x, r5.x) and r3.fun == r5.fun
     r6 = minimize(_quadratic_vectorized, np.ones(6), sigma0=0.5, maxfev=2000, seed=11,
                   options={"ftarget": 1e-12, "vectorized": True})
     assert np.array_equal(r6.x, r3.x)

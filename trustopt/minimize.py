@@ -497,6 +497,17 @@ def _evaluate(fun, X, vectorized) -> tuple[np.ndarray, int]:
     return out, errors
 
 
+class _RowEvaluator:
+    """Picklable ``x -> (f(x) or NaN, n_exceptions)`` for a map-like ``workers`` callable."""
+
+    def __init__(self, fun):
+        self.fun = fun
+
+    def __call__(self, x):
+        v, e = _evaluate(self.fun, np.asarray(x)[None, :], False)
+        return float(v[0]), e
+
+
 class _Evaluator:
     def __init__(self, fun, workers, noise, vectorized):
         self.fun, self.vectorized, self.pool, self.map = fun, vectorized, None, None
@@ -522,10 +533,8 @@ class _Evaluator:
             parts = self.pool.map(_worker_eval, tasks)
             return np.concatenate([v for v, _ in parts]), sum(e for _, e in parts)
         if self.map is not None:
-            def one(x):
-                return _evaluate(self.fun, x[None, :], False)[0][0]
-            v = np.asarray(list(self.map(one, list(X))), dtype=np.float64)
-            return v, 0
+            out = list(self.map(_RowEvaluator(self.fun), list(X)))
+            return np.array([v for v, _ in out], dtype=np.float64), sum(e for _, e in out)
         return _evaluate(self.fun, X, self.vectorized)
 
     def close(self):
