@@ -210,3 +210,33 @@ def test_stop_reports_reasons_and_result_fields():
     for key in ("x", "fun", "nfev", "nit", "success", "status", "message"):
         assert key in r
     assert r.nfev <= 60 and not r.success
+
+
+def test_trust_region_es_center_values_never_increase():
+    """Ratio test with beta0 = 0.1 > 0 on the center evaluations (STRO eq. 3.3): an accepted step
+    realizes at least 10% of a positive predicted gain, so f(theta_k) is nonincreasing."""
+    opt = TrustRegionES(np.zeros(6), 0.5, seed=5)
+    values = [rosenbrock(opt.mean)]
+    for _ in range(150):
+        X = opt.ask()
+        opt.tell(X, [rosenbrock(x) for x in X])
+        values.append(rosenbrock(opt.mean))
+    assert np.all(np.diff(values) <= 0.0)
+    assert values[-1] < 1e-3 * values[0]  # and it made progress
+    assert any(not r.accepted for r in opt.history)  # the test saw rejections too
+
+
+@pytest.mark.parametrize("rotate", [True, False])
+def test_orthogonal_antithetic_gradient_is_exact_for_quadratics(rotate):
+    """With m = d orthogonal pairs, TRES eq. 6 is the central-difference gradient in an
+    orthonormal basis: exact for f = 1/2 x'Hx + b'x, whatever sigma (closed form H theta + b)."""
+    rng = np.random.default_rng(12)
+    d = 7
+    A = rng.standard_normal((d, d))
+    H, b = A @ A.T + np.eye(d), rng.standard_normal(d)
+    f = lambda x: 0.5 * x @ H @ x + b @ x  # noqa: E731
+    x0 = rng.standard_normal(d)
+    opt = TrustRegionES(x0, 0.7, seed=1, rotate=rotate)
+    X = opt.ask()
+    opt.tell(X, [f(x) for x in X])
+    np.testing.assert_allclose(opt.last_model[1], H @ x0 + b, rtol=1e-9, atol=1e-9)
