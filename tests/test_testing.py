@@ -39,7 +39,10 @@ def _is_one_hot(row):
         ("one state", lambda m: m.n_states == 1),
         ("one action", lambda m: m.n_actions == 1),
         ("max size", lambda m: m.n_states == 4 and m.n_actions == 3),
-        ("absorbing state", lambda m: m.n_states > 1 and any(np.all(m.P[s, :, s] == 1.0) for s in range(m.n_states))),
+        # two absorbing states with 3 actions each: reached by the deliberate option, not by
+        # chance (random one-hot rows self-loop for all 3 actions with probability ~1e-3)
+        ("absorbing states", lambda m: m.n_states >= 3 and m.n_actions == 3
+         and sum(np.all(m.P[s, :, s] == 1.0) for s in range(m.n_states)) >= 2),
         (
             "deterministic non-absorbing transition",
             lambda m: any(
