@@ -314,9 +314,12 @@ class ES(_ESBase):
 class ARS(_ESBase):
     """Augmented Random Search V1-t (Mania et al. 2018, Alg. 1) on antithetic noise-table samples.
 
-    ``ARS(x0, sigma0, *, seed, popsize=None, adapt=True, alpha=0.02, top_fraction=0.5)``;
-    ``sigma0`` is ARS's ``nu``. ``adapt`` as in :class:`ES` (scales ``nu`` and ``alpha``
-    together). V2's observation normalization belongs to the RL rollout sampler.
+    ``ARS(x0, sigma0, *, seed, popsize=None, adapt=True, alpha=None, top_fraction=0.5)``;
+    ``sigma0`` is ARS's ``nu``. ``adapt=False``: the paper's fixed ``nu`` and ``alpha`` (default
+    0.02). ``adapt=True``: ``nu`` and ``alpha`` are both multiplied by the scale ``s_k`` of the
+    ratio test / STRO eq. 3.4 (as in :class:`ES`), with ``alpha`` defaulting to ``sigma0``
+    (the ``top-b`` direction sum has norm about ``sqrt(d)``, so a step moves about as far as a
+    sample). V2's observation normalization belongs to the RL rollout sampler.
     """
 
     name = "ars"
