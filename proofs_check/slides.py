@@ -507,6 +507,6 @@ register(Claim(
     schema=draws.schema("pi", "pi_new"),
     notes="The KL direction does not matter here: TV is symmetric and Pinsker's inequality holds for "
           "KL(p||q) and KL(q||p), and sqrt is concave (Jensen) -- both directions are checked. "
-          "The expectation must be under the NORMALIZED dbar_pi (with rho_pi the bound is off by 1/(1-gamma) "
-          "inside the sqrt and fails in the other direction for the TV form only when the constant absorbs it).",
-))
+          "The expectations must be under the NORMALIZED dbar_pi: Jensen's step E[sqrt(KL/2)] <= "
+          "sqrt(E[KL]/2) needs a probability measure, and with the unnormalized rho_pi the sqrt form fails "
+          "(a false variant in the tests)."))

@@ -316,7 +316,7 @@ def check_clip(b) -> Outcome:
 
 def _draw_clip(rng, n):
     out = []
-    for b in _draw(rng, min(n, 2000)):
+    for b in _draw(rng, min(n, 1000)):
         m, d, K = b["theta"].shape
         N = int(rng.choice([1, 4, 16]))
         cat = smoothing.CategoricalProduct(F=b["F"], d=d)
@@ -330,9 +330,9 @@ register(Claim(
     id="tres.clip-lower-bound",
     source=f"{SRC} eq. 25",
     statement="L_CLIP(thetat) <= L_IS(thetat) for every sample set; equal, with equal gradient, at thetat = theta",
-    kind="inequality", draw=_draw_clip, check=check_clip,
+    kind="inequality", draw=_draw_clip, check=check_clip, search_budget=200,
     schema={**SCHEMA, "samples": Field(kind="fixed"), "lambda_": Field(kind="positive")},
-    max_instances=2000,
+    max_instances=1000,
 ))
 
 

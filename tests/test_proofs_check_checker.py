@@ -1,0 +1,219 @@
+"""Tests of the checker itself: deliberately false claims are reported as violated with a
+(shrunk) counterexample; the runner's pieces; the command line."""
+
+import functools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trustopt import tabular
+from proofs_check import Claim, Field, Outcome, draws, get, run_claim, shrink
+from proofs_check import kakade_langford, slides, trefree, trpo, tres
+from proofs_check.runner import from_jsonable, load_regressions, save_regression
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "proofs_check" / "examples" / "eta_above_surrogate.py"
+
+
+def variant(claim_id, check, **kw):
+    base = get(claim_id)
+    return Claim(id=claim_id + ".false-variant", source="test", statement="deliberately false", kind=base.kind,
+                 draw=base.draw, check=check, schema=base.schema, search=kw.get("search", base.search),
+                 max_instances=base.max_instances)
+
+
+def assert_found(claim, n=300, **kw):
+    res = run_claim(claim, n, seed=3, regressions_dir=False, search_budget=200, **kw)
+    assert res.error is None, res.error
+    assert res.status == "violated" and res.violations > 0
+    ce = from_jsonable(res.counterexample["instance"])
+    assert claim.check_one(ce).violated[0]
+    return res, ce
+
+
+# ------------------------------------------------------------- constants divided by 10
+
+@pytest.mark.parametrize("claim_id, check", [
+    ("bound.trpo-tv", functools.partial(trpo.check_trpo_tv, constant=0.4)),
+    ("bound.trpo-kl", functools.partial(trpo.check_trpo_kl, constant=0.4)),
+    ("bound.cpi-mixture", functools.partial(kakade_langford.check_cpi, constant=0.2)),
+    ("tres.thm1", functools.partial(tres.check_thm1, constant=0.2)),
+])
+def test_constant_divided_by_ten_is_violated(claim_id, check):
+    res, ce = assert_found(variant(claim_id, check))
+    if "P" in ce:  # shrinking leaves a small tabular instance
+        assert ce["P"].shape[0] <= 3
+
+
+def test_true_claims_are_not_reported_by_the_same_runs():
+    for cid in ("bound.trpo-tv", "bound.trpo-kl", "bound.cpi-mixture", "tres.thm1"):
+        res = run_claim(get(cid), 300, seed=3, regressions_dir=False, search_budget=200)
+        assert res.status == "holds" and res.tightness <= 1.0 + 1e-9
+
+
+# ------------------------------------------------------------- normalized visitation
+
+def test_normalized_visitation_in_pdl_is_violated():
+    assert_found(variant("pdl.kakade-langford", functools.partial(kakade_langford.check_pdl, visitation="normalized")))
+    assert_found(variant("pdl.kakade-langford", functools.partial(kakade_langford.check_pdl, visitation="old")))
+
+
+def test_normalized_visitation_in_the_surrogate_of_trpo_tv_is_violated():
+    def check(b):
+        M = draws.mdp(b)
+        ev = tabular.evaluate(M, b["pi"])
+        eta_new = tabular.evaluate(M, b["pi_new"]).eta
+        dbar = tabular.normalized_visitation(M, ev)
+        L_wrong = ev.eta + np.einsum("ns,nsa,nsa->n", dbar, b["pi_new"], ev.A)
+        g = np.asarray(b["gamma"], float)
+        eps = np.abs(ev.A).reshape(len(g), -1).max(1)
+        bound = 4 * eps * g * tabular.max_tv(b["pi"], b["pi_new"]) ** 2 / (1 - g) ** 2
+        return Outcome(slack=bound - (L_wrong - eta_new), scale=draws.value_scale(b), bound=bound)
+
+    res, ce = assert_found(variant("bound.trpo-tv", check))
+    assert ce["P"].shape[0] >= 1
+
+
+# ------------------------------------------------------------- KL direction
+
+def check_kl_chi2(b, *, reverse=False):
+    """``KL(p || q) <= log(1 + chi^2(p || q))`` (Jensen), ``chi^2(p||q) = sum p^2/q - 1``; with
+    ``KL(q || p)`` on the left it is false: the direction matters."""
+    p, q = b["pi"], b["pi_new"]
+    kl = tabular.kl(q, p) if reverse else tabular.kl(p, q)
+    with np.errstate(divide="ignore", invalid="ignore"):  # the search may underflow entries of q to 0
+        chi2 = np.sum(np.where(p > 0, p * p / q, 0.0), axis=-1) - 1
+    bound = np.log1p(chi2)
+    s = bound - kl
+    return Outcome(slack=s.min(axis=-1), scale=np.ones(len(p)), rtol=1e-10)
+
+
+def _full_support(rng, n):
+    out = draws.tabular(rng, n)
+    for b in out:
+        A = b["pi"].shape[-1]
+        b["pi"], b["pi_new"] = 0.95 * b["pi"] + 0.05 / A, 0.95 * b["pi_new"] + 0.05 / A
+    return out
+
+
+def test_kl_in_the_wrong_direction_is_violated():
+    base = dict(source="test", statement="KL <= log(1 + chi2)", kind="inequality", draw=_full_support, schema={"pi": draws.policy_field(), "pi_new": draws.policy_field()})
+    good = Claim(id="test.kl-chi2", check=check_kl_chi2, **base)
+    assert run_claim(good, 300, seed=0, regressions_dir=False).status == "holds"
+    bad = Claim(id="test.kl-chi2.reversed", check=functools.partial(check_kl_chi2, reverse=True), **base)
+    res, ce = assert_found(bad)
+    assert ce["pi"].shape[-1] == 2  # two actions suffice
+
+
+def test_mean_kl_bound_with_the_unnormalized_visitation_is_violated():
+    # Jensen (E sqrt(KL/2) <= sqrt(E KL/2)) needs a probability measure: with rho (mass 1/(1-gamma))
+    # in place of dbar the sqrt form of the chain fails.
+    assert_found(variant("bound.mean-kl", functools.partial(slides.check_mean_kl, visitation="rho")))
+
+
+# ------------------------------------------------------------- other false variants
+
+def test_causality_at_the_same_time_step_is_violated():
+    assert_found(variant("pg.causality", functools.partial(slides.check_causality, lag=0)), n=60)
+
+
+def test_trefree_bound_with_a_tenth_of_the_constant_is_violated():
+    assert_found(variant("bound.trefree", functools.partial(trefree.check_trefree, constant=0.02)))
+
+
+def test_biased_es_estimator_is_detected():
+    c = variant("es.estimators-unbiased", functools.partial(tres.check_es_unbiased, estimator_factor=1.1))
+    res = run_claim(c, 3, seed=0, regressions_dir=False)
+    assert res.status == "violated"
+
+
+# ------------------------------------------------------------- runner pieces
+
+def test_outcome_tightness_and_tolerance():
+    out = Outcome(slack=np.array([0.5, -1e-12, -1.0]), scale=np.array([1.0, 1.0, 1.0]), bound=np.array([1.0, 1.0, 0.0]))
+    np.testing.assert_allclose(out.tightness[:2], [0.5, 1.0 + 1e-12])
+    assert np.isnan(out.tightness[2])
+    assert list(out.violated) == [False, False, True]
+    assert Outcome(slack=[np.nan], scale=[1.0]).violated[0]  # a NaN slack is a failure, never hidden
+
+
+def test_claim_validation():
+    with pytest.raises(ValueError):
+        Claim(id="x", source="s", statement="t", kind="theorem", draw=lambda r, n: [], check=lambda b: None)
+    with pytest.raises(ValueError):
+        Claim(id="x", source="s", statement="t", kind="identity", draw=lambda r, n: [], check=lambda b: None,
+              expected="maybe")
+    with pytest.raises(ValueError):
+        Field(kind="simplex")
+
+
+def test_shrink_removes_states_and_rounds():
+    claim = variant("bound.trpo-tv", functools.partial(trpo.check_trpo_tv, constant=0.4))
+    res = run_claim(claim, 300, seed=5, regressions_dir=False, search=False)
+    assert res.status == "violated"
+    ce = from_jsonable(res.counterexample["instance"])
+    again = shrink(claim, ce)
+    assert again["P"].shape == ce["P"].shape  # already minimal: shrinking is idempotent
+    assert all(np.allclose(np.round(v, 4), v) for v in ce.values())
+
+
+def test_regressions_roundtrip(tmp_path):
+    claim = get("bound.trpo-tv")
+    inst = {k: v[0] for k, v in claim.draw(np.random.default_rng(0), 3)[0].items()}
+    save_regression(claim, inst, {"note": "test"}, tmp_path)
+    regs = load_regressions("bound.trpo-tv", tmp_path)
+    assert len(regs) == 1 and set(regs[0]) == set(inst)
+    res = run_claim(claim, 5, seed=0, regressions_dir=tmp_path, search=False)
+    assert res.regression_instances == 1
+
+
+def test_same_seed_same_result():
+    a = run_claim(get("bound.trpo-tv"), 200, seed=7, regressions_dir=False, search_budget=64)
+    b = run_claim(get("bound.trpo-tv"), 200, seed=7, regressions_dir=False, search_budget=64)
+    assert a.tightness == b.tightness and a.min_slack == b.min_slack
+
+
+# ------------------------------------------------------------- command line
+
+def _cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "proofs_check", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_cli_json_and_exit_code(tmp_path):
+    path = tmp_path / "out.json"
+    p = _cli("--claim", "pdl.kakade-langford", "bound.trpo-tv", "--instances", "50", "--seed", "2", "--json", str(path))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "bound.trpo-tv" in p.stdout and "tightness" in p.stdout
+    data = json.loads(path.read_text())
+    assert [d["id"] for d in data] == ["pdl.kakade-langford", "bound.trpo-tv"]
+    for d in data:
+        assert {"id", "source", "kind", "instances", "violations", "min_slack", "tightness", "status", "seconds",
+                "counterexample"} <= set(d)
+        assert d["status"] == "holds" and d["counterexample"] is None and d["instances"] >= 50
+
+
+def test_cli_extra_reports_the_false_user_claim(tmp_path):
+    path = tmp_path / "out.json"
+    p = _cli("--extra", str(EXAMPLE), "--claim", "user.", "--instances", "300", "--json", str(path))
+    assert p.returncode == 1, p.stdout + p.stderr
+    (d,) = json.loads(path.read_text())
+    assert d["id"] == "user.eta-above-surrogate" and d["status"] == "violated" and d["violations"] > 0
+    inst = d["counterexample"]["instance"]
+    assert np.shape(inst["P"])[0] == 2  # one state cannot violate it (eta = L when S = 1)
+
+
+def test_cli_documented_violation_exits_zero_and_report(tmp_path):
+    p = _cli("--claim", "identity.trpo-perturbation", "--instances", "50", "--report", str(tmp_path / "rep"))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert (tmp_path / "rep" / "README.md").read_text().count("identity.trpo-perturbation") >= 2
+    assert (tmp_path / "rep" / "tightness.png").stat().st_size > 1000
+
+
+def test_cli_unknown_claim_is_an_error():
+    p = _cli("--claim", "no.such-claim")
+    assert p.returncode == 2 and "unknown id" in p.stderr
