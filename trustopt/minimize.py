@@ -290,15 +290,17 @@ class ES(_ESBase):
     algorithm (fixed ``sigma``, always accept, :class:`~trustopt.algorithms.es.ESGradientStep`
     defaults lr 0.01, Adam, l2 0.005). With ``adapt=True`` (black-box default) ``sigma`` and
     the step are multiplied by a scale ``s_k`` driven by the ratio test and STRO eq. 3.4
-    (accept iff ``r_k >= 0.1``), and the defaults are SGD with ``lr = 1`` (a natural-gradient
-    step ``sigma^2 g``-sized move of about ``sigma``) and no weight decay.
+    (accept iff ``r_k >= 0.1``), and the defaults are SGD on the natural gradient
+    (``step = lr sigma^2 g_s = lr sum_n w_n u_n (x_n - theta)``) with ``lr = 10`` -- measured best
+    of {1, 3, 10, 30} on the 10-D sphere and a condition-100 ellipsoid (evaluations to 1e-8:
+    about 9000 / fail, 1600 / fail, 900 / 23000, 930 / 24000) -- and no weight decay.
     """
 
     name = "es"
 
     def _components(self, d, hp):
         if self.adapt:
-            step = ESGradientStep(lr=hp.pop("lr", 1.0), optimizer=hp.pop("optimizer", "sgd"),
+            step = ESGradientStep(lr=hp.pop("lr", 10.0), optimizer=hp.pop("optimizer", "sgd"),
                                   l2=hp.pop("l2", 0.0), shaping=hp.pop("shaping", "centered_ranks"),
                                   gain="raw", natural=True)
             rule = _adaptive_rule(hp, 1.0)
