@@ -347,7 +347,7 @@ def evaluate_policy(path, *, episodes: int = 100, seed: int = 1_000_003, workers
     act_dim, obs_dim = policy.W.shape
     job = RolloutJob(env=spec, theta=policy.W.reshape(-1), sigma=0.0, obs_mean=policy.mean, obs_std=policy.std,
                      act_dim=act_dim, obs_dim=obs_dim, remove_survival_bonus=False)
-    bk = make_backend(backend, workers)
+    bk = make_backend(backend, workers, NoiseTable(size=1))  # sign = 0 tasks never read the table
     try:
         res = run_rollouts(bk, job, [RolloutTask(index=0, sign=0.0, seed=s) for s in _seeds(seed, 2, 0, episodes)])
     finally:
