@@ -384,9 +384,13 @@ class _Acc:
             if np.any(np.isfinite(t)):
                 self.tight = max(self.tight, float(np.nanmax(t)))
         if viol.any():
-            i = int(np.argmin(np.where(viol, rel, np.inf)))
-            if self.worst_violation is None or rel[i] < self.worst_violation[0]:
-                self.worst_violation = (float(rel[i]), take(batch, i), source)
+            # the simplest violated instance (fewest nonzero entries), then the most violated one
+            size = sum(np.count_nonzero(np.asarray(v).reshape(n, -1), axis=1) for v in batch.values())
+            key = np.where(viol, size * 1e6 + np.clip(rel, -1e5, 1e5), np.inf)
+            i = int(np.argmin(key))
+            cand = (float(size[i]), float(rel[i]))
+            if self.worst_violation is None or cand < self.worst_violation[0]:
+                self.worst_violation = (cand, take(batch, i), source)
         if keep:
             score = _score(out)
             order = np.argsort(-score)[:keep]

@@ -93,6 +93,56 @@ register(Claim(
           "another first action reaches (its value is judged with pi's poor behaviour there).",
 ))
 
+def check_optimality_zero_start_mass(b) -> Outcome:
+    """Lemma 3.2's sufficiency ("A*_pi = 0 implies pi optimal") WITHOUT the assumption rho0 > 0:
+    slack ``-(eta* - eta(pi))`` on the instances with ``A*_pi = 0`` (others are not counted)."""
+    n = len(b["gamma"])
+    M = draws.mdp(b)
+    ev = tabular.evaluate(M, b["pi"])
+    Astar = np.asarray(tabular.optimal_advantage(M, b["pi"], ev=ev), float)
+    eta_star = np.array([tabular.policy_iteration(_one(b, j)).eta for j in range(n)])
+    scale = draws.value_scale(b)
+    return Outcome(slack=-(eta_star - ev.eta), scale=scale, valid=Astar <= 1e-12 * scale)
+
+
+def _draw_zero_start_mass(rng, n):
+    """Three states, start in s0 only. s0: action 0 -> absorbing s2 (reward 0), action 1 -> s1.
+    s1 (absorbing): action 0 costs ``c``, action 1 earns ``w``. pi plays 0 everywhere: it never visits
+    s1, so A*_pi = 0, yet going to s1 and playing 1 there is better. Random ``gamma, c, w`` and a small
+    random perturbation of the transitions out of s0 keep the family generic."""
+    m = min(n, 500)
+    g = rng.uniform(0.3, 0.95, m)
+    c, w = rng.uniform(0.5, 2.0, m), rng.uniform(0.5, 2.0, m)
+    P = np.zeros((m, 3, 2, 3))
+    P[:, 0, 0, 2] = 1.0
+    P[:, 0, 1, 1] = 1.0
+    P[:, 1, :, 1] = 1.0
+    P[:, 2, :, 2] = 1.0
+    r = np.zeros((m, 3, 2))
+    r[:, 1, 0], r[:, 1, 1] = -c, w
+    pi = np.zeros((m, 3, 2))
+    pi[..., 0] = 1.0
+    return [{"P": P, "r": r, "rho0": np.tile([1.0, 0.0, 0.0], (m, 1)), "gamma": g, "pi": pi}]
+
+
+register(Claim(
+    id="optimality.advantage.rho0-zeros",
+    source=f"{SRC} Lemma 3.2 without eq. 3.5 (rho0 > 0)",
+    statement="A*_pi = 0 implies pi optimal, for start distributions with zeros",
+    kind="inequality",
+    draw=_draw_zero_start_mass,
+    check=check_optimality_zero_start_mass,
+    schema=draws.schema("pi"),
+    expected="violated",
+    search=False,
+    max_instances=500,
+    notes="FINDING (assumption needed): Lemma 3.2 requires rho0(s) > 0 for every s (STRO eq. 3.5). A policy "
+          "that never visits a state is not judged there (rho_pi(s) = 0), while the advantage of the action "
+          "leading there is computed with pi's own poor behaviour in it. Corrected statement: as in STRO, "
+          "assume rho0 > 0 (or require max_a A_pi(s, a) <= 0 at every state, visited or not).",
+))
+
+
 # ----------------------------------------------------------------- Lemma 3.3 / 3.4
 
 

@@ -284,11 +284,9 @@ register(Claim(
     source=f"{SRC} Lemma 3, eq. 37-44",
     statement="|E_{X^{1..i}~thetat} Abar(X^{1..i}) - E_{X^{1..i}~theta} Abar(X^{1..i})| <= 4 alpha (1-(1-alpha)^i) max |A_theta(x^{1..i+1})|",
     kind="inequality", draw=_draw, check=check_lemma3, schema=SCHEMA,
-    notes="Holds as printed for i = 0..d-1 (i = 0: both sides vanish). The constant 4 = 2 (Lemma 2) x 2 "
-          "(two conditional expectations, eq. 43) is loose: the difference of expectations under two "
-          "distributions is at most 2 P(n_i > 0) max|Abar| (coupling), so 4 could be replaced by 2 "
-          "times the TV between the coupled laws; see the reported tightness.",
-))
+    notes="Holds as printed for i = 0..d-1 (i = 0: both sides vanish), and the constant 4 cannot be lowered: "
+          "for i = 1 the left side is |sum_x (pt - p)(x) Abar(x)| <= alpha (max Abar - min Abar) <= alpha 4 alpha max|A|, "
+          "attained when Abar changes sign with x (the adversarial search reaches tightness ~0.999).",))
 
 
 # ------------------------------------------------------------------ clipped surrogate
