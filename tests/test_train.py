@@ -185,3 +185,14 @@ def test_config_validation_and_paper_defaults():
     assert (es.lr, es.l2, es.optimizer, es.n_directions) == (0.01, 0.005, "adam", 60)
     user = resolve_config(TrainConfig(env_id="Swimmer-v5", algo="tres", sigma=0.05, n_directions=3))
     assert (user.sigma, user.n_directions) == (0.05, 3)
+
+
+@pytest.mark.parametrize("algo", ["tres", "ars"])
+def test_training_improves_inverted_pendulum(tmp_path, algo):
+    """The driver climbs: a sign error in the objective (telling +R to the minimizer) or in the
+    perturbation pairing would leave the return at the zero policy's level (about 20-30)."""
+    cfg = TrainConfig(env_id="InvertedPendulum-v5", algo=algo, timesteps=8000, seed=0, eval_every=1,
+                      eval_episodes=3, noise_table_size=100_000)
+    train(cfg, tmp_path / "r", progress=False)
+    ev = read_progress(tmp_path / "r")["eval_mean"]
+    assert ev[0] < 40 and np.max(ev[-3:]) > 2.5 * ev[0], ev
