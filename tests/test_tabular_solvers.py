@@ -8,7 +8,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from trustopt import tabular as T
@@ -27,8 +27,11 @@ def v_tol(mdp):
     return 64 * EPS * mdp.n_states * (1 + g) / (1 - g) * max(1.0, np.abs(mdp.r).max()) / (1 - g)
 
 
-def _check_optimal(mdp, sol):
-    tol = v_tol(mdp)
+def _check_optimal(mdp, sol, threshold=0.0):
+    """``threshold``: the solver's documented improvement threshold on Q (policy iteration
+    keeps an action unless another is better by more than 1e-12 (1 + |Q|)), which allows a
+    suboptimality of threshold / (1 - gamma) in V."""
+    tol = v_tol(mdp) + threshold / (1 - float(mdp.gamma))
     pis = all_deterministic(mdp.n_states, mdp.n_actions)
     evs = T.evaluate(mdp, pis)
     # optimal in every state, not only on average under rho0 (which may have zeros)
@@ -46,9 +49,36 @@ def _check_optimal(mdp, sol):
     assert np.all(ev.A <= 2 * tol)
 
 
+def _pi_threshold(mdp):
+    V_max = np.abs(mdp.r).max() / (1 - float(mdp.gamma))
+    return 1e-12 * (1 + V_max)
+
+
+# kept from the explore profile: gamma = 1e-12 makes two Q values differ by 7.5e-13, under
+# policy iteration's documented improvement threshold
+_P_TINY_GAMMA = np.array([[[1.0, 0, 0, 0]] * 2, [[1.0, 0, 0, 0]] * 2, [[0, 0, 0, 1.0], [0.25] * 4], [[0, 0, 0, 1.0]] * 2])
+
+
 @given(testing.mdps(max_states=4, max_actions=3))
+@example(T.TabularMDP(_P_TINY_GAMMA, np.array([0.0, 0, 0, -1]), np.full(4, 0.25), 1e-12))
 def test_policy_iteration_against_enumeration(mdp):
-    _check_optimal(mdp, T.policy_iteration(mdp))
+    _check_optimal(mdp, T.policy_iteration(mdp), threshold=_pi_threshold(mdp))
+
+
+@pytest.mark.parametrize("k", [1e-12, 1e-14])
+def test_policy_iteration_is_scale_invariant(k):
+    """r -> k r (k > 0) scales every V by k and leaves the optimal policies unchanged, so
+    policy iteration must return an optimal policy of the scaled MDP. Its improvement
+    threshold 1e-12 (1 + |Q|) is absolute for |Q| < 1: with r ~ 1e-12 it stops at the
+    initial policy (eta = -1.72 k instead of the optimum 2.58 k on this instance)."""
+    rng = np.random.default_rng(0)
+    mdp = testing.random_mdps(rng, 1, 4, 3, gamma=0.9)[0]
+    ref = T.policy_iteration(mdp)
+    scaled = T.TabularMDP(mdp.P, k * mdp.r, mdp.rho0, mdp.gamma)
+    sol = T.policy_iteration(scaled)
+    assert sol.eta / k == pytest.approx(ref.eta, rel=1e-9)
+    np.testing.assert_array_equal(sol.pi, ref.pi)  # the optimum is unique on this instance
+    np.testing.assert_array_equal(T.value_iteration(scaled).pi, ref.pi)
 
 
 @given(testing.mdps(max_states=3, max_actions=3, gamma=st.sampled_from([0.0, 0.3, 0.9])))
