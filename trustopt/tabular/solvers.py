@@ -35,7 +35,8 @@ def policy_iteration(mdp: TabularMDP, *, max_iter: int = 10_000) -> OptimalSolut
     """Howard's policy iteration with exact evaluation (a linear solve per iteration).
 
     Improvement takes ``argmax_a Q(s, a)`` and keeps the current action unless another is
-    better by more than ``1e-12 * (1 + |Q|)``, so it terminates (no cycling among ties).
+    better by more than ``1e-12 * max|Q|`` (a relative threshold, so the result does not
+    depend on the scale of the rewards), so it terminates (no cycling among ties).
     Converges in finitely many steps to an optimal policy (Puterman 1994, Thm. 6.4.2).
     """
     _single(mdp)
@@ -46,7 +47,7 @@ def policy_iteration(mdp: TabularMDP, *, max_iter: int = 10_000) -> OptimalSolut
         V, Q, _, _, _ = _evaluate(mdp.P, mdp.r, mdp.rho0, g, _one_hot(actions, A))
         current = Q[np.arange(S), actions]
         best = Q.argmax(axis=1)
-        improve = Q[np.arange(S), best] > current + 1e-12 * (1.0 + np.abs(current))
+        improve = Q[np.arange(S), best] > current + 1e-12 * np.max(np.abs(Q))
         if not np.any(improve):
             break
         actions = np.where(improve, best, actions)
