@@ -328,3 +328,20 @@ def test_batched_equals_per_instance_property(S, A, seed):
     ev = T.evaluate(mdps, pis)
     for i in range(4):
         _assert_ev_equal(ev, T.evaluate(mdps[i], pis[i]), i)
+
+
+def test_two_dimensional_batch():
+    """Batch shape (2, 3) of MDPs, one policy: equals the flat batch of 6; indexing with a
+    tuple gives one MDP; dbar = (1 - gamma) rho sums to 1 per MDP."""
+    rng = np.random.default_rng(8)
+    flat = testing.random_mdps(rng, 6, 3, 2)
+    mb = T.TabularMDP(flat.P.reshape(2, 3, 3, 2, 3), flat.r.reshape(2, 3, 3, 2),
+                      flat.rho0.reshape(2, 3, 3), flat.gamma.reshape(2, 3))
+    pi = testing.random_policies(rng, 1, 3, 2)[0]
+    ev = T.evaluate(mb, pi)
+    assert ev.eta.shape == (2, 3) and ev.Q.shape == (2, 3, 3, 2)
+    np.testing.assert_allclose(ev.eta.ravel(), T.evaluate(flat, pi).eta, rtol=1e-13)
+    _assert_ev_equal(ev, T.evaluate(mb[1, 2], pi), (1, 2))
+    assert mb[1].batch_shape == (3,)
+    np.testing.assert_allclose(T.normalized_visitation(mb, ev).sum(-1), 1.0, rtol=1e-13)
+    assert T.optimal_advantage(mb, pi).shape == (2, 3)
