@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 from scipy.optimize import OptimizeResult
