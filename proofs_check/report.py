@@ -14,6 +14,8 @@ COLUMNS = ("id", "source", "instances", "violations", "min slack", "tightness", 
 def _fmt(x, spec="{:.3g}"):
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "-"
+    if spec.endswith("f}") and abs(x) >= 100:  # a violated bound can be exceeded by orders of magnitude
+        return "{:.2e}".format(x)
     return spec.format(x)
 
 

@@ -37,7 +37,15 @@ _GAMMA_MAX = 0.99
 
 @dataclass
 class ClaimResult:
-    """What ``run_claim`` reports for one claim (``as_json`` gives the CLI's JSON object)."""
+    """What ``run_claim`` reports for one claim (``as_json`` gives the CLI's JSON object).
+
+    ``instances`` counts every instance checked (random, stored regressions, and each candidate the
+    adversarial search evaluated); ``violations`` counts violated instances among the random and
+    regression instances and the search's final population; ``min_slack`` is the smallest
+    ``slack / scale`` (relative to each instance's scale); ``tightness`` the largest ``gap / bound``
+    found (after the search; ``tightness_random`` before it); ``status`` is ``"holds"`` when no
+    violation was found, ``"violated"`` otherwise (``"error"`` if the check raised, ``"unchecked"`` if
+    no instance met the claim's hypotheses)."""
 
     id: str
     source: str
