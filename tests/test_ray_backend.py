@@ -11,6 +11,7 @@ One local Ray instance (2 CPUs) serves the whole module; skipped when Ray is not
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 
@@ -209,6 +210,8 @@ def test_minimize_with_ray_map_equals_serial():
     with RayMap(2) as pmap:
         assert pmap(lambda v: v * v, range(7)) == [v * v for v in range(7)]  # closures travel by value
         got = minimize(_sphere_shifted, np.ones(6), workers=pmap, **kw)
+        with pytest.raises(RuntimeError, match="pickled RayMap"):  # a copy (as captured by closures) is inert
+            pickle.loads(pickle.dumps(pmap))(abs, [1])
     assert got.nfev == ref.nfev and got.nit == ref.nit
     assert _bits(got.x) == _bits(ref.x) and got.fun == ref.fun
     assert ref.fun < _sphere_shifted(np.ones(6))  # it optimized (the comparison is not of two no-ops)

@@ -279,6 +279,26 @@ class RayBackend:
     def __exit__(self, *exc):
         self.close()
 
+    def __reduce__(self):
+        return _detached, ("RayBackend", self.n_workers)
+
+
+class _Detached:
+    """What a pickled :class:`RayBackend`/:class:`RayMap` becomes (e.g. captured by a closure sent to
+    the actors): its actors belong to the driver, so a copy cannot run anything."""
+
+    def __init__(self, kind: str, n_workers: int):
+        self.kind, self.n_workers = kind, n_workers
+
+    def _fail(self, *args, **kwargs):
+        raise RuntimeError(f"a pickled {self.kind} cannot run tasks: use it in the process that created it")
+
+    map = __call__ = close = _fail
+
+
+def _detached(kind: str, n_workers: int) -> _Detached:
+    return _Detached(kind, n_workers)
+
 
 def ray_backend(workers: int, noise: NoiseTable | None = None, *, address: str | None = None) -> RayBackend:
     """The factory registered as ``"ray"`` in :data:`trustopt.workers.BACKENDS`."""
@@ -320,3 +340,6 @@ class RayMap:
 
     def __exit__(self, *exc):
         self.close()
+
+    def __reduce__(self):
+        return _detached, ("RayMap", self.n_workers)
