@@ -62,6 +62,7 @@ class ClaimResult:
     tightness_random: float = float("nan")
     seconds: float = 0.0
     counterexample: dict | None = None
+    tightest: dict | None = None
     error: str | None = None
     notes: str = ""
 
@@ -98,6 +99,7 @@ class ClaimResult:
             "regression_instances": int(self.regression_instances),
             "invalid_instances": int(self.invalid_instances),
             "tightness_random": num(self.tightness_random),
+            "tightest_instance": None if self.tightest is None else to_jsonable(self.tightest),
             "error": self.error,
         }
 
@@ -375,7 +377,8 @@ class _Acc:
     violations: int = 0
     min_rel: float = float("inf")
     tight: float = float("-inf")
-    worst_violation: tuple | None = None  # (relative slack, instance)
+    worst_violation: tuple | None = None  # ((size, relative slack), instance, source)
+    tightest: dict | None = None  # the instance of largest gap / bound
     seeds: list = field(default_factory=list)  # (score, instance) of the tightest instances
 
     def add(self, batch, out: Outcome, *, keep: int, source: str):
@@ -390,7 +393,10 @@ class _Acc:
             self.min_rel = min(self.min_rel, float(np.min(rel)))
             t = out.tightness
             if np.any(np.isfinite(t)):
-                self.tight = max(self.tight, float(np.nanmax(t)))
+                j = int(np.nanargmax(t))
+                if t[j] > self.tight:
+                    self.tight = float(t[j])
+                    self.tightest = take(batch, j)
         if viol.any():
             # the simplest violated instance (fewest nonzero entries), then the most violated one
             size = sum(np.count_nonzero(np.asarray(v).reshape(n, -1), axis=1) for v in batch.values())
@@ -470,6 +476,7 @@ def run_claim(
     res.violations = acc.violations
     res.min_slack = acc.min_rel if np.isfinite(acc.min_rel) or acc.min_rel == -np.inf else float("nan")
     res.tightness = acc.tight if np.isfinite(acc.tight) else float("nan")
+    res.tightest = acc.tightest
     if acc.worst_violation is not None and res.error is None:
         rel, inst, source = acc.worst_violation
         small = shrink(claim, inst)
