@@ -14,6 +14,7 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -129,7 +130,12 @@ def test_actor_dying_mid_batch_is_replaced_and_its_chunks_rerun(tmp_path):
         after = set(bk.actor_pids())
         assert len(after) == 2 and len(after & before) == 1  # one actor is new
         # killed from outside between batches (ray.kill): replaced at the next batch, same result
-        ray.kill(bk._actors[0], no_restart=True)
+        victim = bk._actors[0]
+        ray.kill(victim, no_restart=True)
+        with pytest.raises(ray.exceptions.RayActorError):  # wait until it is really gone (kill is asynchronous)
+            for _ in range(600):
+                ray.get(victim.ready.remote(), timeout=60)
+                time.sleep(0.05)
         assert bk.map(_die_once, marker, items) == _expected(items)
         assert bk.n_restarts == 2
 

@@ -92,7 +92,8 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None) -> bool
                 "`ray start --head` on the head node and pass its address"
             ) from None
         return True
-    ray.init(num_cpus=num_cpus, include_dashboard=False, **common)
+    # address="local": always a new instance (never silently join a cluster that `ray start` left running)
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **common)
     return True
 
 
