@@ -35,7 +35,7 @@ from trustopt.tabular.divergences import kl, tv, visitation_weighted
 from trustopt.tabular.evaluation import Evaluation, evaluate
 from trustopt.tabular.mdp import TabularMDP, check_policy
 
-_BISECTION_STEPS = 120  # halvings of a bracket: far below float resolution
+_BISECTION_STEPS = 70  # halvings: brackets of width <= 2^10 reach float resolution (2^-52 relative)
 _TINY = np.finfo(float).tiny  # smallest normal float64, ~2.2e-308
 
 
@@ -268,6 +268,8 @@ def _policy_for_beta(paths: _StatePaths, beta):
         hi = np.maximum(b, lo)
         for _ in range(_BISECTION_STEPS):
             mid = 0.5 * (lo + hi)
+            if np.all((mid == lo) | (mid == hi)):
+                break
             _, _, beta_mid = _regime_a(paths, mid)
             too_small = beta_mid < b  # beta(u) increases with u
             lo = np.where(too_small, mid, lo)
@@ -303,6 +305,8 @@ def _beta_for_kappa(paths: _StatePaths, kappa: float):
             log_hi = np.where(grow, log_hi + 2.0, log_hi)
         for _ in range(_BISECTION_STEPS):
             mid = 0.5 * (log_lo + log_hi)
+            if np.all((mid == log_lo) | (mid == log_hi)):
+                break
             _, k_mid, _ = _regime_a(paths, np.exp(mid))
             above = k_mid > kappa  # KL decreases with u
             log_lo = np.where(above, mid, log_lo)
