@@ -26,6 +26,7 @@ from trustopt.minimize import minimize  # noqa: E402
 from trustopt.noise import NoiseTable  # noqa: E402
 from trustopt.train import TrainConfig, load_policy, train  # noqa: E402
 from trustopt.workers import RolloutJob, RolloutTask, SerialBackend, WorkerError, run_rollouts  # noqa: E402
+from trustopt import workers_ray  # noqa: E402
 from trustopt.workers_ray import RayBackend, RayMap, init_ray  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -159,6 +160,18 @@ def test_actors_that_keep_dying_raise_worker_error_and_task_errors_propagate():
             bk.map(_always_die, None, [0, 1, 2])
         assert bk.n_restarts == 2  # the last dead actor was replaced too: the backend is still usable
         assert bk.map(_raise, None, [0, 1]) == [0, 1]
+
+
+class _ActorDyingAtStart(workers_ray._Actor):
+    def ready(self):
+        os._exit(1)
+
+
+def test_actor_dying_at_start_gives_a_clear_error(monkeypatch):
+    """E.g. a cluster node with another version of trustopt/ray, or another authentication mode."""
+    monkeypatch.setattr(workers_ray, "_Actor", _ActorDyingAtStart)
+    with pytest.raises(WorkerError, match="died while starting.*same Python, ray, trustopt and mujoco versions"):
+        RayBackend(1, None)
 
 
 def _policy_arrays(run):

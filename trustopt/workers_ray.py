@@ -89,7 +89,9 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None) -> bool
         except (ConnectionError, ValueError, RuntimeError) as exc:
             raise ValidationError(
                 f"ray_address: could not connect to a Ray cluster at {address!r} ({exc}); start one with "
-                "`ray start --head` on the head node and pass its address"
+                "`ray start --head` on the head node and pass its address; if the cluster uses token "
+                "authentication (the default of `ray start`), set RAY_AUTH_MODE=token and provide its token "
+                "(~/.ray/auth_token or RAY_AUTH_TOKEN)"
             ) from None
         return True
     # address="local": always a new instance (never silently join a cluster that `ray start` left running)
@@ -165,8 +167,12 @@ class RayBackend:
         ray = self._ray
         self._actor_cls = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_Actor)
         self._noise_ref = ray.put(noise.noise) if noise is not None else None
-        self._actors = [self._new_actor() for _ in range(self.n_workers)]
-        self._wait_ready(list(range(self.n_workers)))
+        try:
+            self._actors = [self._new_actor() for _ in range(self.n_workers)]
+            self._wait_ready(list(range(self.n_workers)))
+        except BaseException:
+            self.close()  # no actors (nor a Ray instance this backend started) left behind
+            raise
 
     # --------------------------------------------------------------------------- actors
 
@@ -175,8 +181,19 @@ class RayBackend:
 
     def _wait_ready(self, slots: Sequence[int]) -> None:
         ray = self._ray
+        from ray.exceptions import RayActorError
+
         refs = [self._actors[s].ready.remote() for s in slots]
         done, pending = ray.wait(refs, num_returns=len(refs), timeout=self.start_timeout_s)
+        for ref in done:
+            try:
+                ray.get(ref)
+            except RayActorError as exc:
+                raise WorkerError(
+                    f"a Ray actor died while starting ({str(exc).strip().splitlines()[0]}); on a cluster, check that "
+                    "every node has the same Python, ray, trustopt and mujoco versions and that the driver uses "
+                    "the cluster's authentication mode (RAY_AUTH_MODE)"
+                ) from None
         if pending:
             cpus = ray.cluster_resources().get("CPU", 0)
             raise WorkerError(
