@@ -203,3 +203,21 @@ def test_near_tie_is_resolved(gap):
     for sol in (T.policy_iteration(mdp), T.value_iteration(mdp)):
         assert sol.pi[0, best] == 1.0
         assert sol.eta == pytest.approx(1 / (1 - g) + max(gap, 0.0), abs=1e-12)
+
+
+def test_iteration_cap_is_reported():
+    """An optimizer stopped by max_iter must say so (DESIGN.md: numerical failures are
+    reported in the result): value iteration capped at 2 sweeps on a near tie returns a
+    suboptimal greedy policy (checked below), which must not be presented as the optimum:
+    ``converged`` must be False."""
+    g, gap = 0.99, 1e-3  # the near-tie MDP of test_near_tie_is_resolved
+    r1 = (1 + gap * (1 - g)) / g
+    P = np.zeros((2, 2, 2))
+    P[0, 0, 0] = P[0, 1, 1] = 1.0
+    P[1, :, 1] = 1.0
+    mdp = T.TabularMDP(P, np.array([[1.0, 0.0], [r1, r1]]), np.array([1.0, 0.0]), g)
+    opt = T.policy_iteration(mdp)
+    capped = T.value_iteration(mdp, max_iter=2)
+    assert capped.eta < opt.eta - 1e-6  # the premise: 2 sweeps are not enough here
+    assert getattr(capped, "converged", True) is False
+    assert getattr(opt, "converged", True) is True

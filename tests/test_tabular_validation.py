@@ -345,3 +345,11 @@ def test_visitation_weighted_needs_exactly_one_weight():
         T.visitation_weighted(div, rho=np.array([1.0, -1.0]))
     with raises("dbar"):
         T.visitation_weighted(div, dbar=np.array([np.nan, 1.0]))
+
+
+@pytest.mark.parametrize("solver", [T.policy_iteration, T.value_iteration])
+@pytest.mark.parametrize("max_iter", [0, -1, 2.5, np.nan])
+def test_optimal_solvers_max_iter(solver, max_iter):
+    """max_iter must be a positive integer (was: UnboundLocalError for 0 / -1, TypeError for 2.5)."""
+    with raises("max_iter"):
+        solver(_mdp(), max_iter=max_iter)
