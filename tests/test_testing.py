@@ -241,3 +241,21 @@ def test_generator_size_validation(bad):
         testing.random_mdps(np.random.default_rng(0), kw["n"], kw["n_states"], kw["n_actions"])
     with pytest.raises(ValidationError, match=name):
         testing.random_policies(np.random.default_rng(0), kw["n"], kw["n_states"], kw["n_actions"])
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda rng: testing.random_mdps(rng, 2, 2, 2, concentration=0.0), "concentration"),
+        (lambda rng: testing.random_mdps(rng, 2, 2, 2, concentration=-1.0), "concentration"),
+        (lambda rng: testing.random_policies(rng, 2, 2, 2, concentration=0.0), "concentration"),
+        (lambda rng: testing.random_policies(rng, 2, 2, 2, deterministic_fraction=1.5), "deterministic_fraction"),
+        (lambda rng: testing.random_policies(rng, 2, 2, 2, deterministic_fraction=-0.5), "deterministic_fraction"),
+    ],
+)
+def test_generator_hyperparameter_validation(make, name):
+    """Generator options are validated at the boundary with the argument named (DESIGN.md):
+    concentration <= 0 gave numpy's 'alpha < 0', or a ValidationError about P, or (for
+    policies) silently invalid rows; deterministic_fraction outside [0, 1] was accepted."""
+    with pytest.raises(ValidationError, match=name):
+        make(np.random.default_rng(0))
