@@ -142,6 +142,9 @@ class RayBackend:
 
     ``n_restarts`` counts replaced actors. ``close()`` kills the actors and, if this backend
     started the local Ray instance, shuts it down.
+
+    Limitation: a replacement actor needs a free CPU; on a cluster that lost a node and does
+    not scale up, the chunks queued on a replacement wait until a CPU frees up.
     """
 
     def __init__(self, n_workers: int, noise: NoiseTable | None = None, *, address: str | None = None,
