@@ -102,14 +102,41 @@ def tv_knapsack(c, pi, w, delta):
     return gain, marginal
 
 
-def _assert_tv_solution(mdp, pi, delta, weights):
+def tv_dual(c, pi, w, delta, lam):
+    """Lagrangian dual function of the TV LP (independent of the primal greedy):
+    D(lam) = lam delta + sum_s max_pit [c_s . pit - lam w(s) TV_s(pi, pit)]
+           = lam delta + sum_s [c_s . pi_s + sum_a pi(a|s) max(0, c(s, b_s) - c(s, a) - lam w(s))],
+    since the inner problem is linear in the moved masses. Weak duality: optimum <= D(lam)
+    for every lam >= 0; strong duality (LP): optimum = min_lam D(lam), attained at 0 or at
+    a breakpoint (c(s, b_s) - c(s, a)) / w(s) of this convex piecewise-linear function.
+    Returns D(lam) - sum c pi (a bound on the gain)."""
+    cb = c.max(axis=1, keepdims=True)
+    return lam * delta + float(np.sum(pi * np.maximum(0.0, cb - c - lam * w[:, None])))
+
+
+def tv_dual_optimum(c, pi, w, delta):
+    cb = c.max(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bps = np.where(w[:, None] > 0, (cb - c) / w[:, None], 0.0)
+    candidates = np.concatenate([[0.0], bps[np.isfinite(bps) & (bps > 0)].ravel()])
+    return min(tv_dual(c, pi, w, delta, lam) for lam in candidates)
+
+
+def _assert_tv_solution(mdp, pi, delta, weights, method=None):
     ev, c = _c(mdp, pi)
     w = ev.rho if weights is None else np.asarray(weights, float)
-    sol = T.solve_tv_subproblem(mdp, pi, delta, weights=weights)
+    kw = {} if method is None else {"method": method}
+    sol = T.solve_tv_subproblem(mdp, pi, delta, weights=weights, **kw)
     assert sol.success, sol.message
     scale = max(1.0, np.abs(c).max())
     tol = 1e-9 * scale
     gain_ref, _ = tv_knapsack(c, pi, w, delta)
+    # the primal reference and the dual optimum agree (strong duality), and the returned
+    # multiplier is a dual certificate: D(multiplier) = optimal gain
+    assert gain_ref == pytest.approx(tv_dual_optimum(c, pi, w, delta), abs=tol)
+    if method is None and np.isfinite(sol.multiplier):
+        assert sol.multiplier >= 0
+        assert tv_dual(c, pi, w, delta, sol.multiplier) == pytest.approx(gain_ref, abs=tol)
     # a valid policy, feasible, with the reported surrogate and constraint
     assert np.all(sol.pi >= 0)
     np.testing.assert_allclose(sol.pi.sum(1), 1.0, atol=1e-12)
@@ -137,6 +164,8 @@ def test_tv_subproblem_against_knapsack(case, delta, wkind):
     S = mdp.n_states
     weights = {"rho": None, "given": np.linspace(0.5, 2.0, S), "with-zero": np.eye(S)[0] * 0.7}[wkind]
     _assert_tv_solution(mdp, pi, delta, weights)
+    if np.ptp(np.log10(np.abs(T.evaluate(mdp, pi).rho) + 1e-300)) < 3:  # HiGHS: c of one scale
+        _assert_tv_solution(mdp, pi, delta, weights, method="highs")
 
 
 @pytest.mark.parametrize("seed", range(8))
