@@ -393,8 +393,7 @@ def test_kl_subproblem_partial_support_closed_form():
     expected = np.array([[inside[0], inside[1], 1 - inside.sum()]])
     sol = T.solve_kl_subproblem(mdp, pi, delta)
     np.testing.assert_allclose(sol.pi, expected, rtol=1e-8, atol=1e-12)
-    # small delta: regime A (no mass off the support would be worse? no: stays in B until
-    # beta reaches beta_crit) -- checked against the NLP instead
+    # other radii (both regimes: B for large delta, A once beta exceeds beta_crit) against the NLP
     for d in (1e-3, 0.05, 0.2, 1.0, 5.0):
         _assert_kl_solution(mdp, pi, d, None, np.random.default_rng(0))
 
@@ -415,8 +414,8 @@ def test_kl_subproblem_zero_weight_states_are_greedy():
 
 
 def test_kl_subproblem_slack_constraint_returns_greedy():
-    """With full support and a huge delta the optimum... never reaches greedy (KL to a
-    one-hot is +inf); but with w = 0 everywhere the constraint vanishes: greedy, multiplier 0."""
+    """With w = 0 everywhere the constraint vanishes: the greedy policy, multiplier 0 (with
+    full-support pi and w > 0 greedy is never feasible: KL to a one-hot row is +inf)."""
     rng = np.random.default_rng(14)
     mdp = testing.random_mdps(rng, 1, 3, 2)[0]
     pi = testing.random_policies(rng, 1, 3, 2)[0]
