@@ -200,6 +200,8 @@ class _StatePaths:
     beta_crit: np.ndarray
     log_gap_b: np.ndarray  # sum_supp pi log(cout - c), where has_b
     trivial: np.ndarray  # every supported action ties at cin and no regime B: pit = pi for all beta
+    pi_top: np.ndarray  # pi's mass on the supported actions with c = cin (> 0)
+    log_spread: np.ndarray  # log(cin - min_supp c), the scale of the regime-A parameter u
 
 
 def _state_paths(pi, c) -> _StatePaths:
@@ -216,7 +218,26 @@ def _state_paths(pi, c) -> _StatePaths:
         beta_crit = np.where(has_b, 1.0 / np.where(supp, pi / gap_b, 0.0).sum(axis=1), np.inf)
         log_gap_b = np.where(supp, pi * np.log(gap_b), 0.0).sum(axis=1)
     trivial = ~has_b & np.all(~supp | (c >= cin[:, None] - tie), axis=1)
-    return _StatePaths(pi, c, supp, cin, cout, out_top, has_b, beta_crit, log_gap_b, trivial)
+    pi_top = np.where(supp & (c >= cin[:, None] - tie), pi, 0.0).sum(axis=1)
+    log_spread = np.log(np.ptp(np.where(supp, c, cin[:, None]), axis=1) + 1e-300)
+    return _StatePaths(pi, c, supp, cin, cout, out_top, has_b, beta_crit, log_gap_b, trivial, pi_top, log_spread)
+
+
+_LOG_TINY = float(np.log(_TINY))
+
+
+def _bisect_log_u(paths: _StatePaths, log_lo, log_hi, above):
+    """Vectorized bisection on ``log u`` per state: ``above(pit, KL, beta)`` is True where
+    the root lies above the midpoint. Brackets are in log space because ``u`` can need to
+    be as small as ``pi_top * spread`` (a best action with mass 1e-39 needs u ~ 1e-39)."""
+    for _ in range(_BISECTION_STEPS):
+        mid = 0.5 * (log_lo + log_hi)
+        if np.all((mid == log_lo) | (mid == log_hi)):
+            break
+        go_up = above(*_regime_a(paths, np.exp(mid)))
+        log_lo = np.where(go_up, mid, log_lo)
+        log_hi = np.where(go_up, log_hi, mid)
+    return log_lo, log_hi
 
 
 def _regime_a(paths: _StatePaths, u):
@@ -258,23 +279,13 @@ def _policy_for_beta(paths: _StatePaths, beta):
         pit[in_b] = _regime_b(paths, np.where(in_b, beta, 0.0))[in_b]
     in_a = pos & ~in_b
     if np.any(in_a):
-        # solve sum_supp pi / (u + cin - c) = 1/beta for u in [max(u_out, beta pi_m), beta]
-        scale = max(1.0, float(np.max(np.abs(paths.c))))
-        at_top = paths.supp & (paths.c >= paths.cin[:, None] - 1e-13 * scale)
-        pi_m = np.where(at_top, paths.pi, 0.0).sum(axis=1)
+        # solve sum_supp pi / (u + cin - c) = 1/beta for u in [max(u_out, beta pi_top), beta]
         u_out = np.where(paths.has_b, paths.cout - paths.cin, 0.0)
         b = np.where(in_a, beta, 1.0)
-        lo = np.maximum(u_out, b * pi_m)
-        hi = np.maximum(b, lo)
-        for _ in range(_BISECTION_STEPS):
-            mid = 0.5 * (lo + hi)
-            if np.all((mid == lo) | (mid == hi)):
-                break
-            _, _, beta_mid = _regime_a(paths, mid)
-            too_small = beta_mid < b  # beta(u) increases with u
-            lo = np.where(too_small, mid, lo)
-            hi = np.where(too_small, hi, mid)
-        pa, _, _ = _regime_a(paths, 0.5 * (lo + hi))
+        lo = np.maximum(np.maximum(u_out, b * paths.pi_top), _TINY)
+        log_lo, log_hi = np.log(lo), np.log(np.maximum(b, lo))
+        log_lo, log_hi = _bisect_log_u(paths, log_lo, log_hi, lambda _p, _k, beta_u: beta_u < b)  # beta(u) increases
+        pa, _, _ = _regime_a(paths, np.exp(0.5 * (log_lo + log_hi)))
         pit[in_a] = pa[in_a]
     pit[paths.trivial] = paths.pi[paths.trivial]
     return pit
@@ -293,24 +304,16 @@ def _beta_for_kappa(paths: _StatePaths, kappa: float):
     search = active & ~closed
     if np.any(search):
         u_out = np.where(paths.has_b, paths.cout - paths.cin, 0.0)
-        spread = np.ptp(np.where(paths.supp, paths.c, paths.cin[:, None]), axis=1) + 1e-300
-        log_lo = np.where(u_out > 0, np.log(np.maximum(u_out, np.finfo(float).tiny)), np.log(spread) - 60.0)
-        log_hi = np.log(spread) + 1.0
-        # grow hi until KL_A(hi) < kappa
-        for _ in range(200):
+        log_lo = np.where(u_out > 0, np.log(np.maximum(u_out, _TINY)),
+                          np.maximum(paths.log_spread + np.log(paths.pi_top) - 60.0, _LOG_TINY))
+        log_hi = np.maximum(paths.log_spread + 1.0, log_lo + 1.0)
+        for _ in range(200):  # grow hi until KL_A(hi) < kappa
             _, k_hi, _ = _regime_a(paths, np.exp(log_hi))
             grow = search & (k_hi >= kappa)
             if not np.any(grow):
                 break
             log_hi = np.where(grow, log_hi + 2.0, log_hi)
-        for _ in range(_BISECTION_STEPS):
-            mid = 0.5 * (log_lo + log_hi)
-            if np.all((mid == log_lo) | (mid == log_hi)):
-                break
-            _, k_mid, _ = _regime_a(paths, np.exp(mid))
-            above = k_mid > kappa  # KL decreases with u
-            log_lo = np.where(above, mid, log_lo)
-            log_hi = np.where(above, log_hi, mid)
+        log_lo, log_hi = _bisect_log_u(paths, log_lo, log_hi, lambda _p, k_u, _b: k_u > kappa)  # KL decreases
         _, _, b = _regime_a(paths, np.exp(log_hi))
         beta[search] = b[search]
     return beta
