@@ -174,6 +174,13 @@ def _check_sizes(n, n_states, n_actions):
             raise ValidationError(f"{name}: must be a positive integer, got {v!r}")
 
 
+def _check_concentration(concentration) -> float:
+    c = float(concentration)
+    if not c > 0 or not np.isfinite(c):
+        raise ValidationError(f"concentration: must be a finite number > 0, got {concentration!r}")
+    return c
+
+
 def random_mdps(
     rng: np.random.Generator,
     n: int,
@@ -193,6 +200,7 @@ def random_mdps(
     ``U(0, 0.99)`` per MDP.
     """
     _check_sizes(n, n_states, n_actions)
+    concentration = _check_concentration(concentration)
     P = rng.dirichlet(np.full(n_states, concentration), size=(n, n_states, n_actions))
     r = reward_scale * rng.uniform(-1.0, 1.0, size=(n, n_states, n_actions))
     rho0 = rng.dirichlet(np.ones(n_states), size=n)
@@ -214,6 +222,9 @@ def random_policies(
     """``n`` random policies ``(n, S, A)``: rows ~ Dirichlet(``concentration``); a
     fraction ``deterministic_fraction`` of the rows is replaced by one-hot rows."""
     _check_sizes(n, n_states, n_actions)
+    concentration = _check_concentration(concentration)
+    if not 0.0 <= deterministic_fraction <= 1.0:
+        raise ValidationError(f"deterministic_fraction: must lie in [0, 1], got {deterministic_fraction!r}")
     pi = rng.dirichlet(np.full(n_actions, concentration), size=(n, n_states))
     if deterministic_fraction > 0:
         hot = rng.random((n, n_states)) < deterministic_fraction

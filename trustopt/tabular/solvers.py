@@ -14,12 +14,21 @@ from trustopt.tabular.mdp import TabularMDP, check_policy
 @dataclass(frozen=True)
 class OptimalSolution:
     """An optimal deterministic policy ``pi (S, A)`` (one-hot rows), its values ``V (S,)``
-    and ``eta = eta(pi)``, computed exactly; ``iterations`` used by the solver."""
+    and ``eta = eta(pi)``, computed exactly; ``iterations`` used by the solver;
+    ``converged`` is False when the solver stopped at ``max_iter`` (``pi`` is then the
+    last iterate's greedy policy, not certified optimal)."""
 
     pi: np.ndarray
     V: np.ndarray
     eta: float
     iterations: int
+    converged: bool = True
+
+
+def _check_max_iter(max_iter) -> int:
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValidationError(f"max_iter: must be a positive integer, got {max_iter!r}")
+    return int(max_iter)
 
 
 def _single(mdp: TabularMDP) -> None:
@@ -40,20 +49,23 @@ def policy_iteration(mdp: TabularMDP, *, max_iter: int = 10_000) -> OptimalSolut
     Converges in finitely many steps to an optimal policy (Puterman 1994, Thm. 6.4.2).
     """
     _single(mdp)
+    max_iter = _check_max_iter(max_iter)
     S, A = mdp.n_states, mdp.n_actions
     g = _gamma(mdp)
     actions = np.zeros(S, dtype=np.int64)
+    converged = False
     for k in range(1, max_iter + 1):
         V, Q, _, _, _ = _evaluate(mdp.P, mdp.r, mdp.rho0, g, _one_hot(actions, A))
         current = Q[np.arange(S), actions]
         best = Q.argmax(axis=1)
         improve = Q[np.arange(S), best] > current + 1e-12 * np.max(np.abs(Q))
         if not np.any(improve):
+            converged = True
             break
         actions = np.where(improve, best, actions)
     pi = _one_hot(actions, A)
     ev = evaluate(mdp, pi)
-    return OptimalSolution(readonly(pi), ev.V, ev.eta, k)
+    return OptimalSolution(readonly(pi), ev.V, ev.eta, k, converged)
 
 
 def value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: int = 1_000_000) -> OptimalSolution:
@@ -63,20 +75,21 @@ def value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: int = 1_00
     evaluated exactly."""
     _single(mdp)
     tol = check_positive(tol, "tol")
+    max_iter = _check_max_iter(max_iter)
     g = float(mdp.gamma)
     V = np.zeros(mdp.n_states)
     threshold = tol * (1.0 - g) / (2.0 * g) if g > 0 else np.inf
     for k in range(1, max_iter + 1):
         Q = mdp.r + g * np.einsum("sat,t->sa", mdp.P, V)
         V_new = Q.max(axis=1)
-        done = np.max(np.abs(V_new - V)) < threshold
+        done = bool(np.max(np.abs(V_new - V)) < threshold)
         V = V_new
         if done:
             break
     Q = mdp.r + g * np.einsum("sat,t->sa", mdp.P, V)
     pi = _one_hot(Q.argmax(axis=1), mdp.n_actions)
     ev = evaluate(mdp, pi)
-    return OptimalSolution(readonly(pi), ev.V, ev.eta, k)
+    return OptimalSolution(readonly(pi), ev.V, ev.eta, k, done)
 
 
 def cpi_mixture(pi, pi_prime, alpha):
