@@ -625,3 +625,24 @@ def test_subproblems_extreme_instances(seed):
 def test_subproblems_extreme_instances_many():
     for seed in range(12, 200):
         _check_extreme(seed)
+
+
+@pytest.mark.parametrize("delta", [1e-9, 1e-4])
+def test_subproblems_with_rows_summing_to_one_within_tolerance(delta):
+    """A policy row summing to 1 + 9e-9 is accepted by validation (tolerance 1e-8) but was
+    not renormalized, while the returned pit is: for delta = 1e-9 the TV solver's
+    constraint was 5.5e-9 (5.5x the radius; found by the explore profile with delta = 1e-4,
+    pi = (1, 1e-10, 0)), and the KL solver raised RuntimeError('could not bracket the
+    multiplier') because KL(pi || pi / sum pi) = 9e-9 > delta made the problem infeasible.
+    Solutions must be feasible for the accepted input (measured against pi as the solver
+    sees it: normalized, or as given)."""
+    mdp = T.TabularMDP(np.ones((1, 3, 1)), np.array([[0.0, 0.0, 1.0]]), np.ones(1), 0.0)
+    pi = np.array([[1.0, 0.9e-8, 0.0]])
+    pin = pi / pi.sum(axis=1, keepdims=True)
+    sol = T.solve_tv_subproblem(mdp, pi, delta)
+    assert min(T.tv(pi, sol.pi)[0], T.tv(pin, sol.pi)[0]) <= delta * (1 + 1e-6)
+    assert sol.constraint <= delta * (1 + 1e-6)
+    assert sol.pi[0, 2] == pytest.approx(delta, rel=1e-6)  # the budget moves mass to the best action
+    sol = T.solve_kl_subproblem(mdp, pi, delta)
+    assert sol.constraint <= delta * (1 + 1e-6)
+    assert sol.pi[0, 2] > 0
