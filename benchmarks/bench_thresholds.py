@@ -95,7 +95,11 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--budget", type=float, default=2e6, help="training timesteps per run")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--eval-every", type=int, default=2)
+    p.add_argument("--eval-every", type=int, default=2, help="iterations between evaluations")
+    p.add_argument("--eval-steps", type=int, default=None,
+                   help="instead of --eval-every: evaluate about every this many training timesteps "
+                        "(eval_every = round(steps / (2 N x 1000)) per algorithm, so that methods with "
+                        "small batches are not checked more often)")
     p.add_argument("--eval-episodes", type=int, default=10)
     p.add_argument("--runs-dir", default="runs/thresholds")
     p.add_argument("--json", default=None, help="write the per-run results and the summary here")
@@ -107,8 +111,14 @@ def main(argv=None) -> int:
     for env_id in args.envs:
         for algo in args.algos:
             for seed in args.seeds:
+                eval_every = args.eval_every
+                if args.eval_steps:
+                    from trustopt.train import TrainConfig, resolve_config
+
+                    n = resolve_config(TrainConfig(env_id=env_id, algo=algo)).n_directions
+                    eval_every = max(1, round(args.eval_steps / (2 * n * 1000)))
                 r = run_one(env_id, algo, seed, budget=int(args.budget), workers=args.workers,
-                            eval_every=args.eval_every, eval_episodes=args.eval_episodes, runs_dir=args.runs_dir)
+                            eval_every=eval_every, eval_episodes=args.eval_episodes, runs_dir=args.runs_dir)
                 results.append(r)
                 status = f"reached at {r['timesteps']}" if r["reached"] else f"not reached (best {r['best_eval']:.1f})"
                 print(f"{env_id} {algo} seed {seed}: {status}, {r['timesteps_used']} timesteps, {r['wall_s']:.0f} s",
