@@ -15,8 +15,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The main job: an exact-oracle run (seconds), then TRES on Swimmer-v5 with 2 workers
+# until the evaluation return reaches 128 (the TRES paper's threshold), with a progress
+# bar and a learning-curve PNG (runs/demo-swimmer-tres.png).
 demo: $(STAMP)
 	$(PY) examples/exact_trust_region.py
+	$(PY) examples/train_swimmer.py
 
 # One BLAS thread: the suite runs worker processes on 2 cores, and threaded OpenBLAS
 # made small dense solves 100x slower there.
