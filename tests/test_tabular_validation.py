@@ -93,7 +93,11 @@ def test_P_within_tolerance_accepted_and_round_off_negatives_clipped():
     mdp = T.TabularMDP(P, r, rho0, 0.9)
     assert mdp.P[0, 0, 1] == 0.0  # round-off negative clipped to 0
     assert np.all(mdp.P >= 0)
-    assert mdp.P[1, 1, 0] == P[1, 1, 0]  # not renormalized (documented)
+    # accepted rows are renormalized exactly (documented in trustopt._validation)
+    np.testing.assert_allclose(mdp.P[1, 1], P[1, 1] / P[1, 1].sum(), rtol=0, atol=1e-16)
+    np.testing.assert_allclose(mdp.P.sum(axis=-1), 1.0, rtol=0, atol=4e-16)
+    # rows that already sum to 1 to round-off are kept bit for bit (validation is idempotent)
+    np.testing.assert_array_equal(T.TabularMDP(mdp.P, r, rho0, 0.9).P, mdp.P)
 
 
 # ------------------------------------------------------------------ TabularMDP: r, rho0, gamma

@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 #: Absolute tolerance on ``sum(row) - 1`` for a probability vector (rows of ``P``,
-#: policies, start distributions). Entries must also be ``>= -PROBABILITY_TOLERANCE``;
-#: tiny negative round-off is clipped to zero and the row is NOT renormalized.
+#: policies, start distributions). Entries must also be ``>= -PROBABILITY_TOLERANCE``.
+#: An accepted row is cleaned once, at the boundary: round-off negatives are set to 0
+#: and the row is divided by its sum, so that every later computation sees an exact
+#: distribution (constraints such as ``TV <= delta`` are then met for the rows returned).
 PROBABILITY_TOLERANCE = 1e-8
 
 
@@ -41,7 +43,8 @@ def check_distribution(arr: np.ndarray, name: str, *, what: str = "row") -> np.n
     """Check that the last axis of ``arr`` holds probability vectors.
 
     Entries must be ``>= -PROBABILITY_TOLERANCE`` and each vector must sum to 1
-    within ``PROBABILITY_TOLERANCE``. Returns a copy with round-off negatives set to 0.
+    within ``PROBABILITY_TOLERANCE``. Returns a copy with round-off negatives set to 0,
+    each vector whose sum is off 1 by more than round-off divided by its sum.
     """
     if arr.shape[-1] == 0:
         raise ValidationError(f"{name}: empty distribution (last axis has length 0)")
@@ -59,7 +62,11 @@ def check_distribution(arr: np.ndarray, name: str, *, what: str = "row") -> np.n
             f"{name}: probabilities must sum to 1 (tolerance {PROBABILITY_TOLERANCE:g}); "
             f"sum is {float(sums[bad]):.12g}{where}"
         )
-    return np.clip(arr, 0.0, None)
+    arr = np.clip(arr, 0.0, None)
+    sums = arr.sum(axis=-1, keepdims=True)
+    # rows already exact to round-off are left bit-for-bit alone (idempotent validation)
+    off = np.abs(sums - 1.0) > 8 * np.finfo(np.float64).eps
+    return np.where(off, arr / sums, arr)
 
 
 def check_gamma(gamma, name: str = "gamma"):
