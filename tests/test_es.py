@@ -291,7 +291,6 @@ def test_registry_factories_run_through_the_core_loop():
         assert np.sum((res.theta - target) ** 2) < 0.05 * np.sum(target**2), (method.name, res.theta)
         again = run(factory(reward, theta0=np.zeros(3), **hp), None, max_iter=150, seed=0)
         assert np.array_equal(res.theta, again.theta)  # same seed, same result
-    import trustopt.minimize  # noqa: F401  (registers the factories)
 
     res = run("tres", reward, max_iter=150, seed=0, theta0=np.zeros(3), sigma=0.1, lr=0.5)
     assert np.sum((res.theta - target) ** 2) < 0.05 * np.sum(target**2)

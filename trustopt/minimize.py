@@ -453,20 +453,6 @@ class TrustRegionES(_ESBase):
             self.last_step = float(self.state.proposal.distance)
 
 
-def _register_factories() -> None:
-    """Register the ES family's loop factories (``es``, ``ars``, ``tres``) for :func:`trustopt.run`."""
-    from trustopt.algorithms import REGISTRY, register
-    from trustopt.algorithms.ars import ars
-    from trustopt.algorithms.es import es
-    from trustopt.algorithms.tres import tres
-
-    for name, factory in (("es", es), ("ars", ars), ("tres", tres)):
-        if name not in REGISTRY:
-            register(name, factory)
-
-
-_register_factories()
-
 METHODS = {"es": ES, "ars": ARS, "tres": TRES, "trust-region-es": TrustRegionES}
 #: The method ``minimize(method=None)`` uses (the best of the family on the benchmarks, see README).
 DEFAULT_METHOD = "trust-region-es"

@@ -1,7 +1,8 @@
 """Algorithms as compositions of the loop's components, one short factory each, and a registry.
 
-``REGISTRY`` maps a name to a factory ``factory(problem, *, exact=False, **hyperparameters) -> Method``.
-The ES family (es, ars, tres) registers itself here too (:func:`register`).
+``REGISTRY`` maps a name to a factory ``factory(problem, *, exact=False, **hyperparameters) -> Method``:
+the policy-gradient family (vpg npg trpo ppo trefree stro) and the ES family (es ars tres).
+Users add their own compositions with :func:`register`.
 """
 
 from __future__ import annotations
@@ -9,14 +10,17 @@ from __future__ import annotations
 from typing import Callable
 
 from trustopt._validation import ValidationError
+from trustopt.algorithms.ars import ars
+from trustopt.algorithms.es import es
 from trustopt.algorithms.npg import npg
 from trustopt.algorithms.ppo import ppo
 from trustopt.algorithms.stro import stro
 from trustopt.algorithms.trefree import trefree
+from trustopt.algorithms.tres import tres
 from trustopt.algorithms.trpo import trpo
 from trustopt.algorithms.vpg import vpg
 
-__all__ = ["REGISTRY", "register", "get", "vpg", "npg", "trpo", "ppo", "trefree", "stro"]
+__all__ = ["REGISTRY", "register", "get", "vpg", "npg", "trpo", "ppo", "trefree", "stro", "es", "ars", "tres"]
 
 REGISTRY: dict[str, Callable] = {}
 
@@ -40,5 +44,5 @@ def get(name: str) -> Callable:
     return REGISTRY[key]
 
 
-for _f in (vpg, npg, trpo, ppo, trefree, stro):
+for _f in (vpg, npg, trpo, ppo, trefree, stro, es, ars, tres):
     register(_f.__name__, _f)
