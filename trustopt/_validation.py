@@ -69,12 +69,44 @@ def check_distribution(arr: np.ndarray, name: str, *, what: str = "row") -> np.n
     return np.where(off, arr / sums, arr)
 
 
+def check_int(value, name: str, minimum: int | None = None, *, maximum: int | None = None) -> int:
+    """An integer (Python ``int`` or NumPy integer; not ``bool``, not a float) with
+    ``minimum <= value <= maximum`` (either bound optional), returned as ``int``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
+        raise ValidationError(f"{name}: expected an integer{_int_range(minimum, maximum)}, got {value!r}")
+    return int(value)
+
+
+def _int_range(minimum, maximum) -> str:
+    if minimum is not None and maximum is not None:
+        return f" in [{minimum}, {maximum}]"
+    if minimum is not None:
+        return f" >= {minimum}"
+    if maximum is not None:
+        return f" <= {maximum}"
+    return ""
+
+
+def check_interval(value, name: str, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False):
+    """A finite number in the interval from ``lo`` to ``hi`` (closed ends unless
+    ``lo_open`` / ``hi_open``): a float, or an array whose every entry lies there."""
+    v = as_float_array(value, name)
+    below = v <= lo if lo_open else v < lo
+    above = v >= hi if hi_open else v > hi
+    if np.any(below) or np.any(above):
+        interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        raise ValidationError(f"{name}: must lie in {interval}, got {value!r}")
+    return float(v) if v.ndim == 0 else v
+
+
 def check_gamma(gamma, name: str = "gamma"):
     """A discount factor in [0, 1): a float, or an array of them (one per batched MDP)."""
-    g = as_float_array(gamma, name)
-    if np.any(g < 0.0) or np.any(g >= 1.0):
-        raise ValidationError(f"{name}: must lie in [0, 1), got {gamma!r}")
-    return float(g) if g.ndim == 0 else g
+    return check_interval(gamma, name, 0.0, 1.0, hi_open=True)
 
 
 def check_positive(value, name: str) -> float:

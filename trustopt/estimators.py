@@ -33,7 +33,14 @@ from typing import Sequence
 import numpy as np
 
 from trustopt._numba import njit
-from trustopt._validation import ValidationError, as_float_array, check_nonnegative, check_positive, readonly
+from trustopt._validation import (
+    ValidationError,
+    as_float_array,
+    check_interval,
+    check_nonnegative,
+    check_positive,
+    readonly,
+)
 
 __all__ = [
     "discounted_returns",
@@ -53,10 +60,7 @@ __all__ = [
 
 
 def _check_discount(value, name: str) -> float:
-    v = float(as_float_array(value, name, ndim=0))
-    if not 0.0 <= v <= 1.0:
-        raise ValidationError(f"{name}: must lie in [0, 1], got {value!r}")
-    return v
+    return check_interval(as_float_array(value, name, ndim=0), name, 0.0, 1.0)
 
 
 def _as_flags(x, name: str, shape: tuple[int, ...]) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from trustopt._validation import ValidationError, as_float_array, check_positive, readonly
+from trustopt._validation import ValidationError, as_float_array, check_int, check_interval, check_positive, readonly
 
 __all__ = [
     "CGResult",
@@ -89,8 +89,7 @@ def conjugate_gradient(
         iterate is never updated with a non-finite or negative-curvature step.
     """
     b = as_float_array(b, "b")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValidationError(f"max_iter: must be an integer >= 1, got {max_iter!r}")
+    max_iter = check_int(max_iter, "max_iter", 1)
     residual_tol = float(as_float_array(residual_tol, "residual_tol", ndim=0))
     if residual_tol < 0.0:
         raise ValidationError(f"residual_tol: must be >= 0, got {residual_tol!r}")
@@ -226,11 +225,8 @@ def backtracking_line_search(
     except TypeError:
         max_kl_is_inf = False
     max_kl = float("inf") if max_kl_is_inf else check_positive(max_kl, "max_kl")
-    shrink = float(as_float_array(shrink, "shrink", ndim=0))
-    if not 0.0 < shrink < 1.0:
-        raise ValidationError(f"shrink: must lie in (0, 1), got {shrink!r}")
-    if isinstance(max_backtracks, bool) or not isinstance(max_backtracks, (int, np.integer)) or max_backtracks < 0:
-        raise ValidationError(f"max_backtracks: must be an integer >= 0, got {max_backtracks!r}")
+    shrink = check_interval(as_float_array(shrink, "shrink", ndim=0), "shrink", 0.0, 1.0, lo_open=True, hi_open=True)
+    max_backtracks = check_int(max_backtracks, "max_backtracks", 0)
     if expected_improvement is not None:
         expected_improvement = check_positive(expected_improvement, "expected_improvement")
     accept_ratio = float(as_float_array(accept_ratio, "accept_ratio", ndim=0))

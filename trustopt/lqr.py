@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from trustopt._validation import ValidationError, as_float_array, check_gamma, readonly
+from trustopt._validation import ValidationError, as_float_array, check_gamma, check_int, readonly
 
 #: Tolerance for symmetry and positive semi-definiteness checks: ``|M - M'| <= tol (1 + max|M|)``
 #: and ``min eig(M) >= -tol (1 + max|M|)``.
@@ -167,7 +167,7 @@ class LinearPolicy:
     def from_theta(cls, theta, *, obs_dim: int, act_dim: int) -> "LinearPolicy":
         """Inverse of :attr:`theta`."""
         theta = as_float_array(theta, "theta", ndim=1)
-        n, m = int(obs_dim), int(act_dim)
+        n, m = check_int(obs_dim, "obs_dim", 1), check_int(act_dim, "act_dim", 1)
         if theta.shape != (m * (n + 2),):
             raise ValidationError(f"theta: expected length {m * (n + 2)} = act_dim * (obs_dim + 2), got {theta.shape}")
         return cls(K=theta[: m * n].reshape(m, n), b=theta[m * n: m * n + m], log_std=theta[m * n + m:])

@@ -21,17 +21,11 @@ from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 
-from trustopt._validation import ValidationError, as_float_array
+from trustopt._validation import ValidationError, as_float_array, check_int
 
 __all__ = ["TabularSoftmax", "LinearGaussian"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-
-
-def _check_dim(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValidationError(f"{name}: must be an integer >= 1, got {value!r}")
-    return int(value)
 
 
 # ============================================================================= tabular
@@ -54,8 +48,8 @@ class TabularSoftmax:
     n_actions: int
 
     def __post_init__(self):
-        _check_dim(self.n_states, "n_states")
-        _check_dim(self.n_actions, "n_actions")
+        check_int(self.n_states, "n_states", 1)
+        check_int(self.n_actions, "n_actions", 1)
 
     @property
     def n_params(self) -> int:
@@ -223,8 +217,8 @@ class LinearGaussian:
     init_log_std: float | tuple = 0.0
 
     def __post_init__(self):
-        _check_dim(self.obs_dim, "obs_dim")
-        _check_dim(self.act_dim, "act_dim")
+        check_int(self.obs_dim, "obs_dim", 1)
+        check_int(self.act_dim, "act_dim", 1)
         ls = as_float_array(self.init_log_std, "init_log_std", ndim=(0, 1))
         if ls.ndim == 1:
             if ls.shape != (self.act_dim,):

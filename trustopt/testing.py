@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from trustopt._validation import ValidationError
+from trustopt._validation import check_int, check_interval, check_positive
 from trustopt.tabular import TabularMDP
 
 __all__ = [
@@ -170,15 +170,7 @@ def mdp_and_policy_pair(draw, *, max_step: float = 1.0, full_support: bool = Fal
 
 def _check_sizes(n, n_states, n_actions):
     for name, v in (("n", n), ("n_states", n_states), ("n_actions", n_actions)):
-        if int(v) != v or v < 1:
-            raise ValidationError(f"{name}: must be a positive integer, got {v!r}")
-
-
-def _check_concentration(concentration) -> float:
-    c = float(concentration)
-    if not c > 0 or not np.isfinite(c):
-        raise ValidationError(f"concentration: must be a finite number > 0, got {concentration!r}")
-    return c
+        check_int(v, name, 1)
 
 
 def random_mdps(
@@ -200,7 +192,7 @@ def random_mdps(
     ``U(0, 0.99)`` per MDP.
     """
     _check_sizes(n, n_states, n_actions)
-    concentration = _check_concentration(concentration)
+    concentration = check_positive(concentration, "concentration")
     P = rng.dirichlet(np.full(n_states, concentration), size=(n, n_states, n_actions))
     r = reward_scale * rng.uniform(-1.0, 1.0, size=(n, n_states, n_actions))
     rho0 = rng.dirichlet(np.ones(n_states), size=n)
@@ -222,9 +214,8 @@ def random_policies(
     """``n`` random policies ``(n, S, A)``: rows ~ Dirichlet(``concentration``); a
     fraction ``deterministic_fraction`` of the rows is replaced by one-hot rows."""
     _check_sizes(n, n_states, n_actions)
-    concentration = _check_concentration(concentration)
-    if not 0.0 <= deterministic_fraction <= 1.0:
-        raise ValidationError(f"deterministic_fraction: must lie in [0, 1], got {deterministic_fraction!r}")
+    concentration = check_positive(concentration, "concentration")
+    deterministic_fraction = check_interval(deterministic_fraction, "deterministic_fraction", 0.0, 1.0)
     pi = rng.dirichlet(np.full(n_actions, concentration), size=(n, n_states))
     if deterministic_fraction > 0:
         hot = rng.random((n, n_states)) < deterministic_fraction

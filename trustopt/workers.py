@@ -43,7 +43,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-from trustopt._validation import ValidationError
+from trustopt._validation import ValidationError, check_int
 from trustopt.noise import NoiseTable
 
 __all__ = [
@@ -170,9 +170,7 @@ class Backend(Protocol):
 
 
 def _check_workers(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValidationError(f"workers: expected an integer >= 1, got {n!r}")
-    return int(n)
+    return check_int(n, "workers", 1)
 
 
 class SerialBackend:

@@ -49,7 +49,7 @@ import os
 from collections import deque
 from typing import Any, Callable, Iterable, Sequence
 
-from trustopt._validation import ValidationError
+from trustopt._validation import ValidationError, check_int
 from trustopt.noise import NoiseTable
 from trustopt.workers import WorkerError, _check_workers
 
@@ -153,10 +153,9 @@ class RayBackend:
         self.n_workers = _check_workers(n_workers)
         if noise is not None and not isinstance(noise, NoiseTable):
             raise ValidationError(f"noise: expected a NoiseTable or None, got {type(noise).__name__}")
-        for name, v, lo in (("chunks_per_worker", chunks_per_worker, 1), ("in_flight", in_flight, 1),
-                            ("max_restarts", max_restarts, 0)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise ValidationError(f"{name}: expected an integer >= {lo}, got {v!r}")
+        chunks_per_worker = check_int(chunks_per_worker, "chunks_per_worker", 1)
+        in_flight = check_int(in_flight, "in_flight", 1)
+        max_restarts = check_int(max_restarts, "max_restarts", 0)
         if not (isinstance(start_timeout_s, (int, float)) and start_timeout_s > 0):
             raise ValidationError(f"start_timeout_s: expected a number > 0, got {start_timeout_s!r}")
         self.noise_table = noise

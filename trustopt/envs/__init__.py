@@ -28,7 +28,7 @@ import contextlib
 import warnings
 from dataclasses import dataclass, field
 
-from trustopt._validation import ValidationError
+from trustopt._validation import ValidationError, check_int
 from trustopt.envs._base import EnvState, ObservationStats, RolloutEnv, RolloutResult, Trajectory
 from trustopt.envs._registry import (
     PASSTHROUGH_KWARGS,
@@ -68,10 +68,8 @@ def make_env(env_id: str, *, max_episode_steps: int | None = None, fast: bool = 
     import gymnasium
 
     env_id = check_env_id(env_id)
-    if max_episode_steps is not None and (
-        isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int) or max_episode_steps < 1
-    ):
-        raise ValidationError(f"max_episode_steps: expected a positive integer, got {max_episode_steps!r}")
+    if max_episode_steps is not None:
+        max_episode_steps = check_int(max_episode_steps, "max_episode_steps", 1)
     try:
         with _mujoco_warnings_as_python_warnings():
             gym_env = gymnasium.make(env_id, max_episode_steps=max_episode_steps, **kwargs)

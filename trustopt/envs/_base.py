@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustopt._validation import ValidationError, readonly
+from trustopt._validation import ValidationError, check_int, readonly
 from trustopt.envs.policies import GaussianLinearPolicy, LinearPolicy
 
 
@@ -225,9 +225,7 @@ class RolloutEnv:
             if horizon < 1:
                 raise ValidationError("start: the snapshot is at the time limit; no step is left")
         if max_steps is not None:
-            if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-                raise ValidationError(f"max_steps: expected a positive integer, got {max_steps!r}")
-            horizon = min(int(max_steps), horizon)
+            horizon = min(check_int(max_steps, "max_steps", 1), horizon)
         if record is None:
             record = gaussian
         remove = bool(remove_survival_bonus) and self.removes_survival_bonus
@@ -308,5 +306,4 @@ class RolloutEnv:
 def _check_seed(seed, *, allow_none: bool = True) -> None:
     if seed is None and allow_none:
         return
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValidationError(f"seed: expected a non-negative integer, got {seed!r}")
+    check_int(seed, "seed", 0)

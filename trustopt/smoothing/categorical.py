@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustopt._validation import ValidationError, as_float_array, check_distribution, readonly
+from trustopt._validation import ValidationError, as_float_array, check_distribution, check_int, readonly
 from trustopt.smoothing._common import (
     check_baseline,
     check_lambda,
@@ -109,9 +109,7 @@ class CategoricalProduct:
             d = z.shape[0]
         if d is None:
             raise ValidationError("d: give the number of dimensions d (or the support z)")
-        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 1 <= d <= MAX_DIM:
-            raise ValidationError(f"d: must be an integer in [1, {MAX_DIM}], got {d!r}")
-        d = int(d)
+        d = check_int(d, "d", 1, maximum=MAX_DIM)
         F = as_float_array(F, "F")
         if F.ndim < d:
             raise ValidationError(f"F: expected shape (*batch, K, ..., K) with {d} table axes, got {F.shape}")
@@ -196,9 +194,7 @@ class CategoricalProduct:
         return V[j] - V[j - 1][..., None]
 
     def _check_index(self, i, lo, name):
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not lo <= i <= self.d:
-            raise ValidationError(f"{name}: must be an integer in [{lo}, {self.d}], got {i!r}")
-        return int(i)
+        return check_int(i, name, lo, maximum=self.d)
 
     def decomposition_terms(self, theta, thetat, *, param: str = "logits") -> np.ndarray:
         """Terms of TRES eq. 12, shape ``(*batch, d)``:
@@ -286,8 +282,7 @@ class CategoricalProduct:
     # ---------------------------------------------------------------- sample-based surrogates
     def sample(self, theta, n: int, rng: np.random.Generator, *, param: str = "logits") -> np.ndarray:
         """``n`` i.i.d. draws ``X ~ p_theta`` as support INDICES, shape ``(*batch, n, d)`` (int64)."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValidationError(f"n: must be a positive integer, got {n!r}")
+        check_int(n, "n", 1)
         if not isinstance(rng, np.random.Generator):
             raise ValidationError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
         p = self.probs(theta, param=param)

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import erf
 
-from trustopt._validation import ValidationError, as_float_array, readonly
+from trustopt._validation import ValidationError, as_float_array, check_int, readonly
 from trustopt.smoothing._common import (
     check_baseline,
     check_lambda,
@@ -113,14 +113,11 @@ class GaussianProduct:
             d = sig.shape[0]
         if d is None:
             raise ValidationError("d: give the dimension d (or a per-dimension sigma, or a Quadratic F)")
-        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
-            raise ValidationError(f"d: must be a positive integer, got {d!r}")
-        d = int(d)
+        d = check_int(d, "d", 1)
         sig = np.broadcast_to(sig, (d,)).copy()
         if np.any(sig <= 0.0):
             raise ValidationError(f"sigma: must be > 0, got {sig}")
-        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
-            raise ValidationError(f"order: must be a positive integer, got {order!r}")
+        check_int(order, "order", 1)
         if not isinstance(F, Quadratic) and float(order) ** d > MAX_GRID:
             raise ValidationError(f"order: order^d = {order}^{d} exceeds {MAX_GRID} quadrature points; lower it")
         object.__setattr__(self, "F", F)
@@ -274,8 +271,7 @@ class GaussianProduct:
     # ---------------------------------------------------------------- sample-based surrogates
     def sample(self, theta, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` draws ``X = theta + sigma * N(0, I)``, shape ``(*batch, n, d)``."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValidationError(f"n: must be a positive integer, got {n!r}")
+        check_int(n, "n", 1)
         if not isinstance(rng, np.random.Generator):
             raise ValidationError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
         t = self._theta(theta)

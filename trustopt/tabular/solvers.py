@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustopt._validation import ValidationError, as_float_array, check_positive, readonly
+from trustopt._validation import ValidationError, as_float_array, check_int, check_interval, check_positive, readonly
 from trustopt.tabular.evaluation import _evaluate, _gamma, evaluate
 from trustopt.tabular.mdp import TabularMDP, check_policy
 
@@ -23,12 +23,6 @@ class OptimalSolution:
     eta: float
     iterations: int
     converged: bool = True
-
-
-def _check_max_iter(max_iter) -> int:
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValidationError(f"max_iter: must be a positive integer, got {max_iter!r}")
-    return int(max_iter)
 
 
 def _single(mdp: TabularMDP) -> None:
@@ -49,7 +43,7 @@ def policy_iteration(mdp: TabularMDP, *, max_iter: int = 10_000) -> OptimalSolut
     Converges in finitely many steps to an optimal policy (Puterman 1994, Thm. 6.4.2).
     """
     _single(mdp)
-    max_iter = _check_max_iter(max_iter)
+    max_iter = check_int(max_iter, "max_iter", 1)
     S, A = mdp.n_states, mdp.n_actions
     g = _gamma(mdp)
     actions = np.zeros(S, dtype=np.int64)
@@ -75,7 +69,7 @@ def value_iteration(mdp: TabularMDP, *, tol: float = 1e-10, max_iter: int = 1_00
     evaluated exactly."""
     _single(mdp)
     tol = check_positive(tol, "tol")
-    max_iter = _check_max_iter(max_iter)
+    max_iter = check_int(max_iter, "max_iter", 1)
     g = float(mdp.gamma)
     V = np.zeros(mdp.n_states)
     threshold = tol * (1.0 - g) / (2.0 * g) if g > 0 else np.inf
@@ -96,9 +90,7 @@ def cpi_mixture(pi, pi_prime, alpha):
     """Conservative policy iteration update (Kakade & Langford 2002; TRPO eq. 5):
     ``pi_new = (1 - alpha) pi + alpha pi'``, ``alpha in [0, 1]``. Shapes ``(..., S, A)``;
     ``alpha`` may be an array broadcasting against the batch shape."""
-    a = as_float_array(alpha, "alpha")
-    if np.any(a < 0) or np.any(a > 1):
-        raise ValidationError(f"alpha: must lie in [0, 1], got {alpha!r}")
+    a = np.asarray(check_interval(alpha, "alpha", 0.0, 1.0))
     pi = as_float_array(pi, "pi")
     pi_prime = as_float_array(pi_prime, "pi_prime")
     if pi.shape[-2:] != pi_prime.shape[-2:]:

@@ -24,6 +24,24 @@ Sources of the defaults
   (chosen here, see that table: the paper's ``alpha = lr * sigma^2``).
 * ES (Salimans et al. 2017, OpenAI starter code MuJoCo configs): ``sigma = 0.02``, Adam with
   step size 0.01, L2 coefficient 0.005, centered ranks; directions as ARS's.
+
+Policy-gradient family (linear Gaussian policy ``N(W z + b, diag(exp(2 log_std)))`` on the
+normalized observation ``z``, initialized at ``W = 0, b = 0, log_std = 0``; serial sampling by
+:class:`trustopt.envs.pg_sampler.MujocoEpisodeSampler`), :data:`PG_DEFAULTS`:
+
+* TRPO / NPG: max KL ``delta = 0.01`` and discount ``gamma = 0.99`` (TRPO paper, App. E Table 2),
+  CG iterations 10 (TRPO App. C), CG damping 0.1 (rllab's / modular_rl's ``cg_damping``; the
+  paper states none), GAE ``lambda_ = 0.97`` (GAE paper's locomotion setting; slides "GAE(0.99,
+  0.97)"), batch of ``batch_steps`` = 25000 steps on locomotion tasks and 5000 on the inverted
+  pendulums (Duan et al. 2016, "Benchmarking deep RL for continuous control", rllab's batch
+  sizes; TRPO App. E itself used 50K-1M steps per iteration with neural-network policies).
+* PPO (Schulman et al. 2017, Table 3, MuJoCo): horizon 2048 steps (``batch_steps``), Adam step
+  size ``lr = 3e-4``, ``K = 10`` epochs, minibatch 64 (``minibatch_size``), clip ``epsilon = 0.2``,
+  ``gamma = 0.99``, GAE ``lambda_ = 0.95``.
+* TREFree (TREFree sec. 5: ``delta = 0.01``, the PPO implementation's other settings): as PPO.
+* STRO (STRO sec. 5.1: ``N = 2048`` samples per iteration, ``mu0 = 0.05``, ``gamma1..3 = 2, 0.8,
+  0.6``, ``mu in [0.01, 0.1]``, 4 rejections; the factory's defaults) with PPO's ``gamma``/``lambda_``.
+* VPG: as TRPO's sampling, ``lr = 1.0`` with the KL cap ``delta = 0.01`` (the library's VPG factory).
 """
 
 from __future__ import annotations
@@ -32,16 +50,30 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import numpy as np
+from trustopt._validation import ValidationError, check_int
 
-from trustopt._validation import ValidationError
-
-__all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "TRES_LR", "config_from_dict"]
+__all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "TRES_LR", "PG_DEFAULTS",
+           "config_from_dict"]
 
 #: Algorithms ``trustopt train`` runs (the ES family: parameter-space perturbations).
 ES_ALGOS = ("tres", "es", "ars")
-#: Policy-gradient algorithms of the library not yet wired to ``trustopt train``.
+#: Policy-gradient algorithms (linear Gaussian policies, :mod:`trustopt.train.pg_trainer`).
 PG_ALGOS = ("vpg", "npg", "trpo", "ppo", "trefree", "stro")
+#: Hyperparameters of the policy-gradient family only / of the ES family only.
+PG_FIELDS = ("batch_steps", "gamma", "delta", "cg_iters", "cg_damping", "epsilon", "minibatch_size", "init_log_std")
+ES_FIELDS = ("n_directions", "sigma", "top_directions", "l2", "optimizer")
+#: Tasks on which TRPO/NPG/VPG use rllab's small batch (5000 steps) instead of 25000.
+SMALL_BATCH_FAMILIES = ("InvertedPendulum", "InvertedDoublePendulum")
+#: Defaults of the policy-gradient family (module docstring for the sources); ``batch_steps``
+#: of TRPO/NPG/VPG is resolved per task (:data:`SMALL_BATCH_FAMILIES`).
+PG_DEFAULTS: dict[str, dict] = {
+    "trpo": dict(gamma=0.99, lambda_=0.97, delta=0.01, cg_iters=10, cg_damping=0.1),
+    "npg": dict(gamma=0.99, lambda_=0.97, delta=0.01, cg_iters=10, cg_damping=0.1),
+    "vpg": dict(gamma=0.99, lambda_=0.97, delta=0.01, lr=1.0),
+    "ppo": dict(batch_steps=2048, gamma=0.99, lambda_=0.95, epsilon=0.2, K=10, minibatch_size=64, lr=3e-4),
+    "trefree": dict(batch_steps=2048, gamma=0.99, lambda_=0.95, delta=0.01, K=10, minibatch_size=64, lr=3e-4),
+    "stro": dict(batch_steps=2048, gamma=0.99, lambda_=0.95),
+}
 
 #: Mania et al. 2018, Table 9 (ARS V2-t): env -> (alpha, nu, N, b).
 ARS_TABLE: dict[str, tuple[float, float, int, int]] = {
@@ -75,7 +107,8 @@ class TrainConfig:
     """Everything that determines a training run's result.
 
     Fields (``None``: resolved from the tables of this module by :func:`resolve_config`):
-    ``env_id`` (a Gymnasium id), ``algo`` (``tres``, ``es``, ``ars``), ``timesteps`` (training
+    ``env_id`` (a Gymnasium id), ``algo`` (``tres``, ``es``, ``ars``; or the policy-gradient
+    family ``trpo npg vpg ppo trefree stro``), ``timesteps`` (training
     env steps budget: iterations start while fewer have been used), ``seed`` (>= 0);
     ``n_directions`` N (antithetic pairs per iteration: 2N rollouts), ``sigma`` (perturbation
     standard deviation, ARS's nu), ``lr`` (TRES: per-epoch ``lr * sigma^2``; ES: Adam step
@@ -85,6 +118,15 @@ class TrainConfig:
     the env's limit); ``eval_every`` (iterations between evaluations; 0: none),
     ``eval_episodes``, ``target`` (stop once an evaluation's mean return reaches it),
     ``noise_table_size`` (entries of the shared noise table, seed 123).
+
+    Policy-gradient family: ``lambda_`` is GAE's lambda in [0, 1], ``lr`` the step size (PPO,
+    TREFree: Adam; VPG: gradient step), ``K`` the epochs (PPO, TREFree); only they take
+    ``batch_steps`` (minimum env steps per batch, whole episodes), ``gamma`` (advantage
+    discount), ``delta`` (TRPO/NPG/VPG max mean KL; TREFree's margin), ``cg_iters``,
+    ``cg_damping`` (TRPO, NPG), ``epsilon`` (PPO clip), ``minibatch_size`` (PPO, TREFree:
+    ``batch_steps // minibatch_size`` minibatches), ``init_log_std`` (initial log standard
+    deviation, default 0). The ES-only fields (``n_directions``, ``sigma``, ``top_directions``,
+    ``l2``, ``optimizer``) are errors for them, and vice versa.
     """
 
     env_id: str
@@ -106,26 +148,53 @@ class TrainConfig:
     eval_episodes: int = 10
     target: float | None = None
     noise_table_size: int = 2**23
+    batch_steps: int | None = None
+    gamma: float | None = None
+    delta: float | None = None
+    cg_iters: int | None = None
+    cg_damping: float | None = None
+    epsilon: float | None = None
+    minibatch_size: int | None = None
+    init_log_std: float | None = None
 
     def __post_init__(self):
         from trustopt.envs._registry import check_env_id
 
         check_env_id(self.env_id)
-        if self.algo in PG_ALGOS:
-            raise ValidationError(
-                f"algo: {self.algo!r} (policy-gradient family) is not available in `trustopt train` yet; "
-                f"use one of {', '.join(ES_ALGOS)} (or trustopt.run for {self.algo})"
-            )
-        if self.algo not in ES_ALGOS:
-            raise ValidationError(f"algo: unknown {self.algo!r}; choose one of {', '.join(ES_ALGOS)}")
-        _int(self.timesteps, "timesteps", 1)
-        _int(self.seed, "seed", 0)
-        _int(self.eval_every, "eval_every", 0)
-        _int(self.eval_episodes, "eval_episodes", 1)
-        _int(self.noise_table_size, "noise_table_size", 1)
+        if self.algo not in ES_ALGOS + PG_ALGOS:
+            raise ValidationError(f"algo: unknown {self.algo!r}; choose one of {', '.join(ES_ALGOS + PG_ALGOS)}")
+        pg = self.algo in PG_ALGOS
+        for name in ES_FIELDS if pg else PG_FIELDS:
+            if getattr(self, name) is not None:
+                family = "the ES family (tres, es, ars)" if pg else "the policy-gradient family"
+                raise ValidationError(f"{name}: a hyperparameter of {family}, not of {self.algo!r}")
+        if pg:
+            for name in ("batch_steps", "cg_iters", "minibatch_size"):
+                if getattr(self, name) is not None:
+                    check_int(getattr(self, name), name, 1)
+            for name in ("gamma", "lambda_"):
+                v = getattr(self, name)
+                if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1):
+                    raise ValidationError(f"{name}: expected a number in [0, 1], got {v!r}")
+            for name in ("delta", "epsilon"):
+                v = getattr(self, name)
+                if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                          and math.isfinite(v) and v > 0):
+                    raise ValidationError(f"{name}: expected a finite number > 0, got {v!r}")
+            for name in ("cg_damping", "init_log_std"):
+                v = getattr(self, name)
+                if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                                          and (name == "init_log_std" or v >= 0)):
+                    raise ValidationError(f"{name}: expected a finite number{' >= 0' if name == 'cg_damping' else ''}, "
+                                          f"got {v!r}")
+        check_int(self.timesteps, "timesteps", 1)
+        check_int(self.seed, "seed", 0)
+        check_int(self.eval_every, "eval_every", 0)
+        check_int(self.eval_episodes, "eval_episodes", 1)
+        check_int(self.noise_table_size, "noise_table_size", 1)
         for name in ("n_directions", "K", "top_directions", "max_episode_steps"):
             if getattr(self, name) is not None:
-                _int(getattr(self, name), name, 1)
+                check_int(getattr(self, name), name, 1)
         for name in ("sigma", "lr", "lambda_"):
             v = getattr(self, name)
             if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -150,12 +219,6 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def _int(v, name: str, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValidationError(f"{name}: expected an integer >= {minimum}, got {v!r}")
-    return int(v)
-
-
 def config_from_dict(d: dict) -> TrainConfig:
     """A :class:`TrainConfig` from a dict (e.g. a ``--config`` JSON file); unknown keys are errors."""
     if not isinstance(d, dict):
@@ -174,7 +237,13 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     and task (see the module docstring for the sources)."""
     alpha, nu, N, b = ARS_TABLE.get(config.env_id, ARS_FALLBACK)
     c = config
-    if c.algo == "ars":
+    if c.algo in PG_ALGOS:
+        fill = dict(PG_DEFAULTS[c.algo], init_log_std=0.0)
+        if "batch_steps" not in fill:
+            from trustopt.envs._registry import family
+
+            fill["batch_steps"] = 5000 if family(c.env_id) in SMALL_BATCH_FAMILIES else 25000
+    elif c.algo == "ars":
         n = c.n_directions or N
         fill = dict(n_directions=n, sigma=nu, lr=alpha, top_directions=min(b, n))
     elif c.algo == "tres":

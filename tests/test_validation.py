@@ -1,0 +1,62 @@
+"""``trustopt._validation.check_int`` / ``check_interval``: the shared boundary checks.
+
+Each case is compared with the definition written out independently (an integer type that
+is not ``bool``, within the bounds; ``lo <= x <= hi`` with the open ends strict)."""
+
+import numpy as np
+import pytest
+
+from trustopt._validation import ValidationError, check_gamma, check_int, check_interval
+
+
+@pytest.mark.parametrize("value", [0, 3, np.int64(7), np.int32(2), np.uint8(5)])
+def test_check_int_accepts_python_and_numpy_integers(value):
+    out = check_int(value, "n", 0)
+    assert type(out) is int and out == int(value)
+
+
+@pytest.mark.parametrize("value", [True, False, 1.0, np.float64(2.0), "3", None, np.array(3)])
+def test_check_int_rejects_bools_floats_and_others(value):
+    with pytest.raises(ValidationError, match=r"^n_things: expected an integer"):
+        check_int(value, "n_things")
+
+
+def test_check_int_bounds_are_inclusive_and_named():
+    assert check_int(1, "k", 1) == 1
+    assert check_int(5, "k", 1, maximum=5) == 5
+    with pytest.raises(ValidationError, match=r"^k: expected an integer >= 1, got 0$"):
+        check_int(0, "k", 1)
+    with pytest.raises(ValidationError, match=r"^k: expected an integer in \[1, 5\], got 6$"):
+        check_int(6, "k", 1, maximum=5)
+    with pytest.raises(ValidationError, match=r"^k: expected an integer <= 5, got 6$"):
+        check_int(6, "k", maximum=5)
+    assert check_int(-10**30, "k") == -10**30  # no bound: any integer
+
+
+@pytest.mark.parametrize("lo_open", [False, True])
+@pytest.mark.parametrize("hi_open", [False, True])
+@pytest.mark.parametrize("x", [-0.5, 0.0, 1e-300, 0.5, 1.0 - 2**-53, 1.0, 1.5])
+def test_check_interval_matches_definition(x, lo_open, hi_open):
+    inside = (0.0 < x if lo_open else 0.0 <= x) and (x < 1.0 if hi_open else x <= 1.0)
+    if inside:
+        out = check_interval(x, "p", 0.0, 1.0, lo_open=lo_open, hi_open=hi_open)
+        assert type(out) is float and out == x
+    else:
+        interval = ("(" if lo_open else "[") + "0, 1" + (")" if hi_open else "]")
+        with pytest.raises(ValidationError, match=rf"^p: must lie in \{interval[0]}0, 1\{interval[-1]}, got"):
+            check_interval(x, "p", 0.0, 1.0, lo_open=lo_open, hi_open=hi_open)
+
+
+def test_check_interval_arrays_and_non_finite():
+    a = check_interval([0.0, 0.25, 1.0], "alpha", 0.0, 1.0)
+    np.testing.assert_array_equal(a, [0.0, 0.25, 1.0])
+    with pytest.raises(ValidationError, match=r"^alpha: must lie in \[0, 1\]"):
+        check_interval([0.5, 1.25], "alpha", 0.0, 1.0)
+    with pytest.raises(ValidationError, match=r"^alpha: contains a non-finite value"):
+        check_interval(np.nan, "alpha", 0.0, 1.0)
+
+
+def test_check_gamma_is_the_half_open_unit_interval():
+    assert check_gamma(0.0) == 0.0
+    with pytest.raises(ValidationError, match=r"^gamma: must lie in \[0, 1\)"):
+        check_gamma(1.0)
