@@ -395,3 +395,64 @@ def test_merge_batches_reaverages_over_episodes():
     assert merge_batches(e1, e2) is e2
     with pytest.raises(ValueError):
         merge_batches(b1, s.sample(POLICY, th + 1, np.random.default_rng(3)))
+
+
+# ----------------------------------------------------------------------------- advantage normalization
+
+
+@pytest.mark.parametrize("make", [
+    lambda norm: ImportanceSampled(normalize_advantages=norm),
+    lambda norm: ClippedRatio(epsilon=0.2, normalize_advantages=norm),
+    lambda norm: ClippedObjective(delta=0.05, normalize_advantages=norm),
+])
+def test_normalized_surrogates_equal_raw_ones_on_hand_normalized_advantages(make):
+    """normalize_advantages=True is the raw surrogate with A_i <- (A_i - m) / s, m and s the
+    w-weighted mean and std (np.average, computed here independently), on a sampled batch
+    (m != 0) and on a minibatch (statistics of the minibatch); the proposal's predicted gain is
+    s times the normalized gain (GradientStep on both)."""
+    from dataclasses import replace
+
+    from trustopt.components.steps import gain_scale
+    from trustopt.components.surrogates import advantage_stats
+
+    th = _theta(3, 0.5)
+    b = TabularEpisodeSampler(mdp=MDP, n_episodes=20).sample(POLICY, th, np.random.default_rng(0))
+    for batch in (b, b.subset(np.arange(0, b.n_pairs, 3))):
+        m = np.average(batch.adv, weights=batch.weights)
+        s = np.sqrt(np.average((batch.adv - m) ** 2, weights=batch.weights))
+        assert abs(m) > 1e-3 * s  # a sampled batch is not centered: the test sees the centering
+        assert advantage_stats(batch) == pytest.approx((m, s + 1e-8), rel=1e-12)
+        by_hand = replace(batch, adv=(batch.adv - m) / (s + 1e-8))
+        for theta in (th, th + 0.3 * np.random.default_rng(1).normal(size=th.size)):
+            L, g = make(True).value_and_grad(POLICY, theta, batch)
+            L_ref, g_ref = make(False).value_and_grad(POLICY, theta, by_hand)
+            assert L == pytest.approx(L_ref, rel=1e-12) and make(True).value(POLICY, theta, batch) == L
+            np.testing.assert_allclose(g, g_ref, rtol=1e-12, atol=1e-15)
+        sur = make(True)
+        L0, g0 = sur.value_and_grad(POLICY, th, batch)
+        prop = GradientStep(learning_rate=0.1).propose(POLICY, th, 1.0, batch, sur, MeanKL(), L0, g0, None)
+        assert gain_scale(sur, batch) == advantage_stats(batch)[1]
+        assert prop.predicted_gain == pytest.approx((sur.value(POLICY, prop.theta, batch) - L0) * (s + 1e-8),
+                                                    rel=1e-12)
+    assert gain_scale(make(False), b) == 1.0
+
+
+def test_gradient_step_kl_cap():
+    """cap_kl: alpha = min(learning_rate, sqrt(2 delta / g'Fg)) with F the dense Fisher matrix
+    (MeanKL metric, checked against the KL Hessian above); without the cap, alpha = learning_rate."""
+    th = _theta(4, 0.5)
+    b = _exact_batch(th)
+    L0, g0 = ImportanceSampled().value_and_grad(POLICY, th, b)
+    mvp = MeanKL().metric_vector_product(POLICY, th, b)
+    F = np.column_stack([mvp(e) for e in np.eye(th.size)])
+    cap = np.sqrt(2 * 0.01 / (g0 @ F @ g0))
+    for lr in (0.1 * cap, 10 * cap):
+        prop = GradientStep(learning_rate=lr, cap_kl=True).propose(POLICY, th, 0.01, b, ImportanceSampled(),
+                                                                   MeanKL(), L0, g0, None)
+        np.testing.assert_allclose(prop.theta - th, min(lr, cap) * g0, rtol=1e-10, atol=1e-15)
+        plain = GradientStep(learning_rate=lr).propose(POLICY, th, 0.01, b, ImportanceSampled(), MeanKL(), L0, g0,
+                                                       None)
+        np.testing.assert_allclose(plain.theta - th, lr * g0, rtol=1e-12)
+    bad = GradientStep(learning_rate=1.0, cap_kl=True).propose(POLICY, th, 0.0, b, ImportanceSampled(), MeanKL(),
+                                                               L0, g0, None)
+    assert bad.status == "subproblem_failed" and np.array_equal(bad.theta, th)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trustopt._validation import ValidationError, check_nonnegative, check_positive
+from trustopt.components.surrogates import advantage_stats
 from trustopt.core.types import (
     CG_BREAKDOWN,
     LINE_SEARCH_FAILED,
@@ -37,7 +38,7 @@ from trustopt.core.types import (
 )
 from trustopt.linalg import backtracking_line_search, conjugate_gradient
 
-__all__ = ["GradientStep", "NaturalGradientStep", "ClippedAscent", "StroInnerSolver", "ExactTabularStep", "mean_kl"]
+__all__ = ["GradientStep", "NaturalGradientStep", "ClippedAscent", "StroInnerSolver", "ExactTabularStep", "mean_kl", "gain_scale"]
 
 
 def _int(value, name, minimum):
@@ -62,34 +63,74 @@ def mean_kl(policy, theta_k, theta, batch) -> float:
     return float(np.sum(w * policy.kl(theta_k, theta, batch.states)) / np.sum(w))
 
 
+def gain_scale(surrogate, batch) -> float:
+    """``s`` of :func:`~trustopt.components.surrogates.advantage_stats` when ``surrogate`` normalizes
+    advantages, else 1: the factor that brings a gain of the surrogate back to the scale of ``eta``.
+
+    A proposal's ``predicted_gain`` is always ``gain_scale * (L_hat(theta_tilde) - L_hat(theta_k))``,
+    on the scale of ``eta``, so that STRO's ratio (eq. 3.2 / 4.14) compares it with the change of
+    ``eta_hat``; the step solvers themselves (line searches, eq. 4.8) work on the normalized surrogate.
+    """
+    if getattr(surrogate, "normalize_advantages", False):
+        return advantage_stats(batch)[1]
+    return 1.0
+
+
 def _proposal(policy, theta_k, theta, batch, surrogate, distance, L0, n_inner, message="", status=STEP_OK):
     if status != STEP_OK:
         return Proposal(theta=theta_k, predicted_gain=float("nan"), status=status, n_inner=n_inner, message=message)
     if not np.all(np.isfinite(theta)):
         return Proposal(theta=theta_k, predicted_gain=float("nan"), status=NONFINITE, n_inner=n_inner,
                         message="non-finite trial point")
-    gain = surrogate.value(policy, theta, batch) - L0
+    gain = (surrogate.value(policy, theta, batch) - L0) * gain_scale(surrogate, batch)
     return Proposal(theta=theta, predicted_gain=float(gain), distance=distance(policy, theta_k, theta, batch),
                     kl=mean_kl(policy, theta_k, theta, batch), n_inner=n_inner, message=message)
 
 
 @dataclass(frozen=True, kw_only=True)
 class GradientStep:
-    """``theta_tilde = theta_k + learning_rate * g_hat_k`` (slides "Vanilla Policy Gradient"; the
-    REINFORCE update). Ignores the radius.
+    """``theta_tilde = theta_k + alpha g_hat_k`` (slides "Vanilla Policy Gradient"; the
+    REINFORCE update), optionally with the step length capped by the trust-region radius.
+
+    ``alpha = learning_rate`` when ``cap_kl`` is False (plain VPG). With ``cap_kl = True`` the
+    step is also kept inside the quadratic model of the distance ball of radius ``delta_k``
+    (the step-length rule of TRPO App. C, ``beta = sqrt(2 delta / s'As)``, applied to the
+    vanilla direction ``s = g``; ``F`` the distance's metric, e.g. the Fisher matrix)::
+
+        alpha = min(learning_rate, sqrt(2 delta_k / g'Fg))        (g: (d,), F: (d, d))
+
+    A fixed ``alpha`` cannot suit every problem: on a softmax policy over tabular logits
+    ``alpha = 1`` takes steps of a few hundredths of a nat, while on an LQR (gradient norm
+    ~1e3, surrogate curvature ~1e2-1e3) the same ``alpha`` jumps tens of nats and destabilizes
+    the policy. The cap is invariant to the reward scale and to the size of the gradient.
 
     Hyperparameters:
-        learning_rate: ``alpha > 0``.
+        learning_rate: ``alpha > 0`` (the cap's upper bound when ``cap_kl``).
+        cap_kl: cap the step by the radius (default False; needs a distance with a
+            metric-vector product).
     """
 
     learning_rate: float
+    cap_kl: bool = False
 
     def __post_init__(self):
         check_positive(self.learning_rate, "learning_rate")
 
     def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng):
-        theta = theta_k + self.learning_rate * g0
-        return _proposal(policy, theta_k, theta, batch, surrogate, distance, L0, 1)
+        alpha = self.learning_rate
+        if self.cap_kl:
+            if not (math.isfinite(radius) and radius > 0.0):
+                return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
+                                 f"trust-region radius {radius!r} is not positive", SUBPROBLEM_FAILED)
+            mvp = distance.metric_vector_product(policy, theta_k, batch)
+            if mvp is None:
+                return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
+                                 f"{type(distance).__name__} has no metric-vector product", SUBPROBLEM_FAILED)
+            gFg = float(np.dot(g0, mvp(g0)))
+            if math.isfinite(gFg) and gFg > 0.0:
+                alpha = min(alpha, math.sqrt(2.0 * radius / gFg))
+        return _proposal(policy, theta_k, theta_k + alpha * g0, batch, surrogate, distance, L0, 1,
+                         f"gradient step, alpha = {alpha:.3g}")
 
 
 def _natural_direction(mvp, g, cg_iters, damping):
