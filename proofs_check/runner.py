@@ -18,7 +18,6 @@ user claims.
 from __future__ import annotations
 
 import json
-import os
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from proofs_check.registry import Claim, Outcome
+from trustopt._io import atomic_write_bytes
 
 #: Where the built-in regression instances live (committed with the package).
 REGRESSIONS_DIR = Path(__file__).with_name("regressions")
@@ -353,9 +353,7 @@ def save_regression(claim: Claim, instance: Mapping, info: Mapping, directory: P
     path = directory / f"{claim.id}.json"
     payload = {"claim": claim.id, "source": claim.source, "statement": claim.statement,
                "instance": to_jsonable(instance), **dict(info)}
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n")
-    os.replace(tmp, path)
+    atomic_write_bytes(path, (json.dumps(payload, indent=1) + "\n").encode())
     return path
 
 

@@ -381,6 +381,7 @@ def test_running_mean_std_basics_and_persistence(tmp_path):
     s.save(tmp_path / "rms.npz")
     assert RunningMeanStd.load(tmp_path / "rms.npz") == s
     assert not list(tmp_path.glob("*.tmp"))
+    assert [p.name for p in tmp_path.iterdir()] == ["rms.npz"]  # no temporary file left behind
     with pytest.raises(ValidationError, match="shape"):
         s.merge(RunningMeanStd.empty(3))
     with pytest.raises(ValidationError, match="M2"):

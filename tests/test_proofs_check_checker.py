@@ -165,6 +165,7 @@ def test_regressions_roundtrip(tmp_path):
     claim = get("bound.trpo-tv")
     inst = {k: v[0] for k, v in claim.draw(np.random.default_rng(0), 3)[0].items()}
     save_regression(claim, inst, {"note": "test"}, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["bound.trpo-tv.json"]  # written atomically, no temp left
     regs = load_regressions("bound.trpo-tv", tmp_path)
     assert len(regs) == 1 and set(regs[0]) == set(inst)
     res = run_claim(claim, 5, seed=0, regressions_dir=tmp_path, search=False)

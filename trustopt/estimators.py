@@ -25,13 +25,14 @@ compare with.
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from trustopt._io import atomic_write_bytes
 from trustopt._numba import njit
 from trustopt._validation import (
     ValidationError,
@@ -596,20 +597,10 @@ class RunningMeanStd:
         return cls(count=int(np.asarray(d["count"])), mean=np.asarray(d["mean"]), M2=np.asarray(d["M2"]))
 
     def save(self, path) -> None:
-        """Write an ``.npz`` atomically (temporary file in the same folder, then rename)."""
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **self.to_dict())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        """Write an ``.npz`` atomically (:func:`trustopt._io.atomic_write_bytes`)."""
+        buf = io.BytesIO()
+        np.savez(buf, **self.to_dict())
+        atomic_write_bytes(path, buf.getvalue())
 
     @classmethod
     def load(cls, path) -> "RunningMeanStd":

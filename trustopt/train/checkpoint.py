@@ -13,8 +13,8 @@ import hashlib
 import io
 import os
 import pickle
-import tempfile
 
+from trustopt._io import atomic_write_bytes
 from trustopt._validation import ValidationError
 
 __all__ = ["CheckpointError", "atomic_write_bytes", "save_checkpoint", "load_checkpoint", "MAGIC"]
@@ -25,31 +25,6 @@ assert len(MAGIC) == 16
 
 class CheckpointError(ValidationError):
     """A checkpoint that is missing, corrupt, or belongs to a different configuration."""
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, ``os.replace``)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="-" + os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename durable
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
-        pass
 
 
 def save_checkpoint(path, payload: dict) -> None:
