@@ -124,7 +124,7 @@ def test_bad_flags_exit_2_with_a_message(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,match", [
     (["--env", "Swimmer-v3000"], "unknown environment 'Swimmer-v3000'"),
-    (["--env", "Swimmer-v5", "--algo", "trpo"], "policy-gradient family"),
+    (["--env", "Swimmer-v5", "--algo", "trpo", "--set", "n_directions=4"], "n_directions: a hyperparameter of the ES family"),
     (["--env", "Swimmer-v5", "--set", "sigmaa=0.1"], "unknown key(s) sigmaa"),
     (["--env", "Swimmer-v5", "--set", "sigma=-1"], "sigma: expected a finite number > 0"),
     (["--env", "Swimmer-v5", "--set", "nonsense"], "KEY=VALUE"),

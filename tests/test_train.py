@@ -168,8 +168,8 @@ def test_target_stops_at_first_evaluation_reaching_it(tmp_path):
 def test_config_validation_and_paper_defaults():
     with pytest.raises(ValidationError, match="env_id: unknown environment 'Swimer-v5'.*Swimmer-v5"):
         TrainConfig(env_id="Swimer-v5")
-    with pytest.raises(ValidationError, match="policy-gradient family"):
-        TrainConfig(env_id="Swimmer-v5", algo="trpo")
+    with pytest.raises(ValidationError, match="sigma: a hyperparameter of the ES family"):
+        TrainConfig(env_id="Swimmer-v5", algo="trpo", sigma=0.1)
     with pytest.raises(ValidationError, match="algo: unknown"):
         TrainConfig(env_id="Swimmer-v5", algo="cma")
     for bad in (dict(sigma=-1.0), dict(sigma=float("nan")), dict(lr=0), dict(timesteps=0), dict(seed=-1),

@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="{train,eval,plot}", parser_class=_Parser)
     sub.required = True
 
-    t = sub.add_parser("train", help="train a linear policy (TRES, ES, ARS) on a MuJoCo environment")
+    t = sub.add_parser("train", help="train a linear policy (TRES, ES, ARS; TRPO, NPG, VPG, PPO, TREFree, STRO) "
+                                     "on a MuJoCo environment")
     t.add_argument("--env", dest="env_id", help="Gymnasium id, e.g. Swimmer-v5")
     t.add_argument("--algo", choices=ES_ALGOS + PG_ALGOS, help="algorithm (default tres)")
     t.add_argument("--timesteps", type=_timesteps, help="training env-steps budget (default 1000000)")

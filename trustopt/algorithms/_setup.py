@@ -14,19 +14,27 @@ from trustopt.tabular import TabularMDP
 
 
 _SAMPLING = ("n_episodes", "lambda_", "use_baseline", "n_trunk_episodes", "n_rollout_states")
+#: Sampling options of MuJoCo problems only (:class:`trustopt.envs.pg_sampler.MujocoEpisodeSampler`).
+_ENV_SAMPLING = ("batch_steps", "gamma", "obs_norm", "remove_survival_bonus", "max_episode_steps", "init_log_std")
 
 
 def check_sampling(name: str, sampling: dict, *, vine_allowed: bool = False) -> None:
     """Reject unknown keyword arguments of a factory with a ValidationError naming them."""
-    allowed = _SAMPLING if vine_allowed else _SAMPLING[:3]
+    allowed = (_SAMPLING if vine_allowed else _SAMPLING[:3]) + _ENV_SAMPLING
     unknown = sorted(set(sampling) - set(allowed))
     if unknown:
         raise ValidationError(f"{unknown[0]}: not a hyperparameter of {name!r} (sampling options: {', '.join(allowed)})")
 
 
-def setup(problem, *, exact: bool, theta0=None, n_episodes: int = 100, lambda_: float = 0.97,
-          use_baseline: bool = True, vine: bool = False, n_trunk_episodes: int = 20, n_rollout_states: int = 50):
+def setup(problem, *, exact: bool, theta0=None, vine: bool = False, **sampling):
     """``(policy, sampler, theta0)`` for ``problem``.
+
+    MuJoCo (a Gymnasium id such as ``"Hopper-v5"`` or a :class:`trustopt.envs.EnvSpec`): linear
+    Gaussian policy on normalized observations, ``theta = [W.ravel(), b, log_std]``, ``theta0 = 0``
+    (``log_std = init_log_std``, default 0) by default; sampler
+    :class:`~trustopt.envs.pg_sampler.MujocoEpisodeSampler` with the options ``batch_steps``,
+    ``gamma``, ``lambda_``, ``use_baseline``, ``obs_norm``, ``remove_survival_bonus``,
+    ``max_episode_steps``; no exact oracle, no vine.
 
     Tabular MDP: softmax policy over ``theta (S*A,)``, ``theta0 = 0`` (uniform policy) by default;
     sampler: exact oracle if ``exact``, vine (TRPO sec. 5.2) if ``vine``, else single-path episodes.
@@ -37,6 +45,51 @@ def setup(problem, *, exact: bool, theta0=None, n_episodes: int = 100, lambda_: 
     (:class:`~trustopt.components.lqr_samplers.ExactLQRSampler`) if ``exact``, else single-path
     rollouts (:class:`~trustopt.components.lqr_samplers.LQREpisodeSampler`); no vine.
     """
+    from trustopt.envs import EnvSpec
+
+    if isinstance(problem, (str, EnvSpec)):
+        return _setup_env(problem, exact=exact, theta0=theta0, vine=vine, **sampling)
+    env_only = sorted(set(sampling) & set(_ENV_SAMPLING))
+    if env_only:
+        raise ValidationError(f"{env_only[0]}: a sampling option of MuJoCo problems only")
+    return _setup_model(problem, exact=exact, theta0=theta0, vine=vine, **sampling)
+
+
+def _setup_env(problem, *, exact, theta0, vine, init_log_std=0.0, max_episode_steps=None, **options):
+    from trustopt.envs import EnvSpec
+    from trustopt.envs.pg_sampler import MujocoEpisodeSampler
+
+    if exact:
+        raise ValidationError("exact: MuJoCo problems have no exact oracle; use exact=False")
+    if vine:
+        raise ValidationError("vine: the vine sampler (TRPO sec. 5.2) is implemented for tabular problems only")
+    for name in ("n_episodes", "n_trunk_episodes", "n_rollout_states"):
+        if name in options:
+            raise ValidationError(f"{name}: not an option of MuJoCo problems (use batch_steps)")
+    if isinstance(problem, EnvSpec):
+        spec = problem
+    else:
+        try:
+            spec = EnvSpec(env_id=problem, max_episode_steps=max_episode_steps)
+        except ValidationError as exc:
+            raise ValidationError(f"problem: a string names a MuJoCo environment; {exc}") from None
+    if isinstance(problem, EnvSpec) and max_episode_steps is not None:
+        raise ValidationError("max_episode_steps: set it in the EnvSpec")
+    sampler = MujocoEpisodeSampler(env=spec, **options)
+    policy = FlatLinearGaussian(LinearGaussian(sampler.obs_dim, sampler.act_dim, init_log_std=init_log_std))
+    if theta0 is None:
+        theta0 = policy.base.init_theta()
+    else:
+        theta0 = np.asarray(theta0, dtype=np.float64).ravel()
+        if theta0.shape != (policy.n_params,) or not np.all(np.isfinite(theta0)):
+            raise ValidationError(f"theta0: expected {policy.n_params} = act_dim (obs_dim + 2) finite parameters "
+                                  f"[W.ravel(), b, log_std], got shape {theta0.shape}")
+    return policy, sampler, theta0
+
+
+def _setup_model(problem, *, exact: bool, theta0=None, n_episodes: int = 100, lambda_: float = 0.97,
+                 use_baseline: bool = True, vine: bool = False, n_trunk_episodes: int = 20,
+                 n_rollout_states: int = 50):
     if isinstance(problem, LQR):
         if vine:
             raise ValidationError("vine: the vine sampler (TRPO sec. 5.2) is implemented for tabular problems only")
@@ -61,6 +114,7 @@ def setup(problem, *, exact: bool, theta0=None, n_episodes: int = 100, lambda_: 
         theta0 = np.zeros(policy.n_params) if theta0 is None else np.asarray(theta0, dtype=np.float64).ravel()
         return policy, sampler, theta0
     raise ValidationError(
-        f"problem: expected a tabular.TabularMDP or a trustopt.lqr.LQR (MuJoCo problems are not supported yet), "
+        f"problem: expected a tabular.TabularMDP, a trustopt.lqr.LQR, a MuJoCo environment id or a "
+        f"trustopt.envs.EnvSpec, "
         f"got {type(problem).__name__}"
     )

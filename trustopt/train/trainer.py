@@ -1,4 +1,5 @@
-"""The training driver for the ES family (TRES, ES, ARS) on linear MuJoCo policies.
+"""The training driver for the ES family (TRES, ES, ARS) on linear MuJoCo policies
+(the policy-gradient family is dispatched to :mod:`trustopt.train.pg_trainer`).
 
 One iteration (TRES Alg. 1; ARS Alg. 1 V2; Salimans et al. 2017 Alg. 2), driven by the
 ask/tell optimizers of :mod:`trustopt.minimize` (themselves THE loop of
@@ -40,7 +41,7 @@ from trustopt._validation import ValidationError
 from trustopt.estimators import RunningMeanStd
 from trustopt.noise import NoiseTable
 from trustopt.train.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
-from trustopt.train.config import TrainConfig, resolve_config
+from trustopt.train.config import PG_ALGOS, TrainConfig, resolve_config
 from trustopt.workers import RolloutJob, RolloutTask, make_backend, run_rollouts
 
 __all__ = [
@@ -183,6 +184,11 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     if not isinstance(config, TrainConfig):
         raise ValidationError(f"config: expected a TrainConfig, got {type(config).__name__}")
     config = resolve_config(config)
+    if config.algo in PG_ALGOS:  # the policy-gradient family: serial sampling, trustopt.train.pg_trainer
+        from trustopt.train.pg_trainer import train_pg
+
+        return train_pg(config, os.fspath(out), workers=workers, backend=backend, resume=resume, progress=progress,
+                        callback=callback, ray_address=ray_address)
     if backend == "ray":  # fail before the run folder is created when the optional Ray is missing
         from trustopt.workers_ray import import_ray
 
@@ -311,8 +317,10 @@ def _evaluate(config, run: _Run, bk, spec, obs_dim, act_dim) -> tuple[float, flo
 
 
 def load_policy(path):
-    """``(LinearPolicy, env_id, dict of the npz arrays)`` from a run folder or a ``policy.npz``."""
-    from trustopt.envs import LinearPolicy
+    """``(policy, env_id, dict of the npz arrays)`` from a run folder or a ``policy.npz``: a
+    ``LinearPolicy`` for the ES family, a ``GaussianLinearPolicy`` (``W``, ``b``, ``log_std``) for
+    the policy-gradient family."""
+    from trustopt.envs import GaussianLinearPolicy, LinearPolicy
 
     path = os.fspath(path)
     if os.path.isdir(path):
@@ -327,7 +335,11 @@ def load_policy(path):
     missing = {"W", "obs_mean", "obs_std", "env_id"} - set(data)
     if missing:
         raise ValidationError(f"run: {path} lacks {', '.join(sorted(missing))}")
-    policy = LinearPolicy(W=data["W"], mean=data["obs_mean"], std=data["obs_std"])
+    if "b" in data and "log_std" in data:
+        policy = GaussianLinearPolicy(W=data["W"], b=data["b"], log_std=data["log_std"], mean=data["obs_mean"],
+                                      std=data["obs_std"])
+    else:
+        policy = LinearPolicy(W=data["W"], mean=data["obs_mean"], std=data["obs_std"])
     return policy, str(data["env_id"]), data
 
 
@@ -337,13 +349,18 @@ def evaluate_policy(path, *, episodes: int = 100, seed: int = 1_000_003, workers
 
     Episodes reset with seeds ``SeedSequence([seed, 2, 0])`` (disjoint from the training and
     in-training evaluation streams for the default ``seed``); the environment's own reward.
+    A Gaussian policy (policy-gradient family) runs its MEAN action ``W z + b``, serially.
     """
-    from trustopt.envs import EnvSpec
+    from trustopt.envs import EnvSpec, GaussianLinearPolicy
 
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValidationError(f"episodes: expected an integer >= 1, got {episodes!r}")
     policy, env_id, _ = load_policy(path)
     spec = EnvSpec(env_id=env_id, max_episode_steps=max_episode_steps)
+    if isinstance(policy, GaussianLinearPolicy):
+        from trustopt.envs.pg_sampler import evaluate_mean_action
+
+        return evaluate_mean_action(spec, policy, _seeds(seed, 2, 0, episodes))
     act_dim, obs_dim = policy.W.shape
     job = RolloutJob(env=spec, theta=policy.W.reshape(-1), sigma=0.0, obs_mean=policy.mean, obs_std=policy.std,
                      act_dim=act_dim, obs_dim=obs_dim, remove_survival_bonus=False)

@@ -1,0 +1,183 @@
+"""The policy-gradient family on MuJoCo: the Gaussian-policy sampler, `trustopt train --algo trpo|ppo|...`,
+`trustopt.run(algorithm, env_id)`; improvement, determinism, resume == uninterrupted, CLI smoke."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+import pytest
+
+import trustopt
+from trustopt._validation import ValidationError
+from trustopt.algorithms import trpo
+from trustopt.cli import main
+from trustopt.envs import EnvSpec, GaussianLinearPolicy, rollout
+from trustopt.envs.pg_sampler import MujocoEpisodeSampler, PGCarry, evaluate_mean_action
+from trustopt.estimators import RunningMeanStd
+from trustopt.train import TrainConfig, load_policy, resolve_config, train
+
+ENV = "InvertedPendulum-v5"
+TINY = dict(env_id=ENV, timesteps=3000, batch_steps=1000, eval_every=2, eval_episodes=2, max_episode_steps=200)
+
+
+def _npz(run):
+    _, _, data = load_policy(run)
+    return {k: data[k] for k in ("W", "b", "log_std", "obs_mean", "obs_std", "obs_count", "obs_M2")}
+
+
+def _same_bits(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].dtype == b[k].dtype and a[k].tobytes() == b[k].tobytes(), k
+
+
+def _rows_without_wall(run):
+    with open(os.path.join(run, "progress.csv")) as f:
+        rows = list(csv.reader(f))
+    i = rows[0].index("wall_s")
+    return [r[:i] + r[i + 1:] for r in rows]
+
+
+def test_sampler_batch_against_independent_rollouts():
+    """The batch's episodes are the rollouts of envs.rollout with seeds SeedSequence([key, j]);
+    states are the normalized observations, logp_old the Gaussian density of the recorded actions,
+    weights 1/tau, eta the mean training return; GAE bootstraps V(s_T) at a time-limit truncation."""
+    spec = EnvSpec(env_id=ENV, max_episode_steps=5)  # short limit: every good episode is truncated
+    s = MujocoEpisodeSampler(env=spec, batch_steps=40, gamma=0.9, lambda_=0.8)
+    method = trpo(spec, batch_steps=40)
+    rng = np.random.default_rng(7)
+    key = int(np.random.default_rng(7).integers(0, 2**63 - 1))
+    mean, std = np.array([0.1, -0.2, 0.3, 0.0]), np.array([2.0, 1.0, 0.5, 3.0])
+    carry = PGCarry(obs_rms=RunningMeanStd(count=10, mean=mean, M2=std**2 * 10))
+    theta = np.array([0.3, -0.2, 0.5, 0.1, 0.05, -0.4])
+    batch = s.sample(method.policy, theta, rng, carry)
+    pol = GaussianLinearPolicy(W=theta[:4].reshape(1, 4), b=theta[4:5], log_std=theta[5:], mean=mean, std=std)
+    obs, acts, rets, lengths, finals, rews = [], [], [], [], [], []
+    j = 0
+    while sum(lengths) < 40:
+        rs, ns = np.random.SeedSequence([key, j]).generate_state(2, dtype=np.uint32)
+        res = rollout(spec, pol, seed=int(rs), rng=np.random.default_rng(int(ns)), record=True)
+        obs.append(res.trajectory.obs), acts.append(res.trajectory.actions), rets.append(res.train_return)
+        lengths.append(res.length), finals.append(res.trajectory.final_obs), rews.append(res.trajectory.rewards)
+        j += 1
+    z = (np.concatenate(obs) - mean) / std
+    a = np.concatenate(acts)
+    np.testing.assert_array_equal(batch.states, z)
+    np.testing.assert_array_equal(batch.actions, a)
+    assert batch.eta == pytest.approx(np.mean(rets), rel=1e-15) and len(batch.returns) == len(lengths)
+    np.testing.assert_allclose(batch.weights, 1.0 / len(lengths))
+    sig = np.exp(theta[5])
+    logp = -0.5 * ((a[:, 0] - (z @ theta[:4] + theta[4])) / sig) ** 2 - theta[5] - 0.5 * np.log(2 * np.pi)
+    np.testing.assert_allclose(batch.logp_old, logp, rtol=1e-12, atol=1e-12)
+    # GAE at the last step of an episode: A_T-1 = r + gamma * V(s_T) [truncated] - V(s_T-1), with the
+    # baseline fitted on the batch itself (first batch convention) -- recomputed here.
+    from trustopt.estimators import LinearValueBaseline, discounted_returns
+
+    t = np.concatenate([np.arange(n) for n in lengths])
+    ends = np.cumsum(lengths) - 1
+    term = np.zeros(len(t), bool)
+    trunc = np.zeros(len(t), bool)
+    for e, n in zip(ends, lengths):
+        (trunc if n == 5 else term)[e] = True
+    r = np.concatenate(rews)
+    fitted = LinearValueBaseline().fit(z, t, discounted_returns(r, term, trunc, gamma=0.9, next_values=np.zeros(len(t))))
+    v = fitted.predict(z, t)
+    e = int(ends[np.argmax(trunc[ends])])  # a truncated episode's last step
+    assert trunc[e]
+    k = list(ends).index(e)
+    zT = (finals[k] - mean) / std
+    vT = fitted.predict(zT[None, :], np.array([5]))[0]
+    assert batch.adv[e] == pytest.approx(r[e] + 0.9 * vT - v[e], rel=1e-9, abs=1e-9)
+    e0 = int(ends[np.argmax(term[ends])])  # a terminated episode's last step: no bootstrap
+    assert term[e0] and batch.adv[e0] == pytest.approx(r[e0] - v[e0], rel=1e-9, abs=1e-9)
+    # the carried normalizer merges the batch's raw observations exactly
+    np.testing.assert_allclose(batch.baseline.obs_rms.mean,
+                               np.concatenate([np.tile(mean, (10, 1)), np.concatenate(obs)]).mean(0), rtol=1e-12)
+
+
+def test_trpo_improves_over_its_start(tmp_path):
+    """8 iterations of 1000 steps: the training return of the last batch exceeds the first by > 4
+    on each of three seeds (measured gains 6.6-29; the first batch's standard error is about 0.4)."""
+    for seed in range(3):
+        rows = []
+        train(TrainConfig(env_id=ENV, algo="trpo", timesteps=8000, seed=seed, batch_steps=1000, eval_every=0),
+              tmp_path / str(seed), progress=False, callback=rows.append)
+        first, last = rows[0]["train_return_mean"], rows[-1]["train_return_mean"]
+        assert last > first + 4.0, (seed, first, last)
+
+
+def test_same_seed_same_bits_and_resume_equals_uninterrupted(tmp_path):
+    cfg = TrainConfig(algo="trpo", seed=4, **TINY)
+    a = train(cfg, tmp_path / "a", progress=False)
+    train(cfg, tmp_path / "b", progress=False)
+    assert a.iterations == 3 and a.timesteps >= 3000 and a.last_eval is not None
+    _same_bits(_npz(tmp_path / "a"), _npz(tmp_path / "b"))
+    assert _rows_without_wall(tmp_path / "a") == _rows_without_wall(tmp_path / "b")
+    assert np.any(_npz(tmp_path / "a")["W"] != 0.0)
+    # interrupted after iteration 1, then resumed
+    def stop(row):
+        if row["iteration"] == 1:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "c", progress=False, callback=stop)
+    train(cfg, tmp_path / "c", progress=False, resume=True)
+    _same_bits(_npz(tmp_path / "a"), _npz(tmp_path / "c"))
+    assert _rows_without_wall(tmp_path / "a") == _rows_without_wall(tmp_path / "c")
+    other = train(TrainConfig(algo="trpo", seed=5, **TINY), tmp_path / "d", progress=False)
+    assert not np.array_equal(other.W, a.W)
+
+
+@pytest.mark.parametrize("algo", ["trpo", "ppo"])
+def test_cli_smoke(tmp_path, capsys, algo):
+    out = str(tmp_path / algo)
+    rc = main(["train", "--env", ENV, "--algo", algo, "--timesteps", "2000", "--seed", "0", "--out", out,
+               "--eval-every", "1", "--eval-episodes", "2", "--set", "batch_steps=1000", "--set",
+               "max_episode_steps=100", "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    for f in ("config.json", "progress.csv", "checkpoint.pkl", "policy.npz"):
+        assert os.path.exists(os.path.join(out, f))
+    policy, env_id, data = load_policy(out)
+    assert isinstance(policy, GaussianLinearPolicy) and env_id == ENV and str(data["algo"]) == algo
+    # eval runs the MEAN action: equal to an independent step loop with the mean action
+    G = evaluate_mean_action(ENV, policy, [11, 12])
+    import gymnasium
+
+    env = gymnasium.make(ENV)
+    for s, g in zip([11, 12], G):
+        o, _ = env.reset(seed=s)
+        tot, done = 0.0, False
+        while not done:
+            o, rew, term, trunc, _ = env.step(np.clip(policy.mean_action(o), -3.0, 3.0))
+            tot += rew
+            done = term or trunc
+        assert g == tot
+    capsys.readouterr()
+    assert main(["eval", out, "--episodes", "2"]) == 0
+    assert ENV in capsys.readouterr().out
+
+
+def test_config_errors_and_defaults():
+    with pytest.raises(ValidationError, match="n_directions: a hyperparameter of the ES family"):
+        TrainConfig(env_id=ENV, algo="trpo", n_directions=4)
+    with pytest.raises(ValidationError, match="batch_steps: a hyperparameter of the policy-gradient family"):
+        TrainConfig(env_id=ENV, algo="tres", batch_steps=100)
+    with pytest.raises(ValidationError, match="lambda_"):
+        TrainConfig(env_id=ENV, algo="trpo", lambda_=1.5)
+    c = resolve_config(TrainConfig(env_id="Hopper-v5", algo="trpo"))
+    assert (c.batch_steps, c.delta, c.gamma, c.lambda_, c.cg_iters, c.cg_damping) == (25000, 0.01, 0.99, 0.97, 10, 0.1)
+    assert resolve_config(TrainConfig(env_id=ENV, algo="trpo")).batch_steps == 5000
+    p = resolve_config(TrainConfig(env_id=ENV, algo="ppo"))
+    assert (p.batch_steps, p.K, p.minibatch_size, p.epsilon, p.lr, p.lambda_) == (2048, 10, 64, 0.2, 3e-4, 0.95)
+
+
+def test_run_on_an_env_id():
+    res = trustopt.run("trpo", ENV, max_iter=3, seed=0, batch_steps=1000)
+    assert len(res.history) == 3 and res.theta.shape == (6,) and np.isfinite(res.eta)
+    again = trustopt.run("trpo", ENV, max_iter=3, seed=0, batch_steps=1000)
+    assert again.theta.tobytes() == res.theta.tobytes()
+    with pytest.raises(ValidationError, match="n_episodes"):
+        trustopt.run("trpo", ENV, max_iter=1, seed=0, n_episodes=3)
+    with pytest.raises(ValidationError, match="exact"):
+        trustopt.run("npg", ENV, max_iter=1, seed=0, exact=True)

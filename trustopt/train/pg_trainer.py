@@ -1,0 +1,226 @@
+"""The training driver for the policy-gradient family (TRPO, NPG, VPG, PPO, TREFree, STRO) on MuJoCo.
+
+Each iteration is one iteration of THE loop (:mod:`trustopt.core.loop`, STRO Alg. 4.3) of the
+algorithm's factory (:mod:`trustopt.algorithms`) composed on the environment, driven by ask/tell::
+
+    rng_k = default_rng(SeedSequence([seed, 3, k]))        # everything random in iteration k
+    theta = ask(state)                                     # theta_k (or a trial point for STRO)
+    batch = sampler.sample(policy, theta, rng_k, carry)    # MujocoEpisodeSampler: whole episodes,
+                                                           #   normalizer frozen, GAE, baseline
+    state, record = tell(method, state, batch, rng_k)      # model, step, acceptance, radius
+
+The loop state (``theta_k``, the carried normalizer and value baseline, the radius) is the
+checkpoint, written atomically after every iteration, so ``--resume`` continues to the same
+bits as an uninterrupted run. Sampling is SERIAL (one process; ``workers``/``backend`` are
+ignored for this family -- parallel PG sampling is future work). Evaluation runs the Gaussian
+policy's MEAN action ``W z + b`` (no exploration noise) with the current normalizer, reporting the
+environment's own return; the reset seeds of the evaluation of iteration ``k`` are those of the
+ES driver (``SeedSequence([seed, 1, k])``).
+
+``policy.npz``: ``W (act_dim, obs_dim)``, ``b (act_dim,)``, ``log_std (act_dim,)``, ``obs_mean``,
+``obs_std``, ``obs_count``, ``obs_M2``, ``env_id``, ``algo``, ``iteration``, ``timesteps``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import time
+import warnings
+
+import numpy as np
+
+from trustopt.core.loop import NEED_MODEL, READY, ask, start, tell
+from trustopt.train.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
+from trustopt.train.config import TrainConfig
+
+__all__ = ["PG_PROGRESS_COLUMNS", "make_method", "train_pg"]
+
+#: progress.csv of the policy-gradient family: the ES columns (``step_norm`` = ``||theta_{k+1} -
+#: theta_k||_2``, ``sigma`` = mean policy standard deviation ``exp(log_std)``, ``train_return_*``
+#: of the model batch, survival bonus removed) plus the loop's diagnostics.
+PG_PROGRESS_COLUMNS = (
+    "iteration", "timesteps", "episodes", "wall_s", "eval_mean", "eval_std",
+    "train_return_mean", "train_return_std", "train_return_max", "grad_norm", "predicted_gain",
+    "step_norm", "sigma", "status", "kl", "accepted", "rho", "radius",
+)
+
+_STREAM_PG = 3
+
+
+def make_method(config: TrainConfig, spec):
+    """The :class:`~trustopt.core.loop.Method` of a RESOLVED ``config`` on ``spec`` (an EnvSpec)."""
+    from trustopt.algorithms import get
+
+    c = config
+    sampling = dict(batch_steps=c.batch_steps, gamma=c.gamma, lambda_=c.lambda_, obs_norm=c.obs_norm,
+                    remove_survival_bonus=c.remove_survival_bonus, init_log_std=c.init_log_std)
+    if c.algo == "trpo" or c.algo == "npg":
+        hp = dict(delta=c.delta, cg_iters=c.cg_iters, cg_damping=c.cg_damping)
+    elif c.algo == "vpg":
+        hp = dict(learning_rate=c.lr, delta=c.delta)
+    elif c.algo in ("ppo", "trefree"):
+        hp = dict(epochs=c.K, n_minibatches=max(1, c.batch_steps // c.minibatch_size), learning_rate=c.lr,
+                  optimizer="adam")
+        hp.update(epsilon=c.epsilon) if c.algo == "ppo" else hp.update(delta=c.delta)
+    else:  # stro: the factory's (paper's) defaults
+        hp = {}
+    return get(c.algo)(spec, **hp, **sampling)
+
+
+class _PGRun:
+    """Mutable state of a run (pickled as the checkpoint payload's ``state``)."""
+
+    def __init__(self, loop_state):
+        self.loop = loop_state
+        self.iteration = 0
+        self.timesteps = 0
+        self.episodes = 0
+        self.wall_s = 0.0
+        self.last_eval = None
+        self.stop_reason = None
+        self.progress_bytes = 0
+
+
+def _final_policy(method, run: _PGRun):
+    return method.sampler.policy(run.loop.theta, run.loop.baseline)
+
+
+def _save_policy(out: str, config: TrainConfig, method, run: _PGRun) -> None:
+    from trustopt.train.trainer import POLICY
+
+    pol = _final_policy(method, run)
+    carry = run.loop.baseline
+    count = 0 if carry is None else carry.obs_rms.count
+    M2 = np.zeros(pol.obs_dim) if carry is None else np.array(carry.obs_rms.M2)
+    buf = io.BytesIO()
+    np.savez(buf, W=np.array(pol.W), b=np.array(pol.b), log_std=np.array(pol.log_std), obs_mean=np.array(pol.mean),
+             obs_std=np.array(pol.std), obs_count=np.int64(count), obs_M2=M2, env_id=np.str_(config.env_id),
+             algo=np.str_(config.algo), iteration=np.int64(run.iteration), timesteps=np.int64(run.timesteps))
+    atomic_write_bytes(os.path.join(out, POLICY), buf.getvalue())
+
+
+def train_pg(config: TrainConfig, out: str, *, workers: int, backend: str, resume: bool, progress: bool,
+             callback, ray_address):
+    """:func:`trustopt.train.train` for a RESOLVED policy-gradient ``config`` (see the module docstring)."""
+    from trustopt.envs import EnvSpec
+    from trustopt.train.trainer import CHECKPOINT, PROGRESS, TrainResult, _check_same_config, _write_config
+
+    if workers != 1 or backend not in ("process", "serial"):
+        warnings.warn(f"{config.algo}: policy-gradient sampling is serial; workers={workers}, backend={backend!r} "
+                      "are ignored", stacklevel=3)
+    spec = EnvSpec(env_id=config.env_id, max_episode_steps=config.max_episode_steps)
+    method = make_method(config, spec)
+    ckpt_path = os.path.join(out, CHECKPOINT)
+    if resume:
+        payload = load_checkpoint(ckpt_path)
+        _check_same_config(payload["config"], config, ckpt_path)
+        run = payload["state"]
+        if not isinstance(run, _PGRun):
+            raise CheckpointError(f"checkpoint: {ckpt_path} is not a policy-gradient run")
+        with open(os.path.join(out, PROGRESS), "r+b") as f:  # drop rows written after the checkpoint
+            f.truncate(run.progress_bytes)
+    else:
+        if os.path.exists(ckpt_path):
+            raise CheckpointError(f"out: {out} already holds a run (checkpoint.pkl); pass --resume to continue "
+                                  "it or choose another --out")
+        os.makedirs(out, exist_ok=True)
+        run = _PGRun(start(method))
+        with open(os.path.join(out, PROGRESS), "w", newline="") as f:
+            csv.writer(f).writerow(PG_PROGRESS_COLUMNS)
+            f.flush()
+            os.fsync(f.fileno())
+            run.progress_bytes = f.tell()
+        save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
+    _write_config(out, config, {"workers": 1, "backend": "serial", "ray_address": None})
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=config.timesteps, initial=min(run.timesteps, config.timesteps), unit="step",
+                   unit_scale=True, dynamic_ncols=True, desc=f"{config.algo} {config.env_id}")
+    try:
+        _loop(config, method, run, spec, out, bar, callback)
+    finally:
+        if bar is not None:
+            bar.close()
+    _save_policy(out, config, method, run)
+    pol = _final_policy(method, run)
+    return TrainResult(config=config, iterations=run.iteration, timesteps=run.timesteps, episodes=run.episodes,
+                       wall_s=run.wall_s, W=np.array(pol.W), obs_mean=np.array(pol.mean), obs_std=np.array(pol.std),
+                       last_eval=run.last_eval, stop_reason=run.stop_reason, out=out)
+
+
+def _evaluate(config, method, run: _PGRun, spec) -> tuple[float, float]:
+    from trustopt.envs.pg_sampler import evaluate_mean_action
+    from trustopt.train.trainer import _STREAM_EVAL, _seeds
+
+    seeds = _seeds(config.seed, _STREAM_EVAL, run.iteration, config.eval_episodes)
+    G = evaluate_mean_action(spec, _final_policy(method, run), seeds)
+    return float(G.mean()), float(G.std())
+
+
+def _loop(config, method, run: _PGRun, spec, out, bar, callback) -> None:
+    from trustopt.train.trainer import CHECKPOINT, PROGRESS, _fmt
+
+    ckpt_path, prog_path = os.path.join(out, CHECKPOINT), os.path.join(out, PROGRESS)
+    policy, sampler = method.policy, method.sampler
+    ls = method.policy.log_std_index
+    while run.stop_reason is None:
+        if run.timesteps >= config.timesteps:
+            run.stop_reason = "timesteps"
+            break
+        t0 = time.perf_counter()
+        rng = np.random.default_rng(np.random.SeedSequence([config.seed, _STREAM_PG, run.iteration]))
+        state = run.loop
+        theta_k = state.theta
+        model_returns = state.batch.returns if state.phase == READY else None
+        steps = episodes = 0
+        record = None
+        while record is None:
+            theta = ask(state)
+            batch = None
+            if theta is not None:
+                batch = sampler.sample(policy, theta, rng, state.baseline)
+                steps += batch.n_samples
+                episodes += len(batch.returns)
+                if state.phase == NEED_MODEL:
+                    model_returns = batch.returns
+            state, record = tell(method, state, batch, rng)
+        run.loop = state
+        run.timesteps += steps
+        run.episodes += episodes
+        run.iteration += 1
+        ev = (math.nan, math.nan)
+        if config.eval_every and run.iteration % config.eval_every == 0:
+            ev = _evaluate(config, method, run, spec)
+            run.last_eval = ev
+        dt = time.perf_counter() - t0
+        run.wall_s += dt
+        R = np.asarray(model_returns, dtype=np.float64)
+        row = dict(
+            iteration=run.iteration, timesteps=run.timesteps, episodes=run.episodes, wall_s=round(run.wall_s, 3),
+            eval_mean=ev[0], eval_std=ev[1], train_return_mean=float(record.eta), train_return_std=float(record.eta_std),
+            train_return_max=float(R.max()) if R.size else math.nan, grad_norm=record.grad_norm,
+            predicted_gain=record.predicted_gain, step_norm=float(np.linalg.norm(state.theta - theta_k)),
+            sigma=float(np.mean(np.exp(state.theta[ls]))), status=record.status, kl=record.kl,
+            accepted=int(record.accepted), rho=record.rho, radius=record.radius,
+        )
+        with open(prog_path, "a", newline="") as f:
+            csv.writer(f).writerow([_fmt(row[c]) for c in PG_PROGRESS_COLUMNS])
+            f.flush()
+            os.fsync(f.fileno())
+            run.progress_bytes = f.tell()
+        if config.target is not None and not math.isnan(ev[0]) and ev[0] >= config.target:
+            run.stop_reason = "target"
+        save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
+        if bar is not None:
+            post = {"it": run.iteration, "ret": f"{record.eta:.1f}", "steps/s": f"{steps / max(dt, 1e-9):.0f}"}
+            if run.last_eval is not None:
+                post["eval"] = f"{run.last_eval[0]:.1f}"
+            bar.set_postfix(post, refresh=False)
+            bar.update(min(run.timesteps, config.timesteps) - bar.n)
+        if callback is not None:
+            callback(row)
