@@ -35,6 +35,10 @@ def test_noise_table_is_seeded_standard_normal_and_pickles_small():
     t = NoiseTable(seed=7, size=200_000)
     t2 = pickle.loads(pickle.dumps(t))
     assert len(pickle.dumps(t)) < 500  # only (seed, size) travel
+    assert t.noise is NoiseTable(seed=7, size=200_000).noise  # one cached array per (seed, size)
+    assert len(pickle.dumps(t)) < 500 and vars(t2) == {"seed": 7, "size": 200_000}  # also once the table is built
+    assert vars(NoiseTable(seed=np.int64(7), size=np.int32(10))) == {"seed": 7, "size": 10}
+    assert type(NoiseTable(seed=np.int64(7), size=10).seed) is int
     idx = np.array([0, 5, 199_990])
     assert np.array_equal(t.get(idx, 10), t2.get(idx, 10))
     # Kolmogorov-Smirnov against N(0, 1): p-value of a correct table is U(0,1); 1e-4 false alarm.

@@ -18,13 +18,13 @@ process reconstructs the same float64 ``x_j`` bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import math
 from functools import lru_cache
 
 import numpy as np
 
-from trustopt._validation import ValidationError
+from trustopt._validation import ValidationError, check_int
 
 __all__ = ["NoiseTable", "orthogonal_directions", "DEFAULT_TABLE_SIZE", "DEFAULT_TABLE_SEED"]
 
@@ -45,7 +45,8 @@ def _table(seed: int, size: int) -> np.ndarray:
 class NoiseTable:
     """``size`` standard normal float32 numbers generated from ``seed`` (shared by all processes).
 
-    Pickling sends only ``(seed, size)``; the array is rebuilt (and cached per process).
+    Pickling sends only ``(seed, size)`` (the instance holds nothing else); the array is
+    rebuilt on first use and cached per process by ``(seed, size)``.
 
     Attributes:
         seed: the table's seed (int >= 0).
@@ -54,32 +55,15 @@ class NoiseTable:
 
     seed: int = DEFAULT_TABLE_SEED
     size: int = DEFAULT_TABLE_SIZE
-    _noise: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        for name in ("seed", "size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-                raise ValidationError(f"{name}: must be an integer, got {v!r}")
-        if self.seed < 0:
-            raise ValidationError(f"seed: must be >= 0, got {self.seed}")
-        if self.size < 1:
-            raise ValidationError(f"size: must be >= 1, got {self.size}")
-
-    def __getstate__(self):
-        return {"seed": self.seed, "size": self.size}
-
-    def __setstate__(self, state):
-        object.__setattr__(self, "seed", state["seed"])
-        object.__setattr__(self, "size", state["size"])
-        object.__setattr__(self, "_noise", None)
+        object.__setattr__(self, "seed", check_int(self.seed, "seed", 0))
+        object.__setattr__(self, "size", check_int(self.size, "size", 1))
 
     @property
     def noise(self) -> np.ndarray:
-        """The table, ``(size,)`` float32, read-only."""
-        if self._noise is None:
-            object.__setattr__(self, "_noise", _table(int(self.seed), int(self.size)))
-        return self._noise
+        """The table, ``(size,)`` float32, read-only (cached per process by ``(seed, size)``)."""
+        return _table(self.seed, self.size)
 
     def sample_index(self, rng: np.random.Generator, d: int, n: int) -> np.ndarray:
         """``n`` offsets drawn uniformly from ``{0, ..., size - d}``, ``(n,)`` int64."""
