@@ -124,7 +124,11 @@ class FastMujocoEnv(RolloutEnv):
 
 
 class _PlanarLocomotion(FastMujocoEnv):
-    """Shared by Swimmer, HalfCheetah, Hopper, Walker2d: obs = (qpos[k:], f(qvel))."""
+    """Shared by Swimmer, HalfCheetah, Hopper, Walker2d: obs = (qpos[k:], f(qvel)).
+
+    Its step is Swimmer's and HalfCheetah's: r = w_f * dx/dt - w_c * |a|^2, never terminates
+    (dx/dt from qpos[0]); Hopper and Walker2d add the healthy reward (:class:`_HealthyPlanar`).
+    """
 
     skip = 1  # leading qpos entries excluded from the observation
     clip_qvel = False  # Hopper and Walker2d clip qvel to [-10, 10] in the observation
@@ -144,37 +148,27 @@ class _PlanarLocomotion(FastMujocoEnv):
         else:
             self._obs_vel[:] = self._qvel
 
+    def _advance_buf(self):
+        action = self._ctrl  # the rollout loop (or _advance) wrote the action here
+        qpos = self._qpos
+        x0 = qpos[0]
+        _mj_step(self.model, self.data, nstep=self.frame_skip)
+        x_velocity = (qpos[0] - x0) / self.dt
+        self._write_obs()
+        reward = self._fw * x_velocity - self._ctrl_cost(action)
+        return reward, 0.0, False
+
 
 class SwimmerV5(_PlanarLocomotion):
     """Swimmer-v5: r = w_f * dx/dt - w_c * |a|^2, never terminates (x-velocity of qpos[0])."""
 
     skip = 2
 
-    def _advance_buf(self):
-        action = self._ctrl  # the rollout loop (or _advance) wrote the action here
-        qpos = self._qpos
-        x0 = qpos[0]
-        _mj_step(self.model, self.data, nstep=self.frame_skip)
-        x_velocity = (qpos[0] - x0) / self.dt
-        self._write_obs()
-        reward = self._fw * x_velocity - self._ctrl_cost(action)
-        return reward, 0.0, False
-
 
 class HalfCheetahV5(_PlanarLocomotion):
     """HalfCheetah-v5: r = w_f * dx/dt - w_c * |a|^2, never terminates."""
 
     qvel_noise = "normal"
-
-    def _advance_buf(self):
-        action = self._ctrl  # the rollout loop (or _advance) wrote the action here
-        qpos = self._qpos
-        x0 = qpos[0]
-        _mj_step(self.model, self.data, nstep=self.frame_skip)
-        x_velocity = (qpos[0] - x0) / self.dt
-        self._write_obs()
-        reward = self._fw * x_velocity - self._ctrl_cost(action)
-        return reward, 0.0, False
 
 
 class _HealthyPlanar(_PlanarLocomotion):
