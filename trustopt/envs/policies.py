@@ -21,7 +21,7 @@ the caller keeps (``std`` strictly positive: the caller applies its own floor, e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,8 +45,8 @@ def _normalizer(mean, std, obs_dim: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class LinearPolicy:
-    """Deterministic linear policy ``a = W (s - mean) / std`` (ARS V2 / TRES, see module doc).
+class _NormalizedLinear:
+    """Shared by both policies: ``W (act_dim, obs_dim)`` acting on ``z = (s - mean) / std``.
 
     Fields: ``W (act_dim, obs_dim)``; ``mean (obs_dim,)`` default 0; ``std (obs_dim,)`` > 0,
     default 1. Arrays are copied and made read-only.
@@ -71,13 +71,26 @@ class LinearPolicy:
     def act_dim(self) -> int:
         return self.W.shape[0]
 
-    def __call__(self, obs) -> np.ndarray:
-        """``W ((obs - mean) / std)``: obs ``(obs_dim,)`` -> ``(act_dim,)`` (unclipped)."""
+    def _linear(self, obs) -> np.ndarray:
+        """``W ((obs - mean) / std)``: obs ``(obs_dim,)`` -> ``(act_dim,)``."""
         return self.W @ ((np.asarray(obs, dtype=np.float64) - self.mean) / self.std)
 
 
 @dataclass(frozen=True, kw_only=True)
-class GaussianLinearPolicy:
+class LinearPolicy(_NormalizedLinear):
+    """Deterministic linear policy ``a = W (s - mean) / std`` (ARS V2 / TRES, see module doc).
+
+    Fields: ``W (act_dim, obs_dim)``; ``mean (obs_dim,)`` default 0; ``std (obs_dim,)`` > 0,
+    default 1. Arrays are copied and made read-only.
+    """
+
+    def __call__(self, obs) -> np.ndarray:
+        """``W ((obs - mean) / std)``: obs ``(obs_dim,)`` -> ``(act_dim,)`` (unclipped)."""
+        return self._linear(obs)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GaussianLinearPolicy(_NormalizedLinear):
     """Gaussian linear policy ``a ~ N(W z + b, diag(exp(log_std)^2))``, ``z = (s - mean) / std``.
 
     Fields: ``W (act_dim, obs_dim)``, ``b (act_dim,)`` default 0, ``log_std (act_dim,)``
@@ -86,17 +99,12 @@ class GaussianLinearPolicy:
     operations is part of the contract: it fixes the bits of a seeded rollout).
     """
 
-    W: np.ndarray
     b: np.ndarray | None = None
     log_std: np.ndarray | float = 0.0
-    mean: np.ndarray | None = None
-    std: np.ndarray | None = None
-    sigma: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
-        W = as_float_array(self.W, "W", ndim=2)
-        m = W.shape[0]
-        object.__setattr__(self, "W", readonly(np.ascontiguousarray(W).copy()))
+        super().__post_init__()
+        m = self.act_dim
         b = np.zeros(m) if self.b is None else as_float_array(self.b, "b", ndim=1)
         if b.shape != (m,):
             raise ValidationError(f"b: expected shape ({m},) to match W's rows, got {b.shape}")
@@ -109,22 +117,15 @@ class GaussianLinearPolicy:
             raise ValidationError("log_std: exp(log_std) must be finite and > 0")
         object.__setattr__(self, "b", readonly(b.copy()))
         object.__setattr__(self, "log_std", readonly(log_std))
-        object.__setattr__(self, "sigma", readonly(sigma))
-        mean, std = _normalizer(self.mean, self.std, W.shape[1])
-        object.__setattr__(self, "mean", mean)
-        object.__setattr__(self, "std", std)
 
     @property
-    def obs_dim(self) -> int:
-        return self.W.shape[1]
-
-    @property
-    def act_dim(self) -> int:
-        return self.W.shape[0]
+    def sigma(self) -> np.ndarray:
+        """``exp(log_std)``, ``(act_dim,)`` (read-only)."""
+        return readonly(np.exp(self.log_std))
 
     def mean_action(self, obs) -> np.ndarray:
         """``W ((obs - mean) / std) + b``: ``(obs_dim,) -> (act_dim,)``."""
-        return self.W @ ((np.asarray(obs, dtype=np.float64) - self.mean) / self.std) + self.b
+        return self._linear(obs) + self.b
 
     def __call__(self, obs, eps) -> np.ndarray:
         """One sample ``(W z + b) + sigma * eps`` for a given standard-normal ``eps (act_dim,)``."""
