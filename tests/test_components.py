@@ -8,6 +8,7 @@ import pytest
 from trustopt import ValidationError, tabular
 from trustopt.components import (
     AlwaysAccept,
+    ImprovementWithinRadius,
     ClippedAscent,
     ClippedObjective,
     ClippedRatio,
@@ -270,6 +271,39 @@ def test_stro_ratio_and_ratio_test_decisions():
     assert rt.decide(p, _batch(1.0, 0.5), _batch(0.9, 0.1), 2).action == "force_best"
     assert RatioTest(max_rejections=None).decide(p, _batch(1.0, 0.5), _batch(0.9, 0.1), 99).action == "reject_merge"
     assert AlwaysAccept().decide(p, None, None, 0).accepted
+
+
+def test_improvement_within_radius_checks_gain_and_radius():
+    """TRPO App. C: accept iff L_hat improves and D_hat <= (1 + rtol) delta_k."""
+    acc = ImprovementWithinRadius(rtol=1e-3)
+    th = np.zeros(S * A)
+
+    def p(gain, dist, radius):
+        return Proposal(theta=th, predicted_gain=gain, distance=dist, radius=radius)
+
+    assert acc.decide(p(0.1, 0.01, 0.01), None, None, 0).action == "accept"  # on the boundary
+    assert acc.decide(p(0.1, 0.01 * (1 + 0.9e-3), 0.01), None, None, 0).action == "accept"  # within the slack
+    assert acc.decide(p(0.1, 0.01 * (1 + 1.1e-3), 0.01), None, None, 0).action == "reject"  # over the radius
+    assert acc.decide(p(0.1, 0.02, 0.01), None, None, 0).action == "reject"
+    assert acc.decide(p(-0.1, 0.005, 0.01), None, None, 0).action == "reject"  # no improvement
+    assert acc.decide(p(0.1, float("nan"), 0.01), None, None, 0).action == "reject"
+    assert acc.decide(p(0.1, 0.005, float("nan")), None, None, 0).action == "reject"  # radius unknown
+    # AlwaysAccept takes the over-radius proposal: the two rules differ.
+    assert AlwaysAccept().decide(p(0.1, 0.02, 0.01), None, None, 0).accepted
+
+
+def test_loop_records_the_radius_on_the_proposal():
+    """The loop hands delta_k to the acceptance rule through Proposal.radius: an over-radius
+    gradient step (alpha too large) is rejected by TRPO's rule, kept by AlwaysAccept."""
+    from trustopt.core import Method, drive
+    sampler, dist = ExactTabularSampler(mdp=MDP), MeanKL()
+    for acc, accepted in ((ImprovementWithinRadius(), False), (AlwaysAccept(), True)):
+        m = Method(name="t", policy=POLICY, sampler=sampler, surrogate=ImportanceSampled(), distance=dist,
+                   step=GradientStep(learning_rate=100.0), acceptance=acc, radius_rule=ConstantRadius(delta=1e-4),
+                   theta0=np.zeros(S * A))
+        _, hist, _ = drive(m, max_iter=1, rng=np.random.default_rng(0))
+        assert hist[0].distance > 1e-4 and hist[0].radius == 1e-4
+        assert hist[0].accepted is accepted
 
 
 def test_radius_rules_branches():

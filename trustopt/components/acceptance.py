@@ -14,7 +14,6 @@ CG breakdown, failed line search); a rule sees only sound proposals.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from trustopt._validation import ValidationError, as_float_array, check_nonnegative
@@ -49,9 +48,10 @@ class ImprovementWithinRadius:
         check_nonnegative(self.rtol, "rtol")
 
     def decide(self, proposal, batch, trial_batch, n_rejections):
-        # The radius is not part of the proposal; the step solver enforced D <= delta, and the
-        # loop rejects a non-positive gain. Here: re-check the gain and that the distance is finite.
-        ok = proposal.predicted_gain > 0.0 and math.isfinite(proposal.distance)
+        """ACCEPT iff ``predicted_gain > 0`` and ``distance <= (1 + rtol) radius`` (both recorded
+        in the proposal; a ``nan`` distance or radius fails the check), else REJECT."""
+        within = proposal.distance <= (1.0 + self.rtol) * proposal.radius  # False for nan
+        ok = proposal.predicted_gain > 0.0 and within
         return Decision(action=ACCEPT if ok else REJECT)
 
 

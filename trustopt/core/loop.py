@@ -192,6 +192,7 @@ def _propose(method: Method, state: LoopState, rng):
     else:
         proposal = method.step.propose(method.policy, state.theta, radius, batch, method.surrogate,
                                        method.distance, float(L0), g0, rng)
+    proposal = replace(proposal, radius=radius)  # the acceptance rule may check D_hat <= delta_k
     state = replace(state, proposal=proposal, model=(float(L0), grad_norm, radius))
     failed = _failure(proposal, state.theta)
     if failed is not None:

@@ -155,6 +155,9 @@ class Proposal:
             ``subproblem_failed``).
         n_inner: inner iterations (CG steps, backtracks, epochs x minibatches, ...).
         message: human-readable detail.
+        radius: the trust-region radius ``delta_k`` the step was computed for (STRO eq. 4.6);
+            the loop records it on every proposal, so an acceptance rule can check
+            ``D_hat <= delta_k`` (``nan`` until then).
     """
 
     theta: np.ndarray
@@ -164,6 +167,7 @@ class Proposal:
     status: str = STEP_OK
     n_inner: int = 0
     message: str = ""
+    radius: float = float("nan")
 
     def __post_init__(self):
         object.__setattr__(self, "theta", readonly(np.array(self.theta, dtype=np.float64)))
