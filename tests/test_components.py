@@ -321,6 +321,9 @@ def test_radius_rules_branches():
     assert g.update(0.012, -0.1) == pytest.approx(0.01)  # mu_min
     g2 = GradientNormRadius(beta0=-0.2, beta1=0.0)
     assert g2.update(0.05, -0.1) == pytest.approx(0.04)  # gamma2 branch [beta0, beta1)
+    assert g2.update(0.05, -0.3) == pytest.approx(0.03)  # gamma3 below beta0
+    assert g2.update(0.012, -0.1) == pytest.approx(0.01)  # gamma2 branch floored at mu_min
+    assert g2.update(0.05, float("nan")) == pytest.approx(0.03)  # failed step: shrink
     c = ConstantRadius(delta=0.3)
     assert c.radius(c.update(c.initial(), -5.0), 100.0) == 0.3
 
@@ -330,6 +333,12 @@ def test_radius_rules_branches():
     [
         (lambda: ConstantRadius(delta=0.0), "delta"),
         (lambda: RatioRadius(gamma1=0.5), "gamma1"),
+        (lambda: RatioRadius(gamma1=1.0), "gamma1"),  # eq. 3.4: 1 < gamma1
+        (lambda: RatioRadius(beta0=0.3, beta1=0.3), "beta1"),  # eq. 3.4: beta0 < beta1
+        (lambda: RatioRadius(beta0=0.0), "beta0"),  # eq. 3.4: 0 < beta0
+        (lambda: RatioRadius(gamma3=0.8), "gamma3"),  # gamma3 < gamma2
+        (lambda: GradientNormRadius(gamma1=1.0), "gamma1"),  # eq. 4.16 with eq. 3.4's factors
+        (lambda: GradientNormRadius(beta0=0.1, beta1=0.0), "beta1"),
         (lambda: RatioRadius(gamma2=1.5), "gamma2"),
         (lambda: RatioRadius(delta0=100.0), "delta0"),
         (lambda: GradientNormRadius(mu0=0.5), "mu0"),

@@ -38,14 +38,20 @@ class ConstantRadius:
         return float(param)
 
 
-def _check_thresholds(beta0, beta1, gamma1, gamma2, gamma3):
+def _check_thresholds(beta0, beta1, gamma1, gamma2, gamma3, *, strict: bool):
+    """``0 < gamma3 < gamma2 <= 1 < gamma1`` (STRO eq. 3.4 and 4.16) and, with ``strict``, eq. 3.4's
+    ``0 < beta0 < beta1``; otherwise (eq. 4.16, see :class:`GradientNormRadius`) ``beta0 <= beta1``."""
     beta0 = float(as_float_array(beta0, "beta0", ndim=0))
     beta1 = float(as_float_array(beta1, "beta1", ndim=0))
-    if beta0 > beta1:
+    if strict and not beta0 > 0.0:
+        raise ValidationError(f"beta0: must be > 0 (STRO eq. 3.4), got {beta0}")
+    if strict and not beta1 > beta0:
+        raise ValidationError(f"beta1: must be > beta0 = {beta0} (STRO eq. 3.4), got {beta1}")
+    if not beta1 >= beta0:
         raise ValidationError(f"beta1: must be >= beta0 = {beta0}, got {beta1}")
     g1, g2, g3 = (check_positive(g, n) for g, n in ((gamma1, "gamma1"), (gamma2, "gamma2"), (gamma3, "gamma3")))
-    if not g1 >= 1.0:
-        raise ValidationError(f"gamma1: must be >= 1 (enlarging), got {g1}")
+    if not g1 > 1.0:
+        raise ValidationError(f"gamma1: must be > 1 (enlarging, STRO eq. 3.4), got {g1}")
     if not g2 <= 1.0:
         raise ValidationError(f"gamma2: must be <= 1, got {g2}")
     if not g3 < g2:
@@ -65,7 +71,7 @@ class RatioRadius:
     """STRO eq. 3.4::
 
         delta_{k+1} = gamma1 delta_k  if r_k >= beta1 ;  gamma2 delta_k  if r_k in [beta0, beta1) ;
-                      gamma3 delta_k  otherwise,        0 < gamma3 < gamma2 <= 1 <= gamma1,
+                      gamma3 delta_k  otherwise,   0 < beta0 < beta1,  0 < gamma3 < gamma2 <= 1 < gamma1,
 
     clipped to ``[delta_min, delta_max]``.
 
@@ -85,7 +91,7 @@ class RatioRadius:
 
     def __post_init__(self):
         check_positive(self.delta0, "delta0")
-        _check_thresholds(self.beta0, self.beta1, self.gamma1, self.gamma2, self.gamma3)
+        _check_thresholds(self.beta0, self.beta1, self.gamma1, self.gamma2, self.gamma3, strict=True)
         check_positive(self.delta_min, "delta_min")
         if not self.delta_max >= self.delta0 >= self.delta_min:
             raise ValidationError(
@@ -112,7 +118,9 @@ class GradientNormRadius:
     Hyperparameters (STRO sec. 5.1, MuJoCo): mu0 = 0.05, mu_min = 0.01, mu_max = 0.1,
     gamma1 = 2, gamma2 = 0.8, gamma3 = 0.6, beta1 = 0 ("the trial point is accepted once
     eta(theta_tilde) > eta(theta_k), i.e. beta1 = 0") and beta0 = 0 (eq. 4.16 asks
-    ``beta1 >= 0 > beta0``; with beta0 = beta1 = 0 the middle branch is empty).
+    ``beta1 >= 0 > beta0``; with beta0 = beta1 = 0 the middle branch is empty). Validation:
+    ``0 < gamma3 < gamma2 <= 1 < gamma1`` and ``beta0 <= beta1`` -- looser than eq. 4.16's
+    ``beta0 < 0`` so that sec. 5.1's setting (the limit ``beta0 -> 0-``) is allowed.
     """
 
     mu0: float = 0.05
@@ -132,7 +140,7 @@ class GradientNormRadius:
         check_positive(self.mu0, "mu0")
         if not self.mu_min <= self.mu0 <= self.mu_max:
             raise ValidationError(f"mu0: must lie in [mu_min, mu_max] = [{self.mu_min}, {self.mu_max}], got {self.mu0}")
-        _check_thresholds(self.beta0, self.beta1, self.gamma1, self.gamma2, self.gamma3)
+        _check_thresholds(self.beta0, self.beta1, self.gamma1, self.gamma2, self.gamma3, strict=False)
 
     def initial(self) -> float:
         return float(self.mu0)
@@ -141,7 +149,5 @@ class GradientNormRadius:
         return float(param * grad_norm)
 
     def update(self, param, rho) -> float:
-        if rho >= self.beta1:
-            return float(min(self.gamma1 * param, self.mu_max))
-        f = self.gamma2 if rho >= self.beta0 else self.gamma3
-        return float(max(f * param, self.mu_min))
+        f = _factor(rho, self.beta0, self.beta1, self.gamma1, self.gamma2, self.gamma3)
+        return float(min(f * param, self.mu_max) if f > 1.0 else max(f * param, self.mu_min))
