@@ -240,3 +240,32 @@ def test_orthogonal_antithetic_gradient_is_exact_for_quadratics(rotate):
     X = opt.ask()
     opt.tell(X, [f(x) for x in X])
     np.testing.assert_allclose(opt.last_model[1], H @ x0 + b, rtol=1e-9, atol=1e-9)
+
+
+def test_fresh_ratio_test_use_std_is_stro_eq_4_14_with_the_sample_std():
+    """FreshRatioTest(use_std=True): r_k = (eta_hat(theta_tilde) - eta_hat(theta_k)) / (sigma_hat + pred)
+    with sigma_hat the sample standard deviation of the model batch (STRO eq. 4.2, ddof=1), computed
+    here independently from the returns."""
+    from trustopt.algorithms.es import make_batch
+    from trustopt.algorithms.trust_region_es import FreshRatioTest
+    from trustopt.core.types import Proposal
+
+    rng = np.random.default_rng(3)
+    d, n = 3, 8
+    theta = np.zeros(d)
+    X = theta + 0.1 * rng.standard_normal((n, d))
+    F = rng.standard_normal(n)
+    model = make_batch(theta, 0.1, X, F)
+    trial = make_batch(theta + 1.0, 0.1, X + 1.0, F + 0.7)
+    pred = 0.4
+    prop = Proposal(theta=theta + 1.0, predicted_gain=pred)
+    sigma_hat = math.sqrt(sum((f - F.mean()) ** 2 for f in F) / (n - 1))  # eq. 4.2
+    d_with = FreshRatioTest(beta0=0.1, use_std=True).decide(prop, model, trial, 0)
+    d_without = FreshRatioTest(beta0=0.1, use_std=False).decide(prop, model, trial, 0)
+    assert d_with.rho == pytest.approx(0.7 / (sigma_hat + pred), rel=1e-12)
+    assert d_without.rho == pytest.approx(0.7 / pred, rel=1e-12)  # eq. 3.2
+    # The sample std enters the denominator, so the same gain can pass without it and fail with it.
+    beta0 = 0.7 / (sigma_hat + pred) + 0.01
+    assert not FreshRatioTest(beta0=beta0, use_std=True).decide(prop, model, trial, 0).accepted
+    assert FreshRatioTest(beta0=beta0, use_std=False).decide(prop, model, trial, 0).accepted
+

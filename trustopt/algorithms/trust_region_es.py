@@ -67,8 +67,10 @@ class FreshRatioTest:
     (STRO Alg. 3.1) instead of merging (Alg. 4.3 line 10): the ES batches carry their own
     ``sigma``, and merging batches drawn with different ``sigma`` would bias ``J_hat``.
 
-    ``r_k = (eta_trial - eta_k) / ([eta_std_k if use_std] + predicted_gain)``; accept iff
-    ``r_k >= beta0``.
+    ``r_k = (eta_trial - eta_k) / ([sigma_hat_eta(theta_k) if use_std] + predicted_gain)``; accept iff
+    ``r_k >= beta0``. ``sigma_hat_eta(theta_k)`` is ``batch.eta_std``, the SAMPLE standard deviation
+    of the model batch's values (STRO eq. 4.2, ``ddof=1``) exactly as in eq. 4.14 -- not the
+    standard error of their mean.
 
     ``center=True``: the batches end with the unperturbed point (``x_N = theta``), and the
     actual gain is ``F(theta_tilde) - F(theta_k)`` from those two evaluations instead of the
@@ -93,7 +95,7 @@ class FreshRatioTest:
         as_float_array(self.beta0, "beta0", ndim=0)
 
     def decide(self, proposal, batch, trial_batch, n_rejections) -> Decision:
-        std = batch.eta_std / math.sqrt(batch.n_pairs) if self.use_std else 0.0
+        std = float(batch.eta_std) if self.use_std else 0.0  # STRO eq. 4.14 with eq. 4.2
         if self.center:
             rho = stro_ratio(float(trial_batch.returns[-1]), float(batch.returns[-1]), std, proposal.predicted_gain)
         else:
