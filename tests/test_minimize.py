@@ -269,3 +269,22 @@ def test_fresh_ratio_test_use_std_is_stro_eq_4_14_with_the_sample_std():
     assert not FreshRatioTest(beta0=beta0, use_std=True).decide(prop, model, trial, 0).accepted
     assert FreshRatioTest(beta0=beta0, use_std=False).decide(prop, model, trial, 0).accepted
 
+
+def test_ars_step_reports_an_odd_batch_as_a_failure_without_raising():
+    """A step solver never raises (core.loop): an odd batch is a subproblem failure at theta_k;
+    the same samples as pairs give a step."""
+    from trustopt.algorithms.ars import ARSStep
+    from trustopt.algorithms.es import make_batch
+
+    rng = np.random.default_rng(0)
+    theta = np.zeros(2)
+    E = rng.standard_normal((3, 2))
+    X = np.concatenate([theta + 0.1 * E, theta - 0.1 * E])
+    F = -np.sum((X - 1.0) ** 2, axis=1)
+    step = ARSStep(alpha=0.1)
+    odd = make_batch(theta, 0.1, X[:5], F[:5])
+    p = step.propose(None, theta, 1.0, odd, None, None, 0.0, np.zeros(2), rng)
+    assert p.status == "subproblem_failed" and np.array_equal(p.theta, theta) and "even" in p.message
+    even = make_batch(theta, 0.1, X, F)
+    q = step.propose(None, theta, 1.0, even, None, None, 0.0, np.ones(2), rng)
+    assert q.status == "ok" and q.predicted_gain > 0.0 and not np.array_equal(q.theta, theta)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trustopt._validation import ValidationError, check_positive
-from trustopt.core.types import NONPOSITIVE_GAIN, STEP_OK, Proposal
+from trustopt.core.types import NONPOSITIVE_GAIN, STEP_OK, SUBPROBLEM_FAILED, Proposal
 
 __all__ = ["ARSStep", "ars_direction", "ars"]
 
@@ -52,6 +52,10 @@ class ARSStep:
     the paper's constant step size). ``predicted_gain = g0 . step`` (``gain="raw"``, the
     linear model of the smoothed objective from TRES eq. 6) or ``dir . step`` (``"shaped"``).
 
+    The batch must hold ``N = 2m`` antithetic samples (the factories :func:`ars` and
+    :class:`trustopt.minimize.ARS` always draw pairs); any other batch gives a proposal with
+    status ``subproblem_failed`` (the loop keeps ``theta_k``), never an exception.
+
     Hyperparameters: ``alpha`` the step size (Mania et al. Table 9 use 0.01-0.03 on MuJoCo;
     default 0.02), ``top_fraction`` = b/N in (0, 1] (their tuned b/N range over 0.125-1;
     default 0.5).
@@ -70,8 +74,9 @@ class ARSStep:
 
     def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng) -> Proposal:
         N = batch.n_pairs
-        if N % 2:
-            raise ValidationError("batch: ARS needs antithetic pairs (an even number of samples)")
+        if N % 2 or N == 0:  # a step solver never raises (core.loop): report the failure
+            return Proposal(theta=theta_k, predicted_gain=float("nan"), status=SUBPROBLEM_FAILED,
+                            message=f"ARS needs antithetic pairs (an even number >= 2 of samples), got {N}")
         m = N // 2
         n_top = max(1, int(round(self.top_fraction * m)))
         delta = (batch.actions[:m] - theta_k) / batch.states[:m]
