@@ -262,12 +262,6 @@ def test_tv_subproblem_stro_lemma_3_3():
 # ----------------------------------------------------------------- KL subproblem
 
 
-def _softmax(z):
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def _kl_rows(p, q):
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(p > 0, p * (np.log(np.where(p > 0, p, 1.0)) - np.log(q)), 0.0).sum(-1)
@@ -281,15 +275,15 @@ def nlp_kl_subproblem(c, pi, w, delta, rng, restarts=3):
     S, A = c.shape
 
     def f(z):
-        q = _softmax(z.reshape(S, A))
+        q = T.softmax_policy(z.reshape(S, A))
         return -float(np.sum(c * q)), -(q * (c - (q * c).sum(1, keepdims=True))).ravel()
 
     def g(z):
-        q = _softmax(z.reshape(S, A))
+        q = T.softmax_policy(z.reshape(S, A))
         return delta - float(np.sum(w * _kl_rows(pi, q)))
 
     def g_jac(z):
-        q = _softmax(z.reshape(S, A))
+        q = T.softmax_policy(z.reshape(S, A))
         return (-(w[:, None]) * (q - pi)).ravel()
 
     starts = [np.log(np.maximum(pi, np.exp(-8.0)))] + [rng.normal(scale=2.0, size=(S, A)) for _ in range(restarts)]
@@ -471,15 +465,15 @@ def nlp_kl_penalty(c, pi, C, rng, restarts=3):
     S, A = c.shape
 
     def f(x):
-        q = _softmax(x[:-1].reshape(S, A))
+        q = T.softmax_policy(x[:-1].reshape(S, A))
         grad = np.append(-(q * (c - (q * c).sum(1, keepdims=True))).ravel(), C)
         return -float(np.sum(c * q)) + C * x[-1], grad
 
     def g(x):
-        return x[-1] - _kl_rows(pi, _softmax(x[:-1].reshape(S, A)))
+        return x[-1] - _kl_rows(pi, T.softmax_policy(x[:-1].reshape(S, A)))
 
     def g_jac(x):
-        q = _softmax(x[:-1].reshape(S, A))
+        q = T.softmax_policy(x[:-1].reshape(S, A))
         J = np.zeros((S, S * A + 1))
         for s in range(S):
             J[s, s * A:(s + 1) * A] = -(q[s] - pi[s])
@@ -489,11 +483,11 @@ def nlp_kl_penalty(c, pi, C, rng, restarts=3):
     best = -np.inf
     starts = [np.log(np.maximum(pi, np.exp(-8.0)))] + [rng.normal(scale=2.0, size=(S, A)) for _ in range(restarts)]
     for z0 in starts:
-        x0 = np.append(z0.ravel(), _kl_rows(pi, _softmax(z0)).max() + 0.1)
+        x0 = np.append(z0.ravel(), _kl_rows(pi, T.softmax_policy(z0)).max() + 0.1)
         res = scipy.optimize.minimize(f, x0, jac=True, method="SLSQP",
                                       constraints=[{"type": "ineq", "fun": g, "jac": g_jac}],
                                       options={"maxiter": 300, "ftol": 1e-14})
-        q = _softmax(res.x[:-1].reshape(S, A))
+        q = T.softmax_policy(res.x[:-1].reshape(S, A))
         best = max(best, float(np.sum(c * q)) - C * _kl_rows(pi, q).max())
     return best
 

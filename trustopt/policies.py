@@ -22,6 +22,7 @@ from dataclasses import KW_ONLY, dataclass
 import numpy as np
 
 from trustopt._validation import ValidationError, as_float_array, check_int
+from trustopt.tabular import softmax_policy
 
 __all__ = ["TabularSoftmax", "LinearGaussian"]
 
@@ -85,11 +86,9 @@ class TabularSoftmax:
         return a
 
     def probs(self, theta) -> np.ndarray:
-        """``pi[s, a]``, shape ``(S, A)`` (max-shifted softmax, rows sum to 1)."""
-        theta = self._theta(theta)
-        z = theta - theta.max(axis=-1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=-1, keepdims=True)
+        """``pi[s, a]``, shape ``(S, A)`` (max-shifted softmax, rows sum to 1;
+        :func:`trustopt.tabular.softmax_policy`)."""
+        return softmax_policy(self._theta(theta))
 
     def log_probs(self, theta) -> np.ndarray:
         """``log pi[s, a]``, shape ``(S, A)`` (log-sum-exp, stable)."""
