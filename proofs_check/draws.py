@@ -54,10 +54,19 @@ def value_scale(batch) -> np.ndarray:
     return np.maximum(r, 1e-300) / (1.0 - np.asarray(batch["gamma"], float))
 
 
-def _split(rng, n, sizes, weights):
+def split_sizes(rng, n, sizes, weights=None) -> list[tuple]:
+    """``(size, count)`` pairs, ``counts ~ Multinomial(n, weights / sum(weights))`` (uniform
+    weights when None); sizes drawn zero times are left out."""
+    weights = np.ones(len(sizes)) if weights is None else np.asarray(weights, float)
     p = weights / weights.sum()
     counts = rng.multinomial(n, p)
     return [(s, c) for s, c in zip(sizes, counts) if c > 0]
+
+
+def per_size(sizes, n: int) -> list[tuple]:
+    """``(size, m)`` for every size, ``m = max(1, n // len(sizes))``: a fixed mix of sizes."""
+    m = max(1, n // len(sizes))
+    return [(s, m) for s in sizes]
 
 
 def random_policy_batch(rng, n, S, A):
@@ -98,7 +107,7 @@ def tabular(
     if len(weights) != len(sizes):
         weights = np.ones(len(sizes))
     out = []
-    for (S, A), count in _split(rng, n, list(sizes), weights):
+    for (S, A), count in split_sizes(rng, n, list(sizes), weights):
         for start in range(0, count, chunk):
             m = min(chunk, count - start)
             conc = rng.choice([0.1, 1.0])

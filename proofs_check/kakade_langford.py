@@ -31,7 +31,7 @@ register(Claim(
     source=f"{SRC} eq. 1-2, App. A Lemma 1 (eq. 19-24); STRO eq. 2.3",
     statement="eta(pit) = eta(pi) + sum_s rho_pit(s) sum_a pit(a|s) A_pi(s,a) (rho unnormalized)",
     kind="identity",
-    draw=lambda rng, n: draws.tabular(rng, n),
+    draw=draws.tabular,
     check=check_pdl,
     schema=draws.schema("pi", "pi_new"),
 ))

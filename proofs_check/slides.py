@@ -282,8 +282,7 @@ def check_gae(b) -> Outcome:
 
 def _draw_gae(rng, n):
     out = []
-    for T in (1, 2, 5, 12):
-        m = max(1, n // 4)
+    for T, m in draws.per_size((1, 2, 5, 12), n):
         out.append({"rewards": rng.normal(0, 1, (m, T)), "values": rng.normal(0, 3, (m, T)),
                     "gamma": rng.choice([0.0, 0.5, 0.9, 0.99, 1.0], m), "lambda_": rng.uniform(0, 1, m)})
     return out
@@ -326,8 +325,7 @@ def check_npg_step(b) -> Outcome:
 
 def _draw_npg(rng, n):
     out = []
-    for k in (1, 2, 4, 8):
-        m = max(1, n // 4)
+    for k, m in draws.per_size((1, 2, 4, 8), n):
         X = rng.normal(size=(m, k, k + 2))
         F = X @ np.swapaxes(X, 1, 2) / (k + 2) + 1e-2 * np.eye(k)
         out.append({"F": F, "g": rng.normal(size=(m, k)), "delta": np.exp(rng.uniform(-6, 0, m))})
@@ -502,7 +500,7 @@ register(Claim(
     statement="|eta(pit) - L_pi(pit)| <= 2 gamma epst/(1-gamma)^2 E_{dbar_pi}[TV_s] <= 2 gamma epst/(1-gamma)^2 sqrt(E_{dbar_pi}[KL(pit||pi)]/2), "
               "epst = max_s |E_{pit} A_pi|; also with KL(pi||pit)",
     kind="inequality",
-    draw=lambda rng, n: draws.tabular(rng, n),
+    draw=draws.tabular,
     check=check_mean_kl,
     schema=draws.schema("pi", "pi_new"),
     notes="The KL direction does not matter here: TV is symmetric and Pinsker's inequality holds for "

@@ -16,6 +16,7 @@ import numpy as np
 
 from trustopt import smoothing
 from trustopt.algorithms import es as es_algorithms
+from proofs_check import draws
 from proofs_check._exact import H_COMPLEX, softmax
 from proofs_check.registry import Claim, Field, Outcome, register
 
@@ -28,10 +29,7 @@ def _draw(rng, n, *, sizes=SIZES):
     """Instances ``F (n, K..K)``, ``theta``, ``thetat`` (logits ``(n, d, K)``); ``thetat`` is a
     Gaussian logit step of log-uniform size from ``theta``."""
     out = []
-    counts = rng.multinomial(n, np.ones(len(sizes)) / len(sizes))
-    for (d, K), m in zip(sizes, counts):
-        if m == 0:
-            continue
+    for (d, K), m in draws.split_sizes(rng, n, sizes):
         F = rng.uniform(-1, 1, (m,) + (K,) * d) * rng.choice([1.0, 10.0])
         theta = rng.choice([0.3, 1.0, 3.0]) * rng.standard_normal((m, d, K))
         step = np.exp(rng.uniform(np.log(1e-3), np.log(3.0), m))[:, None, None]

@@ -123,7 +123,7 @@ register(Claim(
     source=f"{SRC} App. B eq. 47-50",
     statement="Gt = G + gamma G Delta Gt; first-order term gamma v Delta rho_pi = L_pi(pit) - L_pi(pi) (rewards r(s, a))",
     kind="identity",
-    draw=lambda rng, n: draws.tabular(rng, n),
+    draw=draws.tabular,
     check=check_perturbation,
     schema=draws.schema("pi", "pi_new"),
     expected="violated",
@@ -135,7 +135,7 @@ register(Claim(
     source=f"{SRC} App. B eq. 47-50 (corrected for r(s, a); this library)",
     statement="Gt = G + gamma G Delta Gt; gamma v Delta rho_pi + sum_s rho_pi sum_a (pit - pi) r = L_pi(pit) - L_pi(pi)",
     kind="identity",
-    draw=lambda rng, n: draws.tabular(rng, n),
+    draw=draws.tabular,
     check=check_perturbation_corrected,
     schema=draws.schema("pi", "pi_new"),
     notes="The original eq. 50 (without the reward term) is checked on state rewards r(s) by "
@@ -171,7 +171,7 @@ register(Claim(
     source=f"{SRC} Theorem 1 (eq. 8), proofs App. A and B",
     statement="eta(pit) >= L_pi(pit) - 4 eps gamma alpha^2 / (1-gamma)^2, alpha = max_s TV(pi(.|s), pit(.|s)), eps = max_{s,a} |A_pi(s,a)|",
     kind="inequality",
-    draw=lambda rng, n: draws.tabular(rng, n),
+    draw=draws.tabular,
     check=check_trpo_tv,
     schema=draws.schema("pi", "pi_new"),
 ))
@@ -193,7 +193,7 @@ register(Claim(
     source=f"{SRC} eq. 9",
     statement="eta(pit) >= L_pi(pit) - C max_s KL(pi(.|s) || pit(.|s)), C = 4 eps gamma / (1-gamma)^2",
     kind="inequality",
-    draw=lambda rng, n: draws.tabular(rng, n),
+    draw=draws.tabular,
     check=check_trpo_kl,
     schema=draws.schema("pi", "pi_new"),
     notes="Follows from Theorem 1 and TV^2 <= KL/2 <= KL, so it holds with the KL in either "
@@ -323,7 +323,7 @@ register(Claim(
     source=f"{SRC} App. A Lemma 2, eq. 28-31",
     statement="|Abar(s)| = |sum_a pit(a|s) A_pi(s,a)| <= 2 alpha eps for all s",
     kind="inequality",
-    draw=lambda rng, n: draws.tabular(rng, n),
+    draw=draws.tabular,
     check=check_lemma2,
     schema=draws.schema("pi", "pi_new"),
 ))
@@ -371,7 +371,7 @@ register(Claim(
     source=f"{SRC} App. A Lemma 3, eq. 32-40",
     statement="for each t >= 0: |E_{s_t~pit} Abar(s_t) - E_{s_t~pi} Abar(s_t)| <= 4 alpha (1-(1-alpha)^t) eps",
     kind="inequality",
-    draw=lambda rng, n: draws.tabular(rng, n),
+    draw=draws.tabular,
     check=check_lemma3,
     schema=draws.schema("pi", "pi_new"),
     notes="Checked for t = 0..24 (t = 0: both sides are 0). The middle expression of eq. 32, "
@@ -392,7 +392,7 @@ register(Claim(
     source=f"{SRC} App. A Lemma 3, eq. 32 (middle inequality)",
     statement="|E_{s_t~pit} Abar(s_t) - E_{s_t~pi} Abar(s_t)| <= 2 alpha max_s Abar(s) for every t",
     kind="inequality",
-    draw=lambda rng, n: draws.tabular(rng, n),
+    draw=draws.tabular,
     check=check_lemma3_middle,
     schema=draws.schema("pi", "pi_new"),
     expected="violated",
