@@ -169,3 +169,17 @@ def test_module_and_console_script_entry_points():
     assert r.returncode == 0 and "train" in r.stdout and "eval" in r.stdout and "plot" in r.stdout
     r = _run_cli("train", "--env", "NoSuchEnv-v0", "--out", "/tmp/never-created-trustopt")
     assert r.returncode == 2 and "unknown environment" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("typo,want", [("Swimer-v5", "Swimmer-v5"), ("Hoper-v5", "Hopper-v5"), ("Hopper", "Hopper-v5")])
+def test_typo_hint_suggests_each_id_once_and_the_supported_version(tmp_path, capsys, typo, want):
+    from trustopt._validation import ValidationError
+    from trustopt.envs import make_env
+
+    assert main(["train", "--env", typo, "--out", str(tmp_path / "x"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    with pytest.raises(ValidationError) as exc:
+        make_env(typo)
+    for text in (err, str(exc.value)):
+        hint = text.split("Did you mean ", 1)[1].split("?", 1)[0]
+        assert hint == repr(want)  # once, and not the deprecated Hopper-v4 / Swimmer-v4 next to it

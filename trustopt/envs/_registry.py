@@ -118,6 +118,17 @@ def registered_ids() -> list[str]:
     return sorted(gymnasium.envs.registry.keys())
 
 
+def suggest_env_ids(env_id: str, known, n: int = 3) -> list[str]:
+    """Up to ``n`` distinct ids close to ``env_id`` (difflib ratio >= 0.6): supported ids first;
+    other registered ids only when no supported id of their family was suggested (so a typo of
+    ``Hopper-v5`` suggests ``Hopper-v5``, not also the older ``Hopper-v4``)."""
+    supported = difflib.get_close_matches(env_id, list(SUPPORTED_ENV_IDS), n=n, cutoff=0.6)
+    families = {family(c) for c in supported}
+    others = [k for k in dict.fromkeys(known) if k not in SUPPORTED_ENV_IDS and family(k) not in families]
+    rest = difflib.get_close_matches(env_id, others, n=n, cutoff=0.6)
+    return list(dict.fromkeys(supported + rest))[:n]
+
+
 def check_env_id(env_id) -> str:
     """``env_id`` if Gymnasium knows it, else a ValidationError listing the supported ids."""
     if not isinstance(env_id, str) or not env_id:
@@ -125,7 +136,7 @@ def check_env_id(env_id) -> str:
     known = registered_ids()
     if env_id in known:
         return env_id
-    close = difflib.get_close_matches(env_id, list(SUPPORTED_ENV_IDS) + known, n=3, cutoff=0.6)
+    close = suggest_env_ids(env_id, known)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise ValidationError(
         f"env_id: unknown environment {env_id!r}.{hint} Supported (fast path): "
