@@ -35,6 +35,8 @@ from trustopt.core.types import Batch, Proposal, merge_batches
 from trustopt.policies import TabularSoftmax
 from trustopt.testing import random_mdps
 
+from _helpers import fd_grad
+
 S, A = 5, 3
 MDP = random_mdps(np.random.default_rng(7), 1, S, A, gamma=0.9)[0]
 POLICY = FlatTabularSoftmax(TabularSoftmax(S, A))
@@ -74,15 +76,6 @@ def test_importance_sampled_surrogate_and_gradient_equal_exact_oracle(seed):
     np.testing.assert_allclose(g0, tabular.grad_eta_softmax(MDP, th_k.reshape(S, A)).ravel(), rtol=1e-9, atol=1e-12)
 
 
-def _fd_grad(f, x, h=1e-6):
-    g = np.zeros_like(x)
-    for i in range(x.size):
-        e = np.zeros_like(x)
-        e[i] = h
-        g[i] = (f(x + e) - f(x - e)) / (2 * h)
-    return g
-
-
 @pytest.mark.parametrize("surrogate", [ClippedRatio(epsilon=0.1), ClippedObjective(delta=0.02), ImportanceSampled()])
 @pytest.mark.parametrize("seed", range(3))
 def test_surrogate_gradients_match_finite_differences(surrogate, seed):
@@ -90,7 +83,7 @@ def test_surrogate_gradients_match_finite_differences(surrogate, seed):
     th = th_k + _theta(seed + 50, 0.3)  # some pairs clipped, some not
     b = _exact_batch(th_k)
     _, g = surrogate.value_and_grad(POLICY, th, b)
-    fd = _fd_grad(lambda x: surrogate.value(POLICY, x, b), th)
+    fd = fd_grad(lambda x: surrogate.value(POLICY, x, b), th)
     # central differences: error O(h^2 f''') ~ 1e-10, except at a kink (measure zero; avoided by the seeds)
     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-7)
 

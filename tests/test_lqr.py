@@ -12,14 +12,7 @@ from hypothesis import strategies as st
 from trustopt import ValidationError
 from trustopt import lqr as L
 
-
-def fd(f, x, h=1e-6):
-    g = np.zeros_like(x)
-    for i in range(x.size):
-        e = np.zeros_like(x)
-        e[i] = h
-        g[i] = (f(x + e) - f(x - e)) / (2 * h)
-    return g
+from _helpers import fd_grad
 
 
 def flat(lqr, theta):
@@ -106,8 +99,8 @@ def test_scalar_lqr_by_hand():
         s2 = np.exp(2 * ls)
         return -(q + r * kk**2) * (mu0**2 + S0 + g / (1 - g) * (bB**2 * s2 + w)) / (1 - g * cl_**2) - r * s2 / (1 - g)
     gr = L.grad_eta(lqr, pi)
-    assert gr.K[0, 0] == pytest.approx(fd(lambda x: eta_k(x[0], np.log(sig)), np.array([k]))[0], rel=1e-7)
-    assert gr.log_std[0] == pytest.approx(fd(lambda x: eta_k(k, x[0]), np.array([np.log(sig)]))[0], rel=1e-7)
+    assert gr.K[0, 0] == pytest.approx(fd_grad(lambda x: eta_k(x[0], np.log(sig)), np.array([k]))[0], rel=1e-7)
+    assert gr.log_std[0] == pytest.approx(fd_grad(lambda x: eta_k(k, x[0]), np.array([np.log(sig)]))[0], rel=1e-7)
     # discounted Riccati for the scalar case: P = q + g a^2 P - g^2 a^2 B^2 P^2 / (r + g B^2 P)
     Ks = L.optimal_gain(lqr)[0, 0]
     Pk = (q + r * Ks**2) / (1 - g * (a + bB * Ks) ** 2)
@@ -182,15 +175,15 @@ def test_gradients_and_first_order_identity(n, m, seed):
     np.testing.assert_allclose(L.grad_surrogate(lqr, pi, pi).theta, L.grad_eta(lqr, pi).theta, atol=1e-10 * scale)
     # central differences, h = 1e-5: truncation ~ h^2 |eta'''|, round-off ~ 1e-16 |eta| / h
     h = 1e-5
-    np.testing.assert_allclose(L.grad_eta(lqr, pi).theta, fd(lambda t: L.eta(lqr, flat(lqr, t)), pi.theta, h),
+    np.testing.assert_allclose(L.grad_eta(lqr, pi).theta, fd_grad(lambda t: L.eta(lqr, flat(lqr, t)), pi.theta, h),
                                atol=1e-5 * scale)
     ev = L.evaluate(lqr, pi)
     np.testing.assert_allclose(L.grad_surrogate(lqr, pi, pit).theta,
-                               fd(lambda t: L.surrogate(lqr, pi, flat(lqr, t), ev=ev), pit.theta, h), atol=1e-5 * scale)
+                               fd_grad(lambda t: L.surrogate(lqr, pi, flat(lqr, t), ev=ev), pit.theta, h), atol=1e-5 * scale)
     # the Hessian of L in the mean parameters is constant: compare with differences of the exact gradient
     k = m * (n + 1)
     Hs = L.hessian_surrogate_mean(lqr, pi)
-    Hfd = np.stack([fd(lambda t: L.grad_surrogate(lqr, pi, flat(lqr, t), ev=ev).theta[j], pit.theta, h)[:k]
+    Hfd = np.stack([fd_grad(lambda t: L.grad_surrogate(lqr, pi, flat(lqr, t), ev=ev).theta[j], pit.theta, h)[:k]
                     for j in range(k)])
     np.testing.assert_allclose(Hs, Hfd, atol=1e-5 * scale)
     # Fisher: Hessian of the mean KL at pit = pi (same log_std)

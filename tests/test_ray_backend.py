@@ -21,13 +21,14 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from trustopt.envs import EnvSpec  # noqa: E402
 from trustopt.minimize import minimize  # noqa: E402
 from trustopt.noise import NoiseTable  # noqa: E402
 from trustopt.train import TrainConfig, load_policy, train  # noqa: E402
-from trustopt.workers import RolloutJob, RolloutTask, SerialBackend, WorkerError, run_rollouts  # noqa: E402
+from trustopt.workers import SerialBackend, WorkerError, run_rollouts  # noqa: E402
 from trustopt import workers_ray  # noqa: E402
 from trustopt.workers_ray import RayBackend, RayMap, init_ray  # noqa: E402
+
+from _helpers import assert_same_rollouts, bits, rollout_job, rollout_tasks  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL_TABLE = NoiseTable(seed=7, size=50_000)
@@ -49,44 +50,15 @@ def ray_cluster():
     ray.shutdown()
 
 
-def _bits(a) -> bytes:
-    return np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes()
-
-
-def _job(max_steps=60):
-    spec = EnvSpec(env_id="InvertedPendulum-v5")
-    env = spec.make()
-    obs_dim, act_dim = env.obs_dim, env.act_dim
-    rng = np.random.default_rng(1)
-    return RolloutJob(env=spec, theta=rng.normal(scale=0.2, size=obs_dim * act_dim), sigma=0.3,
-                      obs_mean=rng.normal(scale=0.1, size=obs_dim), obs_std=np.exp(rng.normal(scale=0.2, size=obs_dim)),
-                      act_dim=act_dim, obs_dim=obs_dim, max_steps=max_steps)
-
-
-def _tasks(n, d, seed=3):
-    rng = np.random.default_rng(seed)
-    idx = SMALL_TABLE.sample_index(rng, d, n)
-    return [RolloutTask(index=int(idx[j]), sign=(1.0, -1.0, 0.0)[j % 3], seed=int(rng.integers(0, 2**31)))
-            for j in range(n)]
-
-
-def _same(a, b):
-    assert len(a) == len(b)
-    for r, s in zip(a, b):
-        assert (r.train_return, r.env_return, r.length, r.obs_count) == (s.train_return, s.env_return, s.length,
-                                                                         s.obs_count)
-        assert _bits(r.obs_mean) == _bits(s.obs_mean) and _bits(r.obs_m2) == _bits(s.obs_m2)
-
-
 def test_rollouts_equal_serial_in_task_order_for_1_and_2_actors():
-    job = _job()
-    tasks = _tasks(13, job.theta.size)  # 13: uneven chunks
+    job = rollout_job()
+    tasks = rollout_tasks(SMALL_TABLE, 13, job.theta.size)  # 13: uneven chunks
     ref = run_rollouts(SerialBackend(SMALL_TABLE), job, tasks)
     assert len({r.train_return for r in ref}) > 3  # the tasks really differ (the test can fail)
     for n in (2, 1):
         with RayBackend(n, SMALL_TABLE, chunks_per_worker=3) as bk:
-            _same(run_rollouts(bk, job, tasks), ref)
-            _same(run_rollouts(bk, job, tasks[::-1]), ref[::-1])  # order follows the tasks
+            assert_same_rollouts(run_rollouts(bk, job, tasks), ref)
+            assert_same_rollouts(run_rollouts(bk, job, tasks[::-1]), ref[::-1])  # order follows the tasks
             assert bk.n_restarts == 0
         assert bk._actors == []
     assert ray.is_initialized()  # the backends did not shut down the instance they did not start
@@ -232,5 +204,5 @@ def test_minimize_with_ray_map_equals_serial():
         with pytest.raises(RuntimeError, match="pickled RayMap"):  # a copy (as captured by closures) is inert
             pickle.loads(pickle.dumps(pmap))(abs, [1])
     assert got.nfev == ref.nfev and got.nit == ref.nit
-    assert _bits(got.x) == _bits(ref.x) and got.fun == ref.fun
+    assert bits(got.x) == bits(ref.x) and got.fun == ref.fun
     assert ref.fun < _sphere_shifted(np.ones(6))  # it optimized (the comparison is not of two no-ops)

@@ -21,6 +21,8 @@ from scipy import integrate, stats
 from trustopt import ValidationError
 from trustopt import smoothing as sm
 
+from _helpers import fd_grad
+
 # ----------------------------------------------------------------------------- naive reference
 
 
@@ -88,15 +90,6 @@ def random_instance(rng, d, K, batch=()):
     theta = rng.normal(size=(*batch, d, K))
     thetat = theta + rng.normal(scale=rng.uniform(0.05, 1.0), size=theta.shape)
     return F, theta, thetat
-
-
-def fd_grad(f, x, h=1e-6):
-    g = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[idx] = h
-        g[idx] = (f(x + e) - f(x - e)) / (2 * h)
-    return g
 
 
 dims = st.tuples(st.integers(1, 4), st.integers(2, 4), st.integers(0, 2**32 - 1))

@@ -17,16 +17,9 @@ from hypothesis import strategies as st
 from trustopt import tabular as T
 from trustopt import testing
 
+from _helpers import fd_grad
+
 H = 1e-5
-
-
-def fd_grad(f, theta, h=H):
-    g = np.zeros_like(theta)
-    for idx in np.ndindex(theta.shape):
-        e = np.zeros_like(theta)
-        e[idx] = h
-        g[idx] = (f(theta + e) - f(theta - e)) / (2 * h)
-    return g
 
 
 def test_softmax_policy_rows_and_stability():
@@ -44,7 +37,7 @@ def test_softmax_policy_rows_and_stability():
 def test_grad_eta_softmax_against_finite_differences(mdp, seed):
     theta = np.random.default_rng(seed).normal(scale=1.5, size=(mdp.n_states, mdp.n_actions))
     g = T.grad_eta_softmax(mdp, theta)
-    g_fd = fd_grad(lambda th: T.evaluate(mdp, T.softmax_policy(th)).eta, theta)
+    g_fd = fd_grad(lambda th: T.evaluate(mdp, T.softmax_policy(th)).eta, theta, h=H)
     np.testing.assert_allclose(g, g_fd, rtol=0, atol=1e-7)
 
 
@@ -67,7 +60,7 @@ def test_grad_surrogate_softmax_against_finite_differences(case, seed):
     mdp, pi = case
     theta_new = np.random.default_rng(seed).normal(scale=1.5, size=pi.shape)
     g = T.grad_surrogate_softmax(mdp, pi, theta_new)
-    g_fd = fd_grad(lambda th: T.surrogate(mdp, pi, T.softmax_policy(th)), theta_new)
+    g_fd = fd_grad(lambda th: T.surrogate(mdp, pi, T.softmax_policy(th)), theta_new, h=H)
     np.testing.assert_allclose(g, g_fd, rtol=0, atol=1e-7)
 
 

@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 
 from trustopt._validation import ValidationError
-from trustopt.envs import EnvSpec, LinearPolicy, rollout
+from trustopt.envs import LinearPolicy, rollout
 from trustopt.noise import NoiseTable
 from trustopt.workers import (
     ProcessBackend,
     RolloutJob,
-    RolloutTask,
     SerialBackend,
     WorkerError,
     make_backend,
@@ -25,11 +24,9 @@ from trustopt.workers import (
     run_rollouts,
 )
 
+from _helpers import assert_same_rollouts, bits, rollout_job, rollout_tasks
+
 SMALL_TABLE = NoiseTable(seed=7, size=50_000)
-
-
-def _bits(a) -> bytes:
-    return np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes()
 
 
 def test_perturbed_params_equal_noise_table_perturb_bit_for_bit():
@@ -42,56 +39,31 @@ def test_perturbed_params_equal_noise_table_perturb_bit_for_bit():
         X = SMALL_TABLE.perturb(theta, sigma, index, sign)
         for j in range(20):
             x = perturbed_params(SMALL_TABLE.noise, theta, sigma, int(index[j]), float(sign[j]))
-            assert _bits(x) == _bits(X[j])
-    assert _bits(perturbed_params(SMALL_TABLE.noise, theta, 0.5, 3, 0.0)) == _bits(theta)
-
-
-def _job(env_id="InvertedPendulum-v5", sigma=0.3, max_steps=60):
-    spec = EnvSpec(env_id=env_id)
-    env = spec.make()
-    obs_dim, act_dim = env.obs_dim, env.act_dim
-    rng = np.random.default_rng(1)
-    return RolloutJob(env=spec, theta=rng.normal(scale=0.2, size=obs_dim * act_dim), sigma=sigma,
-                      obs_mean=rng.normal(scale=0.1, size=obs_dim), obs_std=np.exp(rng.normal(scale=0.2, size=obs_dim)),
-                      act_dim=act_dim, obs_dim=obs_dim, max_steps=max_steps)
-
-
-def _tasks(n, d, seed=3):
-    rng = np.random.default_rng(seed)
-    idx = SMALL_TABLE.sample_index(rng, d, n)
-    return [RolloutTask(index=int(idx[j]), sign=(1.0, -1.0, 0.0)[j % 3], seed=int(rng.integers(0, 2**31)))
-            for j in range(n)]
+            assert bits(x) == bits(X[j])
+    assert bits(perturbed_params(SMALL_TABLE.noise, theta, 0.5, 3, 0.0)) == bits(theta)
 
 
 def test_rollout_task_matches_direct_rollout():
     """Independent reference: the policy built from NoiseTable.perturb, run by envs.rollout."""
-    job = _job()
-    for t in _tasks(4, job.theta.size):
+    job = rollout_job()
+    for t in rollout_tasks(SMALL_TABLE, 4, job.theta.size):
         got = rollout_task(job, t, SMALL_TABLE.noise)
         x = SMALL_TABLE.perturb(job.theta, job.sigma, [t.index], [t.sign])[0] if t.sign else job.theta
         pol = LinearPolicy(W=x.reshape(job.act_dim, job.obs_dim), mean=job.obs_mean, std=job.obs_std)
         ref = rollout(job.env, pol, seed=t.seed, max_steps=job.max_steps, remove_survival_bonus=True)
         assert got.train_return == ref.train_return and got.length == ref.length
-        assert _bits(got.obs_mean) == _bits(ref.obs_stats.mean) and _bits(got.obs_m2) == _bits(ref.obs_stats.m2)
-
-
-def _same(a, b):
-    assert len(a) == len(b)
-    for r, s in zip(a, b):
-        assert (r.train_return, r.env_return, r.length, r.obs_count) == (s.train_return, s.env_return, s.length,
-                                                                         s.obs_count)
-        assert _bits(r.obs_mean) == _bits(s.obs_mean) and _bits(r.obs_m2) == _bits(s.obs_m2)
+        assert bits(got.obs_mean) == bits(ref.obs_stats.mean) and bits(got.obs_m2) == bits(ref.obs_stats.m2)
 
 
 def test_process_backend_equals_serial_in_task_order():
-    job = _job()
-    tasks = _tasks(13, job.theta.size)  # 13: uneven chunks
+    job = rollout_job()
+    tasks = rollout_tasks(SMALL_TABLE, 13, job.theta.size)  # 13: uneven chunks
     ref = run_rollouts(SerialBackend(SMALL_TABLE), job, tasks)
     assert len({r.train_return for r in ref}) > 3  # the tasks really differ (the test can fail)
     with ProcessBackend(n_workers=2, noise=SMALL_TABLE, chunks_per_worker=3) as bk:
         got = run_rollouts(bk, job, tasks)
-        _same(got, ref)
-        _same(run_rollouts(bk, job, tasks[::-1]), ref[::-1])  # order follows the tasks
+        assert_same_rollouts(got, ref)
+        assert_same_rollouts(run_rollouts(bk, job, tasks[::-1]), ref[::-1])  # order follows the tasks
         assert bk.n_restarts == 0
     assert bk._shm is None
 

@@ -1,0 +1,54 @@
+"""Helpers shared by several test modules (imported as ``from _helpers import ...``; pytest puts
+this folder on ``sys.path``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trustopt.envs import EnvSpec
+from trustopt.noise import NoiseTable
+from trustopt.workers import RolloutJob, RolloutTask
+
+
+def fd_grad(f, x, h=1e-6):
+    """Central finite differences ``g[i] = (f(x + h e_i) - f(x - h e_i)) / (2 h)`` for every entry
+    ``i`` of ``x`` (any shape), ``g`` shaped like ``x``. Error ``<= h^2/6 max|f'''| + eps |f| / h``."""
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = h
+        g[idx] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
+def bits(a) -> bytes:
+    """The float64 bytes of ``a``: equal bytes mean equal bit for bit."""
+    return np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes()
+
+
+def rollout_job(env_id="InvertedPendulum-v5", sigma=0.3, max_steps=60) -> RolloutJob:
+    """A seeded ES rollout job on ``env_id`` (random linear policy and observation normalizer)."""
+    spec = EnvSpec(env_id=env_id)
+    env = spec.make()
+    obs_dim, act_dim = env.obs_dim, env.act_dim
+    rng = np.random.default_rng(1)
+    return RolloutJob(env=spec, theta=rng.normal(scale=0.2, size=obs_dim * act_dim), sigma=sigma,
+                      obs_mean=rng.normal(scale=0.1, size=obs_dim), obs_std=np.exp(rng.normal(scale=0.2, size=obs_dim)),
+                      act_dim=act_dim, obs_dim=obs_dim, max_steps=max_steps)
+
+
+def rollout_tasks(table: NoiseTable, n, d, seed=3) -> list[RolloutTask]:
+    """``n`` tasks with offsets into ``table`` for ``d`` parameters and signs +1, -1, 0 in turn."""
+    rng = np.random.default_rng(seed)
+    idx = table.sample_index(rng, d, n)
+    return [RolloutTask(index=int(idx[j]), sign=(1.0, -1.0, 0.0)[j % 3], seed=int(rng.integers(0, 2**31)))
+            for j in range(n)]
+
+
+def assert_same_rollouts(a, b):
+    """Two lists of rollout results are equal bit for bit, in order."""
+    assert len(a) == len(b)
+    for r, s in zip(a, b):
+        assert (r.train_return, r.env_return, r.length, r.obs_count) == (s.train_return, s.env_return, s.length,
+                                                                         s.obs_count)
+        assert bits(r.obs_mean) == bits(s.obs_mean) and bits(r.obs_m2) == bits(s.obs_m2)
