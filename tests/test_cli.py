@@ -183,3 +183,23 @@ def test_typo_hint_suggests_each_id_once_and_the_supported_version(tmp_path, cap
     for text in (err, str(exc.value)):
         hint = text.split("Did you mean ", 1)[1].split("?", 1)[0]
         assert hint == repr(want)  # once, and not the deprecated Hopper-v4 / Swimmer-v4 next to it
+
+
+def test_env_shown_required_and_unknown_flags_get_the_subcommands_usage(tmp_path, capsys):
+    from trustopt.cli import build_parser
+
+    usage = build_parser().subcommands["train"].format_usage()
+    assert "--env ENV_ID --out OUT" in usage and "[--env" not in usage
+    out = str(tmp_path / "x")
+    cases = [(["train", "--env", "Swimmer-v5", "--out", out, "--wrokers", "2"], "trustopt train", "--wrokers 2"),
+             (["train", "--env", "Swimmer-v5", "--out", out, "--worker", "2"], "trustopt train", "--worker 2"),
+             (["eval", out, "--episode", "5"], "trustopt eval", "--episode 5"),
+             (["plot", out, "-o", "p.png", "--targ", "1"], "trustopt plot", "--targ 1")]
+    for argv, prog, extra in cases:  # no prefix matching; the subcommand's usage, not the top-level one
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert f"usage: {prog}" in err and "{train,eval,plot}" not in err
+        assert err.rstrip().splitlines()[-1] == f"trustopt: error: unrecognized arguments: {extra}"
+    assert not os.path.exists(out)

@@ -27,6 +27,12 @@ import sys
 
 __all__ = ["main", "build_parser"]
 
+_TRAIN_USAGE = """trustopt train --env ENV_ID --out OUT [--algo ALGO] [--timesteps N] [--seed S] [--workers N]
+                      [--eval-every K] [--eval-episodes M] [--backend {process,serial,ray}]
+                      [--ray-address HOST:PORT] [--target R] [--set KEY=VALUE ...] [--no-progress]
+       trustopt train --config FILE --out OUT [flags above]     (env_id from FILE)
+       trustopt train --resume --out OUT [flags above]          (settings from OUT/config.json)"""
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse's own usage errors: exit 2 with a one-line message
@@ -74,18 +80,20 @@ def _float(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     from trustopt.train.config import ES_ALGOS, PG_ALGOS
 
-    p = _Parser(prog="trustopt", description="Trust-region policy search: linear-policy MuJoCo experiments.")
+    p = _Parser(prog="trustopt", description="Trust-region policy search: linear-policy MuJoCo experiments.",
+                allow_abbrev=False)
     sub = p.add_subparsers(dest="command", metavar="{train,eval,plot}", parser_class=_Parser)
     sub.required = True
 
     t = sub.add_parser("train", help="train a linear policy (TRES, ES, ARS; TRPO, NPG, VPG, PPO, TREFree, STRO) "
-                                     "on a MuJoCo environment")
-    t.add_argument("--env", dest="env_id", help="Gymnasium id, e.g. Swimmer-v5")
+                                     "on a MuJoCo environment", usage=_TRAIN_USAGE, allow_abbrev=False)
+    req = t.add_argument_group("required (--env may come from --config FILE or, with --resume, the run's config.json)")
+    req.add_argument("--env", dest="env_id", metavar="ENV_ID", help="Gymnasium id, e.g. Swimmer-v5")
     t.add_argument("--algo", choices=ES_ALGOS + PG_ALGOS, help="algorithm (default tres)")
     t.add_argument("--timesteps", type=_timesteps, help="training env-steps budget (default 1000000)")
     t.add_argument("--seed", type=_nonneg_int, help="seed (default 0)")
     t.add_argument("--workers", type=_positive_int, default=1, help="rollout worker processes (default 1)")
-    t.add_argument("--out", required=True, help="run folder")
+    req.add_argument("--out", required=True, help="run folder")
     t.add_argument("--eval-every", type=_nonneg_int, help="iterations between evaluations; 0 disables (default 10)")
     t.add_argument("--eval-episodes", type=_positive_int, help="episodes per evaluation (default 10)")
     t.add_argument("--backend", default="process", choices=("process", "serial", "ray"),
@@ -100,19 +108,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a hyperparameter (JSON value), e.g. --set sigma=0.03 --set n_directions=16")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    e = sub.add_parser("eval", help="evaluate a run's final policy (environment return)")
+    e = sub.add_parser("eval", help="evaluate a run's final policy (environment return)", allow_abbrev=False)
     e.add_argument("run", help="run folder (or policy.npz)")
     e.add_argument("--episodes", type=_positive_int, default=100)
     e.add_argument("--workers", type=_positive_int, default=1)
     e.add_argument("--seed", type=_nonneg_int, default=1_000_003, help="seed of the evaluation episodes")
     e.add_argument("--json", dest="json_path", help="also write the returns to this JSON file")
 
-    pl = sub.add_parser("plot", help="learning curves of runs")
+    pl = sub.add_parser("plot", help="learning curves of runs", allow_abbrev=False)
     pl.add_argument("runs", nargs="+", help="run folders")
     pl.add_argument("-o", "--output", required=True, help="image file (png, pdf, svg)")
     pl.add_argument("--target", type=_float, help="draw a threshold line")
     pl.add_argument("--title")
+    p.subcommands = {"train": t, "eval": e, "plot": pl}
     return p
+
+
+def _parse(parser, argv):
+    """``parser.parse_args(argv)``, but an unknown argument is reported by the SUBCOMMAND's parser
+    (its usage, exit 2), not by the top-level one."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        parser.subcommands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def _train_config(args):
@@ -201,7 +219,7 @@ def main(argv=None) -> int:
     from trustopt._validation import ValidationError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     try:
         return {"train": _cmd_train, "eval": _cmd_eval, "plot": _cmd_plot}[args.command](args)
     except ValidationError as exc:
