@@ -148,13 +148,19 @@ class _PlanarLocomotion(FastMujocoEnv):
         else:
             self._obs_vel[:] = self._qvel
 
-    def _advance_buf(self):
-        action = self._ctrl  # the rollout loop (or _advance) wrote the action here
+    def _forward_step(self) -> float:
+        """``frame_skip`` MuJoCo steps with the action in ``ctrl``, then the observation;
+        returns ``dx/dt`` of ``qpos[0]``."""
         qpos = self._qpos
         x0 = qpos[0]
         _mj_step(self.model, self.data, nstep=self.frame_skip)
         x_velocity = (qpos[0] - x0) / self.dt
         self._write_obs()
+        return x_velocity
+
+    def _advance_buf(self):
+        action = self._ctrl  # the rollout loop (or _advance) wrote the action here
+        x_velocity = self._forward_step()
         reward = self._fw * x_velocity - self._ctrl_cost(action)
         return reward, 0.0, False
 
@@ -186,11 +192,7 @@ class _HealthyPlanar(_PlanarLocomotion):
 
     def _advance_buf(self):
         action = self._ctrl  # the rollout loop (or _advance) wrote the action here
-        qpos = self._qpos
-        x0 = qpos[0]
-        _mj_step(self.model, self.data, nstep=self.frame_skip)
-        x_velocity = (qpos[0] - x0) / self.dt
-        self._write_obs()
+        x_velocity = self._forward_step()
         healthy = self._is_healthy()
         survive = healthy * self._h
         reward = (self._fw * x_velocity + survive) - self._ctrl_cost(action)
