@@ -142,3 +142,49 @@ def test_result_and_records_are_immutable():
     method = get("trpo")(MDP, exact=True)
     with pytest.raises(ValidationError, match="theta0"):
         replace(method, theta0=np.zeros(3))
+
+
+def test_loop_threads_the_step_state_and_observe_trial():
+    """Components hold no state: the loop hands each propose the Proposal.step_state of the
+    previous one, and calls the solver's optional observe_trial with the trial batch before the
+    decision. A counting solver checks the sequence: propose k sees the state after k-1 proposals
+    and k-1 trial observations (every STRO iteration samples its trial point)."""
+    from trustopt.components import GradientStep
+
+    seen = []
+
+    class Counting:
+        inner = GradientStep(learning_rate=0.5)
+
+        def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None):
+            seen.append(step_state)
+            p = self.inner.propose(policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng)
+            n_prop, n_obs = (0, 0) if step_state is None else step_state
+            return replace(p, step_state=(n_prop + 1, n_obs))
+
+        def observe_trial(self, step_state, policy, proposal, trial_batch, surrogate):
+            assert np.array_equal(trial_batch.theta, proposal.theta)
+            return (step_state[0], step_state[1] + 1)
+
+    base = get("stro")(MDP, n_episodes=10)
+    method = replace(base, step=Counting())
+    state, hist, _ = drive(method, max_iter=6, rng=np.random.default_rng(0))
+    n_ok = [r.status == "ok" for r in hist]
+    assert seen[0] is None and len(seen) == 6
+    for k in range(1, 6):  # a trial is sampled exactly for the sound proposals
+        assert seen[k] == (k, sum(n_ok[:k]))
+    assert state.step_state == (6, sum(n_ok))
+
+
+def test_ratio_radius_enlarges_only_boundary_steps_when_asked():
+    """Nocedal & Wright 2006 Alg. 4.1: with enlarge_at_boundary_only, r_k >= beta1 enlarges delta_k
+    only for a step that reached the boundary; the shrinking branches are unaffected."""
+    from trustopt.components import RatioRadius
+
+    nw = RatioRadius(delta0=0.1, enlarge_at_boundary_only=True)
+    stro = RatioRadius(delta0=0.1)
+    assert nw.update(0.1, 0.9, at_boundary=True) == stro.update(0.1, 0.9) == pytest.approx(0.2)
+    assert nw.update(0.1, 0.9, at_boundary=False) == 0.1
+    assert stro.update(0.1, 0.9, at_boundary=False) == pytest.approx(0.2)  # eq. 3.4 as written
+    assert nw.update(0.1, 0.3, at_boundary=False) == stro.update(0.1, 0.3) == pytest.approx(0.08)
+    assert nw.update(0.1, float("nan"), at_boundary=False) == pytest.approx(0.06)

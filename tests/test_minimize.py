@@ -239,7 +239,9 @@ def test_orthogonal_antithetic_gradient_is_exact_for_quadratics(rotate):
     opt = TrustRegionES(x0, 0.7, seed=1, rotate=rotate)
     X = opt.ask()
     opt.tell(X, [f(x) for x in X])
-    np.testing.assert_allclose(opt.last_model[1], H @ x0 + b, rtol=1e-9, atol=1e-9)
+    H_k, theta_k, g_k = opt.state.step_state  # QuadraticModelStep's state: g_k = grad F = -grad f
+    assert H_k is None and np.array_equal(theta_k, x0)
+    np.testing.assert_allclose(-g_k, H @ x0 + b, rtol=1e-9, atol=1e-9)
 
 
 def test_fresh_ratio_test_use_std_is_stro_eq_4_14_with_the_sample_std():

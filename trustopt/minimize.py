@@ -6,7 +6,8 @@ each ask/tell class here is a thin adapter that (1) turns the loop's request "a 
 table (:mod:`trustopt.noise`), (2) turns the told values into a loop
 :class:`~trustopt.core.types.Batch` and (3) calls :func:`trustopt.core.loop.tell`. It owns
 only what the loop does not: ``sigma_k`` (a function of the loop's radius parameter), the
-Adam moments of OpenAI-ES, the evaluation counters and the best point seen.
+evaluation counters and the best point seen (the step solvers' state -- OpenAI-ES's Adam
+moments, the BFGS matrix of the trust-region ES -- travels in the loop's ``step_state``).
 
 Conventions:
 
@@ -38,7 +39,7 @@ from trustopt._validation import ValidationError, as_float_array, check_positive
 from trustopt.algorithms.ars import ARSStep
 from trustopt.algorithms.es import ESGradientStep, GaussianSearch, impute_nonfinite, make_batch
 from trustopt.algorithms.tres import TRESStep
-from trustopt.algorithms.trust_region_es import FreshRatioTest, QuadraticModelStep, TrustRegionStep, bfgs_update
+from trustopt.algorithms.trust_region_es import FreshRatioTest, QuadraticModelStep, TrustRegionStep
 from trustopt.components.acceptance import AlwaysAccept
 from trustopt.components.distances import Euclidean
 from trustopt.components.radius import ConstantRadius, RatioRadius
@@ -104,7 +105,6 @@ class _ESBase:
         self.state = core.start(self.method)
         self.param0 = self.state.param
         self.rng = np.random.default_rng(np.random.SeedSequence(seed))
-        self.moments = None
         self.frame = None
         self.pending = None
         self.nfev = 0
@@ -197,14 +197,8 @@ class _ESBase:
         state = self.state
         proposes = state.phase in (core.NEED_MODEL, core.READY)
         model_batch = batch if state.phase == core.NEED_MODEL else state.batch
-        method = self.method
-        if self.moments is not None:
-            method = replace(method, step=replace(method.step, moments=self.moments))
-        self.state, record = core.tell(method, state, batch, self.rng)
+        self.state, record = core.tell(self.method, state, batch, self.rng)
         if proposes:
-            next_moments = getattr(method.step, "next_moments", None)
-            if next_moments is not None:
-                self.moments = next_moments(method.policy, state.theta, model_batch)
             self.recent_f.append(-float(model_batch.eta))
             del self.recent_f[:-self._tolfun_window()]
         if record is not None:
@@ -401,8 +395,6 @@ class TrustRegionES(_ESBase):
             raise ValidationError(f"model: must be 'quadratic' or 'linear', got {model!r}")
         self.model = model
         self.orthogonal = self.center = model == "quadratic"
-        self.hessian = None
-        self.last_model = None
         self.last_step = math.inf
         self.tie_to_step = bool(kw.pop("tie_to_step", False))
         d = as_float_array(x0, "x0", ndim=1).size
@@ -416,7 +408,9 @@ class TrustRegionES(_ESBase):
         rule = _adaptive_rule(hp, self.sigma0 * math.sqrt(d) / self.kappa)
         acc = FreshRatioTest(beta0=rule.beta0, use_std=hp.pop("use_std", False), center=self.center)
         _leftover(hp, "TrustRegionES")
-        return (QuadraticModelStep() if self.model == "quadratic" else TrustRegionStep()), acc, rule
+        if self.model == "quadratic":  # N&W 2006 Alg. 4.1: an interior (Newton) step keeps delta_k
+            return QuadraticModelStep(), acc, replace(rule, enlarge_at_boundary_only=True)
+        return TrustRegionStep(), acc, rule
 
     def _sigma_rule(self) -> float:
         """``sigma_k = kappa delta_k / sqrt(d)``; with the option ``tie_to_step=True`` (quadratic model)
@@ -425,30 +419,8 @@ class TrustRegionES(_ESBase):
         r = self.state.param if (self.model == "linear" or not self.tie_to_step) else min(self.state.param, self.last_step)
         return self.kappa * r / math.sqrt(self.d)
 
-    def _gradient(self, batch) -> np.ndarray:
-        """``grad f`` estimate (minus the loop's surrogate gradient of ``F = -f``), ``(d,)``."""
-        return -self.method.surrogate.value_and_grad(self.method.policy, batch.theta, batch)[1]
-
     def _core_tell(self, batch) -> None:
-        if self.model != "quadratic":
-            return super()._core_tell(batch)
-        state = self.state
-        if state.phase == core.NEED_TRIAL and batch is not None and self.last_model is not None:
-            theta_k, grad_k = self.last_model
-            self.hessian = bfgs_update(self.hessian, batch.theta - theta_k, self._gradient(batch) - grad_k)
-        if state.phase in (core.NEED_MODEL, core.READY):
-            model_batch = batch if state.phase == core.NEED_MODEL else state.batch
-            self.last_model = (np.array(state.theta), self._gradient(model_batch))
-        self.method = replace(self.method, step=QuadraticModelStep(hessian=self.hessian))
-        n_records = len(self.history)
         super()._core_tell(batch)
-        if len(self.history) > n_records:
-            rec = self.history[-1]
-            # Nocedal & Wright 2006, Alg. 4.1: enlarge the radius only when the step reached the
-            # boundary; an interior (Newton) step with a good ratio keeps delta_k. The loop's
-            # RadiusRule.update(param, rho) does not see ||p_k||, so the adapter undoes the enlargement.
-            if rec.status == "ok" and rec.rho >= self.method.radius_rule.beta1 and rec.distance < 0.99 * rec.radius:
-                self.state = replace(self.state, param=float(rec.radius))
         if self.state.phase == core.NEED_TRIAL:  # a sound proposal is pending
             self.last_step = float(self.state.proposal.distance)
 

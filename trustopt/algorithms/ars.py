@@ -72,7 +72,7 @@ class ARSStep:
         if self.gain not in ("raw", "shaped"):
             raise ValidationError(f"gain: must be 'raw' or 'shaped', got {self.gain!r}")
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng) -> Proposal:
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None) -> Proposal:
         N = batch.n_pairs
         if N % 2 or N == 0:  # a step solver never raises (core.loop): report the failure
             return Proposal(theta=theta_k, predicted_gain=float("nan"), status=SUBPROBLEM_FAILED,

@@ -288,7 +288,8 @@ class ESGradientStep:
 
     Hyperparameters (defaults: OpenAI ES starter code, MuJoCo configs): ``lr = 0.01``,
     ``optimizer = "adam"`` (``beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8``), ``l2 = 0.005``,
-    ``shaping = "centered_ranks"``. ``moments``: the Adam state ``(m, v, t)`` or None.
+    ``shaping = "centered_ranks"``. The Adam state ``(m, v, t)`` is the loop's ``step_state``
+    (received by :meth:`propose`, returned in ``Proposal.step_state``; None for SGD).
     """
 
     lr: float = 0.01
@@ -300,7 +301,6 @@ class ESGradientStep:
     epsilon: float = 1e-8
     gain: str = "shaped"
     natural: bool = False
-    moments: tuple | None = None
 
     def __post_init__(self):
         check_positive(self.lr, "lr")
@@ -323,20 +323,12 @@ class ESGradientStep:
         g = policy.score_vector_product(theta_k, batch.states, batch.actions, batch.weights * u)
         return g - self.l2 * np.asarray(theta_k)
 
-    def next_moments(self, policy, theta_k, batch):
-        """The Adam state after a proposal on ``batch`` (the caller carries it; None for SGD)."""
-        if self.optimizer != "adam":
-            return None
-        _, moments = adam_update(self.moments, self.direction(policy, theta_k, batch),
-                                 beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon)
-        return moments
-
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng) -> Proposal:
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None) -> Proposal:
         g_s = self.direction(policy, theta_k, batch)
         if self.optimizer == "adam":
-            dirn, _ = adam_update(self.moments, g_s, beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon)
+            dirn, step_state = adam_update(step_state, g_s, beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon)
         else:
-            dirn = g_s
+            dirn, step_state = g_s, None
         if self.natural:
             s2 = np.mean(batch.states * batch.states, axis=0)
             step = self.lr * (s2 * dirn if self.optimizer == "sgd" else np.sqrt(s2) * dirn)
@@ -344,7 +336,7 @@ class ESGradientStep:
             step = radius * self.lr * dirn
         gain = float(np.dot(g0 if self.gain == "raw" else g_s, step))
         return Proposal(theta=theta_k + step, predicted_gain=gain, distance=float(np.linalg.norm(step)),
-                        status=STEP_OK, n_inner=1)
+                        status=STEP_OK, n_inner=1, step_state=step_state)
 
 
 # ----------------------------------------------------------------------------- factory (registry)
@@ -380,8 +372,8 @@ def es(problem, *, exact: bool = False, theta0, sigma: float = 0.02, n_pairs: in
 
     ``problem``: ``F: (n, d) -> (n,)`` to MAXIMIZE (e.g. episode returns of a linear policy).
     Components: :class:`PerturbationSampler` (``sigma``, ``n_pairs``), importance-sampled
-    surrogate, :class:`ESGradientStep` with SGD (the loop carries no optimizer state; Adam is
-    available through the ask/tell class ``trustopt.ES(adapt=False)``), always accept,
+    surrogate, :class:`ESGradientStep` with SGD (Adam, whose moments the loop carries as the
+    step state, is the default of the ask/tell class ``trustopt.ES(adapt=False)``), always accept,
     constant radius 1. Defaults: OpenAI's MuJoCo settings (sigma 0.02, lr 0.01, l2 0.005).
     """
     from trustopt.components.acceptance import AlwaysAccept

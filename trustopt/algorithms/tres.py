@@ -88,7 +88,7 @@ class TRESStep:
         if self.gain not in ("raw", "shaped"):
             raise ValidationError(f"gain: must be 'raw' or 'shaped', got {self.gain!r}")
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng) -> Proposal:
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None) -> Proposal:
         theta_k = np.asarray(theta_k, dtype=np.float64)
         V = shaped_utilities(batch, self.shaping)
         s2 = np.mean(batch.states * batch.states, axis=0)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from trustopt._validation import as_float_array
+from trustopt._validation import ValidationError, as_float_array
 from trustopt.components.acceptance import stro_ratio
 from trustopt.core.types import ACCEPT, NONPOSITIVE_GAIN, REJECT, STEP_OK, Decision, Proposal
 
@@ -51,7 +51,7 @@ class TrustRegionStep:
     batch). No hyperparameters. ``||g0|| = 0`` is reported as a non-positive predicted gain.
     """
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng) -> Proposal:
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None) -> Proposal:
         norm = float(np.linalg.norm(g0))
         if not norm > 0.0:
             return Proposal(theta=theta_k, predicted_gain=0.0, status=NONPOSITIVE_GAIN,
@@ -148,7 +148,7 @@ def dogleg(g, H, delta) -> np.ndarray:
     return pC + t * dvec
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True)
 class QuadraticModelStep:
     """Trust-region step on the quadratic model of the smoothed objective (STRO eq. 4.6 with
     a second-order model; Nocedal & Wright 2006, ch. 4)::
@@ -157,22 +157,46 @@ class QuadraticModelStep:
         p = dogleg(g0, H, delta_k),       predicted_gain = g0 . p - 1/2 p^T H p
 
     ``g0``: the antithetic gradient of ``F`` (TRES eq. 6); ``H``: a BFGS approximation of
-    ``-grad^2 F`` built from the gradients at successive trial points (:func:`bfgs_update`),
-    carried by the caller (None: the linear model, i.e. :class:`TrustRegionStep`).
+    ``-grad^2 F`` built from the gradients at successive trial points (:func:`bfgs_update`,
+    in :meth:`observe_trial`, accepted or not). ``H`` travels in the loop's step state
+    ``(H, theta_k, g0)`` (``H = None``: the linear model, i.e. :class:`TrustRegionStep`).
+    ``Proposal.at_boundary`` is ``||p|| >= (1 - boundary_rtol) delta_k`` (N&W Alg. 4.1's
+    ``||p_k|| = Delta_k``; a Newton step inside the ball is interior).
+
+    Hyperparameters: ``boundary_rtol`` in [0, 1) (default 0.01).
     """
 
-    hessian: np.ndarray | None = None
+    boundary_rtol: float = 0.01
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng) -> Proposal:
+    def __post_init__(self):
+        b = float(as_float_array(self.boundary_rtol, "boundary_rtol", ndim=0))
+        if not 0.0 <= b < 1.0:
+            raise ValidationError(f"boundary_rtol: must lie in [0, 1), got {self.boundary_rtol!r}")
+
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None) -> Proposal:
+        H = None if step_state is None else step_state[0]
+        state = (H, np.array(theta_k), np.array(g0))
         norm = float(np.linalg.norm(g0))
         if not norm > 0.0:
             return Proposal(theta=theta_k, predicted_gain=0.0, status=NONPOSITIVE_GAIN,
-                            message="zero gradient estimate")
-        if self.hessian is None:
+                            message="zero gradient estimate", step_state=state)
+        if H is None:
             step = (radius / norm) * np.asarray(g0)
             gain = radius * norm
         else:
-            step = dogleg(g0, self.hessian, radius)
-            gain = float(np.dot(g0, step) - 0.5 * step @ self.hessian @ step)
-        return Proposal(theta=theta_k + step, predicted_gain=gain, distance=float(np.linalg.norm(step)),
-                        status=STEP_OK, n_inner=1)
+            step = dogleg(g0, H, radius)
+            gain = float(np.dot(g0, step) - 0.5 * step @ H @ step)
+        dist = float(np.linalg.norm(step))
+        return Proposal(theta=theta_k + step, predicted_gain=gain, distance=dist, status=STEP_OK, n_inner=1,
+                        step_state=state, at_boundary=not dist < (1.0 - self.boundary_rtol) * radius)
+
+    def observe_trial(self, step_state, policy, proposal, trial_batch, surrogate):
+        """BFGS update (:func:`bfgs_update`) of ``H ~ -grad^2 F`` from the pair
+        ``s = theta_tilde - theta_k``, ``y = -g(theta_tilde) + g0`` (gradients of ``f = -F``
+        estimated on the trial batch and the model batch). Returns the next step state."""
+        if step_state is None:
+            return None
+        H, theta_k, g_k = step_state
+        g_t = surrogate.value_and_grad(policy, trial_batch.theta, trial_batch)[1]
+        H = bfgs_update(H, trial_batch.theta - theta_k, (-g_t) - (-g_k))
+        return (H, theta_k, g_k)

@@ -34,7 +34,7 @@ class ConstantRadius:
     def radius(self, param, grad_norm) -> float:
         return float(param)
 
-    def update(self, param, rho) -> float:
+    def update(self, param, rho, *, at_boundary: bool = True) -> float:
         return float(param)
 
 
@@ -77,7 +77,9 @@ class RatioRadius:
 
     Hyperparameters (defaults: gamma1..3 of STRO sec. 5.1; beta0 < beta1 as eq. 3.4 needs):
         delta0 (0.01), beta0 (0.1), beta1 (0.5), gamma1 (2.0), gamma2 (0.8), gamma3 (0.6),
-        delta_min (1e-8), delta_max (10.0).
+        delta_min (1e-8), delta_max (10.0), enlarge_at_boundary_only (False: eq. 3.4 as
+        written; True: Nocedal & Wright 2006, Alg. 4.1 -- ``r_k >= beta1`` enlarges only a step
+        that reached the boundary, ``update(..., at_boundary=False)`` keeps ``delta_k``).
     """
 
     delta0: float = 0.01
@@ -88,6 +90,7 @@ class RatioRadius:
     gamma3: float = 0.6
     delta_min: float = 1e-8
     delta_max: float = 10.0
+    enlarge_at_boundary_only: bool = False
 
     def __post_init__(self):
         check_positive(self.delta0, "delta0")
@@ -103,8 +106,10 @@ class RatioRadius:
     def radius(self, param, grad_norm) -> float:
         return float(param)
 
-    def update(self, param, rho) -> float:
+    def update(self, param, rho, *, at_boundary: bool = True) -> float:
         f = _factor(rho, self.beta0, self.beta1, self.gamma1, self.gamma2, self.gamma3)
+        if f > 1.0 and self.enlarge_at_boundary_only and not at_boundary:
+            return float(param)  # Nocedal & Wright 2006, Alg. 4.1: an interior step keeps delta_k
         return float(min(max(f * param, self.delta_min), self.delta_max))
 
 
@@ -148,6 +153,6 @@ class GradientNormRadius:
     def radius(self, param, grad_norm) -> float:
         return float(param * grad_norm)
 
-    def update(self, param, rho) -> float:
+    def update(self, param, rho, *, at_boundary: bool = True) -> float:
         f = _factor(rho, self.beta0, self.beta1, self.gamma1, self.gamma2, self.gamma3)
         return float(min(f * param, self.mu_max) if f > 1.0 else max(f * param, self.mu_min))

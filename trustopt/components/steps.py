@@ -116,7 +116,7 @@ class GradientStep:
     def __post_init__(self):
         check_positive(self.learning_rate, "learning_rate")
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng):
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None):
         alpha = self.learning_rate
         if self.cap_kl:
             if not (math.isfinite(radius) and radius > 0.0):
@@ -179,7 +179,7 @@ class NaturalGradientStep:
         _int(self.max_backtracks, "max_backtracks", 0)
         _open_unit(self.shrink, "shrink")
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng):
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None):
         if not (math.isfinite(radius) and radius > 0.0):
             return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
                              f"trust-region radius {radius!r} is not positive", SUBPROBLEM_FAILED)
@@ -250,7 +250,7 @@ class ClippedAscent:
         _open_unit(self.beta2, "beta2")
         check_positive(self.adam_eps, "adam_eps")
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng):
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None):
         theta = np.array(theta_k, dtype=np.float64)
         m = np.zeros_like(theta)
         v = np.zeros_like(theta)
@@ -351,7 +351,7 @@ class StroInnerSolver:
         _int(self.log_std_steps, "log_std_steps", 0)
         check_positive(self.log_std_lr, "log_std_lr")
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng):
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None):
         if not (math.isfinite(radius) and radius > 0.0):
             return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
                              f"trust-region radius {radius!r} is not positive", SUBPROBLEM_FAILED)
@@ -463,7 +463,7 @@ class ExactTabularStep:
         if self.divergence not in ("kl", "tv"):
             raise ValidationError(f"divergence: must be 'kl' or 'tv', got {self.divergence!r}")
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng):
+    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None):
         from trustopt import tabular
         if not (math.isfinite(radius) and radius > 0.0):
             return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,

@@ -26,7 +26,11 @@ ask/tell optimizer whose "samples" are objective evaluations)::
    accept (``theta_{k+1} = theta_tilde``, and ``B_{k+1} = T`` when T exists, line 8),
    reject and merge (``B_{k+1} = SAMPLE(theta_k) U B_k``, line 10), reject with a fresh
    batch, or mandatory acceptance of the best rejected trial (eq. 4.13, line 13);
-5. ``param_{k+1} = radius_rule.update(param_k, r_k)``.
+5. ``param_{k+1} = radius_rule.update(param_k, r_k, at_boundary=...)``.
+
+The step solver's state (``LoopState.step_state``) is threaded: ``propose`` receives it and
+returns the next one in ``Proposal.step_state``; a solver's optional ``observe_trial`` updates
+it from the trial batch (step 3).
 """
 
 from __future__ import annotations
@@ -111,6 +115,8 @@ class LoopState:
         rejected: ``H``, the rejected trials ``(theta_tilde, T)`` since the last acceptance (eq. 4.13).
         n_rejections: consecutive ratio-test rejections.
         baseline: value-function parameters handed to the sampler.
+        step_state: the step solver's state (``Proposal.step_state`` of the last proposal, updated
+            by the solver's optional ``observe_trial``), handed to the next ``propose``.
         n_samples_total: environment steps so far; iter_samples: those of the current iteration.
     """
 
@@ -125,6 +131,7 @@ class LoopState:
     rejected: tuple = ()
     n_rejections: int = 0
     baseline: Any = None
+    step_state: Any = None
     n_samples_total: int = 0
     iter_samples: int = 0
 
@@ -191,7 +198,8 @@ def _propose(method: Method, state: LoopState, rng):
                             message=f"non-finite surrogate at theta_k (L = {L0!r})")
     else:
         proposal = method.step.propose(method.policy, state.theta, radius, batch, method.surrogate,
-                                       method.distance, float(L0), g0, rng)
+                                       method.distance, float(L0), g0, rng, state.step_state)
+        state = replace(state, step_state=proposal.step_state)
     proposal = replace(proposal, radius=radius)  # the acceptance rule may check D_hat <= delta_k
     state = replace(state, proposal=proposal, model=(float(L0), grad_norm, radius))
     failed = _failure(proposal, state.theta)
@@ -204,6 +212,10 @@ def _propose(method: Method, state: LoopState, rng):
 
 
 def _decide(method: Method, state: LoopState, trial: Batch):
+    observe = getattr(method.step, "observe_trial", None)
+    if observe is not None:
+        state = replace(state, step_state=observe(state.step_state, method.policy, state.proposal, trial,
+                                                  method.surrogate))
     decision = method.acceptance.decide(state.proposal, state.batch, trial, state.n_rejections)
     return _finish(method, state, decision, trial)
 
@@ -232,7 +244,7 @@ def _finish(method: Method, state: LoopState, decision: Decision, trial: Batch |
         n_inner=int(proposal.n_inner),
         message=proposal.message,
     )
-    param = float(method.radius_rule.update(state.param, decision.rho))
+    param = float(method.radius_rule.update(state.param, decision.rho, at_boundary=bool(proposal.at_boundary)))
     common = dict(k=state.k + 1, param=param, proposal=None, model=(), iter_samples=0, merge=False)
     if decision.action == ACCEPT:
         if trial is not None:  # STRO Alg. 4.3 line 8: B_{k+1} = T_{theta_tilde}

@@ -5,14 +5,17 @@ One iteration of the loop in :mod:`trustopt.core.loop` is::
     batch    = sampler.sample(policy, theta_k, rng, baseline)      # B_{theta_k}
     L0, g0   = surrogate.value_and_grad(policy, theta_k, batch)    # L_hat(theta_k), g_hat_k
     delta_k  = radius_rule.radius(param_k, ||g0||)                 # delta_k (STRO eq. 3.4 / 4.16)
-    proposal = step.propose(policy, theta_k, delta_k, batch, surrogate, distance, L0, g0, rng)
+    proposal = step.propose(policy, theta_k, delta_k, batch, surrogate, distance, L0, g0, rng, step_state)
+    step_state = proposal.step_state                                   # e.g. Adam moments
+    step_state = step.observe_trial(step_state, policy, proposal, trial_batch, surrogate)  # optional
     decision = acceptance.decide(proposal, batch, trial_batch, n_rejections)   # r_k, eq. 3.2/4.14
-    param    = radius_rule.update(param_k, decision.rho)
+    param    = radius_rule.update(param_k, decision.rho, at_boundary=proposal.at_boundary)
 
 Every implementation is a frozen keyword-only dataclass whose fields are its
 hyperparameters (validated in ``__post_init__``). No component holds state between
 calls, mutates another, or owns a random generator: the ``np.random.Generator`` is an
-argument. The policy is also an argument (it maps ``theta`` to distributions), so one
+argument, and a step solver's state (optimizer moments, a quasi-Newton matrix) travels
+through the loop (``LoopState.step_state`` -> ``propose`` -> ``Proposal.step_state``). The policy is also an argument (it maps ``theta`` to distributions), so one
 component works for tabular softmax and linear Gaussian policies alike.
 """
 
@@ -85,7 +88,14 @@ class Distance(Protocol):
 
 
 class StepSolver(Protocol):
-    """Approximately solves ``max L_hat(theta) s.t. D_hat(theta_k, theta) <= delta_k`` (STRO eq. 4.6)."""
+    """Approximately solves ``max L_hat(theta) s.t. D_hat(theta_k, theta) <= delta_k`` (STRO eq. 4.6).
+
+    ``step_state``: what the previous proposal returned in ``Proposal.step_state`` (None at the
+    start); a stateful solver returns its next state in the proposal, a stateless one ignores it.
+    A solver may also define ``observe_trial(step_state, policy, proposal, trial_batch, surrogate)
+    -> step_state``, which the loop calls with the batch sampled at the trial point (before the
+    acceptance decision, whatever it is), e.g. for a quasi-Newton update from the gradient there.
+    """
 
     def propose(
         self,
@@ -98,6 +108,7 @@ class StepSolver(Protocol):
         L0: float,
         g0: np.ndarray,
         rng: np.random.Generator,
+        step_state: Any = None,
     ) -> Proposal:
         ...
 
@@ -118,8 +129,10 @@ class RadiusRule(Protocol):
     """The trust-region radius as a pure function of scalars (STRO eq. 3.4 / 4.16).
 
     ``initial()`` gives the rule's parameter (``delta_0`` or ``mu_0``); ``radius(param,
-    grad_norm)`` the radius ``delta_k``; ``update(param, rho)`` the next parameter, where
-    ``rho`` may be ``nan`` (a failed step: the shrinking branch)."""
+    grad_norm)`` the radius ``delta_k``; ``update(param, rho, at_boundary=...)`` the next
+    parameter, where ``rho`` may be ``nan`` (a failed step: the shrinking branch) and
+    ``at_boundary`` says whether the step reached ``||p|| = delta_k`` (``Proposal.at_boundary``;
+    Nocedal & Wright 2006, Alg. 4.1 enlarges the radius only then)."""
 
     def initial(self) -> float:
         ...
@@ -127,5 +140,5 @@ class RadiusRule(Protocol):
     def radius(self, param: float, grad_norm: float) -> float:
         ...
 
-    def update(self, param: float, rho: float) -> float:
+    def update(self, param: float, rho: float, *, at_boundary: bool = True) -> float:
         ...

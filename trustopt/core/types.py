@@ -158,6 +158,12 @@ class Proposal:
         radius: the trust-region radius ``delta_k`` the step was computed for (STRO eq. 4.6);
             the loop records it on every proposal, so an acceptance rule can check
             ``D_hat <= delta_k`` (``nan`` until then).
+        step_state: the step solver's state after this proposal (e.g. Adam moments, a BFGS
+            Hessian), carried by the loop in ``LoopState.step_state`` and handed to the next
+            ``propose``; None for stateless solvers (components hold no state themselves).
+        at_boundary: whether the step reached the trust-region boundary ``||p|| = delta_k``
+            (Nocedal & Wright 2006, Alg. 4.1: only then may the radius grow); True when the
+            solver does not tell (every step counts as a boundary step).
     """
 
     theta: np.ndarray
@@ -168,6 +174,8 @@ class Proposal:
     n_inner: int = 0
     message: str = ""
     radius: float = float("nan")
+    step_state: Any = None
+    at_boundary: bool = True
 
     def __post_init__(self):
         object.__setattr__(self, "theta", readonly(np.array(self.theta, dtype=np.float64)))
