@@ -196,3 +196,21 @@ def test_training_improves_inverted_pendulum(tmp_path, algo):
     train(cfg, tmp_path / "r", progress=False)
     ev = read_progress(tmp_path / "r")["eval_mean"]
     assert ev[0] < 40 and np.max(ev[-3:]) > 2.5 * ev[0], ev
+
+
+@pytest.mark.parametrize("algo", ["tres", "trpo"])
+def test_progress_bar_shows_the_real_timestep_count(tmp_path, capsys, algo):
+    """The last whole iteration may pass the budget: the bar ends at the run's real count, not at the total."""
+    from tqdm import tqdm
+
+    if algo == "trpo":
+        cfg = TrainConfig(env_id="InvertedPendulum-v5", algo="trpo", timesteps=1500, batch_steps=1000, eval_every=0,
+                          max_episode_steps=200)
+    else:
+        cfg = TrainConfig(algo="tres", **dict(TINY, timesteps=1500, eval_every=0))
+    res = train(cfg, tmp_path / "run", progress=True)
+    assert res.timesteps > cfg.timesteps  # this budget is overrun (whole iterations)
+    err = capsys.readouterr().err
+    last = err.replace("\r", "\n").strip().splitlines()[-1]
+    # tqdm drops the total once the count passes it; the budget stays in the description
+    assert f"(budget {tqdm.format_sizeof(cfg.timesteps)} steps): {tqdm.format_sizeof(res.timesteps)}step " in last, last

@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     req = t.add_argument_group("required (--env may come from --config FILE or, with --resume, the run's config.json)")
     req.add_argument("--env", dest="env_id", metavar="ENV_ID", help="Gymnasium id, e.g. Swimmer-v5")
     t.add_argument("--algo", choices=ES_ALGOS + PG_ALGOS, help="algorithm (default tres)")
-    t.add_argument("--timesteps", type=_timesteps, help="training env-steps budget (default 1000000)")
+    t.add_argument("--timesteps", type=_timesteps, help="training env-steps budget (default 1000000); an iteration starts while fewer steps have been "
+                        "used and always completes, so a run may exceed the budget by up to one batch")
     t.add_argument("--seed", type=_nonneg_int, help="seed (default 0)")
     t.add_argument("--workers", type=_positive_int, default=1, help="rollout worker processes (default 1)")
     req.add_argument("--out", required=True, help="run folder")

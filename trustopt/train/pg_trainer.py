@@ -139,8 +139,9 @@ def train_pg(config: TrainConfig, out: str, *, workers: int, backend: str, resum
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=config.timesteps, initial=min(run.timesteps, config.timesteps), unit="step",
-                   unit_scale=True, dynamic_ncols=True, desc=f"{config.algo} {config.env_id}")
+        bar = tqdm(total=config.timesteps, initial=run.timesteps, unit="step",
+                   unit_scale=True, dynamic_ncols=True,
+                   desc=f"{config.algo} {config.env_id} (budget {tqdm.format_sizeof(config.timesteps)} steps)")
     try:
         _loop(config, method, run, spec, out, bar, callback)
     finally:
@@ -221,6 +222,6 @@ def _loop(config, method, run: _PGRun, spec, out, bar, callback) -> None:
             if run.last_eval is not None:
                 post["eval"] = f"{run.last_eval[0]:.1f}"
             bar.set_postfix(post, refresh=False)
-            bar.update(min(run.timesteps, config.timesteps) - bar.n)
+            bar.update(run.timesteps - bar.n)  # the real count: the last whole iteration may pass the budget
         if callback is not None:
             callback(row)

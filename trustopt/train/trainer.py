@@ -174,7 +174,8 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     (``backend="ray"`` only): an existing Ray cluster, None: a local Ray instance. ``resume``:
     continue from ``out/checkpoint.pkl`` (must exist and match the config; a finished run
     just rewrites ``policy.npz``); without it ``out`` must not hold a checkpoint.
-    ``progress``: a tqdm bar (iteration, timesteps, return, steps/s) on stderr.
+    ``progress``: a tqdm bar (iteration, timesteps, return, steps/s) on stderr; it shows the real
+    timestep count, which the last iteration may take past ``config.timesteps`` (iterations are whole).
     ``callback(row)`` after each iteration with the progress row (a dict).
     Raises :class:`~trustopt.train.checkpoint.CheckpointError` for a missing, corrupt or
     mismatched checkpoint, :class:`~trustopt.ValidationError` for bad settings.
@@ -226,8 +227,9 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=config.timesteps, initial=min(run.timesteps, config.timesteps), unit="step",
-                   unit_scale=True, dynamic_ncols=True, desc=f"{config.algo} {config.env_id}")
+        bar = tqdm(total=config.timesteps, initial=run.timesteps, unit="step",
+                   unit_scale=True, dynamic_ncols=True,
+                   desc=f"{config.algo} {config.env_id} (budget {tqdm.format_sizeof(config.timesteps)} steps)")
     try:
         _loop(config, run, bk, spec, obs_dim, act_dim, out, bar, callback)
     finally:
@@ -298,7 +300,7 @@ def _loop(config, run: _Run, bk, spec, obs_dim, act_dim, out, bar, callback) -> 
             if run.last_eval is not None:
                 post["eval"] = f"{run.last_eval[0]:.1f}"
             bar.set_postfix(post, refresh=False)
-            bar.update(min(run.timesteps, config.timesteps) - bar.n)
+            bar.update(run.timesteps - bar.n)  # the real count: the last whole iteration may pass the budget
         if callback is not None:
             callback(row)
 
