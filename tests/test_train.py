@@ -214,3 +214,23 @@ def test_progress_bar_shows_the_real_timestep_count(tmp_path, capsys, algo):
     last = err.replace("\r", "\n").strip().splitlines()[-1]
     # tqdm drops the total once the count passes it; the budget stays in the description
     assert f"(budget {tqdm.format_sizeof(cfg.timesteps)} steps): {tqdm.format_sizeof(res.timesteps)}step " in last, last
+
+
+def test_resume_with_a_larger_budget_equals_an_uninterrupted_run(tmp_path):
+    """A finished run resumed with a larger ``timesteps`` (and other evaluation settings, which never
+    change the trajectory) gives the policy and training rows of a run with that budget from the start."""
+    big = TrainConfig(algo="tres", seed=2, **dict(TINY, timesteps=4000))
+    ref = train(big, tmp_path / "ref", progress=False)
+    small = TrainConfig(algo="tres", seed=2, **dict(TINY, timesteps=1500, eval_every=1, eval_episodes=1))
+    first = train(small, tmp_path / "grown", progress=False)
+    assert first.stop_reason == "timesteps" and 0 < first.iterations < ref.iterations
+    res = train(big, tmp_path / "grown", resume=True, progress=False)
+    assert (res.iterations, res.timesteps, res.stop_reason) == (ref.iterations, ref.timesteps, "timesteps")
+    _assert_same_bits(_policy_arrays(tmp_path / "ref"), _policy_arrays(tmp_path / "grown"))
+    a, b = read_progress(tmp_path / "ref"), read_progress(tmp_path / "grown")
+    for col in ("timesteps", "train_return_mean", "step_norm"):
+        np.testing.assert_array_equal(a[col], b[col])
+    # what decides the trajectory must still match
+    with pytest.raises(CheckpointError, match=r"sigma.*only timesteps, eval_every, eval_episodes, target may change"):
+        train(TrainConfig(algo="tres", seed=2, sigma=0.05, **dict(TINY, timesteps=8000)), tmp_path / "grown",
+              resume=True, progress=False)

@@ -181,3 +181,16 @@ def test_run_on_an_env_id():
         trustopt.run("trpo", ENV, max_iter=1, seed=0, n_episodes=3)
     with pytest.raises(ValidationError, match="exact"):
         trustopt.run("npg", ENV, max_iter=1, seed=0, exact=True)
+
+
+def test_resume_with_a_larger_budget_equals_an_uninterrupted_run(tmp_path, capsys):
+    cfg = TrainConfig(algo="trpo", seed=3, **TINY)
+    ref = train(cfg, tmp_path / "ref", progress=False)
+    out = str(tmp_path / "grown")
+    assert main(["train", "--env", ENV, "--algo", "trpo", "--timesteps", "1000", "--seed", "3", "--out", out,
+                 "--eval-every", "0", "--set", "batch_steps=1000", "--set", "max_episode_steps=200",
+                 "--no-progress"]) == 0
+    assert main(["train", "--out", out, "--resume", "--timesteps", "3000", "--eval-every", "2", "--eval-episodes",
+                 "2", "--no-progress"]) == 0
+    assert f"after {ref.iterations} iterations, {ref.timesteps} timesteps" in capsys.readouterr().out
+    _same_bits(_npz(tmp_path / "ref"), _npz(out))

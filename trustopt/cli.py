@@ -10,8 +10,10 @@
 ``--config FILE``: a JSON object with :class:`trustopt.train.TrainConfig` fields (``env_id``,
 ``algo``, ``n_directions``, ``sigma``, ``lr``, ...); flags given on the command line override
 it. ``--eval-every`` counts iterations (0 disables evaluation). ``--resume`` continues the
-run in ``--out`` from its last checkpoint (the settings must be those of the run; with
-``--resume`` alone the run's own ``config.json`` is used).
+run in ``--out`` from its last checkpoint (the settings must be those of the run, except
+``--timesteps``, ``--eval-every``, ``--eval-episodes`` and ``--target``: ``--resume --timesteps
+2000000`` trains a finished run further, to the same policy as an uninterrupted run with that
+budget; with ``--resume`` alone the run's own ``config.json`` is used).
 
 Exit codes: 0 success; 2 bad usage, unknown environment, invalid settings, missing, corrupt
 or mismatched checkpoint (a one-line message on stderr, no traceback); 130 interrupted
@@ -102,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "'trustopt[ray]')")
     t.add_argument("--ray-address", help="--backend ray: address of a running Ray cluster (e.g. HEAD_IP:6379 or "
                                          "auto); default: start a local Ray instance with --workers CPUs")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint; everything that determines the "
+                        "trajectory must match the run, but --timesteps (e.g. a larger budget to train a finished "
+                        "run further), --eval-every, --eval-episodes and --target may change")
     t.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
     t.add_argument("--target", type=_float, help="stop once an evaluation's mean return reaches this")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -106,7 +106,7 @@ def train_pg(config: TrainConfig, out: str, *, workers: int, backend: str, resum
              callback, ray_address):
     """:func:`trustopt.train.train` for a RESOLVED policy-gradient ``config`` (see the module docstring)."""
     from trustopt.envs import EnvSpec
-    from trustopt.train.trainer import CHECKPOINT, PROGRESS, TrainResult, _check_same_config, _write_config
+    from trustopt.train.trainer import CHECKPOINT, PROGRESS, TrainResult, _check_same_config, _reopen, _write_config
 
     if workers != 1 or backend not in ("process", "serial"):
         warnings.warn(f"{config.algo}: policy-gradient sampling is serial; workers={workers}, backend={backend!r} "
@@ -120,6 +120,7 @@ def train_pg(config: TrainConfig, out: str, *, workers: int, backend: str, resum
         run = payload["state"]
         if not isinstance(run, _PGRun):
             raise CheckpointError(f"checkpoint: {ckpt_path} is not a policy-gradient run")
+        _reopen(run, payload["config"], config)
         with open(os.path.join(out, PROGRESS), "r+b") as f:  # drop rows written after the checkpoint
             f.truncate(run.progress_bytes)
     else:

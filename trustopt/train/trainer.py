@@ -156,13 +156,26 @@ def _save_policy(out: str, config: TrainConfig, run: _Run, obs_dim: int, act_dim
     atomic_write_bytes(os.path.join(out, POLICY), buf.getvalue())
 
 
+#: Settings a resumed run may change: the budget, evaluation and the target decide when the run
+#: stops and what it reports, never its trajectory (evaluation episodes have their own seeds and
+#: touch neither the parameters nor the normalizer).
+RESUMABLE_FIELDS = ("timesteps", "eval_every", "eval_episodes", "target")
+
+
 def _check_same_config(saved: dict, config: TrainConfig, path: str) -> None:
     now = config.to_dict()
-    diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+    diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_FIELDS)
     if diff:
         detail = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {now.get(k)!r}" for k in diff)
         raise CheckpointError(f"checkpoint: {path} was written by a different configuration ({detail}); "
-                              "resume with the same settings or choose another --out")
+                              f"resume with the same settings (only {', '.join(RESUMABLE_FIELDS)} may change) "
+                              "or choose another --out")
+
+
+def _reopen(run, saved: dict, config: TrainConfig) -> None:
+    """A finished run continues when the new settings no longer stop it (a larger budget, another target)."""
+    if run.stop_reason == "timesteps" or (run.stop_reason == "target" and saved.get("target") != config.target):
+        run.stop_reason = None
 
 
 def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process", resume: bool = False,
@@ -172,8 +185,10 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
 
     ``workers``/``backend`` choose where rollouts run (never what they compute); ``ray_address``
     (``backend="ray"`` only): an existing Ray cluster, None: a local Ray instance. ``resume``:
-    continue from ``out/checkpoint.pkl`` (must exist and match the config; a finished run
-    just rewrites ``policy.npz``); without it ``out`` must not hold a checkpoint.
+    continue from ``out/checkpoint.pkl`` (must exist and match the config except for
+    :data:`RESUMABLE_FIELDS`: a larger ``timesteps`` trains a finished run further, to the same
+    bits as an uninterrupted run with that budget; a run finished under the new settings just
+    rewrites ``policy.npz``); without it ``out`` must not hold a checkpoint.
     ``progress``: a tqdm bar (iteration, timesteps, return, steps/s) on stderr; it shows the real
     timestep count, which the last iteration may take past ``config.timesteps`` (iterations are whole).
     ``callback(row)`` after each iteration with the progress row (a dict).
@@ -205,6 +220,7 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
         payload = load_checkpoint(ckpt_path)
         _check_same_config(payload["config"], config, ckpt_path)
         run: _Run = payload["state"]
+        _reopen(run, payload["config"], config)
         prog_path = os.path.join(out, PROGRESS)
         with open(prog_path, "r+b") as f:  # drop rows written after the checkpoint
             f.truncate(run.progress_bytes)
