@@ -21,6 +21,7 @@ import numpy as np
 from trustopt._validation import ValidationError, as_float_array, check_int, check_interval, check_positive, readonly
 
 __all__ = [
+    "adam",
     "CGResult",
     "conjugate_gradient",
     "LineSearchResult",
@@ -273,3 +274,29 @@ def backtracking_line_search(
         kl=0.0,
         message=f"line search failed after {max_backtracks} backtrack(s); last rejection: {message}",
     )
+
+
+def adam(moments, g, *, beta1: float, beta2: float, epsilon: float):
+    """One step direction of Adam (Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization",
+    Algorithm 1) for ASCENT on the gradient ``g``::
+
+        t   <- t + 1
+        m_t  = beta1 m_{t-1} + (1 - beta1) g            v_t  = beta2 v_{t-1} + (1 - beta2) g * g
+        m_hat = m_t / (1 - beta1^t)                     v_hat = v_t / (1 - beta2^t)
+        direction = m_hat / (sqrt(v_hat) + epsilon)     (the update is theta <- theta + alpha direction)
+
+    ``epsilon`` sits next to ``sqrt(v_hat)`` as in Alg. 1 (not the "efficient" form of the paper's
+    sec. 2, which puts it next to ``sqrt(v_t)``). ``moments = (m, v, t)``, ``None`` for the start
+    (zeros, ``t = 0``). Returns ``(direction, (m_t, v_t, t))``. Shapes: ``g, m, v, direction (d,)``.
+    """
+    g = np.asarray(g, dtype=np.float64)
+    if moments is None:
+        m, v, t = np.zeros_like(g), np.zeros_like(g), 0
+    else:
+        m, v, t = moments
+    t = t + 1
+    m = beta1 * m + (1.0 - beta1) * g
+    v = beta2 * v + (1.0 - beta2) * g * g
+    m_hat = m / (1.0 - beta1**t)
+    v_hat = v / (1.0 - beta2**t)
+    return m_hat / (np.sqrt(v_hat) + epsilon), (m, v, t)

@@ -18,7 +18,7 @@ pairs ``x = theta +- sigma eps``, exactly the antithetic estimator TRES eq. 6.
 Contents: :class:`GaussianSearch` (the policy), :func:`vanilla_gradient`,
 :func:`antithetic_gradient`, :func:`make_batch`, :class:`PerturbationSampler` (noise-table
 antithetic sampling for :func:`trustopt.core.loop.drive`), :class:`ESGradientStep` (OpenAI
-ES's update: centered ranks, SGD or Adam, weight decay) and :func:`adam_update`.
+ES's update: centered ranks, SGD or Adam (:func:`trustopt.linalg.adam`), weight decay).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import numpy as np
 from trustopt._validation import ValidationError, check_nonnegative, check_positive
 from trustopt.core.types import STEP_OK, Batch, Proposal
 from trustopt.estimators import centered_ranks
+from trustopt.linalg import adam
 from trustopt.noise import NoiseTable
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
     "make_batch",
     "PerturbationSampler",
     "ESGradientStep",
-    "adam_update",
     "shaped_utilities",
     "impute_nonfinite",
     "perturbation_method",
@@ -245,25 +245,6 @@ def impute_nonfinite(values, *, maximize: bool) -> tuple[np.ndarray, int]:
 # ----------------------------------------------------------------------------- OpenAI ES update
 
 
-def adam_update(moments, g, *, beta1: float, beta2: float, epsilon: float):
-    """One Adam step direction (Kingma & Ba 2015, Alg. 1) for ASCENT on ``g``.
-
-    ``moments = (m, v, t)`` (``None`` = zeros, ``t = 0``). Returns ``(direction, new_moments)``
-    with ``direction = m_hat / (sqrt(v_hat) + epsilon)``, ``m_hat = m / (1 - beta1^t)``,
-    ``v_hat = v / (1 - beta2^t)``. Shapes ``(d,)``.
-    """
-    g = np.asarray(g, dtype=np.float64)
-    if moments is None:
-        m, v, t = np.zeros_like(g), np.zeros_like(g), 0
-    else:
-        m, v, t = moments
-    t = t + 1
-    m = beta1 * m + (1.0 - beta1) * g
-    v = beta2 * v + (1.0 - beta2) * g * g
-    a = math.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)
-    return a * m / (np.sqrt(v) + epsilon), (m, v, t)
-
-
 @dataclass(frozen=True, kw_only=True)
 class ESGradientStep:
     """OpenAI ES's parameter update (Salimans et al. 2017 Alg. 2 + their starter code) as a step solver.
@@ -326,7 +307,7 @@ class ESGradientStep:
     def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None) -> Proposal:
         g_s = self.direction(policy, theta_k, batch)
         if self.optimizer == "adam":
-            dirn, step_state = adam_update(step_state, g_s, beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon)
+            dirn, step_state = adam(step_state, g_s, beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon)
         else:
             dirn, step_state = g_s, None
         if self.natural:

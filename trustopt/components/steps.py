@@ -36,7 +36,7 @@ from trustopt.core.types import (
     SUBPROBLEM_FAILED,
     Proposal,
 )
-from trustopt.linalg import backtracking_line_search, conjugate_gradient
+from trustopt.linalg import adam, backtracking_line_search, conjugate_gradient
 
 __all__ = ["GradientStep", "NaturalGradientStep", "ClippedAscent", "StroInnerSolver", "ExactTabularStep", "mean_kl", "gain_scale"]
 
@@ -228,8 +228,8 @@ class ClippedAscent:
         n_minibatches: ``>= 1`` (default 4).
         learning_rate: ``> 0`` (default 0.05: PPO/TREFree use 3e-4 for neural networks;
             tabular logits and linear policies need larger steps).
-        optimizer: ``"adam"`` (default, PPO; Kingma & Ba 2015 with beta1=0.9,
-            beta2=0.999, eps=1e-8) or ``"sgd"``.
+        optimizer: ``"adam"`` (default, PPO; :func:`trustopt.linalg.adam`, Kingma & Ba 2015
+            Alg. 1, with beta1=0.9, beta2=0.999, eps=1e-8) or ``"sgd"``.
     """
 
     epochs: int = 10
@@ -252,8 +252,7 @@ class ClippedAscent:
 
     def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None):
         theta = np.array(theta_k, dtype=np.float64)
-        m = np.zeros_like(theta)
-        v = np.zeros_like(theta)
+        moments = None
         t = 0
         N = batch.n_pairs
         for _ in range(self.epochs):
@@ -268,11 +267,8 @@ class ClippedAscent:
                 if self.optimizer == "sgd":
                     theta = theta + self.learning_rate * g
                 else:
-                    m = self.beta1 * m + (1.0 - self.beta1) * g
-                    v = self.beta2 * v + (1.0 - self.beta2) * g * g
-                    mhat = m / (1.0 - self.beta1**t)
-                    vhat = v / (1.0 - self.beta2**t)
-                    theta = theta + self.learning_rate * mhat / (np.sqrt(vhat) + self.adam_eps)
+                    dirn, moments = adam(moments, g, beta1=self.beta1, beta2=self.beta2, epsilon=self.adam_eps)
+                    theta = theta + self.learning_rate * dirn
                 if not np.all(np.isfinite(theta)):
                     return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, t,
                                      "non-finite parameters during ascent", NONFINITE)
