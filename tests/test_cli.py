@@ -203,3 +203,28 @@ def test_env_shown_required_and_unknown_flags_get_the_subcommands_usage(tmp_path
         assert f"usage: {prog}" in err and "{train,eval,plot}" not in err
         assert err.rstrip().splitlines()[-1] == f"trustopt: error: unrecognized arguments: {extra}"
     assert not os.path.exists(out)
+
+
+def test_plot_labels_say_which_return_each_curve_is(tmp_path, capsys):
+    import matplotlib
+
+    runs = {}
+    for name, every in (("ev", "1"), ("noev", "0")):
+        runs[name] = str(tmp_path / name)
+        assert main(["train", "--env", "Hopper-v5", "--algo", "ars", "--out", runs[name], "--timesteps", "1200",
+                     "--eval-every", every, "--eval-episodes", "1", "--no-progress",
+                     "--set", "max_episode_steps=100"]) == 0
+
+    def texts(*names):
+        svg = str(tmp_path / "p.svg")
+        with matplotlib.rc_context({"svg.fonttype": "none"}):  # keep the text as text in the SVG
+            assert main(["plot", *[runs[n] for n in names], "-o", svg]) == 0
+        with open(svg) as f:
+            return f.read()
+
+    mixed = texts("ev", "noev")
+    assert "(ev): evaluation mean ± std" in mixed
+    assert "(noev): training batch mean, survival bonus removed" in mixed
+    assert ">return<" in mixed and "evaluation return (mean" not in mixed  # one axis, two quantities: neutral label
+    assert "training return (batch mean)" in texts("noev") and "evaluation mean ± std" not in texts("noev")
+    assert "evaluation return (mean ± std)" in texts("ev")

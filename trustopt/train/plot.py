@@ -35,19 +35,37 @@ def read_progress(run) -> dict[str, np.ndarray]:
     return cols
 
 
-def _label(run: str) -> str:
+def _config(run: str) -> dict:
     try:
         with open(os.path.join(run, "config.json")) as f:
             c = json.load(f)
-        return f"{c.get('algo')} {c.get('env_id')} seed {c.get('seed')} ({os.path.basename(os.path.normpath(run))})"
+        return c if isinstance(c, dict) else {}
     except (OSError, ValueError):
-        return os.path.basename(os.path.normpath(run))
+        return {}
+
+
+def _label(run: str, c: dict) -> str:
+    name = os.path.basename(os.path.normpath(run))
+    if not c:
+        return name
+    return f"{c.get('algo')} {c.get('env_id')} seed {c.get('seed')} ({name})"
+
+
+def _train_quantity(c: dict) -> str:
+    """What ``train_return_mean`` is: the mean return of the training batch (ES: perturbed
+    policies; PG: the stochastic policy), survival bonus removed where the run removed it."""
+    from trustopt.envs._registry import SURVIVAL_BONUS_FAMILIES, family
+
+    removed = c.get("remove_survival_bonus", True) and family(str(c.get("env_id", ""))) in SURVIVAL_BONUS_FAMILIES
+    return "training batch mean" + (", survival bonus removed" if removed else "")
 
 
 def plot_runs(runs, output, *, target: float | None = None, title: str | None = None) -> str:
-    """Plot evaluation mean +- std (or, for runs without evaluations, the mean training return)
-    against training timesteps for each run folder; write ``output`` (PNG/PDF/SVG by suffix).
-    ``target`` draws a horizontal threshold line. Returns ``output``."""
+    """Plot evaluation mean +- std (or, for runs without evaluations, the mean training return,
+    dashed) against training timesteps for each run folder; write ``output`` (PNG/PDF/SVG by
+    suffix). Each legend entry says which quantity its curve is; the y label names the quantity
+    when all curves share it and reads "return" when they do not. ``target`` draws a horizontal
+    threshold line. Returns ``output``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -57,21 +75,30 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     if not runs:
         raise ValidationError("runs: give at least one run folder")
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    kinds = set()
     for run in runs:
         p = read_progress(run)
+        c = _config(run)
         t = p.get("timesteps", np.array([]))
         ev = p.get("eval_mean", np.full(t.shape, math.nan))
         ok = ~np.isnan(ev)
         if ok.any():
             sd = p.get("eval_std", np.zeros_like(ev))[ok]
-            line, = ax.plot(t[ok], ev[ok], label=_label(run))
+            line, = ax.plot(t[ok], ev[ok], label=_label(run, c) + ": evaluation mean ± std")
             ax.fill_between(t[ok], ev[ok] - sd, ev[ok] + sd, alpha=0.2, color=line.get_color())
+            kinds.add("evaluation")
         elif t.size:
-            ax.plot(t, p["train_return_mean"], label=_label(run) + " (training return)")
+            ax.plot(t, p["train_return_mean"], linestyle="--", label=f"{_label(run, c)}: {_train_quantity(c)}")
+            kinds.add("training")
     if target is not None:
         ax.axhline(target, color="k", linestyle="--", linewidth=1, label=f"threshold {target:g}")
     ax.set_xlabel("training timesteps")
-    ax.set_ylabel("return (evaluation mean ± std)")
+    if kinds == {"evaluation"}:
+        ax.set_ylabel("evaluation return (mean ± std)")
+    elif kinds == {"training"}:
+        ax.set_ylabel("training return (batch mean)")
+    else:
+        ax.set_ylabel("return")
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
