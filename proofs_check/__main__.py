@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from proofs_check import registry
-from proofs_check.report import table, write_json, write_report
+from proofs_check.report import INSTANCES_NOTE, counterexample_line, table, write_json, write_report
 from proofs_check.runner import REGRESSIONS_DIR, run_claim
 
 
@@ -30,10 +30,26 @@ def load_extra(path: str) -> list[str]:
     return [c.id for c in registry.all_claims() if c.id not in before]
 
 
+def _unwritable(path: str) -> str | None:
+    """Why ``path`` cannot be written (its folder is created, as :func:`write_json` does), or None."""
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        existed = p.exists()
+        with open(p, "a"):
+            pass
+        if not existed:
+            p.unlink()
+    except OSError as exc:
+        return f"cannot write {path}: {exc.strerror or exc}"
+    return None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m proofs_check", description=__doc__.split("\n\n")[0])
     ap.add_argument("--claim", nargs="+", metavar="ID", help="claims to run (default: all; a prefix like 'tres.' selects a group)")
-    ap.add_argument("--instances", type=int, default=1000, help="random instances per claim (capped for expensive claims)")
+    ap.add_argument("--instances", type=int, default=1000, help="random instances per claim (capped for expensive claims); the adversarial search and "
+                    "stored regressions add more, shown as random+search[+stored] in the table")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", metavar="PATH", help="write the results as a JSON list")
     ap.add_argument("--extra", metavar="FILE.py", action="append", default=[], help="load more claims from a file")
@@ -45,6 +61,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.instances < 1:
         ap.error("--instances must be >= 1")
+    if args.json:  # fail before the run, not after it
+        err = _unwritable(args.json)
+        if err:
+            print(f"python -m proofs_check: error: --json: {err}", file=sys.stderr)
+            return 2
 
     claims = registry.all_claims()
     for path in args.extra:
@@ -79,19 +100,24 @@ def main(argv=None) -> int:
     bar.close()
     seconds = time.perf_counter() - t0
     print(table(results))
+    print(INSTANCES_NOTE)
     ok = all(r.ok for r in results)
     n_bad = sum(not r.ok for r in results)
     print(f"\n{len(results)} claims in {seconds:.1f} s: "
           + ("every claim has its documented status." if ok else f"{n_bad} claim(s) do NOT have their documented status."))
     for r in results:
         if r.counterexample and r.status == "violated":
-            print(f"  {r.id}: counterexample {r.counterexample['instance']}"[:400])
-    if args.json:
-        write_json(results, args.json)
-    if args.report:
-        path = write_report(results, args.report, instances=args.instances, seed=args.seed, seconds=seconds,
-                            claims_by_id={c.id: c for c in claims})
-        print(f"report: {path}")
+            print(counterexample_line(r, args.json))
+    try:
+        if args.json:
+            write_json(results, args.json)
+        if args.report:
+            path = write_report(results, args.report, instances=args.instances, seed=args.seed, seconds=seconds,
+                                claims_by_id={c.id: c for c in claims})
+            print(f"report: {path}")
+    except OSError as exc:
+        print(f"python -m proofs_check: error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
     return 0 if ok else 1
 
 

@@ -33,10 +33,31 @@ def status_label(r: ClaimResult) -> str:
     return s + (" (documented)" if s == "violated" else "")
 
 
+#: Printed under the table: how the ``instances`` cells add up.
+INSTANCES_NOTE = ("instances: random + adversarial search [+ stored regression instances]; --instances N sets the "
+                  "random ones (capped for expensive claims)")
+
+
+def instances_cell(r: ClaimResult) -> str:
+    """``"2000+896"``: random + adversarial-search instances, ``"+k"`` stored regressions when there are some."""
+    cell = f"{r.random_instances}+{r.adversarial_instances}"
+    return cell + (f"+{r.regression_instances}" if r.regression_instances else "")
+
+
+def counterexample_line(r: ClaimResult, json_path: str | None, width: int = 400) -> str:
+    """One line with the claim's counterexample, cut at ``width`` characters with ``...`` and a
+    pointer to where the full instance is (the ``--json`` file, or how to get one)."""
+    line = f"  {r.id}: counterexample {r.counterexample['instance']}"
+    if len(line) <= width:
+        return line
+    where = f"full counterexample in {json_path}" if json_path else "full counterexample: rerun with --json PATH"
+    return line[: width - 3] + f"... ({where})"
+
+
 def table(results: list[ClaimResult]) -> str:
     rows = [COLUMNS]
     for r in results:
-        rows.append((r.id, _short_source(r.source), str(r.instances), str(r.violations), _fmt(r.min_slack, "{:.2e}"),
+        rows.append((r.id, _short_source(r.source), instances_cell(r), str(r.violations), _fmt(r.min_slack, "{:.2e}"),
                      _fmt(r.tightness, "{:.4f}"), f"{r.seconds:.1f}", status_label(r)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = []

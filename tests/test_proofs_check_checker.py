@@ -218,3 +218,44 @@ def test_cli_documented_violation_exits_zero_and_report(tmp_path):
 def test_cli_unknown_claim_is_an_error():
     p = _cli("--claim", "no.such-claim")
     assert p.returncode == 2 and "unknown id" in p.stderr
+
+
+def test_cli_unwritable_json_is_a_one_line_error_before_the_run(capsys):
+    from proofs_check.__main__ import main
+
+    assert main(["--claim", "bound.trpo-tv", "--json", "/proc/o.json"]) == 2
+    cap = capsys.readouterr()
+    assert cap.err == "python -m proofs_check: error: --json: cannot write /proc/o.json: No such file or directory\n"
+    assert cap.out == ""  # nothing was run
+
+
+def test_counterexample_line_is_cut_with_an_ellipsis_and_a_pointer():
+    from proofs_check.report import counterexample_line
+    from proofs_check.runner import ClaimResult
+
+    r = ClaimResult(id="x.y", source="s", kind="inequality", expected="violated",
+                    counterexample={"instance": {"A": [[0.123456789] * 8] * 8}})
+    full = f"  x.y: counterexample {r.counterexample['instance']}"
+    line = counterexample_line(r, "out.json")
+    assert len(full) > 400 and line.endswith("... (full counterexample in out.json)")
+    assert line.startswith(full[:397]) and line[:400] == full[:397] + "..."
+    assert counterexample_line(r, None).endswith("... (full counterexample: rerun with --json PATH)")
+    r.counterexample = {"instance": {"A": [[0.5]]}}
+    assert counterexample_line(r, None) == "  x.y: counterexample {'A': [[0.5]]}"
+
+
+def test_cli_table_shows_random_plus_search_instances(tmp_path):
+    path = tmp_path / "out.json"
+    p = _cli("--claim", "bound.trpo-tv", "--instances", "50", "--json", str(path), "--no-search")
+    (d,) = json.loads(path.read_text())
+    row = next(line for line in p.stdout.splitlines() if line.startswith("bound.trpo-tv"))
+    cells = [c for c in row.split("  ") if c.strip()]
+    assert cells[2].strip() == "50+0" and d["instances"] == 50 and d["random_instances"] == 50
+    p = _cli("--claim", "bound.trpo-tv", "--instances", "50", "--json", str(path))
+    (d,) = json.loads(path.read_text())
+    row = next(line for line in p.stdout.splitlines() if line.startswith("bound.trpo-tv"))
+    cells = [c for c in row.split("  ") if c.strip()]
+    assert d["adversarial_instances"] > 0 and cells[2].strip() == f"50+{d['adversarial_instances']}" + (
+        f"+{d['regression_instances']}" if d["regression_instances"] else "")
+    assert d["instances"] == 50 + d["adversarial_instances"] + d["regression_instances"]
+    assert "instances: random + adversarial search" in p.stdout
