@@ -194,3 +194,19 @@ def test_resume_with_a_larger_budget_equals_an_uninterrupted_run(tmp_path, capsy
                  "2", "--no-progress"]) == 0
     assert f"after {ref.iterations} iterations, {ref.timesteps} timesteps" in capsys.readouterr().out
     _same_bits(_npz(tmp_path / "ref"), _npz(out))
+
+
+def test_run_on_an_env_id_returns_the_final_policy():
+    res = trustopt.run("trpo", ENV, max_iter=2, seed=1, batch_steps=1000)
+    pol = res.policy
+    assert isinstance(pol, GaussianLinearPolicy)
+    obs_dim, act_dim = 4, 1  # InvertedPendulum: theta = [W.ravel(), b, log_std]
+    assert res.theta.shape == (act_dim * (obs_dim + 2),)
+    np.testing.assert_array_equal(pol.W, res.theta[:obs_dim].reshape(act_dim, obs_dim))
+    np.testing.assert_array_equal(pol.b, res.theta[obs_dim:obs_dim + 1])
+    np.testing.assert_array_equal(pol.log_std, res.theta[obs_dim + 1:])
+    # the running normalizer of the run's batches, not the identity it starts from
+    assert np.all(pol.std > 0) and np.any(pol.mean != 0.0) and np.any(pol.std != 1.0)
+    raw = trustopt.run("trpo", ENV, max_iter=2, seed=1, batch_steps=1000, obs_norm=False).policy
+    np.testing.assert_array_equal(raw.mean, np.zeros(obs_dim))
+    np.testing.assert_array_equal(raw.std, np.ones(obs_dim))

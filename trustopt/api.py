@@ -50,7 +50,9 @@ def run(
 
     Returns:
         :class:`~trustopt.core.types.Result` with ``theta``, ``policy`` (``(S, A)`` for tabular
-        problems, a :class:`trustopt.lqr.LinearPolicy` for LQR), ``eta`` (of the final iterate: exact in exact mode, otherwise ``eta_hat``
+        problems, a :class:`trustopt.lqr.LinearPolicy` for LQR, a :class:`trustopt.envs.GaussianLinearPolicy`
+        ``N(W (s - mean) / std + b, diag(exp(2 log_std)))`` with the run's observation normalizer
+        for a MuJoCo environment id), ``eta`` (of the final iterate: exact in exact mode, otherwise ``eta_hat``
         of a batch collected there), ``history`` (one :class:`Record` per iteration: ``eta``,
         ``accepted``, ``rho``, ``radius``, ``kl``, ``predicted_gain``, ``actual_gain``,
         ``n_samples``, ``status``, ...), ``status`` and ``message``.
@@ -81,6 +83,8 @@ def run(
         policy = readonly(method.policy.probs(theta))
     elif isinstance(method.problem, LQR):
         policy = LinearPolicy.from_theta(theta, obs_dim=method.problem.n, act_dim=method.problem.m)
+    elif callable(getattr(method.sampler, "policy", None)):  # MuJoCo: raw observations in, normalizer carried
+        policy = method.sampler.policy(theta, state.baseline)
     else:
         policy = None
     n_acc = sum(r.accepted for r in history)
