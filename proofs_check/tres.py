@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from trustopt import smoothing
-from trustopt.algorithms import es as es_algorithms
+from trustopt.algorithms.es import antithetic_gradient, vanilla_gradient
 from proofs_check import draws
 from proofs_check._exact import H_COMPLEX, softmax
 from proofs_check.registry import Claim, Field, Outcome, register
@@ -363,9 +363,9 @@ def check_es_unbiased(b, *, estimator_factor: float = 1.0) -> Outcome:
             X = th + sig * rng.standard_normal((REPLICATES, N, d))
             for k in range(REPLICATES):
                 if kind == "vanilla":
-                    est[k] = es_algorithms.vanilla_gradient(F(X[k]), X[k], th, sig)
+                    est[k] = vanilla_gradient(F(X[k]), X[k], th, sig)
                 else:
-                    est[k] = es_algorithms.antithetic_gradient(F(X[k]), F(2 * th - X[k]), X[k], th, sig)
+                    est[k] = antithetic_gradient(F(X[k]), F(2 * th - X[k]), X[k], th, sig)
             est = est * estimator_factor
             se = est.std(axis=0, ddof=1) / np.sqrt(REPLICATES)
             z = np.abs(est.mean(axis=0) - true) / np.maximum(se, 1e-300)
