@@ -52,3 +52,22 @@ def assert_same_rollouts(a, b):
         assert (r.train_return, r.env_return, r.length, r.obs_count) == (s.train_return, s.env_return, s.length,
                                                                          s.obs_count)
         assert bits(r.obs_mean) == bits(s.obs_mean) and bits(r.obs_m2) == bits(s.obs_m2)
+
+
+def nan_equal(records_a, records_b) -> bool:
+    """Two record sequences are equal field by field (every field of ``as_dict()``, not only the
+    floats), with NaN equal to NaN, and have the same length."""
+    records_a, records_b = list(records_a), list(records_b)
+    if len(records_a) != len(records_b):
+        return False
+    for ra, rb in zip(records_a, records_b):
+        da, db = ra.as_dict(), rb.as_dict()
+        if da.keys() != db.keys():
+            return False
+        for k, v in da.items():
+            w = db[k]
+            if isinstance(v, float) and isinstance(w, float) and np.isnan(v) and np.isnan(w):
+                continue
+            if v != w:
+                return False
+    return True

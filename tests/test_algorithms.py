@@ -5,8 +5,11 @@ the loop's own estimates) as the fraction of the optimal improvement
 ``(eta(pi_final) - eta(pi_0)) / (eta* - eta(pi_0))`` with ``eta*`` from policy iteration.
 """
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 import pytest
+from _helpers import nan_equal
 
 from trustopt import ValidationError, tabular
 from trustopt.algorithms import REGISTRY, get, register
@@ -138,11 +141,36 @@ def test_sampled_mode_improves_tabular_problem(name, kw, threshold):
     if not kw:
         kw["n_episodes"] = 30
     for seed in range(3):
-        res = run(name, mdp, max_iter=15, seed=seed, **kw)
+        counted = []  # n_samples of every batch the sampler returned, counted outside the loop
+        at_record = []  # len(counted) when each record was emitted
+        method = get(name)(mdp, **kw)
+        method = replace(method, sampler=_CountingSampler(inner=method.sampler, counted=counted))
+        res = run(method, mdp, max_iter=15, seed=seed, callback=lambda rec: at_record.append(len(counted)))
         assert _fraction(mdp, res.policy) >= threshold, (name, seed)
-        assert res.n_samples == res.history[-1].n_samples_total + (
-            0 if res.history[-1].action == "reject_merge" else res.n_samples - res.history[-1].n_samples_total)
-        assert all(r.n_samples > 0 or r.action == "reject" for r in res.history[1:]) or name == "stro"
+        assert len(at_record) == len(res.history) == 15
+        # every sampled step is counted once: the records' per-iteration counts, plus the final
+        # batch that run() draws after the loop (none when the loop still holds a model batch at theta_final)
+        in_loop, after = counted[:at_record[-1]], counted[at_record[-1]:]
+        assert len(after) <= 1
+        assert res.n_samples == sum(counted)
+        assert sum(r.n_samples for r in res.history) == sum(in_loop) == res.history[-1].n_samples_total
+        per_iter = np.diff(np.array([0] + at_record))
+        assert [r.n_samples for r in res.history] == [sum(counted[i - n:i]) for i, n in zip(at_record, per_iter)]
+        # an iteration spends samples unless its proposal failed before a trial batch was drawn
+        assert all(r.n_samples > 0 or r.action == "reject" for r in res.history[1:])
+
+
+@dataclass(frozen=True, kw_only=True)
+class _CountingSampler:
+    """Delegates to ``inner`` and appends each returned batch's ``n_samples`` to ``counted``."""
+
+    inner: object
+    counted: list
+
+    def sample(self, policy, theta, rng, baseline=None):
+        batch = self.inner.sample(policy, theta, rng, baseline)
+        self.counted.append(batch.n_samples)
+        return batch
 
 
 @pytest.mark.parametrize("name", ALGORITHMS + ["trpo-vine"])
@@ -154,20 +182,8 @@ def test_same_seed_same_result_bit_for_bit(name):
     b = run(algo, mdp, max_iter=4, seed=11, **kw)
     c = run(algo, mdp, max_iter=4, seed=12, **kw)
     np.testing.assert_array_equal(a.theta, b.theta)
-    assert [r.as_dict() for r in a.history] == [r.as_dict() for r in b.history] or _nan_equal(a, b)
+    assert nan_equal(a.history, b.history)  # every field; NaN == NaN
     assert not np.array_equal(a.theta, c.theta)
-
-
-def _nan_equal(a, b):
-    for ra, rb in zip(a.history, b.history):
-        for k, v in ra.as_dict().items():
-            w = getattr(rb, k)
-            if isinstance(v, float) and np.isnan(v):
-                if not (isinstance(w, float) and np.isnan(w)):
-                    return False
-            elif v != w:
-                return False
-    return len(a.history) == len(b.history)
 
 
 @pytest.mark.parametrize(

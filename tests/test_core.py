@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from _helpers import nan_equal
 
 from trustopt import ValidationError, tabular
 from trustopt.algorithms import get
@@ -31,10 +32,18 @@ def test_ask_tell_by_hand_equals_drive():
         if rec is not None:
             records.append(rec)
     assert phases == {NEED_MODEL, NEED_TRIAL, READY}
-    assert [r.as_dict() for r in records] == [r.as_dict() for r in history] or all(
-        np.allclose(np.nan_to_num(np.array([v for v in a.as_dict().values() if isinstance(v, float)])),
-                    np.nan_to_num(np.array([v for v in b.as_dict().values() if isinstance(v, float)])), rtol=0, atol=0)
-        for a, b in zip(records, history))
+    assert len(records) == len(history) == 12
+    assert nan_equal(records, history)  # every field, NaN == NaN (eta_trial, rho, ... of model-only steps)
+
+
+def test_nan_equal_compares_every_field_and_the_length():
+    hist = list(run("stro", MDP, max_iter=3, seed=1, n_episodes=10).history)
+    with_nan = hist[:-1] + [replace(hist[-1], eta_trial=float("nan"))]
+    assert nan_equal(hist, list(hist)) and nan_equal(with_nan, list(with_nan))  # NaN == NaN
+    assert not nan_equal(hist, hist[:-1])
+    assert not nan_equal(hist, hist[:-1] + [replace(hist[-1], action="other")])  # a str field
+    assert not nan_equal(hist, hist[:-1] + [replace(hist[-1], n_samples=hist[-1].n_samples + 1)])  # an int field
+    assert not nan_equal(hist, hist[:-1] + [replace(hist[-1], eta=float("nan"))])  # number vs NaN
 
 
 def test_tell_checks_its_batch():
