@@ -140,6 +140,45 @@ def test_all_nan_batch_keeps_the_iterate():
     assert opt.n_failures == 1  # reported as a numerical failure of that iteration
 
 
+@pytest.mark.parametrize("method", ["trust-region-es", "es", "ars", "tres"])
+@pytest.mark.parametrize("failure", ["raise", "nan", "inf", "mixed"])
+def test_every_evaluation_failed_is_a_failure_not_convergence(method, failure):
+    """An objective that never returns a finite value: the imputed batches are constant, so
+    without the check ``tolfun`` would report convergence (status 0, success True); with
+    restarts the budget runs out (status 1). Both must read as status 3, success False."""
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        kind = failure if failure != "mixed" else ("raise", "nan", "inf")[len(calls) % 3]
+        if kind == "raise":
+            raise RuntimeError("simulator crashed")
+        return math.nan if kind == "nan" else -math.inf if len(calls) % 2 else math.inf
+
+    x0 = np.array([0.3, -1.0, 2.0])
+    for options in ({}, {"restarts": 2}):
+        calls.clear()
+        res = minimize(f, x0, method, sigma0=0.5, maxfev=300, seed=0, options=options)
+        n_raised = sum(1 for i in range(1, len(calls) + 1)
+                       if failure == "raise" or (failure == "mixed" and i % 3 == 0))
+        assert res.nfev == len(calls) > 0
+        assert not res.success and res.status == 3
+        assert res.message.startswith("every function evaluation failed")
+        assert f"n_exceptions = {n_raised}, n_nonfinite = {len(calls)}" in res.message
+        assert res.n_exceptions == n_raised and res.n_nonfinite == len(calls)
+        assert res.fun == math.inf and np.array_equal(res.x, x0)
+    # the ask/tell result says the same
+    opt = ES(x0, 0.5, seed=0)
+    for _ in range(3):
+        X = opt.ask()
+        opt.tell(X, np.full(len(X), np.nan))
+    r = opt.result
+    assert not r.success and r.status == 3 and r.message.startswith("every function evaluation failed")
+    # a finite objective keeps the usual statuses
+    res = minimize(lambda x: float(np.sum(x ** 2)), x0, method, sigma0=0.5, maxfev=200, seed=0)
+    assert res.status in (0, 1) and math.isfinite(res.fun)
+
+
 def test_callback_gets_intermediate_results_and_stopiteration_stops_cleanly():
     seen = []
 

@@ -19,7 +19,11 @@ Conventions:
   batch reaches the loop, so it gets the worst rank and never pulls the iterate toward it;
   a batch with no finite value gives a zero model and the loop keeps the iterate (a
   numerical failure). They are counted (``result.n_nonfinite``, ``result.n_exceptions``) and
-  never become ``result.x``.
+  never become ``result.x``. When EVERY evaluation failed, the result says so: ``success``
+  False, ``status`` 3, ``message`` starting with "every function evaluation failed" and giving
+  both counts, ``fun`` = inf and ``x`` = the starting point (never evaluated to a finite value),
+  whatever stopped the run (the constant imputed values would otherwise read as ``tolfun``
+  convergence).
 * Reproducibility: all randomness comes from one ``np.random.Generator`` seeded by ``seed``
   and the noise table; evaluation happens outside the state, so the result is the same for
   any number of worker processes, and a pickled optimizer resumes the same trajectory.
@@ -243,11 +247,17 @@ class _ESBase:
         """``scipy.optimize.OptimizeResult``: ``x`` (best evaluated point), ``fun``, ``nfev``,
         ``nit``, ``success`` (stopped by ftarget/tolx/tolfun), ``status``, ``message``, plus
         ``xmean`` (``theta_k``), ``sigma``, ``radius``, ``n_nonfinite``, ``n_exceptions``,
-        ``n_failures`` (iterations whose step was a numerical failure), ``stop`` (reasons)."""
+        ``n_failures`` (iterations whose step was a numerical failure), ``stop`` (reasons).
+        After evaluations none of which was finite: ``success`` False, ``status`` 3 (see the
+        module docstring)."""
         reasons = self.stop()
         success = any(k in reasons for k in ("ftarget", "tolx", "tolfun"))
         status = 0 if success else (1 if ("maxfev" in reasons or "maxiter" in reasons) else 4)
         message = "; ".join(f"{k}: {v}" for k, v in reasons.items()) or "running"
+        if self.nfev > 0 and not math.isfinite(self.best_f):
+            success, status = False, 3
+            message = (f"{_STATUS_MESSAGES[3]}: {_all_failed(self.nfev, self.n_exceptions, self.n_nonfinite)}; "
+                       + message)
         return OptimizeResult(
             x=np.array(self.best_x), fun=self.best_f, nfev=self.nfev, nit=self.nit, success=success,
             status=status, message=message, xmean=self.mean, sigma=self.sigma(), radius=self.state.param,
@@ -524,7 +534,15 @@ class _Evaluator:
 
 
 _STATUS_MESSAGES = {0: "converged", 1: "maximum number of function evaluations or iterations reached",
-                    2: "stopped by the callback (StopIteration)", 4: "stopped"}
+                    2: "stopped by the callback (StopIteration)", 3: "every function evaluation failed", 4: "stopped"}
+
+
+def _all_failed(nfev: int, n_exceptions: int, n_nonfinite: int) -> str:
+    """The message of a run none of whose ``nfev`` evaluations gave a finite value
+    (``n_nonfinite`` counts the exceptions too: each is recorded as NaN)."""
+    return (f"{nfev} evaluation(s), {n_exceptions} raised an exception, "
+            f"{max(n_nonfinite - n_exceptions, 0)} returned a non-finite value "
+            f"(n_exceptions = {n_exceptions}, n_nonfinite = {n_nonfinite}); x is the starting point")
 
 
 def minimize(fun: Callable, x0, method: str | None = None, *, sigma0: float, maxfev: int, seed: int,
@@ -555,6 +573,9 @@ def minimize(fun: Callable, x0, method: str | None = None, *, sigma0: float, max
     Returns:
         ``scipy.optimize.OptimizeResult`` with ``x, fun, nfev, nit, success, status, message``
         (and ``n_nonfinite, n_exceptions, n_restarts, popsize`` (of the last run), ``xmean, sigma``).
+        ``status``: 0 converged (ftarget/tolx/tolfun), 1 maxfev/maxiter, 2 callback, 3 every
+        evaluation failed (``success`` False, ``x = x0``, ``fun = inf``; the message gives
+        ``n_exceptions`` and the non-finite count), 4 otherwise.
     """
     if not callable(fun):
         raise ValidationError("fun: must be callable")
@@ -630,6 +651,9 @@ def minimize(fun: Callable, x0, method: str | None = None, *, sigma0: float, max
     if status is None:
         status = 0 if any(k in reasons for k in ("ftarget", "tolx", "tolfun")) else (
             1 if ("maxfev" in reasons or "maxiter" in reasons) else 4)
+    if nfev > 0 and not math.isfinite(best_f):  # not one finite value: neither converged nor a budget stop
+        status = 3
+        reasons = {"evaluations": _all_failed(nfev, n_exceptions, n_nonfinite), **reasons}
     message = _STATUS_MESSAGES[status] + ": " + "; ".join(f"{k}: {v}" for k, v in reasons.items())
     return OptimizeResult(x=best_x, fun=best_f, nfev=nfev, nit=nit, success=status == 0, status=status,
                           message=message, n_nonfinite=n_nonfinite, n_exceptions=n_exceptions,
