@@ -140,6 +140,21 @@ def test_mean_kl_metric_is_fisher_and_kl_hessian():
     np.testing.assert_allclose(F, H, atol=1e-6)
 
 
+def test_reported_kl_is_the_mean_kl_and_survives_zero_weights():
+    from dataclasses import replace
+
+    from trustopt.components.steps import mean_kl
+
+    th_k, th = _theta(3), _theta(4)
+    b = _exact_batch(th_k)
+    per_state = tabular.kl(POLICY.probs(th_k), POLICY.probs(th))  # (S,), the oracle's KL(pi_k || pi)
+    dbar = tabular.normalized_visitation(MDP, tabular.evaluate(MDP, POLICY.probs(th_k)))
+    assert mean_kl(POLICY, th_k, th, b) == pytest.approx(float(dbar @ per_state), rel=1e-12)
+    zero = replace(b, weights=np.zeros_like(b.weights))  # all-zero weights: uniform average, not 0/0
+    assert mean_kl(POLICY, th_k, th, zero) == pytest.approx(float(np.mean(per_state[b.states])), rel=1e-12)
+    assert mean_kl(POLICY, th_k, th, zero) == MeanKL()(POLICY, th_k, th, zero)
+
+
 # ----------------------------------------------------------------------------- step solvers
 
 

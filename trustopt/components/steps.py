@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trustopt._validation import ValidationError, check_nonnegative, check_positive
+from trustopt.components.distances import MeanKL
 from trustopt.components.surrogates import advantage_stats
 from trustopt.core.types import (
     CG_BREAKDOWN,
@@ -55,12 +56,13 @@ def _open_unit(value, name):
 
 
 def mean_kl(policy, theta_k, theta, batch) -> float:
-    """``sum_i wbar_i KL(pi_{theta_k}(.|s_i) || pi_theta(.|s_i))`` with normalized pair weights
-    (``nan`` for a policy without ``kl``)."""
+    """``sum_i wbar_i KL(pi_{theta_k}(.|s_i) || pi_theta(.|s_i))`` (TRPO eq. 12) with normalized
+    pair weights ``wbar = w / sum(w)`` (uniform when every weight is zero): :class:`MeanKL` of
+    :mod:`~trustopt.components.distances`; ``nan`` for a policy without ``kl``. Reported as
+    ``Proposal.kl`` whatever distance the method constrains."""
     if not hasattr(policy, "kl"):
         return float("nan")
-    w = batch.weights
-    return float(np.sum(w * policy.kl(theta_k, theta, batch.states)) / np.sum(w))
+    return MeanKL()(policy, theta_k, theta, batch)
 
 
 def gain_scale(surrogate, batch) -> float:
