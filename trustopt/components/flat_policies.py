@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trustopt import tabular
 from trustopt.policies import LinearGaussian, TabularSoftmax
 
 __all__ = ["FlatTabularSoftmax", "FlatLinearGaussian"]
@@ -58,8 +59,9 @@ class FlatTabularSoftmax:
         return self.base.kl(np.reshape(theta_old, self.base.shape), np.reshape(theta, self.base.shape))[states]
 
     def tv(self, theta_old, theta, states) -> np.ndarray:
-        """``TV_s = 1/2 sum_a |pi_old(a|s) - pi(a|s)|`` at ``s_i``, ``(N,)``."""
-        return 0.5 * np.abs(self.probs(theta_old) - self.probs(theta)).sum(axis=-1)[states]
+        """``TV_s = 1/2 sum_a |pi_old(a|s) - pi(a|s)|`` (STRO eq. 3.6) at ``s_i``, ``(N,)``:
+        :func:`trustopt.tabular.tv` of the two ``(S, A)`` tables, read at ``states``."""
+        return tabular.tv(self.probs(theta_old), self.probs(theta))[states]
 
     def entropy(self, theta, states) -> np.ndarray:
         return self.base.entropy(np.reshape(theta, self.base.shape))[states]
