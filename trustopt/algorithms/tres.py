@@ -10,6 +10,7 @@ import numpy as np
 
 from trustopt._validation import ValidationError, check_positive
 from trustopt.algorithms.es import shaped_utilities
+from trustopt.components.surrogates import clipped_terms
 from trustopt.core.types import STEP_OK, Proposal
 
 __all__ = ["clipped_surrogate", "TRESStep", "tres"]
@@ -37,10 +38,8 @@ def clipped_surrogate(thetat, theta, X, sigma, V, lambda_) -> tuple[float, np.nd
     a = X - np.asarray(theta, dtype=np.float64)
     b = X - np.asarray(thetat, dtype=np.float64)
     r = np.exp((a * a - b * b) / (2.0 * s2))
-    unclipped = r * V
-    clipped = np.clip(r, 1.0 - lambda_, 1.0 + lambda_) * V
-    active = unclipped <= clipped
-    value = float(np.sum(np.minimum(unclipped, clipped)) / N)
+    unclipped, objective, active = clipped_terms(r, V, lambda_)
+    value = float(np.sum(objective) / N)
     grad = np.sum(np.where(active, unclipped * b / s2, 0.0), axis=0) / N
     return value, grad
 

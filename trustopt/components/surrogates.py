@@ -38,7 +38,7 @@ import numpy as np
 
 from trustopt._validation import check_positive
 
-__all__ = ["ImportanceSampled", "ClippedRatio", "ClippedObjective", "advantage_stats"]
+__all__ = ["ImportanceSampled", "ClippedRatio", "ClippedObjective", "advantage_stats", "clipped_terms"]
 
 #: Floor on ``s`` (OpenAI Baselines adds 1e-8 to the std); with ``s = 0`` every centered advantage is 0.
 _STD_FLOOR = 1e-8
@@ -60,6 +60,22 @@ def advantage_stats(batch) -> tuple[float, float]:
     m = float(np.sum(w * batch.adv) / W)
     s = float(np.sqrt(np.sum(w * (batch.adv - m) ** 2) / W)) + _STD_FLOOR
     return m, s
+
+
+def clipped_terms(r, A, epsilon) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The terms of a clipped surrogate (PPO eq. 7; TRES eq. 25), elementwise::
+
+        unclipped = r A
+        objective = min(r A, clip(r, 1 - epsilon, 1 + epsilon) A)
+        active    = (r A <= clip(r, 1 - epsilon, 1 + epsilon) A)   # the gradient flows through r
+
+    ``r`` the likelihood ratios and ``A`` the advantages (or shaped fitness), broadcast together
+    (``(N,)`` for :class:`ClippedRatio`, ``(N, d)`` per dimension for TRES); ``epsilon > 0``
+    (TRES's ``lambda_``). Returns ``(unclipped, objective, active)``, each of the broadcast shape.
+    """
+    unclipped = r * A
+    clipped = np.clip(r, 1.0 - epsilon, 1.0 + epsilon) * A
+    return unclipped, np.minimum(unclipped, clipped), unclipped <= clipped
 
 
 def _advantages(batch, normalize: bool) -> np.ndarray:
@@ -147,9 +163,8 @@ class ClippedRatio:
     def _terms(self, policy, theta, batch):
         r = _ratio(policy, theta, batch)
         adv = _advantages(batch, self.normalize_advantages)
-        unclipped = r * adv
-        clipped = np.clip(r, 1.0 - self.epsilon, 1.0 + self.epsilon) * adv
-        return r, np.minimum(unclipped, clipped), unclipped <= clipped, adv
+        _, objective, active = clipped_terms(r, adv, self.epsilon)
+        return r, objective, active, adv
 
     def value(self, policy, theta, batch) -> float:
         _, obj, _, _ = self._terms(policy, theta, batch)
