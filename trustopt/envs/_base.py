@@ -10,6 +10,14 @@ import numpy as np
 from trustopt._validation import ValidationError, check_int, readonly
 from trustopt.envs.policies import GaussianLinearPolicy, LinearPolicy
 
+try:  # the ufunc behind np.clip: one call instead of np.clip's two Python wrappers
+    from numpy._core.umath import clip as _clip
+except ImportError:  # pragma: no cover - numpy layout without it
+
+    def _clip(x, lo, hi, out):
+        np.maximum(x, lo, out=out)
+        return np.minimum(out, hi, out=out)
+
 
 @dataclass(frozen=True, kw_only=True)
 class ObservationStats:
@@ -169,6 +177,7 @@ class RolloutEnv:
                 act=np.zeros((n_steps, self.act_dim)),
                 rew=np.zeros(n_steps),
                 survive=np.zeros(n_steps),
+                dev=np.zeros((n_steps, self.obs_dim)),
                 z=np.zeros(self.obs_dim),
                 mu=np.zeros(self.act_dim),
             )
@@ -241,9 +250,7 @@ class RolloutEnv:
             b, sigma = policy.b, policy.sigma
         obs = self._obs
         advance = self._advance_buf
-        subtract, divide, dot, maximum, minimum, add, multiply = (
-            np.subtract, np.divide, np.dot, np.maximum, np.minimum, np.add, np.multiply,
-        )
+        subtract, divide, dot, clip, add, multiply = np.subtract, np.divide, np.dot, _clip, np.add, np.multiply
 
         if start is None:
             self._reset_obs(seed)
@@ -265,8 +272,7 @@ class RolloutEnv:
             else:
                 act = act_rec[t]
                 dot(W, z, out=act)
-            maximum(act, low, out=a)
-            minimum(a, high, out=a)
+            clip(act, low, high, out=a)  # = minimum(maximum(act, low), high), NaN kept
             reward, survive, terminated = advance()
             rew_rec[t] = reward
             surv_rec[t] = survive
@@ -278,8 +284,12 @@ class RolloutEnv:
         env_rewards = rew_rec[:T]
         train_rewards = env_rewards - surv_rec[:T] if remove else env_rewards
         X = obs_rec[:T]
-        mean_s = X.mean(axis=0)
-        m2 = np.square(X - mean_s).sum(axis=0)
+        # two passes, the bits of X.mean(axis=0) and np.square(X - mean_s).sum(axis=0)
+        # (np.mean is add.reduce then a division by the count), without temporaries
+        mean_s = np.add.reduce(X, axis=0)
+        mean_s /= T
+        D = subtract(X, mean_s, out=buf["dev"][:T])
+        m2 = np.add.reduce(np.square(D, out=D), axis=0)
         stats = ObservationStats(count=T, mean=readonly(mean_s), m2=readonly(m2))
         traj = None
         if record:
