@@ -41,7 +41,7 @@ from scipy.optimize import OptimizeResult
 
 from trustopt._validation import ValidationError, as_float_array, check_positive
 from trustopt.algorithms.ars import ARSStep
-from trustopt.algorithms.es import ESGradientStep, GaussianSearch, impute_nonfinite, make_batch
+from trustopt.algorithms.es import ESGradientStep, GaussianSearch, antithetic_pairs, impute_nonfinite, make_batch
 from trustopt.algorithms.tres import TRESStep
 from trustopt.algorithms.trust_region_es import FreshRatioTest, QuadraticModelStep, TrustRegionStep
 from trustopt.components.acceptance import AlwaysAccept
@@ -150,9 +150,7 @@ class _ESBase:
             theta = core.ask(self.state)
             sigma = self.sigma()
             m = self.m
-            index = self.noise.sample_index(self.rng, self.d, m)
-            index = np.concatenate([index, index])
-            sign = np.concatenate([np.ones(m), -np.ones(m)])
+            index, sign = antithetic_pairs(self.noise, self.rng, self.d, m)
             if self.orthogonal:
                 if self.state.phase == core.NEED_TRIAL and self.frame is not None:
                     E = self.frame  # common directions for the trial batch (see TrustRegionES)

@@ -36,6 +36,7 @@ from trustopt.linalg import adam
 from trustopt.noise import NoiseTable
 
 __all__ = [
+    "antithetic_pairs",
     "GaussianSearch",
     "vanilla_gradient",
     "antithetic_gradient",
@@ -194,8 +195,8 @@ class PerturbationSampler:
     ``x = theta +- sigma * table[index : index + d]`` for ``n_pairs`` offsets drawn from the
     generator, then ``F`` evaluated (``fun`` maps ``(n, d) -> (n,)`` values to MAXIMIZE).
     Used by :func:`trustopt.core.loop.drive` (fixed ``sigma``); the ask/tell classes of
-    :mod:`trustopt.minimize` do the same sampling themselves so that ``sigma`` can follow
-    the trust-region radius.
+    :mod:`trustopt.minimize` draw with the same :func:`antithetic_pairs` but pick ``sigma``
+    themselves so that it can follow the trust-region radius.
 
     Hyperparameters: ``sigma > 0`` (TRES/OpenAI: 0.02 for MuJoCo linear policies), ``n_pairs``.
     """
@@ -211,11 +212,11 @@ class PerturbationSampler:
             raise ValidationError(f"n_pairs: must be an integer >= 1, got {self.n_pairs!r}")
 
     def draw(self, theta, sigma, rng) -> np.ndarray:
-        """The antithetic samples ``(2 n_pairs, d)``: rows ``j`` and ``j + n_pairs`` are a pair."""
+        """The antithetic samples ``(2 n_pairs, d)``: rows ``j`` and ``j + n_pairs`` are a pair
+        (:func:`antithetic_pairs`, then ``x = theta + sign * sigma * table[index : index + d]``)."""
         theta = np.asarray(theta, dtype=np.float64)
-        index = self.noise.sample_index(rng, theta.shape[0], self.n_pairs)
-        sign = np.concatenate([np.ones(self.n_pairs), -np.ones(self.n_pairs)])
-        return self.noise.perturb(theta, sigma, np.concatenate([index, index]), sign)
+        index, sign = antithetic_pairs(self.noise, rng, theta.shape[0], self.n_pairs)
+        return self.noise.perturb(theta, sigma, index, sign)
 
     def sample(self, policy, theta, rng, baseline=None) -> Batch:
         X = self.draw(theta, self.sigma, rng)
@@ -223,6 +224,16 @@ class PerturbationSampler:
         if F.shape != (X.shape[0],):
             raise ValidationError(f"fun: expected {X.shape[0]} values, got shape {F.shape}")
         return make_batch(theta, self.sigma, X, impute_nonfinite(F, maximize=True)[0])
+
+
+def antithetic_pairs(noise: NoiseTable, rng, d: int, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Noise-table offsets and signs of ``n_pairs`` antithetic pairs (Salimans et al. 2017
+    sec. 2.1 "mirrored sampling"; TRES Alg. 1 lines 2-6): ``n_pairs`` offsets drawn from
+    ``rng`` (:meth:`NoiseTable.sample_index`), then ``index = [o, o]`` and
+    ``sign = [+1] * n_pairs + [-1] * n_pairs``, both ``(2 n_pairs,)``: sample ``j`` is
+    ``theta + sign_j sigma table[index_j : index_j + d]``, rows ``j`` and ``j + n_pairs`` a pair."""
+    index = noise.sample_index(rng, d, n_pairs)
+    return np.concatenate([index, index]), np.concatenate([np.ones(n_pairs), -np.ones(n_pairs)])
 
 
 def impute_nonfinite(values, *, maximize: bool) -> tuple[np.ndarray, int]:
