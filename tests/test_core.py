@@ -86,6 +86,30 @@ def test_mandatory_acceptance_takes_the_best_rejected_trial():
     assert res.history[3].eta == max(r.eta_trial for r in first)
 
 
+def test_mandatory_acceptance_removes_only_the_chosen_pair_from_H():
+    # STRO Alg. 4.3 line 13: H = H \ {(theta_{k+1}, B_{k+1})}; lines 10-11 add each rejected trial.
+    method = get("stro")(MDP, n_episodes=10, beta0=1e9, beta1=1e9, max_rejections=3)
+    rng = np.random.default_rng(2)
+    state, seen, kept = start(method), [], []  # seen: (theta_tilde, T) of every trial; kept: H after a forced step
+    while len(seen) < 6:
+        theta = ask(state)
+        batch = None if theta is None else method.sampler.sample(method.policy, theta, rng, state.baseline)
+        if state.phase == NEED_TRIAL:
+            seen.append((np.array(theta), batch))
+        state, rec = tell(method, state, batch, rng)
+        if rec is not None and rec.action == "force_best":
+            cands = kept + seen[-3:]  # H before line 13: what was kept plus this cycle's 3 rejected trials
+            best = int(np.argmax([T.eta for _, T in cands]))
+            assert np.array_equal(state.theta, cands[best][0]) and state.batch is cands[best][1]
+            kept = cands[:best] + cands[best + 1:]
+            assert len(state.rejected) == len(kept) == len(cands) - 1
+            for (z, T), (z2, T2) in zip(state.rejected, kept):
+                assert np.array_equal(z, z2) and T is T2
+        elif rec is not None:
+            assert rec.action == "reject_merge" and len(state.rejected) == len(kept) + len(seen) % 3
+    assert len(state.rejected) == 4  # 2 kept from each of the two mandatory acceptances
+
+
 class _NegativeMetric(MeanKL):
     """A distance whose metric is negative definite: CG must break down."""
 

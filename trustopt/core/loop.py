@@ -112,7 +112,10 @@ class LoopState:
         merge: the next model batch is merged into ``batch`` (after a ratio-test rejection).
         proposal: the pending trial (phase ``NEED_TRIAL``).
         model: ``(L0, grad_norm, radius)`` of the pending trial.
-        rejected: ``H``, the rejected trials ``(theta_tilde, T)`` since the last acceptance (eq. 4.13).
+        rejected: ``H``, the rejected trials ``(theta_tilde, T)`` (eq. 4.13): emptied by an ordinary
+            acceptance (the paper's text takes the best "among the last few rejected iterations";
+            Alg. 4.3 line 8 does not say), and by a mandatory acceptance only of the chosen pair
+            (Alg. 4.3 line 13, ``H = H minus {(theta_{k+1}, B_{k+1})}``).
         n_rejections: consecutive ratio-test rejections.
         baseline: value-function parameters handed to the sampler.
         step_state: the step solver's state (``Proposal.step_state`` of the last proposal, updated
@@ -254,11 +257,13 @@ def _finish(method: Method, state: LoopState, decision: Decision, trial: Batch |
             new = replace(state, theta=proposal.theta, batch=None, phase=NEED_MODEL, rejected=(),
                           n_rejections=0, **common)
     elif decision.action == FORCE_BEST:  # eq. 4.13: best eta_hat among the rejected trials
+        # H holds this iteration's rejected trial too; Alg. 4.3 line 13: H = H \ {(theta_{k+1}, B_{k+1})}
+        # (the other rejected trials stay candidates for the next mandatory acceptance)
         candidates = state.rejected + ((proposal.theta, trial),)
         best = max(range(len(candidates)), key=lambda i: candidates[i][1].eta)
         theta, best_batch = candidates[best]
         new = replace(state, theta=theta, batch=best_batch, phase=READY, baseline=best_batch.baseline,
-                      rejected=(), n_rejections=0, **common)
+                      rejected=candidates[:best] + candidates[best + 1:], n_rejections=0, **common)
     elif decision.action == REJECT_MERGE:  # Alg. 4.3 lines 10-11
         rejected = state.rejected + ((proposal.theta, trial),) if trial is not None else state.rejected
         new = replace(state, phase=NEED_MODEL, rejected=rejected, n_rejections=state.n_rejections + 1, **common)
