@@ -14,11 +14,13 @@ trajectories of the others are unchanged bit for bit.
 
 from __future__ import annotations
 
+import math
+
 import mujoco
 import numpy as np
 
 from trustopt._validation import ValidationError
-from trustopt.envs._base import EnvState, RolloutEnv
+from trustopt.envs._base import EnvState, RolloutEnv, _clip
 from trustopt.envs._registry import SURVIVAL_BONUS_FAMILIES, family
 
 _mj_step = mujoco.mj_step
@@ -27,6 +29,10 @@ _mj_rne_post = mujoco.mj_rnePostConstraint
 # np.sum(x) is np.add.reduce(x) behind two Python wrappers: same pairwise summation, same bits
 _sum = np.add.reduce
 _square = np.square
+# ndarray.min()/.max() are np.minimum/np.maximum.reduce behind Python wrappers (NaN propagates)
+_min, _max = np.minimum.reduce, np.maximum.reduce
+_isfinite = math.isfinite  # np.isfinite(x).all() == all(map(_isfinite, x.tolist()))
+# _clip(x, lo, hi, out=o): the ufunc np.clip(x, lo, hi, out=o) calls, without its two Python wrappers
 
 
 class FastMujocoEnv(RolloutEnv):
@@ -144,7 +150,7 @@ class _PlanarLocomotion(FastMujocoEnv):
     def _write_obs(self):
         self._obs_pos[:] = self._qpos_obs
         if self.clip_qvel:
-            np.clip(self._qvel, -10, 10, out=self._obs_vel)
+            _clip(self._qvel, -10, 10, out=self._obs_vel)
         else:
             self._obs_vel[:] = self._qvel
 
@@ -218,7 +224,7 @@ class HopperV5(_HealthyPlanar):
         lo, hi = self._st_lo, self._st_hi
         # min/max propagate NaN, which then fails the comparison, as in Gymnasium's np.all(lo < s < hi)
         qs, qv = self._qpos_state, self._qvel
-        return bool(lo < qs.min() and qs.max() < hi and lo < qv.min() and qv.max() < hi)
+        return bool(lo < _min(qs) and _max(qs) < hi and lo < _min(qv) and _max(qv) < hi)
 
 
 class Walker2dV5(_HealthyPlanar):
@@ -257,7 +263,7 @@ class AntV5(FastMujocoEnv):
     def _write_obs(self):
         self._obs_pos[:] = self._qpos_obs
         self._obs_vel[:] = self._qvel
-        np.clip(self._cfrc, self._cf_lo, self._cf_hi, out=self._cf)
+        _clip(self._cfrc, self._cf_lo, self._cf_hi, out=self._cf)
         if self._with_cfrc:
             self._obs_cf[:] = self._cf[1:]
 
@@ -272,7 +278,9 @@ class AntV5(FastMujocoEnv):
         self._write_obs()
         qpos, qvel = self._qpos, self._qvel
         z = qpos[2]
-        healthy = bool(np.isfinite(qpos).all() and np.isfinite(qvel).all() and self._z_lo <= z <= self._z_hi)
+        # np.isfinite(qpos).all() and np.isfinite(qvel).all(), on Python floats
+        healthy = bool(all(map(_isfinite, qpos.tolist())) and all(map(_isfinite, qvel.tolist()))
+                       and self._z_lo <= z <= self._z_hi)
         survive = healthy * self._h
         contact_cost = self._kw * _sum(_square(self._cf, out=self._cf_sq), axis=None)
         reward = (x_velocity * self._fw + survive) - (self._ctrl_cost(action) + contact_cost)
@@ -358,8 +366,8 @@ class InvertedPendulumV5(FastMujocoEnv):
         action = self._ctrl  # the rollout loop (or _advance) wrote the action here
         _mj_step(self.model, self.data, nstep=self.frame_skip)
         self._write_obs()
-        obs = self._obs
-        terminated = bool(not np.isfinite(obs).all() or (np.abs(obs[1]) > 0.2))
+        o = self._obs.tolist()  # Python floats: isfinite and abs as np.isfinite and np.abs
+        terminated = not all(map(_isfinite, o)) or abs(o[1]) > 0.2
         reward = 0.0 if terminated else 1.0
         return reward, reward, terminated
 
@@ -390,8 +398,8 @@ class InvertedDoublePendulumV5(FastMujocoEnv):
         self._o_x[:] = self._qpos0
         np.sin(self._qpos_ang, out=self._o_sin)
         np.cos(self._qpos_ang, out=self._o_cos)
-        np.clip(self._qvel, -10, 10, out=self._o_vel)
-        np.clip(self._qfrc0, -10, 10, out=self._o_qfrc)
+        _clip(self._qvel, -10, 10, out=self._o_vel)
+        _clip(self._qfrc0, -10, 10, out=self._o_qfrc)
 
     def _advance_buf(self):
         action = self._ctrl  # the rollout loop (or _advance) wrote the action here
@@ -399,7 +407,8 @@ class InvertedDoublePendulumV5(FastMujocoEnv):
         x, _, y = self._site0
         self._write_obs()
         terminated = bool(y <= 1)
-        v1, v2 = self._qvel[1:3]
+        qvel = self._qvel
+        v1, v2 = qvel[1], qvel[2]
         dist_penalty = 0.01 * x**2 + (y - 2) ** 2
         vel_penalty = 1e-3 * v1**2 + 5e-3 * v2**2
         alive_bonus = self._h * int(not terminated)
