@@ -14,7 +14,6 @@ trajectories of the others are unchanged bit for bit.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import mujoco
@@ -36,12 +35,12 @@ _isfinite = math.isfinite  # np.isfinite(x).all() == all(map(_isfinite, x.tolist
 # _clip(x, lo, hi, out=o): the ufunc np.clip(x, lo, hi, out=o) calls, without its two Python wrappers
 
 
-@functools.lru_cache(maxsize=1024)
-def _seeded_pcg64_state(seed: int) -> dict:
-    """``PCG64(SeedSequence(seed)).state``: the bit generator of ``gymnasium.utils.seeding.np_random(seed)``
-    before any draw. Cached (a pure function of ``seed``): setting a state costs about a tenth of
-    hashing a seed, and antithetic rollouts reset twice with each seed. Never mutated."""
-    return np.random.PCG64(np.random.SeedSequence(seed)).state
+#: seed -> ``PCG64(SeedSequence(seed)).state``, the bit generator of
+#: ``gymnasium.utils.seeding.np_random(seed)`` before any draw (a pure function of the seed; the
+#: dicts are never mutated). Setting a cached state costs about a tenth of hashing the seed again,
+#: and antithetic rollouts reset twice with each seed. Oldest entries go first beyond the bound.
+_SEEDED_STATES: dict[int, dict] = {}
+_SEEDED_STATES_MAX = 1024
 
 
 class FastMujocoEnv(RolloutEnv):
@@ -114,7 +113,17 @@ class FastMujocoEnv(RolloutEnv):
     def _reset_obs(self, seed) -> None:
         # the generator of gymnasium.utils.seeding.np_random(seed): Generator(PCG64(SeedSequence(seed)))
         if seed is not None:
-            self._bitgen.state = _seeded_pcg64_state(int(seed))
+            seed = int(seed)
+            state = _SEEDED_STATES.get(seed)
+            if state is None:  # hash the seed; adopt that bit generator, remember its state
+                bitgen = np.random.PCG64(np.random.SeedSequence(seed))
+                if len(_SEEDED_STATES) >= _SEEDED_STATES_MAX:
+                    del _SEEDED_STATES[next(iter(_SEEDED_STATES))]
+                _SEEDED_STATES[seed] = bitgen.state
+                self._bitgen = bitgen
+                self._np_random = np.random.Generator(bitgen)
+            else:
+                self._bitgen.state = state
             self._seeded = True
         elif not self._seeded:
             self._bitgen.state = np.random.PCG64(np.random.SeedSequence(None)).state
@@ -161,11 +170,13 @@ class _PlanarLocomotion(FastMujocoEnv):
         self._obs_pos = self._obs[: nq - k]
         self._obs_vel = self._obs[nq - k :]
         self._fw = self.p["forward_reward_weight"]
+        # the bounds of np.clip(qvel, -10, 10) as arrays (the same float64 values; no scalar conversion per call)
+        self._vel_lo, self._vel_hi = np.full(self.model.nv, -10.0), np.full(self.model.nv, 10.0)
 
     def _write_obs(self):
         self._obs_pos[:] = self._qpos_obs
         if self.clip_qvel:
-            _clip(self._qvel, -10, 10, out=self._obs_vel)
+            _clip(self._qvel, self._vel_lo, self._vel_hi, out=self._obs_vel)
         else:
             self._obs_vel[:] = self._qvel
 
@@ -270,7 +281,8 @@ class AntV5(FastMujocoEnv):
         self._cf_sq = np.zeros_like(self._cfrc)
         self._with_cfrc = bool(p["include_cfrc_ext_in_observation"])
         self._obs_cf = self._obs[nq - k + nv :].reshape(-1, 6) if self._with_cfrc else None
-        self._cf_lo, self._cf_hi = p["contact_force_range"]
+        lo, hi = p["contact_force_range"]  # as arrays: the same float64 values as np.clip's scalars
+        self._cf_lo, self._cf_hi = np.full(self._cfrc.shape, float(lo)), np.full(self._cfrc.shape, float(hi))
         self._fw, self._h, self._kw = p["forward_reward_weight"], p["healthy_reward"], p["contact_cost_weight"]
         self._z_lo, self._z_hi = p["healthy_z_range"]
         self._terminate = bool(p["terminate_when_unhealthy"])
@@ -408,18 +420,22 @@ class InvertedDoublePendulumV5(FastMujocoEnv):
         self._qfrc0 = d.qfrc_constraint[:1]
         self._site0 = d.site_xpos[0]
         self._h = self.p["healthy_reward"]
+        # the bounds of np.clip(., -10, 10) as arrays (the same float64 values)
+        self._lo10, self._hi10 = np.full(nv, -10.0), np.full(nv, 10.0)
+        self._lo10_1, self._hi10_1 = self._lo10[:1], self._hi10[:1]
 
     def _write_obs(self):
         self._o_x[:] = self._qpos0
         np.sin(self._qpos_ang, out=self._o_sin)
         np.cos(self._qpos_ang, out=self._o_cos)
-        _clip(self._qvel, -10, 10, out=self._o_vel)
-        _clip(self._qfrc0, -10, 10, out=self._o_qfrc)
+        _clip(self._qvel, self._lo10, self._hi10, out=self._o_vel)
+        _clip(self._qfrc0, self._lo10_1, self._hi10_1, out=self._o_qfrc)
 
     def _advance_buf(self):
         action = self._ctrl  # the rollout loop (or _advance) wrote the action here
         _mj_step(self.model, self.data, nstep=self.frame_skip)
-        x, _, y = self._site0
+        site = self._site0
+        x, y = site[0], site[2]  # the np.float64 scalars of Gymnasium's ``x, _, y = site_xpos[0]``
         self._write_obs()
         terminated = bool(y <= 1)
         qvel = self._qvel
