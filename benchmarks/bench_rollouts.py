@@ -1,9 +1,11 @@
 """Env-steps per second of linear-policy rollouts: trustopt's fast path vs Gymnasium vs raw physics.
 
 For each environment, the same deterministic linear policy ``a = clip(W (s - mean) / std)``
-is run from the same reset seeds in three ways, in the same process, interleaved over
-``--repeats`` rounds (the best round of each is reported, which filters out interference on a
-shared machine):
+is run from the same reset seeds in three ways, in the same process. The episodes are cut into
+chunks of about ``--chunk`` steps (whole episodes); each chunk is timed with the three methods
+back to back, over ``--repeats`` rounds, and each method's time is the sum over chunks of its best
+round on that chunk. The three see the same load at a fine grain, so their ratios stay steady on a
+shared machine even when the absolute rates do not:
 
 * ``raw``:  the physics limit. The actions and initial states recorded from the fast path are
   replayed with ``data.ctrl[:] = a; mujoco.mj_step(model, data, nstep=frame_skip)`` and nothing
@@ -105,7 +107,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="short run (CI smoke test)")
     ap.add_argument("--steps", type=int, default=None, help="env steps per environment and method per round")
-    ap.add_argument("--repeats", type=int, default=None, help="interleaved rounds (best is reported)")
+    ap.add_argument("--repeats", type=int, default=None, help="rounds (the best per chunk is kept)")
+    ap.add_argument("--chunk", type=int, default=200, help="steps per interleaved chunk (whole episodes)")
     ap.add_argument("--envs", nargs="*", default=list(SUPPORTED_ENV_IDS))
     args = ap.parse_args(argv)
     budget = args.steps or (1500 if args.quick else 10000)
@@ -114,7 +117,8 @@ def main(argv=None):
 
     header = (f"{'env':<26}{'fs':>3}{'steps':>7}{'ep len':>8}{'raw/s':>9}{'fast/s':>9}{'gym/s':>9}"
               f"{'fast/gym':>10}{'fast/raw':>10}")
-    print(f"linear-policy rollouts, 1 process; best of {repeats} interleaved rounds; env steps per second")
+    print(f"linear-policy rollouts, 1 process; chunks of ~{args.chunk} steps interleaved, best of {repeats} "
+          "rounds per chunk; env steps per second")
     print(header)
     print("-" * len(header))
     rows = []
@@ -126,12 +130,22 @@ def main(argv=None):
         policy = _policy(env, np.random.default_rng(0))
         episodes, total = _seeds_for(env, policy, budget)
         run_fast(env, episodes[:1], policy)  # warm caches and buffers
-        best = dict(raw=np.inf, fast=np.inf, gym=np.inf)
+        chunks, cur, n = [], [], 0
+        for ep in episodes:
+            cur.append(ep)
+            n += len(ep[3])
+            if n >= args.chunk:
+                chunks.append(cur)
+                cur, n = [], 0
+        if cur:
+            chunks.append(cur)
+        best = {k: np.full(len(chunks), np.inf) for k in ("raw", "fast", "gym")}
         for _ in range(repeats):
-            best["raw"] = min(best["raw"], run_raw(env, episodes))
-            best["fast"] = min(best["fast"], run_fast(env, episodes, policy))
-            best["gym"] = min(best["gym"], run_gym(gym_env, episodes, policy))
-        sps = {k: total / v for k, v in best.items()}
+            for i, chunk in enumerate(chunks):
+                best["raw"][i] = min(best["raw"][i], run_raw(env, chunk))
+                best["fast"][i] = min(best["fast"][i], run_fast(env, chunk, policy))
+                best["gym"][i] = min(best["gym"][i], run_gym(gym_env, chunk, policy))
+        sps = {k: total / v.sum() for k, v in best.items()}
         rows.append((env_id, sps))
         print(f"{env_id:<26}{env.frame_skip:>3}{total:>7}{total / len(episodes):>8.0f}{sps['raw']:>9.0f}"
               f"{sps['fast']:>9.0f}{sps['gym']:>9.0f}{sps['fast'] / sps['gym']:>10.2f}{sps['fast'] / sps['raw']:>10.2f}",
