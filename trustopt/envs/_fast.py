@@ -29,8 +29,6 @@ _mj_rne_post = mujoco.mj_rnePostConstraint
 # np.sum(x) is np.add.reduce(x) behind two Python wrappers: same pairwise summation, same bits
 _sum = np.add.reduce
 _square = np.square
-# ndarray.min()/.max() are np.minimum/np.maximum.reduce behind Python wrappers (NaN propagates)
-_min, _max = np.minimum.reduce, np.maximum.reduce
 _isfinite = math.isfinite  # np.isfinite(x).all() == all(map(_isfinite, x.tolist()))
 # _clip(x, lo, hi, out=o): the ufunc np.clip(x, lo, hi, out=o) calls, without its two Python wrappers
 
@@ -248,9 +246,15 @@ class HopperV5(_HealthyPlanar):
         if not super()._is_healthy():
             return False
         lo, hi = self._st_lo, self._st_hi
-        # min/max propagate NaN, which then fails the comparison, as in Gymnasium's np.all(lo < s < hi)
-        qs, qv = self._qpos_state, self._qvel
-        return bool(lo < _min(qs) and _max(qs) < hi and lo < _min(qv) and _max(qv) < hi)
+        # Gymnasium's np.all((lo < s) & (s < hi)) on Python floats: the same exact comparisons
+        # (NaN fails them), without four array reductions
+        for v in self._qpos_state.tolist():
+            if not lo < v < hi:
+                return False
+        for v in self._qvel.tolist():
+            if not lo < v < hi:
+                return False
+        return True
 
 
 class Walker2dV5(_HealthyPlanar):
