@@ -165,7 +165,7 @@ def _evaluate(config, method, run: _PGRun, spec) -> tuple[float, float]:
 
 
 def _loop(config, method, run: _PGRun, spec, out, bar, callback) -> None:
-    from trustopt.train.trainer import CHECKPOINT, PROGRESS, _fmt
+    from trustopt.train.trainer import CHECKPOINT, PROGRESS, _finish_iteration
 
     ckpt_path, prog_path = os.path.join(out, CHECKPOINT), os.path.join(out, PROGRESS)
     policy, sampler = method.policy, method.sampler
@@ -210,19 +210,5 @@ def _loop(config, method, run: _PGRun, spec, out, bar, callback) -> None:
             sigma=float(np.mean(np.exp(state.theta[ls]))), status=record.status, kl=record.kl,
             accepted=int(record.accepted), rho=record.rho, radius=record.radius,
         )
-        with open(prog_path, "a", newline="") as f:
-            csv.writer(f).writerow([_fmt(row[c]) for c in PG_PROGRESS_COLUMNS])
-            f.flush()
-            os.fsync(f.fileno())
-            run.progress_bytes = f.tell()
-        if config.target is not None and not math.isnan(ev[0]) and ev[0] >= config.target:
-            run.stop_reason = "target"
-        save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
-        if bar is not None:
-            post = {"it": run.iteration, "ret": f"{record.eta:.1f}", "steps/s": f"{steps / max(dt, 1e-9):.0f}"}
-            if run.last_eval is not None:
-                post["eval"] = f"{run.last_eval[0]:.1f}"
-            bar.set_postfix(post, refresh=False)
-            bar.update(run.timesteps - bar.n)  # the real count: the last whole iteration may pass the budget
-        if callback is not None:
-            callback(row)
+        _finish_iteration(run, row, PG_PROGRESS_COLUMNS, config, prog_path, ckpt_path, bar,
+                          train_return=float(record.eta), steps_per_s=steps / max(dt, 1e-9), callback=callback)

@@ -303,22 +303,33 @@ def _loop(config, run: _Run, bk, spec, obs_dim, act_dim, out, bar, callback) -> 
             predicted_gain=getattr(rec, "predicted_gain", math.nan), step_norm=getattr(rec, "distance", math.nan),
             sigma=float(pend["sigma"]), status=getattr(rec, "status", ""),
         )
-        with open(prog_path, "a", newline="") as f:
-            csv.writer(f).writerow([_fmt(row[c]) for c in PROGRESS_COLUMNS])
-            f.flush()
-            os.fsync(f.fileno())
-            run.progress_bytes = f.tell()
-        if config.target is not None and not math.isnan(ev[0]) and ev[0] >= config.target:
-            run.stop_reason = "target"
-        save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
-        if bar is not None:
-            post = {"it": run.iteration, "ret": f"{R.mean():.1f}", "steps/s": f"{steps / max(dt, 1e-9):.0f}"}
-            if run.last_eval is not None:
-                post["eval"] = f"{run.last_eval[0]:.1f}"
-            bar.set_postfix(post, refresh=False)
-            bar.update(run.timesteps - bar.n)  # the real count: the last whole iteration may pass the budget
-        if callback is not None:
-            callback(row)
+        _finish_iteration(run, row, PROGRESS_COLUMNS, config, prog_path, ckpt_path, bar,
+                          train_return=float(R.mean()), steps_per_s=steps / max(dt, 1e-9), callback=callback)
+
+
+def _finish_iteration(run, row: dict, columns, config, prog_path, ckpt_path, bar, *, train_return: float,
+                      steps_per_s: float, callback) -> None:
+    """End of one iteration, shared by both trainers: append ``row`` to progress.csv
+    (fsynced; the byte count is kept so that a resume can truncate a half-written line),
+    stop at ``config.target``, write the checkpoint atomically, update the progress bar
+    with the real timestep count, call ``callback(row)``."""
+    with open(prog_path, "a", newline="") as f:
+        csv.writer(f).writerow([_fmt(row[c]) for c in columns])
+        f.flush()
+        os.fsync(f.fileno())
+        run.progress_bytes = f.tell()
+    ev = row["eval_mean"]
+    if config.target is not None and not math.isnan(ev) and ev >= config.target:
+        run.stop_reason = "target"
+    save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
+    if bar is not None:
+        post = {"it": run.iteration, "ret": f"{train_return:.1f}", "steps/s": f"{steps_per_s:.0f}"}
+        if run.last_eval is not None:
+            post["eval"] = f"{run.last_eval[0]:.1f}"
+        bar.set_postfix(post, refresh=False)
+        bar.update(run.timesteps - bar.n)  # the real count: the last whole iteration may pass the budget
+    if callback is not None:
+        callback(row)
 
 
 def _evaluate(config, run: _Run, bk, spec, obs_dim, act_dim) -> tuple[float, float]:
