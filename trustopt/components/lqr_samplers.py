@@ -26,6 +26,7 @@ from numpy.polynomial.hermite_e import hermegauss
 
 from trustopt import lqr as lqr_oracle
 from trustopt._validation import ValidationError, check_nonnegative, readonly
+from trustopt.components.samplers import _StepLog
 from trustopt.core.types import Batch
 from trustopt.estimators import discounted_returns, gae, ridge_regression
 
@@ -226,7 +227,7 @@ def _simulate(lqr, policy, theta, n_episodes: int, rng, max_steps: int) -> dict:
     LW = _psd_sqrt(lqr.W)
     s = lqr.mu0 + rng.standard_normal((n_episodes, n)) @ _psd_sqrt(lqr.Sigma0).T
     ep_ids = np.arange(n_episodes)
-    out = {k: [] for k in ("ep", "t", "s", "a", "r", "s_next", "term", "trunc")}
+    log = _StepLog()
     t = 0
     while ep_ids.size:
         k = ep_ids.size
@@ -235,16 +236,12 @@ def _simulate(lqr, policy, theta, n_episodes: int, rng, max_steps: int) -> dict:
         cont = rng.random(k) < gamma
         s_next = s @ A.T + a @ B.T + rng.standard_normal((k, n)) @ LW.T
         trunc = cont & (t + 1 >= max_steps)
-        for key, v in (("ep", ep_ids), ("t", np.full(k, t)), ("s", s), ("a", a), ("r", r), ("s_next", s_next),
-                       ("term", ~cont), ("trunc", trunc)):
-            out[key].append(v)
+        log.add(ep=ep_ids, t=t, s=s, a=a, r=r, s_next=s_next, term=~cont, trunc=trunc)
         # an overflowed (diverging) episode ends here; the batch is then marked non-finite
         keep = cont & ~trunc & np.all(np.isfinite(s_next), axis=1) & np.isfinite(r)
         ep_ids, s = ep_ids[keep], s_next[keep]
         t += 1
-    cat = {key: np.concatenate(v) for key, v in out.items()}
-    order = np.lexsort((cat["t"], cat["ep"]))
-    return {key: v[order] for key, v in cat.items()}
+    return log.arrays()
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

@@ -95,6 +95,25 @@ class ExactTabularSampler:
         )
 
 
+class _StepLog:
+    """Per-step records of episodes simulated in lockstep (shared by the tabular and LQR
+    samplers); :meth:`arrays` returns them sorted by (episode, t)."""
+
+    KEYS = ("ep", "t", "s", "a", "r", "s_next", "term", "trunc")
+
+    def __init__(self):
+        self._cols = {k: [] for k in self.KEYS}
+
+    def add(self, *, ep, t: int, s, a, r, s_next, term, trunc) -> None:
+        for k, v in zip(self.KEYS, (ep, np.full(ep.size, t), s, a, r, s_next, term, trunc)):
+            self._cols[k].append(v)
+
+    def arrays(self) -> dict:
+        cat = {k: np.concatenate(v) for k, v in self._cols.items()}
+        order = np.lexsort((cat["t"], cat["ep"]))
+        return {k: v[order] for k, v in cat.items()}
+
+
 def _simulate(mdp: TabularMDP, policy, theta, starts, rng, max_steps: int, first_actions=None):
     """Lockstep simulation with geometric termination of ``len(starts)`` episodes.
 
@@ -106,7 +125,7 @@ def _simulate(mdp: TabularMDP, policy, theta, starts, rng, max_steps: int, first
     gamma = float(mdp.gamma)
     ep_ids = np.arange(n)
     s = np.asarray(starts, dtype=np.int64)
-    out = {k: [] for k in ("ep", "t", "s", "a", "r", "s_next", "term", "trunc")}
+    log = _StepLog()
     t = 0
     while ep_ids.size:
         if t == 0 and first_actions is not None:
@@ -117,15 +136,11 @@ def _simulate(mdp: TabularMDP, policy, theta, starts, rng, max_steps: int, first
         cont = rng.random(ep_ids.size) < gamma
         s_next = _inverse_cdf(cdf_P[s, a], rng.random(ep_ids.size))
         trunc = cont & (t + 1 >= max_steps)
-        for k, v in (("ep", ep_ids), ("t", np.full(ep_ids.size, t)), ("s", s), ("a", a), ("r", r),
-                     ("s_next", s_next), ("term", ~cont), ("trunc", trunc)):
-            out[k].append(v)
+        log.add(ep=ep_ids, t=t, s=s, a=a, r=r, s_next=s_next, term=~cont, trunc=trunc)
         keep = cont & ~trunc
         ep_ids, s = ep_ids[keep], s_next[keep]
         t += 1
-    cat = {k: np.concatenate(v) for k, v in out.items()}
-    order = np.lexsort((cat["t"], cat["ep"]))
-    return {k: v[order] for k, v in cat.items()}
+    return log.arrays()
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
