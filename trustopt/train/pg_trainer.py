@@ -106,7 +106,8 @@ def train_pg(config: TrainConfig, out: str, *, workers: int, backend: str, resum
              callback, ray_address):
     """:func:`trustopt.train.train` for a RESOLVED policy-gradient ``config`` (see the module docstring)."""
     from trustopt.envs import EnvSpec
-    from trustopt.train.trainer import CHECKPOINT, PROGRESS, TrainResult, _check_same_config, _reopen, _write_config
+    from trustopt.train.trainer import (CHECKPOINT, PROGRESS, TrainResult, _check_same_config, _progress_bar, _reopen,
+                                        _write_config)
 
     if workers != 1 or backend not in ("process", "serial"):
         warnings.warn(f"{config.algo}: policy-gradient sampling is serial; workers={workers}, backend={backend!r} "
@@ -136,13 +137,7 @@ def train_pg(config: TrainConfig, out: str, *, workers: int, backend: str, resum
             run.progress_bytes = f.tell()
         save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
     _write_config(out, config, {"workers": 1, "backend": "serial", "ray_address": None})
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=config.timesteps, initial=run.timesteps, unit="step",
-                   unit_scale=True, dynamic_ncols=True,
-                   desc=f"{config.algo} {config.env_id} (budget {tqdm.format_sizeof(config.timesteps)} steps)")
+    bar = _progress_bar(config, run) if progress else None
     try:
         _loop(config, method, run, spec, out, bar, callback)
     finally:

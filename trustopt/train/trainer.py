@@ -239,13 +239,7 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     _write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
 
     bk = make_backend(backend, workers, run.opt.noise, address=ray_address)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=config.timesteps, initial=run.timesteps, unit="step",
-                   unit_scale=True, dynamic_ncols=True,
-                   desc=f"{config.algo} {config.env_id} (budget {tqdm.format_sizeof(config.timesteps)} steps)")
+    bar = _progress_bar(config, run) if progress else None
     try:
         _loop(config, run, bk, spec, obs_dim, act_dim, out, bar, callback)
     finally:
@@ -305,6 +299,15 @@ def _loop(config, run: _Run, bk, spec, obs_dim, act_dim, out, bar, callback) -> 
         )
         _finish_iteration(run, row, PROGRESS_COLUMNS, config, prog_path, ckpt_path, bar,
                           train_return=float(R.mean()), steps_per_s=steps / max(dt, 1e-9), callback=callback)
+
+
+def _progress_bar(config, run):
+    """The tqdm bar both trainers show: real timesteps against the budget (the last whole
+    iteration may pass it), iteration, return, eval and steps/s in the postfix."""
+    from tqdm import tqdm
+
+    return tqdm(total=config.timesteps, initial=run.timesteps, unit="step", unit_scale=True, dynamic_ncols=True,
+                desc=f"{config.algo} {config.env_id} (budget {tqdm.format_sizeof(config.timesteps)} steps)")
 
 
 def _finish_iteration(run, row: dict, columns, config, prog_path, ckpt_path, bar, *, train_return: float,
