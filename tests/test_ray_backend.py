@@ -174,6 +174,15 @@ def test_train_with_ray_equals_the_process_backend_bit_for_bit(tmp_path):
     _assert_same_run(tmp_path / "process", tmp_path / "ray")
 
 
+def test_policy_gradient_training_on_ray_equals_in_process(tmp_path):
+    """TRPO's episodes on 2 Ray actors: the same batches, hence the same policy, as in process."""
+    cfg = TrainConfig(env_id="InvertedPendulum-v5", algo="trpo", seed=2, timesteps=2000, batch_steps=1000,
+                      max_episode_steps=200, eval_every=2, eval_episodes=2)
+    train(cfg, tmp_path / "process", workers=1, progress=False)
+    train(cfg, tmp_path / "ray", workers=2, backend="ray", progress=False)
+    _assert_same_run(tmp_path / "process", tmp_path / "ray")
+
+
 def test_cli_connects_to_a_running_cluster_with_ray_address(tmp_path, ray_cluster):
     """A second driver process joins this module's cluster by address; same policy as in-process."""
     args = ["--env", "Swimmer-v5", "--algo", "tres", "--timesteps", "1600", "--seed", "4", "--set",

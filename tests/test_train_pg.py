@@ -16,7 +16,7 @@ from trustopt.cli import main
 from trustopt.envs import EnvSpec, GaussianLinearPolicy, rollout
 from trustopt.envs.pg_sampler import MujocoEpisodeSampler, PGCarry, evaluate_mean_action
 from trustopt.estimators import RunningMeanStd
-from trustopt.train import TrainConfig, load_policy, resolve_config, train
+from trustopt.train import TrainConfig, evaluate_policy, load_policy, resolve_config, train
 
 ENV = "InvertedPendulum-v5"
 TINY = dict(env_id=ENV, timesteps=3000, batch_steps=1000, eval_every=2, eval_episodes=2, max_episode_steps=200)
@@ -129,6 +129,68 @@ def test_same_seed_same_bits_and_resume_equals_uninterrupted(tmp_path):
     assert not np.array_equal(other.W, a.W)
 
 
+class _InProcessWaves:
+    """A backend with ``n_workers`` that maps in this process: exercises the wave logic (episodes
+    simulated past the batch and dropped) without processes."""
+
+    def __init__(self, n_workers):
+        self.n_workers, self.calls = n_workers, []
+
+    def map(self, fn, shared, items):
+        items = list(items)
+        self.calls.append(items)
+        return [fn(shared, i, None) for i in items]
+
+
+@pytest.mark.parametrize("n_workers", [2, 3, 7])
+def test_parallel_waves_give_the_serial_batch(n_workers):
+    """Hopper-v5 at the start: episodes of 10-60 steps, terminations at varying times. Whatever the
+    wave size, the batch is the serial one: the shortest prefix of episodes 0, 1, ... with at
+    least batch_steps steps (bit for bit), and the surplus episodes of the last wave are dropped."""
+    spec = EnvSpec(env_id="Hopper-v5")
+    method = trpo(spec, batch_steps=700)
+    serial = method.sampler.sample(method.policy, method.theta0, np.random.default_rng(3), None)
+    bk = _InProcessWaves(n_workers)
+    sampler = MujocoEpisodeSampler(env=spec, batch_steps=700, backend=bk)
+    par = sampler.sample(method.policy, method.theta0, np.random.default_rng(3), None)
+    for name in ("states", "actions", "adv", "logp_old", "returns", "weights"):
+        assert getattr(serial, name).tobytes() == getattr(par, name).tobytes(), name
+    assert serial.n_samples == par.n_samples >= 700
+    assert serial.n_samples - 700 < 1000  # the last episode is whole, no more
+    asked = [j for call in bk.calls for j in call]
+    assert asked == list(range(len(asked))) and len(asked) >= len(par.returns)
+    assert all(len(c) >= n_workers for c in bk.calls)  # every wave keeps all workers busy
+    b1, b2 = par.baseline, serial.baseline
+    assert b1.obs_rms.count == b2.obs_rms.count and np.array_equal(b1.obs_rms.M2, b2.obs_rms.M2)
+
+
+def test_same_bits_for_any_number_of_workers_and_resume_on_other_workers(tmp_path):
+    """`trustopt train --algo trpo` with 1 (in process) and 2 worker processes: the same policy and
+    progress rows; a run interrupted on 2 workers and resumed on 1 ends where both do."""
+    cfg = TrainConfig(algo="trpo", seed=4, **TINY)
+    train(cfg, tmp_path / "w1", progress=False)
+    train(cfg, tmp_path / "w2", workers=2, progress=False)
+    _same_bits(_npz(tmp_path / "w1"), _npz(tmp_path / "w2"))
+    assert _rows_without_wall(tmp_path / "w1") == _rows_without_wall(tmp_path / "w2")
+
+    def stop(row):
+        if row["iteration"] == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "c", workers=2, progress=False, callback=stop)
+    train(cfg, tmp_path / "c", progress=False, resume=True)
+    _same_bits(_npz(tmp_path / "w1"), _npz(tmp_path / "c"))
+
+
+def test_bad_workers_or_backend_is_named_before_the_run_folder_exists(tmp_path):
+    with pytest.raises(ValidationError, match="backend"):
+        MujocoEpisodeSampler(env=ENV, backend="process")
+    for kw, name in ((dict(workers=0), "workers"), (dict(backend="mpi"), "backend")):
+        with pytest.raises(ValidationError, match=name):
+            train(TrainConfig(algo="trpo", **TINY), tmp_path / name, progress=False, **kw)
+        assert not (tmp_path / name).exists()
+
+
 @pytest.mark.parametrize("algo", ["trpo", "ppo"])
 def test_cli_smoke(tmp_path, capsys, algo):
     out = str(tmp_path / algo)
@@ -156,6 +218,8 @@ def test_cli_smoke(tmp_path, capsys, algo):
     capsys.readouterr()
     assert main(["eval", out, "--episodes", "2"]) == 0
     assert ENV in capsys.readouterr().out
+    one = evaluate_policy(out, episodes=3)
+    assert one.tobytes() == evaluate_policy(out, episodes=3, workers=2).tobytes()  # same returns on 2 workers
 
 
 def test_config_errors_and_defaults():

@@ -15,7 +15,8 @@ from trustopt.tabular import TabularMDP
 
 _SAMPLING = ("n_episodes", "lambda_", "use_baseline", "n_trunk_episodes", "n_rollout_states")
 #: Sampling options of MuJoCo problems only (:class:`trustopt.envs.pg_sampler.MujocoEpisodeSampler`).
-_ENV_SAMPLING = ("batch_steps", "gamma", "obs_norm", "remove_survival_bonus", "max_episode_steps", "init_log_std")
+_ENV_SAMPLING = ("batch_steps", "gamma", "obs_norm", "remove_survival_bonus", "max_episode_steps", "init_log_std",
+                 "backend")
 
 
 def check_sampling(name: str, sampling: dict, *, vine_allowed: bool = False) -> None:

@@ -51,6 +51,7 @@ __all__ = [
     "SUPPORTED_ENV_IDS",
     "SURVIVAL_BONUS_FAMILIES",
     "Trajectory",
+    "cached_env",
     "make_env",
     "rollout",
 ]
@@ -155,6 +156,18 @@ class EnvSpec:
 _ENV_CACHE: dict[str, RolloutEnv] = {}
 
 
+def cached_env(env_spec: EnvSpec | str) -> RolloutEnv:
+    """The environment of ``env_spec`` (an :class:`EnvSpec` or an env id), built once per process
+    and spec, then reused (workers keep theirs between batches). Every use starts from
+    ``reset(seed=)`` or a snapshot, so sharing it changes no result."""
+    spec = env_spec if isinstance(env_spec, EnvSpec) else EnvSpec(env_id=env_spec)
+    key = spec.key()
+    env = _ENV_CACHE.get(key)
+    if env is None:
+        env = _ENV_CACHE[key] = spec.make()
+    return env
+
+
 def rollout(
     env_spec: EnvSpec | str,
     policy: LinearPolicy | GaussianLinearPolicy,
@@ -173,11 +186,7 @@ def rollout(
     result. See :meth:`RolloutEnv.rollout` for the policy, clipping, survival-bonus and
     recording semantics.
     """
-    spec = env_spec if isinstance(env_spec, EnvSpec) else EnvSpec(env_id=env_spec)
-    key = spec.key()
-    env = _ENV_CACHE.get(key)
-    if env is None:
-        env = _ENV_CACHE[key] = spec.make()
+    env = cached_env(env_spec)
     return env.rollout(
         policy, seed=seed, max_steps=max_steps, rng=rng, remove_survival_bonus=remove_survival_bonus, record=record,
         start=start,

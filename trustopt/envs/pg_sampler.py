@@ -23,19 +23,29 @@ complete episode's). Episode ``j`` of a batch resets with a seed and draws its a
 from a generator both derived from ``SeedSequence([key, j])``, where ``key`` is one integer
 drawn from the ``rng`` the loop passes: the batch is a pure function of ``(rng state, theta,
 carry)``; the trainer passes ``rng = default_rng([seed, stream, iteration])``, so episode
-``j`` of iteration ``k`` depends on ``(seed, k, j)`` only. Sampling is serial (one process).
+``j`` of iteration ``k`` depends on ``(seed, k, j)`` only.
+
+Parallel episodes (``backend``, a :mod:`trustopt.workers` backend): episode ``j`` is a pure
+function of ``(env, policy, key, j)``, so workers run episodes ``j, j+1, ...`` in waves and the
+batch is, as in the serial case, the SHORTEST PREFIX ``0..J-1`` of episodes with at least
+``batch_steps`` steps. A wave asks for ``max(n_workers, ceil(remaining / L))`` episodes (``L``
+the time limit in the first wave, the mean episode length seen so far afterwards); episodes past
+``J`` are simulated but dropped, and are not counted in ``n_samples``. The batch is therefore
+the same bits for any number of workers (workers only receive ``(env, policy, key)`` once per
+chunk and the indices ``j``, and send back the episodes' trajectories).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from trustopt._validation import ValidationError, readonly
 from trustopt.core.types import Batch
-from trustopt.envs import EnvSpec, GaussianLinearPolicy, rollout
+from trustopt.envs import EnvSpec, GaussianLinearPolicy, cached_env, rollout
 from trustopt.estimators import (
     FittedLinearBaseline,
     LinearValueBaseline,
@@ -135,6 +145,11 @@ class MujocoEpisodeSampler:
         lambda_: GAE parameter in [0, 1] (0.97, slides "GAE(0.99, 0.97)").
         use_baseline (True), obs_norm (True: running statistics; False: ``z = s``),
         remove_survival_bonus (True), baseline (the :class:`LinearValueBaseline` config).
+
+    Where episodes run (not a hyperparameter; never changes a batch):
+        backend: None (this process) or a :mod:`trustopt.workers` backend (``n_workers``,
+            ``map(fn, shared, items)``), e.g. ``trustopt.workers.make_backend("process", 2)``;
+            the caller owns it and closes it (module docstring: "Parallel episodes").
     """
 
     env: EnvSpec
@@ -145,8 +160,10 @@ class MujocoEpisodeSampler:
     obs_norm: bool = True
     remove_survival_bonus: bool = True
     baseline: LinearValueBaseline = field(default_factory=LinearValueBaseline)
+    backend: Any = None
     obs_dim: int = field(init=False)
     act_dim: int = field(init=False)
+    horizon: int = field(init=False, repr=False)
 
     def __post_init__(self):
         env = self.env
@@ -163,12 +180,13 @@ class MujocoEpisodeSampler:
                 raise ValidationError(f"{name}: expected True or False, got {getattr(self, name)!r}")
         if not isinstance(self.baseline, LinearValueBaseline):
             raise ValidationError(f"baseline: expected a LinearValueBaseline, got {type(self.baseline).__name__}")
-        e = env.make()
-        try:
-            object.__setattr__(self, "obs_dim", int(e.obs_dim))
-            object.__setattr__(self, "act_dim", int(e.act_dim))
-        finally:
-            e.close()
+        if self.backend is not None and not (hasattr(self.backend, "map") and hasattr(self.backend, "n_workers")):
+            raise ValidationError(f"backend: expected None or a trustopt.workers backend (with map and n_workers), "
+                                  f"got {type(self.backend).__name__}")
+        e = cached_env(env)
+        object.__setattr__(self, "obs_dim", int(e.obs_dim))
+        object.__setattr__(self, "act_dim", int(e.act_dim))
+        object.__setattr__(self, "horizon", int(e.max_episode_steps))
 
     @property
     def n_params(self) -> int:
@@ -192,18 +210,32 @@ class MujocoEpisodeSampler:
         carry = baseline
         mean, std = self.normalizer(carry)
         pol = gaussian_policy(theta, self.obs_dim, self.act_dim, mean, std)
-        key = int(rng.integers(0, 2**63 - 1))
-        trajs, returns, steps = [], [], 0
-        j = 0
+        job = _EpisodeJob(env=self.env, policy=pol, key=int(rng.integers(0, 2**63 - 1)),
+                          remove_survival_bonus=self.remove_survival_bonus)
+        results = self._episodes(job)
+        return self._assemble(policy, theta, carry, mean, std, [r.trajectory for r in results],
+                              np.array([r.train_return for r in results]))
+
+    def _episodes(self, job: "_EpisodeJob") -> list:
+        """Episodes ``0..J-1`` of ``job``, ``J`` the fewest with ``batch_steps`` steps (module docstring)."""
+        out, steps = [], 0
+        bk = self.backend
+        if bk is None or bk.n_workers == 1:
+            while steps < self.batch_steps:
+                out.append(_episode(job, len(out), None))
+                steps += out[-1].length
+            return out
+        L = self.horizon
         while steps < self.batch_steps:
-            reset_seed, noise_seed = np.random.SeedSequence([key, j]).generate_state(2, dtype=np.uint32)
-            res = rollout(self.env, pol, seed=int(reset_seed), rng=np.random.default_rng(int(noise_seed)),
-                          remove_survival_bonus=self.remove_survival_bonus, record=True)
-            trajs.append(res.trajectory)
-            returns.append(res.train_return)
-            steps += res.length
-            j += 1
-        return self._assemble(policy, theta, carry, mean, std, trajs, np.array(returns))
+            n = max(bk.n_workers, math.ceil((self.batch_steps - steps) / L))
+            wave = bk.map(_episode, job, range(len(out), len(out) + n))
+            for res in wave:
+                out.append(res)
+                steps += res.length
+                if steps >= self.batch_steps:
+                    break
+            L = max(1.0, steps / len(out))
+        return out
 
     def _assemble(self, policy, theta, carry, mean, std, trajs, returns) -> Batch:
         tau = len(trajs)
@@ -258,31 +290,50 @@ class MujocoEpisodeSampler:
         )
 
 
-def evaluate_mean_action(env: EnvSpec | str, policy: GaussianLinearPolicy, seeds) -> np.ndarray:
+@dataclass(frozen=True, kw_only=True, eq=False)
+class _EpisodeJob:
+    """What every episode of a batch shares (sent to a worker once per chunk of indices)."""
+
+    env: EnvSpec
+    policy: GaussianLinearPolicy
+    key: int
+    remove_survival_bonus: bool
+
+
+def _episode(job: _EpisodeJob, j: int, noise=None):
+    """Episode ``j`` of a batch: reset seed and action noise from ``SeedSequence([key, j])``
+    (a pure function of its arguments; ``noise``, the backends' noise table, is unused)."""
+    reset_seed, noise_seed = np.random.SeedSequence([job.key, int(j)]).generate_state(2, dtype=np.uint32)
+    return rollout(job.env, job.policy, seed=int(reset_seed), rng=np.random.default_rng(int(noise_seed)),
+                   remove_survival_bonus=job.remove_survival_bonus, record=True)
+
+
+def _mean_action_return(shared, seed: int, noise=None) -> float:
+    """The environment's own return of one episode of the mean action of ``shared = (spec, policy)``."""
+    spec, policy = shared
+    e = cached_env(spec)
+    low, high = e.action_low, e.action_high
+    obs = e.reset(seed=int(seed))
+    total = 0.0
+    while True:
+        obs, reward, terminated, truncated = e.step(np.clip(policy.mean_action(obs), low, high))
+        total += reward
+        if terminated or truncated:
+            return total
+
+
+def evaluate_mean_action(env: EnvSpec | str, policy: GaussianLinearPolicy, seeds, backend=None) -> np.ndarray:
     """Environment returns ``(len(seeds),)`` of the Gaussian policy's MEAN action
     ``a_t = clip(W (s_t - mean) / std + b, low, high)`` (no exploration noise; the environment's own
-    reward, survival bonus included), one episode per reset seed, serial."""
-    from trustopt.envs import make_env
-
+    reward, survival bonus included), one episode per reset seed; on ``backend``'s workers if
+    given (results in seed order, the same for any number of workers)."""
     spec = env if isinstance(env, EnvSpec) else EnvSpec(env_id=env)
     if not isinstance(policy, GaussianLinearPolicy):
         raise ValidationError(f"policy: expected a GaussianLinearPolicy, got {type(policy).__name__}")
-    e = make_env(spec.env_id, max_episode_steps=spec.max_episode_steps, fast=spec.fast, **spec.kwargs)
-    try:
-        if policy.W.shape != (e.act_dim, e.obs_dim):
-            raise ValidationError(f"policy: W has shape {policy.W.shape}, {spec.env_id} needs "
-                                  f"({e.act_dim}, {e.obs_dim})")
-        low, high = e.action_low, e.action_high
-        out = []
-        for s in seeds:
-            obs = e.reset(seed=int(s))
-            total = 0.0
-            while True:
-                obs, reward, terminated, truncated = e.step(np.clip(policy.mean_action(obs), low, high))
-                total += reward
-                if terminated or truncated:
-                    break
-            out.append(total)
-    finally:
-        e.close()
-    return np.array(out)
+    e = cached_env(spec)
+    if policy.W.shape != (e.act_dim, e.obs_dim):
+        raise ValidationError(f"policy: W has shape {policy.W.shape}, {spec.env_id} needs ({e.act_dim}, {e.obs_dim})")
+    seeds = [int(s) for s in seeds]
+    if backend is None:
+        return np.array([_mean_action_return((spec, policy), s) for s in seeds])
+    return np.array(backend.map(_mean_action_return, (spec, policy), seeds))

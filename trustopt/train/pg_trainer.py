@@ -11,8 +11,9 @@ algorithm's factory (:mod:`trustopt.algorithms`) composed on the environment, dr
 
 The loop state (``theta_k``, the carried normalizer and value baseline, the radius) is the
 checkpoint, written atomically after every iteration, so ``--resume`` continues to the same
-bits as an uninterrupted run. Sampling is SERIAL (one process; ``workers``/``backend`` are
-ignored for this family -- parallel PG sampling is future work). Evaluation runs the Gaussian
+bits as an uninterrupted run. Episodes run on ``workers`` processes (or Ray actors) of the
+chosen backend (:class:`~trustopt.envs.pg_sampler.MujocoEpisodeSampler`: the batch is the same
+shortest prefix of seeded episodes for any number of workers). Evaluation runs the Gaussian
 policy's MEAN action ``W z + b`` (no exploration noise) with the current normalizer, reporting the
 environment's own return; the reset seeds of the evaluation of iteration ``k`` are those of the
 ES driver (``SeedSequence([seed, 1, k])``).
@@ -24,17 +25,19 @@ ES driver (``SeedSequence([seed, 1, k])``).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import os
 import time
-import warnings
 
 import numpy as np
 
 from trustopt.core.loop import NEED_MODEL, READY, ask, start, tell
+from trustopt.noise import NoiseTable
 from trustopt.train.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
 from trustopt.train.config import TrainConfig
+from trustopt.workers import make_backend
 
 __all__ = ["PG_PROGRESS_COLUMNS", "make_method", "train_pg"]
 
@@ -50,13 +53,14 @@ PG_PROGRESS_COLUMNS = (
 _STREAM_PG = 3
 
 
-def make_method(config: TrainConfig, spec):
-    """The :class:`~trustopt.core.loop.Method` of a RESOLVED ``config`` on ``spec`` (an EnvSpec)."""
+def make_method(config: TrainConfig, spec, backend=None):
+    """The :class:`~trustopt.core.loop.Method` of a RESOLVED ``config`` on ``spec`` (an EnvSpec),
+    sampling its episodes on ``backend`` (None: this process)."""
     from trustopt.algorithms import get
 
     c = config
     sampling = dict(batch_steps=c.batch_steps, gamma=c.gamma, lambda_=c.lambda_, obs_norm=c.obs_norm,
-                    remove_survival_bonus=c.remove_survival_bonus, init_log_std=c.init_log_std)
+                    remove_survival_bonus=c.remove_survival_bonus, init_log_std=c.init_log_std, backend=backend)
     if c.algo == "trpo" or c.algo == "npg":
         hp = dict(delta=c.delta, cg_iters=c.cg_iters, cg_damping=c.cg_damping)
     elif c.algo == "vpg":
@@ -109,11 +113,8 @@ def train_pg(config: TrainConfig, out: str, *, workers: int, backend: str, resum
     from trustopt.train.trainer import (CHECKPOINT, PROGRESS, TrainResult, _check_same_config, _progress_bar, _reopen,
                                         _write_config)
 
-    if workers != 1 or backend not in ("process", "serial"):
-        warnings.warn(f"{config.algo}: policy-gradient sampling is serial; workers={workers}, backend={backend!r} "
-                      "are ignored", stacklevel=3)
     spec = EnvSpec(env_id=config.env_id, max_episode_steps=config.max_episode_steps)
-    method = make_method(config, spec)
+    method = make_method(config, spec)  # validates before the run folder or any worker exists
     ckpt_path = os.path.join(out, CHECKPOINT)
     if resume:
         payload = load_checkpoint(ckpt_path)
@@ -136,13 +137,16 @@ def train_pg(config: TrainConfig, out: str, *, workers: int, backend: str, resum
             os.fsync(f.fileno())
             run.progress_bytes = f.tell()
         save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
-    _write_config(out, config, {"workers": 1, "backend": "serial", "ray_address": None})
+    _write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
+    bk = make_backend(backend, workers, NoiseTable(size=1), address=ray_address)  # episodes never read the table
+    method = dataclasses.replace(method, sampler=dataclasses.replace(method.sampler, backend=bk))
     bar = _progress_bar(config, run) if progress else None
     try:
         _loop(config, method, run, spec, out, bar, callback)
     finally:
         if bar is not None:
             bar.close()
+        bk.close()
     _save_policy(out, config, method, run)
     pol = _final_policy(method, run)
     return TrainResult(config=config, iterations=run.iteration, timesteps=run.timesteps, episodes=run.episodes,
@@ -155,7 +159,7 @@ def _evaluate(config, method, run: _PGRun, spec) -> tuple[float, float]:
     from trustopt.train.trainer import _STREAM_EVAL, _seeds
 
     seeds = _seeds(config.seed, _STREAM_EVAL, run.iteration, config.eval_episodes)
-    G = evaluate_mean_action(spec, _final_policy(method, run), seeds)
+    G = evaluate_mean_action(spec, _final_policy(method, run), seeds, backend=method.sampler.backend)
     return float(G.mean()), float(G.std())
 
 

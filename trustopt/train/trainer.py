@@ -37,12 +37,12 @@ from typing import Callable
 
 import numpy as np
 
-from trustopt._validation import ValidationError
+from trustopt._validation import ValidationError, check_int
 from trustopt.estimators import RunningMeanStd
 from trustopt.noise import NoiseTable
 from trustopt.train.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
 from trustopt.train.config import PG_ALGOS, TrainConfig, resolve_config
-from trustopt.workers import RolloutJob, RolloutTask, make_backend, run_rollouts
+from trustopt.workers import BACKENDS, RolloutJob, RolloutTask, make_backend, run_rollouts
 
 __all__ = [
     "train",
@@ -200,15 +200,18 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     if not isinstance(config, TrainConfig):
         raise ValidationError(f"config: expected a TrainConfig, got {type(config).__name__}")
     config = resolve_config(config)
-    if config.algo in PG_ALGOS:  # the policy-gradient family: serial sampling, trustopt.train.pg_trainer
-        from trustopt.train.pg_trainer import train_pg
-
-        return train_pg(config, os.fspath(out), workers=workers, backend=backend, resume=resume, progress=progress,
-                        callback=callback, ray_address=ray_address)
+    check_int(workers, "workers", 1)
+    if backend not in BACKENDS:
+        raise ValidationError(f"backend: unknown {backend!r}; choose one of {', '.join(sorted(BACKENDS))}")
     if backend == "ray":  # fail before the run folder is created when the optional Ray is missing
         from trustopt.workers_ray import import_ray
 
         import_ray()
+    if config.algo in PG_ALGOS:  # the policy-gradient family: trustopt.train.pg_trainer
+        from trustopt.train.pg_trainer import train_pg
+
+        return train_pg(config, os.fspath(out), workers=workers, backend=backend, resume=resume, progress=progress,
+                        callback=callback, ray_address=ray_address)
     out = os.fspath(out)
     ckpt_path = os.path.join(out, CHECKPOINT)
     spec = EnvSpec(env_id=config.env_id, max_episode_steps=config.max_episode_steps)
@@ -381,7 +384,8 @@ def evaluate_policy(path, *, episodes: int = 100, seed: int = 1_000_003, workers
 
     Episodes reset with seeds ``SeedSequence([seed, 2, 0])`` (disjoint from the training and
     in-training evaluation streams for the default ``seed``); the environment's own reward.
-    A Gaussian policy (policy-gradient family) runs its MEAN action ``W z + b``, serially.
+    A Gaussian policy (policy-gradient family) runs its MEAN action ``W z + b``. ``workers``/``backend``
+    choose where the episodes run, never their returns.
     """
     from trustopt.envs import EnvSpec, GaussianLinearPolicy
 
@@ -392,13 +396,15 @@ def evaluate_policy(path, *, episodes: int = 100, seed: int = 1_000_003, workers
     if isinstance(policy, GaussianLinearPolicy):
         from trustopt.envs.pg_sampler import evaluate_mean_action
 
-        return evaluate_mean_action(spec, policy, _seeds(seed, 2, 0, episodes))
-    act_dim, obs_dim = policy.W.shape
-    job = RolloutJob(env=spec, theta=policy.W.reshape(-1), sigma=0.0, obs_mean=policy.mean, obs_std=policy.std,
-                     act_dim=act_dim, obs_dim=obs_dim, remove_survival_bonus=False)
-    bk = make_backend(backend, workers, NoiseTable(size=1))  # sign = 0 tasks never read the table
+    seeds = _seeds(seed, 2, 0, episodes)
+    bk = make_backend(backend, workers, NoiseTable(size=1))  # evaluation never reads the noise table
     try:
-        res = run_rollouts(bk, job, [RolloutTask(index=0, sign=0.0, seed=s) for s in _seeds(seed, 2, 0, episodes)])
+        if isinstance(policy, GaussianLinearPolicy):
+            return evaluate_mean_action(spec, policy, seeds, backend=bk)
+        act_dim, obs_dim = policy.W.shape
+        job = RolloutJob(env=spec, theta=policy.W.reshape(-1), sigma=0.0, obs_mean=policy.mean,
+                         obs_std=policy.std, act_dim=act_dim, obs_dim=obs_dim, remove_survival_bonus=False)
+        res = run_rollouts(bk, job, [RolloutTask(index=0, sign=0.0, seed=s) for s in seeds])
     finally:
         bk.close()
     return np.array([r.env_return for r in res])
