@@ -1,4 +1,5 @@
-"""Env-steps/s of an ES batch through the rollout backends: 1 worker (in-process) vs N processes.
+"""Env-steps/s of an ES batch (and of a policy-gradient batch) through the rollout backends:
+1 worker (in-process) vs N processes.
 
 The batch is what the trainer sends each iteration (trustopt.train): 2N antithetic noise-table
 perturbations of a linear policy, one episode each, rebuilt by the workers from
@@ -7,6 +8,12 @@ over ``--repeats`` rounds, on ``SerialBackend`` (the baseline, measured in the s
 ``ProcessBackend(n)`` for each ``--workers`` n; the best round is reported with the speed-up
 over 1 worker. The results are also checked to be identical across backends (same bits).
 Process start-up is excluded (the pool is warmed up once, as in a training run).
+
+``--pg-steps S`` (default 10000; 0 skips it) also times one policy-gradient batch per
+environment: :class:`trustopt.envs.pg_sampler.MujocoEpisodeSampler` collecting whole episodes
+of a Gaussian linear policy until S steps, with GAE and the baseline fit in the driver, in
+process and with ``backend=ProcessBackend(n)`` (same bits checked). Trajectories travel back
+from the workers, so this batch gains less than the ES batch, which returns only scalars.
 
     python benchmarks/bench_workers.py                       # Swimmer, HalfCheetah, Hopper; 2 workers
     python benchmarks/bench_workers.py --envs Ant-v5 --workers 2 4 --directions 32
@@ -31,6 +38,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", nargs="+", type=int, default=[2])
     ap.add_argument("--directions", type=int, default=8, help="antithetic pairs per batch (2N episodes)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--pg-steps", type=int, default=10000, help="steps of the policy-gradient batch (0: skip)")
     ap.add_argument("--quick", action="store_true", help="Swimmer only, 4 directions, 1 round")
     args = ap.parse_args(argv)
     if args.quick:
@@ -70,11 +78,35 @@ def main(argv=None) -> int:
             for name, _ in backends:
                 sps = steps / best[name]
                 print(f"{env_id:<18}{name:>16}{steps:>8}{sps:>10.0f}{sps / base:>10.2f}", flush=True)
+            if args.pg_steps:
+                _pg_batch(spec, backends, args.pg_steps, args.repeats)
             env.close()
     finally:
         for _, bk in backends:
             bk.close()
     return 0
+
+
+def _pg_batch(spec, backends, steps, repeats) -> None:
+    """One TRPO-style batch of ``steps`` steps per backend, best of ``repeats`` interleaved rounds."""
+    from trustopt.algorithms import get
+    from trustopt.envs.pg_sampler import MujocoEpisodeSampler
+
+    method = get("trpo")(spec, batch_steps=steps)
+    theta = method.theta0 + np.random.default_rng(1).normal(scale=0.05, size=method.theta0.size)
+    samplers = [(name, MujocoEpisodeSampler(env=spec, batch_steps=steps, backend=bk)) for name, bk in backends]
+    best, batches = {name: np.inf for name, _ in samplers}, {}
+    for _ in range(repeats):
+        for name, smp in samplers:
+            t0 = time.perf_counter()
+            batches[name] = smp.sample(method.policy, theta, np.random.default_rng(2), None)
+            best[name] = min(best[name], time.perf_counter() - t0)
+    ref = batches[samplers[0][0]]
+    assert all(b.adv.tobytes() == ref.adv.tobytes() for b in batches.values()), "backends disagree"
+    base = ref.n_samples / best[samplers[0][0]]
+    for name, _ in samplers:
+        sps = ref.n_samples / best[name]
+        print(f"{spec.env_id + ' (PG)':<18}{name:>16}{ref.n_samples:>8}{sps:>10.0f}{sps / base:>10.2f}", flush=True)
 
 
 if __name__ == "__main__":
