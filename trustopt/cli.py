@@ -190,7 +190,7 @@ def _cmd_train(args) -> int:
                 progress=not args.no_progress, ray_address=args.ray_address)
     ev = "" if res.last_eval is None else f", last evaluation {res.last_eval[0]:.2f} +- {res.last_eval[1]:.2f}"
     print(f"trustopt: {res.config.algo} on {res.config.env_id}: stopped ({res.stop_reason}) after "
-          f"{res.iterations} iterations, {res.timesteps} timesteps, {res.wall_s:.1f} s{ev}; policy in "
+          f"{res.iterations} iteration{'' if res.iterations == 1 else 's'}, {res.timesteps} timesteps, {res.wall_s:.1f} s{ev}; policy in "
           f"{os.path.join(res.out, 'policy.npz')}")
     return 0
 
