@@ -2,7 +2,8 @@
 
 References: the numba kernels against their NumPy twins; both against direct O(T^2)
 sums written from the slides' definitions (n-step advantages with (1 - lambda) lambda^{n-1}
-weights, "GAE: Limiting Cases"); hand-computed episodes; scipy's rankdata; the ridge
+weights, "GAE: Limiting Cases"); the previous-batch baseline pipeline against those sums with
+a per-state-mean baseline; hand-computed episodes; scipy's rankdata; the ridge
 normal equations; two-pass mean/variance of the concatenated data.
 """
 
@@ -24,6 +25,7 @@ from trustopt.estimators import (
     episode_timesteps,
     gae,
     gae_numpy,
+    gae_with_fitted_baseline,
     ridge_regression,
 )
 
@@ -254,6 +256,87 @@ def test_episode_timesteps():
     np.testing.assert_array_equal(episode_timesteps(term, trunc, first_timestep=5), [5, 6, 7, 0, 1, 0, 1])
     two = episode_timesteps(np.stack([term, trunc], 1))
     np.testing.assert_array_equal(two[:, 1], [0, 1, 2, 3, 4, 0, 1])
+
+
+# ----------------------------------------------------------------------------- GAE with a fitted baseline
+
+
+@st.composite
+def state_batches(draw):
+    """(rewards, states, next_states, terminated, truncated) of one (T,) stream on S = 4 states:
+    inside an episode next_states[t] = states[t+1]; at an episode end a fresh successor."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    T = draw(st.integers(1, 40))
+    p_term, p_trunc = draw(st.sampled_from([(0.0, 0.0), (0.1, 0.0), (0.0, 0.1), (0.15, 0.15), (0.5, 0.3)]))
+    term = rng.random(T) < p_term
+    trunc = rng.random(T) < p_trunc
+    states = rng.integers(0, 4, T)
+    next_states = np.append(states[1:], rng.integers(0, 4))
+    boundary = (term | trunc)[:-1]
+    next_states[:-1] = np.where(boundary, rng.integers(0, 4, T - 1), next_states[:-1])
+    return rng.standard_normal(T), states, next_states, term, trunc
+
+
+def per_state_mean(states, targets):
+    """Least-squares fit of one-hot features: the mean target of each visited state, 0 elsewhere."""
+    w = np.zeros(4)
+    for j in range(4):
+        if np.any(states == j):
+            w[j] = np.mean(targets[states == j])
+    return w
+
+
+@given(first=state_batches(), second=state_batches(), gamma=st.sampled_from([0.0, 0.5, 0.9, 1.0]),
+       lambda_=st.sampled_from([0.0, 0.3, 0.95, 1.0]))
+def test_gae_with_fitted_baseline_uses_the_previous_fit_and_refits(first, second, gamma, lambda_):
+    """Two consecutive batches against the direct sums (slides' n-step definition, explicit returns):
+    batch 1 (no previous fit) is advantaged with the fit to its own unbootstrapped returns; batch 2
+    with batch 1's refit (V(s_T) bootstrapped from it at truncations); each returns the fit to its
+    returns bootstrapped with the baseline it was advantaged with."""
+    prev_ref = None
+    prev = None
+    for r, s, s_next, term, trunc in (first, second):
+        if prev_ref is None:
+            prev_ref = per_state_mean(s, direct_returns(r, np.zeros(r.size), term, trunc, gamma))
+        v, nv = prev_ref[s], prev_ref[s_next]
+        adv_ref = direct_nstep_gae(r, v, nv, term, trunc, gamma, lambda_)
+        new_ref = per_state_mean(s, direct_returns(r, nv, term, trunc, gamma))
+        adv, prev = gae_with_fitted_baseline(
+            r, term, trunc, gamma=gamma, lambda_=lambda_, previous=prev,
+            fit=lambda y, s=s: per_state_mean(s, y), predict=lambda w, s=s, s_next=s_next: (w[s], w[s_next]))
+        # sums of <= 40 terms of O(1) magnitude (returns up to ~40 with gamma = 1)
+        np.testing.assert_allclose(adv, adv_ref, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(prev, new_ref, rtol=1e-10, atol=1e-10)
+        prev_ref = new_ref
+
+
+def test_gae_with_fitted_baseline_calls():
+    """``fit`` runs twice on a first batch (own returns, then bootstrapped targets) and once after;
+    ``predict`` receives exactly the previous fit; non-finite rewards are refused (callers handle them)."""
+    r = np.array([1.0, 2.0, 3.0])
+    term, trunc = np.array([False, True, False]), np.array([False, False, True])
+    calls = []
+
+    def fit(y):
+        calls.append(("fit", y.copy()))
+        return ("fitted", len(calls))
+
+    def predict(f):
+        calls.append(("predict", f))
+        return np.array([0.5, 1.0, 2.0]), np.array([1.0, 4.0, 10.0])
+
+    adv, new = gae_with_fitted_baseline(r, term, trunc, gamma=0.5, lambda_=0.5, previous=None, fit=fit, predict=predict)
+    assert [c[0] for c in calls] == ["fit", "predict", "fit"] and calls[1][1] == ("fitted", 1)
+    np.testing.assert_array_equal(calls[0][1], [2.0, 2.0, 3.0])  # own returns, no bootstrap
+    np.testing.assert_array_equal(calls[2][1], [2.0, 2.0, 8.0])  # 3 + 0.5 * V(s_T) = 3 + 5
+    np.testing.assert_allclose(adv, [1.25, 1.0, 6.0])  # test_gae_hand_computed_termination_vs_truncation
+    assert new == ("fitted", 3)
+    calls.clear()
+    gae_with_fitted_baseline(r, term, trunc, gamma=0.5, lambda_=0.5, previous="w", fit=fit, predict=predict)
+    assert [c[0] for c in calls] == ["predict", "fit"] and calls[0][1] == "w"
+    with pytest.raises(ValidationError, match="rewards"):
+        gae_with_fitted_baseline(np.array([1.0, np.nan, 0.0]), term, trunc, gamma=0.5, lambda_=0.5,
+                                 previous="w", fit=fit, predict=predict)
 
 
 # ----------------------------------------------------------------------------- centered ranks

@@ -28,7 +28,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -53,6 +53,7 @@ __all__ = [
     "ridge_regression",
     "LinearValueBaseline",
     "FittedLinearBaseline",
+    "gae_with_fitted_baseline",
     "RunningMeanStd",
 ]
 
@@ -459,6 +460,68 @@ class FittedLinearBaseline:
                 f"obs: dimension {(Phi.shape[1] - 4) // 2} differs from the fitted {(self.coef.shape[0] - 4) // 2}"
             )
         return Phi @ self.coef
+
+
+def gae_with_fitted_baseline(
+    rewards,
+    terminated,
+    truncated,
+    *,
+    gamma: float,
+    lambda_: float,
+    previous: Any,
+    fit: Callable[[np.ndarray], Any],
+    predict: Callable[[Any], tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, Any]:
+    """GAE advantages of one batch with a value baseline fitted on the PREVIOUS batch, and the
+    baseline refitted on this batch for the next one (slides "Vanilla Policy Gradient + GAE",
+    Alg. 1 lines 4-6; Schulman et al. 2016, "High-Dimensional Continuous Control Using
+    Generalized Advantage Estimation"; STRO eq. 4.4).
+
+    With ``V_k = previous`` (the fit of batch ``k-1``)::
+
+        values[t], next_values[t] = predict(V_k)           # V_k(s_t), V_k(s_{t+1})
+        A_t     = gae(rewards, values, ..., gamma, lambda_, next_values)
+                = sum_l (gamma lambda)^l delta_{t+l},  delta_t = r_t + gamma V_k(s_{t+1}) [not term_t] - V_k(s_t)
+        R_t     = discounted_returns(rewards, ..., gamma, next_values)   # V_k(s_T) bootstrapped at a truncation
+        V_{k+1} = fit(R_t)                                 # returned, for batch k+1
+
+    so the baseline never sees the returns it is subtracted from (rllab's convention, Duan et
+    al. 2016: advantages first, then ``baseline.fit(paths)``), and the bootstrap ``V(s_T)`` of a
+    truncated episode in the targets is the previous fit's. On the FIRST batch
+    (``previous=None``) there is no previous fit: ``V_k = fit(R^0)`` with ``R^0`` the batch's own
+    returns without bootstrap (``next_values = 0``), then as above.
+
+    Everything that differs between samplers is an argument: ``gamma`` (1 on a chain with
+    geometric termination, where the discount is the termination; ``< 1`` on MuJoCo), the
+    features the baseline sees (captured by ``fit`` and ``predict``), what a fitted baseline is
+    (a coefficient vector, a :class:`FittedLinearBaseline`, ...: this function only passes it
+    from ``fit`` to ``predict``). Pair weights, states and the batch itself stay with the sampler.
+    Note: STRO eq. 4.5 regresses on the TD(lambda) targets ``V + A``; here (as in the slides and
+    rllab) the targets are the discounted returns ``R_t``.
+
+    Args:
+        rewards, terminated, truncated: ``(T,)``, one stream of concatenated episodes (the
+            layout of the module docstring); FINITE (the caller handles a diverged batch:
+            :func:`gae` and :func:`discounted_returns` reject non-finite values).
+        gamma, lambda_: in ``[0, 1]``.
+        previous: the baseline returned for the previous batch, or None on the first batch.
+        fit: ``targets (T,) -> fitted baseline`` on this batch's inputs (states, time, ...).
+        predict: ``fitted -> (values (T,), next_values (T,))``: ``V(s_t)`` and ``V(s_{t+1})`` of
+            each step's successor (at an episode's last step, of its final observation ``s_T``;
+            ignored where terminated).
+
+    Returns:
+        ``(adv (T,), fit(R))``: the advantages and the baseline for the next batch.
+    """
+    fitted = previous
+    if fitted is None:  # first batch: fit on itself, without bootstrap
+        fitted = fit(discounted_returns(rewards, terminated, truncated, gamma=gamma,
+                                        next_values=np.zeros(np.shape(rewards))))
+    values, next_values = predict(fitted)
+    targets = discounted_returns(rewards, terminated, truncated, gamma=gamma, next_values=next_values)
+    adv = gae(rewards, values, terminated, truncated, gamma=gamma, lambda_=lambda_, next_values=next_values)
+    return adv, fit(targets)
 
 
 # ----------------------------------------------------------------------------- running moments
