@@ -28,7 +28,7 @@ from trustopt import lqr as lqr_oracle
 from trustopt._validation import ValidationError, check_nonnegative, readonly
 from trustopt.components.samplers import _StepLog
 from trustopt.core.types import Batch
-from trustopt.estimators import discounted_returns, gae, ridge_regression
+from trustopt.estimators import gae, gae_with_fitted_baseline, ridge_regression
 
 __all__ = ["ExactLQRModel", "ExactLQRSampler", "LQREpisodeSampler", "quadratic_features", "lqr_theta0"]
 
@@ -259,7 +259,8 @@ class LQREpisodeSampler:
     with the value baseline ``V(s) = phi(s)' w`` on :func:`quadratic_features` (which contain
     ``V_pi`` exactly), ``w`` by ridge regression (:func:`trustopt.estimators.ridge_regression`;
     STRO eq. 4.5) on the reward-to-go targets of the PREVIOUS batch (``baseline``; on the first
-    batch, of the batch itself). ``use_baseline=False`` gives REINFORCE without baseline.
+    batch, of the batch itself; :func:`trustopt.estimators.gae_with_fitted_baseline` with
+    ``gamma = 1``). ``use_baseline=False`` gives REINFORCE without baseline.
     Rollouts of an unstable policy may overflow: an overflowing episode ends at that step and
     the batch is returned without pairs, with ``eta = -inf`` and the previous baseline (a model
     batch there makes the loop record a non-finite surrogate; a ratio test rejects such a trial).
@@ -295,25 +296,23 @@ class LQREpisodeSampler:
             s, a, r, term, trunc = tr["s"], tr["a"], tr["r"], tr["term"], tr["trunc"]
             returns = np.bincount(tr["ep"], weights=r, minlength=self.n_episodes)
             finite = bool(np.all(np.isfinite(r)) and np.all(np.isfinite(tr["s_next"])))
-            phi, phi_next = quadratic_features(s), quadratic_features(tr["s_next"])
-            new_baseline = baseline
-            if self.use_baseline and finite:
-                w_prev = baseline
-                if w_prev is None:  # first batch: fit on itself
-                    targets0 = discounted_returns(r, term, trunc, gamma=1.0, next_values=np.zeros(r.shape))
-                    w_prev = ridge_regression(phi, targets0, self.reg_coeff)
-                values, next_values = phi @ w_prev, phi_next @ w_prev
-                targets = discounted_returns(r, term, trunc, gamma=1.0, next_values=next_values)
-                new_baseline = readonly(ridge_regression(phi, targets, self.reg_coeff))
-            else:
-                values = next_values = np.zeros(r.shape)
             if not finite:  # diverged: no pairs, eta = -inf (the loop records a numerical failure)
                 n, m = lqr.n, lqr.m
                 return Batch(theta=theta, states=np.zeros((0, n)), actions=np.zeros((0, m)), weights=np.zeros(0),
                              adv=np.zeros(0), logp_old=np.zeros(0), returns=np.full(self.n_episodes, -math.inf),
                              eta=-math.inf, eta_std=math.nan, n_samples=int(r.size), exact=False,
                              baseline=baseline)
-            adv = gae(r, values, term, trunc, gamma=1.0, lambda_=self.lambda_, next_values=next_values)
+            if self.use_baseline:  # V(s) = phi(s)' w, fitted on the previous batch (gamma = 1: geometric termination)
+                phi, phi_next = quadratic_features(s), quadratic_features(tr["s_next"])
+                adv, w = gae_with_fitted_baseline(
+                    r, term, trunc, gamma=1.0, lambda_=self.lambda_, previous=baseline,
+                    fit=lambda targets: ridge_regression(phi, targets, self.reg_coeff),
+                    predict=lambda w: (phi @ w, phi_next @ w))
+                new_baseline = readonly(w)
+            else:
+                zeros = np.zeros(r.shape)
+                adv = gae(r, zeros, term, trunc, gamma=1.0, lambda_=self.lambda_, next_values=zeros)
+                new_baseline = baseline
         return Batch(
             theta=theta, states=s, actions=a, weights=np.full(r.size, 1.0 / self.n_episodes), adv=adv,
             logp_old=policy.log_prob(theta, s, a), returns=returns, eta=float(np.mean(returns)),

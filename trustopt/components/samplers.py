@@ -30,7 +30,7 @@ import numpy as np
 
 from trustopt._validation import ValidationError, check_nonnegative
 from trustopt.core.types import Batch
-from trustopt.estimators import discounted_returns, gae, ridge_regression
+from trustopt.estimators import gae, gae_with_fitted_baseline, ridge_regression
 from trustopt.tabular import TabularMDP, evaluate
 
 __all__ = ["ExactTabularSampler", "TabularEpisodeSampler", "TabularVineSampler", "default_max_episode_steps"]
@@ -157,7 +157,8 @@ class TabularEpisodeSampler:
     with the tabular value baseline ``V(s) = w_s`` (one-hot features; ridge regression on
     the reward-to-go targets, :func:`trustopt.estimators.ridge_regression`; STRO eq. 4.5)
     fitted on the PREVIOUS batch (passed in as ``baseline``; on the first batch, on the
-    batch itself). ``use_baseline=False`` gives REINFORCE without baseline (``V = 0``).
+    batch itself; :func:`trustopt.estimators.gae_with_fitted_baseline` with ``gamma = 1``).
+    ``use_baseline=False`` gives REINFORCE without baseline (``V = 0``).
 
     Hyperparameters:
         n_episodes: episodes per batch (``>= 2``, for ``sigma_hat``).
@@ -197,20 +198,19 @@ class TabularEpisodeSampler:
         s, a, r = tr["s"], tr["a"], tr["r"]
         term, trunc = tr["term"], tr["trunc"]
         returns = np.bincount(tr["ep"], weights=r, minlength=self.n_episodes)
-        if self.use_baseline:
-            w_prev = baseline
-            if w_prev is None:  # first batch: fit on itself
-                targets0 = discounted_returns(r, term, trunc, gamma=1.0, next_values=np.zeros(r.shape))
-                w_prev = self._fit(s, targets0)
-            V = np.asarray(w_prev)
+        if self.use_baseline:  # V(s) = w_s, fitted on the previous batch (gamma = 1: geometric termination)
+
+            def values_at(w):
+                V = np.asarray(w)
+                return V[s], V[tr["s_next"]]
+
+            adv, new_baseline = gae_with_fitted_baseline(
+                r, term, trunc, gamma=1.0, lambda_=self.lambda_, previous=baseline,
+                fit=lambda targets: self._fit(s, targets), predict=values_at)
         else:
-            V = np.zeros(mdp.n_states)
-        values, next_values = V[s], V[tr["s_next"]]
-        adv = gae(r, values, term, trunc, gamma=1.0, lambda_=self.lambda_, next_values=next_values)
-        new_baseline = None
-        if self.use_baseline:
-            targets = discounted_returns(r, term, trunc, gamma=1.0, next_values=next_values)
-            new_baseline = self._fit(s, targets)
+            zeros = np.zeros(r.shape)
+            adv = gae(r, zeros, term, trunc, gamma=1.0, lambda_=self.lambda_, next_values=zeros)
+            new_baseline = None
         return Batch(
             theta=theta, states=s, actions=a, weights=np.full(s.size, 1.0 / self.n_episodes), adv=adv,
             logp_old=policy.log_prob(theta, s, a), returns=returns, eta=float(np.mean(returns)),

@@ -50,8 +50,8 @@ from trustopt.estimators import (
     FittedLinearBaseline,
     LinearValueBaseline,
     RunningMeanStd,
-    discounted_returns,
     gae,
+    gae_with_fitted_baseline,
 )
 
 __all__ = ["PGCarry", "MujocoEpisodeSampler", "obs_normalizer", "evaluate_mean_action", "gaussian_policy"]
@@ -254,34 +254,28 @@ class MujocoEpisodeSampler:
         z_final = (np.array([tr.final_obs for tr in trajs]) - mean) / std
         gamma, lam = float(self.gamma), float(self.lambda_)
         finite = bool(np.all(np.isfinite(r)) and np.all(np.isfinite(z)) and np.all(np.isfinite(z_final)))
+        if not finite:  # diverged: no pairs, eta = -inf, the carry unchanged
+            return Batch(theta=theta, states=np.zeros((0, self.obs_dim)), actions=np.zeros((0, self.act_dim)),
+                         weights=np.zeros(0), adv=np.zeros(0), logp_old=np.zeros(0), returns=returns,
+                         eta=-math.inf, eta_std=math.nan, n_samples=N, exact=False, baseline=carry)
 
-        def next_values_of(fitted):
+        def values_of(fitted):
             v = fitted.predict(z, t)
             nv = np.empty(N)
             nv[:-1] = v[1:]
             nv[ends] = fitted.predict(z_final, lengths)  # V(s_T); zeroed by gae where terminated
             return v, nv
 
-        new_value = None if carry is None else carry.value
-        if self.use_baseline and finite:
-            fitted = new_value
-            if fitted is None:  # first batch: fit on itself (no bootstrap)
-                R0 = discounted_returns(r, term, trunc, gamma=gamma, next_values=np.zeros(N))
-                fitted = self.baseline.fit(z, t, R0)
-            values, next_values = next_values_of(fitted)
-            targets = discounted_returns(r, term, trunc, gamma=gamma, next_values=next_values)
-            new_value = self.baseline.fit(z, t, targets)
+        if self.use_baseline:  # V(z, t) fitted on the previous batch's discounted returns
+            adv, new_value = gae_with_fitted_baseline(
+                r, term, trunc, gamma=gamma, lambda_=lam, previous=None if carry is None else carry.value,
+                fit=lambda targets: self.baseline.fit(z, t, targets), predict=values_of)
         else:
-            values = next_values = np.zeros(N)
+            zeros = np.zeros(N)
+            adv = gae(r, zeros, term, trunc, gamma=gamma, lambda_=lam, next_values=zeros)
+            new_value = None if carry is None else carry.value
         rms = RunningMeanStd.empty(self.obs_dim) if carry is None else carry.obs_rms
-        if finite:
-            rms = rms.merge(RunningMeanStd.from_batch(raw))
-        new_carry = PGCarry(obs_rms=rms, value=new_value)
-        if not finite:
-            return Batch(theta=theta, states=np.zeros((0, self.obs_dim)), actions=np.zeros((0, self.act_dim)),
-                         weights=np.zeros(0), adv=np.zeros(0), logp_old=np.zeros(0), returns=returns,
-                         eta=-math.inf, eta_std=math.nan, n_samples=N, exact=False, baseline=carry)
-        adv = gae(r, values, term, trunc, gamma=gamma, lambda_=lam, next_values=next_values)
+        new_carry = PGCarry(obs_rms=rms.merge(RunningMeanStd.from_batch(raw)), value=new_value)
         return Batch(
             theta=theta, states=readonly(z), actions=a, weights=np.full(N, 1.0 / tau), adv=adv,
             logp_old=policy.log_prob(theta, z, a), returns=returns, eta=float(np.mean(returns)),
