@@ -140,6 +140,30 @@ def test_mean_kl_metric_is_fisher_and_kl_hessian():
     np.testing.assert_allclose(F, H, atol=1e-6)
 
 
+def test_loop_policies_have_the_protocol_and_take_fisher_weights_as_given():
+    """Every loop policy has the members of core.protocols.Policy (what the loop and the generic
+    components call). fisher_vector_product takes its weights AS GIVEN: on an exact batch
+    (w = rho_pi(s) pi(a|s), sum 1/(1-gamma) = 10) it is the rho_pi-weighted (UNNORMALIZED) Fisher
+    matrix of the oracle, and MeanKL's metric is that product at the normalized weights (dbar_pi)."""
+    from trustopt.algorithms.es import GaussianSearch
+    from trustopt.components.flat_policies import FlatLinearGaussian
+    from trustopt.core.protocols import Policy
+    from trustopt.policies import LinearGaussian
+
+    for pol in (POLICY, FlatLinearGaussian(LinearGaussian(2, 1)), GaussianSearch(n_params=3)):
+        assert isinstance(pol, Policy), type(pol).__name__
+    th_k = _theta(5)
+    b = _exact_batch(th_k)
+    ev = tabular.evaluate(MDP, POLICY.probs(th_k))
+    F_rho = POLICY.base.fisher_matrix(th_k.reshape(S, A), ev.rho)
+    F_dbar = POLICY.base.fisher_matrix(th_k.reshape(S, A), tabular.normalized_visitation(MDP, ev))
+    mvp = MeanKL().metric_vector_product(POLICY, th_k, b)
+    for v in np.random.default_rng(0).normal(size=(3, S * A)):
+        np.testing.assert_allclose(POLICY.fisher_vector_product(th_k, b.states, b.weights, v), F_rho @ v,
+                                   rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(mvp(v), F_dbar @ v, rtol=1e-12, atol=1e-14)
+
+
 def test_reported_kl_is_the_mean_kl_and_survives_zero_weights():
     from dataclasses import replace
 

@@ -32,23 +32,51 @@ __all__ = ["Policy", "Sampler", "Surrogate", "Distance", "StepSolver", "Acceptan
 
 @runtime_checkable
 class Policy(Protocol):
-    """A parameterized stochastic policy ``pi_theta(a|s)`` with a flat ``theta`` of length
-    ``n_params``. Shapes: ``states (N, ...)``, ``actions (N, ...)``, ``v (d,)``."""
+    """A parameterized stochastic policy ``pi_theta(a|s)`` with a flat ``theta (d,)``, ``d = n_params``.
+
+    The members below are what the loop and the generic components call (surrogates, distances,
+    step solvers); every loop policy has them (:class:`~trustopt.components.flat_policies.FlatTabularSoftmax`,
+    :class:`~trustopt.components.flat_policies.FlatLinearGaussian`,
+    :class:`~trustopt.algorithms.es.GaussianSearch`). Shapes: ``theta, theta_old, v (d,)``;
+    ``states (N, ...)`` and ``actions (N, ...)`` in the policy's own encoding (integers ``(N,)``
+    for a tabular policy, ``(N, obs_dim)`` / ``(N, act_dim)`` for a Gaussian one).
+
+    Members that only some components call (a policy used with them must have them):
+
+    * ``sample(theta, states, rng) -> actions (N, ...)``, ``a_i ~ pi_theta(.|s_i)``: the tabular
+      and LQR episode samplers;
+    * ``probs(theta) -> (S, A)``: the tabular samplers and ``ExactTabularStep``;
+    * ``tv(theta_old, theta, states) -> (N,)``, ``TV_{s_i}`` (STRO eq. 3.6): ``MeanTV``;
+    * ``mean_index``, ``log_std_index`` (int arrays into ``theta``): the alternating mean /
+      log-std update of ``StroInnerSolver`` (STRO eq. 4.11-4.12).
+
+    The score matrix ``grad_log_prob (N, d)`` is not part of the protocol: the library only
+    contracts it with a vector (:meth:`score_vector_product`); the policies that provide it do so
+    for tests and as the reference of that contraction.
+    """
 
     n_params: int
 
     def log_prob(self, theta, states, actions) -> np.ndarray:
         """``log pi_theta(a_i | s_i)``, ``(N,)``."""
 
-    def grad_log_prob(self, theta, states, actions) -> np.ndarray:
-        """``grad_theta log pi_theta(a_i | s_i)``, ``(N, d)`` (the score, slides "Score Function")."""
+    def score_vector_product(self, theta, states, actions, c) -> np.ndarray:
+        """``sum_i c_i grad_theta log pi_theta(a_i | s_i)``, ``(d,)`` for ``c (N,)`` (the score,
+        slides "Score Function", contracted with per-pair coefficients, e.g. ``w_i r_i A_i``)."""
 
     def kl(self, theta_old, theta, states) -> np.ndarray:
         """``KL(pi_old(.|s_i) || pi_theta(.|s_i))``, ``(N,)`` (old || new, as TRPO)."""
 
     def fisher_vector_product(self, theta, states, weights, v) -> np.ndarray:
-        """``F v`` with ``F = sum_i w_i grad^2_theta' KL(pi_theta(.|s_i) || pi_theta'(.|s_i))|_{theta'=theta}``
-        (TRPO App. C.1, ``J' M J v``), ``(d,)``; ``weights`` sum to one."""
+        """``F v``, ``(d,)``, with ``F = sum_i w_i grad^2_theta' KL(pi_theta(.|s_i) || pi_theta'(.|s_i))``
+        at ``theta' = theta`` (TRPO App. C.1, ``sum_i w_i J_i' M J_i``).
+
+        ``weights (N,) >= 0`` are used AS GIVEN (``F`` is linear in them). The library's one caller,
+        :class:`~trustopt.components.distances.MeanKL`, passes the normalized pair weights
+        ``wbar = w / sum(w)`` (summing to one up to round-off), so ``F`` is the Hessian of the mean KL
+        ``sum_i wbar_i KL_i`` that the trust region constrains (TRPO eq. 12), not of the batch's
+        unnormalized-visitation sum ``sum_i w_i KL_i``. (``GaussianSearch`` divides by ``sum(w)``
+        itself, which gives the same ``F`` up to round-off for normalized weights.)"""
 
     def entropy(self, theta, states) -> np.ndarray:
         """``H(pi_theta(.|s_i))``, ``(N,)`` (STRO eq. 4.9)."""
