@@ -9,6 +9,30 @@ only what the loop does not: ``sigma_k`` (a function of the loop's radius parame
 evaluation counters and the best point seen (the step solvers' state -- OpenAI-ES's Adam
 moments, the BFGS matrix of the trust-region ES -- travels in the loop's ``step_state``).
 
+Public API:
+
+* ``minimize(fun, x0, method=None, *, sigma0, maxfev, seed, workers=1, callback=None,
+  options=None) -> scipy.optimize.OptimizeResult``; ``method`` one of :data:`METHODS`
+  (``None``: :data:`DEFAULT_METHOD`); ``options`` a :class:`MinimizeOptions`, the method's
+  options instance, or a dict of the same names (the run's options and the method's
+  hyperparameters mixed, as before).
+* Ask/tell optimizers :class:`ES`, :class:`ARS`, :class:`TRES`, :class:`TrustRegionES`::
+
+      opt = TRES(x0, sigma0, *, seed, popsize=None, noise=None, tolx=1e-12, tolfun=1e-12,
+                 ftarget=-inf, maxfev=None, maxiter=None, options=None, **hyperparameters)
+      X = opt.ask(); opt.tell(X, values); opt.stop(); opt.result; opt.mean; opt.sigma()
+
+  The hyperparameters are given either as ``options=`` an instance of the class's options
+  dataclass or as keywords with the same names (not both); an unknown keyword is a
+  :class:`~trustopt.ValidationError` naming it and listing the valid ones.
+* Options dataclasses (frozen, keyword-only, validated on construction; every field, its
+  default and its source in the class docstring): :class:`ESOptions`, :class:`ARSOptions`,
+  :class:`TRESOptions`, :class:`TrustRegionESOptions` (the methods' hyperparameters) and
+  :class:`MinimizeOptions` (popsize, IPOP restarts, evaluation, stopping tolerances). A field
+  whose default depends on the mode (``ES``'s ``lr``, ``optimizer``, ``l2``; ``ARS``'s ``alpha``)
+  or on the dimension (``TrustRegionES``'s ``rotate``) defaults to ``None``, and the class
+  says what ``None`` means (``ADAPTIVE_DEFAULTS`` / ``PAPER_DEFAULTS``, :meth:`ESOptions.value`).
+
 Conventions:
 
 * MINIMIZATION: ``tell(X, values)`` takes ``f(x)`` to minimize; internally the loop maximizes
@@ -33,13 +57,15 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-from dataclasses import replace
-from typing import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
+from typing import Callable, ClassVar
 
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-from trustopt._validation import ValidationError, as_float_array, check_positive
+from trustopt._validation import ValidationError, as_float_array, check_nonnegative, check_positive
 from trustopt.algorithms.ars import ARSStep
 from trustopt.algorithms.es import ESGradientStep, GaussianSearch, antithetic_pairs, impute_nonfinite, make_batch
 from trustopt.algorithms.tres import TRESStep
@@ -51,7 +77,8 @@ from trustopt.components.surrogates import ImportanceSampled
 from trustopt.core import loop as core
 from trustopt.noise import NoiseTable, orthogonal_directions
 
-__all__ = ["minimize", "ES", "ARS", "TRES", "TrustRegionES", "METHODS", "DEFAULT_METHOD"]
+__all__ = ["minimize", "MinimizeOptions", "ES", "ARS", "TRES", "TrustRegionES", "ESOptions", "ARSOptions",
+           "TRESOptions", "TrustRegionESOptions", "METHODS", "DEFAULT_METHOD"]
 
 
 def _check_int(value, name: str, minimum: int) -> int:
@@ -67,31 +94,296 @@ class _AskTellSampler:
         raise RuntimeError("ask/tell optimizers receive their batches through tell()")
 
 
+# ---------------------------------------------------------------------------------- options
+
+
+def _check_bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValidationError(f"{name}: must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _check_choice(value, name: str, choices: tuple) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValidationError(f"{name}: must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def _field_defaults(cls) -> dict:
+    return {f.name: f.default for f in fields(cls)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class _RatioTestOptions:
+    """The ratio test and the scale rule of the adaptive optimizers (fields of every ``*Options``).
+
+    Adaptive mode: the trial point of each iteration is accepted iff
+    ``r_k = actual / predicted gain >= beta0`` on a fresh batch at the trial point
+    (:class:`~trustopt.algorithms.trust_region_es.FreshRatioTest`; STRO eq. 3.2-3.3), and the
+    scale ``s_k`` (the trust-region radius of :class:`TrustRegionES`, the multiplier of
+    ``sigma`` and the step of :class:`ES` / :class:`ARS` / :class:`TRES`) follows STRO eq. 3.4::
+
+        s_{k+1} = gamma1 s_k  if r_k >= beta1;   gamma2 s_k  if beta0 <= r_k < beta1;   gamma3 s_k  otherwise,
+
+    clipped to ``[1e-100, 1e3] * s_0``.
+
+    Fields:
+        beta0: acceptance threshold, ``0 < beta0 < beta1``. Default 0.1: a tenth of the
+            predicted gain must be realized (Nocedal & Wright 2006, Alg. 4.1 takes
+            ``eta in [0, 1/4)``).
+        beta1: "very successful" threshold of STRO eq. 3.4. Default 0.5.
+        gamma1: enlarging factor, ``> 1``. Default 2.0.
+        gamma2: factor after an accepted, not very successful step, ``gamma3 < gamma2 <= 1``.
+            Default 1.0 (keep the scale).
+        gamma3: shrinking factor after a rejection, ``0 < gamma3 < gamma2``. Default 0.5.
+            (gamma1..3 = 2, 1, 1/2: the double / keep / halve rule chosen here; STRO sec. 5.1
+            uses 2, 0.8, 0.6 with its gradient-norm radius.)
+        use_std: add the sample standard deviation of the model batch's values to the
+            denominator of ``r_k`` (STRO eq. 4.14 with eq. 4.2). Default False (for a
+            deterministic objective that spread is not noise); True for noisy objectives.
+    """
+
+    beta0: float = 0.1
+    beta1: float = 0.5
+    gamma1: float = 2.0
+    gamma2: float = 1.0
+    gamma3: float = 0.5
+    use_std: bool = False
+
+    #: The fields only the adaptive mode uses (with ``adapt=False`` they must keep their defaults).
+    ADAPTIVE_ONLY: ClassVar[tuple[str, ...]] = ("beta0", "beta1", "gamma1", "gamma2", "gamma3", "use_std")
+
+    def __post_init__(self):
+        # the rule the optimizer builds; its validation names the field (STRO eq. 3.4's constraints)
+        RatioRadius(beta0=self.beta0, beta1=self.beta1, gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3)
+        _check_bool(self.use_std, "use_std")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ModeOptions(_RatioTestOptions):
+    """``adapt`` (the black-box mode with the ratio test, or the paper's fixed-``sigma`` algorithm)
+    and the :class:`_RatioTestOptions` fields, which only ``adapt=True`` uses."""
+
+    adapt: bool = True
+
+    #: Values of the fields left ``None``, by mode (``adapt=True`` / ``adapt=False``).
+    ADAPTIVE_DEFAULTS: ClassVar[Mapping] = MappingProxyType({})
+    PAPER_DEFAULTS: ClassVar[Mapping] = MappingProxyType({})
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_bool(self.adapt, "adapt")
+        if not self.adapt:
+            defaults = _field_defaults(_RatioTestOptions)
+            for name in self.ADAPTIVE_ONLY:
+                if getattr(self, name) != defaults[name]:
+                    raise ValidationError(
+                        f"{name}: only used with adapt=True (the ratio test and STRO eq. 3.4); adapt=False is the "
+                        f"paper's algorithm with a fixed sigma, got {name}={getattr(self, name)!r}")
+
+    def value(self, name: str):
+        """The value the optimizer uses for field ``name``: the field, or when it is ``None``
+        its entry in :attr:`ADAPTIVE_DEFAULTS` / :attr:`PAPER_DEFAULTS` (by ``adapt``)."""
+        v = getattr(self, name)
+        if v is None:
+            table = self.ADAPTIVE_DEFAULTS if self.adapt else self.PAPER_DEFAULTS
+            v = table.get(name)
+        return v
+
+
+@dataclass(frozen=True, kw_only=True)
+class ESOptions(_ModeOptions):
+    """Hyperparameters of :class:`ES` (OpenAI evolution strategies, Salimans et al. 2017).
+
+    Fields (``None``: the value of the mode, :attr:`ADAPTIVE_DEFAULTS` for ``adapt=True``,
+    :attr:`PAPER_DEFAULTS` for ``adapt=False``; see :meth:`value`):
+        adapt: True (default): black-box mode, ``sigma`` and the step scaled by ``s_k`` of the
+            ratio test (:class:`_RatioTestOptions`); False: the paper's algorithm (fixed
+            ``sigma``, every step accepted).
+        lr: step size ``> 0``. Default None: 10.0 with ``adapt`` (SGD on the natural gradient,
+            ``step = lr sigma^2 g``; measured best of {1, 3, 10, 30} on the 10-D sphere and a
+            condition-100 ellipsoid, see :class:`ES`), 0.01 without (OpenAI ES starter code,
+            MuJoCo configs).
+        optimizer: ``"sgd"`` or ``"adam"`` (Adam with ``beta1 = 0.9, beta2 = 0.999, eps = 1e-8``,
+            Kingma & Ba 2015). Default None: ``"sgd"`` with ``adapt``, ``"adam"`` without
+            (starter code).
+        l2: weight decay ``>= 0`` (``g - l2 theta``). Default None: 0.0 with ``adapt``, 0.005
+            without (starter code).
+        shaping: ``"centered_ranks"`` (default; Salimans et al. 2017's fitness shaping, ranks
+            mapped to ``[-1/2, 1/2]``, :func:`trustopt.estimators.centered_ranks`) or ``"none"``
+            (the values minus their mean).
+        beta0, beta1, gamma1, gamma2, gamma3, use_std: the ratio test and STRO eq. 3.4 (defaults
+            0.1, 0.5, 2.0, 1.0, 0.5, False; :class:`_RatioTestOptions`); ``adapt=True`` only.
+    """
+
+    lr: float | None = None
+    optimizer: str | None = None
+    l2: float | None = None
+    shaping: str = "centered_ranks"
+
+    ADAPTIVE_DEFAULTS: ClassVar[Mapping] = MappingProxyType({"lr": 10.0, "optimizer": "sgd", "l2": 0.0})
+    PAPER_DEFAULTS: ClassVar[Mapping] = MappingProxyType({"lr": 0.01, "optimizer": "adam", "l2": 0.005})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.lr is not None:
+            check_positive(self.lr, "lr")
+        if self.optimizer is not None:
+            _check_choice(self.optimizer, "optimizer", ("sgd", "adam"))
+        if self.l2 is not None:
+            check_nonnegative(self.l2, "l2")
+        _check_choice(self.shaping, "shaping", ("centered_ranks", "none"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ARSOptions(_ModeOptions):
+    """Hyperparameters of :class:`ARS` (Augmented Random Search V1-t, Mania, Guy & Recht 2018, Alg. 1).
+
+    Fields:
+        adapt: as in :class:`ESOptions` (default True).
+        alpha: step size ``> 0`` (the paper's ``alpha``). Default None: ``sigma0`` with
+            ``adapt`` (the top-``b`` direction sum has norm about ``sqrt(d)``, so a step moves
+            about as far as a sample; scaled by ``s_k`` like ``nu``), 0.02 without
+            (:attr:`PAPER_DEFAULTS`; Mania et al. Table 9 use 0.01-0.03 on MuJoCo).
+        top_fraction: ``b / N`` in ``(0, 1]``, the fraction of the ``N`` antithetic pairs whose
+            directions make the step (``b = max(1, round(top_fraction N))``). Default 0.5
+            (Mania et al. tuned ``b / N`` over 0.125-1).
+        beta0, beta1, gamma1, gamma2, gamma3, use_std: as in :class:`ESOptions` (``adapt=True`` only).
+
+    ``sigma0`` of :class:`ARS` is the paper's ``nu``.
+    """
+
+    alpha: float | None = None
+    top_fraction: float = 0.5
+
+    PAPER_DEFAULTS: ClassVar[Mapping] = MappingProxyType({"alpha": 0.02})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.alpha is not None:
+            check_positive(self.alpha, "alpha")
+        top = as_float_array(self.top_fraction, "top_fraction", ndim=0)
+        if not 0.0 < top <= 1.0:
+            raise ValidationError(f"top_fraction: must lie in (0, 1], got {self.top_fraction!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TRESOptions(_ModeOptions):
+    """Hyperparameters of :class:`TRES` (Trust Region Evolution Strategies, Liu et al. 2019, Alg. 1).
+
+    Fields:
+        adapt: as in :class:`ESOptions` (default True).
+        lambda_: clip factor of the surrogate (TRES eq. 25: ratios clipped to
+            ``[1/(1 + lambda_), 1 + lambda_]``), ``> 0``. Default 14.0 (TRES Fig. 3: best of [8, 20]).
+        K: epochs of ascent on the surrogate per iteration, an integer ``>= 1``. Default 15
+            (TRES Fig. 4).
+        lr: per-epoch step ``lr * sigma^2 * grad L_CLIP`` (the paper's ``alpha = lr sigma^2``),
+            ``> 0``. Default 1.0 (chosen here; the paper states none: see
+            :class:`~trustopt.algorithms.tres.TRESStep`).
+        shaping: as in :class:`ESOptions` (default ``"centered_ranks"``).
+        beta0, beta1, gamma1, gamma2, gamma3, use_std: as in :class:`ESOptions` (``adapt=True`` only).
+    """
+
+    lambda_: float = 14.0
+    K: int = 15
+    lr: float = 1.0
+    shaping: str = "centered_ranks"
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_positive(self.lambda_, "lambda_")
+        _check_int(self.K, "K", 1)
+        check_positive(self.lr, "lr")
+        _check_choice(self.shaping, "shaping", ("centered_ranks", "none"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrustRegionESOptions(_RatioTestOptions):
+    """Hyperparameters of :class:`TrustRegionES` (STRO Alg. 3.1 on the smoothed objective).
+
+    Always adaptive (the radius is the method), so there is no ``adapt``.
+
+    Fields:
+        model: ``"quadratic"`` (default: dogleg step on the BFGS quadratic model, orthogonal
+            directions plus the center point; Nocedal & Wright 2006 Alg. 4.1 and eq. 6.19) or
+            ``"linear"`` (the Cauchy step ``delta_k g / ||g||`` on antithetic Gaussian samples).
+        kappa: ``sigma_k = kappa delta_k / sqrt(d)``, ``> 0`` (Conn, Scheinberg & Vicente 2009,
+            ch. 10: sample radius tied to the trust radius). Default 1.0.
+        rotate: ``model="quadratic"`` only. True: a Haar-random orthonormal frame of directions
+            for each model batch (Choromanski et al. 2018); False: randomly signed coordinate
+            directions (:func:`trustopt.noise.orthogonal_directions`). Default None: ``d <= 256``
+            (the frame's QR costs ``O(d^3)`` per model batch, the coordinate directions ``O(d^2)``).
+        tie_to_step: ``model="quadratic"`` only. True: ``sigma_k = kappa min(delta_k, ||p_{k-1}||)
+            / sqrt(d)`` with ``p_{k-1}`` the last proposed step. Default False.
+        beta0, beta1, gamma1, gamma2, gamma3, use_std: the ratio test and STRO eq. 3.4 on
+            ``delta_k`` (defaults 0.1, 0.5, 2.0, 1.0, 0.5, False; :class:`_RatioTestOptions`);
+            with the quadratic model an interior step keeps ``delta_k`` (N&W Alg. 4.1).
+    """
+
+    model: str = "quadratic"
+    kappa: float = 1.0
+    rotate: bool | None = None
+    tie_to_step: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_choice(self.model, "model", ("quadratic", "linear"))
+        check_positive(self.kappa, "kappa")
+        if self.rotate is not None:
+            _check_bool(self.rotate, "rotate")
+        _check_bool(self.tie_to_step, "tie_to_step")
+        if self.model == "linear":
+            for name, unused in (("rotate", self.rotate is not None), ("tie_to_step", bool(self.tie_to_step))):
+                if unused:
+                    raise ValidationError(f"{name}: only used with model='quadratic', got model='linear'")
+
+
+def _resolve_options(cls, options, hyperparameters: dict, owner: str):
+    """``options`` (an instance of ``cls``) or ``cls(**hyperparameters)``: one or the other; an
+    unknown keyword is an error naming it and listing the valid ones."""
+    if options is not None:
+        if not isinstance(options, cls):
+            raise ValidationError(f"options: {owner} takes {cls.__name__}, got {type(options).__name__}")
+        if hyperparameters:
+            raise ValidationError(f"options: give either options={cls.__name__}(...) or keyword hyperparameters, "
+                                  f"not both (got options and {', '.join(sorted(hyperparameters))})")
+        return options
+    valid = sorted(f.name for f in fields(cls))
+    unknown = sorted(set(hyperparameters) - set(valid))
+    if unknown:
+        raise ValidationError(f"{', '.join(unknown)}: unknown hyperparameter{'s' if len(unknown) > 1 else ''} "
+                              f"of {owner}; valid: {', '.join(valid)}")
+    return cls(**hyperparameters)
+
+
 class _ESBase:
-    """Common ask/tell machinery (see the module docstring). Subclasses define :meth:`_components`."""
+    """Common ask/tell machinery (see the module docstring). Subclasses set :attr:`options_class`
+    and define :meth:`_components`."""
 
     name = "es-base"
+    options_class: type = _RatioTestOptions
     orthogonal = False
     center = False
     rotate = True
 
-    def __init__(self, x0, sigma0, *, seed, popsize: int | None = None, adapt: bool = True,
-                 noise: NoiseTable | None = None, tolx: float = 1e-12, tolfun: float = 1e-12,
-                 ftarget: float = -math.inf, maxfev: int | None = None, maxiter: int | None = None,
-                 **hyperparameters):
+    def __init__(self, x0, sigma0, *, seed, popsize: int | None = None, noise: NoiseTable | None = None,
+                 tolx: float = 1e-12, tolfun: float = 1e-12, ftarget: float = -math.inf,
+                 maxfev: int | None = None, maxiter: int | None = None, options=None, **hyperparameters):
+        self.options = _resolve_options(self.options_class, options, hyperparameters, type(self).__name__)
         x0 = as_float_array(x0, "x0", ndim=1)
         if x0.size == 0:
             raise ValidationError("x0: empty")
         sigma0 = check_positive(sigma0, "sigma0")
         seed = _check_int(seed, "seed", 0)
         d = x0.shape[0]
+        self.adapt = bool(getattr(self.options, "adapt", True))
+        self._configure(d)
         if popsize is None:
-            popsize = 4 + int(3 * math.log(d))
+            popsize = self._default_popsize(d)
         popsize = _check_int(popsize, "popsize", 2)
         self.m = popsize // 2  # antithetic pairs (+ the center point when self.center)
         popsize = 2 * self.m + (1 if self.center else 0)
         self.d, self.sigma0, self.seed, self.popsize = d, sigma0, seed, popsize
-        self.adapt = bool(adapt)
         self.tolx = check_positive(tolx, "tolx")
         self.tolfun = check_positive(tolfun, "tolfun")
         self.ftarget = float(ftarget)
@@ -100,11 +392,11 @@ class _ESBase:
         self.noise = noise if noise is not None else NoiseTable()
         if not isinstance(self.noise, NoiseTable):
             raise ValidationError(f"noise: expected a NoiseTable, got {type(self.noise).__name__}")
-        step, acceptance, radius_rule = self._components(d, hyperparameters)
+        step, acceptance, radius_rule = self._components(d)
         self.method = core.Method(
             name=self.name, policy=GaussianSearch(n_params=d), sampler=_AskTellSampler(),
             surrogate=ImportanceSampled(), distance=Euclidean(), step=step, acceptance=acceptance,
-            radius_rule=radius_rule, theta0=x0, hyperparameters=dict(hyperparameters),
+            radius_rule=radius_rule, theta0=x0, hyperparameters=_option_values(self.options),
         )
         self.state = core.start(self.method)
         self.param0 = self.state.param
@@ -121,7 +413,15 @@ class _ESBase:
         self.recent_f: list = []         # mean f of the last model batches (for tolfun)
 
     # ------------------------------------------------------------------ subclass hooks
-    def _components(self, d: int, hp: dict):
+    def _configure(self, d: int) -> None:
+        """Set what depends on the options before the population is sized (TrustRegionES)."""
+
+    def _default_popsize(self, d: int) -> int:
+        """``4 + floor(3 ln d)`` (CMA-ES's default population, Hansen 2016)."""
+        return 4 + int(3 * math.log(d))
+
+    def _components(self, d: int):
+        """``(step, acceptance, radius_rule)`` from :attr:`options`."""
         raise NotImplementedError
 
     def sigma(self) -> float:
@@ -270,55 +570,54 @@ class _ESBase:
         self.__dict__.update(state)
 
 
-def _adaptive_rule(hp: dict, delta0: float):
-    """STRO eq. 3.4 on the scale parameter (gamma1 = 2, gamma2 = 1, gamma3 = 1/2, beta1 = 1/2), clipped to
-    ``[1e-100, 1e3] * delta0``: the search never grows beyond 1000 times its initial size (a guard
-    against the smoothing feedback described in FreshRatioTest, which otherwise diverges)."""
-    return RatioRadius(delta0=delta0, beta0=hp.pop("beta0", 0.1), beta1=hp.pop("beta1", 0.5),
-                       gamma1=hp.pop("gamma1", 2.0), gamma2=hp.pop("gamma2", 1.0),
-                       gamma3=hp.pop("gamma3", 0.5), delta_min=delta0 * 1e-100, delta_max=delta0 * 1e3)
+def _adaptive_rule(o: _RatioTestOptions, delta0: float) -> RatioRadius:
+    """STRO eq. 3.4 on the scale parameter with ``o``'s thresholds and factors (defaults gamma1 = 2,
+    gamma2 = 1, gamma3 = 1/2, beta0 = 0.1, beta1 = 1/2), clipped to ``[1e-100, 1e3] * delta0``: the
+    search never grows beyond 1000 times its initial size (a guard against the smoothing
+    feedback described in FreshRatioTest, which otherwise diverges)."""
+    return RatioRadius(delta0=delta0, beta0=o.beta0, beta1=o.beta1, gamma1=o.gamma1, gamma2=o.gamma2,
+                       gamma3=o.gamma3, delta_min=delta0 * 1e-100, delta_max=delta0 * 1e3)
 
 
-def _leftover(hp: dict, cls: str):
-    if hp:
-        raise ValidationError(f"options: unknown hyperparameter(s) for {cls}: {', '.join(sorted(hp))}")
+def _option_values(o) -> dict:
+    """``{field: value}`` of an options dataclass (recorded in the loop's ``Method.hyperparameters``)."""
+    return {f.name: getattr(o, f.name) for f in fields(o)}
 
 
 class ES(_ESBase):
     """OpenAI evolution strategies (Salimans et al. 2017; TRES eq. 6 with centered ranks).
 
-    ``ES(x0, sigma0, *, seed, popsize=None, adapt=True, lr=..., optimizer="adam"|"sgd",
-    l2=..., shaping="centered_ranks"|"none")``. With ``adapt=False`` it is the paper's
-    algorithm (fixed ``sigma``, always accept, :class:`~trustopt.algorithms.es.ESGradientStep`
-    defaults lr 0.01, Adam, l2 0.005). With ``adapt=True`` (black-box default) ``sigma`` and
-    the step are multiplied by a scale ``s_k`` driven by the ratio test and STRO eq. 3.4
-    (accept iff ``r_k >= 0.1``), and the defaults are SGD on the natural gradient
-    (``step = lr sigma^2 g_s = lr sum_n w_n u_n (x_n - theta)``) with ``lr = 10`` -- measured best
-    of {1, 3, 10, 30} on the 10-D sphere and a condition-100 ellipsoid (evaluations to 1e-8:
-    about 9000 / fail, 1600 / fail, 900 / 23000, 930 / 24000) -- and no weight decay.
+    ``ES(x0, sigma0, *, seed, popsize=None, ..., options=ESOptions(...))`` or the same
+    hyperparameters as keywords, ``ES(x0, sigma0, *, seed, adapt=True, lr=..., optimizer=...,
+    l2=..., shaping=..., beta0=..., ...)`` (fields, defaults and sources: :class:`ESOptions`).
+    With ``adapt=False`` it is the paper's algorithm (fixed ``sigma``, always accept,
+    :class:`~trustopt.algorithms.es.ESGradientStep` defaults lr 0.01, Adam, l2 0.005). With
+    ``adapt=True`` (black-box default) ``sigma`` and the step are multiplied by a scale ``s_k``
+    driven by the ratio test and STRO eq. 3.4 (accept iff ``r_k >= 0.1``), and the defaults are
+    SGD on the natural gradient (``step = lr sigma^2 g_s = lr sum_n w_n u_n (x_n - theta)``) with
+    ``lr = 10`` -- measured best of {1, 3, 10, 30} on the 10-D sphere and a condition-100
+    ellipsoid (evaluations to 1e-8: about 9000 / fail, 1600 / fail, 900 / 23000, 930 / 24000) --
+    and no weight decay.
     """
 
     name = "es"
+    options_class = ESOptions
 
-    def _components(self, d, hp):
+    def _components(self, d):
+        o = self.options
+        step = ESGradientStep(lr=o.value("lr"), optimizer=o.value("optimizer"), l2=o.value("l2"), shaping=o.shaping,
+                              **(dict(gain="raw", natural=True) if self.adapt else dict(gain="shaped")))
         if self.adapt:
-            step = ESGradientStep(lr=hp.pop("lr", 10.0), optimizer=hp.pop("optimizer", "sgd"),
-                                  l2=hp.pop("l2", 0.0), shaping=hp.pop("shaping", "centered_ranks"),
-                                  gain="raw", natural=True)
-            rule = _adaptive_rule(hp, 1.0)
-            acc = FreshRatioTest(beta0=rule.beta0, use_std=hp.pop("use_std", False))
-        else:
-            step = ESGradientStep(lr=hp.pop("lr", 0.01), optimizer=hp.pop("optimizer", "adam"),
-                                  l2=hp.pop("l2", 0.005), shaping=hp.pop("shaping", "centered_ranks"), gain="shaped")
-            rule, acc = ConstantRadius(delta=1.0), AlwaysAccept()
-        _leftover(hp, "ES")
-        return step, acc, rule
+            rule = _adaptive_rule(o, 1.0)
+            return step, FreshRatioTest(beta0=rule.beta0, use_std=o.use_std), rule
+        return step, AlwaysAccept(), ConstantRadius(delta=1.0)
 
 
 class ARS(_ESBase):
     """Augmented Random Search V1-t (Mania et al. 2018, Alg. 1) on antithetic noise-table samples.
 
-    ``ARS(x0, sigma0, *, seed, popsize=None, adapt=True, alpha=None, top_fraction=0.5)``;
+    ``ARS(x0, sigma0, *, seed, popsize=None, ..., options=ARSOptions(...))`` or the keywords
+    ``adapt=True, alpha=None, top_fraction=0.5, beta0=..., ...`` (:class:`ARSOptions`);
     ``sigma0`` is ARS's ``nu``. ``adapt=False``: the paper's fixed ``nu`` and ``alpha`` (default
     0.02). ``adapt=True``: ``nu`` and ``alpha`` are both multiplied by the scale ``s_k`` of the
     ratio test / STRO eq. 3.4 (as in :class:`ES`), with ``alpha`` defaulting to ``sigma0``
@@ -327,42 +626,39 @@ class ARS(_ESBase):
     """
 
     name = "ars"
+    options_class = ARSOptions
 
-    def _components(self, d, hp):
-        alpha = hp.pop("alpha", None)
-        top = hp.pop("top_fraction", 0.5)
+    def _components(self, d):
+        o = self.options
         if self.adapt:
             # alpha in units of sigma0 * sqrt(d): the unit-variance direction sum has norm ~ sqrt(d).
-            step = ARSStep(alpha=alpha if alpha is not None else self.sigma0, top_fraction=top, gain="raw")
-            rule = _adaptive_rule(hp, 1.0)
-            acc = FreshRatioTest(beta0=rule.beta0, use_std=hp.pop("use_std", False))
-        else:
-            step = ARSStep(alpha=alpha if alpha is not None else 0.02, top_fraction=top, gain="shaped")
-            rule, acc = ConstantRadius(delta=1.0), AlwaysAccept()
-        _leftover(hp, "ARS")
-        return step, acc, rule
+            alpha = o.alpha if o.alpha is not None else self.sigma0
+            step = ARSStep(alpha=alpha, top_fraction=o.top_fraction, gain="raw")
+            rule = _adaptive_rule(o, 1.0)
+            return step, FreshRatioTest(beta0=rule.beta0, use_std=o.use_std), rule
+        step = ARSStep(alpha=o.value("alpha"), top_fraction=o.top_fraction, gain="shaped")
+        return step, AlwaysAccept(), ConstantRadius(delta=1.0)
 
 
 class TRES(_ESBase):
     """Trust Region Evolution Strategies (Liu et al. 2019, Alg. 1; surrogate eq. 25).
 
-    ``TRES(x0, sigma0, *, seed, popsize=None, adapt=True, lambda_=14, K=15, lr=1.0,
-    shaping="centered_ranks")`` (see :class:`~trustopt.algorithms.tres.TRESStep` for the
-    defaults and why). ``adapt`` as in :class:`ES`.
+    ``TRES(x0, sigma0, *, seed, popsize=None, ..., options=TRESOptions(...))`` or the keywords
+    ``adapt=True, lambda_=14, K=15, lr=1.0, shaping="centered_ranks", beta0=..., ...``
+    (:class:`TRESOptions`; see :class:`~trustopt.algorithms.tres.TRESStep` for the defaults and
+    why). ``adapt`` as in :class:`ES`.
     """
 
     name = "tres"
+    options_class = TRESOptions
 
-    def _components(self, d, hp):
-        step = TRESStep(lambda_=hp.pop("lambda_", 14.0), K=hp.pop("K", 15), lr=hp.pop("lr", 1.0),
-                        shaping=hp.pop("shaping", "centered_ranks"), gain="raw" if self.adapt else "shaped")
+    def _components(self, d):
+        o = self.options
+        step = TRESStep(lambda_=o.lambda_, K=o.K, lr=o.lr, shaping=o.shaping, gain="raw" if self.adapt else "shaped")
         if self.adapt:
-            rule = _adaptive_rule(hp, 1.0)
-            acc = FreshRatioTest(beta0=rule.beta0, use_std=hp.pop("use_std", False))
-        else:
-            rule, acc = ConstantRadius(delta=1.0), AlwaysAccept()
-        _leftover(hp, "TRES")
-        return step, acc, rule
+            rule = _adaptive_rule(o, 1.0)
+            return step, FreshRatioTest(beta0=rule.beta0, use_std=o.use_std), rule
+        return step, AlwaysAccept(), ConstantRadius(delta=1.0)
 
 
 class TrustRegionES(_ESBase):
@@ -391,31 +687,32 @@ class TrustRegionES(_ESBase):
     The actual gain of the ratio test is taken between the two center evaluations
     (:class:`~trustopt.algorithms.trust_region_es.FreshRatioTest` with ``center=True``).
 
-    ``TrustRegionES(x0, sigma0, *, seed, popsize=None, model="quadratic", kappa=1.0, rotate=d <= 256,
-    tie_to_step=False, beta0, beta1, gamma1, gamma2, gamma3, use_std=False)``.
+    ``TrustRegionES(x0, sigma0, *, seed, popsize=None, ..., options=TrustRegionESOptions(...))`` or
+    the keywords ``model="quadratic", kappa=1.0, rotate=None (d <= 256), tie_to_step=False, beta0,
+    beta1, gamma1, gamma2, gamma3, use_std=False`` (:class:`TrustRegionESOptions`). Always
+    adaptive: there is no ``adapt``.
     """
 
     name = "trust-region-es"
+    options_class = TrustRegionESOptions
 
-    def __init__(self, x0, sigma0, *, seed, popsize=None, **kw):
-        model = kw.pop("model", "quadratic")
-        if model not in ("quadratic", "linear"):
-            raise ValidationError(f"model: must be 'quadratic' or 'linear', got {model!r}")
-        self.model = model
-        self.orthogonal = self.center = model == "quadratic"
+    def _configure(self, d):
+        o = self.options
+        self.model = o.model
+        self.orthogonal = self.center = o.model == "quadratic"
         self.last_step = math.inf
-        self.tie_to_step = bool(kw.pop("tie_to_step", False))
-        d = as_float_array(x0, "x0", ndim=1).size
-        self.rotate = bool(kw.pop("rotate", d <= 256))
-        if popsize is None and self.orthogonal:
-            popsize = 2 * d + 1
-        super().__init__(x0, sigma0, seed=seed, popsize=popsize, **kw)
+        self.tie_to_step = bool(o.tie_to_step)
+        self.rotate = bool(d <= 256 if o.rotate is None else o.rotate)
 
-    def _components(self, d, hp):
-        self.kappa = check_positive(hp.pop("kappa", 1.0), "kappa")
-        rule = _adaptive_rule(hp, self.sigma0 * math.sqrt(d) / self.kappa)
-        acc = FreshRatioTest(beta0=rule.beta0, use_std=hp.pop("use_std", False), center=self.center)
-        _leftover(hp, "TrustRegionES")
+    def _default_popsize(self, d):
+        """``2 d + 1`` with the quadratic model (``d`` orthogonal pairs and the center), else the base default."""
+        return 2 * d + 1 if self.orthogonal else super()._default_popsize(d)
+
+    def _components(self, d):
+        o = self.options
+        self.kappa = check_positive(o.kappa, "kappa")
+        rule = _adaptive_rule(o, self.sigma0 * math.sqrt(d) / self.kappa)
+        acc = FreshRatioTest(beta0=rule.beta0, use_std=o.use_std, center=self.center)
         if self.model == "quadratic":  # N&W 2006 Alg. 4.1: an interior (Newton) step keeps delta_k
             return QuadraticModelStep(), acc, replace(rule, enlarge_at_boundary_only=True)
         return TrustRegionStep(), acc, rule
@@ -543,13 +840,113 @@ def _all_failed(nfev: int, n_exceptions: int, n_nonfinite: int) -> str:
             f"(n_exceptions = {n_exceptions}, n_nonfinite = {n_nonfinite}); x is the starting point")
 
 
+#: The options classes of the methods (the ``method_options`` :class:`MinimizeOptions` accepts).
+_METHOD_OPTION_CLASSES = (ESOptions, ARSOptions, TRESOptions, TrustRegionESOptions)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MinimizeOptions:
+    """Options of :func:`minimize` (the run, the restarts, the evaluation) and the method's hyperparameters.
+
+    Fields:
+        popsize: evaluations per batch, an integer ``>= 2`` (rounded down to antithetic pairs,
+            plus the center point for the quadratic trust-region ES). Default None: the
+            method's default (``4 + floor(3 ln d)``, CMA-ES's default, Hansen 2016;
+            ``2 d + 1`` for ``trust-region-es`` with the quadratic model).
+        restarts: IPOP restarts, an integer ``>= 0`` (Auger & Hansen 2005): after a ``tolx`` /
+            ``tolfun`` stop, a fresh run with the population multiplied by ``incpopsize``.
+            Default 0.
+        incpopsize: population factor per restart, ``> 0``. Default 2.0 (Auger & Hansen 2005).
+        restart_x0: callable ``rng -> x0`` giving the starting point of each restart (``rng`` a
+            ``np.random.Generator`` seeded from ``seed``), or None (default): restart at ``x0``.
+        vectorized: False (default): ``fun(x)`` with ``x (d,)``; True: ``fun(X)`` with
+            ``X (n, d)`` returns ``(n,)``.
+        noise: the :class:`~trustopt.noise.NoiseTable` the samples are read from. Default None:
+            ``NoiseTable()`` (its documented default size and seed).
+        ftarget: stop once the best value is ``<= ftarget``. Default ``-inf`` (never).
+        tolx: stop once ``sigma_k sqrt(d) < tolx`` (``> 0``). Default 1e-12.
+        tolfun: stop once the range of the mean values of the last ``10 + ceil(30 d / n)`` model
+            batches and of the current batch's values is ``< tolfun`` (``> 0``). Default 1e-12.
+        maxiter: iterations per run, an integer ``>= 0``, or None (default: no limit).
+        method_options: the method's hyperparameters, an instance of its options class
+            (:class:`ESOptions`, :class:`ARSOptions`, :class:`TRESOptions`,
+            :class:`TrustRegionESOptions`), or None (default): that class's defaults.
+    """
+
+    popsize: int | None = None
+    restarts: int = 0
+    incpopsize: float = 2.0
+    restart_x0: Callable | None = field(default=None, compare=False)
+    vectorized: bool = False
+    noise: NoiseTable | None = field(default=None, compare=False)
+    ftarget: float = -math.inf
+    tolx: float = 1e-12
+    tolfun: float = 1e-12
+    maxiter: int | None = None
+    method_options: ESOptions | ARSOptions | TRESOptions | TrustRegionESOptions | None = None
+
+    def __post_init__(self):
+        if self.popsize is not None:
+            _check_int(self.popsize, "popsize", 2)
+        _check_int(self.restarts, "restarts", 0)
+        check_positive(self.incpopsize, "incpopsize")
+        if self.restart_x0 is not None and not callable(self.restart_x0):
+            raise ValidationError(f"restart_x0: must be callable (rng -> x0) or None, "
+                                  f"got {type(self.restart_x0).__name__}")
+        _check_bool(self.vectorized, "vectorized")
+        if self.noise is not None and not isinstance(self.noise, NoiseTable):
+            raise ValidationError(f"noise: expected a NoiseTable, got {type(self.noise).__name__}")
+        if isinstance(self.ftarget, bool) or not isinstance(self.ftarget, (int, float, np.integer, np.floating)) \
+                or math.isnan(self.ftarget) or self.ftarget == math.inf:
+            raise ValidationError(f"ftarget: expected a number < inf (-inf: no target), got {self.ftarget!r}")
+        check_positive(self.tolx, "tolx")
+        check_positive(self.tolfun, "tolfun")
+        if self.maxiter is not None:
+            _check_int(self.maxiter, "maxiter", 0)
+        if self.method_options is not None and not isinstance(self.method_options, _METHOD_OPTION_CLASSES):
+            names = ", ".join(c.__name__ for c in _METHOD_OPTION_CLASSES)
+            raise ValidationError(f"method_options: expected one of {names} or None, "
+                                  f"got {type(self.method_options).__name__}")
+
+
+def _minimize_options(options, cls, method: str) -> MinimizeOptions:
+    """:func:`minimize`'s ``options`` as a :class:`MinimizeOptions` whose ``method_options`` is an
+    instance of ``cls.options_class``. ``options``: None, a :class:`MinimizeOptions`, the method's
+    options instance, or a dict of :class:`MinimizeOptions` fields and method hyperparameters."""
+    hp_cls = cls.options_class
+    if options is None:
+        return MinimizeOptions(method_options=hp_cls())
+    if isinstance(options, hp_cls):
+        return MinimizeOptions(method_options=options)
+    if isinstance(options, MinimizeOptions):
+        if options.method_options is None:
+            return replace(options, method_options=hp_cls())
+        if not isinstance(options.method_options, hp_cls):
+            raise ValidationError(f"options: method {method!r} takes method_options of type {hp_cls.__name__}, "
+                                  f"got {type(options.method_options).__name__}")
+        return options
+    if not isinstance(options, Mapping):
+        raise ValidationError(f"options: expected None, a dict, a MinimizeOptions or a {hp_cls.__name__}, "
+                              f"got {type(options).__name__}")
+    own = {f.name for f in fields(MinimizeOptions)} - {"method_options"}
+    hp_names = {f.name for f in fields(hp_cls)}
+    unknown = sorted(str(k) for k in options if k not in own and k not in hp_names)
+    if unknown:
+        raise ValidationError(f"options: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for method "
+                              f"{method!r}; valid: {', '.join(sorted(own))} (minimize) and "
+                              f"{', '.join(sorted(hp_names))} ({hp_cls.__name__})")
+    return MinimizeOptions(**{k: v for k, v in options.items() if k in own},
+                           method_options=hp_cls(**{k: v for k, v in options.items() if k in hp_names}))
+
+
 def minimize(fun: Callable, x0, method: str | None = None, *, sigma0: float, maxfev: int, seed: int,
-             workers: int | Callable = 1, callback: Callable | None = None, options: dict | None = None
+             workers: int | Callable = 1, callback: Callable | None = None,
+             options: dict | MinimizeOptions | ESOptions | ARSOptions | TRESOptions | TrustRegionESOptions | None = None
              ) -> OptimizeResult:
     """Minimize ``fun: R^d -> R`` with an evolution strategy driven by the trust-region loop.
 
     Args:
-        fun: the objective; ``fun(x)`` with ``x (d,)`` -> float, or with ``options["vectorized"]``
+        fun: the objective; ``fun(x)`` with ``x (d,)`` -> float, or with the option ``vectorized``
             ``fun(X)`` with ``X (n, d)`` -> ``(n,)``. NaN/inf/exceptions: see the module docstring.
         x0: ``(d,)`` finite starting point (the initial mean).
         method: ``"trust-region-es"`` (``None``: the recommended :data:`DEFAULT_METHOD`),
@@ -562,11 +959,13 @@ def minimize(fun: Callable, x0, method: str | None = None, *, sigma0: float, max
             map-like callable ``workers(f, iterable)``.
         callback: ``callback(intermediate_result)`` after every batch, with an
             ``OptimizeResult`` (as scipy's); raising ``StopIteration`` stops cleanly.
-        options: ``popsize``, ``restarts`` (IPOP: number of restarts, default 0; each after a
-            ``tolx``/``tolfun`` stop, with the population multiplied by ``incpopsize`` = 2,
-            Auger & Hansen 2005), ``restart_x0`` (callable ``rng -> x0`` for restarts; default
-            ``x0``), ``vectorized``, ``ftarget``, ``tolx``, ``tolfun``, ``maxiter``, and the
-            method's hyperparameters (see the ask/tell classes).
+        options: a :class:`MinimizeOptions` (``popsize``, ``restarts`` (IPOP), ``incpopsize``,
+            ``restart_x0``, ``vectorized``, ``noise``, ``ftarget``, ``tolx``, ``tolfun``,
+            ``maxiter``, and ``method_options``: the method's hyperparameters, an instance of its
+            options class); or just the method's options (e.g. a :class:`TRESOptions` for
+            ``"tres"``); or a dict of the same names, :class:`MinimizeOptions` fields and method
+            hyperparameters mixed (``{"restarts": 2, "model": "linear"}``); None: every default.
+            An unknown name is a ValidationError listing the valid ones.
 
     Returns:
         ``scipy.optimize.OptimizeResult`` with ``x, fun, nfev, nit, success, status, message``
@@ -587,21 +986,21 @@ def minimize(fun: Callable, x0, method: str | None = None, *, sigma0: float, max
     seed = _check_int(seed, "seed", 0)
     if callback is not None and not callable(callback):
         raise ValidationError("callback: must be callable or None")
-    opts = dict(options or {})
-    restarts = _check_int(opts.pop("restarts", 0), "restarts", 0)
-    incpopsize = check_positive(opts.pop("incpopsize", 2.0), "incpopsize")
-    restart_x0 = opts.pop("restart_x0", None)
-    vectorized = bool(opts.pop("vectorized", False))
-    popsize = opts.pop("popsize", None)
-    noise = opts.pop("noise", None) or NoiseTable()
+    o = _minimize_options(options, cls, name.lower())
+    restarts = o.restarts
+    incpopsize = check_positive(o.incpopsize, "incpopsize")
+    restart_x0 = o.restart_x0
+    vectorized = bool(o.vectorized)
+    noise = o.noise if o.noise is not None else NoiseTable()
     seeds = np.random.SeedSequence(seed).spawn(restarts + 2)
     restart_rng = np.random.default_rng(seeds[-1])
 
     def make(x_start, pop, run):
         child_seed = int(seeds[run].generate_state(1)[0])
-        return cls(x_start, sigma0, seed=child_seed, popsize=pop, noise=noise, **opts)
+        return cls(x_start, sigma0, seed=child_seed, popsize=pop, noise=noise, ftarget=o.ftarget, tolx=o.tolx,
+                   tolfun=o.tolfun, maxiter=o.maxiter, options=o.method_options)
 
-    opt = make(x0, popsize, 0)
+    opt = make(x0, o.popsize, 0)
     evaluator = _Evaluator(fun, workers, noise, vectorized)
     nfev = nit = n_nonfinite = n_exceptions = 0
     best_x, best_f = np.array(x0), math.inf
