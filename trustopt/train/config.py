@@ -33,7 +33,7 @@ Sources of the defaults
   step size 0.01, L2 coefficient 0.005, centered ranks; directions as ARS's.
 
 Policy-gradient family (linear Gaussian policy ``N(W z + b, diag(exp(2 log_std)))`` on the
-normalized observation ``z``, initialized at ``W = 0, b = 0, log_std = 0``; serial sampling by
+normalized observation ``z``, initialized at ``W = 0, b = 0, log_std = 0``; whole episodes sampled by
 :class:`trustopt.envs.pg_sampler.MujocoEpisodeSampler`), :data:`PG_DEFAULTS`:
 
 * TRPO / NPG: max KL ``delta = 0.01`` and discount ``gamma = 0.99`` (TRPO paper, App. E Table 2),
