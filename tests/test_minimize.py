@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import OptimizeResult
 
 from trustopt._validation import ValidationError
-from trustopt.minimize import ARS, ES, TRES, TrustRegionES, minimize
+from trustopt.blackbox import ARS, ES, TRES, TrustRegionES, minimize
 
 
 def sphere(x):
@@ -329,3 +329,17 @@ def test_ars_step_reports_an_odd_batch_as_a_failure_without_raising():
     even = make_batch(theta, 0.1, X, F)
     q = step.propose(None, theta, 1.0, even, None, None, 0.0, np.ones(2), rng)
     assert q.status == "ok" and q.predicted_gain > 0.0 and not np.array_equal(q.theta, theta)
+
+
+def test_trustopt_minimize_is_the_function_whatever_was_imported_first():
+    """Regression: the black-box module used to be named trustopt.minimize, and importing it (as the
+    trainer does) replaced the package attribute ``trustopt.minimize`` with the module."""
+    import subprocess
+    import sys
+
+    code = ("import trustopt.blackbox, trustopt.train.trainer, trustopt, numpy as np; "
+            "from trustopt.blackbox import TRESOptions; "
+            "assert callable(trustopt.minimize) and trustopt.minimize is trustopt.blackbox.minimize; "
+            "assert trustopt.TRESOptions is TRESOptions")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

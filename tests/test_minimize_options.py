@@ -1,4 +1,4 @@
-"""Option dataclasses of trustopt.minimize (ESOptions, ARSOptions, TRESOptions, TrustRegionESOptions,
+"""Option dataclasses of trustopt.blackbox (ESOptions, ARSOptions, TRESOptions, TrustRegionESOptions,
 MinimizeOptions): same bits as the dict-of-keywords code they replaced, validation, defaults.
 
 The pins below were recorded by running the code BEFORE the option dataclasses existed
@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 from trustopt._validation import ValidationError
-from trustopt.minimize import (ARS, ES, METHODS, TRES, ARSOptions, ESOptions, MinimizeOptions, TRESOptions,
+from trustopt.blackbox import (ARS, ES, METHODS, TRES, ARSOptions, ESOptions, MinimizeOptions, TRESOptions,
                                TrustRegionES, TrustRegionESOptions, minimize)
 
-M = importlib.import_module("trustopt.minimize")
+M = importlib.import_module("trustopt.blackbox")
 OPTION_CLASSES = {"ES": ESOptions, "ARS": ARSOptions, "TRES": TRESOptions, "TrustRegionES": TrustRegionESOptions}
 RUN_KEYWORDS = {"popsize"}  # constructor keywords that are not hyperparameters
 X0 = np.array([-0.5, 0.3, 0.8, -0.2])

@@ -12,7 +12,7 @@ import pytest
 from trustopt._validation import ValidationError
 from trustopt.envs import EnvSpec, LinearPolicy, rollout
 from trustopt.estimators import RunningMeanStd
-from trustopt.minimize import TRES
+from trustopt.blackbox import TRES
 from trustopt.noise import NoiseTable
 from trustopt.train import (
     PROGRESS_COLUMNS,

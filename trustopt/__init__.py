@@ -8,7 +8,9 @@ Entry points (imported lazily, so ``import trustopt`` stays cheap):
     trustopt.minimize(fun, x0, method=None, *, sigma0, maxfev, seed, workers=1, ...)
         black-box minimization, returns scipy.optimize.OptimizeResult
     trustopt.ES / ARS / TRES / TrustRegionES
-        ask/tell optimizers
+        ask/tell optimizers, with their options dataclasses trustopt.ESOptions / ARSOptions /
+        TRESOptions / TrustRegionESOptions and trustopt.MinimizeOptions
+        (all defined in trustopt.blackbox; ``trustopt.minimize`` is always the function)
 
 Submodules:
     tabular     exact oracle for finite MDPs
@@ -27,13 +29,10 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "run": "trustopt.api",
-    "minimize": "trustopt.minimize",
-    "ES": "trustopt.minimize",
-    "ARS": "trustopt.minimize",
-    "TRES": "trustopt.minimize",
-    "TrustRegionES": "trustopt.minimize",
+    **{name: "trustopt.blackbox" for name in ("minimize", "ES", "ARS", "TRES", "TrustRegionES", "MinimizeOptions",
+                                              "ESOptions", "ARSOptions", "TRESOptions", "TrustRegionESOptions")},
 }
-_SUBMODULES = {"tabular", "smoothing", "lqr", "testing", "core", "components", "algorithms",
+_SUBMODULES = {"blackbox", "tabular", "smoothing", "lqr", "testing", "core", "components", "algorithms",
                "estimators", "linalg", "policies", "noise", "envs"}
 
 __all__ = ["ValidationError", "PROBABILITY_TOLERANCE", "__version__", *_LAZY]

@@ -53,7 +53,7 @@ class ARSStep:
     linear model of the smoothed objective from TRES eq. 6) or ``dir . step`` (``"shaped"``).
 
     The batch must hold ``N = 2m`` antithetic samples (the factories :func:`ars` and
-    :class:`trustopt.minimize.ARS` always draw pairs); any other batch gives a proposal with
+    :class:`trustopt.blackbox.ARS` always draw pairs); any other batch gives a proposal with
     status ``subproblem_failed`` (the loop keeps ``theta_k``), never an exception.
 
     Hyperparameters: ``alpha`` the step size (Mania et al. Table 9 use 0.01-0.03 on MuJoCo;

@@ -195,7 +195,7 @@ class PerturbationSampler:
     ``x = theta +- sigma * table[index : index + d]`` for ``n_pairs`` offsets drawn from the
     generator, then ``F`` evaluated (``fun`` maps ``(n, d) -> (n,)`` values to MAXIMIZE).
     Used by :func:`trustopt.core.loop.drive` (fixed ``sigma``); the ask/tell classes of
-    :mod:`trustopt.minimize` draw with the same :func:`antithetic_pairs` but pick ``sigma``
+    :mod:`trustopt.blackbox` draw with the same :func:`antithetic_pairs` but pick ``sigma``
     themselves so that it can follow the trust-region radius.
 
     Hyperparameters: ``sigma > 0`` (TRES/OpenAI: 0.02 for MuJoCo linear policies), ``n_pairs``.

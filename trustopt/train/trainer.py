@@ -2,7 +2,7 @@
 (the policy-gradient family is dispatched to :mod:`trustopt.train.pg_trainer`).
 
 One iteration (TRES Alg. 1; ARS Alg. 1 V2; Salimans et al. 2017 Alg. 2), driven by the
-ask/tell optimizers of :mod:`trustopt.minimize` (themselves THE loop of
+ask/tell optimizers of :mod:`trustopt.blackbox` (themselves THE loop of
 :mod:`trustopt.core.loop`) with episode returns as the objective::
 
     X = opt.ask()                         # 2N antithetic samples theta_k +- sigma eps_j (noise table)
@@ -107,7 +107,7 @@ def _seeds(seed: int, stream: int, k: int, n: int) -> list[int]:
 
 
 def _make_optimizer(c: TrainConfig, d: int):
-    from trustopt.minimize import ARS, ES, TRES
+    from trustopt.blackbox import ARS, ES, TRES
 
     common = dict(seed=c.seed, popsize=2 * c.n_directions, adapt=False,
                   noise=NoiseTable(size=c.noise_table_size))
