@@ -17,11 +17,13 @@ _SAMPLING = ("n_episodes", "lambda_", "use_baseline", "n_trunk_episodes", "n_rol
 #: Sampling options of MuJoCo problems only (:class:`trustopt.envs.pg_sampler.MujocoEpisodeSampler`).
 _ENV_SAMPLING = ("batch_steps", "gamma", "obs_norm", "remove_survival_bonus", "max_episode_steps", "init_log_std",
                  "backend")
+#: Sampling options of the MuJoCo vine sampler only (:class:`trustopt.envs.vine_sampler.MujocoVineSampler`).
+_VINE_ENV_SAMPLING = ("n_actions_per_state", "rollout_horizon")
 
 
 def check_sampling(name: str, sampling: dict, *, vine_allowed: bool = False) -> None:
     """Reject unknown keyword arguments of a factory with a ValidationError naming them."""
-    allowed = (_SAMPLING if vine_allowed else _SAMPLING[:3]) + _ENV_SAMPLING
+    allowed = (_SAMPLING + _ENV_SAMPLING + _VINE_ENV_SAMPLING) if vine_allowed else (_SAMPLING[:3] + _ENV_SAMPLING)
     unknown = sorted(set(sampling) - set(allowed))
     if unknown:
         raise ValidationError(f"{unknown[0]}: not a hyperparameter of {name!r} (sampling options: {', '.join(allowed)})")
@@ -35,7 +37,10 @@ def setup(problem, *, exact: bool, theta0=None, vine: bool = False, **sampling):
     (``log_std = init_log_std``, default 0) by default; sampler
     :class:`~trustopt.envs.pg_sampler.MujocoEpisodeSampler` with the options ``batch_steps``,
     ``gamma``, ``lambda_``, ``use_baseline``, ``obs_norm``, ``remove_survival_bonus``,
-    ``max_episode_steps``; no exact oracle, no vine.
+    ``max_episode_steps``; no exact oracle; with ``vine``,
+    :class:`~trustopt.envs.vine_sampler.MujocoVineSampler` (TRPO sec. 5.2) with ``n_trunk_episodes``,
+    ``n_rollout_states``, ``n_actions_per_state``, ``rollout_horizon``, ``gamma``, ``obs_norm``,
+    ``remove_survival_bonus``, ``max_episode_steps``.
 
     Tabular MDP: softmax policy over ``theta (S*A,)``, ``theta0 = 0`` (uniform policy) by default;
     sampler: exact oracle if ``exact``, vine (TRPO sec. 5.2) if ``vine``, else single-path episodes.
@@ -50,7 +55,7 @@ def setup(problem, *, exact: bool, theta0=None, vine: bool = False, **sampling):
 
     if isinstance(problem, (str, EnvSpec)):
         return _setup_env(problem, exact=exact, theta0=theta0, vine=vine, **sampling)
-    env_only = sorted(set(sampling) & set(_ENV_SAMPLING))
+    env_only = sorted(set(sampling) & set(_ENV_SAMPLING + _VINE_ENV_SAMPLING))
     if env_only:
         raise ValidationError(f"{env_only[0]}: a sampling option of MuJoCo problems only")
     return _setup_model(problem, exact=exact, theta0=theta0, vine=vine, **sampling)
@@ -63,10 +68,17 @@ def _setup_env(problem, *, exact, theta0, vine, init_log_std=0.0, max_episode_st
     if exact:
         raise ValidationError("exact: MuJoCo problems have no exact oracle; use exact=False")
     if vine:
-        raise ValidationError("vine: the vine sampler (TRPO sec. 5.2) is implemented for tabular problems only")
-    for name in ("n_episodes", "n_trunk_episodes", "n_rollout_states"):
+        from trustopt.envs.vine_sampler import MujocoVineSampler
+
+        rejected = ("n_episodes", "batch_steps", "lambda_", "use_baseline")
+        what = ("the vine sampler (TRPO sec. 5.2: n_trunk_episodes, n_rollout_states, n_actions_per_state, "
+                "rollout_horizon)")
+    else:
+        rejected = ("n_episodes", "n_trunk_episodes", "n_rollout_states") + _VINE_ENV_SAMPLING
+        what = "MuJoCo problems (use batch_steps; the vine sampler's options need vine=True)"
+    for name in rejected:
         if name in options:
-            raise ValidationError(f"{name}: not an option of MuJoCo problems (use batch_steps)")
+            raise ValidationError(f"{name}: not an option of {what}")
     if isinstance(problem, EnvSpec):
         spec = problem
     else:
@@ -76,7 +88,7 @@ def _setup_env(problem, *, exact, theta0, vine, init_log_std=0.0, max_episode_st
             raise ValidationError(f"problem: a string names a MuJoCo environment; {exc}") from None
     if isinstance(problem, EnvSpec) and max_episode_steps is not None:
         raise ValidationError("max_episode_steps: set it in the EnvSpec")
-    sampler = MujocoEpisodeSampler(env=spec, **options)
+    sampler = (MujocoVineSampler if vine else MujocoEpisodeSampler)(env=spec, **options)
     policy = FlatLinearGaussian(LinearGaussian(sampler.obs_dim, sampler.act_dim, init_log_std=init_log_std))
     if theta0 is None:
         theta0 = policy.base.init_theta()

@@ -49,6 +49,10 @@ normalized observation ``z``, initialized at ``W = 0, b = 0, log_std = 0``; whol
 * STRO (STRO sec. 5.1: ``N = 2048`` samples per iteration, ``mu0 = 0.05``, ``gamma1..3 = 2, 0.8,
   0.6``, ``mu in [0.01, 0.1]``, 4 rejections; the factory's defaults) with PPO's ``gamma``/``lambda_``.
 * VPG: as TRPO's sampling, ``lr = 1.0`` with the KL cap ``delta = 0.01`` (the library's VPG factory).
+* TRPO vine (``vine = true``; TRPO sec. 5.2, :class:`trustopt.envs.vine_sampler.MujocoVineSampler`):
+  ``n_trunk_episodes``, ``n_rollout_states``, ``n_actions_per_state``, ``rollout_horizon`` default to
+  the sampler's (TRPO App. E Table 2, vine column: 16 trunk rollouts, 4 rollouts per state of
+  length 100, 500 Q-values per batch); ``batch_steps`` and ``lambda_`` do not apply.
 """
 
 from __future__ import annotations
@@ -67,7 +71,10 @@ ES_ALGOS = ("tres", "es", "ars")
 #: Policy-gradient algorithms (linear Gaussian policies, :mod:`trustopt.train.pg_trainer`).
 PG_ALGOS = ("vpg", "npg", "trpo", "ppo", "trefree", "stro")
 #: Hyperparameters of the policy-gradient family only / of the ES family only.
-PG_FIELDS = ("batch_steps", "gamma", "delta", "cg_iters", "cg_damping", "epsilon", "minibatch_size", "init_log_std")
+PG_FIELDS = ("batch_steps", "gamma", "delta", "cg_iters", "cg_damping", "epsilon", "minibatch_size", "init_log_std",
+             "n_trunk_episodes", "n_rollout_states", "n_actions_per_state", "rollout_horizon")
+#: Options of TRPO's vine sampler (``vine = true``) with their smallest values.
+VINE_FIELDS = {"n_trunk_episodes": 2, "n_rollout_states": 1, "n_actions_per_state": 2, "rollout_horizon": 1}
 ES_FIELDS = ("n_directions", "sigma", "top_directions", "l2", "optimizer")
 #: Tasks on which TRPO/NPG/VPG use rllab's small batch (5000 steps) instead of 25000.
 SMALL_BATCH_FAMILIES = ("InvertedPendulum", "InvertedDoublePendulum")
@@ -135,6 +142,12 @@ class TrainConfig:
     ``batch_steps // minibatch_size`` minibatches), ``init_log_std`` (initial log standard
     deviation, default 0). The ES-only fields (``n_directions``, ``sigma``, ``top_directions``,
     ``l2``, ``optimizer``) are errors for them, and vice versa.
+
+    TRPO's vine sampling (TRPO sec. 5.2): ``vine`` True (None, the default, or False: single path;
+    None so that configurations saved before the field existed resume unchanged), with
+    ``n_trunk_episodes`` (>= 2), ``n_rollout_states`` (>= 1), ``n_actions_per_state`` (>= 2) and
+    ``rollout_horizon`` (>= 1), which are errors without it; ``batch_steps`` and ``lambda_`` are
+    errors with it (the trunk is ``n_trunk_episodes`` whole episodes; no GAE).
     """
 
     env_id: str
@@ -164,6 +177,11 @@ class TrainConfig:
     epsilon: float | None = None
     minibatch_size: int | None = None
     init_log_std: float | None = None
+    vine: bool | None = None
+    n_trunk_episodes: int | None = None
+    n_rollout_states: int | None = None
+    n_actions_per_state: int | None = None
+    rollout_horizon: int | None = None
 
     def __post_init__(self):
         from trustopt.envs._registry import check_env_id
@@ -195,6 +213,20 @@ class TrainConfig:
                                           and (name == "init_log_std" or v >= 0)):
                     raise ValidationError(f"{name}: expected a finite number{' >= 0' if name == 'cg_damping' else ''}, "
                                           f"got {v!r}")
+        if self.vine is not None and not isinstance(self.vine, bool):
+            raise ValidationError(f"vine: expected true or false, got {self.vine!r}")
+        if self.vine and self.algo != "trpo":
+            raise ValidationError(f"vine: TRPO's vine sampling (TRPO sec. 5.2); algo {self.algo!r} has none")
+        for name, minimum in VINE_FIELDS.items():
+            if getattr(self, name) is not None:
+                if not self.vine:
+                    raise ValidationError(f"{name}: an option of TRPO's vine sampling; set vine=true")
+                check_int(getattr(self, name), name, minimum)
+        if self.vine:
+            for name in ("batch_steps", "lambda_"):
+                if getattr(self, name) is not None:
+                    raise ValidationError(f"{name}: not an option of TRPO's vine sampling (its trunk is "
+                                          "n_trunk_episodes whole episodes; Q-values from branch rollouts)")
         check_int(self.timesteps, "timesteps", 1)
         check_int(self.seed, "seed", 0)
         check_int(self.eval_every, "eval_every", 0)
@@ -245,7 +277,13 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     and task (see the module docstring for the sources)."""
     alpha, nu, N, b = ARS_TABLE.get(config.env_id, ARS_FALLBACK)
     c = config
-    if c.algo in PG_ALGOS:
+    if c.algo in PG_ALGOS and c.vine:
+        from trustopt.envs.vine_sampler import MujocoVineSampler
+
+        defaults = {f.name: f.default for f in dataclasses.fields(MujocoVineSampler)}
+        fill = {k: v for k, v in PG_DEFAULTS[c.algo].items() if k != "lambda_"}
+        fill.update(init_log_std=0.0, **{name: defaults[name] for name in VINE_FIELDS})
+    elif c.algo in PG_ALGOS:
         fill = dict(PG_DEFAULTS[c.algo], init_log_std=0.0)
         if "batch_steps" not in fill:
             from trustopt.envs._registry import family
