@@ -274,3 +274,20 @@ def test_run_on_an_env_id_returns_the_final_policy():
     raw = trustopt.run("trpo", ENV, max_iter=2, seed=1, batch_steps=1000, obs_norm=False).policy
     np.testing.assert_array_equal(raw.mean, np.zeros(obs_dim))
     np.testing.assert_array_equal(raw.std, np.ones(obs_dim))
+
+
+def test_cli_trains_trpo_with_vine_sampling_same_bits_on_two_workers(tmp_path, capsys):
+    """`trustopt train --algo trpo --set vine=true`: the vine sampler runs (its options are in
+    config.json, batch_steps is not), and the policy is the same on 1 and 2 workers."""
+    import json
+
+    args = ["train", "--env", ENV, "--algo", "trpo", "--timesteps", "3000", "--seed", "1", "--eval-every", "1",
+            "--eval-episodes", "2", "--set", "vine=true", "--set", "n_trunk_episodes=4", "--set",
+            "n_rollout_states=10", "--set", "rollout_horizon=20", "--set", "max_episode_steps=100", "--no-progress"]
+    for w in ("1", "2"):
+        assert main([*args, "--workers", w, "--out", str(tmp_path / w)]) == 0, capsys.readouterr().err
+    cfg = json.load(open(tmp_path / "1" / "config.json"))
+    assert cfg["vine"] is True and cfg["n_rollout_states"] == 10 and cfg["batch_steps"] is None
+    _same_bits(_npz(tmp_path / "1"), _npz(tmp_path / "2"))
+    assert _rows_without_wall(tmp_path / "1") == _rows_without_wall(tmp_path / "2")
+    assert np.any(_npz(tmp_path / "1")["W"] != 0.0)

@@ -59,8 +59,13 @@ def make_method(config: TrainConfig, spec, backend=None):
     from trustopt.algorithms import get
 
     c = config
-    sampling = dict(batch_steps=c.batch_steps, gamma=c.gamma, lambda_=c.lambda_, obs_norm=c.obs_norm,
-                    remove_survival_bonus=c.remove_survival_bonus, init_log_std=c.init_log_std, backend=backend)
+    sampling = dict(gamma=c.gamma, obs_norm=c.obs_norm, remove_survival_bonus=c.remove_survival_bonus,
+                    init_log_std=c.init_log_std, backend=backend)
+    if c.vine:  # TRPO's vine sampling (trustopt.envs.vine_sampler.MujocoVineSampler)
+        sampling.update(vine=True, n_trunk_episodes=c.n_trunk_episodes, n_rollout_states=c.n_rollout_states,
+                        n_actions_per_state=c.n_actions_per_state, rollout_horizon=c.rollout_horizon)
+    else:
+        sampling.update(batch_steps=c.batch_steps, lambda_=c.lambda_)
     if c.algo == "trpo" or c.algo == "npg":
         hp = dict(delta=c.delta, cg_iters=c.cg_iters, cg_damping=c.cg_damping)
     elif c.algo == "vpg":
