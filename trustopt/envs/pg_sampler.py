@@ -54,7 +54,8 @@ from trustopt.estimators import (
     gae_with_fitted_baseline,
 )
 
-__all__ = ["PGCarry", "MujocoEpisodeSampler", "obs_normalizer", "evaluate_mean_action", "gaussian_policy"]
+__all__ = ["PGCarry", "GaussianEnvSampler", "MujocoEpisodeSampler", "obs_normalizer", "evaluate_mean_action",
+           "gaussian_policy"]
 
 _STD_FLOOR = 1e-8
 
@@ -110,7 +111,78 @@ def _check_unit(value, name: str) -> float:
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class MujocoEpisodeSampler:
+class GaussianEnvSampler:
+    """What the MuJoCo samplers of the linear Gaussian policy share (:class:`MujocoEpisodeSampler`,
+    :class:`trustopt.envs.vine_sampler.MujocoVineSampler`): the environment, the policy of
+    ``theta = [W.ravel(), b, log_std]`` acting on ``z = (s - mean) / std`` with the carried
+    normalizer (:class:`PGCarry`), and the checks of a ``sample`` call.
+
+    Hyperparameters:
+        env: :class:`~trustopt.envs.EnvSpec` (or an env id).
+        gamma: discount in [0, 1] (0.99, TRPO App. E).
+        obs_norm (True: running statistics; False: ``z = s``), remove_survival_bonus (True).
+
+    Where episodes run (not a hyperparameter; never changes a batch):
+        backend: None (this process) or a :mod:`trustopt.workers` backend (``n_workers``,
+            ``map(fn, shared, items)``), e.g. ``trustopt.workers.make_backend("process", 2)``;
+            the caller owns it and closes it (module docstring: "Parallel episodes").
+
+    Derived: ``obs_dim``, ``act_dim``, ``horizon`` (the time limit).
+    """
+
+    env: EnvSpec
+    gamma: float = 0.99
+    obs_norm: bool = True
+    remove_survival_bonus: bool = True
+    backend: Any = None
+    obs_dim: int = field(init=False)
+    act_dim: int = field(init=False)
+    horizon: int = field(init=False, repr=False)
+
+    def __post_init__(self):
+        env = self.env
+        if isinstance(env, str):
+            env = EnvSpec(env_id=env)
+        if not isinstance(env, EnvSpec):
+            raise ValidationError(f"env: expected an EnvSpec or a Gymnasium id, got {type(self.env).__name__}")
+        object.__setattr__(self, "env", env)
+        _check_unit(self.gamma, "gamma")
+        for name in ("obs_norm", "remove_survival_bonus"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValidationError(f"{name}: expected True or False, got {getattr(self, name)!r}")
+        if self.backend is not None and not (hasattr(self.backend, "map") and hasattr(self.backend, "n_workers")):
+            raise ValidationError(f"backend: expected None or a trustopt.workers backend (with map and n_workers), "
+                                  f"got {type(self.backend).__name__}")
+        e = cached_env(env)
+        object.__setattr__(self, "obs_dim", int(e.obs_dim))
+        object.__setattr__(self, "act_dim", int(e.act_dim))
+        object.__setattr__(self, "horizon", int(e.max_episode_steps))
+
+    @property
+    def n_params(self) -> int:
+        return self.act_dim * (self.obs_dim + 2)
+
+    def normalizer(self, carry: PGCarry | None) -> tuple[np.ndarray, np.ndarray]:
+        """``(mean, std)`` the next batch acts with, given the carried statistics."""
+        return obs_normalizer(None if carry is None else carry.obs_rms, self.obs_dim, self.obs_norm)
+
+    def policy(self, theta, carry: PGCarry | None) -> GaussianLinearPolicy:
+        """The environment-level policy (raw observations in) that a batch at ``theta`` runs."""
+        mean, std = self.normalizer(carry)
+        return gaussian_policy(theta, self.obs_dim, self.act_dim, mean, std)
+
+    def _check_sample(self, policy, theta, baseline) -> PGCarry | None:
+        """Validate the arguments of ``sample``; returns the carry."""
+        if getattr(policy, "n_params", None) != self.n_params or np.shape(theta) != (self.n_params,):
+            raise ValidationError(f"policy: expected a linear Gaussian policy with {self.n_params} = act_dim "
+                                  f"(obs_dim + 2) parameters (obs_dim = {self.obs_dim}, act_dim = {self.act_dim})")
+        if baseline is not None and not isinstance(baseline, PGCarry):
+            raise ValidationError(f"baseline: expected a PGCarry (or None), got {type(baseline).__name__}")
+        return baseline
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class MujocoEpisodeSampler(GaussianEnvSampler):
     """Single-path Gaussian-policy rollouts on a MuJoCo environment (module docstring).
 
     Per batch at ``theta_k`` with ``tau`` complete episodes and ``N >= batch_steps`` steps:
@@ -137,77 +209,30 @@ class MujocoEpisodeSampler:
       on the batch itself. ``use_baseline=False``: ``V = 0`` (REINFORCE with GAE(gamma, 1)
       discounting).
 
-    Hyperparameters:
-        env: :class:`~trustopt.envs.EnvSpec` (or an env id).
+    Hyperparameters (and those of :class:`GaussianEnvSampler`: env, gamma, obs_norm,
+    remove_survival_bonus; where episodes run: backend):
         batch_steps: minimum steps per batch (``>= 1``; default 5000, Duan et al. 2016's batch
             for the basic tasks; the trainer's defaults are in :mod:`trustopt.train.config`).
-        gamma: discount of the advantages and value targets in [0, 1] (0.99, TRPO App. E).
         lambda_: GAE parameter in [0, 1] (0.97, slides "GAE(0.99, 0.97)").
-        use_baseline (True), obs_norm (True: running statistics; False: ``z = s``),
-        remove_survival_bonus (True), baseline (the :class:`LinearValueBaseline` config).
-
-    Where episodes run (not a hyperparameter; never changes a batch):
-        backend: None (this process) or a :mod:`trustopt.workers` backend (``n_workers``,
-            ``map(fn, shared, items)``), e.g. ``trustopt.workers.make_backend("process", 2)``;
-            the caller owns it and closes it (module docstring: "Parallel episodes").
+        use_baseline (True), baseline (the :class:`LinearValueBaseline` config).
     """
 
-    env: EnvSpec
     batch_steps: int = 5000
-    gamma: float = 0.99
     lambda_: float = 0.97
     use_baseline: bool = True
-    obs_norm: bool = True
-    remove_survival_bonus: bool = True
     baseline: LinearValueBaseline = field(default_factory=LinearValueBaseline)
-    backend: Any = None
-    obs_dim: int = field(init=False)
-    act_dim: int = field(init=False)
-    horizon: int = field(init=False, repr=False)
 
     def __post_init__(self):
-        env = self.env
-        if isinstance(env, str):
-            env = EnvSpec(env_id=env)
-        if not isinstance(env, EnvSpec):
-            raise ValidationError(f"env: expected an EnvSpec or a Gymnasium id, got {type(self.env).__name__}")
-        object.__setattr__(self, "env", env)
+        super().__post_init__()
         _check_int(self.batch_steps, "batch_steps", 1)
-        _check_unit(self.gamma, "gamma")
         _check_unit(self.lambda_, "lambda_")
-        for name in ("use_baseline", "obs_norm", "remove_survival_bonus"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValidationError(f"{name}: expected True or False, got {getattr(self, name)!r}")
+        if not isinstance(self.use_baseline, bool):
+            raise ValidationError(f"use_baseline: expected True or False, got {self.use_baseline!r}")
         if not isinstance(self.baseline, LinearValueBaseline):
             raise ValidationError(f"baseline: expected a LinearValueBaseline, got {type(self.baseline).__name__}")
-        if self.backend is not None and not (hasattr(self.backend, "map") and hasattr(self.backend, "n_workers")):
-            raise ValidationError(f"backend: expected None or a trustopt.workers backend (with map and n_workers), "
-                                  f"got {type(self.backend).__name__}")
-        e = cached_env(env)
-        object.__setattr__(self, "obs_dim", int(e.obs_dim))
-        object.__setattr__(self, "act_dim", int(e.act_dim))
-        object.__setattr__(self, "horizon", int(e.max_episode_steps))
-
-    @property
-    def n_params(self) -> int:
-        return self.act_dim * (self.obs_dim + 2)
-
-    def normalizer(self, carry: PGCarry | None) -> tuple[np.ndarray, np.ndarray]:
-        """``(mean, std)`` the next batch acts with, given the carried statistics."""
-        return obs_normalizer(None if carry is None else carry.obs_rms, self.obs_dim, self.obs_norm)
-
-    def policy(self, theta, carry: PGCarry | None) -> GaussianLinearPolicy:
-        """The environment-level policy (raw observations in) that a batch at ``theta`` runs."""
-        mean, std = self.normalizer(carry)
-        return gaussian_policy(theta, self.obs_dim, self.act_dim, mean, std)
 
     def sample(self, policy, theta, rng: np.random.Generator, baseline: PGCarry | None = None) -> Batch:
-        if getattr(policy, "n_params", None) != self.n_params or np.shape(theta) != (self.n_params,):
-            raise ValidationError(f"policy: expected a linear Gaussian policy with {self.n_params} = act_dim "
-                                  f"(obs_dim + 2) parameters (obs_dim = {self.obs_dim}, act_dim = {self.act_dim})")
-        if baseline is not None and not isinstance(baseline, PGCarry):
-            raise ValidationError(f"baseline: expected a PGCarry (or None), got {type(baseline).__name__}")
-        carry = baseline
+        carry = self._check_sample(policy, theta, baseline)
         mean, std = self.normalizer(carry)
         pol = gaussian_policy(theta, self.obs_dim, self.act_dim, mean, std)
         job = _EpisodeJob(env=self.env, policy=pol, key=int(rng.integers(0, 2**63 - 1)),

@@ -76,16 +76,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 
 from trustopt._validation import ValidationError, check_int, readonly
 from trustopt.core.types import Batch
-from trustopt.envs import EnvSpec, EnvState, GaussianLinearPolicy, Trajectory, cached_env
-from trustopt.envs.pg_sampler import PGCarry, _episode, _EpisodeJob, gaussian_policy, obs_normalizer
+from trustopt.envs import EnvState, GaussianLinearPolicy, Trajectory, cached_env
+from trustopt.envs.pg_sampler import GaussianEnvSampler, PGCarry, _episode, _EpisodeJob
 from trustopt.estimators import RunningMeanStd
 
 __all__ = ["MujocoVineSampler", "Vine", "branch_returns"]
@@ -195,12 +194,15 @@ def _finite(trajs: list[Trajectory]) -> bool:
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class MujocoVineSampler:
+class MujocoVineSampler(GaussianEnvSampler):
     """Vine sampling of a Gaussian linear policy on a MuJoCo environment (TRPO sec. 5.2; module
     docstring for the estimator, its weights and its seeds).
 
-    Hyperparameters (defaults: TRPO App. E Table 2, vine column, where it gives one):
-        env: :class:`~trustopt.envs.EnvSpec` (or an env id) on the fast path (state save/restore).
+    Hyperparameters (defaults: TRPO App. E Table 2, vine column, where it gives one), with those
+    of :class:`~trustopt.envs.pg_sampler.GaussianEnvSampler` (env, on the fast path: state
+    save/restore; gamma: discount of ``Q_hat``, 0.99, the single path's; obs_norm: the
+    normalizer is merged with the TRUNK observations after the batch; remove_survival_bonus;
+    backend: where the TRUNK episodes run, replays and branches always run in this process):
         n_trunk_episodes: trunk episodes per batch (``>= 2``, for ``sigma_hat``; default 16, the
             paper's "num. rollouts for sampling").
         n_rollout_states: rollout states per batch (``>= 1``; default 125: the paper's Swimmer
@@ -209,67 +211,23 @@ class MujocoVineSampler:
             leave-one-out baseline; default 4, the paper's "rollouts per state").
         rollout_horizon: maximum branch length ``H`` (``>= 1``; default 100, the paper's Hopper and
             Walker "rollout length"; Swimmer 50).
-        gamma: discount of ``Q_hat`` in [0, 1] (0.99, App. E; the single path's ``gamma``).
-        obs_norm (True: running statistics, merged with the TRUNK observations after the batch;
-            False: ``z = s``), remove_survival_bonus (True, as the single path).
-
-    Where the trunk runs (not a hyperparameter; never changes a batch):
-        backend: None (this process) or a :mod:`trustopt.workers` backend for the trunk
-            episodes; replays and branches always run in this process.
     """
 
-    env: EnvSpec
     n_trunk_episodes: int = 16
     n_rollout_states: int = 125
     n_actions_per_state: int = 4
     rollout_horizon: int = 100
-    gamma: float = 0.99
-    obs_norm: bool = True
-    remove_survival_bonus: bool = True
-    backend: Any = None
-    obs_dim: int = field(init=False)
-    act_dim: int = field(init=False)
 
     def __post_init__(self):
-        env = self.env
-        if isinstance(env, str):
-            env = EnvSpec(env_id=env)
-        if not isinstance(env, EnvSpec):
-            raise ValidationError(f"env: expected an EnvSpec or a Gymnasium id, got {type(self.env).__name__}")
-        object.__setattr__(self, "env", env)
+        super().__post_init__()
         check_int(self.n_trunk_episodes, "n_trunk_episodes", 2)
         check_int(self.n_rollout_states, "n_rollout_states", 1)
         check_int(self.n_actions_per_state, "n_actions_per_state", 2)
         check_int(self.rollout_horizon, "rollout_horizon", 1)
-        g = self.gamma
-        if isinstance(g, bool) or not isinstance(g, (int, float, np.floating)) or not 0.0 <= float(g) <= 1.0:
-            raise ValidationError(f"gamma: must lie in [0, 1], got {g!r}")
-        for name in ("obs_norm", "remove_survival_bonus"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValidationError(f"{name}: expected True or False, got {getattr(self, name)!r}")
-        if self.backend is not None and not (hasattr(self.backend, "map") and hasattr(self.backend, "n_workers")):
-            raise ValidationError(f"backend: expected None or a trustopt.workers backend (with map and n_workers), "
-                                  f"got {type(self.backend).__name__}")
-        e = cached_env(env)
-        if not e.fast:
+        if not cached_env(self.env).fast:
             raise ValidationError(f"env: the vine sampler restores saved simulator states, which needs the fast path; "
-                                  f"{env.env_id} with fast={env.fast}, kwargs {sorted(env.kwargs)} runs through "
-                                  f"Gymnasium")
-        object.__setattr__(self, "obs_dim", int(e.obs_dim))
-        object.__setattr__(self, "act_dim", int(e.act_dim))
-
-    @property
-    def n_params(self) -> int:
-        return self.act_dim * (self.obs_dim + 2)
-
-    def normalizer(self, carry: PGCarry | None) -> tuple[np.ndarray, np.ndarray]:
-        """``(mean, std)`` the next batch acts with, given the carried statistics."""
-        return obs_normalizer(None if carry is None else carry.obs_rms, self.obs_dim, self.obs_norm)
-
-    def policy(self, theta, carry: PGCarry | None) -> GaussianLinearPolicy:
-        """The environment-level policy (raw observations in) that a batch at ``theta`` runs."""
-        mean, std = self.normalizer(carry)
-        return gaussian_policy(theta, self.obs_dim, self.act_dim, mean, std)
+                                  f"{self.env.env_id} with fast={self.env.fast}, kwargs {sorted(self.env.kwargs)} runs "
+                                  f"through Gymnasium")
 
     # --- simulation ------------------------------------------------------------------------------
     def vine(self, theta, rng: np.random.Generator, carry: PGCarry | None = None) -> Vine:
@@ -335,12 +293,7 @@ class MujocoVineSampler:
 
     # --- the batch -------------------------------------------------------------------------------
     def sample(self, policy, theta, rng: np.random.Generator, baseline: PGCarry | None = None) -> Batch:
-        if getattr(policy, "n_params", None) != self.n_params or np.shape(theta) != (self.n_params,):
-            raise ValidationError(f"policy: expected a linear Gaussian policy with {self.n_params} = act_dim "
-                                  f"(obs_dim + 2) parameters (obs_dim = {self.obs_dim}, act_dim = {self.act_dim})")
-        if baseline is not None and not isinstance(baseline, PGCarry):
-            raise ValidationError(f"baseline: expected a PGCarry (or None), got {type(baseline).__name__}")
-        carry = baseline
+        carry = self._check_sample(policy, theta, baseline)
         v = self.vine(theta, rng, carry)
         return self.assemble(policy, theta, carry, v)
 
