@@ -14,6 +14,7 @@ comparison is indicative only.
     python benchmarks/bench_thresholds.py --envs Swimmer-v5 --seeds 0 1 2 --budget 2000000 --workers 2
     python benchmarks/bench_thresholds.py --quick        # Swimmer, TRES + ARS, 1 seed, 300k budget
     python benchmarks/bench_thresholds.py --json results.json --runs-dir runs/thresholds
+    python benchmarks/bench_thresholds.py --summarize runs/thresholds/*    # table of existing runs
 
 Each run writes a normal run folder under ``--runs-dir`` (progress.csv, config.json,
 policy.npz), so the curves can be plotted with ``trustopt plot``.
@@ -41,8 +42,27 @@ TABLE1 = {
 }
 
 
+def result_of_run(out, wall=None, timesteps_used=None):
+    """The per-run result of a finished (or interrupted) run folder: the training timesteps at
+    the first evaluation that reached the env's threshold, and the best evaluation."""
+    from trustopt.train import read_progress
+
+    with open(os.path.join(out, "config.json")) as f:
+        cfg = json.load(f)
+    env_id, algo, seed = cfg["env_id"], cfg["algo"], cfg["seed"]
+    threshold = TABLE1[env_id][0]
+    p = read_progress(out)
+    ev = p["eval_mean"]
+    hit = np.flatnonzero(~np.isnan(ev) & (ev >= threshold))
+    steps = int(p["timesteps"][hit[0]]) if hit.size else None
+    best = float(np.nanmax(ev)) if np.any(~np.isnan(ev)) else math.nan
+    return {"env_id": env_id, "algo": algo, "seed": seed, "reached": steps is not None, "timesteps": steps,
+            "timesteps_used": int(p["timesteps"][-1]) if timesteps_used is None else timesteps_used,
+            "best_eval": best, "wall_s": float(p["wall_s"][-1]) if wall is None else wall, "run": out}
+
+
 def run_one(env_id, algo, seed, *, budget, workers, eval_every, eval_episodes, runs_dir):
-    from trustopt.train import TrainConfig, read_progress, train
+    from trustopt.train import TrainConfig, train
 
     threshold = TABLE1[env_id][0]
     out = os.path.join(runs_dir, f"{env_id}-{algo}-seed{seed}")
@@ -52,14 +72,7 @@ def run_one(env_id, algo, seed, *, budget, workers, eval_every, eval_episodes, r
                       eval_episodes=eval_episodes, target=float(threshold))
     t0 = time.perf_counter()
     res = train(cfg, out, workers=workers, progress=False)
-    wall = time.perf_counter() - t0
-    p = read_progress(out)
-    ev = p["eval_mean"]
-    hit = np.flatnonzero(~np.isnan(ev) & (ev >= threshold))
-    steps = int(p["timesteps"][hit[0]]) if hit.size else None
-    best = float(np.nanmax(ev)) if np.any(~np.isnan(ev)) else math.nan
-    return {"env_id": env_id, "algo": algo, "seed": seed, "reached": steps is not None, "timesteps": steps,
-            "timesteps_used": res.timesteps, "best_eval": best, "wall_s": wall, "run": out}
+    return result_of_run(out, wall=time.perf_counter() - t0, timesteps_used=res.timesteps)
 
 
 def summarize(results):
@@ -104,7 +117,17 @@ def main(argv=None) -> int:
     p.add_argument("--runs-dir", default="runs/thresholds")
     p.add_argument("--json", default=None, help="write the per-run results and the summary here")
     p.add_argument("--quick", action="store_true", help="Swimmer, tres + ars, seed 0, budget 3e5")
+    p.add_argument("--summarize", nargs="+", metavar="RUN", default=None,
+                   help="train nothing: summarize these existing run folders (e.g. runs/thresholds/*)")
     args = p.parse_args(argv)
+    if args.summarize:
+        results = [result_of_run(out) for out in args.summarize]
+        rows = summarize(results)
+        print_table(rows, max(r["timesteps_used"] for r in results))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"args": vars(args), "runs": results, "summary": rows}, f, indent=1)
+        return 0
     if args.quick:
         args.envs, args.algos, args.seeds, args.budget = ["Swimmer-v5"], ["tres", "ars"], [0], 3e5
     results = []
