@@ -319,11 +319,18 @@ class _EpisodeJob:
     remove_survival_bonus: bool
 
 
+def episode_seeds(key: int, j: int) -> tuple[int, int]:
+    """``(reset seed, action-noise seed)`` of episode ``j`` of the batch with ``key``, from
+    ``SeedSequence([key, j])`` (module docstring)."""
+    reset_seed, noise_seed = np.random.SeedSequence([int(key), int(j)]).generate_state(2, dtype=np.uint32)
+    return int(reset_seed), int(noise_seed)
+
+
 def _episode(job: _EpisodeJob, j: int, noise=None):
-    """Episode ``j`` of a batch: reset seed and action noise from ``SeedSequence([key, j])``
-    (a pure function of its arguments; ``noise``, the backends' noise table, is unused)."""
-    reset_seed, noise_seed = np.random.SeedSequence([job.key, int(j)]).generate_state(2, dtype=np.uint32)
-    return rollout(job.env, job.policy, seed=int(reset_seed), rng=np.random.default_rng(int(noise_seed)),
+    """Episode ``j`` of a batch: reset seed and action noise from :func:`episode_seeds` (a pure
+    function of its arguments; ``noise``, the backends' noise table, is unused)."""
+    reset_seed, noise_seed = episode_seeds(job.key, j)
+    return rollout(job.env, job.policy, seed=reset_seed, rng=np.random.default_rng(noise_seed),
                    remove_survival_bonus=job.remove_survival_bonus, record=True)
 
 

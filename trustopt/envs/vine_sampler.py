@@ -84,7 +84,7 @@ import numpy as np
 from trustopt._validation import ValidationError, check_int, readonly
 from trustopt.core.types import Batch
 from trustopt.envs import EnvState, GaussianLinearPolicy, Trajectory, cached_env
-from trustopt.envs.pg_sampler import GaussianEnvSampler, PGCarry, _episode, _EpisodeJob
+from trustopt.envs.pg_sampler import GaussianEnvSampler, PGCarry, _episode, _EpisodeJob, episode_seeds
 from trustopt.estimators import RunningMeanStd
 
 __all__ = ["MujocoVineSampler", "Vine", "branch_returns"]
@@ -260,8 +260,7 @@ class MujocoVineSampler(GaussianEnvSampler):
         root = after = None  # snapshot buffers, allocated once per batch (see _capture)
         for j in np.unique(episode):
             tr = trajs[j]
-            reset_seed = int(np.random.SeedSequence([key, int(j)]).generate_state(2, dtype=np.uint32)[0])
-            env.reset(seed=reset_seed)
+            env.reset(seed=episode_seeds(key, j)[0])
             if root is None:
                 root, after = env.get_state(), env.get_state()
             t = 0
