@@ -103,6 +103,26 @@ def test_resume_alone_uses_the_runs_config(tmp_path, capsys):
     assert "stopped (timesteps)" in capsys.readouterr().out
 
 
+def test_resume_starts_from_the_runs_config_and_names_a_flag_that_would_change_it(tmp_path, capsys):
+    """--resume with some of the original flags (or all of them) continues the run; a flag that
+    contradicts the saved settings is named, with the saved value, before anything runs."""
+    out = str(tmp_path / "run")
+    first = ["train", "--env", "InvertedPendulum-v5", "--algo", "ars", "--out", out, *TINY]  # seed 0
+    assert main(first) == 0
+    capsys.readouterr()
+    assert main(["train", "--out", out, "--resume", "--env", "InvertedPendulum-v5", "--seed", "0",
+                 "--timesteps", "2400", "--no-progress"]) == 0  # a subset of the flags, and a larger budget
+    assert "stopped (timesteps)" in capsys.readouterr().out
+    assert main([*first, "--resume", "--timesteps", "2400"]) == 0  # the whole original command again
+    capsys.readouterr()
+    for flags, name in ((["--algo", "tres"], "algo='ars', not algo='tres'"),
+                        (["--set", "sigma=0.5"], "sigma="),
+                        (["--env", "Swimmer-v5"], "env_id='InvertedPendulum-v5'")):
+        assert main(["train", "--out", out, "--resume", "--no-progress", *flags]) == 2
+        err = capsys.readouterr().err
+        assert name in err and "only timesteps" in err and "Traceback" not in err, err
+
+
 def _usage_error(args, capsys, match):
     with pytest.raises(SystemExit) as exc:
         main(args)

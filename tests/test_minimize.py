@@ -343,3 +343,16 @@ def test_trustopt_minimize_is_the_function_whatever_was_imported_first():
             "assert trustopt.TRESOptions is TRESOptions")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_every_documented_submodule_is_reachable_from_a_plain_import():
+    """README snippets use trustopt.workers.make_backend, trustopt.workers_ray.RayMap, trustopt.train
+    after a plain ``import trustopt``; the lazy loader must provide every name it lists."""
+    import subprocess
+    import sys
+
+    code = ("import trustopt; names = sorted(set(dir(trustopt)) - {'annotations'}); "
+            "[getattr(trustopt, n) for n in names if not n.startswith('_')]; "
+            "assert callable(trustopt.workers.make_backend) and callable(trustopt.train.train)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

@@ -338,7 +338,8 @@ def test_minimize_options_routes():
         minimize(rosen, X0, options={"lambda_": 2.0}, **base)
     with pytest.raises(ValidationError, match="^options: method 'tres' takes method_options of type TRESOptions"):
         minimize(rosen, X0, "tres", options=MinimizeOptions(method_options=ESOptions()), **base)
-    with pytest.raises(ValidationError, match="^options: expected None, a dict"):
+    with pytest.raises(ValidationError, match="^options: method 'tres' takes None, a dict, .*TRESOptions, got ESOptions "
+                                              r"\(the options of method='es': pass that method\)"):
         minimize(rosen, X0, "tres", options=ESOptions(), **base)
     with pytest.raises(ValidationError, match="^K:"):
         minimize(rosen, X0, "tres", options={"K": 0}, **base)

@@ -19,6 +19,8 @@ Submodules:
     testing     hypothesis strategies and random instance generators
     core, components, algorithms   the trust-region loop and its parts
     envs        MuJoCo environments (the only module importing gymnasium)
+    workers, workers_ray   rollout backends (local processes; Ray, optional)
+    train       the training driver behind ``trustopt train``
 """
 
 from importlib import import_module
@@ -33,7 +35,7 @@ _LAZY = {
                                               "ESOptions", "ARSOptions", "TRESOptions", "TrustRegionESOptions")},
 }
 _SUBMODULES = {"blackbox", "tabular", "smoothing", "lqr", "testing", "core", "components", "algorithms",
-               "estimators", "linalg", "policies", "noise", "envs"}
+               "estimators", "linalg", "policies", "noise", "envs", "workers", "workers_ray", "train"}
 
 __all__ = ["ValidationError", "PROBABILITY_TOLERANCE", "__version__", *_LAZY]
 

@@ -35,10 +35,19 @@ def run(
     Args:
         algorithm: a registered name (``vpg npg trpo ppo trefree stro``; see
             :data:`trustopt.algorithms.REGISTRY`) or a composed :class:`Method`.
-        problem: a :class:`trustopt.tabular.TabularMDP` or a :class:`trustopt.lqr.LQR` (a composed
-            Method carries its own). On an LQR the policy is linear Gaussian,
+        problem: a :class:`trustopt.tabular.TabularMDP`, a :class:`trustopt.lqr.LQR`, a MuJoCo
+            environment (a Gymnasium id such as ``"Hopper-v5"`` or a :class:`trustopt.envs.EnvSpec`;
+            policy-gradient algorithms), or for ``es``/``ars``/``tres`` a reward function (a
+            composed Method carries its own). On an LQR the policy is linear Gaussian,
             ``theta = [K.ravel(), b, log_std]``, and ``theta0`` (default ``K = 0, b = 0,
-            log_std = 0``) must be stabilizing.
+            log_std = 0``) must be stabilizing. On a MuJoCo environment the policy is
+            ``N(W z + b, diag(exp(2 log_std)))`` on running-normalized observations ``z``, and the
+            sampling options are ``batch_steps``, ``gamma``, ``lambda_``, ``obs_norm``,
+            ``remove_survival_bonus``, ``max_episode_steps``, ``init_log_std``, ``backend`` (a
+            :mod:`trustopt.workers` backend: episodes on worker processes, same result), and with
+            ``vine=True`` (TRPO) ``n_trunk_episodes``, ``n_rollout_states``, ``n_actions_per_state``,
+            ``rollout_horizon``. The factories' defaults are not those of ``trustopt train``
+            (:mod:`trustopt.train.config`; e.g. TRPO's ``cg_damping`` is 1e-3 here, 0.1 there).
         max_iter: number of iterations (``>= 0``); an iteration ends with an accept/reject decision.
         seed: seeds the one ``np.random.Generator`` passed to sampler and step solver;
             the same seed gives the same result bit for bit.

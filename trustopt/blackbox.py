@@ -926,8 +926,10 @@ def _minimize_options(options, cls, method: str) -> MinimizeOptions:
                                   f"got {type(options.method_options).__name__}")
         return options
     if not isinstance(options, Mapping):
-        raise ValidationError(f"options: expected None, a dict, a MinimizeOptions or a {hp_cls.__name__}, "
-                              f"got {type(options).__name__}")
+        owner = [name for name, c in METHODS.items() if c.options_class is type(options)]
+        hint = f" (the options of method={owner[0]!r}: pass that method)" if owner else ""
+        raise ValidationError(f"options: method {method!r} takes None, a dict, a MinimizeOptions or its "
+                              f"{hp_cls.__name__}, got {type(options).__name__}{hint}")
     own = {f.name for f in fields(MinimizeOptions)} - {"method_options"}
     hp_names = {f.name for f in fields(hp_cls)}
     unknown = sorted(str(k) for k in options if k not in own and k not in hp_names)

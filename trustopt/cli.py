@@ -142,16 +142,20 @@ def _train_config(args):
     from trustopt.train import config_from_dict
 
     d: dict = {}
-    if args.resume and args.config is None and args.env_id is None:
+    saved = None  # the run's settings when resuming from OUT/config.json
+    if args.resume and args.config is None:
         path = os.path.join(args.out, "config.json")
         try:
             with open(path) as f:
-                d = json.load(f)
+                saved = json.load(f)
         except FileNotFoundError:
-            raise ValidationError(f"out: {args.out} has no config.json to resume from") from None
+            if args.env_id is None:
+                raise ValidationError(f"out: {args.out} has no config.json to resume from") from None
         except ValueError as exc:
             raise ValidationError(f"out: {path} is not valid JSON ({exc})") from None
-        d.pop("runtime", None)
+        if saved is not None:
+            saved.pop("runtime", None)
+            d = dict(saved)
     elif args.config is not None:
         try:
             with open(args.config) as f:
@@ -162,18 +166,29 @@ def _train_config(args):
             raise ValidationError(f"config: {args.config} is not valid JSON ({exc})") from None
         if not isinstance(d, dict):
             raise ValidationError(f"config: {args.config} must hold a JSON object")
+    given: dict = {}
     for name in ("env_id", "algo", "timesteps", "seed", "eval_every", "eval_episodes", "target"):
         v = getattr(args, name)
         if v is not None:
-            d[name] = v
+            given[name] = v
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValidationError(f"--set: expected KEY=VALUE, got {item!r}")
         try:
-            d[key.strip()] = json.loads(value)
+            given[key.strip()] = json.loads(value)
         except ValueError:
-            d[key.strip()] = value
+            given[key.strip()] = value
+    if saved is not None:  # a resumed run keeps its settings: say which flag would change them
+        from trustopt.train.trainer import RESUMABLE_FIELDS
+
+        changed = sorted(k for k, v in given.items() if k not in RESUMABLE_FIELDS and saved.get(k) != v)
+        if changed:
+            raise ValidationError(
+                f"--resume: {args.out} was trained with " + ", ".join(f"{k}={saved.get(k)!r}" for k in changed)
+                + f", not {', '.join(f'{k}={given[k]!r}' for k in changed)}; a resumed run keeps its settings "
+                f"(only {', '.join(RESUMABLE_FIELDS)} may change): drop those flags or choose another --out")
+    d.update(given)
     if "env_id" not in d:
         raise ValidationError("--env: required (e.g. --env Swimmer-v5)")
     return config_from_dict(d)

@@ -225,9 +225,11 @@ class MujocoVineSampler(GaussianEnvSampler):
         check_int(self.n_actions_per_state, "n_actions_per_state", 2)
         check_int(self.rollout_horizon, "rollout_horizon", 1)
         if not cached_env(self.env).fast:
-            raise ValidationError(f"env: the vine sampler restores saved simulator states, which needs the fast path; "
-                                  f"{self.env.env_id} with fast={self.env.fast}, kwargs {sorted(self.env.kwargs)} runs "
-                                  f"through Gymnasium")
+            from trustopt.envs import SUPPORTED_ENV_IDS
+
+            raise ValidationError(f"env: the vine sampler restores saved simulator states, which needs trustopt's "
+                                  f"fast MuJoCo path ({', '.join(SUPPORTED_ENV_IDS)}, with fast=True and v5 "
+                                  f"keywords); {self.env.env_id} runs through Gymnasium")
 
     # --- simulation ------------------------------------------------------------------------------
     def vine(self, theta, rng: np.random.Generator, carry: PGCarry | None = None) -> Vine:

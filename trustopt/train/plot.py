@@ -48,7 +48,8 @@ def _label(run: str, c: dict) -> str:
     name = os.path.basename(os.path.normpath(run))
     if not c:
         return name
-    return f"{c.get('algo')} {c.get('env_id')} seed {c.get('seed')} ({name})"
+    algo = f"{c.get('algo')} (vine)" if c.get("vine") else c.get("algo")
+    return f"{algo} {c.get('env_id')} seed {c.get('seed')} ({name})"
 
 
 def _train_quantity(c: dict) -> str:
@@ -84,7 +85,7 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
         ok = ~np.isnan(ev)
         if ok.any():
             sd = p.get("eval_std", np.zeros_like(ev))[ok]
-            line, = ax.plot(t[ok], ev[ok], label=_label(run, c) + ": evaluation mean ± std")
+            line, = ax.plot(t[ok], ev[ok], marker="o", markersize=3, label=_label(run, c) + ": evaluation mean ± std")
             ax.fill_between(t[ok], ev[ok] - sd, ev[ok] + sd, alpha=0.2, color=line.get_color())
             kinds.add("evaluation")
         elif t.size:

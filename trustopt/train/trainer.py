@@ -366,7 +366,8 @@ def load_policy(path):
     except FileNotFoundError:
         raise ValidationError(f"run: {path} does not exist (has the run finished?)") from None
     except Exception as exc:  # noqa: BLE001 - a truncated or foreign file
-        raise ValidationError(f"run: {path} is not a readable policy file ({exc})") from None
+        raise ValidationError(f"run: {path} is not a readable policy file ({exc}); expected a run folder or its "
+                              f"{POLICY}") from None
     missing = {"W", "obs_mean", "obs_std", "env_id"} - set(data)
     if missing:
         raise ValidationError(f"run: {path} lacks {', '.join(sorted(missing))}")
