@@ -114,8 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="evaluate a run's final policy (environment return)", allow_abbrev=False)
     e.add_argument("run", help="run folder (or policy.npz)")
-    e.add_argument("--episodes", type=_positive_int, default=100)
-    e.add_argument("--workers", type=_positive_int, default=1)
+    e.add_argument("--episodes", type=_positive_int, default=100, help="number of evaluation episodes (default 100)")
+    e.add_argument("--workers", type=_positive_int, default=1,
+                   help="worker processes for the episodes (the returns do not depend on it)")
     e.add_argument("--seed", type=_nonneg_int, default=1_000_003, help="seed of the evaluation episodes")
     e.add_argument("--json", dest="json_path", help="also write the returns to this JSON file")
 

@@ -26,7 +26,11 @@ def check_sampling(name: str, sampling: dict, *, vine_allowed: bool = False) -> 
     allowed = (_SAMPLING + _ENV_SAMPLING + _VINE_ENV_SAMPLING) if vine_allowed else (_SAMPLING[:3] + _ENV_SAMPLING)
     unknown = sorted(set(sampling) - set(allowed))
     if unknown:
-        raise ValidationError(f"{unknown[0]}: not a hyperparameter of {name!r} (sampling options: {', '.join(allowed)})")
+        model = [a for a in allowed if a in _SAMPLING]
+        env = (("lambda_",) + _ENV_SAMPLING if not vine_allowed else
+               tuple(a for a in _ENV_SAMPLING if a != "batch_steps") + _SAMPLING[3:] + _VINE_ENV_SAMPLING)
+        raise ValidationError(f"{unknown[0]}: not a hyperparameter of {name!r} (sampling options of tabular and LQR "
+                              f"problems: {', '.join(model)}; of MuJoCo environments: {', '.join(env)})")
 
 
 def setup(problem, *, exact: bool, theta0=None, vine: bool = False, **sampling):
