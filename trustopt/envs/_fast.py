@@ -362,7 +362,6 @@ class HumanoidV5(FastMujocoEnv):
         return (np.einsum("b,bj->j", self._mass, self._xipos) / self._mass_sum)[0]
 
     def _advance_buf(self):
-        action = self._ctrl  # the rollout loop (or _advance) wrote the action here
         x0 = self._mass_center_x()
         m, d = self.model, self.data
         _mj_step(m, d, nstep=self.frame_skip)
@@ -394,7 +393,6 @@ class InvertedPendulumV5(FastMujocoEnv):
         self._obs_vel[:] = self._qvel
 
     def _advance_buf(self):
-        action = self._ctrl  # the rollout loop (or _advance) wrote the action here
         _mj_step(self.model, self.data, nstep=self.frame_skip)
         self._write_obs()
         o = self._obs.tolist()  # Python floats: isfinite and abs as np.isfinite and np.abs
@@ -436,7 +434,6 @@ class InvertedDoublePendulumV5(FastMujocoEnv):
         _clip(self._qfrc0, self._lo10_1, self._hi10_1, out=self._o_qfrc)
 
     def _advance_buf(self):
-        action = self._ctrl  # the rollout loop (or _advance) wrote the action here
         _mj_step(self.model, self.data, nstep=self.frame_skip)
         site = self._site0
         x, y = site[0], site[2]  # the np.float64 scalars of Gymnasium's ``x, _, y = site_xpos[0]``
