@@ -55,7 +55,7 @@ def _batch(env_id: str, n_directions: int, max_steps: int, seed: int = 0):
 
 
 def _key(results):
-    return [(r.train_return, r.length, r.obs_mean.tobytes(), r.obs_m2.tobytes()) for r in results]
+    return [(r.train_return, r.length, r.obs_stats.mean.tobytes(), r.obs_stats.M2.tobytes()) for r in results]
 
 
 def main(argv=None) -> int:

@@ -49,9 +49,9 @@ def assert_same_rollouts(a, b):
     """Two lists of rollout results are equal bit for bit, in order."""
     assert len(a) == len(b)
     for r, s in zip(a, b):
-        assert (r.train_return, r.env_return, r.length, r.obs_count) == (s.train_return, s.env_return, s.length,
-                                                                         s.obs_count)
-        assert bits(r.obs_mean) == bits(s.obs_mean) and bits(r.obs_m2) == bits(s.obs_m2)
+        assert (r.train_return, r.env_return, r.length, r.obs_stats.count) == (s.train_return, s.env_return, s.length,
+                                                                               s.obs_stats.count)
+        assert bits(r.obs_stats.mean) == bits(s.obs_stats.mean) and bits(r.obs_stats.M2) == bits(s.obs_stats.M2)
 
 
 def nan_equal(records_a, records_b) -> bool:

@@ -223,7 +223,7 @@ def test_unsupported_ids_and_kwargs_fall_back_to_gymnasium_with_the_same_results
             assert (a.train_return, a.env_return, a.length, a.terminated, a.truncated) == (
                 b.train_return, b.env_return, b.length, b.terminated, b.truncated)
             assert np.array_equal(a.trajectory.rewards, b.trajectory.rewards)
-            assert np.array_equal(a.obs_stats.m2, b.obs_stats.m2)
+            assert np.array_equal(a.obs_stats.M2, b.obs_stats.M2)
 
 
 @pytest.mark.parametrize("env_id, bonus", [("Hopper-v5", 1.0), ("Walker2d-v5", 1.0), ("Ant-v5", 1.0),
@@ -267,7 +267,7 @@ def test_reset_seeding_truncation_and_spec():
     direct = spec.make().rollout(pol, seed=1)
     assert via_module.length == 30 and via_module.truncated
     assert via_module.train_return == direct.train_return
-    assert np.array_equal(via_module.obs_stats.m2, direct.obs_stats.m2)
+    assert np.array_equal(via_module.obs_stats.M2, direct.obs_stats.M2)
     assert via_module.train_return != r.train_return  # the kwargs reached the environment
 
 

@@ -52,7 +52,7 @@ def test_rollout_task_matches_direct_rollout():
         pol = LinearPolicy(W=x.reshape(job.act_dim, job.obs_dim), mean=job.obs_mean, std=job.obs_std)
         ref = rollout(job.env, pol, seed=t.seed, max_steps=job.max_steps, remove_survival_bonus=True)
         assert got.train_return == ref.train_return and got.length == ref.length
-        assert bits(got.obs_mean) == bits(ref.obs_stats.mean) and bits(got.obs_m2) == bits(ref.obs_stats.m2)
+        assert bits(got.obs_stats.mean) == bits(ref.obs_stats.mean) and bits(got.obs_stats.M2) == bits(ref.obs_stats.M2)
 
 
 def test_process_backend_equals_serial_in_task_order():

@@ -44,6 +44,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 
 from trustopt._validation import ValidationError, check_int
+from trustopt.estimators import RunningMeanStd
 from trustopt.noise import NoiseTable
 
 __all__ = [
@@ -113,15 +114,13 @@ class RolloutTask:
 @dataclass(frozen=True, eq=False)
 class TaskResult:
     """``train_return`` (survival bonus removed if asked), ``env_return`` (the env's own reward),
-    ``length`` T, and the observation statistics of s_0..s_{T-1}: ``obs_count = T``,
-    ``obs_mean (obs_dim,)``, ``obs_m2 (obs_dim,)`` (sum of squared deviations)."""
+    ``length`` T, and ``obs_stats``, the :class:`~trustopt.estimators.RunningMeanStd` of the
+    observations s_0..s_{T-1} (``count = T``, ``mean``, ``M2``: ``2 obs_dim + 1`` numbers)."""
 
     train_return: float
     env_return: float
     length: int
-    obs_count: int
-    obs_mean: np.ndarray
-    obs_m2: np.ndarray
+    obs_stats: RunningMeanStd
 
 
 def perturbed_params(noise: np.ndarray, theta: np.ndarray, sigma: float, index: int, sign: float) -> np.ndarray:
@@ -146,9 +145,8 @@ def rollout_task(job: RolloutJob, task: RolloutTask, noise: np.ndarray) -> TaskR
     policy = LinearPolicy(W=x.reshape(job.act_dim, job.obs_dim), mean=job.obs_mean, std=job.obs_std)
     res = rollout(job.env, policy, seed=int(task.seed), max_steps=job.max_steps,
                   remove_survival_bonus=job.remove_survival_bonus)
-    st = res.obs_stats
     return TaskResult(train_return=res.train_return, env_return=res.env_return, length=res.length,
-                      obs_count=st.count, obs_mean=np.array(st.mean), obs_m2=np.array(st.m2))
+                      obs_stats=res.obs_stats)
 
 
 def run_rollouts(backend: "Backend", job: RolloutJob, tasks: Sequence[RolloutTask]) -> list[TaskResult]:

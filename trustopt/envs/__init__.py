@@ -29,7 +29,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from trustopt._validation import ValidationError, check_int
-from trustopt.envs._base import EnvState, ObservationStats, RolloutEnv, RolloutResult, Trajectory
+from trustopt.envs._base import EnvState, RolloutEnv, RolloutResult, Trajectory
 from trustopt.envs._registry import (
     PASSTHROUGH_KWARGS,
     SUPPORTED_ENV_IDS,
@@ -45,7 +45,6 @@ __all__ = [
     "GaussianLinearPolicy",
     "LinearPolicy",
     "MujocoWarning",
-    "ObservationStats",
     "RolloutEnv",
     "RolloutResult",
     "SUPPORTED_ENV_IDS",

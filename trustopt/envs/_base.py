@@ -9,6 +9,7 @@ import numpy as np
 
 from trustopt._validation import ValidationError, check_int, readonly
 from trustopt.envs.policies import GaussianLinearPolicy, LinearPolicy
+from trustopt.estimators import RunningMeanStd
 
 try:  # the ufunc behind np.clip: one call instead of np.clip's two Python wrappers
     from numpy._core.umath import clip as _clip
@@ -17,27 +18,6 @@ except ImportError:  # pragma: no cover - numpy layout without it
     def _clip(x, lo, hi, out):
         np.maximum(x, lo, out=out)
         return np.minimum(out, hi, out=out)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ObservationStats:
-    """Sufficient statistics of the observations a rollout's policy acted on.
-
-    ``count`` = T, ``mean = (1/T) sum_t s_t`` and ``m2 = sum_t (s_t - mean)^2`` (per dimension,
-    ``(obs_dim,)``; computed by two passes over the recorded observations). Merge two of them
-    exactly with Chan, Golub and LeVeque's pairwise update: ``n = n_a + n_b``,
-    ``delta = mean_b - mean_a``, ``mean = mean_a + delta n_b / n``,
-    ``m2 = m2_a + m2_b + delta^2 n_a n_b / n`` (what a running mean/std normalizer's ``merge`` does).
-    """
-
-    count: int
-    mean: np.ndarray
-    m2: np.ndarray
-
-    @property
-    def var(self) -> np.ndarray:
-        """Population variance ``m2 / count`` ``(obs_dim,)``."""
-        return self.m2 / self.count
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,7 +60,9 @@ class RolloutResult:
     removed (else ``r'_t = r_t``); ``env_return = sum_t r_t`` the environment's own return (what
     evaluation reports). Both sums are exactly rounded (``math.fsum``), so they do not depend on
     summation order. ``length`` T; ``terminated`` (the env's termination) / ``truncated``
-    (stopped by the time limit or ``max_steps``); ``obs_stats`` of s_0..s_{T-1};
+    (stopped by the time limit or ``max_steps``); ``obs_stats``: the
+    :class:`~trustopt.estimators.RunningMeanStd` of s_0..s_{T-1} (``count = T``, ``mean``, ``M2``;
+    two passes over the recorded observations), to merge into the running normalizer;
     ``trajectory`` when recorded.
     """
 
@@ -89,7 +71,7 @@ class RolloutResult:
     length: int
     terminated: bool
     truncated: bool
-    obs_stats: ObservationStats
+    obs_stats: RunningMeanStd
     trajectory: Trajectory | None = None
 
 
@@ -290,7 +272,7 @@ class RolloutEnv:
         mean_s /= T
         D = subtract(X, mean_s, out=buf["dev"][:T])
         m2 = np.add.reduce(np.square(D, out=D), axis=0)
-        stats = ObservationStats(count=T, mean=readonly(mean_s), m2=readonly(m2))
+        stats = RunningMeanStd(count=T, mean=mean_s, M2=m2)
         traj = None
         if record:
             traj = Trajectory(

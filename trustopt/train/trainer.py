@@ -281,7 +281,7 @@ def _loop(config, run: _Run, bk, spec, obs_dim, act_dim, out, bar, callback) -> 
         opt.history.clear()  # the driver logs what it needs; keep the checkpoint small
         rms = run.rms
         for r in results:  # fixed (task) order: the same bits for any number of workers
-            rms = rms.merge(RunningMeanStd(count=r.obs_count, mean=r.obs_mean, M2=r.obs_m2))
+            rms = rms.merge(r.obs_stats)
         run.rms = rms
         steps = sum(r.length for r in results)
         run.timesteps += steps
