@@ -121,6 +121,8 @@ def test_resume_starts_from_the_runs_config_and_names_a_flag_that_would_change_i
         assert main(["train", "--out", out, "--resume", "--no-progress", *flags]) == 2
         err = capsys.readouterr().err
         assert name in err and "only timesteps" in err and "Traceback" not in err, err
+    assert main(["train", "--out", out, "--resume", "--no-progress", "--set", "sigmaa=1"]) == 2
+    assert "unknown key(s) sigmaa" in capsys.readouterr().err
 
 
 def _usage_error(args, capsys, match):

@@ -183,10 +183,10 @@ def _train_config(args):
     if saved is not None:  # a resumed run keeps its settings: say which flag would change them
         from trustopt.train.trainer import RESUMABLE_FIELDS
 
-        changed = sorted(k for k, v in given.items() if k not in RESUMABLE_FIELDS and saved.get(k) != v)
+        changed = sorted(k for k, v in given.items() if k in saved and k not in RESUMABLE_FIELDS and saved[k] != v)
         if changed:
             raise ValidationError(
-                f"--resume: {args.out} was trained with " + ", ".join(f"{k}={saved.get(k)!r}" for k in changed)
+                f"--resume: {args.out} was trained with " + ", ".join(f"{k}={saved[k]!r}" for k in changed)
                 + f", not {', '.join(f'{k}={given[k]!r}' for k in changed)}; a resumed run keeps its settings "
                 f"(only {', '.join(RESUMABLE_FIELDS)} may change): drop those flags or choose another --out")
     d.update(given)
