@@ -37,6 +37,7 @@ from trustopt.core.loop import NEED_MODEL, READY, ask, start, tell
 from trustopt.noise import NoiseTable
 from trustopt.train.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
 from trustopt.train.config import TrainConfig
+from trustopt.train.trainer import RunProgress
 from trustopt.workers import make_backend
 
 __all__ = ["PG_PROGRESS_COLUMNS", "make_method", "train_pg"]
@@ -79,18 +80,13 @@ def make_method(config: TrainConfig, spec, backend=None):
     return get(c.algo)(spec, **hp, **sampling)
 
 
-class _PGRun:
-    """Mutable state of a run (pickled as the checkpoint payload's ``state``)."""
+class _PGRun(RunProgress):
+    """A run of the policy-gradient family: the loop state (theta, carried normalizer and
+    baseline, radius)."""
 
     def __init__(self, loop_state):
+        super().__init__()
         self.loop = loop_state
-        self.iteration = 0
-        self.timesteps = 0
-        self.episodes = 0
-        self.wall_s = 0.0
-        self.last_eval = None
-        self.stop_reason = None
-        self.progress_bytes = 0
 
 
 def _final_policy(method, run: _PGRun):

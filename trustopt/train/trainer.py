@@ -119,12 +119,12 @@ def _make_optimizer(c: TrainConfig, d: int):
     return ES(x0, c.sigma, lr=c.lr, l2=c.l2, optimizer=c.optimizer, **common)
 
 
-class _Run:
-    """Mutable state of a run (pickled as the checkpoint payload's ``state``)."""
+class RunProgress:
+    """The counters every run keeps (pickled with it as the checkpoint payload's ``state``):
+    iterations, timesteps and episodes so far, training wall time, the last evaluation
+    ``(mean, std)``, why it stopped, and the length of ``progress.csv`` at the checkpoint."""
 
-    def __init__(self, config: TrainConfig, obs_dim: int, act_dim: int):
-        self.opt = _make_optimizer(config, obs_dim * act_dim)
-        self.rms = RunningMeanStd.empty(obs_dim)
+    def __init__(self):
         self.iteration = 0
         self.timesteps = 0
         self.episodes = 0
@@ -132,6 +132,15 @@ class _Run:
         self.last_eval = None
         self.stop_reason = None
         self.progress_bytes = 0
+
+
+class _Run(RunProgress):
+    """A run of the ES family: the ask/tell optimizer and the observation normalizer."""
+
+    def __init__(self, config: TrainConfig, obs_dim: int, act_dim: int):
+        super().__init__()
+        self.opt = _make_optimizer(config, obs_dim * act_dim)
+        self.rms = RunningMeanStd.empty(obs_dim)
 
 
 def _write_config(out: str, config: TrainConfig, runtime: dict) -> None:
