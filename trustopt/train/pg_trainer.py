@@ -24,7 +24,6 @@ ES driver (``SeedSequence([seed, 1, k])``).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import math
@@ -35,7 +34,7 @@ import numpy as np
 
 from trustopt.core.loop import NEED_MODEL, READY, ask, start, tell
 from trustopt.noise import NoiseTable
-from trustopt.train.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
+from trustopt.train.checkpoint import atomic_write_bytes
 from trustopt.train.config import TrainConfig
 from trustopt.train.trainer import RunProgress
 from trustopt.workers import make_backend
@@ -111,33 +110,11 @@ def train_pg(config: TrainConfig, out: str, *, workers: int, backend: str, resum
              callback, ray_address):
     """:func:`trustopt.train.train` for a RESOLVED policy-gradient ``config`` (see the module docstring)."""
     from trustopt.envs import EnvSpec
-    from trustopt.train.trainer import (CHECKPOINT, PROGRESS, TrainResult, _check_same_config, _progress_bar, _reopen,
-                                        _write_config)
+    from trustopt.train.trainer import TrainResult, _open_run, _progress_bar, _write_config
 
     spec = EnvSpec(env_id=config.env_id, max_episode_steps=config.max_episode_steps)
     method = make_method(config, spec)  # validates before the run folder or any worker exists
-    ckpt_path = os.path.join(out, CHECKPOINT)
-    if resume:
-        payload = load_checkpoint(ckpt_path)
-        _check_same_config(payload["config"], config, ckpt_path)
-        run = payload["state"]
-        if not isinstance(run, _PGRun):
-            raise CheckpointError(f"checkpoint: {ckpt_path} is not a policy-gradient run")
-        _reopen(run, payload["config"], config)
-        with open(os.path.join(out, PROGRESS), "r+b") as f:  # drop rows written after the checkpoint
-            f.truncate(run.progress_bytes)
-    else:
-        if os.path.exists(ckpt_path):
-            raise CheckpointError(f"out: {out} already holds a run (checkpoint.pkl); pass --resume to continue "
-                                  "it or choose another --out")
-        os.makedirs(out, exist_ok=True)
-        run = _PGRun(start(method))
-        with open(os.path.join(out, PROGRESS), "w", newline="") as f:
-            csv.writer(f).writerow(PG_PROGRESS_COLUMNS)
-            f.flush()
-            os.fsync(f.fileno())
-            run.progress_bytes = f.tell()
-        save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
+    run = _open_run(out, config, resume, PG_PROGRESS_COLUMNS, lambda: _PGRun(start(method)), _PGRun)
     _write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
     bk = make_backend(backend, workers, NoiseTable(size=1), address=ray_address)  # episodes never read the table
     method = dataclasses.replace(method, sampler=dataclasses.replace(method.sampler, backend=bk))

@@ -181,6 +181,36 @@ def _check_same_config(saved: dict, config: TrainConfig, path: str) -> None:
                               "or choose another --out")
 
 
+def _open_run(out: str, config: TrainConfig, resume: bool, columns, new_run, kind: type):
+    """The run state of ``out``: with ``resume``, the checkpoint's (its config checked against
+    ``config``, a finished run reopened by :func:`_reopen`, ``progress.csv`` cut back to the rows the
+    checkpoint knows); otherwise ``new_run()``, after creating ``out`` with a ``progress.csv`` header
+    (``columns``, fsynced) and a first checkpoint. ``kind``: the run class the trainer expects."""
+    ckpt_path = os.path.join(out, CHECKPOINT)
+    if resume:
+        payload = load_checkpoint(ckpt_path)
+        _check_same_config(payload["config"], config, ckpt_path)
+        run = payload["state"]
+        if not isinstance(run, kind):
+            raise CheckpointError(f"checkpoint: {ckpt_path} holds a {type(run).__name__}, not a {kind.__name__}")
+        _reopen(run, payload["config"], config)
+        with open(os.path.join(out, PROGRESS), "r+b") as f:  # drop rows written after the checkpoint
+            f.truncate(run.progress_bytes)
+        return run
+    if os.path.exists(ckpt_path):
+        raise CheckpointError(f"out: {out} already holds a run (checkpoint.pkl); pass --resume to continue "
+                              "it or choose another --out")
+    os.makedirs(out, exist_ok=True)
+    run = new_run()
+    with open(os.path.join(out, PROGRESS), "w", newline="") as f:
+        csv.writer(f).writerow(columns)
+        f.flush()
+        os.fsync(f.fileno())
+        run.progress_bytes = f.tell()
+    save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
+    return run
+
+
 def _reopen(run, saved: dict, config: TrainConfig) -> None:
     """A finished run continues when the new settings no longer stop it (a larger budget, another target)."""
     if run.stop_reason == "timesteps" or (run.stop_reason == "target" and saved.get("target") != config.target):
@@ -222,32 +252,12 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
         return train_pg(config, os.fspath(out), workers=workers, backend=backend, resume=resume, progress=progress,
                         callback=callback, ray_address=ray_address)
     out = os.fspath(out)
-    ckpt_path = os.path.join(out, CHECKPOINT)
     spec = EnvSpec(env_id=config.env_id, max_episode_steps=config.max_episode_steps)
     env = spec.make()
     obs_dim, act_dim = env.obs_dim, env.act_dim
     env.close()
 
-    if resume:
-        payload = load_checkpoint(ckpt_path)
-        _check_same_config(payload["config"], config, ckpt_path)
-        run: _Run = payload["state"]
-        _reopen(run, payload["config"], config)
-        prog_path = os.path.join(out, PROGRESS)
-        with open(prog_path, "r+b") as f:  # drop rows written after the checkpoint
-            f.truncate(run.progress_bytes)
-    else:
-        if os.path.exists(ckpt_path):
-            raise CheckpointError(f"out: {out} already holds a run (checkpoint.pkl); pass --resume to continue "
-                                  "it or choose another --out")
-        os.makedirs(out, exist_ok=True)
-        run = _Run(config, obs_dim, act_dim)
-        with open(os.path.join(out, PROGRESS), "w", newline="") as f:
-            csv.writer(f).writerow(PROGRESS_COLUMNS)
-            f.flush()
-            os.fsync(f.fileno())
-            run.progress_bytes = f.tell()
-        save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
+    run = _open_run(out, config, resume, PROGRESS_COLUMNS, lambda: _Run(config, obs_dim, act_dim), _Run)
     _write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
 
     bk = make_backend(backend, workers, run.opt.noise, address=ray_address)
