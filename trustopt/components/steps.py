@@ -121,18 +121,26 @@ class GradientStep:
     def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None):
         alpha = self.learning_rate
         if self.cap_kl:
-            if not (math.isfinite(radius) and radius > 0.0):
-                return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
-                                 f"trust-region radius {radius!r} is not positive", SUBPROBLEM_FAILED)
-            mvp = distance.metric_vector_product(policy, theta_k, batch)
+            mvp, why = _metric_product(policy, theta_k, radius, batch, distance)
             if mvp is None:
-                return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
-                                 f"{type(distance).__name__} has no metric-vector product", SUBPROBLEM_FAILED)
+                return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0, why, SUBPROBLEM_FAILED)
             gFg = float(np.dot(g0, mvp(g0)))
             if math.isfinite(gFg) and gFg > 0.0:
                 alpha = min(alpha, math.sqrt(2.0 * radius / gFg))
         return _proposal(policy, theta_k, theta_k + alpha * g0, batch, surrogate, distance, L0, 1,
                          f"gradient step, alpha = {alpha:.3g}")
+
+
+def _metric_product(policy, theta_k, radius, batch, distance):
+    """``(v -> F v, None)``: the distance's metric-vector product at ``theta_k`` for a step within
+    ``radius``, or ``(None, why)`` when the radius is not a positive number or the distance has
+    no metric-vector product (the step then fails and keeps the iterate)."""
+    if not (math.isfinite(radius) and radius > 0.0):
+        return None, f"trust-region radius {radius!r} is not positive"
+    mvp = distance.metric_vector_product(policy, theta_k, batch)
+    if mvp is None:
+        return None, f"{type(distance).__name__} has no metric-vector product"
+    return mvp, None
 
 
 def _natural_direction(mvp, g, cg_iters, damping):
@@ -182,13 +190,9 @@ class NaturalGradientStep:
         _open_unit(self.shrink, "shrink")
 
     def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None):
-        if not (math.isfinite(radius) and radius > 0.0):
-            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
-                             f"trust-region radius {radius!r} is not positive", SUBPROBLEM_FAILED)
-        mvp = distance.metric_vector_product(policy, theta_k, batch)
+        mvp, why = _metric_product(policy, theta_k, radius, batch, distance)
         if mvp is None:
-            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
-                             f"{type(distance).__name__} has no metric-vector product", SUBPROBLEM_FAILED)
+            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0, why, SUBPROBLEM_FAILED)
         d, dFd, cg = _natural_direction(mvp, g0, self.cg_iters, self.cg_damping)
         if d is None and not cg.breakdown and cg.iterations == 0:
             return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
