@@ -14,19 +14,29 @@ import time
 from pathlib import Path
 
 from proofs_check import registry
-from proofs_check.report import INSTANCES_NOTE, counterexample_line, table, write_json, write_report
+from proofs_check.report import INSTANCES_NOTE, ROUNDOFF_NOTE, counterexample_line, table, write_json, write_report
 from proofs_check.runner import REGRESSIONS_DIR, run_claim
 
 
+class ExtraError(Exception):
+    """A ``--extra`` file that cannot be loaded (the message is one line, printed as the CLI's error)."""
+
+
 def load_extra(path: str) -> list[str]:
-    """Execute a user file that calls :func:`proofs_check.register`; returns the new claim ids."""
+    """Execute a user file that calls :func:`proofs_check.register`; returns the new claim ids.
+
+    Raises :class:`ExtraError` (one line) when the file is missing or raises while it runs,
+    e.g. registering an id that is already registered."""
     before = set(c.id for c in registry.all_claims())
     p = Path(path)
     if not p.is_file():
-        raise SystemExit(f"--extra: no such file: {path}")
+        raise ExtraError(f"--extra: no such file: {path}")
     spec = importlib.util.spec_from_file_location(f"proofs_check_extra_{p.stem}", p)
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    try:
+        spec.loader.exec_module(mod)
+    except Exception as exc:  # the user's file: report it in one line, never a traceback of ours
+        raise ExtraError(f"--extra {path}: {type(exc).__name__}: {exc}") from None
     return [c.id for c in registry.all_claims() if c.id not in before]
 
 
@@ -68,8 +78,19 @@ def main(argv=None) -> int:
             return 2
 
     claims = registry.all_claims()
+    seen = {}
     for path in args.extra:
-        load_extra(path)
+        key = Path(path).resolve()
+        if key in seen:
+            print(f"python -m proofs_check: error: --extra: {path} is given twice (its claims would be registered twice)",
+                  file=sys.stderr)
+            return 2
+        seen[key] = path
+        try:
+            load_extra(path)
+        except ExtraError as exc:
+            print(f"python -m proofs_check: error: {exc}", file=sys.stderr)
+            return 2
     claims = registry.all_claims()
     if args.claim:
         chosen = []
@@ -101,6 +122,8 @@ def main(argv=None) -> int:
     seconds = time.perf_counter() - t0
     print(table(results))
     print(INSTANCES_NOTE)
+    if any(r.within_roundoff for r in results):
+        print(ROUNDOFF_NOTE)
     ok = all(r.ok for r in results)
     n_bad = sum(not r.ok for r in results)
     print(f"\n{len(results)} claims in {seconds:.1f} s: "

@@ -78,6 +78,16 @@ class ClaimResult:
     def ok(self) -> bool:
         return self.status == self.expected
 
+    @property
+    def within_roundoff(self) -> bool:
+        """``holds`` only thanks to the tolerance: some instance has ``gap > bound`` (negative slack,
+        tightness above 1) by less than the round-off bound ``tol = rtol*scale + atol`` of its
+        computation. Not set for identities, whose slack ``-|lhs - rhs|`` is round-off by design."""
+        if self.status != "holds" or self.kind == "identity":
+            return False
+        return bool((np.isfinite(self.min_slack) and self.min_slack < 0)
+                    or (np.isfinite(self.tightness) and self.tightness > 1))
+
     def as_json(self) -> dict:
         def num(x):
             return None if x is None or not np.isfinite(x) else float(x)
@@ -91,6 +101,7 @@ class ClaimResult:
             "min_slack": num(self.min_slack),
             "tightness": num(self.tightness),
             "status": self.status,
+            "within_roundoff": self.within_roundoff,
             "seconds": round(float(self.seconds), 3),
             "counterexample": self.counterexample,
             "expected": self.expected,

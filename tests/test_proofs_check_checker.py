@@ -259,3 +259,39 @@ def test_cli_table_shows_random_plus_search_instances(tmp_path):
         f"+{d['regression_instances']}" if d["regression_instances"] else "")
     assert d["instances"] == 50 + d["adversarial_instances"] + d["regression_instances"]
     assert "instances: random + adversarial search" in p.stdout
+
+
+# ------------------------------------------------------------- --extra given twice, round-off label
+
+def test_cli_same_extra_file_twice_is_a_one_line_error(tmp_path, capsys):
+    from proofs_check import unregister
+    from proofs_check.__main__ import main
+
+    f = tmp_path / "mine.py"
+    f.write_text(EXAMPLE.read_text().replace("user.eta-above-surrogate", "user.twice-test"))
+    try:
+        assert main(["--extra", str(f), "--extra", str(tmp_path / "." / "mine.py"), "--list"]) == 2
+        cap = capsys.readouterr()
+        assert cap.err.count("\n") == 1 and "given twice" in cap.err and "Traceback" not in cap.err
+        # a file that registers an id already registered (e.g. loaded before) is one line too
+        assert main(["--extra", str(f), "--list"]) == 2
+        cap = capsys.readouterr()
+        assert cap.err.count("\n") == 1 and "already registered" in cap.err and str(f) in cap.err
+    finally:
+        unregister("user.twice-test")
+
+
+def test_holds_within_roundoff_is_labelled():
+    from proofs_check.report import status_label
+    from proofs_check.runner import ClaimResult
+
+    base = dict(id="x", source="s", kind="inequality", expected="holds", instances=10)
+    r = ClaimResult(**base, min_slack=-3e-14, tightness=1.0000000000001)
+    assert r.status == "holds" and r.within_roundoff and status_label(r) == "holds (within round-off)"
+    assert r.as_json()["within_roundoff"] is True
+    r = ClaimResult(**base, min_slack=0.2, tightness=0.8)
+    assert not r.within_roundoff and status_label(r) == "holds"
+    r = ClaimResult(**{**base, "kind": "identity"}, min_slack=-1e-15)  # identities: round-off is the slack
+    assert status_label(r) == "holds"
+    r = ClaimResult(**base, min_slack=-1.0, tightness=2.0, violations=1)
+    assert status_label(r) == "violated (expected holds)"
