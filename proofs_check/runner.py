@@ -80,13 +80,16 @@ class ClaimResult:
 
     @property
     def within_roundoff(self) -> bool:
-        """``holds`` only thanks to the tolerance: some instance has ``gap > bound`` (negative slack,
-        tightness above 1) by less than the round-off bound ``tol = rtol*scale + atol`` of its
-        computation. Not set for identities, whose slack ``-|lhs - rhs|`` is round-off by design."""
+        """``holds`` only thanks to the tolerance: the worst instance has ``gap > bound`` (tightness
+        above 1; for claims without a bound, a negative slack) by less than the round-off bound
+        ``tol = rtol*scale + atol`` of its computation. (A negative slack where the bound itself is
+        round-off, e.g. ``pit = pi``, has no tightness and does not count.) Not set for identities,
+        whose slack ``-|lhs - rhs|`` is round-off by design."""
         if self.status != "holds" or self.kind == "identity":
             return False
-        return bool((np.isfinite(self.min_slack) and self.min_slack < 0)
-                    or (np.isfinite(self.tightness) and self.tightness > 1))
+        if np.isfinite(self.tightness):
+            return bool(self.tightness > 1)
+        return bool(np.isfinite(self.min_slack) and self.min_slack < 0)
 
     def as_json(self) -> dict:
         def num(x):
