@@ -68,6 +68,10 @@ def test_paper_mode_improves_a_smooth_objective(cls):
     assert sphere(opt.mean) < 1.0
 
 
+def _rows_of_sphere(X):
+    return np.array([sphere(x) for x in X])
+
+
 def _quadratic_vectorized(X):
     return np.sum(X * X, axis=1)
 
@@ -84,9 +88,18 @@ def test_same_seed_same_result_with_one_or_two_workers():
     with multiprocessing.get_context().Pool(2) as pool:  # a process pool's map (pickles the row function)
         r5 = minimize(sphere, np.ones(6), workers=pool.map, **kw)
     assert np.array_equal(r3.x, r5.x) and r3.fun == r5.fun
-    r6 = minimize(_quadratic_vectorized, np.ones(6), sigma0=0.5, maxfev=2000, seed=11,
+    # vectorized=True with the per-row function applied row by row: the same function, the same bits
+    r6 = minimize(_rows_of_sphere, np.ones(6), sigma0=0.5, maxfev=2000, seed=11,
                   options={"ftarget": 1e-12, "vectorized": True})
-    assert np.array_equal(r6.x, r3.x)
+    assert np.array_equal(r6.x, r3.x) and r6.fun == r3.fun
+
+
+def test_a_vectorized_objective_is_another_function_at_the_bit_level():
+    """sum(X * X, axis=1) and dot(x, x) round differently on some CPUs (BLAS kernels with FMA):
+    no bit equality is promised between them, only that both reach the target."""
+    kw = dict(sigma0=0.5, maxfev=2000, seed=11, options={"ftarget": 1e-12, "vectorized": True})
+    r = minimize(_quadratic_vectorized, np.ones(6), **kw)
+    assert r.success and r.fun <= 1e-12 and r.nfev <= 2000
 
 
 @pytest.mark.parametrize("cls", [ES, ARS, TRES, TrustRegionES])
