@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from multiprocessing import shared_memory
 
 import numpy as np
@@ -12,14 +13,14 @@ import pytest
 
 from trustopt._validation import ValidationError
 from trustopt.envs import LinearPolicy, rollout
-from trustopt.noise import NoiseTable
+from trustopt.noise import NoiseTable, perturb
 from trustopt.workers import (
     ProcessBackend,
     RolloutJob,
     SerialBackend,
     WorkerError,
     make_backend,
-    perturbed_params,
+    resident,
     rollout_task,
     run_rollouts,
 )
@@ -29,18 +30,20 @@ from _helpers import assert_same_rollouts, bits, rollout_job, rollout_tasks
 SMALL_TABLE = NoiseTable(seed=7, size=50_000)
 
 
-def test_perturbed_params_equal_noise_table_perturb_bit_for_bit():
+def test_a_sample_rebuilt_alone_equals_its_row_of_the_batch_bit_for_bit():
+    """A worker rebuilds x_j from (index_j, sign_j) alone; the driver built the whole batch."""
     rng = np.random.default_rng(0)
     d = 17
     theta = rng.normal(size=d)
     index = SMALL_TABLE.sample_index(rng, d, 20)
     sign = rng.choice([-1.0, 1.0], size=20)
-    for sigma in (0.02, 0.3, 1.7):
+    for sigma in (0.02, 0.3, 1.7, rng.uniform(0.1, 2.0, size=d)):
         X = SMALL_TABLE.perturb(theta, sigma, index, sign)
         for j in range(20):
-            x = perturbed_params(SMALL_TABLE.noise, theta, sigma, int(index[j]), float(sign[j]))
+            x = perturb(SMALL_TABLE.noise, theta, sigma, [index[j]], [sign[j]])[0]
             assert bits(x) == bits(X[j])
-    assert bits(perturbed_params(SMALL_TABLE.noise, theta, 0.5, 3, 0.0)) == bits(theta)
+        eps = SMALL_TABLE.noise[index[3]:index[3] + d].astype(np.float64)  # the formula, written out
+        assert bits(X[3]) == bits(theta + sigma * (sign[3] * eps))
 
 
 def test_rollout_task_matches_direct_rollout():
@@ -98,8 +101,24 @@ def test_workers_that_keep_dying_raise_worker_error():
             bk.map(_always_die, None, [0, 1, 2])
 
 
-def test_shared_memory_holds_the_table_and_is_released():
-    bk = ProcessBackend(n_workers=2, noise=SMALL_TABLE)
+def _table_checksum(shared, item, noise):
+    return float(np.sum(noise, dtype=np.float64)), noise.flags.writeable
+
+
+def _shm_segments():
+    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+
+
+def test_fork_workers_inherit_the_table_and_name_no_segment():
+    before = _shm_segments()
+    with ProcessBackend(n_workers=2, noise=SMALL_TABLE, start_method="fork") as bk:
+        got = bk.map(_table_checksum, None, range(4))
+        assert _shm_segments() == before  # nothing named in /dev/shm that a kill could leave behind
+    assert got == [(float(np.sum(SMALL_TABLE.noise, dtype=np.float64)), False)] * 4
+
+
+def test_spawned_workers_read_a_shared_segment_that_close_releases():
+    bk = ProcessBackend(n_workers=2, noise=SMALL_TABLE, start_method="spawn")
     name = bk._shm.name
     view = shared_memory.SharedMemory(name=name)
     try:
@@ -108,9 +127,54 @@ def test_shared_memory_holds_the_table_and_is_released():
         del arr
     finally:
         view.close()
-    bk.close()
+    try:
+        assert bk.map(_table_checksum, None, range(2)) == [(float(np.sum(SMALL_TABLE.noise, dtype=np.float64)), False)] * 2
+    finally:
+        bk.close()
     with pytest.raises(FileNotFoundError):
         shared_memory.SharedMemory(name=name)
+
+
+def _call_resident(shared, item, noise):
+    return resident()(item)
+
+
+def test_resident_object_reaches_every_worker_without_pickling():
+    offset = 0.5
+    with ProcessBackend(n_workers=2, noise=SMALL_TABLE, resident=lambda v: v * 2 + offset) as bk:  # a closure
+        assert bk.map(_call_resident, None, range(7)) == [v * 2 + offset for v in range(7)]
+
+
+def test_a_worker_killed_while_the_pool_is_idle_is_replaced():
+    items = list(range(6))
+    expected = [float(SMALL_TABLE.noise[i]) * 2.0 + i for i in items]
+    with ProcessBackend(n_workers=2, noise=SMALL_TABLE) as bk:
+        assert bk.map(_scaled_noise, None, items) == expected
+        victim = bk.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        _wait_gone(victim)
+        assert bk.map(_scaled_noise, None, items) == expected
+        assert bk.n_restarts == 1 and victim not in bk.worker_pids()
+
+
+def _scaled_noise(shared, item, noise):
+    return float(noise[item]) * 2.0 + item
+
+
+def _wait_gone(pid, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:  # our own child: reap it so that it does not linger as a zombie
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    return False
 
 
 def test_backend_factory_and_validation():

@@ -56,7 +56,6 @@ Conventions:
 from __future__ import annotations
 
 import math
-import multiprocessing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
@@ -75,7 +74,8 @@ from trustopt.components.distances import Euclidean
 from trustopt.components.radius import ConstantRadius, RatioRadius
 from trustopt.components.surrogates import ImportanceSampled
 from trustopt.core import loop as core
-from trustopt.noise import NoiseTable, orthogonal_directions
+from trustopt.noise import NoiseTable, orthogonal_directions, perturb
+from trustopt.workers import ProcessBackend, resident
 
 __all__ = ["minimize", "MinimizeOptions", "ES", "ARS", "TRES", "TrustRegionES", "ESOptions", "ARSOptions",
            "TRESOptions", "TrustRegionESOptions", "METHODS", "DEFAULT_METHOD"]
@@ -738,23 +738,18 @@ DEFAULT_METHOD = "trust-region-es"
 # ---------------------------------------------------------------------------------- evaluation
 
 
-_WORKER: dict = {}
+def _eval_indices(shared, item, noise):
+    """In a worker: rebuild the samples ``(index, sign)`` of ``theta + sigma * sign * eps`` with the
+    driver's :func:`trustopt.noise.perturb` (same bits) and evaluate the worker's resident objective."""
+    (theta, sigma), (index, sign) = shared, item
+    fun, vectorized = resident()
+    return _evaluate(fun, perturb(noise, theta, sigma, index, sign), vectorized)
 
 
-def _worker_init(fun, noise, vectorized):
-    _WORKER["fun"], _WORKER["noise"], _WORKER["vectorized"] = fun, noise, vectorized
-
-
-def _worker_eval(task):
-    """Rebuild the samples from ``(theta, sigma, index, sign)`` (noise table) and evaluate them."""
-    theta, sigma, index, sign = task
-    X = _WORKER["noise"].perturb(theta, sigma, index, sign)
-    return _evaluate(_WORKER["fun"], X, _WORKER["vectorized"])
-
-
-def _worker_eval_rows(X):
-    """Orthogonalized samples are sent as rows (their QR is not rebuilt in the workers)."""
-    return _evaluate(_WORKER["fun"], X, _WORKER["vectorized"])
+def _eval_rows(shared, X, noise):
+    """In a worker: samples sent as rows (orthogonalized directions are not rebuilt in the workers)."""
+    fun, vectorized = resident()
+    return _evaluate(fun, X, vectorized)
 
 
 def _evaluate(fun, X, vectorized) -> tuple[np.ndarray, int]:
@@ -791,28 +786,30 @@ class _RowEvaluator:
 
 
 class _Evaluator:
+    """``fun`` on a batch ``X (n, d)`` -> ``(values (n,), n_exceptions)``: in this process, through a
+    map-like callable, or on ``workers`` processes of a :class:`trustopt.workers.ProcessBackend`
+    (the library's one pool: a dead worker is replaced and its rows re-evaluated). The workers get
+    ``(fun, vectorized)`` once, when they start, and per batch either the noise indices and
+    signs (only scalars travel) or, for orthogonalized samples, the rows; each evaluates one
+    contiguous block of rows, in order, so the values are those of the in-process evaluation."""
+
     def __init__(self, fun, workers, noise, vectorized):
-        self.fun, self.vectorized, self.pool, self.map = fun, vectorized, None, None
-        self.n = 1
+        self.fun, self.vectorized, self.backend, self.map = fun, vectorized, None, None
         if callable(workers):
             self.map = workers
-        else:
-            n = _check_int(workers, "workers", 1)
-            self.n = n
-            if n > 1:
-                self.pool = multiprocessing.get_context().Pool(n, initializer=_worker_init,
-                                                               initargs=(fun, noise, vectorized))
+        elif _check_int(workers, "workers", 1) > 1:
+            self.backend = ProcessBackend(n_workers=int(workers), noise=noise, resident=(fun, vectorized),
+                                          chunks_per_worker=1)
 
     def __call__(self, opt: _ESBase, X: np.ndarray):
-        if self.pool is not None and (opt.pending.get("orthogonal") or opt.center):
-            chunks = [c for c in np.array_split(np.arange(X.shape[0]), self.n) if c.size]
-            parts = self.pool.map(_worker_eval_rows, [X[c] for c in chunks])
-            return np.concatenate([v for v, _ in parts]), sum(e for _, e in parts)
-        if self.pool is not None:
+        if self.backend is not None:
+            blocks = [c for c in np.array_split(np.arange(X.shape[0]), self.backend.n_workers) if c.size]
             p = opt.pending
-            chunks = np.array_split(np.arange(X.shape[0]), self.n)
-            tasks = [(p["theta"], p["sigma"], p["index"][c], p["sign"][c]) for c in chunks if c.size]
-            parts = self.pool.map(_worker_eval, tasks)
+            if p.get("orthogonal") or opt.center:
+                parts = self.backend.map(_eval_rows, None, [X[c] for c in blocks])
+            else:
+                parts = self.backend.map(_eval_indices, (p["theta"], p["sigma"]),
+                                         [(p["index"][c], p["sign"][c]) for c in blocks])
             return np.concatenate([v for v, _ in parts]), sum(e for _, e in parts)
         if self.map is not None:
             out = list(self.map(_RowEvaluator(self.fun), list(X)))
@@ -820,9 +817,8 @@ class _Evaluator:
         return _evaluate(self.fun, X, self.vectorized)
 
     def close(self):
-        if self.pool is not None:
-            self.pool.close()
-            self.pool.join()
+        if self.backend is not None:
+            self.backend.close()
 
 
 # ---------------------------------------------------------------------------------- minimize
@@ -955,10 +951,13 @@ def minimize(fun: Callable, x0, method: str | None = None, *, sigma0: float, max
             ``"es"``, ``"ars"`` or ``"tres"``.
         sigma0: initial sampling standard deviation ``> 0`` (about a quarter of the search range).
         maxfev: evaluation budget (``nfev <= maxfev``; a batch that would exceed it is not asked).
-        seed: integer >= 0; the same seed gives the same result for any ``workers``.
+        seed: integer >= 0; the same seed gives the same result (on one machine: see the
+            README's "What is bit-identical") for any ``workers``.
         workers: number of processes (each rebuilds the samples from noise-table indices,
-            TRES "Distributed Implementation"; ``fun`` must be picklable when > 1) or a
-            map-like callable ``workers(f, iterable)``.
+            TRES "Distributed Implementation"; ``fun`` reaches them once, at their start:
+            under the ``fork`` start method any callable, otherwise a picklable one; a worker
+            that dies is replaced and its evaluations redone, :class:`trustopt.workers.WorkerError`
+            after repeated deaths) or a map-like callable ``workers(f, iterable)``.
         callback: ``callback(intermediate_result)`` after every batch, with an
             ``OptimizeResult`` (as scipy's); raising ``StopIteration`` stops cleanly.
         options: a :class:`MinimizeOptions` (``popsize``, ``restarts`` (IPOP), ``incpopsize``,

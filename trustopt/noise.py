@@ -26,7 +26,7 @@ import numpy as np
 
 from trustopt._validation import ValidationError, check_int
 
-__all__ = ["NoiseTable", "orthogonal_directions", "DEFAULT_TABLE_SIZE", "DEFAULT_TABLE_SEED"]
+__all__ = ["NoiseTable", "perturb", "orthogonal_directions", "DEFAULT_TABLE_SIZE", "DEFAULT_TABLE_SEED"]
 
 #: Default table length (2**23 float32 entries = 32 MiB, about 0.2 s to generate).
 DEFAULT_TABLE_SIZE = 2**23
@@ -73,20 +73,33 @@ class NoiseTable:
 
     def get(self, index, d: int) -> np.ndarray:
         """``eps[j] = table[index[j] : index[j] + d]`` as float64, ``(n, d)`` for ``index (n,)``."""
-        index = np.asarray(index, dtype=np.int64).reshape(-1)
-        if index.size and (index.min() < 0 or index.max() > self.size - d):
-            raise ValidationError(f"index: offsets must lie in [0, {self.size - d}]")
-        cols = np.arange(d, dtype=np.int64)
-        return self.noise[index[:, None] + cols[None, :]].astype(np.float64)
+        return _rows(self.noise, index, d)
 
     def perturb(self, theta, sigma, index, sign) -> np.ndarray:
-        """``x_j = theta + sigma * sign_j * eps_j``, ``(n, d)``; ``sigma`` scalar or ``(d,)``.
+        """``x_j = theta + sigma * sign_j * eps_j``, ``(n, d)``: :func:`perturb` on this table."""
+        return perturb(self.noise, theta, sigma, index, sign)
 
-        The single formula every process uses to rebuild a sample from ``(index, sign)``.
-        """
-        theta = np.asarray(theta, dtype=np.float64)
-        eps = self.get(index, theta.shape[0]) * np.asarray(sign, dtype=np.float64).reshape(-1, 1)
-        return theta[None, :] + np.asarray(sigma, dtype=np.float64) * eps
+
+def _rows(table: np.ndarray, index, d: int) -> np.ndarray:
+    index = np.asarray(index, dtype=np.int64).reshape(-1)
+    if index.size and (index.min() < 0 or index.max() > table.shape[0] - d):
+        raise ValidationError(f"index: offsets must lie in [0, {table.shape[0] - d}]")
+    cols = np.arange(d, dtype=np.int64)
+    return table[index[:, None] + cols[None, :]].astype(np.float64)
+
+
+def perturb(table: np.ndarray, theta, sigma, index, sign) -> np.ndarray:
+    """``x_j = theta + sigma * (sign_j * eps_j)``, ``eps_j = float64(table[index_j : index_j + d])``, ``(n, d)``.
+
+    ``table (size,)`` float32 (:attr:`NoiseTable.noise`, or a worker's view of it in shared
+    memory), ``theta (d,)``, ``sigma`` scalar or ``(d,)``, ``index (n,)``, ``sign (n,)``. The
+    single formula every process uses to rebuild a sample from ``(index, sign)``: the driver
+    and the workers call this function, so a worker's ``x_j`` equals the driver's bit for bit
+    (element-wise IEEE operations in a fixed order; nothing depends on the batch it is in).
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    eps = _rows(table, index, theta.shape[0]) * np.asarray(sign, dtype=np.float64).reshape(-1, 1)
+    return theta[None, :] + np.asarray(sigma, dtype=np.float64) * eps
 
 
 def orthogonal_directions(eps: np.ndarray, *, rotate: bool = True) -> np.ndarray:

@@ -4,8 +4,9 @@ The ES family evaluates ``x_j = theta + sigma * sign_j * table[index_j : index_j
 (TRES "Distributed Implementation"; Salimans et al. 2017 sec. 2.1). A worker receives only
 the shared part of a batch (a :class:`RolloutJob`: the environment, ``theta``, ``sigma``, the
 observation normalizer's ``mean``/``std``) and, per rollout, a :class:`RolloutTask`
-``(index, sign, seed)``; it rebuilds ``x_j`` from the noise table, which lives ONCE in shared
-memory (:mod:`multiprocessing.shared_memory`), runs one episode, and returns the returns,
+``(index, sign, seed)``; it rebuilds ``x_j`` from the noise table with
+:func:`trustopt.noise.perturb` (the driver's function: the same bits), the table being held
+once per machine (see :class:`ProcessBackend`), runs one episode, and returns the returns,
 the length and the observation statistics (:class:`TaskResult`). Nothing ``d``-dimensional
 goes back.
 
@@ -15,10 +16,11 @@ TASK ORDER, whatever the number of workers and however the tasks were chunked; c
 the normalizer statistics in that order, so the same seed gives the same bits for any
 number of workers.
 
-Fault tolerance: when a worker process dies (``BrokenProcessPool``), the pool is replaced and
-the chunks whose results did not arrive are run again (results already received are kept);
-a task is a pure function, so re-running it gives the same result. After ``max_restarts``
-consecutive failed attempts a :class:`WorkerError` is raised.
+Fault tolerance: when a worker process dies (``BrokenProcessPool``, during a batch or while
+idle), the pool is replaced and the chunks whose results did not arrive are run again
+(results already received are kept); a task is a pure function, so re-running it gives the
+same result. After ``max_restarts`` consecutive failed attempts a :class:`WorkerError` is
+raised. Workers exit by themselves when their parent dies.
 
 Backends (the interface :class:`trustopt.workers_ray.RayBackend` also implements)::
 
@@ -35,6 +37,9 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -45,7 +50,7 @@ import numpy as np
 
 from trustopt._validation import ValidationError, check_int
 from trustopt.estimators import RunningMeanStd
-from trustopt.noise import NoiseTable
+from trustopt.noise import NoiseTable, perturb
 
 __all__ = [
     "Backend",
@@ -57,7 +62,6 @@ __all__ = [
     "WorkerError",
     "BACKENDS",
     "make_backend",
-    "perturbed_params",
     "rollout_task",
     "run_rollouts",
 ]
@@ -123,25 +127,11 @@ class TaskResult:
     obs_stats: RunningMeanStd
 
 
-def perturbed_params(noise: np.ndarray, theta: np.ndarray, sigma: float, index: int, sign: float) -> np.ndarray:
-    """``theta + sigma * (sign * float64(table[index : index + d]))``, ``(d,)``.
-
-    The same operations, in the same order, as :meth:`trustopt.noise.NoiseTable.perturb`
-    (so a worker rebuilds, bit for bit, the sample the ask/tell optimizer asked for);
-    ``sign == 0`` returns ``theta``.
-    """
-    if sign == 0:
-        return np.array(theta, dtype=np.float64)
-    d = theta.shape[0]
-    eps = noise[index:index + d].astype(np.float64) * np.float64(sign)
-    return theta + np.asarray(sigma, dtype=np.float64) * eps
-
-
 def rollout_task(job: RolloutJob, task: RolloutTask, noise: np.ndarray) -> TaskResult:
     """Run one :class:`RolloutTask` of ``job`` (a pure function of its arguments)."""
     from trustopt.envs import LinearPolicy, rollout
 
-    x = perturbed_params(noise, job.theta, job.sigma, int(task.index), float(task.sign))
+    x = job.theta if task.sign == 0 else perturb(noise, job.theta, job.sigma, [task.index], [task.sign])[0]
     policy = LinearPolicy(W=x.reshape(job.act_dim, job.obs_dim), mean=job.obs_mean, std=job.obs_std)
     res = rollout(job.env, policy, seed=int(task.seed), max_steps=job.max_steps,
                   remove_survival_bonus=job.remove_survival_bonus)
@@ -196,16 +186,51 @@ class SerialBackend:
 
 _WORKER_STATE: dict = {}
 
+#: How often (seconds) a worker checks that the process that started it is still alive.
+PARENT_CHECK_PERIOD = 0.25
 
-def _attach_noise(name: str, size: int) -> None:
-    """Worker initializer: map the shared noise table (read-only view, no copy)."""
-    # Workers share the parent's resource tracker (fork, spawn and forkserver alike): attaching
-    # re-registers the same name (a set: no-op) and the parent's unlink unregisters it once.
-    shm = shared_memory.SharedMemory(name=name)
-    arr = np.ndarray((size,), dtype=np.float32, buffer=shm.buf)
-    arr.setflags(write=False)
-    _WORKER_STATE["shm"] = shm
-    _WORKER_STATE["noise"] = arr
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker thread: exit the process once its parent is gone.
+
+    A worker blocked on the pool's queue never sees its parent die (SIGKILL by the OOM
+    killer, a scheduler's kill): it would live on, holding its memory. When the parent dies
+    the worker is re-parented, so ``os.getppid()`` changes; polling it works on every POSIX
+    system and needs no help from the parent.
+    """
+    while True:
+        time.sleep(PARENT_CHECK_PERIOD)
+        if os.getppid() != parent_pid:
+            os._exit(0)
+
+
+def _init_worker(parent_pid: int, table, resident) -> None:
+    """Worker initializer: watch the parent, map the noise table, keep the resident object.
+
+    ``table`` is the :class:`~trustopt.noise.NoiseTable` itself under the ``fork`` start method
+    (the parent's cached array is inherited copy-on-write: nothing is copied or named) or
+    ``(shared_memory_name, size)`` otherwise (a read-only view of the parent's segment).
+    SIGINT is ignored: on Ctrl-C the parent decides, and closes the pool.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+    if isinstance(table, NoiseTable):
+        _WORKER_STATE["noise"] = table.noise
+    else:
+        # Workers share the parent's resource tracker (spawn and forkserver): attaching
+        # re-registers the same name (a set: no-op) and the parent's unlink unregisters it.
+        name, size = table
+        shm = shared_memory.SharedMemory(name=name)
+        arr = np.ndarray((size,), dtype=np.float32, buffer=shm.buf)
+        arr.setflags(write=False)
+        _WORKER_STATE["shm"] = shm
+        _WORKER_STATE["noise"] = arr
+    _WORKER_STATE["resident"] = resident
+
+
+def resident():
+    """In a :class:`ProcessBackend` worker: the backend's ``resident`` object (e.g. the objective)."""
+    return _WORKER_STATE["resident"]
 
 
 def _run_chunk(fn, shared, items) -> list:
@@ -215,18 +240,30 @@ def _run_chunk(fn, shared, items) -> list:
 
 @dataclass(eq=False)
 class ProcessBackend:
-    """``n_workers`` local processes sharing the noise table through shared memory.
+    """``n_workers`` local processes sharing the noise table; the one process pool of trustopt.
 
     Items are sent in chunks (about ``chunks_per_worker`` per worker, for load balance when
-    episode lengths differ); results come back in item order. A dead worker
-    (``BrokenProcessPool``) gets the pool replaced and its unfinished chunks re-run
-    (``n_restarts`` counts replacements); ``max_restarts`` consecutive failures of the same
-    batch raise :class:`WorkerError`. ``start_method``: a :mod:`multiprocessing` start method
+    episode lengths differ); results come back in item order. ``resident``: an object handed
+    to every worker once, when it starts (under ``fork`` inherited, not pickled: a closure
+    will do), read there with :func:`resident` -- the black-box objective of
+    :func:`trustopt.minimize`. ``start_method``: a :mod:`multiprocessing` start method
     (default: the platform's).
+
+    Memory: under ``fork`` the workers inherit the parent's table copy-on-write and no named
+    segment exists; otherwise the table is put once in a :mod:`multiprocessing.shared_memory`
+    segment, unlinked by :meth:`close` (or by the resource tracker if the parent is killed).
+
+    Faults: a worker that dies -- during a batch or while the pool is idle -- breaks the pool
+    (``BrokenProcessPool``); the pool is replaced and the chunks whose results did not arrive
+    are run again (results already received are kept; a task is a pure function, so the
+    re-run gives the same result). ``n_restarts`` counts replacements; after ``max_restarts``
+    consecutive failed attempts at one batch :class:`WorkerError` is raised. Workers exit by
+    themselves when the parent process dies (:data:`PARENT_CHECK_PERIOD`) and ignore SIGINT.
     """
 
     n_workers: int
     noise: NoiseTable = field(default_factory=NoiseTable)
+    resident: Any = None
     chunks_per_worker: int = 4
     max_restarts: int = 3
     start_method: str | None = None
@@ -235,25 +272,28 @@ class ProcessBackend:
         self.n_workers = _check_workers(self.n_workers)
         if not isinstance(self.noise, NoiseTable):
             raise ValidationError(f"noise: expected a NoiseTable, got {type(self.noise).__name__}")
-        table = self.noise.noise
-        self._shm = shared_memory.SharedMemory(create=True, size=table.nbytes)
-        np.ndarray(table.shape, dtype=np.float32, buffer=self._shm.buf)[:] = table
+        self._ctx = multiprocessing.get_context(self.start_method)
+        self._shm = None
         self._pool = None
         self.n_restarts = 0
+        table = self.noise.noise  # generated (and cached) in the parent before any worker starts
+        if self._ctx.get_start_method() == "fork":
+            self._table = self.noise
+        else:
+            self._shm = shared_memory.SharedMemory(create=True, size=table.nbytes)
+            np.ndarray(table.shape, dtype=np.float32, buffer=self._shm.buf)[:] = table
+            self._table = (self._shm.name, int(self.noise.size))
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            ctx = multiprocessing.get_context(self.start_method)
-            self._pool = ProcessPoolExecutor(self.n_workers, mp_context=ctx, initializer=_attach_noise,
-                                             initargs=(self._shm.name, int(self.noise.size)))
+            self._pool = ProcessPoolExecutor(self.n_workers, mp_context=self._ctx, initializer=_init_worker,
+                                             initargs=(os.getpid(), self._table, self.resident))
         return self._pool
 
     def worker_pids(self) -> list[int]:
         """Process ids of the live workers (starts the pool if needed; for tests and monitoring)."""
-        pool = self._get_pool()
-        futures = [pool.submit(os.getpid) for _ in range(self.n_workers)]
-        [f.result() for f in futures]
-        return sorted(pool._processes)  # noqa: SLF001
+        self.map(_getpid, None, [None] * self.n_workers)
+        return sorted(self._pool._processes)  # noqa: SLF001
 
     def map(self, fn, shared, items) -> list:
         items = list(items)
@@ -265,9 +305,12 @@ class ProcessBackend:
         results: list = [None] * n
         failures = 0
         while pending:
-            pool = self._get_pool()
-            futures = [(pool.submit(_run_chunk, fn, shared, [items[i] for i in c]), c) for c in pending]
             failed = []
+            try:
+                pool = self._get_pool()
+                futures = [(pool.submit(_run_chunk, fn, shared, [items[i] for i in c]), c) for c in pending]
+            except BrokenProcessPool:  # a worker died while the pool was idle: nothing was submitted
+                failed, futures = pending, []
             for fut, chunk in futures:
                 try:
                     out = fut.result()
@@ -314,6 +357,10 @@ class ProcessBackend:
             self.close()
         except Exception:
             pass
+
+
+def _getpid(shared, item, noise) -> int:
+    return os.getpid()
 
 
 def _process_backend(workers: int, noise: NoiseTable) -> Backend:
