@@ -8,6 +8,7 @@
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -26,3 +27,16 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def _shm_segments() -> set:
+    return {n for n in os.listdir("/dev/shm") if n.startswith("psm_")} if os.path.isdir("/dev/shm") else set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_in_shared_memory():
+    """The suite leaves no ``multiprocessing.shared_memory`` segment behind (killed runs included)."""
+    before = _shm_segments()
+    yield
+    leaked = _shm_segments() - before
+    assert not leaked, f"shared-memory segments left in /dev/shm by the tests: {sorted(leaked)}"

@@ -1,0 +1,188 @@
+"""Faults leave nothing behind and never hang, with real processes killed as the OOM killer or a
+job scheduler would: a worker that dies inside ``minimize``; a worker of a running trainer killed
+at any moment (mid-batch or idle between iterations); the trainer itself killed alone. Each test
+checks that no process of ours lives on and no shared-memory segment is left."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from trustopt import minimize
+from trustopt.workers import WorkerError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (from /proc; zombies excluded)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state, ppid, ...
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(name))
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def wait_until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def shm_segments() -> set[str]:
+    return {n for n in os.listdir("/dev/shm") if n.startswith("psm_")} if os.path.isdir("/dev/shm") else set()
+
+
+pytestmark = pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process tables from /proc (Linux)")
+
+
+# ------------------------------------------------------------------------------------ minimize
+
+
+class DieOnce:
+    """A deterministic objective whose evaluation kills the worker process (``os._exit``) the first
+    time it runs in a process other than ``parent`` (the marker file records that it happened)."""
+
+    def __init__(self, marker: str, parent: int):
+        self.marker, self.parent = marker, parent
+
+    def __call__(self, x):
+        if os.getpid() != self.parent and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            os._exit(3)
+        return float(np.sum((x - 0.5) ** 2))
+
+
+def always_die(x):
+    os._exit(3)
+
+
+def test_minimize_redoes_the_evaluations_of_a_worker_that_died(tmp_path):
+    marker = str(tmp_path / "died")
+    f = DieOnce(marker, os.getpid())
+    kw = dict(sigma0=0.5, maxfev=600, seed=3)
+    before = set(children(os.getpid()))
+    for method in ("tres", None):  # noise indices travel / orthogonal rows travel
+        if os.path.exists(marker):
+            os.remove(marker)
+        r2 = minimize(f, np.zeros(5), method, workers=2, **kw)
+        assert os.path.exists(marker)  # a worker really died
+        r1 = minimize(f, np.zeros(5), method, workers=1, **kw)
+        assert np.array_equal(r1.x, r2.x) and r1.fun == r2.fun and r1.nfev == r2.nfev and r1.nit == r2.nit
+        assert r2.n_exceptions == 0 and r2.n_nonfinite == 0
+    assert wait_until(lambda: set(children(os.getpid())) <= before, 10)  # the pool is gone
+
+
+def test_minimize_with_workers_that_keep_dying_fails_clearly_and_leaves_no_process():
+    before = set(children(os.getpid()))
+    t0 = time.monotonic()
+    with pytest.raises(WorkerError, match="died 4 times in a row"):
+        minimize(always_die, np.zeros(3), sigma0=0.5, maxfev=200, seed=0, workers=2)
+    assert time.monotonic() - t0 < 60
+    assert wait_until(lambda: set(children(os.getpid())) <= before, 10)
+
+
+# ------------------------------------------------------------------------------------ trainer
+
+TRAIN = ["train", "--env", "Swimmer-v5", "--algo", "tres", "--seed", "1", "--eval-every", "0", "--no-progress",
+         "--set", "max_episode_steps=50", "--set", "n_directions=4", "--set", "noise_table_size=100000"]
+
+
+def _env():
+    return dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+def _start(out, timesteps, workers=2):
+    return subprocess.Popen([sys.executable, "-m", "trustopt", *TRAIN, "--timesteps", str(timesteps),
+                             "--workers", str(workers), "--out", out],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(), cwd=REPO,
+                            start_new_session=True)
+
+
+def _rows(out) -> int:
+    try:
+        with open(os.path.join(out, "progress.csv")) as f:
+            return sum(1 for _ in f) - 1
+    except OSError:
+        return 0
+
+
+def _policy(out) -> dict:
+    with np.load(os.path.join(out, "policy.npz")) as z:
+        return {k: z[k].tobytes() for k in z.files}
+
+
+def test_a_worker_killed_during_training_is_replaced_and_the_policy_is_unchanged(tmp_path):
+    """Workers are killed one after another while the trainer runs (mid-batch or idle between
+    iterations, whichever comes): the run finishes with the policy of an undisturbed run."""
+    killed, ref = str(tmp_path / "killed"), str(tmp_path / "ref")
+    proc = _start(killed, 16000)
+    victims = []
+    try:
+        assert wait_until(lambda: _rows(killed) >= 2 or proc.poll() is not None, 120)
+        for _ in range(3):
+            workers = [p for p in children(proc.pid) if p not in victims]
+            workers = [p for p in workers if "resource_tracker" not in open(f"/proc/{p}/cmdline").read()]
+            if proc.poll() is not None or not workers:
+                break
+            os.kill(workers[0], signal.SIGKILL)
+            victims.append(workers[0])
+            time.sleep(0.3)
+        assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert victims, "the run finished before a worker could be killed; raise --timesteps"
+    ref_proc = _start(ref, 16000)
+    assert ref_proc.wait(timeout=300) == 0, ref_proc.stderr.read().decode()
+    assert _policy(killed) == _policy(ref)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL])
+def test_workers_exit_when_the_trainer_is_killed_alone(tmp_path, sig):
+    """SIGKILL to the trainer only (not its process group), as the OOM killer does: its workers
+    and helper processes exit by themselves and no shared-memory segment is left."""
+    shm_before = shm_segments()
+    out = str(tmp_path / "run")
+    proc = _start(out, 10_000_000)
+    try:
+        assert wait_until(lambda: _rows(out) >= 1 or proc.poll() is not None, 120)
+        assert proc.poll() is None
+        kids = children(proc.pid)
+        assert len(kids) >= 2  # the two workers (and possibly multiprocessing's resource tracker)
+        os.kill(proc.pid, sig)
+        proc.wait()
+        assert wait_until(lambda: not any(alive(p) for p in kids), 15), [p for p in kids if alive(p)]
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert shm_segments() <= shm_before
