@@ -48,7 +48,7 @@ except ImportError:  # pragma: no cover
     sys.exit("bench_bbob: needs the ioh package: .venv/bin/pip install 'ioh>=0.3.14'")
 import cma
 
-from trustopt.blackbox import minimize
+from trustopt.optimize import minimize
 
 TARGETS = 10.0 ** np.arange(2.0, -8.0 - 1e-9, -0.2)  # 51 COCO targets
 SOLVERS = ["tr-es", "tr-es-ipop", "tr-es-coord", "tr-es-linear", "es", "ars", "tres", "cma", "cma-bipop"]

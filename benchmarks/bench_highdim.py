@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 import cma
 
-from trustopt.blackbox import minimize
+from trustopt.optimize import minimize
 
 
 def make_objective(d, cond):

@@ -9,7 +9,8 @@ import pytest
 from scipy.optimize import OptimizeResult
 
 from trustopt._validation import ValidationError
-from trustopt.blackbox import ARS, ES, TRES, TrustRegionES, minimize
+from trustopt.blackbox import ARS, ES, TRES, TrustRegionES
+from trustopt.optimize import minimize
 
 
 def sphere(x):
@@ -350,9 +351,9 @@ def test_trustopt_minimize_is_the_function_whatever_was_imported_first():
     import subprocess
     import sys
 
-    code = ("import trustopt.blackbox, trustopt.train.trainer, trustopt, numpy as np; "
+    code = ("import trustopt.blackbox, trustopt.optimize, trustopt.train.trainer, trustopt, numpy as np; "
             "from trustopt.blackbox import TRESOptions; "
-            "assert callable(trustopt.minimize) and trustopt.minimize is trustopt.blackbox.minimize; "
+            "assert callable(trustopt.minimize) and trustopt.minimize is trustopt.optimize.minimize; "
             "assert trustopt.TRESOptions is TRESOptions")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from trustopt._validation import ValidationError
-from trustopt.blackbox import (ARS, ES, METHODS, TRES, ARSOptions, ESOptions, MinimizeOptions, TRESOptions,
-                               TrustRegionES, TrustRegionESOptions, minimize)
+from trustopt.blackbox import (ARS, ES, METHODS, TRES, ARSOptions, ESOptions, TRESOptions, TrustRegionES,
+                               TrustRegionESOptions)
+from trustopt.optimize import MinimizeOptions, minimize
 
 M = importlib.import_module("trustopt.blackbox")
 OPTION_CLASSES = {"ES": ESOptions, "ARS": ARSOptions, "TRES": TRESOptions, "TrustRegionES": TrustRegionESOptions}

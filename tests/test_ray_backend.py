@@ -21,7 +21,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from trustopt.blackbox import minimize  # noqa: E402
+from trustopt.optimize import minimize  # noqa: E402
 from trustopt.noise import NoiseTable  # noqa: E402
 from trustopt.train import TrainConfig, load_policy, train  # noqa: E402
 from trustopt.workers import SerialBackend, WorkerError, run_rollouts  # noqa: E402

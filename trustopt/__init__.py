@@ -9,8 +9,8 @@ Entry points (imported lazily, so ``import trustopt`` stays cheap):
         black-box minimization, returns scipy.optimize.OptimizeResult
     trustopt.ES / ARS / TRES / TrustRegionES
         ask/tell optimizers, with their options dataclasses trustopt.ESOptions / ARSOptions /
-        TRESOptions / TrustRegionESOptions and trustopt.MinimizeOptions
-        (all defined in trustopt.blackbox; ``trustopt.minimize`` is always the function)
+        TRESOptions / TrustRegionESOptions (trustopt.blackbox) and trustopt.MinimizeOptions
+        (trustopt.optimize; ``trustopt.minimize`` is always the function)
 
 Submodules:
     tabular     exact oracle for finite MDPs
@@ -31,10 +31,12 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "run": "trustopt.api",
-    **{name: "trustopt.blackbox" for name in ("minimize", "ES", "ARS", "TRES", "TrustRegionES", "MinimizeOptions",
-                                              "ESOptions", "ARSOptions", "TRESOptions", "TrustRegionESOptions")},
+    "minimize": "trustopt.optimize",
+    "MinimizeOptions": "trustopt.optimize",
+    **{name: "trustopt.blackbox" for name in ("ES", "ARS", "TRES", "TrustRegionES", "ESOptions", "ARSOptions",
+                                              "TRESOptions", "TrustRegionESOptions")},
 }
-_SUBMODULES = {"blackbox", "tabular", "smoothing", "lqr", "testing", "core", "components", "algorithms",
+_SUBMODULES = {"blackbox", "optimize", "tabular", "smoothing", "lqr", "testing", "core", "components", "algorithms",
                "estimators", "linalg", "policies", "noise", "envs", "workers", "workers_ray", "train"}
 
 __all__ = ["ValidationError", "PROBABILITY_TOLERANCE", "__version__", *_LAZY]
