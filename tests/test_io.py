@@ -37,3 +37,26 @@ def test_concurrent_writers_leave_one_complete_file(tmp_path):
         t.join()
     assert path.read_bytes() in payloads  # one writer's data, whole (a shared temp name could mix them)
     assert os.listdir(tmp_path) == ["f.bin"]
+
+
+def test_a_refused_write_is_one_output_error_naming_the_argument(tmp_path):
+    import errno
+
+    from trustopt._io import OutputError, check_writable, writing
+    from trustopt._validation import ValidationError
+
+    with pytest.raises(OutputError) as exc:
+        with writing("out", tmp_path / "f.bin", hint="; try again"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    err = exc.value
+    assert str(err) == f"out: cannot write {tmp_path / 'f.bin'} (No space left on device); try again"
+    assert isinstance(err, ValidationError) and isinstance(err, OSError)  # both ways of catching it work
+    assert err.errno == errno.ENOSPC and err.filename == str(tmp_path / "f.bin")
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    with pytest.raises(OutputError, match=f"^x: cannot create {blocker}/a/b.png: {blocker} exists and is not a folder$"):
+        check_writable("x", blocker / "a" / "b.png")
+    with pytest.raises(OutputError, match=f"^x: {tmp_path} is a folder; give a file name$"):
+        check_writable("x", tmp_path)
+    assert check_writable("x", tmp_path / "new" / "r.json") == str(tmp_path / "new" / "r.json")
+    assert os.listdir(tmp_path / "new") == []  # the folder is made; the probe file is gone
