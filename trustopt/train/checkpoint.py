@@ -43,6 +43,8 @@ def load_checkpoint(path) -> dict:
             data = f.read()
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint: {path} does not exist") from None
+    except OSError as exc:  # a folder in its place, no permission, an I/O error
+        raise CheckpointError(f"checkpoint: cannot read {path} ({exc.strerror or exc})") from None
     if len(data) < 48 or data[:16] != MAGIC:
         raise CheckpointError(f"checkpoint: {path} is not a trustopt checkpoint (bad header)")
     digest, body = data[16:48], data[48:]

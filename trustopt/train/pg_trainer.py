@@ -36,7 +36,7 @@ from trustopt.core.loop import NEED_MODEL, READY, ask, start, tell
 from trustopt.noise import NoiseTable
 from trustopt.train.checkpoint import atomic_write_bytes
 from trustopt.train.config import TrainConfig
-from trustopt.train.trainer import RunProgress
+from trustopt.train.trainer import RunProgress, _run_file
 from trustopt.workers import make_backend
 
 __all__ = ["PG_PROGRESS_COLUMNS", "make_method", "train_pg"]
@@ -103,28 +103,31 @@ def _save_policy(out: str, config: TrainConfig, method, run: _PGRun) -> None:
     np.savez(buf, W=np.array(pol.W), b=np.array(pol.b), log_std=np.array(pol.log_std), obs_mean=np.array(pol.mean),
              obs_std=np.array(pol.std), obs_count=np.int64(count), obs_M2=M2, env_id=np.str_(config.env_id),
              algo=np.str_(config.algo), iteration=np.int64(run.iteration), timesteps=np.int64(run.timesteps))
-    atomic_write_bytes(os.path.join(out, POLICY), buf.getvalue())
+    path = os.path.join(out, POLICY)
+    with _run_file(path):
+        atomic_write_bytes(path, buf.getvalue())
 
 
 def train_pg(config: TrainConfig, out: str, *, workers: int, backend: str, resume: bool, progress: bool,
              callback, ray_address):
     """:func:`trustopt.train.train` for a RESOLVED policy-gradient ``config`` (see the module docstring)."""
     from trustopt.envs import EnvSpec
-    from trustopt.train.trainer import TrainResult, _open_run, _progress_bar, _write_config
+    from trustopt.train.trainer import TrainResult, _NewRunGuard, _open_run, _progress_bar, _write_config
 
     spec = EnvSpec(env_id=config.env_id, max_episode_steps=config.max_episode_steps)
     method = make_method(config, spec)  # validates before the run folder or any worker exists
-    run = _open_run(out, config, resume, PG_PROGRESS_COLUMNS, lambda: _PGRun(start(method)), _PGRun)
-    _write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
-    bk = make_backend(backend, workers, NoiseTable(size=1), address=ray_address)  # episodes never read the table
-    method = dataclasses.replace(method, sampler=dataclasses.replace(method.sampler, backend=bk))
-    bar = _progress_bar(config, run) if progress else None
-    try:
-        _loop(config, method, run, spec, out, bar, callback)
-    finally:
-        if bar is not None:
-            bar.close()
-        bk.close()
+    with _NewRunGuard(out, resume) as guard:
+        run = _open_run(out, config, resume, PG_PROGRESS_COLUMNS, lambda: _PGRun(start(method)), _PGRun)
+        _write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
+        bk = make_backend(backend, workers, NoiseTable(size=1), address=ray_address)  # episodes never read the table
+        method = dataclasses.replace(method, sampler=dataclasses.replace(method.sampler, backend=bk))
+        bar = _progress_bar(config, run) if progress else None
+        try:
+            _loop(config, method, run, spec, out, bar, guard.callback(callback))
+        finally:
+            if bar is not None:
+                bar.close()
+            bk.close()
     _save_policy(out, config, method, run)
     pol = _final_policy(method, run)
     return TrainResult(config=config, iterations=run.iteration, timesteps=run.timesteps, episodes=run.episodes,

@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 
+from trustopt._io import check_writable, writing
 from trustopt._validation import ValidationError
 
 __all__ = ["read_progress", "plot_runs"]
@@ -22,6 +23,8 @@ def read_progress(run) -> dict[str, np.ndarray]:
             rows = list(csv.reader(f))
     except FileNotFoundError:
         raise ValidationError(f"run: {path} does not exist (not a trustopt run folder?)") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ValidationError(f"run: cannot read {path} ({getattr(exc, 'strerror', None) or exc})") from None
     if not rows:
         raise ValidationError(f"run: {path} is empty")
     header, body = rows[0], rows[1:]
@@ -30,9 +33,32 @@ def read_progress(run) -> dict[str, np.ndarray]:
         vals = [r[i] if i < len(r) else "" for r in body]
         if name == "status":
             cols[name] = np.array(vals, dtype=object)
-        else:
+            continue
+        try:
             cols[name] = np.array([float(v) if v != "" else math.nan for v in vals], dtype=np.float64)
+        except ValueError:
+            line = 2 + next(j for j, v in enumerate(vals) if v != "" and not _is_number(v))
+            raise ValidationError(f"run: {path} line {line}, column {name!r}: not a number; the file was "
+                                  "modified or is not a trustopt progress.csv") from None
     return cols
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _image_format(output: str) -> None:
+    """``output``'s suffix must be a format Matplotlib writes (no suffix: PNG)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = os.path.splitext(output)[1][1:].lower()
+    known = sorted(FigureCanvasBase.get_supported_filetypes())
+    if suffix and suffix not in known:
+        raise ValidationError(f"output: unknown image format {suffix!r} ({output}); known: {', '.join(known)}")
 
 
 def _config(run: str) -> dict:
@@ -64,7 +90,8 @@ def _train_quantity(c: dict) -> str:
 def plot_runs(runs, output, *, target: float | None = None, title: str | None = None) -> str:
     """Plot evaluation mean +- std (or, for runs without evaluations, the mean training return,
     dashed) against training timesteps for each run folder; write ``output`` (PNG/PDF/SVG by
-    suffix). Each legend entry says which quantity its curve is; the y label names the quantity
+    suffix; an unknown suffix or a path that cannot be written is a ValidationError before any
+    run is read). Each legend entry says which quantity its curve is; the y label names the quantity
     when all curves share it and reads "return" when they do not. ``target`` draws a horizontal
     threshold line. Returns ``output``."""
     import matplotlib
@@ -75,11 +102,13 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     runs = [os.fspath(r) for r in runs]
     if not runs:
         raise ValidationError("runs: give at least one run folder")
+    out = os.fspath(output)
+    _image_format(out)
+    check_writable("output", out)
+    curves = [(run, read_progress(run), _config(run)) for run in runs]  # every run readable before drawing
     fig, ax = plt.subplots(figsize=(7, 4.5))
     kinds = set()
-    for run in runs:
-        p = read_progress(run)
-        c = _config(run)
+    for run, p, c in curves:
         t = p.get("timesteps", np.array([]))
         ev = p.get("eval_mean", np.full(t.shape, math.nan))
         ok = ~np.isnan(ev)
@@ -105,9 +134,9 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    out = os.fspath(output)
-    folder = os.path.dirname(os.path.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    try:
+        with writing("output", out):
+            fig.savefig(out, dpi=120)
+    finally:
+        plt.close(fig)
     return out

@@ -26,6 +26,7 @@ Run folder (``out``): ``config.json`` (the resolved config + runtime options),
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -37,6 +38,7 @@ from typing import Callable
 
 import numpy as np
 
+from trustopt._io import OutputError, make_folder, output_error, writing
 from trustopt._validation import ValidationError, check_int
 from trustopt.estimators import RunningMeanStd
 from trustopt.noise import NoiseTable
@@ -143,9 +145,22 @@ class _Run(RunProgress):
         self.rms = RunningMeanStd.empty(obs_dim)
 
 
+#: What a failed write in a run folder adds to its message: every file is written atomically and
+#: progress.csv is cut back to the checkpoint on resume, so the folder stays resumable.
+_RESUMABLE_HINT = "; the run folder keeps its last checkpoint: rerun with --resume once this is fixed"
+
+
+def _run_file(path: str):
+    """Writes to ``path`` in a run folder: an OSError (a full disk) becomes a one-line
+    :class:`~trustopt._io.OutputError` naming ``out``."""
+    return writing("out", path, hint=_RESUMABLE_HINT)
+
+
 def _write_config(out: str, config: TrainConfig, runtime: dict) -> None:
     text = json.dumps({**config.to_dict(), "runtime": runtime}, indent=2, sort_keys=True) + "\n"
-    atomic_write_bytes(os.path.join(out, CONFIG), text.encode())
+    path = os.path.join(out, CONFIG)
+    with _run_file(path):
+        atomic_write_bytes(path, text.encode())
 
 
 def _fmt(v) -> str:
@@ -162,7 +177,9 @@ def _save_policy(out: str, config: TrainConfig, run: _Run, obs_dim: int, act_dim
     np.savez(buf, W=run.opt.mean.reshape(act_dim, obs_dim), obs_mean=mean, obs_std=std,
              obs_count=np.int64(run.rms.count), obs_M2=np.array(run.rms.M2), env_id=np.str_(config.env_id),
              algo=np.str_(config.algo), iteration=np.int64(run.iteration), timesteps=np.int64(run.timesteps))
-    atomic_write_bytes(os.path.join(out, POLICY), buf.getvalue())
+    path = os.path.join(out, POLICY)
+    with _run_file(path):
+        atomic_write_bytes(path, buf.getvalue())
 
 
 #: Settings a resumed run may change: the budget, evaluation and the target decide when the run
@@ -186,7 +203,7 @@ def _open_run(out: str, config: TrainConfig, resume: bool, columns, new_run, kin
     ``config``, a finished run reopened by :func:`_reopen`, ``progress.csv`` cut back to the rows the
     checkpoint knows); otherwise ``new_run()``, after creating ``out`` with a ``progress.csv`` header
     (``columns``, fsynced) and a first checkpoint. ``kind``: the run class the trainer expects."""
-    ckpt_path = os.path.join(out, CHECKPOINT)
+    ckpt_path, prog_path = os.path.join(out, CHECKPOINT), os.path.join(out, PROGRESS)
     if resume:
         payload = load_checkpoint(ckpt_path)
         _check_same_config(payload["config"], config, ckpt_path)
@@ -194,21 +211,79 @@ def _open_run(out: str, config: TrainConfig, resume: bool, columns, new_run, kin
         if not isinstance(run, kind):
             raise CheckpointError(f"checkpoint: {ckpt_path} holds a {type(run).__name__}, not a {kind.__name__}")
         _reopen(run, payload["config"], config)
-        with open(os.path.join(out, PROGRESS), "r+b") as f:  # drop rows written after the checkpoint
+        # progress.csv must still hold the rows the checkpoint counted (truncate() would pad a short
+        # file with NUL bytes); rows written after the checkpoint are dropped
+        size = os.path.getsize(prog_path) if os.path.isfile(prog_path) else None
+        if size is None or size < run.progress_bytes:
+            state = ("is missing" if size is None else
+                     f"has {size} bytes, fewer than the {run.progress_bytes} the checkpoint counted")
+            raise CheckpointError(f"out: {prog_path} {state}: the run's progress rows are lost, so it cannot be "
+                                  "resumed; choose another --out")
+        with _run_file(prog_path), open(prog_path, "r+b") as f:
             f.truncate(run.progress_bytes)
         return run
     if os.path.exists(ckpt_path):
         raise CheckpointError(f"out: {out} already holds a run (checkpoint.pkl); pass --resume to continue "
                               "it or choose another --out")
-    os.makedirs(out, exist_ok=True)
-    run = new_run()
-    with open(os.path.join(out, PROGRESS), "w", newline="") as f:
+    if not out:
+        raise ValidationError("out: expected a folder name, got ''")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise OutputError(f"out: {out} exists and is not a folder; choose another --out")
+    run = new_run()  # before the folder exists: a run that cannot be built leaves nothing behind
+    make_folder("out", out)
+    with _run_file(prog_path), open(prog_path, "w", newline="") as f:
         csv.writer(f).writerow(columns)
         f.flush()
         os.fsync(f.fileno())
         run.progress_bytes = f.tell()
-    save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
+    with _run_file(ckpt_path):
+        save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
     return run
+
+
+class _NewRunGuard:
+    """A new run that fails before its first iteration is saved leaves no run folder behind,
+    so that the corrected command can be rerun into the same ``out``.
+
+    ``with _NewRunGuard(out, resume) as guard:`` around opening and running; ``guard.callback(cb)``
+    wraps the iteration callback (called after each checkpoint) to record that one was saved.
+    Only an ``Exception`` discards: after Ctrl-C or SIGTERM the folder holds a valid checkpoint,
+    which ``--resume`` continues. A folder that held a checkpoint before is never touched, and a
+    folder that existed before (empty, or with the user's files) loses only the run's files.
+    """
+
+    def __init__(self, out: str, resume: bool):
+        self.out = out
+        self.active = not resume and not os.path.exists(os.path.join(out, CHECKPOINT))
+        self.folder_existed = os.path.isdir(out)
+        self.saved = False
+
+    def callback(self, callback):
+        def on_iteration(row):
+            self.saved = True
+            if callback is not None:
+                callback(row)
+
+        return on_iteration
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or not isinstance(exc, Exception) or not self.active or self.saved:
+            return False
+        if not os.path.isdir(self.out):
+            return False
+        for name in (CHECKPOINT, PROGRESS, CONFIG):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.out, name))
+        if not self.folder_existed:
+            with contextlib.suppress(OSError):
+                os.rmdir(self.out)
+        cause = exc.__cause__
+        if isinstance(exc, OutputError) and isinstance(cause, OSError):  # its hint named a folder now gone
+            raise output_error("out", exc.filename, cause, hint="; the new run was removed") from cause
+        return False
 
 
 def _reopen(run, saved: dict, config: TrainConfig) -> None:
@@ -239,9 +314,9 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     if not isinstance(config, TrainConfig):
         raise ValidationError(f"config: expected a TrainConfig, got {type(config).__name__}")
     config = resolve_config(config)
-    check_int(workers, "workers", 1)
     if backend not in BACKENDS:
         raise ValidationError(f"backend: unknown {backend!r}; choose one of {', '.join(sorted(BACKENDS))}")
+    _check_workers(workers, backend)
     if backend == "ray":  # fail before the run folder is created when the optional Ray is missing
         from trustopt.workers_ray import import_ray
 
@@ -256,23 +331,54 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     env = spec.make()
     obs_dim, act_dim = env.obs_dim, env.act_dim
     env.close()
+    _check_noise_table(config, obs_dim * act_dim)
 
-    run = _open_run(out, config, resume, PROGRESS_COLUMNS, lambda: _Run(config, obs_dim, act_dim), _Run)
-    _write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
-
-    bk = make_backend(backend, workers, run.opt.noise, address=ray_address)
-    bar = _progress_bar(config, run) if progress else None
-    try:
-        _loop(config, run, bk, spec, obs_dim, act_dim, out, bar, callback)
-    finally:
-        bk.close()
-        if bar is not None:
-            bar.close()
+    with _NewRunGuard(out, resume) as guard:
+        run = _open_run(out, config, resume, PROGRESS_COLUMNS, lambda: _Run(config, obs_dim, act_dim), _Run)
+        _write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
+        bk = make_backend(backend, workers, run.opt.noise, address=ray_address)
+        bar = _progress_bar(config, run) if progress else None
+        try:
+            _loop(config, run, bk, spec, obs_dim, act_dim, out, bar, guard.callback(callback))
+        finally:
+            bk.close()
+            if bar is not None:
+                bar.close()
     _save_policy(out, config, run, obs_dim, act_dim)
     mean, std = normalizer_arrays(run.rms, config.obs_norm)
     return TrainResult(config=config, iterations=run.iteration, timesteps=run.timesteps, episodes=run.episodes,
                        wall_s=run.wall_s, W=run.opt.mean.reshape(act_dim, obs_dim), obs_mean=mean, obs_std=std,
                        last_eval=run.last_eval, stop_reason=run.stop_reason, out=out)
+
+
+def max_local_workers() -> int:
+    """The most worker processes the ``process`` backend may start on this machine: 4 per CPU (at
+    least 16). Rollouts are CPU-bound, so more only add overhead, and a mistyped count (``--workers
+    100000``) would otherwise fork until the machine stalls."""
+    return max(16, 4 * (os.cpu_count() or 1))
+
+
+def _check_workers(workers, backend: str) -> int:
+    check_int(workers, "workers", 1)
+    if backend == "process" and workers > max_local_workers():
+        raise ValidationError(f"workers: at most {max_local_workers()} local processes here (4 per CPU, at least "
+                              f"16; this machine has {os.cpu_count()} CPUs), got {workers}; for more, use "
+                              "--backend ray on a cluster")
+    return workers
+
+
+def _check_noise_table(config: TrainConfig, d: int) -> None:
+    """Before the run folder exists: the table must hold one perturbation (``d`` entries) and fit in
+    memory (it is built here, once per process, and cached for the optimizer and the workers)."""
+    n = config.noise_table_size
+    if n < d:
+        raise ValidationError(f"noise_table_size: must be at least the number of policy parameters, "
+                              f"obs_dim * act_dim = {d} on {config.env_id}, got {n}")
+    try:
+        NoiseTable(size=n).noise
+    except MemoryError:
+        raise ValidationError(f"noise_table_size: {n} float32 entries ({4 * n / 2**30:.1f} GiB) do not fit in "
+                              f"memory here; the default is 2**23 (32 MiB)") from None
 
 
 def _loop(config, run: _Run, bk, spec, obs_dim, act_dim, out, bar, callback) -> None:
@@ -338,7 +444,7 @@ def _finish_iteration(run, row: dict, columns, config, prog_path, ckpt_path, bar
     (fsynced; the byte count is kept so that a resume can truncate a half-written line),
     stop at ``config.target``, write the checkpoint atomically, update the progress bar
     with the real timestep count, call ``callback(row)``."""
-    with open(prog_path, "a", newline="") as f:
+    with _run_file(prog_path), open(prog_path, "a", newline="") as f:
         csv.writer(f).writerow([_fmt(row[c]) for c in columns])
         f.flush()
         os.fsync(f.fileno())
@@ -346,7 +452,8 @@ def _finish_iteration(run, row: dict, columns, config, prog_path, ckpt_path, bar
     ev = row["eval_mean"]
     if config.target is not None and not math.isnan(ev) and ev >= config.target:
         run.stop_reason = "target"
-    save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
+    with _run_file(ckpt_path):
+        save_checkpoint(ckpt_path, {"config": config.to_dict(), "state": run})
     if bar is not None:
         post = {"it": run.iteration, "ret": f"{train_return:.1f}", "steps/s": f"{steps_per_s:.0f}"}
         if run.last_eval is not None:
@@ -411,6 +518,7 @@ def evaluate_policy(path, *, episodes: int = 100, seed: int = 1_000_003, workers
 
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValidationError(f"episodes: expected an integer >= 1, got {episodes!r}")
+    _check_workers(workers, backend)
     policy, env_id, _ = load_policy(path)
     spec = EnvSpec(env_id=env_id, max_episode_steps=max_episode_steps)
     if isinstance(policy, GaussianLinearPolicy):
