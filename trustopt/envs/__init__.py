@@ -65,8 +65,9 @@ def make_env(env_id: str, *, max_episode_steps: int | None = None, fast: bool = 
     ``gymnasium.make`` (e.g. ``ctrl_cost_weight=0.0``); the fast path is used when every
     keyword is one it reproduces (see ``trustopt.envs._registry.V5_DEFAULTS``).
     """
-    import gymnasium
+    from trustopt.envs._registry import import_gymnasium
 
+    gymnasium = import_gymnasium()
     env_id = check_env_id(env_id)
     if max_episode_steps is not None:
         max_episode_steps = check_int(max_episode_steps, "max_episode_steps", 1)

@@ -112,10 +112,34 @@ def family(env_id: str) -> str:
     return env_id.rsplit("-v", 1)[0]
 
 
-def registered_ids() -> list[str]:
-    import gymnasium
+#: How to install what the environments need (Gymnasium and MuJoCo: trustopt's ``mujoco`` extra).
+MUJOCO_INSTALL_HINT = 'install the mujoco extra: pip install -e ".[mujoco]" (or pip install "trustopt[mujoco]")'
 
-    return sorted(gymnasium.envs.registry.keys())
+
+def import_gymnasium():
+    """The ``gymnasium`` module, or a :class:`~trustopt.ValidationError` saying how to install it."""
+    try:
+        import gymnasium
+    except ImportError as exc:
+        raise ValidationError(f"env_id: environments need Gymnasium and MuJoCo, which are not installed; "
+                              f"{MUJOCO_INSTALL_HINT} (import failed: {exc})") from None
+    return gymnasium
+
+
+def _require_mujoco(env_id: str, entry_point) -> None:
+    """A MuJoCo environment (a supported id, or a registered entry point in a ``mujoco`` module)
+    needs the ``mujoco`` package: say so here rather than in a traceback from a worker."""
+    if env_id not in SUPPORTED_ENV_IDS and ".mujoco" not in str(entry_point):
+        return
+    try:
+        import mujoco  # noqa: F401
+    except ImportError as exc:
+        raise ValidationError(f"env_id: {env_id!r} is a MuJoCo environment and MuJoCo is not installed; "
+                              f"{MUJOCO_INSTALL_HINT} (import failed: {exc})") from None
+
+
+def registered_ids() -> list[str]:
+    return sorted(import_gymnasium().envs.registry.keys())
 
 
 def suggest_env_ids(env_id: str, known, n: int = 3) -> list[str]:
@@ -130,11 +154,13 @@ def suggest_env_ids(env_id: str, known, n: int = 3) -> list[str]:
 
 
 def check_env_id(env_id) -> str:
-    """``env_id`` if Gymnasium knows it, else a ValidationError listing the supported ids."""
+    """``env_id`` if Gymnasium knows it (and, for a MuJoCo environment, MuJoCo is installed), else a
+    ValidationError listing the supported ids (or saying what to install)."""
     if not isinstance(env_id, str) or not env_id:
         raise ValidationError(f"env_id: expected a non-empty string such as 'Hopper-v5', got {env_id!r}")
     known = registered_ids()
     if env_id in known:
+        _require_mujoco(env_id, import_gymnasium().envs.registry[env_id].entry_point)
         return env_id
     close = suggest_env_ids(env_id, known)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
