@@ -74,8 +74,11 @@ def run(
         method = algorithm
     elif isinstance(algorithm, str):
         from trustopt.algorithms import get
+        from trustopt.algorithms._setup import check_problem_kind
 
-        method = get(algorithm)(problem, exact=exact, **hyperparameters)
+        factory = get(algorithm)
+        check_problem_kind(algorithm, factory, problem, hyperparameters)
+        method = factory(problem, exact=exact, **hyperparameters)
     else:
         raise ValidationError(f"algorithm: expected a registered name or a Method, got {type(algorithm).__name__}")
     rng = np.random.default_rng(_seed(seed))

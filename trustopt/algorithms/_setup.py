@@ -21,6 +21,30 @@ _ENV_SAMPLING = ("batch_steps", "gamma", "obs_norm", "remove_survival_bonus", "m
 _VINE_ENV_SAMPLING = ("n_actions_per_state", "rollout_horizon")
 
 
+#: The families of the registered factories, for the error of a problem given to the wrong one.
+PG_FAMILY = "the policy-gradient family (vpg, npg, trpo, ppo, trefree, stro)"
+ES_FAMILY = "the ES family (es, ars, tres)"
+
+
+def check_problem_kind(name: str, factory, problem, hyperparameters: dict) -> None:
+    """Before ``factory(problem, **hyperparameters)``: a built-in factory of the ES family gets a
+    black-box function and ``theta0``; the policy-gradient factories check their problems in
+    :func:`setup`. The ValidationError names the problems the method takes."""
+    from trustopt.algorithms import ars, es, tres
+
+    if factory not in (es, ars, tres):
+        return
+    if not callable(problem):
+        raise ValidationError(
+            f"problem: {name!r}, of {ES_FAMILY}, takes a black-box function F mapping (n, d) parameters to (n,) "
+            f"values to maximize, with theta0 (d,); got {type(problem).__name__}. Tabular MDPs, LQRs and MuJoCo "
+            f"environments are problems of {PG_FAMILY}; {name} on a MuJoCo environment: trustopt.train.train "
+            f"or `trustopt train --algo {name}`")
+    if "theta0" not in hyperparameters:
+        raise ValidationError(f"theta0: {name!r} needs the starting parameters theta0, a (d,) array (the "
+                              "dimension of the function's argument)")
+
+
 def check_sampling(name: str, sampling: dict, *, vine_allowed: bool = False) -> None:
     """Reject unknown keyword arguments of a factory with a ValidationError naming them."""
     allowed = (_SAMPLING + _ENV_SAMPLING + _VINE_ENV_SAMPLING) if vine_allowed else (_SAMPLING[:3] + _ENV_SAMPLING)
@@ -130,8 +154,8 @@ def _setup_model(problem, *, exact: bool, theta0=None, n_episodes: int = 100, la
                                             use_baseline=use_baseline)
         theta0 = np.zeros(policy.n_params) if theta0 is None else np.asarray(theta0, dtype=np.float64).ravel()
         return policy, sampler, theta0
+    black_box = f"; a black-box function is a problem of {ES_FAMILY} or trustopt.minimize" if callable(problem) else ""
     raise ValidationError(
         f"problem: expected a tabular.TabularMDP, a trustopt.lqr.LQR, a MuJoCo environment id or a "
-        f"trustopt.envs.EnvSpec, "
-        f"got {type(problem).__name__}"
+        f"trustopt.envs.EnvSpec, got {type(problem).__name__}{black_box}"
     )
