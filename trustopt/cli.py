@@ -16,8 +16,10 @@ run in ``--out`` from its last checkpoint (the settings must be those of the run
 budget; with ``--resume`` alone the run's own ``config.json`` is used).
 
 Exit codes: 0 success; 2 bad usage, unknown environment, invalid settings, missing, corrupt
-or mismatched checkpoint (a one-line message on stderr, no traceback); 130 interrupted
-(the last checkpoint stays valid: rerun with ``--resume``).
+or mismatched checkpoint, a missing optional extra, a file that cannot be read or written
+(full disk, read-only folder, a path under a file), not enough memory for a setting (a
+one-line message on stderr, no traceback); 130 interrupted by Ctrl-C, 143 terminated by
+SIGTERM (``train``: the last checkpoint stays valid: rerun with ``--resume``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 
 __all__ = ["main", "build_parser"]
 
@@ -152,8 +157,12 @@ def _train_config(args):
         except FileNotFoundError:
             if args.env_id is None:
                 raise ValidationError(f"out: {args.out} has no config.json to resume from") from None
+        except OSError as exc:
+            raise ValidationError(f"out: cannot read {path} ({exc.strerror or exc})") from None
         except ValueError as exc:
             raise ValidationError(f"out: {path} is not valid JSON ({exc})") from None
+        if saved is not None and not isinstance(saved, dict):
+            raise ValidationError(f"out: {path} must hold a JSON object")
         if saved is not None:
             saved.pop("runtime", None)
             d = dict(saved)
@@ -163,6 +172,8 @@ def _train_config(args):
                 d = json.load(f)
         except FileNotFoundError:
             raise ValidationError(f"config: {args.config} does not exist") from None
+        except OSError as exc:
+            raise ValidationError(f"config: cannot read {args.config} ({exc.strerror or exc})") from None
         except ValueError as exc:
             raise ValidationError(f"config: {args.config} is not valid JSON ({exc})") from None
         if not isinstance(d, dict):
@@ -195,6 +206,37 @@ def _train_config(args):
     return config_from_dict(d)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, job schedulers), taken down the Ctrl-C path: the trainer's
+    ``finally`` blocks close the worker backend and the last checkpoint stays valid."""
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """While training, SIGTERM raises :class:`_Terminated` in this process; the previous handler is
+    restored afterwards. Worker processes forked meanwhile inherit the handler, so in any other
+    process it takes SIGTERM's default action (the worker ends, as before)."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    owner = os.getpid()
+
+    def handler(signum, frame):
+        # one graceful stop: a second SIGTERM takes the default action, also where Python drops the
+        # exception raised here (an at-fork hook, a __del__), which would otherwise swallow SIGTERM
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if os.getpid() != owner:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _cmd_train(args) -> int:
     from trustopt._validation import ValidationError
     from trustopt.train import train
@@ -202,8 +244,9 @@ def _cmd_train(args) -> int:
     config = _train_config(args)
     if args.ray_address is not None and args.backend != "ray":
         raise ValidationError("--ray-address: only applies to --backend ray")
-    res = train(config, args.out, workers=args.workers, backend=args.backend, resume=args.resume,
-                progress=not args.no_progress, ray_address=args.ray_address)
+    with _sigterm_as_interrupt():
+        res = train(config, args.out, workers=args.workers, backend=args.backend, resume=args.resume,
+                    progress=not args.no_progress, ray_address=args.ray_address)
     ev = "" if res.last_eval is None else f", last evaluation {res.last_eval[0]:.2f} +- {res.last_eval[1]:.2f}"
     print(f"trustopt: {res.config.algo} on {res.config.env_id}: stopped ({res.stop_reason}) after "
           f"{res.iterations} iteration{'' if res.iterations == 1 else 's'}, {res.timesteps} timesteps, {res.wall_s:.1f} s{ev}; policy in "
@@ -214,16 +257,20 @@ def _cmd_train(args) -> int:
 def _cmd_eval(args) -> int:
     import numpy as np
 
+    from trustopt._io import atomic_write_bytes, check_writable, writing
     from trustopt.train import evaluate_policy, load_policy
 
     _, env_id, _ = load_policy(args.run)
+    if args.json_path is not None:  # before the episodes run, not after
+        check_writable("--json", args.json_path)
     G = evaluate_policy(args.run, episodes=args.episodes, seed=args.seed, workers=args.workers)
     print(f"{env_id}: return {G.mean():.2f} +- {G.std():.2f} over {G.size} episodes "
           f"(min {G.min():.2f}, max {G.max():.2f})")
-    if args.json_path:
-        with open(args.json_path, "w") as f:
-            json.dump({"env_id": env_id, "episodes": int(G.size), "mean": float(G.mean()),
-                       "std": float(G.std()), "returns": [float(g) for g in np.asarray(G)]}, f, indent=1)
+    if args.json_path is not None:
+        text = json.dumps({"env_id": env_id, "episodes": int(G.size), "mean": float(G.mean()),
+                           "std": float(G.std()), "returns": [float(g) for g in np.asarray(G)]}, indent=1)
+        with writing("--json", args.json_path):
+            atomic_write_bytes(args.json_path, (text + "\n").encode())
     return 0
 
 
@@ -234,6 +281,17 @@ def _cmd_plot(args) -> int:
     return 0
 
 
+def _one_line(exc: BaseException) -> str:
+    """The message of an error the command line reports without a traceback."""
+    if isinstance(exc, MemoryError):
+        return (f"out of memory ({exc or 'allocation failed'}); a setting asks for more memory than this "
+                "machine has (e.g. --set noise_table_size, batch_steps, n_directions or --eval-episodes)")
+    if isinstance(exc, OSError) and not isinstance(exc, ValueError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else ""
+        return f"{where}{': ' if where else ''}{exc.strerror}"
+    return " ".join(str(exc).split())  # one line even when a message spans several
+
+
 def main(argv=None) -> int:
     """Entry point of the ``trustopt`` console script; returns the exit code."""
     from trustopt._validation import ValidationError
@@ -242,12 +300,16 @@ def main(argv=None) -> int:
     args = _parse(parser, argv)
     try:
         return {"train": _cmd_train, "eval": _cmd_eval, "plot": _cmd_plot}[args.command](args)
-    except ValidationError as exc:
-        print(f"trustopt: error: {exc}", file=sys.stderr)
+    except (ValidationError, OSError, MemoryError) as exc:
+        # bad input, a missing extra, a file that cannot be read or written (full disk, read-only
+        # folder), not enough memory: the message says what to change; a traceback would not
+        print(f"trustopt: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("trustopt: interrupted; the last checkpoint is intact (rerun with --resume)", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        how, code = ("terminated (SIGTERM)", 143) if isinstance(exc, _Terminated) else ("interrupted", 130)
+        kept = "; the last checkpoint is intact (rerun with --resume)" if args.command == "train" else ""
+        print(f"trustopt: {how}{kept}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":  # pragma: no cover

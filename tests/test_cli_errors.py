@@ -1,0 +1,397 @@
+"""Bad command-line input and faults while writing: one line on stderr (``trustopt: error: ...``
+naming the argument), exit code 2, no traceback, and nothing left that blocks the corrected rerun;
+SIGTERM takes the Ctrl-C path (exit 143, checkpoint intact, ``--resume`` continues)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from trustopt.cli import main
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMALL = ["--seed", "0", "--eval-every", "0", "--no-progress", "--set", "max_episode_steps=50",
+         "--set", "n_directions=4"]  # Swimmer-v5, 8 rollouts x 50 steps per iteration
+TINY = ["--env", "Swimmer-v5", "--timesteps", "1200", *SMALL, "--set", "noise_table_size=100000"]
+INSTALL = 'pip install -e ".[mujoco]"'
+
+
+def _error_line(capsys) -> str:
+    """The one line a failed command printed on stderr (and nothing else there)."""
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("trustopt: error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+def _fails(argv, capsys) -> str:
+    assert main(argv) == 2
+    return _error_line(capsys)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("finished") / "run")
+    assert main(["train", "--out", out, *TINY]) == 0
+    return out
+
+
+def _arrays(run):
+    with np.load(os.path.join(run, "policy.npz")) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _assert_same_policy(a, b):
+    pa, pb = _arrays(a), _arrays(b)
+    assert pa.keys() == pb.keys()
+    for k in pa:
+        assert pa[k].tobytes() == pb[k].tobytes(), k
+
+
+# ------------------------------------------------------------------------------ output paths
+
+
+def test_out_is_an_existing_file_or_lies_under_one(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    line = _fails(["train", "--out", str(afile), *TINY], capsys)
+    assert line == f"trustopt: error: out: {afile} exists and is not a folder; choose another --out"
+    line = _fails(["train", "--out", str(afile / "sub" / "run"), *TINY], capsys)
+    assert line == f"trustopt: error: out: cannot create {afile}/sub/run: {afile} exists and is not a folder"
+    assert afile.read_text() == "not a folder"
+
+
+def test_plot_and_eval_json_under_a_file_or_on_a_folder(tmp_path, capsys, finished_run):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    line = _fails(["plot", finished_run, "-o", str(afile / "c.png")], capsys)
+    assert line == f"trustopt: error: output: cannot create {afile}/c.png: {afile} exists and is not a folder"
+    line = _fails(["plot", finished_run, "-o", str(tmp_path)], capsys)
+    assert line == f"trustopt: error: output: {tmp_path} is a folder; give a file name"
+    line = _fails(["eval", finished_run, "--episodes", "1", "--json", str(afile / "e.json")], capsys)
+    assert line == f"trustopt: error: --json: cannot create {afile}/e.json: {afile} exists and is not a folder"
+    line = _fails(["eval", finished_run, "--episodes", "1", "--json", str(tmp_path)], capsys)
+    assert line == f"trustopt: error: --json: {tmp_path} is a folder; give a file name"
+    assert sorted(os.listdir(tmp_path)) == ["afile"]
+
+
+def _can_create_in(folder: str) -> bool:
+    probe = os.path.join(folder, f"trustopt-probe-{os.getpid()}")
+    try:
+        os.mkdir(probe)
+    except OSError:
+        return False
+    os.rmdir(probe)
+    return True
+
+
+@pytest.fixture
+def unwritable_folder(tmp_path):
+    """A folder in which this process may not create files: a 0o555 folder, or for root (whom file
+    modes do not stop) /sys, where no one may create files."""
+    if os.geteuid() == 0:
+        if _can_create_in("/sys"):
+            pytest.skip("running as root and /sys accepts new folders here: no folder refuses root's writes")
+        yield "/sys"
+        return
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    yield str(ro)
+    ro.chmod(0o755)
+
+
+@pytest.mark.parametrize("command", ["train", "plot", "eval"])
+def test_output_in_a_folder_that_refuses_writes(capsys, finished_run, unwritable_folder, command):
+    ro = unwritable_folder
+    target = os.path.join(ro, f"trustopt-test-{os.getpid()}" + {"train": "", "plot": ".png", "eval": ".json"}[command])
+    argv = {"train": ["train", "--out", target, *TINY], "plot": ["plot", finished_run, "-o", target],
+            "eval": ["eval", finished_run, "--episodes", "1", "--json", target]}[command]
+    line = _fails(argv, capsys)
+    what = {"train": "out: cannot create", "plot": "output: cannot write", "eval": "--json: cannot write"}[command]
+    assert line.startswith(f"trustopt: error: {what} {target} ("), line
+    assert line.endswith(("(Permission denied)", "(Operation not permitted)", "(Read-only file system)")), line
+    assert not os.path.lexists(target)
+
+
+def test_plot_unknown_format_lists_the_known_ones(tmp_path, capsys, finished_run):
+    out = tmp_path / "x.xyz"
+    line = _fails(["plot", finished_run, "-o", str(out)], capsys)
+    assert line.startswith(f"trustopt: error: output: unknown image format 'xyz' ({out}); known: ")
+    known = line.split("known: ", 1)[1].split(", ")
+    assert {"png", "pdf", "svg"} <= set(known) and known == sorted(known)
+    assert not out.exists()
+
+
+def test_plot_of_a_modified_progress_file(tmp_path, capsys, finished_run):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    rows = (run / "progress.csv").read_text().splitlines()
+    rows[2] = "two," + rows[2].split(",", 1)[1]
+    (run / "progress.csv").write_text("\n".join(rows) + "\n")
+    line = _fails(["plot", str(run), "-o", str(tmp_path / "c.png")], capsys)
+    assert line == (f"trustopt: error: run: {run}/progress.csv line 3, column 'iteration': not a number; the file "
+                    "was modified or is not a trustopt progress.csv")
+
+
+def test_config_that_is_a_folder(tmp_path, capsys):
+    line = _fails(["train", "--config", str(tmp_path), "--out", str(tmp_path / "run")], capsys)
+    assert line == f"trustopt: error: config: cannot read {tmp_path} (Is a directory)"
+
+
+def test_more_local_workers_than_the_machine_can_run(tmp_path, capsys, finished_run):
+    from trustopt.train.trainer import max_local_workers
+
+    n = max_local_workers() + 1
+    want = (f"trustopt: error: workers: at most {n - 1} local processes here (4 per CPU, at least 16; this machine "
+            f"has {os.cpu_count()} CPUs), got {n}; for more, use --backend ray on a cluster")
+    out = tmp_path / "run"
+    assert _fails(["train", "--out", str(out), "--workers", str(n), *TINY], capsys) == want
+    assert not out.exists()
+    assert _fails(["eval", finished_run, "--episodes", "1", "--workers", str(n)], capsys) == want
+
+
+# ------------------------------------------------------------------------------ resume
+
+
+def test_resume_without_progress_csv_or_with_a_truncated_one(tmp_path, capsys, finished_run):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    prog = run / "progress.csv"
+    data = prog.read_bytes()
+    prog.write_bytes(data[:40])
+    line = _fails(["train", "--out", str(run), "--resume", "--timesteps", "2000", "--no-progress"], capsys)
+    assert line.startswith(f"trustopt: error: out: {prog} has 40 bytes, fewer than the ")
+    assert line.endswith("the checkpoint counted: the run's progress rows are lost, so it cannot be resumed; "
+                         "choose another --out")
+    assert prog.read_bytes() == data[:40]  # not padded with NUL bytes up to the checkpoint's length
+    prog.unlink()
+    line = _fails(["train", "--out", str(run), "--resume", "--timesteps", "2000", "--no-progress"], capsys)
+    assert line == (f"trustopt: error: out: {prog} is missing: the run's progress rows are lost, so it cannot be "
+                    "resumed; choose another --out")
+
+
+# ------------------------------------------------------------------------------ runs that cannot start
+
+
+def test_noise_table_too_small_or_too_large_leaves_no_folder_and_the_rerun_works(tmp_path, capsys):
+    out = tmp_path / "run"
+    line = _fails(["train", "--out", str(out), *TINY, "--set", "noise_table_size=1"], capsys)
+    assert line == ("trustopt: error: noise_table_size: must be at least the number of policy parameters, "
+                    "obs_dim * act_dim = 16 on Swimmer-v5, got 1")
+    assert not out.exists()
+    line = _fails(["train", "--out", str(out), *TINY, "--set", "noise_table_size=1000000000000"], capsys)
+    assert line == ("trustopt: error: noise_table_size: 1000000000000 float32 entries (3725.3 GiB) do not fit in "
+                    "memory here; the default is 2**23 (32 MiB)")
+    assert not out.exists()
+    assert main(["train", "--out", str(out), *TINY]) == 0  # the corrected command, same --out
+
+
+def test_a_run_failing_in_its_first_iteration_is_removed(tmp_path, monkeypatch):
+    """Whatever fails before the first checkpoint of an iteration: the new run's files go, the user's
+    own folder and files stay, and a folder that already held a run is never touched."""
+    import trustopt.train.trainer as trainer
+    from trustopt.train import CheckpointError, TrainConfig, train
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rollouts failed")
+
+    monkeypatch.setattr(trainer, "run_rollouts", broken)
+    cfg = TrainConfig(env_id="Swimmer-v5", timesteps=1200, max_episode_steps=50, n_directions=4, eval_every=0,
+                      noise_table_size=100_000)
+    with pytest.raises(RuntimeError, match="rollouts failed"):
+        train(cfg, tmp_path / "new", progress=False)
+    assert not (tmp_path / "new").exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(RuntimeError):
+        train(cfg, mine, progress=False)
+    assert os.listdir(mine) == ["notes.txt"]
+    monkeypatch.undo()
+    train(cfg, tmp_path / "done", progress=False)
+    before = {p: (tmp_path / "done" / p).read_bytes() for p in os.listdir(tmp_path / "done")}
+    monkeypatch.setattr(trainer, "run_rollouts", broken)
+    with pytest.raises(CheckpointError, match="already holds a run"):
+        train(cfg, tmp_path / "done", progress=False)
+    assert {p: (tmp_path / "done" / p).read_bytes() for p in os.listdir(tmp_path / "done")} == before
+
+
+# ------------------------------------------------------------------------------ full disk
+
+
+def _disk_full_on(monkeypatch, name: str, nth: int):
+    """``os.fsync`` fails with ENOSPC on the ``nth`` fsync (1-based) of a file named ``name`` (or of
+    the atomic writer's temporary file for it): the write path of a full disk, in this process."""
+    real, seen = os.fsync, []
+
+    def fsync(fd):
+        target = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+        if target == name or (target.startswith(".tmp-") and target.endswith("-" + name)):
+            seen.append(target)
+            if len(seen) == nth:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("reference") / "run")
+    assert main(["train", "--out", out, *TINY]) == 0
+    return out
+
+
+@pytest.mark.parametrize("name,nth", [("checkpoint.pkl", 3), ("progress.csv", 3)])
+def test_full_disk_mid_run_is_one_line_and_the_run_resumes(tmp_path, capsys, monkeypatch, reference_run,
+                                                           name, nth):
+    out = tmp_path / "run"
+    _disk_full_on(monkeypatch, name, nth)  # the header/first checkpoint, one iteration, then the disk is full
+    line = _fails(["train", "--out", str(out), *TINY], capsys)
+    assert line == (f"trustopt: error: out: cannot write {out}/{name} (No space left on device); the run folder "
+                    "keeps its last checkpoint: rerun with --resume once this is fixed")
+    monkeypatch.undo()
+    assert not [p for p in os.listdir(out) if p.startswith(".tmp-")]
+    assert main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    _assert_same_policy(out, reference_run)  # the same bits as the run the disk never interrupted
+
+
+def test_full_disk_at_the_first_checkpoint_removes_the_new_run(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    _disk_full_on(monkeypatch, "checkpoint.pkl", 1)
+    line = _fails(["train", "--out", str(out), *TINY], capsys)
+    assert line == (f"trustopt: error: out: cannot write {out}/checkpoint.pkl (No space left on device); "
+                    "the new run was removed")
+    assert not out.exists()
+    monkeypatch.undo()
+    assert main(["train", "--out", str(out), *TINY]) == 0
+
+
+# ------------------------------------------------------------------------------ missing extras, wrong problems
+
+
+def _python(code: str, timeout=120):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env,
+                          cwd=REPO)
+
+
+@pytest.mark.parametrize("missing", ["mujoco", "gymnasium"])
+def test_train_and_eval_without_the_mujoco_extra(tmp_path, finished_run, missing):
+    out = str(tmp_path / "run")
+    code = (f"import sys; sys.modules[{missing!r}] = None\n"  # `import mujoco` / `import gymnasium` fail
+            "from trustopt.cli import main\n"
+            f"rc1 = main(['train', '--env', 'Swimmer-v5', '--out', {out!r}, '--no-progress'])\n"
+            f"rc2 = main(['eval', {finished_run!r}, '--episodes', '1'])\n"
+            "print(rc1, rc2)")
+    r = _python(code)
+    assert r.stdout.split() == ["2", "2"], r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2 and "Traceback" not in r.stderr, r.stderr
+    what = ("env_id: 'Swimmer-v5' is a MuJoCo environment and MuJoCo is not installed" if missing == "mujoco" else
+            "env_id: environments need Gymnasium and MuJoCo, which are not installed")
+    for line in lines:
+        assert line.startswith(f"trustopt: error: {what}; install the mujoco extra: {INSTALL}"), line
+    assert not os.path.exists(out)
+
+
+def test_run_names_the_problems_a_method_takes():
+    from trustopt import ValidationError, run
+    from trustopt.tabular import TabularMDP
+
+    P = np.array([[[0.9, 0.1], [0.1, 0.9]], [[0.5, 0.5], [0.0, 1.0]]])
+    mdp = TabularMDP(P, np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0.5, 0.5]), 0.9)
+    for name in ("tres", "es", "ars"):
+        with pytest.raises(ValidationError) as exc:
+            run(name, mdp, max_iter=1, seed=0)
+        assert str(exc.value).startswith(f"problem: {name!r}, of the ES family (es, ars, tres), takes a black-box "
+                                         "function F mapping (n, d) parameters to (n,) values to maximize")
+        assert "got TabularMDP" in str(exc.value) and "policy-gradient family (vpg, npg, trpo" in str(exc.value)
+    with pytest.raises(ValidationError, match="theta0: 'tres' needs the starting parameters"):
+        run("tres", lambda X: -np.sum(X**2, axis=1), max_iter=1, seed=0)
+    with pytest.raises(ValidationError, match=r"got function; a black-box function is a problem of the ES family"):
+        run("trpo", lambda X: -np.sum(X**2, axis=1), max_iter=1, seed=0)
+    assert run("tres", lambda X: -np.sum(X**2, axis=1), theta0=np.ones(3), max_iter=1, seed=0).theta.shape == (3,)
+
+
+# ------------------------------------------------------------------------------ SIGTERM
+
+
+def _children(pid: int) -> set[int]:
+    kids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        kids.add(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _shm_segments(pid: int) -> set[str]:
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            return {line.split()[-1] for line in f if "/dev/shm/" in line}
+    except OSError:
+        return set()
+
+
+def test_sigterm_is_ctrl_c_exit_143_checkpoint_intact_and_resume_continues(tmp_path):
+    from trustopt.train.checkpoint import load_checkpoint
+
+    out = str(tmp_path / "run")
+    args = ["--env", "Swimmer-v5", *SMALL, "--set", "noise_table_size=100000"]
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "trustopt", "train", "--workers", "2", "--out", out,
+                             "--timesteps", "1000000", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=REPO, start_new_session=True)
+    try:
+        prog, rows, deadline = os.path.join(out, "progress.csv"), 0, time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and rows < 3:
+            if os.path.exists(prog):
+                with open(prog) as f:
+                    rows = sum(1 for _ in f) - 1
+            time.sleep(0.02)
+        assert proc.poll() is None and rows >= 3, "the run ended or never started"
+        helpers, segments = _children(proc.pid), _shm_segments(proc.pid)
+        assert len(helpers) >= 2 and segments  # the two workers (and the resource tracker); the noise table
+        proc.send_signal(signal.SIGTERM)  # the trainer alone, as `kill PID` or `timeout` does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 143, err
+    assert err.splitlines() == ["trustopt: terminated (SIGTERM); the last checkpoint is intact (rerun with --resume)"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(p) for p in helpers):
+        time.sleep(0.05)
+    assert not [p for p in helpers if _alive(p)], "a worker outlived the trainer"
+    assert not [s for s in segments if os.path.exists(s)], "the noise table outlived the run"
+    state = load_checkpoint(os.path.join(out, "checkpoint.pkl"))["state"]  # intact: magic and checksum hold
+    budget = str(state.timesteps + 800)  # two more iterations
+    r = subprocess.run([sys.executable, "-m", "trustopt", "train", "--out", out, "--resume", "--timesteps", budget,
+                        "--no-progress"], capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert r.returncode == 0 and "stopped (timesteps)" in r.stdout, r.stderr
+    ref = str(tmp_path / "ref")
+    assert main(["train", "--out", ref, "--timesteps", budget, *args]) == 0
+    _assert_same_policy(out, ref)  # SIGTERM + --resume: the bits of an uninterrupted run
