@@ -147,6 +147,24 @@ def test_config_that_is_a_folder(tmp_path, capsys):
     assert line == f"trustopt: error: config: cannot read {tmp_path} (Is a directory)"
 
 
+def test_a_file_where_a_run_or_policy_belongs(tmp_path, capsys, finished_run):
+    cfg = os.path.join(finished_run, "config.json")
+    line = _fails(["eval", cfg], capsys)
+    assert line == (f"trustopt: error: run: {cfg} is not a policy file (not an .npz archive); expected a run folder "
+                    "or its policy.npz")
+    line = _fails(["plot", cfg, "-o", str(tmp_path / "c.png")], capsys)
+    assert line == f"trustopt: error: run: {cfg} is a file, not a run folder (one holding progress.csv)"
+
+
+def test_a_runs_own_config_json_serves_as_config(tmp_path, capsys, finished_run):
+    """The file trustopt writes (settings plus where it ran) is accepted back as --config."""
+    out = tmp_path / "again"
+    cfg = os.path.join(finished_run, "config.json")
+    assert main(["train", "--config", cfg, "--out", str(out), "--no-progress"]) == 0
+    assert "stopped (timesteps)" in capsys.readouterr().out
+    _assert_same_policy(out, finished_run)
+
+
 def test_more_local_workers_than_the_machine_can_run(tmp_path, capsys, finished_run):
     from trustopt.train.trainer import max_local_workers
 

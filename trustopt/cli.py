@@ -8,12 +8,13 @@
     trustopt plot runs/x runs/y -o curves.png [--target R]
 
 ``--config FILE``: a JSON object with :class:`trustopt.train.TrainConfig` fields (``env_id``,
-``algo``, ``n_directions``, ``sigma``, ``lr``, ...); flags given on the command line override
-it. ``--eval-every`` counts iterations (0 disables evaluation). ``--resume`` continues the
-run in ``--out`` from its last checkpoint (the settings must be those of the run, except
-``--timesteps``, ``--eval-every``, ``--eval-episodes`` and ``--target``: ``--resume --timesteps
-2000000`` trains a finished run further, to the same policy as an uninterrupted run with that
-budget; with ``--resume`` alone the run's own ``config.json`` is used).
+``algo``, ``n_directions``, ``sigma``, ``lr``, ...; a run's own ``config.json`` works, its
+``runtime`` entry ignored); flags given on the command line override it. ``--eval-every``
+counts iterations (0 disables evaluation). ``--resume`` continues the run in ``--out`` from its
+last checkpoint (the settings must be those of the run, except ``--timesteps``,
+``--eval-every``, ``--eval-episodes`` and ``--target``: ``--resume --timesteps 2000000`` trains
+a finished run further, to the same policy as an uninterrupted run with that budget; with
+``--resume`` alone the run's own ``config.json`` is used).
 
 Exit codes: 0 success; 2 bad usage, unknown environment, invalid settings, missing, corrupt
 or mismatched checkpoint, a missing optional extra, a file that cannot be read or written
@@ -178,6 +179,7 @@ def _train_config(args):
             raise ValidationError(f"config: {args.config} is not valid JSON ({exc})") from None
         if not isinstance(d, dict):
             raise ValidationError(f"config: {args.config} must hold a JSON object")
+        d.pop("runtime", None)  # a run's own config.json may serve as --config: where it ran is not a setting
     given: dict = {}
     for name in ("env_id", "algo", "timesteps", "seed", "eval_every", "eval_episodes", "target"):
         v = getattr(args, name)

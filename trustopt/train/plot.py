@@ -17,7 +17,10 @@ __all__ = ["read_progress", "plot_runs"]
 
 def read_progress(run) -> dict[str, np.ndarray]:
     """The columns of ``run/progress.csv`` as float arrays (empty cells are NaN; ``status`` as str)."""
-    path = os.path.join(os.fspath(run), "progress.csv")
+    run = os.fspath(run)
+    if os.path.exists(run) and not os.path.isdir(run):
+        raise ValidationError(f"run: {run} is a file, not a run folder (one holding progress.csv)")
+    path = os.path.join(run, "progress.csv")
     try:
         with open(path, newline="") as f:
             rows = list(csv.reader(f))

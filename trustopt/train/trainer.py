@@ -487,10 +487,17 @@ def load_policy(path):
     if os.path.isdir(path):
         path = os.path.join(path, POLICY)
     try:
+        with open(path, "rb") as f:
+            is_npz = f.read(4) == b"PK\x03\x04"  # a zip archive, as np.savez writes
+        if not is_npz:
+            raise ValidationError(f"run: {path} is not a policy file (not an .npz archive); expected a run folder "
+                                  f"or its {POLICY}")
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise ValidationError(f"run: {path} does not exist (has the run finished?)") from None
+    except ValidationError:
+        raise
     except Exception as exc:  # noqa: BLE001 - a truncated or foreign file
         raise ValidationError(f"run: {path} is not a readable policy file ({exc}); expected a run folder or its "
                               f"{POLICY}") from None
