@@ -59,7 +59,7 @@ def run_trustopt(problem, x0, budget, seed, method, restarts, extra):
     fopt = problem.optimum.y
     opts = {"ftarget": fopt + 1e-8, "restarts": restarts,
             "restart_x0": lambda r: rng.uniform(-4, 4, problem.meta_data.n_variables), **extra}
-    minimize(lambda x: problem(x), x0, method, sigma0=2.0, maxfev=budget, seed=seed, options=opts)
+    minimize(lambda x: problem(x), x0, method=method, sigma0=2.0, maxfev=budget, seed=seed, options=opts)
 
 
 def run_cma(problem, x0, budget, seed, restarts, bipop):

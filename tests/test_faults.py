@@ -91,9 +91,9 @@ def test_minimize_redoes_the_evaluations_of_a_worker_that_died(tmp_path):
     for method in ("tres", None):  # noise indices travel / orthogonal rows travel
         if os.path.exists(marker):
             os.remove(marker)
-        r2 = minimize(f, np.zeros(5), method, workers=2, **kw)
+        r2 = minimize(f, np.zeros(5), method=method, workers=2, **kw)
         assert os.path.exists(marker)  # a worker really died
-        r1 = minimize(f, np.zeros(5), method, workers=1, **kw)
+        r1 = minimize(f, np.zeros(5), method=method, workers=1, **kw)
         assert np.array_equal(r1.x, r2.x) and r1.fun == r2.fun and r1.nfev == r2.nfev and r1.nit == r2.nit
         assert r2.n_exceptions == 0 and r2.n_nonfinite == 0
     assert wait_until(lambda: set(children(os.getpid())) <= before, 10)  # the pool is gone

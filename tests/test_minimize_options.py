@@ -55,7 +55,7 @@ def split(kw):
 def minimize_run(method, options, maxfev):
     vectorized = options.get("vectorized") if isinstance(options, dict) else getattr(options, "vectorized", False)
     fun = (lambda X: np.array([rosen(x) for x in X])) if vectorized else rosen
-    r = minimize(fun, X0, method, sigma0=0.3, maxfev=maxfev, seed=5, options=options)
+    r = minimize(fun, X0, method=method, sigma0=0.3, maxfev=maxfev, seed=5, options=options)
     return (tuple(h(v) for v in r.x), h(r.fun), tuple(h(v) for v in r.xmean), h(r.sigma), r.nfev, r.nit,
             r.n_restarts, r.popsize, r.status)
 
@@ -265,18 +265,18 @@ def test_minimize_options_routes():
     with pytest.raises(ValidationError, match="valid: ftarget, incpopsize, .* kappa, model"):
         minimize(rosen, X0, options={"lambda_": 2.0}, **base)
     with pytest.raises(ValidationError, match="^options: method 'tres' takes method_options of type TRESOptions"):
-        minimize(rosen, X0, "tres", options=MinimizeOptions(method_options=ESOptions()), **base)
+        minimize(rosen, X0, method="tres", options=MinimizeOptions(method_options=ESOptions()), **base)
     with pytest.raises(ValidationError, match="^options: method 'tres' takes None, a dict, .*TRESOptions, got ESOptions "
                                               r"\(the options of method='es': pass that method\)"):
-        minimize(rosen, X0, "tres", options=ESOptions(), **base)
+        minimize(rosen, X0, method="tres", options=ESOptions(), **base)
     with pytest.raises(ValidationError, match="^K:"):
-        minimize(rosen, X0, "tres", options={"K": 0}, **base)
+        minimize(rosen, X0, method="tres", options={"K": 0}, **base)
     # the same run through the four routes
-    r_dict = minimize(rosen, X0, "tres", options={"K": 4, "popsize": 10}, **base)
-    r_mo = minimize(rosen, X0, "tres", options=MinimizeOptions(popsize=10, method_options=TRESOptions(K=4)), **base)
+    r_dict = minimize(rosen, X0, method="tres", options={"K": 4, "popsize": 10}, **base)
+    r_mo = minimize(rosen, X0, method="tres", options=MinimizeOptions(popsize=10, method_options=TRESOptions(K=4)), **base)
     assert np.array_equal(r_dict.x, r_mo.x) and r_dict.fun == r_mo.fun and r_dict.nfev == r_mo.nfev
-    r_none = minimize(rosen, X0, "tres", options=None, **base)
-    r_default = minimize(rosen, X0, "tres", options=TRESOptions(), **base)
-    r_empty = minimize(rosen, X0, "tres", options=MinimizeOptions(), **base)
+    r_none = minimize(rosen, X0, method="tres", options=None, **base)
+    r_default = minimize(rosen, X0, method="tres", options=TRESOptions(), **base)
+    r_empty = minimize(rosen, X0, method="tres", options=MinimizeOptions(), **base)
     assert np.array_equal(r_none.x, r_default.x) and np.array_equal(r_none.x, r_empty.x)
     assert not np.array_equal(r_none.x, r_dict.x)

@@ -5,8 +5,10 @@ Entry points (imported lazily, so ``import trustopt`` stays cheap):
     trustopt.run(algorithm, problem, *, max_iter, seed, exact=False, callback=None, **hp)
         any registered algorithm (vpg npg trpo ppo trefree stro es ars tres ...) on a
         tabular MDP, an LQR, or a MuJoCo environment
-    trustopt.minimize(fun, x0, method=None, *, sigma0, maxfev, seed, workers=1, ...)
-        black-box minimization, returns scipy.optimize.OptimizeResult
+    trustopt.minimize(fun, x0, args=(), method=None, *, bounds=None, sigma0=None, maxfev=None,
+                      seed=None, callback=None, workers=1, options=None)
+        black-box minimization with scipy's conventions, returns scipy.optimize.OptimizeResult;
+        trustopt.plot_minimize(result or log path) draws the run
     trustopt.ES / ARS / TRES / TrustRegionES
         ask/tell optimizers, with their options dataclasses trustopt.ESOptions / ARSOptions /
         TRESOptions / TrustRegionESOptions (trustopt.blackbox) and trustopt.MinimizeOptions
@@ -33,6 +35,7 @@ _LAZY = {
     "run": "trustopt.api",
     "minimize": "trustopt.optimize",
     "MinimizeOptions": "trustopt.optimize",
+    "plot_minimize": "trustopt.optimize",
     **{name: "trustopt.blackbox" for name in ("ES", "ARS", "TRES", "TrustRegionES", "ESOptions", "ARSOptions",
                                               "TRESOptions", "TrustRegionESOptions")},
 }

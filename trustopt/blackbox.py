@@ -12,15 +12,12 @@ moments, the BFGS matrix of the trust-region ES -- travels in the loop's ``step_
 
 Public API:
 
-* ``minimize(fun, x0, method=None, *, sigma0, maxfev, seed, workers=1, callback=None,
-  options=None) -> scipy.optimize.OptimizeResult``; ``method`` one of :data:`METHODS`
-  (``None``: :data:`DEFAULT_METHOD`); ``options`` a :class:`MinimizeOptions`, the method's
-  options instance, or a dict of the same names (the run's options and the method's
-  hyperparameters mixed, as before).
+* ``trustopt.minimize`` (:mod:`trustopt.optimize`) drives these classes the way
+  ``scipy.optimize.minimize`` is called.
 * Ask/tell optimizers :class:`ES`, :class:`ARS`, :class:`TRES`, :class:`TrustRegionES`::
 
       opt = TRES(x0, sigma0, *, seed, popsize=None, noise=None, tolx=1e-12, tolfun=1e-12,
-                 ftarget=-inf, maxfev=None, maxiter=None, options=None, **hyperparameters)
+                 ftarget=-inf, maxfev=None, maxiter=None, bounds=None, options=None, **hyperparameters)
       X = opt.ask(); opt.tell(X, values); opt.stop(); opt.result; opt.mean; opt.sigma()
 
   The hyperparameters are given either as ``options=`` an instance of the class's options
@@ -39,8 +36,10 @@ Conventions:
 * MINIMIZATION: ``tell(X, values)`` takes ``f(x)`` to minimize; internally the loop maximizes
   ``F = -f`` (its ``eta`` is ``-mean f``). To maximize a reward ``R`` (reinforcement learning),
   tell ``-R``.
-* NaN / inf / exceptions: a non-finite value (and, in :func:`minimize`, an exception raised
-  by ``fun``, recorded as NaN) is replaced by the WORST finite value of its batch before the
+* Bounds (``bounds=``, scipy's forms): the samples live in an unbounded internal space and
+  ``ask`` returns their images in the box (:mod:`trustopt.bounds`); ``mean`` is in the box too.
+* NaN / inf / exceptions: a non-finite value (and, in ``minimize`` with ``on_error="impute"``,
+  an exception raised by ``fun``, told as NaN) is replaced by the WORST finite value of its batch before the
   batch reaches the loop, so it gets the worst rank and never pulls the iterate toward it;
   a batch with no finite value gives a zero model and the loop keeps the iterate (a
   numerical failure). They are counted (``result.n_nonfinite``, ``result.n_exceptions``) and
@@ -57,6 +56,7 @@ Conventions:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
@@ -75,10 +75,15 @@ from trustopt.components.distances import Euclidean
 from trustopt.components.radius import ConstantRadius, RatioRadius
 from trustopt.components.surrogates import ImportanceSampled
 from trustopt.core import loop as core
+from trustopt.bounds import as_box
 from trustopt.noise import NoiseTable, orthogonal_directions
 
 __all__ = ["ES", "ARS", "TRES", "TrustRegionES", "ESOptions", "ARSOptions",
            "TRESOptions", "TrustRegionESOptions", "METHODS", "DEFAULT_METHOD"]
+
+
+class BoundsWarning(UserWarning):
+    """A starting point outside the bounds was clipped into the box."""
 
 
 def _check_int(value, name: str, minimum: int) -> int:
@@ -368,11 +373,16 @@ class _ESBase:
 
     def __init__(self, x0, sigma0, *, seed, popsize: int | None = None, noise: NoiseTable | None = None,
                  tolx: float = 1e-12, tolfun: float = 1e-12, ftarget: float = -math.inf,
-                 maxfev: int | None = None, maxiter: int | None = None, options=None, **hyperparameters):
+                 maxfev: int | None = None, maxiter: int | None = None, bounds=None, options=None,
+                 **hyperparameters):
         self.options = _resolve_options(self.options_class, options, hyperparameters, type(self).__name__)
         x0 = as_float_array(x0, "x0", ndim=1)
         if x0.size == 0:
             raise ValidationError("x0: empty")
+        self.box = as_box(bounds, x0.size)
+        if self.box is not None and not self.box.contains(x0):
+            warnings.warn("x0 is outside the bounds: clipped into the box", BoundsWarning, stacklevel=2)
+            x0 = np.clip(x0, self.box.lower, self.box.upper)
         sigma0 = check_positive(sigma0, "sigma0")
         seed = _check_int(seed, "seed", 0)
         d = x0.shape[0]
@@ -396,7 +406,8 @@ class _ESBase:
         self.method = core.Method(
             name=self.name, policy=GaussianSearch(n_params=d), sampler=_AskTellSampler(),
             surrogate=ImportanceSampled(), distance=Euclidean(), step=step, acceptance=acceptance,
-            radius_rule=radius_rule, theta0=x0, hyperparameters=_option_values(self.options),
+            radius_rule=radius_rule, theta0=x0 if self.box is None else self.box.to_internal(x0),
+            hyperparameters=_option_values(self.options),
         )
         self.state = core.start(self.method)
         self.param0 = self.state.param
@@ -439,13 +450,15 @@ class _ESBase:
     # ------------------------------------------------------------------ ask / tell
     @property
     def mean(self) -> np.ndarray:
-        """``theta_k``, the current iterate (the mean of the search distribution)."""
-        return np.array(self.state.theta)
+        """``theta_k``, the current iterate (the mean of the search distribution); with bounds,
+        its image in the box (:mod:`trustopt.bounds`)."""
+        return np.array(self.state.theta) if self.box is None else self.box.to_box(self.state.theta)
 
     def ask(self) -> np.ndarray:
         """The next ``popsize`` points to evaluate, ``(n, d)``: antithetic pairs (rows ``j`` and
-        ``j + n/2``) around the point the loop needs a batch at. Calling ``ask`` again before
-        ``tell`` returns the same points."""
+        ``j + n/2``) around the point the loop needs a batch at; with bounds, their images in the
+        box (the samples themselves live in the unbounded internal space, :mod:`trustopt.bounds`).
+        Calling ``ask`` again before ``tell`` returns the same points."""
         if self.pending is None:
             theta = core.ask(self.state)
             sigma = self.sigma()
@@ -462,18 +475,26 @@ class _ESBase:
                 X = self.noise.perturb(theta, sigma, index, sign)
             if self.center:
                 X = np.concatenate([X, np.asarray(theta)[None, :]])
-            self.pending = {"theta": np.array(theta), "sigma": sigma, "index": index, "sign": sign, "X": X,
-                            "orthogonal": self.orthogonal}
+            self.pending = {"theta": np.array(theta), "sigma": sigma, "index": index, "sign": sign, "Y": X,
+                            "X": X if self.box is None else self.box.to_box(X), "orthogonal": self.orthogonal}
         return np.array(self.pending["X"])
 
-    def tell(self, X, values) -> None:
+    def tell(self, X, values, *, n_exceptions: int = 0) -> None:
         """Report ``values[j] = f(X[j])`` (to MINIMIZE; NaN/inf allowed, see module docstring)
-        for the points of the last :meth:`ask`."""
+        for the points of the last :meth:`ask`. ``n_exceptions``: how many of the NaN values
+        stand for evaluations that raised an exception (counted in ``n_exceptions``, not in
+        ``n_nonfinite``).
+
+        With bounds, ``X`` may also be those points after the caller repaired them (rounded,
+        projected, ...), as long as they are in the box: the values are then attributed to the
+        samples that were asked, and the best point reported is the repaired one."""
         if self.pending is None:
             raise ValidationError("X: tell() called without a pending ask()")
         X = np.asarray(X, dtype=np.float64)
-        if X.shape != self.pending["X"].shape or not np.array_equal(X, self.pending["X"]):
-            raise ValidationError(f"X: must be the {self.pending['X'].shape} array returned by the last ask()")
+        asked = self.pending["X"]
+        if X.shape != asked.shape or not (np.array_equal(X, asked) or (self.box is not None and self.box.contains(X))):
+            raise ValidationError(f"X: must be the {asked.shape} array returned by the last ask()"
+                                  + ("" if self.box is None else ", or those points repaired into the bounds"))
         try:
             f = np.asarray(values, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError) as exc:
@@ -489,8 +510,12 @@ class _ESBase:
             if f[j] < self.best_f:
                 self.best_f, self.best_x = float(f[j]), np.array(X[j])
         F, n_bad = impute_nonfinite(-f, maximize=True)
-        self.n_nonfinite += n_bad
-        batch = make_batch(pend["theta"], pend["sigma"], X, F, center=self.center)
+        n_exceptions = _check_int(n_exceptions, "n_exceptions", 0)
+        if n_exceptions > n_bad:
+            raise ValidationError(f"n_exceptions: {n_exceptions} exceptions but only {n_bad} non-finite values")
+        self.n_nonfinite += n_bad - n_exceptions
+        self.n_exceptions += n_exceptions
+        batch = make_batch(pend["theta"], pend["sigma"], pend["Y"], F, center=self.center)
         self._core_tell(batch)
         while core.ask(self.state) is None:  # READY: a model batch is at hand, propose at once
             self._core_tell(None)
@@ -549,15 +574,13 @@ class _ESBase:
         After evaluations none of which was finite: ``success`` False, ``status`` 3 (see the
         module docstring)."""
         reasons = self.stop()
-        success = any(k in reasons for k in ("ftarget", "tolx", "tolfun"))
-        status = 0 if success else (1 if ("maxfev" in reasons or "maxiter" in reasons) else 4)
+        status = status_of(reasons, self.nfev, self.best_f)
         message = "; ".join(f"{k}: {v}" for k, v in reasons.items()) or "running"
-        if self.nfev > 0 and not math.isfinite(self.best_f):
-            success, status = False, 3
+        if status == 3:
             message = (f"{_STATUS_MESSAGES[3]}: {_all_failed(self.nfev, self.n_exceptions, self.n_nonfinite)}; "
                        + message)
         return OptimizeResult(
-            x=np.array(self.best_x), fun=self.best_f, nfev=self.nfev, nit=self.nit, success=success,
+            x=np.array(self.best_x), fun=self.best_f, nfev=self.nfev, nit=self.nit, success=status == 0,
             status=status, message=message, xmean=self.mean, sigma=self.sigma(), radius=self.state.param,
             n_nonfinite=self.n_nonfinite, n_exceptions=self.n_exceptions, n_failures=self.n_failures,
             stop=reasons, method=self.name,
@@ -567,6 +590,9 @@ class _ESBase:
         return dict(self.__dict__)
 
     def __setstate__(self, state):
+        state.setdefault("box", None)  # optimizers pickled before bounds existed
+        if state.get("pending") is not None and "Y" not in state["pending"]:
+            state["pending"] = {**state["pending"], "Y": state["pending"]["X"]}
         self.__dict__.update(state)
 
 
@@ -739,12 +765,26 @@ DEFAULT_METHOD = "trust-region-es"
 
 
 _STATUS_MESSAGES = {0: "converged", 1: "maximum number of function evaluations or iterations reached",
-                    2: "stopped by the callback (StopIteration)", 3: "every function evaluation failed", 4: "stopped"}
+                    2: "stopped by the callback", 3: "every function evaluation failed", 4: "stopped"}
 
 
-def _all_failed(nfev: int, n_exceptions: int, n_nonfinite: int) -> str:
+def status_of(reasons: dict, nfev: int, best_f: float) -> int:
+    """The ``OptimizeResult.status`` of a run that stopped for ``reasons``: 0 converged (ftarget,
+    tolx, tolfun), 1 budget (maxfev, maxiter), 2 stopped by the callback, 3 every evaluation
+    failed (``nfev > 0`` and no finite value, whatever else stopped it: the constant imputed
+    values would otherwise read as ``tolfun`` convergence), 4 otherwise."""
+    if nfev > 0 and not math.isfinite(best_f):
+        return 3
+    if "callback" in reasons:
+        return 2
+    if any(k in reasons for k in ("ftarget", "tolx", "tolfun")):
+        return 0
+    return 1 if ("maxfev" in reasons or "maxiter" in reasons) else 4
+
+
+def _all_failed(nfev: int, n_exceptions: int, n_nonfinite: int, first_exception: str | None = None) -> str:
     """The message of a run none of whose ``nfev`` evaluations gave a finite value
-    (``n_nonfinite`` counts the exceptions too: each is recorded as NaN)."""
-    return (f"{nfev} evaluation(s), {n_exceptions} raised an exception, "
-            f"{max(n_nonfinite - n_exceptions, 0)} returned a non-finite value "
-            f"(n_exceptions = {n_exceptions}, n_nonfinite = {n_nonfinite}); x is the starting point")
+    (``n_exceptions`` raised, ``n_nonfinite`` returned NaN or inf)."""
+    first = f"; the first exception: {first_exception}" if first_exception else ""
+    return (f"{nfev} evaluation(s): {n_exceptions} raised an exception, {n_nonfinite} returned a non-finite "
+            f"value{first}; x is the starting point")

@@ -8,7 +8,10 @@ evaluates each asked batch (in this process, on a map-like callable, or on worke
 
 from __future__ import annotations
 
+import csv
 import math
+import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Callable
@@ -16,82 +19,123 @@ from typing import Callable
 import numpy as np
 from scipy.optimize import OptimizeResult
 
+from trustopt._callbacks import Callback
 from trustopt._validation import ValidationError, as_float_array, check_positive
-from trustopt.blackbox import (DEFAULT_METHOD, METHODS, _STATUS_MESSAGES, ARSOptions, ESOptions, TRESOptions,
-                               TrustRegionESOptions, _all_failed, _check_bool, _check_int, _ESBase)
+from trustopt.blackbox import (DEFAULT_METHOD, METHODS, _STATUS_MESSAGES, ARSOptions, BoundsWarning, ESOptions,
+                               TRESOptions, TrustRegionESOptions, _all_failed, _check_bool, _check_choice, _check_int,
+                               _ESBase, status_of)
+from trustopt.bounds import Box, as_box
 from trustopt.noise import NoiseTable, perturb
 from trustopt.workers import ProcessBackend, resident
 
-__all__ = ["minimize", "MinimizeOptions"]
+__all__ = ["minimize", "MinimizeOptions", "plot_minimize", "default_sigma0", "EvaluationWarning", "HISTORY_COLUMNS",
+           "MAXFEV_PER_DIM"]
 
 
 # ---------------------------------------------------------------------------------- evaluation
+
+
+class EvaluationWarning(UserWarning):
+    """Some evaluations of the objective raised an exception and were imputed (``on_error="impute"``)."""
+
+
+@dataclass(frozen=True)
+class _WithArgs:
+    """``x -> fun(x, *args)`` (picklable whenever ``fun`` and ``args`` are)."""
+
+    fun: Callable
+    args: tuple
+
+    def __call__(self, x):
+        return self.fun(x, *self.args)
+
+
+def _scalar(value) -> float:
+    """An objective value as a float: a number or any size-1 array, as scipy.optimize accepts."""
+    a = np.asarray(value, dtype=np.float64)
+    if a.size != 1:
+        raise ValueError(f"fun must return a scalar; it returned an array of shape {a.shape}")
+    return float(a.reshape(()))
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """``fun`` on the points ``X (n, d)`` -> ``(values (n,), n_exceptions, first exception or None)``.
+
+    ``impute=False``: an exception of ``fun`` propagates (scipy's and pycma's behaviour);
+    ``impute=True``: its value is NaN (the ask/tell class then imputes the worst value of the
+    batch) and it is counted. ``box``: samples rebuilt in a worker are internal points and are
+    mapped into the box first (:mod:`trustopt.bounds`), as the driver's ask does."""
+
+    fun: Callable
+    vectorized: bool
+    impute: bool
+    box: Box | None
+
+    def __call__(self, X) -> tuple[np.ndarray, int, str | None]:
+        n = X.shape[0]
+        if self.vectorized:
+            try:
+                v = np.asarray(self.fun(X), dtype=np.float64).reshape(-1)
+                if v.shape != (n,):
+                    raise ValueError(f"vectorized fun returned shape {v.shape}, expected ({n},)")
+                return v, 0, None
+            except Exception as exc:
+                if not self.impute:
+                    raise
+                return np.full(n, np.nan), n, _describe(exc)
+        out, errors, first = np.empty(n), 0, None
+        for i in range(n):
+            try:
+                out[i] = _scalar(self.fun(X[i]))
+            except Exception as exc:
+                if not self.impute:
+                    raise
+                out[i], errors, first = np.nan, errors + 1, first or _describe(exc)
+        return out, errors, first
+
+    def row(self, x) -> tuple[float, int, str | None]:
+        """One point ``x (d,)``, for a map-like ``workers`` callable."""
+        v, e, first = self(np.asarray(x, dtype=np.float64)[None, :])
+        return float(v[0]), e, first
+
+    def internal(self, Y) -> tuple[np.ndarray, int, str | None]:
+        return self(Y if self.box is None else self.box.to_box(Y))
 
 
 def _eval_indices(shared, item, noise):
     """In a worker: rebuild the samples ``(index, sign)`` of ``theta + sigma * sign * eps`` with the
     driver's :func:`trustopt.noise.perturb` (same bits) and evaluate the worker's resident objective."""
     (theta, sigma), (index, sign) = shared, item
-    fun, vectorized = resident()
-    return _evaluate(fun, perturb(noise, theta, sigma, index, sign), vectorized)
+    return resident().internal(perturb(noise, theta, sigma, index, sign))
 
 
 def _eval_rows(shared, X, noise):
-    """In a worker: samples sent as rows (orthogonalized directions are not rebuilt in the workers)."""
-    fun, vectorized = resident()
-    return _evaluate(fun, X, vectorized)
-
-
-def _evaluate(fun, X, vectorized) -> tuple[np.ndarray, int]:
-    """``(values (n,), n_exceptions)``; an exception or a malformed value gives NaN."""
-    n = X.shape[0]
-    if vectorized:
-        try:
-            v = np.asarray(fun(X), dtype=np.float64).reshape(-1)
-            if v.shape != (n,):
-                raise ValueError(f"vectorized fun returned shape {v.shape}, expected ({n},)")
-            return v, 0
-        except Exception:  # noqa: BLE001 - the documented policy: count, never propagate
-            return np.full(n, np.nan), n
-    out = np.empty(n)
-    errors = 0
-    for i in range(n):
-        try:
-            out[i] = float(fun(X[i]))
-        except Exception:  # noqa: BLE001
-            out[i] = np.nan
-            errors += 1
-    return out, errors
-
-
-class _RowEvaluator:
-    """Picklable ``x -> (f(x) or NaN, n_exceptions)`` for a map-like ``workers`` callable."""
-
-    def __init__(self, fun):
-        self.fun = fun
-
-    def __call__(self, x):
-        v, e = _evaluate(self.fun, np.asarray(x)[None, :], False)
-        return float(v[0]), e
+    """In a worker: points sent as rows (orthogonalized directions are not rebuilt in the workers)."""
+    return resident()(X)
 
 
 class _Evaluator:
-    """``fun`` on a batch ``X (n, d)`` -> ``(values (n,), n_exceptions)``: in this process, through a
-    map-like callable, or on ``workers`` processes of a :class:`trustopt.workers.ProcessBackend`
-    (the library's one pool: a dead worker is replaced and its rows re-evaluated). The workers get
-    ``(fun, vectorized)`` once, when they start, and per batch either the noise indices and
-    signs (only scalars travel) or, for orthogonalized samples, the rows; each evaluates one
-    contiguous block of rows, in order, so the values are those of the in-process evaluation."""
+    """An :class:`_Evaluation` of each asked batch: in this process, through a map-like callable, or
+    on ``workers`` processes of a :class:`trustopt.workers.ProcessBackend` (the library's one
+    pool: a dead worker is replaced and its rows re-evaluated). The workers get the evaluation
+    once, when they start, and per batch either the noise indices and signs (only scalars
+    travel) or, for orthogonalized samples, the rows; each evaluates one contiguous block of
+    rows, in order, so the values are those of the in-process evaluation."""
 
-    def __init__(self, fun, workers, noise, vectorized):
-        self.fun, self.vectorized, self.backend, self.map = fun, vectorized, None, None
+    def __init__(self, evaluation: _Evaluation, workers, noise):
+        self.evaluation, self.backend, self.map = evaluation, None, None
         if callable(workers):
             self.map = workers
         elif _check_int(workers, "workers", 1) > 1:
-            self.backend = ProcessBackend(n_workers=int(workers), noise=noise, resident=(fun, vectorized),
+            self.backend = ProcessBackend(n_workers=int(workers), noise=noise, resident=evaluation,
                                           chunks_per_worker=1)
 
-    def __call__(self, opt: _ESBase, X: np.ndarray):
+    def __call__(self, opt: _ESBase, X: np.ndarray) -> tuple[np.ndarray, int, str | None]:
         if self.backend is not None:
             blocks = [c for c in np.array_split(np.arange(X.shape[0]), self.backend.n_workers) if c.size]
             p = opt.pending
@@ -100,11 +144,13 @@ class _Evaluator:
             else:
                 parts = self.backend.map(_eval_indices, (p["theta"], p["sigma"]),
                                          [(p["index"][c], p["sign"][c]) for c in blocks])
-            return np.concatenate([v for v, _ in parts]), sum(e for _, e in parts)
-        if self.map is not None:
-            out = list(self.map(_RowEvaluator(self.fun), list(X)))
-            return np.array([v for v, _ in out], dtype=np.float64), sum(e for _, e in out)
-        return _evaluate(self.fun, X, self.vectorized)
+        elif self.map is not None:
+            parts = [(np.array([v]), e, first) for v, e, first in self.map(self.evaluation.row, list(X))]
+        else:
+            return self.evaluation(X)
+        firsts = [first for _, _, first in parts if first is not None]
+        return (np.concatenate([v for v, _, _ in parts]), sum(e for _, e, _ in parts),
+                firsts[0] if firsts else None)
 
     def close(self):
         if self.backend is not None:
@@ -145,6 +191,14 @@ class MinimizeOptions:
         method_options: the method's hyperparameters, an instance of its options class
             (:class:`ESOptions`, :class:`ARSOptions`, :class:`TRESOptions`,
             :class:`TrustRegionESOptions`), or None (default): that class's defaults.
+        on_error: ``"raise"`` (default): an exception raised by ``fun`` propagates, as in
+            scipy and pycma; ``"impute"``: its value counts as the worst of its batch, the run
+            goes on, and the result (``n_exceptions``, ``first_exception``) and an
+            :class:`EvaluationWarning` report it.
+        verbose: 0 (default): silent; ``k >= 1``: one line every ``k`` batches (evaluations,
+            best and median f, sigma, ratio) and the final message, as pycma's ``verb_disp``.
+        log: a path, or None (default): the CSV file written during the run, one row per batch
+            (the columns of ``result.history``); :func:`plot_minimize` plots it.
     """
 
     popsize: int | None = None
@@ -158,8 +212,15 @@ class MinimizeOptions:
     tolfun: float = 1e-12
     maxiter: int | None = None
     method_options: ESOptions | ARSOptions | TRESOptions | TrustRegionESOptions | None = None
+    on_error: str = "raise"
+    verbose: int = 0
+    log: str | None = None
 
     def __post_init__(self):
+        _check_choice(self.on_error, "on_error", ("raise", "impute"))
+        _check_int(self.verbose, "verbose", 0)
+        if self.log is not None and not isinstance(self.log, (str, os.PathLike)):
+            raise ValidationError(f"log: expected a file path or None, got {type(self.log).__name__}")
         if self.popsize is not None:
             _check_int(self.popsize, "popsize", 2)
         _check_int(self.restarts, "restarts", 0)
@@ -215,122 +276,292 @@ def _minimize_options(options, cls, method: str) -> MinimizeOptions:
                            method_options=hp_cls(**{k: v for k, v in options.items() if k in hp_names}))
 
 
-def minimize(fun: Callable, x0, method: str | None = None, *, sigma0: float, maxfev: int, seed: int,
-             workers: int | Callable = 1, callback: Callable | None = None,
+#: Default budget per dimension: ``maxfev = 10_000 d`` (BBOB's standard budget, 1e4 d; a run
+#: usually stops earlier on tolx / tolfun).
+MAXFEV_PER_DIM = 10_000
+#: Default ``sigma0`` without a bounded coordinate (the unit scale Nevergrad's arrays also start from).
+SIGMA0_UNBOUNDED = 1.0
+
+
+def default_sigma0(box: Box | None) -> float:
+    """``sigma0`` when none is given: a quarter of the smallest finite width ``u_i - l_i`` (pycma's
+    advice: about a quarter of the search domain), :data:`SIGMA0_UNBOUNDED` without one."""
+    widths = np.array([]) if box is None else box.width[np.isfinite(box.width)]
+    return float(0.25 * widths.min()) if widths.size else SIGMA0_UNBOUNDED
+
+
+def _as_count(value, name: str) -> int:
+    """A positive integer, also given as an integral float (``maxfev=1e4``)."""
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        value = int(value)
+    return _check_int(value, name, 1)
+
+
+def _as_seed(seed) -> int:
+    """``seed`` as an integer ``>= 0``: given, drawn from a ``np.random.Generator``, or, for None, fresh
+    entropy (``np.random.SeedSequence().entropy``); the result records it (``result.seed``)."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(0, 2**63 - 1))
+    return _check_int(seed, "seed", 0)
+
+
+#: Columns of ``result.history`` and of the ``log`` CSV file: one row per evaluated batch.
+HISTORY_COLUMNS = ("nfev", "nit", "restart", "f_best", "f_median", "sigma", "radius", "ratio")
+
+
+class _Log:
+    """The per-batch record of a run: kept (``result.history``), printed (``verbose``), written (``log``)."""
+
+    def __init__(self, verbose: int, path):
+        self.verbose, self.rows, self.file, self.writer = verbose, [], None, None
+        if path is not None:
+            try:
+                self.file = open(path, "w", newline="")
+            except OSError as exc:
+                raise ValidationError(f"log: cannot write {os.fspath(path)!r} ({exc.strerror or exc})") from None
+            self.writer = csv.writer(self.file)
+            self.writer.writerow(HISTORY_COLUMNS)
+
+    def add(self, row: tuple) -> None:
+        self.rows.append(row)
+        if self.writer is not None:
+            self.writer.writerow([repr(float(v)) if isinstance(v, float) else v for v in row])
+            self.file.flush()
+        if self.verbose and (len(self.rows) - 1) % self.verbose == 0:
+            if (len(self.rows) - 1) % (20 * self.verbose) == 0:
+                print(" nfev    nit restart          f_best      f_median     sigma  ratio")
+            nfev, nit, restart, f_best, f_median, sigma, _, ratio = row
+            print(f"{nfev:5d} {nit:6d} {restart:7d} {f_best:15.8e} {f_median:13.6e} {sigma:9.3e} {ratio:6.3f}")
+
+    def history(self) -> dict:
+        cols = list(zip(*self.rows)) if self.rows else [()] * len(HISTORY_COLUMNS)
+        return {name: np.array(col, dtype=np.int64 if name in ("nfev", "nit", "restart") else np.float64)
+                for name, col in zip(HISTORY_COLUMNS, cols)}
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+class _Totals:
+    """Counts and the best point over the finished runs (restarts); :meth:`with_run` adds the live one."""
+
+    def __init__(self, x0):
+        self.nfev = self.nit = self.n_nonfinite = self.n_exceptions = 0
+        self.best_x, self.best_f = np.array(x0), math.inf
+        self.first_exception: str | None = None
+
+    def with_run(self, opt: _ESBase) -> "_Totals":
+        out = _Totals(self.best_x)
+        out.best_f, out.first_exception = self.best_f, self.first_exception
+        out.nfev, out.nit = self.nfev + opt.nfev, self.nit + opt.nit
+        out.n_nonfinite, out.n_exceptions = self.n_nonfinite + opt.n_nonfinite, self.n_exceptions + opt.n_exceptions
+        if opt.best_f < out.best_f:
+            out.best_x, out.best_f = np.array(opt.best_x), opt.best_f
+        return out
+
+
+def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, bounds=None,
+             sigma0: float | None = None, maxfev: int | None = None, seed=None, callback: Callable | None = None,
+             workers: int | Callable = 1,
              options: dict | MinimizeOptions | ESOptions | ARSOptions | TRESOptions | TrustRegionESOptions | None = None
              ) -> OptimizeResult:
-    """Minimize ``fun: R^d -> R`` with an evolution strategy driven by the trust-region loop.
+    """Minimize ``fun(x, *args)`` over ``x`` in R^d (or a box) with an evolution strategy driven by the
+    trust-region loop; the conventions of ``scipy.optimize.minimize``.
 
     Args:
-        fun: the objective; ``fun(x)`` with ``x (d,)`` -> float, or with the option ``vectorized``
-            ``fun(X)`` with ``X (n, d)`` -> ``(n,)``. NaN/inf/exceptions: see the module docstring.
-        x0: ``(d,)`` finite starting point (the initial mean).
+        fun: the objective; ``fun(x, *args)`` with ``x (d,)`` -> a float (or a size-1 array),
+            or with the option ``vectorized`` ``fun(X, *args)`` with ``X (n, d)`` -> ``(n,)``.
+            NaN/inf: the worst rank (module docstring of :mod:`trustopt.blackbox`); an exception
+            propagates unless ``options={"on_error": "impute"}``.
+        x0: ``(d,)`` finite starting point (the initial mean); clipped into ``bounds`` with a
+            :class:`~trustopt.blackbox.BoundsWarning` if outside.
+        args: extra arguments of ``fun`` (a tuple; anything else is ``(args,)``, as scipy).
         method: ``"trust-region-es"`` (``None``: the recommended :data:`DEFAULT_METHOD`),
             ``"es"``, ``"ars"`` or ``"tres"``.
-        sigma0: initial sampling standard deviation ``> 0`` (about a quarter of the search range).
-        maxfev: evaluation budget (``nfev <= maxfev``; a batch that would exceed it is not asked).
-        seed: integer >= 0; the same seed gives the same result (on one machine: see the
-            README's "What is bit-identical") for any ``workers``.
+        bounds: None, a ``scipy.optimize.Bounds`` or a sequence of ``(lo, hi)`` pairs (None: an
+            open side). Every evaluated point lies in the box: the methods search an unbounded
+            space mapped onto the box (:mod:`trustopt.bounds`), so optima on the boundary are
+            reached as interior ones are.
+        sigma0: initial sampling standard deviation ``> 0``. Default: :func:`default_sigma0`
+            (a quarter of the smallest finite width of ``bounds``; 1.0 without).
+        maxfev: evaluation budget, an integer (``1e4`` will do); ``nfev <= maxfev`` (a batch
+            that would exceed it is not asked). Default ``MAXFEV_PER_DIM * d = 10_000 d``.
+        seed: an integer ``>= 0``, a ``np.random.Generator`` (one integer is drawn from it), or
+            None (default: fresh entropy). ``result.seed`` is the integer used: passing it again
+            repeats the run exactly (on one machine, for any ``workers``: see the README's "What
+            is bit-identical").
+        callback: ``callback(intermediate_result)`` (a parameter of exactly that name) receives an
+            ``OptimizeResult`` after every batch; any other callable is called ``callback(xk)``
+            with the best point so far (scipy's rule). Raising ``StopIteration`` or returning a
+            truthy value stops the run (``status`` 2).
         workers: number of processes (each rebuilds the samples from noise-table indices,
             TRES "Distributed Implementation"; ``fun`` reaches them once, at their start:
             under the ``fork`` start method any callable, otherwise a picklable one; a worker
             that dies is replaced and its evaluations redone, :class:`trustopt.workers.WorkerError`
             after repeated deaths) or a map-like callable ``workers(f, iterable)``.
-        callback: ``callback(intermediate_result)`` after every batch, with an
-            ``OptimizeResult`` (as scipy's); raising ``StopIteration`` stops cleanly.
         options: a :class:`MinimizeOptions` (``popsize``, ``restarts`` (IPOP), ``incpopsize``,
             ``restart_x0``, ``vectorized``, ``noise``, ``ftarget``, ``tolx``, ``tolfun``,
-            ``maxiter``, and ``method_options``: the method's hyperparameters, an instance of its
-            options class); or just the method's options (e.g. a :class:`TRESOptions` for
-            ``"tres"``); or a dict of the same names, :class:`MinimizeOptions` fields and method
-            hyperparameters mixed (``{"restarts": 2, "model": "linear"}``); None: every default.
-            An unknown name is a ValidationError listing the valid ones.
+            ``maxiter``, ``on_error``, ``verbose``, ``log``, and ``method_options``: the method's
+            hyperparameters, an instance of its options class); or just the method's options
+            (e.g. a :class:`TRESOptions` for ``"tres"``); or a dict of the same names,
+            :class:`MinimizeOptions` fields and method hyperparameters mixed
+            (``{"restarts": 2, "model": "linear"}``); None: every default. An unknown name is a
+            ValidationError listing the valid ones.
 
     Returns:
-        ``scipy.optimize.OptimizeResult`` with ``x, fun, nfev, nit, success, status, message``
-        (and ``n_nonfinite, n_exceptions, n_restarts, popsize`` (of the last run), ``xmean, sigma``).
-        ``status``: 0 converged (ftarget/tolx/tolfun), 1 maxfev/maxiter, 2 callback, 3 every
-        evaluation failed (``success`` False, ``x = x0``, ``fun = inf``; the message gives
-        ``n_exceptions`` and the non-finite count), 4 otherwise.
+        ``scipy.optimize.OptimizeResult`` with ``x, fun, nfev, nit, success, status, message``,
+        ``n_exceptions`` (evaluations that raised), ``n_nonfinite`` (that returned NaN or inf),
+        ``first_exception`` (``"Type: message"`` or None), ``n_restarts``, ``popsize`` (of the
+        last run), ``xmean``, ``sigma``, ``seed``, ``method`` and ``history`` (a dict of arrays,
+        one entry per batch: :data:`HISTORY_COLUMNS`). ``status`` (:func:`trustopt.blackbox.status_of`):
+        0 converged (ftarget/tolx/tolfun), 1 maxfev/maxiter, 2 callback, 3 every evaluation
+        failed (``success`` False, ``x = x0``, ``fun = inf``), 4 otherwise.
     """
     if not callable(fun):
         raise ValidationError("fun: must be callable")
+    args = args if isinstance(args, tuple) else (args,)
     name = DEFAULT_METHOD if method is None else method
     if not isinstance(name, str) or name.lower() not in METHODS:
         raise ValidationError(f"method: unknown {method!r}; choose one of {', '.join(sorted(METHODS))}")
-    cls = METHODS[name.lower()]
+    name = name.lower()
+    cls = METHODS[name]
     x0 = as_float_array(x0, "x0", ndim=1)
-    check_positive(sigma0, "sigma0")
-    maxfev = _check_int(maxfev, "maxfev", 1)
-    seed = _check_int(seed, "seed", 0)
-    if callback is not None and not callable(callback):
-        raise ValidationError("callback: must be callable or None")
-    o = _minimize_options(options, cls, name.lower())
-    restarts = o.restarts
-    incpopsize = check_positive(o.incpopsize, "incpopsize")
-    restart_x0 = o.restart_x0
-    vectorized = bool(o.vectorized)
+    box = as_box(bounds, x0.size)
+    sigma0 = default_sigma0(box) if sigma0 is None else check_positive(sigma0, "sigma0")
+    maxfev = MAXFEV_PER_DIM * x0.size if maxfev is None else _as_count(maxfev, "maxfev")
+    seed = _as_seed(seed)
+    stop_requested = Callback(callback)
+    o = _minimize_options(options, cls, name)
     noise = o.noise if o.noise is not None else NoiseTable()
-    seeds = np.random.SeedSequence(seed).spawn(restarts + 2)
+    evaluation = _Evaluation(_WithArgs(fun, args) if args else fun, bool(o.vectorized), o.on_error == "impute", box)
+    seeds = np.random.SeedSequence(seed).spawn(o.restarts + 2)
     restart_rng = np.random.default_rng(seeds[-1])
 
     def make(x_start, pop, run):
-        child_seed = int(seeds[run].generate_state(1)[0])
-        return cls(x_start, sigma0, seed=child_seed, popsize=pop, noise=noise, ftarget=o.ftarget, tolx=o.tolx,
-                   tolfun=o.tolfun, maxiter=o.maxiter, options=o.method_options)
+        return cls(x_start, sigma0, seed=int(seeds[run].generate_state(1)[0]), popsize=pop, noise=noise,
+                   ftarget=o.ftarget, tolx=o.tolx, tolfun=o.tolfun, maxiter=o.maxiter, bounds=box,
+                   options=o.method_options)
 
+    if box is not None and not box.contains(x0):
+        warnings.warn("x0 is outside the bounds: clipped into the box", BoundsWarning, stacklevel=2)
+        x0 = np.clip(x0, box.lower, box.upper)
     opt = make(x0, o.popsize, 0)
-    evaluator = _Evaluator(fun, workers, noise, vectorized)
-    nfev = nit = n_nonfinite = n_exceptions = 0
-    best_x, best_f = np.array(x0), math.inf
-    run, status, reasons = 0, None, {}
+    log = _Log(o.verbose, o.log)
+    total, run = _Totals(x0), 0
+    evaluator = _Evaluator(evaluation, workers, noise)
     try:
         while True:
             reasons = opt.stop()
-            budget_left = maxfev - nfev - opt.nfev
-            if not reasons and budget_left < opt.popsize:
+            if not reasons and maxfev - total.nfev - opt.nfev < opt.popsize:
                 reasons = {"maxfev": f"the next batch ({opt.popsize}) would exceed maxfev = {maxfev}"}
-            if reasons:
-                nfev, nit = nfev + opt.nfev, nit + opt.nit
-                n_nonfinite, n_exceptions = n_nonfinite + opt.n_nonfinite, n_exceptions + opt.n_exceptions
-                if opt.best_f < best_f:
-                    best_x, best_f = np.array(opt.best_x), opt.best_f
-                restartable = ("tolx" in reasons or "tolfun" in reasons) and run < restarts
-                next_pop = int(math.ceil(opt.popsize * incpopsize))
-                if not restartable or maxfev - nfev < next_pop:
+            if reasons:  # this run is over: a restart (IPOP) or the end
+                total = total.with_run(opt)
+                next_pop = int(math.ceil(opt.popsize * o.incpopsize))
+                restartable = ("tolx" in reasons or "tolfun" in reasons) and run < o.restarts
+                if not restartable or maxfev - total.nfev < next_pop:
                     break
                 run += 1
-                x_start = x0 if restart_x0 is None else as_float_array(restart_x0(restart_rng), "restart_x0", ndim=1)
+                x_start = x0 if o.restart_x0 is None else as_float_array(o.restart_x0(restart_rng), "restart_x0",
+                                                                         ndim=1)
                 opt = make(x_start, next_pop, run)
                 continue
             X = opt.ask()
-            values, errors = evaluator(opt, X)
-            opt.n_exceptions += errors
-            opt.tell(X, values)
-            if callback is not None:
-                inter = opt.result
-                inter.nfev, inter.nit = nfev + opt.nfev, nit + opt.nit
-                if best_f < inter.fun:
-                    inter.x, inter.fun = np.array(best_x), best_f
-                try:
-                    callback(inter)
-                except StopIteration:
-                    status = 2
-                    nfev, nit = nfev + opt.nfev, nit + opt.nit
-                    n_nonfinite, n_exceptions = n_nonfinite + opt.n_nonfinite, n_exceptions + opt.n_exceptions
-                    if opt.best_f < best_f:
-                        best_x, best_f = np.array(opt.best_x), opt.best_f
-                    reasons = {"callback": "StopIteration raised by the callback"}
-                    break
+            sigma, n_records = opt.sigma(), len(opt.history)
+            values, errors, first = evaluator(opt, X)
+            opt.tell(X, values, n_exceptions=errors)
+            total.first_exception = total.first_exception or first
+            now = total.with_run(opt)
+            finite = values[np.isfinite(values)]
+            ratio = opt.history[-1].rho if len(opt.history) > n_records else math.nan
+            log.add((now.nfev, now.nit, run, now.best_f, float(np.median(finite)) if finite.size else math.nan,
+                     sigma, float(opt.state.param), float(ratio)))
+            if callback is not None and stop_requested(_result(now, opt, {}, name, seed, run, log),
+                                                       np.array(now.best_x)):
+                total, reasons = now, {"callback": "the callback asked to stop"}
+                break
     finally:
         evaluator.close()
-    if status is None:
-        status = 0 if any(k in reasons for k in ("ftarget", "tolx", "tolfun")) else (
-            1 if ("maxfev" in reasons or "maxiter" in reasons) else 4)
-    if nfev > 0 and not math.isfinite(best_f):  # not one finite value: neither converged nor a budget stop
-        status = 3
-        reasons = {"evaluations": _all_failed(nfev, n_exceptions, n_nonfinite), **reasons}
+        log.close()
+    result = _result(total, opt, reasons, name, seed, run, log)
+    if o.verbose:
+        print(result.message)
+    if total.n_exceptions and result.status != 3:
+        warnings.warn(f"{total.n_exceptions} of {total.nfev} evaluations raised an exception and were given the "
+                      f"worst value of their batch; the first: {total.first_exception}", EvaluationWarning,
+                      stacklevel=2)
+    return result
+
+
+def _result(total: _Totals, opt: _ESBase, reasons: dict, name: str, seed: int, run: int, log: _Log) -> OptimizeResult:
+    status = status_of(reasons, total.nfev, total.best_f)
+    if status == 3:
+        reasons = {"evaluations": _all_failed(total.nfev, total.n_exceptions, total.n_nonfinite,
+                                              total.first_exception), **reasons}
     message = _STATUS_MESSAGES[status] + ": " + "; ".join(f"{k}: {v}" for k, v in reasons.items())
-    return OptimizeResult(x=best_x, fun=best_f, nfev=nfev, nit=nit, success=status == 0, status=status,
-                          message=message, n_nonfinite=n_nonfinite, n_exceptions=n_exceptions,
-                          n_restarts=run, popsize=opt.popsize, xmean=opt.mean, sigma=opt.sigma(), method=name.lower())
+    return OptimizeResult(x=np.array(total.best_x), fun=total.best_f, nfev=total.nfev, nit=total.nit,
+                          success=status == 0, status=status, message=message, n_nonfinite=total.n_nonfinite,
+                          n_exceptions=total.n_exceptions, first_exception=total.first_exception, n_restarts=run,
+                          popsize=opt.popsize, xmean=opt.mean, sigma=opt.sigma(), method=name, seed=seed,
+                          history=log.history())
+
+
+def plot_minimize(result_or_log, path=None):
+    """The run of :func:`minimize`: best and median f, sigma and radius, and the ratio, against evaluations.
+
+    ``result_or_log``: a result of :func:`minimize` (its ``history``) or the path of the CSV
+    written with ``options={"log": path}``. Returns a ``matplotlib.figure.Figure`` (no pyplot:
+    the global backend is untouched, so notebooks keep theirs); ``path``: also save it there
+    (the format from the extension, e.g. ``.png``, ``.pdf``, ``.svg``).
+    """
+    from matplotlib.figure import Figure
+
+    h = _read_history(result_or_log)
+    if h["nfev"].size == 0:
+        raise ValidationError("result_or_log: the run has no evaluated batch to plot")
+    fig = Figure(figsize=(7.0, 7.5), layout="constrained")
+    ax_f, ax_s, ax_r = fig.subplots(3, 1, sharex=True)
+    n = h["nfev"]
+    positive = np.all(h["f_best"][np.isfinite(h["f_best"])] > 0)
+    ax_f.plot(n, h["f_best"], label="best f")
+    ax_f.plot(n, h["f_median"], ".", ms=2, alpha=0.5, label="median f of the batch")
+    ax_f.set_yscale("log" if positive else "symlog")
+    ax_f.set_ylabel("f")
+    ax_f.legend(loc="upper right")
+    ax_s.plot(n, h["sigma"], label="sigma")
+    ax_s.plot(n, h["radius"], "--", label="radius parameter")
+    ax_s.set_yscale("log")
+    ax_s.legend(loc="upper right")
+    ok = np.isfinite(h["ratio"])
+    ax_r.plot(n[ok], np.clip(h["ratio"][ok], -1.0, 2.0), ".", ms=3)
+    ax_r.axhline(0.0, color="0.6", lw=0.8)
+    ax_r.set_ylabel("ratio (clipped to [-1, 2])")
+    ax_r.set_xlabel("function evaluations")
+    for ax in (ax_f, ax_s, ax_r):
+        for k in np.flatnonzero(np.diff(h["restart"]) > 0):
+            ax.axvline(n[k + 1], color="0.7", lw=0.8, ls=":")
+    if path is not None:
+        fig.savefig(path)
+    return fig
+
+
+def _read_history(result_or_log) -> dict:
+    if isinstance(result_or_log, (str, os.PathLike)):
+        try:
+            with open(result_or_log, newline="") as f:
+                rows = list(csv.reader(f))
+        except OSError as exc:
+            raise ValidationError(f"result_or_log: cannot read {os.fspath(result_or_log)!r} "
+                                  f"({exc.strerror or exc})") from None
+        if not rows or tuple(rows[0]) != HISTORY_COLUMNS:
+            raise ValidationError(f"result_or_log: {os.fspath(result_or_log)!r} is not a minimize log "
+                                  f"(expected the columns {', '.join(HISTORY_COLUMNS)})")
+        cols = list(zip(*rows[1:])) if len(rows) > 1 else [()] * len(HISTORY_COLUMNS)
+        return {k: np.array(c, dtype=float) for k, c in zip(HISTORY_COLUMNS, cols)}
+    history = getattr(result_or_log, "history", None)
+    if not isinstance(history, dict) or set(HISTORY_COLUMNS) - set(history):
+        raise ValidationError("result_or_log: expected a result of trustopt.minimize or the path of its log")
+    return history

@@ -1,0 +1,270 @@
+"""trustopt.minimize as a scipy.optimize user expects it: args, defaults, seeds, callbacks, errors of
+the objective, box bounds (no point outside; optima on the boundary), verbosity, a log and its plot."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import Bounds, OptimizeResult
+from scipy.stats import special_ortho_group
+
+from trustopt import ValidationError
+from trustopt.blackbox import ARS, ES, TRES, BoundsWarning, TrustRegionES
+from trustopt.bounds import Box, as_box
+from trustopt.optimize import (HISTORY_COLUMNS, MAXFEV_PER_DIM, EvaluationWarning, default_sigma0, minimize,
+                               plot_minimize)
+
+
+def shifted_sphere(x, c):
+    return float(np.sum((x - c) ** 2))
+
+
+def sphere(x):
+    return float(np.dot(x, x))
+
+
+# ------------------------------------------------------------------------------------ the call
+
+
+def test_args_are_passed_as_scipy_passes_them():
+    c = np.array([0.5, -1.0, 2.0])
+    kw = dict(sigma0=0.5, maxfev=600, seed=1)
+    r = minimize(shifted_sphere, np.zeros(3), (c,), **kw)  # scipy's positional args
+    ref = minimize(lambda x: shifted_sphere(x, c), np.zeros(3), **kw)
+    assert np.array_equal(r.x, ref.x) and r.nfev == ref.nfev
+    assert np.allclose(r.x, c, atol=1e-3)
+    r2 = minimize(lambda x, a: float(np.sum((x - a) ** 2)), np.zeros(3), 1.5, **kw)  # a non-tuple: (args,)
+    assert np.allclose(r2.x, 1.5, atol=1e-3)
+    r3 = minimize(shifted_sphere, np.zeros(3), (c,), "tres", **kw)  # method is the fourth positional
+    assert r3.method == "tres"
+
+
+def test_defaults_for_sigma0_maxfev_and_seed():
+    assert default_sigma0(None) == 1.0
+    assert default_sigma0(as_box([(0, 8), (-1, 1), (None, 3)], 3)) == 0.5  # a quarter of the smallest width
+    r = minimize(sphere, np.ones(2), options={"tolx": 1e-300, "tolfun": 1e-300})  # nothing but the budget stops it
+    assert r.status == 1 and MAXFEV_PER_DIM * 2 - r.popsize < r.nfev <= MAXFEV_PER_DIM * 2
+    assert isinstance(r.seed, int) and r.seed >= 0  # fresh entropy, recorded
+    again = minimize(sphere, np.ones(2), seed=r.seed, options={"tolx": 1e-300, "tolfun": 1e-300})
+    assert np.array_equal(again.x, r.x) and again.fun == r.fun  # the recorded seed repeats the run
+    g = minimize(sphere, np.ones(2), seed=np.random.default_rng(5), maxfev=1e3)  # a Generator; maxfev=1e3 is 1000
+    assert g.nfev <= 1000 and g.seed == int(np.random.default_rng(5).integers(0, 2**63 - 1))
+    for bad, match in ((1.5, "maxfev"), (0, "maxfev"), (float("inf"), "maxfev")):
+        with pytest.raises(ValidationError, match=match):
+            minimize(sphere, np.ones(2), maxfev=bad)
+    with pytest.raises(ValidationError, match="seed"):
+        minimize(sphere, np.ones(2), seed=-1)
+
+
+def test_callback_forms_and_stops():
+    """``callback(intermediate_result)`` gets an OptimizeResult, ``callback(xk)`` the best point; a
+    truthy return or StopIteration stops the run (status 2)."""
+    seen = []
+
+    def new_style(intermediate_result):
+        seen.append(intermediate_result)
+
+    minimize(sphere, np.ones(3), sigma0=0.3, maxfev=300, seed=0, callback=new_style)
+    assert seen and all(isinstance(r, OptimizeResult) for r in seen)
+    assert [r.nfev for r in seen] == sorted(r.nfev for r in seen)
+
+    xs = []
+    r = minimize(sphere, np.ones(3), sigma0=0.3, maxfev=3000, seed=0, callback=lambda xk: xs.append(xk) or len(xs) >= 4)
+    assert len(xs) == 4 and all(isinstance(x, np.ndarray) and x.shape == (3,) for x in xs)
+    assert r.status == 2 and not r.success and "callback" in r.message
+    assert np.array_equal(xs[-1], r.x)  # the legacy form gets the best point so far
+
+    def stop(intermediate_result):
+        if intermediate_result.nfev > 100:
+            raise StopIteration
+
+    r = minimize(sphere, np.ones(3), sigma0=0.3, maxfev=3000, seed=0, callback=stop)
+    assert r.status == 2 and 100 < r.nfev < 200
+    with pytest.raises(ValidationError, match="callback"):
+        minimize(sphere, np.ones(3), callback=3)
+
+
+# ------------------------------------------------------------------------------------ errors of fun
+
+
+def test_an_exception_of_fun_propagates_by_default():
+    def f(x):
+        if x[0] > 1.2:
+            raise TypeError("bad input to my simulator")
+        return sphere(x)
+
+    with pytest.raises(TypeError, match="bad input to my simulator"):
+        minimize(f, np.ones(3), sigma0=0.5, maxfev=500, seed=0)
+    with pytest.raises(TypeError, match="bad input to my simulator"):
+        minimize(f, np.ones(3), sigma0=0.5, maxfev=500, seed=0, workers=2)  # raised in a worker, same error
+    with pytest.warns(EvaluationWarning, match="TypeError: bad input to my simulator"):
+        r = minimize(f, np.ones(3), sigma0=0.5, maxfev=500, seed=0, options={"on_error": "impute"})
+    assert r.n_exceptions > 0 and r.n_nonfinite == 0 and r.first_exception == "TypeError: bad input to my simulator"
+    with pytest.raises(ValidationError, match="on_error"):
+        minimize(f, np.ones(3), options={"on_error": "ignore"})
+
+
+def test_values_as_size_one_arrays_are_scalars_and_other_shapes_are_an_error():
+    a = minimize(lambda x: np.array([sphere(x)]), np.ones(3), sigma0=0.3, maxfev=300, seed=0)
+    b = minimize(sphere, np.ones(3), sigma0=0.3, maxfev=300, seed=0)
+    assert a.fun == b.fun and a.n_exceptions == 0
+    with pytest.raises(ValueError, match=r"fun must return a scalar; it returned an array of shape \(2,\)"):
+        minimize(lambda x: np.array([1.0, 2.0]), np.ones(3), sigma0=0.3, maxfev=300, seed=0)
+
+
+# ------------------------------------------------------------------------------------ bounds
+
+
+def test_the_box_map_is_onto_continuous_and_inverted_in_the_box():
+    box = Box(np.array([-5.0, 0.0, -np.inf]), np.array([5.0, np.inf, 3.0]))
+    y = np.linspace(-60, 60, 120_001)
+    X = box.to_box(np.stack([y, y, y], axis=1))
+    assert box.contains(X)
+    for i in range(3):  # onto: the bounds themselves are reached; continuous: no jump larger than the grid step
+        lo, hi = max(box.lower[i], -60.0), min(box.upper[i], 60.0)
+        assert X[:, i].min() <= lo + 1e-9 and X[:, i].max() >= hi - 1e-3
+        assert np.abs(np.diff(X[:, i])).max() <= 1.0001 * (y[1] - y[0])
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        x = np.array([rng.uniform(-5, 5), rng.exponential(2.0), 3.0 - rng.exponential(2.0)])
+        assert np.allclose(box.to_box(box.to_internal(x)), x, rtol=0, atol=1e-12)
+    assert np.array_equal(box.to_internal(np.array([1.0, 2.0, 0.0])), [1.0, 2.0, 0.0])  # identity inside
+
+
+def test_bad_bounds_are_one_line_errors():
+    for bounds, match in (([(0, 1)], "expected 3 \\(lo, hi\\) pairs"), ([(1, 0)] * 3, "coordinate 0 has lower 1"),
+                          ([(0, "a")] * 3, "number or None"), (5, "Bounds or a sequence"),
+                          (Bounds([0, 0], [1, 1]), "Bounds with 2 lower and 2 upper bounds for x0 of 3")):
+        with pytest.raises(ValidationError, match=match):
+            minimize(sphere, np.full(3, 0.5), bounds=bounds, maxfev=100, seed=0)
+
+
+@pytest.mark.parametrize("method", ["trust-region-es", "es", "ars", "tres"])
+def test_no_point_outside_the_box_and_a_corner_optimum_is_reached(method):
+    lo, hi = -1.0, 2.0
+    c = np.array([3.0, -4.0, 0.5, 2.0])  # the constrained optimum: (2, -1, 0.5, 2), two coordinates on the bounds
+    seen = []
+
+    def f(x):
+        seen.append(np.array(x))
+        return shifted_sphere(x, c)
+
+    r = minimize(f, np.zeros(4), method=method, bounds=Bounds(lo, hi), maxfev=6000, seed=2)
+    P = np.array(seen)
+    assert P.min() >= lo and P.max() <= hi  # every evaluated point
+    expected = np.clip(c, lo, hi)
+    assert np.abs(r.x - expected).max() < (1e-4 if method == "trust-region-es" else 2e-2)
+    assert np.all((r.xmean >= lo) & (r.xmean <= hi))
+
+
+def test_x0_outside_is_clipped_with_a_warning():
+    with pytest.warns(BoundsWarning, match="clipped"):
+        r = minimize(sphere, np.array([3.0, -0.5]), bounds=[(0.5, 2.0), (None, None)], maxfev=400, seed=0)
+    assert r.x[0] >= 0.5 and abs(r.x[0] - 0.5) < 1e-6 and abs(r.x[1]) < 1e-3
+
+
+def test_bounded_runs_are_the_same_on_workers():
+    kw = dict(bounds=[(-1, 1)] * 5, sigma0=0.4, maxfev=800, seed=4)
+    c = np.full(5, 2.0)
+    for method in ("tres", None):  # indices travel (the box applied in the worker) / rows travel
+        r1 = minimize(shifted_sphere, np.zeros(5), (c,), method, workers=1, **kw)
+        r2 = minimize(shifted_sphere, np.zeros(5), (c,), method, workers=2, **kw)
+        assert np.array_equal(r1.x, r2.x) and r1.fun == r2.fun and r1.nfev == r2.nfev
+
+
+@pytest.mark.parametrize("cls", [ES, ARS, TRES, TrustRegionES])
+def test_ask_tell_with_bounds_asks_inside_and_takes_repaired_points(cls):
+    opt = cls(np.zeros(3), 0.8, seed=0, bounds=[(0, 1), (-1, 0), (None, 0.25)])
+    for _ in range(30):
+        X = opt.ask()
+        assert np.all(X[:, 0] >= 0) and np.all(X[:, 0] <= 1) and np.all(X[:, 1] <= 0) and np.all(X[:, 2] <= 0.25)
+        repaired = np.round(X, 2)  # a user's repair (rounding) that stays in the box
+        repaired = np.clip(repaired, [0, -1, -np.inf], [1, 0, 0.25])
+        opt.tell(repaired, [float(np.sum((x - 0.1) ** 2)) for x in repaired])
+    X = opt.ask()
+    with pytest.raises(ValidationError, match="repaired into the bounds"):
+        opt.tell(X + 10.0, np.zeros(len(X)))
+
+
+# ------------------------------------------------------------------------------------ BBOB with the optimum in a corner
+
+
+def _tosz(z):
+    """BBOB's oscillation transform T_osz (Hansen et al. 2009, "Real-parameter black-box optimization
+    benchmarking 2009: noiseless functions definitions", sec. 0.2)."""
+    xh = np.where(z != 0, np.log(np.abs(z) + (z == 0)), 0.0)
+    c1, c2 = np.where(z > 0, 10.0, 5.5), np.where(z > 0, 7.9, 3.1)
+    return np.sign(z) * np.exp(xh + 0.049 * (np.sin(c1 * xh) + np.sin(c2 * xh)))
+
+
+D = 10
+CORNER = np.full(D, 5.0)  # the optimum x_opt at a corner of [-5, 5]^d
+ROT = special_ortho_group.rvs(D, random_state=1)
+BBOB_CORNER = {  # f - f_opt for BBOB f1 (sphere), f8 (Rosenbrock), f10 (rotated ellipsoid, condition 1e6)
+    "f1": lambda x: float(np.sum((x - CORNER) ** 2)),
+    "f8": lambda x: (lambda z: float(np.sum(100 * (z[:-1] ** 2 - z[1:]) ** 2 + (z[:-1] - 1) ** 2)))(
+        max(1.0, math.sqrt(D) / 8) * (x - CORNER) + 1),
+    "f10": lambda x: float(np.sum(10 ** (6 * np.arange(D) / (D - 1)) * _tosz(ROT @ (x - CORNER)) ** 2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BBOB_CORNER))
+def test_unimodal_bbob_functions_with_the_optimum_in_a_corner_reach_1e_8(name):
+    outside = []
+
+    def f(x):
+        if np.any(np.abs(x) > 5.0):
+            outside.append(x)
+        return BBOB_CORNER[name](x)
+
+    r = minimize(f, np.zeros(D), bounds=[(-5, 5)] * D, seed=0, options={"ftarget": 1e-8})
+    assert not outside and r.success and r.fun <= 1e-8 and r.nfev <= 1e4 * D
+
+
+# ------------------------------------------------------------------------------------ verbosity, log, plot
+
+
+def test_verbose_prints_a_line_per_batch_and_the_message(capsys):
+    r = minimize(sphere, np.ones(3), sigma0=0.3, maxfev=200, seed=0, options={"verbose": 1})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["nfev", "nit", "restart", "f_best", "f_median", "sigma", "ratio"]
+    rows = [line for line in out if line.strip() and line.split()[0].isdigit()]
+    assert len(rows) == len(r.history["nfev"]) and out[-1] == r.message
+    capsys.readouterr()
+    minimize(sphere, np.ones(3), sigma0=0.3, maxfev=200, seed=0)
+    assert capsys.readouterr().out == ""  # silent by default
+
+
+def test_history_log_file_and_plot(tmp_path):
+    import matplotlib
+
+    backend = matplotlib.get_backend()
+    path = tmp_path / "run.csv"
+    r = minimize(sphere, np.ones(4), sigma0=0.3, maxfev=2000, seed=0, options={"log": str(path), "restarts": 1,
+                                                                                   "tolx": 1e-4})
+    h = r.history
+    assert tuple(h) == HISTORY_COLUMNS and h["nfev"][-1] == r.nfev and h["f_best"][-1] == r.fun
+    assert np.all(np.diff(h["nfev"]) > 0) and np.all(np.diff(h["f_best"]) <= 0)
+    assert set(h["restart"]) == {0, 1} and np.isfinite(h["ratio"]).any()
+    lines = path.read_text().splitlines()
+    assert tuple(lines[0].split(",")) == HISTORY_COLUMNS and len(lines) == len(h["nfev"]) + 1
+    assert float(lines[-1].split(",")[3]) == r.fun  # written with every digit
+    for source in (r, str(path)):
+        png = tmp_path / "run.png"
+        fig = plot_minimize(source, png)
+        assert len(fig.axes) == 3 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert matplotlib.get_backend() == backend  # the global backend is left alone
+    with pytest.raises(ValidationError, match="not a minimize log"):
+        (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+        plot_minimize(str(tmp_path / "other.csv"))
+    with pytest.raises(ValidationError, match="log: cannot write"):
+        minimize(sphere, np.ones(2), maxfev=100, seed=0, options={"log": str(tmp_path / "missing" / "x.csv")})
+
+
+def test_no_warning_on_a_clean_run():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        minimize(sphere, np.ones(3), sigma0=0.3, maxfev=300, seed=0, bounds=[(-2, 2)] * 3)

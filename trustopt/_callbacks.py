@@ -1,0 +1,43 @@
+"""The one callback convention of trustopt (``minimize``, ``run``, ``train``), scipy.optimize's.
+
+A callback whose only parameter is named ``intermediate_result`` receives the intermediate
+result object; any other callback is called the legacy way, ``callback(xk)``, with the
+current point. Either form stops the run by raising ``StopIteration`` or by returning a
+truthy value (scipy.optimize.minimize, "callback", SciPy >= 1.11).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+from trustopt._validation import ValidationError
+
+__all__ = ["Callback"]
+
+
+class Callback:
+    """``callback`` wrapped: ``Callback(callback)(intermediate_result, xk) -> True`` to stop."""
+
+    def __init__(self, callback: Callable | None):
+        if callback is not None and not callable(callback):
+            raise ValidationError("callback: must be callable or None")
+        self.callback = callback
+        self.wants_result = callback is not None and _takes_intermediate_result(callback)
+
+    def __call__(self, intermediate_result: Any, xk: Any) -> bool:
+        if self.callback is None:
+            return False
+        try:
+            out = self.callback(intermediate_result) if self.wants_result else self.callback(xk)
+        except StopIteration:
+            return True
+        return bool(out)
+
+
+def _takes_intermediate_result(callback: Callable) -> bool:
+    try:
+        params = inspect.signature(callback).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: the legacy form
+        return False
+    return set(params) == {"intermediate_result"}

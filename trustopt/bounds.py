@@ -1,0 +1,161 @@
+"""Box constraints ``l <= x <= u`` for the evolution strategies: a smooth map of R^d onto the box.
+
+The optimizer searches an unbounded internal space ``y``; every point it evaluates is
+``x = T(y)``, ``T`` acting coordinate by coordinate and mapping R ONTO ``[l_i, u_i]``, so no
+evaluated point leaves the box and the methods need no change (the idea of pycma's
+``BoundTransform``, Hansen et al.; written here from the description below). For a
+coordinate with both bounds finite, width ``w = u - l`` and margin ``a = w / 20``:
+
+    T(y) = y                                   l + a <= y <= u - a   (the interior: untouched)
+    T(y) = l + (y - (l - a))^2 / (4 a)         l - a <= y <= l + a   (boundary layer)
+    T(y) = u - (y - (u + a))^2 / (4 a)         u - a <= y <= u + a
+    T(y) = T(reflection of y into [l - a, u + a])                    (T is even about l - a
+                                                                      and 2 (w + 2 a)-periodic)
+
+The layers meet the identity with slope 1 and reach the bound with slope 0, so ``T`` is C^1
+and a minimum ON a bound (``x_i = l_i``, reached at ``y_i = l_i - a``) is a smooth minimum
+of ``f(T(y))``: optima on the boundary are found as interior ones are. A coordinate with one
+finite bound ``b`` has the one layer, margin ``a = (1 + |b|) / 20``, and is reflected about
+``b -+ a`` beyond it; an unbounded coordinate is left alone. Every operation is element-wise,
+so a sample's image does not depend on the batch it is mapped in (the same bits in the driver
+and in a worker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trustopt._validation import ValidationError
+
+__all__ = ["Box", "as_box"]
+
+
+@dataclass(frozen=True, eq=False)
+class Box:
+    """The box ``lower <= x <= upper`` (``(d,)`` arrays, ``-inf``/``inf`` for an open side) and
+    its map :meth:`to_box` from the internal search space (module docstring)."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+
+    def __post_init__(self):
+        lo = np.asarray(self.lower, dtype=np.float64).reshape(-1)
+        hi = np.asarray(self.upper, dtype=np.float64).reshape(-1)
+        if lo.shape != hi.shape:
+            raise ValidationError(f"bounds: {lo.size} lower and {hi.size} upper bounds")
+        if np.isnan(lo).any() or np.isnan(hi).any() or (lo == np.inf).any() or (hi == -np.inf).any():
+            raise ValidationError("bounds: a lower bound must be < inf and an upper bound > -inf (no NaN)")
+        bad = np.flatnonzero(~(lo < hi))
+        if bad.size:
+            i = int(bad[0])
+            raise ValidationError(f"bounds: coordinate {i} has lower {lo[i]:g} >= upper {hi[i]:g} "
+                                  f"(each lower bound must be below its upper bound)")
+        object.__setattr__(self, "lower", lo)
+        object.__setattr__(self, "upper", hi)
+
+    @property
+    def d(self) -> int:
+        return self.lower.size
+
+    @property
+    def margin(self) -> np.ndarray:
+        """``a (d,)``: ``w / 20`` with both bounds, ``(1 + |b|) / 20`` with one (inf with none)."""
+        lo, hi = self.lower, self.upper
+        with np.errstate(invalid="ignore"):
+            both = (hi - lo) / 20.0
+            one = (1.0 + np.where(np.isfinite(lo), np.abs(lo), np.abs(hi))) / 20.0
+        return np.where(np.isfinite(lo) & np.isfinite(hi), both,
+                        np.where(np.isfinite(lo) | np.isfinite(hi), one, np.inf))
+
+    @property
+    def width(self) -> np.ndarray:
+        """``u - l (d,)`` (inf for an open coordinate)."""
+        return self.upper - self.lower
+
+    def to_box(self, Y) -> np.ndarray:
+        """``T(y)`` for ``Y (d,)`` or ``(n, d)``: points in the box, the shape of ``Y``."""
+        Y = np.asarray(Y, dtype=np.float64)
+        X = np.array(Y)
+        lo, hi, a = self.lower, self.upper, self.margin
+        fl, fh = np.isfinite(lo), np.isfinite(hi)
+        for cols, side in ((np.flatnonzero(fl & fh), "both"), (np.flatnonzero(fl & ~fh), "lower"),
+                           (np.flatnonzero(~fl & fh), "upper")):
+            if cols.size:
+                X[..., cols] = _fold(Y[..., cols], lo[cols], hi[cols], a[cols], side)
+        return X
+
+    def to_internal(self, x) -> np.ndarray:
+        """A preimage ``y`` of ``x (d,)`` in the box (the identity in the interior): ``T(y) = x``
+        up to rounding."""
+        x = np.asarray(x, dtype=np.float64)
+        lo, hi, a = self.lower, self.upper, self.margin
+        y = np.array(x)
+        with np.errstate(invalid="ignore"):
+            low = np.isfinite(lo) & (x < lo + a)
+            high = np.isfinite(hi) & (x > hi - a)
+            y = np.where(low, lo - a + 2.0 * np.sqrt(np.maximum(a * (x - lo), 0.0)), y)
+            y = np.where(high, hi + a - 2.0 * np.sqrt(np.maximum(a * (hi - x), 0.0)), y)
+        return y
+
+    def contains(self, X) -> bool:
+        X = np.asarray(X, dtype=np.float64)
+        return bool(np.all(X >= self.lower) and np.all(X <= self.upper))
+
+
+def _fold(Y, lo, hi, a, side):
+    """``T`` on the columns of one kind (``side``: ``"both"``, ``"lower"`` or ``"upper"``)."""
+    if side == "both":  # reflect into [lo - a, hi + a]: even about lo - a, period P = 2 (hi - lo + 2 a)
+        start, half = lo - a, hi - lo + 2.0 * a
+        z = np.mod(Y - start, 2.0 * half)
+        y = start + np.where(z > half, 2.0 * half - z, z)
+    elif side == "lower":  # reflect about lo - a
+        y = np.where(Y < lo - a, 2.0 * (lo - a) - Y, Y)
+    else:  # reflect about hi + a
+        y = np.where(Y > hi + a, 2.0 * (hi + a) - Y, Y)
+    x = y
+    if side != "upper":
+        x = np.where(y < lo + a, lo + (y - (lo - a)) ** 2 / (4.0 * a), x)
+    if side != "lower":
+        x = np.where(y > hi - a, hi - (y - (hi + a)) ** 2 / (4.0 * a), x)
+    return np.clip(x, lo, hi)  # the folded y is within [lo - a, hi + a] up to rounding: x exactly in the box
+
+
+def as_box(bounds, d: int) -> Box | None:
+    """``bounds`` as a :class:`Box` for ``d`` coordinates, or None.
+
+    Accepted (scipy.optimize's conventions): None; a ``scipy.optimize.Bounds`` (``lb``, ``ub``
+    scalars or ``(d,)``); a sequence of ``d`` pairs ``(lo, hi)`` with None for an open side; a
+    :class:`Box`. A box with no finite bound at all is None (nothing to enforce).
+    """
+    if bounds is None:
+        return None
+    if isinstance(bounds, Box):
+        box = bounds
+    elif hasattr(bounds, "lb") and hasattr(bounds, "ub"):  # scipy.optimize.Bounds
+        lb, ub = np.asarray(bounds.lb, dtype=np.float64), np.asarray(bounds.ub, dtype=np.float64)
+        if lb.size not in (1, d) or ub.size not in (1, d):
+            raise ValidationError(f"bounds: Bounds with {lb.size} lower and {ub.size} upper bounds for x0 of {d} "
+                                  f"coordinates (give 1 or {d} of each)")
+        box = Box(np.broadcast_to(lb.reshape(-1), (d,)), np.broadcast_to(ub.reshape(-1), (d,)))
+    else:
+        try:
+            pairs = [tuple(p) for p in bounds]
+        except TypeError:
+            raise ValidationError(f"bounds: expected a scipy.optimize.Bounds or a sequence of (lo, hi) pairs, "
+                                  f"got {type(bounds).__name__}") from None
+        if len(pairs) != d or any(len(p) != 2 for p in pairs):
+            raise ValidationError(f"bounds: expected {d} (lo, hi) pairs, one per coordinate of x0, got {len(pairs)}"
+                                  + ("" if all(len(p) == 2 for p in pairs) else " (not all of length 2)"))
+        try:
+            lo = [-np.inf if p[0] is None else float(p[0]) for p in pairs]
+            hi = [np.inf if p[1] is None else float(p[1]) for p in pairs]
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"bounds: each bound must be a number or None ({exc})") from None
+        box = Box(np.array(lo), np.array(hi))
+    if box.d != d:
+        raise ValidationError(f"bounds: {box.d} coordinates, x0 has {d}")
+    if not (np.isfinite(box.lower).any() or np.isfinite(box.upper).any()):
+        return None
+    return box
