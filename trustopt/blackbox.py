@@ -65,7 +65,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-from trustopt._validation import ValidationError, as_float_array, check_nonnegative, check_positive
+from trustopt._validation import ValidationError, as_float_array, check_int, check_nonnegative, check_positive
 from trustopt.algorithms.ars import ARSStep
 from trustopt.algorithms.es import ESGradientStep, GaussianSearch, antithetic_pairs, impute_nonfinite, make_batch
 from trustopt.algorithms.tres import TRESStep
@@ -84,12 +84,6 @@ __all__ = ["ES", "ARS", "TRES", "TrustRegionES", "ESOptions", "ARSOptions",
 
 class BoundsWarning(UserWarning):
     """A starting point outside the bounds was clipped into the box."""
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValidationError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class _AskTellSampler:
@@ -297,7 +291,7 @@ class TRESOptions(_ModeOptions):
     def __post_init__(self):
         super().__post_init__()
         check_positive(self.lambda_, "lambda_")
-        _check_int(self.K, "K", 1)
+        check_int(self.K, "K", 1)
         check_positive(self.lr, "lr")
         _check_choice(self.shaping, "shaping", ("centered_ranks", "none"))
 
@@ -384,21 +378,21 @@ class _ESBase:
             warnings.warn("x0 is outside the bounds: clipped into the box", BoundsWarning, stacklevel=2)
             x0 = np.clip(x0, self.box.lower, self.box.upper)
         sigma0 = check_positive(sigma0, "sigma0")
-        seed = _check_int(seed, "seed", 0)
+        seed = check_int(seed, "seed", 0)
         d = x0.shape[0]
         self.adapt = bool(getattr(self.options, "adapt", True))
         self._configure(d)
         if popsize is None:
             popsize = self._default_popsize(d)
-        popsize = _check_int(popsize, "popsize", 2)
+        popsize = check_int(popsize, "popsize", 2)
         self.m = popsize // 2  # antithetic pairs (+ the center point when self.center)
         popsize = 2 * self.m + (1 if self.center else 0)
         self.d, self.sigma0, self.seed, self.popsize = d, sigma0, seed, popsize
         self.tolx = check_positive(tolx, "tolx")
         self.tolfun = check_positive(tolfun, "tolfun")
         self.ftarget = float(ftarget)
-        self.maxfev = None if maxfev is None else _check_int(maxfev, "maxfev", 1)
-        self.maxiter = None if maxiter is None else _check_int(maxiter, "maxiter", 0)
+        self.maxfev = None if maxfev is None else check_int(maxfev, "maxfev", 1)
+        self.maxiter = None if maxiter is None else check_int(maxiter, "maxiter", 0)
         self.noise = noise if noise is not None else NoiseTable()
         if not isinstance(self.noise, NoiseTable):
             raise ValidationError(f"noise: expected a NoiseTable, got {type(self.noise).__name__}")
@@ -510,7 +504,7 @@ class _ESBase:
             if f[j] < self.best_f:
                 self.best_f, self.best_x = float(f[j]), np.array(X[j])
         F, n_bad = impute_nonfinite(-f, maximize=True)
-        n_exceptions = _check_int(n_exceptions, "n_exceptions", 0)
+        n_exceptions = check_int(n_exceptions, "n_exceptions", 0)
         if n_exceptions > n_bad:
             raise ValidationError(f"n_exceptions: {n_exceptions} exceptions but only {n_bad} non-finite values")
         self.n_nonfinite += n_bad - n_exceptions

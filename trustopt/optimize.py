@@ -20,9 +20,9 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 
 from trustopt._callbacks import Callback
-from trustopt._validation import ValidationError, as_float_array, check_positive
+from trustopt._validation import ValidationError, as_float_array, check_int, check_positive
 from trustopt.blackbox import (DEFAULT_METHOD, METHODS, _STATUS_MESSAGES, ARSOptions, BoundsWarning, ESOptions,
-                               TRESOptions, TrustRegionESOptions, _all_failed, _check_bool, _check_choice, _check_int,
+                               TRESOptions, TrustRegionESOptions, _all_failed, _check_bool, _check_choice,
                                _ESBase, status_of)
 from trustopt.bounds import Box, as_box
 from trustopt.noise import NoiseTable, perturb
@@ -131,7 +131,7 @@ class _Evaluator:
         self.evaluation, self.backend, self.map = evaluation, None, None
         if callable(workers):
             self.map = workers
-        elif _check_int(workers, "workers", 1) > 1:
+        elif check_int(workers, "workers", 1) > 1:
             self.backend = ProcessBackend(n_workers=int(workers), noise=noise, resident=evaluation,
                                           chunks_per_worker=1)
 
@@ -218,12 +218,12 @@ class MinimizeOptions:
 
     def __post_init__(self):
         _check_choice(self.on_error, "on_error", ("raise", "impute"))
-        _check_int(self.verbose, "verbose", 0)
+        check_int(self.verbose, "verbose", 0)
         if self.log is not None and not isinstance(self.log, (str, os.PathLike)):
             raise ValidationError(f"log: expected a file path or None, got {type(self.log).__name__}")
         if self.popsize is not None:
-            _check_int(self.popsize, "popsize", 2)
-        _check_int(self.restarts, "restarts", 0)
+            check_int(self.popsize, "popsize", 2)
+        check_int(self.restarts, "restarts", 0)
         check_positive(self.incpopsize, "incpopsize")
         if self.restart_x0 is not None and not callable(self.restart_x0):
             raise ValidationError(f"restart_x0: must be callable (rng -> x0) or None, "
@@ -237,7 +237,7 @@ class MinimizeOptions:
         check_positive(self.tolx, "tolx")
         check_positive(self.tolfun, "tolfun")
         if self.maxiter is not None:
-            _check_int(self.maxiter, "maxiter", 0)
+            check_int(self.maxiter, "maxiter", 0)
         if self.method_options is not None and not isinstance(self.method_options, _METHOD_OPTION_CLASSES):
             names = ", ".join(c.__name__ for c in _METHOD_OPTION_CLASSES)
             raise ValidationError(f"method_options: expected one of {names} or None, "
@@ -294,7 +294,7 @@ def _as_count(value, name: str) -> int:
     """A positive integer, also given as an integral float (``maxfev=1e4``)."""
     if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
         value = int(value)
-    return _check_int(value, name, 1)
+    return check_int(value, name, 1)
 
 
 def _as_seed(seed) -> int:
@@ -304,7 +304,7 @@ def _as_seed(seed) -> int:
         return int(np.random.SeedSequence().entropy)
     if isinstance(seed, np.random.Generator):
         return int(seed.integers(0, 2**63 - 1))
-    return _check_int(seed, "seed", 0)
+    return check_int(seed, "seed", 0)
 
 
 #: Columns of ``result.history`` and of the ``log`` CSV file: one row per evaluated batch.

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
 from trustopt import lqr as lqr_oracle
-from trustopt._validation import ValidationError, check_nonnegative, readonly
+from trustopt._validation import ValidationError, check_int, check_nonnegative, readonly
 from trustopt.components.samplers import _StepLog
 from trustopt.core.types import Batch
 from trustopt.estimators import gae, gae_with_fitted_baseline, ridge_regression
@@ -37,12 +37,6 @@ def _check_lqr(problem) -> "lqr_oracle.LQR":
     if not isinstance(problem, lqr_oracle.LQR):
         raise ValidationError(f"lqr: expected a trustopt.lqr.LQR, got {type(problem).__name__}")
     return problem
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValidationError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_policy(lqr, policy, theta) -> None:
@@ -174,7 +168,7 @@ class ExactLQRSampler:
 
     def __post_init__(self):
         _check_lqr(self.lqr)
-        _check_int(self.action_nodes, "action_nodes", 3)
+        check_int(self.action_nodes, "action_nodes", 3)
 
     def sample(self, policy, theta, rng=None, baseline=None) -> Batch:
         lqr = self.lqr
@@ -280,13 +274,13 @@ class LQREpisodeSampler:
 
     def __post_init__(self):
         _check_lqr(self.lqr)
-        _check_int(self.n_episodes, "n_episodes", 2)
+        check_int(self.n_episodes, "n_episodes", 2)
         if not 0.0 <= float(self.lambda_) <= 1.0:
             raise ValidationError(f"lambda_: must lie in [0, 1], got {self.lambda_!r}")
         check_nonnegative(self.reg_coeff, "reg_coeff")
         if self.max_episode_steps is None:
             object.__setattr__(self, "max_episode_steps", default_max_episode_steps(float(self.lqr.gamma)))
-        _check_int(self.max_episode_steps, "max_episode_steps", 1)
+        check_int(self.max_episode_steps, "max_episode_steps", 1)
 
     def sample(self, policy, theta, rng, baseline=None) -> Batch:
         lqr = self.lqr

@@ -28,18 +28,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustopt._validation import ValidationError, check_nonnegative
+from trustopt._validation import ValidationError, check_int, check_nonnegative
 from trustopt.core.types import Batch
 from trustopt.estimators import gae, gae_with_fitted_baseline, ridge_regression
 from trustopt.tabular import TabularMDP, evaluate
 
 __all__ = ["ExactTabularSampler", "TabularEpisodeSampler", "TabularVineSampler", "default_max_episode_steps"]
-
-
-def _check_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValidationError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_unit(value, name: str) -> float:
@@ -178,12 +172,12 @@ class TabularEpisodeSampler:
 
     def __post_init__(self):
         _check_mdp(self.mdp)
-        _check_int(self.n_episodes, "n_episodes", 2)
+        check_int(self.n_episodes, "n_episodes", 2)
         _check_unit(self.lambda_, "lambda_")
         check_nonnegative(self.reg_coeff, "reg_coeff")
         if self.max_episode_steps is None:
             object.__setattr__(self, "max_episode_steps", default_max_episode_steps(float(self.mdp.gamma)))
-        _check_int(self.max_episode_steps, "max_episode_steps")
+        check_int(self.max_episode_steps, "max_episode_steps", 1)
 
     def _fit(self, states, targets) -> np.ndarray:
         S = self.mdp.n_states
@@ -249,11 +243,11 @@ class TabularVineSampler:
 
     def __post_init__(self):
         _check_mdp(self.mdp)
-        _check_int(self.n_trunk_episodes, "n_trunk_episodes", 2)
-        _check_int(self.n_rollout_states, "n_rollout_states")
+        check_int(self.n_trunk_episodes, "n_trunk_episodes", 2)
+        check_int(self.n_rollout_states, "n_rollout_states", 1)
         if self.max_episode_steps is None:
             object.__setattr__(self, "max_episode_steps", default_max_episode_steps(float(self.mdp.gamma)))
-        _check_int(self.max_episode_steps, "max_episode_steps")
+        check_int(self.max_episode_steps, "max_episode_steps", 1)
 
     def _branches(self, policy, theta, states, rng):
         """``Q_hat (n, A)`` and the number of steps, with common random numbers per state."""
