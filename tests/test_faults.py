@@ -186,3 +186,32 @@ def test_workers_exit_when_the_trainer_is_killed_alone(tmp_path, sig):
         except ProcessLookupError:
             pass
     assert shm_segments() <= shm_before
+
+
+OWNER = """
+import sys, time
+from trustopt.noise import NoiseTable
+from trustopt.workers import ProcessBackend
+bk = ProcessBackend(n_workers=2, noise=NoiseTable(seed=1, size=1000), start_method=sys.argv[1])
+print(" ".join(map(str, bk.worker_pids())), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
+def test_workers_of_every_start_method_exit_when_their_owner_is_killed(start_method):
+    proc = subprocess.Popen([sys.executable, "-c", OWNER, start_method], stdout=subprocess.PIPE, text=True,
+                            env=_env(), cwd=REPO, start_new_session=True)
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert len(pids) == 2 and all(alive(p) for p in pids)
+        time.sleep(2 * 0.25)  # longer than the workers' check period: they stay while the owner lives
+        assert all(alive(p) for p in pids)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert wait_until(lambda: not any(alive(p) for p in pids), 15), [p for p in pids if alive(p)]
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -191,17 +191,29 @@ PARENT_CHECK_PERIOD = 0.25
 
 
 def _exit_with_parent(parent_pid: int) -> None:
-    """Worker thread: exit the process once its parent is gone.
+    """Worker thread: exit the process once the process that owns the pool is gone.
 
-    A worker blocked on the pool's queue never sees its parent die (SIGKILL by the OOM
-    killer, a scheduler's kill): it would live on, holding its memory. When the parent dies
-    the worker is re-parented, so ``os.getppid()`` changes; polling it works on every POSIX
-    system and needs no help from the parent.
+    A worker blocked on the pool's queue never sees its owner die (SIGKILL by the OOM killer,
+    a scheduler's kill): it would live on, holding its memory. Two signs, polled (portable, no
+    help from the owner needed): the owner's pid no longer exists, or the worker was re-parented
+    (its parent -- the owner under ``fork`` and ``spawn``, the fork server under
+    ``forkserver``, which exits with the owner -- died).
     """
+    ppid = os.getppid()
     while True:
         time.sleep(PARENT_CHECK_PERIOD)
-        if os.getppid() != parent_pid:
+        if os.getppid() != ppid or not _exists(parent_pid):
             os._exit(0)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - exists, owned by another user
+        return True
+    return True
 
 
 def _init_worker(parent_pid: int, table, resident) -> None:
