@@ -193,3 +193,8 @@ def test_backend_factory_and_validation():
     with pytest.raises(ValidationError, match="theta"):
         RolloutJob(env=None, theta=np.zeros(3), sigma=1.0, obs_mean=np.zeros(2), obs_std=np.ones(2), act_dim=1,
                    obs_dim=2)
+
+
+def test_an_unpicklable_resident_is_refused_up_front_where_workers_are_not_forked():
+    with pytest.raises(ValidationError, match="'spawn' receive the objective pickled, so it must be picklable"):
+        ProcessBackend(n_workers=2, noise=SMALL_TABLE, resident=lambda x: x, start_method="spawn")

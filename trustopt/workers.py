@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import time
@@ -292,6 +293,13 @@ class ProcessBackend:
         if self._ctx.get_start_method() == "fork":
             self._table = self.noise
         else:
+            try:  # sent to every worker: fail now, with a message, not inside the pool
+                pickle.dumps(self.resident)
+            except Exception as exc:
+                raise ValidationError(
+                    f"fun: worker processes started by {self._ctx.get_start_method()!r} receive the objective "
+                    f"pickled, so it must be picklable (a module-level function, not a lambda or a closure): "
+                    f"{type(exc).__name__}: {exc}") from None
             self._shm = shared_memory.SharedMemory(create=True, size=table.nbytes)
             np.ndarray(table.shape, dtype=np.float32, buffer=self._shm.buf)[:] = table
             self._table = (self._shm.name, int(self.noise.size))
