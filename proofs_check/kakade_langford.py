@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from trustopt import tabular
-from proofs_check import draws
+from proofs_check import _rational as R, draws
 from proofs_check.registry import Claim, Field, Outcome, register
 
 SRC = "trpo-trust-region-policy-optimization.txt"
@@ -26,6 +26,16 @@ def check_pdl(b, *, visitation: str = "new") -> Outcome:
     return Outcome(slack=-np.abs(evt.eta - rhs), scale=draws.value_scale(b))
 
 
+def exact_pdl(inst, *, visitation: str = "new"):
+    """Certificate of the performance-difference identity on the instance made rational."""
+    M, pol, shown = R.tabular_instance(inst, "pi", "pi_new")
+    pi, pit = pol["pi"], pol["pi_new"]
+    ev, evt = R.evaluate(M, pi), R.evaluate(M, pit)
+    rho = {"new": evt.rho, "old": ev.rho, "normalized": [(1 - M.gamma) * x for x in evt.rho]}[visitation]
+    rhs = ev.eta + sum(rho[s] * pit[s][a] * ev.A[s][a] for s in range(M.S) for a in range(M.A))
+    return R.identity(evt.eta, rhs, shown)
+
+
 register(Claim(
     id="pdl.kakade-langford",
     source=f"{SRC} eq. 1-2, App. A Lemma 1 (eq. 19-24); STRO eq. 2.3",
@@ -34,6 +44,7 @@ register(Claim(
     draw=draws.tabular,
     check=check_pdl,
     schema=draws.schema("pi", "pi_new"),
+    exact=exact_pdl,
 ))
 
 
@@ -96,6 +107,20 @@ def check_cpi(b, *, constant: float = 2.0) -> Outcome:
     return Outcome(slack=bound - (L - evt.eta), scale=draws.value_scale(b), bound=bound)
 
 
+def exact_cpi(inst, *, constant=2):
+    """Certificate of eq. 6: ``gap = L_pi(pi_new) - eta(pi_new)``, ``bound = 2 eps' gamma a^2/(1-gamma)^2``."""
+    M, pol, shown = R.tabular_instance(inst, "pi", "pi_prime")
+    a = R.rational(np.asarray(inst["a"]).reshape(()))
+    shown["a"] = a
+    pi, pp = pol["pi"], pol["pi_prime"]
+    pit = [[(1 - a) * x + a * y for x, y in zip(r1, r2)] for r1, r2 in zip(pi, pp)]
+    ev, evt = R.evaluate(M, pi), R.evaluate(M, pit)
+    L = R.surrogate(M, ev, pit)
+    eps = max(abs(sum(pp[s][b] * ev.A[s][b] for b in range(M.A))) for s in range(M.S))
+    bound = R.Q(constant) * eps * M.gamma * a**2 / (1 - M.gamma) ** 2
+    return R.inequality(L - evt.eta, bound, shown, L=L, eta_new=evt.eta, eps_prime=eps)
+
+
 def _draw_cpi(rng, n):
     out = []
     for b in draws.tabular(rng, n, policies=("pi", "pi_prime")):
@@ -119,4 +144,5 @@ register(Claim(
     draw=_draw_cpi,
     check=check_cpi,
     schema=draws.schema("pi", "pi_prime", a=Field(kind="unit")),
+    exact=exact_cpi,
 ))

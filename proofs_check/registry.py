@@ -120,10 +120,46 @@ class Outcome:
         n = self.slack.shape[0]
         if self.bound is None:
             return np.full(n, np.nan)
-        gap = self.bound - self.slack if self.gap is None else self.gap
         with np.errstate(divide="ignore", invalid="ignore"):
+            gap = self.bound - self.slack if self.gap is None else self.gap
             t = gap / self.bound
         return np.where(self.valid & (self.bound > self.tol) & np.isfinite(t), t, np.nan)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Certificate:
+    """An exact verdict on ONE instance, from a claim's ``exact`` function.
+
+    The instance is converted to exact rationals (each float is the decimal it prints as,
+    probability rows renormalized to sum exactly to 1: :mod:`proofs_check._rational`), and the
+    claim's slack is evaluated in exact rational arithmetic, or enclosed by an interval with
+    rational endpoints where ``log``/``sqrt``/``exp`` enter. ``upper < 0`` PROVES the rational
+    instance violates the claim; ``lower >= 0`` proves it satisfies it.
+
+    Attributes:
+        upper: an upper bound on the exact slack (the slack itself when it is rational).
+        lower: a lower bound on it (``None``: only an upper bound is known, e.g. when the
+            claim's left side is a maximum that is bounded above).
+        instance: the rational instance (name -> nested lists of Fractions).
+        sides: named exact quantities (e.g. ``gap``, ``bound``, ``lhs``, ``rhs``).
+        gap, bound: for inequalities ``gap <= bound``, exact values or intervals (used by
+            variants that rescale a bound).
+    """
+
+    upper: object
+    lower: object = None
+    instance: Mapping = field(default_factory=dict)
+    sides: Mapping = field(default_factory=dict)
+    gap: object = None
+    bound: object = None
+
+    @property
+    def violated(self) -> bool:
+        return self.upper < 0
+
+    @property
+    def holds(self) -> bool:
+        return self.lower is not None and self.lower >= 0
 
 
 Draw = Callable[[np.random.Generator, int], list]
@@ -148,6 +184,10 @@ class Claim:
         max_instances: cap on the random instances for expensive claims (None: no cap).
         search_budget: instances the adversarial search may evaluate (None: from ``n``).
         notes: findings, corrected statement, proof of a sharper statement.
+        exact: ``exact(instance) -> Certificate`` (one instance, arrays without the batch axis):
+            the claim's slack on the instance made rational, evaluated exactly. When given,
+            a violation found in floating point is reported only if the certificate proves it
+            ("violated (exact)"); floating-point noise cannot produce a violation.
     """
 
     id: str
@@ -162,6 +202,7 @@ class Claim:
     max_instances: int | None = None
     search_budget: int | None = None
     notes: str = ""
+    exact: Callable | None = None
 
     def __post_init__(self):
         if not isinstance(self.id, str) or not self.id:

@@ -27,12 +27,14 @@ def _short_source(src: str, width: int = 34) -> str:
 
 
 def status_label(r: ClaimResult) -> str:
-    s = r.status
-    if r.within_roundoff:
-        s = "holds (within round-off)"
+    """``verdict`` (see :attr:`ClaimResult.verdict`), ``documented`` for an expected violation,
+    ``(expected ...)`` when the status is not the documented one."""
+    v = r.verdict
     if r.status != r.expected:
-        return f"{s} (expected {r.expected})"
-    return s + (" (documented)" if s == "violated" else "")
+        return f"{v} (expected {r.expected})"
+    if r.status == "violated":
+        return v[:-1] + ", documented)"
+    return v
 
 
 #: Printed under the table: how the ``instances`` cells add up.
@@ -148,6 +150,16 @@ def markdown(results: list[ClaimResult], *, instances: int, seed: int, seconds: 
                 inst = json.dumps(ce["instance"])
                 out += [f"Minimal counterexample (found by {ce.get('found_by')} search, shrunk; slack {ce['slack']:.4g}, "
                         f"tolerance {ce['tol']:.2g}):", "", "```json", inst if len(inst) < 3000 else inst[:3000] + " ...", "```", ""]
+                cert = ce.get("certificate")
+                if cert:
+                    sides = ", ".join(f"{k} = {v}" for k, v in cert["sides"].items())
+                    out += [f"Exact certificate (the instance in exact rationals, `python -m proofs_check --certify {r.id}` "
+                            f"re-checks it): slack = {cert['slack_upper']} < 0" if cert["slack_lower"] == cert["slack_upper"]
+                            else f"Exact certificate (the instance in exact rationals, `python -m proofs_check --certify {r.id}` "
+                            f"re-checks it): slack <= {cert['slack_upper']} < 0", "", f"({sides})", ""]
+                else:
+                    out += ["No exact evaluator for this claim: the violation is established in floating point "
+                            "(slack far below the round-off tolerance), not by an exact certificate.", ""]
     notes = [(r, claims_by_id.get(r.id)) for r in results if r.status != "violated"]
     notes = [(r, c) for r, c in notes if c is not None and c.notes]
     if notes:

@@ -65,6 +65,9 @@ class ClaimResult:
     tightest: dict | None = None
     error: str | None = None
     notes: str = ""
+    certified: bool | None = None  # None: the claim has no exact evaluator
+    unconfirmed_violations: int = 0  # float violations the exact evaluation did not confirm
+    exact_note: str | None = None
 
     @property
     def status(self) -> str:
@@ -73,6 +76,21 @@ class ClaimResult:
         if self.instances - self.invalid_instances <= 0:
             return "unchecked"
         return "violated" if self.violations else "holds"
+
+    @property
+    def verdict(self) -> str:
+        """The status with how it is known: ``"violated (exact)"`` (a certificate proves the
+        counterexample on exact rationals), ``"violated (float)"`` (the claim has no exact
+        evaluator), ``"holds (within round-off)"``, ``"holds (float violations refuted exactly)"``
+        or the plain status."""
+        s = self.status
+        if s == "violated":
+            return "violated (exact)" if self.certified else "violated (float)"
+        if s == "holds" and self.unconfirmed_violations:
+            return "holds (float violations refuted exactly)"
+        if self.within_roundoff:
+            return "holds (within round-off)"
+        return s
 
     @property
     def ok(self) -> bool:
@@ -115,6 +133,9 @@ class ClaimResult:
             "tightness_random": num(self.tightness_random),
             "tightest_instance": None if self.tightest is None else to_jsonable(self.tightest),
             "error": self.error,
+            "verdict": self.verdict,
+            "certified": self.certified,
+            "unconfirmed_violations": int(self.unconfirmed_violations),
         }
 
 
@@ -207,6 +228,73 @@ def _score(out: Outcome) -> np.ndarray:
     return np.where(out.violated, np.maximum(t, 1.0) + 1.0, t)
 
 
+class _Search:
+    """A batched (1 + lambda) evolution strategy from ``k`` seed instances of one shape: each
+    generation draws ``children`` perturbations of every member (:func:`perturb`, step ``step``
+    per member) and keeps the best child where it improves :func:`_score`; steps grow by 1.5 on
+    success and shrink by 0.6 on failure (a success-rule step adaptation). Resumable: :meth:`run`
+    continues from where the last call stopped, so a budget can be handed out in rounds."""
+
+    def __init__(self, claim: Claim, seeds: Mapping[str, np.ndarray], rng: np.random.Generator, children: int = 8):
+        self.claim, self.rng, self.children = claim, rng, children
+        self.k = _batch_size(seeds)
+        self.pop = {key: np.asarray(v, float) for key, v in seeds.items()}
+        self.out = _run_check(claim, self.pop)
+        self.best = _score(self.out)
+        self.step = np.full(self.k, 0.3)
+        self.evaluated = 0
+
+    @property
+    def score(self) -> float:
+        return float(np.max(self.best)) if self.best.size else -np.inf
+
+    def focus(self) -> None:
+        """Replace the worse half of the members by copies of the best one with a fresh step:
+        later rounds refine the best basin from several independent paths."""
+        order = np.argsort(-self.best)
+        worse = order[(self.k + 1) // 2:]
+        if not len(worse) or not np.isfinite(self.best[order[0]]):
+            return
+        for key in self.pop:
+            self.pop[key][worse] = self.pop[key][order[0]]
+        self.best[worse] = self.best[order[0]]
+        self.step[worse] = 0.3
+
+    def run(self, budget: int, deadline: float) -> None:
+        claim, k, children = self.claim, self.k, self.children
+        spent = 0
+        while spent + k * children <= budget and time.perf_counter() < deadline:
+            rep = {key: np.repeat(v, children, axis=0) for key, v in self.pop.items()}
+            kids = perturb(claim, rep, np.repeat(self.step, children), self.rng)
+            spent += k * children
+            self.evaluated += k * children
+            try:
+                kout = _run_check(claim, kids)
+            except Exception:  # a perturbation outside the claim's domain: shrink the steps
+                self.step *= 0.5
+                continue
+            ks = _score(kout).reshape(k, children)
+            j = ks.argmax(axis=1)
+            improved = ks[np.arange(k), j] > self.best
+            idx = np.arange(k) * children + j
+            for key in self.pop:
+                self.pop[key] = np.where(improved.reshape((-1,) + (1,) * (self.pop[key].ndim - 1)), kids[key][idx],
+                                         self.pop[key])
+            self.best = np.where(improved, ks[np.arange(k), j], self.best)
+            self.step = np.clip(np.where(improved, self.step * 1.5, self.step * 0.6), 1e-4, 3.0)
+            # a converged member (step at its floor) hops: half of them from the best member, half
+            # from where they are, with a large step (elitist, so a hop never loses ground)
+            stalled = self.step <= 1e-4
+            if stalled.any():
+                b = int(np.argmax(self.best))
+                to_best = stalled & (self.rng.random(k) < 0.5)
+                for key in self.pop:
+                    self.pop[key][to_best] = self.pop[key][b]
+                self.best[to_best] = self.best[b]
+                self.step[stalled] = 1.0
+        self.out = _run_check(claim, self.pop)
+
+
 def adversarial_search(
     claim: Claim,
     seeds: Mapping[str, np.ndarray],
@@ -216,34 +304,87 @@ def adversarial_search(
     children: int = 8,
     time_limit: float = 30.0,
 ) -> tuple[dict, Outcome, int]:
-    """Maximize ``gap / bound`` from the seed instances; returns the final population, its
-    outcome and the number of instances evaluated."""
-    k = _batch_size(seeds)
-    pop = {key: np.asarray(v, float) for key, v in seeds.items()}
-    out = _run_check(claim, pop)
-    best = _score(out)
-    step = np.full(k, 0.3)
-    evaluated = 0
-    t0 = time.perf_counter()
-    while evaluated + k * children <= budget and time.perf_counter() - t0 < time_limit:
-        rep = {key: np.repeat(v, children, axis=0) for key, v in pop.items()}
-        kids = perturb(claim, rep, np.repeat(step, children), rng)
-        try:
-            kout = _run_check(claim, kids)
-        except Exception:  # a perturbation outside the claim's domain: shrink the steps
-            step *= 0.5
-            evaluated += k * children
-            continue
-        evaluated += k * children
-        ks = _score(kout).reshape(k, children)
-        j = ks.argmax(axis=1)
-        improved = ks[np.arange(k), j] > best
-        idx = np.arange(k) * children + j
-        for key in pop:
-            pop[key] = np.where(improved.reshape((-1,) + (1,) * (pop[key].ndim - 1)), kids[key][idx], pop[key])
-        best = np.where(improved, ks[np.arange(k), j], best)
-        step = np.clip(np.where(improved, step * 1.5, step * 0.6), 1e-4, 3.0)
-    return pop, _run_check(claim, pop), evaluated
+    """Maximize ``gap / bound`` from seed instances of one shape; returns the final population,
+    its outcome and the number of instances evaluated."""
+    s = _Search(claim, seeds, rng, children)
+    s.run(budget, time.perf_counter() + time_limit)
+    return s.pop, s.out, s.evaluated
+
+
+def size_class(claim: Claim, inst: Mapping[str, np.ndarray]) -> tuple:
+    """The size class of an instance: the shapes of its arrays (states, actions, dimensions,
+    horizon, ...) and, where the schema has a discount, its range ``[0, .5)``, ``[.5, .9)`` or
+    ``[.9, .99]`` (the papers' bounds behave differently as ``gamma -> 0`` and ``gamma -> 1``)."""
+    key = tuple((k, np.shape(v)) for k, v in sorted(inst.items()))
+    for k, f in claim.schema.items():
+        if f.kind == "gamma" and k in inst:
+            g = float(np.max(inst[k]))
+            key += ((k, int(g >= 0.5) + int(g >= 0.9)),)
+    return key
+
+
+#: Candidates per size class the default search budget guarantees (a d = 3 TRES class needs
+#: about 10^4 evaluations from random starts to reach its supremum).
+CLASS_BUDGET = 3000
+
+
+def search_budget_for(claim: Claim, n: int, override: int | None = None, classes: int = 1) -> int:
+    """Candidates the adversarial search may evaluate: ``override``, else the claim's
+    ``search_budget`` (expensive claims) scaled by ``max(1, n / 1000)``, else
+    ``max(32 n, CLASS_BUDGET * classes)``: it grows with ``--instances`` so that more instances
+    also mean a deeper search, and every size class gets a real search."""
+    if override:
+        return int(override)
+    if claim.search_budget:
+        return int(claim.search_budget * max(1.0, n / 1000))
+    return max(32 * n, CLASS_BUDGET * classes)
+
+
+#: Wall-clock cap of one claim's adversarial search (seconds).
+SEARCH_TIME_LIMIT = 20.0
+
+
+def search_classes(claim: Claim, seeds_by_class: Mapping[tuple, list], rng: np.random.Generator, budget: int,
+                   *, time_limit: float = SEARCH_TIME_LIMIT) -> list:
+    """Search every size class from its own tightest instances, so that a claim that is only
+    false for, e.g., ``d >= 3`` is searched there even when ``d = 2`` instances are the tightest
+    overall. Half of the budget is spread evenly over all classes (no class is judged by its
+    first steps: a class whose supremum is larger may start lower); the other half goes by
+    successive halving: each round spends an equal share on the active classes, then the better
+    half (by best score) continue, refocused on their best instance. Returns the ``_Search``
+    objects (their populations are the search's result)."""
+    classes = sorted((cls for cls in seeds_by_class if seeds_by_class[cls]), key=repr)
+    # a small budget (expensive claims) cannot feed every class: the classes of the tightest
+    # seeds first, each generation at least two children per member
+    per_class = 2 * 8 * max(len(seeds_by_class[c]) for c in classes) if classes else 1
+    if budget < per_class * len(classes):
+        classes.sort(key=lambda c: -seeds_by_class[c][0][0])
+        classes = classes[: max(1, budget // per_class)]
+    searches = []
+    for cls in classes:
+        insts = [inst for _, inst in seeds_by_class[cls]]
+        batch = {k: np.stack([i[k] for i in insts]) for k in insts[0]}
+        children = int(np.clip(budget // (2 * len(insts) * len(classes)), 1, 8))
+        searches.append(_Search(claim, batch, rng, children))
+    if not searches:
+        return []
+    t_end = time.perf_counter() + time_limit
+    for s in searches:
+        s.run(budget // 2 // len(searches), time.perf_counter() + time_limit / 2 / len(searches))
+    rounds = int(np.ceil(np.log2(len(searches)))) + 1
+    active = list(searches)
+    for r in range(rounds):
+        share = (budget - budget // 2) // rounds // len(active)
+        before = {id(s): s.score for s in active}
+        for s in active:
+            s.run(share, t_end)
+        # classes still improving first (a class that has converged, e.g. to an attained bound,
+        # gains nothing from more budget), then by score
+        active.sort(key=lambda s: (s.score - before[id(s)] <= 1e-3 * max(1.0, abs(s.score)), -s.score))
+        active = active[: max(1, (len(active) + 1) // 2)]
+        for s in active:
+            s.focus()
+    return searches
 
 
 # ----------------------------------------------------------------------------- shrinking
@@ -342,6 +483,29 @@ def shrink(claim: Claim, inst: Mapping[str, np.ndarray], *, max_checks: int = 20
     return current
 
 
+# ----------------------------------------------------------------------------- certificates
+
+
+def certify(claim: Claim, inst: Mapping[str, np.ndarray]):
+    """``(certificate, None)`` from the claim's exact evaluator, or ``(None, why)``."""
+    if claim.exact is None:
+        return None, "no exact evaluator"
+    try:
+        return claim.exact({k: np.asarray(v, float) for k, v in inst.items()}), None
+    except Exception as exc:  # e.g. an infinite KL, a singular exact system
+        return None, f"exact evaluation failed: {type(exc).__name__}: {exc}"
+
+
+def certificate_json(cert) -> dict:
+    """A certificate as JSON: exact rationals as strings ``"p/q"``, intervals as ``[lo, hi]``."""
+    from proofs_check._rational import as_text
+
+    return {"violated": bool(cert.violated), "slack_upper": as_text(cert.upper),
+            "slack_lower": None if cert.lower is None else as_text(cert.lower),
+            "slack_upper_float": float(cert.upper), "sides": as_text(dict(cert.sides)),
+            "instance": as_text(dict(cert.instance))}
+
+
 # ----------------------------------------------------------------------------- regressions
 
 
@@ -391,7 +555,8 @@ class _Acc:
     tight: float = float("-inf")
     worst_violation: tuple | None = None  # ((size, relative slack), instance, source)
     tightest: dict | None = None  # the instance of largest gap / bound
-    seeds: list = field(default_factory=list)  # (score, instance) of the tightest instances
+    seeds: dict = field(default_factory=dict)  # size class -> [(score, instance)] of its tightest instances
+    claim: Claim | None = None
 
     def add(self, batch, out: Outcome, *, keep: int, source: str):
         n = out.slack.shape[0]
@@ -417,14 +582,18 @@ class _Acc:
             cand = (float(size[i]), float(rel[i]))
             if self.worst_violation is None or cand < self.worst_violation[0]:
                 self.worst_violation = (cand, take(batch, i), source)
-        if keep:
+        if keep:  # the `keep` tightest instances of every size class
             score = _score(out)
-            order = np.argsort(-score)[:keep]
-            for i in order:
-                if np.isfinite(score[i]):
-                    self.seeds.append((float(score[i]), take(batch, int(i))))
-            self.seeds.sort(key=lambda x: -x[0])
-            del self.seeds[keep:]
+            finite = np.flatnonzero(np.isfinite(score))
+            groups: dict = {}
+            for i in finite:
+                inst = take(batch, int(i))
+                groups.setdefault(size_class(self.claim, inst), []).append((float(score[i]), inst))
+            for cls, items in groups.items():
+                lst = self.seeds.setdefault(cls, [])
+                lst.extend(sorted(items, key=lambda x: -x[0])[:keep])
+                lst.sort(key=lambda x: -x[0])
+                del lst[keep:]
 
 
 def run_claim(
@@ -455,8 +624,8 @@ def run_claim(
     res = ClaimResult(id=claim.id, source=claim.source, kind=claim.kind, expected=claim.expected, notes=claim.notes)
     rng = claim_rng(claim.id, seed)
     n_random = n if claim.max_instances is None else min(n, claim.max_instances)
-    acc = _Acc()
-    keep = 16 if (search and claim.search) else 0
+    acc = _Acc(claim=claim)
+    keep = 4 if (search and claim.search) else 0
     try:
         # 1. regression instances
         if regressions_dir is not False:
@@ -474,13 +643,12 @@ def run_claim(
             if progress:
                 progress(out.slack.shape[0])
         res.tightness_random = acc.tight
-        # 3. adversarial search from the tightest random instances
+        # 3. adversarial search from the tightest random instances of every size class
         if keep and acc.seeds:
-            budget = search_budget or claim.search_budget or max(200, n // 2)
-            for seeds in _group_by_shape([s[1] for s in acc.seeds]):
-                pop, out, evaluated = adversarial_search(claim, seeds, rng, budget=budget // max(1, len(acc.seeds)) * _batch_size(seeds))
-                acc.add(pop, out, keep=0, source="adversarial")
-                res.adversarial_instances += evaluated
+            budget = search_budget_for(claim, n, search_budget, classes=len(acc.seeds))
+            for s in search_classes(claim, acc.seeds, rng, budget):
+                acc.add(s.pop, s.out, keep=0, source="adversarial")
+                res.adversarial_instances += s.evaluated
     except Exception as exc:  # reported, never hidden
         res.error = f"{type(exc).__name__}: {exc}"
     res.instances = res.random_instances + res.regression_instances + res.adversarial_instances
@@ -492,6 +660,22 @@ def run_claim(
     if acc.worst_violation is not None and res.error is None:
         rel, inst, source = acc.worst_violation
         small = shrink(claim, inst)
+        cert = None
+        if claim.exact is not None:
+            # a violation must be proved on exact rationals: the shrunk instance, else the
+            # instance as found; if neither is proved, the float violations were round-off
+            for cand in (small, inst):
+                cert, why = certify(claim, cand)
+                if cert is not None and cert.violated:
+                    small = cand
+                    break
+            res.certified = bool(cert is not None and cert.violated)
+            if not res.certified:
+                res.unconfirmed_violations = res.violations
+                res.violations = 0
+                res.exact_note = why or "the exact slack of the float counterexample is >= 0"
+                res.seconds = time.perf_counter() - t0
+                return res
         out = claim.check_one(small)
         info = {
             "found_by": source,
@@ -502,6 +686,8 @@ def run_claim(
             "bound": None if out.bound is None else float(out.bound[0]),
             "corrected": claim.notes,
         }
+        if res.certified:
+            info["certificate"] = certificate_json(cert)
         res.counterexample = {"instance": to_jsonable(small), **info}
         if save and regressions_dir is not False:
             path = save_regression(claim, small, info, None if regressions_dir is None else regressions_dir)

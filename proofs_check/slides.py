@@ -10,7 +10,7 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
 from trustopt import estimators, linalg, policies, tabular
-from proofs_check import draws
+from proofs_check import _rational as R, draws
 from proofs_check._exact import H_COMPLEX, grad_eta_complex_step, softmax
 from proofs_check.registry import Claim, Field, Outcome, register
 
@@ -236,6 +236,17 @@ def check_td_advantage(b) -> Outcome:
     return Outcome(slack=-err, scale=draws.value_scale(b))
 
 
+def exact_td_advantage(inst, *, gamma=True):
+    """Certificate of the one-step form ``A(s, a) = r + gamma E V(s') - V(s)`` (``gamma=False``:
+    the variant without gamma): the largest exact discrepancy over ``(s, a)``."""
+    M, pol, shown = R.tabular_instance(inst, "pi")
+    ev = R.evaluate(M, pol["pi"])
+    g = M.gamma if gamma else R.Q(1)
+    worst = max((abs(M.r[s][a] + g * sum(M.P[s][a][t] * ev.V[t] for t in range(M.S)) - ev.V[s] - ev.A[s][a]), s, a)
+                for s in range(M.S) for a in range(M.A))
+    return R.certificate(-worst[0], shown, {"state": worst[1], "action": worst[2]})
+
+
 register(Claim(
     id="pg.td-advantage",
     source=SRC + " 'Reducing Variance: Discounting', 'Bootstrapping'",
@@ -244,6 +255,7 @@ register(Claim(
     draw=lambda rng, n: draws.tabular(rng, n, policies=("pi",)),
     check=check_td_advantage,
     schema=draws.schema("pi"),
+    exact=exact_td_advantage,
 ))
 
 # ------------------------------------------------------------------------- gae.limits
@@ -280,6 +292,27 @@ def check_gae(b) -> Outcome:
     return Outcome(slack=-err, scale=scale)
 
 
+def exact_gae(inst, *, shift: int = 0, power_offset: int = 0):
+    """Certificate of ``GAE_t = sum_l (gamma lambda)^l delta_{t+l}`` against the slide's
+    lambda-weighted n-step sum (both exact); ``shift``/``power_offset`` give the variants
+    ``delta_{t+l+shift}`` and ``(gamma lambda)^(l+power_offset)``."""
+    r, V = R.rational_array(inst["rewards"]), R.rational_array(inst["values"])
+    g, lam = R.rational(np.asarray(inst["gamma"]).reshape(())), R.rational(np.asarray(inst["lambda_"]).reshape(()))
+    T = len(r)
+    Vn = V[1:] + [R.Q(0)]
+    delta = [r[t] + g * Vn[t] - V[t] for t in range(T)]
+
+    def nstep(t, k):
+        return sum(g**l * r[t + l] for l in range(k)) + g**k * (V[t + k] if t + k < T else 0) - V[t]
+
+    worst = R.Q(0)
+    for t in range(T):
+        weighted = sum((1 - lam) * lam ** (k - 1) * nstep(t, k) for k in range(1, T - t)) + lam ** (T - t - 1) * nstep(t, T - t)
+        claimed = sum((g * lam) ** (l + power_offset) * delta[t + l + shift] for l in range(T - t - shift))
+        worst = max(worst, abs(weighted - claimed))
+    return R.certificate(-worst, {"rewards": r, "values": V, "gamma": g, "lambda_": lam})
+
+
 def _draw_gae(rng, n):
     out = []
     for T, m in draws.per_size((1, 2, 5, 12), n):
@@ -298,6 +331,7 @@ register(Claim(
     max_instances=2000,
     schema={"rewards": Field(kind="real", axes=(None,)), "values": Field(kind="real", axes=(None,)),
             "gamma": Field(kind="unit"), "lambda_": Field(kind="unit")},
+    exact=exact_gae,
 ))
 
 # --------------------------------------------------------------------------- npg.step

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from trustopt import lqr, tabular
-from proofs_check import draws
+from proofs_check import _rational as R, draws
 from proofs_check.registry import Claim, Field, Outcome, register
 
 SRC = "stro-stochastic-trust-region-framework.txt"
@@ -55,7 +55,8 @@ def check_optimality(b) -> Outcome:
     g = np.asarray(b["gamma"], float)
     c = np.asarray(b["rho0"], float).min(axis=1) * (1 - g)
     gap_eta = eta_star - ev.eta
-    lo, hi = c * gap_eta, gap_eta / c
+    with np.errstate(divide="ignore", invalid="ignore"):  # p0 = 0 only off the claim's hypothesis (rho0 > 0)
+        lo, hi = c * gap_eta, gap_eta / c
     slack = np.minimum(Astar - lo, hi - Astar)
     with np.errstate(divide="ignore", invalid="ignore"):
         t_lo = np.where(Astar > 0, lo / Astar, 0.0)
@@ -125,6 +126,18 @@ def _draw_zero_start_mass(rng, n):
     return [{"P": P, "r": r, "rho0": np.tile([1.0, 0.0, 0.0], (m, 1)), "gamma": g, "pi": pi}]
 
 
+def exact_zero_start_mass(inst):
+    """Certificate: ``A*_pi = 0`` exactly and ``eta* - eta(pi) > 0`` exactly (``eta*`` by enumerating
+    the deterministic policies)."""
+    M, pol, shown = R.tabular_instance(inst, "pi")
+    ev = R.evaluate(M, pol["pi"])
+    Astar = sum(ev.rho[s] * max(ev.A[s]) for s in range(M.S))
+    if Astar != 0:
+        raise ValueError(f"A*_pi = {Astar} != 0: the premise fails on the rational instance")
+    eta_star = R.optimal_eta(M)
+    return R.certificate(-(eta_star - ev.eta), shown, {"A_star": Astar, "eta_star": eta_star, "eta": ev.eta})
+
+
 register(Claim(
     id="optimality.advantage.rho0-zeros",
     source=f"{SRC} Lemma 3.2 without eq. 3.5 (rho0 > 0)",
@@ -140,6 +153,7 @@ register(Claim(
           "that never visits a state is not judged there (rho_pi(s) = 0), while the advantage of the action "
           "leading there is computed with pi's own poor behaviour in it. Corrected statement: as in STRO, "
           "assume rho0 > 0 (or require max_a A_pi(s, a) <= 0 at every state, visited or not).",
+    exact=exact_zero_start_mass,
 ))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from trustopt import tabular
-from proofs_check import draws
+from proofs_check import _rational as R, draws
 from proofs_check.registry import Claim, Field, Outcome, register
 
 SRC = "trefree-trust-region-free-policy-optimization.txt"
@@ -49,6 +49,21 @@ def _draw_f(rng, n, *, full_support=False):
     return out
 
 
+def _exact_Af(M, f, *, gamma=True):
+    g = M.gamma if gamma else R.Q(1)
+    return [[M.r[s][a] + g * sum(M.P[s][a][t] * f[t] for t in range(M.S)) - f[s] for a in range(M.A)] for s in range(M.S)]
+
+
+def exact_generalized_pdl(inst, *, gamma=True):
+    """Certificate of Prop. 3.2 (``gamma=False``: the variant ``A_f = r + P f - f``)."""
+    M, pol, shown = R.tabular_instance(inst, "pi", "pi_new", reals=("f",))
+    pi, pit, f = pol["pi"], pol["pi_new"], shown["f"]
+    ev, evt = R.evaluate(M, pi), R.evaluate(M, pit)
+    Af = _exact_Af(M, f, gamma=gamma)
+    rhs = sum(evt.rho[s] * pit[s][a] * Af[s][a] - ev.rho[s] * pi[s][a] * Af[s][a] for s in range(M.S) for a in range(M.A))
+    return R.identity(evt.eta - ev.eta, rhs, shown)
+
+
 register(Claim(
     id="pdl.generalized",
     source=f"{SRC} Prop. 3.2, eq. 5, Definition 3.1",
@@ -57,6 +72,7 @@ register(Claim(
     draw=_draw_f,
     check=check_generalized_pdl,
     schema=draws.schema("pi", "pi_new", f=Field(kind="real", axes=("S",))),
+    exact=exact_generalized_pdl,
 ))
 
 
@@ -84,6 +100,22 @@ def check_trefree(b, *, visitation: str = "rho", constant: float = 2.0) -> Outco
     return Outcome(slack=bound - gap, scale=scale, bound=bound, valid=support_ok)
 
 
+def exact_trefree(inst, *, constant=2):
+    """Certificate of Thm. 3.3 (requires ``pit << pi``)."""
+    M, pol, shown = R.tabular_instance(inst, "pi", "pi_new", reals=("f",))
+    pi, pit, f = pol["pi"], pol["pi_new"], shown["f"]
+    if any(pi[s][a] == 0 and pit[s][a] > 0 for s in range(M.S) for a in range(M.A)):
+        raise ValueError("pit is not absolutely continuous w.r.t. pi (delta = inf)")
+    ev, evt = R.evaluate(M, pi), R.evaluate(M, pit)
+    Af = _exact_Af(M, f)
+    dev = [[(pit[s][a] / pi[s][a] - 1) * Af[s][a] if pi[s][a] > 0 else R.Q(0) for a in range(M.A)] for s in range(M.S)]
+    G = sum(ev.rho[s] * pi[s][a] * dev[s][a] for s in range(M.S) for a in range(M.A))
+    delta = R.max_abs(dev)
+    eps = max(abs(sum(pi[s][a] * Af[s][a] for a in range(M.A))) for s in range(M.S))
+    bound = R.Q(constant) * M.gamma * (delta + eps) / (1 - M.gamma)
+    return R.inequality(G - (evt.eta - ev.eta), bound, shown, G=G, delta=delta, eps=eps)
+
+
 register(Claim(
     id="bound.trefree",
     source=f"{SRC} Thm. 3.3, eq. 6",
@@ -96,4 +128,5 @@ register(Claim(
     notes="Proof sketch (exact): eta(pit) - eta(pi) - G = sum_s (rho_pit - rho_pi)(s) sum_a pit A_f, "
           "|sum_a pit A_f| <= delta + eps and ||rho_pit - rho_pi||_1 <= 2 gamma / (1 - gamma) (the t = 0 "
           "terms cancel). The paper's eps (no max over s) must be read as max_s.",
+    exact=exact_trefree,
 ))

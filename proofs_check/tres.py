@@ -16,7 +16,7 @@ import numpy as np
 
 from trustopt import smoothing
 from trustopt.algorithms.es import antithetic_gradient, vanilla_gradient
-from proofs_check import draws
+from proofs_check import _rational as R, draws
 from proofs_check._exact import H_COMPLEX, softmax
 from proofs_check.registry import Claim, Field, Outcome, register
 
@@ -27,13 +27,22 @@ _LET = "abcdefgh"
 
 def _draw(rng, n, *, sizes=SIZES):
     """Instances ``F (n, K..K)``, ``theta``, ``thetat`` (logits ``(n, d, K)``); ``thetat`` is a
-    Gaussian logit step of log-uniform size from ``theta``."""
+    Gaussian logit step of log-uniform size from ``theta``. Edge cases are mixed in, as the
+    tabular draws do: a third of the tables take values in ``{-1, 0, 1}`` (sign patterns such as
+    parities, where the advantages of all coordinates interact), a third of the ``theta`` are
+    uniform distributions (``0``), and a third of the steps move every coordinate the same way."""
     out = []
     for (d, K), m in draws.split_sizes(rng, n, sizes):
         F = rng.uniform(-1, 1, (m,) + (K,) * d) * rng.choice([1.0, 10.0])
+        signs = rng.random(m) < 1 / 3
+        F[signs] = rng.integers(-1, 2, (int(signs.sum()),) + (K,) * d)
         theta = rng.choice([0.3, 1.0, 3.0]) * rng.standard_normal((m, d, K))
+        theta[rng.random(m) < 1 / 3] = 0.0
         step = np.exp(rng.uniform(np.log(1e-3), np.log(3.0), m))[:, None, None]
-        out.append({"F": F, "theta": theta, "thetat": theta + step * rng.standard_normal((m, d, K))})
+        z = rng.standard_normal((m, d, K))
+        same = rng.random(m) < 1 / 3
+        z[same] = z[same, :1, :]
+        out.append({"F": F, "theta": theta, "thetat": theta + step * z})
     return out
 
 
@@ -80,11 +89,20 @@ def check_decomposition(b) -> Outcome:
     return Outcome(slack=-np.maximum(np.abs(Jt - total), np.abs(Jt - lib)), scale=_scale(b))
 
 
+def exact_decomposition(inst, *, expectation: str = "new"):
+    """Certificate of eq. 9-12 (``expectation="old"``: the variant with ``X ~ p_theta``)."""
+    cat, pt, shown = R.categorical_instance(inst)
+    q = pt if expectation == "new" else cat.p
+    rhs = cat.J() + sum(cat.prob(q, x) * cat.A(x) for j in range(1, cat.d + 1) for x in cat.prefixes(j))
+    return R.identity(cat.J(pt), rhs, shown)
+
+
 register(Claim(
     id="tres.decomposition",
     source=f"{SRC} eq. 9-12",
     statement="J(thetat) = J(theta) + E_{X~thetat}[sum_{i=0}^{d-1} A_theta(X^{1..i+1})] (categorical product, exact)",
     kind="identity", draw=_draw, check=check_decomposition, schema=SCHEMA,
+    exact=exact_decomposition,
 ))
 
 
@@ -158,11 +176,24 @@ def check_thm1(b, *, factor: str = "d(d+1)", constant: float = 2.0) -> Outcome:
     return Outcome(slack=B - X, scale=_scale(b), bound=B)
 
 
+def exact_thm1(inst, *, factor: str = "d(d+1)", constant=2):
+    """Certificate of Theorem 1 on the instance's distributions made rational:
+    ``gap = |J(thetat) - L_theta(thetat)|``, ``bound = 2 eps c(d) alpha^2``."""
+    cat, pt, shown = R.categorical_instance(inst)
+    d = cat.d
+    c = {"d(d+1)": d * (d + 1), "d(d-1)": d * (d - 1)}[factor]
+    alpha = max(R.tv(a, b) for a, b in zip(cat.p, pt))
+    eps = cat.eps()
+    J_new, L = cat.J(pt), cat.surrogate(pt)
+    return R.inequality(abs(J_new - L), R.Q(constant) * eps * c * alpha**2, shown, J_new=J_new, L=L, eps=eps, alpha=alpha)
+
+
 register(Claim(
     id="tres.thm1",
     source=f"{SRC} Theorem 1, eq. 16, proof eq. 45-47",
     statement="|J(thetat) - L_theta(thetat)| <= 2 eps d (d+1) alpha^2",
     kind="inequality", draw=_draw, check=check_thm1, schema=SCHEMA,
+    exact=exact_thm1,
 ))
 
 
@@ -187,6 +218,7 @@ register(Claim(
     kind="inequality", draw=_draw, check=check_thm1_sharp, schema=SCHEMA,
     notes="Proof in check_thm1_sharp's docstring: the i = 0 term of eq. 33-34 is a constant's "
           "expectation under two distributions, hence 0; Lemma 3 bounds the others.",
+    exact=lambda inst: exact_thm1(inst, factor="d(d-1)"),
 ))
 
 
@@ -247,11 +279,26 @@ def check_lemma2(b) -> Outcome:
     return Outcome(slack=slack, scale=_scale(b), bound=bound, gap=gap)
 
 
+def _exact_abar(cat, pt, i):
+    """``{x^{1..i}: (Abar(x^{1..i}), max_k |A(x^{1..i}, k)|)}``."""
+    return {x: (sum(pt[i][k] * cat.A(x + (k,)) for k in range(cat.K)), max(abs(cat.A(x + (k,))) for k in range(cat.K)))
+            for x in cat.prefixes(i)}
+
+
+def exact_lemma2(inst):
+    """Certificate of Lemma 2 at its tightest prefix ``x``: ``|Abar(x)| <= 2 alpha max_k |A(x, k)|``."""
+    cat, pt, shown = R.categorical_instance(inst)
+    alpha = max(R.tv(a, b) for a, b in zip(cat.p, pt))
+    X, B = R.tightest((abs(ab), 2 * alpha * m) for i in range(cat.d) for ab, m in _exact_abar(cat, pt, i).values())
+    return R.inequality(X, B, shown, alpha=alpha)
+
+
 register(Claim(
     id="tres.lemma2",
     source=f"{SRC} Lemma 2, eq. 35-36",
     statement="|Abar(x^{1..i})| <= 2 alpha max_{x^{i+1}} |A_theta(x^{1..i+1})| for all x^{1..i}, 0 <= i <= d-1",
     kind="inequality", draw=_draw, check=check_lemma2, schema=SCHEMA,
+    exact=exact_lemma2,
 ))
 
 
@@ -277,6 +324,20 @@ def check_lemma3(b) -> Outcome:
     return Outcome(slack=slack, scale=_scale(b), bound=bound, gap=gap)
 
 
+def exact_lemma3(inst):
+    """Certificate of Lemma 3 at its tightest ``i = 0..d-1``."""
+    cat, pt, shown = R.categorical_instance(inst)
+    alpha = max(R.tv(a, b) for a, b in zip(cat.p, pt))
+    pairs = []
+    for i in range(cat.d):
+        ab = _exact_abar(cat, pt, i)
+        X = abs(sum((cat.prob(pt, x) - cat.prob(cat.p, x)) * v[0] for x, v in ab.items()))
+        mA = max(abs(cat.A(x)) for x in cat.prefixes(i + 1))
+        pairs.append((X, 4 * alpha * (1 - (1 - alpha) ** i) * mA))
+    X, B = R.tightest(pairs)
+    return R.inequality(X, B, shown, alpha=alpha)
+
+
 register(Claim(
     id="tres.lemma3",
     source=f"{SRC} Lemma 3, eq. 37-44",
@@ -284,7 +345,8 @@ register(Claim(
     kind="inequality", draw=_draw, check=check_lemma3, schema=SCHEMA,
     notes="Holds as printed for i = 0..d-1 (i = 0: both sides vanish), and the constant 4 cannot be lowered: "
           "for i = 1 the left side is |sum_x (pt - p)(x) Abar(x)| <= alpha (max Abar - min Abar) <= alpha 4 alpha max|A|, "
-          "attained when Abar changes sign with x (the adversarial search reaches tightness ~0.999).",))
+          "attained when Abar changes sign with x (the adversarial search reaches tightness ~0.999).",
+    exact=exact_lemma3,))
 
 
 # ------------------------------------------------------------------ clipped surrogate

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from trustopt import tabular
-from proofs_check import draws
+from proofs_check import _rational as R, draws
 from proofs_check._exact import grad_eta_complex_step, state_distributions, transition_matrix
 from proofs_check.registry import Claim, Field, Outcome, register
 
@@ -26,6 +26,73 @@ def _pair(b):
     g = np.asarray(b["gamma"], float)
     eps = np.abs(ev.A).reshape(len(g), -1).max(axis=1)
     return M, ev, evt, np.asarray(L, float), g, eps
+
+
+def _exact_pair(inst):
+    """Exact ``(M, pi, pit, ev, evt, L, eps, alpha, shown)`` of an instance made rational."""
+    M, pol, shown = R.tabular_instance(inst, "pi", "pi_new")
+    pi, pit = pol["pi"], pol["pi_new"]
+    ev, evt = R.evaluate(M, pi), R.evaluate(M, pit)
+    return M, pi, pit, ev, evt, R.surrogate(M, ev, pit), R.max_abs(ev.A), R.max_tv(pi, pit), shown
+
+
+def exact_trpo_tv(inst, *, constant=4):
+    """Certificate of Theorem 1: ``gap = L_pi(pit) - eta(pit)``, ``bound = 4 eps gamma alpha^2/(1-gamma)^2``."""
+    M, pi, pit, ev, evt, L, eps, alpha, shown = _exact_pair(inst)
+    g = M.gamma
+    bound = R.Q(constant) * eps * g * alpha**2 / (1 - g) ** 2
+    return R.inequality(L - evt.eta, bound, shown, L=L, eta_new=evt.eta, eps=eps, alpha=alpha)
+
+
+def exact_trpo_kl(inst, *, constant=4, reverse=False):
+    """Certificate of eq. 9 (the KL enclosed by rational intervals)."""
+    M, pi, pit, ev, evt, L, eps, alpha, shown = _exact_pair(inst)
+    g = M.gamma
+    kl = R.imax(R.kl(b, a) if reverse else R.kl(a, b) for a, b in zip(pi, pit))
+    bound = R.Q(constant) * eps * g / (1 - g) ** 2 * kl
+    return R.inequality(L - evt.eta, bound, shown, L=L, eta_new=evt.eta, eps=eps, max_kl=kl)
+
+
+def _exact_abar(M, pit, ev):
+    return [sum(pit[s][a] * ev.A[s][a] for a in range(M.A)) for s in range(M.S)]
+
+
+def exact_lemma2(inst):
+    M, pi, pit, ev, evt, L, eps, alpha, shown = _exact_pair(inst)
+    abar = _exact_abar(M, pit, ev)
+    return R.inequality(max(abs(x) for x in abar), 2 * alpha * eps, shown, alpha=alpha, eps=eps)
+
+
+def _exact_lemma3(inst, bound_t):
+    """The tightest ``t < T_LEMMA3`` of ``X_t <= B_t``, ``X_t = |E_{s_t~pit} Abar - E_{s_t~pi} Abar|``."""
+    M, pi, pit, ev, evt, L, eps, alpha, shown = _exact_pair(inst)
+    abar = _exact_abar(M, pit, ev)
+    d_pi = R.state_distributions(M, pi, T_LEMMA3)
+    d_pt = R.state_distributions(M, pit, T_LEMMA3)
+    pairs = [(abs(sum((d_pt[t][s] - d_pi[t][s]) * abar[s] for s in range(M.S))), bound_t(t, alpha, eps, abar))
+             for t in range(T_LEMMA3)]
+    X, B = R.tightest(pairs)
+    return R.inequality(X, B, shown, t=pairs.index((X, B)), alpha=alpha, eps=eps)
+
+
+def exact_lemma3(inst):
+    return _exact_lemma3(inst, lambda t, alpha, eps, abar: 4 * alpha * (1 - (1 - alpha) ** t) * eps)
+
+
+def exact_lemma3_middle(inst):
+    return _exact_lemma3(inst, lambda t, alpha, eps, abar: 2 * alpha * max(abar))
+
+
+def _exact_perturbation(inst, *, with_reward_term):
+    """TRPO eq. 50: ``gamma v Delta rho_pi`` (``Delta = P_pit^T - P_pi^T``, ``v = V_pi``) against
+    ``L_pi(pit) - L_pi(pi)``; with ``with_reward_term`` the corrected left side."""
+    M, pi, pit, ev, evt, L, eps, alpha, shown = _exact_pair(inst)
+    Ppi, Ppt = M.P_pi(pi), M.P_pi(pit)
+    first = M.gamma * sum(ev.rho[t] * (Ppt[t][s] - Ppi[t][s]) * ev.V[s] for t in range(M.S) for s in range(M.S))
+    if with_reward_term:
+        first += sum(ev.rho[s] * (pit[s][a] - pi[s][a]) * M.r[s][a] for s in range(M.S) for a in range(M.A))
+    dL = L - R.surrogate(M, ev, pi)
+    return R.identity(first, dL, shown)
 
 
 # ------------------------------------------------------------------ surrogate.first-order
@@ -128,6 +195,7 @@ register(Claim(
     schema=draws.schema("pi", "pi_new"),
     expected="violated",
     notes=_PERTURBATION_NOTE,
+    exact=lambda inst: _exact_perturbation(inst, with_reward_term=False),
 ))
 
 register(Claim(
@@ -140,6 +208,7 @@ register(Claim(
     schema=draws.schema("pi", "pi_new"),
     notes="The original eq. 50 (without the reward term) is checked on state rewards r(s) by "
           "identity.trpo-perturbation.state-reward.",
+    exact=lambda inst: _exact_perturbation(inst, with_reward_term=True),
 ))
 
 register(Claim(
@@ -150,6 +219,7 @@ register(Claim(
     draw=lambda rng, n: draws.tabular(rng, n, state_reward=True),
     check=check_perturbation,
     schema=draws.schema("pi", "pi_new", r=Field(kind="fixed", axes=("S", "A"))),
+    exact=lambda inst: _exact_perturbation(inst, with_reward_term=False),
 ))
 
 
@@ -174,6 +244,7 @@ register(Claim(
     draw=draws.tabular,
     check=check_trpo_tv,
     schema=draws.schema("pi", "pi_new"),
+    exact=exact_trpo_tv,
 ))
 
 
@@ -198,6 +269,7 @@ register(Claim(
     schema=draws.schema("pi", "pi_new"),
     notes="Follows from Theorem 1 and TV^2 <= KL/2 <= KL, so it holds with the KL in either "
           "direction (Pinsker holds for both); with TV^2 <= KL/2 the constant C could be halved.",
+    exact=exact_trpo_kl,
 ))
 
 
@@ -326,6 +398,7 @@ register(Claim(
     draw=draws.tabular,
     check=check_lemma2,
     schema=draws.schema("pi", "pi_new"),
+    exact=exact_lemma2,
 ))
 
 T_LEMMA3 = 25
@@ -376,6 +449,7 @@ register(Claim(
     schema=draws.schema("pi", "pi_new"),
     notes="Checked for t = 0..24 (t = 0: both sides are 0). The middle expression of eq. 32, "
           "2 alpha max_s Abar(s), is NOT a valid bound (claim bound.trpo-lemma3.middle-term).",
+    exact=exact_lemma3,
 ))
 
 
@@ -401,6 +475,7 @@ register(Claim(
           "not 2 alpha: the state distributions at time t drift apart by up to "
           "1-(1-alpha)^t >> alpha. Corrected: |...| <= 2 (1-(1-alpha)^t) max_s |Abar(s)| "
           "<= 4 alpha (1-(1-alpha)^t) eps, which is the catalogue's bound.trpo-lemma3.",
+    exact=exact_lemma3_middle,
 ))
 
 

@@ -1,0 +1,64 @@
+"""Exact certificates: rational intervals enclose log/exp/sqrt; documented violations are proved
+on exact rationals; a float "violation" that is round-off is refuted, never reported."""
+
+import functools
+import math
+from fractions import Fraction as F
+
+import numpy as np
+import pytest
+
+from proofs_check import Claim, get, run_claim
+from proofs_check import _rational as R
+from proofs_check import kakade_langford
+from proofs_check.registry import Outcome
+
+
+@pytest.mark.parametrize("x", [F(1, 3), F(5), F(1, 10**9), F(7, 2), F(10**12 + 1, 10**12)])
+def test_log_sqrt_enclose_the_true_value(x):
+    i = R.log(x)
+    assert i.lo <= F(math.log(x)) + F(1, 10**15) and F(math.log(x)) - F(1, 10**15) <= i.hi and i.hi - i.lo < F(1, 10**50)
+    # exp(log x) encloses x: the two enclosures compose
+    e = R.exp(i)
+    assert e.lo <= x <= e.hi
+    s = R.sqrt(x)
+    assert s.lo**2 <= x <= s.hi**2 and s.hi - s.lo < F(1, 10**18)
+
+
+def test_exact_tabular_oracle_on_a_hand_example():
+    # 2 states, s0 -a0-> s1, s0 -a1-> s0, s1 absorbing with reward 1; gamma 1/2, start in s0
+    M = R.MDP([[[F(0), F(1)], [F(1), F(0)]], [[F(0), F(1)], [F(0), F(1)]]], [[F(0), F(0)], [F(1), F(1)]],
+              [F(1), F(0)], F(1, 2))
+    go = [[F(1), F(0)], [F(1), F(0)]]
+    ev = R.evaluate(M, go)
+    assert ev.V == [F(1), F(2)] and ev.eta == 1 and sum(ev.rho) == 2 and ev.rho == [F(1), F(1)]
+    assert R.optimal_eta(M) == 1
+
+
+@pytest.mark.parametrize("claim_id", ["identity.trpo-perturbation", "bound.trpo-lemma3.middle-term",
+                                      "optimality.advantage.rho0-zeros"])
+def test_documented_violations_are_proved_exactly(claim_id):
+    res = run_claim(get(claim_id), 40, seed=0, search_budget=64)
+    assert res.status == "violated" and res.certified and res.verdict == "violated (exact)"
+    cert = res.counterexample["certificate"]
+    assert cert["violated"] and F(cert["slack_upper"]) < 0
+    # the certificate's instance is exactly rational (probability rows sum to 1 exactly)
+    pi = [[F(x) for x in row] for row in cert["instance"]["pi"]]
+    assert all(sum(row) == 1 for row in pi)
+
+
+def test_round_off_cannot_produce_a_violation():
+    # the PDL identity with ZERO tolerance: float round-off (~1e-16) is a "violation" in floating
+    # point, and the exact evaluator refutes every one of them
+    base = get("pdl.kakade-langford")
+    strict = lambda b: Outcome(slack=base.check(b).slack, scale=base.check(b).scale, rtol=0.0, atol=0.0)
+    claim = Claim(id="test.pdl-zero-tolerance", source="test", statement="PDL, zero tolerance", kind="identity",
+                  draw=base.draw, check=strict, schema=base.schema, exact=kakade_langford.exact_pdl)
+    res = run_claim(claim, 200, seed=0, regressions_dir=False)
+    assert res.unconfirmed_violations > 0  # float round-off did trip the zero tolerance
+    assert res.status == "holds" and res.violations == 0 and res.counterexample is None
+    assert res.verdict == "holds (float violations refuted exactly)"
+    # the same claim without an exact evaluator reports them as a float violation
+    float_only = Claim(id="test.pdl-zero-tolerance-float", source="test", statement="PDL", kind="identity",
+                       draw=base.draw, check=strict, schema=base.schema)
+    assert run_claim(float_only, 200, seed=0, regressions_dir=False).verdict == "violated (float)"
