@@ -3,14 +3,15 @@
 Tabular claims use the exact TV subproblem :func:`trustopt.tabular.solve_tv_subproblem`
 (``max L s.t. sum_s rho_pi(s) TV_s <= delta``, unnormalized ``rho``, STRO eq. 3.6) and
 :func:`trustopt.tabular.policy_iteration` for ``eta*``; ``stro.gaussian`` uses the exact LQR
-oracle :mod:`trustopt.lqr`. All need ``rho0 > 0`` (STRO eq. 3.5), which the draws ensure.
+oracle :mod:`trustopt.lqr` (the LQR generalization, ``stro.gaussian-lqr``), and ``stro.gaussian`` the
+lemma's own setting (finite S, free per-state Gaussian means) with exact rational certificates. All need ``rho0 > 0`` (STRO eq. 3.5), which the draws ensure.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from trustopt import lqr, tabular
+from trustopt import lqr, tabular, testing
 from proofs_check import _rational as R, draws
 from proofs_check.registry import Claim, Field, Outcome, register
 
@@ -299,7 +300,7 @@ register(Claim(
     notes="The theorem is asymptotic; the finite check (60 iterations, 1e-6) is what can be executed.",
 ))
 
-# ----------------------------------------------------------------- stro.gaussian (LQR)
+# ----------------------------------------------------------------- stro.gaussian-lqr (LQR generalization)
 
 GAUSS_ITERATIONS = 80
 
@@ -430,17 +431,19 @@ def _draw_gaussian(rng, n):
 _GAUSS_SCHEMA = {k: Field(kind="fixed") for k in ("A", "B", "Q", "R", "W", "mu0", "Sigma0", "gamma", "K", "b", "log_std", "delta", "n", "m")}
 
 _GAUSS_NOTE = (
-    "FINDING (Lemma 3.6 for parameterized means): the lemma is proved for per-state means mu(s); its feasible "
+    "FINDING ABOUT A GENERALIZATION (not a paper error by itself): Lemma 3.6 is stated under Assumption 1 "
+    "(finite S, a mean mu(s) free per state); on LQR the means are linear, mu(s) = K s + b, which drops that "
+    "assumption. The lemma's feasible "
     "point mu_k + tau g with tau = sigma sqrt(delta)/||g|| has mean KL tau^2 g'(Sigma^-1 (x) M)g/2 <= "
     "delta lambda_max(M)/2 (M = E_rho[x x'], x = [s; 1]), which exceeds delta when lambda_max(M) > 2 -- always "
     "the case with STRO's unnormalized rho (the constant feature alone has mass 1/(1-gamma)). Corrected "
-    "statement (claim stro.gaussian.corrected): replace sigma by sigma sqrt(min(1, 2/lambda_max(M))). "
+    "statement (claim stro.gaussian-lqr.corrected): replace sigma by sigma sqrt(min(1, 2/lambda_max(M))). "
     "Lemma 3.7 is vacuous on LQR (Abar = inf, p0 = 0)."
 )
 
 register(Claim(
-    id="stro.gaussian",
-    source=f"{SRC} Lemma 3.6-3.7, Theorem 3.8, eq. 3.11-3.14",
+    id="stro.gaussian-lqr",
+    source=f"{SRC} Lemma 3.6-3.7, Theorem 3.8, eq. 3.11-3.14, generalized to LQR with linear means (outside Assumption 1)",
     statement="LQR, linear Gaussian policy, exact mean step: L(mu_{k+1}) - L(mu_k) >= ||g||^2 min(1/(2h), sigma sqrt(delta)/(2||g||)); "
               "trust-region iterates: eta nondecreasing, ||grad_mu eta|| -> 0",
     kind="algorithm",
@@ -454,13 +457,177 @@ register(Claim(
 ))
 
 register(Claim(
-    id="stro.gaussian.corrected",
+    id="stro.gaussian-lqr.corrected",
     source=f"{SRC} Lemma 3.6 (corrected for linear means; this library), Theorem 3.8",
-    statement="as stro.gaussian with sigma replaced by sigma sqrt(min(1, 2/lambda_max(E_rho[x x'])))",
+    statement="as stro.gaussian-lqr with sigma replaced by sigma sqrt(min(1, 2/lambda_max(E_rho[x x'])))",
     kind="algorithm",
     draw=_draw_gaussian,
     check=lambda b: check_gaussian(b, corrected=True),
     schema=_GAUSS_SCHEMA,
     max_instances=60,
     search=False,
+))
+
+
+# ----------------------------------------------------------------- stro.gaussian (Assumption 1's own setting)
+#
+# Finite S, actions in R^n, Gaussian policies N(mu(s), diag(sigma^2)) with a mean FREE per state and a
+# state-independent sigma (Assumption 1). The family checked: transitions that do not depend on the
+# action, P(s'|s), and concave quadratic rewards r(s, a) = -sum_i H[s,i] (a_i - astar[s,i])^2 / 2. Then
+# E_{a~N(mu(s), sigma^2)} r(s, a) = -sum_i H[s,i] ((mu[s,i] - astar[s,i])^2 + sigma_i^2) / 2 =: rbar_s(mu),
+# rho (unnormalized, STRO sec. 2) does not depend on the policy, and
+#   L_{mu_k}(mu) = eta(mu_k) + sum_s rho(s) E_{mu(s)} A_k(s, a) = eta(mu_k) + sum_s rho(s) (rbar_s(mu) - rbar_s(mu_k)),
+# a concave quadratic with g = grad_mu L = rho(s) H[s,i] (astar - mu_k)[s,i] and Hessian -diag(rho(s) H[s,i]),
+# so h = max_{s,i} rho(s) H[s,i] + 1 (Assumption 2 holds with equality). The constraint of (3.12) is
+#   sum_s rho(s) sum_i (mu[s,i] - mu_k[s,i])^2 / (2 sigma_i^2) <= delta,
+# and its maximizer is Delta[s,i] = H e / (H + lam / sigma_i^2), e = astar - mu_k, with the multiplier
+# lam >= 0 of the active constraint (bisection). The bound (3.14) uses the lower bound sigma_min of
+# sigma (Assumption 1); sigma_min = min_i sigma_i is the largest admissible one.
+
+
+def _gauss_own_parts(b):
+    P, rho0, g = (np.asarray(b[k], float) for k in ("P", "rho0", "gamma"))
+    H, astar, mu, sigma, delta = (np.asarray(b[k], float) for k in ("H", "astar", "mu", "sigma", "delta"))
+    S = P.shape[-1]
+    rho = np.linalg.solve(np.eye(S) - g[:, None, None] * np.swapaxes(P, -1, -2), rho0[..., None])[..., 0]
+    e = astar - mu
+    w = rho[..., None] * H  # (n, S, d): curvature of L per coordinate
+    c = rho[..., None] / sigma[:, None, :] ** 2  # (n, S, d): curvature of the constraint (times 2)
+
+    def kl_of(lam):
+        D = H * e / (H + lam[:, None, None] / sigma[:, None, :] ** 2)
+        return 0.5 * np.sum(c * D**2, axis=(1, 2)), D
+
+    lo = np.zeros(len(g))
+    hi = np.ones(len(g))
+    for _ in range(80):  # lam <= 2^80 brackets every instance drawn or searched
+        hi = np.where(kl_of(hi)[0] > delta, hi * 2, hi)
+    for _ in range(120):
+        mid = 0.5 * (lo + hi)
+        over = kl_of(mid)[0] > delta
+        lo, hi = np.where(over, mid, lo), np.where(over, hi, mid)
+    free = kl_of(np.zeros(len(g)))[0] <= delta
+    lam = np.where(free, 0.0, hi)
+    _, D = kl_of(lam)
+    gain = 0.5 * np.sum(w * (e**2 - (e - D) ** 2), axis=(1, 2))
+    grad = (w * e).reshape(len(g), -1)
+    gn = np.linalg.norm(grad, axis=1)
+    h = w.reshape(len(g), -1).max(axis=1) + 1.0
+    return rho, gain, gn, h, lam, sigma.min(axis=1), delta
+
+
+def check_gaussian_own(b, *, corrected: bool = False) -> Outcome:
+    """STRO Lemma 3.6 (eq. 3.14) in Assumption 1's own setting (see the comment above): the exact
+    maximizer of (3.12) gains ``L(mu_{k+1}) - L(mu_k) >= ||g||^2 min(1/(2h), sigma sqrt(delta)/(2||g||))``.
+    ``corrected``: ``sigma`` replaced by ``sigma sqrt(2 / max_s rho(s))`` (what the lemma's proof gives
+    with the paper's unnormalized ``rho``)."""
+    rho, gain, gn, h, lam, sig, delta = _gauss_own_parts(b)
+    if corrected:
+        sig = sig * np.sqrt(2.0 / rho.max(axis=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = np.where(gn > 0, gn**2 * np.minimum(1 / (2 * h), sig * np.sqrt(delta) / (2 * gn)), 0.0)
+    scale = gn**2 / h + gn * sig * np.sqrt(delta) + 1e-300
+    return Outcome(slack=gain - bound, scale=scale, bound=gain, gap=bound, rtol=1e-8)
+
+
+def exact_gaussian_own(inst, *, corrected: bool = False):
+    """Certificate: weak duality bounds the maximum of (3.12) from above exactly -- for the rational
+    multiplier ``lam`` (the float one, made rational) ``max gain <= max_D [gain(D) - lam (KL(D) - delta)]``,
+    a separable concave quadratic maximized in closed form -- and the bound (3.14) is enclosed by
+    rational intervals (``sqrt``). ``upper = dual bound - lower end of (3.14)``."""
+    P, rho0 = R.rational_dist(inst["P"]), R.rational_dist(inst["rho0"])
+    g = R.rational(np.asarray(inst["gamma"]).reshape(()))
+    H, astar, mu = (R.rational_array(inst[k]) for k in ("H", "astar", "mu"))
+    sigma = R.rational_array(inst["sigma"])
+    delta = R.rational(np.asarray(inst["delta"]).reshape(()))
+    S, n = len(P), len(sigma)
+    rho = R.solve([[(1 if s == t else 0) - g * P[t][s] for t in range(S)] for s in range(S)], rho0)
+    lam = R.rational(float(_gauss_own_parts({k: np.asarray(v, float)[None] for k, v in inst.items()})[4][0]))
+    dual = lam * delta
+    grad2 = R.Q(0)
+    hmax = R.Q(0)
+    for s in range(S):
+        for i in range(n):
+            e, Hs = astar[s][i] - mu[s][i], H[s][i]
+            D = Hs * e / (Hs + lam / sigma[i] ** 2)
+            dual += rho[s] * Hs * (e**2 - (e - D) ** 2) / 2 - lam * rho[s] * D**2 / (2 * sigma[i] ** 2)
+            grad2 += (rho[s] * Hs * e) ** 2
+            hmax = max(hmax, rho[s] * Hs)
+    h = hmax + 1
+    sig = min(sigma)
+    gn = R.sqrt(grad2)
+    if corrected:
+        sig = sig * R.sqrt(2 / max(rho))
+    bound = R.imin([grad2 / (2 * h), R.Interval.of(sig) * R.sqrt(delta) * gn / 2]) if grad2 > 0 else R.Q(0)
+    shown = {"P": P, "rho0": rho0, "gamma": g, "H": H, "astar": astar, "mu": mu, "sigma": sigma, "delta": delta}
+    from proofs_check.registry import Certificate
+
+    return Certificate(upper=dual - R.lo(bound), instance=shown,
+                       sides={"max_gain_upper": dual, "bound": bound, "rho": rho, "lambda": lam, "h": h})
+
+
+def _draw_gaussian_own(rng, n):
+    out = []
+    for (S, d), m in draws.split_sizes(rng, min(n, 3000), [(1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (3, 2)]):
+        M = testing.random_mdps(rng, m, S, 1, concentration=rng.choice([0.3, 1.0]), rho0_positive=True)
+        gamma = np.asarray(M.gamma, float)
+        u = rng.random(m)
+        gamma = np.where(u < 0.1, 0.0, np.where(u < 0.3, 0.9, np.where(u < 0.45, 0.99, gamma)))
+        out.append({"P": np.asarray(M.P)[:, :, 0, :], "rho0": np.asarray(M.rho0), "gamma": gamma,
+                    "H": np.exp(rng.uniform(-2, 2, (m, S, d))), "astar": rng.normal(0, 3, (m, S, d)),
+                    "mu": rng.normal(0, 1, (m, S, d)), "sigma": np.exp(rng.uniform(-1.5, 1.0, (m, d))),
+                    "delta": np.exp(rng.uniform(np.log(1e-3), np.log(1.0), m))})
+    return out
+
+
+_GAUSS_OWN_SCHEMA = {"P": Field(kind="dist", axes=("S", "S")), "rho0": Field(kind="dist", axes=("S",)),
+                     "gamma": Field(kind="gamma"), "H": Field(kind="positive", axes=("S", "d")),
+                     "astar": Field(kind="real", axes=("S", "d")), "mu": Field(kind="real", axes=("S", "d")),
+                     "sigma": Field(kind="positive", axes=("d",)), "delta": Field(kind="positive")}
+
+_GAUSS_OWN_NOTE = (
+    "FINDING (false under the paper's assumptions): Lemma 3.6 fails in its own setting -- finite S, "
+    "Gaussian policies with a mean free per state and a state-independent sigma (Assumption 1), Assumption 2, "
+    "and the paper's unnormalized rho (STRO sec. 2; the constraint of (3.12) weighs the KL by rho, total mass "
+    "1/(1-gamma)). Exact witness: one state, one action dimension, gamma = 9/10, r(a) = -(a - 10)^2/2, "
+    "mu_k = 0, sigma = 1, delta = 1/5. Then rho = 10, g = 100, h = 11, the trust region is |mu - mu_k| <= "
+    "sigma sqrt(2 delta (1-gamma)) = 1/5, the maximizer gains 10 (100 - 9.8^2)/2 = 99/5, and (3.14) asks for "
+    "||g|| sigma sqrt(delta)/2 = 10 sqrt(5) > 99/5 (since (99/5)^2 = 392.04 < 500). The proof's feasible point "
+    "mu_k + tau g, tau = sigma sqrt(delta)/||g||, has KL tau^2 sum_s rho(s) g_s^2/(2 sigma^2) <= delta max_s rho(s)/2, "
+    "which exceeds delta once max_s rho(s) > 2 (one state: gamma > 1/2); the bound itself fails for one state "
+    "whenever 2 sqrt(2 (1-gamma)) < 1, i.e. gamma > 7/8. Corrected statement (claim stro.gaussian.corrected, "
+    "the proof redone): replace sigma by sigma sqrt(2 / max_s rho(s)); with a normalized weighting "
+    "(max rho <= 1) the printed bound holds. Checked family: action-independent transitions and concave "
+    "quadratic rewards (exact L, exact maximizer; in it L = eta, so Lemma 3.7 and Theorem 3.8 hold trivially "
+    "and are not what this claim tests)."
+)
+
+register(Claim(
+    id="stro.gaussian",
+    source=f"{SRC} Lemma 3.6, eq. 3.12-3.14, Assumptions 1-2 (own setting: finite S, free per-state means)",
+    statement="finite S, pi(.|s) = N(mu(s), diag sigma^2), exact maximizer of (3.12) with the unnormalized rho: "
+              "L(mu_{k+1}) - L(mu_k) >= ||g||^2 min(1/(2h), sigma sqrt(delta)/(2||g||))",
+    kind="inequality",
+    draw=_draw_gaussian_own,
+    check=check_gaussian_own,
+    schema=_GAUSS_OWN_SCHEMA,
+    expected="violated",
+    max_instances=3000,
+    notes=_GAUSS_OWN_NOTE,
+    exact=exact_gaussian_own,
+))
+
+register(Claim(
+    id="stro.gaussian.corrected",
+    source=f"{SRC} Lemma 3.6 (corrected: sigma -> sigma sqrt(2 / max_s rho(s)); this library)",
+    statement="as stro.gaussian with sigma replaced by sigma sqrt(2 / max_s rho(s))",
+    kind="inequality",
+    draw=_draw_gaussian_own,
+    check=lambda b: check_gaussian_own(b, corrected=True),
+    schema=_GAUSS_OWN_SCHEMA,
+    max_instances=3000,
+    notes="Proof: mu_k + tau g is feasible for tau <= sigma sqrt(2 delta / max_s rho(s)) / ||g|| (its KL is "
+          "tau^2 sum_s rho(s) g_s^2 / (2 sigma^2) <= tau^2 max_s rho(s) ||g||^2 / (2 sigma^2)); the rest of STRO's "
+          "proof (eq. 3.15-3.18) is unchanged.",
+    exact=lambda inst: exact_gaussian_own(inst, corrected=True),
 ))
