@@ -55,6 +55,55 @@ def _unwritable(path: str) -> str | None:
     return None
 
 
+def _stored(key: str, directory):
+    """``[(claim_id, instance)]`` for ``--certify KEY``: a JSON file (a regression file, or a --json
+    list of results with counterexamples) or a claim id (its stored regression instances)."""
+    import json
+
+    from proofs_check.runner import from_jsonable, load_regressions
+
+    p = Path(key)
+    if key.endswith(".json") and p.is_file():
+        data = json.loads(p.read_text())
+        if isinstance(data, dict) and "claim" in data:
+            return [(data["claim"], from_jsonable(data["instance"]))]
+        return [(d["id"], from_jsonable(d["counterexample"]["instance"])) for d in data if d.get("counterexample")]
+    return [(key, inst) for inst in load_regressions(key, directory)]
+
+
+def certify_main(keys, directory) -> int:
+    """``--certify``: each stored counterexample made rational and its slack evaluated exactly."""
+    from proofs_check._rational import as_text
+    from proofs_check.runner import certify
+
+    ok = True
+    for key in keys:
+        found = _stored(key, directory)
+        if not found:
+            print(f"python -m proofs_check: error: --certify: no stored counterexample for {key!r}", file=sys.stderr)
+            return 2
+        for cid, inst in found:
+            try:
+                claim = registry.get(cid)
+            except KeyError as exc:
+                print(f"python -m proofs_check: error: --certify: {exc.args[0]}", file=sys.stderr)
+                return 2
+            cert, why = certify(claim, inst)
+            if cert is None:
+                ok = False
+                print(f"{cid}: NOT certified ({why})")
+                continue
+            exact = cert.lower is not None and cert.lower == cert.upper
+            slack = f"slack = {as_text(cert.upper)}" if exact else f"slack <= {as_text(cert.upper)} (~{float(cert.upper):.6g})"
+            sides = ", ".join(f"{k} = {as_text(v)}" for k, v in cert.sides.items())
+            if cert.violated:
+                print(f"{cid}: violated (exact): {slack} < 0 on the instance {as_text(dict(cert.instance))}\n    ({sides})")
+            else:
+                ok = False
+                print(f"{cid}: NOT violated on exact rationals: {slack} ({sides})")
+    return 0 if ok else 1
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m proofs_check", description=__doc__.split("\n\n")[0])
     ap.add_argument("--claim", nargs="+", metavar="ID", help="claims to run (default: all; a prefix like 'tres.' selects a group)")
@@ -68,6 +117,10 @@ def main(argv=None) -> int:
     ap.add_argument("--save-regressions", metavar="DIR", nargs="?", const=str(REGRESSIONS_DIR), default=None,
                     help="store shrunk counterexamples as regression instances (default dir: proofs_check/regressions)")
     ap.add_argument("--list", action="store_true", help="list the claims and exit")
+    ap.add_argument("--certify", metavar="ID", nargs="+",
+                    help="re-check stored counterexamples exactly: ID is a claim id (its instances in "
+                         "proofs_check/regressions/, or in --save-regressions DIR) or a JSON file written by "
+                         "--save-regressions or --json; exit 0 iff every one is proved violated on exact rationals")
     args = ap.parse_args(argv)
     if args.instances < 1:
         ap.error("--instances must be >= 1")
@@ -100,6 +153,8 @@ def main(argv=None) -> int:
                 ap.error(f"--claim: unknown id {key!r} (see --list)")
             chosen += [c for c in match if c not in chosen]
         claims = chosen
+    if args.certify:
+        return certify_main(args.certify, Path(args.save_regressions) if args.save_regressions else None)
     if args.list:
         for c in claims:
             print(f"{c.id:40s} {c.kind:11s} {c.expected:9s} {c.source}")

@@ -150,7 +150,9 @@ register(Claim(
     expected="violated",
     search=False,
     max_instances=500,
-    notes="FINDING (assumption needed): Lemma 3.2 requires rho0(s) > 0 for every s (STRO eq. 3.5). A policy "
+    notes="FINDING (a generalization beyond the paper's assumptions fails; not a paper error): Lemma 3.2 is "
+          "stated under rho0(s) > 0 for every s (STRO sec. 3.2, eq. 3.5), and this claim drops that assumption "
+          "to show it is necessary. A policy "
           "that never visits a state is not judged there (rho_pi(s) = 0), while the advantage of the action "
           "leading there is computed with pi's own poor behaviour in it. Corrected statement: as in STRO, "
           "assume rho0 > 0 (or require max_a A_pi(s, a) <= 0 at every state, visited or not).",
@@ -542,17 +544,22 @@ def exact_gaussian_own(inst, *, corrected: bool = False):
     delta = R.rational(np.asarray(inst["delta"]).reshape(()))
     S, n = len(P), len(sigma)
     rho = R.solve([[(1 if s == t else 0) - g * P[t][s] for t in range(S)] for s in range(S)], rho0)
-    lam = R.rational(float(_gauss_own_parts({k: np.asarray(v, float)[None] for k, v in inst.items()})[4][0]))
-    dual = lam * delta
-    grad2 = R.Q(0)
-    hmax = R.Q(0)
-    for s in range(S):
-        for i in range(n):
-            e, Hs = astar[s][i] - mu[s][i], H[s][i]
-            D = Hs * e / (Hs + lam / sigma[i] ** 2)
-            dual += rho[s] * Hs * (e**2 - (e - D) ** 2) / 2 - lam * rho[s] * D**2 / (2 * sigma[i] ** 2)
-            grad2 += (rho[s] * Hs * e) ** 2
-            hmax = max(hmax, rho[s] * Hs)
+    lam_float = float(_gauss_own_parts({k: np.asarray(v, float)[None] for k, v in inst.items()})[4][0])
+
+    def dual_bound(lam):  # weak duality: valid for every lam >= 0
+        total = lam * delta
+        for s in range(S):
+            for i in range(n):
+                e, Hs = astar[s][i] - mu[s][i], H[s][i]
+                D = Hs * e / (Hs + lam / sigma[i] ** 2)
+                total += rho[s] * Hs * (e**2 - (e - D) ** 2) / 2 - lam * rho[s] * D**2 / (2 * sigma[i] ** 2)
+        return total
+
+    # the float multiplier as printed, or a short rational near it (often the exact multiplier)
+    lam, dual = min(((q, dual_bound(q)) for q in {R.rational(lam_float), R.Q(lam_float).limit_denominator(10**6)}
+                     if q >= 0), key=lambda p: p[1])
+    grad2 = sum((rho[s] * H[s][i] * (astar[s][i] - mu[s][i])) ** 2 for s in range(S) for i in range(n))
+    hmax = max(rho[s] * H[s][i] for s in range(S) for i in range(n))
     h = hmax + 1
     sig = min(sigma)
     gn = R.sqrt(grad2)

@@ -176,13 +176,14 @@ def check_perturbation_corrected(b) -> Outcome:
 
 
 _PERTURBATION_NOTE = (
-    "FINDING: TRPO eq. 50 uses a state reward r(s) (TRPO sec. 2 defines r: S -> R). Under the "
+    "FINDING (a generalization beyond the paper's assumptions fails; not a paper error): TRPO eq. 50 uses a "
+    "state reward r(s) (TRPO sec. 2 defines r: S -> R, and the proof writes r(s)). Under the "
     "catalogue's convention r[s, a] the first-order term gamma v Delta rho_pi misses "
     "sum_s rho_pi(s) sum_a (pit - pi)(a|s) r(s, a), because sum_a (pit - pi) r(s, a) no longer "
     "vanishes. Corrected statement (claim identity.trpo-perturbation.corrected): "
     "gamma v Delta rho_pi + sum_s rho_pi(s) sum_a (pit(a|s) - pi(a|s)) r(s, a) = L_pi(pit) - L_pi(pi); "
-    "the resolvent identity Gt = G + gamma G Delta Gt (eq. 47) holds as stated. With state rewards "
-    "r(s) the original statement holds."
+    "the resolvent identity Gt = G + gamma G Delta Gt (eq. 47) holds as stated. In TRPO's own setting, state "
+    "rewards r(s), the original statement holds (claim identity.trpo-perturbation.state-reward)."
 )
 
 register(Claim(
@@ -454,28 +455,41 @@ register(Claim(
 
 
 def check_lemma3_middle(b) -> Outcome:
-    """The middle expression of TRPO eq. 32: ``|E_{s_t~pit} Abar - E_{s_t~pi} Abar| <= 2 alpha max_s Abar(s)``."""
+    """The middle expression of TRPO eq. 32: ``|E_{s_t~pit} Abar - E_{s_t~pi} Abar| <= 2 alpha max_s Abar(s)``,
+    in TRPO's own setting: state rewards ``r(s)`` (TRPO sec. 2, ``r: S -> R``); instances whose reward
+    depends on the action are not counted."""
     X, alpha, eps, abar, t, scale = _lemma3_terms(b)
     B = np.broadcast_to(2 * alpha * abar.max(axis=1), X.shape)
     slack, bound = _worst_over_t(X, B, scale)
-    return Outcome(slack=slack, scale=scale, bound=np.maximum(bound, 0.0))
+    r = np.asarray(b["r"], float)
+    state_reward = np.all(r == r[..., :1], axis=(1, 2))
+    return Outcome(slack=slack, scale=scale, bound=np.maximum(bound, 0.0), valid=state_reward)
+
+
+def exact_lemma3_middle_state_reward(inst):
+    r = np.asarray(inst["r"], float)
+    if not np.all(r == r[..., :1]):
+        raise ValueError("the reward depends on the action: outside TRPO's setting r: S -> R")
+    return exact_lemma3_middle(inst)
 
 
 register(Claim(
     id="bound.trpo-lemma3.middle-term",
     source=f"{SRC} App. A Lemma 3, eq. 32 (middle inequality)",
-    statement="|E_{s_t~pit} Abar(s_t) - E_{s_t~pi} Abar(s_t)| <= 2 alpha max_s Abar(s) for every t",
+    statement="state rewards r(s) (TRPO's setting): |E_{s_t~pit} Abar(s_t) - E_{s_t~pi} Abar(s_t)| <= 2 alpha max_s Abar(s) for every t",
     kind="inequality",
-    draw=draws.tabular,
+    draw=lambda rng, n: draws.tabular(rng, n, state_reward=True),
     check=check_lemma3_middle,
-    schema=draws.schema("pi", "pi_new"),
+    schema=draws.schema("pi", "pi_new", r=Field(kind="fixed", axes=("S", "A"))),
     expected="violated",
-    notes="FINDING: false as printed. max_s Abar(s) may be negative (then the right side is "
-          "negative), and even with |Abar| the factor must be 2 P(n_t > 0) <= 2 (1-(1-alpha)^t), "
-          "not 2 alpha: the state distributions at time t drift apart by up to "
-          "1-(1-alpha)^t >> alpha. Corrected: |...| <= 2 (1-(1-alpha)^t) max_s |Abar(s)| "
-          "<= 4 alpha (1-(1-alpha)^t) eps, which is the catalogue's bound.trpo-lemma3.",
-    exact=exact_lemma3_middle,
+    notes="FINDING (false under the paper's assumptions, in an intermediate expression only): the middle "
+          "expression of the displayed chain (32), 2 alpha max_s Abar(s), is not a bound, also with TRPO's state "
+          "rewards r: S -> R: max_s Abar(s) may be negative (then the right side is negative while the left side "
+          "is >= 0), and even with |Abar| the factor must be 2 P(n_t > 0) <= 2 (1-(1-alpha)^t), not 2 alpha. The "
+          "lemma's final bound, 4 alpha (1-(1-alpha)^t) max |A|, holds (claim bound.trpo-lemma3) and is what "
+          "TRPO's Theorem 1 uses, so no result of the paper is affected. Corrected chain: |...| <= "
+          "2 (1-(1-alpha)^t) max_s |Abar(s)| <= 4 alpha (1-(1-alpha)^t) eps.",
+    exact=exact_lemma3_middle_state_reward,
 ))
 
 

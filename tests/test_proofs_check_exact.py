@@ -62,3 +62,30 @@ def test_round_off_cannot_produce_a_violation():
     float_only = Claim(id="test.pdl-zero-tolerance-float", source="test", statement="PDL", kind="identity",
                        draw=base.draw, check=strict, schema=base.schema)
     assert run_claim(float_only, 200, seed=0, regressions_dir=False).verdict == "violated (float)"
+
+
+def test_stro_lemma36_fails_in_its_own_setting_exactly():
+    # one state, gamma 9/10, r(a) = -(a - 10)^2/2, mu_k = 0, sigma 1, delta 1/5: gain 99/5 < 10 sqrt 5
+    inst = {"P": np.array([[1.0]]), "rho0": np.array([1.0]), "gamma": np.array(0.9), "H": np.array([[1.0]]),
+            "astar": np.array([[10.0]]), "mu": np.array([[0.0]]), "sigma": np.array([1.0]), "delta": np.array(0.2)}
+    cert = get("stro.gaussian").exact(inst)
+    assert cert.violated and cert.sides["max_gain_upper"] == F(99, 5)
+    b = cert.sides["bound"]
+    assert b.lo**2 <= 500 <= b.hi**2  # the bound is 10 sqrt(5)
+    assert not get("stro.gaussian.corrected").exact(inst).violated
+
+
+@pytest.mark.parametrize("claim_id, rc", [("identity.trpo-perturbation", 0), ("bound.trpo-lemma3.middle-term", 0),
+                                          ("optimality.advantage.rho0-zeros", 0), ("stro.gaussian", 0),
+                                          ("stro.gaussian-lqr", 1), ("no.such-claim", 2)])
+def test_cli_certify(claim_id, rc, capsys):
+    from proofs_check.__main__ import main
+
+    assert main(["--certify", claim_id]) == rc
+    out = capsys.readouterr()
+    if rc == 0:
+        assert out.out.startswith(f"{claim_id}: violated (exact): slack")
+    elif rc == 1:
+        assert "NOT certified (no exact evaluator)" in out.out
+    else:
+        assert out.err.count("\n") == 1 and "no stored counterexample" in out.err
