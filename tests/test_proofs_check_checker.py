@@ -295,3 +295,39 @@ def test_holds_within_roundoff_is_labelled():
     assert status_label(r) == "holds"
     r = ClaimResult(**base, min_slack=-1.0, tightness=2.0, violations=1)
     assert status_label(r) == "violated (float) (expected holds)"  # no exact evaluator: a float verdict
+
+
+# ------------------------------------------------------------- search per size class
+
+def test_search_budget_grows_with_instances_and_classes():
+    from proofs_check.runner import CLASS_BUDGET, search_budget_for
+
+    c = get("bound.trpo-tv")
+    assert search_budget_for(c, 10000) > search_budget_for(c, 1000) >= CLASS_BUDGET
+    assert search_budget_for(c, 100, classes=30) == 30 * CLASS_BUDGET
+    assert search_budget_for(c, 100, override=64) == 64
+    alg = get("trpo.alg1-monotone")  # expensive: its own budget, scaled with n
+    assert search_budget_for(alg, 10000) == 10 * alg.search_budget
+
+
+def test_size_classes_split_shapes_and_discount_ranges():
+    from proofs_check.runner import size_class
+
+    c = get("bound.trpo-tv")
+    inst = {k: v[0] for k, v in c.draw(np.random.default_rng(0), 1)[0].items()}
+    classes = {size_class(c, {**inst, "gamma": np.array(g)}) for g in (0.0, 0.3, 0.6, 0.95, 0.99)}
+    assert len(classes) == 3
+    tres_claim = get("tres.thm1")
+    shapes = {size_class(tres_claim, {k: v[0] for k, v in b.items()})
+              for b in tres_claim.draw(np.random.default_rng(0), 200)}
+    assert len(shapes) == 7  # every (d, K) of the draws is its own class
+
+
+def test_search_starts_in_every_size_class():
+    # TRES Thm. 1 with d for d(d+1) coincides with the attained sharp bound at d = 2 and is false only
+    # for d >= 3: a search started from the globally tightest (d = 2) instances cannot find it
+    claim = variant("tres.thm1", functools.partial(tres.check_thm1, factor="d"))
+    for seed in (2, 7):  # seeds on which the earlier global-start search missed it
+        res = run_claim(claim, 1000, seed=seed, regressions_dir=False)
+        assert res.status == "violated"
+        assert np.shape(from_jsonable(res.counterexample["instance"])["theta"])[0] >= 3  # d >= 3
