@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from trustopt.core.types import Model
 from trustopt.envs import EnvSpec
 from trustopt.noise import NoiseTable
 from trustopt.workers import RolloutJob, RolloutTask
@@ -71,3 +72,8 @@ def nan_equal(records_a, records_b) -> bool:
             if v != w:
                 return False
     return True
+
+
+def subproblem(policy, theta_k, batch, surrogate, distance, L0, g0) -> Model:
+    """The :class:`~trustopt.core.types.Model` a step solver receives (positional, for short test calls)."""
+    return Model(policy=policy, theta_k=theta_k, batch=batch, surrogate=surrogate, distance=distance, L0=L0, g0=g0)

@@ -12,6 +12,7 @@ from trustopt.algorithms import get
 from trustopt.api import run
 from trustopt.components import ImportanceSampled, MeanKL
 from trustopt.core.loop import NEED_MODEL, NEED_TRIAL, READY, ask, drive, start, tell
+from trustopt.core.protocols import StepSolver
 from trustopt.testing import random_mdps
 
 MDP = random_mdps(np.random.default_rng(3), 1, 4, 3, gamma=0.9)[0]
@@ -186,12 +187,12 @@ def test_loop_threads_the_step_state_and_observe_trial():
 
     seen = []
 
-    class Counting:
+    class Counting(StepSolver):
         inner = GradientStep(learning_rate=0.5)
 
-        def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None):
+        def propose(self, model, radius, rng, step_state=None):
             seen.append(step_state)
-            p = self.inner.propose(policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng)
+            p = self.inner.propose(model, radius, rng)
             n_prop, n_obs = (0, 0) if step_state is None else step_state
             return replace(p, step_state=(n_prop + 1, n_obs))
 
@@ -221,3 +222,36 @@ def test_ratio_radius_enlarges_only_boundary_steps_when_asked():
     assert stro.update(0.1, 0.9, at_boundary=False) == pytest.approx(0.2)  # eq. 3.4 as written
     assert nw.update(0.1, 0.3, at_boundary=False) == stro.update(0.1, 0.3) == pytest.approx(0.08)
     assert nw.update(0.1, float("nan"), at_boundary=False) == pytest.approx(0.06)
+
+
+class _ZeroRadius:
+    """A radius rule whose radius is 0 (e.g. STRO eq. 4.16, ``mu ||g||``, at a zero gradient)."""
+
+    def initial(self):
+        return 1.0
+
+    def radius(self, param, grad_norm):
+        return 0.0
+
+    def update(self, param, rho, *, at_boundary=True):
+        return param
+
+
+def test_the_loop_checks_the_radius_once_for_the_solvers_that_use_it():
+    """A radius that is not positive is a reported failure (theta_k kept) for every solver that uses
+    it, checked by the loop before propose; a solver that ignores it (PPO's clipping) still steps."""
+    from trustopt.components import ClippedAscent, ExactTabularStep, GradientStep, NaturalGradientStep, StroInnerSolver
+
+    base = get("trpo")(MDP, exact=True)
+    uses = (NaturalGradientStep(), StroInnerSolver(), ExactTabularStep(), GradientStep(learning_rate=1.0, cap_kl=True))
+    for step in uses:
+        assert step.uses_radius
+        state, hist, _ = drive(replace(base, step=step, radius_rule=_ZeroRadius()), max_iter=2,
+                               rng=np.random.default_rng(0))
+        assert [r.status for r in hist] == ["subproblem_failed"] * 2
+        assert "trust-region radius 0.0 is not positive" in hist[0].message
+        assert np.array_equal(state.theta, base.theta0)
+    for step in (ClippedAscent(n_minibatches=1), GradientStep(learning_rate=0.5)):
+        assert not step.uses_radius
+        _, hist, _ = drive(replace(base, step=step, radius_rule=_ZeroRadius()), max_iter=1, rng=np.random.default_rng(0))
+        assert hist[0].status == "ok" and hist[0].predicted_gain > 0  # a step was proposed

@@ -26,6 +26,8 @@ from trustopt.components.steps import StroInnerSolver
 from trustopt.components.surrogates import ClippedObjective, ClippedRatio, ImportanceSampled
 from trustopt.policies import LinearGaussian
 
+from _helpers import subproblem
+
 ALGORITHMS = ["vpg", "npg", "trpo", "ppo", "trefree", "stro"]
 
 
@@ -268,7 +270,7 @@ def test_stro_alternating_mean_then_log_std_update(index):
     solver = StroInnerSolver(max_inner=1, alternating=True, log_std_bound=0.1, log_std_steps=5, log_std_lr=0.05)
     L0, g0 = ImportanceSampled().value_and_grad(policy, theta_k, batch)
     radius = 0.01
-    prop = solver.propose(policy, theta_k, radius, batch, ImportanceSampled(), MeanKL(), L0, g0, None)
+    prop = solver.propose(subproblem(policy, theta_k, batch, ImportanceSampled(), MeanKL(), L0, g0), radius, None)
     assert prop.status == "ok" and prop.predicted_gain > 0
     nm = problem.m * (problem.n + 1)
     # eq. 4.11: direction of the mean step
@@ -298,8 +300,8 @@ def test_stro_alternating_mean_then_log_std_update(index):
     assert np.max(np.abs(prop.theta[nm:] - theta_k[nm:])) <= 0.1 + 1e-15
     assert np.any(prop.theta[nm:] != theta_k[nm:])  # the exact log-std gradient is never zero
     # without alternation, one joint natural step: a different point, still inside the KL ball
-    joint = StroInnerSolver(max_inner=1, alternating=False).propose(
-        policy, theta_k, radius, batch, ImportanceSampled(), MeanKL(), L0, g0, None)
+    model = subproblem(policy, theta_k, batch, ImportanceSampled(), MeanKL(), L0, g0)
+    joint = StroInnerSolver(max_inner=1, alternating=False).propose(model, radius, None)
     assert joint.status == "ok" and joint.kl <= radius * (1 + 1e-9)
     assert not np.allclose(joint.theta, prop.theta)
 

@@ -12,6 +12,8 @@ from trustopt._validation import ValidationError
 from trustopt.blackbox import ARS, ES, TRES, TrustRegionES
 from trustopt.optimize import EvaluationWarning, minimize
 
+from _helpers import subproblem
+
 
 def sphere(x):
     return float(np.dot(x, x))
@@ -342,10 +344,10 @@ def test_ars_step_reports_an_odd_batch_as_a_failure_without_raising():
     F = -np.sum((X - 1.0) ** 2, axis=1)
     step = ARSStep(alpha=0.1)
     odd = make_batch(theta, 0.1, X[:5], F[:5])
-    p = step.propose(None, theta, 1.0, odd, None, None, 0.0, np.zeros(2), rng)
+    p = step.propose(subproblem(None, theta, odd, None, None, 0.0, np.zeros(2)), 1.0, rng)
     assert p.status == "subproblem_failed" and np.array_equal(p.theta, theta) and "even" in p.message
     even = make_batch(theta, 0.1, X, F)
-    q = step.propose(None, theta, 1.0, even, None, None, 0.0, np.ones(2), rng)
+    q = step.propose(subproblem(None, theta, even, None, None, 0.0, np.ones(2)), 1.0, rng)
     assert q.status == "ok" and q.predicted_gain > 0.0 and not np.array_equal(q.theta, theta)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trustopt._validation import ValidationError, check_positive
+from trustopt.core.protocols import StepSolver
 from trustopt.core.types import NONPOSITIVE_GAIN, STEP_OK, SUBPROBLEM_FAILED, Proposal
 
 __all__ = ["ARSStep", "ars_direction", "ars"]
@@ -44,7 +45,7 @@ def ars_direction(r_plus, r_minus, delta, n_top: int) -> tuple[np.ndarray, float
 
 
 @dataclass(frozen=True, kw_only=True)
-class ARSStep:
+class ARSStep(StepSolver):
     """ARS parameter update as a step solver: ``theta_tilde = theta_k + s * alpha * dir``.
 
     ``dir`` from :func:`ars_direction` with ``delta_j = (x_j - theta_k) / nu`` (``nu`` the
@@ -72,7 +73,8 @@ class ARSStep:
         if self.gain not in ("raw", "shaped"):
             raise ValidationError(f"gain: must be 'raw' or 'shaped', got {self.gain!r}")
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None) -> Proposal:
+    def propose(self, model, radius, rng, step_state=None) -> Proposal:
+        theta_k, batch, g0 = model.theta_k, model.batch, model.g0
         N = batch.n_pairs
         if N % 2 or N == 0:  # a step solver never raises (core.loop): report the failure
             return Proposal(theta=theta_k, predicted_gain=float("nan"), status=SUBPROBLEM_FAILED,

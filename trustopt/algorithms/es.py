@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from trustopt._validation import ValidationError, check_nonnegative, check_positive
+from trustopt.core.protocols import StepSolver
 from trustopt.core.types import STEP_OK, Batch, Proposal
 from trustopt.estimators import centered_ranks
 from trustopt.linalg import adam
@@ -257,7 +258,7 @@ def impute_nonfinite(values, *, maximize: bool) -> tuple[np.ndarray, int]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ESGradientStep:
+class ESGradientStep(StepSolver):
     """OpenAI ES's parameter update (Salimans et al. 2017 Alg. 2 + their starter code) as a step solver.
 
     With utilities ``u_n`` (:func:`shaped_utilities`) and the radius ``s`` (a dimensionless
@@ -294,6 +295,11 @@ class ESGradientStep:
     gain: str = "shaped"
     natural: bool = False
 
+    @property
+    def uses_radius(self) -> bool:
+        """The plain step is ``radius * lr * direction``; the natural one does not use the radius."""
+        return not self.natural
+
     def __post_init__(self):
         check_positive(self.lr, "lr")
         check_nonnegative(self.l2, "l2")
@@ -315,7 +321,8 @@ class ESGradientStep:
         g = policy.score_vector_product(theta_k, batch.states, batch.actions, batch.weights * u)
         return g - self.l2 * np.asarray(theta_k)
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None) -> Proposal:
+    def propose(self, model, radius, rng, step_state=None) -> Proposal:
+        policy, theta_k, batch, g0 = model.policy, model.theta_k, model.batch, model.g0
         g_s = self.direction(policy, theta_k, batch)
         if self.optimizer == "adam":
             dirn, step_state = adam(step_state, g_s, beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon)

@@ -11,6 +11,7 @@ import numpy as np
 from trustopt._validation import ValidationError, check_positive
 from trustopt.algorithms.es import shaped_utilities
 from trustopt.components.surrogates import clipped_terms
+from trustopt.core.protocols import StepSolver
 from trustopt.core.types import STEP_OK, Proposal
 
 __all__ = ["clipped_surrogate", "TRESStep", "tres"]
@@ -45,7 +46,7 @@ def clipped_surrogate(thetat, theta, X, sigma, V, lambda_) -> tuple[float, np.nd
 
 
 @dataclass(frozen=True, kw_only=True)
-class TRESStep:
+class TRESStep(StepSolver):
     """K epochs of gradient ascent on :func:`clipped_surrogate` (TRES Alg. 1 lines 10-15)::
 
         theta_{t,1} = theta_k
@@ -77,6 +78,8 @@ class TRESStep:
     shaping: str = "centered_ranks"
     gain: str = "shaped"
 
+    uses_radius = False  # the clipping and K are the trust region (see above)
+
     def __post_init__(self):
         check_positive(self.lambda_, "lambda_")
         check_positive(self.lr, "lr")
@@ -87,7 +90,8 @@ class TRESStep:
         if self.gain not in ("raw", "shaped"):
             raise ValidationError(f"gain: must be 'raw' or 'shaped', got {self.gain!r}")
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None) -> Proposal:
+    def propose(self, model, radius, rng, step_state=None) -> Proposal:
+        theta_k, batch, g0 = model.theta_k, model.batch, model.g0
         theta_k = np.asarray(theta_k, dtype=np.float64)
         V = shaped_utilities(batch, self.shaping)
         s2 = np.mean(batch.states * batch.states, axis=0)

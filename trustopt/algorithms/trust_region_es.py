@@ -36,13 +36,14 @@ from scipy.linalg import cho_factor, cho_solve
 
 from trustopt._validation import ValidationError, as_float_array
 from trustopt.components.acceptance import stro_ratio
+from trustopt.core.protocols import StepSolver
 from trustopt.core.types import ACCEPT, NONPOSITIVE_GAIN, REJECT, STEP_OK, Decision, Proposal
 
 __all__ = ["TrustRegionStep", "QuadraticModelStep", "FreshRatioTest", "bfgs_update", "dogleg"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrustRegionStep:
+class TrustRegionStep(StepSolver):
     """The Cauchy step of the linear model on the Euclidean ball (see module docstring, step 2)::
 
         theta_tilde = theta_k + radius * g0 / ||g0||,   predicted_gain = radius * ||g0||
@@ -51,7 +52,8 @@ class TrustRegionStep:
     batch). No hyperparameters. ``||g0|| = 0`` is reported as a non-positive predicted gain.
     """
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None) -> Proposal:
+    def propose(self, model, radius, rng, step_state=None) -> Proposal:
+        theta_k, g0 = model.theta_k, model.g0
         norm = float(np.linalg.norm(g0))
         if not norm > 0.0:
             return Proposal(theta=theta_k, predicted_gain=0.0, status=NONPOSITIVE_GAIN,
@@ -110,20 +112,23 @@ def bfgs_update(H, s, y, *, curvature_tol: float = 1e-10):
 
     ``H = None`` starts from ``(y^T y / y^T s) I`` (N&W eq. 6.20). The pair is skipped (``H``
     returned unchanged) unless ``y^T s > curvature_tol ||s|| ||y||`` (keeps ``H`` positive
-    definite). Shapes: ``H (d, d)`` or None, ``s, y (d,)``.
+    definite), or when the update is not finite in float64 (e.g. gradients estimated with a
+    vanishing ``sigma`` on a noisy objective). Shapes: ``H (d, d)`` or None, ``s, y (d,)``.
     """
     s = np.asarray(s, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    ys = float(y @ s)
-    if not (np.all(np.isfinite(s)) and np.all(np.isfinite(y))) or not ys > curvature_tol * np.linalg.norm(s) * np.linalg.norm(y):
-        return H
-    if H is None:
-        H = (float(y @ y) / ys) * np.eye(s.shape[0])
-    Hs = H @ s
-    sHs = float(s @ Hs)
-    if not sHs > 0.0:
-        return H
-    return H - np.outer(Hs, Hs) / sHs + np.outer(y, y) / ys
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # a pair too large for float64 is skipped
+        ys = float(y @ s)
+        if not (np.all(np.isfinite(s)) and np.all(np.isfinite(y)) and math.isfinite(ys)
+                and ys > curvature_tol * np.linalg.norm(s) * np.linalg.norm(y)):
+            return H
+        H0 = (float(y @ y) / ys) * np.eye(s.shape[0]) if H is None else H
+        Hs = H0 @ s
+        sHs = float(s @ Hs)
+        if not (math.isfinite(sHs) and sHs > 0.0):
+            return H
+        H_new = H0 - np.outer(Hs, Hs) / sHs + np.outer(y, y) / ys
+    return H_new if np.all(np.isfinite(H_new)) else H
 
 
 def dogleg(g, H, delta) -> np.ndarray:
@@ -138,7 +143,10 @@ def dogleg(g, H, delta) -> np.ndarray:
         return (delta / gnorm) * g
     if np.linalg.norm(pN) <= delta:
         return pN
-    gHg = float(g @ H @ g)
+    with np.errstate(over="ignore", invalid="ignore"):
+        gHg = float(g @ H @ g)
+    if not (math.isfinite(gHg) and gHg > 0.0):  # curvature beyond float64: the steepest step to the boundary
+        return (delta / gnorm) * g
     pC = (gnorm * gnorm / gHg) * g
     if np.linalg.norm(pC) >= delta:
         return (delta / gnorm) * g
@@ -149,7 +157,7 @@ def dogleg(g, H, delta) -> np.ndarray:
 
 
 @dataclass(frozen=True, kw_only=True)
-class QuadraticModelStep:
+class QuadraticModelStep(StepSolver):
     """Trust-region step on the quadratic model of the smoothed objective (STRO eq. 4.6 with
     a second-order model; Nocedal & Wright 2006, ch. 4)::
 
@@ -173,7 +181,8 @@ class QuadraticModelStep:
         if not 0.0 <= b < 1.0:
             raise ValidationError(f"boundary_rtol: must lie in [0, 1), got {self.boundary_rtol!r}")
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None) -> Proposal:
+    def propose(self, model, radius, rng, step_state=None) -> Proposal:
+        theta_k, g0 = model.theta_k, model.g0
         H = None if step_state is None else step_state[0]
         state = (H, np.array(theta_k), np.array(g0))
         norm = float(np.linalg.norm(g0))

@@ -28,6 +28,7 @@ import numpy as np
 from trustopt._validation import ValidationError, check_nonnegative, check_positive
 from trustopt.components.distances import MeanKL
 from trustopt.components.surrogates import advantage_stats
+from trustopt.core.protocols import StepSolver
 from trustopt.core.types import (
     CG_BREAKDOWN,
     LINE_SEARCH_FAILED,
@@ -78,19 +79,23 @@ def gain_scale(surrogate, batch) -> float:
     return 1.0
 
 
-def _proposal(policy, theta_k, theta, batch, surrogate, distance, L0, n_inner, message="", status=STEP_OK):
+def _proposal(model, theta, n_inner, message="", status=STEP_OK):
+    """The proposal of ``theta`` for ``model``: its predicted gain (on the scale of ``eta``, see
+    :func:`gain_scale`), distance and mean KL; ``theta_k`` itself when ``status`` is a failure or
+    ``theta`` is not finite."""
+    theta_k = model.theta_k
     if status != STEP_OK:
         return Proposal(theta=theta_k, predicted_gain=float("nan"), status=status, n_inner=n_inner, message=message)
     if not np.all(np.isfinite(theta)):
         return Proposal(theta=theta_k, predicted_gain=float("nan"), status=NONFINITE, n_inner=n_inner,
                         message="non-finite trial point")
-    gain = (surrogate.value(policy, theta, batch) - L0) * gain_scale(surrogate, batch)
-    return Proposal(theta=theta, predicted_gain=float(gain), distance=distance(policy, theta_k, theta, batch),
-                    kl=mean_kl(policy, theta_k, theta, batch), n_inner=n_inner, message=message)
+    gain = (model.value(theta) - model.L0) * gain_scale(model.surrogate, model.batch)
+    return Proposal(theta=theta, predicted_gain=float(gain), distance=model.distance_to(theta),
+                    kl=mean_kl(model.policy, theta_k, theta, model.batch), n_inner=n_inner, message=message)
 
 
 @dataclass(frozen=True, kw_only=True)
-class GradientStep:
+class GradientStep(StepSolver):
     """``theta_tilde = theta_k + alpha g_hat_k`` (slides "Vanilla Policy Gradient"; the
     REINFORCE update), optionally with the step length capped by the trust-region radius.
 
@@ -118,28 +123,29 @@ class GradientStep:
     def __post_init__(self):
         check_positive(self.learning_rate, "learning_rate")
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None):
+    @property
+    def uses_radius(self) -> bool:
+        return self.cap_kl
+
+    def propose(self, model, radius, rng, step_state=None):
+        theta_k, g0 = model.theta_k, model.g0
         alpha = self.learning_rate
         if self.cap_kl:
-            mvp, why = _metric_product(policy, theta_k, radius, batch, distance)
+            mvp, why = _metric_product(model)
             if mvp is None:
-                return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0, why, SUBPROBLEM_FAILED)
+                return _proposal(model, theta_k, 0, why, SUBPROBLEM_FAILED)
             gFg = float(np.dot(g0, mvp(g0)))
             if math.isfinite(gFg) and gFg > 0.0:
                 alpha = min(alpha, math.sqrt(2.0 * radius / gFg))
-        return _proposal(policy, theta_k, theta_k + alpha * g0, batch, surrogate, distance, L0, 1,
-                         f"gradient step, alpha = {alpha:.3g}")
+        return _proposal(model, theta_k + alpha * g0, 1, f"gradient step, alpha = {alpha:.3g}")
 
 
-def _metric_product(policy, theta_k, radius, batch, distance):
-    """``(v -> F v, None)``: the distance's metric-vector product at ``theta_k`` for a step within
-    ``radius``, or ``(None, why)`` when the radius is not a positive number or the distance has
-    no metric-vector product (the step then fails and keeps the iterate)."""
-    if not (math.isfinite(radius) and radius > 0.0):
-        return None, f"trust-region radius {radius!r} is not positive"
-    mvp = distance.metric_vector_product(policy, theta_k, batch)
+def _metric_product(model):
+    """``(v -> F v, None)``: the distance's metric-vector product at ``theta_k``, or ``(None, why)``
+    when the distance has none (the step then fails and keeps the iterate)."""
+    mvp = model.metric_vp()
     if mvp is None:
-        return None, f"{type(distance).__name__} has no metric-vector product"
+        return None, f"{type(model.distance).__name__} has no metric-vector product"
     return mvp, None
 
 
@@ -157,7 +163,7 @@ def _natural_direction(mvp, g, cg_iters, damping):
 
 
 @dataclass(frozen=True, kw_only=True)
-class NaturalGradientStep:
+class NaturalGradientStep(StepSolver):
     """Natural-gradient step to the trust-region boundary, with optional backtracking (TRPO App. C).
 
     ``d = (F + damping I)^{-1} g`` by ``cg_iters`` steps of conjugate gradient, with ``F`` the
@@ -189,37 +195,34 @@ class NaturalGradientStep:
         _int(self.max_backtracks, "max_backtracks", 0)
         _open_unit(self.shrink, "shrink")
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None):
-        mvp, why = _metric_product(policy, theta_k, radius, batch, distance)
+    def propose(self, model, radius, rng, step_state=None):
+        theta_k, g0 = model.theta_k, model.g0
+        mvp, why = _metric_product(model)
         if mvp is None:
-            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0, why, SUBPROBLEM_FAILED)
+            return _proposal(model, theta_k, 0, why, SUBPROBLEM_FAILED)
         d, dFd, cg = _natural_direction(mvp, g0, self.cg_iters, self.cg_damping)
         if d is None and not cg.breakdown and cg.iterations == 0:
-            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
+            return _proposal(model, theta_k, 0,
                              f"gradient below the CG tolerance (||g|| = {cg.residual_norm:.3g}): stationary point",
                              NONPOSITIVE_GAIN)
         if d is None:
-            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, cg.iterations,
-                             f"CG: {cg.message}; d'Fd = {dFd!r}", CG_BREAKDOWN)
+            return _proposal(model, theta_k, cg.iterations, f"CG: {cg.message}; d'Fd = {dFd!r}", CG_BREAKDOWN)
         full_step = math.sqrt(2.0 * radius / dFd) * d
         if self.max_backtracks == 0:
-            return _proposal(policy, theta_k, theta_k + full_step, batch, surrogate, distance, L0, cg.iterations,
-                             "natural-gradient step (no line search)")
+            return _proposal(model, theta_k + full_step, cg.iterations, "natural-gradient step (no line search)")
 
         def evaluate(theta):
-            return surrogate.value(policy, theta, batch) - L0, distance(policy, theta_k, theta, batch)
+            return model.value(theta) - model.L0, model.distance_to(theta)
 
         ls = backtracking_line_search(evaluate, theta_k, full_step, max_kl=radius, shrink=self.shrink,
                                       max_backtracks=self.max_backtracks)
         if not ls.accepted:
-            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, ls.n_backtracks,
-                             ls.message, LINE_SEARCH_FAILED)
-        return _proposal(policy, theta_k, np.array(ls.theta), batch, surrogate, distance, L0, ls.n_backtracks,
-                         ls.message)
+            return _proposal(model, theta_k, ls.n_backtracks, ls.message, LINE_SEARCH_FAILED)
+        return _proposal(model, np.array(ls.theta), ls.n_backtracks, ls.message)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClippedAscent:
+class ClippedAscent(StepSolver):
     """K epochs of minibatch gradient ascent on the surrogate (PPO; TREFree Alg. 1)::
 
         for epoch in 1..epochs:  for each of n_minibatches disjoint random minibatches b:
@@ -246,6 +249,8 @@ class ClippedAscent:
     beta2: float = 0.999
     adam_eps: float = 1e-8
 
+    uses_radius = False  # the clipping is the trust region
+
     def __post_init__(self):
         _int(self.epochs, "epochs", 1)
         _int(self.n_minibatches, "n_minibatches", 1)
@@ -256,8 +261,9 @@ class ClippedAscent:
         _open_unit(self.beta2, "beta2")
         check_positive(self.adam_eps, "adam_eps")
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None):
-        theta = np.array(theta_k, dtype=np.float64)
+    def propose(self, model, radius, rng, step_state=None):
+        policy, theta_k, batch, surrogate = model.policy, model.theta_k, model.batch, model.surrogate
+        theta = np.array(theta_k, dtype=np.float64)  # minibatches: the surrogate on a subset, not model.value
         moments = None
         t = 0
         N = batch.n_pairs
@@ -276,10 +282,8 @@ class ClippedAscent:
                     dirn, moments = adam(moments, g, beta1=self.beta1, beta2=self.beta2, epsilon=self.adam_eps)
                     theta = theta + self.learning_rate * dirn
                 if not np.all(np.isfinite(theta)):
-                    return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, t,
-                                     "non-finite parameters during ascent", NONFINITE)
-        return _proposal(policy, theta_k, theta, batch, surrogate, distance, L0, t,
-                         f"{self.epochs} epoch(s) x {len(parts)} minibatch(es)")
+                    return _proposal(model, theta_k, t, "non-finite parameters during ascent", NONFINITE)
+        return _proposal(model, theta, t, f"{self.epochs} epoch(s) x {len(parts)} minibatch(es)")
 
 
 def _mean_entropy(policy, theta, batch) -> float:
@@ -288,7 +292,7 @@ def _mean_entropy(policy, theta, batch) -> float:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StroInnerSolver:
+class StroInnerSolver(StepSolver):
     """STRO Algorithm 4.2 (InnerSolu), optionally alternating mean / log-std (eq. 4.11-4.12).
 
     From ``theta_{k,1} = theta_k``, for ``l = 1, 2, ..., max_inner``:
@@ -353,20 +357,18 @@ class StroInnerSolver:
         _int(self.log_std_steps, "log_std_steps", 0)
         check_positive(self.log_std_lr, "log_std_lr")
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None):
-        if not (math.isfinite(radius) and radius > 0.0):
-            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
-                             f"trust-region radius {radius!r} is not positive", SUBPROBLEM_FAILED)
+    def propose(self, model, radius, rng, step_state=None):
+        policy, theta_k, batch = model.policy, model.theta_k, model.batch
+        surrogate, distance = model.surrogate, model.distance
         mask = None
         if self.alternating:
             if not hasattr(policy, "mean_index"):
-                return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
-                                 "alternating update needs a Gaussian policy with mean/log-std blocks",
-                                 SUBPROBLEM_FAILED)
+                return _proposal(model, theta_k, 0, "alternating update needs a Gaussian policy with mean/log-std "
+                                 "blocks", SUBPROBLEM_FAILED)
             mask = np.zeros(policy.n_params)
             mask[policy.mean_index] = 1.0
         theta = np.array(theta_k, dtype=np.float64)
-        L_full = L0
+        L_full = model.L0
         ent0 = _mean_entropy(policy, theta_k, batch)
         N = batch.n_pairs
         n_steps, message = 0, "max_inner reached"
@@ -375,9 +377,9 @@ class StroInnerSolver:
             if self.subsample < 1.0:
                 b = batch.subset(np.sort(rng.choice(N, max(1, int(round(self.subsample * N))), replace=False)))
             L_b, g_b = surrogate.value_and_grad(policy, theta, b)
-            base_mvp = distance.metric_vector_product(policy, theta_k, b)
+            base_mvp = distance.metric_vector_product(policy, theta_k, b)  # on the subsample
             if base_mvp is None:
-                return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
+                return _proposal(model, theta_k, 0,
                                  f"{type(distance).__name__} has no metric-vector product", SUBPROBLEM_FAILED)
             if mask is not None:
                 g_b = g_b * mask
@@ -387,15 +389,14 @@ class StroInnerSolver:
             d, dHd, cg = _natural_direction(mvp, g_b, self.cg_iters, self.cg_damping)
             if d is None and not cg.breakdown and cg.iterations == 0:
                 if n_steps == 0:
-                    return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
+                    return _proposal(model, theta_k, 0,
                                      f"gradient below the CG tolerance (||g|| = {cg.residual_norm:.3g})",
                                      NONPOSITIVE_GAIN)
                 message = "gradient below the CG tolerance: stopped"
                 break
             if d is None:
                 if n_steps == 0:
-                    return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, l,
-                                     f"CG: {cg.message}", CG_BREAKDOWN)
+                    return _proposal(model, theta_k, l, f"CG: {cg.message}", CG_BREAKDOWN)
                 message = "CG breakdown: stopped"
                 break
             slope = float(np.dot(d, g_b))
@@ -404,7 +405,7 @@ class StroInnerSolver:
             for _ in range(self.max_backtracks + 1):
                 cand = theta + alpha * d
                 if (surrogate.value(policy, cand, b) >= L_b + self.tau * alpha * slope
-                        and distance(policy, theta_k, cand, batch) <= radius):
+                        and model.distance_to(cand) <= radius):
                     new = cand
                     break
                 alpha *= self.shrink
@@ -412,7 +413,7 @@ class StroInnerSolver:
                 message = f"no step satisfies (4.8) at inner iteration {l}"
                 break
             n_steps += 1
-            L_new = surrogate.value(policy, new, batch)
+            L_new = model.value(new)
             theta, L_prev, L_full = new, L_full, L_new
             if l % self.check_every == 0:
                 if abs(L_full - L_prev) / (1.0 + abs(L_prev)) <= self.epsilon:
@@ -423,10 +424,10 @@ class StroInnerSolver:
                     message = f"(4.9): entropy change reached epsilon at l = {l}"
                     break
         if n_steps == 0 and not self.alternating:
-            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0, message, LINE_SEARCH_FAILED)
+            return _proposal(model, theta_k, 0, message, LINE_SEARCH_FAILED)
         if self.alternating:
             theta = self._log_std_update(policy, theta_k, theta, batch, surrogate)
-        return _proposal(policy, theta_k, theta, batch, surrogate, distance, L0, n_steps, message)
+        return _proposal(model, theta, n_steps, message)
 
     def _log_std_update(self, policy, theta_k, theta, batch, surrogate):
         """Eq. 4.12 by projected gradient ascent on the box around ``theta^sigma_k``; a step is
@@ -445,7 +446,7 @@ class StroInnerSolver:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ExactTabularStep:
+class ExactTabularStep(StepSolver):
     """The exact trust-region subproblem on an exact tabular batch (STRO Alg. 3.1, eq. 3.6)::
 
         pi_tilde = argmax_pi' L_pi(pi') s.t. sum_s dbar_pi(s) D(pi_s, pi'_s) <= delta
@@ -465,15 +466,12 @@ class ExactTabularStep:
         if self.divergence not in ("kl", "tv"):
             raise ValidationError(f"divergence: must be 'kl' or 'tv', got {self.divergence!r}")
 
-    def propose(self, policy, theta_k, radius, batch, surrogate, distance, L0, g0, rng, step_state=None):
+    def propose(self, model, radius, rng, step_state=None):
         from trustopt import tabular
-        if not (math.isfinite(radius) and radius > 0.0):
-            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
-                             f"trust-region radius {radius!r} is not positive", SUBPROBLEM_FAILED)
 
+        policy, theta_k, batch = model.policy, model.theta_k, model.batch
         if not batch.exact or not isinstance(batch.oracle, tabular.TabularMDP):
-            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 0,
-                             "ExactTabularStep needs an exact tabular batch", SUBPROBLEM_FAILED)
+            return _proposal(model, theta_k, 0, "ExactTabularStep needs an exact tabular batch", SUBPROBLEM_FAILED)
         mdp = batch.oracle
         pi = policy.probs(theta_k)
         w = np.bincount(batch.states, weights=batch.weights, minlength=mdp.n_states)
@@ -481,7 +479,6 @@ class ExactTabularStep:
         solve = tabular.solve_kl_subproblem if self.divergence == "kl" else tabular.solve_tv_subproblem
         sol = solve(mdp, pi, radius, weights=w)
         if not sol.success:
-            return _proposal(policy, theta_k, theta_k, batch, surrogate, distance, L0, 1, sol.message,
-                             SUBPROBLEM_FAILED)
+            return _proposal(model, theta_k, 1, sol.message, SUBPROBLEM_FAILED)
         theta = np.log(np.maximum(np.asarray(sol.pi), np.exp(-700.0))).ravel()
-        return _proposal(policy, theta_k, theta, batch, surrogate, distance, L0, 1, "exact subproblem")
+        return _proposal(model, theta, 1, "exact subproblem")

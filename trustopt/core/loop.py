@@ -18,9 +18,11 @@ ask/tell optimizer whose "samples" are objective evaluations)::
 
 1. model: ``L0, g0 = L_hat(theta_k), grad L_hat(theta_k)`` on ``B_k``;
    ``delta_k = radius_rule.radius(param_k, ||g0||)`` (eq. 3.4, or ``mu_k ||g_k||``, eq. 4.16);
-2. ``proposal = step.propose(...)`` (eq. 4.6, e.g. Alg. 4.2); a proposal with a non-finite
-   point, a non-finite or non-positive predicted gain, or a solver failure is a
-   NUMERICAL FAILURE: it is recorded (``Record.status``) and ``theta_k`` is kept;
+2. ``proposal = step.propose(Model(...), delta_k, rng, step_state)`` (eq. 4.6, e.g. Alg. 4.2),
+   after checking here, once, that ``delta_k`` is finite and positive when the solver uses it
+   (``step.uses_radius``); a proposal with a non-finite point, a non-finite or non-positive
+   predicted gain, a radius that is not positive, or a solver failure is a NUMERICAL
+   FAILURE: it is recorded (``Record.status``) and ``theta_k`` is kept;
 3. if the acceptance rule needs it, ``T = SAMPLE(theta_tilde)`` (Alg. 4.3 line 4);
 4. ``decision = acceptance.decide(...)`` (ratio ``r_k``, eq. 3.2 / 4.14), then
    accept (``theta_{k+1} = theta_tilde``, and ``B_{k+1} = T`` when T exists, line 8),
@@ -29,8 +31,8 @@ ask/tell optimizer whose "samples" are objective evaluations)::
 5. ``param_{k+1} = radius_rule.update(param_k, r_k, at_boundary=...)``.
 
 The step solver's state (``LoopState.step_state``) is threaded: ``propose`` receives it and
-returns the next one in ``Proposal.step_state``; a solver's optional ``observe_trial`` updates
-it from the trial batch (step 3).
+returns the next one in ``Proposal.step_state``; the solver's ``observe_trial`` (by default:
+no change) updates it from the trial batch (step 3).
 """
 
 from __future__ import annotations
@@ -51,8 +53,10 @@ from trustopt.core.types import (
     REJECT,
     REJECT_MERGE,
     STEP_OK,
+    SUBPROBLEM_FAILED,
     Batch,
     Decision,
+    Model,
     Proposal,
     Record,
     merge_batches,
@@ -194,14 +198,19 @@ def _failure(proposal: Proposal, theta_k: np.ndarray) -> Proposal | None:
 def _propose(method: Method, state: LoopState, rng):
     batch = state.batch
     L0, g0 = method.surrogate.value_and_grad(method.policy, state.theta, batch)
-    grad_norm = float(np.linalg.norm(g0))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing norm is reported below
+        grad_norm = float(np.linalg.norm(g0))
     radius = float(method.radius_rule.radius(state.param, grad_norm))
-    if not (math.isfinite(L0) and np.all(np.isfinite(g0))):
+    if not (math.isfinite(L0) and math.isfinite(grad_norm)):
         proposal = Proposal(theta=state.theta, predicted_gain=float("nan"), status=NONFINITE,
-                            message=f"non-finite surrogate at theta_k (L = {L0!r})")
+                            message=f"non-finite surrogate at theta_k (L = {L0!r}, ||g|| = {grad_norm!r})")
+    elif method.step.uses_radius and not (math.isfinite(radius) and radius > 0.0):
+        proposal = Proposal(theta=state.theta, predicted_gain=float("nan"), status=SUBPROBLEM_FAILED,
+                            message=f"trust-region radius {radius!r} is not positive")
     else:
-        proposal = method.step.propose(method.policy, state.theta, radius, batch, method.surrogate,
-                                       method.distance, float(L0), g0, rng, state.step_state)
+        model = Model(policy=method.policy, theta_k=state.theta, batch=batch, surrogate=method.surrogate,
+                      distance=method.distance, L0=float(L0), g0=g0)
+        proposal = method.step.propose(model, radius, rng, state.step_state)
         state = replace(state, step_state=proposal.step_state)
     proposal = replace(proposal, radius=radius)  # the acceptance rule may check D_hat <= delta_k
     state = replace(state, proposal=proposal, model=(float(L0), grad_norm, radius))
@@ -215,10 +224,8 @@ def _propose(method: Method, state: LoopState, rng):
 
 
 def _decide(method: Method, state: LoopState, trial: Batch):
-    observe = getattr(method.step, "observe_trial", None)
-    if observe is not None:
-        state = replace(state, step_state=observe(state.step_state, method.policy, state.proposal, trial,
-                                                  method.surrogate))
+    state = replace(state, step_state=method.step.observe_trial(state.step_state, method.policy, state.proposal,
+                                                               trial, method.surrogate))
     decision = method.acceptance.decide(state.proposal, state.batch, trial, state.n_rejections)
     return _finish(method, state, decision, trial)
 
@@ -280,14 +287,14 @@ def drive(
     *,
     max_iter: int,
     rng: np.random.Generator,
-    callback: Callable[[Record], Any] | None = None,
+    callback: Callable[[Record, np.ndarray], Any] | None = None,
     theta0=None,
 ):
     """Run :func:`ask`/:func:`tell` with ``method.sampler`` for ``max_iter`` iterations.
 
     Returns ``(state, history, status)``: the final :class:`LoopState`, the list of
-    :class:`Record`, and ``"max_iter"`` or ``"callback"`` (a callback returning a truthy
-    value after a record stops the loop).
+    :class:`Record`, and ``"max_iter"`` or ``"callback"`` (``callback(record, theta)``, called
+    after each record with the iterate ``theta_{k+1}``, returning a truthy value stops the loop).
     """
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
         raise ValidationError(f"max_iter: must be an integer >= 0, got {max_iter!r}")
@@ -300,7 +307,7 @@ def drive(
         state, record = tell(method, state, batch, rng)
         if record is not None:
             history.append(record)
-            if callback is not None and callback(record):
+            if callback is not None and callback(record, state.theta):
                 status = "callback"
                 break
     return state, history, status

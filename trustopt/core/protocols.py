@@ -5,9 +5,10 @@ One iteration of the loop in :mod:`trustopt.core.loop` is::
     batch    = sampler.sample(policy, theta_k, rng, baseline)      # B_{theta_k}
     L0, g0   = surrogate.value_and_grad(policy, theta_k, batch)    # L_hat(theta_k), g_hat_k
     delta_k  = radius_rule.radius(param_k, ||g0||)                 # delta_k (STRO eq. 3.4 / 4.16)
-    proposal = step.propose(policy, theta_k, delta_k, batch, surrogate, distance, L0, g0, rng, step_state)
+    model    = Model(policy, theta_k, batch, surrogate, distance, L0, g0)
+    proposal = step.propose(model, delta_k, rng, step_state)       # delta_k checked first if step.uses_radius
     step_state = proposal.step_state                                   # e.g. Adam moments
-    step_state = step.observe_trial(step_state, policy, proposal, trial_batch, surrogate)  # optional
+    step_state = step.observe_trial(step_state, policy, proposal, trial_batch, surrogate)
     decision = acceptance.decide(proposal, batch, trial_batch, n_rejections)   # r_k, eq. 3.2/4.14
     param    = radius_rule.update(param_k, decision.rho, at_boundary=proposal.at_boundary)
 
@@ -21,11 +22,11 @@ component works for tabular softmax and linear Gaussian policies alike.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Callable, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from trustopt.core.types import Batch, Decision, Proposal
+from trustopt.core.types import Batch, Decision, Model, Proposal
 
 __all__ = ["Policy", "Sampler", "Surrogate", "Distance", "StepSolver", "Acceptance", "RadiusRule"]
 
@@ -116,29 +117,31 @@ class Distance(Protocol):
 
 
 class StepSolver(Protocol):
-    """Approximately solves ``max L_hat(theta) s.t. D_hat(theta_k, theta) <= delta_k`` (STRO eq. 4.6).
+    """Approximately solves ``max L_hat(theta) s.t. D_hat(theta_k, theta) <= delta_k`` (STRO eq. 4.6),
+    the subproblem held by ``model`` (:class:`~trustopt.core.types.Model`), for ``radius = delta_k``.
 
     ``step_state``: what the previous proposal returned in ``Proposal.step_state`` (None at the
     start); a stateful solver returns its next state in the proposal, a stateless one ignores it.
-    A solver may also define ``observe_trial(step_state, policy, proposal, trial_batch, surrogate)
-    -> step_state``, which the loop calls with the batch sampled at the trial point (before the
-    acceptance decision, whatever it is), e.g. for a quasi-Newton update from the gradient there.
+
+    Implementations subclass this protocol and inherit the defaults of its optional members:
+
+    * ``uses_radius`` (default True): the loop checks ``delta_k`` (finite and positive) before
+      calling ``propose`` and reports a failed step otherwise; a solver that ignores the radius
+      (PPO's clipped ascent, TRES's K epochs: the clipping is their trust region) sets False.
+    * ``observe_trial(step_state, policy, proposal, trial_batch, surrogate) -> step_state``
+      (default: unchanged), which the loop calls with the batch sampled at the trial point
+      (before the acceptance decision, whatever it is), e.g. for a quasi-Newton update from
+      the gradient there.
     """
 
-    def propose(
-        self,
-        policy: Policy,
-        theta_k: np.ndarray,
-        radius: float,
-        batch: Batch,
-        surrogate: Surrogate,
-        distance: Distance,
-        L0: float,
-        g0: np.ndarray,
-        rng: np.random.Generator,
-        step_state: Any = None,
-    ) -> Proposal:
+    uses_radius: ClassVar[bool] = True
+
+    def propose(self, model: Model, radius: float, rng: np.random.Generator, step_state: Any = None) -> Proposal:
         ...
+
+    def observe_trial(self, step_state: Any, policy: Policy, proposal: Proposal, trial_batch: Batch,
+                      surrogate: Surrogate) -> Any:
+        return step_state
 
 
 class Acceptance(Protocol):

@@ -9,6 +9,7 @@ Notation follows STRO (Algorithm 3.1 / 4.3) and TRPO sec. 5:
   so for an exact batch, where ``w = rho_pi(s) pi(a|s)`` over all pairs). Hence
   ``eta_hat + sum_i w_i r_i adv_i`` is the surrogate ``L_hat`` of STRO eq. 4.3 (TRPO eq. 14)
   on the same scale as the exact ``L_pi`` of TRPO eq. 3.
+* ``Model`` -- the trust-region subproblem at ``theta_k`` handed to a step solver.
 * ``Proposal`` -- a step solver's trial point ``theta_tilde`` with its predicted gain.
 * ``Decision`` -- an acceptance rule's verdict and the ratio ``rho_k``.
 * ``Record`` -- one row of the per-iteration history kept by the loop.
@@ -26,6 +27,7 @@ from trustopt._validation import readonly
 __all__ = [
     "Batch",
     "merge_batches",
+    "Model",
     "Proposal",
     "Decision",
     "Record",
@@ -137,6 +139,52 @@ def merge_batches(old: Batch, new: Batch) -> Batch:
         oracle=new.oracle,
         baseline=new.baseline,
     )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Model:
+    """The trust-region subproblem at ``theta_k`` that a step solver solves approximately
+    (STRO eq. 4.6; TRPO eq. 12-14)::
+
+        maximize L_hat_k(theta)   subject to   D_hat(theta_k, theta) <= delta_k
+
+    held in one object, as scipy's trust-region subproblems hold theirs, so a step solver is
+    ``step.propose(model, radius, rng, step_state)``. The loop builds it once per proposal.
+
+    Attributes:
+        policy: the :class:`~trustopt.core.protocols.Policy` ``theta -> pi_theta``.
+        theta_k: ``(d,)`` the current iterate.
+        batch: the model batch ``B_k`` sampled at ``theta_k``.
+        surrogate: the model function ``L_hat`` (a :class:`~trustopt.core.protocols.Surrogate`).
+        distance: ``D_hat`` (a :class:`~trustopt.core.protocols.Distance`).
+        L0: ``L_hat_k(theta_k)``.
+        g0: ``(d,)`` ``grad L_hat_k(theta_k)``.
+    """
+
+    policy: Any
+    theta_k: np.ndarray
+    batch: Batch
+    surrogate: Any
+    distance: Any
+    L0: float
+    g0: np.ndarray
+
+    def value(self, theta) -> float:
+        """``L_hat_k(theta)``."""
+        return self.surrogate.value(self.policy, theta, self.batch)
+
+    def value_and_grad(self, theta) -> tuple[float, np.ndarray]:
+        """``(L_hat_k(theta), grad L_hat_k(theta) (d,))``."""
+        return self.surrogate.value_and_grad(self.policy, theta, self.batch)
+
+    def distance_to(self, theta) -> float:
+        """``D_hat(theta_k, theta)``."""
+        return self.distance(self.policy, self.theta_k, theta, self.batch)
+
+    def metric_vp(self):
+        """``v -> grad^2_theta D_hat(theta_k, theta) v`` at ``theta = theta_k`` (the Fisher-vector
+        product for the KL), or None when the distance has no second-order model."""
+        return self.distance.metric_vector_product(self.policy, self.theta_k, self.batch)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
