@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustopt._validation import ValidationError, check_nonnegative, check_positive
+from trustopt._validation import ValidationError, check_int, check_nonnegative, check_positive
 from trustopt.components.distances import MeanKL
 from trustopt.components.surrogates import advantage_stats
 from trustopt.core.protocols import StepSolver
@@ -41,12 +41,6 @@ from trustopt.core.types import (
 from trustopt.linalg import adam, backtracking_line_search, conjugate_gradient
 
 __all__ = ["GradientStep", "NaturalGradientStep", "ClippedAscent", "StroInnerSolver", "ExactTabularStep", "mean_kl", "gain_scale"]
-
-
-def _int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValidationError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _open_unit(value, name):
@@ -190,9 +184,9 @@ class NaturalGradientStep(StepSolver):
     shrink: float = 0.5
 
     def __post_init__(self):
-        _int(self.cg_iters, "cg_iters", 1)
+        check_int(self.cg_iters, "cg_iters", 1)
         check_nonnegative(self.cg_damping, "cg_damping")
-        _int(self.max_backtracks, "max_backtracks", 0)
+        check_int(self.max_backtracks, "max_backtracks", 0)
         _open_unit(self.shrink, "shrink")
 
     def propose(self, model, radius, rng, step_state=None):
@@ -252,8 +246,8 @@ class ClippedAscent(StepSolver):
     uses_radius = False  # the clipping is the trust region
 
     def __post_init__(self):
-        _int(self.epochs, "epochs", 1)
-        _int(self.n_minibatches, "n_minibatches", 1)
+        check_int(self.epochs, "epochs", 1)
+        check_int(self.n_minibatches, "n_minibatches", 1)
         check_positive(self.learning_rate, "learning_rate")
         if self.optimizer not in ("adam", "sgd"):
             raise ValidationError(f"optimizer: must be 'adam' or 'sgd', got {self.optimizer!r}")
@@ -343,18 +337,18 @@ class StroInnerSolver(StepSolver):
     log_std_lr: float = 0.05
 
     def __post_init__(self):
-        _int(self.max_inner, "max_inner", 1)
-        _int(self.check_every, "check_every", 1)
+        check_int(self.max_inner, "max_inner", 1)
+        check_int(self.check_every, "check_every", 1)
         check_positive(self.epsilon, "epsilon")
         _open_unit(self.tau, "tau")
         _open_unit(self.shrink, "shrink")
-        _int(self.max_backtracks, "max_backtracks", 0)
+        check_int(self.max_backtracks, "max_backtracks", 0)
         if not 0.0 < float(self.subsample) <= 1.0:
             raise ValidationError(f"subsample: must lie in (0, 1], got {self.subsample!r}")
-        _int(self.cg_iters, "cg_iters", 1)
+        check_int(self.cg_iters, "cg_iters", 1)
         check_nonnegative(self.cg_damping, "cg_damping")
         check_positive(self.log_std_bound, "log_std_bound")
-        _int(self.log_std_steps, "log_std_steps", 0)
+        check_int(self.log_std_steps, "log_std_steps", 0)
         check_positive(self.log_std_lr, "log_std_lr")
 
     def propose(self, model, radius, rng, step_state=None):
