@@ -259,3 +259,84 @@ def test_generator_hyperparameter_validation(make, name):
     policies) silently invalid rows; deterministic_fraction outside [0, 1] was accepted."""
     with pytest.raises(ValidationError, match=name):
         make(np.random.default_rng(0))
+
+
+# ------------------------------------------------------------------ sizes as strategies, shrinking, profiles
+
+SHRINK = settings(max_examples=300, database=None, deadline=None)  # with shrinking
+
+
+def minimal(strategy, predicate):
+    return find(strategy, predicate, settings=SHRINK, random=random.Random(0))
+
+
+@given(testing.mdps(n_states=st.sampled_from([2, 5]), n_actions=3))
+def test_mdps_sizes_accept_strategies_and_ints(mdp):
+    assert mdp.n_states in (2, 5) and mdp.n_actions == 3
+
+
+def test_mdps_shrink_toward_simple_instances():
+    # any MDP with two states: the reported one is the simplest
+    m = minimal(testing.mdps(), lambda m: m.n_states >= 2)
+    assert m.n_states == 2 and m.n_actions == 1 and m.gamma == 0.0 and np.all(np.asarray(m.r) == 0)
+    assert set(np.unique(np.asarray(m.P))) <= {0.0, 0.5, 1.0}
+    # a failing property about rewards shrinks to round rewards
+    m = minimal(testing.mdps(), lambda m: np.asarray(m.r).min() < 0)
+    assert np.asarray(m.r).min() in (-1.0, -0.5) and m.gamma == 0.0
+
+
+def test_probabilities_shrink_to_round_values():
+    p = minimal(testing.probability_vectors(3), lambda p: p.max() < 1 and p.min() < p.max())
+    assert np.allclose(p * 4, np.round(p * 4)) or np.allclose(p * 12, np.round(p * 12))
+
+
+@given(testing.lqr_and_policy())
+def test_lqr_and_policy_are_valid_and_stable(case):
+    from trustopt import lqr
+
+    L, pi = case
+    assert 1 <= L.n <= 3 and 1 <= L.m <= 2 and 0 <= L.gamma < 1
+    assert lqr.spectral_radius(L, pi) <= 0.95 + 1e-12
+    assert np.isfinite(lqr.eta(L, pi))
+
+
+def test_lqr_strategy_sizes_and_shrinking():
+    L, pi = minimal(testing.lqr_and_policy(n_states=st.integers(1, 4), n_actions=1), lambda c: c[0].n >= 2)
+    assert L.n == 2 and L.m == 1 and L.gamma == 0.0 and np.all(L.A == 0)
+
+
+@given(testing.categorical_products(d=st.integers(1, 3), k=2))
+def test_categorical_products_match_enumeration(case):
+    model, theta, thetat = case
+    d = theta.shape[0]
+    p = np.exp(theta) / np.exp(theta).sum(axis=1, keepdims=True)
+    J = 0.0  # E[F(X)] by enumerating the 2^d points (independent of the model's contraction)
+    for x in np.ndindex(*([2] * d)):
+        J += float(np.prod([p[i, x[i]] for i in range(d)])) * float(model.F[x])
+    assert abs(float(model.J(theta[None])[0]) - J) <= 1e-12 * (1 + abs(J))
+
+
+@given(testing.gaussian_products(d=2))
+def test_gaussian_products_quadratic_smoothing(case):
+    model, theta, thetat = case
+    F = model.F
+    # E[x'Hx/2 + g'x + c] = theta'H theta/2 + g'theta + c + sum_j sigma_j^2 H_jj/2
+    H, g, c = np.asarray(F.H), np.asarray(F.g), float(F.c)
+    ref = theta @ H @ theta / 2 + g @ theta + c + np.sum(np.asarray(model.sigma) ** 2 * np.diag(H)) / 2
+    assert abs(float(model.J(theta[None])[0]) - ref) <= 1e-10 * (1 + abs(ref))
+
+
+def test_load_profile():
+    from hypothesis import settings as hs
+
+    before = hs.default
+    try:
+        testing.load_profile("explore")
+        assert hs.default.max_examples == 2000 and not hs.default.derandomize
+        testing.load_profile("ci")
+        assert hs.default.derandomize and hs.default.max_examples == 60
+        with pytest.raises(ValueError, match="unknown profile"):
+            testing.load_profile("nightly")
+    finally:
+        hs.load_profile("ci")
+        assert hs.default.derandomize == before.derandomize
