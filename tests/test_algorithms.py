@@ -145,7 +145,7 @@ def test_sampled_mode_improves_tabular_problem(name, kw, threshold):
         at_record = []  # len(counted) when each record was emitted
         method = get(name)(mdp, **kw)
         method = replace(method, sampler=_CountingSampler(inner=method.sampler, counted=counted))
-        res = run(method, mdp, max_iter=15, seed=seed, callback=lambda rec: at_record.append(len(counted)))
+        res = run(method, mdp, max_iter=15, seed=seed, callback=lambda xk: at_record.append(len(counted)))
         assert _fraction(mdp, res.policy) >= threshold, (name, seed)
         assert len(at_record) == len(res.history) == 15
         # every sampled step is counted once: the records' per-iteration counts, plus the final
@@ -250,6 +250,29 @@ def test_composed_method_runs_and_registry_is_open():
 
 
 def test_callback_stops_the_run():
+    """trustopt's one callback convention (scipy's): ``callback(intermediate_result)`` gets the
+    result object (x, nit, eta, record); any other callable gets x; a truthy return or
+    StopIteration stops the run."""
     seen = []
-    res = run("stro", FAMILY[0], max_iter=50, seed=0, exact=True, callback=lambda r: seen.append(r) or len(seen) == 3)
-    assert res.status == "callback" and len(res.history) == 3 and seen == res.history
+
+    def by_result(intermediate_result):
+        seen.append(intermediate_result)
+        return intermediate_result.nit == 3
+
+    res = run("stro", FAMILY[0], max_iter=50, seed=0, exact=True, callback=by_result)
+    assert res.status == "callback" and len(res.history) == 3 and [r.record for r in seen] == res.history
+    assert [r.nit for r in seen] == [1, 2, 3] and np.array_equal(seen[-1].x, res.theta)
+    assert seen[-1].eta == res.history[-1].eta
+
+    xs = []
+
+    def legacy(xk):
+        xs.append(np.array(xk))
+        if len(xs) == 2:
+            raise StopIteration
+
+    res2 = run("stro", FAMILY[0], max_iter=50, seed=0, exact=True, callback=legacy)
+    assert res2.status == "callback" and len(res2.history) == 2 and np.array_equal(xs[-1], res2.theta)
+    assert np.array_equal(xs[0], seen[0].x)  # same seed, same iterates, whichever form
+    with pytest.raises(ValidationError, match="callback"):
+        run("stro", FAMILY[0], max_iter=1, seed=0, exact=True, callback=3)

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from trustopt._callbacks import Callback
 from trustopt._validation import ValidationError, readonly
 from trustopt.core.loop import NEED_MODEL, Method, drive
 from trustopt.core.types import FAILURE_STATUSES, Record, Result
@@ -20,6 +21,21 @@ def _seed(seed) -> int:
     return int(seed)
 
 
+def _loop_callback(callback):
+    """``callback`` by trustopt's convention, as the loop's ``callback(record, theta) -> stop``."""
+    if callback is None:
+        return None
+    cb = Callback(callback)
+
+    def on_record(record: Record, theta) -> bool:
+        from scipy.optimize import OptimizeResult
+
+        x = readonly(np.array(theta))
+        return cb(OptimizeResult(x=x, nit=record.iteration + 1, eta=record.eta, record=record), x)
+
+    return on_record
+
+
 def run(
     algorithm: str | Method,
     problem: Any,
@@ -27,7 +43,7 @@ def run(
     max_iter: int,
     seed: int,
     exact: bool = False,
-    callback: Callable[[Record], Any] | None = None,
+    callback: Callable[[Any], Any] | None = None,
     **hyperparameters,
 ) -> Result:
     """Run a stochastic trust-region method (STRO Alg. 3.1 / 4.3) for ``max_iter`` iterations.
@@ -54,7 +70,13 @@ def run(
         exact: use the exact oracle as sampler (noise-free expectations; no samples). On an LQR
             see :class:`~trustopt.components.lqr_samplers.ExactLQRSampler` (the clipped PPO /
             TREFree objectives are then a deterministic quadrature, exact only at ``theta_k``).
-        callback: ``callback(record)`` after each iteration; a truthy return stops the run.
+        callback: trustopt's one convention (as :func:`trustopt.minimize` and ``trustopt train``,
+            scipy's): after each iteration, a callback whose only parameter is named
+            ``intermediate_result`` receives a ``scipy.optimize.OptimizeResult`` with ``x``
+            (``theta_{k+1}``, read-only), ``nit`` (iterations so far), ``eta`` (the record's) and
+            ``record`` (the iteration's :class:`Record`); any other callable is called
+            ``callback(theta_{k+1})``. Raising ``StopIteration`` or returning a truthy value stops
+            the run (``status == "callback"``).
         **hyperparameters: passed to the algorithm's factory (only with a name).
 
     Returns:
@@ -82,7 +104,7 @@ def run(
     else:
         raise ValidationError(f"algorithm: expected a registered name or a Method, got {type(algorithm).__name__}")
     rng = np.random.default_rng(_seed(seed))
-    state, history, status = drive(method, max_iter=max_iter, rng=rng, callback=callback)
+    state, history, status = drive(method, max_iter=max_iter, rng=rng, callback=_loop_callback(callback))
     n_samples = state.n_samples_total
     if state.phase == NEED_MODEL and not state.merge:
         final = method.sampler.sample(method.policy, state.theta, rng, state.baseline)
