@@ -36,6 +36,7 @@ from trustopt.envs._registry import (
     SURVIVAL_BONUS_FAMILIES,
     V5_DEFAULTS,
     check_env_id,
+    import_env_module,
 )
 from trustopt.envs.policies import GaussianLinearPolicy, LinearPolicy
 
@@ -132,25 +133,30 @@ class EnvSpec:
     """What to build: ``make_env(env_id, max_episode_steps=..., fast=..., **kwargs)``.
 
     Picklable and JSON-friendly (send it to worker processes, save it in ``config.json``);
-    ``env_id`` is validated on construction.
+    ``env_id`` is validated on construction. ``module``: a module imported before the id is
+    looked up, here and in every worker process that builds the environment (one that registers
+    custom environments with Gymnasium).
     """
 
     env_id: str
     kwargs: dict = field(default_factory=dict)
     max_episode_steps: int | None = None
     fast: bool = True
+    module: str | None = None
 
     def __post_init__(self):
+        import_env_module(self.module)
         check_env_id(self.env_id)
         if not isinstance(self.kwargs, dict) or not all(isinstance(k, str) for k in self.kwargs):
             raise ValidationError(f"kwargs: expected a dict with string keys, got {self.kwargs!r}")
         object.__setattr__(self, "kwargs", dict(self.kwargs))
 
     def make(self) -> RolloutEnv:
+        import_env_module(self.module)  # a worker unpickles the spec without running __post_init__
         return make_env(self.env_id, max_episode_steps=self.max_episode_steps, fast=self.fast, **self.kwargs)
 
     def key(self) -> str:
-        return repr((self.env_id, sorted(self.kwargs.items()), self.max_episode_steps, self.fast))
+        return repr((self.env_id, sorted(self.kwargs.items()), self.max_episode_steps, self.fast, self.module))
 
 
 _ENV_CACHE: dict[str, RolloutEnv] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import math
 
 from trustopt._validation import ValidationError
@@ -137,6 +138,14 @@ def _require_mujoco(env_id: str, entry_point) -> None:
     except ImportError as exc:
         raise ValidationError(f"env_id: {env_id!r} is a MuJoCo environment and MuJoCo is not installed; "
                               f"{MUJOCO_INSTALL_HINT} (import failed: {exc})") from None
+    except Exception as exc:  # noqa: BLE001 - installed, but its import fails: MuJoCo >= 3.2 loads the OpenGL
+        # backend named by MUJOCO_GL on import (an unknown name, or osmesa without libOSMesa)
+        import os
+
+        raise ValidationError(
+            f"env_id: {env_id!r} needs MuJoCo, whose import failed here ({type(exc).__name__}: {exc}); check "
+            f"MUJOCO_GL (now {os.environ.get('MUJOCO_GL')!r}): unset, egl, or osmesa with libOSMesa installed "
+            "(apt-get install libosmesa6)") from None
 
 
 def registered_ids() -> list[str]:
@@ -170,3 +179,59 @@ def check_env_id(env_id) -> str:
         f"{', '.join(SUPPORTED_ENV_IDS)}; any other Gymnasium id with a Box action space "
         "runs through Gymnasium's own step."
     )
+
+
+def import_env_module(module) -> str | None:
+    """Import ``module`` (a dotted name, or None) so that the environments it registers with
+    Gymnasium exist before an id is looked up (the zoo's ``--gym-packages``); returns it."""
+    if module is None:
+        return None
+    if not isinstance(module, str) or not module:
+        raise ValidationError(f"env_module: expected a module name such as 'my_envs', got {module!r}")
+    try:
+        importlib.import_module(module)
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's module is reported the same way
+        raise ValidationError(f"env_module: cannot import {module!r} ({type(exc).__name__}: {exc})") from None
+    return module
+
+
+def env_constructor_params(env_id: str) -> set[str] | None:
+    """The keyword arguments ``gymnasium.make(env_id, **kwargs)`` can pass to the environment's
+    constructor: the named parameters of its ``__init__`` and, while an ``__init__`` forwards
+    ``**kwargs``, of its base classes' (Gymnasium's MuJoCo v5 classes forward to ``MujocoEnv``).
+    None when the chain ends in ``**kwargs`` that go nowhere checkable (any key may be valid)."""
+    from gymnasium.envs.registration import load_env_creator
+
+    spec = import_gymnasium().envs.registry[env_id]
+    creator = spec.entry_point if callable(spec.entry_point) else load_env_creator(spec.entry_point)
+    chain = [c.__init__ for c in inspect.getmro(creator) if "__init__" in vars(c)] if inspect.isclass(creator) \
+        else [creator]
+    names: set[str] = set()
+    for fn in chain:
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self"}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            return names
+    return None
+
+
+def check_env_kwargs(env_id: str, kwargs) -> dict:
+    """``kwargs`` for ``gymnasium.make(env_id, **kwargs)`` (a dict with string keys), each key a
+    parameter of the environment's constructor (:func:`env_constructor_params`); otherwise a
+    ValidationError naming the key and listing the ones it takes."""
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise ValidationError(f"env_kwargs: expected a mapping of names to values, got {kwargs!r}")
+    if "max_episode_steps" in kwargs:
+        raise ValidationError("env_kwargs: max_episode_steps is a setting of its own (--set max_episode_steps=N)")
+    known = env_constructor_params(env_id)
+    if known is not None:
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValidationError(f"env_kwargs: {env_id} does not take {', '.join(repr(k) for k in unknown)}{hint}; "
+                                  f"it takes {', '.join(sorted(known))}")
+    return dict(kwargs)

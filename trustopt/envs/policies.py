@@ -17,6 +17,12 @@ space's bounds); a Gaussian rollout records the unclipped sample ``a_t`` so that
 log-likelihood is the Gaussian's. ``mean`` and ``std`` are the running observation statistics
 the caller keeps (``std`` strictly positive: the caller applies its own floor, e.g. ARS's
 ``std + 1e-8`` or "std = 1 where the variance is 0"); they are saved with the policy.
+
+``policy.predict(obs, deterministic=True)`` is the one way to act with either policy outside a
+rollout (what :func:`trustopt.train.load_policy` returns for both families): a single
+observation ``(obs_dim,)`` gives ``(act_dim,)``, a batch ``(n, obs_dim)`` gives ``(n, act_dim)``,
+normalized inside and clipped to ``[action_low, action_high]`` when the policy carries the
+action space's bounds (a loaded policy does).
 """
 
 from __future__ import annotations
@@ -44,17 +50,34 @@ def _normalizer(mean, std, obs_dim: int) -> tuple[np.ndarray, np.ndarray]:
     return readonly(mean.copy()), readonly(std.copy())
 
 
+def _bound(x, name: str, act_dim: int) -> np.ndarray:
+    """An action bound ``(act_dim,)``: float, not NaN (an infinite side is an unbounded one)."""
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{name}: cannot be converted to a float array ({exc})") from None
+    if arr.shape != (act_dim,):
+        raise ValidationError(f"{name}: expected shape ({act_dim},) to match W's rows, got {arr.shape}")
+    if np.any(np.isnan(arr)):
+        raise ValidationError(f"{name}: contains NaN")
+    return arr
+
+
 @dataclass(frozen=True, kw_only=True)
 class _NormalizedLinear:
     """Shared by both policies: ``W (act_dim, obs_dim)`` acting on ``z = (s - mean) / std``.
 
     Fields: ``W (act_dim, obs_dim)``; ``mean (obs_dim,)`` default 0; ``std (obs_dim,)`` > 0,
-    default 1. Arrays are copied and made read-only.
+    default 1; ``action_low``/``action_high (act_dim,)`` the action space's bounds that
+    :meth:`predict` clips to (None: no clipping; rollouts clip with the environment's own bounds).
+    Arrays are copied and made read-only.
     """
 
     W: np.ndarray
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
+    action_low: np.ndarray | None = None
+    action_high: np.ndarray | None = None
 
     def __post_init__(self):
         W = as_float_array(self.W, "W", ndim=2)
@@ -62,6 +85,16 @@ class _NormalizedLinear:
         mean, std = _normalizer(self.mean, self.std, W.shape[1])
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "std", std)
+        if (self.action_low is None) != (self.action_high is None):
+            raise ValidationError("action_low, action_high: give both bounds or neither")
+        if self.action_low is not None:
+            m = W.shape[0]
+            low, high = _bound(self.action_low, "action_low", m), _bound(self.action_high, "action_high", m)
+            if np.any(low > high):
+                i = int(np.argmax(low > high))
+                raise ValidationError(f"action_low: must be <= action_high, got {low[i]!r} > {high[i]!r} at index {i}")
+            object.__setattr__(self, "action_low", readonly(low.copy()))
+            object.__setattr__(self, "action_high", readonly(high.copy()))
 
     @property
     def obs_dim(self) -> int:
@@ -75,6 +108,18 @@ class _NormalizedLinear:
         """``W ((obs - mean) / std)``: obs ``(obs_dim,)`` -> ``(act_dim,)``."""
         return self.W @ ((np.asarray(obs, dtype=np.float64) - self.mean) / self.std)
 
+    def _batch(self, obs) -> tuple[np.ndarray, bool]:
+        """``obs`` as ``(n, obs_dim)`` float64, and whether it was a single observation."""
+        x = np.asarray(obs, dtype=np.float64)
+        if x.ndim not in (1, 2) or x.shape[-1] != self.obs_dim:
+            raise ValidationError(f"obs: expected shape ({self.obs_dim},) or (n, {self.obs_dim}), got {x.shape}")
+        return np.atleast_2d(x), x.ndim == 1
+
+    def _clip_to_space(self, a: np.ndarray) -> np.ndarray:
+        if self.action_low is None:
+            return a
+        return np.clip(a, self.action_low, self.action_high)
+
 
 @dataclass(frozen=True, kw_only=True)
 class LinearPolicy(_NormalizedLinear):
@@ -87,6 +132,15 @@ class LinearPolicy(_NormalizedLinear):
     def __call__(self, obs) -> np.ndarray:
         """``W ((obs - mean) / std)``: obs ``(obs_dim,)`` -> ``(act_dim,)`` (unclipped)."""
         return self._linear(obs)
+
+    def predict(self, obs, deterministic: bool = True, rng=None) -> np.ndarray:
+        """``clip(W (obs - mean) / std, action_low, action_high)`` for one observation ``(obs_dim,)``
+        -> ``(act_dim,)`` or a batch ``(n, obs_dim)`` -> ``(n, act_dim)``. The policy is
+        deterministic, so ``deterministic`` and ``rng`` change nothing (they are accepted so that
+        one call serves both families). Returns the action alone (not sb3's ``(action, state)``)."""
+        x, single = self._batch(obs)
+        a = self._clip_to_space(((x - self.mean) / self.std) @ self.W.T)
+        return a[0] if single else a
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,3 +184,17 @@ class GaussianLinearPolicy(_NormalizedLinear):
     def __call__(self, obs, eps) -> np.ndarray:
         """One sample ``(W z + b) + sigma * eps`` for a given standard-normal ``eps (act_dim,)``."""
         return self.mean_action(obs) + self.sigma * np.asarray(eps, dtype=np.float64)
+
+    def predict(self, obs, deterministic: bool = True, rng=None) -> np.ndarray:
+        """The action for one observation ``(obs_dim,)`` -> ``(act_dim,)`` or a batch ``(n, obs_dim)``
+        -> ``(n, act_dim)``, clipped to ``[action_low, action_high]`` (as the environment receives it).
+
+        ``deterministic=True``: the mean ``W z + b`` (what evaluation runs); False: a sample
+        ``(W z + b) + sigma * eps``, ``eps ~ N(0, I)`` drawn from ``rng`` (an ``np.random.Generator``
+        or a seed; None: fresh entropy). Returns the action alone (not sb3's ``(action, state)``)."""
+        x, single = self._batch(obs)
+        a = ((x - self.mean) / self.std) @ self.W.T + self.b
+        if not deterministic:
+            a = a + self.sigma * np.random.default_rng(rng).standard_normal(a.shape)
+        a = self._clip_to_space(a)
+        return a[0] if single else a
