@@ -1,7 +1,6 @@
 """Exact certificates: rational intervals enclose log/exp/sqrt; documented violations are proved
 on exact rationals; a float "violation" that is round-off is refuted, never reported."""
 
-import functools
 import math
 from fractions import Fraction as F
 

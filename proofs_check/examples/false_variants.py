@@ -15,7 +15,7 @@ import functools
 
 import numpy as np
 
-from trustopt import estimators, tabular
+from trustopt import estimators, smoothing, tabular
 from proofs_check import Claim, Outcome, draws, get, register
 from proofs_check import _rational as R
 from proofs_check import kakade_langford, slides, stro, trefree, trpo, tres
@@ -183,13 +183,19 @@ def _tres_decomposition_old(b):
     # TRES eq. 9-12 with X ~ p_theta (old) instead of p_thetat: then every advantage term has
     # expectation 0 (E_theta[A_theta(X^{1..i+1}) | X^{1..i}] = 0), so the right side is J(theta),
     # wrong whenever J(thetat) != J(theta) (d = 1, K = 2, F = (1, 0), p = (1/2, 1/2), pt = (1, 0)).
-    cat = tres.smoothing.CategoricalProduct(F=np.asarray(b["F"], float), d=np.asarray(b["theta"]).shape[-2])
-    d = cat.d
-    p = tres._probs(b["theta"])
-    total = cat.J(b["theta"])
-    for j in range(1, d + 1):
-        total = total + tres._contract(cat.advantage(b["theta"], j), [p[:, a] for a in range(j)])
-    return Outcome(slack=-np.abs(cat.J(b["thetat"]) - total), scale=tres._scale(b))
+    F = np.asarray(b["F"], float)
+    theta = np.asarray(b["theta"], float)
+    n, d, K = theta.shape
+    cat = smoothing.CategoricalProduct(F=F, d=d)
+    p = smoothing.softmax(theta)
+    total = cat.J(theta)
+    for j in range(1, d + 1):  # E_{X^{1..j} ~ p_theta}[A_theta(X^{1..j})], contracting the table's j axes
+        T = cat.advantage(theta, j)
+        for a in range(j):
+            T = np.einsum("nk...,nk->n...", T, p[:, a])
+        total = total + T
+    scale = np.abs(F).reshape(n, -1).max(axis=1) + 1e-300
+    return Outcome(slack=-np.abs(cat.J(b["thetat"]) - total), scale=scale)
 
 
 variant("tres.decomposition-old-distribution", "tres.decomposition",
@@ -299,7 +305,8 @@ def _optimality_no_p0(b):
     p0 = np.asarray(b["rho0"], float).min(axis=1)
     ev = tabular.evaluate(M, b["pi"])
     Astar = np.asarray(tabular.optimal_advantage(M, b["pi"], ev=ev), float)
-    eta_star = np.array([tabular.policy_iteration(stro._one(b, j)).eta for j in range(len(p0))])
+    eta_star = np.array([tabular.policy_iteration(tabular.TabularMDP(b["P"][j], b["r"][j], b["rho0"][j], float(b["gamma"][j]))).eta
+                         for j in range(len(p0))])
     lo = (1 - _g(b)) * (eta_star - ev.eta)
     return Outcome(slack=Astar - lo, scale=out.scale, bound=Astar, gap=lo)
 
