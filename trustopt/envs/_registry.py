@@ -115,7 +115,7 @@ def family(env_id: str) -> str:
 
 
 #: How to install what the environments need (Gymnasium and MuJoCo: trustopt's ``mujoco`` extra).
-MUJOCO_INSTALL_HINT = 'install the mujoco extra from the clone: pip install -e ".[mujoco]"'
+MUJOCO_INSTALL_HINT = 'install the mujoco extra: pip install -e ".[mujoco]"'
 
 
 def import_gymnasium():
