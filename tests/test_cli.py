@@ -37,7 +37,8 @@ def test_train_eval_plot_smoke(tmp_path, capsys, workers, env_id, algo):
     out = str(tmp_path / "run")
     rc = main(["train", "--env", env_id, "--algo", algo, "--workers", str(workers), "--out", out, *TINY])
     assert rc == 0
-    assert sorted(os.listdir(out)) == ["checkpoint.pkl", "config.json", "policy.npz", "progress.csv"]
+    assert sorted(os.listdir(out)) == ["best_policy.npz", "checkpoint.pkl", "config.json", "policy.npz",
+                                       "progress.csv"]
     with open(os.path.join(out, "config.json")) as f:
         cfg = json.load(f)
     assert cfg["env_id"] == env_id and cfg["algo"] == algo and cfg["runtime"]["workers"] == workers
@@ -80,7 +81,8 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     assert proc.poll() is None, "the run finished before it could be killed; raise --timesteps"
     os.killpg(proc.pid, signal.SIGKILL)  # the trainer and its workers, mid-run
     proc.wait()
-    assert not os.path.exists(os.path.join(killed, "policy.npz"))
+    with np.load(os.path.join(killed, "policy.npz")) as z:  # written at every evaluation (every 3rd iteration)
+        assert int(z["iteration"]) >= 3 and int(z["iteration"]) % 3 == 0
     r = _run_cli("train", "--workers", "1", "--out", killed, "--resume", *args)
     assert r.returncode == 0, r.stderr
     ref = str(tmp_path / "ref")
@@ -211,7 +213,7 @@ def test_env_shown_required_and_unknown_flags_get_the_subcommands_usage(tmp_path
     from trustopt.cli import build_parser
 
     usage = build_parser().subcommands["train"].format_usage()
-    assert "--env ENV_ID --out OUT" in usage and "[--env" not in usage
+    assert "--env ENV_ID --out OUT" in usage and "[--env " not in usage and "[--env]" not in usage
     out = str(tmp_path / "x")
     cases = [(["train", "--env", "Swimmer-v5", "--out", out, "--wrokers", "2"], "trustopt train", "--wrokers 2"),
              (["train", "--env", "Swimmer-v5", "--out", out, "--worker", "2"], "trustopt train", "--worker 2"),

@@ -108,8 +108,8 @@ def test_resume_in_process_equals_uninterrupted(tmp_path):
     ref = tmp_path / "ref"
     snapshots = []
 
-    def grab(row):
-        if row["iteration"] == 2:
+    def grab(intermediate_result):  # trustopt's callback convention: the progress row and x
+        if intermediate_result["iteration"] == 2:
             snapshots.append(open(ref / "checkpoint.pkl", "rb").read())
             snapshots.append(open(ref / "progress.csv", "rb").read())
 

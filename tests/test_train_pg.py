@@ -102,8 +102,12 @@ def test_trpo_improves_over_its_start(tmp_path):
     on each of three seeds (measured gains 6.6-29; the first batch's standard error is about 0.4)."""
     for seed in range(3):
         rows = []
+
+        def keep(intermediate_result):
+            rows.append(intermediate_result)
+
         train(TrainConfig(env_id=ENV, algo="trpo", timesteps=8000, seed=seed, batch_steps=1000, eval_every=0),
-              tmp_path / str(seed), progress=False, callback=rows.append)
+              tmp_path / str(seed), progress=False, callback=keep)
         first, last = rows[0]["train_return_mean"], rows[-1]["train_return_mean"]
         assert last > first + 4.0, (seed, first, last)
 
@@ -117,8 +121,8 @@ def test_same_seed_same_bits_and_resume_equals_uninterrupted(tmp_path):
     assert _rows_without_wall(tmp_path / "a") == _rows_without_wall(tmp_path / "b")
     assert np.any(_npz(tmp_path / "a")["W"] != 0.0)
     # interrupted after iteration 1, then resumed
-    def stop(row):
-        if row["iteration"] == 1:
+    def stop(intermediate_result):
+        if intermediate_result.iteration == 1:
             raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "c", progress=False, callback=stop)
@@ -173,8 +177,8 @@ def test_same_bits_for_any_number_of_workers_and_resume_on_other_workers(tmp_pat
     _same_bits(_npz(tmp_path / "w1"), _npz(tmp_path / "w2"))
     assert _rows_without_wall(tmp_path / "w1") == _rows_without_wall(tmp_path / "w2")
 
-    def stop(row):
-        if row["iteration"] == 2:
+    def stop(intermediate_result):
+        if intermediate_result.iteration == 2:
             raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "c", workers=2, progress=False, callback=stop)

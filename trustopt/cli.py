@@ -1,11 +1,19 @@
 """The ``trustopt`` command line (also ``python -m trustopt``).
 
     trustopt train --env Swimmer-v5 --algo tres --timesteps 1000000 --seed 0 --workers 2 --out runs/x
-        [--eval-every K] [--eval-episodes M] [--backend process|serial|ray] [--ray-address HOST:PORT]
-        [--resume] [--config FILE]
-        [--target R] [--set KEY=VALUE ...] [--no-progress]
-    trustopt eval runs/x --episodes 100 [--workers N]
-    trustopt plot runs/x runs/y -o curves.png [--target R]
+        [--seeds S1 S2 ...] [--eval-every K] [--eval-episodes M] [--backend process|serial|ray]
+        [--ray-address HOST:PORT] [--resume] [--config FILE] [--target R] [--set KEY=VALUE ...]
+        [--env-kwargs KEY=VALUE ...] [--env-module MOD] [--tensorboard] [--no-progress]
+    trustopt eval runs/x --episodes 100 [--workers N] [--video DIR [--video-episodes N]]
+    trustopt plot runs/x runs/y -o curves.png [--target R] [--agg iqm|mean]
+    trustopt --version
+
+``--seeds 0 1 2``: one run per seed, in sequence (each with ``--workers`` processes), in
+``OUT/seed-0``, ``OUT/seed-1``, ...; ``trustopt plot OUT`` then draws them as one curve, the IQM
+(or mean) over seeds with a bootstrap confidence band (:func:`trustopt.train.plot_runs`).
+``--env-kwargs ctrl_cost_weight=0``: keyword arguments of ``gymnasium.make`` (JSON values),
+checked against the environment's constructor. ``--env-module MOD``: imported before the
+environment is looked up (a module that registers custom environments; recorded in the run).
 
 ``--config FILE``: a JSON object with :class:`trustopt.train.TrainConfig` fields (``env_id``,
 ``algo``, ``n_directions``, ``sigma``, ``lr``, ...; a run's own ``config.json`` works, its
@@ -31,13 +39,15 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from contextlib import contextmanager
 
 __all__ = ["main", "build_parser"]
 
-_TRAIN_USAGE = """trustopt train --env ENV_ID --out OUT [--algo ALGO] [--timesteps N] [--seed S] [--workers N]
-                      [--eval-every K] [--eval-episodes M] [--backend {process,serial,ray}]
-                      [--ray-address HOST:PORT] [--target R] [--set KEY=VALUE ...] [--no-progress]
+_TRAIN_USAGE = """trustopt train --env ENV_ID --out OUT [--algo ALGO] [--timesteps N] [--seed S | --seeds S ...]
+                      [--workers N] [--eval-every K] [--eval-episodes M] [--backend {process,serial,ray}]
+                      [--ray-address HOST:PORT] [--target R] [--set KEY=VALUE ...]
+                      [--env-kwargs KEY=VALUE ...] [--env-module MOD] [--tensorboard] [--no-progress]
        trustopt train --config FILE --out OUT [flags above]     (env_id from FILE)
        trustopt train --resume --out OUT [flags above]          (settings from OUT/config.json)"""
 
@@ -85,10 +95,12 @@ def _float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from trustopt import __version__
     from trustopt.train.config import ES_ALGOS, PG_ALGOS
 
     p = _Parser(prog="trustopt", description="Trust-region policy search: linear-policy MuJoCo experiments.",
                 allow_abbrev=False)
+    p.add_argument("--version", action="version", version=f"trustopt {__version__}")
     sub = p.add_subparsers(dest="command", metavar="{train,eval,plot}", parser_class=_Parser)
     sub.required = True
 
@@ -100,13 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--timesteps", type=_timesteps, help="training env-steps budget (default 1000000); an iteration starts while fewer steps have been "
                         "used and always completes, so a run may exceed the budget by up to one batch")
     t.add_argument("--seed", type=_nonneg_int, help="seed (default 0)")
+    t.add_argument("--seeds", type=_nonneg_int, nargs="+", metavar="S",
+                   help="several seeds, one run each in OUT/seed-S, one after the other (each with --workers); "
+                        "plot them together with: trustopt plot OUT")
     t.add_argument("--workers", type=_positive_int, default=1, help="rollout worker processes (default 1)")
     req.add_argument("--out", required=True, help="run folder")
     t.add_argument("--eval-every", type=_nonneg_int, help="iterations between evaluations; 0 disables (default 10)")
     t.add_argument("--eval-episodes", type=_positive_int, help="episodes per evaluation (default 10)")
     t.add_argument("--backend", default="process", choices=("process", "serial", "ray"),
-                   help="rollout backend: local processes (default), in-process, or Ray actors (pip install "
-                        "'trustopt[ray]')")
+                   help="rollout backend: local processes (default), in-process, or Ray actors (pip install -e "
+                        "'.[ray]')")
     t.add_argument("--ray-address", help="--backend ray: address of a running Ray cluster (e.g. HEAD_IP:6379 or "
                                          "auto); default: start a local Ray instance with --workers CPUs")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint; everything that determines the "
@@ -116,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--target", type=_float, help="stop once an evaluation's mean return reaches this")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a hyperparameter (JSON value), e.g. --set sigma=0.03 --set n_directions=16")
+    t.add_argument("--env-kwargs", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="keyword arguments of gymnasium.make (JSON values), e.g. --env-kwargs ctrl_cost_weight=0; "
+                        "checked against the environment's constructor")
+    t.add_argument("--env-module", metavar="MOD",
+                   help="module imported before the environment is looked up (one that registers custom "
+                        "environments with Gymnasium); recorded in the run")
+    t.add_argument("--tensorboard", action="store_true",
+                   help="also log the progress rows as TensorBoard scalars in OUT/tb (pip install -e \".[tensorboard]\")")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     e = sub.add_parser("eval", help="evaluate a run's final policy (environment return)", allow_abbrev=False)
@@ -125,12 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes for the episodes (the returns do not depend on it)")
     e.add_argument("--seed", type=_nonneg_int, default=1_000_003, help="seed of the evaluation episodes")
     e.add_argument("--json", dest="json_path", help="also write the returns to this JSON file")
+    e.add_argument("--video", metavar="DIR", help="also record MP4 videos of episodes into DIR (Gymnasium's "
+                   "RecordVideo; needs moviepy, pip install -e \".[video]\", and MuJoCo offscreen rendering: "
+                   "MUJOCO_GL=egl or osmesa)")
+    e.add_argument("--video-episodes", type=_positive_int, default=1,
+                   help="--video: number of episodes recorded (default 1; seeded as the first evaluation episodes)")
 
     pl = sub.add_parser("plot", help="learning curves of runs", allow_abbrev=False)
-    pl.add_argument("runs", nargs="+", help="run folders")
+    pl.add_argument("runs", nargs="+", help="run folders, or folders of runs (e.g. the OUT of train --seeds), "
+                                            "whose seeds are drawn as one curve with a confidence band")
     pl.add_argument("-o", "--output", required=True, help="image file (png, pdf, svg)")
     pl.add_argument("--target", type=_float, help="draw a threshold line")
     pl.add_argument("--title")
+    pl.add_argument("--agg", choices=("iqm", "mean"), default="iqm",
+                    help="aggregate over the seeds of a folder: interquartile mean (default) or mean, with a 95%% "
+                         "percentile-bootstrap band over seeds")
     p.subcommands = {"train": t, "eval": e, "plot": pl}
     return p
 
@@ -166,6 +198,7 @@ def _train_config(args):
             raise ValidationError(f"out: {path} must hold a JSON object")
         if saved is not None:
             saved.pop("runtime", None)
+            saved.pop("versions", None)
             d = dict(saved)
     elif args.config is not None:
         try:
@@ -180,6 +213,7 @@ def _train_config(args):
         if not isinstance(d, dict):
             raise ValidationError(f"config: {args.config} must hold a JSON object")
         d.pop("runtime", None)  # a run's own config.json may serve as --config: where it ran is not a setting
+        d.pop("versions", None)
     given: dict = {}
     for name in ("env_id", "algo", "timesteps", "seed", "eval_every", "eval_episodes", "target"):
         v = getattr(args, name)
@@ -189,10 +223,17 @@ def _train_config(args):
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValidationError(f"--set: expected KEY=VALUE, got {item!r}")
-        try:
-            given[key.strip()] = json.loads(value)
-        except ValueError:
-            given[key.strip()] = value
+        given[key.strip()] = _json_or_text(value)
+    if args.env_kwargs:
+        kwargs = dict(d.get("env_kwargs") or {})
+        for item in args.env_kwargs:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ValidationError(f"--env-kwargs: expected KEY=VALUE, got {item!r}")
+            kwargs[key.strip()] = _json_or_text(value)
+        given["env_kwargs"] = kwargs
+    if args.env_module is not None:
+        given["env_module"] = args.env_module
     if saved is not None:  # a resumed run keeps its settings: say which flag would change them
         from trustopt.train.trainer import RESUMABLE_FIELDS
 
@@ -206,6 +247,14 @@ def _train_config(args):
     if "env_id" not in d:
         raise ValidationError("--env: required (e.g. --env Swimmer-v5)")
     return config_from_dict(d)
+
+
+def _json_or_text(value: str):
+    """A command-line value: JSON when it parses (``0``, ``true``, ``[1, 2]``), else the text itself."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 class _Terminated(KeyboardInterrupt):
@@ -239,20 +288,42 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _seed_runs(args) -> list:
+    """``[(args, config), ...]``: one entry per seed of ``--seeds`` (``out`` = ``OUT/seed-S``), or
+    ``args`` itself; every configuration is checked before the first run starts."""
+    from trustopt._validation import ValidationError
+
+    if args.seeds is None:
+        return [(args, _train_config(args))]
+    if args.seed is not None:
+        raise ValidationError("--seeds: give either --seed S or --seeds S1 S2 ..., not both")
+    dup = sorted({s for s in args.seeds if args.seeds.count(s) > 1})
+    if dup:
+        raise ValidationError(f"--seeds: seed {dup[0]} is given twice")
+    runs = []
+    for s in args.seeds:
+        one = argparse.Namespace(**{**vars(args), "seed": s, "seeds": None, "out": os.path.join(args.out, f"seed-{s}")})
+        runs.append((one, _train_config(one)))
+    return runs
+
+
 def _cmd_train(args) -> int:
     from trustopt._validation import ValidationError
     from trustopt.train import train
 
-    config = _train_config(args)
     if args.ray_address is not None and args.backend != "ray":
         raise ValidationError("--ray-address: only applies to --backend ray")
-    with _sigterm_as_interrupt():
-        res = train(config, args.out, workers=args.workers, backend=args.backend, resume=args.resume,
-                    progress=not args.no_progress, ray_address=args.ray_address)
-    ev = "" if res.last_eval is None else f", last evaluation {res.last_eval[0]:.2f} +- {res.last_eval[1]:.2f}"
-    print(f"trustopt: {res.config.algo} on {res.config.env_id}: stopped ({res.stop_reason}) after "
-          f"{res.iterations} iteration{'' if res.iterations == 1 else 's'}, {res.timesteps} timesteps, {res.wall_s:.1f} s{ev}; policy in "
-          f"{os.path.join(res.out, 'policy.npz')}")
+    runs = _seed_runs(args)
+    for one, config in runs:
+        with _sigterm_as_interrupt():
+            res = train(config, one.out, workers=args.workers, backend=args.backend, resume=args.resume,
+                        progress=not args.no_progress, ray_address=args.ray_address, tensorboard=args.tensorboard)
+        ev = "" if res.last_eval is None else f", last evaluation {res.last_eval[0]:.2f} +- {res.last_eval[1]:.2f}"
+        print(f"trustopt: {res.config.algo} on {res.config.env_id} seed {res.config.seed}: stopped ({res.stop_reason}) "
+              f"after {res.iterations} iteration{'' if res.iterations == 1 else 's'}, {res.timesteps} timesteps, "
+              f"{res.wall_s:.1f} s{ev}; policy in {os.path.join(res.out, 'policy.npz')}", flush=True)
+    if args.seeds is not None:
+        print(f"trustopt: {len(runs)} seeds in {args.out}; draw them with: trustopt plot {args.out} -o curves.png")
     return 0
 
 
@@ -265,6 +336,13 @@ def _cmd_eval(args) -> int:
     _, env_id, _ = load_policy(args.run)
     if args.json_path is not None:  # before the episodes run, not after
         check_writable("--json", args.json_path)
+    if args.video is not None:  # before the episodes: a missing moviepy or renderer is said at once
+        from trustopt.train.trainer import _seeds
+        from trustopt.train.video import record_video
+
+        files = record_video(args.run, args.video, episodes=args.video_episodes,
+                             seeds=_seeds(args.seed, 2, 0, args.video_episodes))
+        print(f"{env_id}: {len(files)} video{'' if len(files) == 1 else 's'} in {args.video}")
     G = evaluate_policy(args.run, episodes=args.episodes, seed=args.seed, workers=args.workers)
     print(f"{env_id}: return {G.mean():.2f} +- {G.std():.2f} over {G.size} episodes "
           f"(min {G.min():.2f}, max {G.max():.2f})")
@@ -279,7 +357,7 @@ def _cmd_eval(args) -> int:
 def _cmd_plot(args) -> int:
     from trustopt.train import plot_runs
 
-    print(plot_runs(args.runs, args.output, target=args.target, title=args.title))
+    print(plot_runs(args.runs, args.output, target=args.target, title=args.title, agg=args.agg))
     return 0
 
 
@@ -294,6 +372,16 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())  # one line even when a message spans several
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """trustopt's own warnings as one line on stderr (``trustopt: warning: ...``); others as Python shows them."""
+    from trustopt.train.trainer import VersionMismatchWarning
+
+    if issubclass(category, VersionMismatchWarning):
+        print(f"trustopt: warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def main(argv=None) -> int:
     """Entry point of the ``trustopt`` console script; returns the exit code."""
     from trustopt._validation import ValidationError
@@ -301,7 +389,9 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = _parse(parser, argv)
     try:
-        return {"train": _cmd_train, "eval": _cmd_eval, "plot": _cmd_plot}[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return {"train": _cmd_train, "eval": _cmd_eval, "plot": _cmd_plot}[args.command](args)
     except (ValidationError, OSError, MemoryError) as exc:
         # bad input, a missing extra, a file that cannot be read or written (full disk, read-only
         # folder), not enough memory: the message says what to change; a traceback would not

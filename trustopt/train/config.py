@@ -132,7 +132,10 @@ class TrainConfig:
     (state normalization, ARS V2), ``remove_survival_bonus``, ``max_episode_steps`` (None:
     the env's limit); ``eval_every`` (iterations between evaluations; 0: none),
     ``eval_episodes``, ``target`` (stop once an evaluation's mean return reaches it),
-    ``noise_table_size`` (entries of the shared noise table, seed 123).
+    ``noise_table_size`` (entries of the shared noise table, seed 123); ``env_kwargs`` (keyword
+    arguments of ``gymnasium.make``, e.g. ``{"ctrl_cost_weight": 0.0}``, each checked against the
+    environment's constructor) and ``env_module`` (a module imported first, registering custom
+    environments; the zoo's ``--gym-packages``).
 
     Policy-gradient family: ``lambda_`` is GAE's lambda in [0, 1], ``lr`` the step size (PPO,
     TREFree: Adam; VPG: gradient step), ``K`` the epochs (PPO, TREFree); only they take
@@ -182,11 +185,16 @@ class TrainConfig:
     n_rollout_states: int | None = None
     n_actions_per_state: int | None = None
     rollout_horizon: int | None = None
+    env_kwargs: dict | None = None
+    env_module: str | None = None
 
     def __post_init__(self):
-        from trustopt.envs._registry import check_env_id
+        from trustopt.envs._registry import check_env_id, check_env_kwargs, import_env_module
 
+        import_env_module(self.env_module)
         check_env_id(self.env_id)
+        if self.env_kwargs is not None:
+            object.__setattr__(self, "env_kwargs", check_env_kwargs(self.env_id, self.env_kwargs) or None)
         if self.algo not in ES_ALGOS + PG_ALGOS:
             raise ValidationError(f"algo: unknown {self.algo!r}; choose one of {', '.join(ES_ALGOS + PG_ALGOS)}")
         pg = self.algo in PG_ALGOS
@@ -257,6 +265,13 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def env_spec(self):
+        """The :class:`~trustopt.envs.EnvSpec` the run trains on."""
+        from trustopt.envs import EnvSpec
+
+        return EnvSpec(env_id=self.env_id, kwargs=dict(self.env_kwargs or {}),
+                       max_episode_steps=self.max_episode_steps, module=self.env_module)
 
 
 def config_from_dict(d: dict) -> TrainConfig:

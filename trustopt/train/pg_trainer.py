@@ -18,14 +18,16 @@ policy's MEAN action ``W z + b`` (no exploration noise) with the current normali
 environment's own return; the reset seeds of the evaluation of iteration ``k`` are those of the
 ES driver (``SeedSequence([seed, 1, k])``).
 
-``policy.npz``: ``W (act_dim, obs_dim)``, ``b (act_dim,)``, ``log_std (act_dim,)``, ``obs_mean``,
-``obs_std``, ``obs_count``, ``obs_M2``, ``env_id``, ``algo``, ``iteration``, ``timesteps``.
+``policy.npz`` (rewritten at every evaluation and at the end; ``best_policy.npz`` at the best
+evaluation, as in :mod:`trustopt.train.trainer`): ``W (act_dim, obs_dim)``, ``b (act_dim,)``,
+``log_std (act_dim,)``, ``obs_mean``, ``obs_std``, ``obs_count``, ``obs_M2``, ``action_low``,
+``action_high``, ``env_id``, ``env_kwargs``, ``env_module``, ``algo``, ``iteration``, ``timesteps``,
+``eval_mean``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
 import os
 import time
@@ -34,9 +36,8 @@ import numpy as np
 
 from trustopt.core.loop import NEED_MODEL, READY, ask, start, tell
 from trustopt.noise import NoiseTable
-from trustopt.train.checkpoint import atomic_write_bytes
 from trustopt.train.config import TrainConfig
-from trustopt.train.trainer import RunProgress, _run_file
+from trustopt.train.trainer import RunProgress
 from trustopt.workers import make_backend
 
 __all__ = ["PG_PROGRESS_COLUMNS", "make_method", "train_pg"]
@@ -92,42 +93,58 @@ def _final_policy(method, run: _PGRun):
     return method.sampler.policy(run.loop.theta, run.loop.baseline)
 
 
-def _save_policy(out: str, config: TrainConfig, method, run: _PGRun) -> None:
-    from trustopt.train.trainer import POLICY
+def _save_policy(out: str, config: TrainConfig, method, run: _PGRun, evaluated: bool = False) -> None:
+    from trustopt.train.trainer import _policy_bytes, _write_policies
 
     pol = _final_policy(method, run)
     carry = run.loop.baseline
     count = 0 if carry is None else carry.obs_rms.count
     M2 = np.zeros(pol.obs_dim) if carry is None else np.array(carry.obs_rms.M2)
-    buf = io.BytesIO()
-    np.savez(buf, W=np.array(pol.W), b=np.array(pol.b), log_std=np.array(pol.log_std), obs_mean=np.array(pol.mean),
-             obs_std=np.array(pol.std), obs_count=np.int64(count), obs_M2=M2, env_id=np.str_(config.env_id),
-             algo=np.str_(config.algo), iteration=np.int64(run.iteration), timesteps=np.int64(run.timesteps))
-    path = os.path.join(out, POLICY)
-    with _run_file(path):
-        atomic_write_bytes(path, buf.getvalue())
+    arrays = dict(W=np.array(pol.W), b=np.array(pol.b), log_std=np.array(pol.log_std), obs_mean=np.array(pol.mean),
+                  obs_std=np.array(pol.std), obs_count=np.int64(count), obs_M2=M2)
+    bounds = _bounds(config.env_spec())
+    _write_policies(out, _policy_bytes(arrays, config, run, bounds), run, evaluated)
+
+
+def _bounds(spec):
+    from trustopt.envs import cached_env
+    from trustopt.train.trainer import _env_bounds
+
+    return _env_bounds(cached_env(spec))
 
 
 def train_pg(config: TrainConfig, out: str, *, workers: int, backend: str, resume: bool, progress: bool,
-             callback, ray_address):
+             callback, ray_address, tensorboard: bool = False):
     """:func:`trustopt.train.train` for a RESOLVED policy-gradient ``config`` (see the module docstring)."""
-    from trustopt.envs import EnvSpec
-    from trustopt.train.trainer import TrainResult, _NewRunGuard, _open_run, _progress_bar, _write_config
+    from trustopt.train.trainer import (
+        TrainResult,
+        _NewRunGuard,
+        _open_run,
+        _progress_bar,
+        _tensorboard_writer,
+        _warn_version_change,
+        _write_config,
+    )
 
-    spec = EnvSpec(env_id=config.env_id, max_episode_steps=config.max_episode_steps)
+    spec = config.env_spec()
     method = make_method(config, spec)  # validates before the run folder or any worker exists
     with _NewRunGuard(out, resume) as guard:
         run = _open_run(out, config, resume, PG_PROGRESS_COLUMNS, lambda: _PGRun(start(method)), _PGRun)
+        if resume:
+            _warn_version_change(out)
         _write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
         bk = make_backend(backend, workers, NoiseTable(size=1), address=ray_address)  # episodes never read the table
         method = dataclasses.replace(method, sampler=dataclasses.replace(method.sampler, backend=bk))
         bar = _progress_bar(config, run) if progress else None
+        tb = _tensorboard_writer(out, tensorboard)
         try:
-            _loop(config, method, run, spec, out, bar, guard.callback(callback))
+            _loop(config, method, run, spec, out, bar, guard.callback(callback, tb))
         finally:
             if bar is not None:
                 bar.close()
             bk.close()
+            if tb is not None:
+                tb.close()
     _save_policy(out, config, method, run)
     pol = _final_policy(method, run)
     return TrainResult(config=config, iterations=run.iteration, timesteps=run.timesteps, episodes=run.episodes,
@@ -179,6 +196,7 @@ def _loop(config, method, run: _PGRun, spec, out, bar, callback) -> None:
         if config.eval_every and run.iteration % config.eval_every == 0:
             ev = _evaluate(config, method, run, spec)
             run.last_eval = ev
+            _save_policy(out, config, method, run, evaluated=True)
         dt = time.perf_counter() - t0
         run.wall_s += dt
         R = np.asarray(model_returns, dtype=np.float64)
@@ -191,4 +209,5 @@ def _loop(config, method, run: _PGRun, spec, out, bar, callback) -> None:
             accepted=int(record.accepted), rho=record.rho, radius=record.radius,
         )
         _finish_iteration(run, row, PG_PROGRESS_COLUMNS, config, prog_path, ckpt_path, bar,
-                          train_return=float(record.eta), steps_per_s=steps / max(dt, 1e-9), callback=callback)
+                          train_return=float(record.eta), steps_per_s=steps / max(dt, 1e-9), callback=callback,
+                          x=state.theta)

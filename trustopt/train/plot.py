@@ -1,4 +1,17 @@
-"""Learning curves from run folders (``progress.csv``): evaluation return against timesteps."""
+"""Learning curves from run folders (``progress.csv``): evaluation return against timesteps.
+
+A run folder (one holding ``progress.csv``) is drawn alone: its evaluation mean +- the standard
+deviation over that evaluation's episodes. A folder of run folders (``trustopt train --seeds``
+writes ``OUT/seed-0``, ``OUT/seed-1``, ...) is drawn as one curve per configuration: the IQM (or
+mean) over seeds with a percentile-bootstrap confidence band over seeds (:func:`aggregate`,
+rliable's practice: Agarwal et al. 2021, "Deep RL at the edge of the statistical precipice").
+
+Common grid: the seeds' evaluations fall at different timesteps (iterations use whole episodes),
+so each seed's curve is linearly interpolated (``np.interp``) at ``G`` evenly spaced timesteps from
+the latest first evaluation to the latest last evaluation, ``G`` the largest number of
+evaluations of a seed. Past its last evaluation a seed keeps its last value (a run that stopped
+early, e.g. at ``--target``, keeps its final policy); no seed is extrapolated backwards.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +25,7 @@ import numpy as np
 from trustopt._io import check_writable, writing
 from trustopt._validation import ValidationError
 
-__all__ = ["read_progress", "plot_runs"]
+__all__ = ["read_progress", "plot_runs", "aggregate", "iqm", "common_grid"]
 
 
 def read_progress(run) -> dict[str, np.ndarray]:
@@ -90,44 +103,144 @@ def _train_quantity(c: dict) -> str:
     return "training batch mean" + (", survival bonus removed" if removed else "")
 
 
-def plot_runs(runs, output, *, target: float | None = None, title: str | None = None) -> str:
-    """Plot evaluation mean +- std (or, for runs without evaluations, the mean training return,
-    dashed) against training timesteps for each run folder; write ``output`` (PNG/PDF/SVG by
-    suffix; an unknown suffix or a path that cannot be written is a ValidationError before any
-    run is read). Each legend entry says which quantity its curve is; the y label names the quantity
-    when all curves share it and reads "return" when they do not. ``target`` draws a horizontal
-    threshold line. Returns ``output``."""
-    import matplotlib
+def iqm(x: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Interquartile mean along ``axis``: sort, drop ``floor(n / 4)`` values at each end, average the
+    rest (``scipy.stats.trim_mean(x, 0.25)``, rliable's IQM; for ``n < 4`` the plain mean)."""
+    x = np.sort(np.asarray(x, dtype=np.float64), axis=axis)
+    n = x.shape[axis]
+    k = n // 4
+    return np.take(x, np.arange(k, n - k), axis=axis).mean(axis=axis)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    runs = [os.fspath(r) for r in runs]
+def aggregate(values, agg: str = "iqm", *, n_boot: int = 2000, level: float = 0.95,
+              seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(point, low, high)``, each ``(G,)``, for ``values (n_seeds, G)``.
+
+    ``point`` = ``agg`` over seeds (``"iqm"``: :func:`iqm`; ``"mean"``). The band is the
+    percentile bootstrap over seeds: ``n_boot`` resamples of ``n_seeds`` seeds drawn with
+    replacement (the same resample at every grid point), the statistic of each, and its
+    ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles. ``seed`` fixes the resamples, so a plot
+    is reproducible. One seed gives a band of zero width."""
+    if agg not in ("iqm", "mean"):
+        raise ValidationError(f"agg: expected 'iqm' or 'mean', got {agg!r}")
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 2 or v.shape[0] < 1:
+        raise ValidationError(f"values: expected shape (n_seeds, G) with n_seeds >= 1, got {v.shape}")
+    stat = iqm if agg == "iqm" else (lambda x, axis: np.mean(x, axis=axis))
+    point = stat(v, axis=0)
+    idx = np.random.default_rng(seed).integers(0, v.shape[0], size=(n_boot, v.shape[0]))
+    boot = stat(v[idx], axis=1)  # (n_boot, G)
+    lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return point, lo, hi
+
+
+def common_grid(curves) -> tuple[np.ndarray, np.ndarray]:
+    """``(grid (G,), values (n, G))`` for ``curves = [(t_i, y_i), ...]`` (each ``t_i`` increasing):
+    the interpolation described in the module docstring."""
+    curves = [(np.asarray(t, dtype=np.float64), np.asarray(y, dtype=np.float64)) for t, y in curves]
+    if not curves or any(t.size == 0 for t, _ in curves):
+        raise ValidationError("curves: every seed needs at least one point")
+    lo = max(t[0] for t, _ in curves)
+    hi = max(t[-1] for t, _ in curves)
+    n = max(t.size for t, _ in curves)
+    grid = np.linspace(lo, hi, n) if hi > lo else np.array([lo])
+    return grid, np.stack([np.interp(grid, t, y) for t, y in curves])
+
+
+def _runs_of(path: str) -> list[str]:
+    """The run folders under ``path`` (its subfolders holding progress.csv), sorted by seed then name."""
+    if not os.path.isdir(path):
+        return []
+    subs = [os.path.join(path, d) for d in sorted(os.listdir(path))]
+    runs = [d for d in subs if os.path.isfile(os.path.join(d, "progress.csv"))]
+    return sorted(runs, key=lambda r: (_config(r).get("seed", math.inf), r))
+
+
+def _group_key(c: dict) -> str:
+    """Runs that differ only by seed (and where or with what they ran) belong to one curve."""
+    return json.dumps({k: v for k, v in c.items() if k not in ("seed", "runtime", "versions")}, sort_keys=True)
+
+
+def _curve(p: dict) -> tuple[np.ndarray, np.ndarray, str]:
+    t = p.get("timesteps", np.array([]))
+    ev = p.get("eval_mean", np.full(t.shape, math.nan))
+    ok = ~np.isnan(ev)
+    if ok.any():
+        return t[ok], ev[ok], "evaluation"
+    return t, p.get("train_return_mean", np.full(t.shape, math.nan)), "training"
+
+
+def plot_runs(runs, output, *, target: float | None = None, title: str | None = None, agg: str = "iqm") -> str:
+    """Draw learning curves against training timesteps and write ``output`` (PNG/PDF/SVG by suffix;
+    an unknown suffix or a path that cannot be written is a ValidationError before any run is read).
+
+    Each path in ``runs`` is a run folder (drawn alone: evaluation mean +- std over its evaluation
+    episodes, or for a run without evaluations the mean training return, dashed) or a folder of run
+    folders (``trustopt train --seeds``): the runs that differ only by seed are one curve, ``agg``
+    (``"iqm"`` or ``"mean"``) over seeds on a common grid with a 95% bootstrap band over seeds, the
+    number of seeds in its legend entry (module docstring). Each legend entry says which quantity
+    its curve is; the y label names the quantity when all curves share it. ``target`` draws a
+    horizontal threshold line. Draws on its own ``matplotlib.figure.Figure`` (Matplotlib's global
+    backend, e.g. a notebook's, is left alone). Returns ``output``."""
+    from matplotlib.figure import Figure
+
+    if agg not in ("iqm", "mean"):
+        raise ValidationError(f"agg: expected 'iqm' or 'mean', got {agg!r}")
+    runs = [os.fspath(r) for r in ([runs] if isinstance(runs, (str, os.PathLike)) else runs)]
     if not runs:
         raise ValidationError("runs: give at least one run folder")
     out = os.fspath(output)
     _image_format(out)
     check_writable("output", out)
-    curves = [(run, read_progress(run), _config(run)) for run in runs]  # every run readable before drawing
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    items = []  # ("run", path, progress, config) or ("seeds", folder, [(path, progress, config), ...])
+    for path in runs:  # every run readable before drawing
+        seeds = [] if os.path.isfile(os.path.join(path, "progress.csv")) else _runs_of(path)
+        if not seeds:
+            items.append(("run", path, read_progress(path), _config(path)))
+            continue
+        groups: dict[str, list] = {}
+        for r in seeds:
+            c = _config(r)
+            groups.setdefault(_group_key(c), []).append((r, read_progress(r), c))
+        items.extend(("seeds", path, members) for members in groups.values())
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     kinds = set()
-    for run, p, c in curves:
-        t = p.get("timesteps", np.array([]))
-        ev = p.get("eval_mean", np.full(t.shape, math.nan))
-        ok = ~np.isnan(ev)
-        if ok.any():
-            sd = p.get("eval_std", np.zeros_like(ev))[ok]
-            line, = ax.plot(t[ok], ev[ok], marker="o", markersize=3, label=_label(run, c) + ": evaluation mean ± std")
-            ax.fill_between(t[ok], ev[ok] - sd, ev[ok] + sd, alpha=0.2, color=line.get_color())
-            kinds.add("evaluation")
-        elif t.size:
-            ax.plot(t, p["train_return_mean"], linestyle="--", label=f"{_label(run, c)}: {_train_quantity(c)}")
-            kinds.add("training")
+    for item in items:
+        if item[0] == "run":
+            _, run, p, c = item
+            t, y, kind = _curve(p)
+            if kind == "evaluation":
+                ok = ~np.isnan(p["eval_mean"])
+                sd = p.get("eval_std", np.zeros(ok.shape))[ok]
+                line, = ax.plot(t, y, marker="o", markersize=3, label=_label(run, c) + ": evaluation mean ± std")
+                ax.fill_between(t, y - sd, y + sd, alpha=0.2, color=line.get_color())
+            elif t.size:
+                ax.plot(t, y, linestyle="--", label=f"{_label(run, c)}: {_train_quantity(c)}")
+            kinds.add(kind)
+            continue
+        _, folder, members = item
+        curves = [_curve(p) for _, p, _ in members]
+        kind = "evaluation" if all(k == "evaluation" for _, _, k in curves) else "training"
+        if kind == "training":  # one quantity per curve: the training return when a seed has no evaluation
+            curves = [(p["timesteps"], p["train_return_mean"], "training") for _, p, _ in members]
+        grid, values = common_grid([(t, y) for t, y, _ in curves])
+        point, lo, hi = aggregate(values, agg)
+        c = members[0][2]
+        algo = f"{c.get('algo')} (vine)" if c.get("vine") else c.get("algo")
+        what = "evaluation return" if kind == "evaluation" else _train_quantity(c)
+        name = "IQM" if agg == "iqm" else "mean"
+        label = (f"{algo} {c.get('env_id')} ({os.path.basename(os.path.normpath(folder))}): {what}, {name} of "
+                 f"{len(members)} seed{'' if len(members) == 1 else 's'}, 95% bootstrap CI")
+        line, = ax.plot(grid, point, linestyle="-" if kind == "evaluation" else "--", label=label)
+        ax.fill_between(grid, lo, hi, alpha=0.25, color=line.get_color())
+        kinds.add(kind)
     if target is not None:
         ax.axhline(target, color="k", linestyle="--", linewidth=1, label=f"threshold {target:g}")
     ax.set_xlabel("training timesteps")
     if kinds == {"evaluation"}:
-        ax.set_ylabel("evaluation return (mean ± std)")
+        single = all(item[0] == "run" for item in items)
+        ax.set_ylabel("evaluation return (mean ± std)" if single else "evaluation return")
     elif kinds == {"training"}:
         ax.set_ylabel("training return (batch mean)")
     else:
@@ -137,9 +250,6 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    try:
-        with writing("output", out):
-            fig.savefig(out, dpi=120)
-    finally:
-        plt.close(fig)
+    with writing("output", out):
+        fig.savefig(out, dpi=120)
     return out

@@ -18,10 +18,16 @@ numbers); the reset seeds of iteration k and of its evaluation come from
 ``--resume``. Evaluation: ``eval_episodes`` rollouts of ``theta_k`` itself (``sign = 0``) with
 the current normalizer, reporting the environment's own return (survival bonus included).
 
-Run folder (``out``): ``config.json`` (the resolved config + runtime options),
-``progress.csv`` (one row per iteration, :data:`PROGRESS_COLUMNS`), ``checkpoint.pkl``
-(atomic, after every iteration), ``policy.npz`` (final: ``W (act_dim, obs_dim)``,
-``obs_mean``, ``obs_std``, and the normalizer's ``obs_count``, ``obs_M2``).
+Run folder (``out``): ``config.json`` (the resolved config, the runtime options and the
+``versions`` of trustopt, numpy, scipy, numba, mujoco and gymnasium), ``progress.csv`` (one row
+per iteration, :data:`PROGRESS_COLUMNS`), ``checkpoint.pkl`` (atomic, after every iteration),
+``policy.npz`` (the current policy, rewritten atomically at every evaluation and at the end:
+``W (act_dim, obs_dim)``, ``obs_mean``, ``obs_std``, the normalizer's ``obs_count``, ``obs_M2``,
+the action space's ``action_low``/``action_high``, ``env_id``, ``env_kwargs`` (JSON),
+``env_module``, and ``eval_mean``, the mean return of this policy's evaluation, NaN if it had
+none), ``best_policy.npz`` (the policy of the evaluation with the highest mean return so far;
+the first of equal ones), and with ``tensorboard=True`` the
+scalars of every progress row under ``tb/``.
 """
 
 from __future__ import annotations
@@ -33,13 +39,15 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
+from trustopt._callbacks import Callback
 from trustopt._io import OutputError, make_folder, output_error, writing
-from trustopt._validation import ValidationError, check_int
+from trustopt._validation import ValidationError, check_int, readonly
 from trustopt.estimators import RunningMeanStd
 from trustopt.noise import NoiseTable
 from trustopt.train.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
@@ -57,9 +65,36 @@ __all__ = [
     "normalizer_arrays",
     "load_policy",
     "evaluate_policy",
+    "library_versions",
+    "VersionMismatchWarning",
 ]
 
 CHECKPOINT, POLICY, CONFIG, PROGRESS = "checkpoint.pkl", "policy.npz", "config.json", "progress.csv"
+BEST_POLICY = "best_policy.npz"
+#: Distributions whose versions a run records in config.json (``versions``).
+VERSIONED = ("trustopt", "numpy", "scipy", "numba", "mujoco", "gymnasium")
+
+
+class VersionMismatchWarning(UserWarning):
+    """A run is resumed under other library versions than it was started with: it continues,
+    but bit-for-bit equality with an uninterrupted run is promised only on the same versions."""
+
+
+def library_versions() -> dict[str, str | None]:
+    """``{name: version}`` of :data:`VERSIONED` as installed (None where one is not)."""
+    from importlib import metadata
+
+    out: dict[str, str | None] = {}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    if out["trustopt"] is None:  # run from a source tree that was never installed
+        from trustopt import __version__
+
+        out["trustopt"] = __version__
+    return out
 
 #: Columns of progress.csv (eval_mean/eval_std are empty when the iteration was not evaluated).
 PROGRESS_COLUMNS = (
@@ -76,7 +111,7 @@ _STD_FLOOR = 1e-8
 class TrainResult:
     """``config`` (resolved), ``iterations``, ``timesteps``, ``episodes``, ``wall_s``,
     ``W (act_dim, obs_dim)``, ``obs_mean``, ``obs_std``, ``last_eval`` ((mean, std) or None),
-    ``stop_reason`` (``"timesteps"`` or ``"target"``), ``out`` (the run folder)."""
+    ``stop_reason`` (``"timesteps"``, ``"target"`` or ``"callback"``), ``out`` (the run folder)."""
 
     config: TrainConfig
     iterations: int
@@ -134,6 +169,7 @@ class RunProgress:
         self.last_eval = None
         self.stop_reason = None
         self.progress_bytes = 0
+        self.best_eval = None
 
 
 class _Run(RunProgress):
@@ -157,10 +193,64 @@ def _run_file(path: str):
 
 
 def _write_config(out: str, config: TrainConfig, runtime: dict) -> None:
-    text = json.dumps({**config.to_dict(), "runtime": runtime}, indent=2, sort_keys=True) + "\n"
+    text = json.dumps({**config.to_dict(), "runtime": runtime, "versions": library_versions()}, indent=2,
+                      sort_keys=True) + "\n"
     path = os.path.join(out, CONFIG)
     with _run_file(path):
         atomic_write_bytes(path, text.encode())
+
+
+def _warn_version_change(out: str) -> None:
+    """On resume: one :class:`VersionMismatchWarning` listing the versions that differ from those
+    the run's config.json recorded (a run from before versions were recorded: nothing to compare)."""
+    try:
+        with open(os.path.join(out, CONFIG)) as f:
+            saved = json.load(f).get("versions")
+    except (OSError, ValueError, AttributeError):
+        return
+    if not isinstance(saved, dict):
+        return
+    now = library_versions()
+    diff = [f"{k} {saved.get(k)} -> {now[k]}" for k in VERSIONED if k in saved and saved.get(k) != now[k]]
+    if diff:
+        warnings.warn(f"resuming {out} under other versions than it started with ({', '.join(diff)}); it continues, "
+                      "but is bit-for-bit equal to an uninterrupted run only on the same versions",
+                      VersionMismatchWarning, stacklevel=3)
+
+
+def _policy_bytes(arrays: dict, config: TrainConfig, run, bounds: tuple[np.ndarray, np.ndarray]) -> bytes:
+    """policy.npz's bytes: the policy's ``arrays`` and what loading and evaluating it needs."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays, action_low=bounds[0], action_high=bounds[1], env_id=np.str_(config.env_id),
+             env_kwargs=np.str_(json.dumps(config.env_kwargs or {}, sort_keys=True)),
+             env_module=np.str_(config.env_module or ""), algo=np.str_(config.algo),
+             iteration=np.int64(run.iteration), timesteps=np.int64(run.timesteps),
+             eval_mean=np.float64(run.last_eval[0] if _evaluated_now(config, run) else math.nan))
+    return buf.getvalue()
+
+
+def _evaluated_now(config: TrainConfig, run) -> bool:
+    """Whether the run's last evaluation is of its current iteration's policy."""
+    return (run.last_eval is not None and run.iteration > 0 and bool(config.eval_every)
+            and run.iteration % config.eval_every == 0)
+
+
+def _write_policies(out: str, data: bytes, run, evaluated: bool) -> None:
+    """Write policy.npz (atomically); after an evaluation whose mean beats every earlier one,
+    also best_policy.npz (``run.best_eval`` records it, in the checkpoint)."""
+    path = os.path.join(out, POLICY)
+    with _run_file(path):
+        atomic_write_bytes(path, data)
+    best_eval = getattr(run, "best_eval", None)  # absent in checkpoints written before it existed
+    if evaluated and (best_eval is None or run.last_eval[0] > best_eval):
+        best = os.path.join(out, BEST_POLICY)
+        with _run_file(best):
+            atomic_write_bytes(best, data)
+        run.best_eval = run.last_eval[0]
+
+
+def _env_bounds(env) -> tuple[np.ndarray, np.ndarray]:
+    return np.array(env.action_low, dtype=np.float64), np.array(env.action_high, dtype=np.float64)
 
 
 def _fmt(v) -> str:
@@ -171,15 +261,12 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _save_policy(out: str, config: TrainConfig, run: _Run, obs_dim: int, act_dim: int) -> None:
+def _save_policy(out: str, config: TrainConfig, run: _Run, obs_dim: int, act_dim: int, bounds,
+                 evaluated: bool = False) -> None:
     mean, std = normalizer_arrays(run.rms, config.obs_norm)
-    buf = io.BytesIO()
-    np.savez(buf, W=run.opt.mean.reshape(act_dim, obs_dim), obs_mean=mean, obs_std=std,
-             obs_count=np.int64(run.rms.count), obs_M2=np.array(run.rms.M2), env_id=np.str_(config.env_id),
-             algo=np.str_(config.algo), iteration=np.int64(run.iteration), timesteps=np.int64(run.timesteps))
-    path = os.path.join(out, POLICY)
-    with _run_file(path):
-        atomic_write_bytes(path, buf.getvalue())
+    arrays = dict(W=run.opt.mean.reshape(act_dim, obs_dim), obs_mean=mean, obs_std=std,
+                  obs_count=np.int64(run.rms.count), obs_M2=np.array(run.rms.M2))
+    _write_policies(out, _policy_bytes(arrays, config, run, bounds), run, evaluated)
 
 
 #: Settings a resumed run may change: the budget, evaluation and the target decide when the run
@@ -258,11 +345,22 @@ class _NewRunGuard:
         self.folder_existed = os.path.isdir(out)
         self.saved = False
 
-    def callback(self, callback):
-        def on_iteration(row):
+    def callback(self, callback, tensorboard=None):
+        """The end-of-iteration hook ``on_iteration(row, x) -> stop``: records that an iteration
+        was saved, logs ``row`` to ``tensorboard`` (a writer or None), and calls the user's
+        ``callback`` by trustopt's convention (:func:`train`)."""
+        cb = Callback(callback)
+
+        def on_iteration(row: dict, x: np.ndarray) -> bool:
             self.saved = True
-            if callback is not None:
-                callback(row)
+            if tensorboard is not None:
+                tensorboard.log(row)
+            if callback is None:
+                return False
+            from scipy.optimize import OptimizeResult
+
+            x = readonly(np.array(x))
+            return cb(OptimizeResult(row, x=x), x)
 
         return on_iteration
 
@@ -293,8 +391,8 @@ def _reopen(run, saved: dict, config: TrainConfig) -> None:
 
 
 def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process", resume: bool = False,
-          progress: bool = True, callback: Callable[[dict], None] | None = None,
-          ray_address: str | None = None) -> TrainResult:
+          progress: bool = True, callback: Callable[[Any], Any] | None = None,
+          ray_address: str | None = None, tensorboard: bool = False) -> TrainResult:
     """Train ``config`` (resolved with :func:`~trustopt.train.config.resolve_config`) into ``out``.
 
     ``workers``/``backend`` choose where rollouts run (never what they compute); ``ray_address``
@@ -305,12 +403,21 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     rewrites ``policy.npz``); without it ``out`` must not hold a checkpoint.
     ``progress``: a tqdm bar (iteration, timesteps, return, steps/s) on stderr; it shows the real
     timestep count, which the last iteration may take past ``config.timesteps`` (iterations are whole).
-    ``callback(row)`` after each iteration with the progress row (a dict).
+    ``callback``: trustopt's one convention (as :func:`trustopt.minimize` and :func:`trustopt.run`,
+    scipy's): after each iteration is saved, a callback whose only parameter is named
+    ``intermediate_result`` receives a ``scipy.optimize.OptimizeResult`` holding the progress row
+    (``iteration``, ``timesteps``, ``eval_mean``, ...) and ``x``, the current policy parameters
+    (ES family: ``W.ravel()``; policy-gradient family: ``[W.ravel(), b, log_std]``); any other
+    callable is called ``callback(x)``. Raising ``StopIteration`` or returning a truthy value
+    stops the run after that iteration (``stop_reason = "callback"``; the checkpoint is that of
+    the iteration, so ``resume`` continues it). ``tensorboard``: also write every progress row's
+    numbers as TensorBoard scalars (step: timesteps) under ``out/tb`` (needs the ``tensorboard``
+    extra; a ValidationError naming it before anything runs when it is missing).
+    On ``resume`` under other :data:`VERSIONED` versions than config.json recorded, one
+    :class:`VersionMismatchWarning`.
     Raises :class:`~trustopt.train.checkpoint.CheckpointError` for a missing, corrupt or
     mismatched checkpoint, :class:`~trustopt.ValidationError` for bad settings.
     """
-    from trustopt.envs import EnvSpec
-
     if not isinstance(config, TrainConfig):
         raise ValidationError(f"config: expected a TrainConfig, got {type(config).__name__}")
     config = resolve_config(config)
@@ -321,30 +428,41 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
         from trustopt.workers_ray import import_ray
 
         import_ray()
+    if tensorboard:  # before the run folder exists, as for Ray
+        from trustopt.train.tensorboard import import_tensorboard
+
+        import_tensorboard()
+    Callback(callback)  # a non-callable is an error before anything runs
     if config.algo in PG_ALGOS:  # the policy-gradient family: trustopt.train.pg_trainer
         from trustopt.train.pg_trainer import train_pg
 
         return train_pg(config, os.fspath(out), workers=workers, backend=backend, resume=resume, progress=progress,
-                        callback=callback, ray_address=ray_address)
+                        callback=callback, ray_address=ray_address, tensorboard=tensorboard)
     out = os.fspath(out)
-    spec = EnvSpec(env_id=config.env_id, max_episode_steps=config.max_episode_steps)
+    spec = config.env_spec()
     env = spec.make()
     obs_dim, act_dim = env.obs_dim, env.act_dim
+    bounds = _env_bounds(env)
     env.close()
     _check_noise_table(config, obs_dim * act_dim)
 
     with _NewRunGuard(out, resume) as guard:
         run = _open_run(out, config, resume, PROGRESS_COLUMNS, lambda: _Run(config, obs_dim, act_dim), _Run)
+        if resume:
+            _warn_version_change(out)
         _write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
         bk = make_backend(backend, workers, run.opt.noise, address=ray_address)
         bar = _progress_bar(config, run) if progress else None
+        tb = _tensorboard_writer(out, tensorboard)
         try:
-            _loop(config, run, bk, spec, obs_dim, act_dim, out, bar, guard.callback(callback))
+            _loop(config, run, bk, spec, obs_dim, act_dim, out, bar, guard.callback(callback, tb), bounds)
         finally:
             bk.close()
             if bar is not None:
                 bar.close()
-    _save_policy(out, config, run, obs_dim, act_dim)
+            if tb is not None:
+                tb.close()
+    _save_policy(out, config, run, obs_dim, act_dim, bounds)
     mean, std = normalizer_arrays(run.rms, config.obs_norm)
     return TrainResult(config=config, iterations=run.iteration, timesteps=run.timesteps, episodes=run.episodes,
                        wall_s=run.wall_s, W=run.opt.mean.reshape(act_dim, obs_dim), obs_mean=mean, obs_std=std,
@@ -381,7 +499,15 @@ def _check_noise_table(config: TrainConfig, d: int) -> None:
                               f"memory here; the default is 2**23 (32 MiB)") from None
 
 
-def _loop(config, run: _Run, bk, spec, obs_dim, act_dim, out, bar, callback) -> None:
+def _tensorboard_writer(out: str, enabled: bool):
+    if not enabled:
+        return None
+    from trustopt.train.tensorboard import ScalarWriter
+
+    return ScalarWriter(os.path.join(out, "tb"))
+
+
+def _loop(config, run: _Run, bk, spec, obs_dim, act_dim, out, bar, callback, bounds) -> None:
     ckpt_path = os.path.join(out, CHECKPOINT)
     prog_path = os.path.join(out, PROGRESS)
     m = config.n_directions
@@ -416,6 +542,7 @@ def _loop(config, run: _Run, bk, spec, obs_dim, act_dim, out, bar, callback) -> 
         if config.eval_every and run.iteration % config.eval_every == 0:
             ev = _evaluate(config, run, bk, spec, obs_dim, act_dim)
             run.last_eval = ev
+            _save_policy(out, config, run, obs_dim, act_dim, bounds, evaluated=True)
         dt = time.perf_counter() - t0
         run.wall_s += dt
         row = dict(
@@ -426,7 +553,8 @@ def _loop(config, run: _Run, bk, spec, obs_dim, act_dim, out, bar, callback) -> 
             sigma=float(pend["sigma"]), status=getattr(rec, "status", ""),
         )
         _finish_iteration(run, row, PROGRESS_COLUMNS, config, prog_path, ckpt_path, bar,
-                          train_return=float(R.mean()), steps_per_s=steps / max(dt, 1e-9), callback=callback)
+                          train_return=float(R.mean()), steps_per_s=steps / max(dt, 1e-9), callback=callback,
+                          x=opt.mean)
 
 
 def _progress_bar(config, run):
@@ -439,11 +567,12 @@ def _progress_bar(config, run):
 
 
 def _finish_iteration(run, row: dict, columns, config, prog_path, ckpt_path, bar, *, train_return: float,
-                      steps_per_s: float, callback) -> None:
+                      steps_per_s: float, callback, x) -> None:
     """End of one iteration, shared by both trainers: append ``row`` to progress.csv
     (fsynced; the byte count is kept so that a resume can truncate a half-written line),
     stop at ``config.target``, write the checkpoint atomically, update the progress bar
-    with the real timestep count, call ``callback(row)``."""
+    with the real timestep count, call ``callback(row, x)`` (x: the current parameters) and
+    stop the run when it asks to."""
     with _run_file(prog_path), open(prog_path, "a", newline="") as f:
         csv.writer(f).writerow([_fmt(row[c]) for c in columns])
         f.flush()
@@ -460,8 +589,8 @@ def _finish_iteration(run, row: dict, columns, config, prog_path, ckpt_path, bar
             post["eval"] = f"{run.last_eval[0]:.1f}"
         bar.set_postfix(post, refresh=False)
         bar.update(run.timesteps - bar.n)  # the real count: the last whole iteration may pass the budget
-    if callback is not None:
-        callback(row)
+    if callback is not None and callback(row, x) and run.stop_reason is None:
+        run.stop_reason = "callback"
 
 
 def _evaluate(config, run: _Run, bk, spec, obs_dim, act_dim) -> tuple[float, float]:
@@ -478,9 +607,13 @@ def _evaluate(config, run: _Run, bk, spec, obs_dim, act_dim) -> tuple[float, flo
 
 
 def load_policy(path):
-    """``(policy, env_id, dict of the npz arrays)`` from a run folder or a ``policy.npz``: a
-    ``LinearPolicy`` for the ES family, a ``GaussianLinearPolicy`` (``W``, ``b``, ``log_std``) for
-    the policy-gradient family."""
+    """``(policy, env_id, dict of the npz arrays)`` from a run folder (its ``policy.npz``) or a
+    policy file (``policy.npz``, ``best_policy.npz``): a ``LinearPolicy`` for the ES family, a
+    ``GaussianLinearPolicy`` (``W``, ``b``, ``log_std``) for the policy-gradient family; both act by
+    ``policy.predict(obs, deterministic=True)`` on raw observations (the run's normalizer inside,
+    actions clipped to the action space's bounds). A file's ``env_module`` is imported here, so
+    that ``gymnasium.make(env_id, **env_kwargs)`` works afterwards; a file from before the bounds
+    were saved gets them from the environment."""
     from trustopt.envs import GaussianLinearPolicy, LinearPolicy
 
     path = os.fspath(path)
@@ -504,12 +637,29 @@ def load_policy(path):
     missing = {"W", "obs_mean", "obs_std", "env_id"} - set(data)
     if missing:
         raise ValidationError(f"run: {path} lacks {', '.join(sorted(missing))}")
-    if "b" in data and "log_std" in data:
-        policy = GaussianLinearPolicy(W=data["W"], b=data["b"], log_std=data["log_std"], mean=data["obs_mean"],
-                                      std=data["obs_std"])
+    if "action_low" not in data:
+        env = _saved_env_spec(data).make()
+        data["action_low"], data["action_high"] = _env_bounds(env)
+        env.close()
     else:
-        policy = LinearPolicy(W=data["W"], mean=data["obs_mean"], std=data["obs_std"])
+        _saved_env_spec(data)  # imports env_module
+    common = dict(W=data["W"], mean=data["obs_mean"], std=data["obs_std"], action_low=data["action_low"],
+                  action_high=data["action_high"])
+    if "b" in data and "log_std" in data:
+        policy = GaussianLinearPolicy(b=data["b"], log_std=data["log_std"], **common)
+    else:
+        policy = LinearPolicy(**common)
     return policy, str(data["env_id"]), data
+
+
+def _saved_env_spec(data: dict, max_episode_steps: int | None = None):
+    """The EnvSpec a policy file was trained on (env_id, env_kwargs, env_module)."""
+    from trustopt.envs import EnvSpec
+
+    kwargs = json.loads(str(data["env_kwargs"])) if "env_kwargs" in data else {}
+    module = str(data["env_module"]) if "env_module" in data else ""
+    return EnvSpec(env_id=str(data["env_id"]), kwargs=kwargs, max_episode_steps=max_episode_steps,
+                   module=module or None)
 
 
 def evaluate_policy(path, *, episodes: int = 100, seed: int = 1_000_003, workers: int = 1,
@@ -517,17 +667,17 @@ def evaluate_policy(path, *, episodes: int = 100, seed: int = 1_000_003, workers
     """Environment returns ``(episodes,)`` of the saved deterministic policy of a run.
 
     Episodes reset with seeds ``SeedSequence([seed, 2, 0])`` (disjoint from the training and
-    in-training evaluation streams for the default ``seed``); the environment's own reward.
-    A Gaussian policy (policy-gradient family) runs its MEAN action ``W z + b``. ``workers``/``backend``
+    in-training evaluation streams for the default ``seed``); the environment's own reward, on the
+    environment the run trained on (its ``env_kwargs``, its ``env_module`` imported). A Gaussian policy (policy-gradient family) runs its MEAN action ``W z + b``. ``workers``/``backend``
     choose where the episodes run, never their returns.
     """
-    from trustopt.envs import EnvSpec, GaussianLinearPolicy
+    from trustopt.envs import GaussianLinearPolicy
 
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValidationError(f"episodes: expected an integer >= 1, got {episodes!r}")
     _check_workers(workers, backend)
-    policy, env_id, _ = load_policy(path)
-    spec = EnvSpec(env_id=env_id, max_episode_steps=max_episode_steps)
+    policy, env_id, data = load_policy(path)
+    spec = _saved_env_spec(data, max_episode_steps)
     if isinstance(policy, GaussianLinearPolicy):
         from trustopt.envs.pg_sampler import evaluate_mean_action
 

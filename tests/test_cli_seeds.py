@@ -1,0 +1,106 @@
+"""Several seeds in one command (``trustopt train --seeds``) and their aggregate plot: IQM / mean
+over seeds with a percentile-bootstrap band, the seeds put on a common grid of timesteps."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import numpy as np
+import pytest
+from scipy import stats
+
+from trustopt._validation import ValidationError
+from trustopt.cli import main
+from trustopt.train import load_policy
+from trustopt.train.plot import aggregate, common_grid, iqm
+
+TINY = ["--env", "InvertedPendulum-v5", "--algo", "ars", "--timesteps", "1500", "--eval-every", "2",
+        "--eval-episodes", "2", "--no-progress", "--set", "max_episode_steps=100", "--set", "noise_table_size=100000"]
+
+
+@pytest.fixture(scope="module")
+def seeds_run(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("seeds") / "ars")
+    assert main(["train", *TINY, "--seeds", "0", "1", "2", "--out", out]) == 0
+    return out
+
+
+def test_seeds_write_one_run_per_seed_equal_to_single_runs(seeds_run, tmp_path, capsys):
+    assert sorted(os.listdir(seeds_run)) == ["seed-0", "seed-1", "seed-2"]
+    policies = {s: load_policy(os.path.join(seeds_run, f"seed-{s}"))[2] for s in range(3)}
+    assert not np.array_equal(policies[0]["W"], policies[1]["W"])  # the seed reached each run
+    single = str(tmp_path / "one")
+    assert main(["train", *TINY, "--seed", "1", "--out", single]) == 0
+    assert load_policy(single)[2]["W"].tobytes() == policies[1]["W"].tobytes()
+
+
+def test_seed_and_seeds_conflict_or_repeat_are_one_line_errors(tmp_path, capsys):
+    out = str(tmp_path / "x")
+    assert main(["train", *TINY, "--seed", "0", "--seeds", "1", "2", "--out", out]) == 2
+    assert capsys.readouterr().err.strip() == ("trustopt: error: --seeds: give either --seed S or --seeds S1 S2 ..., "
+                                               "not both")
+    assert main(["train", *TINY, "--seeds", "1", "1", "--out", out]) == 2
+    assert "seed 1 is given twice" in capsys.readouterr().err
+    assert not os.path.exists(out)
+
+
+def test_plot_of_a_seeds_folder_is_one_aggregate_curve(seeds_run, tmp_path, capsys):
+    def svg_text(*args):
+        svg = str(tmp_path / "p.svg")
+        with matplotlib.rc_context({"svg.fonttype": "none"}):
+            assert main(["plot", *args, "-o", svg]) == 0
+        with open(svg) as f:
+            return f.read()
+
+    text = svg_text(seeds_run)
+    assert "ars InvertedPendulum-v5 (ars): evaluation return, IQM of 3 seeds, 95% bootstrap CI" in text
+    assert "seed 0" not in text  # one curve, not three
+    assert "mean of 3 seeds" in svg_text(seeds_run, "--agg", "mean")
+    both = svg_text(seeds_run, os.path.join(seeds_run, "seed-0"))  # a folder of seeds next to a single run
+    assert "IQM of 3 seeds" in both and "seed 0 (seed-0): evaluation mean ± std" in both
+    png = str(tmp_path / "c.png")
+    assert main(["plot", seeds_run, "-o", png]) == 0
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["plot", str(empty), "-o", png]) == 2
+    assert "progress.csv" in capsys.readouterr().err
+
+
+def test_iqm_is_scipys_trimmed_mean():
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 4, 5, 8, 11):
+        x = rng.standard_normal((n, 6))
+        np.testing.assert_allclose(iqm(x, axis=0), stats.trim_mean(x, 0.25, axis=0), rtol=0, atol=1e-14)
+
+
+def test_bootstrap_band_is_the_exact_bootstrap_quantiles():
+    """Two seeds a < b: the bootstrap mean is a, (a+b)/2, b with probabilities 1/4, 1/2, 1/4, so its
+    2.5% and 97.5% quantiles are a and b exactly. Three seeds: the smallest bootstrap mean (all
+    draws the minimum) has probability 1/27 > 2.5%, so the band's low end is the minimum."""
+    v = np.array([[1.0, -3.0], [2.0, 5.0]])
+    point, lo, hi = aggregate(v, "mean")
+    np.testing.assert_array_equal(point, [1.5, 1.0])
+    np.testing.assert_array_equal(lo, [1.0, -3.0])
+    np.testing.assert_array_equal(hi, [2.0, 5.0])
+    v3 = np.array([[0.0], [4.0], [10.0]])
+    point, lo, hi = aggregate(v3, "iqm")
+    assert point[0] == pytest.approx(14 / 3) and lo[0] == 0.0 and hi[0] == 10.0
+    same = np.ones((4, 3))  # seeds that agree: no uncertainty
+    for agg in ("iqm", "mean"):
+        p, lo, hi = aggregate(same, agg)
+        np.testing.assert_array_equal(lo, p)
+        np.testing.assert_array_equal(hi, p)
+    with pytest.raises(ValidationError, match="agg"):
+        aggregate(v, "median")
+
+
+def test_common_grid_interpolates_and_holds_the_last_value():
+    a = ([0.0, 10.0, 20.0], [0.0, 10.0, 20.0])
+    b = ([5.0, 15.0], [100.0, 200.0])  # evaluated at other timesteps, and stopped earlier
+    grid, values = common_grid([a, b])
+    np.testing.assert_array_equal(grid, [5.0, 12.5, 20.0])  # latest first to latest last, 3 points
+    np.testing.assert_array_equal(values[0], [5.0, 12.5, 20.0])
+    np.testing.assert_array_equal(values[1], [100.0, 175.0, 200.0])  # 200 held after its last evaluation

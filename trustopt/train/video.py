@@ -1,0 +1,84 @@
+"""Videos of a saved policy: ``trustopt eval RUN --video DIR`` (Gymnasium's ``RecordVideo``).
+
+The episodes are played in this process by ``policy.predict(obs, deterministic=True)`` on
+``gymnasium.make(env_id, render_mode="rgb_array", **env_kwargs)`` wrapped in
+``gymnasium.wrappers.RecordVideo``, one MP4 per episode in ``DIR`` (``<name>-episode-<i>.mp4``),
+reset with the first of the evaluation seeds, so the first video shows the first evaluated episode.
+
+Needs ``moviepy`` (the ``video`` extra) and an OpenGL renderer for MuJoCo: with no display and
+``MUJOCO_GL`` unset, EGL is chosen (``MUJOCO_GL=egl``; Mesa's software EGL works without a GPU);
+set ``MUJOCO_GL=osmesa`` for OSMesa. A missing package or renderer is a ValidationError saying
+what to install or set.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from trustopt._validation import ValidationError
+
+__all__ = ["record_video", "VIDEO_HINT"]
+
+VIDEO_HINT = 'install the video extra: pip install -e ".[video]"'
+
+
+def _check_moviepy() -> None:
+    import importlib
+
+    try:
+        importlib.import_module("moviepy")
+    except ImportError as exc:
+        raise ValidationError(f"--video: recording needs moviepy, which is not installed; {VIDEO_HINT} "
+                              f"(import failed: {exc})") from None
+
+
+def record_video(path, video_dir, *, episodes: int = 1, seeds=None, name_prefix: str = "policy") -> list[str]:
+    """Play ``episodes`` episodes of the saved policy of ``path`` (a run folder or a policy file)
+    with rendering and write one MP4 per episode into ``video_dir``; return the files written.
+
+    ``seeds``: the reset seeds (None: 0, 1, ...). The episodes follow the environment's own time
+    limit and ``env_kwargs``; the policy acts by its mean action (``deterministic=True``)."""
+    from trustopt._io import make_folder
+    from trustopt.train.trainer import _saved_env_spec, load_policy
+
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise ValidationError(f"episodes: expected an integer >= 1, got {episodes!r}")
+    seeds = list(range(episodes)) if seeds is None else [int(s) for s in seeds][:episodes]
+    policy, env_id, data = load_policy(path)
+    _check_moviepy()
+    if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
+        os.environ["MUJOCO_GL"] = "egl"  # read when the first renderer is created; glfw needs a display
+    spec = _saved_env_spec(data)
+    import gymnasium
+    from gymnasium.wrappers import RecordVideo
+
+    video_dir = os.fspath(video_dir)
+    make_folder("--video", video_dir)
+    before = set(os.listdir(video_dir))
+    try:
+        env = gymnasium.make(env_id, render_mode="rgb_array", **spec.kwargs)
+    except Exception as exc:  # noqa: BLE001 - a model or renderer that cannot be built
+        raise ValidationError(f"--video: cannot build {env_id} with rendering ({type(exc).__name__}: {exc})") from None
+    env = RecordVideo(env, video_dir, episode_trigger=lambda i: True, name_prefix=name_prefix, disable_logger=True)
+    try:
+        for seed in seeds:
+            obs, _ = env.reset(seed=seed)
+            done = False
+            while not done:
+                obs, _, terminated, truncated, _ = env.step(policy.predict(obs).astype(np.float32))
+                done = terminated or truncated
+    except ValidationError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - MuJoCo's renderer fails with several exception types
+        raise ValidationError(
+            f"--video: rendering {env_id} failed ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); MuJoCo "
+            f"renders offscreen with MUJOCO_GL=egl (now {os.environ.get('MUJOCO_GL')!r}) or MUJOCO_GL=osmesa "
+            "(apt-get install libosmesa6)") from None
+    finally:
+        try:
+            env.close()
+        except Exception:  # noqa: BLE001, S110 - closing a renderer that never started
+            pass
+    return sorted(os.path.join(video_dir, f) for f in set(os.listdir(video_dir)) - before if f.endswith(".mp4"))
