@@ -104,3 +104,15 @@ def test_common_grid_interpolates_and_holds_the_last_value():
     np.testing.assert_array_equal(grid, [5.0, 12.5, 20.0])  # latest first to latest last, 3 points
     np.testing.assert_array_equal(values[0], [5.0, 12.5, 20.0])
     np.testing.assert_array_equal(values[1], [100.0, 175.0, 200.0])  # 200 held after its last evaluation
+
+
+def test_resume_of_seeds_continues_the_started_and_starts_the_rest(seeds_run, tmp_path, capsys):
+    out = str(tmp_path / "partial")
+    assert main(["train", *TINY, "--seeds", "0", "--out", out]) == 0  # as if stopped before seed 1 began
+    assert main(["train", "--resume", "--seeds", "0", "1", "--out", out, "--no-progress"]) == 0
+    for s in (0, 1):  # seed 1 took seed 0's settings and equals the seed-1 run of the full command
+        a = load_policy(os.path.join(out, f"seed-{s}"))[2]["W"]
+        assert a.tobytes() == load_policy(os.path.join(seeds_run, f"seed-{s}"))[2]["W"].tobytes()
+    capsys.readouterr()
+    assert main(["train", "--resume", "--seeds", "5", "6", "--out", out, "--no-progress"]) == 2
+    assert "holds no run of seeds 5, 6" in capsys.readouterr().err

@@ -290,7 +290,9 @@ def _sigterm_as_interrupt():
 
 def _seed_runs(args) -> list:
     """``[(args, config), ...]``: one entry per seed of ``--seeds`` (``out`` = ``OUT/seed-S``), or
-    ``args`` itself; every configuration is checked before the first run starts."""
+    ``args`` itself; every configuration is checked before the first run starts. With ``--resume``,
+    the seeds that have a checkpoint continue and those that never started start, with the settings
+    of a started seed's config.json unless ``--config`` is given."""
     from trustopt._validation import ValidationError
 
     if args.seeds is None:
@@ -300,9 +302,18 @@ def _seed_runs(args) -> list:
     dup = sorted({s for s in args.seeds if args.seeds.count(s) > 1})
     if dup:
         raise ValidationError(f"--seeds: seed {dup[0]} is given twice")
+    outs = {s: os.path.join(args.out, f"seed-{s}") for s in args.seeds}
+    started = [s for s in args.seeds if os.path.exists(os.path.join(outs[s], "checkpoint.pkl"))]
+    if args.resume and not started:
+        raise ValidationError(f"--resume: {args.out} holds no run of seeds {', '.join(map(str, args.seeds))} "
+                              "(seed-S folders with a checkpoint) to resume")
     runs = []
     for s in args.seeds:
-        one = argparse.Namespace(**{**vars(args), "seed": s, "seeds": None, "out": os.path.join(args.out, f"seed-{s}")})
+        one = argparse.Namespace(**{**vars(args), "seed": s, "seeds": None, "out": outs[s]})
+        if args.resume and s not in started:  # interrupted before this seed began
+            one.resume = False
+            if one.config is None:
+                one.config = os.path.join(outs[started[0]], "config.json")
         runs.append((one, _train_config(one)))
     return runs
 
@@ -316,7 +327,7 @@ def _cmd_train(args) -> int:
     runs = _seed_runs(args)
     for one, config in runs:
         with _sigterm_as_interrupt():
-            res = train(config, one.out, workers=args.workers, backend=args.backend, resume=args.resume,
+            res = train(config, one.out, workers=args.workers, backend=args.backend, resume=one.resume,
                         progress=not args.no_progress, ray_address=args.ray_address, tensorboard=args.tensorboard)
         ev = "" if res.last_eval is None else f", last evaluation {res.last_eval[0]:.2f} +- {res.last_eval[1]:.2f}"
         print(f"trustopt: {res.config.algo} on {res.config.env_id} seed {res.config.seed}: stopped ({res.stop_reason}) "
