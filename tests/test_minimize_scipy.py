@@ -115,7 +115,7 @@ def test_values_as_size_one_arrays_are_scalars_and_other_shapes_are_an_error():
     a = minimize(lambda x: np.array([sphere(x)]), np.ones(3), sigma0=0.3, maxfev=300, seed=0)
     b = minimize(sphere, np.ones(3), sigma0=0.3, maxfev=300, seed=0)
     assert a.fun == b.fun and a.n_exceptions == 0
-    with pytest.raises(ValueError, match=r"fun must return a scalar; it returned an array of shape \(2,\)"):
+    with pytest.raises(TypeError, match=r"fun must return a real number .*; it returned an array of shape \(2,\)"):
         minimize(lambda x: np.array([1.0, 2.0]), np.ones(3), sigma0=0.3, maxfev=300, seed=0)
 
 
@@ -187,10 +187,12 @@ def test_ask_tell_with_bounds_asks_inside_and_takes_repaired_points(cls):
         assert np.all(X[:, 0] >= 0) and np.all(X[:, 0] <= 1) and np.all(X[:, 1] <= 0) and np.all(X[:, 2] <= 0.25)
         repaired = np.round(X, 2)  # a user's repair (rounding) that stays in the box
         repaired = np.clip(repaired, [0, -1, -np.inf], [1, 0, 0.25])
-        opt.tell(repaired, [float(np.sum((x - 0.1) ** 2)) for x in repaired])
+        opt.tell(repaired, [float(np.sum((x - 0.1) ** 2)) for x in repaired], repaired=True)
     X = opt.ask()
-    with pytest.raises(ValidationError, match="repaired into the bounds"):
-        opt.tell(X + 10.0, np.zeros(len(X)))
+    with pytest.raises(ValidationError, match="repaired points must be finite and inside the bounds"):
+        opt.tell(X + 10.0, np.zeros(len(X)), repaired=True)
+    with pytest.raises(ValidationError, match="pass repaired=True"):
+        opt.tell(X[::-1], np.zeros(len(X)))  # rows in another order are not the asked points
 
 
 # ------------------------------------------------------------------------------------ BBOB with the optimum in a corner
@@ -234,7 +236,7 @@ def test_unimodal_bbob_functions_with_the_optimum_in_a_corner_reach_1e_8(name):
 def test_verbose_prints_a_line_per_batch_and_the_message(capsys):
     r = minimize(sphere, np.ones(3), sigma0=0.3, maxfev=200, seed=0, options={"verbose": 1})
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["nfev", "nit", "restart", "f_best", "f_median", "sigma", "ratio"]
+    assert out[0].split() == ["nfev", "nit", "restart", "f_best", "f_median", "sigma", "radius", "ratio"]
     rows = [line for line in out if line.strip() and line.split()[0].isdigit()]
     assert len(rows) == len(r.history["nfev"]) and out[-1] == r.message
     capsys.readouterr()
@@ -272,3 +274,46 @@ def test_no_warning_on_a_clean_run():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         minimize(sphere, np.ones(3), sigma0=0.3, maxfev=300, seed=0, bounds=[(-2, 2)] * 3)
+
+
+@pytest.mark.parametrize("bad, what", [(lambda x: None, "NoneType None"), (lambda x: "1.0", "str '1.0'"),
+                                       (lambda x: 1j, "complex 1j")])
+def test_a_value_that_is_not_a_real_number_is_an_error_naming_fun(bad, what):
+    with pytest.raises(TypeError, match=f"fun must return a real number .*; it returned {what}"):
+        minimize(bad, np.ones(2), sigma0=0.3, maxfev=100, seed=0)
+
+
+def test_scalar_x0_fixed_variables_and_a_start_on_a_bound():
+    r = minimize(lambda x: float((x[0] - 2.0) ** 2), 0.5, seed=0)  # a scalar x0, as in scipy
+    assert r.x.shape == (1,) and abs(r.x[0] - 2.0) < 1e-6
+    c = np.ones(3)
+    r = minimize(shifted_sphere, np.array([0.0, 0.5, 0.0]), (c,), bounds=Bounds([0, 0.5, -1], [2, 0.5, 3]), seed=0)
+    assert r.x[1] == 0.5 and np.allclose(r.x[[0, 2]], 1.0, atol=1e-6)  # lower = upper: a fixed variable
+    # every coordinate ON a bound at the start (where the box map has a zero derivative)
+    for method in ("trust-region-es", "es", "ars", "tres"):
+        for x0 in ([0.0, -1.0], [2.0, 3.0]):
+            r = minimize(shifted_sphere, np.array(x0), (np.ones(2),), method=method, bounds=[(0, 2), (-1, 3)], seed=0,
+                         maxfev=4000)
+            assert np.allclose(r.x, 1.0, atol=1e-2), (method, x0, r.x)
+
+
+def test_ask_tell_defaults_and_repaired_points():
+    opt = TrustRegionES(np.zeros(2))  # sigma0 and seed are optional, as in pycma
+    assert opt.sigma0 == 1.0 and isinstance(opt.seed, int) and opt.result.seed == opt.seed
+    assert TrustRegionES(np.zeros(2), bounds=[(0, 8), (-1, 1)]).sigma0 == 0.5
+    X = opt.ask()
+    with pytest.raises(ValidationError, match="pass repaired=True"):
+        opt.tell(np.round(X, 1), np.zeros(len(X)))
+    opt.tell(np.round(X, 1), [sphere(x) for x in np.round(X, 1)], repaired=True)
+    assert np.array_equal(opt.best_x, np.round(X, 1)[np.argmin([sphere(x) for x in np.round(X, 1)])])
+
+
+def test_tolfun_does_not_fire_on_values_imputed_at_the_edge_of_a_nan_region():
+    """f is NaN for x0 > 0.5: batches there carry imputed constants, which must not read as a flat
+    objective (tolfun); the search goes on until tolx at the edge, near the constrained optimum 1/4."""
+    def f(x):
+        return math.nan if x[0] > 0.5 else float(np.sum((x - 1) ** 2))
+
+    for seed in range(3):
+        r = minimize(f, np.zeros(3), seed=seed)
+        assert "tolfun" not in r.message and r.fun < 0.31

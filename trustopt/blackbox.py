@@ -75,7 +75,7 @@ from trustopt.components.distances import Euclidean
 from trustopt.components.radius import ConstantRadius, RatioRadius
 from trustopt.components.surrogates import ImportanceSampled
 from trustopt.core import loop as core
-from trustopt.bounds import as_box
+from trustopt.bounds import as_box, default_sigma0
 from trustopt.noise import NoiseTable, orthogonal_directions
 
 __all__ = ["ES", "ARS", "TRES", "TrustRegionES", "ESOptions", "ARSOptions",
@@ -365,20 +365,20 @@ class _ESBase:
     center = False
     rotate = True
 
-    def __init__(self, x0, sigma0, *, seed, popsize: int | None = None, noise: NoiseTable | None = None,
+    def __init__(self, x0, sigma0=None, *, seed=None, popsize: int | None = None, noise: NoiseTable | None = None,
                  tolx: float = 1e-12, tolfun: float = 1e-12, ftarget: float = -math.inf,
                  maxfev: int | None = None, maxiter: int | None = None, bounds=None, options=None,
                  **hyperparameters):
         self.options = _resolve_options(self.options_class, options, hyperparameters, type(self).__name__)
-        x0 = as_float_array(x0, "x0", ndim=1)
+        x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
         if x0.size == 0:
             raise ValidationError("x0: empty")
         self.box = as_box(bounds, x0.size)
         if self.box is not None and not self.box.contains(x0):
             warnings.warn("x0 is outside the bounds: clipped into the box", BoundsWarning, stacklevel=2)
             x0 = np.clip(x0, self.box.lower, self.box.upper)
-        sigma0 = check_positive(sigma0, "sigma0")
-        seed = check_int(seed, "seed", 0)
+        sigma0 = default_sigma0(self.box) if sigma0 is None else check_positive(sigma0, "sigma0")
+        seed = as_seed(seed)
         d = x0.shape[0]
         self.adapt = bool(getattr(self.options, "adapt", True))
         self._configure(d)
@@ -400,7 +400,7 @@ class _ESBase:
         self.method = core.Method(
             name=self.name, policy=GaussianSearch(n_params=d), sampler=_AskTellSampler(),
             surrogate=ImportanceSampled(), distance=Euclidean(), step=step, acceptance=acceptance,
-            radius_rule=radius_rule, theta0=x0 if self.box is None else self.box.to_internal(x0),
+            radius_rule=radius_rule, theta0=x0 if self.box is None else self.box.start(x0),
             hyperparameters=_option_values(self.options),
         )
         self.state = core.start(self.method)
@@ -416,6 +416,7 @@ class _ESBase:
         self.best_f = math.inf
         self.history: list = []          # the loop's Records, one per finished iteration
         self.recent_f: list = []         # mean f of the last model batches (for tolfun)
+        self.recent_bad: list = []       # non-finite values in each of the last told batches (for tolfun)
 
     # ------------------------------------------------------------------ subclass hooks
     def _configure(self, d: int) -> None:
@@ -473,22 +474,30 @@ class _ESBase:
                             "X": X if self.box is None else self.box.to_box(X), "orthogonal": self.orthogonal}
         return np.array(self.pending["X"])
 
-    def tell(self, X, values, *, n_exceptions: int = 0) -> None:
+    def tell(self, X, values, *, n_exceptions: int = 0, repaired: bool = False) -> None:
         """Report ``values[j] = f(X[j])`` (to MINIMIZE; NaN/inf allowed, see module docstring)
         for the points of the last :meth:`ask`. ``n_exceptions``: how many of the NaN values
         stand for evaluations that raised an exception (counted in ``n_exceptions``, not in
         ``n_nonfinite``).
 
-        With bounds, ``X`` may also be those points after the caller repaired them (rounded,
-        projected, ...), as long as they are in the box: the values are then attributed to the
-        samples that were asked, and the best point reported is the repaired one."""
+        ``repaired=True``: ``X`` is the asked points after the caller changed them (rounded to a
+        grid, projected onto constraints of its own, ...), row ``j`` for asked row ``j``, and
+        inside the bounds if there are bounds; the values are attributed to the samples that
+        were asked (the update is that of the asked points), and the best point reported is the
+        repaired one. Without it ``X`` must be exactly the asked array (a guard against telling
+        the wrong batch)."""
         if self.pending is None:
             raise ValidationError("X: tell() called without a pending ask()")
         X = np.asarray(X, dtype=np.float64)
         asked = self.pending["X"]
-        if X.shape != asked.shape or not (np.array_equal(X, asked) or (self.box is not None and self.box.contains(X))):
-            raise ValidationError(f"X: must be the {asked.shape} array returned by the last ask()"
-                                  + ("" if self.box is None else ", or those points repaired into the bounds"))
+        if X.shape != asked.shape:
+            raise ValidationError(f"X: must be the {asked.shape} array returned by the last ask(), got shape {X.shape}")
+        if not _check_bool(repaired, "repaired"):
+            if not np.array_equal(X, asked):
+                raise ValidationError("X: must be the array returned by the last ask() (pass repaired=True for "
+                                      "points you changed)")
+        elif not np.all(np.isfinite(X)) or (self.box is not None and not self.box.contains(X)):
+            raise ValidationError("X: repaired points must be finite and inside the bounds")
         try:
             f = np.asarray(values, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError) as exc:
@@ -509,6 +518,8 @@ class _ESBase:
             raise ValidationError(f"n_exceptions: {n_exceptions} exceptions but only {n_bad} non-finite values")
         self.n_nonfinite += n_bad - n_exceptions
         self.n_exceptions += n_exceptions
+        self.recent_bad.append(n_bad)
+        del self.recent_bad[:-self._tolfun_window()]
         batch = make_batch(pend["theta"], pend["sigma"], pend["Y"], F, center=self.center)
         self._core_tell(batch)
         while core.ask(self.state) is None:  # READY: a model batch is at hand, propose at once
@@ -541,7 +552,7 @@ class _ESBase:
         ``ftarget`` (best f <= ftarget), ``maxfev``, ``maxiter``, ``tolx`` (``sigma_k sqrt(d) <
         tolx``: the search has collapsed), ``tolfun`` (over the last ``10 + ceil(30 d / n)``
         model batches, the range of their mean f and of the current batch's values is below
-        ``tolfun``)."""
+        ``tolfun``, and none of the last batches had a NaN/inf value or an exception)."""
         out = {}
         if self.best_f <= self.ftarget:
             out["ftarget"] = f"best f {self.best_f:.6g} <= ftarget {self.ftarget:.6g}"
@@ -551,7 +562,8 @@ class _ESBase:
             out["maxiter"] = f"{self.nit} iterations"
         if self.sigma() * math.sqrt(self.d) < self.tolx:
             out["tolx"] = f"sigma * sqrt(d) = {self.sigma() * math.sqrt(self.d):.3g} < tolx = {self.tolx:g}"
-        if len(self.recent_f) >= self._tolfun_window():
+        # imputed values are constants that would fake a flat objective: no tolfun while recent batches had any
+        if len(self.recent_f) >= self._tolfun_window() and not any(self.recent_bad):
             b = self.state.batch
             vals = [-float(b.returns.min()), -float(b.returns.max())] if b is not None else []
             span = max(self.recent_f + vals) - min(self.recent_f + vals)
@@ -577,7 +589,7 @@ class _ESBase:
             x=np.array(self.best_x), fun=self.best_f, nfev=self.nfev, nit=self.nit, success=status == 0,
             status=status, message=message, xmean=self.mean, sigma=self.sigma(), radius=self.state.param,
             n_nonfinite=self.n_nonfinite, n_exceptions=self.n_exceptions, n_failures=self.n_failures,
-            stop=reasons, method=self.name,
+            stop=reasons, method=self.name, seed=self.seed,
         )
 
     def __getstate__(self):
@@ -585,6 +597,7 @@ class _ESBase:
 
     def __setstate__(self, state):
         state.setdefault("box", None)  # optimizers pickled before bounds existed
+        state.setdefault("recent_bad", [])
         if state.get("pending") is not None and "Y" not in state["pending"]:
             state["pending"] = {**state["pending"], "Y": state["pending"]["X"]}
         self.__dict__.update(state)
@@ -760,6 +773,17 @@ DEFAULT_METHOD = "trust-region-es"
 
 _STATUS_MESSAGES = {0: "converged", 1: "maximum number of function evaluations or iterations reached",
                     2: "stopped by the callback", 3: "every function evaluation failed", 4: "stopped"}
+
+
+def as_seed(seed) -> int:
+    """``seed`` as an integer ``>= 0``: given, drawn from a ``np.random.Generator``, or, for None, fresh
+    entropy (``np.random.SeedSequence().entropy``), recorded (``opt.seed``, ``result.seed``) so the
+    run can be repeated exactly."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(0, 2**63 - 1))
+    return check_int(seed, "seed", 0)
 
 
 def status_of(reasons: dict, nfev: int, best_f: float) -> int:

@@ -16,7 +16,8 @@ The layers meet the identity with slope 1 and reach the bound with slope 0, so `
 and a minimum ON a bound (``x_i = l_i``, reached at ``y_i = l_i - a``) is a smooth minimum
 of ``f(T(y))``: optima on the boundary are found as interior ones are. A coordinate with one
 finite bound ``b`` has the one layer, margin ``a = (1 + |b|) / 20``, and is reflected about
-``b -+ a`` beyond it; an unbounded coordinate is left alone. Every operation is element-wise,
+``b -+ a`` beyond it; an unbounded coordinate is left alone, and a fixed one (``l = u``, as
+scipy allows) is ``l`` whatever ``y``. Every operation is element-wise,
 so a sample's image does not depend on the batch it is mapped in (the same bits in the driver
 and in a worker).
 """
@@ -29,7 +30,10 @@ import numpy as np
 
 from trustopt._validation import ValidationError
 
-__all__ = ["Box", "as_box"]
+__all__ = ["Box", "as_box", "default_sigma0", "SIGMA0_UNBOUNDED"]
+
+#: Default ``sigma0`` without a bounded coordinate (the unit scale Nevergrad's arrays also start from).
+SIGMA0_UNBOUNDED = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,11 +51,11 @@ class Box:
             raise ValidationError(f"bounds: {lo.size} lower and {hi.size} upper bounds")
         if np.isnan(lo).any() or np.isnan(hi).any() or (lo == np.inf).any() or (hi == -np.inf).any():
             raise ValidationError("bounds: a lower bound must be < inf and an upper bound > -inf (no NaN)")
-        bad = np.flatnonzero(~(lo < hi))
+        bad = np.flatnonzero(~(lo <= hi))
         if bad.size:
             i = int(bad[0])
-            raise ValidationError(f"bounds: coordinate {i} has lower {lo[i]:g} >= upper {hi[i]:g} "
-                                  f"(each lower bound must be below its upper bound)")
+            raise ValidationError(f"bounds: coordinate {i} has lower {lo[i]:g} > upper {hi[i]:g} "
+                                  f"(each lower bound must be at most its upper bound)")
         object.__setattr__(self, "lower", lo)
         object.__setattr__(self, "upper", hi)
 
@@ -79,11 +83,12 @@ class Box:
         Y = np.asarray(Y, dtype=np.float64)
         X = np.array(Y)
         lo, hi, a = self.lower, self.upper, self.margin
-        fl, fh = np.isfinite(lo), np.isfinite(hi)
-        for cols, side in ((np.flatnonzero(fl & fh), "both"), (np.flatnonzero(fl & ~fh), "lower"),
+        fl, fh, fixed = np.isfinite(lo), np.isfinite(hi), lo == hi
+        for cols, side in ((np.flatnonzero(fl & fh & ~fixed), "both"), (np.flatnonzero(fl & ~fh), "lower"),
                            (np.flatnonzero(~fl & fh), "upper")):
             if cols.size:
                 X[..., cols] = _fold(Y[..., cols], lo[cols], hi[cols], a[cols], side)
+        X[..., fixed] = lo[fixed]  # a fixed variable (lower = upper, as scipy allows)
         return X
 
     def to_internal(self, x) -> np.ndarray:
@@ -93,11 +98,23 @@ class Box:
         lo, hi, a = self.lower, self.upper, self.margin
         y = np.array(x)
         with np.errstate(invalid="ignore"):
-            low = np.isfinite(lo) & (x < lo + a)
-            high = np.isfinite(hi) & (x > hi - a)
+            low = np.isfinite(lo) & (x < lo + a) & (lo < hi)
+            high = np.isfinite(hi) & (x > hi - a) & (lo < hi)
             y = np.where(low, lo - a + 2.0 * np.sqrt(np.maximum(a * (x - lo), 0.0)), y)
             y = np.where(high, hi + a - 2.0 * np.sqrt(np.maximum(a * (hi - x), 0.0)), y)
         return y
+
+    def start(self, x0) -> np.ndarray:
+        """The internal starting point for ``x0 (d,)`` in the box: :meth:`to_internal` of ``x0``, with a
+        coordinate ON a bound first moved a tenth of the margin inside. A point on a bound maps to
+        the vertex of its boundary layer, where ``dT/dy = 0``: the smoothed objective would have a
+        zero gradient in that coordinate at the start, whatever ``f``."""
+        x0 = np.asarray(x0, dtype=np.float64)
+        a, free = self.margin, self.lower < self.upper
+        with np.errstate(invalid="ignore"):
+            x0 = np.where(free & (x0 <= self.lower), self.lower + 0.1 * a, x0)
+            x0 = np.where(free & (x0 >= self.upper), self.upper - 0.1 * a, x0)
+        return self.to_internal(x0)
 
     def contains(self, X) -> bool:
         X = np.asarray(X, dtype=np.float64)
@@ -159,3 +176,10 @@ def as_box(bounds, d: int) -> Box | None:
     if not (np.isfinite(box.lower).any() or np.isfinite(box.upper).any()):
         return None
     return box
+
+
+def default_sigma0(box: Box | None) -> float:
+    """``sigma0`` when none is given: a quarter of the smallest finite positive width ``u_i - l_i``
+    (pycma's advice: about a quarter of the search domain), :data:`SIGMA0_UNBOUNDED` without one."""
+    widths = np.array([]) if box is None else box.width[np.isfinite(box.width) & (box.width > 0)]
+    return float(0.25 * widths.min()) if widths.size else SIGMA0_UNBOUNDED

@@ -23,8 +23,8 @@ from trustopt._callbacks import Callback
 from trustopt._validation import ValidationError, as_float_array, check_int, check_positive
 from trustopt.blackbox import (DEFAULT_METHOD, METHODS, _STATUS_MESSAGES, ARSOptions, BoundsWarning, ESOptions,
                                TRESOptions, TrustRegionESOptions, _all_failed, _check_bool, _check_choice,
-                               _ESBase, status_of)
-from trustopt.bounds import Box, as_box
+                               _ESBase, as_seed, status_of)
+from trustopt.bounds import Box, as_box, default_sigma0
 from trustopt.noise import NoiseTable, perturb
 from trustopt.workers import ProcessBackend, resident
 
@@ -51,10 +51,14 @@ class _WithArgs:
 
 
 def _scalar(value) -> float:
-    """An objective value as a float: a number or any size-1 array, as scipy.optimize accepts."""
-    a = np.asarray(value, dtype=np.float64)
-    if a.size != 1:
-        raise ValueError(f"fun must return a scalar; it returned an array of shape {a.shape}")
+    """An objective value as a float: a real number or a size-1 array of one, as scipy.optimize
+    accepts; anything else (None from a forgotten ``return``, a string, a complex number, an
+    array of several values) is a TypeError naming ``fun``."""
+    a = np.asarray(value)
+    if a.dtype.kind not in "biuf" or a.size != 1:
+        what = (f"an array of shape {a.shape}" if a.dtype.kind in "biuf"
+                else f"{type(value).__name__} {value!r}"[:80])
+        raise TypeError(f"fun must return a real number (or an array holding one); it returned {what}")
     return float(a.reshape(()))
 
 
@@ -195,8 +199,11 @@ class MinimizeOptions:
             scipy and pycma; ``"impute"``: its value counts as the worst of its batch, the run
             goes on, and the result (``n_exceptions``, ``first_exception``) and an
             :class:`EvaluationWarning` report it.
-        verbose: 0 (default): silent; ``k >= 1``: one line every ``k`` batches (evaluations,
-            best and median f, sigma, ratio) and the final message, as pycma's ``verb_disp``.
+        verbose: 0 (default): silent; ``k >= 1``: one line every ``k`` batches and the final
+            message, as pycma's ``verb_disp``: evaluations, iterations, restart, best and median f,
+            sigma, the radius parameter and the ratio ``r_k`` of the iteration the batch finished
+            (nan when it finished none: the trust-region ES evaluates a model batch at ``theta_k``
+            and a trial batch at the proposal, two batches per iteration).
         log: a path, or None (default): the CSV file written during the run, one row per batch
             (the columns of ``result.history``); :func:`plot_minimize` plots it.
     """
@@ -279,32 +286,11 @@ def _minimize_options(options, cls, method: str) -> MinimizeOptions:
 #: Default budget per dimension: ``maxfev = 10_000 d`` (BBOB's standard budget, 1e4 d; a run
 #: usually stops earlier on tolx / tolfun).
 MAXFEV_PER_DIM = 10_000
-#: Default ``sigma0`` without a bounded coordinate (the unit scale Nevergrad's arrays also start from).
-SIGMA0_UNBOUNDED = 1.0
-
-
-def default_sigma0(box: Box | None) -> float:
-    """``sigma0`` when none is given: a quarter of the smallest finite width ``u_i - l_i`` (pycma's
-    advice: about a quarter of the search domain), :data:`SIGMA0_UNBOUNDED` without one."""
-    widths = np.array([]) if box is None else box.width[np.isfinite(box.width)]
-    return float(0.25 * widths.min()) if widths.size else SIGMA0_UNBOUNDED
-
-
 def _as_count(value, name: str) -> int:
     """A positive integer, also given as an integral float (``maxfev=1e4``)."""
     if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
         value = int(value)
     return check_int(value, name, 1)
-
-
-def _as_seed(seed) -> int:
-    """``seed`` as an integer ``>= 0``: given, drawn from a ``np.random.Generator``, or, for None, fresh
-    entropy (``np.random.SeedSequence().entropy``); the result records it (``result.seed``)."""
-    if seed is None:
-        return int(np.random.SeedSequence().entropy)
-    if isinstance(seed, np.random.Generator):
-        return int(seed.integers(0, 2**63 - 1))
-    return check_int(seed, "seed", 0)
 
 
 #: Columns of ``result.history`` and of the ``log`` CSV file: one row per evaluated batch.
@@ -331,9 +317,10 @@ class _Log:
             self.file.flush()
         if self.verbose and (len(self.rows) - 1) % self.verbose == 0:
             if (len(self.rows) - 1) % (20 * self.verbose) == 0:
-                print(" nfev    nit restart          f_best      f_median     sigma  ratio")
-            nfev, nit, restart, f_best, f_median, sigma, _, ratio = row
-            print(f"{nfev:5d} {nit:6d} {restart:7d} {f_best:15.8e} {f_median:13.6e} {sigma:9.3e} {ratio:6.3f}")
+                print(" nfev    nit restart          f_best      f_median     sigma    radius   ratio")
+            nfev, nit, restart, f_best, f_median, sigma, radius, ratio = row
+            print(f"{nfev:5d} {nit:6d} {restart:7d} {f_best:15.8e} {f_median:13.6e} {sigma:9.3e} {radius:9.3e} "
+                  f"{ratio:7.3f}")
 
     def history(self) -> dict:
         cols = list(zip(*self.rows)) if self.rows else [()] * len(HISTORY_COLUMNS)
@@ -429,11 +416,11 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         raise ValidationError(f"method: unknown {method!r}; choose one of {', '.join(sorted(METHODS))}")
     name = name.lower()
     cls = METHODS[name]
-    x0 = as_float_array(x0, "x0", ndim=1)
+    x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
     box = as_box(bounds, x0.size)
     sigma0 = default_sigma0(box) if sigma0 is None else check_positive(sigma0, "sigma0")
     maxfev = MAXFEV_PER_DIM * x0.size if maxfev is None else _as_count(maxfev, "maxfev")
-    seed = _as_seed(seed)
+    seed = as_seed(seed)
     stop_requested = Callback(callback)
     o = _minimize_options(options, cls, name)
     noise = o.noise if o.noise is not None else NoiseTable()
@@ -525,12 +512,22 @@ def plot_minimize(result_or_log, path=None):
     fig = Figure(figsize=(7.0, 7.5), layout="constrained")
     ax_f, ax_s, ax_r = fig.subplots(3, 1, sharex=True)
     n = h["nfev"]
-    positive = np.all(h["f_best"][np.isfinite(h["f_best"])] > 0)
-    ax_f.plot(n, h["f_best"], label="best f")
-    ax_f.plot(n, h["f_median"], ".", ms=2, alpha=0.5, label="median f of the batch")
-    ax_f.set_yscale("log" if positive else "symlog")
-    ax_f.set_ylabel("f")
+    f_best, f_median = h["f_best"], h["f_median"]
+    finite = f_best[np.isfinite(f_best)]
+    if finite.size and np.all(finite > 0):
+        ax_f.set_ylabel("f")
+    else:  # f <= 0 somewhere: distances to the best value seen, on a log scale (as pycma plots f - f_min)
+        f_min = finite.min() if finite.size else 0.0
+        f_best, f_median = f_best - f_min, f_median - f_min
+        ax_f.set_ylabel(f"f - {f_min:.6g} (the best f)")
+    ax_f.plot(n, np.where(f_best > 0, f_best, np.nan), label="best f")
+    ax_f.plot(n, np.where(f_median > 0, f_median, np.nan), ".", ms=2, alpha=0.5, label="median f of the batch")
+    ax_f.set_yscale("log")
     ax_f.legend(loc="upper right")
+    title = getattr(result_or_log, "method", None)
+    if title is not None:
+        ax_f.set_title(f"trustopt.minimize: {title}, d = {np.asarray(result_or_log.x).size}, "
+                       f"{int(n[-1])} evaluations")
     ax_s.plot(n, h["sigma"], label="sigma")
     ax_s.plot(n, h["radius"], "--", label="radius parameter")
     ax_s.set_yscale("log")
