@@ -30,12 +30,15 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _shm_segments() -> set:
-    return {n for n in os.listdir("/dev/shm") if n.startswith("psm_")} if os.path.isdir("/dev/shm") else set()
+    """``multiprocessing``'s named shared-memory segments and semaphores."""
+    if not os.path.isdir("/dev/shm"):
+        return set()
+    return {n for n in os.listdir("/dev/shm") if n.startswith(("psm_", "sem.mp-"))}
 
 
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_in_shared_memory():
-    """The suite leaves no ``multiprocessing.shared_memory`` segment behind (killed runs included)."""
+    """The suite leaves no shared-memory segment or semaphore behind (killed runs included)."""
     before = _shm_segments()
     yield
     leaked = _shm_segments() - before

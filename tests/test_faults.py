@@ -198,8 +198,31 @@ time.sleep(600)
 """
 
 
+def in_session(sid: int) -> list[int]:
+    """Live processes of session ``sid`` (the owner, its workers, multiprocessing's helpers)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, pgrp, session, ...
+            if int(fields[3]) == sid and fields[0] != "Z":
+                out.append(int(name))
+    return out
+
+
+def shm_entries() -> set[str]:
+    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+
+
 @pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
 def test_workers_of_every_start_method_exit_when_their_owner_is_killed(start_method):
+    """SIGKILL to the owner of a pool: its workers, and multiprocessing's resource tracker and fork
+    server, all exit by themselves, and the tracker removes the segment and the semaphores."""
+    before = shm_entries()
     proc = subprocess.Popen([sys.executable, "-c", OWNER, start_method], stdout=subprocess.PIPE, text=True,
                             env=_env(), cwd=REPO, start_new_session=True)
     try:
@@ -210,6 +233,8 @@ def test_workers_of_every_start_method_exit_when_their_owner_is_killed(start_met
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         assert wait_until(lambda: not any(alive(p) for p in pids), 15), [p for p in pids if alive(p)]
+        assert wait_until(lambda: not in_session(proc.pid), 15), in_session(proc.pid)
+        assert shm_entries() <= before
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
