@@ -344,8 +344,14 @@ def max_tv(pi, pit) -> Fraction:
     return max(tv(p, q) for p, q in zip(pi, pit))
 
 
+def kl_is_infinite(p, q) -> bool:
+    """``KL(p || q) = inf``: some ``p_a > 0`` with ``q_a = 0``."""
+    return any(x > 0 and y == 0 for x, y in zip(p, q))
+
+
 def kl(p, q):
-    """``KL(p || q) = sum_a p_a log(p_a / q_a)`` as an interval (``inf`` is not certifiable: raises)."""
+    """``KL(p || q) = sum_a p_a log(p_a / q_a)`` as an interval (``inf`` raises: test
+    :func:`kl_is_infinite` first where an infinite KL is meaningful)."""
     total = Interval(0)
     for x, y in zip(p, q):
         if x == 0:

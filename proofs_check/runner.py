@@ -662,20 +662,26 @@ def run_claim(
         small = shrink(claim, inst)
         cert = None
         if claim.exact is not None:
-            # a violation must be proved on exact rationals: the shrunk instance, else the
-            # instance as found; if neither is proved, the float violations were round-off
+            # a violation is proved on exact rationals (the shrunk instance, else the instance as
+            # found); when the exact slack of both is >= 0 the float violations were round-off and
+            # are not reported; when no certificate can be computed (e.g. an instance type the
+            # evaluator does not cover) or its interval straddles 0, the verdict stays a float one
+            refuted = True
             for cand in (small, inst):
-                cert, why = certify(claim, cand)
-                if cert is not None and cert.violated:
-                    small = cand
+                c, why = certify(claim, cand)
+                if c is not None and c.violated:
+                    cert, small, refuted = c, cand, False
                     break
-            res.certified = bool(cert is not None and cert.violated)
-            if not res.certified:
+                refuted = refuted and c is not None and c.holds
+            res.certified = cert is not None
+            if refuted:
                 res.unconfirmed_violations = res.violations
                 res.violations = 0
-                res.exact_note = why or "the exact slack of the float counterexample is >= 0"
+                res.exact_note = "the exact slack of the float counterexample is >= 0 (round-off)"
                 res.seconds = time.perf_counter() - t0
                 return res
+            if cert is None:
+                res.exact_note = why
         out = claim.check_one(small)
         info = {
             "found_by": source,

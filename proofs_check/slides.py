@@ -528,6 +528,30 @@ def check_mean_kl(b, *, visitation: str = "dbar") -> Outcome:
     return Outcome(slack=slack, scale=scale, bound=B1, gap=X)
 
 
+def exact_mean_kl(inst, *, visitation: str = "dbar"):
+    """Certificate of both chains of :func:`check_mean_kl` on the instance made rational (KL and
+    square roots enclosed by rational intervals); ``gap``/``bound`` are the first inequality's."""
+    M, pol, shown = R.tabular_instance(inst, "pi", "pi_new")
+    pi, pit = pol["pi"], pol["pi_new"]
+    ev, evt = R.evaluate(M, pi), R.evaluate(M, pit)
+    L = R.surrogate(M, ev, pit)
+    g = M.gamma
+    w = [(1 - g) * x for x in ev.rho] if visitation == "dbar" else ev.rho
+    epst = max(abs(sum(pit[s][a] * ev.A[s][a] for a in range(M.A))) for s in range(M.S))
+    C = 2 * g * epst / (1 - g) ** 2
+    B1 = C * sum(w[s] * R.tv(pi[s], pit[s]) for s in range(M.S))
+    X = abs(evt.eta - L)
+    slacks = [B1 - X]
+    if C > 0:
+        for p_, q_ in ((pit, pi), (pi, pit)):
+            if any(w[s] > 0 and R.kl_is_infinite(p_[s], q_[s]) for s in range(M.S)):
+                continue  # an infinite mean KL: that chain's bound is +inf
+            mean = sum((w[s] * R.kl(p_[s], q_[s]) for s in range(M.S) if w[s] > 0), R.Interval(0))
+            mean = R.Interval(max(mean.lo, R.Q(0)), max(mean.hi, R.Q(0)))
+            slacks.append(C * R.sqrt(mean / 2) - B1)
+    return R.certificate(R.imin(slacks), shown, {"gap": X, "bound_tv": B1, "C": C}, gap=X, bound=B1)
+
+
 register(Claim(
     id="bound.mean-kl",
     source=SRC + " 'TRPO: Problem' (Achiam et al. 2017, Constrained Policy Optimization, Cor. 3)",
@@ -541,4 +565,5 @@ register(Claim(
           "KL(p||q) and KL(q||p), and sqrt is concave (Jensen) -- both directions are checked. "
           "The expectations must be under the NORMALIZED dbar_pi: Jensen's step E[sqrt(KL/2)] <= "
           "sqrt(E[KL]/2) needs a probability measure, and with the unnormalized rho_pi the sqrt form fails "
-          "(a false variant in the tests)."))
+          "(a false variant in the tests).",
+    exact=exact_mean_kl))
