@@ -240,3 +240,20 @@ def test_workers_of_every_start_method_exit_when_their_owner_is_killed(start_met
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_trainer_workers_that_keep_dying_end_train_with_one_line(monkeypatch, capsys, tmp_path):
+    from trustopt import workers
+    from trustopt.cli import main
+
+    def always_broken(self, fn, shared, items):
+        raise WorkerError("worker processes died 4 times in a row; 8 of 8 tasks could not be completed")
+
+    monkeypatch.setattr(workers.ProcessBackend, "map", always_broken)
+    out = str(tmp_path / "run")
+    assert main(["train", "--env", "Swimmer-v5", "--workers", "2", "--out", out, "--timesteps", "2000", "--no-progress",
+                 "--set", "max_episode_steps=50", "--set", "noise_table_size=100000"]) == 1
+    # the new run failed at its first iteration: no folder is left, so no --resume is suggested
+    assert capsys.readouterr().err == ("trustopt: error: worker processes died 4 times in a row; 8 of 8 tasks could "
+                                       "not be completed\n")
+    assert not os.path.exists(out)

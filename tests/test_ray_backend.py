@@ -5,7 +5,7 @@ connecting to a running cluster with ``--ray-address``) and ``minimize(workers=R
 equal to their local runs bit for bit.
 
 One local Ray instance (2 CPUs) serves the whole module; skipped when Ray is not installed
-(``pip install "trustopt[ray]"``; the install hint itself is tested in test_ray_missing.py).
+(``pip install -e ".[ray]"``; the install hint itself is tested in test_ray_missing.py).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def test_cli_without_ray_exits_2_with_the_hint(tmp_path):
     code = ("import sys; sys.modules['ray'] = None; from trustopt.cli import main; "
             f"sys.exit(main(['train', '--env', 'Swimmer-v5', '--backend', 'ray', '--out', {str(tmp_path / 'r')!r}]))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and 'pip install "trustopt[ray]"' in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and 'pip install -e ".[ray]"' in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_importing_trustopt_does_not_import_ray():

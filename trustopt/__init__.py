@@ -14,6 +14,8 @@ Entry points (imported lazily, so ``import trustopt`` stays cheap):
         TRESOptions / TrustRegionESOptions (trustopt.blackbox) and trustopt.MinimizeOptions
         (trustopt.optimize; ``trustopt.minimize`` is always the function)
 
+    trustopt.load_policy(run) -> (policy, env_id, arrays); policy.predict(obs, deterministic=True)
+
 Submodules:
     tabular     exact oracle for finite MDPs
     smoothing   exact oracle for product search distributions (TRES)
@@ -36,6 +38,7 @@ _LAZY = {
     "minimize": "trustopt.optimize",
     "MinimizeOptions": "trustopt.optimize",
     "plot_minimize": "trustopt.optimize",
+    "load_policy": "trustopt.train",
     **{name: "trustopt.blackbox" for name in ("ES", "ARS", "TRES", "TrustRegionES", "ESOptions", "ARSOptions",
                                               "TRESOptions", "TrustRegionESOptions")},
 }

@@ -24,7 +24,7 @@ last checkpoint (the settings must be those of the run, except ``--timesteps``,
 a finished run further, to the same policy as an uninterrupted run with that budget; with
 ``--resume`` alone the run's own ``config.json`` is used).
 
-Exit codes: 0 success; 2 bad usage, unknown environment, invalid settings, missing, corrupt
+Exit codes: 0 success; 1 worker processes kept dying (one line); 2 bad usage, unknown environment, invalid settings, missing, corrupt
 or mismatched checkpoint, a missing optional extra, a file that cannot be read or written
 (full disk, read-only folder, a path under a file), not enough memory for a setting (a
 one-line message on stderr, no traceback); 130 interrupted by Ctrl-C, 143 terminated by
@@ -53,9 +53,8 @@ _TRAIN_USAGE = """trustopt train --env ENV_ID --out OUT [--algo ALGO] [--timeste
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse's own usage errors: exit 2 with a one-line message
-        self.print_usage(sys.stderr)
-        self.exit(2, f"trustopt: error: {message}\n")
+    def error(self, message):  # argparse's own usage errors: one line, exit 2 (the usage is for -h)
+        self.exit(2, f"trustopt: error: {' '.join(message.split())} (see '{self.prog} -h')\n")
 
 
 def _int_at_least(minimum: int):
@@ -399,6 +398,8 @@ def main(argv=None) -> int:
 
     parser = build_parser()
     args = _parse(parser, argv)
+    from trustopt.workers import WorkerError  # after parsing: -h and --version stay fast
+
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
@@ -408,6 +409,13 @@ def main(argv=None) -> int:
         # folder), not enough memory: the message says what to change; a traceback would not
         print(f"trustopt: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except WorkerError as exc:  # a fault, not bad input: exit 1, still one line
+        from trustopt.train.trainer import CHECKPOINT
+
+        resumable = args.command == "train" and os.path.exists(os.path.join(args.out, CHECKPOINT))
+        kept = "; the last checkpoint is intact (rerun with --resume)" if resumable else ""
+        print(f"trustopt: error: {exc}{kept}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as exc:
         how, code = ("terminated (SIGTERM)", 143) if isinstance(exc, _Terminated) else ("interrupted", 130)
         kept = "; the last checkpoint is intact (rerun with --resume)" if args.command == "train" else ""

@@ -29,7 +29,7 @@ again; results already received are kept. A slot whose actor dies more than
 An ordinary exception raised by the task itself is not retried: it propagates (as its own
 type) like in the other backends.
 
-Ray is an optional dependency (``pip install "trustopt[ray]"``); it is imported only by this
+Ray is an optional dependency (``pip install -e ".[ray]"``); it is imported only by this
 module, and only when a Ray backend or map is created.
 
 Usage::
@@ -55,7 +55,7 @@ from trustopt.workers import WorkerError, _check_workers
 
 __all__ = ["RayBackend", "RayMap", "import_ray", "init_ray", "ray_backend"]
 
-_INSTALL_HINT = 'Ray is not installed; install the optional extra: pip install "trustopt[ray]"'
+_INSTALL_HINT = 'Ray is not installed; install the optional extra: pip install -e ".[ray]"'
 
 
 def import_ray():
