@@ -3,6 +3,7 @@ before anything is written; importing trustopt never imports Ray."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ from trustopt._validation import ValidationError
 from trustopt.train import TrainConfig, train
 from trustopt.workers import make_backend
 
-HINT = r'pip install "trustopt\[ray\]"'
+HINT = re.escape('pip install -e ".[ray]"')
 
 
 @pytest.fixture
