@@ -507,3 +507,23 @@ def categorical_instance(inst):
         raise ValueError("a probability underflowed to 0")
     F = rational_array(inst["F"])
     return CategoricalProduct(F, p), pt, {"F": F, "p_theta": p, "p_thetat": pt}
+
+
+def grad_eta_softmax(M: MDP, pi):
+    """``d eta / d theta[s, b]`` for the softmax policy with probabilities ``pi`` (any logits with
+    ``softmax(theta) = pi``), by implicit differentiation of ``V = (I - gamma P_pi)^{-1} r_pi``:
+    ``d pi(a|s)/d theta[s,b] = pi(a|s) (1[a=b] - pi(b|s))``, ``dV = (I - gamma P_pi)^{-1}(d r_pi +
+    gamma dP_pi V)``, ``d eta = rho0 . dV`` -- exact, and independent of the policy-gradient theorem."""
+    S, A, g = M.S, M.A, M.gamma
+    Pp = M.P_pi(pi)
+    ev = evaluate(M, pi)
+    I_g = [[(1 if s == t else 0) - g * Pp[s][t] for t in range(S)] for s in range(S)]
+    out = [[Q(0)] * A for _ in range(S)]
+    for s0 in range(S):
+        for b in range(A):
+            dpi = [pi[s0][a] * ((1 if a == b else 0) - pi[s0][b]) for a in range(A)]
+            rhs = [Q(0)] * S
+            rhs[s0] = sum(dpi[a] * (M.r[s0][a] + g * sum(M.P[s0][a][t] * ev.V[t] for t in range(S))) for a in range(A))
+            dV = solve(I_g, rhs)
+            out[s0][b] = sum(M.rho0[s] * dV[s] for s in range(S))
+    return out

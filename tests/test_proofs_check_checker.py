@@ -211,7 +211,10 @@ def test_cli_extra_reports_the_false_user_claim(tmp_path):
 def test_cli_documented_violation_exits_zero_and_report(tmp_path):
     p = _cli("--claim", "identity.trpo-perturbation", "--instances", "50", "--report", str(tmp_path / "rep"))
     assert p.returncode == 0, p.stdout + p.stderr
-    assert (tmp_path / "rep" / "README.md").read_text().count("identity.trpo-perturbation") >= 2
+    text = (tmp_path / "rep" / "README.md").read_text()
+    assert text.count("identity.trpo-perturbation") >= 2
+    assert "violated (exact, documented)" in text and "Exact certificate" in text and "slack = -2 < 0" in text
+    assert "a generalization beyond the paper's assumptions fails" in text  # the finding's classification
     assert (tmp_path / "rep" / "tightness.png").stat().st_size > 1000
 
 

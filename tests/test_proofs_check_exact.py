@@ -88,3 +88,18 @@ def test_cli_certify(claim_id, rc, capsys):
         assert "NOT certified (no exact evaluator)" in out.out
     else:
         assert out.err.count("\n") == 1 and "no stored counterexample" in out.err
+
+
+def test_exact_softmax_gradient_matches_the_policy_gradient_theorem():
+    # independent derivations: implicit differentiation of V (exact) vs rho-weighted advantages
+    rng = np.random.default_rng(0)
+    inst = {k: v[0] for k, v in get("pg.theorem").draw(rng, 1)[0].items()}
+    M = R.MDP.from_instance(inst)
+    S, A = M.S, M.A
+    pi = R.rational_dist(np.full((S, A), 1.0 / A) if A else None)
+    ev = R.evaluate(M, pi)
+    g = R.grad_eta_softmax(M, pi)
+    for s in range(S):
+        for b in range(A):
+            pg = ev.rho[s] * sum(pi[s][a] * ((1 if a == b else 0) - pi[s][b]) * ev.A[s][a] for a in range(A))
+            assert g[s][b] == pg

@@ -113,6 +113,25 @@ def _pg_normalized(b):
     return Outcome(slack=-np.abs(formula - ref).reshape(len(theta), -1).max(1), scale=draws.value_scale(b))
 
 
+def _pg_normalized_exact(inst):
+    # exact: pi = softmax(theta) made rational (a strictly positive policy is softmax(log pi)); the
+    # true gradient by implicit differentiation of V, against sum_s dbar(s) sum_a dpi/dtheta A
+    th = np.asarray(inst["theta"], float)
+    z = np.exp(th - th.max(axis=-1, keepdims=True))
+    M = R.MDP.from_instance(inst)
+    pi = R.rational_dist(z / z.sum(axis=-1, keepdims=True))
+    ev = R.evaluate(M, pi)
+    true = R.grad_eta_softmax(M, pi)
+    worst = R.Q(0)
+    for s in range(M.S):
+        for b in range(M.A):
+            f = (1 - M.gamma) * ev.rho[s] * sum(pi[s][a] * ((1 if a == b else 0) - pi[s][b]) * ev.A[s][a] for a in range(M.A))
+            worst = max(worst, abs(f - true[s][b]))
+    return R.certificate(-worst, {"P": M.P, "r": M.r, "rho0": M.rho0, "gamma": M.gamma, "pi": pi})
+
+
+_pg_normalized.exact = _pg_normalized_exact
+
 variant("pg.normalized-visitation", "pg.theorem", "grad eta = sum_s dbar(s) sum_a grad pi A", _pg_normalized)
 
 
