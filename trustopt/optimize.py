@@ -322,6 +322,12 @@ class _Log:
             print(f"{nfev:5d} {nit:6d} {restart:7d} {f_best:15.8e} {f_median:13.6e} {sigma:9.3e} {radius:9.3e} "
                   f"{ratio:7.3f}")
 
+    def add_batch(self, totals: "_Totals", run: int, values: np.ndarray, sigma: float, opt: _ESBase, ratio: float):
+        """The row of a batch just told: counts so far, its median f, its sigma, the radius after it."""
+        finite = values[np.isfinite(values)]
+        self.add((totals.nfev, totals.nit, run, totals.best_f, float(np.median(finite)) if finite.size else math.nan,
+                  sigma, float(opt.state.param), float(ratio)))
+
     def history(self) -> dict:
         cols = list(zip(*self.rows)) if self.rows else [()] * len(HISTORY_COLUMNS)
         return {name: np.array(col, dtype=np.int64 if name in ("nfev", "nit", "restart") else np.float64)
@@ -411,11 +417,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     if not callable(fun):
         raise ValidationError("fun: must be callable")
     args = args if isinstance(args, tuple) else (args,)
-    name = DEFAULT_METHOD if method is None else method
-    if not isinstance(name, str) or name.lower() not in METHODS:
-        raise ValidationError(f"method: unknown {method!r}; choose one of {', '.join(sorted(METHODS))}")
-    name = name.lower()
-    cls = METHODS[name]
+    name, cls = _method(method)
     x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
     box = as_box(bounds, x0.size)
     sigma0 = default_sigma0(box) if sigma0 is None else check_positive(sigma0, "sigma0")
@@ -425,14 +427,9 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     o = _minimize_options(options, cls, name)
     noise = o.noise if o.noise is not None else NoiseTable()
     evaluation = _Evaluation(_WithArgs(fun, args) if args else fun, bool(o.vectorized), o.on_error == "impute", box)
-    seeds = np.random.SeedSequence(seed).spawn(o.restarts + 2)
+    seeds = np.random.SeedSequence(seed).spawn(o.restarts + 2)  # one per run, the last for restart_x0
+    make = _Runs(cls=cls, sigma0=sigma0, seeds=tuple(seeds[:-1]), noise=noise, options=o, box=box)
     restart_rng = np.random.default_rng(seeds[-1])
-
-    def make(x_start, pop, run):
-        return cls(x_start, sigma0, seed=int(seeds[run].generate_state(1)[0]), popsize=pop, noise=noise,
-                   ftarget=o.ftarget, tolx=o.tolx, tolfun=o.tolfun, maxiter=o.maxiter, bounds=box,
-                   options=o.method_options)
-
     if box is not None and not box.contains(x0):
         warnings.warn("x0 is outside the bounds: clipped into the box", BoundsWarning, stacklevel=2)
         x0 = np.clip(x0, box.lower, box.upper)
@@ -462,10 +459,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             opt.tell(X, values, n_exceptions=errors)
             total.first_exception = total.first_exception or first
             now = total.with_run(opt)
-            finite = values[np.isfinite(values)]
-            ratio = opt.history[-1].rho if len(opt.history) > n_records else math.nan
-            log.add((now.nfev, now.nit, run, now.best_f, float(np.median(finite)) if finite.size else math.nan,
-                     sigma, float(opt.state.param), float(ratio)))
+            ratio = opt.history[-1].rho if len(opt.history) > n_records else math.nan  # this batch ended an iteration
+            log.add_batch(now, run, values, sigma, opt, ratio)
             if callback is not None and stop_requested(_result(now, opt, {}, name, seed, run, log),
                                                        np.array(now.best_x)):
                 total, reasons = now, {"callback": "the callback asked to stop"}
@@ -481,6 +476,32 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
                       f"worst value of their batch; the first: {total.first_exception}", EvaluationWarning,
                       stacklevel=2)
     return result
+
+
+def _method(method) -> tuple[str, type]:
+    """``(name, ask/tell class)`` of ``method`` (None: :data:`DEFAULT_METHOD`)."""
+    name = DEFAULT_METHOD if method is None else method
+    if not isinstance(name, str) or name.lower() not in METHODS:
+        raise ValidationError(f"method: unknown {method!r}; choose one of {', '.join(sorted(METHODS))}")
+    return name.lower(), METHODS[name.lower()]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class _Runs:
+    """The ask/tell optimizer of run ``run`` (0: the first, then each IPOP restart) with its own seed."""
+
+    cls: type
+    sigma0: float
+    seeds: tuple
+    noise: NoiseTable
+    options: MinimizeOptions
+    box: Box | None
+
+    def __call__(self, x_start, popsize, run: int) -> _ESBase:
+        o = self.options
+        return self.cls(x_start, self.sigma0, seed=int(self.seeds[run].generate_state(1)[0]), popsize=popsize,
+                        noise=self.noise, ftarget=o.ftarget, tolx=o.tolx, tolfun=o.tolfun, maxiter=o.maxiter,
+                        bounds=self.box, options=o.method_options)
 
 
 def _result(total: _Totals, opt: _ESBase, reasons: dict, name: str, seed: int, run: int, log: _Log) -> OptimizeResult:
