@@ -527,3 +527,42 @@ def grad_eta_softmax(M: MDP, pi):
             dV = solve(I_g, rhs)
             out[s0][b] = sum(M.rho0[s] * dV[s] for s in range(S))
     return out
+
+
+# ----------------------------------------------------------------------------- small matrices
+
+
+def matmul(X, Y):
+    return [[sum(X[i][k] * Y[k][j] for k in range(len(Y))) for j in range(len(Y[0]))] for i in range(len(X))]
+
+
+def transpose(X):
+    return [list(r) for r in zip(*X)]
+
+
+def lyapunov(Acl, C, gamma):
+    """The solution ``X`` of ``X = C + gamma Acl X Acl'`` (a linear system in the entries; unique when
+    ``sqrt(gamma) Acl`` is stable), exactly."""
+    k = len(C)
+    idx = [(i, j) for i in range(k) for j in range(k)]
+    rows, rhs = [], []
+    for i, j in idx:
+        row = []
+        for a, b in idx:  # coefficient of X[a][b] in X[i][j] - gamma sum Acl[i][a] X[a][b] Acl[j][b]
+            row.append((1 if (i, j) == (a, b) else 0) - gamma * Acl[i][a] * Acl[j][b])
+        rows.append(row)
+        rhs.append(C[i][j])
+    x = solve(rows, rhs)
+    return [[x[i * k + j] for j in range(k)] for i in range(k)]
+
+
+def lambda_max_upper(S):
+    """An upper bound on the largest eigenvalue of a symmetric rational matrix: exact (as an
+    interval) for sizes 1 and 2, the Frobenius norm (an interval) beyond."""
+    k = len(S)
+    if k == 1:
+        return Interval(S[0][0])
+    if k == 2:
+        tr, det = S[0][0] + S[1][1], S[0][0] * S[1][1] - S[0][1] * S[1][0]
+        return (tr + sqrt(tr * tr - 4 * det)) / 2
+    return sqrt(sum(x * x for row in S for x in row))

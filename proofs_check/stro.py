@@ -430,6 +430,82 @@ def _draw_gaussian(rng, n):
     return [{k: np.array(v) for k, v in keys.items()}]
 
 
+def exact_gaussian_lqr(inst, *, corrected: bool = False):
+    """Certificate of Lemma 3.6's bound (the first part of :func:`check_gaussian`) on the LQR made
+    rational (the variances ``exp(2 log_std)`` as printed): ``P`` and ``M`` by exact Lyapunov solves,
+    ``g = -2 (H_aa Kx + H_ax) M``, Hessian ``-2 kron(H_aa, M)``, constraint ``kron(Sigma^{-1}, M)``
+    (the formulas of the module docstring of :mod:`trustopt.lqr`, recomputed here); weak duality with
+    a rational multiplier bounds the maximum gain from above; ``||g||``, ``h`` and ``sigma`` by
+    rational intervals (``h`` from an upper bound on ``lambda_max``)."""
+    if corrected:
+        raise ValueError("the corrected LQR claim has no exact evaluator")
+    n, m = int(inst["n"]), int(inst["m"])
+    q = lambda k, r, c: [[R.rational(x) for x in row[:c]] for row in np.asarray(inst[k], float)[:r]]
+    A, B, Qc, Rc, W, S0 = q("A", n, n), q("B", n, m), q("Q", n, n), q("R", m, m), q("W", n, n), q("Sigma0", n, n)
+    mu0 = [R.rational(x) for x in np.asarray(inst["mu0"], float)[:n]]
+    K, b = q("K", m, n), [R.rational(x) for x in np.asarray(inst["b"], float)[:m]]
+    var = [R.rational(x) for x in np.exp(2 * np.asarray(inst["log_std"], float)[:m])]
+    g = R.rational(np.asarray(inst["gamma"]).reshape(()))
+    delta = R.rational(np.asarray(inst["delta"]).reshape(()))
+    n1, Z = n + 1, R.Q(0)
+    Ax = [[A[i][j] if i < n and j < n else R.Q(int(i == j == n)) for j in range(n1)] for i in range(n1)]
+    Bx = [[B[i][j] if i < n else Z for j in range(m)] for i in range(n1)]
+    Qx = [[Qc[i][j] if i < n and j < n else Z for j in range(n1)] for i in range(n1)]
+    Wx = [[W[i][j] if i < n and j < n else Z for j in range(n1)] for i in range(n1)]
+    M0 = [[(S0[i][j] + mu0[i] * mu0[j]) if i < n and j < n else (mu0[i] if i < n else (mu0[j] if j < n else R.Q(1)))
+           for j in range(n1)] for i in range(n1)]
+    Kx = [K[i] + [b[i]] for i in range(m)]
+    Acl = [[Ax[i][j] + sum(Bx[i][k] * Kx[k][j] for k in range(m)) for j in range(n1)] for i in range(n1)]
+    Sig = [[var[i] if i == j else Z for j in range(m)] for i in range(m)]
+    N = [[x + y for x, y in zip(r1, r2)] for r1, r2 in zip(R.matmul(R.matmul(Bx, Sig), R.transpose(Bx)), Wx)]
+    KRK = R.matmul(R.matmul(R.transpose(Kx), Rc), Kx)
+    P = R.lyapunov(R.transpose(Acl), [[x + y for x, y in zip(r1, r2)] for r1, r2 in zip(Qx, KRK)], g)
+    M = R.lyapunov(Acl, [[x + g / (1 - g) * y for x, y in zip(r1, r2)] for r1, r2 in zip(M0, N)], g)
+    BtP = R.matmul(R.transpose(Bx), P)
+    Haa = [[Rc[i][j] + g * x for j, x in enumerate(row)] for i, row in enumerate(R.matmul(BtP, Bx))]
+    Hax = [[g * x for x in row] for row in R.matmul(BtP, Ax)]
+    G = R.matmul([[sum(Haa[i][k] * Kx[k][j] for k in range(m)) + Hax[i][j] for j in range(n1)] for i in range(m)], M)
+    grad = [-2 * x for row in G for x in row]  # [K, b] row-major: entry (i, j) <-> index i * n1 + j
+    grad2 = sum(x * x for x in grad)
+    # dual bound: max_u g'u - u' kron(Haa, M) u  s.t.  u' kron(Sigma^-1, M) u / 2 <= delta
+    #   <= lam delta + g' (lam kron(Sigma^-1, M) + 2 kron(Haa, M))^{-1} g / 2  for every lam >= 0
+    lam_float = _lqr_multiplier(inst)
+    idx = [(i, j) for i in range(m) for j in range(n1)]
+
+    def dual(lam):
+        Mat = [[(lam * (1 / var[i] if i == k else 0) + 2 * Haa[i][k]) * M[j][l] for (k, l) in idx] for (i, j) in idx]
+        return lam * delta + sum(a * c for a, c in zip(grad, R.solve(Mat, grad))) / 2
+
+    lam, dual_value = min(((c, dual(c)) for c in {R.rational(lam_float), R.Q(lam_float).limit_denominator(10**6)} if c >= 0),
+                          key=lambda p: p[1])
+    h = 2 * R.lambda_max_upper(Haa) * R.lambda_max_upper(M) + 1  # ||-2 kron(Haa, M)|| = 2 lmax(Haa) lmax(M)
+    sigma = R.sqrt(min(var))
+    gn = R.sqrt(grad2)
+    bound = R.imin([grad2 / (2 * h), sigma * R.sqrt(delta) * gn / 2])
+    shown = {"A": A, "B": B, "Q": Qc, "R": Rc, "W": W, "mu0": mu0, "Sigma0": S0, "gamma": g, "K": K, "b": b,
+             "variance": var, "delta": delta}
+    from proofs_check.registry import Certificate
+
+    return Certificate(upper=dual_value - R.lo(bound), instance=shown,
+                       sides={"max_gain_upper": dual_value, "bound": bound, "lambda": lam, "M": M})
+
+
+def _lqr_multiplier(inst):
+    """The multiplier of the exact mean step's active constraint (float; :func:`mean_step`'s bisection
+    variable in the whitened coordinates equals it)."""
+    L, pi, delta = _lqr_of({k: np.asarray(v)[None] for k, v in inst.items()}, 0), \
+        _policy_of({k: np.asarray(v)[None] for k, v in inst.items()}, 0), float(np.asarray(inst["delta"]))
+    ev = lqr.evaluate(L, pi)
+    m, n = pi.K.shape
+    g = lqr.grad_eta(L, pi, ev=ev).theta[: m * (n + 1)]
+    H = lqr.hessian_surrogate_mean(L, pi, ev=ev)
+    D = lqr.hessian_mean_kl_mean(L, pi, ev=ev)
+    u = mean_step((g, H, D), delta)
+    # stationarity: g + H u = lam D u
+    Du = D @ u
+    return float(max(0.0, (Du @ (g + H @ u)) / max(Du @ Du, 1e-300)))
+
+
 _GAUSS_SCHEMA = {k: Field(kind="fixed") for k in ("A", "B", "Q", "R", "W", "mu0", "Sigma0", "gamma", "K", "b", "log_std", "delta", "n", "m")}
 
 _GAUSS_NOTE = (
@@ -456,6 +532,7 @@ register(Claim(
     search=False,
     expected="violated",
     notes=_GAUSS_NOTE,
+    exact=exact_gaussian_lqr,
 ))
 
 register(Claim(

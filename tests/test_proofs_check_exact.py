@@ -76,7 +76,7 @@ def test_stro_lemma36_fails_in_its_own_setting_exactly():
 
 @pytest.mark.parametrize("claim_id, rc", [("identity.trpo-perturbation", 0), ("bound.trpo-lemma3.middle-term", 0),
                                           ("optimality.advantage.rho0-zeros", 0), ("stro.gaussian", 0),
-                                          ("stro.gaussian-lqr", 1), ("no.such-claim", 2)])
+                                          ("stro.gaussian-lqr", 0), ("stro.gaussian-lqr.corrected", 2), ("no.such-claim", 2)])
 def test_cli_certify(claim_id, rc, capsys):
     from proofs_check.__main__ import main
 
@@ -84,8 +84,6 @@ def test_cli_certify(claim_id, rc, capsys):
     out = capsys.readouterr()
     if rc == 0:
         assert out.out.startswith(f"{claim_id}: violated (exact): slack")
-    elif rc == 1:
-        assert "NOT certified (no exact evaluator)" in out.out
     else:
         assert out.err.count("\n") == 1 and "no stored counterexample" in out.err
 
@@ -103,3 +101,16 @@ def test_exact_softmax_gradient_matches_the_policy_gradient_theorem():
         for b in range(A):
             pg = ev.rho[s] * sum(pi[s][a] * ((1 if a == b else 0) - pi[s][b]) * ev.A[s][a] for a in range(A))
             assert g[s][b] == pg
+
+
+def test_cli_certify_a_json_file_that_is_not_a_counterexample(tmp_path, capsys):
+    import json
+
+    from proofs_check.__main__ import main
+
+    claim = get("bound.trpo-tv")  # a true bound: any instance is a non-counterexample
+    inst = {k: v[0].tolist() for k, v in claim.draw(np.random.default_rng(0), 1)[0].items()}
+    path = tmp_path / "ce.json"
+    path.write_text(json.dumps({"claim": "bound.trpo-tv", "instance": inst}))
+    assert main(["--certify", str(path)]) == 1
+    assert "bound.trpo-tv: NOT violated on exact rationals" in capsys.readouterr().out
