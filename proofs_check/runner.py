@@ -340,8 +340,10 @@ def search_budget_for(claim: Claim, n: int, override: int | None = None, classes
     return max(32 * n, CLASS_BUDGET * classes)
 
 
-#: Wall-clock cap of one claim's adversarial search (seconds).
-SEARCH_TIME_LIMIT = 20.0
+#: Wall-clock cap of one claim's adversarial search (seconds): a safety net only. The budget (a
+#: count of candidates) is what normally ends a search, so the same seed gives the same result;
+#: a search cut by this cap (a very slow machine) is the one exception.
+SEARCH_TIME_LIMIT = 60.0
 
 
 def search_classes(claim: Claim, seeds_by_class: Mapping[tuple, list], rng: np.random.Generator, budget: int,
@@ -370,7 +372,7 @@ def search_classes(claim: Claim, seeds_by_class: Mapping[tuple, list], rng: np.r
         return []
     t_end = time.perf_counter() + time_limit
     for s in searches:
-        s.run(budget // 2 // len(searches), time.perf_counter() + time_limit / 2 / len(searches))
+        s.run(budget // 2 // len(searches), t_end)
     rounds = int(np.ceil(np.log2(len(searches)))) + 1
     active = list(searches)
     for r in range(rounds):
