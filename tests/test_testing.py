@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
 
 from trustopt import tabular as T
 from trustopt import testing
@@ -160,7 +161,17 @@ def test_policy_pairs_reach(name, predicate):
 def test_policy_pairs_reach_infinite_kl():
     """pi_new putting zero mass on an action pi plays (KL(pi || pi_new) = +inf) is reached,
     but rarely (~0.8% of draws of policy_pairs(3, 3); about 10 s of search), hence slow."""
-    pi, pi_new = found(testing.policy_pairs(3, 3), lambda c: np.isinf(T.kl(c[0], c[1])).any())
+    # Hypothesis seeds its draws with literal constants of the modules imported so far, so the draws
+    # (not the strategy) depend on which tests ran before: a few fixed seeds make the search robust.
+    for seed in range(5):
+        try:
+            pi, pi_new = find(testing.policy_pairs(3, 3), lambda c: np.isinf(T.kl(c[0], c[1])).any(), settings=FIND,
+                              random=random.Random(seed))
+            break
+        except NoSuchExample:
+            continue
+    else:
+        pytest.fail("policy_pairs(3, 3) never gave an infinite KL in 5 x 2000 draws")
     assert np.any((pi > 0) & (pi_new == 0))
 
 
