@@ -566,3 +566,40 @@ def lambda_max_upper(S):
         tr, det = S[0][0] + S[1][1], S[0][0] * S[1][1] - S[0][1] * S[1][0]
         return (tr + sqrt(tr * tr - 4 * det)) / 2
     return sqrt(sum(x * x for row in S for x in row))
+
+
+# ----------------------------------------------------------------------------- cos / sin
+
+
+def _cos_sin_point(x: Fraction):
+    """``(cos x, sin x)`` for rational ``x``: Taylor partial sums to a term below ``2^-200`` (and past
+    ``|x|``, where the terms decrease), remainder bounded by the first omitted term's size times 2."""
+    x = Q(x)
+    c, s, t, n = Q(0), Q(0), Q(1), 0  # t = x^n / n!
+    tiny = Q(1, 2**200)
+    while True:
+        if n % 4 == 0:
+            c += t
+        elif n % 4 == 1:
+            s += t
+        elif n % 4 == 2:
+            c -= t
+        else:
+            s -= t
+        n += 1
+        t = t * x / n
+        if n > abs(x) + 2 and abs(t) < tiny:
+            break
+    rem = 2 * abs(t)  # alternating tails after the terms decrease: |tail| <= first term; x2 for both parities
+    return Interval(c - rem, c + rem), Interval(s - rem, s + rem)
+
+
+def cos_sin(x):
+    """Intervals containing ``(cos x, sin x)`` for a rational or an interval ``x`` (an interval
+    ``[m - w, m + w]`` is enclosed by ``cos m +- w``: both functions are 1-Lipschitz)."""
+    if not isinstance(x, Interval):
+        return _cos_sin_point(Q(x))
+    m, w = (x.lo + x.hi) / 2, (x.hi - x.lo) / 2
+    c, s = _cos_sin_point(m)
+    clip = lambda v: Interval(max(v.lo - w, Q(-1)), min(v.hi + w, Q(1)))
+    return clip(c), clip(s)

@@ -3,7 +3,7 @@
 Tabular claims use the exact TV subproblem :func:`trustopt.tabular.solve_tv_subproblem`
 (``max L s.t. sum_s rho_pi(s) TV_s <= delta``, unnormalized ``rho``, STRO eq. 3.6) and
 :func:`trustopt.tabular.policy_iteration` for ``eta*``; ``stro.gaussian`` uses the exact LQR
-oracle :mod:`trustopt.lqr` (the LQR generalization, ``stro.gaussian-lqr``), and ``stro.gaussian`` the
+oracle :mod:`trustopt.lqr` (the LQR generalization, ``stro.gaussian-lqr``), and ``stro.gaussian`` (Lemma 3.6) and ``stro.gaussian.lemma3.7`` the
 lemma's own setting (finite S, free per-state Gaussian means) with exact rational certificates. All need ``rho0 > 0`` (STRO eq. 3.5), which the draws ensure.
 """
 
@@ -682,8 +682,8 @@ _GAUSS_OWN_NOTE = (
     "whenever 2 sqrt(2 (1-gamma)) < 1, i.e. gamma > 7/8. Corrected statement (claim stro.gaussian.corrected, "
     "the proof redone): replace sigma by sigma sqrt(2 / max_s rho(s)); with a normalized weighting "
     "(max rho <= 1) the printed bound holds. Checked family: action-independent transitions and concave "
-    "quadratic rewards (exact L, exact maximizer; in it L = eta, so Lemma 3.7 and Theorem 3.8 hold trivially "
-    "and are not what this claim tests)."
+    "quadratic rewards (exact L, exact maximizer; in it L = eta, so Lemma 3.7 is checked on another family of "
+    "the same setting, with action-dependent transitions: claim stro.gaussian.lemma3.7)."
 )
 
 register(Claim(
@@ -714,4 +714,203 @@ register(Claim(
           "tau^2 sum_s rho(s) g_s^2 / (2 sigma^2) <= tau^2 max_s rho(s) ||g||^2 / (2 sigma^2)); the rest of STRO's "
           "proof (eq. 3.15-3.18) is unchanged.",
     exact=lambda inst: exact_gaussian_own(inst, corrected=True),
+))
+
+
+# ----------------------------------------------------------------- stro.gaussian.lemma3.7 (own setting)
+#
+# Lemma 3.7 needs transitions that depend on the action (else L = eta and r_k = 1) and a finite
+# Abar_k = max_{s,a} |A_k(s, a)| (bounded rewards). The family: finite S, actions a in R, Gaussian
+# policies N(mu(s), sigma^2) with a mean free per state and a state-independent sigma (Assumption 1).
+# State 0 mixes two rows with the bounded weight w(a) = (1 + cos a)/2:
+#   P(.|0, a) = w(a) P[0,0] + (1 - w(a)) P[0,1],   r(0, a) = w(a) r[0,0] + (1 - w(a)) r[0,1];
+# every other state s uses P[s,0], r[s,0] whatever the action (its mean is free but irrelevant).
+# With E = exp(-sigma^2/2), E_{a~N(mu,sigma^2)} cos a = E cos mu, so the policy acts as the two-action
+# policy (w, 1-w), w = (1 + E cos mu)/2, at state 0 (exact evaluation), and
+#   A_k(0, a) = -kappa E cos mu_k + kappa cos a,   kappa = (Q_k(0, +) - Q_k(0, -))/2,
+#   L_k(mu) - L_k(mu_k) = rho_k(0) kappa E (cos mu - cos mu_k),   g_k = -rho_k(0) kappa E sin mu_k,
+#   Abar_k = |kappa| (1 + E |cos mu_k|),   hk = rho_k(0) |kappa| E max_{|m - mu_k| <= R} |cos m| + 1,
+# with the paper's unnormalized rho_k and the trust region of (3.12) |mu(0) - mu_k(0)| <= R =
+# sigma sqrt(2 delta / rho_k(0)) (the other means stay: they only spend budget). Instances on which
+# [mu_k - R, mu_k + R] contains no multiple of pi (kappa cos monotone there) and kappa cos(mu_{k+1}) > 0
+# are counted: then the maximizer of (3.12) is the end mu_{k+1} = mu_k + R sign(g_k), and the sigma
+# step (3.13) keeps sigma_{k+1} = sigma_k (the mean step spends the whole budget, every smaller sigma
+# raises the KL of every state, and L decreases in sigma), so the trial point of (3.2) is exact.
+
+
+def _lemma37_mdp(b):
+    P, r = np.array(b["P"], float), np.array(b["r"], float)
+    P[:, 1:, 1, :], r[:, 1:, 1] = P[:, 1:, 0, :], r[:, 1:, 0]  # states >= 1: the action does not matter
+    return tabular.TabularMDP(P, r, np.asarray(b["rho0"], float), np.asarray(b["gamma"], float))
+
+
+def _lemma37_pi(w, S):
+    pi = np.zeros((len(w), S, 2))
+    pi[:, :, 0] = 1.0
+    pi[:, 0, 0], pi[:, 0, 1] = w, 1 - w
+    return pi
+
+
+def check_lemma37(b, *, corrected: bool = False) -> Outcome:
+    """STRO Lemma 3.7, eq. 3.19, in Assumption 1's own setting (the family in the comment above):
+    the ratio (3.2) of the exact trial point satisfies ``r_k >= 1 - c``,
+    ``c = 8 Abar_k gamma delta^2 max(||g_k|| / (sigma_k sqrt(delta)), h_k) / (p0^2 (1-gamma)^2 ||g_k||^2)``,
+    ``p0 = min_s rho0(s)``. Checked multiplied out, ``eta(mu_{k+1}) - eta(mu_k) - (1 - c)(L(mu_{k+1}) - L(mu_k)) >= 0``
+    (the denominator is > 0). Tightness: ``1 - r_k`` over ``c``. ``corrected``: ``c`` replaced by
+    ``4 Abar_k gamma delta max(||g_k|| / (sigma' sqrt(delta)), h_k) / (p0 (1-gamma)^2 ||g_k||^2)``,
+    ``sigma' = sigma sqrt(2 / max_s rho_k(s))`` (see the finding's note)."""
+    M = _lemma37_mdp(b)
+    S = np.asarray(b["P"]).shape[1]
+    g_ = np.asarray(b["gamma"], float)
+    mu, sig, delta = (np.asarray(b[k], float).reshape(-1) for k in ("mu", "sigma", "delta"))
+    E = np.exp(-sig**2 / 2)
+    ev = tabular.evaluate(M, _lemma37_pi((1 + E * np.cos(mu)) / 2, S))
+    Q = np.asarray(ev.Q, float)
+    kappa = (Q[:, 0, 0] - Q[:, 0, 1]) / 2
+    rho0k = np.asarray(ev.rho, float)[:, 0]
+    grad = -rho0k * kappa * E * np.sin(mu)
+    R_ = sig * np.sqrt(2 * delta / rho0k)
+    new = mu + R_ * np.sign(grad)
+    valid = (np.floor((mu + R_) / np.pi) == np.floor((mu - R_) / np.pi)) & (kappa * np.cos(new) > 0) & (grad != 0)
+    dL = rho0k * kappa * E * (np.cos(new) - np.cos(mu))
+    eta_new = np.asarray(tabular.evaluate(M, _lemma37_pi((1 + E * np.cos(new)) / 2, S)).eta, float)
+    gn = np.abs(grad)
+    Abar = np.abs(kappa) * (1 + E * np.abs(np.cos(mu)))
+    h = rho0k * np.abs(kappa) * E * np.maximum(np.abs(np.cos(mu - R_)), np.abs(np.cos(mu + R_))) + 1
+    p0 = np.asarray(b["rho0"], float).min(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if corrected:
+            sig_c = sig * np.sqrt(2 / np.asarray(ev.rho, float).max(axis=1))
+            c = 4 * Abar * g_ * delta * np.maximum(gn / (sig_c * np.sqrt(delta)), h) / (p0 * (1 - g_) ** 2 * gn**2)
+        else:
+            c = 8 * Abar * g_ * delta**2 * np.maximum(gn / (sig * np.sqrt(delta)), h) / (p0**2 * (1 - g_) ** 2 * gn**2)
+        c = np.where(valid, c, 0.0)
+        slack = np.where(valid, (eta_new - ev.eta) - (1 - c) * dL, 0.0)
+        one_minus_r = np.where(valid, 1 - (eta_new - ev.eta) / dL, 0.0)
+    scale = np.where(valid, np.abs(dL), 1.0) + 1e-300
+    return Outcome(slack=slack, scale=scale, bound=c, gap=one_minus_r, valid=valid, rtol=1e-8)
+
+
+def exact_lemma37(inst, *, corrected: bool = False):
+    """Certificate for :func:`check_lemma37`: the MDP and ``mu_k, sigma, delta`` as rationals; ``E``,
+    ``cos``, ``sin`` and ``sqrt`` enclosed by rational intervals; exact policy evaluation over those
+    intervals (:func:`_rational.evaluate`). The case conditions (no multiple of pi in the trust
+    region -- checked as: its width is below 3 < pi and ``sin`` has one strict sign at both ends --
+    and ``kappa cos(mu_{k+1}) > 0``) are proved on the intervals, else this raises."""
+    P, r = R.rational_dist(inst["P"]), R.rational_array(inst["r"])
+    rho0 = R.rational_dist(inst["rho0"])
+    g = R.rational(np.asarray(inst["gamma"]).reshape(()))
+    mu, sig, delta = (R.rational(np.asarray(inst[k]).reshape(())) for k in ("mu", "sigma", "delta"))
+    S = len(P)
+    for s in range(1, S):
+        P[s][1], r[s][1] = P[s][0], r[s][0]
+    M = R.MDP(P, r, rho0, g)
+    E = R.exp(-sig**2 / 2)
+
+    def policy(cos_mu):
+        w = (1 + E * cos_mu) / 2
+        return [[w, 1 - w]] + [[R.Q(1), R.Q(0)] for _ in range(1, S)]
+
+    cmu, smu = R.cos_sin(mu)
+    ev = R.evaluate(M, policy(cmu))
+    kappa = (ev.Q[0][0] - ev.Q[0][1]) / 2
+    rho_0 = ev.rho[0]
+    grad = -rho_0 * kappa * E * smu
+    Rad = sig * R.sqrt(2 * delta / rho_0)
+    if R.hi(2 * Rad) >= 3:
+        raise ValueError("trust region wider than 3: the case analysis needs it below pi")
+    (c_lo, s_lo), (c_hi, s_hi) = R.cos_sin(mu - Rad), R.cos_sin(mu + Rad)
+    if not ((s_lo.lo > 0 and s_hi.lo > 0) or (s_lo.hi < 0 and s_hi.hi < 0)):
+        raise ValueError("cannot prove that the trust region holds no multiple of pi")
+    if R.lo(grad) > 0:
+        new, c_new = mu + Rad, c_hi
+    elif R.hi(grad) < 0:
+        new, c_new = mu - Rad, c_lo
+    else:
+        raise ValueError("the sign of g_k is not proved")
+    if not R.lo(kappa * c_new) > 0:
+        raise ValueError("kappa cos(mu_{k+1}) > 0 is not proved (the sigma step may move)")
+    dL = rho_0 * kappa * E * (c_new - cmu)
+    eta_new = R.evaluate(M, policy(c_new)).eta
+    gn = R.iabs(grad)
+    Abar = R.iabs(kappa) * (1 + E * R.iabs(cmu))
+    h = rho_0 * R.iabs(kappa) * E * R.imax([R.iabs(c_lo), R.iabs(c_hi)]) + 1
+    p0 = min(rho0)
+    if corrected:
+        sig_c = sig * R.sqrt(2 / R.imax(ev.rho))
+        c = 4 * Abar * g * delta * R.imax([gn / (sig_c * R.sqrt(delta)), h]) / (p0 * (1 - g) ** 2 * gn * gn)
+    else:
+        c = 8 * Abar * g * delta**2 * R.imax([gn / (sig * R.sqrt(delta)), h]) / (p0**2 * (1 - g) ** 2 * gn * gn)
+    slack = (eta_new - ev.eta) - (1 - c) * dL
+    shown = {"P": P, "r": r, "rho0": rho0, "gamma": g, "mu": mu, "sigma": sig, "delta": delta}
+    return R.certificate(slack, shown, {"ratio": (eta_new - ev.eta) / dL, "one_minus_c": 1 - c, "kappa": kappa,
+                                        "rho_k(0)": rho_0, "g": grad, "h": h, "Abar": Abar, "mu_next": new},
+                         gap=1 - (eta_new - ev.eta) / dL, bound=c)
+
+
+def _draw_lemma37(rng, n):
+    out = []
+    for S, m in draws.split_sizes(rng, min(n, 3000), [2, 3, 4]):
+        M = testing.random_mdps(rng, m, S, 2, concentration=rng.choice([0.3, 1.0]), rho0_positive=True)
+        gamma = np.asarray(M.gamma, float)
+        u = rng.random(m)
+        gamma = np.where(u < 0.1, 0.0, np.where(u < 0.3, 0.9, np.where(u < 0.45, 0.99, gamma)))
+        out.append({"P": np.asarray(M.P), "r": np.asarray(M.r), "rho0": np.asarray(M.rho0), "gamma": gamma,
+                    "mu": rng.uniform(-np.pi, np.pi, m), "sigma": np.exp(rng.uniform(-1.5, 1.0, m)),
+                    "delta": np.exp(rng.uniform(np.log(1e-5), np.log(1.0), m))})
+    return out
+
+
+_LEMMA37_SCHEMA = {"P": Field(kind="dist", axes=("S", None, "S")), "r": Field(kind="real", axes=("S", None)),
+                   "rho0": Field(kind="dist", axes=("S",)), "gamma": Field(kind="gamma"), "mu": Field(kind="real"),
+                   "sigma": Field(kind="positive"), "delta": Field(kind="positive")}
+
+_LEMMA37_NOTE = (
+    "FINDING (false under the paper's assumptions): Lemma 3.7 (eq. 3.19) fails in its own setting -- finite S, "
+    "Gaussian policies with a mean free per state and a state-independent sigma (Assumption 1), Assumption 2, "
+    "p0 = min rho0 > 0, bounded rewards (Abar finite), the exact maximizer of (3.12) and the paper's unnormalized "
+    "rho. Exact witness (certified by --certify stro.gaussian.lemma3.7): S = {0, 1}, gamma = 1/2, rho0 = (1/2, 1/2); "
+    "at state 0 the action a moves to state 1 with reward 1 with probability (1 + cos a)/2 and else stays at 0 "
+    "with reward 0; state 1 returns to 0 with reward 0; mu_k(0) = 1, sigma = 1, delta = 1/10000. Then "
+    "1 - r_k = 0.0012695... > c = 0.00014784... (eq. 3.19's deficit), i.e. r_k = 0.998730... < 1 - c = 0.999852... "
+    "Cause: the proof's first inequality (TRPO Theorem 1) needs alpha^2 = max_s TV_s^2 <= max_s KL_s / 2 <= "
+    "delta / (2 p0) (Pinsker; rho >= rho0 >= p0), not delta^2 / p0^2: 1 - r_k is of order sqrt(delta) while (3.19) "
+    "allows delta^(3/2), so every instance where L over-estimates eta at second order violates it for small delta. "
+    "Corrected statement (claim stro.gaussian.lemma3.7.corrected; also using the corrected Lemma 3.6): "
+    "r_k >= 1 - 4 Abar gamma delta max(||g|| / (sigma' sqrt(delta)), h) / (p0 (1-gamma)^2 ||g||^2), "
+    "sigma' = sigma sqrt(2 / max_s rho(s)). Theorem 3.8 (liminf ||grad_mu eta|| = 0, and lim under Lipschitz "
+    "gradients) is asymptotic, not a finite statement, and is not checked; its proof goes through with the "
+    "corrected bound (its deficit still tends to 0 as delta -> 0, as delta^(1/2) instead of delta^(3/2))."
+)
+
+register(Claim(
+    id="stro.gaussian.lemma3.7",
+    source=f"{SRC} Lemma 3.7, eq. 3.2, 3.12-3.13, 3.19-3.20, Assumptions 1-2 (own setting: finite S, free per-state means)",
+    statement="finite S, pi(.|s) = N(mu(s), sigma^2), bounded rewards, exact trial point of (3.12)-(3.13) with the "
+              "unnormalized rho: r_k >= 1 - 8 Abar gamma delta^2 max(||g||/(sigma sqrt(delta)), h) / (p0^2 (1-gamma)^2 ||g||^2)",
+    kind="inequality",
+    draw=_draw_lemma37,
+    check=check_lemma37,
+    schema=_LEMMA37_SCHEMA,
+    expected="violated",
+    max_instances=3000,
+    notes=_LEMMA37_NOTE,
+    exact=exact_lemma37,
+))
+
+register(Claim(
+    id="stro.gaussian.lemma3.7.corrected",
+    source=f"{SRC} Lemma 3.7 (corrected: delta^2/p0^2 -> delta/(2 p0), sigma -> sigma sqrt(2 / max_s rho(s)); this library)",
+    statement="as stro.gaussian.lemma3.7 with the deficit 4 Abar gamma delta max(||g||/(sigma' sqrt(delta)), h) / "
+              "(p0 (1-gamma)^2 ||g||^2), sigma' = sigma sqrt(2 / max_s rho(s))",
+    kind="inequality",
+    draw=_draw_lemma37,
+    check=lambda b: check_lemma37(b, corrected=True),
+    schema=_LEMMA37_SCHEMA,
+    max_instances=3000,
+    notes="Proof: TRPO Theorem 1 with alpha^2 = max_s TV_s^2 <= max_s KL_s / 2 <= delta / (2 p0) gives "
+          "eta - L >= -2 Abar gamma delta / (p0 (1-gamma)^2), and the corrected Lemma 3.6 (stro.gaussian.corrected) "
+          "bounds L(mu_{k+1}) - L(mu_k) below by ||g||^2 / (2 max(h, ||g|| / (sigma' sqrt(delta)))). Very loose "
+          "on this family (worst 1 - r_k is below 1% of the deficit).",
+    exact=lambda inst: exact_lemma37(inst, corrected=True),
 ))

@@ -75,7 +75,7 @@ def test_stro_lemma36_fails_in_its_own_setting_exactly():
 
 
 @pytest.mark.parametrize("claim_id, rc", [("identity.trpo-perturbation", 0), ("bound.trpo-lemma3.middle-term", 0),
-                                          ("optimality.advantage.rho0-zeros", 0), ("stro.gaussian", 0),
+                                          ("optimality.advantage.rho0-zeros", 0), ("stro.gaussian", 0), ("stro.gaussian.lemma3.7", 0),
                                           ("stro.gaussian-lqr", 0), ("stro.gaussian-lqr.corrected", 2), ("no.such-claim", 2)])
 def test_cli_certify(claim_id, rc, capsys):
     from proofs_check.__main__ import main
@@ -114,3 +114,61 @@ def test_cli_certify_a_json_file_that_is_not_a_counterexample(tmp_path, capsys):
     path.write_text(json.dumps({"claim": "bound.trpo-tv", "instance": inst}))
     assert main(["--certify", str(path)]) == 1
     assert "bound.trpo-tv: NOT violated on exact rationals" in capsys.readouterr().out
+
+
+def _lemma37_witness():
+    return {"P": np.array([[[0.0, 1.0], [1.0, 0.0]], [[1.0, 0.0], [1.0, 0.0]]]), "r": np.array([[1.0, 0.0], [0.0, 0.0]]),
+            "rho0": np.array([0.5, 0.5]), "gamma": np.array(0.5), "mu": np.array(1.0), "sigma": np.array(1.0),
+            "delta": np.array(1e-4)}
+
+
+def test_stro_lemma37_fails_in_its_own_setting_exactly():
+    # STRO Lemma 3.7 (eq. 3.19): r_k >= 1 - c with c of order delta^(3/2); here 1 - r_k ~ 1.27e-3 > c ~ 1.48e-4
+    inst = _lemma37_witness()
+    cert = get("stro.gaussian.lemma3.7").exact(inst)
+    assert cert.violated
+    assert cert.gap.lo > 8 * cert.bound.hi  # 1 - r_k exceeds the allowed deficit c more than 8 times
+    assert not get("stro.gaussian.lemma3.7.corrected").exact(inst).violated
+
+
+def test_stro_lemma37_family_matches_the_continuous_action_definitions():
+    # independent of the claim's closed forms: Gauss-Hermite expectations over a ~ N(mu, sigma^2) of the
+    # continuous-action MDP (P(1|0,a) = (1+cos a)/2 with reward 1, else stay at 0 with reward 0), the
+    # surrogate L_k(mu) = eta_k + sum_s rho_k(s) E_{a~N(mu(s), sigma^2)} A_k(s, a) (unnormalized rho_k),
+    # and the maximizer of (3.12) by a grid over the trust region
+    inst = _lemma37_witness()
+    x, wq = np.polynomial.hermite_e.hermegauss(80)
+    wq = wq / wq.sum()
+    g, d = 0.5, 1e-4
+
+    def evaluate(m):
+        p = np.sum(wq * (1 + np.cos(m + x)) / 2)  # P(0 -> 1) = E r(0, a)
+        Pp = np.array([[1 - p, p], [1.0, 0.0]])
+        V = np.linalg.solve(np.eye(2) - g * Pp, np.array([p, 0.0]))
+        rho = np.linalg.solve(np.eye(2) - g * Pp.T, np.array([0.5, 0.5]))
+        return V, rho, 0.5 * V.sum()
+
+    V, rho, eta = evaluate(1.0)
+
+    def L(m):
+        q = (1 + np.cos(m + x)) / 2
+        A0 = q * (1 + g * V[1]) + (1 - q) * g * V[0] - V[0]
+        return eta + rho[0] * np.sum(wq * A0)
+
+    R_ = np.sqrt(2 * d / rho[0])
+    grid = np.linspace(1.0 - R_, 1.0 + R_, 2001)
+    best = grid[np.argmax([L(m) for m in grid])]
+    assert abs(best - (1.0 - R_)) < 1e-12  # the maximizer is the end the claim uses
+    ratio = (evaluate(best)[2] - eta) / (L(best) - eta)
+    cert = get("stro.gaussian.lemma3.7").exact(inst)
+    lo_, hi_ = (float(v) for v in (cert.sides["ratio"].lo, cert.sides["ratio"].hi))
+    assert lo_ - 1e-9 <= ratio <= hi_ + 1e-9
+
+
+@pytest.mark.parametrize("x", [F(0), F(1, 3), F(-7, 2), F(22), F(355, 113)])
+def test_cos_sin_enclose_the_true_value(x):
+    c, s = R.cos_sin(x)
+    for iv, v in ((c, math.cos(x)), (s, math.sin(x))):
+        assert iv.lo - F(1, 10**15) <= F(v) <= iv.hi + F(1, 10**15) and iv.hi - iv.lo < F(1, 10**50)
+    ci, si = R.cos_sin(R.Interval(x - F(1, 10**20), x + F(1, 10**20)))  # an interval argument widens by its radius
+    assert ci.lo <= c.lo and c.hi <= ci.hi and ci.hi - ci.lo <= c.hi - c.lo + F(2, 10**20) + F(1, 10**90)
