@@ -188,6 +188,13 @@ class Claim:
             the claim's slack on the instance made rational, evaluated exactly. When given,
             a violation found in floating point is reported only if the certificate proves it
             ("violated (exact)"); floating-point noise cannot produce a violation.
+        resize: ``resize(instance, rng) -> list of instances`` (arrays without the batch axis):
+            valid instances of OTHER sizes near ``instance`` (e.g. one more or one fewer
+            dimension), the adversarial search's size-changing moves for sizes the schema's
+            axis symbols cannot express (TRES's ``d``: ``F`` gains an axis). Index symbols
+            of the schema (``"S"``, ``"A"``) get generic moves without it: a state or action
+            is cloned (its probability mass split in half, so the instance keeps its values)
+            or deleted.
     """
 
     id: str
@@ -203,6 +210,7 @@ class Claim:
     search_budget: int | None = None
     notes: str = ""
     exact: Callable | None = None
+    resize: Callable | None = None
 
     def __post_init__(self):
         if not isinstance(self.id, str) or not self.id:

@@ -346,6 +346,117 @@ def search_budget_for(claim: Claim, n: int, override: int | None = None, classes
 SEARCH_TIME_LIMIT = 60.0
 
 
+#: An index symbol is grown by the generic size moves only up to this size.
+MAX_AXIS_SIZE = 8
+#: Members of a class whose size moves are tried at each migration, and new classes a migration may open.
+MIGRANTS_PER_CLASS, NEW_CLASSES_PER_MIGRATION = 4, 4
+
+
+def _clone_index(claim: Claim, inst: Mapping[str, np.ndarray], sym: str, i: int) -> dict:
+    """Index ``i`` of the axis symbol ``sym`` duplicated at the end of every such axis; on the
+    last (probability) axis of a ``dist`` field the mass of ``i`` is split in half between ``i``
+    and its copy, so the instance keeps its values (a cloned state is lumpable with its original)."""
+    out = {}
+    for k, v in inst.items():
+        v = np.asarray(v, float)
+        f = claim.schema.get(k)
+        if f is not None:
+            for ax, s2 in enumerate(f.axes):
+                if s2 != sym or ax >= v.ndim:
+                    continue
+                part = np.take(v, [i], axis=ax)
+                if f.kind == "dist" and ax == v.ndim - 1:
+                    part = part / 2
+                    v = v.copy()
+                    idx = [slice(None)] * v.ndim
+                    idx[ax] = i
+                    v[tuple(idx)] /= 2
+                v = np.concatenate([v, part], axis=ax)
+        out[k] = v
+    return out
+
+
+def size_moves(claim: Claim, inst: Mapping[str, np.ndarray], rng: np.random.Generator) -> list:
+    """Instances of other sizes near ``inst`` (arrays without the batch axis): per index symbol of
+    the schema, one random index cloned (:func:`_clone_index`, sizes up to :data:`MAX_AXIS_SIZE`)
+    and one deleted (as the shrinker does), plus the claim's own ``resize`` moves."""
+    out = []
+    symbols: dict[str, int] = {}
+    for k, f in claim.schema.items():
+        if k in inst:
+            for ax, sym in enumerate(f.axes):
+                if sym is not None and ax < np.ndim(inst[k]):
+                    symbols[sym] = np.shape(inst[k])[ax]
+    for sym, size in sorted(symbols.items()):
+        if size < MAX_AXIS_SIZE:
+            out.append(_clone_index(claim, inst, sym, int(rng.integers(size))))
+        if size > 1:
+            i = int(rng.integers(size))
+            cand = {}
+            for k, v in inst.items():
+                f = claim.schema.get(k)
+                v = np.asarray(v, float)
+                if f is not None:
+                    for ax, s2 in enumerate(f.axes):
+                        if s2 == sym and ax < v.ndim:
+                            v = np.delete(v, i, axis=ax)
+                    if f.kind == "dist" and v.size:
+                        v = _renormalize(v)
+                cand[k] = v
+            out.append(cand)
+    if claim.resize is not None:
+        out.extend(claim.resize({k: np.asarray(v, float) for k, v in inst.items()}, rng))
+    return out
+
+
+def _migrate(claim: Claim, searches: list, rng: np.random.Generator) -> tuple[list, int]:
+    """Size-changing moves between classes: the best :data:`MIGRANTS_PER_CLASS` members of every
+    search are moved by :func:`size_moves`; a moved instance of a class that has a search replaces
+    that search's worst member where it scores higher, and up to :data:`NEW_CLASSES_PER_MIGRATION`
+    classes without one (those of the best-scoring migrants) get a new search seeded by their
+    migrants. Returns the new searches and the number of instances evaluated."""
+    by_class = {s.cls: s for s in searches}
+    moved: dict[tuple, list] = {}
+    for s in searches:
+        for j in np.argsort(-s.best, kind="stable")[:MIGRANTS_PER_CLASS]:
+            if not np.isfinite(s.best[j]):
+                continue
+            inst = {k: v[j] for k, v in s.pop.items()}
+            for m in size_moves(claim, inst, rng):
+                cls = size_class(claim, m)
+                if cls != s.cls:
+                    moved.setdefault(cls, []).append(m)
+    spent, fresh = 0, []
+    for cls in sorted(moved, key=repr):
+        insts = moved[cls]
+        batch = {k: np.stack([np.asarray(i[k], float) for i in insts]) for k in insts[0]}
+        try:
+            out = _run_check(claim, batch)
+        except Exception:  # a move outside the claim's domain
+            continue
+        spent += len(insts)
+        score = _score(out)
+        if cls in by_class:
+            tgt = by_class[cls]
+            for j in np.argsort(-score, kind="stable"):
+                w = int(np.argmin(tgt.best))
+                if not score[j] > tgt.best[w]:
+                    break
+                for k in tgt.pop:
+                    tgt.pop[k][w] = batch[k][j]
+                tgt.best[w], tgt.step[w] = score[j], 0.3
+        elif np.isfinite(score).any():
+            fresh.append((float(np.max(score)), cls, batch))
+    fresh.sort(key=lambda t: -t[0])
+    new = []
+    for _, cls, batch in fresh[:NEW_CLASSES_PER_MIGRATION]:
+        s = _Search(claim, batch, rng, searches[0].children if searches else 8)
+        s.cls, s.evaluated = cls, _batch_size(batch)
+        spent += s.evaluated
+        new.append(s)
+    return new, spent
+
+
 def search_classes(claim: Claim, seeds_by_class: Mapping[tuple, list], rng: np.random.Generator, budget: int,
                    *, time_limit: float = SEARCH_TIME_LIMIT) -> list:
     """Search every size class from its own tightest instances, so that a claim that is only
@@ -353,8 +464,10 @@ def search_classes(claim: Claim, seeds_by_class: Mapping[tuple, list], rng: np.r
     overall. Half of the budget is spread evenly over all classes (no class is judged by its
     first steps: a class whose supremum is larger may start lower); the other half goes by
     successive halving: each round spends an equal share on the active classes, then the better
-    half (by best score) continue, refocused on their best instance. Returns the ``_Search``
-    objects (their populations are the search's result)."""
+    half (by best score) continue, refocused on their best instance. After a quarter of
+    the even share and before every round, :func:`_migrate` moves the best instances to other
+    sizes (new classes join the search), so a search started in one size class reaches others.
+    Returns the ``_Search`` objects (their populations are the search's result)."""
     classes = sorted((cls for cls in seeds_by_class if seeds_by_class[cls]), key=repr)
     # a small budget (expensive claims) cannot feed every class: the classes of the tightest
     # seeds first, each generation at least two children per member
@@ -368,15 +481,24 @@ def search_classes(claim: Claim, seeds_by_class: Mapping[tuple, list], rng: np.r
         batch = {k: np.stack([i[k] for i in insts]) for k in insts[0]}
         children = int(np.clip(budget // (2 * len(insts) * len(classes)), 1, 8))
         searches.append(_Search(claim, batch, rng, children))
+        searches[-1].cls = cls
     if not searches:
         return []
     t_end = time.perf_counter() + time_limit
+    even = budget // 2
     for s in searches:
-        s.run(budget // 2 // len(searches), t_end)
+        s.run(even // 4 // len(searches), t_end)
+    new, spent = _migrate(claim, searches, rng)
+    searches += new
+    for s in searches:
+        s.run(max(0, even - even // 4 - spent) // len(searches), t_end)
     rounds = int(np.ceil(np.log2(len(searches)))) + 1
     active = list(searches)
     for r in range(rounds):
-        share = (budget - budget // 2) // rounds // len(active)
+        new, spent = _migrate(claim, active, rng)
+        searches += new
+        active += new
+        share = max(0, (budget - budget // 2) // rounds - spent) // len(active)
         before = {id(s): s.score for s in active}
         for s in active:
             s.run(share, t_end)

@@ -786,8 +786,11 @@ def check_lemma37(b, *, corrected: bool = False) -> Outcome:
             c = 8 * Abar * g_ * delta**2 * np.maximum(gn / (sig * np.sqrt(delta)), h) / (p0**2 * (1 - g_) ** 2 * gn**2)
         c = np.where(valid, c, 0.0)
         slack = np.where(valid, (eta_new - ev.eta) - (1 - c) * dL, 0.0)
-        one_minus_r = np.where(valid, 1 - (eta_new - ev.eta) / dL, 0.0)
-    scale = np.where(valid, np.abs(dL), 1.0) + 1e-300
+        # 1 - r_k is reported only where L - eta is above the round-off of eta's difference
+        # (value scale times 1e-10): a ratio of two round-off-sized numbers is no tightness
+        scale = draws.value_scale(b)
+        measurable = valid & (dL - (eta_new - ev.eta) > 1e-10 * scale)
+        one_minus_r = np.where(measurable, 1 - (eta_new - ev.eta) / dL, 0.0)
     return Outcome(slack=slack, scale=scale, bound=c, gap=one_minus_r, valid=valid, rtol=1e-8)
 
 

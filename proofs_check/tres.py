@@ -48,6 +48,25 @@ def _draw(rng, n, *, sizes=SIZES):
 
 SCHEMA = {"F": Field(kind="real"), "theta": Field(kind="real"), "thetat": Field(kind="real")}
 
+#: Largest table ``K^d`` the size moves of :func:`resize_d` create.
+MAX_TABLE = 81
+
+
+def resize_d(inst, rng=None):
+    """Size moves for the adversarial search (``Claim.resize``): ``d -> d + 1`` (``F`` gains a last
+    axis it does not depend on, the new coordinate has ``thetat = theta``: ``J``, ``L``, ``alpha``
+    and ``eps`` are unchanged, only ``d`` grows) where ``K^(d+1) <= MAX_TABLE``, and ``d -> d - 1``
+    (``F`` at the last coordinate's first value, that coordinate dropped)."""
+    F, th, tt = (np.asarray(inst[k], float) for k in ("F", "theta", "thetat"))
+    d, K = th.shape
+    out = []
+    if K ** (d + 1) <= MAX_TABLE:
+        out.append({"F": np.repeat(F[..., None], K, axis=-1), "theta": np.vstack([th, th[-1:]]),
+                    "thetat": np.vstack([tt, th[-1:]])})
+    if d > 1:
+        out.append({"F": F[..., 0], "theta": th[:-1], "thetat": tt[:-1]})
+    return out
+
 
 def _model(b):
     F = np.asarray(b["F"], float)
@@ -193,7 +212,7 @@ register(Claim(
     id="tres.thm1",
     source=f"{SRC} Theorem 1, eq. 16, proof eq. 45-47",
     statement="|J(thetat) - L_theta(thetat)| <= 2 eps d (d+1) alpha^2",
-    kind="inequality", draw=_draw, check=check_thm1, schema=SCHEMA,
+    kind="inequality", draw=_draw, check=check_thm1, schema=SCHEMA, resize=resize_d,
     exact=exact_thm1,
 ))
 
@@ -216,7 +235,7 @@ register(Claim(
     id="tres.thm1-sharp",
     source=f"{SRC} Theorem 1 (this library: the i = 0 term of the sum vanishes)",
     statement="|J(thetat) - L_theta(thetat)| <= 2 eps d (d-1) alpha^2",
-    kind="inequality", draw=_draw, check=check_thm1_sharp, schema=SCHEMA,
+    kind="inequality", draw=_draw, check=check_thm1_sharp, schema=SCHEMA, resize=resize_d,
     notes="Proof in check_thm1_sharp's docstring: the i = 0 term of eq. 33-34 is a constant's "
           "expectation under two distributions, hence 0; Lemma 3 bounds the others.",
     exact=lambda inst: exact_thm1(inst, factor="d(d-1)"),
@@ -237,7 +256,7 @@ register(Claim(
     id="tres.kl",
     source=f"{SRC} eq. 17",
     statement="J(thetat) >= L_theta(thetat) - 2 eps d (d+1) max_i KL(p_theta^i || p_thetat^i)",
-    kind="inequality", draw=_draw, check=check_tres_kl, schema=SCHEMA,
+    kind="inequality", draw=_draw, check=check_tres_kl, schema=SCHEMA, resize=resize_d,
     notes="Follows from Thm. 1 and TV^2 <= KL/2 (so it holds with c = eps d (d+1), and with the KL "
           "in either direction).",
 ))
@@ -298,7 +317,7 @@ register(Claim(
     id="tres.lemma2",
     source=f"{SRC} Lemma 2, eq. 35-36",
     statement="|Abar(x^{1..i})| <= 2 alpha max_{x^{i+1}} |A_theta(x^{1..i+1})| for all x^{1..i}, 0 <= i <= d-1",
-    kind="inequality", draw=_draw, check=check_lemma2, schema=SCHEMA,
+    kind="inequality", draw=_draw, check=check_lemma2, schema=SCHEMA, resize=resize_d,
     exact=exact_lemma2,
 ))
 
@@ -343,7 +362,7 @@ register(Claim(
     id="tres.lemma3",
     source=f"{SRC} Lemma 3, eq. 37-44",
     statement="|E_{X^{1..i}~thetat} Abar(X^{1..i}) - E_{X^{1..i}~theta} Abar(X^{1..i})| <= 4 alpha (1-(1-alpha)^i) max |A_theta(x^{1..i+1})|",
-    kind="inequality", draw=_draw, check=check_lemma3, schema=SCHEMA,
+    kind="inequality", draw=_draw, check=check_lemma3, schema=SCHEMA, resize=resize_d,
     notes="Holds as printed for i = 0..d-1 (i = 0: both sides vanish), and the constant 4 cannot be lowered: "
           "for i = 1 the left side is |sum_x (pt - p)(x) Abar(x)| <= alpha (max Abar - min Abar) <= alpha 4 alpha max|A|, "
           "attained when Abar changes sign with x (the adversarial search reaches tightness ~0.999).",

@@ -334,3 +334,36 @@ def test_search_starts_in_every_size_class():
         res = run_claim(claim, 1000, seed=seed, regressions_dir=False)
         assert res.status == "violated"
         assert np.shape(from_jsonable(res.counterexample["instance"])["theta"])[0] >= 3  # d >= 3
+
+
+def test_size_moves_reach_a_size_the_draws_never_produce():
+    # TRES Thm. 1 with d for d(d+1) is true for d <= 2 (there it is at most the sharp d(d-1) bound) and
+    # false for d >= 3. Started ONLY from d = 2 instances, the search reaches d = 3 through the claim's
+    # size moves (tres.resize_d) and finds it on every seed tried; without them it cannot leave d = 2.
+    base = get("tres.thm1")
+    kw = dict(id="tres.thm1.d-from-d2", source="test", statement="d for d(d+1)", kind="inequality",
+              draw=functools.partial(tres._draw, sizes=((2, 2), (2, 3))), schema=base.schema,
+              check=functools.partial(tres.check_thm1, factor="d"))
+    claim = Claim(**kw, resize=base.resize)
+    for seed in range(6):
+        res = run_claim(claim, 1000, seed=seed, regressions_dir=False)
+        assert res.status == "violated" and res.tightness_random <= 1 + 1e-8  # the d = 2 draws hold
+        assert np.shape(from_jsonable(res.counterexample["instance"])["theta"])[0] >= 3
+    assert run_claim(Claim(**kw), 1000, seed=0, regressions_dir=False).status == "holds"
+
+
+def test_generic_size_moves_keep_the_instance_and_change_one_size():
+    # a cloned state (its probability mass split in half) is lumpable with its original: eta, L and the
+    # TV quantities are unchanged, so the slack of bound.trpo-tv is the same; deleting one changes S
+    from proofs_check.runner import size_class, size_moves
+
+    c = get("bound.trpo-tv")
+    b = c.draw(np.random.default_rng(0), 50)[0]
+    inst = {k: v[0] for k, v in b.items()}
+    moves = size_moves(c, inst, np.random.default_rng(1))
+    S = np.shape(inst["P"])[0]
+    sizes = sorted({np.shape(m["P"]) for m in moves})
+    assert (S + 1, np.shape(inst["P"])[1], S + 1) in sizes
+    assert all(size_class(c, m) != size_class(c, inst) for m in moves)
+    clone = next(m for m in moves if np.shape(m["P"])[0] == S + 1 and np.shape(m["P"])[1] == np.shape(inst["P"])[1])
+    np.testing.assert_allclose(c.check_one(clone).slack, c.check_one(inst).slack, rtol=1e-9, atol=1e-12)
