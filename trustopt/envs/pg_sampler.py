@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from trustopt._validation import ValidationError, readonly
+from trustopt._validation import ValidationError, check_int, readonly
 from trustopt.core.types import Batch
 from trustopt.envs import EnvSpec, GaussianLinearPolicy, cached_env, rollout
 from trustopt.estimators import (
@@ -96,12 +96,6 @@ def gaussian_policy(theta, obs_dim: int, act_dim: int, mean, std) -> GaussianLin
                               f"[W.ravel(), b, log_std], got shape {theta.shape}")
     return GaussianLinearPolicy(W=theta[:nW].reshape(act_dim, obs_dim), b=theta[nW:nW + act_dim],
                                 log_std=theta[nW + act_dim:], mean=mean, std=std)
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValidationError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_unit(value, name: str) -> float:
@@ -224,7 +218,7 @@ class MujocoEpisodeSampler(GaussianEnvSampler):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_int(self.batch_steps, "batch_steps", 1)
+        check_int(self.batch_steps, "batch_steps", 1)
         _check_unit(self.lambda_, "lambda_")
         if not isinstance(self.use_baseline, bool):
             raise ValidationError(f"use_baseline: expected True or False, got {self.use_baseline!r}")
