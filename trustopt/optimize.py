@@ -126,7 +126,7 @@ def _eval_rows(shared, X, noise):
 class _Evaluator:
     """An :class:`_Evaluation` of each asked batch: in this process, through a map-like callable, or
     on ``workers`` processes of a :class:`trustopt.workers.ProcessBackend` (the library's one
-    pool: a dead worker is replaced and its rows re-evaluated). The workers get the evaluation
+    pool: after a worker died the pool is replaced and the unfinished rows re-evaluated). The workers get the evaluation
     once, when they start, and per batch either the noise indices and signs (only scalars
     travel) or, for orthogonalized samples, the rows; each evaluates one contiguous block of
     rows, in order, so the values are those of the in-process evaluation."""
@@ -461,7 +461,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             now = total.with_run(opt)
             ratio = opt.history[-1].rho if len(opt.history) > n_records else math.nan  # this batch ended an iteration
             log.add_batch(now, run, values, sigma, opt, ratio)
-            if callback is not None and stop_requested(_result(now, opt, {}, name, seed, run, log),
+            if callback is not None and stop_requested(_result(now, opt, {}, name, seed, run, None),
                                                        np.array(now.best_x)):
                 total, reasons = now, {"callback": "the callback asked to stop"}
                 break
@@ -504,7 +504,10 @@ class _Runs:
                         bounds=self.box, options=o.method_options)
 
 
-def _result(total: _Totals, opt: _ESBase, reasons: dict, name: str, seed: int, run: int, log: _Log) -> OptimizeResult:
+def _result(total: _Totals, opt: _ESBase, reasons: dict, name: str, seed: int, run: int,
+            log: _Log | None) -> OptimizeResult:
+    """The result so far; ``history`` from ``log`` (None for an intermediate result: the callback is
+    called after every batch, and copying the history each time would cost O(batches^2))."""
     status = status_of(reasons, total.nfev, total.best_f)
     if status == 3:
         reasons = {"evaluations": _all_failed(total.nfev, total.n_exceptions, total.n_nonfinite,
@@ -514,7 +517,7 @@ def _result(total: _Totals, opt: _ESBase, reasons: dict, name: str, seed: int, r
                           success=status == 0, status=status, message=message, n_nonfinite=total.n_nonfinite,
                           n_exceptions=total.n_exceptions, first_exception=total.first_exception, n_restarts=run,
                           popsize=opt.popsize, xmean=opt.mean, sigma=opt.sigma(), method=name, seed=seed,
-                          history=log.history())
+                          history=None if log is None else log.history())
 
 
 def plot_minimize(result_or_log, path=None):
