@@ -409,10 +409,11 @@ def size_moves(claim: Claim, inst: Mapping[str, np.ndarray], rng: np.random.Gene
     return out
 
 
-def _migrate(claim: Claim, searches: list, rng: np.random.Generator) -> tuple[list, int]:
+def _migrate(claim: Claim, searches: list, rng: np.random.Generator,
+             new_classes: int = NEW_CLASSES_PER_MIGRATION) -> tuple[list, int]:
     """Size-changing moves between classes: the best :data:`MIGRANTS_PER_CLASS` members of every
     search are moved by :func:`size_moves`; a moved instance of a class that has a search replaces
-    that search's worst member where it scores higher, and up to :data:`NEW_CLASSES_PER_MIGRATION`
+    that search's worst member where it scores higher, and up to ``new_classes``
     classes without one (those of the best-scoring migrants) get a new search seeded by their
     migrants. Returns the new searches and the number of instances evaluated."""
     by_class = {s.cls: s for s in searches}
@@ -449,7 +450,7 @@ def _migrate(claim: Claim, searches: list, rng: np.random.Generator) -> tuple[li
             fresh.append((float(np.max(score)), cls, batch))
     fresh.sort(key=lambda t: -t[0])
     new = []
-    for _, cls, batch in fresh[:NEW_CLASSES_PER_MIGRATION]:
+    for _, cls, batch in fresh[:new_classes]:
         s = _Search(claim, batch, rng, searches[0].children if searches else 8)
         s.cls, s.evaluated = cls, _batch_size(batch)
         spent += s.evaluated
@@ -495,7 +496,7 @@ def search_classes(claim: Claim, seeds_by_class: Mapping[tuple, list], rng: np.r
     rounds = int(np.ceil(np.log2(len(searches)))) + 1
     active = list(searches)
     for r in range(rounds):
-        new, spent = _migrate(claim, active, rng)
+        new, spent = _migrate(claim, active, rng, new_classes=1)
         searches += new
         active += new
         share = max(0, (budget - budget // 2) // rounds - spent) // len(active)
