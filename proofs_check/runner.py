@@ -352,6 +352,23 @@ MAX_AXIS_SIZE = 8
 MIGRANTS_PER_CLASS, NEW_CLASSES_PER_MIGRATION = 4, 4
 
 
+def _delete_index(claim, inst: dict, sym: str, i: int) -> dict:
+    """``inst`` without index ``i`` of the size symbol ``sym`` (a state, an action) on every axis
+    of the schema that carries it; distributions are renormalized."""
+    cand = {}
+    for k, v in inst.items():
+        f = claim.schema.get(k)
+        v = np.asarray(v, float)
+        if f is not None:
+            for ax, s2 in enumerate(f.axes):
+                if s2 == sym and ax < v.ndim:
+                    v = np.delete(v, i, axis=ax)
+            if f.kind == "dist" and v.size:
+                v = _renormalize(v)
+        cand[k] = v
+    return cand
+
+
 def _clone_index(claim: Claim, inst: Mapping[str, np.ndarray], sym: str, i: int) -> dict:
     """Index ``i`` of the axis symbol ``sym`` duplicated at the end of every such axis; on the
     last (probability) axis of a ``dist`` field the mass of ``i`` is split in half between ``i``
@@ -391,19 +408,7 @@ def size_moves(claim: Claim, inst: Mapping[str, np.ndarray], rng: np.random.Gene
         if size < MAX_AXIS_SIZE:
             out.append(_clone_index(claim, inst, sym, int(rng.integers(size))))
         if size > 1:
-            i = int(rng.integers(size))
-            cand = {}
-            for k, v in inst.items():
-                f = claim.schema.get(k)
-                v = np.asarray(v, float)
-                if f is not None:
-                    for ax, s2 in enumerate(f.axes):
-                        if s2 == sym and ax < v.ndim:
-                            v = np.delete(v, i, axis=ax)
-                    if f.kind == "dist" and v.size:
-                        v = _renormalize(v)
-                cand[k] = v
-            out.append(cand)
+            out.append(_delete_index(claim, inst, sym, int(rng.integers(size))))
     if claim.resize is not None:
         out.extend(claim.resize({k: np.asarray(v, float) for k, v in inst.items()}, rng))
     return out
@@ -541,18 +546,7 @@ def _shrink_candidates(claim: Claim, inst: Mapping[str, np.ndarray]):
         if size <= 1:
             continue
         for i in range(size):
-            cand = {}
-            for k, v in inst.items():
-                f = claim.schema.get(k)
-                v = np.asarray(v, float)
-                if f is not None:
-                    for ax, s2 in enumerate(f.axes):
-                        if s2 == sym and ax < v.ndim:
-                            v = np.delete(v, i, axis=ax)
-                    if f.kind == "dist" and v.size:
-                        v = _renormalize(v)
-                cand[k] = v
-            yield cand
+            yield _delete_index(claim, inst, sym, i)
     for k, f in claim.schema.items():  # simplest values first: gamma 0, a real field all zero
         if k not in inst:
             continue
