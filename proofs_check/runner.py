@@ -352,6 +352,17 @@ MAX_AXIS_SIZE = 8
 MIGRANTS_PER_CLASS, NEW_CLASSES_PER_MIGRATION = 4, 4
 
 
+def _sizes(claim, inst) -> dict[str, int]:
+    """``{size symbol: size}`` of ``inst``, read from the schema's axes (e.g. ``{"S": 3, "A": 2}``)."""
+    symbols: dict[str, int] = {}
+    for k, f in claim.schema.items():
+        if k in inst:
+            for ax, sym in enumerate(f.axes):
+                if sym is not None and ax < np.ndim(inst[k]):
+                    symbols[sym] = np.shape(inst[k])[ax]
+    return symbols
+
+
 def _delete_index(claim, inst: dict, sym: str, i: int) -> dict:
     """``inst`` without index ``i`` of the size symbol ``sym`` (a state, an action) on every axis
     of the schema that carries it; distributions are renormalized."""
@@ -398,12 +409,7 @@ def size_moves(claim: Claim, inst: Mapping[str, np.ndarray], rng: np.random.Gene
     the schema, one random index cloned (:func:`_clone_index`, sizes up to :data:`MAX_AXIS_SIZE`)
     and one deleted (as the shrinker does), plus the claim's own ``resize`` moves."""
     out = []
-    symbols: dict[str, int] = {}
-    for k, f in claim.schema.items():
-        if k in inst:
-            for ax, sym in enumerate(f.axes):
-                if sym is not None and ax < np.ndim(inst[k]):
-                    symbols[sym] = np.shape(inst[k])[ax]
+    symbols = _sizes(claim, inst)
     for sym, size in sorted(symbols.items()):
         if size < MAX_AXIS_SIZE:
             out.append(_clone_index(claim, inst, sym, int(rng.integers(size))))
@@ -536,12 +542,7 @@ def _renormalize(v):
 
 def _shrink_candidates(claim: Claim, inst: Mapping[str, np.ndarray]):
     """Simpler instances: one index of an axis symbol deleted, then rounded fields."""
-    symbols: dict[str, int] = {}
-    for k, f in claim.schema.items():
-        if k in inst:
-            for ax, sym in enumerate(f.axes):
-                if sym is not None and ax < np.ndim(inst[k]):
-                    symbols[sym] = np.shape(inst[k])[ax]
+    symbols = _sizes(claim, inst)
     for sym, size in symbols.items():
         if size <= 1:
             continue
