@@ -38,7 +38,6 @@ from trustopt.core.loop import NEED_MODEL, READY, ask, start, tell
 from trustopt.noise import NoiseTable
 from trustopt.train.config import TrainConfig
 from trustopt.train.trainer import RunProgress
-from trustopt.workers import make_backend
 
 __all__ = ["PG_PROGRESS_COLUMNS", "make_method", "train_pg"]
 
@@ -116,35 +115,16 @@ def _bounds(spec):
 def train_pg(config: TrainConfig, out: str, *, workers: int, backend: str, resume: bool, progress: bool,
              callback, ray_address, tensorboard: bool = False):
     """:func:`trustopt.train.train` for a RESOLVED policy-gradient ``config`` (see the module docstring)."""
-    from trustopt.train.trainer import (
-        TrainResult,
-        _NewRunGuard,
-        _open_run,
-        _progress_bar,
-        _tensorboard_writer,
-        _warn_version_change,
-        _write_config,
-    )
+    from trustopt.train.trainer import TrainResult, _session
 
     spec = config.env_spec()
     method = make_method(config, spec)  # validates before the run folder or any worker exists
-    with _NewRunGuard(out, resume) as guard:
-        run = _open_run(out, config, resume, PG_PROGRESS_COLUMNS, lambda: _PGRun(start(method)), _PGRun)
-        if resume:
-            _warn_version_change(out)
-        _write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
-        bk = make_backend(backend, workers, NoiseTable(size=1), address=ray_address)  # episodes never read the table
+    with _session(out, config, resume, PG_PROGRESS_COLUMNS, lambda: _PGRun(start(method)), _PGRun,
+                  noise=lambda run: NoiseTable(size=1),  # episodes never read the table
+                  workers=workers, backend=backend, ray_address=ray_address, progress=progress,
+                  tensorboard=tensorboard, callback=callback) as (run, bk, bar, on_iteration):
         method = dataclasses.replace(method, sampler=dataclasses.replace(method.sampler, backend=bk))
-        bar = _progress_bar(config, run) if progress else None
-        tb = _tensorboard_writer(out, tensorboard)
-        try:
-            _loop(config, method, run, spec, out, bar, guard.callback(callback, tb))
-        finally:
-            if bar is not None:
-                bar.close()
-            bk.close()
-            if tb is not None:
-                tb.close()
+        _loop(config, method, run, spec, out, bar, on_iteration)
     _save_policy(out, config, method, run)
     pol = _final_policy(method, run)
     return TrainResult(config=config, iterations=run.iteration, timesteps=run.timesteps, episodes=run.episodes,

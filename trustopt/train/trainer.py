@@ -384,6 +384,32 @@ class _NewRunGuard:
         return False
 
 
+@contextlib.contextmanager
+def _session(out: str, config: TrainConfig, resume: bool, columns, new_run, kind: type, *, noise, workers: int,
+             backend: str, ray_address, progress: bool, tensorboard: bool, callback):
+    """What both trainers run inside: the run folder opened (:func:`_open_run`; a new run that
+    fails before its first saved iteration is removed, :class:`_NewRunGuard`), config.json
+    written, and the worker backend (``noise(run)``: its noise table), the progress bar and the
+    TensorBoard writer, closed however the run ends. Yields ``(run, backend, bar, on_iteration)``,
+    ``on_iteration(row, x) -> stop`` being the end-of-iteration hook (:meth:`_NewRunGuard.callback`)."""
+    with _NewRunGuard(out, resume) as guard:
+        run = _open_run(out, config, resume, columns, new_run, kind)
+        if resume:
+            _warn_version_change(out)
+        _write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
+        bk = make_backend(backend, workers, noise(run), address=ray_address)
+        bar = _progress_bar(config, run) if progress else None
+        tb = _tensorboard_writer(out, tensorboard)
+        try:
+            yield run, bk, bar, guard.callback(callback, tb)
+        finally:
+            bk.close()
+            if bar is not None:
+                bar.close()
+            if tb is not None:
+                tb.close()
+
+
 def _reopen(run, saved: dict, config: TrainConfig) -> None:
     """A finished run continues when the new settings no longer stop it (a larger budget, another target)."""
     if run.stop_reason == "timesteps" or (run.stop_reason == "target" and saved.get("target") != config.target):
@@ -446,22 +472,10 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     env.close()
     _check_noise_table(config, obs_dim * act_dim)
 
-    with _NewRunGuard(out, resume) as guard:
-        run = _open_run(out, config, resume, PROGRESS_COLUMNS, lambda: _Run(config, obs_dim, act_dim), _Run)
-        if resume:
-            _warn_version_change(out)
-        _write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
-        bk = make_backend(backend, workers, run.opt.noise, address=ray_address)
-        bar = _progress_bar(config, run) if progress else None
-        tb = _tensorboard_writer(out, tensorboard)
-        try:
-            _loop(config, run, bk, spec, obs_dim, act_dim, out, bar, guard.callback(callback, tb), bounds)
-        finally:
-            bk.close()
-            if bar is not None:
-                bar.close()
-            if tb is not None:
-                tb.close()
+    with _session(out, config, resume, PROGRESS_COLUMNS, lambda: _Run(config, obs_dim, act_dim), _Run,
+                  noise=lambda run: run.opt.noise, workers=workers, backend=backend, ray_address=ray_address,
+                  progress=progress, tensorboard=tensorboard, callback=callback) as (run, bk, bar, on_iteration):
+        _loop(config, run, bk, spec, obs_dim, act_dim, out, bar, on_iteration, bounds)
     _save_policy(out, config, run, obs_dim, act_dim, bounds)
     mean, std = normalizer_arrays(run.rms, config.obs_norm)
     return TrainResult(config=config, iterations=run.iteration, timesteps=run.timesteps, episodes=run.episodes,
