@@ -62,7 +62,7 @@ from trustopt.core.types import (
     merge_batches,
 )
 
-__all__ = ["Method", "LoopState", "start", "ask", "tell", "drive", "NEED_MODEL", "NEED_TRIAL", "READY"]
+__all__ = ["Method", "LoopState", "start", "ask", "tell", "iterate", "drive", "NEED_MODEL", "NEED_TRIAL", "READY"]
 
 NEED_MODEL = "need_model"  # ask() -> theta_k: a batch at the iterate is needed
 NEED_TRIAL = "need_trial"  # ask() -> theta_tilde: the acceptance rule needs a batch at the trial point
@@ -115,7 +115,8 @@ class LoopState:
         batch: the model batch ``B_k`` at ``theta_k`` (None while ``NEED_MODEL`` without merging).
         merge: the next model batch is merged into ``batch`` (after a ratio-test rejection).
         proposal: the pending trial (phase ``NEED_TRIAL``).
-        model: ``(L0, grad_norm, radius)`` of the pending trial.
+        L0, grad_norm, radius: ``L_hat(theta_k)``, ``||grad L_hat(theta_k)||`` and ``delta_k`` of the
+            pending trial's model (NaN when no trial is pending).
         rejected: ``H``, the rejected trials ``(theta_tilde, T)`` (eq. 4.13): emptied by an ordinary
             acceptance (the paper's text takes the best "among the last few rejected iterations";
             Alg. 4.3 line 8 does not say), and by a mandatory acceptance only of the chosen pair
@@ -134,7 +135,9 @@ class LoopState:
     batch: Batch | None = None
     merge: bool = False
     proposal: Proposal | None = None
-    model: tuple = ()
+    L0: float = math.nan
+    grad_norm: float = math.nan
+    radius: float = math.nan
     rejected: tuple = ()
     n_rejections: int = 0
     baseline: Any = None
@@ -213,7 +216,7 @@ def _propose(method: Method, state: LoopState, rng):
         proposal = method.step.propose(model, radius, rng, state.step_state)
         state = replace(state, step_state=proposal.step_state)
     proposal = replace(proposal, radius=radius)  # the acceptance rule may check D_hat <= delta_k
-    state = replace(state, proposal=proposal, model=(float(L0), grad_norm, radius))
+    state = replace(state, proposal=proposal, L0=float(L0), grad_norm=grad_norm, radius=radius)
     failed = _failure(proposal, state.theta)
     if failed is not None:
         return _finish(method, replace(state, proposal=failed), Decision(action=REJECT), None)
@@ -232,7 +235,6 @@ def _decide(method: Method, state: LoopState, trial: Batch):
 
 def _finish(method: Method, state: LoopState, decision: Decision, trial: Batch | None):
     proposal, batch = state.proposal, state.batch
-    L0, grad_norm, radius = state.model
     record = Record(
         iteration=state.k,
         eta=float(batch.eta),
@@ -241,9 +243,9 @@ def _finish(method: Method, state: LoopState, decision: Decision, trial: Batch |
         accepted=decision.accepted,
         action=decision.action,
         rho=float(decision.rho),
-        radius=radius,
+        radius=state.radius,
         radius_param=float(state.param),
-        grad_norm=grad_norm,
+        grad_norm=state.grad_norm,
         predicted_gain=float(proposal.predicted_gain),
         actual_gain=float(trial.eta - batch.eta) if trial is not None else float("nan"),
         kl=float(proposal.kl),
@@ -255,7 +257,8 @@ def _finish(method: Method, state: LoopState, decision: Decision, trial: Batch |
         message=proposal.message,
     )
     param = float(method.radius_rule.update(state.param, decision.rho, at_boundary=bool(proposal.at_boundary)))
-    common = dict(k=state.k + 1, param=param, proposal=None, model=(), iter_samples=0, merge=False)
+    common = dict(k=state.k + 1, param=param, proposal=None, L0=math.nan, grad_norm=math.nan, radius=math.nan,
+                  iter_samples=0, merge=False)
     if decision.action == ACCEPT:
         if trial is not None:  # STRO Alg. 4.3 line 8: B_{k+1} = T_{theta_tilde}
             new = replace(state, theta=proposal.theta, batch=trial, phase=READY, baseline=trial.baseline,
@@ -282,6 +285,18 @@ def _finish(method: Method, state: LoopState, decision: Decision, trial: Batch |
     return new, record
 
 
+def iterate(method: Method, state: LoopState, rng: np.random.Generator) -> tuple[LoopState, Record]:
+    """One iteration of the loop: :func:`ask`, ``method.sampler.sample`` and :func:`tell` until an
+    iteration finishes (an accept/reject decision); returns ``(state, record)``. Drivers that
+    need control between iterations (checkpoints, logging) call this instead of copying the loop."""
+    while True:
+        theta = ask(state)
+        batch = None if theta is None else method.sampler.sample(method.policy, theta, rng, state.baseline)
+        state, record = tell(method, state, batch, rng)
+        if record is not None:
+            return state, record
+
+
 def drive(
     method: Method,
     *,
@@ -302,12 +317,9 @@ def drive(
     history: list[Record] = []
     status = "max_iter"
     while len(history) < max_iter:
-        theta = ask(state)
-        batch = None if theta is None else method.sampler.sample(method.policy, theta, rng, state.baseline)
-        state, record = tell(method, state, batch, rng)
-        if record is not None:
-            history.append(record)
-            if callback is not None and callback(record, state.theta):
-                status = "callback"
-                break
+        state, record = iterate(method, state, rng)
+        history.append(record)
+        if callback is not None and callback(record, state.theta):
+            status = "callback"
+            break
     return state, history, status
