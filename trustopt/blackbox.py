@@ -76,6 +76,7 @@ from trustopt.components.radius import ConstantRadius, RatioRadius
 from trustopt.components.surrogates import ImportanceSampled
 from trustopt.core import loop as core
 from trustopt.bounds import as_box, default_sigma0
+from trustopt.components.search import Draw
 from trustopt.noise import NoiseTable, orthogonal_directions
 
 __all__ = ["ES", "ARS", "TRES", "TrustRegionES", "ESOptions", "ARSOptions",
@@ -368,7 +369,7 @@ class _ESBase:
     def __init__(self, x0, sigma0=None, *, seed=None, popsize: int | None = None, noise: NoiseTable | None = None,
                  tolx: float = 1e-12, tolfun: float = 1e-12, ftarget: float = -math.inf,
                  maxfev: int | None = None, maxiter: int | None = None, bounds=None, options=None,
-                 **hyperparameters):
+                 keep_history: bool = True, **hyperparameters):
         self.options = _resolve_options(self.options_class, options, hyperparameters, type(self).__name__)
         x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
         if x0.size == 0:
@@ -414,7 +415,9 @@ class _ESBase:
         self.n_failures = 0
         self.best_x = np.array(x0)
         self.best_f = math.inf
-        self.history: list = []          # the loop's Records, one per finished iteration
+        self.keep_history = _check_bool(keep_history, "keep_history")
+        self.history: list = []          # the loop's Records, one per finished iteration (if keep_history)
+        self.last_record = None          # the Record of the last finished iteration
         self.recent_f: list = []         # mean f of the last model batches (for tolfun)
         self.recent_bad: list = []       # non-finite values in each of the last told batches (for tolfun)
 
@@ -470,9 +473,15 @@ class _ESBase:
                 X = self.noise.perturb(theta, sigma, index, sign)
             if self.center:
                 X = np.concatenate([X, np.asarray(theta)[None, :]])
-            self.pending = {"theta": np.array(theta), "sigma": sigma, "index": index, "sign": sign, "Y": X,
-                            "X": X if self.box is None else self.box.to_box(X), "orthogonal": self.orthogonal}
-        return np.array(self.pending["X"])
+            rows = not (self.orthogonal or self.center)
+            self.pending = Draw(theta=theta, sigma=sigma, index=index if rows else None, sign=sign if rows else None,
+                                Y=X, X=X if self.box is None else self.box.to_box(X))
+        return np.array(self.pending.X)
+
+    @property
+    def asked(self) -> Draw | None:
+        """The pending batch of the last :meth:`ask` (None when none is pending)."""
+        return self.pending
 
     def tell(self, X, values, *, n_exceptions: int = 0, repaired: bool = False) -> None:
         """Report ``values[j] = f(X[j])`` (to MINIMIZE; NaN/inf allowed, see module docstring)
@@ -489,7 +498,7 @@ class _ESBase:
         if self.pending is None:
             raise ValidationError("X: tell() called without a pending ask()")
         X = np.asarray(X, dtype=np.float64)
-        asked = self.pending["X"]
+        asked = self.pending.X
         if X.shape != asked.shape:
             raise ValidationError(f"X: must be the {asked.shape} array returned by the last ask(), got shape {X.shape}")
         if not _check_bool(repaired, "repaired"):
@@ -520,7 +529,7 @@ class _ESBase:
         self.n_exceptions += n_exceptions
         self.recent_bad.append(n_bad)
         del self.recent_bad[:-self._tolfun_window()]
-        batch = make_batch(pend["theta"], pend["sigma"], pend["Y"], F, center=self.center)
+        batch = make_batch(pend.theta, pend.sigma, pend.Y, F, center=self.center)
         self._core_tell(batch)
         while core.ask(self.state) is None:  # READY: a model batch is at hand, propose at once
             self._core_tell(None)
@@ -534,7 +543,9 @@ class _ESBase:
             self.recent_f.append(-float(model_batch.eta))
             del self.recent_f[:-self._tolfun_window()]
         if record is not None:
-            self.history.append(record)
+            self.last_record = record
+            if self.keep_history:
+                self.history.append(record)
             if record.status != "ok":
                 self.n_failures += 1
 
@@ -598,8 +609,8 @@ class _ESBase:
     def __setstate__(self, state):
         state.setdefault("box", None)  # optimizers pickled before bounds existed
         state.setdefault("recent_bad", [])
-        if state.get("pending") is not None and "Y" not in state["pending"]:
-            state["pending"] = {**state["pending"], "Y": state["pending"]["X"]}
+        state.setdefault("keep_history", True)
+        state.setdefault("last_record", state["history"][-1] if state.get("history") else None)
         self.__dict__.update(state)
 
 

@@ -142,12 +142,11 @@ class _Evaluator:
     def __call__(self, opt: _ESBase, X: np.ndarray) -> tuple[np.ndarray, int, str | None]:
         if self.backend is not None:
             blocks = [c for c in np.array_split(np.arange(X.shape[0]), self.backend.n_workers) if c.size]
-            p = opt.pending
-            if p.get("orthogonal") or opt.center:
+            p = opt.asked
+            if not p.noise_rows:
                 parts = self.backend.map(_eval_rows, None, [X[c] for c in blocks])
             else:
-                parts = self.backend.map(_eval_indices, (p["theta"], p["sigma"]),
-                                         [(p["index"][c], p["sign"][c]) for c in blocks])
+                parts = self.backend.map(_eval_indices, (p.theta, p.sigma), [(p.index[c], p.sign[c]) for c in blocks])
         elif self.map is not None:
             parts = [(np.array([v]), e, first) for v, e, first in self.map(self.evaluation.row, list(X))]
         else:

@@ -146,7 +146,7 @@ def _seeds(seed: int, stream: int, k: int, n: int) -> list[int]:
 def _make_optimizer(c: TrainConfig, d: int):
     from trustopt.blackbox import ARS, ES, TRES
 
-    common = dict(seed=c.seed, popsize=2 * c.n_directions, adapt=False,
+    common = dict(seed=c.seed, popsize=2 * c.n_directions, adapt=False, keep_history=False,
                   noise=NoiseTable(size=c.noise_table_size))
     x0 = np.zeros(d)  # TRES/ARS: linear policies initialized at zero
     if c.algo == "tres":
@@ -532,18 +532,17 @@ def _loop(config, run: _Run, bk, spec, obs_dim, act_dim, out, bar, callback, bou
         t0 = time.perf_counter()
         opt = run.opt
         X = opt.ask()
-        pend = opt.pending
+        pend = opt.asked
         mean, std = normalizer_arrays(run.rms, config.obs_norm)
-        job = RolloutJob(env=spec, theta=pend["theta"], sigma=float(pend["sigma"]), obs_mean=mean, obs_std=std,
+        job = RolloutJob(env=spec, theta=pend.theta, sigma=pend.sigma, obs_mean=mean, obs_std=std,
                          act_dim=act_dim, obs_dim=obs_dim, remove_survival_bonus=config.remove_survival_bonus)
         seeds = _seeds(config.seed, _STREAM_TRAIN, run.iteration, m)
-        tasks = [RolloutTask(index=int(pend["index"][j]), sign=float(pend["sign"][j]), seed=seeds[j % m])
+        tasks = [RolloutTask(index=int(pend.index[j]), sign=float(pend.sign[j]), seed=seeds[j % m])
                  for j in range(X.shape[0])]
         results = run_rollouts(bk, job, tasks)
         R = np.array([r.train_return for r in results])
         opt.tell(X, -R)
-        rec = opt.history[-1] if opt.history else None
-        opt.history.clear()  # the driver logs what it needs; keep the checkpoint small
+        rec = opt.last_record
         rms = run.rms
         for r in results:  # fixed (task) order: the same bits for any number of workers
             rms = rms.merge(r.obs_stats)
@@ -564,7 +563,7 @@ def _loop(config, run: _Run, bk, spec, obs_dim, act_dim, out, bar, callback, bou
             eval_mean=ev[0], eval_std=ev[1], train_return_mean=float(R.mean()), train_return_std=float(R.std()),
             train_return_max=float(R.max()), grad_norm=getattr(rec, "grad_norm", math.nan),
             predicted_gain=getattr(rec, "predicted_gain", math.nan), step_norm=getattr(rec, "distance", math.nan),
-            sigma=float(pend["sigma"]), status=getattr(rec, "status", ""),
+            sigma=pend.sigma, status=getattr(rec, "status", ""),
         )
         _finish_iteration(run, row, PROGRESS_COLUMNS, config, prog_path, ckpt_path, bar,
                           train_return=float(R.mean()), steps_per_s=steps / max(dt, 1e-9), callback=callback,
