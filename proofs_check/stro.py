@@ -344,12 +344,12 @@ def _lqr_of(b, j):
 
 def _policy_of(b, j):
     n, m = int(b["n"][j]), int(b["m"][j])
-    return lqr.LinearPolicy(K=b["K"][j][:m, :n], b=b["b"][j][:m], log_std=b["log_std"][j][:m])
+    return lqr.LQRPolicy(K=b["K"][j][:m, :n], b=b["b"][j][:m], log_std=b["log_std"][j][:m])
 
 
 def _with_mean(pi, u):
     m, n = pi.K.shape
-    return lqr.LinearPolicy(K=pi.K + u[: m * n].reshape(m, n), b=pi.b + u[m * n:], log_std=pi.log_std)
+    return lqr.LQRPolicy(K=pi.K + u[: m * n].reshape(m, n), b=pi.b + u[m * n:], log_std=pi.log_std)
 
 
 def _lemma36(L, pi, delta, *, corrected):

@@ -16,7 +16,7 @@ from _helpers import fd_grad
 
 
 def flat(lqr, theta):
-    return L.LinearPolicy.from_theta(theta, obs_dim=lqr.n, act_dim=lqr.m)
+    return L.LQRPolicy.from_theta(theta, obs_dim=lqr.n, act_dim=lqr.m)
 
 
 def moments_series(lqr, pi, T, mean0=None, cov0=None):
@@ -74,7 +74,7 @@ def test_scalar_lqr_by_hand():
     mu0, S0 = 0.7, 0.4
     k, sig = -1.2, 0.6
     lqr = L.LQR(A=[[a]], B=[[bB]], Q=[[q]], R=[[r]], W=[[w]], mu0=[mu0], Sigma0=[[S0]], gamma=g)
-    pi = L.LinearPolicy(K=[[k]], log_std=[np.log(sig)])
+    pi = L.LQRPolicy(K=[[k]], log_std=[np.log(sig)])
     cl = a + bB * k
     P = (q + r * k**2) / (1 - g * cl**2)
     N = bB**2 * sig**2 + w
@@ -141,7 +141,7 @@ def test_monte_carlo_rollouts():
     rng = np.random.default_rng(123)
     lqr = L.random_lqr(rng, 2, 1, gamma=0.9)
     pi = L.random_policy(rng, lqr, margin=0.2)
-    pit = L.LinearPolicy(K=pi.K + 0.2, b=pi.b - 0.3, log_std=pi.log_std + 0.2)
+    pit = L.LQRPolicy(K=pi.K + 0.2, b=pi.b - 0.3, log_std=pi.log_std + 0.2)
     n_roll, T = 4000, 300
     ret, adv, kl = rollouts(lqr, pi, rng, n_roll, T, pit=pit)
 
@@ -207,7 +207,7 @@ def test_mean_kl_properties():
     assert L.mean_kl(lqr, pi, pit, visitation="normalized") == pytest.approx((1 - lqr.gamma) * u)
     assert L.mean_kl(lqr, pi, pit, reverse=True) != pytest.approx(u)
     # same log_std: KL = 1/2 E_rho[dmu' Sigma^-1 dmu], symmetric
-    pit2 = L.LinearPolicy(K=pit.K, b=pit.b, log_std=pi.log_std)
+    pit2 = L.LQRPolicy(K=pit.K, b=pit.b, log_std=pi.log_std)
     assert L.mean_kl(lqr, pi, pit2, reverse=True) == pytest.approx(L.mean_kl(lqr, pi, pit2), rel=1e-12)
     vis = L.visitation(lqr, pi)
     dK, db = pit2.K - pi.K, pit2.b - pi.b
@@ -240,34 +240,34 @@ def test_optimal_gain(n, m, seed):
     assert np.max(np.abs(np.concatenate([gr.K.ravel(), gr.b]))) <= 1e-8 * (1 + abs(e_star))
     for _ in range(3):
         other = L.random_policy(rng, lqr, scale=0.5, center=Ks)
-        other = L.LinearPolicy(K=other.K, b=other.b, log_std=ls)
+        other = L.LQRPolicy(K=other.K, b=other.b, log_std=ls)
         assert L.eta(lqr, other) <= e_star + 1e-10 * abs(e_star)
 
 
 def test_unstable_policies():
     lqr = L.LQR(A=[[1.2]], B=[[1.0]], Q=[[1.0]], R=[[1.0]], gamma=0.9)
-    bad = L.LinearPolicy(K=[[0.0]], log_std=[0.0])  # sqrt(0.9) * 1.2 = 1.138
+    bad = L.LQRPolicy(K=[[0.0]], log_std=[0.0])  # sqrt(0.9) * 1.2 = 1.138
     assert not L.is_stable(lqr, bad)
     assert L.spectral_radius(lqr, bad) == pytest.approx(np.sqrt(0.9) * 1.2)
     assert L.eta(lqr, bad) == -np.inf
     for f in (L.evaluate, L.grad_eta, L.visitation):
         with pytest.raises(L.UnstableError, match="spectral radius"):
             f(lqr, bad)
-    good = L.LinearPolicy(K=[[-1.0]], log_std=[0.0])
+    good = L.LQRPolicy(K=[[-1.0]], log_std=[0.0])
     assert np.isfinite(L.surrogate(lqr, good, bad))  # L needs only pi's quantities
     assert np.isfinite(L.mean_kl(lqr, good, bad))
     assert issubclass(L.UnstableError, ValidationError)
 
 
 def test_policy_layout_roundtrip():
-    pi = L.LinearPolicy(K=np.arange(6.0).reshape(2, 3), b=[7.0, 8.0], log_std=[-1.0, 0.5])
+    pi = L.LQRPolicy(K=np.arange(6.0).reshape(2, 3), b=[7.0, 8.0], log_std=[-1.0, 0.5])
     np.testing.assert_array_equal(pi.theta, [0, 1, 2, 3, 4, 5, 7, 8, -1, 0.5])
-    back = L.LinearPolicy.from_theta(pi.theta, obs_dim=3, act_dim=2)
+    back = L.LQRPolicy.from_theta(pi.theta, obs_dim=3, act_dim=2)
     np.testing.assert_array_equal(back.K, pi.K)
     np.testing.assert_array_equal(back.b, pi.b)
     np.testing.assert_array_equal(back.log_std, pi.log_std)
     np.testing.assert_allclose(pi.Sigma, np.diag(np.exp([-2.0, 1.0])))
-    assert L.LinearPolicy(K=np.zeros((2, 3)), log_std=0.3).log_std.tolist() == [0.3, 0.3]
+    assert L.LQRPolicy(K=np.zeros((2, 3)), log_std=0.3).log_std.tolist() == [0.3, 0.3]
 
 
 def test_validation():
@@ -292,16 +292,16 @@ def test_validation():
             L.LQR(**{**ok, **kw})
     lqr = L.LQR(**ok)
     with pytest.raises(ValidationError, match="pi"):
-        L.eta(lqr, L.LinearPolicy(K=np.zeros((1, 3)), log_std=[0.0]))
+        L.eta(lqr, L.LQRPolicy(K=np.zeros((1, 3)), log_std=[0.0]))
     with pytest.raises(ValidationError, match="pi"):
         L.eta(lqr, np.zeros((1, 2)))
     with pytest.raises(ValidationError, match="log_std"):
-        L.LinearPolicy(K=np.zeros((1, 2)), log_std=[0.0, 0.0])
+        L.LQRPolicy(K=np.zeros((1, 2)), log_std=[0.0, 0.0])
     with pytest.raises(ValidationError, match="b"):
-        L.LinearPolicy(K=np.zeros((1, 2)), log_std=[0.0], b=[0.0, 1.0])
+        L.LQRPolicy(K=np.zeros((1, 2)), log_std=[0.0], b=[0.0, 1.0])
     with pytest.raises(ValidationError, match="theta"):
-        L.LinearPolicy.from_theta(np.zeros(5), obs_dim=2, act_dim=1)
-    pi = L.LinearPolicy(K=[[-0.5, -0.5]], log_std=[0.0])
+        L.LQRPolicy.from_theta(np.zeros(5), obs_dim=2, act_dim=1)
+    pi = L.LQRPolicy(K=[[-0.5, -0.5]], log_std=[0.0])
     with pytest.raises(ValidationError, match="s"):
         L.value(lqr, pi, np.zeros(3))
     with pytest.raises(ValidationError, match="a"):

@@ -48,7 +48,7 @@ FAMILY = _family()
 
 
 def _fraction(problem, pi0, pit):
-    at_T = lqr.LinearPolicy(K=pi0.K, b=pi0.b, log_std=pit.log_std)
+    at_T = lqr.LQRPolicy(K=pi0.K, b=pi0.b, log_std=pit.log_std)
     e0 = lqr.eta(problem, at_T)
     return (lqr.eta(problem, pit) - e0) / (lqr.optimal_eta(problem, pit.log_std) - e0)
 
@@ -96,7 +96,7 @@ def test_exact_batch_matches_the_oracle(index):
     rng = np.random.default_rng(index)
     for _ in range(3):
         theta = theta_k + 0.3 * rng.normal(size=theta_k.size)
-        pit = lqr.LinearPolicy.from_theta(theta, obs_dim=problem.n, act_dim=problem.m)
+        pit = lqr.LQRPolicy.from_theta(theta, obs_dim=problem.n, act_dim=problem.m)
         # mean KL (TRPO eq. 12, normalized visitation) from the pairs vs the oracle's closed form
         kl = MeanKL()(policy, theta_k, theta, batch)
         assert kl == pytest.approx(lqr.mean_kl(problem, pi0, pit, visitation="normalized", ev=ev), rel=1e-10)
@@ -118,7 +118,7 @@ def test_exact_batch_matches_the_oracle(index):
 def test_exact_sampler_at_an_unstable_policy_and_validation():
     problem, pi0, K_star = FAMILY[0]
     policy = _policy(problem)
-    bad = lqr.LinearPolicy(K=K_star + 50.0, log_std=pi0.log_std)
+    bad = lqr.LQRPolicy(K=K_star + 50.0, log_std=pi0.log_std)
     assert not lqr.is_stable(problem, bad)
     batch = ExactLQRSampler(lqr=problem).sample(policy, bad.theta)
     assert batch.eta == -np.inf and batch.n_pairs == 0
@@ -164,7 +164,7 @@ def test_exact_mode_reaches_95_percent_of_optimal_improvement(name, index):
     problem, pi0, _ = FAMILY[index]
     res = run(name, problem, max_iter=BUDGET[name], seed=0, exact=True, theta0=pi0.theta,
               **_exact_hp(name, problem, pi0))
-    assert isinstance(res.policy, lqr.LinearPolicy)
+    assert isinstance(res.policy, lqr.LQRPolicy)
     np.testing.assert_array_equal(res.policy.theta, res.theta)
     assert _fraction(problem, pi0, res.policy) >= 0.95
     assert lqr.eta(problem, res.policy) > lqr.eta(problem, pi0)
@@ -280,13 +280,13 @@ def test_stro_alternating_mean_then_log_std_update(index):
     step = prop.theta[:nm] - theta_k[:nm]
     assert step @ d_ref / (np.linalg.norm(step) * np.linalg.norm(d_ref)) > 1 - 1e-8
     mean_only = np.r_[prop.theta[:nm], theta_k[nm:]]
-    pit = lqr.LinearPolicy.from_theta(mean_only, obs_dim=problem.n, act_dim=problem.m)
+    pit = lqr.LQRPolicy.from_theta(mean_only, obs_dim=problem.n, act_dim=problem.m)
     assert lqr.mean_kl(problem, pi0, pit, visitation="normalized", ev=ev) <= radius * (1 + 1e-9)
     # eq. 4.12: projected gradient ascent on the exact surrogate in log_std, inside the box
     ls, lo, hi = theta_k[nm:].copy(), theta_k[nm:] - 0.1, theta_k[nm:] + 0.1
 
     def L_and_g(ls):
-        pol = lqr.LinearPolicy.from_theta(np.r_[prop.theta[:nm], ls], obs_dim=problem.n, act_dim=problem.m)
+        pol = lqr.LQRPolicy.from_theta(np.r_[prop.theta[:nm], ls], obs_dim=problem.n, act_dim=problem.m)
         return lqr.surrogate(problem, pi0, pol, ev=ev), lqr.grad_surrogate(problem, pi0, pol, ev=ev).log_std
 
     L, g = L_and_g(ls)

@@ -10,7 +10,7 @@ from trustopt._callbacks import Callback
 from trustopt._validation import ValidationError, readonly
 from trustopt.core.loop import NEED_MODEL, Method, drive
 from trustopt.core.types import FAILURE_STATUSES, Record, Result
-from trustopt.lqr import LQR, LinearPolicy
+from trustopt.lqr import LQR, LQRPolicy
 
 __all__ = ["run"]
 
@@ -81,7 +81,7 @@ def run(
 
     Returns:
         :class:`~trustopt.core.types.Result` with ``theta``, ``policy`` (``(S, A)`` for tabular
-        problems, a :class:`trustopt.lqr.LinearPolicy` for LQR, a :class:`trustopt.envs.GaussianLinearPolicy`
+        problems, a :class:`trustopt.lqr.LQRPolicy` for LQR, a :class:`trustopt.envs.GaussianLinearPolicy`
         ``N(W (s - mean) / std + b, diag(exp(2 log_std)))`` with the run's observation normalizer
         for a MuJoCo environment id), ``eta`` (of the final iterate: exact in exact mode, otherwise ``eta_hat``
         of a batch collected there), ``history`` (one :class:`Record` per iteration: ``eta``,
@@ -116,7 +116,7 @@ def run(
     if hasattr(method.policy, "probs"):
         policy = readonly(method.policy.probs(theta))
     elif isinstance(method.problem, LQR):
-        policy = LinearPolicy.from_theta(theta, obs_dim=method.problem.n, act_dim=method.problem.m)
+        policy = LQRPolicy.from_theta(theta, obs_dim=method.problem.n, act_dim=method.problem.m)
     elif callable(getattr(method.sampler, "policy", None)):  # MuJoCo: raw observations in, normalizer carried
         policy = method.sampler.policy(theta, state.baseline)
     else:

@@ -27,8 +27,8 @@ discounted sense"). Otherwise :func:`eta` returns ``-inf`` and the functions tha
 ``M`` of ``pi`` raise :class:`UnstableError`.
 
 Policy parameters follow the layout of ``trustopt.policies.LinearGaussian``:
-``theta = [K.ravel() (row-major), b, log_std]`` (:meth:`LinearPolicy.theta`,
-:meth:`LinearPolicy.from_theta`), and gradients are returned in the same layout.
+``theta = [K.ravel() (row-major), b, log_std]`` (:meth:`LQRPolicy.theta`,
+:meth:`LQRPolicy.from_theta`), and gradients are returned in the same layout.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ class LQR:
 
 
 @dataclass(frozen=True, init=False, eq=False)
-class LinearPolicy:
+class LQRPolicy:
     """Linear Gaussian policy ``pi(.|s) = N(K s + b, diag(exp(2 log_std)))`` (STRO Assumption 1).
 
     Args (keyword-only): ``K (m, n)``, ``log_std (m,)`` (or a scalar, broadcast), ``b (m,)``
@@ -164,7 +164,7 @@ class LinearPolicy:
         return np.concatenate([self.K.ravel(), self.b, self.log_std])
 
     @classmethod
-    def from_theta(cls, theta, *, obs_dim: int, act_dim: int) -> "LinearPolicy":
+    def from_theta(cls, theta, *, obs_dim: int, act_dim: int) -> "LQRPolicy":
         """Inverse of :attr:`theta`."""
         theta = as_float_array(theta, "theta", ndim=1)
         n, m = check_int(obs_dim, "obs_dim", 1), check_int(act_dim, "act_dim", 1)
@@ -177,9 +177,9 @@ class LinearPolicy:
         return np.asarray(s, dtype=np.float64) @ self.K.T + self.b
 
 
-def _check_policy(lqr: LQR, pi, name: str = "pi") -> LinearPolicy:
-    if not isinstance(pi, LinearPolicy):
-        raise ValidationError(f"{name}: expected a LinearPolicy, got {type(pi).__name__}")
+def _check_policy(lqr: LQR, pi, name: str = "pi") -> LQRPolicy:
+    if not isinstance(pi, LQRPolicy):
+        raise ValidationError(f"{name}: expected a LQRPolicy, got {type(pi).__name__}")
     if pi.K.shape != (lqr.m, lqr.n):
         raise ValidationError(f"{name}: K must have shape {(lqr.m, lqr.n)}, got {pi.K.shape}")
     return pi
@@ -204,17 +204,17 @@ def _aug(lqr: LQR):
     return Ax, Bx, Qx, Wx, M0
 
 
-def _Kx(pi: LinearPolicy) -> np.ndarray:
+def _Kx(pi: LQRPolicy) -> np.ndarray:
     return np.concatenate([pi.K, pi.b[:, None]], axis=1)
 
 
-def spectral_radius(lqr: LQR, pi: LinearPolicy) -> float:
+def spectral_radius(lqr: LQR, pi: LQRPolicy) -> float:
     """Spectral radius of ``sqrt(gamma) (A + B K)``; ``< 1`` iff ``pi`` is stable in the discounted sense."""
     pi = _check_policy(lqr, pi)
     return float(np.max(np.abs(np.linalg.eigvals(np.sqrt(lqr.gamma) * (lqr.A + lqr.B @ pi.K)))))
 
 
-def is_stable(lqr: LQR, pi: LinearPolicy) -> bool:
+def is_stable(lqr: LQR, pi: LQRPolicy) -> bool:
     return spectral_radius(lqr, pi) < 1.0
 
 
@@ -239,7 +239,7 @@ class Evaluation:
     radius: float
 
 
-def evaluate(lqr: LQR, pi: LinearPolicy) -> Evaluation:
+def evaluate(lqr: LQR, pi: LQRPolicy) -> Evaluation:
     """Exact evaluation of ``pi`` (module docstring: Lyapunov equations for ``P`` and ``M``).
     Raises :class:`UnstableError` if ``spectral_radius >= 1``."""
     pi = _check_policy(lqr, pi)
@@ -270,7 +270,7 @@ def evaluate(lqr: LQR, pi: LinearPolicy) -> Evaluation:
                       radius=rad)
 
 
-def eta(lqr: LQR, pi: LinearPolicy) -> float:
+def eta(lqr: LQR, pi: LQRPolicy) -> float:
     """``eta(pi) = E[sum_t gamma^t r(s_t, a_t)] = -tr(P M0) - c`` (STRO eq. 2.1); ``-inf`` if not stable
     (the convention for spectral radius ``>= 1``; the acceptance tests of the library then reject)."""
     pi = _check_policy(lqr, pi)
@@ -293,21 +293,21 @@ def _xa(lqr, s, a=None):
     return np.concatenate([np.broadcast_to(x, b + x.shape[-1:]), np.broadcast_to(a, b + a.shape[-1:])], axis=-1)
 
 
-def value(lqr: LQR, pi: LinearPolicy, s, *, ev: Evaluation | None = None) -> np.ndarray:
+def value(lqr: LQR, pi: LQRPolicy, s, *, ev: Evaluation | None = None) -> np.ndarray:
     """``V_pi(s) = -x' P x - c``, ``x = [s; 1]``; ``s (..., n)`` -> ``(...)``."""
     ev = evaluate(lqr, pi) if ev is None else ev
     x = _xa(lqr, s)
     return -np.einsum("...i,ij,...j->...", x, ev.P, x) - ev.c
 
 
-def q_value(lqr: LQR, pi: LinearPolicy, s, a, *, ev: Evaluation | None = None) -> np.ndarray:
+def q_value(lqr: LQR, pi: LQRPolicy, s, a, *, ev: Evaluation | None = None) -> np.ndarray:
     """``Q_pi(s, a) = r(s, a) + gamma E[V_pi(A s + B a + w)] = -[x; a]' H [x; a] - q0``; ``(...)``."""
     ev = evaluate(lqr, pi) if ev is None else ev
     y = _xa(lqr, s, a)
     return -np.einsum("...i,ij,...j->...", y, ev.H, y) - ev.q0
 
 
-def advantage(lqr: LQR, pi: LinearPolicy, s, a, *, ev: Evaluation | None = None) -> np.ndarray:
+def advantage(lqr: LQR, pi: LQRPolicy, s, a, *, ev: Evaluation | None = None) -> np.ndarray:
     """``A_pi(s, a) = Q_pi(s, a) - V_pi(s)``, ``(...)``."""
     ev = evaluate(lqr, pi) if ev is None else ev
     return q_value(lqr, pi, s, a, ev=ev) - value(lqr, pi, s, ev=ev)
@@ -325,7 +325,7 @@ class Visitation:
     second: np.ndarray
 
 
-def visitation(lqr: LQR, pi: LinearPolicy, *, ev: Evaluation | None = None) -> Visitation:
+def visitation(lqr: LQR, pi: LQRPolicy, *, ev: Evaluation | None = None) -> Visitation:
     """Moments of ``rho_pi`` (unnormalized; see :class:`Visitation`)."""
     ev = evaluate(lqr, pi) if ev is None else ev
     n = lqr.n
@@ -333,7 +333,7 @@ def visitation(lqr: LQR, pi: LinearPolicy, *, ev: Evaluation | None = None) -> V
                       second=readonly(ev.M[:n, :n].copy()))
 
 
-def surrogate(lqr: LQR, pi: LinearPolicy, pit: LinearPolicy, *, ev: Evaluation | None = None) -> float:
+def surrogate(lqr: LQR, pi: LQRPolicy, pit: LQRPolicy, *, ev: Evaluation | None = None) -> float:
     """``L_pi(pit) = eta(pi) + E_{s ~ rho_pi, a ~ pit(.|s)}[A_pi(s, a)]`` (STRO eq. 2.4; unnormalized ``rho_pi``).
 
     Exact: with ``Gt = [I; Kt_x]``, ``E_{a ~ pit}[A_pi(s, a)] = -x'(Gt' H Gt - P) x - tr(H_aa (Sigma_t - Sigma))``,
@@ -347,7 +347,7 @@ def surrogate(lqr: LQR, pi: LinearPolicy, pit: LinearPolicy, *, ev: Evaluation |
     return float(ev.eta - np.sum(D * ev.M) - np.trace(Haa @ (pit.Sigma - pi.Sigma)) / (1.0 - lqr.gamma))
 
 
-def mean_kl(lqr: LQR, pi: LinearPolicy, pit: LinearPolicy, *, visitation: str = "unnormalized",
+def mean_kl(lqr: LQR, pi: LQRPolicy, pit: LQRPolicy, *, visitation: str = "unnormalized",
             reverse: bool = False, ev: Evaluation | None = None) -> float:
     """``E_{s ~ rho_pi}[KL(pi(.|s) || pit(.|s))]`` exactly (STRO eq. 3.11; the constraint of TRPO eq. 12).
 
@@ -375,11 +375,11 @@ def _grad(lqr, ev, pol_for_K, pol_for_std):
     Haa, Hax = ev.H[n1:, n1:], ev.H[n1:, :n1]
     gKx = -2.0 * (Haa @ _Kx(pol_for_K) + Hax) @ ev.M
     gls = -2.0 * np.diag(Haa) * np.exp(2 * pol_for_std.log_std) / (1.0 - lqr.gamma)
-    return LinearPolicy(K=gKx[:, :-1], b=gKx[:, -1], log_std=gls)
+    return LQRPolicy(K=gKx[:, :-1], b=gKx[:, -1], log_std=gls)
 
 
-def grad_eta(lqr: LQR, pi: LinearPolicy, *, ev: Evaluation | None = None) -> LinearPolicy:
-    """Exact ``grad eta`` w.r.t. ``(K, b, log_std)``, returned as a :class:`LinearPolicy` of gradients
+def grad_eta(lqr: LQR, pi: LQRPolicy, *, ev: Evaluation | None = None) -> LQRPolicy:
+    """Exact ``grad eta`` w.r.t. ``(K, b, log_std)``, returned as a :class:`LQRPolicy` of gradients
     (``.theta`` gives the flat layout):
 
         d eta / d[K, b]    = -2 (H_aa [K, b] + H_ax) M          (H_ax = gamma Bx' P Ax)
@@ -391,7 +391,7 @@ def grad_eta(lqr: LQR, pi: LinearPolicy, *, ev: Evaluation | None = None) -> Lin
     return _grad(lqr, ev, pi, pi)
 
 
-def grad_surrogate(lqr: LQR, pi: LinearPolicy, pit: LinearPolicy, *, ev: Evaluation | None = None) -> LinearPolicy:
+def grad_surrogate(lqr: LQR, pi: LQRPolicy, pit: LQRPolicy, *, ev: Evaluation | None = None) -> LQRPolicy:
     """Exact ``grad_pit L_pi(pit)`` w.r.t. ``pit``'s ``(K, b, log_std)``: the formulas of :func:`grad_eta` with
     ``pit``'s parameters and ``pi``'s ``H``, ``M``. Equals ``grad eta(pi)`` at ``pit = pi`` (STRO eq. 2.7)."""
     pi, pit = _check_policy(lqr, pi), _check_policy(lqr, pit, "pit")
@@ -414,7 +414,7 @@ def _to_flat_mean(Hx: np.ndarray, m: int, n: int) -> np.ndarray:
     return out
 
 
-def hessian_surrogate_mean(lqr: LQR, pi: LinearPolicy, *, ev: Evaluation | None = None) -> np.ndarray:
+def hessian_surrogate_mean(lqr: LQR, pi: LQRPolicy, *, ev: Evaluation | None = None) -> np.ndarray:
     """Hessian of ``L_pi(pit)`` w.r.t. ``pit``'s mean parameters ``[Kt.ravel(), bt]`` (constant: ``L`` is quadratic
     in them), shape ``(m(n+1), m(n+1))``: ``-2 kron(H_aa, M)`` reordered to the flat layout. Its norm is the
     ``h_k - 1`` of STRO Assumption 2 / Lemma 3.6 for this parameterization."""
@@ -424,7 +424,7 @@ def hessian_surrogate_mean(lqr: LQR, pi: LinearPolicy, *, ev: Evaluation | None 
     return _to_flat_mean(-2.0 * np.kron(ev.H[n1:, n1:], ev.M), lqr.m, lqr.n)
 
 
-def hessian_mean_kl_mean(lqr: LQR, pi: LinearPolicy, *, visitation: str = "unnormalized",
+def hessian_mean_kl_mean(lqr: LQR, pi: LQRPolicy, *, visitation: str = "unnormalized",
                          ev: Evaluation | None = None) -> np.ndarray:
     """Hessian of :func:`mean_kl` (same ``log_std``) w.r.t. ``[Kt.ravel(), bt]``: ``kron(Sigma^{-1}, M)``
     (times ``1-gamma`` for the normalized visitation), flat layout; the Fisher matrix of the mean parameters."""
@@ -456,9 +456,9 @@ def optimal_gain(lqr: LQR) -> np.ndarray:
     return -g * np.linalg.solve(lqr.R + g * lqr.B.T @ P @ lqr.B, lqr.B.T @ P @ lqr.A)
 
 
-def optimal_policy(lqr: LQR, log_std) -> LinearPolicy:
+def optimal_policy(lqr: LQR, log_std) -> LQRPolicy:
     """``N(K* s, diag(exp(2 log_std)))``: the best linear Gaussian policy for that exploration."""
-    return LinearPolicy(K=optimal_gain(lqr), log_std=np.broadcast_to(as_float_array(log_std, "log_std"), (lqr.m,)))
+    return LQRPolicy(K=optimal_gain(lqr), log_std=np.broadcast_to(as_float_array(log_std, "log_std"), (lqr.m,)))
 
 
 def optimal_eta(lqr: LQR, log_std) -> float:
@@ -493,13 +493,13 @@ def random_lqr(rng: np.random.Generator, n: int, m: int, *, gamma: float = 0.9, 
             K = optimal_gain(lqr)
         except ValidationError:
             continue
-        if spectral_radius(lqr, LinearPolicy(K=K, log_std=np.zeros(m))) <= 1.0 - margin:
+        if spectral_radius(lqr, LQRPolicy(K=K, log_std=np.zeros(m))) <= 1.0 - margin:
             return lqr
     raise ValidationError("rng: could not draw a stabilizable instance in 100 attempts")
 
 
 def random_policy(rng: np.random.Generator, lqr: LQR, *, margin: float = 0.1, scale: float = 1.0,
-                  log_std=(-1.0, 0.0), bias: bool = True, center=None) -> LinearPolicy:
+                  log_std=(-1.0, 0.0), bias: bool = True, center=None) -> LQRPolicy:
     """A random stable policy: ``K = center + scale * N(0, 1)`` pulled toward ``center`` (halving the
     perturbation) until the spectral radius of ``sqrt(gamma)(A + B K)`` is ``<= 1 - margin``;
     ``b ~ N(0, scale^2)`` if ``bias``; ``log_std ~ U(log_std)``. ``center`` defaults to ``K*``
@@ -513,11 +513,11 @@ def random_policy(rng: np.random.Generator, lqr: LQR, *, margin: float = 0.1, sc
     b = scale * rng.normal(size=lqr.m) if bias else np.zeros(lqr.m)
     ls = rng.uniform(*log_std, size=lqr.m)
     for _ in range(60):
-        pi = LinearPolicy(K=Ks + D, b=b, log_std=ls)
+        pi = LQRPolicy(K=Ks + D, b=b, log_std=ls)
         if spectral_radius(lqr, pi) <= 1.0 - margin:
             return pi
         D = 0.5 * D
-    pi = LinearPolicy(K=Ks, b=b, log_std=ls)
+    pi = LQRPolicy(K=Ks, b=b, log_std=ls)
     if spectral_radius(lqr, pi) > 1.0 - margin:
         raise ValidationError(f"margin: the center gain itself has spectral radius {spectral_radius(lqr, pi):.4g} > 1 - margin")
     return pi

@@ -275,12 +275,12 @@ def lqr_and_policy(draw, *, log_std=None, margin: float = 0.05, **lqr_kwargs):
     else:
         ls = draw(log_std) if isinstance(log_std, st.SearchStrategy) else log_std
     for _ in range(60):
-        pi = _lqr.LinearPolicy(K=K, b=b, log_std=ls)
+        pi = _lqr.LQRPolicy(K=K, b=b, log_std=ls)
         if _lqr.spectral_radius(L, pi) <= 1 - margin:  # radius of sqrt(gamma) (A + B K)
             break
         K = K / 2
     else:
-        pi = _lqr.LinearPolicy(K=np.zeros_like(K), b=b, log_std=ls)
+        pi = _lqr.LQRPolicy(K=np.zeros_like(K), b=b, log_std=ls)
     return L, pi
 
 

@@ -2,7 +2,7 @@
 
 The policy is :class:`~trustopt.components.flat_policies.FlatLinearGaussian`,
 ``pi_theta(.|s) = N(K s + b, diag(exp(2 log_std)))`` with ``theta = [K.ravel(), b, log_std]``
-(the layout of :attr:`trustopt.lqr.LinearPolicy.theta`), ``n`` states, ``m`` actions.
+(the layout of :attr:`trustopt.lqr.LQRPolicy.theta`), ``n`` states, ``m`` actions.
 
 * :class:`ExactLQRSampler` -- the exact oracle as a sampler (``exact=True``): noise-free,
   deterministic batches; see its docstring for what is exact and what is not.
@@ -52,8 +52,8 @@ def _psd_sqrt(C: np.ndarray) -> np.ndarray:
     return V * np.sqrt(np.clip(lam, 0.0, None))
 
 
-def _policy(lqr, theta) -> "lqr_oracle.LinearPolicy":
-    return lqr_oracle.LinearPolicy.from_theta(theta, obs_dim=lqr.n, act_dim=lqr.m)
+def _policy(lqr, theta) -> "lqr_oracle.LQRPolicy":
+    return lqr_oracle.LQRPolicy.from_theta(theta, obs_dim=lqr.n, act_dim=lqr.m)
 
 
 def lqr_theta0(lqr, theta0=None) -> np.ndarray:
@@ -90,12 +90,12 @@ class ExactLQRModel:
     uses these on an exact batch instead of its importance-sampled sum, which on any finite
     set of actions is exact only at ``theta_k``.
 
-    Attributes: lqr; pi (:class:`trustopt.lqr.LinearPolicy` ``pi_k``); ev (its
+    Attributes: lqr; pi (:class:`trustopt.lqr.LQRPolicy` ``pi_k``); ev (its
     :class:`trustopt.lqr.Evaluation`).
     """
 
     lqr: "lqr_oracle.LQR"
-    pi: "lqr_oracle.LinearPolicy"
+    pi: "lqr_oracle.LQRPolicy"
     ev: "lqr_oracle.Evaluation"
 
     def surrogate_value(self, theta) -> float:
