@@ -7,7 +7,7 @@ import numpy as np
 from trustopt._validation import ValidationError
 from trustopt.components.flat_policies import FlatLinearGaussian, FlatTabularSoftmax
 from trustopt.components.lqr_samplers import ExactLQRSampler, LQREpisodeSampler, lqr_theta0
-from trustopt.components.samplers import ExactTabularSampler, TabularEpisodeSampler, TabularVineSampler
+from trustopt.components.tabular_samplers import ExactTabularSampler, TabularEpisodeSampler, TabularVineSampler
 from trustopt.lqr import LQR
 from trustopt.policies import LinearGaussian, TabularSoftmax
 from trustopt.tabular import TabularMDP

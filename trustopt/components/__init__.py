@@ -4,7 +4,7 @@ from trustopt.components.acceptance import AlwaysAccept, ImprovementWithinRadius
 from trustopt.components.distances import Euclidean, MaxKL, MeanKL, MeanTV
 from trustopt.components.flat_policies import FlatLinearGaussian, FlatTabularSoftmax
 from trustopt.components.radius import ConstantRadius, GradientNormRadius, RatioRadius
-from trustopt.components.samplers import ExactTabularSampler, TabularEpisodeSampler, TabularVineSampler
+from trustopt.components.tabular_samplers import ExactTabularSampler, TabularEpisodeSampler, TabularVineSampler
 from trustopt.components.steps import ClippedAscent, ExactTabularStep, GradientStep, NaturalGradientStep, StroInnerSolver
 from trustopt.components.surrogates import ClippedObjective, ClippedRatio, ImportanceSampled
 

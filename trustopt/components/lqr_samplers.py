@@ -7,7 +7,7 @@ The policy is :class:`~trustopt.components.flat_policies.FlatLinearGaussian`,
 * :class:`ExactLQRSampler` -- the exact oracle as a sampler (``exact=True``): noise-free,
   deterministic batches; see its docstring for what is exact and what is not.
 * :class:`LQREpisodeSampler` -- single-path rollouts (TRPO sec. 5.1; STRO Alg. 4.1) with
-  GEOMETRIC TERMINATION, exactly as :class:`~trustopt.components.samplers.TabularEpisodeSampler`:
+  GEOMETRIC TERMINATION, exactly as :class:`~trustopt.components.tabular_samplers.TabularEpisodeSampler`:
   after each step the episode continues with probability ``gamma`` (truncated after
   ``max_episode_steps``), so with weight ``1/tau`` per visited pair every weighted sum is an
   unbiased estimate of the ``rho_pi``-weighted (UNNORMALIZED visitation) sum, the
@@ -26,7 +26,7 @@ from numpy.polynomial.hermite_e import hermegauss
 
 from trustopt import lqr as lqr_oracle
 from trustopt._validation import ValidationError, check_int, check_nonnegative, readonly
-from trustopt.components.samplers import _StepLog
+from trustopt.components.tabular_samplers import _StepLog
 from trustopt.core.types import Batch
 from trustopt.estimators import gae, gae_with_fitted_baseline, ridge_regression
 
@@ -259,7 +259,7 @@ class LQREpisodeSampler:
     the batch is returned without pairs, with ``eta = -inf`` and the previous baseline (a model
     batch there makes the loop record a non-finite surrogate; a ratio test rejects such a trial).
 
-    Hyperparameters (defaults as :class:`~trustopt.components.samplers.TabularEpisodeSampler`):
+    Hyperparameters (defaults as :class:`~trustopt.components.tabular_samplers.TabularEpisodeSampler`):
         n_episodes (``>= 2``, default 100), lambda_ in [0, 1] (0.97), use_baseline (True),
         reg_coeff (``>= 0``, 1e-5, rllab), max_episode_steps (default: smallest ``T`` with
         ``gamma^T <= 1e-6``).
