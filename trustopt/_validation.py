@@ -129,3 +129,17 @@ def readonly(arr: np.ndarray) -> np.ndarray:
     arr = np.asarray(arr)
     arr.setflags(write=False)
     return arr
+
+
+def check_bool(value, name: str) -> bool:
+    """``True`` or ``False`` (also ``np.bool_``), returned as ``bool``; anything else (1, "yes") is an error."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValidationError(f"{name}: must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_choice(value, name: str, choices: tuple) -> str:
+    """One of the strings ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValidationError(f"{name}: must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
