@@ -18,6 +18,8 @@ user claims.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -27,7 +29,6 @@ from typing import Callable, Mapping
 import numpy as np
 
 from proofs_check.registry import Claim, Outcome
-from trustopt._io import atomic_write_bytes
 
 #: Where the built-in regression instances live (committed with the package).
 REGRESSIONS_DIR = Path(__file__).with_name("regressions")
@@ -651,8 +652,20 @@ def save_regression(claim: Claim, instance: Mapping, info: Mapping, directory: P
     path = directory / f"{claim.id}.json"
     payload = {"claim": claim.id, "source": claim.source, "statement": claim.statement,
                "instance": to_jsonable(instance), **dict(info)}
-    atomic_write_bytes(path, (json.dumps(payload, indent=1) + "\n").encode())
+    _write_then_rename(path, json.dumps(payload, indent=1) + "\n")
     return path
+
+
+def _write_then_rename(path: Path, text: str) -> None:
+    """Write ``text`` to a unique temporary file beside ``path``, then ``os.replace`` it onto
+    ``path``: a reader (the next run's regression loader) sees the old file or the whole new one."""
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".", suffix=".tmp", delete=False) as f:
+        f.write(text)
+    try:
+        os.replace(f.name, path)
+    except BaseException:
+        os.unlink(f.name)
+        raise
 
 
 def _group_by_shape(instances: list[dict]) -> list[dict]:
