@@ -91,58 +91,68 @@ def conjugate_gradient(
     """
     b = as_float_array(b, "b")
     max_iter = check_int(max_iter, "max_iter", 1)
-    residual_tol = float(as_float_array(residual_tol, "residual_tol", ndim=0))
-    if residual_tol < 0.0:
-        raise ValidationError(f"residual_tol: must be >= 0, got {residual_tol!r}")
-
-    x = np.zeros_like(b)
-    r = b.copy()
-    p = b.copy()
-    rdotr = float(np.vdot(r, r))
-    iterations = 0
-    breakdown = False
-    message = ""
-    if np.sqrt(rdotr) <= residual_tol:
-        message = "converged: ||b|| <= residual_tol"
-    else:
-        for _ in range(int(max_iter)):
-            Ap = np.asarray(matvec(p), dtype=np.float64)
-            if Ap.shape != p.shape:
-                raise ValidationError(f"matvec: returned shape {Ap.shape}, expected {p.shape}")
-            pAp = float(np.vdot(p, Ap))
-            if not np.isfinite(pAp) or pAp <= 0.0 or not np.all(np.isfinite(Ap)):
-                breakdown = True
-                message = f"breakdown at iteration {iterations}: p'Ap = {pAp!r} (not positive and finite)"
-                break
-            alpha = rdotr / pAp
-            x = x + alpha * p
-            r = r - alpha * Ap
-            new_rdotr = float(np.vdot(r, r))
-            iterations += 1
-            if np.sqrt(new_rdotr) <= residual_tol:
-                rdotr = new_rdotr
-                break
-            beta = new_rdotr / rdotr
-            p = r + beta * p
-            rdotr = new_rdotr
+    residual_tol = _nonnegative(residual_tol, "residual_tol")
+    x, r, rdotr, iterations, breakdown_message = _hestenes_stiefel(matvec, b, max_iter, residual_tol)
     residual_norm = float(np.sqrt(rdotr))
+    breakdown = bool(breakdown_message)
     converged = (not breakdown) and residual_norm <= residual_tol
-    if not message:
-        message = (
-            f"converged in {iterations} iteration(s)"
-            if converged
-            else f"max_iter={max_iter} reached, ||r|| = {residual_norm:.3g}"
-        )
-    x_A_x = float(np.vdot(x, b - r))
+    if breakdown:
+        message = breakdown_message
+    elif iterations == 0:  # max_iter >= 1, so no step without breakdown means ||b|| <= residual_tol
+        message = "converged: ||b|| <= residual_tol"
+    elif converged:
+        message = f"converged in {iterations} iteration(s)"
+    else:
+        message = f"max_iter={max_iter} reached, ||r|| = {residual_norm:.3g}"
     return CGResult(
         x=readonly(x),
         iterations=iterations,
         residual_norm=residual_norm,
         converged=converged,
         breakdown=breakdown,
-        x_A_x=x_A_x,
+        x_A_x=float(np.vdot(x, b - r)),  # x'(b - r_k) = x'A x_k up to the drift of the recurrence residual
         message=message,
     )
+
+
+def _nonnegative(value, name: str) -> float:
+    value = float(as_float_array(value, name, ndim=0))
+    if value < 0.0:
+        raise ValidationError(f"{name}: must be >= 0, got {value!r}")
+    return value
+
+
+def _hestenes_stiefel(matvec, b: np.ndarray, max_iter: int, residual_tol: float):
+    """The CG recurrence of :func:`conjugate_gradient` from ``x_0 = 0``, ``r_0 = p_0 = b``.
+
+    Stops when ``||r_k|| <= residual_tol`` (before any step if ``||b||`` is that small), after
+    ``max_iter`` steps, or at a curvature ``p_k' A p_k`` that is not positive and finite
+    (breakdown: ``x_k`` is kept, never updated with that step). Returns
+    ``(x_k, r_k, r_k' r_k, k, breakdown message or "")``.
+    """
+    x = np.zeros_like(b)
+    r = b.copy()
+    p = b.copy()
+    rdotr = float(np.vdot(r, r))
+    if np.sqrt(rdotr) <= residual_tol:
+        return x, r, rdotr, 0, ""
+    for k in range(max_iter):
+        Ap = np.asarray(matvec(p), dtype=np.float64)
+        if Ap.shape != p.shape:
+            raise ValidationError(f"matvec: returned shape {Ap.shape}, expected {p.shape}")
+        pAp = float(np.vdot(p, Ap))
+        if not np.isfinite(pAp) or pAp <= 0.0 or not np.all(np.isfinite(Ap)):
+            return x, r, rdotr, k, f"breakdown at iteration {k}: p'Ap = {pAp!r} (not positive and finite)"
+        alpha = rdotr / pAp
+        x = x + alpha * p
+        r = r - alpha * Ap
+        new_rdotr = float(np.vdot(r, r))
+        if np.sqrt(new_rdotr) <= residual_tol:
+            return x, r, new_rdotr, k + 1, ""
+        beta = new_rdotr / rdotr
+        p = r + beta * p
+        rdotr = new_rdotr
+    return x, r, rdotr, max_iter, ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,18 +231,12 @@ def backtracking_line_search(
     full_step = as_float_array(full_step, "full_step")
     if full_step.shape != theta.shape:
         raise ValidationError(f"full_step: shape {full_step.shape} differs from theta's {theta.shape}")
-    try:
-        max_kl_is_inf = bool(np.isposinf(max_kl))
-    except TypeError:
-        max_kl_is_inf = False
-    max_kl = float("inf") if max_kl_is_inf else check_positive(max_kl, "max_kl")
+    max_kl = float("inf") if _is_posinf(max_kl) else check_positive(max_kl, "max_kl")
     shrink = check_interval(as_float_array(shrink, "shrink", ndim=0), "shrink", 0.0, 1.0, lo_open=True, hi_open=True)
     max_backtracks = check_int(max_backtracks, "max_backtracks", 0)
     if expected_improvement is not None:
         expected_improvement = check_positive(expected_improvement, "expected_improvement")
-    accept_ratio = float(as_float_array(accept_ratio, "accept_ratio", ndim=0))
-    if accept_ratio < 0.0:
-        raise ValidationError(f"accept_ratio: must be >= 0, got {accept_ratio!r}")
+    accept_ratio = _nonnegative(accept_ratio, "accept_ratio")
 
     message = ""
     for j in range(int(max_backtracks) + 1):
@@ -240,20 +244,10 @@ def backtracking_line_search(
         candidate = readonly(theta + fraction * full_step)
         improvement, kl = evaluate(candidate)
         improvement, kl = float(improvement), float(kl)
-        if not (np.isfinite(improvement) and np.isfinite(kl)):
-            message = f"non-finite evaluation (improvement={improvement!r}, kl={kl!r})"
+        predicted = None if expected_improvement is None else fraction * expected_improvement
+        message = _rejection(improvement, kl, max_kl, predicted, accept_ratio)
+        if message:
             continue
-        if kl > max_kl:
-            message = f"KL {kl:.3g} > max_kl {max_kl:.3g}"
-            continue
-        if improvement <= 0.0:
-            message = f"no improvement ({improvement:.3g})"
-            continue
-        if expected_improvement is not None:
-            ratio = improvement / (fraction * expected_improvement)
-            if ratio < accept_ratio:
-                message = f"improvement ratio {ratio:.3g} < accept_ratio {accept_ratio:.3g}"
-                continue
         return LineSearchResult(
             theta=candidate,
             accepted=True,
@@ -274,6 +268,30 @@ def backtracking_line_search(
         kl=0.0,
         message=f"line search failed after {max_backtracks} backtrack(s); last rejection: {message}",
     )
+
+
+def _is_posinf(value) -> bool:
+    try:
+        return bool(np.isposinf(value))
+    except TypeError:
+        return False
+
+
+def _rejection(improvement: float, kl: float, max_kl: float, predicted: float | None, accept_ratio: float) -> str:
+    """Why a line-search candidate fails TRPO App. C's test, or ``""`` when it passes: both values
+    finite, ``kl <= max_kl``, ``improvement > 0`` and, when the linear prediction
+    ``predicted = shrink^j g' full_step`` is given, ``improvement / predicted >= accept_ratio``."""
+    if not (np.isfinite(improvement) and np.isfinite(kl)):
+        return f"non-finite evaluation (improvement={improvement!r}, kl={kl!r})"
+    if kl > max_kl:
+        return f"KL {kl:.3g} > max_kl {max_kl:.3g}"
+    if improvement <= 0.0:
+        return f"no improvement ({improvement:.3g})"
+    if predicted is not None:
+        ratio = improvement / predicted
+        if ratio < accept_ratio:
+            return f"improvement ratio {ratio:.3g} < accept_ratio {accept_ratio:.3g}"
+    return ""
 
 
 def adam(moments, g, *, beta1: float, beta2: float, epsilon: float):
