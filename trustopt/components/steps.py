@@ -280,6 +280,12 @@ class ClippedAscent(StepSolver):
         return _proposal(model, theta, t, f"{self.epochs} epoch(s) x {len(parts)} minibatch(es)")
 
 
+def _restricted_metric(mvp, mask):
+    """``v -> M H (M v) + (I - M) v`` with ``M = diag(mask)``: the metric on the masked block and the
+    identity on the rest, so CG on ``M g`` moves only the masked coordinates (STRO eq. 4.11)."""
+    return lambda v: mask * mvp(mask * v) + (1.0 - mask) * v
+
+
 def _mean_entropy(policy, theta, batch) -> float:
     w = batch.weights
     return float(np.sum(w * policy.entropy(theta, batch.states)) / np.sum(w))
@@ -353,7 +359,6 @@ class StroInnerSolver(StepSolver):
 
     def propose(self, model, radius, rng, step_state=None):
         policy, theta_k, batch = model.policy, model.theta_k, model.batch
-        surrogate, distance = model.surrogate, model.distance
         mask = None
         if self.alternating:
             if not hasattr(policy, "mean_index"):
@@ -364,64 +369,75 @@ class StroInnerSolver(StepSolver):
         theta = np.array(theta_k, dtype=np.float64)
         L_full = model.L0
         ent0 = _mean_entropy(policy, theta_k, batch)
-        N = batch.n_pairs
         n_steps, message = 0, "max_inner reached"
         for l in range(1, self.max_inner + 1):
-            b = batch
-            if self.subsample < 1.0:
-                b = batch.subset(np.sort(rng.choice(N, max(1, int(round(self.subsample * N))), replace=False)))
-            L_b, g_b = surrogate.value_and_grad(policy, theta, b)
-            base_mvp = distance.metric_vector_product(policy, theta_k, b)  # on the subsample
-            if base_mvp is None:
+            b = self._inner_batch(batch, rng)  # step 1
+            L_b, g_b = model.surrogate.value_and_grad(policy, theta, b)
+            mvp = model.distance.metric_vector_product(policy, theta_k, b)  # on the subsample
+            if mvp is None:
                 return _proposal(model, theta_k, 0,
-                                 f"{type(distance).__name__} has no metric-vector product", SUBPROBLEM_FAILED)
-            if mask is not None:
-                g_b = g_b * mask
-                mvp = lambda v, f=base_mvp: mask * f(mask * v) + (1.0 - mask) * v  # noqa: E731
-            else:
-                mvp = base_mvp
-            d, dHd, cg = _natural_direction(mvp, g_b, self.cg_iters, self.cg_damping)
-            if d is None and not cg.breakdown and cg.iterations == 0:
-                if n_steps == 0:
+                                 f"{type(model.distance).__name__} has no metric-vector product", SUBPROBLEM_FAILED)
+            if mask is not None:  # eq. 4.11: the mean block only
+                g_b, mvp = g_b * mask, _restricted_metric(mvp, mask)
+            d, dHd, cg = _natural_direction(mvp, g_b, self.cg_iters, self.cg_damping)  # step 2
+            if d is None:
+                flat = not cg.breakdown and cg.iterations == 0  # the gradient is below the CG tolerance
+                if n_steps == 0 and flat:
                     return _proposal(model, theta_k, 0,
                                      f"gradient below the CG tolerance (||g|| = {cg.residual_norm:.3g})",
                                      NONPOSITIVE_GAIN)
-                message = "gradient below the CG tolerance: stopped"
-                break
-            if d is None:
                 if n_steps == 0:
                     return _proposal(model, theta_k, l, f"CG: {cg.message}", CG_BREAKDOWN)
-                message = "CG breakdown: stopped"
+                message = "gradient below the CG tolerance: stopped" if flat else "CG breakdown: stopped"
                 break
-            slope = float(np.dot(d, g_b))
-            alpha = math.sqrt(2.0 * radius / dHd)
-            new = None
-            for _ in range(self.max_backtracks + 1):
-                cand = theta + alpha * d
-                if (surrogate.value(policy, cand, b) >= L_b + self.tau * alpha * slope
-                        and model.distance_to(cand) <= radius):
-                    new = cand
-                    break
-                alpha *= self.shrink
+            new = self._sufficient_increase_step(model, theta, d, dHd, g_b, L_b, b, radius)  # step 3
             if new is None:
                 message = f"no step satisfies (4.8) at inner iteration {l}"
                 break
             n_steps += 1
-            L_new = model.value(new)
-            theta, L_prev, L_full = new, L_full, L_new
-            if l % self.check_every == 0:
-                if abs(L_full - L_prev) / (1.0 + abs(L_prev)) <= self.epsilon:
-                    message = f"(4.9): surrogate change below epsilon at l = {l}"
-                    break
-                ent = _mean_entropy(policy, theta, batch)
-                if abs(ent - ent0) / (1.0 + abs(ent0)) >= self.epsilon:
-                    message = f"(4.9): entropy change reached epsilon at l = {l}"
-                    break
+            theta, L_prev, L_full = new, L_full, model.value(new)
+            stop = self._stopping_test(policy, theta, batch, L_prev, L_full, ent0, l)  # step 4
+            if stop:
+                message = stop
+                break
         if n_steps == 0 and not self.alternating:
             return _proposal(model, theta_k, 0, message, LINE_SEARCH_FAILED)
         if self.alternating:
-            theta = self._log_std_update(policy, theta_k, theta, batch, surrogate)
+            theta = self._log_std_update(policy, theta_k, theta, batch, model.surrogate)
         return _proposal(model, theta, n_steps, message)
+
+    def _inner_batch(self, batch, rng):
+        """``b_l``: ``round(subsample N)`` (at least 1) of the ``N`` pairs of ``B`` without replacement,
+        in their original order; ``B`` itself when ``subsample = 1`` (no draw from ``rng``)."""
+        if self.subsample >= 1.0:
+            return batch
+        N = batch.n_pairs
+        return batch.subset(np.sort(rng.choice(N, max(1, int(round(self.subsample * N))), replace=False)))
+
+    def _sufficient_increase_step(self, model, theta, d, dHd, g_b, L_b, b, radius):
+        """``theta + alpha d`` for the first ``alpha = alpha_0 shrink^j`` (``j <= max_backtracks``,
+        ``alpha_0 = sqrt(2 delta_k / d'H d)``) that satisfies (4.8), or None."""
+        policy, surrogate = model.policy, model.surrogate
+        slope = float(np.dot(d, g_b))
+        alpha = math.sqrt(2.0 * radius / dHd)
+        for _ in range(self.max_backtracks + 1):
+            cand = theta + alpha * d
+            if (surrogate.value(policy, cand, b) >= L_b + self.tau * alpha * slope
+                    and model.distance_to(cand) <= radius):
+                return cand
+            alpha *= self.shrink
+        return None
+
+    def _stopping_test(self, policy, theta, batch, L_prev, L_full, ent0, l) -> str:
+        """(4.9) every ``check_every`` inner iterations: why the inner loop stops at ``l``, or ``""``."""
+        if l % self.check_every != 0:
+            return ""
+        if abs(L_full - L_prev) / (1.0 + abs(L_prev)) <= self.epsilon:
+            return f"(4.9): surrogate change below epsilon at l = {l}"
+        ent = _mean_entropy(policy, theta, batch)
+        if abs(ent - ent0) / (1.0 + abs(ent0)) >= self.epsilon:
+            return f"(4.9): entropy change reached epsilon at l = {l}"
+        return ""
 
     def _log_std_update(self, policy, theta_k, theta, batch, surrogate):
         """Eq. 4.12 by projected gradient ascent on the box around ``theta^sigma_k``; a step is
