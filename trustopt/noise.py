@@ -28,7 +28,9 @@ from trustopt._validation import ValidationError, check_int
 
 __all__ = ["NoiseTable", "perturb", "orthogonal_directions", "DEFAULT_TABLE_SIZE", "DEFAULT_TABLE_SEED"]
 
-#: Default table length (2**23 float32 entries = 32 MiB, about 0.2 s to generate).
+#: Default table length: 2**23 float32 entries (32 MiB per process). Perturbations are windows of length
+#: ``d`` at uniform offsets (:meth:`NoiseTable.sample_index`), so two of them share entries with
+#: probability about ``2 d / size``.
 DEFAULT_TABLE_SIZE = 2**23
 #: Default table seed (the table is a fixed public constant of the library, like OpenAI's seed 123).
 DEFAULT_TABLE_SEED = 123
