@@ -25,10 +25,10 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
 from trustopt import lqr as lqr_oracle
-from trustopt._validation import ValidationError, check_int, check_nonnegative, readonly
-from trustopt.components.tabular_samplers import _StepLog
+from trustopt._validation import ValidationError, check_int, readonly
+from trustopt.components.tabular_samplers import _GeometricEpisodeSampler, _StepLog
 from trustopt.core.types import Batch
-from trustopt.estimators import gae, gae_with_fitted_baseline, ridge_regression
+from trustopt.estimators import ridge_regression
 
 __all__ = ["ExactLQRModel", "ExactLQRSampler", "LQREpisodeSampler", "quadratic_features", "lqr_theta0"]
 
@@ -209,11 +209,6 @@ def quadratic_features(states) -> np.ndarray:
     return np.hstack([s[:, i] * s[:, j], s, np.ones((s.shape[0], 1))])
 
 
-def default_max_episode_steps(gamma: float) -> int:
-    """Smallest ``T`` with ``gamma^T <= 1e-6`` (the truncation bias factor), at least 1."""
-    return 1 if gamma <= 0.0 else max(1, math.ceil(math.log(1e-6) / math.log(gamma)))
-
-
 def _simulate(lqr, policy, theta, n_episodes: int, rng, max_steps: int) -> dict:
     """Lockstep rollouts with geometric termination; per-step arrays sorted by (episode, t)."""
     n = lqr.n
@@ -239,7 +234,7 @@ def _simulate(lqr, policy, theta, n_episodes: int, rng, max_steps: int) -> dict:
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class LQREpisodeSampler:
+class LQREpisodeSampler(_GeometricEpisodeSampler):
     """Single-path sampling (TRPO sec. 5.1; STRO Alg. 4.1) of Gaussian-policy rollouts on an LQR.
 
     ``n_episodes`` episodes from ``s_0 ~ N(mu0, Sigma0)`` with ``a_t = K s_t + b + sigma * xi_t``,
@@ -266,21 +261,10 @@ class LQREpisodeSampler:
     """
 
     lqr: "lqr_oracle.LQR"
-    n_episodes: int = 100
-    lambda_: float = 0.97
-    use_baseline: bool = True
-    reg_coeff: float = 1e-5
-    max_episode_steps: int | None = None
 
     def __post_init__(self):
         _check_lqr(self.lqr)
-        check_int(self.n_episodes, "n_episodes", 2)
-        if not 0.0 <= float(self.lambda_) <= 1.0:
-            raise ValidationError(f"lambda_: must lie in [0, 1], got {self.lambda_!r}")
-        check_nonnegative(self.reg_coeff, "reg_coeff")
-        if self.max_episode_steps is None:
-            object.__setattr__(self, "max_episode_steps", default_max_episode_steps(float(self.lqr.gamma)))
-        check_int(self.max_episode_steps, "max_episode_steps", 1)
+        self._check_episode_fields(float(self.lqr.gamma))
 
     def sample(self, policy, theta, rng, baseline=None) -> Batch:
         lqr = self.lqr
@@ -296,19 +280,10 @@ class LQREpisodeSampler:
                              adv=np.zeros(0), logp_old=np.zeros(0), returns=np.full(self.n_episodes, -math.inf),
                              eta=-math.inf, eta_std=math.nan, n_samples=int(r.size), exact=False,
                              baseline=baseline)
-            if self.use_baseline:  # V(s) = phi(s)' w, fitted on the previous batch (gamma = 1: geometric termination)
+            phi = phi_next = None
+            if self.use_baseline:  # V(s) = phi(s)' w on quadratic features, fitted on the previous batch
                 phi, phi_next = quadratic_features(s), quadratic_features(tr["s_next"])
-                adv, w = gae_with_fitted_baseline(
-                    r, term, trunc, gamma=1.0, lambda_=self.lambda_, previous=baseline,
-                    fit=lambda targets: ridge_regression(phi, targets, self.reg_coeff),
-                    predict=lambda w: (phi @ w, phi_next @ w))
-                new_baseline = readonly(w)
-            else:
-                zeros = np.zeros(r.shape)
-                adv = gae(r, zeros, term, trunc, gamma=1.0, lambda_=self.lambda_, next_values=zeros)
-                new_baseline = baseline
-        return Batch(
-            theta=theta, states=s, actions=a, weights=np.full(r.size, 1.0 / self.n_episodes), adv=adv,
-            logp_old=policy.log_prob(theta, s, a), returns=returns, eta=float(np.mean(returns)),
-            eta_std=float(np.std(returns, ddof=1)), n_samples=int(r.size), exact=False, baseline=new_baseline,
-        )
+            adv, w = self._advantages(r, term, trunc, baseline,
+                                      fit=lambda targets: ridge_regression(phi, targets, self.reg_coeff),
+                                      predict=lambda w: (phi @ w, phi_next @ w))
+        return self._batch(policy, theta, s, a, adv, returns, baseline if w is None else readonly(w))

@@ -138,7 +138,52 @@ def _simulate(mdp: TabularMDP, policy, theta, starts, rng, max_steps: int, first
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class TabularEpisodeSampler:
+class _GeometricEpisodeSampler:
+    """What the single-path samplers on a geometrically terminating chain share (tabular and LQR):
+    their hyperparameters and the advantages and batch built from ``n_episodes`` episodes.
+
+    Advantages: GAE with discount 1 (the discount is carried by the termination, module
+    docstring) and ``lambda_``; with ``use_baseline``, ``V(s) = phi(s)' w`` with ``w`` fitted by
+    ridge regression (``reg_coeff``) on the reward-to-go targets of the PREVIOUS batch
+    (:func:`trustopt.estimators.gae_with_fitted_baseline`), else ``V = 0``.
+    """
+
+    n_episodes: int = 100
+    lambda_: float = 0.97
+    use_baseline: bool = True
+    reg_coeff: float = 1e-5
+    max_episode_steps: int | None = None
+
+    def _check_episode_fields(self, gamma: float) -> None:
+        check_int(self.n_episodes, "n_episodes", 2)
+        _check_unit(self.lambda_, "lambda_")
+        check_nonnegative(self.reg_coeff, "reg_coeff")
+        if self.max_episode_steps is None:
+            object.__setattr__(self, "max_episode_steps", default_max_episode_steps(gamma))
+        check_int(self.max_episode_steps, "max_episode_steps", 1)
+
+    def _advantages(self, r, term, trunc, baseline, fit, predict):
+        """``(A_t, w)`` on the chain; ``fit: targets -> w``, ``predict: w -> (V(s_t), V(s_{t+1}))``;
+        ``w`` is None without a baseline."""
+        if self.use_baseline:
+            return gae_with_fitted_baseline(r, term, trunc, gamma=1.0, lambda_=self.lambda_, previous=baseline,
+                                            fit=fit, predict=predict)
+        zeros = np.zeros(r.shape)
+        return gae(r, zeros, term, trunc, gamma=1.0, lambda_=self.lambda_, next_values=zeros), None
+
+    def _batch(self, policy, theta, s, a, adv, returns, baseline) -> Batch:
+        """Every visited pair with weight ``1/n_episodes``; ``eta_hat = mean_j R_j`` (STRO eq. 4.1),
+        ``sigma_hat`` its sample standard deviation (eq. 4.2, ``ddof=1``)."""
+        n = len(s)
+        return Batch(
+            theta=theta, states=s, actions=a, weights=np.full(n, 1.0 / self.n_episodes), adv=adv,
+            logp_old=policy.log_prob(theta, s, a), returns=returns, eta=float(np.mean(returns)),
+            eta_std=float(np.std(returns, ddof=1)), n_samples=int(n), exact=False, baseline=baseline,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class TabularEpisodeSampler(_GeometricEpisodeSampler):
     """Single-path sampling (TRPO sec. 5.1; STRO Alg. 4.1) on a finite MDP.
 
     Simulates ``n_episodes`` episodes from ``s_0 ~ rho0`` with geometric termination (see
@@ -164,20 +209,10 @@ class TabularEpisodeSampler:
     """
 
     mdp: TabularMDP
-    n_episodes: int = 100
-    lambda_: float = 0.97
-    use_baseline: bool = True
-    reg_coeff: float = 1e-5
-    max_episode_steps: int | None = None
 
     def __post_init__(self):
         _check_mdp(self.mdp)
-        check_int(self.n_episodes, "n_episodes", 2)
-        _check_unit(self.lambda_, "lambda_")
-        check_nonnegative(self.reg_coeff, "reg_coeff")
-        if self.max_episode_steps is None:
-            object.__setattr__(self, "max_episode_steps", default_max_episode_steps(float(self.mdp.gamma)))
-        check_int(self.max_episode_steps, "max_episode_steps", 1)
+        self._check_episode_fields(float(self.mdp.gamma))
 
     def _fit(self, states, targets) -> np.ndarray:
         S = self.mdp.n_states
@@ -192,24 +227,10 @@ class TabularEpisodeSampler:
         s, a, r = tr["s"], tr["a"], tr["r"]
         term, trunc = tr["term"], tr["trunc"]
         returns = np.bincount(tr["ep"], weights=r, minlength=self.n_episodes)
-        if self.use_baseline:  # V(s) = w_s, fitted on the previous batch (gamma = 1: geometric termination)
-
-            def values_at(w):
-                V = np.asarray(w)
-                return V[s], V[tr["s_next"]]
-
-            adv, new_baseline = gae_with_fitted_baseline(
-                r, term, trunc, gamma=1.0, lambda_=self.lambda_, previous=baseline,
-                fit=lambda targets: self._fit(s, targets), predict=values_at)
-        else:
-            zeros = np.zeros(r.shape)
-            adv = gae(r, zeros, term, trunc, gamma=1.0, lambda_=self.lambda_, next_values=zeros)
-            new_baseline = None
-        return Batch(
-            theta=theta, states=s, actions=a, weights=np.full(s.size, 1.0 / self.n_episodes), adv=adv,
-            logp_old=policy.log_prob(theta, s, a), returns=returns, eta=float(np.mean(returns)),
-            eta_std=float(np.std(returns, ddof=1)), n_samples=int(s.size), exact=False, baseline=new_baseline,
-        )
+        # V(s) = w_s: one-hot features, fitted on the previous batch
+        adv, new_baseline = self._advantages(r, term, trunc, baseline, fit=lambda targets: self._fit(s, targets),
+                                             predict=lambda w: (np.asarray(w)[s], np.asarray(w)[tr["s_next"]]))
+        return self._batch(policy, theta, s, a, adv, returns, new_baseline)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
