@@ -35,7 +35,7 @@ import numpy as np
 def _batch(env_id: str, n_directions: int, max_steps: int, seed: int = 0):
     from trustopt.envs import EnvSpec
     from trustopt.noise import NoiseTable
-    from trustopt.workers import RolloutJob, RolloutTask
+    from trustopt.envs.es_sampler import RolloutJob, RolloutTask
 
     spec = EnvSpec(env_id=env_id)
     env = spec.make()
@@ -71,7 +71,8 @@ def main(argv=None) -> int:
         args.directions, args.steps, args.repeats = 8, 300, 2
     warnings.filterwarnings("ignore", message="MuJoCo: compiler attribute")
 
-    from trustopt.workers import ProcessBackend, SerialBackend, run_rollouts
+    from trustopt.envs.es_sampler import run_rollouts
+    from trustopt.workers import ProcessBackend, SerialBackend
 
     table, job, tasks = _batch(args.env, args.directions, args.steps)
     _ = table.noise  # build the table before timing anything

@@ -31,7 +31,8 @@ import numpy as np
 def main(argv=None) -> int:
     from trustopt.envs import EnvSpec
     from trustopt.noise import NoiseTable
-    from trustopt.workers import ProcessBackend, RolloutJob, RolloutTask, SerialBackend, run_rollouts
+    from trustopt.envs.es_sampler import RolloutJob, RolloutTask, run_rollouts
+    from trustopt.workers import ProcessBackend, SerialBackend
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--envs", nargs="+", default=["Swimmer-v5", "HalfCheetah-v5", "Hopper-v5"])

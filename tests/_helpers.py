@@ -8,7 +8,7 @@ import numpy as np
 from trustopt.core.types import Model
 from trustopt.envs import EnvSpec
 from trustopt.noise import NoiseTable
-from trustopt.workers import RolloutJob, RolloutTask
+from trustopt.envs.es_sampler import RolloutJob, RolloutTask
 
 
 def fd_grad(f, x, h=1e-6):

@@ -166,7 +166,7 @@ def test_a_runs_own_config_json_serves_as_config(tmp_path, capsys, finished_run)
 
 
 def test_more_local_workers_than_the_machine_can_run(tmp_path, capsys, finished_run):
-    from trustopt.train.trainer import max_local_workers
+    from trustopt.workers import max_local_workers
 
     n = max_local_workers() + 1
     want = (f"trustopt: error: workers: at most {n - 1} local processes here (4 per CPU, at least 16; this machine "
@@ -216,13 +216,13 @@ def test_noise_table_too_small_or_too_large_leaves_no_folder_and_the_rerun_works
 def test_a_run_failing_in_its_first_iteration_is_removed(tmp_path, monkeypatch):
     """Whatever fails before the first checkpoint of an iteration: the new run's files go, the user's
     own folder and files stay, and a folder that already held a run is never touched."""
-    import trustopt.train.trainer as trainer
+    import trustopt.envs.es_sampler as es_sampler
     from trustopt.train import CheckpointError, TrainConfig, train
 
     def broken(*args, **kwargs):
         raise RuntimeError("rollouts failed")
 
-    monkeypatch.setattr(trainer, "run_rollouts", broken)
+    monkeypatch.setattr(es_sampler, "run_rollouts", broken)
     cfg = TrainConfig(env_id="Swimmer-v5", timesteps=1200, max_episode_steps=50, n_directions=4, eval_every=0,
                       noise_table_size=100_000)
     with pytest.raises(RuntimeError, match="rollouts failed"):
@@ -237,7 +237,7 @@ def test_a_run_failing_in_its_first_iteration_is_removed(tmp_path, monkeypatch):
     monkeypatch.undo()
     train(cfg, tmp_path / "done", progress=False)
     before = {p: (tmp_path / "done" / p).read_bytes() for p in os.listdir(tmp_path / "done")}
-    monkeypatch.setattr(trainer, "run_rollouts", broken)
+    monkeypatch.setattr(es_sampler, "run_rollouts", broken)
     with pytest.raises(CheckpointError, match="already holds a run"):
         train(cfg, tmp_path / "done", progress=False)
     assert {p: (tmp_path / "done" / p).read_bytes() for p in os.listdir(tmp_path / "done")} == before
@@ -331,14 +331,14 @@ def test_run_names_the_problems_a_method_takes():
     for name in ("tres", "es", "ars"):
         with pytest.raises(ValidationError) as exc:
             run(name, mdp, max_iter=1, seed=0)
-        assert str(exc.value).startswith(f"problem: {name!r}, of the ES family (es, ars, tres), takes a black-box "
+        assert str(exc.value).startswith(f"problem: {name!r}, of the ES family (es, ars, tres, trust-region-es), takes a black-box "
                                          "function F mapping (n, d) parameters to (n,) values to maximize")
         assert "got TabularMDP" in str(exc.value) and "policy-gradient family (vpg, npg, trpo" in str(exc.value)
     with pytest.raises(ValidationError, match="theta0: 'tres' needs the starting parameters"):
         run("tres", lambda X: -np.sum(X**2, axis=1), max_iter=1, seed=0)
     with pytest.raises(ValidationError, match=r"got function; a black-box function is a problem of the ES family"):
         run("trpo", lambda X: -np.sum(X**2, axis=1), max_iter=1, seed=0)
-    assert run("tres", lambda X: -np.sum(X**2, axis=1), theta0=np.ones(3), max_iter=1, seed=0).theta.shape == (3,)
+    assert run("tres", lambda X: -np.sum(X**2, axis=1), theta0=np.ones(3), sigma0=0.1, max_iter=1, seed=0).theta.shape == (3,)
 
 
 # ------------------------------------------------------------------------------ SIGTERM

@@ -76,7 +76,7 @@ def runs(tmp_path_factory):
 def test_loaded_policy_of_either_family_acts_in_gymnasium_as_evaluation_does(runs, algo, kind):
     import gymnasium
 
-    from trustopt.train.trainer import _seeds
+    from trustopt.train.run_folder import STREAM_POLICY_EVAL, reset_seeds
 
     policy, env_id, _ = load_policy(runs[algo])
     assert isinstance(policy, kind)
@@ -84,7 +84,7 @@ def test_loaded_policy_of_either_family_acts_in_gymnasium_as_evaluation_does(run
     np.testing.assert_array_equal(policy.action_low, env.action_space.low)
     np.testing.assert_array_equal(policy.action_high, env.action_space.high)
     returns = []
-    for s in _seeds(5, 2, 0, 2):
+    for s in reset_seeds(5, STREAM_POLICY_EVAL, 0, 2):
         obs, _ = env.reset(seed=s)
         total, done = 0.0, False
         while not done:

@@ -24,7 +24,8 @@ ray = pytest.importorskip("ray")
 from trustopt.optimize import minimize  # noqa: E402
 from trustopt.noise import NoiseTable  # noqa: E402
 from trustopt.train import TrainConfig, load_policy, train  # noqa: E402
-from trustopt.workers import SerialBackend, WorkerError, run_rollouts  # noqa: E402
+from trustopt.envs.es_sampler import run_rollouts  # noqa: E402
+from trustopt.workers import SerialBackend, WorkerError  # noqa: E402
 from trustopt import workers_ray  # noqa: E402
 from trustopt.workers_ray import RayBackend, RayMap, init_ray  # noqa: E402
 

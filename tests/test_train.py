@@ -1,5 +1,7 @@
 """Training driver: bit-identical across worker counts, the normalizer equals a single pass over
-the observations, checkpoints/resume, target stop, configuration validation and defaults."""
+the observations, the ES rollout sampler against direct rollouts, checkpoints/resume (and the
+refusal of another version's), target stop, configuration validation and defaults, no import
+circle among the driver's modules."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ import pytest
 from trustopt._validation import ValidationError
 from trustopt.envs import EnvSpec, LinearPolicy, rollout
 from trustopt.estimators import RunningMeanStd
-from trustopt.blackbox import TRES
 from trustopt.noise import NoiseTable
 from trustopt.train import (
     PROGRESS_COLUMNS,
@@ -25,6 +26,7 @@ from trustopt.train import (
     train,
 )
 from trustopt.train.checkpoint import MAGIC, load_checkpoint, save_checkpoint
+from trustopt.train.trainer import _make_optimizer
 
 TINY = dict(env_id="Swimmer-v5", timesteps=4000, max_episode_steps=100, n_directions=4, eval_every=2,
             eval_episodes=2, noise_table_size=100_000)
@@ -74,8 +76,7 @@ def test_normalizer_equals_single_pass_over_all_observations(tmp_path):
     c = resolve_config(cfg)
     spec = EnvSpec(env_id=c.env_id, max_episode_steps=c.max_episode_steps)
     env = spec.make()
-    opt = TRES(np.zeros(env.obs_dim * env.act_dim), c.sigma, seed=c.seed, popsize=2 * c.n_directions, adapt=False,
-               noise=NoiseTable(size=c.noise_table_size))
+    opt = _make_optimizer(c, env.obs_dim * env.act_dim)  # the trainer's optimizer, asked once
     X = opt.ask()
     seeds = np.random.SeedSequence([c.seed, 0, 0]).generate_state(c.n_directions, dtype=np.uint32)
     obs = []
@@ -234,3 +235,155 @@ def test_resume_with_a_larger_budget_equals_an_uninterrupted_run(tmp_path):
     with pytest.raises(CheckpointError, match=r"sigma.*only timesteps, eval_every, eval_episodes, target may change"):
         train(TrainConfig(algo="tres", seed=2, sigma=0.05, **dict(TINY, timesteps=8000)), tmp_path / "grown",
               resume=True, progress=False)
+
+
+# ------------------------------------------------------------------------------ the ES rollout sampler
+
+
+def test_es_sampler_batch_against_direct_serial_rollouts():
+    """Independent reference: each row rebuilt with NoiseTable.perturb and run by envs.rollout, pair
+    j and j + N with reset seed j, the statistics merged one episode after the other; the sampler on
+    two worker processes gives the same bits; evaluation is theta's own episodes with the env's reward."""
+    from types import SimpleNamespace
+
+    from trustopt.envs.es_sampler import MujocoPerturbationSampler
+    from trustopt.workers import ProcessBackend
+
+    table = NoiseTable(seed=11, size=20_000)
+    spec = EnvSpec(env_id="Hopper-v5", max_episode_steps=40)  # survival bonus: train and env returns differ
+    env = spec.make()
+    obs_dim, act_dim = env.obs_dim, env.act_dim
+    rng = np.random.default_rng(4)
+    n_pairs, sigma = 3, 0.3
+    theta = rng.normal(scale=0.2, size=obs_dim * act_dim)
+    idx = table.sample_index(rng, theta.size, n_pairs)
+    draw = SimpleNamespace(theta=theta, sigma=sigma, index=np.concatenate([idx, idx]),
+                           sign=np.repeat([1.0, -1.0], n_pairs))
+    rms0 = RunningMeanStd.from_batch(rng.normal(size=(5, obs_dim)))
+    seeds = [101, 202, 303]
+    std0 = np.sqrt(rms0.var)
+
+    ref_R, rms = [], rms0
+    for j in range(2 * n_pairs):
+        x = table.perturb(theta, sigma, [draw.index[j]], [draw.sign[j]])[0]
+        pol = LinearPolicy(W=x.reshape(act_dim, obs_dim), mean=rms0.mean, std=std0)
+        res = rollout(spec, pol, seed=seeds[j % n_pairs], remove_survival_bonus=True)
+        ref_R.append(res.train_return)
+        rms = rms.merge(res.obs_stats)
+
+    serial = MujocoPerturbationSampler(env=spec, noise=table)
+    got = serial.sample(draw, rms0, seeds)
+    assert got.returns.tolist() == ref_R and len(set(ref_R)) == 2 * n_pairs
+    assert got.n_samples == got.lengths.sum() == rms.count - rms0.count
+    assert got.obs_rms.mean.tobytes() == rms.mean.tobytes() and got.obs_rms.M2.tobytes() == rms.M2.tobytes()
+    with ProcessBackend(n_workers=2, noise=table, chunks_per_worker=1) as bk:
+        parallel = MujocoPerturbationSampler(env=spec, noise=table, backend=bk)
+        two = parallel.sample(draw, rms0, seeds)
+        assert two.returns.tobytes() == got.returns.tobytes()
+        assert two.obs_rms.M2.tobytes() == got.obs_rms.M2.tobytes()
+        G = parallel.evaluate(theta, rms0, seeds[:2])
+    pol = LinearPolicy(W=theta.reshape(act_dim, obs_dim), mean=rms0.mean, std=std0)
+    assert G.tolist() == [rollout(spec, pol, seed=s).env_return for s in seeds[:2]]
+    assert G.tolist() != [rollout(spec, pol, seed=s, remove_survival_bonus=True).train_return for s in seeds[:2]]
+    with pytest.raises(ValidationError, match="reset_seeds: expected one per antithetic pair"):
+        serial.sample(draw, rms0, seeds[:2])
+    with pytest.raises(ValidationError, match="draw: expected noise-table rows"):
+        serial.sample(SimpleNamespace(theta=theta, sigma=sigma, index=None, sign=None), rms0, seeds)
+
+
+# ------------------------------------------------------------------------------ checkpoints of another version
+
+
+def _refusal(tmp_path, payload_state, fmt=None):
+    """Resume a run whose checkpoint holds ``payload_state`` (and ``format`` ``fmt``): the error line."""
+    cfg = TrainConfig(algo="ars", seed=0, **{**TINY, "timesteps": 500})
+    run = tmp_path / "r"
+    train(cfg, run, progress=False)
+    payload = load_checkpoint(run / "checkpoint.pkl")
+    payload["state"] = payload_state
+    if fmt is None:
+        del payload["format"]
+    else:
+        payload["format"] = fmt
+    save_checkpoint(run / "checkpoint.pkl", payload)
+    before = {p: (run / p).read_bytes() for p in os.listdir(run)}
+    with pytest.raises(CheckpointError) as info:
+        train(TrainConfig(algo="ars", seed=0, **{**TINY, "timesteps": 1000}), run, resume=True, progress=False)
+    assert {p: (run / p).read_bytes() for p in os.listdir(run)} == before  # the folder is left as it was
+    msg = str(info.value)
+    assert "\n" not in msg and str(run / "checkpoint.pkl") in msg
+    return msg
+
+
+def test_a_checkpoint_of_another_version_is_refused_in_one_line(tmp_path, monkeypatch):
+    """The previous layout (no ``format``; its state a pickled ``trainer._Run`` holding the ask/tell
+    optimizer, or a ``pg_trainer._PGRun``) cannot be resumed: a one-line CheckpointError says so."""
+    import sys
+    import types
+
+    from trustopt.train.run_folder import RunProgress
+
+    msg = _refusal(tmp_path / "a", RunProgress(state=None))  # readable, but of the previous layout
+    assert "was written by another version of trustopt (checkpoint format 1, this version reads 2)" in msg
+    old = types.ModuleType("trustopt.train.pg_trainer")  # a class this version no longer has
+
+    class _PGRun:
+        pass
+
+    _PGRun.__module__, _PGRun.__qualname__ = old.__name__, "_PGRun"
+    old._PGRun = _PGRun
+    monkeypatch.setitem(sys.modules, old.__name__, old)
+    ck = tmp_path / "b"
+    ck.mkdir()
+    save_checkpoint(ck / "c.pkl", {"config": {}, "state": _PGRun()})
+    monkeypatch.delitem(sys.modules, old.__name__)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(ck / "c.pkl")
+    msg = str(info.value)
+    assert msg.startswith(f"checkpoint: {ck / 'c.pkl'} was written by another version of trustopt and cannot be "
+                          "read by this one (ModuleNotFoundError") and "\n" not in msg
+
+
+# ------------------------------------------------------------------------------ structure
+
+
+def test_no_import_circle_among_the_training_driver_and_the_backends():
+    """Every import (also inside functions) of the driver's, the backends' and the ES sampler's
+    modules: no circle among them, and the pool imports nothing from envs or train."""
+    import ast
+    import pathlib
+
+    import trustopt
+
+    root = pathlib.Path(trustopt.__file__).parent
+    files = [*sorted((root / "train").glob("*.py")), root / "workers.py", root / "workers_ray.py",
+             root / "_backends.py", root / "envs" / "es_sampler.py"]
+
+    def name_of(path):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    def is_module(name):
+        p = root.parent.joinpath(*name.split("."))
+        return p.with_suffix(".py").is_file() or (p / "__init__.py").is_file()
+
+    mods = {name_of(p): p for p in files}
+    graph = {}
+    for mod, path in mods.items():
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                edges |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                edges |= {f"{node.module}.{a.name}" if is_module(f"{node.module}.{a.name}") else node.module
+                          for a in node.names}
+        graph[mod] = {e for e in edges if e in mods}
+        if mod in ("trustopt.workers", "trustopt.workers_ray", "trustopt._backends"):
+            assert not {e for e in edges if e.startswith(("trustopt.envs", "trustopt.train"))}, (mod, edges)
+
+    def reaches(a, b, seen=()):
+        return any(n == b or (n not in seen and reaches(n, b, (*seen, n))) for n in graph[a])
+
+    circles = [m for m in graph if reaches(m, m)]
+    assert not circles, {m: graph[m] for m in circles}
+    assert "trustopt.workers_ray" in graph["trustopt.workers"]  # the walk sees lazy imports (the test can fail)

@@ -15,7 +15,7 @@ import pytest
 from trustopt._validation import ValidationError
 from trustopt.cli import main
 from trustopt.train import TrainConfig, evaluate_policy, load_policy, read_progress, train
-from trustopt.train.trainer import VERSIONED, library_versions
+from trustopt.train.run_folder import STREAM_POLICY_EVAL, VERSIONED, library_versions, reset_seeds
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(env_id="Swimmer-v5", timesteps=4000, max_episode_steps=100, n_directions=4, eval_every=1,
@@ -82,11 +82,10 @@ def test_env_kwargs_reach_training_and_evaluation(tmp_path, capsys):
     policy, env_id, data = load_policy(out)
     assert json.loads(str(data["env_kwargs"])) == {"ctrl_cost_weight": 0, "forward_reward_weight": 2.5}
     G = evaluate_policy(out, episodes=2, seed=7, max_episode_steps=100)
-    from trustopt.train.trainer import _seeds
 
     env = gymnasium.make(env_id, max_episode_steps=100, ctrl_cost_weight=0, forward_reward_weight=2.5)
     by_hand = []
-    for s in _seeds(7, 2, 0, 2):  # evaluate_policy's reset seeds, played through Gymnasium and predict
+    for s in reset_seeds(7, STREAM_POLICY_EVAL, 0, 2):  # evaluate_policy's reset seeds, played through Gymnasium and predict
         obs, _ = env.reset(seed=s)
         total, done = 0.0, False
         while not done:

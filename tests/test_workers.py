@@ -14,16 +14,8 @@ import pytest
 from trustopt._validation import ValidationError
 from trustopt.envs import LinearPolicy, rollout
 from trustopt.noise import NoiseTable, perturb
-from trustopt.workers import (
-    ProcessBackend,
-    RolloutJob,
-    SerialBackend,
-    WorkerError,
-    make_backend,
-    resident,
-    rollout_task,
-    run_rollouts,
-)
+from trustopt.envs.es_sampler import RolloutJob, rollout_task, run_rollouts
+from trustopt.workers import ProcessBackend, SerialBackend, WorkerError, make_backend, resident
 
 from _helpers import assert_same_rollouts, bits, rollout_job, rollout_tasks
 

@@ -234,7 +234,7 @@ def _train_config(args):
     if args.env_module is not None:
         given["env_module"] = args.env_module
     if saved is not None:  # a resumed run keeps its settings: say which flag would change them
-        from trustopt.train.trainer import RESUMABLE_FIELDS
+        from trustopt.train.run_folder import RESUMABLE_FIELDS
 
         changed = sorted(k for k, v in given.items() if k in saved and k not in RESUMABLE_FIELDS and saved[k] != v)
         if changed:
@@ -347,11 +347,11 @@ def _cmd_eval(args) -> int:
     if args.json_path is not None:  # before the episodes run, not after
         check_writable("--json", args.json_path)
     if args.video is not None:  # before the episodes: a missing moviepy or renderer is said at once
-        from trustopt.train.trainer import _seeds
+        from trustopt.train.run_folder import STREAM_POLICY_EVAL, reset_seeds
         from trustopt.train.video import record_video
 
         files = record_video(args.run, args.video, episodes=args.video_episodes,
-                             seeds=_seeds(args.seed, 2, 0, args.video_episodes))
+                             seeds=reset_seeds(args.seed, STREAM_POLICY_EVAL, 0, args.video_episodes))
         print(f"{env_id}: {len(files)} video{'' if len(files) == 1 else 's'} in {args.video}")
     G = evaluate_policy(args.run, episodes=args.episodes, seed=args.seed, workers=args.workers)
     print(f"{env_id}: return {G.mean():.2f} +- {G.std():.2f} over {G.size} episodes "
@@ -384,7 +384,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     """trustopt's own warnings as one line on stderr (``trustopt: warning: ...``); others as Python shows them."""
-    from trustopt.train.trainer import VersionMismatchWarning
+    from trustopt.train.run_folder import VersionMismatchWarning
 
     if issubclass(category, VersionMismatchWarning):
         print(f"trustopt: warning: {message}", file=sys.stderr)
@@ -410,7 +410,7 @@ def main(argv=None) -> int:
         print(f"trustopt: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except WorkerError as exc:  # a fault, not bad input: exit 1, still one line
-        from trustopt.train.trainer import CHECKPOINT
+        from trustopt.train.run_folder import CHECKPOINT
 
         resumable = args.command == "train" and os.path.exists(os.path.join(args.out, CHECKPOINT))
         kept = "; the last checkpoint is intact (rerun with --resume)" if resumable else ""

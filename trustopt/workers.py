@@ -1,40 +1,33 @@
-"""Parallel rollouts of noise-table perturbations: backends and the rollout task.
+"""Worker backends: a pool of local processes that hold the noise table, and the in-process twin.
 
-The ES family evaluates ``x_j = theta + sigma * sign_j * table[index_j : index_j + d]``
-(TRES "Distributed Implementation"; Salimans et al. 2017 sec. 2.1). A worker receives only
-the shared part of a batch (a :class:`RolloutJob`: the environment, ``theta``, ``sigma``, the
-observation normalizer's ``mean``/``std``) and, per rollout, a :class:`RolloutTask`
-``(index, sign, seed)``; it rebuilds ``x_j`` from the noise table with
-:func:`trustopt.noise.perturb` (the driver's function: the same bits), the table being held
-once per machine (see :class:`ProcessBackend`), runs one episode, and returns the returns,
-the length and the observation statistics (:class:`TaskResult`). Nothing ``d``-dimensional
-goes back.
-
-Determinism: a task's result depends only on ``(job, task)`` (the episode is fixed by its
-reset seed, the parameters by the noise table), and every backend returns the results in
-TASK ORDER, whatever the number of workers and however the tasks were chunked; callers merge
-the normalizer statistics in that order, so the same seed gives the same bits for any
-number of workers.
-
-Fault tolerance: when a worker process dies (``BrokenProcessPool``, during a batch or while
-idle), the pool is replaced and the chunks whose results did not arrive are run again
-(results already received are kept); a task is a pure function, so re-running it gives the
-same result. After ``max_restarts`` consecutive failed attempts a :class:`WorkerError` is
-raised. Workers exit by themselves when their parent dies.
-
-Backends (the interface :class:`trustopt.workers_ray.RayBackend` also implements)::
+A backend evaluates ``[fn(shared, item, noise) for item in items]`` and returns the results in
+ITEM ORDER, whatever the number of workers and however the items were chunked
+(:mod:`trustopt._backends`)::
 
     backend.n_workers                          # int
     backend.map(fn, shared, items) -> list     # [fn(shared, item, noise) for item in items], in order
     backend.close()
 
-``fn`` must be a module-level (picklable) function; ``noise`` is the table as a float32
-array ``(size,)``. :func:`run_rollouts` is ``backend.map(rollout_task, job, tasks)``.
+``fn`` must be a module-level (picklable) function; ``shared`` travels once per chunk, the items
+one by one; ``noise`` is the noise table as a float32 array ``(size,)``, held once per machine
+(see :class:`ProcessBackend`), so that an ES perturbation
+``theta + sigma * sign * table[index : index + d]`` travels as ``(index, sign)``
+(TRES "Distributed Implementation"; Salimans et al. 2017 sec. 2.1). What runs on the workers is
+the caller's: the ES rollouts of :mod:`trustopt.envs.es_sampler`, the episodes of
+:mod:`trustopt.envs.pg_sampler`, the objective of :func:`trustopt.minimize`.
+
+Determinism: when ``fn(shared, item, noise)`` is a pure function, the results are the same bits
+for any number of workers and any backend (:class:`trustopt.workers_ray.RayBackend` included).
+
+Fault tolerance: when a worker process dies (``BrokenProcessPool``, during a batch or while
+idle), the pool is replaced and the chunks whose results did not arrive are run again
+(results already received are kept); a pure ``fn`` gives the same result the second time.
+After ``max_restarts`` consecutive failed attempts a :class:`WorkerError` is raised. Workers
+exit by themselves when their parent dies.
 """
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 import pickle
@@ -45,121 +38,25 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import shared_memory
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
-from trustopt._validation import ValidationError, check_int
-from trustopt.estimators import RunningMeanStd
-from trustopt.noise import NoiseTable, perturb
+from trustopt._backends import Backend, WorkerError, check_workers, chunks
+from trustopt._validation import ValidationError
+from trustopt.noise import NoiseTable
 
 __all__ = [
     "Backend",
     "SerialBackend",
     "ProcessBackend",
-    "RolloutJob",
-    "RolloutTask",
-    "TaskResult",
     "WorkerError",
     "BACKENDS",
     "make_backend",
-    "rollout_task",
-    "run_rollouts",
+    "max_local_workers",
+    "check_local_workers",
+    "resident",
 ]
-
-
-class WorkerError(RuntimeError):
-    """Worker processes kept dying: the batch could not be completed."""
-
-
-# ------------------------------------------------------------------------------------ tasks
-
-
-@dataclass(frozen=True, kw_only=True, eq=False)
-class RolloutJob:
-    """What all rollouts of one batch share (sent once per chunk of tasks).
-
-    ``env`` an :class:`~trustopt.envs.EnvSpec`; ``theta (d,)`` with ``d = act_dim * obs_dim``,
-    the flattened (row-major) ``W`` of the linear policy ``a = W (s - obs_mean) / obs_std``;
-    ``sigma`` the perturbation scale; ``obs_mean, obs_std (obs_dim,)`` the normalizer
-    (ARS V2 / TRES "state normalization", frozen during a batch); ``remove_survival_bonus``
-    (TRES/ARS: train on the reward without the survival bonus); ``max_steps`` (None: the
-    env's time limit).
-    """
-
-    env: Any
-    theta: np.ndarray
-    sigma: float
-    obs_mean: np.ndarray
-    obs_std: np.ndarray
-    act_dim: int
-    obs_dim: int
-    remove_survival_bonus: bool = True
-    max_steps: int | None = None
-
-    def __post_init__(self):
-        theta = np.ascontiguousarray(self.theta, dtype=np.float64)
-        if theta.shape != (self.act_dim * self.obs_dim,):
-            raise ValidationError(
-                f"theta: expected shape ({self.act_dim * self.obs_dim},) = act_dim * obs_dim, got {theta.shape}"
-            )
-        object.__setattr__(self, "theta", theta)
-
-
-@dataclass(frozen=True)
-class RolloutTask:
-    """One episode: parameters ``theta + sigma * sign * table[index : index + d]`` (``sign = 0``:
-    ``theta`` itself, for evaluation), environment reset with ``seed``."""
-
-    index: int
-    sign: float
-    seed: int
-
-
-@dataclass(frozen=True, eq=False)
-class TaskResult:
-    """``train_return`` (survival bonus removed if asked), ``env_return`` (the env's own reward),
-    ``length`` T, and ``obs_stats``, the :class:`~trustopt.estimators.RunningMeanStd` of the
-    observations s_0..s_{T-1} (``count = T``, ``mean``, ``M2``: ``2 obs_dim + 1`` numbers)."""
-
-    train_return: float
-    env_return: float
-    length: int
-    obs_stats: RunningMeanStd
-
-
-def rollout_task(job: RolloutJob, task: RolloutTask, noise: np.ndarray) -> TaskResult:
-    """Run one :class:`RolloutTask` of ``job`` (a pure function of its arguments)."""
-    from trustopt.envs import LinearPolicy, rollout
-
-    x = job.theta if task.sign == 0 else perturb(noise, job.theta, job.sigma, [task.index], [task.sign])[0]
-    policy = LinearPolicy(W=x.reshape(job.act_dim, job.obs_dim), mean=job.obs_mean, std=job.obs_std)
-    res = rollout(job.env, policy, seed=int(task.seed), max_steps=job.max_steps,
-                  remove_survival_bonus=job.remove_survival_bonus)
-    return TaskResult(train_return=res.train_return, env_return=res.env_return, length=res.length,
-                      obs_stats=res.obs_stats)
-
-
-def run_rollouts(backend: "Backend", job: RolloutJob, tasks: Sequence[RolloutTask]) -> list[TaskResult]:
-    """``[rollout_task(job, t) for t in tasks]`` on ``backend``, in task order."""
-    return backend.map(rollout_task, job, list(tasks))
-
-
-# ------------------------------------------------------------------------------------ backends
-
-
-class Backend(Protocol):
-    """Evaluates ``fn(shared, item, noise)`` for each item, returning results in item order."""
-
-    n_workers: int
-
-    def map(self, fn: Callable, shared: Any, items: Sequence) -> list: ...
-
-    def close(self) -> None: ...
-
-
-def _check_workers(n) -> int:
-    return check_int(n, "workers", 1)
 
 
 class SerialBackend:
@@ -282,7 +179,7 @@ class ProcessBackend:
     start_method: str | None = None
 
     def __post_init__(self):
-        self.n_workers = _check_workers(self.n_workers)
+        self.n_workers = check_workers(self.n_workers)
         if not isinstance(self.noise, NoiseTable):
             raise ValidationError(f"noise: expected a NoiseTable, got {type(self.noise).__name__}")
         self._ctx = multiprocessing.get_context(self.start_method)
@@ -320,8 +217,7 @@ class ProcessBackend:
         n = len(items)
         if n == 0:
             return []
-        size = max(1, math.ceil(n / (self.n_workers * self.chunks_per_worker)))
-        pending = [list(range(s, min(n, s + size))) for s in range(0, n, size)]
+        pending = [list(range(lo, hi)) for lo, hi in chunks(n, self.n_workers, self.chunks_per_worker)]
         results: list = [None] * n
         failures = 0
         while pending:
@@ -384,7 +280,7 @@ def _getpid(shared, item, noise) -> int:
 
 
 def _process_backend(workers: int, noise: NoiseTable) -> Backend:
-    workers = _check_workers(workers)
+    workers = check_workers(workers)
     return SerialBackend(noise) if workers == 1 else ProcessBackend(n_workers=workers, noise=noise)
 
 
@@ -412,3 +308,21 @@ def make_backend(name: str, workers: int, noise: NoiseTable | None = None, **opt
     if options and name != "ray":
         raise ValidationError(f"backend: {', '.join(sorted(options))} only apply to the 'ray' backend, not {name!r}")
     return BACKENDS[name](workers, noise if noise is not None else NoiseTable(), **options)
+
+
+def max_local_workers() -> int:
+    """The most worker processes the ``process`` backend may start on this machine: 4 per CPU (at
+    least 16). Rollouts are CPU-bound, so more only add overhead, and a mistyped count (``--workers
+    100000``) would otherwise fork until the machine stalls."""
+    return max(16, 4 * (os.cpu_count() or 1))
+
+
+def check_local_workers(workers, backend: str) -> int:
+    """``workers`` checked for ``backend``: an integer >= 1, and at most :func:`max_local_workers`
+    for the local ``process`` backend (a ValidationError naming ``workers`` otherwise)."""
+    check_workers(workers)
+    if backend == "process" and workers > max_local_workers():
+        raise ValidationError(f"workers: at most {max_local_workers()} local processes here (4 per CPU, at least "
+                              f"16; this machine has {os.cpu_count()} CPUs), got {workers}; for more, use "
+                              "--backend ray on a cluster")
+    return workers

@@ -13,14 +13,14 @@ Emerging AI Applications"):
 * an actor is a long-lived process, so the environment it builds on its first rollout
   (:func:`trustopt.envs.rollout` keeps one per process and :class:`~trustopt.envs.EnvSpec`)
   is reused for all later rollouts;
-* per batch, the shared part (a :class:`~trustopt.workers.RolloutJob`: ``theta``, ``sigma``,
-  the normalizer) is put once in the object store; the tasks travel in chunks of
-  :class:`~trustopt.workers.RolloutTask` ``(index, sign, seed)`` and the results come back as
-  :class:`~trustopt.workers.TaskResult` (returns, length, observation statistics);
-* results are returned in TASK ORDER whatever actor ran which chunk, and a task is a pure
-  function of ``(job, task, table)``, so :class:`RayBackend` gives the same bits as
-  :class:`~trustopt.workers.SerialBackend` and :class:`~trustopt.workers.ProcessBackend`,
-  for any number of workers.
+* per batch, the shared part (for the ES rollouts a :class:`~trustopt.envs.es_sampler.RolloutJob`:
+  ``theta``, ``sigma``, the normalizer) is put once in the object store; the items travel in
+  chunks (:func:`trustopt._backends.chunks`; for the ES rollouts
+  :class:`~trustopt.envs.es_sampler.RolloutTask` ``(index, sign, seed)``) and the results come
+  back in ITEM ORDER whatever actor ran which chunk; when ``fn`` is a pure function of
+  ``(shared, item, table)``, :class:`RayBackend` gives the same bits as
+  :class:`~trustopt.workers.SerialBackend` and :class:`~trustopt.workers.ProcessBackend`, for
+  any number of workers.
 
 Fault tolerance: an actor that dies (its process killed, its node lost:
 ``RayActorError``) is replaced by a new actor and the chunks it had not returned are run
@@ -44,14 +44,13 @@ Usage::
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections import deque
 from typing import Any, Callable, Iterable, Sequence
 
 from trustopt._validation import ValidationError, check_int
 from trustopt.noise import NoiseTable
-from trustopt.workers import WorkerError, _check_workers
+from trustopt._backends import WorkerError, check_workers, chunks
 
 __all__ = ["RayBackend", "RayMap", "import_ray", "init_ray", "ray_backend"]
 
@@ -150,7 +149,7 @@ class RayBackend:
     def __init__(self, n_workers: int, noise: NoiseTable | None = None, *, address: str | None = None,
                  chunks_per_worker: int = 4, in_flight: int = 2, max_restarts: int = 3,
                  start_timeout_s: float = 300.0):
-        self.n_workers = _check_workers(n_workers)
+        self.n_workers = check_workers(n_workers)
         if noise is not None and not isinstance(noise, NoiseTable):
             raise ValidationError(f"noise: expected a NoiseTable or None, got {type(noise).__name__}")
         chunks_per_worker = check_int(chunks_per_worker, "chunks_per_worker", 1)
@@ -227,8 +226,7 @@ class RayBackend:
         n = len(items)
         if n == 0:
             return []
-        size = max(1, math.ceil(n / (self.n_workers * self.chunks_per_worker)))
-        queue = deque((s, min(n, s + size)) for s in range(0, n, size))
+        queue = deque(chunks(n, self.n_workers, self.chunks_per_worker))
         results: list = [None] * n
         shared_ref = ray.put(shared)
         running: dict = {}  # ObjectRef -> (slot, chunk, actor generation)

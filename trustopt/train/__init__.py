@@ -12,24 +12,21 @@ The command line ``trustopt train|eval|plot`` (:mod:`trustopt.cli`) wraps these.
 from trustopt.train.checkpoint import CheckpointError
 from trustopt.train.config import ES_ALGOS, PG_ALGOS, TrainConfig, config_from_dict, resolve_config
 from trustopt.train.plot import plot_runs, read_progress
-from trustopt.train.trainer import (
-    PROGRESS_COLUMNS,
-    TrainResult,
-    evaluate_policy,
-    load_policy,
-    normalizer_arrays,
-    train,
-)
+from trustopt.train.run_folder import VersionMismatchWarning, evaluate_policy, library_versions, load_policy
+from trustopt.train.trainer import PG_PROGRESS_COLUMNS, PROGRESS_COLUMNS, TrainResult, normalizer_arrays, train
 
 __all__ = [
     "CheckpointError",
     "ES_ALGOS",
     "PG_ALGOS",
+    "PG_PROGRESS_COLUMNS",
     "PROGRESS_COLUMNS",
     "TrainConfig",
     "TrainResult",
+    "VersionMismatchWarning",
     "config_from_dict",
     "evaluate_policy",
+    "library_versions",
     "load_policy",
     "normalizer_arrays",
     "plot_runs",

@@ -24,7 +24,7 @@ assert len(MAGIC) == 16
 
 
 class CheckpointError(ValidationError):
-    """A checkpoint that is missing, corrupt, or belongs to a different configuration."""
+    """A checkpoint that is missing, corrupt, written by another version, or of a different configuration."""
 
 
 def save_checkpoint(path, payload: dict) -> None:
@@ -52,8 +52,10 @@ def load_checkpoint(path) -> dict:
         raise CheckpointError(f"checkpoint: {path} is corrupt (checksum mismatch; truncated or modified)")
     try:
         payload = pickle.loads(body)
-    except Exception as exc:  # noqa: BLE001 - a valid hash but unreadable content (other version)
-        raise CheckpointError(f"checkpoint: {path} cannot be read by this version of trustopt ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - a valid hash but classes this version does not have
+        raise CheckpointError(f"checkpoint: {path} was written by another version of trustopt and cannot be read "
+                              f"by this one ({type(exc).__name__}: {exc}); continue it with that version, or start "
+                              "a new run in another --out") from None
     if not isinstance(payload, dict) or "config" not in payload:
         raise CheckpointError(f"checkpoint: {path} has an unexpected layout")
     return payload

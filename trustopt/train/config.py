@@ -68,7 +68,7 @@ __all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE",
 
 #: Algorithms ``trustopt train`` runs (the ES family: parameter-space perturbations).
 ES_ALGOS = ("tres", "es", "ars")
-#: Policy-gradient algorithms (linear Gaussian policies, :mod:`trustopt.train.pg_trainer`).
+#: Policy-gradient algorithms (linear Gaussian policies; :mod:`trustopt.train.trainer`'s second family).
 PG_ALGOS = ("vpg", "npg", "trpo", "ppo", "trefree", "stro")
 #: Hyperparameters of the policy-gradient family only / of the ES family only.
 PG_FIELDS = ("batch_steps", "gamma", "delta", "cg_iters", "cg_damping", "epsilon", "minibatch_size", "init_log_std",

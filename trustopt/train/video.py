@@ -41,7 +41,7 @@ def record_video(path, video_dir, *, episodes: int = 1, seeds=None, name_prefix:
     ``seeds``: the reset seeds (None: 0, 1, ...). The episodes follow the environment's own time
     limit and ``env_kwargs``; the policy acts by its mean action (``deterministic=True``)."""
     from trustopt._io import make_folder
-    from trustopt.train.trainer import _saved_env_spec, load_policy
+    from trustopt.train.run_folder import load_policy, saved_env_spec
 
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValidationError(f"episodes: expected an integer >= 1, got {episodes!r}")
@@ -50,7 +50,7 @@ def record_video(path, video_dir, *, episodes: int = 1, seeds=None, name_prefix:
     _check_moviepy()
     if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
         os.environ["MUJOCO_GL"] = "egl"  # read when the first renderer is created; glfw needs a display
-    spec = _saved_env_spec(data)
+    spec = saved_env_spec(data)
     import gymnasium
     from gymnasium.wrappers import RecordVideo
 
