@@ -755,33 +755,10 @@ def run_claim(
     """
     t0 = time.perf_counter()
     res = ClaimResult(id=claim.id, source=claim.source, kind=claim.kind, expected=claim.expected, notes=claim.notes)
-    rng = claim_rng(claim.id, seed)
-    n_random = n if claim.max_instances is None else min(n, claim.max_instances)
     acc = _Acc(claim=claim)
-    keep = 4 if (search and claim.search) else 0
     try:
-        # 1. regression instances
-        if regressions_dir is not False:
-            regs = load_regressions(claim.id, None if regressions_dir is None else regressions_dir)
-            for batch in _group_by_shape(regs):
-                out = _run_check(claim, batch)
-                acc.add(batch, out, keep=0, source="regression")
-                res.regression_instances += _batch_size(batch)
-        # 2. random instances
-        batches = claim.draw(rng, n_random)
-        for batch in batches:
-            out = _run_check(claim, batch)
-            acc.add(batch, out, keep=keep, source="random")
-            res.random_instances += out.slack.shape[0]
-            if progress:
-                progress(out.slack.shape[0])
-        res.tightness_random = acc.tight
-        # 3. adversarial search from the tightest random instances of every size class
-        if keep and acc.seeds:
-            budget = search_budget_for(claim, n, search_budget, classes=len(acc.seeds))
-            for s in search_classes(claim, acc.seeds, rng, budget):
-                acc.add(s.pop, s.out, keep=0, source="adversarial")
-                res.adversarial_instances += s.evaluated
+        _check_instances(claim, res, acc, claim_rng(claim.id, seed), n, search=search, search_budget=search_budget,
+                         regressions_dir=regressions_dir, progress=progress)
     except Exception as exc:  # reported, never hidden
         res.error = f"{type(exc).__name__}: {exc}"
     res.instances = res.random_instances + res.regression_instances + res.adversarial_instances
@@ -791,45 +768,82 @@ def run_claim(
     res.tightness = acc.tight if np.isfinite(acc.tight) else float("nan")
     res.tightest = acc.tightest
     if acc.worst_violation is not None and res.error is None:
-        rel, inst, source = acc.worst_violation
-        small = shrink(claim, inst)
-        cert = None
-        if claim.exact is not None:
-            # a violation is proved on exact rationals (the shrunk instance, else the instance as
-            # found); when the exact slack of both is >= 0 the float violations were round-off and
-            # are not reported; when no certificate can be computed (e.g. an instance type the
-            # evaluator does not cover) or its interval straddles 0, the verdict stays a float one
-            refuted = True
-            for cand in (small, inst):
-                c, why = certify(claim, cand)
-                if c is not None and c.violated:
-                    cert, small, refuted = c, cand, False
-                    break
-                refuted = refuted and c is not None and c.holds
-            res.certified = cert is not None
-            if refuted:
-                res.unconfirmed_violations = res.violations
-                res.violations = 0
-                res.exact_note = "the exact slack of the float counterexample is >= 0 (round-off)"
-                res.seconds = time.perf_counter() - t0
-                return res
-            if cert is None:
-                res.exact_note = why
-        out = claim.check_one(small)
-        info = {
-            "found_by": source,
-            "seed": int(seed),
-            "slack": float(out.slack[0]),
-            "scale": float(out.scale[0]),
-            "tol": float(out.tol[0]),
-            "bound": None if out.bound is None else float(out.bound[0]),
-            "corrected": claim.notes,
-        }
-        if res.certified:
-            info["certificate"] = certificate_json(cert)
-        res.counterexample = {"instance": to_jsonable(small), **info}
-        if save and regressions_dir is not False:
-            path = save_regression(claim, small, info, None if regressions_dir is None else regressions_dir)
-            res.counterexample["stored_as"] = str(path)
+        _report_counterexample(claim, res, acc.worst_violation, seed, save=save, regressions_dir=regressions_dir)
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _check_instances(claim: Claim, res: ClaimResult, acc: _Acc, rng, n: int, *, search, search_budget,
+                     regressions_dir, progress) -> None:
+    """The three sources of instances of :func:`run_claim`, in order, into ``acc`` and the counts of ``res``."""
+    n_random = n if claim.max_instances is None else min(n, claim.max_instances)
+    keep = 4 if (search and claim.search) else 0
+    # 1. regression instances
+    if regressions_dir is not False:
+        regs = load_regressions(claim.id, None if regressions_dir is None else regressions_dir)
+        for batch in _group_by_shape(regs):
+            out = _run_check(claim, batch)
+            acc.add(batch, out, keep=0, source="regression")
+            res.regression_instances += _batch_size(batch)
+    # 2. random instances
+    for batch in claim.draw(rng, n_random):
+        out = _run_check(claim, batch)
+        acc.add(batch, out, keep=keep, source="random")
+        res.random_instances += out.slack.shape[0]
+        if progress:
+            progress(out.slack.shape[0])
+    res.tightness_random = acc.tight
+    # 3. adversarial search from the tightest random instances of every size class
+    if keep and acc.seeds:
+        budget = search_budget_for(claim, n, search_budget, classes=len(acc.seeds))
+        for s in search_classes(claim, acc.seeds, rng, budget):
+            acc.add(s.pop, s.out, keep=0, source="adversarial")
+            res.adversarial_instances += s.evaluated
+
+
+def _report_counterexample(claim: Claim, res: ClaimResult, worst_violation, seed: int, *, save, regressions_dir):
+    """Shrink the worst violation, certify it on exact rationals where the claim can, and record it
+    in ``res.counterexample`` (and as a regression instance when ``save``)."""
+    rel, inst, source = worst_violation
+    small = shrink(claim, inst)
+    cert = None
+    if claim.exact is not None:
+        cert, small, refuted, why = _certify(claim, small, inst)
+        res.certified = cert is not None
+        if refuted:
+            res.unconfirmed_violations = res.violations
+            res.violations = 0
+            res.exact_note = "the exact slack of the float counterexample is >= 0 (round-off)"
+            return
+        if cert is None:
+            res.exact_note = why
+    out = claim.check_one(small)
+    info = {
+        "found_by": source,
+        "seed": int(seed),
+        "slack": float(out.slack[0]),
+        "scale": float(out.scale[0]),
+        "tol": float(out.tol[0]),
+        "bound": None if out.bound is None else float(out.bound[0]),
+        "corrected": claim.notes,
+    }
+    if res.certified:
+        info["certificate"] = certificate_json(cert)
+    res.counterexample = {"instance": to_jsonable(small), **info}
+    if save and regressions_dir is not False:
+        path = save_regression(claim, small, info, None if regressions_dir is None else regressions_dir)
+        res.counterexample["stored_as"] = str(path)
+
+
+def _certify(claim: Claim, small, inst):
+    """``(certificate, instance, refuted, why)``: a violation is proved on exact rationals (the shrunk
+    instance, else the instance as found); when the exact slack of both is >= 0 the float violations
+    were round-off (``refuted``); when no certificate can be computed (e.g. an instance type the
+    evaluator does not cover) or its interval straddles 0, the verdict stays a float one."""
+    refuted, why = True, None
+    for cand in (small, inst):
+        c, why = certify(claim, cand)
+        if c is not None and c.violated:
+            return c, cand, False, why
+        refuted = refuted and c is not None and c.holds
+    return None, small, refuted, why
