@@ -18,8 +18,7 @@ Sources of the defaults
   230; issue #2, a user following Table 9: Swimmer N = b = 1, Walker2d N = 40, b = 30),
   rl-baselines3-zoo ``hyperparams/ars.yml`` ("params closest to original paper"; all six rows
   as above except Humanoid, where the zoo uses N = b = 256) and a research fork's run script
-  with the authors' ``ars.py`` (all six rows as above). Walker2d was (0.025, 0.01, 40, 30)
-  here until it was checked: alpha and nu were wrong.
+  with the authors' ``ars.py`` (all six rows as above).
 * TRES (Liu et al. 2019, sec. "Experimental Settings" and "Impact of hyper-parameters"):
   linear policies initialized at zero, antithetic sampling, survival-bonus removal, centered
   rank fitness shaping, state normalization, clip factor ``lambda_ = 14`` (Fig. 3: best of
@@ -203,24 +202,33 @@ class TrainConfig:
                 family = "the ES family (tres, es, ars)" if pg else "the policy-gradient family"
                 raise ValidationError(f"{name}: a hyperparameter of {family}, not of {self.algo!r}")
         if pg:
-            for name in ("batch_steps", "cg_iters", "minibatch_size"):
-                if getattr(self, name) is not None:
-                    check_int(getattr(self, name), name, 1)
-            for name in ("gamma", "lambda_"):
-                v = getattr(self, name)
-                if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1):
-                    raise ValidationError(f"{name}: expected a number in [0, 1], got {v!r}")
-            for name in ("delta", "epsilon"):
-                v = getattr(self, name)
-                if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                          and math.isfinite(v) and v > 0):
-                    raise ValidationError(f"{name}: expected a finite number > 0, got {v!r}")
-            for name in ("cg_damping", "init_log_std"):
-                v = getattr(self, name)
-                if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                                          and (name == "init_log_std" or v >= 0)):
-                    raise ValidationError(f"{name}: expected a finite number{' >= 0' if name == 'cg_damping' else ''}, "
-                                          f"got {v!r}")
+            self._check_pg_numbers()
+        self._check_vine()
+        self._check_common()
+
+    def _check_pg_numbers(self) -> None:
+        """The policy-gradient family's counts and numbers (those that are set)."""
+        for name in ("batch_steps", "cg_iters", "minibatch_size"):
+            if getattr(self, name) is not None:
+                check_int(getattr(self, name), name, 1)
+        for name in ("gamma", "lambda_"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1):
+                raise ValidationError(f"{name}: expected a number in [0, 1], got {v!r}")
+        for name in ("delta", "epsilon"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                      and math.isfinite(v) and v > 0):
+                raise ValidationError(f"{name}: expected a finite number > 0, got {v!r}")
+        for name in ("cg_damping", "init_log_std"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                                      and (name == "init_log_std" or v >= 0)):
+                raise ValidationError(f"{name}: expected a finite number{' >= 0' if name == 'cg_damping' else ''}, "
+                                      f"got {v!r}")
+
+    def _check_vine(self) -> None:
+        """``vine`` (TRPO only) and the options of the vine sampler (only with ``vine``)."""
         if self.vine is not None and not isinstance(self.vine, bool):
             raise ValidationError(f"vine: expected true or false, got {self.vine!r}")
         if self.vine and self.algo != "trpo":
@@ -235,6 +243,9 @@ class TrainConfig:
                 if getattr(self, name) is not None:
                     raise ValidationError(f"{name}: not an option of TRPO's vine sampling (its trunk is "
                                           "n_trunk_episodes whole episodes; Q-values from branch rollouts)")
+
+    def _check_common(self) -> None:
+        """The budget, seeds, evaluation and the ES family's numbers (those that are set)."""
         check_int(self.timesteps, "timesteps", 1)
         check_int(self.seed, "seed", 0)
         check_int(self.eval_every, "eval_every", 0)

@@ -170,6 +170,55 @@ def _curve(p: dict) -> tuple[np.ndarray, np.ndarray, str]:
     return t, p.get("train_return_mean", np.full(t.shape, math.nan)), "training"
 
 
+def _read_items(runs: list[str]) -> list[tuple]:
+    """Every run read before drawing: ``("run", path, progress, config)`` for a run folder,
+    ``("seeds", folder, [(path, progress, config), ...])`` per group of runs that differ only by seed."""
+    items = []
+    for path in runs:
+        seeds = [] if os.path.isfile(os.path.join(path, "progress.csv")) else _runs_of(path)
+        if not seeds:
+            items.append(("run", path, read_progress(path), _config(path)))
+            continue
+        groups: dict[str, list] = {}
+        for r in seeds:
+            c = _config(r)
+            groups.setdefault(_group_key(c), []).append((r, read_progress(r), c))
+        items.extend(("seeds", path, members) for members in groups.values())
+    return items
+
+
+def _draw_run(ax, run: str, p: dict, c: dict) -> str:
+    """One run's curve: evaluation mean +- std, or the training return (dashed); returns its kind."""
+    t, y, kind = _curve(p)
+    if kind == "evaluation":
+        ok = ~np.isnan(p["eval_mean"])
+        sd = p.get("eval_std", np.zeros(ok.shape))[ok]
+        line, = ax.plot(t, y, marker="o", markersize=3, label=_label(run, c) + ": evaluation mean ± std")
+        ax.fill_between(t, y - sd, y + sd, alpha=0.2, color=line.get_color())
+    elif t.size:
+        ax.plot(t, y, linestyle="--", label=f"{_label(run, c)}: {_train_quantity(c)}")
+    return kind
+
+
+def _draw_seeds(ax, folder: str, members: list, agg: str) -> str:
+    """One curve over seeds: ``agg`` on a common grid with a 95% bootstrap band; returns its kind."""
+    curves = [_curve(p) for _, p, _ in members]
+    kind = "evaluation" if all(k == "evaluation" for _, _, k in curves) else "training"
+    if kind == "training":  # one quantity per curve: the training return when a seed has no evaluation
+        curves = [(p["timesteps"], p["train_return_mean"], "training") for _, p, _ in members]
+    grid, values = common_grid([(t, y) for t, y, _ in curves])
+    point, lo, hi = aggregate(values, agg)
+    c = members[0][2]
+    algo = f"{c.get('algo')} (vine)" if c.get("vine") else c.get("algo")
+    what = "evaluation return" if kind == "evaluation" else _train_quantity(c)
+    name = "IQM" if agg == "iqm" else "mean"
+    label = (f"{algo} {c.get('env_id')} ({os.path.basename(os.path.normpath(folder))}): {what}, {name} of "
+             f"{len(members)} seed{'' if len(members) == 1 else 's'}, 95% bootstrap CI")
+    line, = ax.plot(grid, point, linestyle="-" if kind == "evaluation" else "--", label=label)
+    ax.fill_between(grid, lo, hi, alpha=0.25, color=line.get_color())
+    return kind
+
+
 def plot_runs(runs, output, *, target: float | None = None, title: str | None = None, agg: str = "iqm") -> str:
     """Draw learning curves against training timesteps and write ``output`` (PNG/PDF/SVG by suffix;
     an unknown suffix or a path that cannot be written is a ValidationError before any run is read).
@@ -192,49 +241,10 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     out = os.fspath(output)
     _image_format(out)
     check_writable("output", out)
-    items = []  # ("run", path, progress, config) or ("seeds", folder, [(path, progress, config), ...])
-    for path in runs:  # every run readable before drawing
-        seeds = [] if os.path.isfile(os.path.join(path, "progress.csv")) else _runs_of(path)
-        if not seeds:
-            items.append(("run", path, read_progress(path), _config(path)))
-            continue
-        groups: dict[str, list] = {}
-        for r in seeds:
-            c = _config(r)
-            groups.setdefault(_group_key(c), []).append((r, read_progress(r), c))
-        items.extend(("seeds", path, members) for members in groups.values())
+    items = _read_items(runs)
     fig = Figure(figsize=(7, 4.5))
     ax = fig.subplots()
-    kinds = set()
-    for item in items:
-        if item[0] == "run":
-            _, run, p, c = item
-            t, y, kind = _curve(p)
-            if kind == "evaluation":
-                ok = ~np.isnan(p["eval_mean"])
-                sd = p.get("eval_std", np.zeros(ok.shape))[ok]
-                line, = ax.plot(t, y, marker="o", markersize=3, label=_label(run, c) + ": evaluation mean ± std")
-                ax.fill_between(t, y - sd, y + sd, alpha=0.2, color=line.get_color())
-            elif t.size:
-                ax.plot(t, y, linestyle="--", label=f"{_label(run, c)}: {_train_quantity(c)}")
-            kinds.add(kind)
-            continue
-        _, folder, members = item
-        curves = [_curve(p) for _, p, _ in members]
-        kind = "evaluation" if all(k == "evaluation" for _, _, k in curves) else "training"
-        if kind == "training":  # one quantity per curve: the training return when a seed has no evaluation
-            curves = [(p["timesteps"], p["train_return_mean"], "training") for _, p, _ in members]
-        grid, values = common_grid([(t, y) for t, y, _ in curves])
-        point, lo, hi = aggregate(values, agg)
-        c = members[0][2]
-        algo = f"{c.get('algo')} (vine)" if c.get("vine") else c.get("algo")
-        what = "evaluation return" if kind == "evaluation" else _train_quantity(c)
-        name = "IQM" if agg == "iqm" else "mean"
-        label = (f"{algo} {c.get('env_id')} ({os.path.basename(os.path.normpath(folder))}): {what}, {name} of "
-                 f"{len(members)} seed{'' if len(members) == 1 else 's'}, 95% bootstrap CI")
-        line, = ax.plot(grid, point, linestyle="-" if kind == "evaluation" else "--", label=label)
-        ax.fill_between(grid, lo, hi, alpha=0.25, color=line.get_color())
-        kinds.add(kind)
+    kinds = {_draw_run(ax, *item[1:]) if item[0] == "run" else _draw_seeds(ax, *item[1:], agg) for item in items}
     if target is not None:
         ax.axhline(target, color="k", linestyle="--", linewidth=1, label=f"threshold {target:g}")
     ax.set_xlabel("training timesteps")
