@@ -289,6 +289,10 @@ def test_es_sampler_batch_against_direct_serial_rollouts():
         serial.sample(draw, rms0, seeds[:2])
     with pytest.raises(ValidationError, match="draw: expected noise-table rows"):
         serial.sample(SimpleNamespace(theta=theta, sigma=sigma, index=None, sign=None), rms0, seeds)
+    for bad, field in ((dict(env=3), "env"), (dict(noise=None), "noise"), (dict(obs_norm=1), "obs_norm"),
+                       (dict(backend=object()), "backend")):
+        with pytest.raises(ValidationError, match=f"^{field}: "):
+            MujocoPerturbationSampler(**{"env": spec, "noise": table, **bad})
 
 
 # ------------------------------------------------------------------------------ checkpoints of another version

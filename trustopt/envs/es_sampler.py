@@ -38,8 +38,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from trustopt._validation import ValidationError
-from trustopt.envs import EnvSpec, LinearPolicy, cached_env, rollout
+from trustopt.envs import EnvSpec, LinearPolicy, rollout
 from trustopt.envs.pg_sampler import obs_normalizer
+from trustopt.envs.sampler_checks import check_env_sampler
 from trustopt.estimators import RunningMeanStd
 from trustopt.noise import NoiseTable, perturb
 
@@ -169,21 +170,13 @@ class MujocoPerturbationSampler:
     act_dim: int = field(init=False)
 
     def __post_init__(self):
-        env = EnvSpec(env_id=self.env) if isinstance(self.env, str) else self.env
-        if not isinstance(env, EnvSpec):
-            raise ValidationError(f"env: expected an EnvSpec or a Gymnasium id, got {type(self.env).__name__}")
-        object.__setattr__(self, "env", env)
+        dims = check_env_sampler(self.env, obs_norm=self.obs_norm, remove_survival_bonus=self.remove_survival_bonus,
+                                 backend=self.backend)
         if not isinstance(self.noise, NoiseTable):
             raise ValidationError(f"noise: expected a NoiseTable, got {type(self.noise).__name__}")
-        for name in ("obs_norm", "remove_survival_bonus"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValidationError(f"{name}: expected True or False, got {getattr(self, name)!r}")
-        if self.backend is not None and not (hasattr(self.backend, "map") and hasattr(self.backend, "n_workers")):
-            raise ValidationError(f"backend: expected None or a trustopt.workers backend (with map and n_workers), "
-                                  f"got {type(self.backend).__name__}")
-        e = cached_env(env)
-        object.__setattr__(self, "obs_dim", int(e.obs_dim))
-        object.__setattr__(self, "act_dim", int(e.act_dim))
+        object.__setattr__(self, "env", dims.spec)
+        object.__setattr__(self, "obs_dim", dims.obs_dim)
+        object.__setattr__(self, "act_dim", dims.act_dim)
 
     @property
     def n_params(self) -> int:
