@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from trustopt import smoothing
-from trustopt.algorithms.es import antithetic_gradient, vanilla_gradient
+from trustopt.estimators import antithetic_gradient, vanilla_gradient
 from proofs_check import _rational as R, draws
 from proofs_check._exact import H_COMPLEX, softmax
 from proofs_check.registry import Claim, Field, Outcome, register
@@ -422,7 +422,7 @@ CHUNK = 25
 
 
 def check_es_unbiased(b, *, estimator_factor: float = 1.0) -> Outcome:
-    """TRES eq. 4-6: the vanilla and antithetic estimators of :mod:`trustopt.algorithms.es` are
+    """TRES eq. 4-6: the vanilla and antithetic estimators of :mod:`trustopt.estimators` are
     unbiased for ``grad J(theta) = H theta + g`` (quadratic ``F``, TRES eq. 4 in closed form).
     STATISTICAL: ``REPLICATES`` independent estimates (``N`` samples each, seed stored in the
     instance); slack ``Z_CRIT - max_j |z_j|`` with ``z_j`` the standardized mean error per

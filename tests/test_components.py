@@ -145,7 +145,7 @@ def test_loop_policies_have_the_protocol_and_take_fisher_weights_as_given():
     components call). fisher_vector_product takes its weights AS GIVEN: on an exact batch
     (w = rho_pi(s) pi(a|s), sum 1/(1-gamma) = 10) it is the rho_pi-weighted (UNNORMALIZED) Fisher
     matrix of the oracle, and MeanKL's metric is that product at the normalized weights (dbar_pi)."""
-    from trustopt.algorithms.es import GaussianSearch
+    from trustopt.components.search import GaussianSearch
     from trustopt.components.flat_policies import FlatLinearGaussian
     from trustopt.core.protocols import Policy
     from trustopt.policies import LinearGaussian

@@ -14,16 +14,9 @@ from scipy import stats
 
 from trustopt import smoothing
 from trustopt._validation import ValidationError
-from trustopt.algorithms.ars import ars_direction
-from trustopt.algorithms.es import (
-    GaussianSearch,
-    antithetic_gradient,
-    impute_nonfinite,
-    make_batch,
-    vanilla_gradient,
-)
-from trustopt.algorithms.trust_region_es import bfgs_update, dogleg
-from trustopt.algorithms.tres import clipped_surrogate
+from trustopt.components.es_steps import ars_direction, bfgs_update, clipped_surrogate, dogleg
+from trustopt.components.search import GaussianSearch, impute_nonfinite, make_batch
+from trustopt.estimators import antithetic_gradient, vanilla_gradient
 from trustopt.components.surrogates import ImportanceSampled
 from trustopt.noise import NoiseTable, orthogonal_directions
 
@@ -223,7 +216,7 @@ def test_adam_matches_kingma_ba_algorithm():
 
     import trustopt.algorithms.es  # noqa: F401
     import trustopt.components.steps  # noqa: F401
-    assert sys.modules["trustopt.algorithms.es"].adam is adam and sys.modules["trustopt.components.steps"].adam is adam
+    assert sys.modules["trustopt.components.es_steps"].adam is adam and sys.modules["trustopt.components.steps"].adam is adam
 
 
 def test_nonfinite_values_get_the_worst_finite_value():
@@ -290,8 +283,44 @@ def test_isotropic_fast_paths_equal_the_per_dimension_formulas():
     np.testing.assert_allclose(pol.kl_dims(theta, theta + 1, s1), pol.kl_dims(theta, theta + 1, sd), rtol=1e-13)
 
 
-def test_registry_factories_run_through_the_core_loop():
-    """es / ars / tres compose a core Method that trustopt.run drives (reward maximization)."""
+def _components(method):
+    return (method.name, type(method.policy), method.sampler, method.surrogate, method.distance, method.step,
+            method.acceptance, method.radius_rule, bytes(np.asarray(method.theta0)))
+
+
+@pytest.mark.parametrize("name", ["es", "ars", "tres", "trust-region-es"])
+@pytest.mark.parametrize("adapt", [True, False])
+def test_every_entry_point_builds_the_registrys_method(name, adapt):
+    """``trustopt.run(name, F)``, the ask/tell class and ``minimize(method=name)`` build the same
+    registered composition (equal components and hyperparameters), and ``run`` follows the same
+    iterates as the ask/tell class told ``-F`` with the same seed."""
+    from trustopt.algorithms import get
+    from trustopt.api import run
+    from trustopt.asktell import METHODS
+    from trustopt.optimize import _method
+
+    if name == "trust-region-es" and not adapt:
+        pytest.skip("the trust-region ES is always adaptive")
+    target = np.array([1.0, -2.0, 0.5])
+
+    def reward(X):
+        return -np.sum((np.atleast_2d(X) - target) ** 2, axis=1)
+
+    mode = {} if name == "trust-region-es" else dict(adapt=adapt)
+    registered = get(name)(None, theta0=np.zeros(3), sigma0=0.1, **mode)
+    opt = METHODS[name](np.zeros(3), 0.1, seed=0, **mode)
+    assert _method(name)[1] is type(opt) and _components(opt.method) == _components(registered)
+    assert opt.method.hyperparameters == registered.hyperparameters
+    res = run(name, reward, theta0=np.zeros(3), sigma0=0.1, max_iter=30, seed=0, **mode)
+    assert _components(res.method) == _components(registered)
+    while opt.nit < 30:
+        X = opt.ask()
+        opt.tell(X, -reward(X))
+    assert np.array_equal(opt.state.theta, res.theta) and len(res.history) == 30
+
+
+def test_run_drives_the_es_family_to_the_optimum():
+    """es / ars / tres through ``trustopt.run`` (reward maximization) in both modes."""
     from trustopt.algorithms.ars import ars
     from trustopt.algorithms.es import es
     from trustopt.algorithms.tres import tres
@@ -302,17 +331,16 @@ def test_registry_factories_run_through_the_core_loop():
     def reward(X):
         return -np.sum((np.atleast_2d(X) - target) ** 2, axis=1)
 
-    for factory, hp in ((es, dict(sigma=0.1, lr=0.05, l2=0.0)), (ars, dict(nu=0.1, alpha=0.05)),
-                        (tres, dict(sigma=0.1, lr=0.5))):
-        method = factory(reward, theta0=np.zeros(3), **hp)
+    for factory, hp in ((es, dict(adapt=False, lr=0.05, l2=0.0, optimizer="sgd")), (ars, dict(adapt=False, alpha=0.05)),
+                        (tres, dict(adapt=False, lr=0.5)), (es, {}), (ars, {}), (tres, {})):
+        method = factory(reward, theta0=np.zeros(3), sigma0=0.1, popsize=40, **hp)
         res = run(method, None, max_iter=150, seed=0)
-        assert np.sum((res.theta - target) ** 2) < 0.05 * np.sum(target**2), (method.name, res.theta)
-        again = run(factory(reward, theta0=np.zeros(3), **hp), None, max_iter=150, seed=0)
+        assert np.sum((res.theta - target) ** 2) < 0.05 * np.sum(target**2), (method.name, hp, res.theta)
+        again = run(factory(reward, theta0=np.zeros(3), sigma0=0.1, popsize=40, **hp), None, max_iter=150, seed=0)
         assert np.array_equal(res.theta, again.theta)  # same seed, same result
-
-    res = run("tres", reward, max_iter=150, seed=0, theta0=np.zeros(3), sigma=0.1, lr=0.5)
-    assert np.sum((res.theta - target) ** 2) < 0.05 * np.sum(target**2)
     with pytest.raises(ValidationError, match="exact"):
-        es(reward, theta0=np.zeros(3), exact=True)
+        es(reward, theta0=np.zeros(3), sigma0=0.1, exact=True)
     with pytest.raises(ValidationError, match="problem"):
-        es("HalfCheetah-v5", theta0=np.zeros(3))
+        es("HalfCheetah-v5", theta0=np.zeros(3), sigma0=0.1)
+    with pytest.raises(ValidationError, match="^sigma0: 'tres' needs the initial standard deviation"):
+        run("tres", reward, theta0=np.zeros(3), max_iter=1, seed=0)

@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import OptimizeResult
 
 from trustopt._validation import ValidationError
-from trustopt.blackbox import ARS, ES, TRES, TrustRegionES
+from trustopt.asktell import ARS, ES, TRES, TrustRegionES
 from trustopt.optimize import EvaluationWarning, minimize
 
 from _helpers import subproblem
@@ -307,8 +307,8 @@ def test_fresh_ratio_test_use_std_is_stro_eq_4_14_with_the_sample_std():
     """FreshRatioTest(use_std=True): r_k = (eta_hat(theta_tilde) - eta_hat(theta_k)) / (sigma_hat + pred)
     with sigma_hat the sample standard deviation of the model batch (STRO eq. 4.2, ddof=1), computed
     here independently from the returns."""
-    from trustopt.algorithms.es import make_batch
-    from trustopt.algorithms.trust_region_es import FreshRatioTest
+    from trustopt.components.acceptance import FreshRatioTest
+    from trustopt.components.search import make_batch
     from trustopt.core.types import Proposal
 
     rng = np.random.default_rng(3)
@@ -334,8 +334,8 @@ def test_fresh_ratio_test_use_std_is_stro_eq_4_14_with_the_sample_std():
 def test_ars_step_reports_an_odd_batch_as_a_failure_without_raising():
     """A step solver never raises (core.loop): an odd batch is a subproblem failure at theta_k;
     the same samples as pairs give a step."""
-    from trustopt.algorithms.ars import ARSStep
-    from trustopt.algorithms.es import make_batch
+    from trustopt.components.es_steps import ARSStep
+    from trustopt.components.search import make_batch
 
     rng = np.random.default_rng(0)
     theta = np.zeros(2)
@@ -357,8 +357,8 @@ def test_trustopt_minimize_is_the_function_whatever_was_imported_first():
     import subprocess
     import sys
 
-    code = ("import trustopt.blackbox, trustopt.optimize, trustopt.train.trainer, trustopt, numpy as np; "
-            "from trustopt.blackbox import TRESOptions; "
+    code = ("import trustopt.asktell, trustopt.optimize, trustopt.train.trainer, trustopt, numpy as np; "
+            "from trustopt.algorithms.tres import TRESOptions; "
             "assert callable(trustopt.minimize) and trustopt.minimize is trustopt.optimize.minimize; "
             "assert trustopt.TRESOptions is TRESOptions")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -376,3 +376,22 @@ def test_every_documented_submodule_is_reachable_from_a_plain_import():
             "assert callable(trustopt.workers.make_backend) and callable(trustopt.train.train)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_an_optimizer_pickled_by_the_previous_version_is_refused_with_one_clear_message():
+    """trustopt 0.1 pickled its ask/tell optimizers as ``trustopt.blackbox.TRES`` (a module that is
+    now :mod:`trustopt.asktell`): loading one names the version and what to do, and a pickle of
+    another layout of :class:`AskTell` is refused the same way."""
+    import pickle
+
+    old = b"ctrustopt.blackbox\nTRES\n)\x81}b."  # GLOBAL trustopt.blackbox TRES, NEWOBJ, BUILD {}: 0.1's layout
+    with pytest.raises(ValidationError, match=r"^trustopt.blackbox.TRES: trustopt.blackbox was replaced by "
+                                              r"trustopt.asktell in trustopt 0.2 .* cannot be resumed"):
+        pickle.loads(old)
+    opt = TRES(np.ones(3), 0.5, seed=0)
+    state = dict(opt.__dict__, format=1)
+    clone = TRES.__new__(TRES)
+    with pytest.raises(ValidationError, match="^pickle: this TRES was pickled by another version of trustopt"):
+        clone.__setstate__(state)
+    again = pickle.loads(pickle.dumps(opt))
+    assert np.array_equal(again.ask(), opt.ask())

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from trustopt._validation import ValidationError
-from trustopt.blackbox import (ARS, ES, METHODS, TRES, ARSOptions, ESOptions, TRESOptions, TrustRegionES,
-                               TrustRegionESOptions)
+from trustopt import ARSOptions, ESOptions, TRESOptions, TrustRegionESOptions
+from trustopt.asktell import ARS, ES, METHODS, TRES, TrustRegionES
 from trustopt.optimize import MinimizeOptions, minimize
 
-M = importlib.import_module("trustopt.blackbox")
+M = importlib.import_module("trustopt.asktell")
 OPTION_CLASSES = {"ES": ESOptions, "ARS": ARSOptions, "TRES": TRESOptions, "TrustRegionES": TrustRegionESOptions}
 RUN_KEYWORDS = {"popsize"}  # constructor keywords that are not hyperparameters
 X0 = np.array([-0.5, 0.3, 0.8, -0.2])
@@ -163,7 +163,7 @@ def test_mode_defaults_are_the_class_tables():
 
 def test_minimize_defaults_agree_with_the_ask_tell_defaults():
     """MinimizeOptions' stopping defaults are the ones the ask/tell classes use on their own."""
-    sig = inspect.signature(M._ESBase.__init__).parameters
+    sig = inspect.signature(M._Named.__init__).parameters
     d = MinimizeOptions()
     for name in ("tolx", "tolfun", "ftarget", "maxiter", "popsize", "noise"):
         assert getattr(d, name) == sig[name].default, name
@@ -239,20 +239,20 @@ def test_unknown_keyword_is_named_and_the_valid_ones_listed(cls):
     with pytest.raises(ValidationError) as e:
         cls(X0, 0.3, seed=0, step_size=0.1)
     msg = str(e.value)
-    assert msg.startswith("step_size: unknown hyperparameter of " + cls.__name__)
+    assert msg.startswith("step_size: unknown hyperparameter of " + cls.algorithm)  # the registry's name
     assert msg.endswith("valid: " + ", ".join(valid))
 
 
 def test_trust_region_es_has_no_adapt():
-    """It was accepted and ignored; it is now an unknown keyword (the method is always adaptive)."""
-    with pytest.raises(ValidationError, match="^adapt: unknown hyperparameter of TrustRegionES"):
+    """The method is always adaptive, so ``adapt`` is an unknown keyword, not one silently ignored."""
+    with pytest.raises(ValidationError, match="^adapt: unknown hyperparameter of trust-region-es"):
         TrustRegionES(X0, 0.3, seed=0, adapt=False)
 
 
 def test_options_and_keywords_are_exclusive_and_typed():
     with pytest.raises(ValidationError, match="^options: .*not both"):
         ES(X0, 0.3, seed=0, options=ESOptions(), lr=1.0)
-    with pytest.raises(ValidationError, match="^options: ES takes ESOptions, got TRESOptions"):
+    with pytest.raises(ValidationError, match="^options: es takes ESOptions, got TRESOptions"):
         ES(X0, 0.3, seed=0, options=TRESOptions())
     opt = TRES(X0, 0.3, seed=0, options=TRESOptions(K=4), popsize=8)  # run keywords go along with options
     assert opt.options.K == 4 and opt.method.step.K == 4 and opt.popsize == 8

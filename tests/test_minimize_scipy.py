@@ -12,7 +12,7 @@ from scipy.optimize import Bounds, OptimizeResult
 from scipy.stats import special_ortho_group
 
 from trustopt import ValidationError
-from trustopt.blackbox import ARS, ES, TRES, BoundsWarning, TrustRegionES
+from trustopt.asktell import ARS, ES, TRES, BoundsWarning, TrustRegionES
 from trustopt.bounds import Box, as_box
 from trustopt.optimize import (HISTORY_COLUMNS, MAXFEV_PER_DIM, EvaluationWarning, default_sigma0, minimize,
                                plot_minimize)

@@ -11,7 +11,7 @@ Entry points (imported lazily, so ``import trustopt`` stays cheap):
         trustopt.plot_minimize(result or log path) draws the run
     trustopt.ES / ARS / TRES / TrustRegionES
         ask/tell optimizers, with their options dataclasses trustopt.ESOptions / ARSOptions /
-        TRESOptions / TrustRegionESOptions (trustopt.blackbox) and trustopt.MinimizeOptions
+        TRESOptions / TrustRegionESOptions (trustopt.algorithms) and trustopt.MinimizeOptions
         (trustopt.optimize; ``trustopt.minimize`` is always the function)
 
     trustopt.load_policy(run) -> (policy, env_id, arrays); policy.predict(obs, deterministic=True)
@@ -31,7 +31,7 @@ from importlib import import_module
 
 from trustopt._validation import PROBABILITY_TOLERANCE, ValidationError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "run": "trustopt.api",
@@ -39,10 +39,14 @@ _LAZY = {
     "MinimizeOptions": "trustopt.optimize",
     "plot_minimize": "trustopt.optimize",
     "load_policy": "trustopt.train",
-    **{name: "trustopt.blackbox" for name in ("ES", "ARS", "TRES", "TrustRegionES", "ESOptions", "ARSOptions",
-                                              "TRESOptions", "TrustRegionESOptions")},
+    "AskTell": "trustopt.asktell",
+    **{name: "trustopt.asktell" for name in ("ES", "ARS", "TRES", "TrustRegionES")},
+    "ESOptions": "trustopt.algorithms.es",
+    "ARSOptions": "trustopt.algorithms.ars",
+    "TRESOptions": "trustopt.algorithms.tres",
+    "TrustRegionESOptions": "trustopt.algorithms.trust_region_es",
 }
-_SUBMODULES = {"blackbox", "optimize", "tabular", "smoothing", "lqr", "testing", "core", "components", "algorithms",
+_SUBMODULES = {"asktell", "optimize", "tabular", "smoothing", "lqr", "testing", "core", "components", "algorithms",
                "estimators", "linalg", "policies", "noise", "envs", "workers", "workers_ray", "train"}
 
 __all__ = ["ValidationError", "PROBABILITY_TOLERANCE", "__version__", *_LAZY]

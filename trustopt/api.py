@@ -7,8 +7,9 @@ from typing import Any, Callable
 import numpy as np
 
 from trustopt._callbacks import Callback
-from trustopt._validation import ValidationError, readonly
+from trustopt._validation import ValidationError, check_int, readonly
 from trustopt.core.loop import NEED_MODEL, Method, drive
+from trustopt.components.search import PerturbationSampler, impute_nonfinite, make_batch
 from trustopt.core.types import FAILURE_STATUSES, Record, Result
 from trustopt.lqr import LQR, LQRPolicy
 
@@ -49,12 +50,15 @@ def run(
     """Run a stochastic trust-region method (STRO Alg. 3.1 / 4.3) for ``max_iter`` iterations.
 
     Args:
-        algorithm: a registered name (``vpg npg trpo ppo trefree stro``; see
-            :data:`trustopt.algorithms.REGISTRY`) or a composed :class:`Method`.
+        algorithm: a registered name (``vpg npg trpo ppo trefree stro es ars tres
+            trust-region-es``; see :data:`trustopt.algorithms.REGISTRY`) or a composed :class:`Method`.
         problem: a :class:`trustopt.tabular.TabularMDP`, a :class:`trustopt.lqr.LQR`, a MuJoCo
             environment (a Gymnasium id such as ``"Hopper-v5"`` or a :class:`trustopt.envs.EnvSpec`;
-            policy-gradient algorithms), or for ``es``/``ars``/``tres`` a reward function (a
-            composed Method carries its own). On an LQR the policy is linear Gaussian,
+            policy-gradient algorithms), or for the ES family a function ``F: (n, d) -> (n,)`` to
+            MAXIMIZE with ``theta0 (d,)`` and ``sigma0`` (a composed Method carries its own): the
+            method is the registry's, the one ``trustopt.TRES(...)`` builds, driven by
+            :class:`trustopt.asktell.AskTell` (so the same seed gives the same iterates as the
+            ask/tell class told ``-F``). On an LQR the policy is linear Gaussian,
             ``theta = [K.ravel(), b, log_std]``, and ``theta0`` (default ``K = 0, b = 0,
             log_std = 0``) must be stabilizing. On a MuJoCo environment the policy is
             ``N(W z + b, diag(exp(2 log_std)))`` on running-normalized observations ``z``, and the
@@ -88,22 +92,42 @@ def run(
         ``accepted``, ``rho``, ``radius``, ``kl``, ``predicted_gain``, ``actual_gain``,
         ``n_samples``, ``status``, ...), ``status`` and ``message``.
     """
+    check_int(max_iter, "max_iter", 0)
+    method = _method(algorithm, problem, exact, hyperparameters)
+    drive_ = _run_search if isinstance(method.sampler, PerturbationSampler) else _run_loop
+    theta, policy, eta, history, status, n_samples = drive_(method, max_iter, _seed(seed), callback)
+    n_acc = sum(r.accepted for r in history)
+    n_fail = sum(r.status in FAILURE_STATUSES for r in history)
+    last = history[-1].message if n_fail and history[-1].status in FAILURE_STATUSES else None
+    message = (f"{method.name}: {len(history)} iteration(s), {n_acc} accepted, {len(history) - n_acc} rejected "
+               f"({n_fail} numerical failure(s){'; last: ' + last if last else ''}); "
+               f"stopped by {'callback' if status == 'callback' else 'max_iter'}")
+    return Result(theta=theta, policy=policy, eta=float(eta), history=history, status=status,
+                  message=message, n_samples=int(n_samples), method=method)
+
+
+def _method(algorithm, problem, exact: bool, hyperparameters: dict) -> Method:
+    """The composed method: ``algorithm`` itself, or the registry's factory on ``problem``."""
     if isinstance(algorithm, Method):
         if hyperparameters:
             raise ValidationError(
                 f"hyperparameters: {sorted(hyperparameters)} can only be given with an algorithm name; "
                 "a composed Method already holds its components")
-        method = algorithm
-    elif isinstance(algorithm, str):
-        from trustopt.algorithms import get
-        from trustopt.algorithms._setup import check_problem_kind
-
-        factory = get(algorithm)
-        check_problem_kind(algorithm, factory, problem, hyperparameters)
-        method = factory(problem, exact=exact, **hyperparameters)
-    else:
+        return algorithm
+    if not isinstance(algorithm, str):
         raise ValidationError(f"algorithm: expected a registered name or a Method, got {type(algorithm).__name__}")
-    rng = np.random.default_rng(_seed(seed))
+    from trustopt.algorithms import get
+    from trustopt.algorithms._setup import check_problem_kind
+
+    factory = get(algorithm)
+    check_problem_kind(algorithm, factory, problem, hyperparameters)
+    return factory(problem, exact=exact, **hyperparameters)
+
+
+def _run_loop(method: Method, max_iter: int, seed: int, callback):
+    """THE loop (:func:`~trustopt.core.loop.drive`) with the method's sampler; ``eta`` of the final
+    iterate from its model batch, or from one more batch collected there."""
+    rng = np.random.default_rng(seed)
     state, history, status = drive(method, max_iter=max_iter, rng=rng, callback=_loop_callback(callback))
     n_samples = state.n_samples_total
     if state.phase == NEED_MODEL and not state.merge:
@@ -113,18 +137,51 @@ def run(
     else:
         eta = state.batch.eta
     theta = readonly(np.array(state.theta))
-    if hasattr(method.policy, "probs"):
-        policy = readonly(method.policy.probs(theta))
-    elif isinstance(method.problem, LQR):
-        policy = LQRPolicy.from_theta(theta, obs_dim=method.problem.n, act_dim=method.problem.m)
-    elif callable(getattr(method.sampler, "policy", None)):  # MuJoCo: raw observations in, normalizer carried
-        policy = method.sampler.policy(theta, state.baseline)
+    return theta, _policy(method, theta, state.baseline), eta, history, status, n_samples
+
+
+def _run_search(method: Method, max_iter: int, seed: int, callback):
+    """An ES method on its function ``F`` (to maximize) through :class:`trustopt.asktell.AskTell`,
+    the one driver of the ES family (it minimizes, so it is told ``-F``); ``eta`` of the final
+    iterate from its model batch, or from one more batch drawn there."""
+    from trustopt.asktell import AskTell
+
+    opt = AskTell(method, seed=seed)
+    on_record = _loop_callback(callback)
+    status = "max_iter"
+    while opt.nit < max_iter and status == "max_iter":
+        n_records = len(opt.history)
+        X = opt.ask()
+        opt.tell(X, -_values(method.problem, X))
+        for record in opt.history[n_records:]:
+            if on_record is not None and on_record(record, opt.state.theta):
+                status = "callback"
+    history = opt.history[:max_iter] if status == "max_iter" else opt.history
+    n_samples = opt.nfev
+    if opt.state.phase == NEED_MODEL:
+        X = opt.ask()
+        F = impute_nonfinite(_values(method.problem, X), maximize=True)[0]
+        eta = make_batch(opt.asked.theta, opt.asked.sigma, opt.asked.Y, F).eta
+        n_samples += X.shape[0]
     else:
-        policy = None
-    n_acc = sum(r.accepted for r in history)
-    n_fail = sum(r.status in FAILURE_STATUSES for r in history)
-    message = (f"{method.name}: {len(history)} iteration(s), {n_acc} accepted, {len(history) - n_acc} rejected "
-               f"({n_fail} numerical failure(s){'; last: ' + history[-1].message if n_fail and history[-1].status in FAILURE_STATUSES else ''}); "
-               f"stopped by {'callback' if status == 'callback' else 'max_iter'}")
-    return Result(theta=theta, policy=policy, eta=float(eta), history=history, status=status, message=message,
-                  n_samples=int(n_samples), method=method)
+        eta = opt.state.batch.eta
+    return readonly(np.array(opt.state.theta)), None, eta, history, status, n_samples
+
+
+def _values(F, X) -> np.ndarray:
+    values = np.asarray(F(X), dtype=np.float64).reshape(-1)
+    if values.shape != (X.shape[0],):
+        raise ValidationError(f"problem: F returned {values.shape[0]} values for {X.shape[0]} points")
+    return values
+
+
+def _policy(method: Method, theta, baseline):
+    """The final policy: ``(S, A)`` probabilities (tabular), an :class:`~trustopt.lqr.LQRPolicy`
+    (LQR), the MuJoCo sampler's policy (raw observations in, its normalizer carried), or None."""
+    if hasattr(method.policy, "probs"):
+        return readonly(method.policy.probs(theta))
+    if isinstance(method.problem, LQR):
+        return LQRPolicy.from_theta(theta, obs_dim=method.problem.n, act_dim=method.problem.m)
+    if callable(getattr(method.sampler, "policy", None)):
+        return method.sampler.policy(theta, baseline)
+    return None

@@ -50,6 +50,8 @@ __all__ = [
     "gae_numpy",
     "episode_timesteps",
     "centered_ranks",
+    "vanilla_gradient",
+    "antithetic_gradient",
     "ridge_regression",
     "LinearValueBaseline",
     "FittedLinearBaseline",
@@ -685,3 +687,35 @@ class RunningMeanStd:
 
     def __reduce__(self):  # pickle through the validating constructor (arrays stay read-only)
         return (RunningMeanStd.from_dict, (self.to_dict(),))
+
+
+# ----------------------------------------------------------------------------- ES gradient estimators
+
+
+def vanilla_gradient(values, X, theta, sigma) -> np.ndarray:
+    """Vanilla ES gradient estimator, TRES eq. 5::
+
+        grad_hat^V J(theta) = 1/(N sigma^2) sum_n F(x_n) (x_n - theta)
+
+    Shapes: ``values (N,)``, ``X (N, d)``, ``theta (d,)``, ``sigma`` scalar or ``(d,)``
+    (per-dimension: the division is elementwise). Returns ``(d,)``. Unbiased for ``grad J``
+    of TRES eq. 1 when ``x_n ~ N(theta, sigma^2 I)`` i.i.d. (eq. 4).
+    """
+    F = np.asarray(values, dtype=np.float64)
+    X = np.asarray(X, dtype=np.float64)
+    s2 = np.asarray(sigma, dtype=np.float64) ** 2
+    return (F @ (X - theta)) / (F.shape[0] * s2)
+
+
+def antithetic_gradient(values_plus, values_minus, X_plus, theta, sigma) -> np.ndarray:
+    """Antithetic ES gradient estimator, TRES eq. 6::
+
+        grad_hat^A J(theta) = 1/(2 N sigma^2) sum_n (F(x_n) - F(2 theta - x_n)) (x_n - theta)
+
+    Shapes: ``values_plus (N,)`` = ``F(x_n)``, ``values_minus (N,)`` = ``F(2 theta - x_n)``,
+    ``X_plus (N, d)``, ``theta (d,)``, ``sigma`` scalar or ``(d,)``. Returns ``(d,)``.
+    """
+    diff = np.asarray(values_plus, dtype=np.float64) - np.asarray(values_minus, dtype=np.float64)
+    X = np.asarray(X_plus, dtype=np.float64)
+    s2 = np.asarray(sigma, dtype=np.float64) ** 2
+    return (diff @ (X - theta)) / (2.0 * diff.shape[0] * s2)

@@ -1,6 +1,6 @@
 """``trustopt.minimize``: black-box minimization in the manner of ``scipy.optimize.minimize``.
 
-A thin driver on top of the ask/tell classes of :mod:`trustopt.blackbox`: it builds the method,
+A thin driver on top of the ask/tell classes of :mod:`trustopt.asktell`: it builds the method,
 evaluates each asked batch (in this process, on a map-like callable, or on worker processes of
 :class:`trustopt.workers.ProcessBackend`), tells the values, restarts with a larger population
 (IPOP, Auger & Hansen 2005) when asked to, and returns a ``scipy.optimize.OptimizeResult``.
@@ -20,10 +20,14 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 
 from trustopt._callbacks import Callback
-from trustopt._validation import ValidationError, as_float_array, check_int, check_positive
-from trustopt.blackbox import (DEFAULT_METHOD, METHODS, _STATUS_MESSAGES, ARSOptions, BoundsWarning, ESOptions,
-                               TRESOptions, TrustRegionESOptions, _all_failed, _check_bool, _check_choice,
-                               _ESBase, as_seed, status_of)
+from trustopt._validation import (ValidationError, as_float_array, check_bool, check_choice, check_int,
+                                  check_positive)
+from trustopt.algorithms.ars import ARSOptions
+from trustopt.algorithms.es import ESOptions
+from trustopt.algorithms.tres import TRESOptions
+from trustopt.algorithms.trust_region_es import TrustRegionESOptions
+from trustopt.asktell import (DEFAULT_METHOD, METHODS, STATUS_MESSAGES, AskTell, BoundsWarning, all_failed_message,
+                              as_seed, status_of)
 from trustopt.bounds import Box, as_box, default_sigma0
 from trustopt.noise import NoiseTable, perturb
 from trustopt.workers import ProcessBackend, resident
@@ -139,7 +143,7 @@ class _Evaluator:
             self.backend = ProcessBackend(n_workers=int(workers), noise=noise, resident=evaluation,
                                           chunks_per_worker=1)
 
-    def __call__(self, opt: _ESBase, X: np.ndarray) -> tuple[np.ndarray, int, str | None]:
+    def __call__(self, opt: AskTell, X: np.ndarray) -> tuple[np.ndarray, int, str | None]:
         if self.backend is not None:
             blocks = [c for c in np.array_split(np.arange(X.shape[0]), self.backend.n_workers) if c.size]
             p = opt.asked
@@ -223,7 +227,7 @@ class MinimizeOptions:
     log: str | None = None
 
     def __post_init__(self):
-        _check_choice(self.on_error, "on_error", ("raise", "impute"))
+        check_choice(self.on_error, "on_error", ("raise", "impute"))
         check_int(self.verbose, "verbose", 0)
         if self.log is not None and not isinstance(self.log, (str, os.PathLike)):
             raise ValidationError(f"log: expected a file path or None, got {type(self.log).__name__}")
@@ -234,7 +238,7 @@ class MinimizeOptions:
         if self.restart_x0 is not None and not callable(self.restart_x0):
             raise ValidationError(f"restart_x0: must be callable (rng -> x0) or None, "
                                   f"got {type(self.restart_x0).__name__}")
-        _check_bool(self.vectorized, "vectorized")
+        check_bool(self.vectorized, "vectorized")
         if self.noise is not None and not isinstance(self.noise, NoiseTable):
             raise ValidationError(f"noise: expected a NoiseTable, got {type(self.noise).__name__}")
         if isinstance(self.ftarget, bool) or not isinstance(self.ftarget, (int, float, np.integer, np.floating)) \
@@ -321,7 +325,7 @@ class _Log:
             print(f"{nfev:5d} {nit:6d} {restart:7d} {f_best:15.8e} {f_median:13.6e} {sigma:9.3e} {radius:9.3e} "
                   f"{ratio:7.3f}")
 
-    def add_batch(self, totals: "_Totals", run: int, values: np.ndarray, sigma: float, opt: _ESBase, ratio: float):
+    def add_batch(self, totals: "_Totals", run: int, values: np.ndarray, sigma: float, opt: AskTell, ratio: float):
         """The row of a batch just told: counts so far, its median f, its sigma, the radius after it."""
         finite = values[np.isfinite(values)]
         self.add((totals.nfev, totals.nit, run, totals.best_f, float(np.median(finite)) if finite.size else math.nan,
@@ -346,7 +350,7 @@ class _Totals:
         self.best_x, self.best_f = np.array(x0), math.inf
         self.first_exception: str | None = None
 
-    def with_run(self, opt: _ESBase) -> "_Totals":
+    def with_run(self, opt: AskTell) -> "_Totals":
         out = _Totals(self.best_x)
         out.best_f, out.first_exception = self.best_f, self.first_exception
         out.nfev, out.nit = self.nfev + opt.nfev, self.nit + opt.nit
@@ -367,10 +371,10 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     Args:
         fun: the objective; ``fun(x, *args)`` with ``x (d,)`` -> a float (or a size-1 array),
             or with the option ``vectorized`` ``fun(X, *args)`` with ``X (n, d)`` -> ``(n,)``.
-            NaN/inf: the worst rank (module docstring of :mod:`trustopt.blackbox`); an exception
+            NaN/inf: the worst rank (module docstring of :mod:`trustopt.asktell`); an exception
             propagates unless ``options={"on_error": "impute"}``.
         x0: ``(d,)`` finite starting point (the initial mean); clipped into ``bounds`` with a
-            :class:`~trustopt.blackbox.BoundsWarning` if outside.
+            :class:`~trustopt.asktell.BoundsWarning` if outside.
         args: extra arguments of ``fun`` (a tuple; anything else is ``(args,)``, as scipy).
         method: ``"trust-region-es"`` (``None``: the recommended :data:`DEFAULT_METHOD`),
             ``"es"``, ``"ars"`` or ``"tres"``.
@@ -409,7 +413,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         ``n_exceptions`` (evaluations that raised), ``n_nonfinite`` (that returned NaN or inf),
         ``first_exception`` (``"Type: message"`` or None), ``n_restarts``, ``popsize`` (of the
         last run), ``xmean``, ``sigma``, ``seed``, ``method`` and ``history`` (a dict of arrays,
-        one entry per batch: :data:`HISTORY_COLUMNS`). ``status`` (:func:`trustopt.blackbox.status_of`):
+        one entry per batch: :data:`HISTORY_COLUMNS`). ``status`` (:func:`trustopt.asktell.status_of`):
         0 converged (ftarget/tolx/tolfun), 1 maxfev/maxiter, 2 callback, 3 every evaluation
         failed (``success`` False, ``x = x0``, ``fun = inf``), 4 otherwise.
     """
@@ -443,23 +447,12 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
                 reasons = {"maxfev": f"the next batch ({opt.popsize}) would exceed maxfev = {maxfev}"}
             if reasons:  # this run is over: a restart (IPOP) or the end
                 total = total.with_run(opt)
-                next_pop = int(math.ceil(opt.popsize * o.incpopsize))
-                restartable = ("tolx" in reasons or "tolfun" in reasons) and run < o.restarts
-                if not restartable or maxfev - total.nfev < next_pop:
+                restarted = make.restart(opt, reasons, run, maxfev - total.nfev, x0, restart_rng)
+                if restarted is None:
                     break
-                run += 1
-                x_start = x0 if o.restart_x0 is None else as_float_array(o.restart_x0(restart_rng), "restart_x0",
-                                                                         ndim=1)
-                opt = make(x_start, next_pop, run)
+                opt, run = restarted, run + 1
                 continue
-            X = opt.ask()
-            sigma, n_records = opt.sigma(), len(opt.history)
-            values, errors, first = evaluator(opt, X)
-            opt.tell(X, values, n_exceptions=errors)
-            total.first_exception = total.first_exception or first
-            now = total.with_run(opt)
-            ratio = opt.history[-1].rho if len(opt.history) > n_records else math.nan  # this batch ended an iteration
-            log.add_batch(now, run, values, sigma, opt, ratio)
+            now = _batch(opt, evaluator, total, run, log)
             if callback is not None and stop_requested(_result(now, opt, {}, name, seed, run, None),
                                                        np.array(now.best_x)):
                 total, reasons = now, {"callback": "the callback asked to stop"}
@@ -475,6 +468,19 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
                       f"worst value of their batch; the first: {total.first_exception}", EvaluationWarning,
                       stacklevel=2)
     return result
+
+
+def _batch(opt: AskTell, evaluator, total, run: int, log) -> "_Totals":
+    """One batch: ask, evaluate, tell, log; returns the totals with this run's counts."""
+    X = opt.ask()
+    sigma, record = opt.sigma(), opt.last_record
+    values, errors, first = evaluator(opt, X)
+    opt.tell(X, values, n_exceptions=errors)
+    total.first_exception = total.first_exception or first
+    now = total.with_run(opt)
+    ratio = opt.last_record.rho if opt.last_record is not record else math.nan  # this batch ended an iteration
+    log.add_batch(now, run, values, sigma, opt, ratio)
+    return now
 
 
 def _method(method) -> tuple[str, type]:
@@ -496,22 +502,33 @@ class _Runs:
     options: MinimizeOptions
     box: Box | None
 
-    def __call__(self, x_start, popsize, run: int) -> _ESBase:
+    def __call__(self, x_start, popsize, run: int) -> AskTell:
         o = self.options
         return self.cls(x_start, self.sigma0, seed=int(self.seeds[run].generate_state(1)[0]), popsize=popsize,
                         noise=self.noise, ftarget=o.ftarget, tolx=o.tolx, tolfun=o.tolfun, maxiter=o.maxiter,
                         bounds=self.box, options=o.method_options)
 
+    def restart(self, opt: AskTell, reasons: dict, run: int, budget: int, x0, rng) -> AskTell | None:
+        """The optimizer of IPOP restart ``run + 1`` (population times ``incpopsize``, Auger & Hansen
+        2005) after ``opt`` stopped for ``reasons``; None when the run may not restart (not a
+        tolx/tolfun stop, no restart left, or the larger batch would exceed the ``budget`` left)."""
+        o = self.options
+        popsize = int(math.ceil(opt.popsize * o.incpopsize))
+        if not (("tolx" in reasons or "tolfun" in reasons) and run < o.restarts) or budget < popsize:
+            return None
+        x_start = x0 if o.restart_x0 is None else as_float_array(o.restart_x0(rng), "restart_x0", ndim=1)
+        return self(x_start, popsize, run + 1)
 
-def _result(total: _Totals, opt: _ESBase, reasons: dict, name: str, seed: int, run: int,
+
+def _result(total: _Totals, opt: AskTell, reasons: dict, name: str, seed: int, run: int,
             log: _Log | None) -> OptimizeResult:
     """The result so far; ``history`` from ``log`` (None for an intermediate result: the callback is
     called after every batch, and copying the history each time would cost O(batches^2))."""
     status = status_of(reasons, total.nfev, total.best_f)
     if status == 3:
-        reasons = {"evaluations": _all_failed(total.nfev, total.n_exceptions, total.n_nonfinite,
+        reasons = {"evaluations": all_failed_message(total.nfev, total.n_exceptions, total.n_nonfinite,
                                               total.first_exception), **reasons}
-    message = _STATUS_MESSAGES[status] + ": " + "; ".join(f"{k}: {v}" for k, v in reasons.items())
+    message = STATUS_MESSAGES[status] + ": " + "; ".join(f"{k}: {v}" for k, v in reasons.items())
     return OptimizeResult(x=np.array(total.best_x), fun=total.best_f, nfev=total.nfev, nit=total.nit,
                           success=status == 0, status=status, message=message, n_nonfinite=total.n_nonfinite,
                           n_exceptions=total.n_exceptions, first_exception=total.first_exception, n_restarts=run,

@@ -1,7 +1,8 @@
 """Algorithms as compositions of the loop's components, one short factory each, and a registry.
 
 ``REGISTRY`` maps a name to a factory ``factory(problem, *, exact=False, **hyperparameters) -> Method``:
-the policy-gradient family (vpg npg trpo ppo trefree stro) and the ES family (es ars tres).
+the policy-gradient family (vpg npg trpo ppo trefree stro) and the ES family (es ars tres
+trust-region-es), each the only place its defaults live.
 Users add their own compositions with :func:`register`.
 """
 
@@ -17,10 +18,12 @@ from trustopt.algorithms.ppo import ppo
 from trustopt.algorithms.stro import stro
 from trustopt.algorithms.trefree import trefree
 from trustopt.algorithms.tres import tres
+from trustopt.algorithms.trust_region_es import trust_region_es
 from trustopt.algorithms.trpo import trpo
 from trustopt.algorithms.vpg import vpg
 
-__all__ = ["REGISTRY", "register", "get", "vpg", "npg", "trpo", "ppo", "trefree", "stro", "es", "ars", "tres"]
+__all__ = ["REGISTRY", "register", "get", "vpg", "npg", "trpo", "ppo", "trefree", "stro", "es", "ars", "tres",
+           "trust_region_es", "ES_FAMILY"]
 
 REGISTRY: dict[str, Callable] = {}
 
@@ -46,3 +49,7 @@ def get(name: str) -> Callable:
 
 for _f in (vpg, npg, trpo, ppo, trefree, stro, es, ars, tres):
     register(_f.__name__, _f)
+register("trust-region-es", trust_region_es)
+
+#: The names of the evolution-strategy family (their methods are driven by :class:`trustopt.asktell.AskTell`).
+ES_FAMILY = ("es", "ars", "tres", "trust-region-es")

@@ -23,21 +23,21 @@ _VINE_ENV_SAMPLING = ("n_actions_per_state", "rollout_horizon")
 
 #: The families of the registered factories, for the error of a problem given to the wrong one.
 PG_FAMILY = "the policy-gradient family (vpg, npg, trpo, ppo, trefree, stro)"
-ES_FAMILY = "the ES family (es, ars, tres)"
+ES_FAMILY = "the ES family (es, ars, tres, trust-region-es)"
 
 
 def check_problem_kind(name: str, factory, problem, hyperparameters: dict) -> None:
     """Before ``factory(problem, **hyperparameters)``: a built-in factory of the ES family gets a
     black-box function and ``theta0``; the policy-gradient factories check their problems in
     :func:`setup`. The ValidationError names the problems the method takes."""
-    from trustopt.algorithms import ars, es, tres
+    from trustopt.algorithms import ars, es, tres, trust_region_es
 
-    if factory not in (es, ars, tres):
+    if factory not in (es, ars, tres, trust_region_es):
         return
     if not callable(problem):
         raise ValidationError(
             f"problem: {name!r}, of {ES_FAMILY}, takes a black-box function F mapping (n, d) parameters to (n,) "
-            f"values to maximize, with theta0 (d,); got {type(problem).__name__}. Tabular MDPs, LQRs and MuJoCo "
+            f"values to maximize, with theta0 (d,) and sigma0; got {type(problem).__name__}. Tabular MDPs, LQRs and MuJoCo "
             f"environments are problems of {PG_FAMILY}; {name} on a MuJoCo environment: trustopt.train.train "
             f"or `trustopt train --algo {name}`")
     if "theta0" not in hyperparameters:

@@ -1,110 +1,71 @@
-"""Augmented Random Search (Mania, Guy & Recht 2018, "Simple random search provides a
-competitive approach to reinforcement learning", Algorithm 1) as a step solver of the loop.
+"""Augmented Random Search V1-t (Mania, Guy & Recht 2018, "Simple random search provides a
+competitive approach to reinforcement learning", Alg. 1): its options and its one factory.
 
-The batch holds ``N = 2m`` antithetic samples: rows ``j`` and ``j + m`` are
-``theta_k + nu delta_j`` and ``theta_k - nu delta_j`` with values ``r_+(j), r_-(j)`` to maximize.
+Every entry point builds the method here: ``trustopt.run("ars", F, ...)``, ``trustopt.ARS`` /
+``minimize(method="ars")`` and ``trustopt train --algo ars`` (``adapt=False``; V2's observation
+normalization belongs to the rollout sampler of :mod:`trustopt.envs`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import ClassVar
 
-import numpy as np
+from trustopt._validation import ValidationError, as_float_array, check_positive
+from trustopt.algorithms._search import (RatioTestOptions, default_popsize, n_pairs, resolve_options, search_method,
+                                         search_start)
+from trustopt.components.es_steps import ARSStep
+from trustopt.components.search import PerturbationSampler
+from trustopt.noise import NoiseTable
 
-from trustopt._validation import ValidationError, check_positive
-from trustopt.core.protocols import StepSolver
-from trustopt.core.types import NONPOSITIVE_GAIN, STEP_OK, SUBPROBLEM_FAILED, Proposal
-
-__all__ = ["ARSStep", "ars_direction", "ars"]
-
-
-def ars_direction(r_plus, r_minus, delta, n_top: int) -> tuple[np.ndarray, float]:
-    """ARS V1-t / V2-t update direction (Mania et al. 2018, Alg. 1, lines 6-7)::
-
-        b-best:  sort j by max(r_+(j), r_-(j)), keep the top b
-        sigma_R: standard deviation of the 2b rewards kept
-        dir  = 1 / (b sigma_R) * sum_{j in top b} (r_+(j) - r_-(j)) delta_j
-
-    Shapes: ``r_plus, r_minus (m,)``, ``delta (m, d)`` (unit-variance directions). Returns
-    ``(dir (d,), sigma_R)``; ``dir = 0`` when ``sigma_R = 0`` (no information). With
-    ``b = m`` this is ARS V1/V2 (no top-b selection). V2 differs from V1 only in the
-    normalization of the policy's OBSERVATIONS (a running mean/std), which belongs to
-    the rollout sampler, not to this update.
-    """
-    r_plus = np.asarray(r_plus, dtype=np.float64)
-    r_minus = np.asarray(r_minus, dtype=np.float64)
-    m = r_plus.shape[0]
-    if not 1 <= n_top <= m:
-        raise ValidationError(f"n_top: must lie in [1, {m}], got {n_top}")
-    order = np.argsort(-np.maximum(r_plus, r_minus), kind="stable")[:n_top]
-    kept = np.concatenate([r_plus[order], r_minus[order]])
-    sigma_R = float(np.std(kept))
-    if not sigma_R > 0.0:
-        return np.zeros(np.shape(delta)[1]), 0.0
-    return (r_plus[order] - r_minus[order]) @ np.asarray(delta)[order] / (n_top * sigma_R), sigma_R
+__all__ = ["ARSOptions", "ars"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class ARSStep(StepSolver):
-    """ARS parameter update as a step solver: ``theta_tilde = theta_k + s * alpha * dir``.
+class ARSOptions(RatioTestOptions):
+    """Hyperparameters of ARS (``sigma0`` is the paper's exploration noise ``nu``).
 
-    ``dir`` from :func:`ars_direction` with ``delta_j = (x_j - theta_k) / nu`` (``nu`` the
-    sampling standard deviation of row ``j``), ``s`` the radius (dimensionless scale; 1 for
-    the paper's constant step size). ``predicted_gain = g0 . step`` (``gain="raw"``, the
-    linear model of the smoothed objective from TRES eq. 6) or ``dir . step`` (``"shaped"``).
-
-    The batch must hold ``N = 2m`` antithetic samples (the factories :func:`ars` and
-    :class:`trustopt.blackbox.ARS` always draw pairs); any other batch gives a proposal with
-    status ``subproblem_failed`` (the loop keeps ``theta_k``), never an exception.
-
-    Hyperparameters: ``alpha`` the step size (Mania et al. Table 9 use 0.01-0.03 on MuJoCo;
-    default 0.02), ``top_fraction`` = b/N in (0, 1] (their tuned b/N range over 0.125-1;
-    default 0.5).
+    Fields:
+        adapt: True (default): black-box mode, ``nu`` and ``alpha`` both multiplied by the scale
+            ``s_k`` of the ratio test / STRO eq. 3.4; False: the paper's fixed ``nu`` and ``alpha``.
+        alpha: step size ``> 0`` (the paper's ``alpha``). Default None: ``sigma0`` with ``adapt``
+            (the top-``b`` direction sum has norm about ``sqrt(d)``, so a step moves about as far
+            as a sample), 0.02 without (:attr:`PAPER_DEFAULTS`; Mania et al. Table 9 use
+            0.01-0.03 on MuJoCo).
+        top_fraction: ``b / N`` in ``(0, 1]``, the fraction of the ``N`` antithetic pairs whose
+            directions make the step (``b = max(1, round(top_fraction N))``). Default 0.5
+            (Mania et al. tuned ``b / N`` over 0.125-1).
+        beta0, beta1, gamma1, gamma2, gamma3, use_std: the ratio test (``adapt=True`` only;
+            :class:`~trustopt.algorithms._search.RatioTestOptions`).
     """
 
-    alpha: float = 0.02
+    adapt: bool = True
+    alpha: float | None = None
     top_fraction: float = 0.5
-    gain: str = "shaped"
+
+    PAPER_DEFAULTS: ClassVar[Mapping] = MappingProxyType({"alpha": 0.02})
 
     def __post_init__(self):
-        check_positive(self.alpha, "alpha")
-        if not 0.0 < self.top_fraction <= 1.0:
+        super().__post_init__()
+        if self.alpha is not None:
+            check_positive(self.alpha, "alpha")
+        top = as_float_array(self.top_fraction, "top_fraction", ndim=0)
+        if not 0.0 < top <= 1.0:
             raise ValidationError(f"top_fraction: must lie in (0, 1], got {self.top_fraction!r}")
-        if self.gain not in ("raw", "shaped"):
-            raise ValidationError(f"gain: must be 'raw' or 'shaped', got {self.gain!r}")
-
-    def propose(self, model, radius, rng, step_state=None) -> Proposal:
-        theta_k, batch, g0 = model.theta_k, model.batch, model.g0
-        N = batch.n_pairs
-        if N % 2 or N == 0:  # a step solver never raises (core.loop): report the failure
-            return Proposal(theta=theta_k, predicted_gain=float("nan"), status=SUBPROBLEM_FAILED,
-                            message=f"ARS needs antithetic pairs (an even number >= 2 of samples), got {N}")
-        m = N // 2
-        n_top = max(1, int(round(self.top_fraction * m)))
-        delta = (batch.actions[:m] - theta_k) / batch.states[:m]
-        dirn, sigma_R = ars_direction(batch.returns[:m], batch.returns[m:], delta, n_top)
-        step = radius * self.alpha * dirn
-        gain = float(np.dot(g0 if self.gain == "raw" else dirn, step))
-        if sigma_R == 0.0:
-            return Proposal(theta=theta_k, predicted_gain=0.0, status=NONPOSITIVE_GAIN,
-                            message="ARS: all kept rewards equal (sigma_R = 0)")
-        return Proposal(theta=theta_k + step, predicted_gain=gain, distance=float(np.linalg.norm(step)),
-                        status=STEP_OK, n_inner=1)
 
 
-def ars(problem, *, exact: bool = False, theta0, nu: float = 0.03, n_directions: int = 8, alpha: float = 0.02,
-        top_fraction: float = 0.5, noise=None):
-    """ARS V1-t (Mania et al. 2018, Alg. 1) composed for :func:`trustopt.run`: ``n_directions``
-    antithetic pairs with exploration noise ``nu``, :class:`ARSStep` (``alpha``, top ``b`` =
-    ``top_fraction * n_directions``), always accept, constant radius 1. ``problem``:
-    ``F: (n, d) -> (n,)`` to MAXIMIZE. Defaults in the range of Mania et al. Table 9."""
-    from trustopt.algorithms.es import _check_problem, perturbation_method
-    from trustopt.components.acceptance import AlwaysAccept
-    from trustopt.components.radius import ConstantRadius
-
-    _check_problem(problem, exact)
-    return perturbation_method("ars", problem, theta0=theta0, sigma=nu, n_pairs=n_directions,
-                               step=ARSStep(alpha=alpha, top_fraction=top_fraction, gain="shaped"),
-                               acceptance=AlwaysAccept(), radius_rule=ConstantRadius(delta=1.0), noise=noise,
-                               hyperparameters=dict(nu=nu, n_directions=n_directions, alpha=alpha,
-                                                    top_fraction=top_fraction))
+def ars(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None = None, popsize: int | None = None,
+        noise: NoiseTable | None = None, options: ARSOptions | None = None, **hyperparameters):
+    """ARS V1-t composed for the loop: ``popsize // 2`` antithetic pairs with exploration noise
+    ``sigma0`` (``nu``), :class:`~trustopt.components.es_steps.ARSStep` (``alpha``, top ``b``).
+    Arguments as :func:`trustopt.algorithms.es.es`; hyperparameters :class:`ARSOptions`.
+    ``adapt=True``: the raw-value gain and the ratio test; ``adapt=False``: always accepted."""
+    o = resolve_options(ARSOptions, options, hyperparameters, "ars")
+    theta0, sigma0 = search_start("ars", problem, exact, theta0, sigma0)
+    sampler = PerturbationSampler(sigma0=sigma0, n_pairs=n_pairs(popsize, default_popsize(theta0.size)),
+                                  noise=NoiseTable() if noise is None else noise)
+    alpha = o.alpha if o.alpha is not None else (sigma0 if o.adapt else o.value("alpha"))
+    step = ARSStep(alpha=alpha, top_fraction=o.top_fraction, gain="raw" if o.adapt else "shaped")
+    return search_method("ars", problem, o, theta0=theta0, sampler=sampler, step=step)

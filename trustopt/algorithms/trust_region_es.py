@@ -26,186 +26,90 @@ goes to zero). As ``delta_k -> 0`` the antithetic model becomes a central-differ
 with vanishing bias, which is what lets the method reach high precision on smooth objectives.
 """
 
+
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-import numpy as np
-from scipy.linalg import cho_factor, cho_solve
+from trustopt._validation import ValidationError, check_bool, check_choice, check_positive
+from trustopt.algorithms._search import (RatioTestOptions, default_popsize, n_pairs, ratio_radius, resolve_options,
+                                         search_method, search_start)
+from trustopt.components.acceptance import FreshRatioTest
+from trustopt.components.es_steps import QuadraticModelStep, TrustRegionStep
+from trustopt.components.search import PerturbationSampler
+from trustopt.noise import NoiseTable
 
-from trustopt._validation import ValidationError, as_float_array
-from trustopt.components.acceptance import stro_ratio
-from trustopt.core.protocols import StepSolver
-from trustopt.core.types import ACCEPT, NONPOSITIVE_GAIN, REJECT, STEP_OK, Decision, Proposal
-
-__all__ = ["TrustRegionStep", "QuadraticModelStep", "FreshRatioTest", "bfgs_update", "dogleg"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrustRegionStep(StepSolver):
-    """The Cauchy step of the linear model on the Euclidean ball (see module docstring, step 2)::
-
-        theta_tilde = theta_k + radius * g0 / ||g0||,   predicted_gain = radius * ||g0||
-
-    ``g0 (d,)`` is the loop's surrogate gradient at ``theta_k`` (TRES eq. 6 on an antithetic
-    batch). No hyperparameters. ``||g0|| = 0`` is reported as a non-positive predicted gain.
-    """
-
-    def propose(self, model, radius, rng, step_state=None) -> Proposal:
-        theta_k, g0 = model.theta_k, model.g0
-        norm = float(np.linalg.norm(g0))
-        if not norm > 0.0:
-            return Proposal(theta=theta_k, predicted_gain=0.0, status=NONPOSITIVE_GAIN,
-                            message="zero gradient estimate")
-        step = (radius / norm) * np.asarray(g0)
-        return Proposal(theta=theta_k + step, predicted_gain=radius * norm, distance=float(radius),
-                        status=STEP_OK, n_inner=1)
+__all__ = ["TrustRegionESOptions", "trust_region_es"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class FreshRatioTest:
-    """STRO's ratio test (eq. 3.2 / 4.14, acceptance eq. 3.3) with a FRESH batch after a rejection
-    (STRO Alg. 3.1) instead of merging (Alg. 4.3 line 10): the ES batches carry their own
-    ``sigma``, and merging batches drawn with different ``sigma`` would bias ``J_hat``.
+class TrustRegionESOptions(RatioTestOptions):
+    """Hyperparameters of the trust-region ES. Always adaptive (the radius is the method): no ``adapt``.
 
-    ``r_k = (eta_trial - eta_k) / ([sigma_hat_eta(theta_k) if use_std] + predicted_gain)``; accept iff
-    ``r_k >= beta0``. ``sigma_hat_eta(theta_k)`` is ``batch.eta_std``, the SAMPLE standard deviation
-    of the model batch's values (STRO eq. 4.2, ``ddof=1``) exactly as in eq. 4.14 -- not the
-    standard error of their mean.
-
-    ``center=True``: the batches end with the unperturbed point (``x_N = theta``), and the
-    actual gain is ``F(theta_tilde) - F(theta_k)`` from those two evaluations instead of the
-    batch means. For a quadratic ``F`` the two agree exactly when the batches share ``sigma``
-    and an orthonormal direction set (``J_sigma = F + sigma^2 tr(H) / 2``, a constant); for
-    other ``F`` the center gain is the one that cannot be won by inflating ``sigma`` (with the
-    batch means, a large ``sigma`` makes ``J_sigma`` smoother, the model better, the radius
-    larger and ``sigma`` larger still: a feedback loop seen on Rosenbrock's function).
-
-    Hyperparameters: ``beta0 = 0.1`` (a fraction of the predicted gain must be realized:
-    Nocedal & Wright 2006, Alg. 4.1, eta in [0, 1/4)); ``use_std = False`` (for deterministic
-    objectives ``sigma_hat`` measures the spread of ``F`` inside the sample ball, not noise;
-    set True for noisy objectives such as RL returns, STRO eq. 4.14).
+    Fields:
+        model: ``"quadratic"`` (default: dogleg step on the BFGS quadratic model, orthogonal
+            directions plus the center point; Nocedal & Wright 2006 Alg. 4.1 and eq. 6.19) or
+            ``"linear"`` (the Cauchy step ``delta_k g / ||g||`` on antithetic Gaussian samples).
+        kappa: ``sigma_k = kappa delta_k / sqrt(d)``, ``> 0`` (Conn, Scheinberg & Vicente 2009,
+            ch. 10: sample radius tied to the trust radius). Default 1.0.
+        rotate: ``model="quadratic"`` only. True: a Haar-random orthonormal frame of directions
+            for each model batch (Choromanski et al. 2018); False: randomly signed coordinate
+            directions (:func:`trustopt.noise.orthogonal_directions`). Default None: ``d <= 256``
+            (the frame's QR costs ``O(d^3)`` per model batch, the coordinate directions ``O(d^2)``).
+        tie_to_step: ``model="quadratic"`` only. True: ``sigma_k = kappa min(delta_k, ||p_{k-1}||)
+            / sqrt(d)`` with ``p_{k-1}`` the last proposed step. Default False.
+        beta0, beta1, gamma1, gamma2, gamma3, use_std: the ratio test and STRO eq. 3.4 on
+            ``delta_k`` (defaults 0.1, 0.5, 2.0, 1.0, 0.5, False); with the quadratic model an
+            interior step keeps ``delta_k`` (N&W Alg. 4.1).
     """
 
-    beta0: float = 0.1
-    use_std: bool = False
-    center: bool = False
-    needs_trial_batch = True
+    model: str = "quadratic"
+    kappa: float = 1.0
+    rotate: bool | None = None
+    tie_to_step: bool = False
 
     def __post_init__(self):
-        as_float_array(self.beta0, "beta0", ndim=0)
+        super().__post_init__()
+        check_choice(self.model, "model", ("quadratic", "linear"))
+        check_positive(self.kappa, "kappa")
+        if self.rotate is not None:
+            check_bool(self.rotate, "rotate")
+        check_bool(self.tie_to_step, "tie_to_step")
+        if self.model == "linear":
+            for name, unused in (("rotate", self.rotate is not None), ("tie_to_step", bool(self.tie_to_step))):
+                if unused:
+                    raise ValidationError(f"{name}: only used with model='quadratic', got model='linear'")
 
-    def decide(self, proposal, batch, trial_batch, n_rejections) -> Decision:
-        std = float(batch.eta_std) if self.use_std else 0.0  # STRO eq. 4.14 with eq. 4.2
-        if self.center:
-            rho = stro_ratio(float(trial_batch.returns[-1]), float(batch.returns[-1]), std, proposal.predicted_gain)
-        else:
-            rho = stro_ratio(trial_batch.eta, batch.eta, std, proposal.predicted_gain)
-        return Decision(action=ACCEPT if rho >= self.beta0 else REJECT, rho=rho)
 
+def trust_region_es(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None = None,
+                    popsize: int | None = None, noise: NoiseTable | None = None,
+                    options: TrustRegionESOptions | None = None, **hyperparameters):
+    """The trust-region ES composed for the loop (the library's recommended black-box method).
 
-def bfgs_update(H, s, y, *, curvature_tol: float = 1e-10):
-    """BFGS update of a Hessian approximation ``H ~ grad^2 f`` (Nocedal & Wright 2006, eq. 6.19)::
-
-        H+ = H - (H s)(H s)^T / (s^T H s) + y y^T / (y^T s),     s = x+ - x,  y = grad f(x+) - grad f(x)
-
-    ``H = None`` starts from ``(y^T y / y^T s) I`` (N&W eq. 6.20). The pair is skipped (``H``
-    returned unchanged) unless ``y^T s > curvature_tol ||s|| ||y||`` (keeps ``H`` positive
-    definite), or when the update is not finite in float64 (e.g. gradients estimated with a
-    vanishing ``sigma`` on a noisy objective). Shapes: ``H (d, d)`` or None, ``s, y (d,)``.
+    Arguments as :func:`trustopt.algorithms.es.es`; hyperparameters :class:`TrustRegionESOptions`.
+    With ``model="quadratic"`` the ``popsize // 2`` directions are orthogonalized and ``popsize``
+    defaults to ``2 d + 1`` (the pairs and the center ``theta_k``), so that the gradient estimate
+    is the central-difference gradient in an orthonormal basis (exact for quadratics); the trial
+    batch reuses the model batch's directions (common random numbers), so the BFGS pair
+    ``(theta_tilde - theta_k, g(theta_tilde) - g(theta_k))`` is not swamped by a change of
+    directions, and the actual gain of the ratio test is taken between the two center
+    evaluations. ``delta_0 = sigma0 sqrt(d) / kappa``.
     """
-    s = np.asarray(s, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # a pair too large for float64 is skipped
-        ys = float(y @ s)
-        if not (np.all(np.isfinite(s)) and np.all(np.isfinite(y)) and math.isfinite(ys)
-                and ys > curvature_tol * np.linalg.norm(s) * np.linalg.norm(y)):
-            return H
-        H0 = (float(y @ y) / ys) * np.eye(s.shape[0]) if H is None else H
-        Hs = H0 @ s
-        sHs = float(s @ Hs)
-        if not (math.isfinite(sHs) and sHs > 0.0):
-            return H
-        H_new = H0 - np.outer(Hs, Hs) / sHs + np.outer(y, y) / ys
-    return H_new if np.all(np.isfinite(H_new)) else H
-
-
-def dogleg(g, H, delta) -> np.ndarray:
-    """Dogleg solution of ``max_p g.p - 1/2 p^T H p  s.t. ||p||_2 <= delta`` for positive definite ``H``
-    (Nocedal & Wright 2006, sec. 4.1, eq. 4.15-4.16): the Newton point ``H^-1 g`` if inside,
-    else the path Cauchy point -> Newton point cut at the boundary. Shapes ``g (d,)``, ``H (d, d)``."""
-    g = np.asarray(g, dtype=np.float64)
-    gnorm = float(np.linalg.norm(g))
-    try:
-        pN = cho_solve(cho_factor(H, lower=True, check_finite=False), g, check_finite=False)
-    except np.linalg.LinAlgError:
-        return (delta / gnorm) * g
-    if np.linalg.norm(pN) <= delta:
-        return pN
-    with np.errstate(over="ignore", invalid="ignore"):
-        gHg = float(g @ H @ g)
-    if not (math.isfinite(gHg) and gHg > 0.0):  # curvature beyond float64: the steepest step to the boundary
-        return (delta / gnorm) * g
-    pC = (gnorm * gnorm / gHg) * g
-    if np.linalg.norm(pC) >= delta:
-        return (delta / gnorm) * g
-    dvec = pN - pC
-    a, b, c = float(dvec @ dvec), 2.0 * float(pC @ dvec), float(pC @ pC) - delta * delta
-    t = (-b + math.sqrt(max(b * b - 4.0 * a * c, 0.0))) / (2.0 * a)
-    return pC + t * dvec
-
-
-@dataclass(frozen=True, kw_only=True)
-class QuadraticModelStep(StepSolver):
-    """Trust-region step on the quadratic model of the smoothed objective (STRO eq. 4.6 with
-    a second-order model; Nocedal & Wright 2006, ch. 4)::
-
-        L_hat(theta_k + p) = J_hat_k + g0 . p - 1/2 p^T H p,       ||p||_2 <= delta_k
-        p = dogleg(g0, H, delta_k),       predicted_gain = g0 . p - 1/2 p^T H p
-
-    ``g0``: the antithetic gradient of ``F`` (TRES eq. 6); ``H``: a BFGS approximation of
-    ``-grad^2 F`` built from the gradients at successive trial points (:func:`bfgs_update`,
-    in :meth:`observe_trial`, accepted or not). ``H`` travels in the loop's step state
-    ``(H, theta_k, g0)`` (``H = None``: the linear model, i.e. :class:`TrustRegionStep`).
-    ``Proposal.at_boundary`` is ``||p|| >= (1 - boundary_rtol) delta_k`` (N&W Alg. 4.1's
-    ``||p_k|| = Delta_k``; a Newton step inside the ball is interior).
-
-    Hyperparameters: ``boundary_rtol`` in [0, 1) (default 0.01).
-    """
-
-    boundary_rtol: float = 0.01
-
-    def __post_init__(self):
-        b = float(as_float_array(self.boundary_rtol, "boundary_rtol", ndim=0))
-        if not 0.0 <= b < 1.0:
-            raise ValidationError(f"boundary_rtol: must lie in [0, 1), got {self.boundary_rtol!r}")
-
-    def propose(self, model, radius, rng, step_state=None) -> Proposal:
-        theta_k, g0 = model.theta_k, model.g0
-        H = None if step_state is None else step_state[0]
-        state = (H, np.array(theta_k), np.array(g0))
-        norm = float(np.linalg.norm(g0))
-        if not norm > 0.0:
-            return Proposal(theta=theta_k, predicted_gain=0.0, status=NONPOSITIVE_GAIN,
-                            message="zero gradient estimate", step_state=state)
-        if H is None:
-            step = (radius / norm) * np.asarray(g0)
-            gain = radius * norm
-        else:
-            step = dogleg(g0, H, radius)
-            gain = float(np.dot(g0, step) - 0.5 * step @ H @ step)
-        dist = float(np.linalg.norm(step))
-        return Proposal(theta=theta_k + step, predicted_gain=gain, distance=dist, status=STEP_OK, n_inner=1,
-                        step_state=state, at_boundary=not dist < (1.0 - self.boundary_rtol) * radius)
-
-    def observe_trial(self, step_state, policy, proposal, trial_batch, surrogate):
-        """BFGS update (:func:`bfgs_update`) of ``H ~ -grad^2 F`` from the pair
-        ``s = theta_tilde - theta_k``, ``y = -g(theta_tilde) + g0`` (gradients of ``f = -F``
-        estimated on the trial batch and the model batch). Returns the next step state."""
-        if step_state is None:
-            return None
-        H, theta_k, g_k = step_state
-        g_t = surrogate.value_and_grad(policy, trial_batch.theta, trial_batch)[1]
-        H = bfgs_update(H, trial_batch.theta - theta_k, (-g_t) - (-g_k))
-        return (H, theta_k, g_k)
+    o = resolve_options(TrustRegionESOptions, options, hyperparameters, "trust-region-es")
+    theta0, sigma0 = search_start("trust-region-es", problem, exact, theta0, sigma0)
+    d = theta0.size
+    quadratic = o.model == "quadratic"
+    sampler = PerturbationSampler(
+        sigma0=sigma0, n_pairs=n_pairs(popsize, 2 * d + 1 if quadratic else default_popsize(d)),
+        noise=NoiseTable() if noise is None else noise, orthogonal=quadratic,
+        rotate=bool(d <= 256 if o.rotate is None else o.rotate), center=quadratic, kappa=o.kappa,
+        tie_to_step=bool(o.tie_to_step))
+    rule = ratio_radius(o, sigma0 * math.sqrt(d) / o.kappa)
+    acceptance = FreshRatioTest(beta0=rule.beta0, use_std=o.use_std, center=quadratic)
+    if quadratic:  # N&W 2006 Alg. 4.1: an interior (Newton) step keeps delta_k
+        step, rule = QuadraticModelStep(), replace(rule, enlarge_at_boundary_only=True)
+    else:
+        step = TrustRegionStep()
+    return search_method("trust-region-es", problem, o, theta0=theta0, sampler=sampler, step=step,
+                         acceptance=acceptance, radius_rule=rule)

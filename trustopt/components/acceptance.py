@@ -10,6 +10,8 @@ CG breakdown, failed line search); a rule sees only sound proposals.
   ``sigma_hat = 0``), accept if ``r_k >= beta0``; otherwise reject and merge a new batch
   (eq. 4.15), and after ``max_rejections`` consecutive rejections take the best rejected
   trial (mandatory acceptance, eq. 4.13).
+* :class:`FreshRatioTest` -- the ratio test of the evolution-strategy family: a fresh batch at
+  the trial point decides, and a rejection draws a fresh model batch (STRO Alg. 3.1).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from trustopt._validation import ValidationError, as_float_array, check_nonnegative
 from trustopt.core.types import ACCEPT, FORCE_BEST, REJECT, REJECT_MERGE, Decision
 
-__all__ = ["AlwaysAccept", "ImprovementWithinRadius", "RatioTest", "stro_ratio"]
+__all__ = ["AlwaysAccept", "ImprovementWithinRadius", "RatioTest", "FreshRatioTest", "stro_ratio"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,3 +108,45 @@ class RatioTest:
         if self.max_rejections is not None and n_rejections + 1 >= self.max_rejections:
             return Decision(action=FORCE_BEST, rho=rho)
         return Decision(action=REJECT_MERGE, rho=rho)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FreshRatioTest:
+    """STRO's ratio test (eq. 3.2 / 4.14, acceptance eq. 3.3) with a FRESH batch after a rejection
+    (STRO Alg. 3.1) instead of merging (Alg. 4.3 line 10): the ES batches carry their own
+    ``sigma``, and merging batches drawn with different ``sigma`` would bias ``J_hat``.
+
+    ``r_k = (eta_trial - eta_k) / ([sigma_hat_eta(theta_k) if use_std] + predicted_gain)``; accept iff
+    ``r_k >= beta0``. ``sigma_hat_eta(theta_k)`` is ``batch.eta_std``, the SAMPLE standard deviation
+    of the model batch's values (STRO eq. 4.2, ``ddof=1``) exactly as in eq. 4.14 -- not the
+    standard error of their mean.
+
+    ``center=True``: the batches end with the unperturbed point (``x_N = theta``), and the
+    actual gain is ``F(theta_tilde) - F(theta_k)`` from those two evaluations instead of the
+    batch means. For a quadratic ``F`` the two agree exactly when the batches share ``sigma``
+    and an orthonormal direction set (``J_sigma = F + sigma^2 tr(H) / 2``, a constant); for
+    other ``F`` the center gain is the one that cannot be won by inflating ``sigma`` (with the
+    batch means, a large ``sigma`` makes ``J_sigma`` smoother, the model better, the radius
+    larger and ``sigma`` larger still: a feedback loop seen on Rosenbrock's function).
+
+    Hyperparameters: ``beta0 = 0.1`` (a fraction of the predicted gain must be realized:
+    Nocedal & Wright 2006, Alg. 4.1, eta in [0, 1/4)); ``use_std = False`` (for deterministic
+    objectives ``sigma_hat`` measures the spread of ``F`` inside the sample ball, not noise;
+    set True for noisy objectives such as RL returns, STRO eq. 4.14).
+    """
+
+    beta0: float = 0.1
+    use_std: bool = False
+    center: bool = False
+    needs_trial_batch = True
+
+    def __post_init__(self):
+        as_float_array(self.beta0, "beta0", ndim=0)
+
+    def decide(self, proposal, batch, trial_batch, n_rejections) -> Decision:
+        std = float(batch.eta_std) if self.use_std else 0.0  # STRO eq. 4.14 with eq. 4.2
+        if self.center:
+            rho = stro_ratio(float(trial_batch.returns[-1]), float(batch.returns[-1]), std, proposal.predicted_gain)
+        else:
+            rho = stro_ratio(trial_batch.eta, batch.eta, std, proposal.predicted_gain)
+        return Decision(action=ACCEPT if rho >= self.beta0 else REJECT, rho=rho)

@@ -1,0 +1,364 @@
+"""Ask/tell for the evolution-strategy family: one adapter, :class:`AskTell`, for every registered
+ES method, and the named classes :class:`ES`, :class:`ARS`, :class:`TRES`, :class:`TrustRegionES`.
+
+Where to read: :mod:`trustopt.core.loop` (THE loop, STRO Alg. 3.1 / 4.3, written as ask/tell);
+:mod:`trustopt.components.search` (the batch layout, how samples are drawn); the factories in
+:mod:`trustopt.algorithms` (each method's components and defaults). ``trustopt.minimize``
+(:mod:`trustopt.optimize`) drives these classes the way ``scipy.optimize.minimize`` is called.
+
+The adapter (1) turns the loop's request "a batch at ``theta``" into a :class:`Draw` of the
+method's :class:`~trustopt.components.search.PerturbationSampler` (``x = theta +- sigma_k eps``),
+(2) turns the told values into a loop :class:`~trustopt.core.types.Batch` and (3) calls
+:func:`trustopt.core.loop.tell`. It owns only what the loop does not: ``sigma_k`` (a function of
+the loop's radius parameter), the evaluation counters, the best point and the stopping tests::
+
+    opt = TRES(x0, sigma0, seed=0)          # = AskTell(algorithms.get("tres")(theta0=x0, sigma0=sigma0), seed=0)
+    while not opt.stop():
+        X = opt.ask()                       # (popsize, d)
+        opt.tell(X, [f(x) for x in X])      # values to MINIMIZE
+    opt.result                              # scipy.optimize.OptimizeResult
+
+Conventions:
+
+* MINIMIZATION: ``tell(X, values)`` takes ``f(x)``; the loop maximizes ``F = -f`` (its ``eta`` is
+  ``-mean f``). To maximize a reward ``R``, tell ``-R``.
+* Bounds (``bounds=``, scipy's forms): the samples live in an unbounded internal space and
+  ``ask`` returns their images in the box (:mod:`trustopt.bounds`); ``mean`` is in the box too.
+* NaN / inf (and, in ``minimize`` with ``on_error="impute"``, exceptions told as NaN) get the
+  WORST finite value of their batch (:func:`~trustopt.components.search.impute_nonfinite`), so
+  they never pull the iterate; a batch with no finite value gives a zero model and the loop keeps
+  the iterate. They are counted (``n_nonfinite``, ``n_exceptions``) and never become ``result.x``;
+  when every evaluation failed the result says so (``status`` 3, ``fun = inf``, ``x`` the start).
+* Reproducibility: all randomness comes from one ``np.random.Generator`` seeded by ``seed`` and
+  the noise table; evaluation happens outside the state, so the result is the same for any
+  number of worker processes, and a pickled optimizer resumes the same trajectory.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import fields
+from typing import ClassVar
+
+import numpy as np
+from scipy.optimize import OptimizeResult
+
+from trustopt._validation import ValidationError, as_float_array, check_bool, check_int, check_positive
+from trustopt.algorithms import ES_FAMILY, get
+from trustopt.algorithms.ars import ARSOptions
+from trustopt.algorithms.es import ESOptions
+from trustopt.algorithms.tres import TRESOptions
+from trustopt.algorithms.trust_region_es import TrustRegionESOptions
+from trustopt.bounds import as_box, default_sigma0
+from trustopt.components.search import Draw, PerturbationSampler, impute_nonfinite, make_batch
+from trustopt.core import loop as core
+from trustopt.core.loop import Method
+
+__all__ = ["AskTell", "ES", "ARS", "TRES", "TrustRegionES", "METHODS", "DEFAULT_METHOD", "BoundsWarning",
+           "status_of", "as_seed", "all_failed_message", "STATUS_MESSAGES"]
+
+#: The layout of a pickled :class:`AskTell`; another layout is refused with a clear message.
+_PICKLE_FORMAT = 2
+
+STATUS_MESSAGES = {0: "converged", 1: "maximum number of function evaluations or iterations reached",
+                   2: "stopped by the callback", 3: "every function evaluation failed", 4: "stopped"}
+
+
+class BoundsWarning(UserWarning):
+    """A starting point outside the bounds was clipped into the box."""
+
+
+def as_seed(seed) -> int:
+    """``seed`` as an integer ``>= 0``: given, drawn from a ``np.random.Generator``, or, for None, fresh
+    entropy (``np.random.SeedSequence().entropy``), recorded (``opt.seed``, ``result.seed``) so the
+    run can be repeated exactly."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(0, 2**63 - 1))
+    return check_int(seed, "seed", 0)
+
+
+def status_of(reasons: dict, nfev: int, best_f: float) -> int:
+    """The ``OptimizeResult.status`` of a run that stopped for ``reasons``: 0 converged (ftarget,
+    tolx, tolfun), 1 budget (maxfev, maxiter), 2 stopped by the callback, 3 every evaluation
+    failed (``nfev > 0`` and no finite value, whatever else stopped it: the constant imputed
+    values would otherwise read as ``tolfun`` convergence), 4 otherwise."""
+    if nfev > 0 and not math.isfinite(best_f):
+        return 3
+    if "callback" in reasons:
+        return 2
+    if any(k in reasons for k in ("ftarget", "tolx", "tolfun")):
+        return 0
+    return 1 if ("maxfev" in reasons or "maxiter" in reasons) else 4
+
+
+def all_failed_message(nfev: int, n_exceptions: int, n_nonfinite: int, first_exception: str | None = None) -> str:
+    """The message of a run none of whose ``nfev`` evaluations gave a finite value."""
+    first = f"; the first exception: {first_exception}" if first_exception else ""
+    return (f"{nfev} evaluation(s): {n_exceptions} raised an exception, {n_nonfinite} returned a non-finite "
+            f"value{first}; x is the starting point")
+
+
+class AskTell:
+    """Ask/tell driver of a composed ES :class:`~trustopt.core.loop.Method` (see the module docstring).
+
+    ``AskTell(method, *, seed=None, bounds=None, tolx=1e-12, tolfun=1e-12, ftarget=-inf,
+    maxfev=None, maxiter=None, keep_history=True)``: ``method`` from a factory of the ES family
+    (its sampler a :class:`~trustopt.components.search.PerturbationSampler`; ``method.theta0`` the
+    start, clipped into ``bounds`` with a :class:`BoundsWarning`); ``seed`` as :func:`as_seed`;
+    the stopping tests of :meth:`stop`; ``keep_history=False`` keeps only :attr:`last_record`.
+    """
+
+    def __init__(self, method: Method, *, seed=None, bounds=None, tolx: float = 1e-12, tolfun: float = 1e-12,
+                 ftarget: float = -math.inf, maxfev: int | None = None, maxiter: int | None = None,
+                 keep_history: bool = True):
+        if not isinstance(method, Method) or not isinstance(method.sampler, PerturbationSampler):
+            raise ValidationError("method: expected a Method of the ES family (a factory of "
+                                  f"{', '.join(ES_FAMILY)}), got {type(method).__name__}")
+        self.method, self.name, self.sampler = method, method.name, method.sampler
+        x0 = np.array(method.theta0)
+        self.d, self.popsize, self.noise = x0.size, self.sampler.popsize, self.sampler.noise
+        self.box = as_box(bounds, self.d)
+        if self.box is not None and not self.box.contains(x0):
+            warnings.warn("x0 is outside the bounds: clipped into the box", BoundsWarning, stacklevel=2)
+            x0 = np.clip(x0, self.box.lower, self.box.upper)
+        self.seed = as_seed(seed)
+        self.tolx, self.tolfun = check_positive(tolx, "tolx"), check_positive(tolfun, "tolfun")
+        self.ftarget = float(ftarget)
+        self.maxfev = None if maxfev is None else check_int(maxfev, "maxfev", 1)
+        self.maxiter = None if maxiter is None else check_int(maxiter, "maxiter", 0)
+        self.keep_history = check_bool(keep_history, "keep_history")
+        self.state = core.start(method, None if self.box is None else self.box.start(x0))
+        self.param0 = self.state.param
+        self.rng = np.random.default_rng(np.random.SeedSequence(self.seed))
+        self.format, self.pending, self.frame, self.last_step = _PICKLE_FORMAT, None, None, math.inf
+        self.nfev = self.n_nonfinite = self.n_exceptions = self.n_failures = 0
+        self.best_x, self.best_f = x0, math.inf
+        self.history: list = []          # the loop's Records, one per finished iteration (if keep_history)
+        self.last_record = None          # the Record of the last finished iteration
+        self.recent_f: list = []         # mean f of the last model batches (for tolfun)
+        self.recent_bad: list = []       # non-finite values in each of the last told batches (for tolfun)
+
+    # ------------------------------------------------------------------ the search distribution
+    @property
+    def mean(self) -> np.ndarray:
+        """``theta_k``, the mean of the search distribution (with bounds: its image in the box)."""
+        return np.array(self.state.theta) if self.box is None else self.box.to_box(self.state.theta)
+
+    @property
+    def sigma0(self) -> float:
+        return self.sampler.sigma0
+
+    @property
+    def nit(self) -> int:
+        return self.state.k
+
+    def sigma(self) -> float:
+        """The standard deviation of the next batch: ``sigma_k`` of the sampler's rule, except that
+        a trial batch uses its model batch's (the ratio test compares ``J_sigma`` at one ``sigma``)."""
+        if self.state.phase == core.NEED_TRIAL:
+            return float(self.state.batch.states[0, 0])
+        return self.sampler.sigma(self.state.param, self.param0, self.d, self.last_step)
+
+    # ------------------------------------------------------------------ ask / tell
+    def ask(self) -> np.ndarray:
+        """The next ``popsize`` points to evaluate, ``(n, d)`` (:attr:`asked` describes them);
+        calling ``ask`` again before ``tell`` returns the same points."""
+        if self.pending is None:
+            trial = self.state.phase == core.NEED_TRIAL
+            draw, frame = self.sampler.draw(core.ask(self.state), self.sigma(), self.rng,
+                                            self.frame if trial else None)
+            self.frame = frame
+            if self.box is not None:
+                draw = Draw(theta=draw.theta, sigma=draw.sigma, index=draw.index, sign=draw.sign, Y=draw.Y,
+                            X=self.box.to_box(draw.Y))
+            self.pending = draw
+        return np.array(self.pending.X)
+
+    @property
+    def asked(self) -> Draw | None:
+        """The pending batch of the last :meth:`ask` (None when none is pending)."""
+        return self.pending
+
+    def tell(self, X, values, *, n_exceptions: int = 0, repaired: bool = False) -> None:
+        """Report ``values[j] = f(X[j])`` (to MINIMIZE; NaN/inf allowed) for the points of the last
+        :meth:`ask`. ``n_exceptions``: how many of the NaN values stand for evaluations that raised.
+
+        ``repaired=True``: ``X`` is the asked points after the caller changed them (rounded to a
+        grid, projected onto constraints of its own, ...), inside the bounds if any; the update is
+        that of the asked points, the best point reported the repaired one. Without it ``X`` must
+        be exactly the asked array (a guard against telling the wrong batch)."""
+        X, f = self._checked(X, values, repaired)
+        draw, self.pending = self.pending, None
+        self.nfev += f.size
+        finite = np.isfinite(f)
+        if finite.any():
+            j = int(np.argmin(np.where(finite, f, np.inf)))
+            if f[j] < self.best_f:
+                self.best_f, self.best_x = float(f[j]), np.array(X[j])
+        F, n_bad = impute_nonfinite(-f, maximize=True)
+        n_exceptions = check_int(n_exceptions, "n_exceptions", 0)
+        if n_exceptions > n_bad:
+            raise ValidationError(f"n_exceptions: {n_exceptions} exceptions but only {n_bad} non-finite values")
+        self.n_nonfinite += n_bad - n_exceptions
+        self.n_exceptions += n_exceptions
+        self.recent_bad = (self.recent_bad + [n_bad])[-self._tolfun_window():]
+        self._loop_tell(make_batch(draw.theta, draw.sigma, draw.Y, F, center=self.sampler.center))
+        while core.ask(self.state) is None:  # READY: a model batch is at hand, propose at once
+            self._loop_tell(None)
+
+    def _checked(self, X, values, repaired) -> tuple[np.ndarray, np.ndarray]:
+        if self.pending is None:
+            raise ValidationError("X: tell() called without a pending ask()")
+        X = np.asarray(X, dtype=np.float64)
+        asked = self.pending.X
+        if X.shape != asked.shape:
+            raise ValidationError(f"X: must be the {asked.shape} array returned by the last ask(), got shape {X.shape}")
+        if not check_bool(repaired, "repaired"):
+            if not np.array_equal(X, asked):
+                raise ValidationError("X: must be the array returned by the last ask() (pass repaired=True for "
+                                      "points you changed)")
+        elif not np.all(np.isfinite(X)) or (self.box is not None and not self.box.contains(X)):
+            raise ValidationError("X: repaired points must be finite and inside the bounds")
+        try:
+            f = np.asarray(values, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"values: cannot be converted to a float array ({exc})") from None
+        if f.shape != (X.shape[0],):
+            raise ValidationError(f"values: expected {X.shape[0]} values, got shape {np.shape(values)}")
+        return X, f
+
+    def _loop_tell(self, batch) -> None:
+        proposes = self.state.phase in (core.NEED_MODEL, core.READY)
+        model_batch = batch if self.state.phase == core.NEED_MODEL else self.state.batch
+        self.state, record = core.tell(self.method, self.state, batch, self.rng)
+        if proposes:
+            self.recent_f = (self.recent_f + [-float(model_batch.eta)])[-self._tolfun_window():]
+        if self.state.phase == core.NEED_TRIAL:  # a sound proposal is pending: its length (tie_to_step)
+            self.last_step = float(self.state.proposal.distance)
+        if record is not None:
+            self.last_record = record
+            if self.keep_history:
+                self.history.append(record)
+            if record.status != "ok":
+                self.n_failures += 1
+
+    # ------------------------------------------------------------------ termination and result
+    def _tolfun_window(self) -> int:
+        return 10 + int(math.ceil(30 * self.d / self.popsize))
+
+    def stop(self) -> dict:
+        """Termination reasons met now, ``{name: message}`` (empty: keep going).
+
+        ``ftarget`` (best f <= ftarget), ``maxfev`` (the next batch would exceed it), ``maxiter``,
+        ``tolx`` (``sigma_k sqrt(d) < tolx``: the search has collapsed), ``tolfun`` (over the last
+        ``10 + ceil(30 d / n)`` model batches, the range of their mean f and of the current batch's
+        values is below ``tolfun``, and none of the last batches had a NaN/inf value or an
+        exception: imputed constants would fake a flat objective)."""
+        out = {}
+        if self.best_f <= self.ftarget:
+            out["ftarget"] = f"best f {self.best_f:.6g} <= ftarget {self.ftarget:.6g}"
+        if self.maxfev is not None and self.nfev + self.popsize > self.maxfev:
+            out["maxfev"] = f"{self.nfev} evaluations; the next batch would exceed maxfev = {self.maxfev}"
+        if self.maxiter is not None and self.nit >= self.maxiter:
+            out["maxiter"] = f"{self.nit} iterations"
+        if self.sigma() * math.sqrt(self.d) < self.tolx:
+            out["tolx"] = f"sigma * sqrt(d) = {self.sigma() * math.sqrt(self.d):.3g} < tolx = {self.tolx:g}"
+        if len(self.recent_f) >= self._tolfun_window() and not any(self.recent_bad):
+            b = self.state.batch
+            vals = self.recent_f + ([-float(b.returns.min()), -float(b.returns.max())] if b is not None else [])
+            if max(vals) - min(vals) < self.tolfun:
+                out["tolfun"] = f"range of recent f values {max(vals) - min(vals):.3g} < tolfun = {self.tolfun:g}"
+        return out
+
+    @property
+    def result(self) -> OptimizeResult:
+        """``scipy.optimize.OptimizeResult``: ``x`` (best evaluated point), ``fun``, ``nfev``,
+        ``nit``, ``success`` (stopped by ftarget/tolx/tolfun), ``status``, ``message``, plus
+        ``xmean`` (``theta_k``), ``sigma``, ``radius``, ``n_nonfinite``, ``n_exceptions``,
+        ``n_failures`` (iterations whose step was a numerical failure), ``stop`` (reasons),
+        ``method``, ``seed``."""
+        reasons = self.stop()
+        status = status_of(reasons, self.nfev, self.best_f)
+        message = "; ".join(f"{k}: {v}" for k, v in reasons.items()) or "running"
+        if status == 3:
+            message = (f"{STATUS_MESSAGES[3]}: {all_failed_message(self.nfev, self.n_exceptions, self.n_nonfinite)}; "
+                       + message)
+        return OptimizeResult(
+            x=np.array(self.best_x), fun=self.best_f, nfev=self.nfev, nit=self.nit, success=status == 0,
+            status=status, message=message, xmean=self.mean, sigma=self.sigma(), radius=self.state.param,
+            n_nonfinite=self.n_nonfinite, n_exceptions=self.n_exceptions, n_failures=self.n_failures,
+            stop=reasons, method=self.name, seed=self.seed,
+        )
+
+    def __setstate__(self, state):
+        if state.get("format") != _PICKLE_FORMAT:
+            raise ValidationError(f"pickle: this {type(self).__name__} was pickled by another version of trustopt "
+                                  f"(layout {state.get('format', 1)}, this version reads {_PICKLE_FORMAT}); "
+                                  "resume it with the version that wrote it, or start a new run")
+        self.__dict__.update(state)
+
+
+class _Named(AskTell):
+    """An :class:`AskTell` on the registered method :attr:`algorithm`, called like pycma's
+    ``CMAEvolutionStrategy``: ``Cls(x0, sigma0=None, *, seed=None, popsize=None, noise=None,
+    tolx=1e-12, tolfun=1e-12, ftarget=-inf, maxfev=None, maxiter=None, bounds=None,
+    options=None, keep_history=True, **hyperparameters)``. The hyperparameters are either
+    ``options=`` an instance of :attr:`options_class` or keywords with the same names (not both).
+    ``sigma0`` may be omitted with finite bounds (:func:`trustopt.bounds.default_sigma0`)."""
+
+    algorithm: ClassVar[str]
+    options_class: ClassVar[type]
+
+    def __init__(self, x0, sigma0=None, *, seed=None, popsize: int | None = None, noise=None, tolx: float = 1e-12,
+                 tolfun: float = 1e-12, ftarget: float = -math.inf, maxfev: int | None = None,
+                 maxiter: int | None = None, bounds=None, options=None, keep_history: bool = True, **hyperparameters):
+        x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
+        if x0.size == 0:
+            raise ValidationError("x0: empty")
+        box = as_box(bounds, x0.size)
+        if sigma0 is None:
+            sigma0 = default_sigma0(box)
+        method = get(self.algorithm)(None, theta0=x0, sigma0=sigma0, popsize=popsize, noise=noise, options=options,
+                                     **hyperparameters)
+        super().__init__(method, seed=seed, bounds=box, tolx=tolx, tolfun=tolfun, ftarget=ftarget, maxfev=maxfev,
+                         maxiter=maxiter, keep_history=keep_history)
+        self.options = method_options(method, self.options_class)
+
+
+def method_options(method: Method, cls: type):
+    """The options dataclass ``cls`` a method was built with (from ``method.hyperparameters``)."""
+    return cls(**{f.name: method.hyperparameters[f.name] for f in fields(cls)})
+
+
+class ES(_Named):
+    """OpenAI evolution strategies (:func:`trustopt.algorithms.es.es`; options :class:`ESOptions`)."""
+
+    algorithm, options_class = "es", ESOptions
+
+
+class ARS(_Named):
+    """Augmented Random Search V1-t (:func:`trustopt.algorithms.ars.ars`; options :class:`ARSOptions`;
+    ``sigma0`` is ARS's ``nu``)."""
+
+    algorithm, options_class = "ars", ARSOptions
+
+
+class TRES(_Named):
+    """Trust Region Evolution Strategies (:func:`trustopt.algorithms.tres.tres`; options :class:`TRESOptions`)."""
+
+    algorithm, options_class = "tres", TRESOptions
+
+
+class TrustRegionES(_Named):
+    """The trust-region ES, the recommended black-box method
+    (:func:`trustopt.algorithms.trust_region_es.trust_region_es`; options :class:`TrustRegionESOptions`)."""
+
+    algorithm, options_class = "trust-region-es", TrustRegionESOptions
+
+
+METHODS = {cls.algorithm: cls for cls in (ES, ARS, TRES, TrustRegionES)}
+#: The method ``minimize(method=None)`` uses (the best of the family on the benchmarks, see README).
+DEFAULT_METHOD = "trust-region-es"
