@@ -18,7 +18,7 @@ def trpo(problem, *, exact=False, delta=0.01, cg_iters=10, cg_damping=1e-3, max_
     Hyperparameters: delta (0.01, TRPO sec. 8 / App. E), cg_iters (10, App. C),
     cg_damping (1e-3), max_backtracks (10), shrink (0.5); vine (False: single path, sec. 5.1;
     True: vine, sec. 5.2, with n_trunk_episodes, n_rollout_states on tabular problems
-    (:class:`~trustopt.components.samplers.TabularVineSampler`) and MuJoCo environments
+    (:class:`~trustopt.components.tabular_samplers.TabularVineSampler`) and MuJoCo environments
     (:class:`~trustopt.envs.vine_sampler.MujocoVineSampler`, also n_actions_per_state,
     rollout_horizon)); sampling: n_episodes, lambda_, use_baseline.
     """

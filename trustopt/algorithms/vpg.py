@@ -12,7 +12,7 @@ from trustopt.core.loop import Method
 def vpg(problem, *, exact=False, learning_rate=1.0, delta=0.01, normalize_advantages=True, theta0=None, **sampling):
     """``theta_{k+1} = theta_k + learning_rate * g_hat_k`` with ``g_hat_k = sum_i w_i A_hat_i grad log pi(a_i|s_i)``
     (the gradient of :class:`~trustopt.components.surrogates.ImportanceSampled` at ``theta_k``;
-    advantages by GAE with the fitted baseline, see :class:`~trustopt.components.samplers.TabularEpisodeSampler`).
+    advantages by GAE with the fitted baseline, see :class:`~trustopt.components.tabular_samplers.TabularEpisodeSampler`).
 
     Hyperparameters: learning_rate (default 1.0, on the unnormalized-visitation scale of the
     gradient, ``sum_s rho(s) = 1/(1-gamma)``); delta (default 0.01, NPG/TRPO's mean-KL step size,

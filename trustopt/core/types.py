@@ -310,7 +310,7 @@ class Result:
     Attributes:
         theta: ``(d,)`` final parameters (read-only).
         policy: ``(S, A)`` action probabilities for tabular problems, a
-            :class:`trustopt.lqr.LinearPolicy` for LQR problems, else ``None``.
+            :class:`trustopt.lqr.LQRPolicy` for LQR problems, else ``None``.
         eta: ``eta`` of the final iterate (exact in exact mode, else ``eta_hat``).
         history: list of :class:`Record`, one per iteration.
         status: ``"max_iter"`` or ``"callback"``.

@@ -1,7 +1,7 @@
 """Vine sampling (TRPO sec. 5.2) of Gaussian linear policies on MuJoCo, for TRPO.
 
 :class:`MujocoVineSampler` is the MuJoCo counterpart of
-:class:`~trustopt.components.samplers.TabularVineSampler` for the continuous-action case of TRPO
+:class:`~trustopt.components.tabular_samplers.TabularVineSampler` for the continuous-action case of TRPO
 sec. 5.2: the same policy, parameters and observation normalizer as
 :class:`~trustopt.envs.pg_sampler.MujocoEpisodeSampler` (``theta = [W.ravel(), b, log_std]``,
 ``a ~ N(W z + b, diag(exp(2 log_std)))`` on ``z = (s - mean) / std``; the normalizer carried in a
@@ -45,7 +45,7 @@ and ``logp_old`` the Gaussian log-density of ``a_{n,k}`` at ``z_n``. The weights
 the single-path sampler's scale (``sum_i w_i f`` estimates ``E[sum_t f(s_t, a_t)]`` per episode,
 the undiscounted visitation: ``N / tau`` steps per episode, ``s_n`` uniform over them), so
 ``sum_i w_i r_i adv_i`` estimates ``E[sum_t E_{a ~ pi_new(.|s_t)} A(s_t, a)]`` as the single path's
-does and as :class:`~trustopt.components.samplers.TabularVineSampler`'s does on its scale. The
+does and as :class:`~trustopt.components.tabular_samplers.TabularVineSampler`'s does on its scale. The
 baseline of each branch is the mean of the OTHER ``K - 1`` branches of its state (leave one out):
 since ``a_{n,k}`` is drawn independently of the other actions and of the common continuation
 noise, ``E[adv_{n,k} | s_n, a_{n,k}] = Q(s_n, a_{n,k}) - V(s_n) = A(s_n, a_{n,k})`` (the
