@@ -344,3 +344,23 @@ def test_run_drives_the_es_family_to_the_optimum():
         es("HalfCheetah-v5", theta0=np.zeros(3), sigma0=0.1)
     with pytest.raises(ValidationError, match="^sigma0: 'tres' needs the initial standard deviation"):
         run("tres", reward, theta0=np.zeros(3), max_iter=1, seed=0)
+
+
+@pytest.mark.parametrize("algo", ["es", "ars", "tres"])
+def test_trustopt_train_builds_the_registrys_method_in_paper_mode(algo):
+    """``trustopt train --algo {es,ars,tres}`` builds the registry's method with the one documented
+    override ``adapt=False`` (the papers' algorithms) and the settings of trustopt.train.config."""
+    from trustopt.algorithms import get
+    from trustopt.noise import NoiseTable
+    from trustopt.train.config import TrainConfig, resolve_config
+    from trustopt.train.trainer import _make_optimizer
+
+    c = resolve_config(TrainConfig(env_id="Swimmer-v5", algo=algo, timesteps=1000, seed=3))
+    d = 16  # Swimmer-v5: 8 observations x 2 actions
+    opt = _make_optimizer(c, d)
+    hp = {"tres": dict(lambda_=c.lambda_, K=c.K, lr=c.lr), "es": dict(lr=c.lr, l2=c.l2, optimizer=c.optimizer),
+          "ars": dict(alpha=c.lr, top_fraction=(c.top_directions or 1) / c.n_directions)}[algo]
+    registered = get(algo)(None, theta0=np.zeros(d), sigma0=c.sigma, popsize=2 * c.n_directions,
+                           noise=NoiseTable(size=c.noise_table_size), adapt=False, **hp)
+    assert _components(opt.method) == _components(registered) and opt.seed == c.seed
+    assert opt.method.hyperparameters == registered.hyperparameters
