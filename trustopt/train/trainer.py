@@ -129,18 +129,23 @@ class _Step:
 
 
 def _make_optimizer(c: TrainConfig, d: int):
-    """The ask/tell optimizer of a RESOLVED ES ``config`` for ``d = obs_dim * act_dim`` parameters,
-    started at ``W = 0`` (TRES/ARS: linear policies initialized at zero)."""
-    from trustopt.blackbox import ARS, ES, TRES
+    """The ask/tell optimizer of a RESOLVED ES ``config`` for ``d = obs_dim * act_dim`` parameters:
+    the registry's method (:mod:`trustopt.algorithms`) with ``adapt=False`` -- the papers'
+    algorithms (fixed ``sigma``, every step accepted: TRES Alg. 1, ARS Alg. 1, Salimans et al.
+    Alg. 2), with the settings of :mod:`trustopt.train.config` -- started at ``W = 0`` (TRES/ARS:
+    linear policies initialized at zero)."""
+    from trustopt.algorithms import get
+    from trustopt.asktell import AskTell
 
-    common = dict(seed=c.seed, popsize=2 * c.n_directions, adapt=False, keep_history=False,
-                  noise=NoiseTable(size=c.noise_table_size))
-    x0 = np.zeros(d)
     if c.algo == "tres":
-        return TRES(x0, c.sigma, lambda_=c.lambda_, K=c.K, lr=c.lr, **common)
-    if c.algo == "ars":
-        return ARS(x0, c.sigma, alpha=c.lr, top_fraction=c.top_directions / c.n_directions, **common)
-    return ES(x0, c.sigma, lr=c.lr, l2=c.l2, optimizer=c.optimizer, **common)
+        hp = dict(lambda_=c.lambda_, K=c.K, lr=c.lr)
+    elif c.algo == "ars":
+        hp = dict(alpha=c.lr, top_fraction=c.top_directions / c.n_directions)
+    else:
+        hp = dict(lr=c.lr, l2=c.l2, optimizer=c.optimizer)
+    method = get(c.algo)(None, theta0=np.zeros(d), sigma0=c.sigma, popsize=2 * c.n_directions,
+                         noise=NoiseTable(size=c.noise_table_size), adapt=False, **hp)
+    return AskTell(method, seed=c.seed, keep_history=False)
 
 
 def _check_noise_table(config: TrainConfig, d: int) -> None:
