@@ -9,7 +9,10 @@ starts at a point drawn uniformly from ``[-4, 4]^d`` (seeded) with ``sigma0 = 2`
 draw a new such point.
 
 Solvers:
-    tr-es          trustopt.minimize(method=None): trust-region ES, quadratic (BFGS) model
+    tr-cma         trustopt.minimize(method="trust-region-cma"): Gaussian KL trust region, no restarts
+    tr-cma-bipop   the same with BIPOP restarts (up to 9 large ones)
+    tr-cma-ipop    the same with IPOP restarts (up to 9)
+    tr-es          trustopt.minimize(method="trust-region-es"): trust-region ES, quadratic (BFGS) model
     tr-es-ipop     the same with IPOP restarts (up to 9, population x2 each)
     tr-es-coord    tr-es-ipop with coordinate directions (rotate=False) instead of a Haar frame
     tr-es-linear   trust-region ES with the linear model (Cauchy step), IPOP restarts
@@ -51,7 +54,7 @@ import cma
 from trustopt.optimize import minimize
 
 TARGETS = 10.0 ** np.arange(2.0, -8.0 - 1e-9, -0.2)  # 51 COCO targets
-SOLVERS = ["tr-es", "tr-es-ipop", "tr-es-coord", "tr-es-linear", "es", "ars", "tres", "cma", "cma-bipop"]
+SOLVERS = ["tr-cma", "tr-cma-bipop", "tr-cma-ipop", "tr-es", "tr-es-ipop", "tr-es-coord", "tr-es-linear", "es", "ars", "tres", "cma", "cma-bipop"]
 
 
 def run_trustopt(problem, x0, budget, seed, method, restarts, extra):
@@ -84,10 +87,16 @@ def one_run(solver, fid, iid, d, budget, seed):
     problem = ioh.get_problem(fid, instance=iid, dimension=d, problem_class=ioh.ProblemClass.BBOB)
     x0 = np.random.default_rng(1000 * fid + iid).uniform(-4, 4, d)
     t = time.perf_counter()
-    if solver == "tr-es":
-        run_trustopt(problem, x0, budget, seed, None, 0, {})
+    if solver == "tr-cma":
+        run_trustopt(problem, x0, budget, seed, "trust-region-cma", 0, {})
+    elif solver == "tr-cma-bipop":
+        run_trustopt(problem, x0, budget, seed, "trust-region-cma", 9, {"regime": "bipop"})
+    elif solver == "tr-cma-ipop":
+        run_trustopt(problem, x0, budget, seed, "trust-region-cma", 9, {})
+    elif solver == "tr-es":
+        run_trustopt(problem, x0, budget, seed, "trust-region-es", 0, {})
     elif solver == "tr-es-ipop":
-        run_trustopt(problem, x0, budget, seed, None, 9, {})
+        run_trustopt(problem, x0, budget, seed, "trust-region-es", 9, {})
     elif solver == "tr-es-coord":
         run_trustopt(problem, x0, budget, seed, "trust-region-es", 9, {"rotate": False})
     elif solver == "tr-es-linear":

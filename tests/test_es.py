@@ -288,7 +288,7 @@ def _components(method):
             method.acceptance, method.radius_rule, bytes(np.asarray(method.theta0)))
 
 
-@pytest.mark.parametrize("name", ["es", "ars", "tres", "trust-region-es"])
+@pytest.mark.parametrize("name", ["es", "ars", "tres", "trust-region-es", "trust-region-cma"])
 @pytest.mark.parametrize("adapt", [True, False])
 def test_every_entry_point_builds_the_registrys_method(name, adapt):
     """``trustopt.run(name, F)``, the ask/tell class and ``minimize(method=name)`` build the same
@@ -299,14 +299,15 @@ def test_every_entry_point_builds_the_registrys_method(name, adapt):
     from trustopt.asktell import METHODS
     from trustopt.optimize import _method
 
-    if name == "trust-region-es" and not adapt:
-        pytest.skip("the trust-region ES is always adaptive")
+    always_adaptive = name in ("trust-region-es", "trust-region-cma")
+    if always_adaptive and not adapt:
+        pytest.skip(f"{name} is always adaptive")
     target = np.array([1.0, -2.0, 0.5])
 
     def reward(X):
         return -np.sum((np.atleast_2d(X) - target) ** 2, axis=1)
 
-    mode = {} if name == "trust-region-es" else dict(adapt=adapt)
+    mode = {} if always_adaptive else dict(adapt=adapt)
     registered = get(name)(None, theta0=np.zeros(3), sigma0=0.1, **mode)
     opt = METHODS[name](np.zeros(3), 0.1, seed=0, **mode)
     assert _method(name)[1] is type(opt) and _components(opt.method) == _components(registered)

@@ -40,11 +40,12 @@ _LAZY = {
     "plot_minimize": "trustopt.optimize",
     "load_policy": "trustopt.train",
     "AskTell": "trustopt.asktell",
-    **{name: "trustopt.asktell" for name in ("ES", "ARS", "TRES", "TrustRegionES")},
+    **{name: "trustopt.asktell" for name in ("ES", "ARS", "TRES", "TrustRegionES", "TrustRegionCMA")},
     "ESOptions": "trustopt.algorithms.es",
     "ARSOptions": "trustopt.algorithms.ars",
     "TRESOptions": "trustopt.algorithms.tres",
     "TrustRegionESOptions": "trustopt.algorithms.trust_region_es",
+    "TrustRegionCMAOptions": "trustopt.algorithms.trust_region_cma",
 }
 _SUBMODULES = {"asktell", "optimize", "tabular", "smoothing", "lqr", "testing", "core", "components", "algorithms",
                "estimators", "linalg", "policies", "noise", "envs", "workers", "workers_ray", "train"}

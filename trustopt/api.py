@@ -9,7 +9,7 @@ import numpy as np
 from trustopt._callbacks import Callback
 from trustopt._validation import ValidationError, check_int, readonly
 from trustopt.core.loop import NEED_MODEL, Method, drive
-from trustopt.components.search import PerturbationSampler, impute_nonfinite, make_batch
+from trustopt.components.search import impute_nonfinite, make_batch
 from trustopt.core.types import FAILURE_STATUSES, Record, Result
 from trustopt.lqr import LQR, LQRPolicy
 
@@ -94,7 +94,9 @@ def run(
     """
     check_int(max_iter, "max_iter", 0)
     method = _method(algorithm, problem, exact, hyperparameters)
-    drive_ = _run_search if isinstance(method.sampler, PerturbationSampler) else _run_loop
+    from trustopt.asktell import is_search_method
+
+    drive_ = _run_search if is_search_method(method) else _run_loop
     theta, policy, eta, history, status, n_samples = drive_(method, max_iter, _seed(seed), callback)
     n_acc = sum(r.accepted for r in history)
     n_fail = sum(r.status in FAILURE_STATUSES for r in history)

@@ -48,18 +48,21 @@ from trustopt._validation import ValidationError, as_float_array, check_bool, ch
 from trustopt.algorithms import ES_FAMILY, get
 from trustopt.algorithms.ars import ARSOptions
 from trustopt.algorithms.es import ESOptions
+from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
 from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.bounds import as_box, default_sigma0
+from trustopt.components.gaussian import GaussianSampler
 from trustopt.components.search import Draw, PerturbationSampler, impute_nonfinite, make_batch
 from trustopt.core import loop as core
 from trustopt.core.loop import Method
 
-__all__ = ["AskTell", "ES", "ARS", "TRES", "TrustRegionES", "METHODS", "DEFAULT_METHOD", "BoundsWarning",
+__all__ = ["AskTell", "is_search_method", "ES", "ARS", "TRES", "TrustRegionES", "TrustRegionCMA", "METHODS", "DEFAULT_METHOD", "BoundsWarning",
            "status_of", "as_seed", "all_failed_message", "STATUS_MESSAGES"]
 
 #: The layout of a pickled :class:`AskTell`; another layout is refused with a clear message.
 _PICKLE_FORMAT = 2
+_HISTORY = 20000
 
 STATUS_MESSAGES = {0: "converged", 1: "maximum number of function evaluations or iterations reached",
                    2: "stopped by the callback", 3: "every function evaluation failed", 4: "stopped"}
@@ -101,6 +104,11 @@ def all_failed_message(nfev: int, n_exceptions: int, n_nonfinite: int, first_exc
             f"value{first}; x is the starting point")
 
 
+def is_search_method(method) -> bool:
+    """Whether ``method`` is an ES-family :class:`Method` (its batches are asked and told)."""
+    return isinstance(method, Method) and isinstance(method.sampler, (PerturbationSampler, GaussianSampler))
+
+
 class AskTell:
     """Ask/tell driver of a composed ES :class:`~trustopt.core.loop.Method` (see the module docstring).
 
@@ -114,7 +122,7 @@ class AskTell:
     def __init__(self, method: Method, *, seed=None, bounds=None, tolx: float = 1e-12, tolfun: float = 1e-12,
                  ftarget: float = -math.inf, maxfev: int | None = None, maxiter: int | None = None,
                  keep_history: bool = True):
-        if not isinstance(method, Method) or not isinstance(method.sampler, PerturbationSampler):
+        if not is_search_method(method):
             raise ValidationError("method: expected a Method of the ES family (a factory of "
                                   f"{', '.join(ES_FAMILY)}), got {type(method).__name__}")
         self.method, self.name, self.sampler = method, method.name, method.sampler
@@ -140,6 +148,9 @@ class AskTell:
         self.last_record = None          # the Record of the last finished iteration
         self.recent_f: list = []         # mean f of the last model batches (for tolfun)
         self.recent_bad: list = []       # non-finite values in each of the last told batches (for tolfun)
+        self.best_history: list = []     # best f of each told batch, the last _HISTORY (for tolstagnation)
+        self.median_history: list = []   # median f of each told batch, likewise
+        self.last_f = None               # the values of the last told batch
 
     # ------------------------------------------------------------------ the search distribution
     @property
@@ -160,7 +171,7 @@ class AskTell:
         a trial batch uses its model batch's (the ratio test compares ``J_sigma`` at one ``sigma``)."""
         if self.state.phase == core.NEED_TRIAL:
             return float(self.state.batch.states[0, 0])
-        return self.sampler.sigma(self.state.param, self.param0, self.d, self.last_step)
+        return self.sampler.sigma(self.state.param, self.param0, self.d, self.last_step, self.state.step_state)
 
     # ------------------------------------------------------------------ ask / tell
     def ask(self) -> np.ndarray:
@@ -169,7 +180,7 @@ class AskTell:
         if self.pending is None:
             trial = self.state.phase == core.NEED_TRIAL
             draw, frame = self.sampler.draw(core.ask(self.state), self.sigma(), self.rng,
-                                            self.frame if trial else None)
+                                            self.frame if trial else None, self.state.step_state)
             self.frame = frame
             if self.box is not None:
                 draw = Draw(theta=draw.theta, sigma=draw.sigma, index=draw.index, sign=draw.sign, Y=draw.Y,
@@ -205,6 +216,9 @@ class AskTell:
         self.n_nonfinite += n_bad - n_exceptions
         self.n_exceptions += n_exceptions
         self.recent_bad = (self.recent_bad + [n_bad])[-self._tolfun_window():]
+        self.last_f = f
+        self.best_history = (self.best_history + [float(np.min(np.where(finite, f, np.inf)))])[-_HISTORY:]
+        self.median_history = (self.median_history + [float(np.median(np.where(finite, f, np.inf)))])[-_HISTORY:]
         self._loop_tell(make_batch(draw.theta, draw.sigma, draw.Y, F, center=self.sampler.center))
         while core.ask(self.state) is None:  # READY: a model batch is at hand, propose at once
             self._loop_tell(None)
@@ -271,6 +285,8 @@ class AskTell:
             vals = self.recent_f + ([-float(b.returns.min()), -float(b.returns.max())] if b is not None else [])
             if max(vals) - min(vals) < self.tolfun:
                 out["tolfun"] = f"range of recent f values {max(vals) - min(vals):.3g} < tolfun = {self.tolfun:g}"
+        out.update(self.sampler.stop(self.state.step_state, self.state.theta, self.sigma0,
+                                     (self.best_history, self.median_history), self.last_f))
         return out
 
     @property
@@ -359,6 +375,14 @@ class TrustRegionES(_Named):
     algorithm, options_class = "trust-region-es", TrustRegionESOptions
 
 
-METHODS = {cls.algorithm: cls for cls in (ES, ARS, TRES, TrustRegionES)}
+class TrustRegionCMA(_Named):
+    """The KL trust-region method on a full-covariance Gaussian (CMA-ES's update as a natural-gradient
+    trust-region step; :func:`trustopt.algorithms.trust_region_cma.trust_region_cma`; options
+    :class:`TrustRegionCMAOptions`)."""
+
+    algorithm, options_class = "trust-region-cma", TrustRegionCMAOptions
+
+
+METHODS = {cls.algorithm: cls for cls in (ES, ARS, TRES, TrustRegionES, TrustRegionCMA)}
 #: The method ``minimize(method=None)`` uses (the best of the family on the benchmarks, see README).
 DEFAULT_METHOD = "trust-region-es"

@@ -168,7 +168,7 @@ class _Evaluator:
 
 
 #: The options classes of the methods (the ``method_options`` :class:`MinimizeOptions` accepts).
-_METHOD_OPTION_CLASSES = (ESOptions, ARSOptions, TRESOptions, TrustRegionESOptions)
+_METHOD_OPTION_CLASSES = tuple(cls.options_class for cls in METHODS.values())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,10 +180,17 @@ class MinimizeOptions:
             plus the center point for the quadratic trust-region ES). Default None: the
             method's default (``4 + floor(3 ln d)``, CMA-ES's default, Hansen 2016;
             ``2 d + 1`` for ``trust-region-es`` with the quadratic model).
-        restarts: IPOP restarts, an integer ``>= 0`` (Auger & Hansen 2005): after a ``tolx`` /
-            ``tolfun`` stop, a fresh run with the population multiplied by ``incpopsize``.
-            Default 0.
+        restarts: restarts with a larger population, an integer ``>= 0`` (IPOP, Auger & Hansen
+            2005): after a run stops by converging (any reason but ``ftarget``, ``maxfev``,
+            ``maxiter``), a fresh run with the population multiplied by ``incpopsize``. Default 0.
         incpopsize: population factor per restart, ``> 0``. Default 2.0 (Auger & Hansen 2005).
+        regime: ``"ipop"`` (default): only the large-population restarts above; ``"bipop"``
+            (Hansen 2009, BIPOP): between them, runs with a small population
+            ``floor(lambda_def (lambda_large / (2 lambda_def))^(U_1^2))`` and initial step
+            ``sigma0 10^(-2 U_2)`` (``U_1, U_2`` uniform on [0, 1]), the regime with fewer
+            evaluations so far running next (the first run counts as large); a small run may use
+            at most the difference, so the small regime never spends more than the large one. Only
+            the large restarts count in ``restarts``.
         restart_x0: callable ``rng -> x0`` giving the starting point of each restart (``rng`` a
             ``np.random.Generator`` seeded from ``seed``), or None (default): restart at ``x0``.
         vectorized: False (default): ``fun(x)`` with ``x (d,)``; True: ``fun(X)`` with
@@ -214,6 +221,7 @@ class MinimizeOptions:
     popsize: int | None = None
     restarts: int = 0
     incpopsize: float = 2.0
+    regime: str = "ipop"
     restart_x0: Callable | None = field(default=None, compare=False)
     vectorized: bool = False
     noise: NoiseTable | None = field(default=None, compare=False)
@@ -235,6 +243,7 @@ class MinimizeOptions:
             check_int(self.popsize, "popsize", 2)
         check_int(self.restarts, "restarts", 0)
         check_positive(self.incpopsize, "incpopsize")
+        check_choice(self.regime, "regime", ("ipop", "bipop"))
         if self.restart_x0 is not None and not callable(self.restart_x0):
             raise ValidationError(f"restart_x0: must be callable (rng -> x0) or None, "
                                   f"got {type(self.restart_x0).__name__}")
@@ -430,13 +439,11 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     o = _minimize_options(options, cls, name)
     noise = o.noise if o.noise is not None else NoiseTable()
     evaluation = _Evaluation(_WithArgs(fun, args) if args else fun, bool(o.vectorized), o.on_error == "impute", box)
-    seeds = np.random.SeedSequence(seed).spawn(o.restarts + 2)  # one per run, the last for restart_x0
-    make = _Runs(cls=cls, sigma0=sigma0, seeds=tuple(seeds[:-1]), noise=noise, options=o, box=box)
-    restart_rng = np.random.default_rng(seeds[-1])
     if box is not None and not box.contains(x0):
         warnings.warn("x0 is outside the bounds: clipped into the box", BoundsWarning, stacklevel=2)
         x0 = np.clip(x0, box.lower, box.upper)
-    opt = make(x0, o.popsize, 0)
+    runs = _Restarts(cls=cls, sigma0=sigma0, seed=seed, noise=noise, options=o, box=box, x0=x0)
+    opt = runs.first()
     log = _Log(o.verbose, o.log)
     total, run = _Totals(x0), 0
     evaluator = _Evaluator(evaluation, workers, noise)
@@ -447,7 +454,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
                 reasons = {"maxfev": f"the next batch ({opt.popsize}) would exceed maxfev = {maxfev}"}
             if reasons:  # this run is over: a restart (IPOP) or the end
                 total = total.with_run(opt)
-                restarted = make.restart(opt, reasons, run, maxfev - total.nfev, x0, restart_rng)
+                restarted = runs.restart(opt, reasons, maxfev - total.nfev)
                 if restarted is None:
                     break
                 opt, run = restarted, run + 1
@@ -491,33 +498,60 @@ def _method(method) -> tuple[str, type]:
     return name.lower(), METHODS[name.lower()]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
-class _Runs:
-    """The ask/tell optimizer of run ``run`` (0: the first, then each IPOP restart) with its own seed."""
+class _Restarts:
+    """The runs of one :func:`minimize` call, each an ask/tell optimizer with its own seed: the first,
+    then the restarts of ``options.regime`` (IPOP, Auger & Hansen 2005; BIPOP, Hansen 2009; see
+    :class:`MinimizeOptions`). Seeds: the first run and the large restarts take the children
+    ``0..restarts`` of ``SeedSequence(seed)``, the restart draws (``restart_x0``, BIPOP's
+    ``U_1, U_2``) child ``restarts + 1``, small run ``j`` the sequence with spawn key
+    ``(2**20 + j,)``."""
 
-    cls: type
-    sigma0: float
-    seeds: tuple
-    noise: NoiseTable
-    options: MinimizeOptions
-    box: Box | None
+    def __init__(self, *, cls, sigma0: float, seed: int, noise: NoiseTable, options: MinimizeOptions, box, x0):
+        self.cls, self.sigma0, self.seed, self.noise, self.options, self.box, self.x0 = (
+            cls, sigma0, seed, noise, options, box, x0)
+        self.seeds = np.random.SeedSequence(seed).spawn(options.restarts + 2)
+        self.rng = np.random.default_rng(self.seeds[-1])
+        self.n_large = self.n_small = 0
+        self.used = {"large": 0, "small": 0}  # evaluations per regime (the first run counts as large)
+        self.regime = "large"
+        self.lam_default = self.lam_large = 0
 
-    def __call__(self, x_start, popsize, run: int) -> AskTell:
+    def first(self) -> AskTell:
+        opt = self._make(self.x0, self.options.popsize, self.sigma0, self.seeds[0])
+        self.lam_default = self.lam_large = opt.popsize
+        return opt
+
+    def _make(self, x_start, popsize, sigma0, seed_sequence, maxfev=None) -> AskTell:
         o = self.options
-        return self.cls(x_start, self.sigma0, seed=int(self.seeds[run].generate_state(1)[0]), popsize=popsize,
+        return self.cls(x_start, sigma0, seed=int(seed_sequence.generate_state(1)[0]), popsize=popsize,
                         noise=self.noise, ftarget=o.ftarget, tolx=o.tolx, tolfun=o.tolfun, maxiter=o.maxiter,
-                        bounds=self.box, options=o.method_options)
+                        maxfev=maxfev, bounds=self.box, options=o.method_options)
 
-    def restart(self, opt: AskTell, reasons: dict, run: int, budget: int, x0, rng) -> AskTell | None:
-        """The optimizer of IPOP restart ``run + 1`` (population times ``incpopsize``, Auger & Hansen
-        2005) after ``opt`` stopped for ``reasons``; None when the run may not restart (not a
-        tolx/tolfun stop, no restart left, or the larger batch would exceed the ``budget`` left)."""
-        o = self.options
-        popsize = int(math.ceil(opt.popsize * o.incpopsize))
-        if not (("tolx" in reasons or "tolfun" in reasons) and run < o.restarts) or budget < popsize:
+    def restart(self, opt: AskTell, reasons: dict, budget: int) -> AskTell | None:
+        """The next run after ``opt`` stopped for ``reasons`` with ``budget`` evaluations left, or None:
+        no restart after ``ftarget``, ``maxiter`` or the end of the budget, after ``restarts`` large
+        restarts, or when the next batch would not fit in the budget."""
+        self.used[self.regime] += opt.nfev
+        ended = any(k in reasons for k in ("ftarget", "maxiter")) or ("maxfev" in reasons and self.regime == "large")
+        if ended:
             return None
-        x_start = x0 if o.restart_x0 is None else as_float_array(o.restart_x0(rng), "restart_x0", ndim=1)
-        return self(x_start, popsize, run + 1)
+        o = self.options
+        x_start = self.x0 if o.restart_x0 is None else as_float_array(o.restart_x0(self.rng), "restart_x0", ndim=1)
+        if o.regime == "bipop" and self.used["small"] < self.used["large"]:
+            u1, u2 = self.rng.random(2)
+            popsize = max(2, int(self.lam_default * (0.5 * self.lam_large / self.lam_default) ** (u1 * u1)))
+            allowed = min(budget, self.used["large"] - self.used["small"])
+            if allowed >= popsize:
+                self.regime, self.n_small = "small", self.n_small + 1
+                seq = np.random.SeedSequence(self.seed, spawn_key=(2**20 + self.n_small,))
+                return self._make(x_start, popsize, self.sigma0 * 10.0 ** (-2.0 * u2), seq, maxfev=allowed)
+        popsize = int(math.ceil(self.lam_large * o.incpopsize))
+        if self.n_large >= o.restarts or budget < popsize:
+            return None
+        self.regime, self.n_large = "large", self.n_large + 1
+        opt = self._make(x_start, popsize, self.sigma0, self.seeds[self.n_large])
+        self.lam_large = opt.popsize
+        return opt
 
 
 def _result(total: _Totals, opt: AskTell, reasons: dict, name: str, seed: int, run: int,

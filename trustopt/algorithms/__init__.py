@@ -18,12 +18,13 @@ from trustopt.algorithms.ppo import ppo
 from trustopt.algorithms.stro import stro
 from trustopt.algorithms.trefree import trefree
 from trustopt.algorithms.tres import tres
+from trustopt.algorithms.trust_region_cma import trust_region_cma
 from trustopt.algorithms.trust_region_es import trust_region_es
 from trustopt.algorithms.trpo import trpo
 from trustopt.algorithms.vpg import vpg
 
 __all__ = ["REGISTRY", "register", "get", "vpg", "npg", "trpo", "ppo", "trefree", "stro", "es", "ars", "tres",
-           "trust_region_es", "ES_FAMILY"]
+           "trust_region_es", "trust_region_cma", "ES_FAMILY"]
 
 REGISTRY: dict[str, Callable] = {}
 
@@ -50,6 +51,7 @@ def get(name: str) -> Callable:
 for _f in (vpg, npg, trpo, ppo, trefree, stro, es, ars, tres):
     register(_f.__name__, _f)
 register("trust-region-es", trust_region_es)
+register("trust-region-cma", trust_region_cma)
 
 #: The names of the evolution-strategy family (their methods are driven by :class:`trustopt.asktell.AskTell`).
-ES_FAMILY = ("es", "ars", "tres", "trust-region-es")
+ES_FAMILY = ("es", "ars", "tres", "trust-region-es", "trust-region-cma")

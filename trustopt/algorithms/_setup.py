@@ -23,16 +23,16 @@ _VINE_ENV_SAMPLING = ("n_actions_per_state", "rollout_horizon")
 
 #: The families of the registered factories, for the error of a problem given to the wrong one.
 PG_FAMILY = "the policy-gradient family (vpg, npg, trpo, ppo, trefree, stro)"
-ES_FAMILY = "the ES family (es, ars, tres, trust-region-es)"
+ES_FAMILY = "the ES family (es, ars, tres, trust-region-es, trust-region-cma)"
 
 
 def check_problem_kind(name: str, factory, problem, hyperparameters: dict) -> None:
     """Before ``factory(problem, **hyperparameters)``: a built-in factory of the ES family gets a
     black-box function and ``theta0``; the policy-gradient factories check their problems in
     :func:`setup`. The ValidationError names the problems the method takes."""
-    from trustopt.algorithms import ars, es, tres, trust_region_es
+    from trustopt.algorithms import ars, es, tres, trust_region_cma, trust_region_es
 
-    if factory not in (es, ars, tres, trust_region_es):
+    if factory not in (es, ars, tres, trust_region_es, trust_region_cma):
         return
     if not callable(problem):
         raise ValidationError(

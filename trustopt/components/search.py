@@ -32,7 +32,7 @@ An ES method's batches are drawn and told by :class:`trustopt.asktell.AskTell` (
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -239,14 +239,15 @@ class PerturbationSampler:
         """Evaluations per batch: ``2 n_pairs`` (+ 1 with ``center``)."""
         return 2 * self.n_pairs + (1 if self.center else 0)
 
-    def sigma(self, p_k: float, p_0: float, d: int, last_step: float = math.inf) -> float:
-        """``sigma_k`` of the next model batch (see the class docstring)."""
+    def sigma(self, p_k: float, p_0: float, d: int, last_step: float = math.inf, step_state=None) -> float:
+        """``sigma_k`` of the next model batch (see the class docstring; ``step_state`` is not used)."""
         if self.kappa is None:
             return self.sigma0 * p_k / p_0
         r = min(p_k, last_step) if self.tie_to_step else p_k
         return self.kappa * r / math.sqrt(d)
 
-    def draw(self, theta, sigma: float, rng: np.random.Generator, frame=None) -> tuple[Draw, np.ndarray | None]:
+    def draw(self, theta, sigma: float, rng: np.random.Generator, frame=None,
+             step_state=None) -> tuple[Draw, np.ndarray | None]:
         """One batch at ``theta`` with standard deviation ``sigma``: ``(Draw, frame)``.
 
         The offsets of ``n_pairs`` table rows are drawn from ``rng`` in every case (so the
@@ -267,10 +268,10 @@ class PerturbationSampler:
         return Draw(theta=theta, sigma=sigma, index=index if rows else None, sign=sign if rows else None,
                     Y=Y, X=Y), frame
 
+    def stop(self, step_state, theta, sigma0: float, histories: tuple, last_f) -> dict:
+        """No stopping test of its own (the adapter's ``tolx`` on ``sigma_k`` covers it)."""
+        return {}
+
     def sample(self, policy, theta, rng, baseline=None):
         raise ValidationError("sampler: an ES method's batches are asked and told by trustopt.asktell.AskTell "
                               "(trustopt.run, minimize and trustopt train drive it), not sampled by the loop")
-
-    def with_pairs(self, n_pairs: int) -> "PerturbationSampler":
-        """The same scheme with another number of pairs (IPOP restarts)."""
-        return replace(self, n_pairs=n_pairs)

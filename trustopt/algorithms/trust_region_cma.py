@@ -1,0 +1,78 @@
+"""The KL trust-region method on a full-covariance Gaussian search distribution (CMA-ES's
+update read as a natural-gradient trust-region step): its options and its one factory.
+
+Where to read: :mod:`trustopt.components.gaussian` (the update, its constants and sources). The
+loop's parts: :class:`~trustopt.components.gaussian.GaussianSampler` (``x = m + sigma B D z``),
+the ranking of the batch (the surrogate's only use of ``f``),
+:class:`~trustopt.components.gaussian.GaussianNaturalStep` (natural gradient on mean and
+covariance, cumulative step-size adaptation, the step shortened to ``KL <= delta``), every step
+accepted, and a constant KL radius ``delta`` (the learning rates are the trust region; the cap
+only bounds outliers). Restarts (IPOP, BIPOP) are :func:`trustopt.minimize`'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trustopt._validation import check_bool, check_positive
+from trustopt.algorithms._search import default_popsize, resolve_options, search_method, search_start
+from trustopt.components.acceptance import AlwaysAccept
+from trustopt.components.gaussian import GaussianNaturalStep, GaussianSampler
+from trustopt.components.radius import ConstantRadius
+
+__all__ = ["TrustRegionCMAOptions", "trust_region_cma", "DIAGONAL_ABOVE"]
+
+#: The dimension above which ``diagonal=None`` means the separable variant (Ros & Hansen 2008):
+#: there the full covariance's learning rate ``c_mu ~ mu_eff / d^2`` needs ``O(d^2)`` iterations
+#: to learn ``C`` and each sample costs ``O(d^2)``, while the diagonal costs ``O(d)``.
+DIAGONAL_ABOVE = 100
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrustRegionCMAOptions:
+    """Hyperparameters of the Gaussian KL trust-region method.
+
+    Fields:
+        kl_radius: ``delta``, the cap on ``KL(N_k || N_{k+1})`` of one step, ``> 0``. Default None:
+            ``d``, above the KL of a regular step (about ``d / (2 mu_eff)`` for the mean plus the
+            covariance's share), so that it only shortens outlying steps.
+        diagonal: True: the separable variant (diagonal ``C``, Ros & Hansen 2008); False: full
+            ``C``. Default None: separable above :data:`DIAGONAL_ABOVE` dimensions.
+        active: negative weights for the worst samples in the covariance update (Hansen 2016;
+            pycma's default). Default True.
+        c_m: the mean's learning rate, ``> 0``. Default 1.0 (Hansen 2016, Table 1).
+    """
+
+    kl_radius: float | None = None
+    diagonal: bool | None = None
+    active: bool = True
+    c_m: float = 1.0
+
+    def __post_init__(self):
+        if self.kl_radius is not None:
+            check_positive(self.kl_radius, "kl_radius")
+        if self.diagonal is not None:
+            check_bool(self.diagonal, "diagonal")
+        check_bool(self.active, "active")
+        check_positive(self.c_m, "c_m")
+
+
+def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None = None,
+                     popsize: int | None = None, noise=None, options: TrustRegionCMAOptions | None = None,
+                     **hyperparameters):
+    """The Gaussian KL trust-region method composed for the loop (``minimize``'s default method).
+
+    Arguments as :func:`trustopt.algorithms.es.es` (``popsize`` default ``4 + floor(3 ln d)``,
+    Hansen 2016; ``noise`` is not used: the samples come from the generator); hyperparameters
+    :class:`TrustRegionCMAOptions`.
+    """
+    o = resolve_options(TrustRegionCMAOptions, options, hyperparameters, "trust-region-cma")
+    theta0, sigma0 = search_start("trust-region-cma", problem, exact, theta0, sigma0)
+    d = theta0.size
+    diagonal = d > DIAGONAL_ABOVE if o.diagonal is None else o.diagonal
+    lam = default_popsize(d) if popsize is None else popsize
+    sampler = GaussianSampler(sigma0=sigma0, popsize=lam, diagonal=diagonal)
+    step = GaussianNaturalStep(diagonal=diagonal, active=o.active, c_m=o.c_m)
+    radius = ConstantRadius(delta=float(d) if o.kl_radius is None else o.kl_radius)
+    return search_method("trust-region-cma", problem, o, theta0=theta0, sampler=sampler, step=step,
+                         acceptance=AlwaysAccept(), radius_rule=radius)

@@ -1,0 +1,378 @@
+"""The full-covariance Gaussian search distribution ``N(m, sigma^2 C)`` and its KL trust-region step.
+
+Where to read: Hansen 2016, "The CMA Evolution Strategy: A Tutorial" (arXiv:1604.00772; the
+update, eq. 39-47, and the default constants of Table 1 / Appendix A, active negative weights
+included); Akimoto, Nagata, Ono & Kobayashi 2010 and Ollivier, Arnold, Auger & Hansen (JMLR 2017,
+"Information-geometric optimization"): the rank-mu update of ``(m, C)`` is a natural-gradient
+step on the rank-based (quantile) expected fitness, so each step is a move of bounded KL
+divergence on the Gaussian family -- a trust-region step in STRO's sense whose radius is set by
+the learning rates ``c_m, c_1, c_mu`` and the step-size rule; Abdolmaleki et al. (NeurIPS 2015,
+GECCO 2017) bound that KL explicitly. Ros & Hansen 2008 for the separable (diagonal) variant.
+
+One iteration (``lambda`` samples, ``mu`` best; all in ``y = (x - m) / sigma`` coordinates)::
+
+    z_i ~ N(0, I),  y_i = B D z_i,  x_i = m + sigma y_i                       (sampling, C = B D^2 B')
+    <y>_w = sum_{i <= mu} w_i y_{i:lambda}                                     (ranked by f, best first)
+    m'    = m + c_m sigma <y>_w                                                (natural gradient of the mean)
+    p_s'  = (1 - c_s) p_s + sqrt(c_s (2 - c_s) mu_eff) C^{-1/2} <y>_w
+    sigma'= sigma exp((c_s / d_s) (||p_s'|| / E||N(0, I)|| - 1))             (cumulative step-size adaptation)
+    p_c'  = (1 - c_c) p_c + h_s sqrt(c_c (2 - c_c) mu_eff) <y>_w
+    C'    = (1 + c_1 delta(h_s) - c_1 - c_mu sum_j w_j) C + c_1 p_c' p_c'^T
+            + c_mu sum_i w_i^o y_{i:lambda} y_{i:lambda}^T                     (rank-one + active rank-mu)
+
+with ``w_i^o = w_i`` for ``w_i >= 0`` and ``w_i d / ||C^{-1/2} y_{i:lambda}||^2`` for the negative
+weights of the worst samples. The only use of ``f`` is the ranking: the step is invariant to
+strictly increasing transformations of ``f``; and to affine changes of coordinates (with
+``m``, ``C`` transformed alike). The loop's radius ``delta_k`` caps
+``KL(N(m, sigma^2 C) || N(m', sigma'^2 C'))``: a step above it is shortened along the segment
+of (mean, log step size, covariance) until it holds (:class:`GaussianNaturalStep`).
+
+The state of the distribution beyond the mean (``sigma``, ``C`` and its eigensystem, the two
+paths) is the loop's step state, :class:`GaussianState`: the sampler draws with it, the step
+solver returns the next one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from trustopt._validation import check_bool, check_int, check_positive
+from trustopt.components.search import Draw
+from trustopt.core.protocols import StepSolver
+from trustopt.core.types import NONPOSITIVE_GAIN, STEP_OK, Proposal
+
+__all__ = ["GaussianState", "CMAConstants", "cma_constants", "gaussian_kl", "GaussianSampler",
+           "GaussianNaturalStep"]
+
+
+# ----------------------------------------------------------------------------- constants (Hansen 2016, Table 1)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class CMAConstants:
+    """The learning rates and weights of one population size (Hansen 2016, Table 1 and eq. 49-53).
+
+    ``weights (lambda,)``: ``w_1 >= ... >= w_mu > 0`` summing to 1, then negative weights of the
+    active update summing to ``-min(alpha_mu^-, alpha_mueff^-, alpha_posdef^-)``; ``mu``,
+    ``mu_eff``; ``c_sigma``, ``d_sigma`` (step size); ``c_c``, ``c_1``, ``c_mu`` (covariance);
+    ``chi_n = E||N(0, I_d)||``; ``eigen_every`` (generations between eigendecompositions,
+    ``O(d^3)`` each, so that their cost per sample stays ``O(d^2)``)."""
+
+    weights: np.ndarray
+    mu: int
+    mu_eff: float
+    c_sigma: float
+    d_sigma: float
+    c_c: float
+    c_1: float
+    c_mu: float
+    chi_n: float
+    eigen_every: int
+
+
+def cma_constants(d: int, popsize: int, *, diagonal: bool = False) -> CMAConstants:
+    """Hansen 2016's default constants for dimension ``d`` and ``lambda = popsize``; ``diagonal``:
+    the separable variant, whose covariance learning rates are multiplied by ``(d + 2) / 3``
+    (Ros & Hansen 2008), capped so that ``c_1 + c_mu <= 1``."""
+    lam = check_int(popsize, "popsize", 2)
+    mu = lam // 2
+    w = math.log((lam + 1) / 2) - np.log(np.arange(1, lam + 1))  # w'_i, positive for i <= mu
+    pos, neg = w[:mu], w[mu:]
+    mu_eff = pos.sum() ** 2 / (pos * pos).sum()
+    mu_eff_neg = neg.sum() ** 2 / (neg * neg).sum() if neg.size and neg.sum() != 0 else 0.0
+    c_sigma = (mu_eff + 2) / (d + mu_eff + 5)
+    d_sigma = 1 + 2 * max(0.0, math.sqrt((mu_eff - 1) / (d + 1)) - 1) + c_sigma
+    c_c = (4 + mu_eff / d) / (d + 4 + 2 * mu_eff / d)
+    alpha_cov = 2.0
+    c_1 = alpha_cov / ((d + 1.3) ** 2 + mu_eff)
+    c_mu = min(1 - c_1, alpha_cov * (mu_eff - 2 + 1 / mu_eff) / ((d + 2) ** 2 + alpha_cov * mu_eff / 2))
+    if diagonal:
+        scale = (d + 2) / 3
+        c_1, c_mu = c_1 * scale, c_mu * scale
+        if c_1 + c_mu > 1:
+            c_1, c_mu = c_1 / (c_1 + c_mu), c_mu / (c_1 + c_mu)
+    alpha_neg = min(1 + c_1 / c_mu, 1 + 2 * mu_eff_neg / (mu_eff + 2), (1 - c_1 - c_mu) / (d * c_mu))
+    weights = np.concatenate([pos / pos.sum(), alpha_neg * neg / np.abs(neg).sum() if neg.size else neg])
+    chi_n = math.sqrt(d) * (1 - 1 / (4 * d) + 1 / (21 * d * d))
+    eigen_every = 1 if diagonal else max(1, int(lam / ((c_1 + c_mu) * d * 10)))
+    return CMAConstants(weights=weights, mu=mu, mu_eff=mu_eff, c_sigma=c_sigma, d_sigma=d_sigma, c_c=c_c,
+                        c_1=c_1, c_mu=c_mu, chi_n=chi_n, eigen_every=eigen_every)
+
+
+# ----------------------------------------------------------------------------- state and KL
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class GaussianState:
+    """``N(m, sigma^2 C)`` beyond its mean ``m`` (the loop's ``theta``), and the evolution paths.
+
+    ``C (d, d)`` (or ``(d,)``, the diagonal, for the separable variant), ``B (d, d)`` and ``D (d,)``
+    its eigensystem as last computed (``C = B diag(D^2) B'``; the sampler and ``C^{-1/2}`` use it),
+    ``p_sigma``, ``p_c (d,)``, ``g`` the generation and ``g_eigen`` that of the eigensystem."""
+
+    sigma: float
+    C: np.ndarray
+    B: np.ndarray | None
+    D: np.ndarray
+    p_sigma: np.ndarray
+    p_c: np.ndarray
+    g: int = 0
+    g_eigen: int = 0
+
+    @classmethod
+    def initial(cls, sigma: float, d: int, *, diagonal: bool) -> "GaussianState":
+        C = np.ones(d) if diagonal else np.eye(d)
+        return cls(sigma=float(sigma), C=C, B=None if diagonal else np.eye(d), D=np.ones(d), p_sigma=np.zeros(d),
+                   p_c=np.zeros(d))
+
+    @property
+    def diagonal(self) -> bool:
+        return self.C.ndim == 1
+
+    def y_of_z(self, z: np.ndarray) -> np.ndarray:
+        """``y = B D z`` for rows ``z (n, d)``."""
+        return z * self.D if self.diagonal else (z * self.D) @ self.B.T
+
+    def inv_sqrt_C(self, y: np.ndarray) -> np.ndarray:
+        """``C^{-1/2} y`` for rows ``y (n, d)`` with the current eigensystem."""
+        if self.diagonal:
+            return y / self.D
+        return ((y @ self.B) / self.D) @ self.B.T
+
+    def std(self) -> np.ndarray:
+        """Per-coordinate standard deviations ``sigma sqrt(diag C)``, ``(d,)``."""
+        return self.sigma * np.sqrt(self.C if self.diagonal else np.diag(self.C))
+
+
+def gaussian_kl(m0, S0, m1, S1) -> float:
+    """``KL(N(m0, S0) || N(m1, S1)) = 1/2 [tr(S1^{-1} S0) + (m1 - m0)' S1^{-1} (m1 - m0) - d + ln det S1 - ln det S0]``
+    for covariance matrices ``S (d, d)``, or diagonals ``S (d,)``. ``+inf`` when ``S1`` is not
+    positive definite."""
+    m0, m1 = np.asarray(m0, dtype=np.float64), np.asarray(m1, dtype=np.float64)
+    S0, S1 = np.asarray(S0, dtype=np.float64), np.asarray(S1, dtype=np.float64)
+    dm = m1 - m0
+    if S0.ndim == 1:
+        if not np.all(S1 > 0):
+            return math.inf
+        r = S0 / S1
+        return float(0.5 * (r.sum() + (dm * dm / S1).sum() - dm.size - np.log(r).sum()))
+    try:
+        L = np.linalg.cholesky(S1)
+    except np.linalg.LinAlgError:
+        return math.inf
+    Li = np.linalg.solve(L, np.eye(dm.size))  # L^{-1}; S1^{-1} = Li' Li
+    A = Li @ S0 @ Li.T
+    v = Li @ dm
+    sign, logdet0 = np.linalg.slogdet(S0)
+    logdet1 = 2.0 * np.log(np.diag(L)).sum()
+    return float(0.5 * (np.trace(A) + v @ v - dm.size + logdet1 - logdet0))
+
+
+# ----------------------------------------------------------------------------- sampler
+
+
+@dataclass(frozen=True, kw_only=True)
+class GaussianSampler:
+    """Draws ``lambda = popsize`` samples ``x_i = m + sigma B D z_i``, ``z_i ~ N(0, I)`` from the
+    loop's generator, with the distribution in the loop's step state (:class:`GaussianState`;
+    ``N(m, sigma0^2 I)`` before the first step). ``diagonal``: the separable variant.
+
+    Also the distribution's own stopping tests (:meth:`stop`), those of Hansen 2009's BIPOP-CMA-ES
+    that restarts rely on."""
+
+    sigma0: float
+    popsize: int
+    diagonal: bool = False
+    center = False
+    noise = None
+
+    def __post_init__(self):
+        check_positive(self.sigma0, "sigma0")
+        check_int(self.popsize, "popsize", 2)
+        check_bool(self.diagonal, "diagonal")
+
+    def state(self, step_state, d: int) -> GaussianState:
+        return step_state if step_state is not None else GaussianState.initial(self.sigma0, d, diagonal=self.diagonal)
+
+    def sigma(self, p_k: float, p_0: float, d: int, last_step: float = math.inf, step_state=None) -> float:
+        """The largest per-coordinate standard deviation ``sigma max_i sqrt(C_ii)``."""
+        return float(np.max(self.state(step_state, d).std()))
+
+    def sample(self, policy, theta, rng, baseline=None):
+        raise ValueError("sampler: the Gaussian search's batches are asked and told by trustopt.asktell.AskTell")
+
+    def draw(self, theta, sigma: float, rng: np.random.Generator, frame=None, step_state=None):
+        theta = np.asarray(theta, dtype=np.float64)
+        s = self.state(step_state, theta.size)
+        z = rng.standard_normal((self.popsize, theta.size))
+        Y = theta[None, :] + s.sigma * s.y_of_z(z)
+        return Draw(theta=theta, sigma=s.sigma, index=None, sign=None, Y=Y, X=Y), None
+
+    def stop(self, step_state, theta, sigma0: float, histories: tuple, last_f) -> dict:
+        """Stopping tests of the distribution (Hansen 2009, BIPOP-CMA-ES; thresholds as pycma's
+        defaults): ``tolflatfitness`` (the best and the ``ceil(0.1 + lambda/4)``-th best value of the
+        last batch are equal), ``tolstagnation`` (over the last ``100 + 100 d^1.5 / lambda``
+        iterations, the median of the 20 newest best values is not below that of the 20 oldest),
+        ``conditioncov`` (the condition number of ``C`` above 1e14), ``noeffectaxis`` (adding
+        ``0.1 sigma`` times a principal axis leaves ``m`` unchanged), ``noeffectcoord`` (adding
+        ``0.2`` standard deviations of a coordinate leaves it unchanged), ``tolupsigma`` (``sigma
+        max D`` above 1e20 ``sigma0``: divergence)."""
+        if step_state is None:
+            return {}
+        s, m, out = step_state, np.asarray(theta), {}
+        if last_f is not None and len(last_f) == self.popsize:
+            f = np.sort(last_f)
+            if f[0] == f[min(len(f) - 1, math.ceil(0.1 + self.popsize / 4))]:
+                out["tolflatfitness"] = "the best and the lambda/4-th best value of the last batch are equal"
+        window = int(100 + 100 * m.size ** 1.5 / self.popsize)
+        if len(histories[0]) >= window:
+            for h in histories:
+                h = h[-window:]
+                if np.median(h[-20:]) >= np.median(h[:20]):
+                    out["tolstagnation"] = f"no improvement of the best or the median values over {window} iterations"
+        D2 = s.D * s.D
+        if D2.max() > 1e14 * D2.min():
+            out["conditioncov"] = f"condition number of C {D2.max() / D2.min():.3g} > 1e14"
+        i = s.g % m.size
+        axis = 0.1 * s.sigma * s.D[i] * (np.eye(m.size)[i] if s.diagonal else s.B[:, i])
+        if np.all(m == m + axis):
+            out["noeffectaxis"] = "adding 0.1 sigma times a principal axis does not change the mean"
+        if np.any(m == m + 0.2 * s.std()):
+            out["noeffectcoord"] = "adding 0.2 standard deviations does not change a coordinate of the mean"
+        if s.sigma * s.D.max() > 1e20 * sigma0:
+            out["tolupsigma"] = "sigma max(D) > 1e20 sigma0: the search diverges"
+        return out
+
+
+# ----------------------------------------------------------------------------- the step
+
+
+@dataclass(frozen=True, kw_only=True)
+class GaussianNaturalStep(StepSolver):
+    """The natural-gradient step of ``N(m, sigma^2 C)`` on the ranked batch (see the module
+    docstring), capped in KL by the loop's radius.
+
+    ``propose``: with ``t = 1`` the update of the module docstring; when
+    ``KL(N_k || N_{k+1}) > delta_k`` the largest ``t`` in ``(0, 1]`` (bisection) for which the step
+    ``m + t dm``, ``log sigma + t dlog sigma``, ``(1 - t) C + t C'`` satisfies it (``at_boundary``).
+    ``predicted_gain``: the step's gain in the ranked (utility) objective,
+    ``c_m t sum_i w_i (u_i - mean u)`` with centered-rank utilities ``u`` -- positive unless every
+    value is equal (then the loop keeps ``m``; ``sigma`` and ``C`` still move).
+
+    Hyperparameters: ``diagonal`` (the separable variant), ``c_m`` (mean learning rate, 1:
+    Hansen 2016), ``active`` (negative weights for the worst samples, True: Hansen 2016 sec.
+    3.?/A, pycma's default), ``bisections`` (20).
+    """
+
+    diagonal: bool = False
+    c_m: float = 1.0
+    active: bool = True
+    bisections: int = 20
+
+    def __post_init__(self):
+        check_bool(self.diagonal, "diagonal")
+        check_positive(self.c_m, "c_m")
+        check_bool(self.active, "active")
+        check_int(self.bisections, "bisections", 0)
+
+    def propose(self, model, radius, rng, step_state=None) -> Proposal:
+        m, batch = np.asarray(model.theta_k, dtype=np.float64), model.batch
+        d, lam = m.size, batch.n_pairs
+        s = step_state if step_state is not None else GaussianState.initial(batch.states[0, 0], d,
+                                                                            diagonal=self.diagonal)
+        k = cma_constants(d, lam, diagonal=self.diagonal)
+        order = np.argsort(-np.asarray(batch.returns), kind="stable")  # best (largest F) first
+        y = (np.asarray(batch.actions)[order] - m) / s.sigma
+        w = k.weights if self.active else np.where(k.weights > 0, k.weights, 0.0)
+        new = self._update(s, k, w, y)
+        gain = self._ranked_gain(batch.returns, w)
+        t, kl = self._within(m, s, new, radius)
+        m_t, new_t = self._along(m, s, new, k, t)
+        status = STEP_OK if gain > 0 else NONPOSITIVE_GAIN
+        return Proposal(theta=m_t, predicted_gain=self.c_m * t * gain if gain > 0 else 0.0, kl=kl,
+                        distance=float(np.linalg.norm(m_t - m)), status=status, n_inner=1, step_state=new_t,
+                        at_boundary=t < 1.0, message="" if gain > 0 else "every value of the batch is equal")
+
+    def _update(self, s: GaussianState, k: CMAConstants, w: np.ndarray, y: np.ndarray):
+        """``(y_w, sigma', C', p_sigma', p_c')`` of the full step (``t = 1``)."""
+        mu = k.mu
+        y_w = w[:mu] @ y[:mu]
+        z_w = s.inv_sqrt_C(y_w[None, :])[0]
+        p_sigma = (1 - k.c_sigma) * s.p_sigma + math.sqrt(k.c_sigma * (2 - k.c_sigma) * k.mu_eff) * z_w
+        norm_ps = float(np.linalg.norm(p_sigma))
+        sigma = s.sigma * math.exp(min(1.0, (k.c_sigma / k.d_sigma) * (norm_ps / k.chi_n - 1)))
+        h = norm_ps / math.sqrt(1 - (1 - k.c_sigma) ** (2 * (s.g + 1))) < (1.4 + 2 / (len(p_sigma) + 1)) * k.chi_n
+        p_c = (1 - k.c_c) * s.p_c + (math.sqrt(k.c_c * (2 - k.c_c) * k.mu_eff) * y_w if h else 0.0)
+        wo = w.copy()
+        neg = w < 0
+        if neg.any():
+            zn = s.inv_sqrt_C(y[neg])
+            wo[neg] = w[neg] * y.shape[1] / np.maximum((zn * zn).sum(axis=1), 1e-300)
+        decay = 1 + k.c_1 * (0.0 if h else k.c_c * (2 - k.c_c)) - k.c_1 - k.c_mu * w.sum()
+        if s.diagonal:
+            C = decay * s.C + k.c_1 * p_c * p_c + k.c_mu * (wo @ (y * y))
+        else:
+            C = decay * s.C + k.c_1 * np.outer(p_c, p_c) + k.c_mu * (y.T * wo) @ y
+            C = 0.5 * (C + C.T)
+        return y_w, sigma, C, p_sigma, p_c
+
+    @staticmethod
+    def _ranked_gain(returns, w) -> float:
+        """``sum_{i <= mu} w_i u_(i)`` with centered ranks ``u_(i)`` from ``1/2`` (best) down to ``-1/2``;
+        0 for a batch of equal values (no ranking)."""
+        if np.ptp(np.asarray(returns)) == 0:
+            return 0.0
+        u = np.linspace(0.5, -0.5, len(w))
+        return float(w[w > 0] @ u[w > 0])
+
+    def _point(self, m, s: GaussianState, new, t: float):
+        """``(m_t, sigma_t, C_t)`` at fraction ``t`` of the step: the mean and ``log sigma`` move by
+        ``t`` times their full change, the covariance is ``(1 - t) C + t C'``."""
+        y_w, sigma, C = new[0], new[1], new[2]
+        m_t = m + t * self.c_m * s.sigma * y_w
+        if t == 1.0:
+            return m_t, sigma, C
+        return m_t, s.sigma * (sigma / s.sigma) ** t, (1 - t) * s.C + t * C
+
+    def _along(self, m, s: GaussianState, new, k: CMAConstants, t: float):
+        """The mean and the :class:`GaussianState` at fraction ``t`` of the step; the eigensystem is
+        recomputed every ``k.eigen_every`` generations (every one for the diagonal variant)."""
+        m_t, sigma, C = self._point(m, s, new, t)
+        p_sigma, p_c = new[3], new[4]
+        g = s.g + 1
+        if s.diagonal or g - s.g_eigen >= k.eigen_every:
+            B, D = self._eigen(C, s)
+            return m_t, GaussianState(sigma=sigma, C=C, B=B, D=D, p_sigma=p_sigma, p_c=p_c, g=g, g_eigen=g)
+        return m_t, replace(s, sigma=sigma, C=C, p_sigma=p_sigma, p_c=p_c, g=g)
+
+    @staticmethod
+    def _eigen(C, s: GaussianState):
+        if C.ndim == 1:
+            return None, np.sqrt(np.maximum(C, 1e-300))
+        vals, B = np.linalg.eigh(C)
+        if not (np.all(np.isfinite(vals)) and vals.min() > 0):  # keep the last eigensystem
+            return s.B, s.D
+        return B, np.sqrt(vals)
+
+    def _within(self, m, s: GaussianState, new, radius) -> tuple[float, float]:
+        """The largest ``t`` in ``(0, 1]`` with ``KL(N_k || N_t) <= radius`` (bisection), and that KL."""
+        S0 = s.sigma ** 2 * s.C
+
+        def kl(t):
+            m_t, sigma_t, C_t = self._point(m, s, new, t)
+            return gaussian_kl(m, S0, m_t, sigma_t ** 2 * C_t)
+
+        full = kl(1.0)
+        if full <= radius:
+            return 1.0, full
+        lo, hi = 0.0, 1.0
+        for _ in range(self.bisections):
+            mid = 0.5 * (lo + hi)
+            if kl(mid) <= radius:
+                lo = mid
+            else:
+                hi = mid
+        return (lo, kl(lo)) if lo > 0 else (hi, kl(hi))
