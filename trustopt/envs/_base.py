@@ -190,6 +190,25 @@ class RolloutEnv:
         :meth:`get_state` snapshot instead of ``reset(seed=seed)`` (pass ``seed=None``); the
         time limit counts from the snapshot's step (TRPO's vine rollouts, TRPO sec. 5.2).
         """
+        gaussian = self._check_policy(policy, rng)
+        horizon = self._horizon(seed, start, max_steps)
+        if record is None:
+            record = gaussian
+        remove = bool(remove_survival_bonus) and self.removes_survival_bonus
+        buf = self._get_buffers(horizon)
+        # the policy's noise for the whole episode: one block, drawn before the reset
+        eps = rng.standard_normal((horizon, self.act_dim)) if gaussian else None
+        if start is None:
+            self._reset_obs(seed)
+        else:
+            self._restore(start)
+        self._elapsed = None  # a rollout leaves the env needing a reset before step()
+        T, terminated = self._run_episode(policy, eps, horizon, buf)
+        truncated = not terminated and T >= horizon
+        return self._episode_result(buf, T, terminated, truncated, remove=remove, record=record)
+
+    def _check_policy(self, policy, rng) -> bool:
+        """Whether ``policy`` is Gaussian (then ``rng`` must be a Generator); ``W`` must fit the env."""
         if isinstance(policy, GaussianLinearPolicy):
             gaussian = True
             if not isinstance(rng, np.random.Generator):
@@ -204,6 +223,11 @@ class RolloutEnv:
             raise ValidationError(
                 f"policy: W has shape {policy.W.shape}, {self.env_id} needs ({self.act_dim}, {self.obs_dim})"
             )
+        return gaussian
+
+    def _horizon(self, seed, start: EnvState | None, max_steps) -> int:
+        """The steps the episode may take: the time limit left (from reset, or from the snapshot
+        ``start``), capped by ``max_steps``; checks ``seed`` against ``start``."""
         if start is None:
             _check_seed(seed, allow_none=False)
             horizon = self.max_episode_steps
@@ -217,33 +241,33 @@ class RolloutEnv:
                 raise ValidationError("start: the snapshot is at the time limit; no step is left")
         if max_steps is not None:
             horizon = min(check_int(max_steps, "max_steps", 1), horizon)
-        if record is None:
-            record = gaussian
-        remove = bool(remove_survival_bonus) and self.removes_survival_bonus
+        return horizon
 
-        buf = self._get_buffers(horizon)
+    def _run_episode(self, policy, eps: np.ndarray | None, horizon: int, buf: dict) -> tuple[int, bool]:
+        """The episode loop, from the state the env is in: ``(T, terminated)``.
+
+        Each step records ``s_t`` into ``buf["obs"]``, acts (``a_t`` into ``buf["act"]``; the
+        Gaussian policy adds ``sigma * eps[t]``), clips ``a_t`` into the env's action buffer,
+        steps the env and records ``r_t`` and the survival bonus; it stops at termination or
+        after ``horizon`` steps. The hot loop of every rollout: NumPy's functions are bound to
+        locals and write into preallocated buffers (``out=``).
+        """
+        gaussian = eps is not None
         obs_rec, act_rec, rew_rec, surv_rec = buf["obs"], buf["act"], buf["rew"], buf["survive"]
         z, mu = buf["z"], buf["mu"]
         a = self._action_buf
         W, mean, std = policy.W, policy.mean, policy.std
         low, high = self.action_low, self.action_high
         if gaussian:
-            eps = rng.standard_normal((horizon, self.act_dim))
             b, sigma = policy.b, policy.sigma
         obs = self._obs
         advance = self._advance_buf
         subtract, divide, dot, clip, add, multiply = np.subtract, np.divide, np.dot, _clip, np.add, np.multiply
-
-        if start is None:
-            self._reset_obs(seed)
-        else:
-            self._restore(start)
-        self._elapsed = None  # a rollout leaves the env needing a reset before step()
         terminated = False
         t = 0
         while t < horizon:
-            obs_rec[t] = obs
-            subtract(obs, mean, out=z)
+            obs_rec[t] = obs  # record s_t
+            subtract(obs, mean, out=z)  # act: z_t = (s_t - mean) / std, a_t
             divide(z, std, out=z)
             if gaussian:
                 dot(W, z, out=mu)
@@ -255,32 +279,30 @@ class RolloutEnv:
                 act = act_rec[t]
                 dot(W, z, out=act)
             clip(act, low, high, out=a)  # = minimum(maximum(act, low), high), NaN kept
-            reward, survive, terminated = advance()
-            rew_rec[t] = reward
+            reward, survive, terminated = advance()  # step: writes s_{t+1} into obs
+            rew_rec[t] = reward  # record r_t
             surv_rec[t] = survive
             t += 1
             if terminated:
                 break
-        T = t
-        truncated = not terminated and T >= horizon
-        env_rewards = rew_rec[:T]
-        train_rewards = env_rewards - surv_rec[:T] if remove else env_rewards
-        X = obs_rec[:T]
-        # two passes, the bits of X.mean(axis=0) and np.square(X - mean_s).sum(axis=0)
-        # (np.mean is add.reduce then a division by the count), without temporaries
-        mean_s = np.add.reduce(X, axis=0)
-        mean_s /= T
-        D = subtract(X, mean_s, out=buf["dev"][:T])
-        m2 = np.add.reduce(np.square(D, out=D), axis=0)
-        stats = RunningMeanStd(count=T, mean=mean_s, M2=m2)
+        return t, terminated
+
+    def _episode_result(self, buf: dict, T: int, terminated: bool, truncated: bool, *, remove: bool,
+                        record: bool) -> RolloutResult:
+        """The returns, the observation statistics and (``record``) the trajectory of the episode
+        the buffers hold (its first ``T`` steps)."""
+        env_rewards = buf["rew"][:T]
+        train_rewards = env_rewards - buf["survive"][:T] if remove else env_rewards
+        X = buf["obs"][:T]
+        stats = _observation_stats(X, buf["dev"][:T])
         traj = None
         if record:
             traj = Trajectory(
                 obs=readonly(X.copy()),
-                actions=readonly(act_rec[:T].copy()),
+                actions=readonly(buf["act"][:T].copy()),
                 rewards=readonly(np.array(train_rewards)),
                 env_rewards=readonly(env_rewards.copy()),
-                final_obs=readonly(obs.copy()),
+                final_obs=readonly(self._obs.copy()),
                 terminated=bool(terminated),
                 truncated=bool(truncated),
             )
@@ -293,6 +315,18 @@ class RolloutEnv:
             obs_stats=stats,
             trajectory=traj,
         )
+
+
+def _observation_stats(X: np.ndarray, dev: np.ndarray) -> RunningMeanStd:
+    """:class:`RunningMeanStd` of the rows of ``X (T, obs_dim)``, by two passes: the bits of
+    ``X.mean(axis=0)`` and ``np.square(X - mean).sum(axis=0)`` (np.mean is add.reduce then a
+    division by the count), without temporaries (``dev``, ``(T, obs_dim)``, is overwritten)."""
+    T = X.shape[0]
+    mean_s = np.add.reduce(X, axis=0)
+    mean_s /= T
+    D = np.subtract(X, mean_s, out=dev)
+    m2 = np.add.reduce(np.square(D, out=D), axis=0)
+    return RunningMeanStd(count=T, mean=mean_s, M2=m2)
 
 
 def _check_seed(seed, *, allow_none: bool = True) -> None:
