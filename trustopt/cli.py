@@ -176,43 +176,78 @@ def _parse(parser, argv):
 
 
 def _train_config(args):
+    """The run's :class:`~trustopt.train.TrainConfig`: the settings of ``--resume``'s
+    ``OUT/config.json`` or of ``--config FILE`` (else none), with the command line's flags over them."""
     from trustopt._validation import ValidationError
     from trustopt.train import config_from_dict
 
-    d: dict = {}
     saved = None  # the run's settings when resuming from OUT/config.json
     if args.resume and args.config is None:
-        path = os.path.join(args.out, "config.json")
-        try:
-            with open(path) as f:
-                saved = json.load(f)
-        except FileNotFoundError:
-            if args.env_id is None:
-                raise ValidationError(f"out: {args.out} has no config.json to resume from") from None
-        except OSError as exc:
-            raise ValidationError(f"out: cannot read {path} ({exc.strerror or exc})") from None
-        except ValueError as exc:
-            raise ValidationError(f"out: {path} is not valid JSON ({exc})") from None
-        if saved is not None and not isinstance(saved, dict):
-            raise ValidationError(f"out: {path} must hold a JSON object")
-        if saved is not None:
-            saved.pop("runtime", None)
-            saved.pop("versions", None)
-            d = dict(saved)
+        saved = _saved_settings(args)
+        d = dict(saved) if saved is not None else {}
     elif args.config is not None:
-        try:
-            with open(args.config) as f:
-                d = json.load(f)
-        except FileNotFoundError:
-            raise ValidationError(f"config: {args.config} does not exist") from None
-        except OSError as exc:
-            raise ValidationError(f"config: cannot read {args.config} ({exc.strerror or exc})") from None
-        except ValueError as exc:
-            raise ValidationError(f"config: {args.config} is not valid JSON ({exc})") from None
-        if not isinstance(d, dict):
-            raise ValidationError(f"config: {args.config} must hold a JSON object")
-        d.pop("runtime", None)  # a run's own config.json may serve as --config: where it ran is not a setting
-        d.pop("versions", None)
+        d = _config_file(args.config)
+    else:
+        d = {}
+    given = _flag_settings(args, d)
+    if saved is not None:
+        _check_resume_keeps(args.out, saved, given)
+    d.update(given)
+    if "env_id" not in d:
+        raise ValidationError("--env: required (e.g. --env Swimmer-v5)")
+    return config_from_dict(d)
+
+
+def _read_settings(path: str, label: str) -> dict:
+    """The JSON object in ``path`` without its ``runtime`` and ``versions`` entries (where a run
+    ran is not a setting, so a run's own config.json serves as ``--config``); errors name
+    ``label``. A missing file raises ``FileNotFoundError``: the caller says what that means."""
+    from trustopt._validation import ValidationError
+
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ValidationError(f"{label}: cannot read {path} ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ValidationError(f"{label}: {path} is not valid JSON ({exc})") from None
+    if not isinstance(d, dict):
+        raise ValidationError(f"{label}: {path} must hold a JSON object")
+    d.pop("runtime", None)
+    d.pop("versions", None)
+    return d
+
+
+def _saved_settings(args) -> dict | None:
+    """``--resume`` without ``--config``: the settings in ``OUT/config.json``; None when there is
+    none but ``--env`` is given (a run that never started)."""
+    from trustopt._validation import ValidationError
+
+    try:
+        return _read_settings(os.path.join(args.out, "config.json"), "out")
+    except FileNotFoundError:
+        if args.env_id is None:
+            raise ValidationError(f"out: {args.out} has no config.json to resume from") from None
+        return None
+
+
+def _config_file(path: str) -> dict:
+    """``--config FILE``: the settings in FILE."""
+    from trustopt._validation import ValidationError
+
+    try:
+        return _read_settings(path, "config")
+    except FileNotFoundError:
+        raise ValidationError(f"config: {path} does not exist") from None
+
+
+def _flag_settings(args, d: dict) -> dict:
+    """The settings the command line gives: the flags, ``--set KEY=VALUE`` (JSON values),
+    ``--env-kwargs KEY=VALUE`` (merged over ``d``'s ``env_kwargs``) and ``--env-module``."""
+    from trustopt._validation import ValidationError
+
     given: dict = {}
     for name in ("env_id", "algo", "timesteps", "seed", "eval_every", "eval_episodes", "target"):
         v = getattr(args, name)
@@ -233,19 +268,21 @@ def _train_config(args):
         given["env_kwargs"] = kwargs
     if args.env_module is not None:
         given["env_module"] = args.env_module
-    if saved is not None:  # a resumed run keeps its settings: say which flag would change them
-        from trustopt.train.run_folder import RESUMABLE_FIELDS
+    return given
 
-        changed = sorted(k for k, v in given.items() if k in saved and k not in RESUMABLE_FIELDS and saved[k] != v)
-        if changed:
-            raise ValidationError(
-                f"--resume: {args.out} was trained with " + ", ".join(f"{k}={saved[k]!r}" for k in changed)
-                + f", not {', '.join(f'{k}={given[k]!r}' for k in changed)}; a resumed run keeps its settings "
-                f"(only {', '.join(RESUMABLE_FIELDS)} may change): drop those flags or choose another --out")
-    d.update(given)
-    if "env_id" not in d:
-        raise ValidationError("--env: required (e.g. --env Swimmer-v5)")
-    return config_from_dict(d)
+
+def _check_resume_keeps(out: str, saved: dict, given: dict) -> None:
+    """A resumed run keeps its settings: a flag that would change one (other than
+    :data:`~trustopt.train.run_folder.RESUMABLE_FIELDS`) is an error that names it."""
+    from trustopt._validation import ValidationError
+    from trustopt.train.run_folder import RESUMABLE_FIELDS
+
+    changed = sorted(k for k, v in given.items() if k in saved and k not in RESUMABLE_FIELDS and saved[k] != v)
+    if changed:
+        raise ValidationError(
+            f"--resume: {out} was trained with " + ", ".join(f"{k}={saved[k]!r}" for k in changed)
+            + f", not {', '.join(f'{k}={given[k]!r}' for k in changed)}; a resumed run keeps its settings "
+            f"(only {', '.join(RESUMABLE_FIELDS)} may change): drop those flags or choose another --out")
 
 
 def _json_or_text(value: str):
