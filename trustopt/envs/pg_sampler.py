@@ -46,6 +46,7 @@ import numpy as np
 from trustopt._validation import ValidationError, check_int, readonly
 from trustopt.core.types import Batch
 from trustopt.envs import EnvSpec, GaussianLinearPolicy, cached_env, rollout
+from trustopt.envs.sampler_checks import check_env_sampler
 from trustopt.estimators import (
     FittedLinearBaseline,
     LinearValueBaseline,
@@ -134,23 +135,13 @@ class GaussianEnvSampler:
     horizon: int = field(init=False, repr=False)
 
     def __post_init__(self):
-        env = self.env
-        if isinstance(env, str):
-            env = EnvSpec(env_id=env)
-        if not isinstance(env, EnvSpec):
-            raise ValidationError(f"env: expected an EnvSpec or a Gymnasium id, got {type(self.env).__name__}")
-        object.__setattr__(self, "env", env)
-        _check_unit(self.gamma, "gamma")
-        for name in ("obs_norm", "remove_survival_bonus"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValidationError(f"{name}: expected True or False, got {getattr(self, name)!r}")
-        if self.backend is not None and not (hasattr(self.backend, "map") and hasattr(self.backend, "n_workers")):
-            raise ValidationError(f"backend: expected None or a trustopt.workers backend (with map and n_workers), "
-                                  f"got {type(self.backend).__name__}")
-        e = cached_env(env)
-        object.__setattr__(self, "obs_dim", int(e.obs_dim))
-        object.__setattr__(self, "act_dim", int(e.act_dim))
-        object.__setattr__(self, "horizon", int(e.max_episode_steps))
+        _check_unit(self.gamma, "gamma")  # before the environment is built
+        dims = check_env_sampler(self.env, obs_norm=self.obs_norm, remove_survival_bonus=self.remove_survival_bonus,
+                                 backend=self.backend)
+        object.__setattr__(self, "env", dims.spec)
+        object.__setattr__(self, "obs_dim", dims.obs_dim)
+        object.__setattr__(self, "act_dim", dims.act_dim)
+        object.__setattr__(self, "horizon", dims.horizon)
 
     @property
     def n_params(self) -> int:
