@@ -66,7 +66,8 @@ LAYERS = {
     "trustopt.asktell": 7,       # the one ask/tell adapter AskTell(method) over any registered method
     "trustopt.blackbox": 7,      # ask/tell optimizers over the registry's ES methods
     "trustopt.optimize": 7,      # trustopt.minimize on the ask/tell optimizers
-    "trustopt.workers": 7,       # process pool for rollouts/evaluations; imports envs, used by minimize and train
+    "trustopt.workers": 7,       # the generic process pool (map(fn, shared, items) with the noise table); imports
+                                 # only _backends, _validation and noise; used by minimize, train and the cli
     "trustopt.workers_ray": 7,   # the Ray backend, same role as workers
     # 8 -- user-facing: the training driver, the command line, the package facade.
     "trustopt.train": 8,
