@@ -331,7 +331,8 @@ def test_run_names_the_problems_a_method_takes():
     for name in ("tres", "es", "ars"):
         with pytest.raises(ValidationError) as exc:
             run(name, mdp, max_iter=1, seed=0)
-        assert str(exc.value).startswith(f"problem: {name!r}, of the ES family (es, ars, tres, trust-region-es), takes a black-box "
+        assert str(exc.value).startswith(f"problem: {name!r}, of the ES family (es, ars, tres, trust-region-es, trust-region-cma), "
+                                         "takes a black-box "
                                          "function F mapping (n, d) parameters to (n,) values to maximize")
         assert "got TabularMDP" in str(exc.value) and "policy-gradient family (vpg, npg, trpo" in str(exc.value)
     with pytest.raises(ValidationError, match="theta0: 'tres' needs the starting parameters"):
