@@ -54,7 +54,7 @@ import cma
 from trustopt.optimize import minimize
 
 TARGETS = 10.0 ** np.arange(2.0, -8.0 - 1e-9, -0.2)  # 51 COCO targets
-SOLVERS = ["tr-cma", "tr-cma-bipop", "tr-cma-ipop", "tr-es", "tr-es-ipop", "tr-es-coord", "tr-es-linear", "es", "ars", "tres", "cma", "cma-bipop"]
+SOLVERS = ["tr-cma", "tr-cma-bipop", "tr-cma-bipop-orth", "tr-cma-ipop", "tr-es", "tr-es-ipop", "tr-es-coord", "tr-es-linear", "es", "ars", "tres", "cma", "cma-bipop"]
 
 
 def run_trustopt(problem, x0, budget, seed, method, restarts, extra):
@@ -91,6 +91,8 @@ def one_run(solver, fid, iid, d, budget, seed):
         run_trustopt(problem, x0, budget, seed, "trust-region-cma", 0, {})
     elif solver == "tr-cma-bipop":
         run_trustopt(problem, x0, budget, seed, "trust-region-cma", 9, {"regime": "bipop"})
+    elif solver == "tr-cma-bipop-orth":
+        run_trustopt(problem, x0, budget, seed, "trust-region-cma", 9, {"regime": "bipop", "orthogonal": True})
     elif solver == "tr-cma-ipop":
         run_trustopt(problem, x0, budget, seed, "trust-region-cma", 9, {})
     elif solver == "tr-es":

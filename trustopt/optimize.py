@@ -185,11 +185,11 @@ class MinimizeOptions:
             ``maxiter``), a fresh run with the population multiplied by ``incpopsize``. Default 0.
         incpopsize: population factor per restart, ``> 0``. Default 2.0 (Auger & Hansen 2005).
         regime: ``"ipop"`` (default): only the large-population restarts above; ``"bipop"``
-            (Hansen 2009, BIPOP): between them, runs with a small population
-            ``floor(lambda_def (lambda_large / (2 lambda_def))^(U_1^2))`` and initial step
-            ``sigma0 10^(-2 U_2)`` (``U_1, U_2`` uniform on [0, 1]), the regime with fewer
-            evaluations so far running next (the first run counts as large); a small run may use
-            at most the difference, so the small regime never spends more than the large one. Only
+            (Hansen 2009, BIPOP, with the budget accounting of pycma's ``fmin``): between them,
+            runs with a small population ``floor(lambda_0 (lambda_large / lambda_0)^(U_1^2))``
+            and initial step ``sigma0 10^(-2 U_2)`` (``U_1, U_2`` uniform on [0, 1]), each limited
+            to half the evaluations of the large regime so far; the regime with fewer evaluations
+            runs next (the first run counts as small, so the first restart is a large one). Only
             the large restarts count in ``restarts``.
         restart_x0: callable ``rng -> x0`` giving the starting point of each restart (``rng`` a
             ``np.random.Generator`` seeded from ``seed``), or None (default): restart at ``x0``.
@@ -512,8 +512,8 @@ class _Restarts:
         self.seeds = np.random.SeedSequence(seed).spawn(options.restarts + 2)
         self.rng = np.random.default_rng(self.seeds[-1])
         self.n_large = self.n_small = 0
-        self.used = {"large": 0, "small": 0}  # evaluations per regime (the first run counts as large)
-        self.regime = "large"
+        self.used = {"large": 0, "small": 0}  # evaluations per regime (the first run counts as small)
+        self.regime = "small"
         self.lam_default = self.lam_large = 0
 
     def first(self) -> AskTell:
@@ -532,15 +532,15 @@ class _Restarts:
         no restart after ``ftarget``, ``maxiter`` or the end of the budget, after ``restarts`` large
         restarts, or when the next batch would not fit in the budget."""
         self.used[self.regime] += opt.nfev
-        ended = any(k in reasons for k in ("ftarget", "maxiter")) or ("maxfev" in reasons and self.regime == "large")
+        ended = any(k in reasons for k in ("ftarget", "maxiter")) or ("maxfev" in reasons and opt.maxfev is None)
         if ended:
             return None
         o = self.options
         x_start = self.x0 if o.restart_x0 is None else as_float_array(o.restart_x0(self.rng), "restart_x0", ndim=1)
         if o.regime == "bipop" and self.used["small"] < self.used["large"]:
             u1, u2 = self.rng.random(2)
-            popsize = max(2, int(self.lam_default * (0.5 * self.lam_large / self.lam_default) ** (u1 * u1)))
-            allowed = min(budget, self.used["large"] - self.used["small"])
+            popsize = max(2, int(self.lam_default * (self.lam_large / self.lam_default) ** (u1 * u1)))
+            allowed = min(budget, self.used["large"] // 2)
             if allowed >= popsize:
                 self.regime, self.n_small = "small", self.n_small + 1
                 seq = np.random.SeedSequence(self.seed, spawn_key=(2**20 + self.n_small,))

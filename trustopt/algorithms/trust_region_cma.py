@@ -38,6 +38,9 @@ class TrustRegionCMAOptions:
             covariance's share), so that it only shortens outlying steps.
         diagonal: True: the separable variant (diagonal ``C``, Ros & Hansen 2008); False: full
             ``C``. Default None: separable above :data:`DIAGONAL_ABOVE` dimensions.
+        orthogonal: the ``lambda`` directions ``z_i`` of a batch orthogonalized in blocks of ``d``
+            (a Haar-random frame), each with the length of an independent ``N(0, I)`` vector, so
+            that every ``z_i`` is still ``N(0, I)`` (Wang, Emmerich & Baeck 2014). Default False.
         active: negative weights for the worst samples in the covariance update (Hansen 2016;
             pycma's default). Default True.
         c_m: the mean's learning rate, ``> 0``. Default 1.0 (Hansen 2016, Table 1).
@@ -45,6 +48,7 @@ class TrustRegionCMAOptions:
 
     kl_radius: float | None = None
     diagonal: bool | None = None
+    orthogonal: bool = False
     active: bool = True
     c_m: float = 1.0
 
@@ -54,6 +58,7 @@ class TrustRegionCMAOptions:
         if self.diagonal is not None:
             check_bool(self.diagonal, "diagonal")
         check_bool(self.active, "active")
+        check_bool(self.orthogonal, "orthogonal")
         check_positive(self.c_m, "c_m")
 
 
@@ -71,7 +76,7 @@ def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: 
     d = theta0.size
     diagonal = d > DIAGONAL_ABOVE if o.diagonal is None else o.diagonal
     lam = default_popsize(d) if popsize is None else popsize
-    sampler = GaussianSampler(sigma0=sigma0, popsize=lam, diagonal=diagonal)
+    sampler = GaussianSampler(sigma0=sigma0, popsize=lam, diagonal=diagonal, orthogonal=o.orthogonal)
     step = GaussianNaturalStep(diagonal=diagonal, active=o.active, c_m=o.c_m)
     radius = ConstantRadius(delta=float(d) if o.kl_radius is None else o.kl_radius)
     return search_method("trust-region-cma", problem, o, theta0=theta0, sampler=sampler, step=step,

@@ -43,6 +43,7 @@ from trustopt._validation import check_bool, check_int, check_positive
 from trustopt.components.search import Draw
 from trustopt.core.protocols import StepSolver
 from trustopt.core.types import NONPOSITIVE_GAIN, STEP_OK, Proposal
+from trustopt.noise import orthogonal_directions
 
 __all__ = ["GaussianState", "CMAConstants", "cma_constants", "gaussian_kl", "GaussianSampler",
            "GaussianNaturalStep"]
@@ -186,6 +187,7 @@ class GaussianSampler:
     sigma0: float
     popsize: int
     diagonal: bool = False
+    orthogonal: bool = False
     center = False
     noise = None
 
@@ -193,6 +195,7 @@ class GaussianSampler:
         check_positive(self.sigma0, "sigma0")
         check_int(self.popsize, "popsize", 2)
         check_bool(self.diagonal, "diagonal")
+        check_bool(self.orthogonal, "orthogonal")
 
     def state(self, step_state, d: int) -> GaussianState:
         return step_state if step_state is not None else GaussianState.initial(self.sigma0, d, diagonal=self.diagonal)
@@ -208,6 +211,9 @@ class GaussianSampler:
         theta = np.asarray(theta, dtype=np.float64)
         s = self.state(step_state, theta.size)
         z = rng.standard_normal((self.popsize, theta.size))
+        if self.orthogonal:  # Wang, Emmerich & Baeck 2014: orthonormal directions, chi-distributed lengths
+            lengths = np.linalg.norm(z, axis=1, keepdims=True)
+            z = orthogonal_directions(z, rotate=True) * (lengths / math.sqrt(theta.size))
         Y = theta[None, :] + s.sigma * s.y_of_z(z)
         return Draw(theta=theta, sigma=s.sigma, index=None, sign=None, Y=Y, X=Y), None
 
@@ -219,7 +225,8 @@ class GaussianSampler:
         ``conditioncov`` (the condition number of ``C`` above 1e14), ``noeffectaxis`` (adding
         ``0.1 sigma`` times a principal axis leaves ``m`` unchanged), ``noeffectcoord`` (adding
         ``0.2`` standard deviations of a coordinate leaves it unchanged), ``tolupsigma`` (``sigma
-        max D`` above 1e20 ``sigma0``: divergence)."""
+        max D`` above 1e20 ``sigma0``: divergence), ``iterations`` (more than ``100 + 150 (d + 3)^2 /
+        sqrt(lambda)`` iterations: pycma's default ``maxiter``, which bounds a run that creeps)."""
         if step_state is None:
             return {}
         s, m, out = step_state, np.asarray(theta), {}
@@ -242,6 +249,8 @@ class GaussianSampler:
             out["noeffectaxis"] = "adding 0.1 sigma times a principal axis does not change the mean"
         if np.any(m == m + 0.2 * s.std()):
             out["noeffectcoord"] = "adding 0.2 standard deviations does not change a coordinate of the mean"
+        if s.g > 100 + 150 * (m.size + 3) ** 2 / math.sqrt(self.popsize):
+            out["iterations"] = f"{s.g} iterations > 100 + 150 (d + 3)^2 / sqrt(lambda)"
         if s.sigma * s.D.max() > 1e20 * sigma0:
             out["tolupsigma"] = "sigma max(D) > 1e20 sigma0: the search diverges"
         return out
