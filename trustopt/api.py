@@ -51,7 +51,7 @@ def run(
 
     Args:
         algorithm: a registered name (``vpg npg trpo ppo trefree stro es ars tres
-            trust-region-es``; see :data:`trustopt.algorithms.REGISTRY`) or a composed :class:`Method`.
+            trust-region-es trust-region-cma``; see :data:`trustopt.algorithms.REGISTRY`) or a composed :class:`Method`.
         problem: a :class:`trustopt.tabular.TabularMDP`, a :class:`trustopt.lqr.LQR`, a MuJoCo
             environment (a Gymnasium id such as ``"Hopper-v5"`` or a :class:`trustopt.envs.EnvSpec`;
             policy-gradient algorithms), or for the ES family a function ``F: (n, d) -> (n,)`` to

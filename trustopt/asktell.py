@@ -1,5 +1,6 @@
 """Ask/tell for the evolution-strategy family: one adapter, :class:`AskTell`, for every registered
-ES method, and the named classes :class:`ES`, :class:`ARS`, :class:`TRES`, :class:`TrustRegionES`.
+ES method, and the named classes :class:`ES`, :class:`ARS`, :class:`TRES`, :class:`TrustRegionES`,
+:class:`TrustRegionCMA`.
 
 Where to read: :mod:`trustopt.core.loop` (THE loop, STRO Alg. 3.1 / 4.3, written as ask/tell);
 :mod:`trustopt.components.search` (the batch layout, how samples are drawn); the factories in

@@ -1,8 +1,8 @@
 """The full-covariance Gaussian search distribution ``N(m, sigma^2 C)`` and its KL trust-region step.
 
 Where to read: Hansen 2016, "The CMA Evolution Strategy: A Tutorial" (arXiv:1604.00772; the
-update, eq. 39-47, and the default constants of Table 1 / Appendix A, active negative weights
-included); Akimoto, Nagata, Ono & Kobayashi 2010 and Ollivier, Arnold, Auger & Hansen (JMLR 2017,
+summary of the algorithm in Appendix A, active negative weights included, and the default
+constants of its Table 1); Akimoto, Nagata, Ono & Kobayashi 2010 and Ollivier, Arnold, Auger & Hansen (JMLR 2017,
 "Information-geometric optimization"): the rank-mu update of ``(m, C)`` is a natural-gradient
 step on the rank-based (quantile) expected fitness, so each step is a move of bounded KL
 divergence on the Gaussian family -- a trust-region step in STRO's sense whose radius is set by
@@ -54,7 +54,7 @@ __all__ = ["GaussianState", "CMAConstants", "cma_constants", "gaussian_kl", "Gau
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class CMAConstants:
-    """The learning rates and weights of one population size (Hansen 2016, Table 1 and eq. 49-53).
+    """The learning rates and weights of one population size (Hansen 2016, Table 1).
 
     ``weights (lambda,)``: ``w_1 >= ... >= w_mu > 0`` summing to 1, then negative weights of the
     active update summing to ``-min(alpha_mu^-, alpha_mueff^-, alpha_posdef^-)``; ``mu``,
@@ -271,9 +271,12 @@ class GaussianNaturalStep(StepSolver):
     ``c_m t sum_i w_i (u_i - mean u)`` with centered-rank utilities ``u`` -- positive unless every
     value is equal (then the loop keeps ``m``; ``sigma`` and ``C`` still move).
 
+    A shortened step moves the evolution paths as the full one (they record the ranked
+    direction, not the distance travelled).
+
     Hyperparameters: ``diagonal`` (the separable variant), ``c_m`` (mean learning rate, 1:
-    Hansen 2016), ``active`` (negative weights for the worst samples, True: Hansen 2016 sec.
-    3.?/A, pycma's default), ``bisections`` (20).
+    Hansen 2016), ``active`` (negative weights for the worst samples, True: Hansen 2016,
+    Appendix A; pycma's default), ``bisections`` (20).
     """
 
     diagonal: bool = False
@@ -312,6 +315,7 @@ class GaussianNaturalStep(StepSolver):
         z_w = s.inv_sqrt_C(y_w[None, :])[0]
         p_sigma = (1 - k.c_sigma) * s.p_sigma + math.sqrt(k.c_sigma * (2 - k.c_sigma) * k.mu_eff) * z_w
         norm_ps = float(np.linalg.norm(p_sigma))
+        # CSA; the exponent is capped at 1 (sigma at most e-fold per iteration) against a blow-up
         sigma = s.sigma * math.exp(min(1.0, (k.c_sigma / k.d_sigma) * (norm_ps / k.chi_n - 1)))
         h = norm_ps / math.sqrt(1 - (1 - k.c_sigma) ** (2 * (s.g + 1))) < (1.4 + 2 / (len(p_sigma) + 1)) * k.chi_n
         p_c = (1 - k.c_c) * s.p_c + (math.sqrt(k.c_c * (2 - k.c_c) * k.mu_eff) * y_w if h else 0.0)
