@@ -275,5 +275,5 @@ def _load_builtin() -> None:
     _LOADED = True
     import importlib
 
-    for mod in ("kakade_langford", "trpo", "slides", "trefree", "stro", "tres"):
+    for mod in ("kakade_langford", "trpo", "slides", "trefree", "stro", "tres", "igo"):
         importlib.import_module(f"proofs_check.{mod}")

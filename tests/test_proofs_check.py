@@ -31,6 +31,7 @@ BUDGET = {
     "npg.fvp": 10,
     "tres.clip-lower-bound": 30,
     "gae.limits": 20,
+    "igo.trcma-kl-cap": 20,  # runs trustopt.TrustRegionCMA for 6 ask/tell steps per instance
 }
 CATALOGUE = [
     "pdl.kakade-langford", "pdl.generalized", "surrogate.first-order", "identity.trpo-perturbation", "pg.theorem",

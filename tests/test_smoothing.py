@@ -620,3 +620,275 @@ def test_gaussian_validation():
     shape = sm.GaussianProduct(F=lambda x: x, sigma=1.0, d=2, order=3)
     with pytest.raises(ValidationError, match="F"):
         shape.J(np.zeros(2))
+
+
+# ----------------------------------------------------------------------------- full-covariance Gaussian (IGO)
+
+
+def random_spd(rng, d, cond=10.0):
+    Q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    S = (Q * np.exp(rng.uniform(0, np.log(cond), d))) @ Q.T
+    return 0.5 * (S + S.T)
+
+
+def _exp_linear(b):
+    def F(x):
+        return np.exp(x @ b)
+    return F
+
+
+def exp_linear_closed_forms(b, m, S):
+    """``F = exp(b'x)``: ``J = exp(b'm + b'Sb/2)``, ``E[F Y] = J S b``, ``E[F (YY' - S)] = J S b b' S``
+    (complete the square: under the tilted measure ``Y ~ N(S b, S)``)."""
+    J = np.exp(b @ m + 0.5 * b @ S @ b)
+    Sb = S @ b
+    return J, J * Sb, J * np.outer(Sb, Sb)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_full_gaussian_quadratic_closed_forms_vs_quadrature(d):
+    """Closed forms (Quadratic) = Gauss-Hermite in the eigenbasis of S (3 nodes: exact for degree <= 5),
+    batched over (m, S); J by hand; the natural gradient by both routes."""
+    rng = np.random.default_rng(10 + d)
+    q = random_quadratic(rng, d)
+    exact, quad = sm.FullGaussian(F=q), sm.FullGaussian(F=lambda x: q(x), d=d, order=3)
+    assert exact.exact and not quad.exact
+    m = rng.normal(size=(4, d))
+    S = np.stack([random_spd(rng, d, cond=100.0) for _ in range(4)])
+    np.testing.assert_allclose(exact.J(m, S), quad.J(m, S), rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(exact.J(m, S), q(m) + 0.5 * np.einsum("ij,nji->n", q.H, S), rtol=1e-13)
+    for name in ("grad_J", "natural_gradient", "natural_gradient_fisher"):
+        for a, b in zip(getattr(exact, name)(m, S), getattr(quad, name)(m, S)):
+            np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-9, err_msg=name)
+    nm, nS = exact.natural_gradient(m, S)
+    np.testing.assert_allclose(nm, np.einsum("nij,nj->ni", S, m @ q.H + q.g), rtol=1e-12)
+    np.testing.assert_allclose(nS, S @ q.H @ S, rtol=1e-12)
+    fm, fS = exact.natural_gradient_fisher(m, S)
+    np.testing.assert_allclose(fm, nm, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(fS, nS, rtol=1e-9, atol=1e-10)
+
+
+def test_full_gaussian_non_polynomial_quadrature_vs_closed_form():
+    """F = exp(b'x) (not a polynomial): J, the natural gradient (expectation form and Fisher route) and
+    grad_J from 24-node quadrature against the closed forms of the tilted Gaussian."""
+    rng = np.random.default_rng(3)
+    d = 2
+    b, m, S = 0.4 * rng.normal(size=d), rng.normal(size=d), random_spd(rng, d)
+    fg = sm.FullGaussian(F=_exp_linear(b), d=d, order=24)
+    J, Em, ES = exp_linear_closed_forms(b, m, S)
+    assert fg.J(m, S) == pytest.approx(J, rel=1e-12)
+    nm, nS = fg.natural_gradient(m, S)
+    np.testing.assert_allclose(nm, Em, rtol=1e-10)
+    np.testing.assert_allclose(nS, ES, rtol=1e-10, atol=1e-10 * J)
+    gm, G = fg.grad_J(m, S)
+    np.testing.assert_allclose(gm, J * b, rtol=1e-10)               # d/dm exp(b'm + b'Sb/2)
+    np.testing.assert_allclose(G, 0.5 * J * np.outer(b, b), rtol=1e-9, atol=1e-12)
+    fm, fS = fg.natural_gradient_fisher(m, S)
+    np.testing.assert_allclose(fm, Em, rtol=1e-9)
+    np.testing.assert_allclose(fS, ES, rtol=1e-9, atol=1e-10 * J)
+
+
+def test_full_gaussian_against_monte_carlo():
+    """J and the natural gradient's expectation form against the sample means of F(X), F(X) Y and
+    F(X)(YY' - S) (4e5 samples; |error| <= 5 standard errors per entry)."""
+    rng = np.random.default_rng(4)
+    d = 2
+    q = random_quadratic(rng, d)
+    m, S = rng.normal(size=d), random_spd(rng, d)
+    fg = sm.FullGaussian(F=q)
+    Y = rng.multivariate_normal(np.zeros(d), S, size=400_000)
+    f = q(m + Y)
+    samples = {"J": (f, fg.J(m, S)), "nat_m": (f[:, None] * Y, fg.natural_gradient(m, S)[0]),
+               "nat_S": ((f[:, None, None] * (Y[:, :, None] * Y[:, None, :] - S)).reshape(len(f), -1),
+                         fg.natural_gradient(m, S)[1].reshape(-1))}
+    for name, (x, exact) in samples.items():
+        se = x.std(axis=0) / np.sqrt(len(x))
+        assert np.all(np.abs(x.mean(axis=0) - exact) <= 5 * se), name
+
+
+def test_full_gaussian_grad_J_by_finite_differences():
+    """grad_m J and the symmetric grad_S J (dJ = <G, dS> for symmetric dS) by central differences of J,
+    for the closed form (Quadratic) and the quadrature (exp(b'x))."""
+    rng = np.random.default_rng(5)
+    d = 3
+    m, S = rng.normal(size=d), random_spd(rng, d)
+    b = 0.3 * rng.normal(size=d)
+    for fg in (sm.FullGaussian(F=random_quadratic(rng, d)), sm.FullGaussian(F=_exp_linear(b), d=d, order=12)):
+        gm, G = fg.grad_J(m, S)
+        np.testing.assert_allclose(gm, fd_grad(lambda x: fg.J(x, S), m), rtol=1e-6, atol=1e-7)
+        for i in range(d):
+            for j in range(i + 1):
+                E = np.zeros((d, d))
+                E[i, j] = E[j, i] = 1.0
+                h = 1e-5
+                fd = (fg.J(m, S + h * E) - fg.J(m, S - h * E)) / (2 * h)
+                assert fd == pytest.approx(np.sum(G * E), rel=1e-6, abs=1e-7), (i, j)
+
+
+def test_fisher_information_is_the_hessian_of_kl():
+    """The Fisher matrix in (m, vech S) is the Hessian of theta' -> KL(N(m, S) || N(theta')) at theta' = theta
+    (central second differences of the oracle's KL); vech/unvech invert each other."""
+    rng = np.random.default_rng(6)
+    d = 2
+    m, S = rng.normal(size=d), random_spd(rng, d)
+    theta = np.concatenate([m, sm.vech(S)])
+    np.testing.assert_array_equal(sm.unvech(sm.vech(S), d), S)
+
+    def kl(t):
+        return float(sm.gaussian_kl(m, S, t[:d], sm.unvech(t[d:], d)))
+
+    p, h = theta.size, 1e-4
+    hess = np.zeros((p, p))
+    for a in range(p):
+        for c in range(p):
+            ea, ec = np.eye(p)[a] * h, np.eye(p)[c] * h
+            hess[a, c] = (kl(theta + ea + ec) - kl(theta + ea - ec) - kl(theta - ea + ec) + kl(theta - ea - ec)) / (4 * h * h)
+    np.testing.assert_allclose(sm.fisher_information(S), hess, rtol=1e-5, atol=1e-6)
+
+
+def test_gaussian_kl_against_2d_numerical_integration_and_the_library():
+    """The oracle's KL (relative eigenvalues) against scipy's 2-D quadrature of p log(p/q) with
+    scipy.stats.multivariate_normal, for full and diagonal covariances; and against the library's
+    trustopt.components.gaussian.gaussian_kl; 0 iff the arguments are equal."""
+    from trustopt.components.gaussian import gaussian_kl as library_kl
+
+    rng = np.random.default_rng(7)
+    m0, m1 = np.array([0.2, -0.3]), np.array([0.7, 0.4])
+    S0, S1 = random_spd(rng, 2, cond=4.0), random_spd(rng, 2, cond=4.0)
+    for A0, A1 in ((S0, S1), (np.diag(np.diag(S0)), np.diag(np.diag(S1)))):
+        p, q = stats.multivariate_normal(m0, A0), stats.multivariate_normal(m1, A1)
+        L = 12 * np.sqrt(max(A0.max(), A1.max()))
+
+        def integrand(y, x):
+            z = np.array([x, y])
+            return p.pdf(z) * (p.logpdf(z) - q.logpdf(z))
+
+        num = integrate.dblquad(integrand, m0[0] - L, m0[0] + L, m0[1] - L, m0[1] + L, epsabs=1e-11, epsrel=1e-10)[0]
+        assert sm.gaussian_kl(m0, A0, m1, A1) == pytest.approx(num, rel=1e-7)
+        assert library_kl(m0, A0, m1, A1) == pytest.approx(float(sm.gaussian_kl(m0, A0, m1, A1)), rel=1e-12)
+    np.testing.assert_allclose(sm.gaussian_kl(m0, np.diag(S0), m1, np.diag(S1)),
+                               sm.gaussian_kl(m0, np.diag(np.diag(S0)), m1, np.diag(np.diag(S1))), rtol=1e-14)
+    assert sm.gaussian_kl(m0, S0, m0, S0) == pytest.approx(0.0, abs=1e-15)
+    assert sm.gaussian_kl(m0, S0, m0, S0 * (1 + 1e-6)) > 0 and sm.gaussian_kl(m0, S0, m0 + 1e-6, S0) > 0
+    # batched: one KL per row
+    M0, M1 = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    SS0, SS1 = np.stack([random_spd(rng, 2) for _ in range(3)]), np.stack([random_spd(rng, 2) for _ in range(3)])
+    np.testing.assert_allclose(sm.gaussian_kl(M0, SS0, M1, SS1),
+                               [library_kl(M0[i], SS0[i], M1[i], SS1[i]) for i in range(3)], rtol=1e-12)
+    lam = sm.relative_eigenvalues(S0, S1)
+    np.testing.assert_allclose(np.sort(np.linalg.eigvals(np.linalg.solve(S1, S0)).real), lam, rtol=1e-12)
+
+
+def test_kl_linear_step_against_a_constrained_optimizer():
+    """max g'(m' - m) s.t. 1/2 (m'-m)' S^-1 (m'-m) <= delta by scipy's SLSQP from random starts: it ends at a
+    feasible point with the closed form's value (never a larger one) and at the closed form's point; the
+    closed form's KL is delta. (SLSQP may report "positive directional derivative" once it cannot improve
+    at ftol = 1e-14: the point, not the flag, is checked.)"""
+    from scipy.optimize import minimize as sp_minimize
+
+    rng = np.random.default_rng(8)
+    for d in (1, 2, 4):
+        m, S, g = rng.normal(size=d), random_spd(rng, d, cond=50.0), rng.normal(size=d)
+        delta = float(np.exp(rng.uniform(np.log(1e-2), np.log(2.0))))
+        ms, value = sm.kl_linear_step(m, S, g, delta)
+        assert sm.gaussian_kl(m, S, ms, S) == pytest.approx(delta, rel=1e-12)
+        assert value == pytest.approx(np.sqrt(2 * delta * g @ S @ g), rel=1e-14)
+        assert g @ (ms - m) == pytest.approx(value, rel=1e-12)
+        Si = np.linalg.inv(S)
+        cons = [{"type": "ineq", "fun": lambda x: delta - 0.5 * (x - m) @ Si @ (x - m),
+                 "jac": lambda x: -Si @ (x - m)}]
+        for _ in range(3):
+            res = sp_minimize(lambda x: -(g @ (x - m)), m + 0.1 * rng.normal(size=d), jac=lambda x: -g,
+                              constraints=cons, method="SLSQP", options={"ftol": 1e-14, "maxiter": 500})
+            assert 0.5 * (res.x - m) @ Si @ (res.x - m) <= delta * (1 + 1e-9)
+            assert -res.fun <= value * (1 + 1e-8)
+            assert -res.fun == pytest.approx(value, rel=1e-6)
+            np.testing.assert_allclose(res.x, ms, rtol=1e-4, atol=1e-5 * np.abs(ms - m).max())
+    ms, value = sm.kl_linear_step(np.zeros(2), np.eye(2), np.zeros(2), 0.1)  # g = 0: stay
+    np.testing.assert_array_equal(ms, 0.0)
+    assert value == 0.0
+
+
+def test_full_gaussian_validation():
+    q = sm.Quadratic(H=np.eye(2), g=np.zeros(2))
+    fg = sm.FullGaussian(F=q)
+    with pytest.raises(ValidationError, match="S: must be symmetric"):
+        fg.J(np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]]))
+    with pytest.raises(ValidationError, match="S: must be positive definite"):
+        fg.J(np.zeros(2), np.diag([1.0, -1.0]))
+    with pytest.raises(ValidationError, match="S: expected shape"):
+        fg.J(np.zeros(2), np.eye(3))
+    with pytest.raises(ValidationError, match="m: expected shape"):
+        fg.J(np.zeros(3), np.eye(2))
+    with pytest.raises(ValidationError, match="d: give"):
+        sm.FullGaussian(F=lambda x: x[:, 0])
+    with pytest.raises(ValidationError, match="d: 3 disagrees"):
+        sm.FullGaussian(F=q, d=3)
+    with pytest.raises(ValidationError, match="order"):
+        sm.FullGaussian(F=lambda x: x[:, 0], d=8, order=10)
+    with pytest.raises(ValidationError, match="F: must map"):
+        sm.FullGaussian(F=lambda x: x, d=2).J(np.zeros(2), np.eye(2))
+    with pytest.raises(ValidationError, match="S1: a diagonal"):
+        sm.gaussian_kl(np.zeros(2), np.ones(2), np.zeros(2), np.array([1.0, 0.0]))
+    with pytest.raises(ValidationError, match="delta"):
+        sm.kl_linear_step(np.zeros(2), np.eye(2), np.ones(2), 0.0)
+
+
+# ----------------------------------------------------------------------------- the IGO claims, and what they found
+
+
+def test_igo_claims_pass_on_the_command_line():
+    """``python -m proofs_check --claim igo.`` (every IGO / trust-region-cma claim) exits 0."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-m", "proofs_check", "--claim", "igo.", "--instances", "100"], cwd=root,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for cid in ("igo.natural-gradient", "igo.kl", "igo.kl-lower-bound", "igo.kl-linear-step",
+                "igo.kl-linear-step-bound", "igo.trcma-kl-cap"):
+        assert cid in out.stdout
+
+
+def _trcma_steps(F, d, delta, iterations=4, sigma0=0.5):
+    """``[(record.kl, oracle KL of the distributions before and after the tell)]`` of TrustRegionCMA."""
+    import trustopt
+
+    opt = trustopt.TrustRegionCMA(np.ones(d), sigma0, seed=1, kl_radius=delta)
+
+    def cov():
+        s = opt.state.step_state
+        return sigma0**2 * np.eye(d) if s is None else s.sigma**2 * s.C
+
+    out = []
+    for _ in range(iterations):
+        m0, S0 = np.array(opt.state.theta), cov()
+        X = opt.ask()
+        opt.tell(X, F(X))
+        out.append((opt.history[-1].kl, float(sm.gaussian_kl(m0, S0, np.array(opt.state.theta), cov()))))
+    return out
+
+
+def test_trcma_reported_kl_is_the_oracle_kl_and_within_the_cap():
+    q = random_quadratic(np.random.default_rng(9), 3)
+    for delta in (1e-3, 0.05, 10.0):
+        for kl, oracle in _trcma_steps(q, 3, delta):
+            assert kl <= delta
+            assert kl == pytest.approx(oracle, rel=1e-9)
+
+
+@pytest.mark.xfail(strict=True, reason="components/gaussian.py GaussianNaturalStep._within: the bisection stops at "
+                   "t = 2^-20 and returns it when even that step's KL exceeds the cap (kl_radius = 1e-12 gives "
+                   "kl = 2.4e-12); when fixed, remove this mark and widen igo.trcma-kl-cap's delta draws")
+def test_trcma_kl_cap_holds_for_a_tiny_radius():
+    q = random_quadratic(np.random.default_rng(9), 3)
+    assert all(kl <= 1e-12 for kl, _ in _trcma_steps(q, 3, 1e-12))
+
+
+@pytest.mark.xfail(strict=True, reason="on a flat batch (every value equal) the loop keeps the mean (predicted gain "
+                   "0) but sigma and C move, and record.kl reports the KL of the proposed move, mean included")
+def test_trcma_reported_kl_on_a_plateau_is_the_kl_of_the_move_made():
+    for kl, oracle in _trcma_steps(lambda X: np.zeros(len(X)), 3, 0.1):
+        assert kl == pytest.approx(oracle, rel=1e-9)

@@ -18,7 +18,7 @@ import numpy as np
 from trustopt import estimators, smoothing, tabular
 from proofs_check import Claim, Outcome, draws, get, register
 from proofs_check import _rational as R
-from proofs_check import kakade_langford, slides, stro, trefree, trpo, tres
+from proofs_check import igo, kakade_langford, slides, stro, trefree, trpo, tres
 
 
 def rescaled(claim_id: str, factor, exact_factor=None):
@@ -350,6 +350,22 @@ _optimality_no_p0.exact = _optimality_no_p0_exact
 # must reach (rho0 is drawn >= 0.1/S)
 variant("optimality.no-p0", "optimality.advantage", "(1-gamma)(eta* - eta) <= A*_pi", _optimality_no_p0,
         search_budget=3000)
+
+# ============================================================ IGO (proofs_check/igo.py)
+
+# The KL-constrained linear step with the KL of equal-covariance Gaussians read as (m'-m)' S^-1 (m'-m)
+# (the 1/2 dropped): the claimed value sqrt(delta g'Sg) is beaten by the maximizer m* = m + sqrt(2 delta/g'Sg) S g,
+# whose gain is sqrt(2) times it. Witness: d = 1, S = 1, g = 1, delta = 1/2: m' = m + 1 has KL = 1/2, gain 1 > sqrt(1/2).
+variant("igo-kl-step.no-half", "igo.kl-linear-step-bound", "KL(N(m,S) || N(m',S)) <= delta => g'(m'-m) <= sqrt(delta g'Sg)",
+        functools.partial(igo.check_kl_step_bound, constant=1.0),
+        exact=functools.partial(igo.exact_kl_step_bound, constant=1))
+
+# The natural gradient's covariance part as 1/2 S H S (Fisher metric tr(S^-1 dS S^-1 dS), the 1/2 dropped):
+# Fisher^-1 grad gives 2 S (H/2) S = S H S. Witness: d = 1, m = 0, S = 1, F(x) = x^2/2:
+# E[F(X)(X^2 - 1)] = (3 - 1)/2 = 1, not 1/2.
+variant("igo-natural-gradient.half-covariance", "igo.natural-gradient", "natgrad_S E F(X) = 1/2 S H S",
+        functools.partial(igo.check_natural_gradient, s_factor=0.5),
+        exact=functools.partial(igo.exact_natural_gradient, s_factor=0.5))
 
 # ============================================================ TRUE variants (expected to hold)
 

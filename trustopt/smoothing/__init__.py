@@ -14,16 +14,38 @@ Both expose (``theta`` old, ``thetat`` new parameters): ``J``, ``value`` (``V_th
 for the other direction), ``alpha``, ``eps``, ``grad_J``, ``grad_surrogate`` (w.r.t. ``thetat``),
 ``sample``, ``surrogate_is`` / ``surrogate_clip`` (eq. 23-25 on a sample set) and their
 gradients, ``surrogate_is_exact``.
+
+A full-covariance Gaussian ``N(m, S)`` (:mod:`trustopt.smoothing.full_gaussian`; IGO, CMA-ES):
+
+    fg = smoothing.FullGaussian(F=smoothing.Quadratic(H=H, g=g, c=0.0))   # or F=callable, d=..., order=5
+    fg.J(m, S); fg.grad_J(m, S); fg.natural_gradient(m, S); fg.natural_gradient_fisher(m, S)
+    smoothing.gaussian_kl(m0, S0, m1, S1); smoothing.fisher_information(S); smoothing.kl_linear_step(m, S, g, delta)
 """
 
 from trustopt.smoothing.categorical import CategoricalProduct, enumerate_support, logits, softmax
+from trustopt.smoothing.full_gaussian import (
+    FullGaussian,
+    fisher_information,
+    gaussian_kl,
+    kl_linear_step,
+    relative_eigenvalues,
+    unvech,
+    vech,
+)
 from trustopt.smoothing.gaussian import GaussianProduct, Quadratic
 
 __all__ = [
     "CategoricalProduct",
+    "FullGaussian",
     "GaussianProduct",
     "Quadratic",
     "enumerate_support",
+    "fisher_information",
+    "gaussian_kl",
+    "kl_linear_step",
     "logits",
+    "relative_eigenvalues",
     "softmax",
+    "unvech",
+    "vech",
 ]
