@@ -494,9 +494,6 @@ register(Claim(
     schema={"H": DD_FIELD, "g": D_FIELD, "x0": D_FIELD, "sigma0": Field(kind="positive"),
             "delta": Field(kind="fixed"), "seed": Field(kind="fixed")},
     max_instances=300, search_budget=60,
-    notes="delta is drawn in [1e-4, 3] and held fixed by the search. Known limitation found by this oracle "
-          "(reported, see tests/test_smoothing.py): the step's bisection stops at t = 2^-20 and returns that t "
-          "when even it exceeds the cap, so a cap below ~2^-40 times the full step's KL is exceeded "
-          "(kl_radius = 1e-12: kl = 2.4e-12); on a flat batch (every value equal) the mean is kept but the "
-          "record reports the KL of the proposed move of the mean.",
+    notes="delta is drawn in [1e-4, 3] and held fixed by the search. Tiny caps (below the KL of 2^-20 of a "
+          "step) and flat batches (the mean stays, sigma and C move) are checked in tests/test_smoothing.py.",
 ))

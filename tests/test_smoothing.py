@@ -879,16 +879,11 @@ def test_trcma_reported_kl_is_the_oracle_kl_and_within_the_cap():
             assert kl == pytest.approx(oracle, rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="components/gaussian.py GaussianNaturalStep._within: the bisection stops at "
-                   "t = 2^-20 and returns it when even that step's KL exceeds the cap (kl_radius = 1e-12 gives "
-                   "kl = 2.4e-12); when fixed, remove this mark and widen igo.trcma-kl-cap's delta draws")
 def test_trcma_kl_cap_holds_for_a_tiny_radius():
     q = random_quadratic(np.random.default_rng(9), 3)
     assert all(kl <= 1e-12 for kl, _ in _trcma_steps(q, 3, 1e-12))
 
 
-@pytest.mark.xfail(strict=True, reason="on a flat batch (every value equal) the loop keeps the mean (predicted gain "
-                   "0) but sigma and C move, and record.kl reports the KL of the proposed move, mean included")
 def test_trcma_reported_kl_on_a_plateau_is_the_kl_of_the_move_made():
     for kl, oracle in _trcma_steps(lambda X: np.zeros(len(X)), 3, 0.1):
         assert kl == pytest.approx(oracle, rel=1e-9)

@@ -269,7 +269,8 @@ class GaussianNaturalStep(StepSolver):
     ``m + t dm``, ``log sigma + t dlog sigma``, ``(1 - t) C + t C'`` satisfies it (``at_boundary``).
     ``predicted_gain``: the step's gain in the ranked (utility) objective,
     ``c_m t sum_i w_i (u_i - mean u)`` with centered-rank utilities ``u`` -- positive unless every
-    value is equal (then the loop keeps ``m``; ``sigma`` and ``C`` still move).
+    value is equal (then the mean does not move, ``sigma`` and ``C`` take their step, and ``kl`` is
+    that of this move). When even ``t = 2^-bisections`` exceeds ``delta_k`` the distribution stays.
 
     A shortened step moves the evolution paths as the full one (they record the ranked
     direction, not the distance travelled).
@@ -301,7 +302,12 @@ class GaussianNaturalStep(StepSolver):
         w = k.weights if self.active else np.where(k.weights > 0, k.weights, 0.0)
         new = self._update(s, k, w, y)
         gain = self._ranked_gain(batch.returns, w)
+        if gain <= 0:  # no ranking: the mean stays (the loop keeps theta_k), sigma and C take their step
+            new = (np.zeros(d),) + new[1:]
         t, kl = self._within(m, s, new, radius)
+        if t == 0.0:
+            return Proposal(theta=m, predicted_gain=0.0, kl=0.0, status=NONPOSITIVE_GAIN, n_inner=1, step_state=s,
+                            at_boundary=True, message=f"no step of the distribution has KL <= {radius:g}")
         m_t, new_t = self._along(m, s, new, k, t)
         status = STEP_OK if gain > 0 else NONPOSITIVE_GAIN
         return Proposal(theta=m_t, predicted_gain=self.c_m * t * gain if gain > 0 else 0.0, kl=kl,
@@ -371,7 +377,8 @@ class GaussianNaturalStep(StepSolver):
         return B, np.sqrt(vals)
 
     def _within(self, m, s: GaussianState, new, radius) -> tuple[float, float]:
-        """The largest ``t`` in ``(0, 1]`` with ``KL(N_k || N_t) <= radius`` (bisection), and that KL."""
+        """The largest ``t`` in ``(0, 1]`` with ``KL(N_k || N_t) <= radius`` (bisection), and that KL;
+        ``(0, 0)`` when even ``t = 2^-bisections`` exceeds the radius (no step is taken)."""
         S0 = s.sigma ** 2 * s.C
 
         def kl(t):
@@ -388,4 +395,4 @@ class GaussianNaturalStep(StepSolver):
                 lo = mid
             else:
                 hi = mid
-        return (lo, kl(lo)) if lo > 0 else (hi, kl(hi))
+        return (lo, kl(lo)) if lo > 0 else (0.0, 0.0)
