@@ -139,15 +139,15 @@ def run_cma(f, problem, x0, budget, seed, restarts, bipop):
 
 # solver -> (trustopt method, restarts, method/minimize options), or ("cma", restarts, bipop)
 _TRUSTOPT = {
-    "tr-cma": ("trust-region-cma", 0, {}),
-    "tr-cma-bipop": ("trust-region-cma", 9, {"regime": "bipop"}),
+    "tr-cma": ("trust-region-cma", 0, {"orthogonal": False}),
+    "tr-cma-bipop": ("trust-region-cma", 9, {"regime": "bipop", "orthogonal": False}),
     "tr-cma-bipop-orth": ("trust-region-cma", 9, {"regime": "bipop", "orthogonal": True}),
-    "tr-cma-ipop": ("trust-region-cma", 9, {}),
+    "tr-cma-ipop": ("trust-region-cma", 9, {"regime": "ipop", "orthogonal": False}),
     "tr-es": ("trust-region-es", 0, {}),
-    "tr-es-ipop": ("trust-region-es", 9, {}),
-    "tr-es-coord": ("trust-region-es", 9, {"rotate": False}),
-    "tr-es-linear": ("trust-region-es", 9, {"model": "linear"}),
-    "es": ("es", 9, {}), "ars": ("ars", 9, {}), "tres": ("tres", 9, {}),
+    "tr-es-ipop": ("trust-region-es", 9, {"regime": "ipop"}),
+    "tr-es-coord": ("trust-region-es", 9, {"regime": "ipop", "rotate": False}),
+    "tr-es-linear": ("trust-region-es", 9, {"regime": "ipop", "model": "linear"}),
+    "es": ("es", 9, {"regime": "ipop"}), "ars": ("ars", 9, {"regime": "ipop"}), "tres": ("tres", 9, {"regime": "ipop"}),
 }
 _CMA = {"cma": (0, False), "cma-bipop": (9, True)}
 
