@@ -31,15 +31,18 @@ and a per-function table of the targets reached (of 51 x instances x seeds).
 dimension if PATH contains ``{d}``).
 
 Solvers:
-    tr-cma         trustopt.minimize(method="trust-region-cma"): Gaussian KL trust region, no restarts
+    tr-cma         trustopt.minimize(method="trust-region-cma"): Gaussian KL trust region, no restarts,
+                   orthogonal=False (i.i.d. Gaussian directions)
     tr-cma-bipop   the same with BIPOP restarts (up to 9 large ones)
     tr-cma-bipop-orth  tr-cma-bipop with orthogonal sampling (orthogonal=True)
-    tr-cma-ipop    the same with IPOP restarts (up to 9)
+    tr-cma-ipop    tr-cma with IPOP restarts (up to 9)
     tr-es          trustopt.minimize(method="trust-region-es"): trust-region ES, quadratic (BFGS) model
     tr-es-ipop     the same with IPOP restarts (up to 9, population x2 each)
     tr-es-coord    tr-es-ipop with coordinate directions (rotate=False) instead of a Haar frame
     tr-es-linear   trust-region ES with the linear model (Cauchy step), IPOP restarts
-    es / ars / tres  the black-box (adaptive sigma) modes of the other trustopt methods
+    es / ars / tres  the black-box (adaptive sigma) modes of the other trustopt methods, IPOP restarts
+The options that select the variant (orthogonal, regime) are passed explicitly, so that a solver
+name means the same runs whatever the library's defaults.
     cma            pycma CMA-ES, no restarts
     cma-bipop      pycma CMA-ES with BIPOP restarts (up to 9)
 
@@ -138,7 +141,7 @@ def run_cma(f, problem, x0, budget, seed, restarts, bipop):
 
 
 # solver -> (trustopt method, restarts, method/minimize options), or ("cma", restarts, bipop)
-_TRUSTOPT = {
+_TRUSTOPT = {  # every option that a library default could change is spelled out
     "tr-cma": ("trust-region-cma", 0, {"orthogonal": False}),
     "tr-cma-bipop": ("trust-region-cma", 9, {"regime": "bipop", "orthogonal": False}),
     "tr-cma-bipop-orth": ("trust-region-cma", 9, {"regime": "bipop", "orthogonal": True}),
@@ -272,6 +275,8 @@ def print_summary(summary):
 
 def _runs_text(values, what):
     values = list(values)
+    if len(values) == 1:
+        return f"{what[:-1]} {values[0]}"
     if len(values) > 2 and values == list(range(values[0], values[-1] + 1)):
         return f"{what} {values[0]}-{values[-1]}"
     return f"{what} " + ",".join(str(v) for v in values)
@@ -306,7 +311,8 @@ def plot_ecdf(records, summary, path):
             ax.set_xlabel("evaluations / d")
             ax.set_ylabel("share of (function, instance, seed, target) reached")
             budgets = {r["budget"] / d for r in records if r["d"] == d and "budget" in r}
-            budget = f", budget {max(budgets):g} d" if budgets else ""
+            b = max(budgets) if budgets else None
+            budget = "" if b is None else f", budget 1e{math.log10(b):g} d" if math.log10(b).is_integer() else f", budget {b:g} d"
             ax.set_title(f"BBOB d = {d}: {len(sd['functions'])} functions, {_runs_text(sd['instances'], 'instances')}, "
                          f"{_runs_text(sd['seeds'], 'seeds')}\n51 targets 1e2..1e-8{budget} "
                          f"(area: ECDF over 1e2..1e4 d, normalized)", fontsize=10)
