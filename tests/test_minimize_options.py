@@ -260,9 +260,9 @@ def test_options_and_keywords_are_exclusive_and_typed():
 
 def test_minimize_options_routes():
     base = dict(sigma0=0.3, maxfev=300, seed=2)
-    with pytest.raises(ValidationError, match="^options: unknown keys lambda_, step for method 'trust-region-es'"):
+    with pytest.raises(ValidationError, match="^options: unknown keys lambda_, step for method 'trust-region-cma'"):
         minimize(rosen, X0, options={"lambda_": 2.0, "step": 1}, **base)
-    with pytest.raises(ValidationError, match="valid: ftarget, incpopsize, .* kappa, model"):
+    with pytest.raises(ValidationError, match="valid: ftarget, incpopsize, .* kl_radius, orthogonal"):
         minimize(rosen, X0, options={"lambda_": 2.0}, **base)
     with pytest.raises(ValidationError, match="^options: method 'tres' takes method_options of type TRESOptions"):
         minimize(rosen, X0, method="tres", options=MinimizeOptions(method_options=ESOptions()), **base)

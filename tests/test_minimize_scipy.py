@@ -48,11 +48,11 @@ def test_defaults_for_sigma0_maxfev_and_seed():
     def noisy(x, rng):  # noise the run cannot reduce: nothing but the budget stops it
         return sphere(x) + rng.random()
 
-    never = {"tolx": 1e-300, "tolfun": 1e-300}
-    r = minimize(noisy, np.ones(2), (np.random.default_rng(0),), options=never)
+    never = {"tolx": 1e-300, "tolfun": 1e-300}  # the trust-region ES has no other stopping test
+    r = minimize(noisy, np.ones(2), (np.random.default_rng(0),), "trust-region-es", options=never)
     assert r.status == 1 and MAXFEV_PER_DIM * 2 - r.popsize < r.nfev <= MAXFEV_PER_DIM * 2
     assert isinstance(r.seed, int) and r.seed >= 0  # fresh entropy, recorded
-    again = minimize(noisy, np.ones(2), (np.random.default_rng(0),), seed=r.seed, options=never)
+    again = minimize(noisy, np.ones(2), (np.random.default_rng(0),), "trust-region-es", seed=r.seed, options=never)
     assert np.array_equal(again.x, r.x) and again.fun == r.fun  # the recorded seed repeats the run
     g = minimize(sphere, np.ones(2), seed=np.random.default_rng(5), maxfev=1e3)  # a Generator; maxfev=1e3 is 1000
     assert g.nfev <= 1000 and g.seed == int(np.random.default_rng(5).integers(0, 2**63 - 1))
@@ -236,7 +236,7 @@ def test_unimodal_bbob_functions_with_the_optimum_in_a_corner_reach_1e_8(name):
 def test_verbose_prints_a_line_per_batch_and_the_message(capsys):
     r = minimize(sphere, np.ones(3), sigma0=0.3, maxfev=200, seed=0, options={"verbose": 1})
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["nfev", "nit", "restart", "f_best", "f_median", "sigma", "radius", "ratio"]
+    assert out[0].split() == ["nfev", "nit", "restart", "f_best", "f_median", "sigma", "radius", "ratio", "kl"]
     rows = [line for line in out if line.strip() and line.split()[0].isdigit()]
     assert len(rows) == len(r.history["nfev"]) and out[-1] == r.message
     capsys.readouterr()
@@ -244,13 +244,23 @@ def test_verbose_prints_a_line_per_batch_and_the_message(capsys):
     assert capsys.readouterr().out == ""  # silent by default
 
 
+def test_the_default_methods_history_has_the_kl_of_each_step_under_its_radius(tmp_path):
+    """trust-region-cma has no ratio test: its history carries the KL of each step (all finite,
+    positive and under the radius) and its plot draws them instead of the ratio."""
+    r = minimize(sphere, np.ones(4), sigma0=0.3, maxfev=600, seed=0)
+    h = r.history
+    assert np.isnan(h["ratio"]).all() and np.all((h["kl"] > 0) & (h["kl"] <= h["radius"]))
+    fig = plot_minimize(r, tmp_path / "kl.png")
+    assert fig.axes[2].get_ylabel() == "KL(N_k || N_k+1)" and (tmp_path / "kl.png").stat().st_size > 0
+
+
 def test_history_log_file_and_plot(tmp_path):
     import matplotlib
 
     backend = matplotlib.get_backend()
     path = tmp_path / "run.csv"
-    r = minimize(sphere, np.ones(4), sigma0=0.3, maxfev=2000, seed=0, options={"log": str(path), "restarts": 1,
-                                                                                   "tolx": 1e-4})
+    r = minimize(sphere, np.ones(4), method="trust-region-es", sigma0=0.3, maxfev=2000, seed=0,
+                 options={"log": str(path), "restarts": 1, "regime": "ipop", "tolx": 1e-4})
     h = r.history
     assert tuple(h) == HISTORY_COLUMNS and h["nfev"][-1] == r.nfev and h["f_best"][-1] == r.fun
     assert np.all(np.diff(h["nfev"]) > 0) and np.all(np.diff(h["f_best"]) <= 0)

@@ -65,6 +65,9 @@ __all__ = ["AskTell", "is_search_method", "ES", "ARS", "TRES", "TrustRegionES", 
 _PICKLE_FORMAT = 2
 _HISTORY = 20000
 
+#: The stopping reasons that count as convergence (``status`` 0, ``success``).
+CONVERGED = ("ftarget", "tolx", "tolfun", "tolflatfitness", "noeffectaxis", "noeffectcoord")
+
 STATUS_MESSAGES = {0: "converged", 1: "maximum number of function evaluations or iterations reached",
                    2: "stopped by the callback", 3: "every function evaluation failed", 4: "stopped"}
 
@@ -86,14 +89,16 @@ def as_seed(seed) -> int:
 
 def status_of(reasons: dict, nfev: int, best_f: float) -> int:
     """The ``OptimizeResult.status`` of a run that stopped for ``reasons``: 0 converged (ftarget,
-    tolx, tolfun), 1 budget (maxfev, maxiter), 2 stopped by the callback, 3 every evaluation
-    failed (``nfev > 0`` and no finite value, whatever else stopped it: the constant imputed
-    values would otherwise read as ``tolfun`` convergence), 4 otherwise."""
+    tolx, tolfun, and the Gaussian search's tolflatfitness, noeffectaxis, noeffectcoord), 1 budget
+    (maxfev, maxiter), 2 stopped by the callback, 3 every evaluation failed (``nfev > 0`` and no
+    finite value, whatever else stopped it: the constant imputed values would otherwise read as
+    ``tolfun`` convergence), 4 otherwise (tolstagnation, conditioncov, tolupsigma, iterations:
+    the search stopped without converging)."""
     if nfev > 0 and not math.isfinite(best_f):
         return 3
     if "callback" in reasons:
         return 2
-    if any(k in reasons for k in ("ftarget", "tolx", "tolfun")):
+    if any(k in reasons for k in CONVERGED):
         return 0
     return 1 if ("maxfev" in reasons or "maxiter" in reasons) else 4
 
@@ -386,4 +391,4 @@ class TrustRegionCMA(_Named):
 
 METHODS = {cls.algorithm: cls for cls in (ES, ARS, TRES, TrustRegionES, TrustRegionCMA)}
 #: The method ``minimize(method=None)`` uses (the best of the family on the benchmarks, see README).
-DEFAULT_METHOD = "trust-region-es"
+DEFAULT_METHOD = "trust-region-cma"

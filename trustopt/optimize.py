@@ -184,13 +184,13 @@ class MinimizeOptions:
             2005): after a run stops by converging (any reason but ``ftarget``, ``maxfev``,
             ``maxiter``), a fresh run with the population multiplied by ``incpopsize``. Default 0.
         incpopsize: population factor per restart, ``> 0``. Default 2.0 (Auger & Hansen 2005).
-        regime: ``"ipop"`` (default): only the large-population restarts above; ``"bipop"``
-            (Hansen 2009, BIPOP, with the budget accounting of pycma's ``fmin``): between them,
+        regime: ``"bipop"`` (default; Hansen 2009, BIPOP, with the budget accounting of pycma's
+            ``fmin``): between the large-population restarts above,
             runs with a small population ``floor(lambda_0 (lambda_large / lambda_0)^(U_1^2))``
             and initial step ``sigma0 10^(-2 U_2)`` (``U_1, U_2`` uniform on [0, 1]), each limited
             to half the evaluations of the large regime so far; the regime with fewer evaluations
-            runs next (the first run counts as small, so the first restart is a large one). Only
-            the large restarts count in ``restarts``.
+            runs next (the first run counts as small, so the first restart is a large one); only
+            the large restarts count in ``restarts``. ``"ipop"``: the large restarts only.
         restart_x0: callable ``rng -> x0`` giving the starting point of each restart (``rng`` a
             ``np.random.Generator`` seeded from ``seed``), or None (default): restart at ``x0``.
         vectorized: False (default): ``fun(x)`` with ``x (d,)``; True: ``fun(X)`` with
@@ -221,7 +221,7 @@ class MinimizeOptions:
     popsize: int | None = None
     restarts: int = 0
     incpopsize: float = 2.0
-    regime: str = "ipop"
+    regime: str = "bipop"
     restart_x0: Callable | None = field(default=None, compare=False)
     vectorized: bool = False
     noise: NoiseTable | None = field(default=None, compare=False)
@@ -306,7 +306,7 @@ def _as_count(value, name: str) -> int:
 
 
 #: Columns of ``result.history`` and of the ``log`` CSV file: one row per evaluated batch.
-HISTORY_COLUMNS = ("nfev", "nit", "restart", "f_best", "f_median", "sigma", "radius", "ratio")
+HISTORY_COLUMNS = ("nfev", "nit", "restart", "f_best", "f_median", "sigma", "radius", "ratio", "kl")
 
 
 class _Log:
@@ -329,16 +329,18 @@ class _Log:
             self.file.flush()
         if self.verbose and (len(self.rows) - 1) % self.verbose == 0:
             if (len(self.rows) - 1) % (20 * self.verbose) == 0:
-                print(" nfev    nit restart          f_best      f_median     sigma    radius   ratio")
-            nfev, nit, restart, f_best, f_median, sigma, radius, ratio = row
+                print(" nfev    nit restart          f_best      f_median     sigma    radius   ratio        kl")
+            nfev, nit, restart, f_best, f_median, sigma, radius, ratio, kl = row
             print(f"{nfev:5d} {nit:6d} {restart:7d} {f_best:15.8e} {f_median:13.6e} {sigma:9.3e} {radius:9.3e} "
-                  f"{ratio:7.3f}")
+                  f"{ratio:7.3f} {kl:9.3e}")
 
-    def add_batch(self, totals: "_Totals", run: int, values: np.ndarray, sigma: float, opt: AskTell, ratio: float):
-        """The row of a batch just told: counts so far, its median f, its sigma, the radius after it."""
+    def add_batch(self, totals: "_Totals", run: int, values: np.ndarray, sigma: float, opt: AskTell, record):
+        """The row of a batch just told: counts so far, its median f, its sigma, the radius after it,
+        and the ratio and KL of the iteration it finished (``record``; NaN when it finished none)."""
         finite = values[np.isfinite(values)]
+        ratio, kl = (math.nan, math.nan) if record is None else (float(record.rho), float(record.kl))
         self.add((totals.nfev, totals.nit, run, totals.best_f, float(np.median(finite)) if finite.size else math.nan,
-                  sigma, float(opt.state.param), float(ratio)))
+                  sigma, float(opt.state.param), ratio, kl))
 
     def history(self) -> dict:
         cols = list(zip(*self.rows)) if self.rows else [()] * len(HISTORY_COLUMNS)
@@ -385,8 +387,9 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         x0: ``(d,)`` finite starting point (the initial mean); clipped into ``bounds`` with a
             :class:`~trustopt.asktell.BoundsWarning` if outside.
         args: extra arguments of ``fun`` (a tuple; anything else is ``(args,)``, as scipy).
-        method: ``"trust-region-es"`` (``None``: the recommended :data:`DEFAULT_METHOD`),
-            ``"es"``, ``"ars"`` or ``"tres"``.
+        method: ``"trust-region-cma"`` (``None``: the recommended :data:`DEFAULT_METHOD`, the
+            Gaussian KL trust region with a full covariance, separable above 100 dimensions),
+            ``"trust-region-es"``, ``"es"``, ``"ars"`` or ``"tres"``.
         bounds: None, a ``scipy.optimize.Bounds`` or a sequence of ``(lo, hi)`` pairs (None: an
             open side). Every evaluated point lies in the box: the methods search an unbounded
             space mapped onto the box (:mod:`trustopt.bounds`), so optima on the boundary are
@@ -485,8 +488,7 @@ def _batch(opt: AskTell, evaluator, total, run: int, log) -> "_Totals":
     opt.tell(X, values, n_exceptions=errors)
     total.first_exception = total.first_exception or first
     now = total.with_run(opt)
-    ratio = opt.last_record.rho if opt.last_record is not record else math.nan  # this batch ended an iteration
-    log.add_batch(now, run, values, sigma, opt, ratio)
+    log.add_batch(now, run, values, sigma, opt, opt.last_record if opt.last_record is not record else None)
     return now
 
 
@@ -571,7 +573,9 @@ def _result(total: _Totals, opt: AskTell, reasons: dict, name: str, seed: int, r
 
 
 def plot_minimize(result_or_log, path=None):
-    """The run of :func:`minimize`: best and median f, sigma and radius, and the ratio, against evaluations.
+    """The run of :func:`minimize` against evaluations: best and median f; sigma and the radius; the
+    ratio of each iteration, or for methods without a ratio test (``trust-region-cma``) the KL of
+    each step under its radius.
 
     ``result_or_log``: a result of :func:`minimize` (its ``history``) or the path of the CSV
     written with ``options={"log": path}``. Returns a ``matplotlib.figure.Figure`` (no pyplot:
@@ -603,13 +607,21 @@ def plot_minimize(result_or_log, path=None):
         ax_f.set_title(f"trustopt.minimize: {title}, d = {np.asarray(result_or_log.x).size}, "
                        f"{int(n[-1])} evaluations")
     ax_s.plot(n, h["sigma"], label="sigma")
-    ax_s.plot(n, h["radius"], "--", label="radius parameter")
+    ok = np.isfinite(h["ratio"])
+    if ok.any():  # a ratio test: the radius scales sigma, the ratio drives it
+        ax_s.plot(n, h["radius"], "--", label="radius parameter")
+        ax_r.plot(n[ok], np.clip(h["ratio"][ok], -1.0, 2.0), ".", ms=3)
+        ax_r.axhline(0.0, color="0.6", lw=0.8)
+        ax_r.set_ylabel("ratio (clipped to [-1, 2])")
+    else:  # a KL trust region: the KL of each step under the radius
+        kl = h["kl"]
+        ax_r.plot(n, np.where(kl > 0, kl, np.nan), ".", ms=3, label="KL of the step")
+        ax_r.plot(n, h["radius"], "--", label="KL radius")
+        ax_r.set_yscale("log")
+        ax_r.set_ylabel("KL(N_k || N_k+1)")
+        ax_r.legend(loc="upper right")
     ax_s.set_yscale("log")
     ax_s.legend(loc="upper right")
-    ok = np.isfinite(h["ratio"])
-    ax_r.plot(n[ok], np.clip(h["ratio"][ok], -1.0, 2.0), ".", ms=3)
-    ax_r.axhline(0.0, color="0.6", lw=0.8)
-    ax_r.set_ylabel("ratio (clipped to [-1, 2])")
     ax_r.set_xlabel("function evaluations")
     for ax in (ax_f, ax_s, ax_r):
         for k in np.flatnonzero(np.diff(h["restart"]) > 0):
