@@ -47,7 +47,7 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
 from trustopt._validation import ValidationError, as_float_array, check_int
-from trustopt.smoothing.gaussian import Quadratic
+from trustopt.smoothing.gaussian import Quadratic, check_objective, check_order
 
 __all__ = ["FullGaussian", "gaussian_kl", "relative_eigenvalues", "fisher_information", "vech", "unvech",
            "kl_linear_step"]
@@ -232,18 +232,11 @@ class FullGaussian:
     order: int
 
     def __init__(self, *, F, d: int | None = None, order: int = 5):
-        if isinstance(F, Quadratic):
-            if d is not None and d != F.d:
-                raise ValidationError(f"d: {d} disagrees with the Quadratic's dimension {F.d}")
-            d = F.d
-        elif not callable(F):
-            raise ValidationError(f"F: expected a Quadratic or a callable, got {type(F).__name__}")
-        elif d is None:
+        d = check_objective(F, d)
+        if d is None:
             raise ValidationError("d: give the dimension d of a callable F")
         d = check_int(d, "d", 1)
-        check_int(order, "order", 1)
-        if not isinstance(F, Quadratic) and float(order) ** d > MAX_GRID:
-            raise ValidationError(f"order: order^d = {order}^{d} exceeds {MAX_GRID} quadrature points; lower it")
+        check_order(F, order, d)
         object.__setattr__(self, "F", F)
         object.__setattr__(self, "d", d)
         object.__setattr__(self, "order", int(order))

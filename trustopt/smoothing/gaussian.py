@@ -82,6 +82,26 @@ class Quadratic:
         return np.asarray(x, dtype=np.float64) @ self.H + self.g
 
 
+def check_objective(F, d):
+    """``F``: a :class:`Quadratic` (its dimension, which ``d`` must match) or a vectorized callable;
+    returns the dimension known so far (``d`` for a callable, possibly None)."""
+    if isinstance(F, Quadratic):
+        if d is not None and d != F.d:
+            raise ValidationError(f"d: {d} disagrees with the Quadratic's dimension {F.d}")
+        return F.d
+    if not callable(F):
+        raise ValidationError(f"F: expected a Quadratic or a callable, got {type(F).__name__}")
+    return d
+
+
+def check_order(F, order, d: int) -> int:
+    """The quadrature order ``>= 1``, with at most ``MAX_GRID`` points for a callable ``F``."""
+    check_int(order, "order", 1)
+    if not isinstance(F, Quadratic) and float(order) ** d > MAX_GRID:
+        raise ValidationError(f"order: order^d = {order}^{d} exceeds {MAX_GRID} quadrature points; lower it")
+    return int(order)
+
+
 @dataclass(frozen=True, init=False, eq=False)
 class GaussianProduct:
     """Gaussian smoothing of ``F`` with ``X ~ N(theta, diag(sigma^2))`` (TRES eq. 1, 3, 9-17, 23-25).
@@ -100,12 +120,7 @@ class GaussianProduct:
     order: int
 
     def __init__(self, *, F, sigma, d: int | None = None, order: int = 20):
-        if isinstance(F, Quadratic):
-            if d is not None and d != F.d:
-                raise ValidationError(f"d: {d} disagrees with the Quadratic's dimension {F.d}")
-            d = F.d
-        elif not callable(F):
-            raise ValidationError(f"F: expected a Quadratic or a callable, got {type(F).__name__}")
+        d = check_objective(F, d)
         sig = as_float_array(sigma, "sigma", ndim=(0, 1))
         if sig.ndim == 1:
             if d is not None and sig.shape != (d,):
@@ -117,9 +132,7 @@ class GaussianProduct:
         sig = np.broadcast_to(sig, (d,)).copy()
         if np.any(sig <= 0.0):
             raise ValidationError(f"sigma: must be > 0, got {sig}")
-        check_int(order, "order", 1)
-        if not isinstance(F, Quadratic) and float(order) ** d > MAX_GRID:
-            raise ValidationError(f"order: order^d = {order}^{d} exceeds {MAX_GRID} quadrature points; lower it")
+        check_order(F, order, d)
         object.__setattr__(self, "F", F)
         object.__setattr__(self, "sigma", readonly(sig))
         object.__setattr__(self, "d", d)
