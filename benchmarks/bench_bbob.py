@@ -384,11 +384,14 @@ def run(a):
         for solver in a.solvers:
             for seed in seeds:
                 t = time.perf_counter()
-                rs = [one_run(solver, fid, iid, d, budget, seed) for fid in fids for iid in iids]
+                rs = []
+                for fid in fids:
+                    for iid in iids:
+                        rs.append(one_run(solver, fid, iid, d, budget, seed))
+                        if a.json:  # after every run: a long run leaves its finished part
+                            with open(a.json, "w") as fh:
+                                json.dump(records + rs, fh, indent=1)
                 records += rs
-                if a.json:  # after every (solver, seed): a long run leaves its finished part
-                    with open(a.json, "w") as fh:
-                        json.dump(records, fh, indent=1)
                 share = sum(r["reached"] for r in rs) / (len(rs) * len(TARGETS))
                 solved = sum(r["precision"] <= 1e-8 for r in rs)
                 print(f"d={d:3d} {solver:17s} seed {seed:3d}  share of (f, inst, target) reached {share:6.3f}   "

@@ -15,7 +15,7 @@ Solvers:
                   "verb_disp": 0}) (no data files written: their I/O is not the algorithm's)
 
 One BLAS thread (``OPENBLAS_NUM_THREADS=1``, set below unless already set). Default (what
-``make bench`` runs, about a minute): d = 10 and 100, 1000 and 300 iterations, 5 repeats::
+``make bench`` runs, about a minute): d = 10 and 100, 2000 and 1000 iterations, 5 repeats::
 
     python benchmarks/bench_cma_overhead.py [--dims 10 100] [--iterations 1000 300] [--repeats 5]
         [--json benchmarks/results/cma_overhead.json]
@@ -38,6 +38,19 @@ import numpy as np
 import cma
 
 import trustopt
+
+
+def code_version():
+    """The commit of the tree that ran, and whether trustopt/ had uncommitted changes."""
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "trustopt"], cwd=root, capture_output=True,
+                               text=True).stdout.strip() != ""
+        return f"{head}{' + uncommitted changes in trustopt/' if dirty else ''}"
+    except OSError:
+        return "unknown"
 
 
 def sphere(X):
@@ -85,7 +98,7 @@ SOLVERS = {"tr-cma": lambda d, it, s: time_trustopt(d, it, s, False),
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dims", type=int, nargs="+", default=[10, 100])
-    ap.add_argument("--iterations", type=int, nargs="+", default=[1000, 300],
+    ap.add_argument("--iterations", type=int, nargs="+", default=[2000, 1000],
                     help="iterations per run, one per dimension")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", default=None, help="write the results to this file")
@@ -96,7 +109,7 @@ def main(argv=None):
           f"trustopt {trustopt.__version__}, cma {cma.__version__}, numpy {np.__version__}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}", flush=True)
     out = {"protocol": {"dims": a.dims, "iterations": a.iterations, "repeats": a.repeats, "objective": "sphere",
-                        "x0": "ones", "sigma0": 1.0, "trustopt": trustopt.__version__, "cma": cma.__version__,
+                        "x0": "ones", "sigma0": 1.0, "trustopt": trustopt.__version__, "code": code_version(), "cma": cma.__version__,
                         "numpy": np.__version__, "python": platform.python_version(),
                         "machine": platform.machine(), "cpus": os.cpu_count(),
                         "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS")},

@@ -58,6 +58,19 @@ from trustopt.optimize import minimize
 Q_SEED = 12345
 
 
+def code_version():
+    """The commit of the tree that ran, and whether trustopt/ had uncommitted changes."""
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "trustopt"], cwd=root, capture_output=True,
+                               text=True).stdout.strip() != ""
+        return f"{head}{' + uncommitted changes in trustopt/' if dirty else ''}"
+    except OSError:
+        return "unknown"
+
+
 class TimeUp(Exception):
     """Raised by the objective once the run's wall-clock cap is spent."""
 
@@ -176,7 +189,7 @@ def main(argv=None):
                 if a.json:
                     with open(a.json, "w") as fh:
                         json.dump({"protocol": {**vars(a), "conds": conds, "seeds": seeds, "Q_seed": Q_SEED,
-                                                "trustopt": trustopt.__version__, "cma": cma.__version__,
+                                                "trustopt": trustopt.__version__, "code": code_version(), "cma": cma.__version__,
                                                 "numpy": np.__version__, "machine": platform.machine()},
                                    "records": records}, fh, indent=1)
     print("\nmedian wall-clock over seeds (s), runs reached / runs; ratio = sep-cma / solver where both reached")
