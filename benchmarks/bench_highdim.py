@@ -14,6 +14,7 @@ Solvers (same start, same caps; ``seed`` as below):
     tr-cma    trustopt.minimize(f, x0, method="trust-region-cma", sigma0=1, seed=s,
               options={"vectorized": True, "ftarget": 1e-8}) (the separable variant is automatic
               above 100 dimensions)
+    tr-cma-iid  tr-cma with orthogonal=False (i.i.d. directions; not in the default set)
     tr-es     the same with method="trust-region-es"
     sep-cma   pycma CMAEvolutionStrategy(x0, 1, {"CMA_diagonal": True, "seed": s + 1, ...}) ask/tell,
               its tolerance-based stops off (tolfun, tolx, tolfunhist = 0, tolstagnation huge)
@@ -103,10 +104,10 @@ class Objective:
         return v
 
 
-def run_trustopt(f, x0, sigma0, target, maxfev, seed, method):
+def run_trustopt(f, x0, sigma0, target, maxfev, seed, method, extra=None):
     try:
         r = minimize(f, x0, method=method, sigma0=sigma0, maxfev=maxfev, seed=seed,
-                     options={"vectorized": True, "ftarget": target})
+                     options={"vectorized": True, "ftarget": target, **(extra or {})})
         return r.message
     except TimeUp:
         return "wall-clock cap"
@@ -135,10 +136,35 @@ def vkd_options():
 
 SOLVERS = {
     "tr-cma": lambda f, x0, s0, t, m, seed: run_trustopt(f, x0, s0, t, m, seed, "trust-region-cma"),
+    "tr-cma-iid": lambda f, x0, s0, t, m, seed: run_trustopt(f, x0, s0, t, m, seed, "trust-region-cma",
+                                                            {"orthogonal": False}),
     "tr-es": lambda f, x0, s0, t, m, seed: run_trustopt(f, x0, s0, t, m, seed, "trust-region-es"),
     "sep-cma": lambda f, x0, s0, t, m, seed: run_pycma(f, x0, s0, t, m, seed, {"CMA_diagonal": True}),
     "vkd-cma": lambda f, x0, s0, t, m, seed: run_pycma(f, x0, s0, t, m, seed, vkd_options()),
 }
+
+
+def print_summary(records, solvers=None):
+    """Per problem and solver: the median wall-clock and evaluations over the seeds that reached
+    the target, how many did, and the ratio of medians sep-cma / solver where all runs of both reached."""
+    solvers = solvers or list(dict.fromkeys(r["solver"] for r in records))
+    problems = list(dict.fromkeys(r["problem"] for r in records))
+    print("\nmedian wall-clock over seeds (s), runs reached / runs; ratio = sep-cma / solver where all runs of both reached")
+    for name in problems:
+        rs_ref = [r for r in records if r["problem"] == name and r["solver"] == "sep-cma"]
+        ref = [r["seconds"] for r in rs_ref if r["reached"]]
+        for solver in solvers:
+            rs = [r for r in records if r["problem"] == name and r["solver"] == solver]
+            if not rs:
+                continue
+            ok = [r["seconds"] for r in rs if r["reached"]]
+            med = f"{np.median(ok):8.2f} s" if ok else "       - "
+            ev = f"{int(np.median([r['evals'] for r in rs if r['reached']])):9d} evals" if ok else " " * 15
+            both = ok and ref and len(ok) == len(rs) and len(ref) == len(rs_ref) and solver != "sep-cma"
+            ratio = f"ratio {np.median(ref) / np.median(ok):5.2f}" if both else ""
+            missed = ", ".join(f"{r['best']:.2e}" for r in rs if not r["reached"])
+            worst = f"  best f of the runs not reaching: {missed}" if missed else ""
+            print(f"{name:22s} {solver:10s} {med} {ev}  reached {len(ok)}/{len(rs)}  {ratio}{worst}")
 
 
 def rotation(d):
@@ -162,7 +188,13 @@ def main(argv=None):
     ap.add_argument("--sigma0", type=float, default=1.0)
     ap.add_argument("--shift", type=float, default=0.0, help="the optimum at (SHIFT, ..., SHIFT)")
     ap.add_argument("--json", default=None, help="write every run's record to this file")
+    ap.add_argument("--load", nargs="+", default=None, metavar="FILE",
+                    help="print the summary of these --json files instead of running")
     a = ap.parse_args(argv)
+    if a.load:
+        records = [r for p in a.load for r in json.load(open(p))["records"]]
+        print_summary(records)
+        return
     conds = a.conds if a.conds is not None else [100.0 if a.cond is None else a.cond]
     seeds = a.seeds if a.seeds is not None else [0 if a.seed is None else a.seed]
     problems = [(c, False) for c in conds] + [(c, True) for c in a.rotated_conds]
@@ -184,7 +216,7 @@ def main(argv=None):
                        "reached": f.best <= a.target, "stop": str(stop)}
                 records.append(rec)
                 hit = "reached" if rec["reached"] else "NOT reached"
-                print(f"{name:22s} seed {seed} {solver:8s} {hit:11s} f={f.best:.3e}  evaluations {f.nfev:9d}  "
+                print(f"{name:22s} seed {seed} {solver:10s} {hit:11s} f={f.best:.3e}  evaluations {f.nfev:9d}  "
                       f"wall-clock {sec:8.2f} s (objective {f.inside:6.2f} s)  stop: {stop}", flush=True)
                 if a.json:
                     with open(a.json, "w") as fh:
@@ -192,19 +224,7 @@ def main(argv=None):
                                                 "trustopt": trustopt.__version__, "code": code_version(), "cma": cma.__version__,
                                                 "numpy": np.__version__, "machine": platform.machine()},
                                    "records": records}, fh, indent=1)
-    print("\nmedian wall-clock over seeds (s), runs reached / runs; ratio = sep-cma / solver where both reached")
-    for cond, rotated in problems:
-        name = f"{'rotated' if rotated else 'separable'} cond {cond:g}"
-        ref = [r["seconds"] for r in records if r["problem"] == name and r["solver"] == "sep-cma" and r["reached"]]
-        for solver in a.solvers:
-            rs = [r for r in records if r["problem"] == name and r["solver"] == solver]
-            ok = [r["seconds"] for r in rs if r["reached"]]
-            med = f"{np.median(ok):8.2f} s" if ok else "       - "
-            ev = f"{int(np.median([r['evals'] for r in rs if r['reached']])):9d} evals" if ok else " " * 15
-            ratio = (f"ratio {np.median(ref) / np.median(ok):5.2f}"
-                     if ok and ref and len(ok) == len(rs) and solver != "sep-cma" else "")
-            print(f"{name:22s} {solver:8s} {med} {ev}  reached {len(ok)}/{len(rs)}  {ratio}")
-
+    print_summary(records, a.solvers)
 
 if __name__ == "__main__":
     main()
