@@ -388,7 +388,7 @@ def test_an_optimizer_pickled_by_the_previous_version_is_refused_with_one_clear_
     import pickle
 
     old = b"ctrustopt.blackbox\nTRES\n)\x81}b."  # GLOBAL trustopt.blackbox TRES, NEWOBJ, BUILD {}: 0.1's layout
-    with pytest.raises(ValidationError, match=r"^trustopt.blackbox.TRES: trustopt.blackbox was replaced by "
+    with pytest.raises(ImportError, match=r"^trustopt.blackbox.TRES: trustopt.blackbox was replaced by "
                                               r"trustopt.asktell in trustopt 0.2 .* cannot be resumed"):
         pickle.loads(old)
     opt = TRES(np.ones(3), 0.5, seed=0)

@@ -300,7 +300,8 @@ class AskTell:
         """``scipy.optimize.OptimizeResult``: ``x`` (best evaluated point), ``fun``, ``nfev``,
         ``nit``, ``success`` (stopped by ftarget/tolx/tolfun), ``status``, ``message``, plus
         ``xmean`` (``theta_k``), ``sigma``, ``radius``, ``n_nonfinite``, ``n_exceptions``,
-        ``n_failures`` (iterations whose step was a numerical failure), ``stop`` (reasons),
+        ``n_failures`` (iterations whose step was a numerical failure), ``stop`` (reasons; None
+        while running),
         ``method``, ``seed``."""
         reasons = self.stop()
         status = status_of(reasons, self.nfev, self.best_f)
@@ -312,7 +313,7 @@ class AskTell:
             x=np.array(self.best_x), fun=self.best_f, nfev=self.nfev, nit=self.nit, success=status == 0,
             status=status, message=message, xmean=self.mean, sigma=self.sigma(), radius=self.state.param,
             n_nonfinite=self.n_nonfinite, n_exceptions=self.n_exceptions, n_failures=self.n_failures,
-            stop=reasons, method=self.name, seed=self.seed,
+            stop=reasons or None, method=self.name, seed=self.seed,
         )
 
     def __setstate__(self, state):

@@ -2,8 +2,8 @@
 
 A thin driver on top of the ask/tell classes of :mod:`trustopt.asktell`: it builds the method,
 evaluates each asked batch (in this process, on a map-like callable, or on worker processes of
-:class:`trustopt.workers.ProcessBackend`), tells the values, restarts with a larger population
-(IPOP, Auger & Hansen 2005) when asked to, and returns a ``scipy.optimize.OptimizeResult``.
+:class:`trustopt.workers.ProcessBackend`), tells the values, restarts when asked to (BIPOP,
+Hansen 2009, by default; IPOP, Auger & Hansen 2005), and returns a ``scipy.optimize.OptimizeResult``.
 """
 
 from __future__ import annotations
@@ -203,8 +203,8 @@ class MinimizeOptions:
             batches and of the current batch's values is ``< tolfun`` (``> 0``). Default 1e-12.
         maxiter: iterations per run, an integer ``>= 0``, or None (default: no limit).
         method_options: the method's hyperparameters, an instance of its options class
-            (:class:`ESOptions`, :class:`ARSOptions`, :class:`TRESOptions`,
-            :class:`TrustRegionESOptions`), or None (default): that class's defaults.
+            (:class:`TrustRegionCMAOptions`, :class:`TrustRegionESOptions`, :class:`ESOptions`,
+            :class:`ARSOptions`, :class:`TRESOptions`), or None (default): that class's defaults.
         on_error: ``"raise"`` (default): an exception raised by ``fun`` propagates, as in
             scipy and pycma; ``"impute"``: its value counts as the worst of its batch, the run
             goes on, and the result (``n_exceptions``, ``first_exception``) and an
@@ -411,13 +411,13 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             under the ``fork`` start method any callable, otherwise a picklable one; a worker
             that dies is replaced and its evaluations redone, :class:`trustopt.workers.WorkerError`
             after repeated deaths) or a map-like callable ``workers(f, iterable)``.
-        options: a :class:`MinimizeOptions` (``popsize``, ``restarts`` (IPOP), ``incpopsize``,
+        options: a :class:`MinimizeOptions` (``popsize``, ``restarts``, ``incpopsize``, ``regime``,
             ``restart_x0``, ``vectorized``, ``noise``, ``ftarget``, ``tolx``, ``tolfun``,
             ``maxiter``, ``on_error``, ``verbose``, ``log``, and ``method_options``: the method's
             hyperparameters, an instance of its options class); or just the method's options
             (e.g. a :class:`TRESOptions` for ``"tres"``); or a dict of the same names,
             :class:`MinimizeOptions` fields and method hyperparameters mixed
-            (``{"restarts": 2, "model": "linear"}``); None: every default. An unknown name is a
+            (``{"restarts": 2, "kl_radius": 1.0}``); None: every default. An unknown name is a
             ValidationError listing the valid ones.
 
     Returns:
@@ -455,10 +455,11 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             reasons = opt.stop()
             if not reasons and maxfev - total.nfev - opt.nfev < opt.popsize:
                 reasons = {"maxfev": f"the next batch ({opt.popsize}) would exceed maxfev = {maxfev}"}
-            if reasons:  # this run is over: a restart (IPOP) or the end
+            if reasons:  # this run is over: a restart or the end
                 total = total.with_run(opt)
                 restarted = runs.restart(opt, reasons, maxfev - total.nfev)
                 if restarted is None:
+                    reasons = runs.final_reasons(reasons, maxfev - total.nfev, maxfev)
                     break
                 opt, run = restarted, run + 1
                 continue
@@ -528,6 +529,15 @@ class _Restarts:
         return self.cls(x_start, sigma0, seed=int(seed_sequence.generate_state(1)[0]), popsize=popsize,
                         noise=self.noise, ftarget=o.ftarget, tolx=o.tolx, tolfun=o.tolfun, maxiter=o.maxiter,
                         maxfev=maxfev, bounds=self.box, options=o.method_options)
+
+    def final_reasons(self, reasons: dict, budget: int, maxfev: int) -> dict:
+        """Why the whole call ends, after no restart followed a run that stopped for ``reasons``: a
+        small run's own evaluation limit is reported as the call's (budget or restarts used up)."""
+        if "maxfev" not in reasons or self.regime != "small":
+            return reasons
+        if budget < self.lam_large:
+            return {"maxfev": f"the budget left ({budget}) is smaller than a batch of the next run; maxfev = {maxfev}"}
+        return {"restarts": f"the {self.options.restarts} large restarts are done"}
 
     def restart(self, opt: AskTell, reasons: dict, budget: int) -> AskTell | None:
         """The next run after ``opt`` stopped for ``reasons`` with ``budget`` evaluations left, or None:
@@ -618,8 +628,11 @@ def plot_minimize(result_or_log, path=None):
         ax_r.plot(n, np.where(kl > 0, kl, np.nan), ".", ms=3, label="KL of the step")
         ax_r.plot(n, h["radius"], "--", label="KL radius")
         ax_r.set_yscale("log")
+        positive = kl[np.isfinite(kl) & (kl > 0)]
+        if positive.size:  # at least a decade, so that steps cut at the radius do not fill the axis
+            ax_r.set_ylim(min(positive.min(), 0.1 * np.nanmax(h["radius"])) / 2, 2 * np.nanmax(h["radius"]))
         ax_r.set_ylabel("KL(N_k || N_k+1)")
-        ax_r.legend(loc="upper right")
+        ax_r.legend(loc="lower left")
     ax_s.set_yscale("log")
     ax_s.legend(loc="upper right")
     ax_r.set_xlabel("function evaluations")
