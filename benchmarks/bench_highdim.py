@@ -54,22 +54,10 @@ import numpy as np
 import cma
 
 import trustopt
+from _provenance import code_version
 from trustopt.optimize import minimize
 
 Q_SEED = 12345
-
-
-def code_version():
-    """The commit of the tree that ran, and whether trustopt/ had uncommitted changes."""
-    import subprocess
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "trustopt"], cwd=root, capture_output=True,
-                               text=True).stdout.strip() != ""
-        return f"{head}{' + uncommitted changes in trustopt/' if dirty else ''}"
-    except OSError:
-        return "unknown"
 
 
 class TimeUp(Exception):

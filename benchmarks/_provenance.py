@@ -1,0 +1,20 @@
+"""What a benchmark result records about the code that produced it (imported by the scripts in
+this folder, which run as ``python benchmarks/<script>.py`` with this folder on ``sys.path``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+
+def code_version() -> str:
+    """The commit of the tree that ran, and whether trustopt/ had uncommitted changes."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                              text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "trustopt"], cwd=root, capture_output=True,
+                               text=True).stdout.strip() != ""
+        return f"{head}{' + uncommitted changes in trustopt/' if dirty else ''}"
+    except OSError:
+        return "unknown"
