@@ -16,12 +16,6 @@ from trustopt.lqr import LQR, LQRPolicy
 __all__ = ["run"]
 
 
-def _seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValidationError(f"seed: must be an integer >= 0, got {seed!r}")
-    return int(seed)
-
-
 def _loop_callback(callback):
     """``callback`` by trustopt's convention, as the loop's ``callback(record, theta) -> stop``."""
     if callback is None:
@@ -97,7 +91,7 @@ def run(
     from trustopt.asktell import is_search_method
 
     drive_ = _run_search if is_search_method(method) else _run_loop
-    theta, policy, eta, history, status, n_samples = drive_(method, max_iter, _seed(seed), callback)
+    theta, policy, eta, history, status, n_samples = drive_(method, max_iter, check_int(seed, "seed", 0), callback)
     n_acc = sum(r.accepted for r in history)
     n_fail = sum(r.status in FAILURE_STATUSES for r in history)
     last = history[-1].message if n_fail and history[-1].status in FAILURE_STATUSES else None

@@ -56,8 +56,7 @@ class GaussianSearch:
     n_params: int
 
     def __post_init__(self):
-        if isinstance(self.n_params, bool) or not isinstance(self.n_params, (int, np.integer)) or self.n_params < 1:
-            raise ValidationError(f"n_params: must be an integer >= 1, got {self.n_params!r}")
+        check_int(self.n_params, "n_params", 1)
 
     def log_prob_dims(self, theta, states, actions) -> np.ndarray:
         """``log N(x_ni; theta_i, sigma_ni^2)``, ``(N, d)`` (the per-dimension factors of TRES eq. 25)."""

@@ -43,7 +43,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from trustopt._validation import ValidationError, readonly
+from trustopt._validation import ValidationError, check_int, readonly
 from trustopt.core.protocols import Acceptance, Distance, Policy, RadiusRule, Sampler, StepSolver, Surrogate
 from trustopt.core.types import (
     ACCEPT,
@@ -311,8 +311,7 @@ def drive(
     :class:`Record`, and ``"max_iter"`` or ``"callback"`` (``callback(record, theta)``, called
     after each record with the iterate ``theta_{k+1}``, returning a truthy value stops the loop).
     """
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
-        raise ValidationError(f"max_iter: must be an integer >= 0, got {max_iter!r}")
+    check_int(max_iter, "max_iter", 0)
     state = start(method, theta0)
     history: list[Record] = []
     status = "max_iter"
