@@ -120,7 +120,7 @@ class AskTell:
 
     ``AskTell(method, *, seed=None, bounds=None, tolx=1e-12, tolfun=1e-12, ftarget=-inf,
     maxfev=None, maxiter=None, keep_history=True)``: ``method`` from a factory of the ES family
-    (its sampler a :class:`~trustopt.components.search.PerturbationSampler`; ``method.theta0`` the
+    (its sampler a :class:`~trustopt.components.search.SearchSampler`; ``method.theta0`` the
     start, clipped into ``bounds`` with a :class:`BoundsWarning`); ``seed`` as :func:`as_seed`;
     the stopping tests of :meth:`stop`; ``keep_history=False`` keeps only :attr:`last_record`.
     """

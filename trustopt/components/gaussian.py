@@ -188,7 +188,7 @@ class GaussianSampler:
     popsize: int
     diagonal: bool = False
     orthogonal: bool = False
-    center = False
+    center = False  # SearchSampler: no center row; no noise table (z comes from the generator)
     noise = None
 
     def __post_init__(self):

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -40,7 +41,8 @@ from trustopt._validation import ValidationError, check_int, check_positive, rea
 from trustopt.core.types import Batch
 from trustopt.noise import NoiseTable, orthogonal_directions
 
-__all__ = ["GaussianSearch", "make_batch", "antithetic_pairs", "impute_nonfinite", "Draw", "PerturbationSampler"]
+__all__ = ["GaussianSearch", "make_batch", "antithetic_pairs", "impute_nonfinite", "Draw", "SearchSampler",
+           "PerturbationSampler"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -192,6 +194,28 @@ class Draw:
     def noise_rows(self) -> bool:
         """True when the rows are rebuilt from ``(index, sign)`` (only scalars need to travel to workers)."""
         return self.index is not None
+
+
+class SearchSampler(Protocol):
+    """What :class:`trustopt.asktell.AskTell` uses of an ES method's sampler
+    (:class:`PerturbationSampler`; :class:`trustopt.components.gaussian.GaussianSampler`).
+
+    ``sigma0``, ``popsize``; ``center`` (the batch ends with ``theta``, weight 0 in the model);
+    ``noise`` (the noise table rows are read from, or None); ``sigma(p_k, p_0, d, last_step,
+    step_state)`` (the standard deviation of the next model batch); ``draw(theta, sigma, rng,
+    frame, step_state) -> (Draw, frame)``; ``stop(step_state, theta, sigma0, histories, last_f)
+    -> {reason: message}`` (the sampler's own stopping tests)."""
+
+    sigma0: float
+    popsize: int
+    center: bool
+    noise: NoiseTable | None
+
+    def sigma(self, p_k: float, p_0: float, d: int, last_step: float, step_state) -> float: ...
+
+    def draw(self, theta, sigma: float, rng: np.random.Generator, frame, step_state) -> tuple: ...
+
+    def stop(self, step_state, theta, sigma0: float, histories: tuple, last_f) -> dict: ...
 
 
 @dataclass(frozen=True, kw_only=True)
