@@ -1,156 +1,343 @@
-"""Timesteps to the TRES paper's reward thresholds (Table 1) for TRES, ES and ARS on MuJoCo v5.
+"""Timesteps to the papers' reward thresholds for linear policies on MuJoCo v5, many seeds.
 
-For each (environment, algorithm, seed) a run is trained with the library's defaults
-(trustopt/train/config.py: TRES lambda = 14, K = 15, sigma = 0.02; ES as OpenAI's starter
-code; ARS as Mania et al. 2018 Table 9) until an evaluation (every ``--eval-every``
-iterations, ``--eval-episodes`` episodes of the current mean policy, the environment's own
-return) reaches the threshold, or until ``--budget`` training timesteps. Reported per
-(environment, algorithm): how many seeds reached the threshold, the mean and median of the
-training timesteps at the first evaluation that reached it (over the seeds that did), and
-the TRES paper's Table 1 figure for comparison -- measured there on the -v1 environments
-(mujoco-py, different model files and reward details), averaged over 6 seeds, so the
-comparison is indicative only.
+What it measures. For every (environment, method, seed) one ``trustopt.train`` run with the
+library's defaults (``trustopt/train/config.py``; ``--set KEY=VALUE`` overrides, e.g. a setting
+under study) is evaluated after the first iteration at or past every multiple of
+``--eval-steps`` training timesteps (``TrainConfig.eval_steps``: the same grain for every method,
+whatever its batch size), ``--eval-episodes`` episodes of the mean policy with the environment's
+own return, and stops at the highest threshold of its environment or at ``--budget``. A run's
+figure for a threshold is the training timesteps (and episodes) at its first evaluation at or
+above it.
 
-    python benchmarks/bench_thresholds.py --envs Swimmer-v5 --seeds 0 1 2 --budget 2000000 --workers 2
-    python benchmarks/bench_thresholds.py --quick        # Swimmer, TRES + ARS, 1 seed, 300k budget
-    python benchmarks/bench_thresholds.py --json results.json --runs-dir runs/thresholds
-    python benchmarks/bench_thresholds.py --summarize runs/thresholds/*    # table of existing runs
+Thresholds and the papers' figures (:data:`THRESHOLDS`): TRES paper Table 1 (Liu et al. 2019:
+timesteps averaged over 6 seeds, -v1 environments) and ARS paper Table 1 (Mania et al. 2018:
+episodes of ARS V2-t, as quoted by this repository's issue tracker). Both papers used the -v1
+environments (mujoco-py, other model files and reward details), so comparisons are indicative.
 
-Each run writes a normal run folder under ``--runs-dir`` (progress.csv, config.json,
-policy.npz), so the curves can be plotted with ``trustopt plot``.
+Statistics per (environment, method, threshold), over seeds: how many reached it; the median and
+the interquartile mean (IQM, the mean of the middle half; Agarwal et al. 2021) of the timesteps to
+it, an unreached run counting as infinitely many (so the median is finite when more than half
+reached it); 95% percentile bootstrap confidence intervals (10,000 resamples of the seeds; a bound
+is ``inf`` when resamples with too many unreached runs reach it). The same for the return of the
+final evaluation. ``--plot`` draws, per environment, the IQM learning curve of each method with
+its bootstrap band (a run that stopped at the highest threshold holds its last evaluation).
+
+Runs are independent: ``--procs N`` runs N of them at a time in local processes (one core each;
+``--workers`` rollout processes inside each run), ``--backend ray`` as Ray tasks on a cluster
+(``--ray-address``). The raw per-run results (curves included) go to ``--json``; the run folders
+stay under ``--runs-dir`` for ``trustopt plot``.
+
+    python benchmarks/bench_thresholds.py --envs Swimmer-v5 --seeds 0 1 2 3 4 5 6 7 8 9 --budget 1000000 --procs 2
+    python benchmarks/bench_thresholds.py --envs HalfCheetah-v5 --algos tres --set n_directions=8 --label tres-N8
+    python benchmarks/bench_thresholds.py --load benchmarks/results/thresholds_*.json --plot curves.png
+    python benchmarks/bench_thresholds.py --summarize runs/thresholds/*      # existing run folders
+    python benchmarks/bench_thresholds.py --quick      # Swimmer, tres + ars, 2 seeds, 3e5 timesteps
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import math
 import os
 import shutil
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
 
 import numpy as np
 
-#: TRES paper, Table 1 (-v1 environments): threshold and timesteps for TRPO, PPO, ES, TRES.
-TABLE1 = {
-    "Swimmer-v5": (128, {"trpo": 4.6e6, "ppo": 4.4e5, "es": 4.5e5, "tres": 2.4e5}),
-    "HalfCheetah-v5": (2385, {"trpo": 2.6e6, "ppo": 1.2e6, "es": 1.7e6, "tres": 9.8e5}),
-    "Walker2d-v5": (2872, {"trpo": 2.9e6, "ppo": 1.9e6, "es": 1.2e7, "tres": 3.6e6}),
-    "Ant-v5": (3000, {"trpo": math.nan, "ppo": 1.0e7, "es": 1.5e7, "tres": 1.3e7}),
-    "InvertedDoublePendulum-v5": (9104, {"trpo": 4.4e6, "ppo": 1.9e6, "es": 8.8e5, "tres": 6e5}),
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _provenance import code_version  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A reward threshold, where it comes from, and that paper's figure per method (``unit``:
+    timesteps or episodes)."""
+
+    value: float
+    source: str
+    paper: dict = field(default_factory=dict)
+    unit: str = "timesteps"
+
+
+TRES_T1 = "TRES paper Table 1"
+ARS_T1 = "ARS paper Table 1 (V2-t)"
+#: env -> thresholds (lowest first; a run stops at the last).
+THRESHOLDS: dict[str, tuple[Threshold, ...]] = {
+    "Swimmer-v5": (Threshold(128, TRES_T1, {"trpo": 4.6e6, "ppo": 4.4e5, "es": 4.5e5, "tres": 2.4e5}),
+                   Threshold(325, ARS_T1, {"ars": 427}, "episodes")),
+    "Hopper-v5": (Threshold(3120, ARS_T1, {"ars": 1973}, "episodes"),),
+    "HalfCheetah-v5": (Threshold(2385, TRES_T1, {"trpo": 2.6e6, "ppo": 1.2e6, "es": 1.7e6, "tres": 9.8e5}),
+                       Threshold(3430, ARS_T1, {"ars": 1707}, "episodes")),
+    "Walker2d-v5": (Threshold(2872, TRES_T1, {"trpo": 2.9e6, "ppo": 1.9e6, "es": 1.2e7, "tres": 3.6e6}),
+                    Threshold(4390, ARS_T1, {"ars": 24000}, "episodes")),
+    "Ant-v5": (Threshold(3000, TRES_T1, {"ppo": 1.0e7, "es": 1.5e7, "tres": 1.3e7}),
+               Threshold(3580, ARS_T1, {"ars": 20800}, "episodes")),
+    "InvertedDoublePendulum-v5": (Threshold(9104, TRES_T1, {"trpo": 4.4e6, "ppo": 1.9e6, "es": 8.8e5,
+                                                             "tres": 6e5}),),
 }
+LABEL_FILE = "bench_label.txt"
 
 
-def result_of_run(out, wall=None, timesteps_used=None):
-    """The per-run result of a finished (or interrupted) run folder: the training timesteps at
-    the first evaluation that reached the env's threshold, and the best evaluation."""
+# ------------------------------------------------------------------------------ one run
+
+
+def run_one(task: dict) -> dict:
+    """Train one run (``task``: env_id, algo, seed, label, overrides, budget, eval_steps,
+    eval_episodes, workers, runs_dir) and return :func:`result_of_run`."""
+    import trustopt  # noqa: F401  (registers nothing, but fails early in a bare worker)
+    from trustopt.train import TrainConfig, train
+
+    out = os.path.join(task["runs_dir"], f"{task['env_id']}-{task['label']}-seed{task['seed']}")
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    cfg = TrainConfig(env_id=task["env_id"], algo=task["algo"], timesteps=task["budget"], seed=task["seed"],
+                      eval_steps=task["eval_steps"], eval_episodes=task["eval_episodes"],
+                      target=float(THRESHOLDS[task["env_id"]][-1].value), **task["overrides"])
+    t0 = time.perf_counter()
+    train(cfg, out, workers=task["workers"], progress=False)
+    with open(os.path.join(out, LABEL_FILE), "w") as f:
+        f.write(task["label"])
+    return result_of_run(out, wall=time.perf_counter() - t0)
+
+
+def result_of_run(out: str, wall: float | None = None) -> dict:
+    """A finished (or interrupted) run folder as a result: its evaluation curve, the timesteps and
+    episodes at the first evaluation at or above each threshold (None: not reached), the final
+    and best evaluations."""
     from trustopt.train import read_progress
 
     with open(os.path.join(out, "config.json")) as f:
         cfg = json.load(f)
-    env_id, algo, seed = cfg["env_id"], cfg["algo"], cfg["seed"]
-    threshold = TABLE1[env_id][0]
+    label_path = os.path.join(out, LABEL_FILE)
+    label = open(label_path).read().strip() if os.path.exists(label_path) else cfg["algo"]
     p = read_progress(out)
     ev = p["eval_mean"]
-    hit = np.flatnonzero(~np.isnan(ev) & (ev >= threshold))
-    steps = int(p["timesteps"][hit[0]]) if hit.size else None
-    best = float(np.nanmax(ev)) if np.any(~np.isnan(ev)) else math.nan
-    return {"env_id": env_id, "algo": algo, "seed": seed, "reached": steps is not None, "timesteps": steps,
-            "timesteps_used": int(p["timesteps"][-1]) if timesteps_used is None else timesteps_used,
-            "best_eval": best, "wall_s": float(p["wall_s"][-1]) if wall is None else wall, "run": out}
+    rows = np.flatnonzero(~np.isnan(ev))
+    hits = {}
+    for th in THRESHOLDS[cfg["env_id"]]:
+        hit = rows[ev[rows] >= th.value]
+        hits[str(th.value)] = None if not hit.size else {"timesteps": int(p["timesteps"][hit[0]]),
+                                                         "episodes": int(p["episodes"][hit[0]])}
+    return {"env_id": cfg["env_id"], "algo": cfg["algo"], "label": label, "seed": cfg["seed"], "hits": hits,
+            "budget": cfg["timesteps"], "eval_steps": cfg.get("eval_steps"),
+            "timesteps_used": int(p["timesteps"][-1]) if len(p["timesteps"]) else 0,
+            "final_eval": float(ev[rows[-1]]) if rows.size else math.nan,
+            "best_eval": float(np.max(ev[rows])) if rows.size else math.nan,
+            "curve": {"timesteps": p["timesteps"][rows].astype(int).tolist(), "eval": ev[rows].tolist()},
+            "wall_s": float(p["wall_s"][-1]) if wall is None else wall, "run": out}
 
 
-def run_one(env_id, algo, seed, *, budget, workers, eval_every, eval_episodes, runs_dir):
-    from trustopt.train import TrainConfig, train
-
-    threshold = TABLE1[env_id][0]
-    out = os.path.join(runs_dir, f"{env_id}-{algo}-seed{seed}")
-    if os.path.exists(out):
-        shutil.rmtree(out)
-    cfg = TrainConfig(env_id=env_id, algo=algo, timesteps=budget, seed=seed, eval_every=eval_every,
-                      eval_episodes=eval_episodes, target=float(threshold))
-    t0 = time.perf_counter()
-    res = train(cfg, out, workers=workers, progress=False)
-    return result_of_run(out, wall=time.perf_counter() - t0, timesteps_used=res.timesteps)
+# ------------------------------------------------------------------------------ many runs
 
 
-def summarize(results):
+def run_all(tasks: list[dict], procs: int, backend: str, ray_address: str | None) -> list[dict]:
+    """Every task, ``procs`` at a time (local processes) or as Ray tasks; results in task order."""
+    results: list = [None] * len(tasks)
+    if backend == "ray":
+        import ray
+
+        ray.init(address=ray_address, ignore_reinit_error=True)
+        remote = ray.remote(num_cpus=1)(run_one)
+        pending = {remote.remote(t): i for i, t in enumerate(tasks)}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            i = pending.pop(done[0])
+            results[i] = ray.get(done[0])
+            _report(results[i])
+    elif procs == 1:
+        for i, t in enumerate(tasks):
+            results[i] = run_one(t)
+            _report(results[i])
+    else:
+        with ProcessPoolExecutor(procs, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(run_one, t): i for i, t in enumerate(tasks)}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                _report(results[futures[fut]])
+    return results
+
+
+def _report(r: dict) -> None:
+    hits = ", ".join(f"{k}: {'-' if v is None else v['timesteps']}" for k, v in r["hits"].items())
+    print(f"{r['env_id']} {r['label']} seed {r['seed']}: {hits}; final {r['final_eval']:.0f}, best "
+          f"{r['best_eval']:.0f}, {r['timesteps_used']} timesteps, {r['wall_s']:.0f} s", flush=True)
+
+
+# ------------------------------------------------------------------------------ statistics
+
+
+def iqm(v: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Interquartile mean along ``axis``: the mean of the sorted middle half (a quarter trimmed at
+    each end, ``floor(n / 4)`` entries; Agarwal et al. 2021)."""
+    v = np.sort(v, axis=axis)
+    n = v.shape[axis]
+    k = n // 4
+    return np.mean(np.take(v, np.arange(k, n - k), axis=axis), axis=axis)
+
+
+def bootstrap(v, rng, n_boot: int = 10_000) -> dict:
+    """Median and IQM of ``v`` (per-seed values; ``inf`` allowed) with percentile bootstrap 95%
+    CIs over the seeds. Bounds are order statistics of the resampled statistics (no interpolation,
+    so an infinite resample gives an infinite bound instead of nan)."""
+    v = np.asarray(v, dtype=float)
+    idx = rng.integers(0, v.size, size=(n_boot, v.size))
+    out = {}
+    for name, stat in (("median", lambda a: np.median(a, axis=-1)), ("iqm", iqm)):
+        boot = stat(v[idx])
+        out[name] = float(stat(v[None, :])[0])
+        out[name + "_ci"] = [float(np.percentile(boot, 2.5, method="lower")),
+                             float(np.percentile(boot, 97.5, method="higher"))]
+    return out
+
+
+def summarize(results: list[dict], seed: int = 0) -> list[dict]:
+    """Rows per (environment, label, threshold): reached / runs, the timesteps-to-threshold
+    statistics of :func:`bootstrap` (unreached = inf), the final-evaluation statistics and the
+    paper's figure."""
+    rng = np.random.default_rng(seed)
     rows = []
-    keys = sorted({(r["env_id"], r["algo"]) for r in results})
-    for env_id, algo in keys:
-        rs = [r for r in results if r["env_id"] == env_id and r["algo"] == algo]
-        ok = [r["timesteps"] for r in rs if r["reached"]]
-        rows.append({
-            "env_id": env_id, "algo": algo, "threshold": TABLE1[env_id][0], "seeds": len(rs), "reached": len(ok),
-            "mean": float(np.mean(ok)) if ok else math.nan, "median": float(np.median(ok)) if ok else math.nan,
-            "paper_v1": TABLE1[env_id][1].get(algo, math.nan),
-            "best_eval_unreached": [round(r["best_eval"], 1) for r in rs if not r["reached"]],
-            "wall_s": float(np.sum([r["wall_s"] for r in rs])),
-        })
+    for env_id, label in sorted({(r["env_id"], r["label"]) for r in results}):
+        rs = [r for r in results if r["env_id"] == env_id and r["label"] == label]
+        final = bootstrap([r["final_eval"] for r in rs], rng)
+        for th in THRESHOLDS[env_id]:
+            hits = [r["hits"][str(th.value)] for r in rs]
+            t = [math.inf if h is None else h["timesteps"] for h in hits]
+            rows.append({"env_id": env_id, "label": label, "algo": rs[0]["algo"], "threshold": th.value,
+                         "source": th.source, "runs": len(rs), "reached": sum(h is not None for h in hits),
+                         "budget": max(r["budget"] for r in rs), "timesteps": bootstrap(t, rng),
+                         "final_eval": final, "paper": th.paper.get(rs[0]["algo"]), "paper_unit": th.unit,
+                         "wall_s": float(sum(r["wall_s"] for r in rs))})
     return rows
 
 
-def print_table(rows, budget):
-    print(f"\n| env | algo | threshold | reached / seeds (budget {budget:.1e}) | mean timesteps | median | "
-          "TRES paper Table 1 (-v1) | wall (s) |")
+def _fmt(x: float) -> str:
+    return "inf" if math.isinf(x) else f"{x:.2g}" if abs(x) >= 1e4 else f"{x:.0f}"
+
+
+def print_table(rows: list[dict]) -> None:
+    print("\n| env (threshold, source) | method | reached | median timesteps [95% CI] | IQM [95% CI] | "
+          "final return, median [CI] | paper | wall (s) |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        extra = f" (best of the others: {r['best_eval_unreached']})" if r["best_eval_unreached"] else ""
-        print(f"| {r['env_id']} | {r['algo']} | {r['threshold']} | {r['reached']} / {r['seeds']}{extra} | "
-              f"{r['mean']:.3g} | {r['median']:.3g} | {r['paper_v1']:.2g} | {r['wall_s']:.0f} |")
+        t, f = r["timesteps"], r["final_eval"]
+        paper = "" if r["paper"] is None else f"{_fmt(r['paper'])} {r['paper_unit']}"
+        print(f"| {r['env_id']} ({r['threshold']:g}, {r['source']}) | {r['label']} | {r['reached']}/{r['runs']} "
+              f"(budget {r['budget']:.1e}) | {_fmt(t['median'])} [{_fmt(t['median_ci'][0])}, "
+              f"{_fmt(t['median_ci'][1])}] | {_fmt(t['iqm'])} [{_fmt(t['iqm_ci'][0])}, {_fmt(t['iqm_ci'][1])}] | "
+              f"{f['median']:.0f} [{f['median_ci'][0]:.0f}, {f['median_ci'][1]:.0f}] | {paper} | "
+              f"{r['wall_s']:.0f} |")
+
+
+# ------------------------------------------------------------------------------ curves
+
+
+def curve_on_grid(r: dict, grid: np.ndarray) -> np.ndarray:
+    """The run's evaluation return at each grid timestep: its last evaluation at or before it
+    (nan before the first; a run that stopped holds its last value)."""
+    ts, ev = np.asarray(r["curve"]["timesteps"]), np.asarray(r["curve"]["eval"])
+    i = np.searchsorted(ts, grid, side="right") - 1
+    return np.where(i >= 0, ev[np.maximum(i, 0)] if ev.size else np.nan, np.nan)
+
+
+def plot_curves(results: list[dict], path: str, n_boot: int = 2000) -> None:
+    """One panel per environment: the IQM over seeds of each method's evaluation return against
+    training timesteps, with a 95% bootstrap band, and the thresholds as dashed lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    envs = sorted({r["env_id"] for r in results})
+    fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 3.8), squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, env_id in zip(axes[0], envs):
+        rs_env = [r for r in results if r["env_id"] == env_id]
+        grid = np.linspace(0, max(r["budget"] for r in rs_env), 200)
+        for label in sorted({r["label"] for r in rs_env}):
+            Y = np.array([curve_on_grid(r, grid) for r in rs_env if r["label"] == label])
+            ok = ~np.isnan(Y).any(axis=0)
+            idx = rng.integers(0, len(Y), size=(n_boot, len(Y)))
+            boot = iqm(Y[:, ok][idx], axis=1)
+            line, = ax.plot(grid[ok], iqm(Y[:, ok], axis=0), label=f"{label} ({len(Y)} seeds)")
+            ax.fill_between(grid[ok], *np.percentile(boot, [2.5, 97.5], axis=0), color=line.get_color(), alpha=0.2)
+        for th in THRESHOLDS[env_id]:
+            ax.axhline(th.value, color="gray", ls="--", lw=0.8)
+        ax.set(title=env_id, xlabel="training timesteps", ylabel="evaluation return (IQM, 95% CI)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------ command line
+
+
+def _overrides(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set: expected KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--envs", nargs="+", default=["Swimmer-v5"], choices=sorted(THRESHOLDS))
+    p.add_argument("--algos", nargs="+", default=["tres", "es", "ars"],
+                   choices=["tres", "es", "ars", "trpo", "npg", "ppo", "vpg", "trefree", "stro"])
+    p.add_argument("--seeds", nargs="+", type=int, default=list(range(10)))
+    p.add_argument("--budget", type=float, default=1e6, help="training timesteps per run (default 1e6)")
+    p.add_argument("--eval-steps", type=int, default=50_000, help="evaluation grain in training timesteps")
+    p.add_argument("--eval-episodes", type=int, default=10)
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="TrainConfig overrides (JSON values)")
+    p.add_argument("--label", default=None, help="name of the method in the tables (default: algo + --set)")
+    p.add_argument("--procs", type=int, default=1, help="runs at a time in local processes")
+    p.add_argument("--workers", type=int, default=1, help="rollout worker processes inside each run")
+    p.add_argument("--backend", choices=("process", "ray"), default="process")
+    p.add_argument("--ray-address", default=None)
+    p.add_argument("--runs-dir", default="runs/thresholds")
+    p.add_argument("--json", default=None, help="write the per-run results and the summary here")
+    p.add_argument("--load", nargs="+", default=None, help="train nothing: summarize these --json files")
+    p.add_argument("--summarize", nargs="+", metavar="RUN", default=None, help="train nothing: these run folders")
+    p.add_argument("--plot", default=None, help="PNG of the IQM learning curves")
+    p.add_argument("--quick", action="store_true", help="Swimmer, tres and ars, seeds 0 1, budget 3e5, 2 processes")
+    return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--envs", nargs="+", default=["Swimmer-v5"], choices=sorted(TABLE1))
-    p.add_argument("--algos", nargs="+", default=["tres", "es", "ars"], choices=["tres", "es", "ars"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--budget", type=float, default=2e6, help="training timesteps per run")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--eval-every", type=int, default=2, help="iterations between evaluations")
-    p.add_argument("--eval-steps", type=int, default=None,
-                   help="instead of --eval-every: evaluate about every this many training timesteps "
-                        "(eval_every = round(steps / (2 N x 1000)) per algorithm, so that methods with "
-                        "small batches are not checked more often)")
-    p.add_argument("--eval-episodes", type=int, default=10)
-    p.add_argument("--runs-dir", default="runs/thresholds")
-    p.add_argument("--json", default=None, help="write the per-run results and the summary here")
-    p.add_argument("--quick", action="store_true", help="Swimmer, tres + ars, seed 0, budget 3e5")
-    p.add_argument("--summarize", nargs="+", metavar="RUN", default=None,
-                   help="train nothing: summarize these existing run folders (e.g. runs/thresholds/*)")
-    args = p.parse_args(argv)
-    if args.summarize:
-        results = [result_of_run(out) for out in args.summarize]
-        rows = summarize(results)
-        print_table(rows, max(r["timesteps_used"] for r in results))
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump({"args": vars(args), "runs": results, "summary": rows}, f, indent=1)
-        return 0
-    if args.quick:
-        args.envs, args.algos, args.seeds, args.budget = ["Swimmer-v5"], ["tres", "ars"], [0], 3e5
-    results = []
-    for env_id in args.envs:
-        for algo in args.algos:
-            for seed in args.seeds:
-                eval_every = args.eval_every
-                if args.eval_steps:
-                    from trustopt.train import TrainConfig, resolve_config
-
-                    n = resolve_config(TrainConfig(env_id=env_id, algo=algo)).n_directions
-                    eval_every = max(1, round(args.eval_steps / (2 * n * 1000)))
-                r = run_one(env_id, algo, seed, budget=int(args.budget), workers=args.workers,
-                            eval_every=eval_every, eval_episodes=args.eval_episodes, runs_dir=args.runs_dir)
-                results.append(r)
-                status = f"reached at {r['timesteps']}" if r["reached"] else f"not reached (best {r['best_eval']:.1f})"
-                print(f"{env_id} {algo} seed {seed}: {status}, {r['timesteps_used']} timesteps, {r['wall_s']:.0f} s",
-                      flush=True)
+    a = parse_args(argv)
+    if a.quick:
+        a.envs, a.algos, a.seeds, a.budget, a.procs = ["Swimmer-v5"], ["tres", "ars"], [0, 1], 3e5, 2
+    if a.load:
+        results = [r for path in a.load for f in sorted(glob.glob(path)) for r in json.load(open(f))["runs"]]
+    elif a.summarize:
+        results = [result_of_run(out) for out in a.summarize]
+    else:
+        overrides = _overrides(a.set)
+        tasks = [dict(env_id=env_id, algo=algo, seed=seed, overrides=overrides, budget=int(a.budget),
+                      label=a.label or "-".join([algo] + [f"{k}={v}" for k, v in overrides.items()]),
+                      eval_steps=a.eval_steps, eval_episodes=a.eval_episodes, workers=a.workers,
+                      runs_dir=a.runs_dir)
+                 for env_id in a.envs for algo in a.algos for seed in a.seeds]
+        results = run_all(tasks, a.procs, a.backend, a.ray_address)
     rows = summarize(results)
-    print_table(rows, args.budget)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "runs": results, "summary": rows}, f, indent=1)
+    print_table(rows)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"code_version": code_version(), "args": vars(a), "runs": results, "summary": rows}, f, indent=1)
+    if a.plot:
+        plot_curves(results, a.plot)
     return 0
 
 

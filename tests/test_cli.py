@@ -35,7 +35,8 @@ def _arrays(run):
 @pytest.mark.parametrize("workers,env_id,algo", [(1, "Swimmer-v5", "tres"), (2, "InvertedPendulum-v5", "ars")])
 def test_train_eval_plot_smoke(tmp_path, capsys, workers, env_id, algo):
     out = str(tmp_path / "run")
-    rc = main(["train", "--env", env_id, "--algo", algo, "--workers", str(workers), "--out", out, *TINY])
+    rc = main(["train", "--env", env_id, "--algo", algo, "--workers", str(workers), "--out", out, *TINY,
+               "--set", "n_directions=8"])
     assert rc == 0
     assert sorted(os.listdir(out)) == ["best_policy.npz", "checkpoint.pkl", "config.json", "policy.npz",
                                        "progress.csv"]
@@ -96,6 +97,17 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     for col in pr:
         if col not in ("wall_s", "status"):
             np.testing.assert_array_equal(pk[col], pr[col])
+
+
+def test_eval_steps_flag(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    i = TINY.index("--eval-every")
+    flags = TINY[:i] + TINY[i + 2:]
+    assert main(["train", "--env", "Swimmer-v5", "--out", out, "--eval-steps", "1000", *flags]) == 0
+    with open(os.path.join(out, "config.json")) as f:
+        assert json.load(f)["eval_steps"] == 1000
+    p = read_progress(out)  # 16 pairs of 100 steps per iteration: an evaluation after each
+    assert p["timesteps"].tolist() == [3200] and not np.isnan(p["eval_mean"]).any()
 
 
 def test_resume_alone_uses_the_runs_config(tmp_path, capsys):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from trustopt._validation import ValidationError
+from trustopt.algorithms import get
 from trustopt.envs import EnvSpec, LinearPolicy, rollout
 from trustopt.estimators import RunningMeanStd
 from trustopt.noise import NoiseTable
@@ -183,9 +184,29 @@ def test_config_validation_and_paper_defaults():
     tres = resolve_config(TrainConfig(env_id="Swimmer-v5", algo="tres"))
     assert (tres.lambda_, tres.K, tres.sigma) == (14.0, 15, 0.02)  # TRES Fig. 3-4; OpenAI ES sigma
     es = resolve_config(TrainConfig(env_id="Ant-v5", algo="es"))
-    assert (es.lr, es.l2, es.optimizer, es.n_directions) == (0.01, 0.005, "adam", 60)
+    assert (es.lr, es.l2, es.optimizer, es.n_directions) == (0.01, 0.005, "adam", 16)
+    # TRES and ES: one configuration for every task (no per-task table), the factories' paper mode
+    for algo in ("tres", "es"):
+        settings = {tuple(getattr(resolve_config(TrainConfig(env_id=env, algo=algo)), f) for f in
+                          ("n_directions", "sigma", "lr", "lambda_", "K", "l2", "optimizer"))
+                    for env in ("Swimmer-v5", "Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5",
+                                "InvertedDoublePendulum-v5")}
+        assert len(settings) == 1
+        assert 2 * settings.pop()[0] == get(algo)(None, theta0=np.zeros(5), sigma0=0.02, adapt=False).sampler.popsize
     user = resolve_config(TrainConfig(env_id="Swimmer-v5", algo="tres", sigma=0.05, n_directions=3))
     assert (user.sigma, user.n_directions) == (0.05, 3)
+
+
+def test_eval_steps_evaluates_on_a_grain_of_timesteps(tmp_path):
+    # 8 Swimmer episodes of 100 steps per iteration: 800, 1600, 2400, 3200, 4000 timesteps; an
+    # evaluation after the first iteration past each multiple of 1000 (eval_every is not used)
+    cfg = TrainConfig(algo="tres", seed=0, **{**TINY, "eval_every": 1}, eval_steps=1000)
+    train(cfg, tmp_path / "r", progress=False)
+    p = read_progress(tmp_path / "r")
+    assert p["timesteps"].tolist() == [800, 1600, 2400, 3200, 4000]
+    assert np.isnan(p["eval_mean"]).tolist() == [True, False, False, False, False]
+    with pytest.raises(ValidationError, match="eval_steps"):
+        TrainConfig(env_id="Swimmer-v5", eval_steps=0)
 
 
 @pytest.mark.parametrize("algo", ["tres", "ars"])
@@ -232,7 +253,7 @@ def test_resume_with_a_larger_budget_equals_an_uninterrupted_run(tmp_path):
     for col in ("timesteps", "train_return_mean", "step_norm"):
         np.testing.assert_array_equal(a[col], b[col])
     # what decides the trajectory must still match
-    with pytest.raises(CheckpointError, match=r"sigma.*only timesteps, eval_every, eval_episodes, target may change"):
+    with pytest.raises(CheckpointError, match=r"sigma.*only timesteps, eval_every, eval_steps, eval_episodes, target may change"):
         train(TrainConfig(algo="tres", seed=2, sigma=0.05, **dict(TINY, timesteps=8000)), tmp_path / "grown",
               resume=True, progress=False)
 

@@ -21,7 +21,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(env_id="Swimmer-v5", timesteps=4000, max_episode_steps=100, n_directions=4, eval_every=1,
             eval_episodes=2, noise_table_size=100_000)
 CLI_TINY = ["--timesteps", "2000", "--eval-every", "2", "--eval-episodes", "2", "--no-progress",
-            "--set", "max_episode_steps=100", "--set", "noise_table_size=100000"]
+            "--set", "max_episode_steps=100", "--set", "noise_table_size=100000", "--set", "n_directions=8"]
 
 
 def _npz(path):

@@ -1,7 +1,7 @@
 """The ``trustopt`` command line (also ``python -m trustopt``).
 
     trustopt train --env Swimmer-v5 --algo tres --timesteps 1000000 --seed 0 --workers 2 --out runs/x
-        [--seeds S1 S2 ...] [--eval-every K] [--eval-episodes M] [--backend process|serial|ray]
+        [--seeds S1 S2 ...] [--eval-every K | --eval-steps T] [--eval-episodes M] [--backend process|serial|ray]
         [--ray-address HOST:PORT] [--resume] [--config FILE] [--target R] [--set KEY=VALUE ...]
         [--env-kwargs KEY=VALUE ...] [--env-module MOD] [--tensorboard] [--no-progress]
     trustopt eval runs/x --episodes 100 [--workers N] [--video DIR [--video-episodes N]]
@@ -18,9 +18,10 @@ environment is looked up (a module that registers custom environments; recorded 
 ``--config FILE``: a JSON object with :class:`trustopt.train.TrainConfig` fields (``env_id``,
 ``algo``, ``n_directions``, ``sigma``, ``lr``, ...; a run's own ``config.json`` works, its
 ``runtime`` entry ignored); flags given on the command line override it. ``--eval-every``
-counts iterations (0 disables evaluation). ``--resume`` continues the run in ``--out`` from its
+counts iterations (0 disables evaluation); ``--eval-steps T`` replaces it by a grain of training
+timesteps (an evaluation after the first iteration at or past each multiple of ``T``). ``--resume`` continues the run in ``--out`` from its
 last checkpoint (the settings must be those of the run, except ``--timesteps``,
-``--eval-every``, ``--eval-episodes`` and ``--target``: ``--resume --timesteps 2000000`` trains
+``--eval-every``, ``--eval-steps``, ``--eval-episodes`` and ``--target``: ``--resume --timesteps 2000000`` trains
 a finished run further, to the same policy as an uninterrupted run with that budget; with
 ``--resume`` alone the run's own ``config.json`` is used).
 
@@ -117,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--workers", type=_positive_int, default=1, help="rollout worker processes (default 1)")
     req.add_argument("--out", required=True, help="run folder")
     t.add_argument("--eval-every", type=_nonneg_int, help="iterations between evaluations; 0 disables (default 10)")
+    t.add_argument("--eval-steps", type=_positive_int, help="instead of --eval-every: evaluate after the first "
+                   "iteration at or past every multiple of this many training timesteps (the same grain for "
+                   "methods with different batch sizes)")
     t.add_argument("--eval-episodes", type=_positive_int, help="episodes per evaluation (default 10)")
     t.add_argument("--backend", default="process", choices=("process", "serial", "ray"),
                    help="rollout backend: local processes (default), in-process, or Ray actors (pip install -e "
@@ -125,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "auto); default: start a local Ray instance with --workers CPUs")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint; everything that determines the "
                         "trajectory must match the run, but --timesteps (e.g. a larger budget to train a finished "
-                        "run further), --eval-every, --eval-episodes and --target may change")
+                        "run further), --eval-every, --eval-steps, --eval-episodes and --target may change")
     t.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
     t.add_argument("--target", type=_float, help="stop once an evaluation's mean return reaches this")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -249,7 +253,7 @@ def _flag_settings(args, d: dict) -> dict:
     from trustopt._validation import ValidationError
 
     given: dict = {}
-    for name in ("env_id", "algo", "timesteps", "seed", "eval_every", "eval_episodes", "target"):
+    for name in ("env_id", "algo", "timesteps", "seed", "eval_every", "eval_steps", "eval_episodes", "target"):
         v = getattr(args, name)
         if v is not None:
             given[name] = v

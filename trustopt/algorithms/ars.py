@@ -64,7 +64,7 @@ def ars(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None 
     ``adapt=True``: the raw-value gain and the ratio test; ``adapt=False``: always accepted."""
     o = resolve_options(ARSOptions, options, hyperparameters, "ars")
     theta0, sigma0 = search_start("ars", problem, exact, theta0, sigma0)
-    sampler = PerturbationSampler(sigma0=sigma0, n_pairs=n_pairs(popsize, default_popsize(theta0.size)),
+    sampler = PerturbationSampler(sigma0=sigma0, n_pairs=n_pairs(popsize, default_popsize(theta0.size, o.adapt)),
                                   noise=NoiseTable() if noise is None else noise)
     alpha = o.alpha if o.alpha is not None else (sigma0 if o.adapt else o.value("alpha"))
     step = ARSStep(alpha=alpha, top_fraction=o.top_fraction, gain="raw" if o.adapt else "shaped")

@@ -74,7 +74,8 @@ def es(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None =
     ``problem``: None (ask/tell: :class:`trustopt.asktell.AskTell`) or ``F: (n, d) -> (n,)`` to
     MAXIMIZE (:func:`trustopt.run`). ``theta0 (d,)``: the start; ``sigma0 > 0``: the search
     standard deviation (multiplied by the scale ``s_k`` with ``adapt``); ``popsize``: evaluations
-    per batch, rounded down to antithetic pairs (default ``4 + floor(3 ln d)``); ``noise``: the
+    per batch, rounded down to antithetic pairs (default ``4 + floor(3 ln d)``; with ``adapt=False``
+    32, :data:`~trustopt.algorithms._search.PAPER_POPSIZE`); ``noise``: the
     :class:`~trustopt.noise.NoiseTable` (default ``NoiseTable()``); the hyperparameters as
     ``options=ESOptions(...)`` or keywords (:class:`ESOptions`).
 
@@ -85,7 +86,7 @@ def es(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None =
     """
     o = resolve_options(ESOptions, options, hyperparameters, "es")
     theta0, sigma0 = search_start("es", problem, exact, theta0, sigma0)
-    sampler = PerturbationSampler(sigma0=sigma0, n_pairs=n_pairs(popsize, default_popsize(theta0.size)),
+    sampler = PerturbationSampler(sigma0=sigma0, n_pairs=n_pairs(popsize, default_popsize(theta0.size, o.adapt)),
                                   noise=NoiseTable() if noise is None else noise)
     step = ESGradientStep(lr=o.value("lr"), optimizer=o.value("optimizer"), l2=o.value("l2"), shaping=o.shaping,
                           **(dict(gain="raw", natural=True) if o.adapt else dict(gain="shaped")))

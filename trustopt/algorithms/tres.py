@@ -59,7 +59,7 @@ def tres(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None
     :func:`trustopt.algorithms.es.es`; hyperparameters :class:`TRESOptions`."""
     o = resolve_options(TRESOptions, options, hyperparameters, "tres")
     theta0, sigma0 = search_start("tres", problem, exact, theta0, sigma0)
-    sampler = PerturbationSampler(sigma0=sigma0, n_pairs=n_pairs(popsize, default_popsize(theta0.size)),
+    sampler = PerturbationSampler(sigma0=sigma0, n_pairs=n_pairs(popsize, default_popsize(theta0.size, o.adapt)),
                                   noise=NoiseTable() if noise is None else noise)
     step = TRESStep(lambda_=o.lambda_, K=o.K, lr=o.lr, shaping=o.shaping, gain="raw" if o.adapt else "shaped")
     return search_method("tres", problem, o, theta0=theta0, sampler=sampler, step=step)

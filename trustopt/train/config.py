@@ -19,17 +19,17 @@ Sources of the defaults
   rl-baselines3-zoo ``hyperparams/ars.yml`` ("params closest to original paper"; all six rows
   as above except Humanoid, where the zoo uses N = b = 256) and a research fork's run script
   with the authors' ``ars.py`` (all six rows as above).
-* TRES (Liu et al. 2019, sec. "Experimental Settings" and "Impact of hyper-parameters"):
-  linear policies initialized at zero, antithetic sampling, survival-bonus removal, centered
-  rank fitness shaping, state normalization, clip factor ``lambda_ = 14`` (Fig. 3: best of
-  [8, 20]) and ``K = 15`` epochs (Fig. 4). The paper does not state ``sigma``, the number of
-  directions or the learning rate; it builds on OpenAI's ES starter code, whose MuJoCo noise
-  standard deviation is ``sigma = 0.02``. We use ``sigma = 0.02``, the ARS number of
-  directions of the task (both methods evaluate the same kind of linear policy) and the
-  TRES step ``theta <- theta + lr * sigma^2 * grad L_CLIP`` with ``lr`` in :data:`TRES_LR`
-  (chosen here, see that table: the paper's ``alpha = lr * sigma^2``).
-* ES (Salimans et al. 2017, OpenAI starter code MuJoCo configs): ``sigma = 0.02``, Adam with
-  step size 0.01, L2 coefficient 0.005, centered ranks; directions as ARS's.
+* TRES and ES: the papers' algorithms as composed in :mod:`trustopt.algorithms` (``adapt=False``),
+  whose options classes hold every default and its source -- TRES (Liu et al. 2019):
+  :class:`~trustopt.algorithms.tres.TRESOptions` (clip ``lambda_ = 14``, ``K = 15`` epochs, step
+  ``lr * sigma^2`` with ``lr = 1``); ES (Salimans et al. 2017, OpenAI's starter code):
+  :class:`~trustopt.algorithms.es.ESOptions` (Adam, step 0.01, L2 0.005) -- and the paper mode's
+  population :data:`~trustopt.algorithms._search.PAPER_POPSIZE` (``N = 16`` antithetic pairs on
+  every task: measured, see there). Linear policies initialized at zero, antithetic sampling,
+  survival-bonus removal, centered ranks and state normalization (TRES sec. "Experimental
+  Settings"). ``sigma = 0.02`` on every task (OpenAI's ES starter code, MuJoCo configs; the
+  TRES paper builds on that code and states none). No per-task entry: one configuration for
+  every task, unlike ARS, whose per-task table above is part of that paper's method.
 
 Policy-gradient family (linear Gaussian policy ``N(W z + b, diag(exp(2 log_std)))`` on the
 normalized observation ``z``, initialized at ``W = 0, b = 0, log_std = 0``; whole episodes sampled by
@@ -61,8 +61,9 @@ import math
 from dataclasses import dataclass
 
 from trustopt._validation import ValidationError, check_int
+from trustopt.algorithms._search import PAPER_POPSIZE
 
-__all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "TRES_LR", "PG_DEFAULTS",
+__all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "ES_SIGMA", "PG_DEFAULTS",
            "config_from_dict"]
 
 #: Algorithms ``trustopt train`` runs (the ES family: parameter-space perturbations).
@@ -101,19 +102,8 @@ ARS_TABLE: dict[str, tuple[float, float, int, int]] = {
 #: Fallback for tasks ARS did not tune (InvertedPendulum, InvertedDoublePendulum, others).
 ARS_FALLBACK = (0.02, 0.02, 8, 8)
 
-#: TRES's ``lr`` (step ``lr * sigma^2 * grad L_CLIP`` per epoch; not given in the paper).
-#: ``lr = 1``: with centered ranks one epoch moves each coordinate by about
-#: ``lr * sigma * mean_n |u_n eps_n| <= lr * sigma / 2``, so K = 15 epochs stay within a few
-#: ``sigma`` of theta_k, where the importance ratios of eq. 25 are informative. Checked on
-#: Swimmer-v5 (target 128, seeds 0-2, 1e6 budget): lr = 1, N = 8 reached it on all three
-#: seeds (1.9e5-6.1e5 timesteps); lr = 2, N = 8 and lr = 1, N = 4 each failed one seed.
-TRES_LR: dict[str, float] = {}
-TRES_LR_DEFAULT = 1.0
-
-#: Number of directions for TRES/ES: ARS's N for the task, but at least 8 pairs (ARS's
-#: Swimmer setting N = 1 works for ARS's top-b update; for TRES on Swimmer N = 4 failed on
-#: one of three seeds where N = 8 did not, see TRES_LR).
-MIN_ES_DIRECTIONS = 8
+#: The perturbation standard deviation of TRES and ES on every task (module docstring).
+ES_SIGMA = 0.02
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,7 +120,9 @@ class TrainConfig:
     (ARS b), ``l2`` (ES weight decay), ``optimizer`` (ES: ``adam``/``sgd``); ``obs_norm``
     (state normalization, ARS V2), ``remove_survival_bonus``, ``max_episode_steps`` (None:
     the env's limit); ``eval_every`` (iterations between evaluations; 0: none),
-    ``eval_episodes``, ``target`` (stop once an evaluation's mean return reaches it),
+    ``eval_steps`` (when set, replaces ``eval_every``: evaluate after the first iteration at or past
+    each multiple of ``eval_steps`` training timesteps, the same grain for methods whose
+    iterations differ in size), ``eval_episodes``, ``target`` (stop once an evaluation's mean return reaches it),
     ``noise_table_size`` (entries of the shared noise table, seed 123); ``env_kwargs`` (keyword
     arguments of ``gymnasium.make``, e.g. ``{"ctrl_cost_weight": 0.0}``, each checked against the
     environment's constructor) and ``env_module`` (a module imported first, registering custom
@@ -168,6 +160,7 @@ class TrainConfig:
     remove_survival_bonus: bool = True
     max_episode_steps: int | None = None
     eval_every: int = 10
+    eval_steps: int | None = None
     eval_episodes: int = 10
     target: float | None = None
     noise_table_size: int = 2**23
@@ -249,6 +242,8 @@ class TrainConfig:
         check_int(self.timesteps, "timesteps", 1)
         check_int(self.seed, "seed", 0)
         check_int(self.eval_every, "eval_every", 0)
+        if self.eval_steps is not None:
+            check_int(self.eval_steps, "eval_steps", 1)
         check_int(self.eval_episodes, "eval_episodes", 1)
         check_int(self.noise_table_size, "noise_table_size", 1)
         for name in ("n_directions", "K", "top_directions", "max_episode_steps"):
@@ -273,6 +268,13 @@ class TrainConfig:
         for name in ("obs_norm", "remove_survival_bonus"):
             if not isinstance(getattr(self, name), bool):
                 raise ValidationError(f"{name}: expected true or false, got {getattr(self, name)!r}")
+
+    def evaluates(self, iteration: int, timesteps_before: int, timesteps: int) -> bool:
+        """Whether the run evaluates its policy after ``iteration`` (counted from 1), which took the
+        training timesteps from ``timesteps_before`` to ``timesteps``."""
+        if self.eval_steps is not None:
+            return timesteps // self.eval_steps > timesteps_before // self.eval_steps
+        return bool(self.eval_every) and iteration % self.eval_every == 0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -319,9 +321,15 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         n = c.n_directions or N
         fill = dict(n_directions=n, sigma=nu, lr=alpha, top_directions=min(b, n))
     elif c.algo == "tres":
-        fill = dict(n_directions=max(N, MIN_ES_DIRECTIONS), sigma=0.02,
-                    lr=TRES_LR.get(c.env_id, TRES_LR_DEFAULT), lambda_=14.0, K=15)
+        from trustopt.algorithms.tres import TRESOptions
+
+        o = TRESOptions(adapt=False)
+        fill = dict(n_directions=PAPER_POPSIZE // 2, sigma=ES_SIGMA, lr=o.lr, lambda_=o.lambda_, K=o.K)
     else:  # es
-        fill = dict(n_directions=max(N, MIN_ES_DIRECTIONS), sigma=0.02, lr=0.01, l2=0.005, optimizer="adam")
+        from trustopt.algorithms.es import ESOptions
+
+        o = ESOptions(adapt=False)
+        fill = dict(n_directions=PAPER_POPSIZE // 2, sigma=ES_SIGMA, lr=o.value("lr"), l2=o.value("l2"),
+                    optimizer=o.value("optimizer"))
     updates = {k: v for k, v in fill.items() if getattr(c, k) is None}
     return dataclasses.replace(c, **updates)

@@ -84,7 +84,7 @@ VERSIONED = ("trustopt", "numpy", "scipy", "numba", "mujoco", "gymnasium")
 #: Settings a resumed run may change: the budget, evaluation and the target decide when the run
 #: stops and what it reports, never its trajectory (evaluation episodes have their own seeds and
 #: touch neither the parameters nor the normalizer).
-RESUMABLE_FIELDS = ("timesteps", "eval_every", "eval_episodes", "target")
+RESUMABLE_FIELDS = ("timesteps", "eval_every", "eval_steps", "eval_episodes", "target")
 #: Seed streams: training rollouts (ES), in-training evaluation, `trustopt eval`, policy-gradient batches.
 STREAM_TRAIN, STREAM_EVAL, STREAM_POLICY_EVAL, STREAM_PG = 0, 1, 2, 3
 #: What a failed write in a run folder adds to its message: every file is written atomically and
@@ -131,6 +131,7 @@ class RunProgress:
         self.episodes = 0
         self.wall_s = 0.0
         self.last_eval = None
+        self.eval_iteration = None
         self.best_eval = None
         self.stop_reason = None
         self.progress_bytes = 0
@@ -331,8 +332,11 @@ def env_bounds(spec: EnvSpec) -> tuple[np.ndarray, np.ndarray]:
 
 def _evaluated_now(config: TrainConfig, run: RunProgress) -> bool:
     """Whether the run's last evaluation is of its current iteration's policy."""
-    return (run.last_eval is not None and run.iteration > 0 and bool(config.eval_every)
-            and run.iteration % config.eval_every == 0)
+    if run.last_eval is None or run.iteration == 0:
+        return False
+    if hasattr(run, "eval_iteration"):
+        return run.eval_iteration == run.iteration
+    return bool(config.eval_every) and run.iteration % config.eval_every == 0  # a checkpoint of 0.2.0
 
 
 def _policy_bytes(arrays: dict, config: TrainConfig, run: RunProgress) -> bytes:

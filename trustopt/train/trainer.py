@@ -5,8 +5,9 @@ One iteration ``k`` (:func:`_loop`)::
     state, step = family.iterate(state, k)   # ES:  X = opt.ask(); R = rollouts of opt.asked; opt.tell(X, -R)
                                              # PG:  state, record = core.loop.iterate(method, state, rng_k)
     timesteps += step.steps; episodes += step.episodes
-    every eval_every iterations: G = family.evaluate(state, SeedSequence([seed, 1, k + 1]) reset seeds),
-                                 policy.npz (and best_policy.npz) rewritten
+    every eval_every iterations (or first past each multiple of eval_steps timesteps):
+        G = family.evaluate(state, SeedSequence([seed, 1, k + 1]) reset seeds),
+        policy.npz (and best_policy.npz) rewritten
     progress.csv row appended, checkpoint written, callback called
 
 ES family (TRES Alg. 1; ARS Alg. 1 V2; Salimans et al. 2017 Alg. 2; :class:`_ESFamily`): the
@@ -429,9 +430,10 @@ def _loop(config: TrainConfig, family, run: RunProgress, out: str, bar, on_itera
         run.episodes += step.episodes
         run.iteration += 1
         ev = (math.nan, math.nan)
-        if config.eval_every and run.iteration % config.eval_every == 0:
+        if config.evaluates(run.iteration, run.timesteps - step.steps, run.timesteps):
             G = family.evaluate(run.state, reset_seeds(config.seed, STREAM_EVAL, run.iteration, config.eval_episodes))
             ev = run.last_eval = (float(G.mean()), float(G.std()))
+            run.eval_iteration = run.iteration
             write_policies(out, family.policy_arrays(run.state), config, run, evaluated=True)
         dt = time.perf_counter() - t0
         run.wall_s += dt
