@@ -207,10 +207,11 @@ def summarize(results: list[dict], seed: int = 0) -> list[dict]:
         final = bootstrap([r["final_eval"] for r in rs], rng)
         for th in THRESHOLDS[env_id]:
             hits = [r["hits"][str(th.value)] for r in rs]
-            t = [math.inf if h is None else h["timesteps"] for h in hits]
+            t, e = ([math.inf if h is None else h[unit] for h in hits] for unit in ("timesteps", "episodes"))
             rows.append({"env_id": env_id, "label": label, "algo": rs[0]["algo"], "threshold": th.value,
                          "source": th.source, "runs": len(rs), "reached": sum(h is not None for h in hits),
                          "budget": max(r["budget"] for r in rs), "timesteps": bootstrap(t, rng),
+                         "episodes": bootstrap(e, rng),
                          "final_eval": final, "paper": th.paper.get(rs[0]["algo"]), "paper_unit": th.unit,
                          "wall_s": float(sum(r["wall_s"] for r in rs))})
     return rows
@@ -222,16 +223,16 @@ def _fmt(x: float) -> str:
 
 def print_table(rows: list[dict]) -> None:
     print("\n| env (threshold, source) | method | reached | median timesteps [95% CI] | IQM [95% CI] | "
-          "final return, median [CI] | paper | wall (s) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "median episodes | final return, median [CI] | paper | wall (s) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         t, f = r["timesteps"], r["final_eval"]
         paper = "" if r["paper"] is None else f"{_fmt(r['paper'])} {r['paper_unit']}"
         print(f"| {r['env_id']} ({r['threshold']:g}, {r['source']}) | {r['label']} | {r['reached']}/{r['runs']} "
               f"(budget {r['budget']:.1e}) | {_fmt(t['median'])} [{_fmt(t['median_ci'][0])}, "
               f"{_fmt(t['median_ci'][1])}] | {_fmt(t['iqm'])} [{_fmt(t['iqm_ci'][0])}, {_fmt(t['iqm_ci'][1])}] | "
-              f"{f['median']:.0f} [{f['median_ci'][0]:.0f}, {f['median_ci'][1]:.0f}] | {paper} | "
-              f"{r['wall_s']:.0f} |")
+              f"{_fmt(r['episodes']['median'])} | {f['median']:.0f} [{f['median_ci'][0]:.0f}, "
+              f"{f['median_ci'][1]:.0f}] | {paper} | {r['wall_s']:.0f} |")
 
 
 # ------------------------------------------------------------------------------ curves

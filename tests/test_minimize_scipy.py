@@ -276,6 +276,8 @@ def test_history_log_file_and_plot(tmp_path):
     with pytest.raises(ValidationError, match="not a minimize log"):
         (tmp_path / "other.csv").write_text("a,b\n1,2\n")
         plot_minimize(str(tmp_path / "other.csv"))
+    with pytest.raises(ValidationError, match="path: unknown image format 'xyz'"):
+        plot_minimize(r, tmp_path / "run.xyz")
     with pytest.raises(ValidationError, match="log: cannot write"):
         minimize(sphere, np.ones(2), maxfev=100, seed=0, options={"log": str(tmp_path / "missing" / "x.csv")})
 

@@ -22,7 +22,8 @@ import tempfile
 
 from trustopt._validation import ValidationError
 
-__all__ = ["OutputError", "atomic_write_bytes", "check_writable", "make_folder", "output_error", "writing"]
+__all__ = ["OutputError", "atomic_write_bytes", "check_image_format", "check_writable", "make_folder", "output_error",
+           "writing"]
 
 
 class OutputError(ValidationError, OSError):
@@ -109,3 +110,14 @@ def atomic_write_bytes(path, data: bytes) -> None:
             os.close(dfd)
     except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
         pass
+
+
+def check_image_format(path, name: str) -> None:
+    """``path``'s suffix must be a format Matplotlib writes (no suffix: PNG); else a one-line
+    :class:`~trustopt.ValidationError` naming the argument ``name`` and the known formats."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = os.path.splitext(os.fspath(path))[1][1:].lower()
+    known = sorted(FigureCanvasBase.get_supported_filetypes())
+    if suffix and suffix not in known:
+        raise ValidationError(f"{name}: unknown image format {suffix!r} ({path}); known: {', '.join(known)}")

@@ -20,6 +20,7 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 
 from trustopt._callbacks import Callback
+from trustopt._io import check_image_format
 from trustopt._validation import (ValidationError, as_float_array, check_bool, check_choice, check_int,
                                   check_positive)
 from trustopt.algorithms.ars import ARSOptions
@@ -594,6 +595,8 @@ def plot_minimize(result_or_log, path=None):
     """
     from matplotlib.figure import Figure
 
+    if path is not None:
+        check_image_format(path, "path")
     h = _read_history(result_or_log)
     if h["nfev"].size == 0:
         raise ValidationError("result_or_log: the run has no evaluated batch to plot")

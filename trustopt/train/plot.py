@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from trustopt._io import check_writable, writing
+from trustopt._io import check_image_format, check_writable, writing
 from trustopt._validation import ValidationError
 
 __all__ = ["read_progress", "plot_runs", "aggregate", "iqm", "common_grid"]
@@ -65,16 +65,6 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _image_format(output: str) -> None:
-    """``output``'s suffix must be a format Matplotlib writes (no suffix: PNG)."""
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    suffix = os.path.splitext(output)[1][1:].lower()
-    known = sorted(FigureCanvasBase.get_supported_filetypes())
-    if suffix and suffix not in known:
-        raise ValidationError(f"output: unknown image format {suffix!r} ({output}); known: {', '.join(known)}")
 
 
 def _config(run: str) -> dict:
@@ -239,7 +229,7 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     if not runs:
         raise ValidationError("runs: give at least one run folder")
     out = os.fspath(output)
-    _image_format(out)
+    check_image_format(out, "output")
     check_writable("output", out)
     items = _read_items(runs)
     fig = Figure(figsize=(7, 4.5))
