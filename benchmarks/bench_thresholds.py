@@ -223,7 +223,8 @@ def _fmt(x: float) -> str:
 
 def print_table(rows: list[dict]) -> None:
     print("\n| env (threshold, source) | method | reached | median timesteps [95% CI] | IQM [95% CI] | "
-          "median episodes | final return, median [CI] | paper | wall (s) |")
+          "median episodes | final return, median [CI] | paper (TRES: mean of 6 seeds; ARS: mean) | "
+          "wall (s, all seeds) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         t, f = r["timesteps"], r["final_eval"]
@@ -259,7 +260,7 @@ def plot_curves(results: list[dict], path: str, n_boot: int = 2000) -> None:
     rng = np.random.default_rng(0)
     for ax, env_id in zip(axes[0], envs):
         rs_env = [r for r in results if r["env_id"] == env_id]
-        grid = np.linspace(0, max(r["budget"] for r in rs_env), 200)
+        grid = np.linspace(0, max(r["timesteps_used"] for r in rs_env), 200)
         for label in sorted({r["label"] for r in rs_env}):
             Y = np.array([curve_on_grid(r, grid) for r in rs_env if r["label"] == label])
             ok = ~np.isnan(Y).any(axis=0)
@@ -269,14 +270,31 @@ def plot_curves(results: list[dict], path: str, n_boot: int = 2000) -> None:
             ax.fill_between(grid[ok], *np.percentile(boot, [2.5, 97.5], axis=0), color=line.get_color(), alpha=0.2)
         for th in THRESHOLDS[env_id]:
             ax.axhline(th.value, color="gray", ls="--", lw=0.8)
+            ax.annotate(f"{th.value:g} ({th.source.split(' (')[0]})", (0, th.value), xycoords=("axes fraction", "data"),
+                        xytext=(2, 2), textcoords="offset points", fontsize=7, color="gray")
         ax.set(title=env_id, xlabel="training timesteps", ylabel="evaluation return (IQM, 95% CI)")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 # ------------------------------------------------------------------------------ command line
+
+
+def load(pattern: str) -> list[dict]:
+    """The per-run results of the ``--json`` files matching ``pattern``."""
+    files = sorted(glob.glob(pattern))
+    if not files:
+        raise SystemExit(f"--load: no file matches {pattern}")
+    runs = []
+    for path in files:
+        with open(path) as f:
+            data = json.load(f)
+        if not all("label" in r and "hits" in r for r in data.get("runs", [None])):
+            raise SystemExit(f"--load: {path} is not a result of this version of bench_thresholds.py")
+        runs += data["runs"]
+    return runs
 
 
 def _overrides(items: list[str]) -> dict:
@@ -303,7 +321,7 @@ def parse_args(argv):
     p.add_argument("--eval-episodes", type=int, default=10)
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="TrainConfig overrides (JSON values)")
     p.add_argument("--label", default=None, help="name of the method in the tables (default: algo + --set)")
-    p.add_argument("--procs", type=int, default=1, help="runs at a time in local processes")
+    p.add_argument("--procs", type=int, default=None, help="runs at a time in local processes (default 1; --quick: 2)")
     p.add_argument("--workers", type=int, default=1, help="rollout worker processes inside each run")
     p.add_argument("--backend", choices=("process", "ray"), default="process")
     p.add_argument("--ray-address", default=None)
@@ -319,10 +337,15 @@ def parse_args(argv):
 def main(argv=None) -> int:
     a = parse_args(argv)
     if a.quick:
-        a.envs, a.algos, a.seeds, a.budget, a.procs = ["Swimmer-v5"], ["tres", "ars"], [0, 1], 3e5, 2
+        a.envs, a.algos, a.seeds, a.budget = ["Swimmer-v5"], ["tres", "ars"], [0, 1], 3e5
+        a.procs = 2 if a.procs is None else a.procs
+    a.procs = 1 if a.procs is None else a.procs
     if a.load:
-        results = [r for path in a.load for f in sorted(glob.glob(path)) for r in json.load(open(f))["runs"]]
+        results = [r for path in a.load for r in load(path)]
     elif a.summarize:
+        missing = [out for out in a.summarize if not os.path.isfile(os.path.join(out, "progress.csv"))]
+        if missing:
+            raise SystemExit(f"--summarize: not a run folder (no progress.csv): {', '.join(missing)}")
         results = [result_of_run(out) for out in a.summarize]
     else:
         overrides = _overrides(a.set)

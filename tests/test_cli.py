@@ -108,6 +108,15 @@ def test_eval_steps_flag(tmp_path, capsys):
         assert json.load(f)["eval_steps"] == 1000
     p = read_progress(out)  # 16 pairs of 100 steps per iteration: an evaluation after each
     assert p["timesteps"].tolist() == [3200] and not np.isnan(p["eval_mean"]).any()
+    # --eval-every on resume switches the run back to a grain of iterations; both at once is an error
+    assert main(["train", "--out", out, "--resume", "--timesteps", "9600", "--eval-every", "2", "--no-progress"]) == 0
+    with open(os.path.join(out, "config.json")) as f:
+        assert json.load(f)["eval_steps"] is None
+    assert np.isnan(read_progress(out)["eval_mean"]).tolist() == [False, False, True]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--env", "Swimmer-v5", "--out", str(tmp_path / "b"), "--eval-every", "1", "--eval-steps", "9"])
+    assert e.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
 
 
 def test_resume_alone_uses_the_runs_config(tmp_path, capsys):

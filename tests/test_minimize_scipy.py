@@ -278,6 +278,11 @@ def test_history_log_file_and_plot(tmp_path):
         plot_minimize(str(tmp_path / "other.csv"))
     with pytest.raises(ValidationError, match="path: unknown image format 'xyz'"):
         plot_minimize(r, tmp_path / "run.xyz")
+    with pytest.raises(ValidationError, match="path: expected a file name, got int"):
+        plot_minimize(r, 123)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValidationError, match="path: "):
+        plot_minimize(r, tmp_path / "file" / "run.png")  # a folder that is a file
     with pytest.raises(ValidationError, match="log: cannot write"):
         minimize(sphere, np.ones(2), maxfev=100, seed=0, options={"log": str(tmp_path / "missing" / "x.csv")})
 

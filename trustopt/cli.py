@@ -46,7 +46,8 @@ from contextlib import contextmanager
 __all__ = ["main", "build_parser"]
 
 _TRAIN_USAGE = """trustopt train --env ENV_ID --out OUT [--algo ALGO] [--timesteps N] [--seed S | --seeds S ...]
-                      [--workers N] [--eval-every K] [--eval-episodes M] [--backend {process,serial,ray}]
+                      [--workers N] [--eval-every K | --eval-steps T] [--eval-episodes M]
+                      [--backend {process,serial,ray}]
                       [--ray-address HOST:PORT] [--target R] [--set KEY=VALUE ...]
                       [--env-kwargs KEY=VALUE ...] [--env-module MOD] [--tensorboard] [--no-progress]
        trustopt train --config FILE --out OUT [flags above]     (env_id from FILE)
@@ -117,10 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "plot them together with: trustopt plot OUT")
     t.add_argument("--workers", type=_positive_int, default=1, help="rollout worker processes (default 1)")
     req.add_argument("--out", required=True, help="run folder")
-    t.add_argument("--eval-every", type=_nonneg_int, help="iterations between evaluations; 0 disables (default 10)")
-    t.add_argument("--eval-steps", type=_positive_int, help="instead of --eval-every: evaluate after the first "
-                   "iteration at or past every multiple of this many training timesteps (the same grain for "
-                   "methods with different batch sizes)")
+    every = t.add_mutually_exclusive_group()
+    every.add_argument("--eval-every", type=_nonneg_int, help="iterations between evaluations; 0 disables (default 10)")
+    every.add_argument("--eval-steps", type=_positive_int, help="instead of --eval-every: evaluate after the first "
+                       "iteration at or past every multiple of this many training timesteps (the same grain for "
+                       "methods with different batch sizes)")
     t.add_argument("--eval-episodes", type=_positive_int, help="episodes per evaluation (default 10)")
     t.add_argument("--backend", default="process", choices=("process", "serial", "ray"),
                    help="rollout backend: local processes (default), in-process, or Ray actors (pip install -e "
@@ -257,6 +259,8 @@ def _flag_settings(args, d: dict) -> dict:
         v = getattr(args, name)
         if v is not None:
             given[name] = v
+    if args.eval_every is not None:  # --eval-every on a run evaluated by --eval-steps switches it back
+        given["eval_steps"] = None
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or not key:

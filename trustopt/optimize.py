@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 
 from trustopt._callbacks import Callback
-from trustopt._io import check_image_format
+from trustopt._io import check_image_format, check_writable
 from trustopt._validation import (ValidationError, as_float_array, check_bool, check_choice, check_int,
                                   check_positive)
 from trustopt.algorithms.ars import ARSOptions
@@ -596,7 +596,10 @@ def plot_minimize(result_or_log, path=None):
     from matplotlib.figure import Figure
 
     if path is not None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise ValidationError(f"path: expected a file name, got {type(path).__name__}")
         check_image_format(path, "path")
+        check_writable("path", path)
     h = _read_history(result_or_log)
     if h["nfev"].size == 0:
         raise ValidationError("result_or_log: the run has no evaluated batch to plot")
