@@ -44,6 +44,7 @@ import os
 import shutil
 import sys
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -200,10 +201,11 @@ def summarize(results: list[dict], seed: int = 0) -> list[dict]:
     """Rows per (environment, label, threshold): reached / runs, the timesteps-to-threshold
     statistics of :func:`bootstrap` (unreached = inf), the final-evaluation statistics and the
     paper's figure."""
-    rng = np.random.default_rng(seed)
     rows = []
     for env_id, label in sorted({(r["env_id"], r["label"]) for r in results}):
         rs = [r for r in results if r["env_id"] == env_id and r["label"] == label]
+        # resamples depend only on the cell, not on what else is summarized with it
+        rng = np.random.default_rng([seed, zlib.crc32(f"{env_id}|{label}".encode())])
         final = bootstrap([r["final_eval"] for r in rs], rng)
         for th in THRESHOLDS[env_id]:
             hits = [r["hits"][str(th.value)] for r in rs]
@@ -236,6 +238,32 @@ def print_table(rows: list[dict]) -> None:
               f"{f['median_ci'][1]:.0f}] | {paper} | {r['wall_s']:.0f} |")
 
 
+def print_compact(rows: list[dict]) -> None:
+    """The README's table: a row per (environment, threshold), a column per method; a cell is
+    ``reached/runs, median timesteps [95% CI]`` (``-``: not reached by half the runs / unbounded)."""
+    labels = sorted({r["label"] for r in rows})
+    cells = {(r["env_id"], r["threshold"], r["label"]): r for r in rows}
+    print("\n| env (threshold, source, budget) | " + " | ".join(labels) + " | paper |")
+    print("|---" * (len(labels) + 2) + "|")
+    for env_id, th in sorted({(r["env_id"], r["threshold"]) for r in rows}):
+        first = next(r for r in rows if r["env_id"] == env_id and r["threshold"] == th)
+        out = []
+        for label in labels:
+            r = cells.get((env_id, th, label))
+            if r is None:
+                out.append("")
+                continue
+            t = r["timesteps"]
+            ci = "[" + ", ".join("-" if math.isinf(x) else f"{x:.2g}" for x in t["median_ci"]) + "]"
+            out.append(f"{r['reached']}/{r['runs']}, " + ("-" if math.isinf(t["median"]) else f"{t['median']:.2g} {ci}"))
+        spec = next(x for x in THRESHOLDS[env_id] if x.value == th)
+        algos = {r["algo"] for r in rows}
+        paper = ", ".join(f"{a} {_fmt(v)}" for a, v in spec.paper.items() if a in algos) + (
+            " episodes" if spec.unit == "episodes" else "")
+        print(f"| {env_id} ({th:g}, {first['source'].split(' (')[0]}, {first['budget']:.0e}) | " + " | ".join(out)
+              + f" | {paper} |")
+
+
 # ------------------------------------------------------------------------------ curves
 
 
@@ -256,9 +284,13 @@ def plot_curves(results: list[dict], path: str, n_boot: int = 2000) -> None:
     import matplotlib.pyplot as plt
 
     envs = sorted({r["env_id"] for r in results})
-    fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 3.8), squeeze=False)
+    ncols = min(3, len(envs))
+    nrows = -(-len(envs) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.8 * nrows), squeeze=False)
+    for ax in axes.flat[len(envs):]:
+        ax.set_visible(False)
     rng = np.random.default_rng(0)
-    for ax, env_id in zip(axes[0], envs):
+    for ax, env_id in zip(axes.flat, envs):
         rs_env = [r for r in results if r["env_id"] == env_id]
         grid = np.linspace(0, max(r["timesteps_used"] for r in rs_env), 200)
         for label in sorted({r["label"] for r in rs_env}):
@@ -327,7 +359,8 @@ def parse_args(argv):
     p.add_argument("--ray-address", default=None)
     p.add_argument("--runs-dir", default="runs/thresholds")
     p.add_argument("--json", default=None, help="write the per-run results and the summary here")
-    p.add_argument("--load", nargs="+", default=None, help="train nothing: summarize these --json files")
+    p.add_argument("--load", nargs="+", action="extend", default=None,
+                   help="train nothing: summarize these --json files (glob patterns)")
     p.add_argument("--summarize", nargs="+", metavar="RUN", default=None, help="train nothing: these run folders")
     p.add_argument("--plot", default=None, help="PNG of the IQM learning curves")
     p.add_argument("--quick", action="store_true", help="Swimmer, tres and ars, seeds 0 1, budget 3e5, 2 processes")
@@ -357,9 +390,11 @@ def main(argv=None) -> int:
         results = run_all(tasks, a.procs, a.backend, a.ray_address)
     rows = summarize(results)
     print_table(rows)
-    if a.json:
+    print_compact(rows)
+    if a.json:  # with --load: the summary of those files (their runs stay there)
+        out = {"code_version": code_version(), "args": vars(a), "summary": rows}
         with open(a.json, "w") as f:
-            json.dump({"code_version": code_version(), "args": vars(a), "runs": results, "summary": rows}, f, indent=1)
+            json.dump(out if a.load else {**out, "runs": results}, f, indent=1)
     if a.plot:
         plot_curves(results, a.plot)
     return 0
