@@ -258,8 +258,8 @@ def print_compact(rows: list[dict]) -> None:
             out.append(f"{r['reached']}/{r['runs']}, " + ("-" if math.isinf(t["median"]) else f"{t['median']:.2g} {ci}"))
         spec = next(x for x in THRESHOLDS[env_id] if x.value == th)
         algos = {r["algo"] for r in rows}
-        paper = ", ".join(f"{a} {_fmt(v)}" for a, v in spec.paper.items() if a in algos) + (
-            " episodes" if spec.unit == "episodes" else "")
+        paper = ", ".join(f"{a} {_fmt(v)}" for a, v in spec.paper.items() if a in algos)
+        paper += " episodes" if paper and spec.unit == "episodes" else ""
         print(f"| {env_id} ({th:g}, {first['source'].split(' (')[0]}, {first['budget']:.0e}) | " + " | ".join(out)
               + f" | {paper} |")
 
