@@ -91,7 +91,6 @@ LABEL_FILE = "bench_label.txt"
 def run_one(task: dict) -> dict:
     """Train one run (``task``: env_id, algo, seed, label, overrides, budget, eval_steps,
     eval_episodes, workers, runs_dir) and return :func:`result_of_run`."""
-    import trustopt  # noqa: F401  (registers nothing, but fails early in a bare worker)
     from trustopt.train import TrainConfig, train
 
     out = os.path.join(task["runs_dir"], f"{task['env_id']}-{task['label']}-seed{task['seed']}")

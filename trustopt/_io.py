@@ -112,12 +112,14 @@ def atomic_write_bytes(path, data: bytes) -> None:
         pass
 
 
-def check_image_format(path, name: str) -> None:
-    """``path``'s suffix must be a format Matplotlib writes (no suffix: PNG); else a one-line
-    :class:`~trustopt.ValidationError` naming the argument ``name`` and the known formats."""
+def check_image_format(what: str, path) -> None:
+    """``path`` must be a file name whose suffix is a format Matplotlib writes (no suffix: PNG);
+    else a one-line :class:`~trustopt.ValidationError` naming the argument ``what``."""
     from matplotlib.backend_bases import FigureCanvasBase
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValidationError(f"{what}: expected a file name, got {type(path).__name__}")
     suffix = os.path.splitext(os.fspath(path))[1][1:].lower()
     known = sorted(FigureCanvasBase.get_supported_filetypes())
     if suffix and suffix not in known:
-        raise ValidationError(f"{name}: unknown image format {suffix!r} ({path}); known: {', '.join(known)}")
+        raise ValidationError(f"{what}: unknown image format {suffix!r} ({path}); known: {', '.join(known)}")

@@ -596,9 +596,7 @@ def plot_minimize(result_or_log, path=None):
     from matplotlib.figure import Figure
 
     if path is not None:
-        if not isinstance(path, (str, os.PathLike)):
-            raise ValidationError(f"path: expected a file name, got {type(path).__name__}")
-        check_image_format(path, "path")
+        check_image_format("path", path)
         check_writable("path", path)
     h = _read_history(result_or_log)
     if h["nfev"].size == 0:

@@ -229,7 +229,7 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     if not runs:
         raise ValidationError("runs: give at least one run folder")
     out = os.fspath(output)
-    check_image_format(out, "output")
+    check_image_format("output", out)
     check_writable("output", out)
     items = _read_items(runs)
     fig = Figure(figsize=(7, 4.5))

@@ -330,13 +330,9 @@ def env_bounds(spec: EnvSpec) -> tuple[np.ndarray, np.ndarray]:
     return np.array(env.action_low, dtype=np.float64), np.array(env.action_high, dtype=np.float64)
 
 
-def _evaluated_now(config: TrainConfig, run: RunProgress) -> bool:
+def _evaluated_now(run: RunProgress) -> bool:
     """Whether the run's last evaluation is of its current iteration's policy."""
-    if run.last_eval is None or run.iteration == 0:
-        return False
-    if hasattr(run, "eval_iteration"):
-        return run.eval_iteration == run.iteration
-    return bool(config.eval_every) and run.iteration % config.eval_every == 0  # a checkpoint of 0.2.0
+    return run.last_eval is not None and getattr(run, "eval_iteration", None) == run.iteration
 
 
 def _policy_bytes(arrays: dict, config: TrainConfig, run: RunProgress) -> bytes:
@@ -347,7 +343,7 @@ def _policy_bytes(arrays: dict, config: TrainConfig, run: RunProgress) -> bytes:
              env_kwargs=np.str_(json.dumps(config.env_kwargs or {}, sort_keys=True)),
              env_module=np.str_(config.env_module or ""), algo=np.str_(config.algo),
              iteration=np.int64(run.iteration), timesteps=np.int64(run.timesteps),
-             eval_mean=np.float64(run.last_eval[0] if _evaluated_now(config, run) else math.nan))
+             eval_mean=np.float64(run.last_eval[0] if _evaluated_now(run) else math.nan))
     return buf.getvalue()
 
 
