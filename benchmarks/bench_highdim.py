@@ -14,7 +14,10 @@ Solvers (same start, same caps; ``seed`` as below):
     tr-cma    trustopt.minimize(f, x0, method="trust-region-cma", sigma0=1, seed=s,
               options={"vectorized": True, "ftarget": 1e-8}) (the separable variant is automatic
               above 100 dimensions)
-    tr-cma-iid  tr-cma with orthogonal=False (i.i.d. directions; not in the default set)
+    tr-cma-orth  tr-cma with orthogonal=True (orthogonal sampling, off by default for the separable
+              variant; not in the default set)
+    tr-cma-csa  tr-cma with step_size="csa" (cumulative step-size adaptation instead of the
+              default two-point adaptation from 300 dimensions on; not in the default set)
     tr-es     the same with method="trust-region-es"
     sep-cma   pycma CMAEvolutionStrategy(x0, 1, {"CMA_diagonal": True, "seed": s + 1, ...}) ask/tell,
               its tolerance-based stops off (tolfun, tolx, tolfunhist = 0, tolstagnation huge)
@@ -124,8 +127,10 @@ def vkd_options():
 
 SOLVERS = {
     "tr-cma": lambda f, x0, s0, t, m, seed: run_trustopt(f, x0, s0, t, m, seed, "trust-region-cma"),
-    "tr-cma-iid": lambda f, x0, s0, t, m, seed: run_trustopt(f, x0, s0, t, m, seed, "trust-region-cma",
-                                                            {"orthogonal": False}),
+    "tr-cma-orth": lambda f, x0, s0, t, m, seed: run_trustopt(f, x0, s0, t, m, seed, "trust-region-cma",
+                                                             {"orthogonal": True}),
+    "tr-cma-csa": lambda f, x0, s0, t, m, seed: run_trustopt(f, x0, s0, t, m, seed, "trust-region-cma",
+                                                            {"step_size": "csa"}),
     "tr-es": lambda f, x0, s0, t, m, seed: run_trustopt(f, x0, s0, t, m, seed, "trust-region-es"),
     "sep-cma": lambda f, x0, s0, t, m, seed: run_pycma(f, x0, s0, t, m, seed, {"CMA_diagonal": True}),
     "vkd-cma": lambda f, x0, s0, t, m, seed: run_pycma(f, x0, s0, t, m, seed, vkd_options()),

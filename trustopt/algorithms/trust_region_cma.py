@@ -14,18 +14,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trustopt._validation import check_bool, check_positive
+from trustopt._validation import ValidationError, check_bool, check_positive
 from trustopt.algorithms._search import default_popsize, resolve_options, search_method, search_start
 from trustopt.components.acceptance import AlwaysAccept
 from trustopt.components.gaussian import GaussianNaturalStep, GaussianSampler
 from trustopt.components.radius import ConstantRadius
 
-__all__ = ["TrustRegionCMAOptions", "trust_region_cma", "DIAGONAL_ABOVE"]
+__all__ = ["TrustRegionCMAOptions", "trust_region_cma", "DIAGONAL_ABOVE", "TPA_FROM"]
 
 #: The dimension above which ``diagonal=None`` means the separable variant (Ros & Hansen 2008):
 #: there the full covariance's learning rate ``c_mu ~ mu_eff / d^2`` needs ``O(d^2)`` iterations
 #: to learn ``C`` and each sample costs ``O(d^2)``, while the diagonal costs ``O(d)``.
 DIAGONAL_ABOVE = 100
+
+#: The dimension from which ``step_size=None`` means two-point step-size adaptation: CSA's path
+#: needs ``~ 1 / c_sigma ~ d / mu_eff`` iterations to respond, TPA reacts within a few.
+TPA_FROM = 300
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,19 +44,27 @@ class TrustRegionCMAOptions:
             ``C``. Default None: separable above :data:`DIAGONAL_ABOVE` dimensions.
         orthogonal: the ``lambda`` directions ``z_i`` of a batch orthogonalized in blocks of ``d``
             (a Haar-random frame), each with the length of an independent ``N(0, I)`` vector, so
-            that every ``z_i`` is still ``N(0, I)`` (Wang, Emmerich & Baeck 2014). Default True:
-            BBOB d = 10, instances 1-5, seeds 0-2, BIPOP restarts: 0.784 of the targets with it,
-            0.768 without (benchmarks/results/bbob_d10_i1-5_s*.json).
+            that every ``z_i`` is still ``N(0, I)`` (Wang, Emmerich & Baeck 2014). Default None:
+            on for the full covariance, off for the separable variant. Measured: BBOB d = 10,
+            instances 1-5, seeds 0-2, BIPOP restarts: 0.784 of the targets with it, 0.768 without
+            (benchmarks/results/bbob_d10_i1-5_s*.json); d = 1000, sphere: the same evaluations
+            to 1e-8 either way, and the QR of each batch costs about 40% of the optimizer's time
+            (``benchmarks/bench_highdim.py``).
         active: negative weights for the worst samples in the covariance update (Hansen 2016;
             pycma's default). Default True.
         c_m: the mean's learning rate, ``> 0``. Default 1.0 (Hansen 2016, Table 1).
+        step_size: the step-size rule, ``"csa"`` (cumulative step-size adaptation, Hansen 2016) or
+            ``"tpa"`` (two-point adaptation: the first two samples of a batch test the last move
+            of the mean, Hansen 2008; Hansen, Atamna & Auger 2014). Default None: ``"tpa"`` from
+            :data:`TPA_FROM` dimensions on (pycma's threshold), ``"csa"`` below.
     """
 
     kl_radius: float | None = None
     diagonal: bool | None = None
-    orthogonal: bool = True
+    orthogonal: bool | None = None
     active: bool = True
     c_m: float = 1.0
+    step_size: str | None = None
 
     def __post_init__(self):
         if self.kl_radius is not None:
@@ -60,8 +72,11 @@ class TrustRegionCMAOptions:
         if self.diagonal is not None:
             check_bool(self.diagonal, "diagonal")
         check_bool(self.active, "active")
-        check_bool(self.orthogonal, "orthogonal")
+        if self.orthogonal is not None:
+            check_bool(self.orthogonal, "orthogonal")
         check_positive(self.c_m, "c_m")
+        if self.step_size not in (None, "csa", "tpa"):
+            raise ValidationError(f"step_size: expected None, 'csa' or 'tpa', got {self.step_size!r}")
 
 
 def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None = None,
@@ -78,8 +93,10 @@ def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: 
     d = theta0.size
     diagonal = d > DIAGONAL_ABOVE if o.diagonal is None else o.diagonal
     lam = default_popsize(d) if popsize is None else popsize
-    sampler = GaussianSampler(sigma0=sigma0, popsize=lam, diagonal=diagonal, orthogonal=o.orthogonal)
-    step = GaussianNaturalStep(diagonal=diagonal, active=o.active, c_m=o.c_m)
+    orthogonal = not diagonal if o.orthogonal is None else o.orthogonal
+    sampler = GaussianSampler(sigma0=sigma0, popsize=lam, diagonal=diagonal, orthogonal=orthogonal)
+    step_size = o.step_size or ("tpa" if d >= TPA_FROM else "csa")
+    step = GaussianNaturalStep(diagonal=diagonal, active=o.active, c_m=o.c_m, step_size=step_size)
     radius = ConstantRadius(delta=float(d) if o.kl_radius is None else o.kl_radius)
     return search_method("trust-region-cma", problem, o, theta0=theta0, sampler=sampler, step=step,
                          acceptance=AlwaysAccept(), radius_rule=radius)

@@ -34,12 +34,13 @@ solver returns the next one.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from trustopt._validation import check_bool, check_int, check_positive
+from trustopt._validation import ValidationError, check_bool, check_int, check_positive
 from trustopt.components.search import Draw
 from trustopt.core.protocols import StepSolver
 from trustopt.core.types import NONPOSITIVE_GAIN, STEP_OK, Proposal
@@ -60,7 +61,8 @@ class CMAConstants:
     active update summing to ``-min(alpha_mu^-, alpha_mueff^-, alpha_posdef^-)``; ``mu``,
     ``mu_eff``; ``c_sigma``, ``d_sigma`` (step size); ``c_c``, ``c_1``, ``c_mu`` (covariance);
     ``chi_n = E||N(0, I_d)||``; ``eigen_every`` (generations between eigendecompositions,
-    ``O(d^3)`` each, so that their cost per sample stays ``O(d^2)``)."""
+    ``O(d^3)`` each, so that their cost per sample stays ``O(d^2)``); ``c_tpa``, ``d_tpa``
+    (two-point step-size adaptation: smoothing and damping, Hansen, Atamna & Auger 2014)."""
 
     weights: np.ndarray
     mu: int
@@ -72,8 +74,11 @@ class CMAConstants:
     c_mu: float
     chi_n: float
     eigen_every: int
+    c_tpa: float
+    d_tpa: float
 
 
+@functools.lru_cache(maxsize=64)
 def cma_constants(d: int, popsize: int, *, diagonal: bool = False) -> CMAConstants:
     """Hansen 2016's default constants for dimension ``d`` and ``lambda = popsize``; ``diagonal``:
     the separable variant, whose covariance learning rates are multiplied by ``(d + 2) / 3``
@@ -97,10 +102,11 @@ def cma_constants(d: int, popsize: int, *, diagonal: bool = False) -> CMAConstan
             c_1, c_mu = c_1 / (c_1 + c_mu), c_mu / (c_1 + c_mu)
     alpha_neg = min(1 + c_1 / c_mu, 1 + 2 * mu_eff_neg / (mu_eff + 2), (1 - c_1 - c_mu) / (d * c_mu))
     weights = np.concatenate([pos / pos.sum(), alpha_neg * neg / np.abs(neg).sum() if neg.size else neg])
+    weights.flags.writeable = False  # shared: the constants are cached per (d, lambda, diagonal)
     chi_n = math.sqrt(d) * (1 - 1 / (4 * d) + 1 / (21 * d * d))
     eigen_every = 1 if diagonal else max(1, int(lam / ((c_1 + c_mu) * d * 10)))
     return CMAConstants(weights=weights, mu=mu, mu_eff=mu_eff, c_sigma=c_sigma, d_sigma=d_sigma, c_c=c_c,
-                        c_1=c_1, c_mu=c_mu, chi_n=chi_n, eigen_every=eigen_every)
+                        c_1=c_1, c_mu=c_mu, chi_n=chi_n, eigen_every=eigen_every, c_tpa=0.3, d_tpa=math.sqrt(d))
 
 
 # ----------------------------------------------------------------------------- state and KL
@@ -112,7 +118,10 @@ class GaussianState:
 
     ``C (d, d)`` (or ``(d,)``, the diagonal, for the separable variant), ``B (d, d)`` and ``D (d,)``
     its eigensystem as last computed (``C = B diag(D^2) B'``; the sampler and ``C^{-1/2}`` use it),
-    ``p_sigma``, ``p_c (d,)``, ``g`` the generation and ``g_eigen`` that of the eigensystem."""
+    ``p_sigma``, ``p_c (d,)``, ``g`` the generation and ``g_eigen`` that of the eigensystem; for
+    two-point step-size adaptation, ``shift (d,)`` the last move of the mean ``m_k - m_{k-1}``
+    (the next batch's first two samples test it; None: no test, e.g. before the first step or
+    with CSA) and ``s_tpa`` its smoothed rank difference."""
 
     sigma: float
     C: np.ndarray
@@ -122,6 +131,8 @@ class GaussianState:
     p_c: np.ndarray
     g: int = 0
     g_eigen: int = 0
+    shift: np.ndarray | None = None
+    s_tpa: float = 0.0
 
     @classmethod
     def initial(cls, sigma: float, d: int, *, diagonal: bool) -> "GaussianState":
@@ -136,6 +147,10 @@ class GaussianState:
     def y_of_z(self, z: np.ndarray) -> np.ndarray:
         """``y = B D z`` for rows ``z (n, d)``."""
         return z * self.D if self.diagonal else (z * self.D) @ self.B.T
+
+    def z_of_y(self, y: np.ndarray) -> np.ndarray:
+        """``z = D^{-1} B' y`` for rows ``y (n, d)``: the inverse of :meth:`y_of_z`."""
+        return y / self.D if self.diagonal else (y @ self.B) / self.D
 
     def inv_sqrt_C(self, y: np.ndarray) -> np.ndarray:
         """``C^{-1/2} y`` for rows ``y (n, d)`` with the current eigensystem."""
@@ -214,6 +229,10 @@ class GaussianSampler:
         if self.orthogonal:  # Wang, Emmerich & Baeck 2014: orthonormal directions, chi-distributed lengths
             lengths = np.linalg.norm(z, axis=1, keepdims=True)
             z = orthogonal_directions(z, rotate=True) * (lengths / math.sqrt(theta.size))
+        if s.shift is not None:  # TPA: the first two samples test the last move of the mean (GaussianNaturalStep)
+            u = s.z_of_y(s.shift[None, :])[0]
+            z[0] = np.linalg.norm(z[0]) * u / np.linalg.norm(u)
+            z[1] = -z[0]
         Y = theta[None, :] + s.sigma * s.y_of_z(z)
         return Draw(theta=theta, sigma=s.sigma, index=None, sign=None, Y=Y, X=Y), None
 
@@ -244,8 +263,11 @@ class GaussianSampler:
         if D2.max() > 1e14 * D2.min():
             out["conditioncov"] = f"condition number of C {D2.max() / D2.min():.3g} > 1e14"
         i = s.g % m.size
-        axis = 0.1 * s.sigma * s.D[i] * (np.eye(m.size)[i] if s.diagonal else s.B[:, i])
-        if np.all(m == m + axis):
+        if s.diagonal:  # the principal axis is coordinate i
+            no_effect = m[i] == m[i] + 0.1 * s.sigma * s.D[i]
+        else:
+            no_effect = np.all(m == m + 0.1 * s.sigma * s.D[i] * s.B[:, i])
+        if no_effect:
             out["noeffectaxis"] = "adding 0.1 sigma times a principal axis does not change the mean"
         if np.any(m == m + 0.2 * s.std()):
             out["noeffectcoord"] = "adding 0.2 standard deviations does not change a coordinate of the mean"
@@ -283,11 +305,14 @@ class GaussianNaturalStep(StepSolver):
     diagonal: bool = False
     c_m: float = 1.0
     active: bool = True
+    step_size: str = "csa"
     bisections: int = 20
 
     def __post_init__(self):
         check_bool(self.diagonal, "diagonal")
         check_positive(self.c_m, "c_m")
+        if self.step_size not in ("csa", "tpa"):
+            raise ValidationError(f"step_size: expected 'csa' or 'tpa', got {self.step_size!r}")
         check_bool(self.active, "active")
         check_int(self.bisections, "bisections", 0)
 
@@ -300,7 +325,7 @@ class GaussianNaturalStep(StepSolver):
         order = np.argsort(-np.asarray(batch.returns), kind="stable")  # best (largest F) first
         y = (np.asarray(batch.actions)[order] - m) / s.sigma
         w = k.weights if self.active else np.where(k.weights > 0, k.weights, 0.0)
-        new = self._update(s, k, w, y)
+        new = self._update(s, k, w, y, np.asarray(batch.returns, dtype=np.float64))
         gain = self._ranked_gain(batch.returns, w)
         if gain <= 0:  # no ranking: the mean stays (the loop keeps theta_k), sigma and C take their step
             new = (np.zeros(d),) + new[1:]
@@ -314,15 +339,23 @@ class GaussianNaturalStep(StepSolver):
                         distance=float(np.linalg.norm(m_t - m)), status=status, n_inner=1, step_state=new_t,
                         at_boundary=t < 1.0, message="" if gain > 0 else "every value of the batch is equal")
 
-    def _update(self, s: GaussianState, k: CMAConstants, w: np.ndarray, y: np.ndarray):
-        """``(y_w, sigma', C', p_sigma', p_c')`` of the full step (``t = 1``)."""
+    def _update(self, s: GaussianState, k: CMAConstants, w: np.ndarray, y: np.ndarray, F: np.ndarray):
+        """``(y_w, sigma', C', p_sigma', p_c', s_tpa')`` of the full step (``t = 1``); ``F`` the batch's
+        values in the order drawn (TPA reads its first two)."""
         mu = k.mu
         y_w = w[:mu] @ y[:mu]
         z_w = s.inv_sqrt_C(y_w[None, :])[0]
         p_sigma = (1 - k.c_sigma) * s.p_sigma + math.sqrt(k.c_sigma * (2 - k.c_sigma) * k.mu_eff) * z_w
         norm_ps = float(np.linalg.norm(p_sigma))
-        # CSA; the exponent is capped at 1 (sigma at most e-fold per iteration) against a blow-up
-        sigma = s.sigma * math.exp(min(1.0, (k.c_sigma / k.d_sigma) * (norm_ps / k.chi_n - 1)))
+        s_tpa = s.s_tpa
+        if self.step_size == "csa":  # the exponent is capped at 1 (sigma at most e-fold per iteration)
+            sigma = s.sigma * math.exp(min(1.0, (k.c_sigma / k.d_sigma) * (norm_ps / k.chi_n - 1)))
+        elif s.shift is None:  # TPA without a tested move (the first step): sigma stays
+            sigma = s.sigma
+        else:  # TPA: rank of m + a shift against m - a shift, +1 when the forward point is the best
+            z = (np.sum(F > F[1]) - np.sum(F > F[0])) / (F.size - 1)
+            s_tpa = (1 - k.c_tpa) * s.s_tpa + k.c_tpa * z
+            sigma = s.sigma * math.exp(s_tpa / k.d_tpa)
         h = norm_ps / math.sqrt(1 - (1 - k.c_sigma) ** (2 * (s.g + 1))) < (1.4 + 2 / (len(p_sigma) + 1)) * k.chi_n
         p_c = (1 - k.c_c) * s.p_c + (math.sqrt(k.c_c * (2 - k.c_c) * k.mu_eff) * y_w if h else 0.0)
         wo = w.copy()
@@ -336,7 +369,7 @@ class GaussianNaturalStep(StepSolver):
         else:
             C = decay * s.C + k.c_1 * np.outer(p_c, p_c) + k.c_mu * (y.T * wo) @ y
             C = 0.5 * (C + C.T)
-        return y_w, sigma, C, p_sigma, p_c
+        return y_w, sigma, C, p_sigma, p_c, s_tpa
 
     @staticmethod
     def _ranked_gain(returns, w) -> float:
@@ -360,12 +393,14 @@ class GaussianNaturalStep(StepSolver):
         """The mean and the :class:`GaussianState` at fraction ``t`` of the step; the eigensystem is
         recomputed every ``k.eigen_every`` generations (every one for the diagonal variant)."""
         m_t, sigma, C = self._point(m, s, new, t)
-        p_sigma, p_c = new[3], new[4]
+        p_sigma, p_c, s_tpa = new[3], new[4], new[5]
+        shift = m_t - m if self.step_size == "tpa" and np.any(m_t != m) else None
         g = s.g + 1
         if s.diagonal or g - s.g_eigen >= k.eigen_every:
             B, D = self._eigen(C, s)
-            return m_t, GaussianState(sigma=sigma, C=C, B=B, D=D, p_sigma=p_sigma, p_c=p_c, g=g, g_eigen=g)
-        return m_t, replace(s, sigma=sigma, C=C, p_sigma=p_sigma, p_c=p_c, g=g)
+            return m_t, GaussianState(sigma=sigma, C=C, B=B, D=D, p_sigma=p_sigma, p_c=p_c, g=g, g_eigen=g,
+                                      shift=shift, s_tpa=s_tpa)
+        return m_t, replace(s, sigma=sigma, C=C, p_sigma=p_sigma, p_c=p_c, g=g, shift=shift, s_tpa=s_tpa)
 
     @staticmethod
     def _eigen(C, s: GaussianState):
