@@ -39,6 +39,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.linalg.lapack import dtrtrs
 
 from trustopt._validation import ValidationError, check_bool, check_int, check_positive
 from trustopt.components.search import Draw
@@ -96,6 +97,11 @@ def cma_constants(d: int, popsize: int, *, diagonal: bool = False) -> CMAConstan
     c_1 = alpha_cov / ((d + 1.3) ** 2 + mu_eff)
     c_mu = min(1 - c_1, alpha_cov * (mu_eff - 2 + 1 / mu_eff) / ((d + 2) ** 2 + alpha_cov * mu_eff / 2))
     if diagonal:
+        # the path of the rank-one update remembers ~sqrt(d) iterations instead of ~d/4 (pycma's
+        # ``cc_sep``): with a diagonal C, a long path on a rotated problem piles its squared
+        # coordinates into a few variances (measured: condition 1e14 on the rotated ellipsoid of
+        # bench_highdim.py in d = 300 with two-point adaptation; condition ~30 with this c_c)
+        c_c = (1 + 1 / d + mu_eff / d) / (math.sqrt(d) + 1 / d + 2 * mu_eff / d)
         scale = (d + 2) / 3
         c_1, c_mu = c_1 * scale, c_mu * scale
         if c_1 + c_mu > 1:
@@ -121,7 +127,8 @@ class GaussianState:
     ``p_sigma``, ``p_c (d,)``, ``g`` the generation and ``g_eigen`` that of the eigensystem; for
     two-point step-size adaptation, ``shift (d,)`` the last move of the mean ``m_k - m_{k-1}``
     (the next batch's first two samples test it; None: no test, e.g. before the first step or
-    with CSA) and ``s_tpa`` its smoothed rank difference."""
+    with CSA) and ``s_tpa`` its smoothed rank difference; ``L`` the lower Cholesky factor of ``C``
+    (full covariance; None: not computed yet), for the KL of the next step."""
 
     sigma: float
     C: np.ndarray
@@ -133,6 +140,7 @@ class GaussianState:
     g_eigen: int = 0
     shift: np.ndarray | None = None
     s_tpa: float = 0.0
+    L: np.ndarray | None = None
 
     @classmethod
     def initial(cls, sigma: float, d: int, *, diagonal: bool) -> "GaussianState":
@@ -175,16 +183,30 @@ def gaussian_kl(m0, S0, m1, S1) -> float:
             return math.inf
         r = S0 / S1
         return float(0.5 * (r.sum() + (dm * dm / S1).sum() - dm.size - np.log(r).sum()))
+    L0, L1 = _cholesky(S0), _cholesky(S1)
+    if L0 is None:
+        raise ValidationError("S0: not positive definite")
+    return math.inf if L1 is None else _kl_cholesky(dm, L0, L1)
+
+
+def _cholesky(S: np.ndarray) -> np.ndarray | None:
+    """The lower Cholesky factor of ``S``, None when ``S`` is not positive definite."""
     try:
-        L = np.linalg.cholesky(S1)
+        return np.linalg.cholesky(S)
     except np.linalg.LinAlgError:
+        return None
+
+
+def _kl_cholesky(dm: np.ndarray, L0: np.ndarray, L1: np.ndarray) -> float:
+    """``KL(N(m, L0 L0') || N(m + dm, L1 L1'))`` from lower Cholesky factors: with
+    ``[M, v] = L1^{-1} [L0, dm]`` (one triangular solve), ``tr(S1^{-1} S0) = ||M||_F^2``,
+    ``dm' S1^{-1} dm = ||v||^2`` and ``ln det S = 2 sum ln diag L``. (LAPACK's triangular solve
+    directly: scipy's wrapper costs more than the solve itself at d = 10.)"""
+    W, info = dtrtrs(L1, np.column_stack([L0, dm]), lower=1)
+    if info != 0:
         return math.inf
-    Li = np.linalg.solve(L, np.eye(dm.size))  # L^{-1}; S1^{-1} = Li' Li
-    A = Li @ S0 @ Li.T
-    v = Li @ dm
-    sign, logdet0 = np.linalg.slogdet(S0)
-    logdet1 = 2.0 * np.log(np.diag(L)).sum()
-    return float(0.5 * (np.trace(A) + v @ v - dm.size + logdet1 - logdet0))
+    log_ratio = np.log(np.diag(L1)).sum() - np.log(np.diag(L0)).sum()
+    return float(0.5 * ((W * W).sum() - dm.size) + log_ratio)
 
 
 # ----------------------------------------------------------------------------- sampler
@@ -329,11 +351,11 @@ class GaussianNaturalStep(StepSolver):
         gain = self._ranked_gain(batch.returns, w)
         if gain <= 0:  # no ranking: the mean stays (the loop keeps theta_k), sigma and C take their step
             new = (np.zeros(d),) + new[1:]
-        t, kl = self._within(m, s, new, radius)
+        t, kl, L = self._within(m, s, new, radius)
         if t == 0.0:
             return Proposal(theta=m, predicted_gain=0.0, kl=0.0, status=NONPOSITIVE_GAIN, n_inner=1, step_state=s,
                             at_boundary=True, message=f"no step of the distribution has KL <= {radius:g}")
-        m_t, new_t = self._along(m, s, new, k, t)
+        m_t, new_t = self._along(m, s, new, k, t, L)
         status = STEP_OK if gain > 0 else NONPOSITIVE_GAIN
         return Proposal(theta=m_t, predicted_gain=self.c_m * t * gain if gain > 0 else 0.0, kl=kl,
                         distance=float(np.linalg.norm(m_t - m)), status=status, n_inner=1, step_state=new_t,
@@ -389,9 +411,10 @@ class GaussianNaturalStep(StepSolver):
             return m_t, sigma, C
         return m_t, s.sigma * (sigma / s.sigma) ** t, (1 - t) * s.C + t * C
 
-    def _along(self, m, s: GaussianState, new, k: CMAConstants, t: float):
-        """The mean and the :class:`GaussianState` at fraction ``t`` of the step; the eigensystem is
-        recomputed every ``k.eigen_every`` generations (every one for the diagonal variant)."""
+    def _along(self, m, s: GaussianState, new, k: CMAConstants, t: float, L):
+        """The mean and the :class:`GaussianState` at fraction ``t`` of the step (``L`` the Cholesky
+        factor of its covariance); the eigensystem is recomputed every ``k.eigen_every``
+        generations (every one for the diagonal variant)."""
         m_t, sigma, C = self._point(m, s, new, t)
         p_sigma, p_c, s_tpa = new[3], new[4], new[5]
         shift = m_t - m if self.step_size == "tpa" and np.any(m_t != m) else None
@@ -399,8 +422,8 @@ class GaussianNaturalStep(StepSolver):
         if s.diagonal or g - s.g_eigen >= k.eigen_every:
             B, D = self._eigen(C, s)
             return m_t, GaussianState(sigma=sigma, C=C, B=B, D=D, p_sigma=p_sigma, p_c=p_c, g=g, g_eigen=g,
-                                      shift=shift, s_tpa=s_tpa)
-        return m_t, replace(s, sigma=sigma, C=C, p_sigma=p_sigma, p_c=p_c, g=g, shift=shift, s_tpa=s_tpa)
+                                      shift=shift, s_tpa=s_tpa, L=L)
+        return m_t, replace(s, sigma=sigma, C=C, p_sigma=p_sigma, p_c=p_c, g=g, shift=shift, s_tpa=s_tpa, L=L)
 
     @staticmethod
     def _eigen(C, s: GaussianState):
@@ -411,23 +434,30 @@ class GaussianNaturalStep(StepSolver):
             return s.B, s.D
         return B, np.sqrt(vals)
 
-    def _within(self, m, s: GaussianState, new, radius) -> tuple[float, float]:
-        """The largest ``t`` in ``(0, 1]`` with ``KL(N_k || N_t) <= radius`` (bisection), and that KL;
-        ``(0, 0)`` when even ``t = 2^-bisections`` exceeds the radius (no step is taken)."""
-        S0 = s.sigma ** 2 * s.C
+    def _within(self, m, s: GaussianState, new, radius) -> tuple[float, float, np.ndarray | None]:
+        """The largest ``t`` in ``(0, 1]`` with ``KL(N_k || N_t) <= radius`` (bisection), that KL and
+        the Cholesky factor of ``C_t`` (None for the diagonal variant); ``(0, 0, None)`` when even
+        ``t = 2^-bisections`` exceeds the radius (no step is taken)."""
+        if s.diagonal:
+            S0 = s.sigma ** 2 * s.C
+        else:  # the factor of C_k was computed with the last step (or is the identity's)
+            L0 = s.sigma * (s.L if s.L is not None else np.linalg.cholesky(s.C))
 
         def kl(t):
             m_t, sigma_t, C_t = self._point(m, s, new, t)
-            return gaussian_kl(m, S0, m_t, sigma_t ** 2 * C_t)
+            if s.diagonal:
+                return gaussian_kl(m, S0, m_t, sigma_t ** 2 * C_t), None
+            L_t = _cholesky(C_t)
+            return (math.inf if L_t is None else _kl_cholesky(m_t - m, L0, sigma_t * L_t)), L_t
 
-        full = kl(1.0)
+        full, L = kl(1.0)
         if full <= radius:
-            return 1.0, full
+            return 1.0, full, L
         lo, hi = 0.0, 1.0
         for _ in range(self.bisections):
             mid = 0.5 * (lo + hi)
-            if kl(mid) <= radius:
+            if kl(mid)[0] <= radius:
                 lo = mid
             else:
                 hi = mid
-        return (lo, kl(lo)) if lo > 0 else (0.0, 0.0)
+        return (lo, *kl(lo)) if lo > 0 else (0.0, 0.0, None)
