@@ -8,9 +8,10 @@ tests are not consulted). One repeat = one fresh optimizer; the reported figure 
 over repeats of (ask + tell seconds) / evaluations, and the ratios are against pycma.
 
 Solvers:
-    tr-cma        trustopt.TrustRegionCMA(x0, 1.0, seed=s), its defaults (full covariance and
-                  orthogonal sampling up to d = 100; the separable variant with i.i.d. samples above)
-    tr-cma-iid    the same with orthogonal=False (i.i.d. samples)
+    tr-cma        trustopt.TrustRegionCMA(x0, 1.0, seed=s), its defaults (orthogonal sampling up
+                  to d = 10, i.i.d. samples above; full covariance up to d = 100)
+    tr-cma-orth   the same with orthogonal=True
+    tr-cma-iid    the same with orthogonal=False
     pycma         cma.CMAEvolutionStrategy(x0, 1.0, {"seed": s + 1, "verbose": -9, "verb_log": 0,
                   "verb_disp": 0}) (no data files written: their I/O is not the algorithm's)
 
@@ -79,6 +80,7 @@ def time_pycma(d, iterations, seed):
 
 
 SOLVERS = {"tr-cma": lambda d, it, s: time_trustopt(d, it, s, None),
+           "tr-cma-orth": lambda d, it, s: time_trustopt(d, it, s, True),
            "tr-cma-iid": lambda d, it, s: time_trustopt(d, it, s, False),
            "pycma": time_pycma}
 

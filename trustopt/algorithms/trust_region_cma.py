@@ -20,12 +20,17 @@ from trustopt.components.acceptance import AlwaysAccept
 from trustopt.components.gaussian import GaussianNaturalStep, GaussianSampler
 from trustopt.components.radius import ConstantRadius
 
-__all__ = ["TrustRegionCMAOptions", "trust_region_cma", "DIAGONAL_ABOVE", "TPA_FROM"]
+__all__ = ["TrustRegionCMAOptions", "trust_region_cma", "DIAGONAL_ABOVE", "TPA_FROM", "ORTHOGONAL_UP_TO"]
 
 #: The dimension above which ``diagonal=None`` means the separable variant (Ros & Hansen 2008):
 #: there the full covariance's learning rate ``c_mu ~ mu_eff / d^2`` needs ``O(d^2)`` iterations
 #: to learn ``C`` and each sample costs ``O(d^2)``, while the diagonal costs ``O(d)``.
 DIAGONAL_ABOVE = 100
+
+#: The largest dimension in which ``orthogonal=None`` means orthogonal sampling: with
+#: ``lambda = 4 + floor(3 ln d) >= d`` a batch holds a full orthogonal frame, and BBOB measured a
+#: gain at d = 5 and 10 and a loss at d = 20 (see :class:`TrustRegionCMAOptions`).
+ORTHOGONAL_UP_TO = 10
 
 #: The dimension from which ``step_size=None`` means two-point step-size adaptation: CSA's path
 #: needs ``~ 1 / c_sigma ~ d / mu_eff`` iterations to respond, TPA reacts within a few.
@@ -45,11 +50,11 @@ class TrustRegionCMAOptions:
         orthogonal: the ``lambda`` directions ``z_i`` of a batch orthogonalized in blocks of ``d``
             (a Haar-random frame), each with the length of an independent ``N(0, I)`` vector, so
             that every ``z_i`` is still ``N(0, I)`` (Wang, Emmerich & Baeck 2014). Default None:
-            on for the full covariance, off for the separable variant. Measured: BBOB d = 10,
-            instances 1-5, seeds 0-2, BIPOP restarts: 0.784 of the targets with it, 0.768 without
-            (benchmarks/results/bbob_d10_i1-5_s*.json); d = 1000, sphere: the same evaluations
-            to 1e-8 either way, and the QR of each batch costs about 40% of the optimizer's time
-            (``benchmarks/bench_highdim.py``).
+            on up to :data:`ORTHOGONAL_UP_TO` dimensions, off above. Measured on BBOB (instances
+            1-5, BIPOP restarts; ``benchmarks/results/bbob_d*_i1-5_*.json``), share of targets
+            with / without it: d = 5 0.850 / 0.839, d = 10 0.783 / 0.768, d = 20 0.696 / 0.708;
+            d = 1000, sphere: the same evaluations to 1e-8 either way, and the QR of each batch
+            costs about 40% of the optimizer's time (``benchmarks/bench_highdim.py``).
         active: negative weights for the worst samples in the covariance update (Hansen 2016;
             pycma's default). Default True.
         c_m: the mean's learning rate, ``> 0``. Default 1.0 (Hansen 2016, Table 1).
@@ -93,7 +98,7 @@ def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: 
     d = theta0.size
     diagonal = d > DIAGONAL_ABOVE if o.diagonal is None else o.diagonal
     lam = default_popsize(d) if popsize is None else popsize
-    orthogonal = not diagonal if o.orthogonal is None else o.orthogonal
+    orthogonal = d <= ORTHOGONAL_UP_TO if o.orthogonal is None else o.orthogonal
     sampler = GaussianSampler(sigma0=sigma0, popsize=lam, diagonal=diagonal, orthogonal=orthogonal)
     step_size = o.step_size or ("tpa" if d >= TPA_FROM else "csa")
     step = GaussianNaturalStep(diagonal=diagonal, active=o.active, c_m=o.c_m, step_size=step_size)

@@ -7,7 +7,12 @@ constants of its Table 1); Akimoto, Nagata, Ono & Kobayashi 2010 and Ollivier, A
 step on the rank-based (quantile) expected fitness, so each step is a move of bounded KL
 divergence on the Gaussian family -- a trust-region step in STRO's sense whose radius is set by
 the learning rates ``c_m, c_1, c_mu`` and the step-size rule; Abdolmaleki et al. (NeurIPS 2015,
-GECCO 2017) bound that KL explicitly. Ros & Hansen 2008 for the separable (diagonal) variant.
+GECCO 2017) bound that KL explicitly. Ros & Hansen 2008 for the separable (diagonal) variant;
+Hansen 2008 ("CMA-ES with two-point step-size adaptation", arXiv:0805.0231) and Hansen, Atamna &
+Auger 2014 ("How to assess step-size adaptation mechanisms in randomised search", PPSN XIII)
+for two-point step-size adaptation, which reacts within a few iterations where CSA's path needs
+``~ d / mu_eff`` (the default in high dimension; ``c_tpa = 0.3`` is pycma's smoothing and
+``d_tpa = sqrt(d)`` the first damping its ``CMAAdaptSigmaTPA`` documents).
 
 One iteration (``lambda`` samples, ``mu`` best; all in ``y = (x - m) / sigma`` coordinates)::
 
@@ -16,6 +21,8 @@ One iteration (``lambda`` samples, ``mu`` best; all in ``y = (x - m) / sigma`` c
     m'    = m + c_m sigma <y>_w                                                (natural gradient of the mean)
     p_s'  = (1 - c_s) p_s + sqrt(c_s (2 - c_s) mu_eff) C^{-1/2} <y>_w
     sigma'= sigma exp((c_s / d_s) (||p_s'|| / E||N(0, I)|| - 1))             (cumulative step-size adaptation)
+      or, two-point adaptation (TPA), with y_1, y_2 = +-||z_1|| Delta / ||C^{-1/2} Delta|| (Delta = m - m_prev):
+    s'    = (1 - c_tpa) s + c_tpa (rank(x_2) - rank(x_1)) / (lambda - 1),  sigma' = sigma exp(s' / d_tpa)
     p_c'  = (1 - c_c) p_c + h_s sqrt(c_c (2 - c_c) mu_eff) <y>_w
     C'    = (1 + c_1 delta(h_s) - c_1 - c_mu sum_j w_j) C + c_1 p_c' p_c'^T
             + c_mu sum_i w_i^o y_{i:lambda} y_{i:lambda}^T                     (rank-one + active rank-mu)
@@ -83,7 +90,8 @@ class CMAConstants:
 def cma_constants(d: int, popsize: int, *, diagonal: bool = False) -> CMAConstants:
     """Hansen 2016's default constants for dimension ``d`` and ``lambda = popsize``; ``diagonal``:
     the separable variant, whose covariance learning rates are multiplied by ``(d + 2) / 3``
-    (Ros & Hansen 2008), capped so that ``c_1 + c_mu <= 1``."""
+    (Ros & Hansen 2008), capped so that ``c_1 + c_mu <= 1``, and whose ``c_c`` is pycma's
+    ``cc_sep`` ``(1 + 1/d + mu_eff/d) / (sqrt(d) + 1/d + 2 mu_eff/d)``."""
     lam = check_int(popsize, "popsize", 2)
     mu = lam // 2
     w = math.log((lam + 1) / 2) - np.log(np.arange(1, lam + 1))  # w'_i, positive for i <= mu
