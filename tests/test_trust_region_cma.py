@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -140,9 +141,13 @@ def test_converges_on_a_rotated_ill_conditioned_ellipsoid_within_its_budget():
 def test_the_separable_variant_is_chosen_by_dimension_and_converges():
     from trustopt.algorithms.trust_region_cma import DIAGONAL_ABOVE
 
+    from trustopt.algorithms.trust_region_cma import ORTHOGONAL_UP_TO
+
     big = TrustRegionCMA(np.ones(DIAGONAL_ABOVE + 1), 1.0, seed=0)
     small = TrustRegionCMA(np.ones(DIAGONAL_ABOVE), 1.0, seed=0)
     assert big.sampler.diagonal and big.method.step.diagonal and not small.sampler.diagonal
+    assert TrustRegionCMA(np.ones(ORTHOGONAL_UP_TO), 1.0, seed=0).sampler.orthogonal
+    assert not TrustRegionCMA(np.ones(ORTHOGONAL_UP_TO + 1), 1.0, seed=0).sampler.orthogonal
     r = minimize(lambda x: _ellipsoid(x, 1e4), np.full(200, 1.0), method="trust-region-cma", sigma0=1.0, seed=0,
                  maxfev=300000, options={"ftarget": 1e-8})
     assert r.fun <= 1e-8, r.message
@@ -201,7 +206,6 @@ def test_two_point_adaptation_tests_the_last_move_of_the_mean():
     np.testing.assert_allclose(y0, -y1, rtol=1e-12, atol=1e-15)
     u, v = s.z_of_y(y0[None])[0], s.z_of_y(s.shift[None])[0]
     np.testing.assert_allclose(u / np.linalg.norm(u), v / np.linalg.norm(v), rtol=1e-9, atol=1e-12)
-    sigma = opt.sigma()
     for forward_best, grows in ((True, True), (False, False)):
         trial = pickle.loads(pickle.dumps(opt))
         values = 10.0 + np.arange(len(X), dtype=float)
@@ -227,3 +231,19 @@ def test_two_point_adaptation_is_the_default_from_tpa_from_dimensions_and_is_fas
     assert nfev["tpa"] < 0.8 * nfev["csa"]
     with pytest.raises(ValidationError, match="^step_size: expected None, 'csa' or 'tpa'"):
         TrustRegionCMA(np.ones(3), 1.0, step_size="1/5")
+    # two test points in a batch of 2 or 3 leave (almost) no free samples: CSA then, and an error if asked
+    assert TrustRegionCMA(np.ones(TPA_FROM), 1.0, popsize=3).method.step.step_size == "csa"
+    with pytest.raises(ValidationError, match="^popsize: step_size='tpa' needs popsize >= 4"):
+        TrustRegionCMA(np.ones(5), 1.0, popsize=3, step_size="tpa")
+
+
+def test_the_smallest_populations_run_without_warnings():
+    """lambda = 2 or 3: mu_eff = 1 and c_mu = 0 (no rank-mu update); the constants stay finite."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for lam in (2, 3):
+            k = cma_constants(5, lam)
+            assert k.c_mu == 0 and np.all(np.isfinite(k.weights))
+            r = minimize(lambda x: float(x @ x), np.ones(5), method="trust-region-cma", sigma0=1.0, seed=0,
+                         options={"popsize": lam, "ftarget": 1e-8})
+            assert r.fun <= 1e-8, r.message

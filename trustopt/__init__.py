@@ -9,9 +9,9 @@ Entry points (imported lazily, so ``import trustopt`` stays cheap):
                       seed=None, callback=None, workers=1, options=None)
         black-box minimization with scipy's conventions, returns scipy.optimize.OptimizeResult;
         trustopt.plot_minimize(result or log path) draws the run
-    trustopt.ES / ARS / TRES / TrustRegionES
-        ask/tell optimizers, with their options dataclasses trustopt.ESOptions / ARSOptions /
-        TRESOptions / TrustRegionESOptions (trustopt.algorithms) and trustopt.MinimizeOptions
+    trustopt.TrustRegionCMA (minimize's default method) / TrustRegionES / ES / ARS / TRES
+        ask/tell optimizers, with their options dataclasses trustopt.TrustRegionCMAOptions /
+        TrustRegionESOptions / ESOptions / ARSOptions / TRESOptions (trustopt.algorithms) and trustopt.MinimizeOptions
         (trustopt.optimize; ``trustopt.minimize`` is always the function)
 
     trustopt.load_policy(run) -> (policy, env_id, arrays); policy.predict(obs, deterministic=True)

@@ -383,9 +383,10 @@ class TrustRegionES(_Named):
 
 
 class TrustRegionCMA(_Named):
-    """The KL trust-region method on a full-covariance Gaussian (CMA-ES's update as a natural-gradient
-    trust-region step; :func:`trustopt.algorithms.trust_region_cma.trust_region_cma`; options
-    :class:`TrustRegionCMAOptions`)."""
+    """The KL trust-region method on a Gaussian with a full covariance (a diagonal one above 100
+    dimensions): CMA-ES's update as a natural-gradient trust-region step;
+    :func:`trustopt.algorithms.trust_region_cma.trust_region_cma`; options
+    :class:`TrustRegionCMAOptions`."""
 
     algorithm, options_class = "trust-region-cma", TrustRegionCMAOptions
 

@@ -26,6 +26,7 @@ from trustopt._validation import (ValidationError, as_float_array, check_bool, c
 from trustopt.algorithms.ars import ARSOptions
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
+from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.asktell import (DEFAULT_METHOD, METHODS, STATUS_MESSAGES, AskTell, BoundsWarning, all_failed_message,
                               as_seed, status_of)
@@ -177,8 +178,9 @@ class MinimizeOptions:
     """Options of :func:`minimize` (the run, the restarts, the evaluation) and the method's hyperparameters.
 
     Fields:
-        popsize: evaluations per batch, an integer ``>= 2`` (rounded down to antithetic pairs,
-            plus the center point for the quadratic trust-region ES). Default None: the
+        popsize: evaluations per batch, an integer ``>= 2`` (for the noise-table methods
+            rounded down to antithetic pairs, plus the center point for the quadratic
+            trust-region ES; ``trust-region-cma`` takes it as it is). Default None: the
             method's default (``4 + floor(3 ln d)``, CMA-ES's default, Hansen 2016;
             ``2 d + 1`` for ``trust-region-es`` with the quadratic model).
         restarts: restarts with a larger population, an integer ``>= 0`` (IPOP, Auger & Hansen
@@ -212,9 +214,10 @@ class MinimizeOptions:
             :class:`EvaluationWarning` report it.
         verbose: 0 (default): silent; ``k >= 1``: one line every ``k`` batches and the final
             message, as pycma's ``verb_disp``: evaluations, iterations, restart, best and median f,
-            sigma, the radius parameter and the ratio ``r_k`` of the iteration the batch finished
-            (nan when it finished none: the trust-region ES evaluates a model batch at ``theta_k``
-            and a trial batch at the proposal, two batches per iteration).
+            sigma, the radius parameter, the ratio ``r_k`` and the KL of the iteration the batch
+            finished (the ratio is nan for ``trust-region-cma``, which has no ratio test, and
+            when the batch finished no iteration: the trust-region ES evaluates a model batch at
+            ``theta_k`` and a trial batch at the proposal, two batches per iteration).
         log: a path, or None (default): the CSV file written during the run, one row per batch
             (the columns of ``result.history``); :func:`plot_minimize` plots it.
     """
@@ -230,7 +233,7 @@ class MinimizeOptions:
     tolx: float = 1e-12
     tolfun: float = 1e-12
     maxiter: int | None = None
-    method_options: ESOptions | ARSOptions | TRESOptions | TrustRegionESOptions | None = None
+    method_options: TrustRegionCMAOptions | TrustRegionESOptions | ESOptions | ARSOptions | TRESOptions | None = None
     on_error: str = "raise"
     verbose: int = 0
     log: str | None = None
@@ -427,7 +430,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         ``first_exception`` (``"Type: message"`` or None), ``n_restarts``, ``popsize`` (of the
         last run), ``xmean``, ``sigma``, ``seed``, ``method`` and ``history`` (a dict of arrays,
         one entry per batch: :data:`HISTORY_COLUMNS`). ``status`` (:func:`trustopt.asktell.status_of`):
-        0 converged (ftarget/tolx/tolfun), 1 maxfev/maxiter, 2 callback, 3 every evaluation
+        0 converged (ftarget, tolx, tolfun; for ``trust-region-cma`` also tolflatfitness,
+        noeffectaxis, noeffectcoord), 1 maxfev/maxiter, 2 callback, 3 every evaluation
         failed (``success`` False, ``x = x0``, ``fun = inf``), 4 otherwise.
     """
     if not callable(fun):

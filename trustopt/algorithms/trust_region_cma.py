@@ -20,12 +20,18 @@ from trustopt.components.acceptance import AlwaysAccept
 from trustopt.components.gaussian import GaussianNaturalStep, GaussianSampler
 from trustopt.components.radius import ConstantRadius
 
-__all__ = ["TrustRegionCMAOptions", "trust_region_cma", "DIAGONAL_ABOVE", "TPA_FROM", "ORTHOGONAL_UP_TO"]
+__all__ = ["TrustRegionCMAOptions", "trust_region_cma", "DIAGONAL_ABOVE", "TPA_FROM", "TPA_MIN_POPSIZE",
+           "ORTHOGONAL_UP_TO"]
 
 #: The dimension above which ``diagonal=None`` means the separable variant (Ros & Hansen 2008):
 #: there the full covariance's learning rate ``c_mu ~ mu_eff / d^2`` needs ``O(d^2)`` iterations
 #: to learn ``C`` and each sample costs ``O(d^2)``, while the diagonal costs ``O(d)``.
 DIAGONAL_ABOVE = 100
+
+#: The smallest population with which ``step_size=None`` may mean two-point adaptation: its two
+#: test points take two samples of each batch, and with ``lambda = 2`` the search never leaves the
+#: line of the last move.
+TPA_MIN_POPSIZE = 4
 
 #: The largest dimension in which ``orthogonal=None`` means orthogonal sampling: with
 #: ``lambda = 4 + floor(3 ln d) >= d`` a batch holds a full orthogonal frame, and BBOB measured a
@@ -42,15 +48,18 @@ class TrustRegionCMAOptions:
     """Hyperparameters of the Gaussian KL trust-region method.
 
     Fields:
-        kl_radius: ``delta``, the cap on ``KL(N_k || N_{k+1})`` of one step, ``> 0``. Default None:
-            ``d``, above the KL of a regular step (about ``d / (2 mu_eff)`` for the mean plus the
-            covariance's share), so that it only shortens outlying steps.
+        kl_radius: ``delta``, the cap on ``KL(N_k || N_{k+1})`` of one step, ``> 0`` (a constant
+            radius: the learning rates are the trust region; Abdolmaleki et al. 2017 bound the
+            same KL). Default None: ``d``, above the KL of a regular step (about ``d / (2 mu_eff)``
+            for the mean plus the covariance's share), so that it only shortens outlying steps.
         diagonal: True: the separable variant (diagonal ``C``, Ros & Hansen 2008); False: full
-            ``C``. Default None: separable above :data:`DIAGONAL_ABOVE` dimensions.
+            ``C``. Default None: separable above ``DIAGONAL_ABOVE = 100`` dimensions, where the
+            full ``C`` learns in ``O(d^2)`` iterations at ``O(d^2)`` per sample (Ros & Hansen 2008;
+            measured in ``benchmarks/bench_highdim.py``).
         orthogonal: the ``lambda`` directions ``z_i`` of a batch orthogonalized in blocks of ``d``
             (a Haar-random frame), each with the length of an independent ``N(0, I)`` vector, so
             that every ``z_i`` is still ``N(0, I)`` (Wang, Emmerich & Baeck 2014). Default None:
-            on up to :data:`ORTHOGONAL_UP_TO` dimensions, off above. Measured on BBOB (instances
+            on up to ``ORTHOGONAL_UP_TO = 10`` dimensions, off above. Measured on BBOB (instances
             1-5, BIPOP restarts; ``benchmarks/results/bbob_d*_i1-5_*.json``), share of targets
             with / without it: d = 5 0.850 / 0.839, d = 10 0.783 / 0.768, d = 20 0.696 / 0.708;
             d = 1000, sphere: the same evaluations to 1e-8 either way, and the QR of each batch
@@ -60,8 +69,10 @@ class TrustRegionCMAOptions:
         c_m: the mean's learning rate, ``> 0``. Default 1.0 (Hansen 2016, Table 1).
         step_size: the step-size rule, ``"csa"`` (cumulative step-size adaptation, Hansen 2016) or
             ``"tpa"`` (two-point adaptation: the first two samples of a batch test the last move
-            of the mean, Hansen 2008; Hansen, Atamna & Auger 2014). Default None: ``"tpa"`` from
-            :data:`TPA_FROM` dimensions on (pycma's threshold), ``"csa"`` below.
+            of the mean, Hansen 2008; Hansen, Atamna & Auger 2014; it needs ``popsize >= 4``).
+            Default None: ``"tpa"`` from ``TPA_FROM = 300`` dimensions on (pycma's threshold;
+            d = 1000: the sphere to 1e-8 in 62,340 evaluations against 104,100 with CSA,
+            ``benchmarks/results/highdim_d1000.json``) when ``popsize >= 4``, ``"csa"`` otherwise.
     """
 
     kl_radius: float | None = None
@@ -100,7 +111,10 @@ def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: 
     lam = default_popsize(d) if popsize is None else popsize
     orthogonal = d <= ORTHOGONAL_UP_TO if o.orthogonal is None else o.orthogonal
     sampler = GaussianSampler(sigma0=sigma0, popsize=lam, diagonal=diagonal, orthogonal=orthogonal)
-    step_size = o.step_size or ("tpa" if d >= TPA_FROM else "csa")
+    if o.step_size == "tpa" and lam < TPA_MIN_POPSIZE:
+        raise ValidationError(f"popsize: step_size='tpa' needs popsize >= {TPA_MIN_POPSIZE} (two samples of each "
+                              f"batch test the last move of the mean), got {lam}")
+    step_size = o.step_size or ("tpa" if d >= TPA_FROM and lam >= TPA_MIN_POPSIZE else "csa")
     step = GaussianNaturalStep(diagonal=diagonal, active=o.active, c_m=o.c_m, step_size=step_size)
     radius = ConstantRadius(delta=float(d) if o.kl_radius is None else o.kl_radius)
     return search_method("trust-region-cma", problem, o, theta0=theta0, sampler=sampler, step=step,

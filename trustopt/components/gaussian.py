@@ -114,7 +114,9 @@ def cma_constants(d: int, popsize: int, *, diagonal: bool = False) -> CMAConstan
         c_1, c_mu = c_1 * scale, c_mu * scale
         if c_1 + c_mu > 1:
             c_1, c_mu = c_1 / (c_1 + c_mu), c_mu / (c_1 + c_mu)
-    alpha_neg = min(1 + c_1 / c_mu, 1 + 2 * mu_eff_neg / (mu_eff + 2), (1 - c_1 - c_mu) / (d * c_mu))
+    # c_mu = 0 (mu_eff = 1: lambda <= 3): no rank-mu update, so the active weights are unbounded by it
+    alpha_neg = min(math.inf if c_mu == 0 else 1 + c_1 / c_mu, 1 + 2 * mu_eff_neg / (mu_eff + 2),
+                    math.inf if c_mu == 0 else (1 - c_1 - c_mu) / (d * c_mu))
     weights = np.concatenate([pos / pos.sum(), alpha_neg * neg / np.abs(neg).sum() if neg.size else neg])
     weights.flags.writeable = False  # shared: the constants are cached per (d, lambda, diagonal)
     chi_n = math.sqrt(d) * (1 - 1 / (4 * d) + 1 / (21 * d * d))
