@@ -35,7 +35,7 @@ TPA_MIN_POPSIZE = 4
 
 #: The largest dimension in which ``orthogonal=None`` means orthogonal sampling: with
 #: ``lambda = 4 + floor(3 ln d) >= d`` a batch holds a full orthogonal frame, and BBOB measured a
-#: gain at d = 5 and 10 and a loss at d = 20 (see :class:`TrustRegionCMAOptions`).
+#: gain at d = 5 and 10 and a loss at d = 20 and 40 (see :class:`TrustRegionCMAOptions`).
 ORTHOGONAL_UP_TO = 10
 
 #: The dimension from which ``step_size=None`` means two-point step-size adaptation: CSA's path

@@ -70,7 +70,7 @@ class CMAConstants:
     ``mu_eff``; ``c_sigma``, ``d_sigma`` (step size); ``c_c``, ``c_1``, ``c_mu`` (covariance);
     ``chi_n = E||N(0, I_d)||``; ``eigen_every`` (generations between eigendecompositions,
     ``O(d^3)`` each, so that their cost per sample stays ``O(d^2)``); ``c_tpa``, ``d_tpa``
-    (two-point step-size adaptation: smoothing and damping, Hansen, Atamna & Auger 2014)."""
+    (two-point step-size adaptation: smoothing and damping, see the module docstring)."""
 
     weights: np.ndarray
     mu: int
