@@ -346,10 +346,10 @@ def test_a_checkpoint_of_another_version_is_refused_in_one_line(tmp_path, monkey
     import sys
     import types
 
-    from trustopt.train.run_folder import RunProgress
+    from trustopt.train.run_folder import CHECKPOINT_FORMAT, RunProgress
 
     msg = _refusal(tmp_path / "a", RunProgress(state=None))  # readable, but of the previous layout
-    assert "was written by another version of trustopt (checkpoint format 1, this version reads 2)" in msg
+    assert f"was written by another version of trustopt (checkpoint format 1, this version reads {CHECKPOINT_FORMAT})" in msg
     old = types.ModuleType("trustopt.train.pg_trainer")  # a class this version no longer has
 
     class _PGRun:

@@ -229,7 +229,7 @@ def test_two_point_adaptation_is_the_default_from_tpa_from_dimensions_and_is_fas
         assert r.fun <= 1e-8, r.message
         nfev[step_size] = r.nfev
     assert nfev["tpa"] < 0.8 * nfev["csa"]
-    with pytest.raises(ValidationError, match="^step_size: expected None, 'csa' or 'tpa'"):
+    with pytest.raises(ValidationError, match="^step_size: must be one of 'csa', 'tpa'"):
         TrustRegionCMA(np.ones(3), 1.0, step_size="1/5")
     # two test points in a batch of 2 or 3 leave (almost) no free samples: CSA then, and an error if asked
     assert TrustRegionCMA(np.ones(TPA_FROM), 1.0, popsize=3).method.step.step_size == "csa"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trustopt._validation import ValidationError, check_bool, check_positive
+from trustopt._validation import ValidationError, check_bool, check_choice, check_positive
 from trustopt.algorithms._search import default_popsize, resolve_options, search_method, search_start
 from trustopt.components.acceptance import AlwaysAccept
 from trustopt.components.gaussian import GaussianNaturalStep, GaussianSampler
@@ -91,8 +91,8 @@ class TrustRegionCMAOptions:
         if self.orthogonal is not None:
             check_bool(self.orthogonal, "orthogonal")
         check_positive(self.c_m, "c_m")
-        if self.step_size not in (None, "csa", "tpa"):
-            raise ValidationError(f"step_size: expected None, 'csa' or 'tpa', got {self.step_size!r}")
+        if self.step_size is not None:
+            check_choice(self.step_size, "step_size", ("csa", "tpa"))
 
 
 def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None = None,

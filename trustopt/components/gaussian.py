@@ -44,11 +44,12 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 from scipy.linalg.lapack import dtrtrs
 
-from trustopt._validation import ValidationError, check_bool, check_int, check_positive
+from trustopt._validation import ValidationError, check_bool, check_choice, check_int, check_positive
 from trustopt.components.search import Draw
 from trustopt.core.protocols import StepSolver
 from trustopt.core.types import NONPOSITIVE_GAIN, STEP_OK, Proposal
@@ -313,6 +314,18 @@ class GaussianSampler:
 # ----------------------------------------------------------------------------- the step
 
 
+class _FullStep(NamedTuple):
+    """The update at ``t = 1``: the ranked mean direction ``y_w`` and the next ``sigma``, ``C``,
+    paths and TPA sum (a shortened step interpolates between the current state and this)."""
+
+    y_w: np.ndarray
+    sigma: float
+    C: np.ndarray
+    p_sigma: np.ndarray
+    p_c: np.ndarray
+    s_tpa: float
+
+
 @dataclass(frozen=True, kw_only=True)
 class GaussianNaturalStep(StepSolver):
     """The natural-gradient step of ``N(m, sigma^2 C)`` on the ranked batch (see the module
@@ -331,7 +344,8 @@ class GaussianNaturalStep(StepSolver):
 
     Hyperparameters: ``diagonal`` (the separable variant), ``c_m`` (mean learning rate, 1:
     Hansen 2016), ``active`` (negative weights for the worst samples, True: Hansen 2016,
-    Appendix A; pycma's default), ``bisections`` (20).
+    Appendix A; pycma's default), ``step_size`` (``"csa"`` or ``"tpa"``, see the module
+    docstring), ``bisections`` (20).
     """
 
     diagonal: bool = False
@@ -343,8 +357,7 @@ class GaussianNaturalStep(StepSolver):
     def __post_init__(self):
         check_bool(self.diagonal, "diagonal")
         check_positive(self.c_m, "c_m")
-        if self.step_size not in ("csa", "tpa"):
-            raise ValidationError(f"step_size: expected 'csa' or 'tpa', got {self.step_size!r}")
+        check_choice(self.step_size, "step_size", ("csa", "tpa"))
         check_bool(self.active, "active")
         check_int(self.bisections, "bisections", 0)
 
@@ -360,7 +373,7 @@ class GaussianNaturalStep(StepSolver):
         new = self._update(s, k, w, y, np.asarray(batch.returns, dtype=np.float64))
         gain = self._ranked_gain(batch.returns, w)
         if gain <= 0:  # no ranking: the mean stays (the loop keeps theta_k), sigma and C take their step
-            new = (np.zeros(d),) + new[1:]
+            new = new._replace(y_w=np.zeros(d))
         t, kl, L = self._within(m, s, new, radius)
         if t == 0.0:
             return Proposal(theta=m, predicted_gain=0.0, kl=0.0, status=NONPOSITIVE_GAIN, n_inner=1, step_state=s,
@@ -371,9 +384,8 @@ class GaussianNaturalStep(StepSolver):
                         distance=float(np.linalg.norm(m_t - m)), status=status, n_inner=1, step_state=new_t,
                         at_boundary=t < 1.0, message="" if gain > 0 else "every value of the batch is equal")
 
-    def _update(self, s: GaussianState, k: CMAConstants, w: np.ndarray, y: np.ndarray, F: np.ndarray):
-        """``(y_w, sigma', C', p_sigma', p_c', s_tpa')`` of the full step (``t = 1``); ``F`` the batch's
-        values in the order drawn (TPA reads its first two)."""
+    def _update(self, s: GaussianState, k: CMAConstants, w: np.ndarray, y: np.ndarray, F: np.ndarray) -> _FullStep:
+        """The full step (``t = 1``); ``F`` the batch's values in the order drawn (TPA reads its first two)."""
         mu = k.mu
         y_w = w[:mu] @ y[:mu]
         z_w = s.inv_sqrt_C(y_w[None, :])[0]
@@ -401,7 +413,7 @@ class GaussianNaturalStep(StepSolver):
         else:
             C = decay * s.C + k.c_1 * np.outer(p_c, p_c) + k.c_mu * (y.T * wo) @ y
             C = 0.5 * (C + C.T)
-        return y_w, sigma, C, p_sigma, p_c, s_tpa
+        return _FullStep(y_w, sigma, C, p_sigma, p_c, s_tpa)
 
     @staticmethod
     def _ranked_gain(returns, w) -> float:
@@ -415,18 +427,17 @@ class GaussianNaturalStep(StepSolver):
     def _point(self, m, s: GaussianState, new, t: float):
         """``(m_t, sigma_t, C_t)`` at fraction ``t`` of the step: the mean and ``log sigma`` move by
         ``t`` times their full change, the covariance is ``(1 - t) C + t C'``."""
-        y_w, sigma, C = new[0], new[1], new[2]
-        m_t = m + t * self.c_m * s.sigma * y_w
+        m_t = m + t * self.c_m * s.sigma * new.y_w
         if t == 1.0:
-            return m_t, sigma, C
-        return m_t, s.sigma * (sigma / s.sigma) ** t, (1 - t) * s.C + t * C
+            return m_t, new.sigma, new.C
+        return m_t, s.sigma * (new.sigma / s.sigma) ** t, (1 - t) * s.C + t * new.C
 
     def _along(self, m, s: GaussianState, new, k: CMAConstants, t: float, L):
         """The mean and the :class:`GaussianState` at fraction ``t`` of the step (``L`` the Cholesky
         factor of its covariance); the eigensystem is recomputed every ``k.eigen_every``
         generations (every one for the diagonal variant)."""
         m_t, sigma, C = self._point(m, s, new, t)
-        p_sigma, p_c, s_tpa = new[3], new[4], new[5]
+        p_sigma, p_c, s_tpa = new.p_sigma, new.p_c, new.s_tpa
         shift = m_t - m if self.step_size == "tpa" and np.any(m_t != m) else None
         g = s.g + 1
         if s.diagonal or g - s.g_eigen >= k.eigen_every:

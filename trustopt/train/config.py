@@ -62,6 +62,8 @@ from dataclasses import dataclass
 
 from trustopt._validation import ValidationError, check_int
 from trustopt.algorithms._search import PAPER_POPSIZE
+from trustopt.algorithms.es import ESOptions
+from trustopt.algorithms.tres import TRESOptions
 
 __all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "ES_SIGMA", "PG_DEFAULTS",
            "config_from_dict"]
@@ -321,13 +323,9 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         n = c.n_directions or N
         fill = dict(n_directions=n, sigma=nu, lr=alpha, top_directions=min(b, n))
     elif c.algo == "tres":
-        from trustopt.algorithms.tres import TRESOptions
-
         o = TRESOptions(adapt=False)
         fill = dict(n_directions=PAPER_POPSIZE // 2, sigma=ES_SIGMA, lr=o.lr, lambda_=o.lambda_, K=o.K)
     else:  # es
-        from trustopt.algorithms.es import ESOptions
-
         o = ESOptions(adapt=False)
         fill = dict(n_directions=PAPER_POPSIZE // 2, sigma=ES_SIGMA, lr=o.value("lr"), l2=o.value("l2"),
                     optimizer=o.value("optimizer"))

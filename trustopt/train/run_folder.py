@@ -78,7 +78,7 @@ __all__ = [
 CHECKPOINT, POLICY, CONFIG, PROGRESS = "checkpoint.pkl", "policy.npz", "config.json", "progress.csv"
 BEST_POLICY = "best_policy.npz"
 #: The layout of the run state a checkpoint pickles; a checkpoint of another layout is refused.
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3
 #: Distributions whose versions a run records in config.json (``versions``).
 VERSIONED = ("trustopt", "numpy", "scipy", "numba", "mujoco", "gymnasium")
 #: Settings a resumed run may change: the budget, evaluation and the target decide when the run
@@ -332,7 +332,7 @@ def env_bounds(spec: EnvSpec) -> tuple[np.ndarray, np.ndarray]:
 
 def _evaluated_now(run: RunProgress) -> bool:
     """Whether the run's last evaluation is of its current iteration's policy."""
-    return run.last_eval is not None and getattr(run, "eval_iteration", None) == run.iteration
+    return run.last_eval is not None and run.eval_iteration == run.iteration
 
 
 def _policy_bytes(arrays: dict, config: TrainConfig, run: RunProgress) -> bytes:
