@@ -87,7 +87,7 @@ import cma
 from trustopt.optimize import minimize
 
 TARGETS = 10.0 ** np.arange(2.0, -8.0 - 1e-9, -0.2)  # 51 COCO targets, decreasing
-SOLVERS = ["tr-cma", "tr-cma-bipop", "tr-cma-bipop-orth", "tr-cma-ipop", "tr-es", "tr-es-ipop", "tr-es-coord", "tr-es-linear", "es", "ars", "tres", "cma", "cma-bipop"]
+SOLVERS = ["tr-cma", "tr-cma-bipop", "tr-cma-bipop-orth", "tr-cma-bipop-kl-ratio", "tr-cma-bipop-kl-0.15d", "tr-cma-ipop", "tr-es", "tr-es-ipop", "tr-es-coord", "tr-es-linear", "es", "ars", "tres", "cma", "cma-bipop"]
 REFERENCE = "cma-bipop"   # the solver the paired differences are taken against
 AUC_RANGE = (2.0, 4.0)    # log10(evaluations / d) range of the ECDF area
 N_BOOT = 10_000
@@ -116,9 +116,9 @@ class Tracked:
 
 def run_trustopt(f, problem, x0, budget, seed, method, restarts, extra):
     rng = np.random.default_rng(seed + 1)
-    fopt = problem.optimum.y
-    opts = {"ftarget": fopt + 1e-8, "restarts": restarts,
-            "restart_x0": lambda r: rng.uniform(-4, 4, problem.meta_data.n_variables), **extra}
+    fopt, d = problem.optimum.y, problem.meta_data.n_variables
+    extra = {k: v(d) if callable(v) else v for k, v in extra.items()}  # options that depend on d
+    opts = {"ftarget": fopt + 1e-8, "restarts": restarts, "restart_x0": lambda r: rng.uniform(-4, 4, d), **extra}
     minimize(f, x0, method=method, sigma0=2.0, maxfev=budget, seed=seed, options=opts)
 
 
@@ -146,6 +146,11 @@ _TRUSTOPT = {  # every option that a library default could change is spelled out
     "tr-cma-bipop": ("trust-region-cma", 9, {"regime": "bipop", "orthogonal": False}),
     "tr-cma-bipop-orth": ("trust-region-cma", 9, {"regime": "bipop", "orthogonal": True}),
     "tr-cma-ipop": ("trust-region-cma", 9, {"regime": "ipop", "orthogonal": False}),
+    # the KL radius's alternatives (orthogonal sampling as the d <= 10 default): STRO eq. 3.4 on a
+    # ratio test in ranks, and a constant radius that binds on the largest steps (a regular step's KL is about 0.12 d)
+    "tr-cma-bipop-kl-ratio": ("trust-region-cma", 9, {"regime": "bipop", "orthogonal": True, "radius_rule": "ratio"}),
+    "tr-cma-bipop-kl-0.15d": ("trust-region-cma", 9, {"regime": "bipop", "orthogonal": True,
+                                                      "kl_radius": lambda d: 0.15 * d}),
     "tr-es": ("trust-region-es", 0, {}),
     "tr-es-ipop": ("trust-region-es", 9, {"regime": "ipop"}),
     "tr-es-coord": ("trust-region-es", 9, {"regime": "ipop", "rotate": False}),

@@ -34,12 +34,12 @@ def _trajectory(f, x0, n_iter, seed=3, **kw):
     return asked, ranks, means
 
 
-@pytest.mark.parametrize("step_size", ["csa", "tpa"])
-def test_only_the_ranks_of_f_matter(step_size):
+@pytest.mark.parametrize("options", [{"step_size": "csa"}, {"step_size": "tpa"}, {"radius_rule": "ratio", "kl_radius": 1.0}])
+def test_only_the_ranks_of_f_matter(options):
     """The same trajectory, bit for bit, under the strictly increasing f -> exp(f / 100) - 7."""
     x0 = np.full(5, 2.0)
-    a = _trajectory(_ellipsoid, x0, 60, step_size=step_size)
-    b = _trajectory(lambda x: math.exp(_ellipsoid(x) / 1e6) - 7.0, x0, 60, step_size=step_size)
+    a = _trajectory(_ellipsoid, x0, 60, **options)
+    b = _trajectory(lambda x: math.exp(_ellipsoid(x) / 1e6) - 7.0, x0, 60, **options)
     assert all(np.array_equal(p, q) for p, q in zip(a[0], b[0]))
     assert all(np.array_equal(p, q) for p, q in zip(a[1], b[1]))
 
@@ -91,6 +91,37 @@ def test_every_step_honours_the_kl_radius():
         X = free.ask()
         free.tell(X, [_ellipsoid(x, 1e2) for x in X])
     assert max(r.kl for r in free.history) > radius  # the cap changed something
+
+
+def test_rank_gain_is_the_centered_mann_whitney_statistic_and_ignores_monotone_transforms():
+    from trustopt.components.acceptance import rank_gain
+
+    rng = np.random.default_rng(2)
+    a, b = rng.integers(0, 6, 9).astype(float), rng.integers(0, 6, 13).astype(float)  # with ties
+    pairs = (a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :])
+    assert rank_gain(a, b) == pytest.approx(pairs.mean() - 0.5, abs=1e-15)
+    assert rank_gain(np.exp(a) - 3, np.exp(b) - 3) == rank_gain(a, b)
+    assert rank_gain([5.0, 6.0], [1.0, 2.0, 3.0]) == 0.5 and rank_gain([1.0], [2.0]) == -0.5
+
+
+def test_the_ratio_radius_rule_adapts_the_kl_radius_and_every_step_honours_it():
+    """radius_rule="ratio": delta_k follows STRO eq. 3.4 on the rank ratio of the next batch,
+    within [1e-6, 1] * kl_radius, every step accepted, every KL within its delta_k; the trial
+    batch is the next model batch (one batch of evaluations per iteration, as the constant rule)."""
+    opt = TrustRegionCMA(np.full(6, 3.0), 1.0, seed=2, radius_rule="ratio", kl_radius=2.0)
+    for _ in range(120):
+        X = opt.ask()
+        opt.tell(X, [_ellipsoid(x, 1e2) for x in X])
+    h = opt.history
+    assert all(r.accepted for r in h) and opt.nfev == len(h) * opt.popsize + opt.popsize
+    assert all(r.kl <= r.radius * (1 + 1e-9) for r in h)
+    radii = np.array([r.radius for r in h])
+    assert radii.max() == 2.0 and radii.min() < 2.0 and np.all(radii >= 2e-6)
+    for a, b in zip(h[:-1], h[1:]):  # eq. 3.4 with (beta0, beta1) = (0.1, 0.5), factors 2, 1, 1/2
+        f = 2.0 if a.rho >= 0.5 else 1.0 if a.rho >= 0.1 else 0.5
+        assert b.radius == pytest.approx(min(max(f * a.radius, 2e-6), 2.0))
+    with pytest.raises(ValidationError, match="radius_rule"):
+        TrustRegionCMA(np.zeros(3), 1.0, radius_rule="ratios")
 
 
 def test_gaussian_kl_against_numerical_integration():

@@ -7,7 +7,9 @@ the ranking of the batch (the surrogate's only use of ``f``),
 :class:`~trustopt.components.gaussian.GaussianNaturalStep` (natural gradient on mean and
 covariance, cumulative step-size adaptation, the step shortened to ``KL <= delta``), every step
 accepted, and a constant KL radius ``delta`` (the learning rates are the trust region; the cap
-only bounds outliers). Restarts (IPOP, BIPOP) are :func:`trustopt.minimize`'s.
+only bounds outliers) or, with ``radius_rule="ratio"``, a radius set by STRO eq. 3.4 from a ratio
+test in ranks (:class:`~trustopt.components.acceptance.RankRatioTest`). Restarts (IPOP, BIPOP)
+are :func:`trustopt.minimize`'s.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from dataclasses import dataclass
 
 from trustopt._validation import ValidationError, check_bool, check_choice, check_positive
 from trustopt.algorithms._search import default_popsize, resolve_options, search_method, search_start
-from trustopt.components.acceptance import AlwaysAccept
+from trustopt.components.acceptance import AlwaysAccept, RankRatioTest
 from trustopt.components.gaussian import GaussianNaturalStep, GaussianSampler
-from trustopt.components.radius import ConstantRadius
+from trustopt.components.radius import ConstantRadius, RatioRadius
 
 __all__ = ["TrustRegionCMAOptions", "trust_region_cma", "DIAGONAL_ABOVE", "TPA_FROM", "TPA_MIN_POPSIZE",
            "ORTHOGONAL_UP_TO"]
@@ -52,6 +54,13 @@ class TrustRegionCMAOptions:
             radius: the learning rates are the trust region; Abdolmaleki et al. 2017 bound the
             same KL). Default None: ``d``, above the KL of a regular step (about ``d / (2 mu_eff)``
             for the mean plus the covariance's share), so that it only shortens outlying steps.
+            With ``radius_rule="ratio"``: the initial and largest radius.
+        radius_rule: ``"constant"`` (default: ``delta = kl_radius``) or ``"ratio"``: ``delta_k``
+            follows STRO eq. 3.4 (doubled when ``r_k >= 0.5``, kept when ``0.1 <= r_k < 0.5``,
+            halved otherwise; within ``[1e-6, 1] * kl_radius``) with ``r_k`` the ratio test in
+            ranks of :class:`~trustopt.components.acceptance.RankRatioTest` on the next batch
+            (every step is accepted, so it costs no evaluation). Measured on BBOB (README,
+            "the KL radius"): not better than the constant radius, hence not the default.
         diagonal: True: the separable variant (diagonal ``C``, Ros & Hansen 2008); False: full
             ``C``. Default None: separable above ``DIAGONAL_ABOVE = 100`` dimensions, where the
             full ``C`` learns in ``O(d^2)`` iterations at ``O(d^2)`` per sample (Ros & Hansen 2008;
@@ -81,10 +90,12 @@ class TrustRegionCMAOptions:
     active: bool = True
     c_m: float = 1.0
     step_size: str | None = None
+    radius_rule: str = "constant"
 
     def __post_init__(self):
         if self.kl_radius is not None:
             check_positive(self.kl_radius, "kl_radius")
+        check_choice(self.radius_rule, "radius_rule", ("constant", "ratio"))
         if self.diagonal is not None:
             check_bool(self.diagonal, "diagonal")
         check_bool(self.active, "active")
@@ -116,6 +127,12 @@ def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: 
                               f"batch test the last move of the mean), got {lam}")
     step_size = o.step_size or ("tpa" if d >= TPA_FROM and lam >= TPA_MIN_POPSIZE else "csa")
     step = GaussianNaturalStep(diagonal=diagonal, active=o.active, c_m=o.c_m, step_size=step_size)
-    radius = ConstantRadius(delta=float(d) if o.kl_radius is None else o.kl_radius)
+    delta = float(d) if o.kl_radius is None else o.kl_radius
+    if o.radius_rule == "ratio":  # STRO eq. 3.4 with the ES family's factors (RatioTestOptions: 2, 1, 1/2)
+        acceptance = RankRatioTest()
+        radius = RatioRadius(delta0=delta, beta0=0.1, beta1=0.5, gamma1=2.0, gamma2=1.0, gamma3=0.5,
+                             delta_min=1e-6 * delta, delta_max=delta)
+    else:
+        acceptance, radius = AlwaysAccept(), ConstantRadius(delta=delta)
     return search_method("trust-region-cma", problem, o, theta0=theta0, sampler=sampler, step=step,
-                         acceptance=AlwaysAccept(), radius_rule=radius)
+                         acceptance=acceptance, radius_rule=radius)

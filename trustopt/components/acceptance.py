@@ -12,16 +12,22 @@ CG breakdown, failed line search); a rule sees only sound proposals.
   trial (mandatory acceptance, eq. 4.13).
 * :class:`FreshRatioTest` -- the ratio test of the evolution-strategy family: a fresh batch at
   the trial point decides, and a rejection draws a fresh model batch (STRO Alg. 3.1).
+* :class:`RankRatioTest` -- the ratio test in ranks of a rank-based search distribution: the
+  trial batch against the model batch (a Mann-Whitney statistic) over the step's predicted
+  ranked gain; every step accepted, so only the radius follows ``r_k``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from trustopt._validation import ValidationError, as_float_array, check_nonnegative
 from trustopt.core.types import ACCEPT, FORCE_BEST, REJECT, REJECT_MERGE, Decision
 
-__all__ = ["AlwaysAccept", "ImprovementWithinRadius", "RatioTest", "FreshRatioTest", "stro_ratio"]
+__all__ = ["AlwaysAccept", "ImprovementWithinRadius", "RatioTest", "FreshRatioTest", "RankRatioTest", "stro_ratio",
+           "rank_gain"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,3 +156,40 @@ class FreshRatioTest:
         else:
             rho = stro_ratio(trial_batch.eta, batch.eta, std, proposal.predicted_gain)
         return Decision(action=ACCEPT if rho >= self.beta0 else REJECT, rho=rho)
+
+
+def rank_gain(F_trial, F_model) -> float:
+    """``P(F_trial > F_model) - 1/2`` over every pair of a trial and a model value (ties count
+    1/2): the Mann-Whitney statistic of the two batches, centered, in ``[-1/2, 1/2]``. It is
+    unchanged by any strictly increasing transformation of ``F``. ``O((n + m) log m)``."""
+    a = np.asarray(F_trial, dtype=np.float64)
+    b = np.sort(np.asarray(F_model, dtype=np.float64))
+    below = np.searchsorted(b, a, side="left")
+    at_or_below = np.searchsorted(b, a, side="right")
+    return float((below.sum() + 0.5 * (at_or_below - below).sum()) / (a.size * b.size) - 0.5)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RankRatioTest:
+    """STRO's ratio (eq. 3.2) in rank units, for a search distribution whose step uses only the
+    ranking of ``F`` (:class:`~trustopt.components.gaussian.GaussianNaturalStep`)::
+
+        r_k = rank_gain(F(trial batch), F(model batch)) / predicted_gain
+
+    with the actual gain :func:`rank_gain` (how much the batch drawn from the proposed
+    distribution outranks the model batch) and the step's predicted gain in the same units (the
+    weighted centered rank of the selected samples, ``c_m t sum_i w_i u_i``). Like the step, the
+    ratio is invariant to strictly increasing transformations of ``F``.
+
+    Every step is accepted (``rho`` only feeds the radius rule, e.g. STRO eq. 3.4): the trial
+    batch is then the next model batch (STRO Alg. 4.3 line 8), so the test costs no evaluation.
+    A non-positive predicted gain gives ``rho = nan`` (the radius rule's "failure" branch).
+    No hyperparameters.
+    """
+
+    needs_trial_batch = True
+
+    def decide(self, proposal, batch, trial_batch, n_rejections) -> Decision:
+        pred = float(proposal.predicted_gain)
+        rho = rank_gain(trial_batch.returns, batch.returns) / pred if pred > 0 else float("nan")
+        return Decision(action=ACCEPT, rho=rho)
