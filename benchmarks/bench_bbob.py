@@ -88,7 +88,7 @@ from trustopt.optimize import minimize
 
 TARGETS = 10.0 ** np.arange(2.0, -8.0 - 1e-9, -0.2)  # 51 COCO targets, decreasing
 SOLVERS = ["tr-cma", "tr-cma-bipop", "tr-cma-bipop-orth", "tr-cma-bipop-kl-ratio", "tr-cma-bipop-kl-0.15d", "tr-cma-ipop", "tr-es", "tr-es-ipop", "tr-es-coord", "tr-es-linear", "es", "ars", "tres", "cma", "cma-bipop"]
-REFERENCE = "cma-bipop"   # the solver the paired differences are taken against
+REFERENCE = "cma-bipop"   # the solver the paired differences are taken against (--reference)
 AUC_RANGE = (2.0, 4.0)    # log10(evaluations / d) range of the ECDF area
 N_BOOT = 10_000
 
@@ -209,9 +209,9 @@ def _boot(v, rng):
     return float(v.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def summarize(records):
+def summarize(records, reference=REFERENCE):
     """Per dimension and solver: share, auc, auc0 with CIs, the paired difference against
-    :data:`REFERENCE`, and the per-function counts; a JSON-ready dict."""
+    ``reference`` (``vs_<reference>``), and the per-function counts; a JSON-ready dict."""
     out = {}
     dims = sorted({r["d"] for r in records})
     for d in dims:
@@ -229,15 +229,15 @@ def summarize(records):
             if anytime:
                 e["auc"] = _boot(_per_run(rs, "auc"), rng)
                 e["auc0"] = _boot(_per_run(rs, "auc0"), rng)
-            if s != REFERENCE and REFERENCE in by:
-                common = sorted(set(by[s]) & set(by[REFERENCE]))
+            if s != reference and reference in by:
+                common = sorted(set(by[s]) & set(by[reference]))
                 if common:
                     a = [by[s][k] for k in common]
-                    b = [by[REFERENCE][k] for k in common]
-                    e["vs_" + REFERENCE] = {"runs": len(common),
+                    b = [by[reference][k] for k in common]
+                    e["vs_" + reference] = {"runs": len(common),
                                             "share_diff": _boot(_per_run(a, "share") - _per_run(b, "share"), rng)}
                     if anytime and all("hits" in r for r in b):
-                        e["vs_" + REFERENCE]["auc_diff"] = _boot(_per_run(a, "auc") - _per_run(b, "auc"), rng)
+                        e["vs_" + reference]["auc_diff"] = _boot(_per_run(a, "auc") - _per_run(b, "auc"), rng)
             e["per_function"] = {str(fid): {"reached": int(sum(r["reached"] for r in rs if r["fid"] == fid)),
                                             "of": len(TARGETS) * sum(r["fid"] == fid for r in rs)}
                                  for fid in sd["functions"]}
@@ -262,9 +262,10 @@ def print_summary(summary):
             auc0 = _ci(e["auc0"]) if "auc0" in e else "-"
             print(f"  {s:18s} {e['runs']:5d}  {_ci(e['share']):>26s}  {auc:>26s}  {auc0:>26s}  {e['seconds']:7.0f}")
         for s, e in sd["solvers"].items():
-            v = e.get("vs_" + REFERENCE)
+            v = next((e[k] for k in e if k.startswith("vs_")), None)
             if v:
-                line = f"  {s:18s} - {REFERENCE} (paired, {v['runs']} runs): share {_ci(v['share_diff'])}"
+                ref = next(k for k in e if k.startswith("vs_"))[3:]
+                line = f"  {s:18s} - {ref} (paired, {v['runs']} runs): share {_ci(v['share_diff'])}"
                 if "auc_diff" in v:
                     line += f"   area {_ci(v['auc_diff'])}"
                 print(line)
@@ -360,12 +361,14 @@ def main(argv=None):
                     help="summarize the records of these --json files instead of running")
     ap.add_argument("--summary", default=None, help="write the summary to this JSON file")
     ap.add_argument("--plot", default=None, help="ECDF plot (PNG); '{d}' in the name: one file per dimension")
+    ap.add_argument("--reference", default=REFERENCE, choices=SOLVERS,
+                    help=f"the solver paired differences are taken against (default {REFERENCE})")
     a = ap.parse_args(argv)
     if a.load:
         records = load(a.load)
     else:
         records = run(a)
-    summary = summarize(records)
+    summary = summarize(records, a.reference)
     print_summary(summary)
     if a.summary:
         with open(a.summary, "w") as fh:
