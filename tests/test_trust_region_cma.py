@@ -281,17 +281,18 @@ def test_the_smallest_populations_run_without_warnings():
 
 
 def test_csa_damping_grows_with_the_population_above_the_default_only():
-    """d_sigma: Hansen 2016's up to lambda_0 = 4 + floor(3 ln d); above it, at least
-    (1 + c_sigma) min(3, sqrt(lambda / lambda_0)), and never below Hansen's."""
-    from trustopt.components.gaussian import large_population_damping
+    """d_sigma: Hansen 2016's up to lambda_0 = 4 + floor(3 ln d) and below 20 dimensions; above,
+    at least (1 + c_sigma) min(3, sqrt(lambda / lambda_0)), and never below Hansen's."""
+    from trustopt.components.gaussian import LARGE_POPULATION_DAMPING_FROM, large_population_damping
 
-    for d in (5, 10, 40, 200):
+    for d in (5, 10, LARGE_POPULATION_DAMPING_FROM, 40, 200):
         lam0 = 4 + int(3 * math.log(d))
         for lam in (lam0 // 2 + 1, lam0, 2 * lam0, 8 * lam0, 100 * lam0):
             k = cma_constants(d, lam)
             hansen = 1 + 2 * max(0.0, math.sqrt((k.mu_eff - 1) / (d + 1)) - 1) + k.c_sigma
             factor = large_population_damping(d, lam)
-            assert factor == (1.0 if lam <= lam0 else min(3.0, math.sqrt(lam / lam0)))
+            raised = lam > lam0 and d >= LARGE_POPULATION_DAMPING_FROM
+            assert factor == (min(3.0, math.sqrt(lam / lam0)) if raised else 1.0)
             assert k.d_sigma == max(hansen, (1 + k.c_sigma) * factor)
     assert cma_constants(40, 120).d_sigma == pytest.approx(4.08, abs=0.01)
 
