@@ -3,12 +3,16 @@ this folder, which run as ``python benchmarks/<script>.py`` with this folder on 
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 
 
+@functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """The commit of the tree that ran, and whether trustopt/ had uncommitted changes."""
+    """The commit of the tree that ran, and whether trustopt/ had uncommitted changes, as they were
+    when this module was imported (the start of the benchmark: a long run's results are written
+    at its end, possibly after later commits)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
@@ -18,3 +22,6 @@ def code_version() -> str:
         return f"{head}{' + uncommitted changes in trustopt/' if dirty else ''}"
     except OSError:
         return "unknown"
+
+
+code_version()  # recorded at import: the tree the benchmark started from
