@@ -281,11 +281,11 @@ def test_the_smallest_populations_run_without_warnings():
 
 
 def test_csa_damping_grows_with_the_population_above_the_default_only():
-    """d_sigma: Hansen 2016's up to lambda_0 = 4 + floor(3 ln d) and below 20 dimensions; above,
+    """d_sigma: Hansen 2016's up to lambda_0 = 4 + floor(3 ln d) and below 40 dimensions; above,
     at least (1 + c_sigma) min(3, sqrt(lambda / lambda_0)), and never below Hansen's."""
     from trustopt.components.gaussian import LARGE_POPULATION_DAMPING_FROM, large_population_damping
 
-    for d in (5, 10, LARGE_POPULATION_DAMPING_FROM, 40, 200):
+    for d in (5, 10, 20, LARGE_POPULATION_DAMPING_FROM, 200):
         lam0 = 4 + int(3 * math.log(d))
         for lam in (lam0 // 2 + 1, lam0, 2 * lam0, 8 * lam0, 100 * lam0):
             k = cma_constants(d, lam)
