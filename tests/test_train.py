@@ -182,7 +182,7 @@ def test_config_validation_and_paper_defaults():
     ars = resolve_config(TrainConfig(env_id="HalfCheetah-v5", algo="ars"))
     assert (ars.lr, ars.sigma, ars.n_directions, ars.top_directions) == (0.02, 0.03, 32, 4)  # Mania et al. Table 9
     tres = resolve_config(TrainConfig(env_id="Swimmer-v5", algo="tres"))
-    assert (tres.lambda_, tres.K, tres.sigma) == (14.0, 15, 0.02)  # TRES Fig. 3-4; OpenAI ES sigma
+    assert (tres.lambda_, tres.K, tres.sigma) == (14.0, 15, 0.03)  # TRES Fig. 3-4; sigma measured (TRES_SIGMA)
     es = resolve_config(TrainConfig(env_id="Ant-v5", algo="es"))
     assert (es.lr, es.l2, es.optimizer, es.n_directions) == (0.01, 0.005, "adam", 16)
     # TRES and ES: one configuration for every task (no per-task table), the factories' paper mode
