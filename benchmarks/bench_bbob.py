@@ -87,7 +87,8 @@ import cma
 from trustopt.optimize import minimize
 
 TARGETS = 10.0 ** np.arange(2.0, -8.0 - 1e-9, -0.2)  # 51 COCO targets, decreasing
-SOLVERS = ["tr-cma", "tr-cma-bipop", "tr-cma-bipop-orth", "tr-cma-bipop-kl-ratio", "tr-cma-bipop-kl-0.15d", "tr-cma-ipop", "tr-es", "tr-es-ipop", "tr-es-coord", "tr-es-linear", "es", "ars", "tres", "cma", "cma-bipop"]
+SOLVERS = ["tr-cma", "tr-cma-bipop", "tr-cma-bipop-orth", "tr-cma-bipop-kl-ratio", "tr-cma-bipop-kl-0.15d",
+           "tr-cma-ipop", "tr-es", "tr-es-ipop", "tr-es-coord", "tr-es-linear", "es", "ars", "tres", "cma", "cma-bipop"]
 REFERENCE = "cma-bipop"   # the solver the paired differences are taken against (--reference)
 AUC_RANGE = (2.0, 4.0)    # log10(evaluations / d) range of the ECDF area
 N_BOOT = 10_000

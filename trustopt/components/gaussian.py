@@ -93,10 +93,12 @@ class CMAConstants:
 LARGE_POPULATION_DAMPING_MAX = 3.0
 
 #: The dimension from which :func:`large_population_damping` raises CSA's damping. Measured on
-#: BBOB (instances 1-5, BIPOP, share of targets with / without it): d = 40 0.654 / 0.641 (pycma
-#: 0.658; the sharp ridge f13 247 / 180 of 255), d = 20 0.696 / 0.709 (3 seeds), d = 10 0.759 /
-#: 0.788 (seed 0), d = 5 0.838 / 0.850 (2 seeds): below 40 dimensions the faster decrease of
-#: ``sigma`` pays, mostly on the rotated Rastrigin f15 (d = 20: 161 / 312 of 765).
+#: BBOB (instances 1-5, BIPOP, share of targets with / without it): d = 40 0.654 / 0.641 (seed 0,
+#: pycma 0.658; the sharp ridge f13 247 / 180 of 255; seeds 0-1: 0.662, pycma 0.660), d = 20
+#: 0.696 / 0.709 (3 seeds), d = 10 0.759 / 0.788 (seed 0), d = 5 0.838 / 0.850 (2 seeds): below 40
+#: dimensions the faster decrease of ``sigma`` pays, mostly on the rotated Rastrigin f15 (d = 20:
+#: 161 / 312 of 765). Above 40 dimensions it applies unmeasured (BIPOP restarts of the separable
+#: variant up to 300 dimensions; two-point adaptation does not use ``d_sigma``).
 LARGE_POPULATION_DAMPING_FROM = 40
 
 
