@@ -3,7 +3,8 @@
 ``REGISTRY`` maps a name to a factory ``factory(problem, *, exact=False, **hyperparameters) -> Method``:
 the policy-gradient family (vpg npg trpo ppo trefree stro) and the ES family (es ars tres
 trust-region-es), each the only place its defaults live.
-Users add their own compositions with :func:`register`.
+Users add their own compositions with :func:`register`. :data:`PAPER_POPSIZE`: the population of
+the ES family's paper mode when none is given (16 antithetic pairs, measured).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Callable
 
 from trustopt._validation import ValidationError
+from trustopt.algorithms._search import PAPER_POPSIZE
 from trustopt.algorithms.ars import ars
 from trustopt.algorithms.es import es
 from trustopt.algorithms.npg import npg
@@ -24,7 +26,7 @@ from trustopt.algorithms.trpo import trpo
 from trustopt.algorithms.vpg import vpg
 
 __all__ = ["REGISTRY", "register", "get", "vpg", "npg", "trpo", "ppo", "trefree", "stro", "es", "ars", "tres",
-           "trust_region_es", "trust_region_cma", "ES_FAMILY"]
+           "trust_region_es", "trust_region_cma", "ES_FAMILY", "PAPER_POPSIZE"]
 
 REGISTRY: dict[str, Callable] = {}
 

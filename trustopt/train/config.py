@@ -24,7 +24,7 @@ Sources of the defaults
   :class:`~trustopt.algorithms.tres.TRESOptions` (clip ``lambda_ = 14``, ``K = 15`` epochs, step
   ``lr * sigma^2`` with ``lr = 1``); ES (Salimans et al. 2017, OpenAI's starter code):
   :class:`~trustopt.algorithms.es.ESOptions` (Adam, step 0.01, L2 0.005) -- and the paper mode's
-  population :data:`~trustopt.algorithms._search.PAPER_POPSIZE` (``N = 16`` antithetic pairs on
+  population :data:`~trustopt.algorithms.PAPER_POPSIZE` (``N = 16`` antithetic pairs on
   every task: measured, see there). Linear policies initialized at zero, antithetic sampling,
   survival-bonus removal, centered ranks and state normalization (TRES sec. "Experimental
   Settings"). ES: ``sigma = 0.02`` on every task (OpenAI's ES starter code, MuJoCo configs).
@@ -62,7 +62,7 @@ import math
 from dataclasses import dataclass
 
 from trustopt._validation import ValidationError, check_int
-from trustopt.algorithms._search import PAPER_POPSIZE
+from trustopt.algorithms import PAPER_POPSIZE
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
 
