@@ -263,10 +263,8 @@ def print_summary(summary):
             auc0 = _ci(e["auc0"]) if "auc0" in e else "-"
             print(f"  {s:18s} {e['runs']:5d}  {_ci(e['share']):>26s}  {auc:>26s}  {auc0:>26s}  {e['seconds']:7.0f}")
         for s, e in sd["solvers"].items():
-            v = next((e[k] for k in e if k.startswith("vs_")), None)
-            if v:
-                ref = next(k for k in e if k.startswith("vs_"))[3:]
-                line = f"  {s:18s} - {ref} (paired, {v['runs']} runs): share {_ci(v['share_diff'])}"
+            for key, v in ((k, e[k]) for k in e if k.startswith("vs_")):
+                line = f"  {s:18s} - {key[3:]} (paired, {v['runs']} runs): share {_ci(v['share_diff'])}"
                 if "auc_diff" in v:
                     line += f"   area {_ci(v['auc_diff'])}"
                 print(line)

@@ -19,7 +19,6 @@ does not set ratio-test fields it would ignore.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
@@ -30,6 +29,7 @@ import numpy as np
 from trustopt._validation import ValidationError, as_float_array, check_bool, check_int, check_positive
 from trustopt.components.acceptance import AlwaysAccept, FreshRatioTest
 from trustopt.components.distances import Euclidean
+from trustopt.components.gaussian import cma_popsize
 from trustopt.components.radius import ConstantRadius, RatioRadius
 from trustopt.components.search import GaussianSearch, PerturbationSampler
 from trustopt.components.surrogates import ImportanceSampled
@@ -152,7 +152,7 @@ PAPER_POPSIZE = 32
 def default_popsize(d: int, adapt: bool = True) -> int:
     """The population when none is given: ``4 + floor(3 ln d)`` in the adaptive (black-box) mode
     (CMA-ES's default population, Hansen 2016); :data:`PAPER_POPSIZE` in the paper mode."""
-    return 4 + int(3 * math.log(d)) if adapt else PAPER_POPSIZE
+    return cma_popsize(d) if adapt else PAPER_POPSIZE
 
 
 def n_pairs(popsize, default: int) -> int:

@@ -14,13 +14,14 @@ are :func:`trustopt.minimize`'s.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from trustopt._validation import ValidationError, check_bool, check_choice, check_positive
-from trustopt.algorithms._search import default_popsize, resolve_options, search_method, search_start
+from trustopt.algorithms._search import (RatioTestOptions, default_popsize, ratio_radius, resolve_options,
+                                         search_method, search_start)
 from trustopt.components.acceptance import AlwaysAccept, RankRatioTest
 from trustopt.components.gaussian import GaussianNaturalStep, GaussianSampler
-from trustopt.components.radius import ConstantRadius, RatioRadius
+from trustopt.components.radius import ConstantRadius
 
 __all__ = ["TrustRegionCMAOptions", "trust_region_cma", "DIAGONAL_ABOVE", "TPA_FROM", "TPA_MIN_POPSIZE",
            "ORTHOGONAL_UP_TO"]
@@ -131,10 +132,9 @@ def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: 
     step_size = o.step_size or ("tpa" if d >= TPA_FROM and lam >= TPA_MIN_POPSIZE else "csa")
     step = GaussianNaturalStep(diagonal=diagonal, active=o.active, c_m=o.c_m, step_size=step_size)
     delta = float(d) if o.kl_radius is None else o.kl_radius
-    if o.radius_rule == "ratio":  # STRO eq. 3.4 with the ES family's factors (RatioTestOptions: 2, 1, 1/2)
+    if o.radius_rule == "ratio":  # STRO eq. 3.4 with the ES family's thresholds and factors, at most delta
         acceptance = RankRatioTest()
-        radius = RatioRadius(delta0=delta, beta0=0.1, beta1=0.5, gamma1=2.0, gamma2=1.0, gamma3=0.5,
-                             delta_min=1e-6 * delta, delta_max=delta)
+        radius = replace(ratio_radius(RatioTestOptions(), delta), delta_min=1e-6 * delta, delta_max=delta)
     else:
         acceptance, radius = AlwaysAccept(), ConstantRadius(delta=delta)
     return search_method("trust-region-cma", problem, o, theta0=theta0, sampler=sampler, step=step,

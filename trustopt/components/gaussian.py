@@ -56,8 +56,8 @@ from trustopt.core.protocols import StepSolver
 from trustopt.core.types import NONPOSITIVE_GAIN, STEP_OK, Proposal
 from trustopt.noise import orthogonal_directions
 
-__all__ = ["GaussianState", "CMAConstants", "cma_constants", "large_population_damping", "gaussian_kl",
-           "GaussianSampler", "GaussianNaturalStep"]
+__all__ = ["GaussianState", "CMAConstants", "cma_popsize", "cma_constants", "large_population_damping",
+           "gaussian_kl", "GaussianSampler", "GaussianNaturalStep"]
 
 
 # ----------------------------------------------------------------------------- constants (Hansen 2016, Table 1)
@@ -86,6 +86,11 @@ class CMAConstants:
     eigen_every: int
     c_tpa: float
     d_tpa: float
+
+
+def cma_popsize(d: int) -> int:
+    """CMA-ES's default population ``lambda_0 = 4 + floor(3 ln d)`` (Hansen 2016, Table 1)."""
+    return 4 + int(3 * math.log(d))
 
 
 #: The cap of :func:`large_population_damping` (pycma issue #231: its author's change slows CSA by
@@ -118,8 +123,7 @@ def large_population_damping(d: int, popsize: int) -> float:
     converge early at ``1e-6 .. 5e-2``; BBOB as a whole: :data:`LARGE_POPULATION_DAMPING_FROM`."""
     if d < LARGE_POPULATION_DAMPING_FROM:
         return 1.0
-    lam0 = 4 + int(3 * math.log(d))
-    return min(LARGE_POPULATION_DAMPING_MAX, math.sqrt(max(1.0, popsize / lam0)))
+    return min(LARGE_POPULATION_DAMPING_MAX, math.sqrt(max(1.0, popsize / cma_popsize(d))))
 
 
 @functools.lru_cache(maxsize=64)
