@@ -11,7 +11,11 @@ above it.
 
 Thresholds and the papers' figures (:data:`THRESHOLDS`): TRES paper Table 1 (Liu et al. 2019:
 timesteps averaged over 6 seeds, -v1 environments) and ARS paper Table 1 (Mania et al. 2018:
-episodes of ARS V2-t, as quoted by this repository's issue tracker). Both papers used the -v1
+episodes; for ``ars`` its ARS V2-t column, as quoted by this repository's issue tracker; for
+``npg`` its NG-lin column, the natural gradient with linear policies of Rajeswaran, Lowrey, Todorov
+& Kakade 2017, "Towards generalization and simplicity in continuous control": Swimmer 1450,
+Hopper 13920, HalfCheetah 11250, Walker2d 36840, Ant 39240 episodes; the ARS paper is not in
+``shared/papers`` and these were not checked against a second copy). Both papers used the -v1
 environments (mujoco-py, other model files and reward details), so comparisons are indicative.
 
 Statistics per (environment, method, threshold), over seeds: how many reached it; the median and
@@ -67,18 +71,18 @@ class Threshold:
 
 
 TRES_T1 = "TRES paper Table 1"
-ARS_T1 = "ARS paper Table 1 (V2-t)"
+ARS_T1 = "ARS paper Table 1"
 #: env -> thresholds (lowest first; a run stops at the last).
 THRESHOLDS: dict[str, tuple[Threshold, ...]] = {
     "Swimmer-v5": (Threshold(128, TRES_T1, {"trpo": 4.6e6, "ppo": 4.4e5, "es": 4.5e5, "tres": 2.4e5}),
-                   Threshold(325, ARS_T1, {"ars": 427}, "episodes")),
-    "Hopper-v5": (Threshold(3120, ARS_T1, {"ars": 1973}, "episodes"),),
+                   Threshold(325, ARS_T1, {"ars": 427, "npg": 1450}, "episodes")),
+    "Hopper-v5": (Threshold(3120, ARS_T1, {"ars": 1973, "npg": 13920}, "episodes"),),
     "HalfCheetah-v5": (Threshold(2385, TRES_T1, {"trpo": 2.6e6, "ppo": 1.2e6, "es": 1.7e6, "tres": 9.8e5}),
-                       Threshold(3430, ARS_T1, {"ars": 1707}, "episodes")),
+                       Threshold(3430, ARS_T1, {"ars": 1707, "npg": 11250}, "episodes")),
     "Walker2d-v5": (Threshold(2872, TRES_T1, {"trpo": 2.9e6, "ppo": 1.9e6, "es": 1.2e7, "tres": 3.6e6}),
-                    Threshold(4390, ARS_T1, {"ars": 24000}, "episodes")),
+                    Threshold(4390, ARS_T1, {"ars": 24000, "npg": 36840}, "episodes")),
     "Ant-v5": (Threshold(3000, TRES_T1, {"ppo": 1.0e7, "es": 1.5e7, "tres": 1.3e7}),
-               Threshold(3580, ARS_T1, {"ars": 20800}, "episodes")),
+               Threshold(3580, ARS_T1, {"ars": 20800, "npg": 39240}, "episodes")),
     "InvertedDoublePendulum-v5": (Threshold(9104, TRES_T1, {"trpo": 4.4e6, "ppo": 1.9e6, "es": 8.8e5,
                                                              "tres": 6e5}),),
 }
@@ -155,7 +159,10 @@ def run_all(tasks: list[dict], procs: int, backend: str, ray_address: str | None
             results[i] = run_one(t)
             _report(results[i])
     else:
-        with ProcessPoolExecutor(procs, mp_context=get_context("spawn")) as pool:
+        from trustopt.workers import exit_with_parent  # a killed benchmark takes its runs with it
+
+        with ProcessPoolExecutor(procs, mp_context=get_context("spawn"), initializer=exit_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             futures = {pool.submit(run_one, t): i for i, t in enumerate(tasks)}
             for fut in as_completed(futures):
                 results[futures[fut]] = fut.result()
@@ -224,7 +231,7 @@ def _fmt(x: float) -> str:
 
 def print_table(rows: list[dict]) -> None:
     print("\n| env (threshold, source) | method | reached | median timesteps [95% CI] | IQM [95% CI] | "
-          "median episodes | final return, median [CI] | paper (TRES: mean of 6 seeds; ARS: mean) | "
+          "median episodes | final return, median [CI] | paper (TRES: mean of 6 seeds; ARS table: mean) | "
           "wall (s, all seeds) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:

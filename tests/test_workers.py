@@ -190,3 +190,49 @@ def test_backend_factory_and_validation():
 def test_an_unpicklable_resident_is_refused_up_front_where_workers_are_not_forked():
     with pytest.raises(ValidationError, match="'spawn' receive the objective pickled, so it must be picklable"):
         ProcessBackend(n_workers=2, noise=SMALL_TABLE, resident=lambda x: x, start_method="spawn")
+
+
+_ORPHAN_SCRIPT = """
+import os, signal, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from trustopt.workers import exit_with_parent
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=exit_with_parent,
+                               initargs=(os.getpid(),))
+    print(pool.submit(os.getpid).result(), flush=True)
+    pool.submit(time.sleep, 60)  # the worker is busy when its parent dies
+    time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_exit_with_parent_ends_a_busy_pool_worker_when_its_parent_is_killed(tmp_path):
+    """A ProcessPoolExecutor worker, busy with a 60 s task, would outlive a SIGKILLed parent;
+    with ``exit_with_parent`` as its initializer it exits within seconds."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "orphan.py"
+    script.write_text(_ORPHAN_SCRIPT)
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    worker = int(proc.stdout.split()[0])
+
+    def running() -> bool:  # a zombie (exited, not yet reaped by init) counts as gone
+        try:
+            with open(f"/proc/{worker}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and running():
+        time.sleep(0.05)
+    alive = running()
+    if alive:
+        os.kill(worker, signal.SIGKILL)
+    assert not alive, "the pool worker outlived its parent"

@@ -56,6 +56,7 @@ __all__ = [
     "max_local_workers",
     "check_local_workers",
     "resident",
+    "exit_with_parent",
 ]
 
 
@@ -104,6 +105,14 @@ def _exit_with_parent(parent_pid: int) -> None:
             os._exit(0)
 
 
+def exit_with_parent(parent_pid: int) -> None:
+    """Make this (worker) process exit once ``parent_pid`` is gone: a daemon thread polls every
+    :data:`PARENT_CHECK_PERIOD` seconds. For process pools outside this module (e.g. a
+    benchmark's ``ProcessPoolExecutor(initializer=exit_with_parent, initargs=(os.getpid(),))``),
+    whose workers otherwise outlive a killed parent."""
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
 def _exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -123,7 +132,7 @@ def _init_worker(parent_pid: int, table, resident) -> None:
     SIGINT is ignored: on Ctrl-C the parent decides, and closes the pool.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+    exit_with_parent(parent_pid)
     if isinstance(table, NoiseTable):
         _WORKER_STATE["noise"] = table.noise
     else:
