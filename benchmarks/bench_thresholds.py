@@ -266,7 +266,7 @@ def print_compact(rows: list[dict]) -> None:
         algos = {r["algo"] for r in rows}
         paper = ", ".join(f"{a} {_fmt(v)}" for a, v in spec.paper.items() if a in algos)
         paper += " episodes" if paper and spec.unit == "episodes" else ""
-        print(f"| {env_id} ({th:g}, {first['source'].split(' (')[0]}, {first['budget']:.0e}) | " + " | ".join(out)
+        print(f"| {env_id} ({th:g}, {first['source'].split(' (')[0]}, {first['budget']:.3g}) | " + " | ".join(out)
               + f" | {paper} |")
 
 

@@ -236,6 +236,11 @@ def test_config_errors_and_defaults():
     c = resolve_config(TrainConfig(env_id="Hopper-v5", algo="trpo"))
     assert (c.batch_steps, c.delta, c.gamma, c.lambda_, c.cg_iters, c.cg_damping) == (25000, 0.01, 0.99, 0.97, 10, 0.1)
     assert resolve_config(TrainConfig(env_id=ENV, algo="trpo")).batch_steps == 5000
+    n = resolve_config(TrainConfig(env_id="Swimmer-v5", algo="npg"))  # NG-lin's step and batch, measured gamma, std
+    assert (n.batch_steps, n.delta, n.gamma, n.lambda_, n.cg_damping, n.init_log_std) == (10000, 0.025, 0.9999, 0.97,
+                                                                                         1e-4, -0.5)
+    assert resolve_config(TrainConfig(env_id=ENV, algo="npg", init_log_std=-1.0)).init_log_std == -1.0
+    assert resolve_config(TrainConfig(env_id="Hopper-v5", algo="trpo")).init_log_std == 0.0
     p = resolve_config(TrainConfig(env_id=ENV, algo="ppo"))
     assert (p.batch_steps, p.K, p.minibatch_size, p.epsilon, p.lr, p.lambda_) == (2048, 10, 64, 0.2, 3e-4, 0.95)
 

@@ -33,10 +33,18 @@ Sources of the defaults
   every task, unlike ARS, whose per-task table above is part of that paper's method.
 
 Policy-gradient family (linear Gaussian policy ``N(W z + b, diag(exp(2 log_std)))`` on the
-normalized observation ``z``, initialized at ``W = 0, b = 0, log_std = 0``; whole episodes sampled by
-:class:`trustopt.envs.pg_sampler.MujocoEpisodeSampler`), :data:`PG_DEFAULTS`:
+normalized observation ``z``, initialized at ``W = 0, b = 0, log_std = init_log_std`` (0, and -0.5
+for NPG); whole episodes sampled by :class:`trustopt.envs.pg_sampler.MujocoEpisodeSampler`),
+:data:`PG_DEFAULTS`:
 
-* TRPO / NPG: max KL ``delta = 0.01`` and discount ``gamma = 0.99`` (TRPO paper, App. E Table 2),
+* NPG with linear policies (Rajeswaran, Lowrey, Todorov & Kakade 2017, "Towards generalization and
+  simplicity in continuous control", NG-lin in the ARS paper's Table 1): their step and batch, from
+  the authors' mjrl code (``examples/example_configs/hopper_npg.txt``, ``algos/npg_cg.py``):
+  normalized step 0.05 (mjrl's ``normalized_step_size``, twice the KL: ``delta = 0.025``), batches of
+  ``batch_steps = 10000`` steps on every task, CG damping ``1e-4`` and 10 iterations, GAE
+  ``lambda_ = 0.97``; measured here (:data:`NPG_MEASURED`): ``gamma = 0.9999`` (their 0.995 leaves
+  Swimmer at a return of about 40) and ``init_log_std = -0.5`` (0 flips HalfCheetah onto its back).
+* TRPO: max KL ``delta = 0.01`` and discount ``gamma = 0.99`` (TRPO paper, App. E Table 2),
   CG iterations 10 (TRPO App. C), CG damping 0.1 (rllab's / modular_rl's ``cg_damping``; the
   paper states none), GAE ``lambda_ = 0.97`` (GAE paper's locomotion setting; slides "GAE(0.99,
   0.97)"), batch of ``batch_steps`` = 25000 steps on locomotion tasks and 5000 on the inverted
@@ -81,11 +89,18 @@ VINE_FIELDS = {"n_trunk_episodes": 2, "n_rollout_states": 1, "n_actions_per_stat
 ES_FIELDS = ("n_directions", "sigma", "top_directions", "l2", "optimizer")
 #: Tasks on which TRPO/NPG/VPG use rllab's small batch (5000 steps) instead of 25000.
 SMALL_BATCH_FAMILIES = ("InvertedPendulum", "InvertedDoublePendulum")
+#: NPG's discount and initial log standard deviation, measured on MuJoCo-v5 with NG-lin's step and
+#: batch (``benchmarks/bench_thresholds.py``; README "NPG with linear policies against NG-lin").
+#: Swimmer's 325 (10 seeds): gamma 0.995 / 0.9999 at log_std 0: 3 / 8 of 10 seeds; at 0.9999 with
+#: log_std -0.5 / -1: 8 / 3. HalfCheetah's 3430: log_std 0: 5 of 10 (gamma 0.995), 3 of 6 (0.9999),
+#: the others running on their backs; log_std -1: 10 of 10 (0.995, median 1.0e6 timesteps), 6 of 6
+#: (0.9999); log_std -0.5 with gamma 0.9999: 6 of 6 (median 1.0e6).
+NPG_MEASURED = dict(gamma=0.9999, init_log_std=-0.5)
 #: Defaults of the policy-gradient family (module docstring for the sources); ``batch_steps``
-#: of TRPO/NPG/VPG is resolved per task (:data:`SMALL_BATCH_FAMILIES`).
+#: of TRPO/VPG is resolved per task (:data:`SMALL_BATCH_FAMILIES`).
 PG_DEFAULTS: dict[str, dict] = {
     "trpo": dict(gamma=0.99, lambda_=0.97, delta=0.01, cg_iters=10, cg_damping=0.1),
-    "npg": dict(gamma=0.99, lambda_=0.97, delta=0.01, cg_iters=10, cg_damping=0.1),
+    "npg": dict(lambda_=0.97, delta=0.025, cg_iters=10, cg_damping=1e-4, batch_steps=10000, **NPG_MEASURED),
     "vpg": dict(gamma=0.99, lambda_=0.97, delta=0.01, lr=1.0),
     "ppo": dict(batch_steps=2048, gamma=0.99, lambda_=0.95, epsilon=0.2, K=10, minibatch_size=64, lr=3e-4),
     "trefree": dict(batch_steps=2048, gamma=0.99, lambda_=0.95, delta=0.01, K=10, minibatch_size=64, lr=3e-4),
@@ -323,7 +338,7 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         fill = {k: v for k, v in PG_DEFAULTS[c.algo].items() if k != "lambda_"}
         fill.update(init_log_std=0.0, **{name: defaults[name] for name in VINE_FIELDS})
     elif c.algo in PG_ALGOS:
-        fill = dict(PG_DEFAULTS[c.algo], init_log_std=0.0)
+        fill = {"init_log_std": 0.0, **PG_DEFAULTS[c.algo]}
         if "batch_steps" not in fill:
             from trustopt.envs._registry import family
 
