@@ -87,14 +87,14 @@ PG_FIELDS = ("batch_steps", "gamma", "delta", "cg_iters", "cg_damping", "epsilon
 #: Options of TRPO's vine sampler (``vine = true``) with their smallest values.
 VINE_FIELDS = {"n_trunk_episodes": 2, "n_rollout_states": 1, "n_actions_per_state": 2, "rollout_horizon": 1}
 ES_FIELDS = ("n_directions", "sigma", "top_directions", "l2", "optimizer")
-#: Tasks on which TRPO/NPG/VPG use rllab's small batch (5000 steps) instead of 25000.
+#: Tasks on which TRPO/VPG use rllab's small batch (5000 steps) instead of 25000.
 SMALL_BATCH_FAMILIES = ("InvertedPendulum", "InvertedDoublePendulum")
 #: NPG's discount and initial log standard deviation, measured on MuJoCo-v5 with NG-lin's step and
 #: batch (``benchmarks/bench_thresholds.py``; README "NPG with linear policies against NG-lin").
 #: Swimmer's 325 (10 seeds): gamma 0.995 / 0.9999 at log_std 0: 3 / 8 of 10 seeds; at 0.9999 with
-#: log_std -0.5 / -1: 8 / 3. HalfCheetah's 3430: log_std 0: 5 of 10 (gamma 0.995), 3 of 6 (0.9999),
-#: the others running on their backs; log_std -1: 10 of 10 (0.995, median 1.0e6 timesteps), 6 of 6
-#: (0.9999); log_std -0.5 with gamma 0.9999: 6 of 6 (median 1.0e6).
+#: log_std -0.5 / -1: 8 / 3. HalfCheetah's 3430: log_std 0: 5 of 10 (gamma 0.995; three others run
+#: on their backs), 3 of 6 (0.9999; upright, slow); log_std -1: 10 of 10 (0.995, median 1.0e6), 6 of 6
+#: (0.9999); log_std -0.5 with gamma 0.9999 (the default): 10 of 10 (median 1.5e6). Hopper: README.
 NPG_MEASURED = dict(gamma=0.9999, init_log_std=-0.5)
 #: Defaults of the policy-gradient family (module docstring for the sources); ``batch_steps``
 #: of TRPO/VPG is resolved per task (:data:`SMALL_BATCH_FAMILIES`).
