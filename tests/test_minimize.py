@@ -398,3 +398,29 @@ def test_an_optimizer_pickled_by_the_previous_version_is_refused_with_one_clear_
         clone.__setstate__(state)
     again = pickle.loads(pickle.dumps(opt))
     assert np.array_equal(again.ask(), opt.ask())
+
+
+def test_recent_window_matches_a_sliced_list():
+    """The stopping tests' windows (``asktell._Recent``) hold exactly the last ``size`` values, oldest
+    first, through growth and every shift of the buffer."""
+    from trustopt.asktell import _Recent
+
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 5, 16, 33):
+        window, reference = _Recent(size), []
+        for value in rng.standard_normal(7 * size + 3):
+            window.append(value)
+            reference = (reference + [value])[-size:]
+            assert len(window) == len(reference)
+            np.testing.assert_array_equal(window.values, reference)
+
+
+def test_batch_median_is_numpys_bit_for_bit():
+    from trustopt.asktell import batch_median
+
+    rng = np.random.default_rng(1)
+    for n in range(1, 40):
+        for _ in range(20):
+            v = rng.standard_normal(n) * 10.0 ** rng.uniform(-8, 8, n)
+            v[: rng.integers(0, n)] = np.inf  # non-finite values enter as +inf (the worst rank)
+            assert batch_median(v) == np.median(v)

@@ -62,8 +62,45 @@ __all__ = ["AskTell", "is_search_method", "ES", "ARS", "TRES", "TrustRegionES", 
            "status_of", "as_seed", "all_failed_message", "STATUS_MESSAGES"]
 
 #: The layout of a pickled :class:`AskTell`; another layout is refused with a clear message.
-_PICKLE_FORMAT = 2
+_PICKLE_FORMAT = 3
 _HISTORY = 20000
+
+
+def batch_median(values: np.ndarray) -> float:
+    """``np.median`` of a non-empty 1-d float array without NaN, bit for bit (an even size: the
+    two middle values' sum halved, as ``np.mean`` of them), without its overhead (about 30 us,
+    measured: a tenth of the optimizer's own time per iteration at d = 10)."""
+    v = np.sort(values)
+    k = v.size // 2
+    return float(v[k]) if v.size % 2 else float((v[k - 1] + v[k]) / 2)
+
+
+class _Recent:
+    """The last ``size`` values of a stream of floats, ``values`` oldest first. Appending is O(1)
+    amortized (a buffer of up to twice the size, shifted down when full); a list sliced to the
+    window after each append copies the whole window each time (measured: 90 us per iteration
+    with 20,000 values, a fifth of the optimizer's own time in a long run at d = 1000)."""
+
+    def __init__(self, size: int):
+        self.size, self.buffer, self.end = size, np.empty(min(16, 2 * size)), 0
+
+    def append(self, value: float) -> None:
+        if self.end == self.buffer.size:
+            if self.buffer.size < 2 * self.size:  # grow (doubling) up to twice the window
+                self.buffer = np.concatenate([self.buffer, np.empty(min(self.buffer.size, 2 * self.size - self.buffer.size))])
+            else:  # full: keep the newest size - 1 values at the front
+                self.buffer[:self.size - 1] = self.buffer[self.end - self.size + 1:self.end]
+                self.end = self.size - 1
+        self.buffer[self.end] = value
+        self.end += 1
+
+    @property
+    def values(self) -> np.ndarray:
+        """The last ``min(len, size)`` values, oldest first (a view: copy to keep)."""
+        return self.buffer[max(0, self.end - self.size):self.end]
+
+    def __len__(self) -> int:
+        return min(self.end, self.size)
 
 #: The stopping reasons that count as convergence (``status`` 0, ``success``).
 CONVERGED = ("ftarget", "tolx", "tolfun", "tolflatfitness", "noeffectaxis", "noeffectcoord")
@@ -152,10 +189,10 @@ class AskTell:
         self.best_x, self.best_f = x0, math.inf
         self.history: list = []          # the loop's Records, one per finished iteration (if keep_history)
         self.last_record = None          # the Record of the last finished iteration
-        self.recent_f: list = []         # mean f of the last model batches (for tolfun)
-        self.recent_bad: list = []       # non-finite values in each of the last told batches (for tolfun)
-        self.best_history: list = []     # best f of each told batch, the last _HISTORY (for tolstagnation)
-        self.median_history: list = []   # median f of each told batch, likewise
+        self.recent_f = _Recent(self._tolfun_window())    # mean f of the last model batches (for tolfun)
+        self.recent_bad = _Recent(self._tolfun_window())  # non-finite values in each of the last told batches
+        self.best_history = _Recent(_HISTORY)             # best f of each told batch (for tolstagnation)
+        self.median_history = _Recent(_HISTORY)           # median f of each told batch, likewise
         self.last_f = None               # the values of the last told batch
 
     # ------------------------------------------------------------------ the search distribution
@@ -221,10 +258,10 @@ class AskTell:
             raise ValidationError(f"n_exceptions: {n_exceptions} exceptions but only {n_bad} non-finite values")
         self.n_nonfinite += n_bad - n_exceptions
         self.n_exceptions += n_exceptions
-        self.recent_bad = (self.recent_bad + [n_bad])[-self._tolfun_window():]
+        self.recent_bad.append(n_bad)
         self.last_f = f
-        self.best_history = (self.best_history + [float(np.min(np.where(finite, f, np.inf)))])[-_HISTORY:]
-        self.median_history = (self.median_history + [float(np.median(np.where(finite, f, np.inf)))])[-_HISTORY:]
+        self.best_history.append(float(np.min(np.where(finite, f, np.inf))))
+        self.median_history.append(batch_median(np.where(finite, f, np.inf)))
         self._loop_tell(make_batch(draw.theta, draw.sigma, draw.Y, F, center=self.sampler.center))
         while core.ask(self.state) is None:  # READY: a model batch is at hand, propose at once
             self._loop_tell(None)
@@ -255,7 +292,7 @@ class AskTell:
         model_batch = batch if self.state.phase == core.NEED_MODEL else self.state.batch
         self.state, record = core.tell(self.method, self.state, batch, self.rng)
         if proposes:
-            self.recent_f = (self.recent_f + [-float(model_batch.eta)])[-self._tolfun_window():]
+            self.recent_f.append(-float(model_batch.eta))
         if self.state.phase == core.NEED_TRIAL:  # a sound proposal is pending: its length (tie_to_step)
             self.last_step = float(self.state.proposal.distance)
         if record is not None:
@@ -286,13 +323,15 @@ class AskTell:
             out["maxiter"] = f"{self.nit} iterations"
         if self.sigma() * math.sqrt(self.d) < self.tolx:
             out["tolx"] = f"sigma * sqrt(d) = {self.sigma() * math.sqrt(self.d):.3g} < tolx = {self.tolx:g}"
-        if len(self.recent_f) >= self._tolfun_window() and not any(self.recent_bad):
-            b = self.state.batch
-            vals = self.recent_f + ([-float(b.returns.min()), -float(b.returns.max())] if b is not None else [])
-            if max(vals) - min(vals) < self.tolfun:
-                out["tolfun"] = f"range of recent f values {max(vals) - min(vals):.3g} < tolfun = {self.tolfun:g}"
+        if len(self.recent_f) >= self._tolfun_window() and not self.recent_bad.values.any():
+            b, recent = self.state.batch, self.recent_f.values
+            hi, lo = float(recent.max()), float(recent.min())
+            if b is not None:
+                hi, lo = max(hi, -float(b.returns.min())), min(lo, -float(b.returns.max()))
+            if hi - lo < self.tolfun:
+                out["tolfun"] = f"range of recent f values {hi - lo:.3g} < tolfun = {self.tolfun:g}"
         out.update(self.sampler.stop(self.state.step_state, self.state.theta, self.sigma0,
-                                     (self.best_history, self.median_history), self.last_f))
+                                     (self.best_history.values, self.median_history.values), self.last_f))
         return out
 
     @property

@@ -29,7 +29,7 @@ from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.asktell import (DEFAULT_METHOD, METHODS, STATUS_MESSAGES, AskTell, BoundsWarning, all_failed_message,
-                              as_seed, status_of)
+                              as_seed, batch_median, status_of)
 from trustopt.bounds import Box, as_box, default_sigma0
 from trustopt.noise import NoiseTable, perturb
 from trustopt.workers import ProcessBackend, resident
@@ -343,7 +343,7 @@ class _Log:
         and the ratio and KL of the iteration it finished (``record``; NaN when it finished none)."""
         finite = values[np.isfinite(values)]
         ratio, kl = (math.nan, math.nan) if record is None else (float(record.rho), float(record.kl))
-        self.add((totals.nfev, totals.nit, run, totals.best_f, float(np.median(finite)) if finite.size else math.nan,
+        self.add((totals.nfev, totals.nit, run, totals.best_f, batch_median(finite) if finite.size else math.nan,
                   sigma, float(opt.state.param), ratio, kl))
 
     def history(self) -> dict:

@@ -72,7 +72,10 @@ class CMAConstants:
     ``mu_eff``; ``c_sigma``, ``d_sigma`` (step size); ``c_c``, ``c_1``, ``c_mu`` (covariance);
     ``chi_n = E||N(0, I_d)||``; ``eigen_every`` (generations between eigendecompositions,
     ``O(d^3)`` each, so that their cost per sample stays ``O(d^2)``); ``c_tpa``, ``d_tpa``
-    (two-point step-size adaptation: smoothing and damping, see the module docstring)."""
+    (two-point step-size adaptation: smoothing and damping, see the module docstring);
+    ``ranked_gain``, the gain of a full mean step in the ranked objective,
+    ``sum_{i <= mu} w_i u_(i)`` with centered ranks ``u_(i)`` from ``1/2`` (best) down to ``-1/2``
+    (the same for every batch with distinct values)."""
 
     weights: np.ndarray
     mu: int
@@ -86,6 +89,7 @@ class CMAConstants:
     eigen_every: int
     c_tpa: float
     d_tpa: float
+    ranked_gain: float
 
 
 def cma_popsize(d: int) -> int:
@@ -163,8 +167,10 @@ def cma_constants(d: int, popsize: int, *, diagonal: bool = False) -> CMAConstan
     weights.flags.writeable = False  # shared: the constants are cached per (d, lambda, diagonal)
     chi_n = math.sqrt(d) * (1 - 1 / (4 * d) + 1 / (21 * d * d))
     eigen_every = 1 if diagonal else max(1, int(lam / ((c_1 + c_mu) * d * 10)))
+    top = weights > 0
     return CMAConstants(weights=weights, mu=mu, mu_eff=mu_eff, c_sigma=c_sigma, d_sigma=d_sigma, c_c=c_c,
-                        c_1=c_1, c_mu=c_mu, chi_n=chi_n, eigen_every=eigen_every, c_tpa=0.3, d_tpa=math.sqrt(d))
+                        c_1=c_1, c_mu=c_mu, chi_n=chi_n, eigen_every=eigen_every, c_tpa=0.3, d_tpa=math.sqrt(d),
+                        ranked_gain=float(weights[top] @ np.linspace(0.5, -0.5, lam)[top]))
 
 
 # ----------------------------------------------------------------------------- state and KL
@@ -412,7 +418,7 @@ class GaussianNaturalStep(StepSolver):
         y = (np.asarray(batch.actions)[order] - m) / s.sigma
         w = k.weights if self.active else np.where(k.weights > 0, k.weights, 0.0)
         new = self._update(s, k, w, y, np.asarray(batch.returns, dtype=np.float64))
-        gain = self._ranked_gain(batch.returns, w)
+        gain = 0.0 if np.ptp(np.asarray(batch.returns)) == 0 else k.ranked_gain  # 0: no ranking
         if gain <= 0:  # no ranking: the mean stays (the loop keeps theta_k), sigma and C take their step
             new = new._replace(y_w=np.zeros(d))
         t, kl, L = self._within(m, s, new, radius)
@@ -455,15 +461,6 @@ class GaussianNaturalStep(StepSolver):
             C = decay * s.C + k.c_1 * np.outer(p_c, p_c) + k.c_mu * (y.T * wo) @ y
             C = 0.5 * (C + C.T)
         return _FullStep(y_w, sigma, C, p_sigma, p_c, s_tpa)
-
-    @staticmethod
-    def _ranked_gain(returns, w) -> float:
-        """``sum_{i <= mu} w_i u_(i)`` with centered ranks ``u_(i)`` from ``1/2`` (best) down to ``-1/2``;
-        0 for a batch of equal values (no ranking)."""
-        if np.ptp(np.asarray(returns)) == 0:
-            return 0.0
-        u = np.linspace(0.5, -0.5, len(w))
-        return float(w[w > 0] @ u[w > 0])
 
     def _point(self, m, s: GaussianState, new, t: float):
         """``(m_t, sigma_t, C_t)`` at fraction ``t`` of the step: the mean and ``log sigma`` move by

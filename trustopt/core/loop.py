@@ -175,13 +175,12 @@ def tell(method: Method, state: LoopState, batch: Batch | None, rng: np.random.G
     if batch is not None:
         if not np.array_equal(batch.theta, wanted):
             raise ValidationError("batch: collected at a theta other than the one ask() returned")
-        state = replace(state, n_samples_total=state.n_samples_total + batch.n_samples,
-                        iter_samples=state.iter_samples + batch.n_samples)
-    if state.phase == NEED_TRIAL:
-        return _decide(method, state, batch)
-    if state.phase == NEED_MODEL:
+        counts = dict(n_samples_total=state.n_samples_total + batch.n_samples,
+                      iter_samples=state.iter_samples + batch.n_samples)
+        if state.phase == NEED_TRIAL:
+            return _decide(method, replace(state, **counts), batch)
         model_batch = merge_batches(state.batch, batch) if state.merge and state.batch is not None else batch
-        state = replace(state, batch=model_batch, merge=False, baseline=batch.baseline, phase=READY)
+        state = replace(state, batch=model_batch, merge=False, baseline=batch.baseline, phase=READY, **counts)
     return _propose(method, state, rng)
 
 
@@ -199,7 +198,7 @@ def _failure(proposal: Proposal, theta_k: np.ndarray) -> Proposal | None:
 
 
 def _propose(method: Method, state: LoopState, rng):
-    batch = state.batch
+    batch, step_state = state.batch, state.step_state
     L0, g0 = method.surrogate.value_and_grad(method.policy, state.theta, batch)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflowing norm is reported below
         grad_norm = float(np.linalg.norm(g0))
@@ -214,9 +213,10 @@ def _propose(method: Method, state: LoopState, rng):
         model = Model(policy=method.policy, theta_k=state.theta, batch=batch, surrogate=method.surrogate,
                       distance=method.distance, L0=float(L0), g0=g0)
         proposal = method.step.propose(model, radius, rng, state.step_state)
-        state = replace(state, step_state=proposal.step_state)
+        step_state = proposal.step_state
     proposal = replace(proposal, radius=radius)  # the acceptance rule may check D_hat <= delta_k
-    state = replace(state, proposal=proposal, L0=float(L0), grad_norm=grad_norm, radius=radius)
+    state = replace(state, step_state=step_state, proposal=proposal, L0=float(L0), grad_norm=grad_norm,
+                    radius=radius)
     failed = _failure(proposal, state.theta)
     if failed is not None:
         return _finish(method, replace(state, proposal=failed), Decision(action=REJECT), None)
