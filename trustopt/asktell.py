@@ -87,7 +87,9 @@ class _Recent:
     def append(self, value: float) -> None:
         if self.end == self.buffer.size:
             if self.buffer.size < 2 * self.size:  # grow (doubling) up to twice the window
-                self.buffer = np.concatenate([self.buffer, np.empty(min(self.buffer.size, 2 * self.size - self.buffer.size))])
+                grown = np.empty(min(2 * self.buffer.size, 2 * self.size))
+                grown[:self.end] = self.buffer
+                self.buffer = grown
             else:  # full: keep the newest size - 1 values at the front
                 self.buffer[:self.size - 1] = self.buffer[self.end - self.size + 1:self.end]
                 self.end = self.size - 1
@@ -101,6 +103,7 @@ class _Recent:
 
     def __len__(self) -> int:
         return min(self.end, self.size)
+
 
 #: The stopping reasons that count as convergence (``status`` 0, ``success``).
 CONVERGED = ("ftarget", "tolx", "tolfun", "tolflatfitness", "noeffectaxis", "noeffectcoord")
