@@ -103,10 +103,11 @@ def run_one(task: dict) -> dict:
     cfg = TrainConfig(env_id=task["env_id"], algo=task["algo"], timesteps=task["budget"], seed=task["seed"],
                       eval_steps=task["eval_steps"], eval_episodes=task["eval_episodes"],
                       target=float(THRESHOLDS[task["env_id"]][-1].value), **task["overrides"])
+    os.makedirs(out)
+    with open(os.path.join(out, LABEL_FILE), "w") as f:  # first: an interrupted run keeps its label
+        f.write(task["label"])
     t0 = time.perf_counter()
     train(cfg, out, workers=task["workers"], progress=False)
-    with open(os.path.join(out, LABEL_FILE), "w") as f:
-        f.write(task["label"])
     return result_of_run(out, wall=time.perf_counter() - t0)
 
 
