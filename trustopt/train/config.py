@@ -44,12 +44,18 @@ for NPG); whole episodes sampled by :class:`trustopt.envs.pg_sampler.MujocoEpiso
   ``batch_steps = 10000`` steps on every task, CG damping ``1e-4`` and 10 iterations, GAE
   ``lambda_ = 0.97``; measured here (:data:`NPG_MEASURED`): ``gamma = 0.9999`` (their 0.995 leaves
   Swimmer at a return of about 40) and ``init_log_std = -0.5`` (0 flips HalfCheetah onto its back).
+  Not for every task: on InvertedDoublePendulum these settings reach 9104 on 0 of 10 seeds within
+  2M timesteps, where TRPO's defaults reach it on 10 of 10 (README).
 * TRPO: max KL ``delta = 0.01`` and discount ``gamma = 0.99`` (TRPO paper, App. E Table 2),
   CG iterations 10 (TRPO App. C), CG damping 0.1 (rllab's / modular_rl's ``cg_damping``; the
   paper states none), GAE ``lambda_ = 0.97`` (GAE paper's locomotion setting; slides "GAE(0.99,
   0.97)"), batch of ``batch_steps`` = 25000 steps on locomotion tasks and 5000 on the inverted
   pendulums (Duan et al. 2016, "Benchmarking deep RL for continuous control", rllab's batch
   sizes; TRPO App. E itself used 50K-1M steps per iteration with neural-network policies).
+  Measured (README): these leave Swimmer at a return of about 40 (0 of 10 seeds); NPG's
+  linear-policy settings with TRPO's KL reach Swimmer's 325 on 10 of 10 and HalfCheetah's 3430
+  on 9 of 10, but InvertedDoublePendulum's 9104 on 1 of 10 (these defaults: 10 of 10), so they
+  are a ``--set`` recipe, not the default.
 * PPO (Schulman et al. 2017, Table 3, MuJoCo): horizon 2048 steps (``batch_steps``), Adam step
   size ``lr = 3e-4``, ``K = 10`` epochs, minibatch 64 (``minibatch_size``), clip ``epsilon = 0.2``,
   ``gamma = 0.99``, GAE ``lambda_ = 0.95``.
@@ -90,7 +96,7 @@ ES_FIELDS = ("n_directions", "sigma", "top_directions", "l2", "optimizer")
 #: Tasks on which TRPO/VPG use rllab's small batch (5000 steps) instead of 25000.
 SMALL_BATCH_FAMILIES = ("InvertedPendulum", "InvertedDoublePendulum")
 #: NPG's discount and initial log standard deviation, measured on MuJoCo-v5 with NG-lin's step and
-#: batch (``benchmarks/bench_thresholds.py``; README "NPG with linear policies against NG-lin").
+#: batch (``benchmarks/bench_thresholds.py``; README "NPG and TRPO with linear policies against NG-lin").
 #: Swimmer's 325 (10 seeds): gamma 0.995 / 0.9999 at log_std 0: 3 / 8 of 10 seeds; at 0.9999 with
 #: log_std -0.5 / -1: 8 / 3. HalfCheetah's 3430: log_std 0: 5 of 10 (gamma 0.995; three others run
 #: on their backs), 3 of 6 (0.9999; upright, slow); log_std -1: 10 of 10 (0.995, median 1.0e6), 6 of 6
