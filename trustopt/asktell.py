@@ -193,7 +193,7 @@ class AskTell:
         self.history: list = []          # the loop's Records, one per finished iteration (if keep_history)
         self.last_record = None          # the Record of the last finished iteration
         self.recent_f = _Recent(self._tolfun_window())    # mean f of the last model batches (for tolfun)
-        self.recent_bad = _Recent(self._tolfun_window())  # non-finite values in each of the last told batches
+        self.clean_batches = 0                            # told batches since the last one with a NaN/inf value
         self.best_history = _Recent(_HISTORY)             # best f of each told batch (for tolstagnation)
         self.median_history = _Recent(_HISTORY)           # median f of each told batch, likewise
         self.last_f = None               # the values of the last told batch
@@ -261,7 +261,7 @@ class AskTell:
             raise ValidationError(f"n_exceptions: {n_exceptions} exceptions but only {n_bad} non-finite values")
         self.n_nonfinite += n_bad - n_exceptions
         self.n_exceptions += n_exceptions
-        self.recent_bad.append(n_bad)
+        self.clean_batches = 0 if n_bad else self.clean_batches + 1
         self.last_f = f
         self.best_history.append(float(np.min(np.where(finite, f, np.inf))))
         self.median_history.append(batch_median(np.where(finite, f, np.inf)))
@@ -326,7 +326,7 @@ class AskTell:
             out["maxiter"] = f"{self.nit} iterations"
         if self.sigma() * math.sqrt(self.d) < self.tolx:
             out["tolx"] = f"sigma * sqrt(d) = {self.sigma() * math.sqrt(self.d):.3g} < tolx = {self.tolx:g}"
-        if len(self.recent_f) >= self._tolfun_window() and not self.recent_bad.values.any():
+        if len(self.recent_f) >= self._tolfun_window() and self.clean_batches >= self._tolfun_window():
             b, recent = self.state.batch, self.recent_f.values
             hi, lo = float(recent.max()), float(recent.min())
             if b is not None:
