@@ -327,10 +327,11 @@ def test_ask_tell_defaults_and_repaired_points():
 
 def test_tolfun_does_not_fire_on_values_imputed_at_the_edge_of_a_nan_region():
     """f is NaN for x0 > 0.5: batches there carry imputed constants, which must not read as a flat
-    objective (tolfun); the search goes on until tolx at the edge, near the constrained optimum 1/4."""
+    objective (tolfun); the search goes on to the constrained optimum 1/4 at the edge (where the best
+    values stop changing: tolfunhist, which reads only finite values)."""
     def f(x):
         return math.nan if x[0] > 0.5 else float(np.sum((x - 1) ** 2))
 
     for seed in range(3):
         r = minimize(f, np.zeros(3), seed=seed)
-        assert "tolfun" not in r.message and r.fun < 0.31
+        assert "tolfun:" not in r.message and r.fun < 0.25 + 1e-9, r.message

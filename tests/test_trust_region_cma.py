@@ -315,3 +315,45 @@ def test_a_large_population_converges_on_the_sharp_ridge(monkeypatch):
     monkeypatch.setattr(gaussian, "large_population_damping", lambda d, popsize: 1.0)
     assert run(2) > 1e-5
     gaussian.cma_constants.cache_clear()
+
+
+def test_tolx_bounds_every_coordinate_std_and_the_path_step_as_pycma():
+    """``tolx`` fires at the first iteration where every ``sigma sqrt(C_ii)`` and every
+    ``sigma |p_c,i|`` is below it (pycma's test), on an ill-conditioned ellipsoid where the
+    coordinates' standard deviations differ by orders of magnitude."""
+    tolx = 1e-5
+    opt = TrustRegionCMA(np.full(6, 2.0), 1.0, seed=4, tolx=tolx)
+    spreads = []
+    while not opt.stop():
+        X = opt.ask()
+        opt.tell(X, [_ellipsoid(x) for x in X])
+        s = opt.state.step_state
+        spreads.append(max(np.max(s.std()), s.sigma * np.max(np.abs(s.p_c))))
+        stds = s.std()
+    assert list(opt.stop()) == ["tolx"]
+    assert spreads[-1] < tolx <= spreads[-2] and np.max(stds) < tolx
+    assert np.max(stds) / np.min(stds) > 10  # the test reads C, not sigma alone
+
+
+def test_tolfunhist_fires_when_the_best_values_stall_within_1e_12():
+    """pycma's ``tolfunhist``: the best values of the last ``10 + ceil(30 d / lambda)`` batches
+    lie within 1e-12 (a run whose batches still spread but whose best value no longer moves)."""
+    from trustopt.components.gaussian import GaussianSampler, GaussianState
+
+    sampler = GaussianSampler(sigma0=1.0, popsize=10)
+    state = GaussianState.initial(1.0, 5, diagonal=False)
+    window = 10 + math.ceil(30 * 5 / 10)
+    median = np.ones(window + 5)
+    last_f = np.linspace(1.0, 2.0, 10)  # the batch itself spreads: no flat fitness
+
+    def reasons(best):
+        return sampler.stop(state, np.zeros(5), 1.0, (best, median), last_f)
+
+    stalled = np.full(window + 5, 3.0)
+    stalled[:5] = 4.0  # older batches improved; the last `window` ones did not
+    stalled[-window:] += np.linspace(0, 5e-13, window)
+    assert "tolfunhist" in reasons(stalled)
+    moving = stalled.copy()
+    moving[-window] += 2e-12
+    assert "tolfunhist" not in reasons(moving)
+    assert "tolfunhist" not in reasons(stalled[-9:])  # fewer than 10 batches: not yet

@@ -106,7 +106,7 @@ class _Recent:
 
 
 #: The stopping reasons that count as convergence (``status`` 0, ``success``).
-CONVERGED = ("ftarget", "tolx", "tolfun", "tolflatfitness", "noeffectaxis", "noeffectcoord")
+CONVERGED = ("ftarget", "tolx", "tolfun", "tolfunhist", "tolflatfitness", "noeffectaxis", "noeffectcoord")
 
 STATUS_MESSAGES = {0: "converged", 1: "maximum number of function evaluations or iterations reached",
                    2: "stopped by the callback", 3: "every function evaluation failed", 4: "stopped"}
@@ -129,7 +129,7 @@ def as_seed(seed) -> int:
 
 def status_of(reasons: dict, nfev: int, best_f: float) -> int:
     """The ``OptimizeResult.status`` of a run that stopped for ``reasons``: 0 converged (ftarget,
-    tolx, tolfun, and the Gaussian search's tolflatfitness, noeffectaxis, noeffectcoord), 1 budget
+    tolx, tolfun, and the Gaussian search's tolfunhist, tolflatfitness, noeffectaxis, noeffectcoord), 1 budget
     (maxfev, maxiter), 2 stopped by the callback, 3 every evaluation failed (``nfev > 0`` and no
     finite value, whatever else stopped it: the constant imputed values would otherwise read as
     ``tolfun`` convergence), 4 otherwise (tolstagnation, conditioncov, tolupsigma, iterations:
@@ -158,14 +158,14 @@ def is_search_method(method) -> bool:
 class AskTell:
     """Ask/tell driver of a composed ES :class:`~trustopt.core.loop.Method` (see the module docstring).
 
-    ``AskTell(method, *, seed=None, bounds=None, tolx=1e-12, tolfun=1e-12, ftarget=-inf,
+    ``AskTell(method, *, seed=None, bounds=None, tolx=1e-11, tolfun=1e-11, ftarget=-inf,
     maxfev=None, maxiter=None, keep_history=True)``: ``method`` from a factory of the ES family
     (its sampler a :class:`~trustopt.components.search.SearchSampler`; ``method.theta0`` the
     start, clipped into ``bounds`` with a :class:`BoundsWarning`); ``seed`` as :func:`as_seed`;
     the stopping tests of :meth:`stop`; ``keep_history=False`` keeps only :attr:`last_record`.
     """
 
-    def __init__(self, method: Method, *, seed=None, bounds=None, tolx: float = 1e-12, tolfun: float = 1e-12,
+    def __init__(self, method: Method, *, seed=None, bounds=None, tolx: float = 1e-11, tolfun: float = 1e-11,
                  ftarget: float = -math.inf, maxfev: int | None = None, maxiter: int | None = None,
                  keep_history: bool = True):
         if not is_search_method(method):
@@ -313,7 +313,9 @@ class AskTell:
         """Termination reasons met now, ``{name: message}`` (empty: keep going).
 
         ``ftarget`` (best f <= ftarget), ``maxfev`` (the next batch would exceed it), ``maxiter``,
-        ``tolx`` (``sigma_k sqrt(d) < tolx``: the search has collapsed), ``tolfun`` (over the last
+        ``tolx`` (the sampler's ``spread`` is below ``tolx``: the search has collapsed; ``sigma_k
+        sqrt(d)`` for the perturbation methods, for the Gaussian search every coordinate's standard
+        deviation and evolution-path step, as pycma's ``tolx``), ``tolfun`` (over the last
         ``10 + ceil(30 d / n)`` model batches, the range of their mean f and of the current batch's
         values is below ``tolfun``, and none of the last batches had a NaN/inf value or an
         exception: imputed constants would fake a flat objective)."""
@@ -324,8 +326,9 @@ class AskTell:
             out["maxfev"] = f"{self.nfev} evaluations; the next batch would exceed maxfev = {self.maxfev}"
         if self.maxiter is not None and self.nit >= self.maxiter:
             out["maxiter"] = f"{self.nit} iterations"
-        if self.sigma() * math.sqrt(self.d) < self.tolx:
-            out["tolx"] = f"sigma * sqrt(d) = {self.sigma() * math.sqrt(self.d):.3g} < tolx = {self.tolx:g}"
+        spread = self.sampler.spread(self.sigma(), self.d, self.state.step_state)
+        if spread < self.tolx:
+            out["tolx"] = f"spread of the search {spread:.3g} < tolx = {self.tolx:g}"
         if len(self.recent_f) >= self._tolfun_window() and self.clean_batches >= self._tolfun_window():
             b, recent = self.state.batch, self.recent_f.values
             hi, lo = float(recent.max()), float(recent.min())
@@ -369,7 +372,7 @@ class AskTell:
 class _Named(AskTell):
     """An :class:`AskTell` on the registered method :attr:`algorithm`, called like pycma's
     ``CMAEvolutionStrategy``: ``Cls(x0, sigma0=None, *, seed=None, popsize=None, noise=None,
-    tolx=1e-12, tolfun=1e-12, ftarget=-inf, maxfev=None, maxiter=None, bounds=None,
+    tolx=1e-11, tolfun=1e-11, ftarget=-inf, maxfev=None, maxiter=None, bounds=None,
     options=None, keep_history=True, **hyperparameters)``. The hyperparameters are either
     ``options=`` an instance of :attr:`options_class` or keywords with the same names (not both).
     ``sigma0`` may be omitted with finite bounds (:func:`trustopt.bounds.default_sigma0`)."""
@@ -377,8 +380,8 @@ class _Named(AskTell):
     algorithm: ClassVar[str]
     options_class: ClassVar[type]
 
-    def __init__(self, x0, sigma0=None, *, seed=None, popsize: int | None = None, noise=None, tolx: float = 1e-12,
-                 tolfun: float = 1e-12, ftarget: float = -math.inf, maxfev: int | None = None,
+    def __init__(self, x0, sigma0=None, *, seed=None, popsize: int | None = None, noise=None, tolx: float = 1e-11,
+                 tolfun: float = 1e-11, ftarget: float = -math.inf, maxfev: int | None = None,
                  maxiter: int | None = None, bounds=None, options=None, keep_history: bool = True, **hyperparameters):
         x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
         if x0.size == 0:

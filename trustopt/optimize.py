@@ -201,9 +201,12 @@ class MinimizeOptions:
         noise: the :class:`~trustopt.noise.NoiseTable` the samples are read from. Default None:
             ``NoiseTable()`` (its documented default size and seed).
         ftarget: stop once the best value is ``<= ftarget``. Default ``-inf`` (never).
-        tolx: stop once ``sigma_k sqrt(d) < tolx`` (``> 0``). Default 1e-12.
+        tolx: stop once the search has collapsed below ``tolx`` (``> 0``): for ``trust-region-cma``
+            every coordinate's standard deviation ``sigma sqrt(C_ii)`` and evolution-path step
+            ``sigma |p_c,i|`` (pycma's ``tolx``), for the other methods ``sigma_k sqrt(d)``. Default
+            1e-11 (pycma's).
         tolfun: stop once the range of the mean values of the last ``10 + ceil(30 d / n)`` model
-            batches and of the current batch's values is ``< tolfun`` (``> 0``). Default 1e-12.
+            batches and of the current batch's values is ``< tolfun`` (``> 0``). Default 1e-11 (pycma's).
         maxiter: iterations per run, an integer ``>= 0``, or None (default: no limit).
         method_options: the method's hyperparameters, an instance of its options class
             (:class:`TrustRegionCMAOptions`, :class:`TrustRegionESOptions`, :class:`ESOptions`,
@@ -230,8 +233,8 @@ class MinimizeOptions:
     vectorized: bool = False
     noise: NoiseTable | None = field(default=None, compare=False)
     ftarget: float = -math.inf
-    tolx: float = 1e-12
-    tolfun: float = 1e-12
+    tolx: float = 1e-11
+    tolfun: float = 1e-11
     maxiter: int | None = None
     method_options: TrustRegionCMAOptions | TrustRegionESOptions | ESOptions | ARSOptions | TRESOptions | None = None
     on_error: str = "raise"
@@ -430,7 +433,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         ``first_exception`` (``"Type: message"`` or None), ``n_restarts``, ``popsize`` (of the
         last run), ``xmean``, ``sigma``, ``seed``, ``method`` and ``history`` (a dict of arrays,
         one entry per batch: :data:`HISTORY_COLUMNS`). ``status`` (:func:`trustopt.asktell.status_of`):
-        0 converged (ftarget, tolx, tolfun; for ``trust-region-cma`` also tolflatfitness,
+        0 converged (ftarget, tolx, tolfun; for ``trust-region-cma`` also tolfunhist, tolflatfitness,
         noeffectaxis, noeffectcoord), 1 maxfev/maxiter, 2 callback, 3 every evaluation
         failed (``success`` False, ``x = x0``, ``fun = inf``), 4 otherwise.
     """

@@ -110,6 +110,9 @@ LARGE_POPULATION_DAMPING_MAX = 3.0
 #: variant up to 300 dimensions; two-point adaptation does not use ``d_sigma``).
 LARGE_POPULATION_DAMPING_FROM = 40
 
+#: ``tolfunhist``'s threshold on the range of the recent best values (pycma's default).
+TOLFUNHIST = 1e-12
+
 
 def large_population_damping(d: int, popsize: int) -> float:
     """The factor ``min(3, sqrt(lambda / lambda_0))`` (1 up to the default population
@@ -299,6 +302,13 @@ class GaussianSampler:
         """The largest per-coordinate standard deviation ``sigma max_i sqrt(C_ii)``."""
         return float(np.max(self.state(step_state, d).std()))
 
+    def spread(self, sigma: float, d: int, step_state=None) -> float:
+        """What ``tolx`` bounds (pycma's ``tolx`` test): the largest of the per-coordinate standard
+        deviations ``sigma sqrt(C_ii)`` and of the evolution path's ``sigma |p_c,i|`` (a path still
+        long: the mean is still moving)."""
+        s = self.state(step_state, d)
+        return max(float(np.max(s.std())), s.sigma * float(np.max(np.abs(s.p_c))))
+
     def sample(self, policy, theta, rng, baseline=None):
         raise ValueError("sampler: the Gaussian search's batches are asked and told by trustopt.asktell.AskTell")
 
@@ -323,6 +333,8 @@ class GaussianSampler:
         code ``cmaes.m``, where it raises ``sigma``; pycma stops once the best and the
         ``0.75 lambda``-th value are equal in two consecutive batches, which on the step ellipsoid
         f7 in d = 20 ended the same first runs at the same values 200-600 evaluations later, 6 runs),
+        ``tolfunhist`` (the best values of the last ``10 + ceil(30 d / lambda)`` batches lie within
+        ``1e-12``; pycma's default: a run whose best value stalls while its batches still spread),
         ``tolstagnation`` (over the last ``100 + 100 d^1.5 / lambda`` iterations, the median of the 20
         newest best values is not below that of the 20 oldest),
         ``conditioncov`` (the condition number of ``C`` above 1e14), ``noeffectaxis`` (adding
@@ -337,6 +349,10 @@ class GaussianSampler:
             f = np.sort(last_f)
             if f[0] == f[min(len(f) - 1, math.ceil(0.1 + self.popsize / 4))]:
                 out["tolflatfitness"] = "the best and the lambda/4-th best value of the last batch are equal"
+        best = histories[0]
+        recent = best[-(10 + math.ceil(30 * m.size / self.popsize)):]
+        if len(best) >= 10 and recent.max() - recent.min() < TOLFUNHIST:  # inf - inf is nan: no stop
+            out["tolfunhist"] = f"the best values of the last {len(recent)} batches lie within {TOLFUNHIST:g}"
         window = int(100 + 100 * m.size ** 1.5 / self.popsize)
         if len(histories[0]) >= window:
             for h in histories:

@@ -202,9 +202,10 @@ class SearchSampler(Protocol):
 
     ``sigma0``, ``popsize``; ``center`` (the batch ends with ``theta``, weight 0 in the model);
     ``noise`` (the noise table rows are read from, or None); ``sigma(p_k, p_0, d, last_step,
-    step_state)`` (the standard deviation of the next model batch); ``draw(theta, sigma, rng,
-    frame, step_state) -> (Draw, frame)``; ``stop(step_state, theta, sigma0, histories, last_f)
-    -> {reason: message}`` (the sampler's own stopping tests)."""
+    step_state)`` (the standard deviation of the next model batch); ``spread(sigma, d,
+    step_state)`` (the scale that the ``tolx`` test bounds); ``draw(theta, sigma, rng, frame,
+    step_state) -> (Draw, frame)``; ``stop(step_state, theta, sigma0, histories, last_f) ->
+    {reason: message}`` (the sampler's own stopping tests)."""
 
     sigma0: float
     popsize: int
@@ -212,6 +213,8 @@ class SearchSampler(Protocol):
     noise: NoiseTable | None
 
     def sigma(self, p_k: float, p_0: float, d: int, last_step: float, step_state) -> float: ...
+
+    def spread(self, sigma: float, d: int, step_state) -> float: ...
 
     def draw(self, theta, sigma: float, rng: np.random.Generator, frame, step_state) -> tuple: ...
 
@@ -269,6 +272,10 @@ class PerturbationSampler:
         r = min(p_k, last_step) if self.tie_to_step else p_k
         return self.kappa * r / math.sqrt(d)
 
+    def spread(self, sigma: float, d: int, step_state=None) -> float:
+        """What ``tolx`` bounds: ``sigma sqrt(d)``, the length of a typical perturbation."""
+        return sigma * math.sqrt(d)
+
     def draw(self, theta, sigma: float, rng: np.random.Generator, frame=None,
              step_state=None) -> tuple[Draw, np.ndarray | None]:
         """One batch at ``theta`` with standard deviation ``sigma``: ``(Draw, frame)``.
@@ -292,7 +299,7 @@ class PerturbationSampler:
                     Y=Y, X=Y), frame
 
     def stop(self, step_state, theta, sigma0: float, histories: tuple, last_f) -> dict:
-        """No stopping test of its own (the adapter's ``tolx`` on ``sigma_k`` covers it)."""
+        """No stopping test of its own (the adapter's ``tolx`` on :meth:`spread` covers it)."""
         return {}
 
     def sample(self, policy, theta, rng, baseline=None):
