@@ -53,7 +53,7 @@ Default (no flag, what ``make bench`` runs): the quick protocol ``--dims 10 --in
     python benchmarks/bench_bbob.py --dims 10 --instances 1 2 --budget-multiplier 2000 --solvers tr-es cma
     python benchmarks/bench_bbob.py --dims 10 --instances 1 2 3 4 5 --budget-multiplier 10000 --seeds 0 1 \\
         --solvers tr-cma-bipop cma-bipop --json benchmarks/results/bbob_d10_run.json
-    python benchmarks/bench_bbob.py --load benchmarks/results/bbob_d10_*.json --plot docs/bbob-ecdf-d{d}.png
+    python benchmarks/bench_bbob.py --load benchmarks/results/bbob_d10_i1-5_s*.json --plot docs/bbob-ecdf-d{d}.png
 
 ``--load FILE ...`` summarizes (and plots) the records of earlier ``--json`` files instead of
 running; records without ``seed`` count as seed 0, those without ``hits`` only in the share.
