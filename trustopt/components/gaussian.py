@@ -231,6 +231,10 @@ class GaussianState:
         """Per-coordinate standard deviations ``sigma sqrt(diag C)``, ``(d,)``."""
         return self.sigma * np.sqrt(self.C if self.diagonal else np.diag(self.C))
 
+    def max_std(self) -> float:
+        """``max(std())`` without the vector (sqrt and the product are monotone: the same float)."""
+        return self.sigma * math.sqrt(float(np.max(self.C if self.diagonal else np.diagonal(self.C))))
+
 
 def gaussian_kl(m0, S0, m1, S1) -> float:
     """``KL(N(m0, S0) || N(m1, S1)) = 1/2 [tr(S1^{-1} S0) + (m1 - m0)' S1^{-1} (m1 - m0) - d + ln det S1 - ln det S0]``
@@ -300,14 +304,14 @@ class GaussianSampler:
 
     def sigma(self, p_k: float, p_0: float, d: int, last_step: float = math.inf, step_state=None) -> float:
         """The largest per-coordinate standard deviation ``sigma max_i sqrt(C_ii)``."""
-        return float(np.max(self.state(step_state, d).std()))
+        return self.state(step_state, d).max_std()
 
     def spread(self, sigma: float, d: int, step_state=None) -> float:
         """What ``tolx`` bounds (pycma's ``tolx`` test): the largest of the per-coordinate standard
         deviations ``sigma sqrt(C_ii)`` and of the evolution path's ``sigma |p_c,i|`` (a path still
         long: the mean is still moving)."""
         s = self.state(step_state, d)
-        return max(float(np.max(s.std())), s.sigma * float(np.max(np.abs(s.p_c))))
+        return max(s.max_std(), s.sigma * float(np.max(np.abs(s.p_c))))
 
     def sample(self, policy, theta, rng, baseline=None):
         raise ValueError("sampler: the Gaussian search's batches are asked and told by trustopt.asktell.AskTell")
