@@ -74,7 +74,7 @@ class TrustRegionCMAOptions:
             that every ``z_i`` is still ``N(0, I)`` (Wang, Emmerich & Baeck 2014). Default None:
             on up to ``ORTHOGONAL_UP_TO = 10`` dimensions, off above. Measured on BBOB (instances
             1-5, BIPOP restarts; ``benchmarks/results/bbob_d*_i1-5_*.json``), share of targets
-            with / without it: d = 5 0.850 / 0.839, d = 10 0.783 / 0.768, d = 20 0.696 / 0.708;
+            with / without it: d = 5 0.850 / 0.845, d = 10 0.783 / 0.765, d = 20 0.696 / 0.712 (seeds 1-2);
             d = 1000, sphere: the same evaluations to 1e-8 either way, and the QR of each batch
             costs about 40% of the optimizer's time (``benchmarks/bench_highdim.py``).
         active: negative weights for the worst samples in the covariance update (Hansen 2016;
