@@ -54,7 +54,7 @@ from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.bounds import as_box, default_sigma0
 from trustopt.components.gaussian import GaussianSampler
-from trustopt.components.search import Draw, PerturbationSampler, impute_nonfinite, make_batch
+from trustopt.components.search import Draw, PerturbationSampler, impute_nonfinite, make_batch, tolfun_window
 from trustopt.core import loop as core
 from trustopt.core.loop import Method
 
@@ -307,7 +307,7 @@ class AskTell:
 
     # ------------------------------------------------------------------ termination and result
     def _tolfun_window(self) -> int:
-        return 10 + int(math.ceil(30 * self.d / self.popsize))
+        return tolfun_window(self.d, self.popsize)
 
     def stop(self) -> dict:
         """Termination reasons met now, ``{name: message}`` (empty: keep going).

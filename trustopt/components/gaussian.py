@@ -51,7 +51,7 @@ import numpy as np
 from scipy.linalg.lapack import dtrtrs
 
 from trustopt._validation import ValidationError, check_bool, check_choice, check_int, check_positive
-from trustopt.components.search import Draw
+from trustopt.components.search import Draw, tolfun_window
 from trustopt.core.protocols import StepSolver
 from trustopt.core.types import NONPOSITIVE_GAIN, STEP_OK, Proposal
 from trustopt.noise import orthogonal_directions
@@ -354,11 +354,11 @@ class GaussianSampler:
             if f[0] == f[min(len(f) - 1, math.ceil(0.1 + self.popsize / 4))]:
                 out["tolflatfitness"] = "the best and the lambda/4-th best value of the last batch are equal"
         best = histories[0]
-        recent = best[-(10 + math.ceil(30 * m.size / self.popsize)):]
+        recent = best[-tolfun_window(m.size, self.popsize):]
         if len(best) >= 10 and recent.max() - recent.min() < TOLFUNHIST:  # inf - inf is nan: no stop
             out["tolfunhist"] = f"the best values of the last {len(recent)} batches lie within {TOLFUNHIST:g}"
         window = int(100 + 100 * m.size ** 1.5 / self.popsize)
-        if len(histories[0]) >= window:
+        if len(best) >= window:
             for h in histories:
                 h = h[-window:]
                 if np.median(h[-20:]) >= np.median(h[:20]):

@@ -42,7 +42,7 @@ from trustopt.core.types import Batch
 from trustopt.noise import NoiseTable, orthogonal_directions
 
 __all__ = ["GaussianSearch", "make_batch", "antithetic_pairs", "impute_nonfinite", "Draw", "SearchSampler",
-           "PerturbationSampler"]
+           "PerturbationSampler", "tolfun_window"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -194,6 +194,12 @@ class Draw:
     def noise_rows(self) -> bool:
         """True when the rows are rebuilt from ``(index, sign)`` (only scalars need to travel to workers)."""
         return self.index is not None
+
+
+def tolfun_window(d: int, popsize: int) -> int:
+    """Batches that ``tolfun`` and ``tolfunhist`` look back over: ``10 + ceil(30 d / popsize)``
+    (pycma's history length for both tests)."""
+    return 10 + math.ceil(30 * d / popsize)
 
 
 class SearchSampler(Protocol):
