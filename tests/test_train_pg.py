@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 
 import numpy as np
@@ -233,14 +234,17 @@ def test_config_errors_and_defaults():
         TrainConfig(env_id=ENV, algo="tres", batch_steps=100)
     with pytest.raises(ValidationError, match="lambda_"):
         TrainConfig(env_id=ENV, algo="trpo", lambda_=1.5)
-    c = resolve_config(TrainConfig(env_id="Hopper-v5", algo="trpo"))
-    assert (c.batch_steps, c.delta, c.gamma, c.lambda_, c.cg_iters, c.cg_damping) == (25000, 0.01, 0.99, 0.97, 10, 0.1)
-    assert resolve_config(TrainConfig(env_id=ENV, algo="trpo")).batch_steps == 5000
+    c = resolve_config(TrainConfig(env_id="Hopper-v5", algo="trpo"))  # one setting for every task
+    assert (c.batch_steps, c.delta, c.gamma, c.lambda_, c.cg_iters, c.cg_damping, c.init_log_std) == (
+        5000, 0.01, 0.999, 0.97, 10, 0.1, -0.25)
+    assert resolve_config(TrainConfig(env_id=ENV, algo="trpo")) == dataclasses.replace(c, env_id=ENV)
+    v = resolve_config(TrainConfig(env_id="Hopper-v5", algo="vpg"))  # TRPO's sampling, its own step
+    assert (v.batch_steps, v.gamma, v.lambda_, v.init_log_std, v.lr) == (5000, 0.999, 0.97, -0.25, 1.0)
     n = resolve_config(TrainConfig(env_id="Swimmer-v5", algo="npg"))  # NG-lin's step and batch, measured gamma, std
     assert (n.batch_steps, n.delta, n.gamma, n.lambda_, n.cg_damping, n.init_log_std) == (10000, 0.025, 0.9999, 0.97,
                                                                                          1e-4, -0.5)
     assert resolve_config(TrainConfig(env_id=ENV, algo="npg", init_log_std=-1.0)).init_log_std == -1.0
-    assert resolve_config(TrainConfig(env_id="Hopper-v5", algo="trpo")).init_log_std == 0.0
+    assert resolve_config(TrainConfig(env_id="Hopper-v5", algo="ppo")).init_log_std == 0.0
     p = resolve_config(TrainConfig(env_id=ENV, algo="ppo"))
     assert (p.batch_steps, p.K, p.minibatch_size, p.epsilon, p.lr, p.lambda_) == (2048, 10, 64, 0.2, 3e-4, 0.95)
 

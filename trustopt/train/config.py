@@ -33,8 +33,8 @@ Sources of the defaults
   every task, unlike ARS, whose per-task table above is part of that paper's method.
 
 Policy-gradient family (linear Gaussian policy ``N(W z + b, diag(exp(2 log_std)))`` on the
-normalized observation ``z``, initialized at ``W = 0, b = 0, log_std = init_log_std`` (0, and -0.5
-for NPG); whole episodes sampled by :class:`trustopt.envs.pg_sampler.MujocoEpisodeSampler`),
+normalized observation ``z``, initialized at ``W = 0, b = 0, log_std = init_log_std`` (0; -0.5
+for NPG, -0.25 for TRPO and VPG); whole episodes sampled by :class:`trustopt.envs.pg_sampler.MujocoEpisodeSampler`),
 :data:`PG_DEFAULTS`:
 
 * NPG with linear policies (Rajeswaran, Lowrey, Todorov & Kakade 2017, "Towards generalization and
@@ -46,23 +46,22 @@ for NPG); whole episodes sampled by :class:`trustopt.envs.pg_sampler.MujocoEpiso
   Swimmer at a return of about 40) and ``init_log_std = -0.5`` (0 flips HalfCheetah onto its back).
   Not for every task: on InvertedDoublePendulum these settings reach 9104 on 0 of 10 seeds within
   2M timesteps, where TRPO's defaults reach it on 10 of 10 (README).
-* TRPO: max KL ``delta = 0.01`` and discount ``gamma = 0.99`` (TRPO paper, App. E Table 2),
-  CG iterations 10 (TRPO App. C), CG damping 0.1 (rllab's / modular_rl's ``cg_damping``; the
-  paper states none), GAE ``lambda_ = 0.97`` (GAE paper's locomotion setting; slides "GAE(0.99,
-  0.97)"), batch of ``batch_steps`` = 25000 steps on locomotion tasks and 5000 on the inverted
-  pendulums (Duan et al. 2016, "Benchmarking deep RL for continuous control", rllab's batch
-  sizes; TRPO App. E itself used 50K-1M steps per iteration with neural-network policies).
-  Measured (README): these leave Swimmer at a return of about 40 (0 of 10 seeds); NPG's
-  linear-policy settings with TRPO's KL reach Swimmer's 325 on 10 of 10 and HalfCheetah's 3430
-  on 9 of 10, but InvertedDoublePendulum's 9104 on 1 of 10 (these defaults: 10 of 10), so they
-  are a ``--set`` recipe, not the default.
+* TRPO: max KL ``delta = 0.01`` (TRPO paper, App. E Table 2), CG iterations 10 (TRPO App. C), CG
+  damping 0.1 (rllab's / modular_rl's ``cg_damping``; the paper states none), GAE ``lambda_ =
+  0.97`` (GAE paper's locomotion setting; slides "GAE(0.99, 0.97)"); measured here, one setting for
+  every task (:data:`TRPO_SAMPLING`): ``gamma = 0.999``, ``batch_steps = 5000`` (rllab's batch for the
+  inverted pendulums, Duan et al. 2016, on every task) and ``init_log_std = -0.25``. TRPO's own
+  gamma 0.99 leaves Swimmer at a return of about 40 (0 of 10 seeds); NPG's linear-policy settings
+  fail InvertedDoublePendulum (1 of 10). The vine (below) keeps TRPO App. E's ``gamma = 0.99`` and
+  ``init_log_std = 0``.
+* VPG: TRPO's sampling (:data:`TRPO_SAMPLING`, so that the two differ only in the step), ``lr =
+  1.0`` with the KL cap ``delta = 0.01`` (the library's VPG factory); not measured on MuJoCo.
 * PPO (Schulman et al. 2017, Table 3, MuJoCo): horizon 2048 steps (``batch_steps``), Adam step
   size ``lr = 3e-4``, ``K = 10`` epochs, minibatch 64 (``minibatch_size``), clip ``epsilon = 0.2``,
   ``gamma = 0.99``, GAE ``lambda_ = 0.95``.
 * TREFree (TREFree sec. 5: ``delta = 0.01``, the PPO implementation's other settings): as PPO.
 * STRO (STRO sec. 5.1: ``N = 2048`` samples per iteration, ``mu0 = 0.05``, ``gamma1..3 = 2, 0.8,
   0.6``, ``mu in [0.01, 0.1]``, 4 rejections; the factory's defaults) with PPO's ``gamma``/``lambda_``.
-* VPG: as TRPO's sampling, ``lr = 1.0`` with the KL cap ``delta = 0.01`` (the library's VPG factory).
 * TRPO vine (``vine = true``; TRPO sec. 5.2, :class:`trustopt.envs.vine_sampler.MujocoVineSampler`):
   ``n_trunk_episodes``, ``n_rollout_states``, ``n_actions_per_state``, ``rollout_horizon`` default to
   the sampler's (TRPO App. E Table 2, vine column: 16 trunk rollouts, 4 rollouts per state of
@@ -93,8 +92,6 @@ PG_FIELDS = ("batch_steps", "gamma", "delta", "cg_iters", "cg_damping", "epsilon
 #: Options of TRPO's vine sampler (``vine = true``) with their smallest values.
 VINE_FIELDS = {"n_trunk_episodes": 2, "n_rollout_states": 1, "n_actions_per_state": 2, "rollout_horizon": 1}
 ES_FIELDS = ("n_directions", "sigma", "top_directions", "l2", "optimizer")
-#: Tasks on which TRPO/VPG use rllab's small batch (5000 steps) instead of 25000.
-SMALL_BATCH_FAMILIES = ("InvertedPendulum", "InvertedDoublePendulum")
 #: NPG's discount and initial log standard deviation, measured on MuJoCo-v5 with NG-lin's step and
 #: batch (``benchmarks/bench_thresholds.py``; README "NPG and TRPO with linear policies against NG-lin").
 #: Swimmer's 325 (10 seeds): gamma 0.995 / 0.9999 at log_std 0: 3 / 8 of 10 seeds; at 0.9999 with
@@ -102,12 +99,17 @@ SMALL_BATCH_FAMILIES = ("InvertedPendulum", "InvertedDoublePendulum")
 #: on their backs), 3 of 6 (0.9999; upright, slow); log_std -1: 10 of 10 (0.995, median 1.0e6), 6 of 6
 #: (0.9999); log_std -0.5 with gamma 0.9999 (the default): 10 of 10 (median 1.5e6). Hopper: README.
 NPG_MEASURED = dict(gamma=0.9999, init_log_std=-0.5)
-#: Defaults of the policy-gradient family (module docstring for the sources); ``batch_steps``
-#: of TRPO/VPG is resolved per task (:data:`SMALL_BATCH_FAMILIES`).
+#: TRPO's sampling (VPG's too), measured on MuJoCo-v5 (``benchmarks/bench_thresholds.py``, 10 seeds each,
+#: ``benchmarks/results/thresholds_trpo/``; README "NPG and TRPO with linear policies against NG-lin"):
+#: Swimmer's 325 / HalfCheetah's 3430 / InvertedDoublePendulum's 9104 on 10 / 9 / 10 of 10 seeds with
+#: log std -0.25; -0.5: 9 / 7 / 8 (HalfCheetah faster: median 1.8M against 3.0M timesteps); 0: 10 / 7 / 9
+#: (HalfCheetah 5.4M). gamma 0.99 (TRPO App. E): Swimmer 0 of 10.
+TRPO_SAMPLING = dict(gamma=0.999, lambda_=0.97, batch_steps=5000, init_log_std=-0.25)
+#: Defaults of the policy-gradient family (module docstring for the sources).
 PG_DEFAULTS: dict[str, dict] = {
-    "trpo": dict(gamma=0.99, lambda_=0.97, delta=0.01, cg_iters=10, cg_damping=0.1),
+    "trpo": dict(delta=0.01, cg_iters=10, cg_damping=0.1, **TRPO_SAMPLING),
     "npg": dict(lambda_=0.97, delta=0.025, cg_iters=10, cg_damping=1e-4, batch_steps=10000, **NPG_MEASURED),
-    "vpg": dict(gamma=0.99, lambda_=0.97, delta=0.01, lr=1.0),
+    "vpg": dict(delta=0.01, lr=1.0, **TRPO_SAMPLING),
     "ppo": dict(batch_steps=2048, gamma=0.99, lambda_=0.95, epsilon=0.2, K=10, minibatch_size=64, lr=3e-4),
     "trefree": dict(batch_steps=2048, gamma=0.99, lambda_=0.95, delta=0.01, K=10, minibatch_size=64, lr=3e-4),
     "stro": dict(batch_steps=2048, gamma=0.99, lambda_=0.95),
@@ -166,8 +168,8 @@ class TrainConfig:
     discount), ``delta`` (TRPO/NPG/VPG max mean KL; TREFree's margin), ``cg_iters``,
     ``cg_damping`` (TRPO, NPG), ``epsilon`` (PPO clip), ``minibatch_size`` (PPO, TREFree:
     ``batch_steps // minibatch_size`` minibatches), ``init_log_std`` (initial log standard
-    deviation, default 0). The ES-only fields (``n_directions``, ``sigma``, ``top_directions``,
-    ``l2``, ``optimizer``) are errors for them, and vice versa.
+    deviation; default 0, NPG -0.5, TRPO and VPG -0.25). The ES-only fields (``n_directions``,
+    ``sigma``, ``top_directions``, ``l2``, ``optimizer``) are errors for them, and vice versa.
 
     TRPO's vine sampling (TRPO sec. 5.2): ``vine`` True (None, the default, or False: single path;
     None so that configurations saved before the field existed resume unchanged), with
@@ -341,14 +343,11 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         from trustopt.envs.vine_sampler import MujocoVineSampler
 
         defaults = {f.name: f.default for f in dataclasses.fields(MujocoVineSampler)}
-        fill = {k: v for k, v in PG_DEFAULTS[c.algo].items() if k != "lambda_"}
-        fill.update(init_log_std=0.0, **{name: defaults[name] for name in VINE_FIELDS})
+        fill = {k: v for k, v in PG_DEFAULTS[c.algo].items() if k not in ("lambda_", "batch_steps")}
+        # the vine as TRPO App. E ran it (Table 2: gamma 0.99), the policy's initial std 1 (log std 0)
+        fill.update(gamma=0.99, init_log_std=0.0, **{name: defaults[name] for name in VINE_FIELDS})
     elif c.algo in PG_ALGOS:
         fill = {"init_log_std": 0.0, **PG_DEFAULTS[c.algo]}
-        if "batch_steps" not in fill:
-            from trustopt.envs._registry import family
-
-            fill["batch_steps"] = 5000 if family(c.env_id) in SMALL_BATCH_FAMILIES else 25000
     elif c.algo == "ars":
         n = c.n_directions or N
         fill = dict(n_directions=n, sigma=nu, lr=alpha, top_directions=min(b, n))
