@@ -321,17 +321,28 @@ def plot_curves(results: list[dict], path: str, n_boot: int = 2000) -> None:
 # ------------------------------------------------------------------------------ command line
 
 
-def load(pattern: str) -> list[dict]:
-    """The per-run results of the ``--json`` files matching ``pattern``."""
-    files = sorted(glob.glob(pattern))
-    if not files:
-        raise SystemExit(f"--load: no file matches {pattern}")
-    runs = []
+def load(patterns: list[str]) -> list[dict]:
+    """The per-run results of the ``--json`` files matching ``patterns`` (a file matched by two
+    patterns is read once; the same run -- environment, label, seed -- in two files is an error,
+    as it would count twice in the medians)."""
+    files = []
+    for pattern in patterns:
+        matched = sorted(glob.glob(pattern))
+        if not matched:
+            raise SystemExit(f"--load: no file matches {pattern}")
+        files += [f for f in matched if f not in files]
+    runs, where = [], {}
     for path in files:
         with open(path) as f:
             data = json.load(f)
         if not all("label" in r and "hits" in r for r in data.get("runs", [None])):
             raise SystemExit(f"--load: {path} is not a result of this version of bench_thresholds.py")
+        for r in data["runs"]:
+            key = (r["env_id"], r["label"], r["seed"])
+            if key in where:
+                raise SystemExit(f"--load: {r['label']} on {r['env_id']} seed {r['seed']} is in both "
+                                 f"{where[key]} and {path}")
+            where[key] = path
         runs += data["runs"]
     return runs
 
@@ -381,7 +392,7 @@ def main(argv=None) -> int:
         a.procs = 2 if a.procs is None else a.procs
     a.procs = 1 if a.procs is None else a.procs
     if a.load:
-        results = [r for path in a.load for r in load(path)]
+        results = load(a.load)
     elif a.summarize:
         missing = [out for out in a.summarize if not os.path.isfile(os.path.join(out, "progress.csv"))]
         if missing:
