@@ -102,7 +102,7 @@ NPG_MEASURED = dict(gamma=0.9999, init_log_std=-0.5)
 #: TRPO's sampling (VPG's too), measured on MuJoCo-v5 (``benchmarks/bench_thresholds.py``, 10 seeds each,
 #: ``benchmarks/results/thresholds_trpo/``; README "NPG and TRPO with linear policies against NG-lin"):
 #: Swimmer's 325 / HalfCheetah's 3430 / InvertedDoublePendulum's 9104 on 10 / 9 / 10 of 10 seeds with
-#: log std -0.25; -0.5: 9 / 7 / 8 (HalfCheetah faster: median 1.8M against 3.0M timesteps); 0: 10 / 7 / 9
+#: log std -0.25; -0.5: 9 / 7 / 8 (HalfCheetah faster: median 1.8M against 3.1M timesteps); 0: 10 / 7 / 9
 #: (HalfCheetah 5.4M). gamma 0.99 (TRPO App. E): Swimmer 0 of 10.
 TRPO_SAMPLING = dict(gamma=0.999, lambda_=0.97, batch_steps=5000, init_log_std=-0.25)
 #: Defaults of the policy-gradient family (module docstring for the sources).
