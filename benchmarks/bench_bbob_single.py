@@ -73,7 +73,8 @@ def main(argv=None) -> int:
               f"{np.median([r['precision'] for r in rs]):.2g}")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"code_version": code_version(), "args": vars(a), "cma": cma.__version__, "records": records}, f, indent=1)
+            json.dump({"code_version": code_version(), "args": vars(a), "cma": cma.__version__,
+                       "records": records}, f, indent=1)
     return 0
 
 

@@ -106,9 +106,14 @@ NPG_MEASURED = dict(gamma=0.9999, init_log_std=-0.5)
 #: log std -0.25; -0.5: 9 / 7 / 8 (HalfCheetah faster: median 1.8M against 3.1M timesteps); 0: 10 / 7 / 9
 #: (HalfCheetah 5.4M). gamma 0.99 (TRPO App. E): Swimmer 0 of 10.
 TRPO_SAMPLING = dict(gamma=0.999, lambda_=0.97, batch_steps=5000, init_log_std=-0.25)
+#: TRPO's step (TRPO App. C and E; CG damping: rllab's), with either sampling.
+TRPO_STEP = dict(delta=0.01, cg_iters=10, cg_damping=0.1)
+#: The vine's sampling as TRPO App. E ran it (Table 2: gamma 0.99), initial std 1; its trunk and
+#: branches are the sampler's options (:data:`VINE_FIELDS`), not ``batch_steps`` or GAE's ``lambda_``.
+TRPO_VINE_SAMPLING = dict(gamma=0.99, init_log_std=0.0)
 #: Defaults of the policy-gradient family (module docstring for the sources).
 PG_DEFAULTS: dict[str, dict] = {
-    "trpo": dict(delta=0.01, cg_iters=10, cg_damping=0.1, **TRPO_SAMPLING),
+    "trpo": dict(**TRPO_STEP, **TRPO_SAMPLING),
     "npg": dict(lambda_=0.97, delta=0.025, cg_iters=10, cg_damping=1e-4, batch_steps=10000, **NPG_MEASURED),
     "vpg": dict(delta=0.01, lr=1.0, **TRPO_SAMPLING),
     "ppo": dict(batch_steps=2048, gamma=0.99, lambda_=0.95, epsilon=0.2, K=10, minibatch_size=64, lr=3e-4),
@@ -344,9 +349,7 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         from trustopt.envs.vine_sampler import MujocoVineSampler
 
         defaults = {f.name: f.default for f in dataclasses.fields(MujocoVineSampler)}
-        fill = {k: v for k, v in PG_DEFAULTS[c.algo].items() if k not in ("lambda_", "batch_steps")}
-        # the vine as TRPO App. E ran it (Table 2: gamma 0.99), the policy's initial std 1 (log std 0)
-        fill.update(gamma=0.99, init_log_std=0.0, **{name: defaults[name] for name in VINE_FIELDS})
+        fill = dict(**TRPO_STEP, **TRPO_VINE_SAMPLING, **{name: defaults[name] for name in VINE_FIELDS})
     elif c.algo in PG_ALGOS:
         fill = {"init_log_std": 0.0, **PG_DEFAULTS[c.algo]}
     elif c.algo == "ars":
