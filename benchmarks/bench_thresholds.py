@@ -297,6 +297,8 @@ def plot_curves(results: list[dict], path: str, n_boot: int = 2000) -> None:
     for ax in axes.flat[len(envs):]:
         ax.set_visible(False)
     rng = np.random.default_rng(0)
+    # one colour per method in every panel, so that a legend reads the same across tasks
+    colors = {label: f"C{i % 10}" for i, label in enumerate(sorted({r["label"] for r in results}))}
     for ax, env_id in zip(axes.flat, envs):
         rs_env = [r for r in results if r["env_id"] == env_id]
         grid = np.linspace(0, max(r["timesteps_used"] for r in rs_env), 200)
@@ -305,8 +307,9 @@ def plot_curves(results: list[dict], path: str, n_boot: int = 2000) -> None:
             ok = ~np.isnan(Y).any(axis=0)
             idx = rng.integers(0, len(Y), size=(n_boot, len(Y)))
             boot = iqm(Y[:, ok][idx], axis=1)
-            line, = ax.plot(grid[ok], iqm(Y[:, ok], axis=0), label=f"{label} ({len(Y)} seeds)")
-            ax.fill_between(grid[ok], *np.percentile(boot, [2.5, 97.5], axis=0), color=line.get_color(), alpha=0.2)
+            seeds = f"{len(Y)} seed" + ("s" if len(Y) > 1 else "")
+            ax.plot(grid[ok], iqm(Y[:, ok], axis=0), color=colors[label], label=f"{label} ({seeds})")
+            ax.fill_between(grid[ok], *np.percentile(boot, [2.5, 97.5], axis=0), color=colors[label], alpha=0.2)
         for th in THRESHOLDS[env_id]:
             ax.axhline(th.value, color="gray", ls="--", lw=0.8)
             ax.annotate(f"{th.value:g} ({th.source.split(' (')[0]})", (0, th.value), xycoords=("axes fraction", "data"),
