@@ -145,7 +145,11 @@ def search_start(name: str, problem, exact: bool, theta0, sigma0) -> tuple[np.nd
 #: seeds; README "Timesteps to the papers' thresholds"): 16 pairs reached HalfCheetah's 2385 within
 #: 2e6 timesteps on 8 of 10 seeds against 4 of 10 with 8 pairs, Swimmer's 325 within 1e6 on 8 of 10
 #: against 5 of 10; ARS's per-task N (32 on HalfCheetah), the earlier default, was tuned for ARS's
-#: top-b step, while TRES and ES weight every direction.
+#: top-b step, while TRES and ES weight every direction. Neither fewer pairs on small policies nor
+#: more on hard tasks measured better (TRES, sigma 0.03; ``benchmarks/results/thresholds_tres/``):
+#: InvertedDoublePendulum (d = 9, 30 seeds) reaches 9104 in a median 1.1e5 timesteps with 16 pairs,
+#: 8.1e4 / 1.0e5 / 1.3e5 with 8 / 10 / 12 (intervals overlapping, not monotone in N); Walker2d's 2872
+#: on 0 of 5 seeds with 32 pairs against 1 of 5 with 16.
 PAPER_POPSIZE = 32
 
 

@@ -142,7 +142,9 @@ ES_SIGMA = 0.02
 #: on Walker2d; README "Timesteps to the papers' thresholds"): HalfCheetah's 2385 on 10 / 8 of 10
 #: seeds in a median 6.9e5 / 1.8e6 timesteps (the paper: 9.8e5) and 3430 on 7 / 2; Swimmer's 128
 #: in 2.4e5 / 2.7e5; Walker2d's 2872 on 1 / 0 of 5; slower on Hopper (3120 on 7 / 9 of 10, median
-#: 2.1e6 / 1.1e6) and InvertedDoublePendulum (9104 in 1.4e5 / 1.1e5). 0.025 on Hopper: 3 of 5.
+#: 2.1e6 / 1.1e6); level on InvertedDoublePendulum (9104 in 1.1e5 over 30 seeds / 1.1e5 over 10). 0.025
+#: on Hopper: 3 of 5. 0.05 on Walker2d: 2872 on 0 of 5 (two seeds learn to fall within 10 steps, an
+#: environment return of 1-2; ``benchmarks/results/thresholds_tres/``).
 TRES_SIGMA = 0.03
 
 
