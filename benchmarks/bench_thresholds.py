@@ -253,7 +253,9 @@ def print_compact(rows: list[dict]) -> None:
     print("\n| env (threshold, source, budget) | " + " | ".join(labels) + " | paper |")
     print("|---" * (len(labels) + 2) + "|")
     for env_id, th in sorted({(r["env_id"], r["threshold"]) for r in rows}):
-        first = next(r for r in rows if r["env_id"] == env_id and r["threshold"] == th)
+        row = [r for r in rows if r["env_id"] == env_id and r["threshold"] == th]
+        budgets = sorted({r["budget"] for r in row})  # methods of one row may have run to other budgets
+        budget = f"{budgets[0]:.3g}" + (f" to {budgets[-1]:.3g}" if len(budgets) > 1 else "")
         out = []
         for label in labels:
             r = cells.get((env_id, th, label))
@@ -267,7 +269,7 @@ def print_compact(rows: list[dict]) -> None:
         algos = {r["algo"] for r in rows}
         paper = ", ".join(f"{a} {_fmt(v)}" for a, v in spec.paper.items() if a in algos)
         paper += " episodes" if paper and spec.unit == "episodes" else ""
-        print(f"| {env_id} ({th:g}, {first['source'].split(' (')[0]}, {first['budget']:.3g}) | " + " | ".join(out)
+        print(f"| {env_id} ({th:g}, {row[0]['source'].split(' (')[0]}, {budget}) | " + " | ".join(out)
               + f" | {paper} |")
 
 
