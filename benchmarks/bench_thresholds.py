@@ -138,7 +138,27 @@ def result_of_run(out: str, wall: float | None = None) -> dict:
             "final_eval": float(ev[rows[-1]]) if rows.size else math.nan,
             "best_eval": float(np.max(ev[rows])) if rows.size else math.nan,
             "curve": {"timesteps": p["timesteps"][rows].astype(int).tolist(), "eval": ev[rows].tolist()},
-            "wall_s": float(p["wall_s"][-1]) if wall is None else wall, "run": out}
+            "wall_s": float(p["wall_s"][-1]) if wall is None else wall, "run": out, "walk": mean_path(out, p)}
+
+
+def mean_path(out: str, p: dict) -> dict | None:
+    """How the ES family's mean moved from its start ``theta_0 = 0`` to the saved policy (None for
+    other runs): ``norm`` ``||theta_k||``, ``rss`` ``(sum_i ||dtheta_i||^2)^(1/2)`` and ``sum``
+    ``sum_i ||dtheta_i||`` over its ``k`` steps (the progress column ``step_norm``). Steps that
+    are independent noise give ``norm ~ rss`` (a random walk); steps along one direction give
+    ``norm ~ sum`` (a drift). ``step_over_scale``: the median step over ``sigma sqrt(d)``, the
+    length of a perturbation."""
+    path = os.path.join(out, "policy.npz")
+    if "step_norm" not in p or not os.path.exists(path):
+        return None
+    with np.load(path) as z:
+        W, k = z["W"], int(z["iteration"])
+    steps = p["step_norm"][(p["iteration"] <= k) & np.isfinite(p["step_norm"])]
+    if not steps.size:
+        return None
+    return {"iterations": k, "norm": float(np.linalg.norm(W)), "rss": float(np.sqrt(np.sum(steps * steps))),
+            "sum": float(np.sum(steps)),
+            "step_over_scale": float(np.median(steps) / (p["sigma"][0] * math.sqrt(W.size)))}
 
 
 # ------------------------------------------------------------------------------ many runs
@@ -177,7 +197,9 @@ def run_all(tasks: list[dict], procs: int, backend: str, ray_address: str | None
 def _report(r: dict) -> None:
     hits = ", ".join(f"{k}: {'-' if v is None else v['timesteps']}" for k, v in r["hits"].items())
     print(f"{r['env_id']} {r['label']} seed {r['seed']}: {hits}; final {r['final_eval']:.0f}, best "
-          f"{r['best_eval']:.0f}, {r['timesteps_used']} timesteps, {r['wall_s']:.0f} s", flush=True)
+          f"{r['best_eval']:.0f}, {r['timesteps_used']} timesteps, {r['wall_s']:.0f} s"
+          + ("" if not r.get("walk") else f"; mean path: norm {r['walk']['norm']:.3g}, root sum of squared steps "
+             f"{r['walk']['rss']:.3g}, sum {r['walk']['sum']:.3g}"), flush=True)
 
 
 # ------------------------------------------------------------------------------ statistics
