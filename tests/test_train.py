@@ -27,6 +27,7 @@ from trustopt.train import (
     train,
 )
 from trustopt.train.checkpoint import MAGIC, load_checkpoint, save_checkpoint
+from trustopt.train.config import tres_epochs
 from trustopt.train.trainer import _make_optimizer
 
 TINY = dict(env_id="Swimmer-v5", timesteps=4000, max_episode_steps=100, n_directions=4, eval_every=2,
@@ -185,16 +186,35 @@ def test_config_validation_and_paper_defaults():
     assert (tres.lambda_, tres.K, tres.sigma) == (14.0, 15, 0.03)  # TRES Fig. 3-4; sigma measured (TRES_SIGMA)
     es = resolve_config(TrainConfig(env_id="Ant-v5", algo="es"))
     assert (es.lr, es.l2, es.optimizer, es.n_directions) == (0.01, 0.005, "adam", 16)
-    # TRES and ES: one configuration for every task (no per-task table), the factories' paper mode
+    # TRES and ES: one configuration for every task (no per-task table), the factories' paper mode;
+    # TRES's epochs by one rule on the policy's size (tres_epochs)
+    envs = ("Swimmer-v5", "Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5",
+            "InvertedDoublePendulum-v5")
     for algo in ("tres", "es"):
-        settings = {tuple(getattr(resolve_config(TrainConfig(env_id=env, algo=algo)), f) for f in
-                          ("n_directions", "sigma", "lr", "lambda_", "K", "l2", "optimizer"))
-                    for env in ("Swimmer-v5", "Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5",
-                                "InvertedDoublePendulum-v5")}
+        resolved = [resolve_config(TrainConfig(env_id=env, algo=algo)) for env in envs]
+        settings = {tuple(getattr(c, f) for f in ("n_directions", "sigma", "lr", "lambda_", "l2", "optimizer"))
+                    for c in resolved}
         assert len(settings) == 1
         assert 2 * settings.pop()[0] == get(algo)(None, theta0=np.zeros(5), sigma0=0.02, adapt=False).sampler.popsize
+    epochs = {env: resolve_config(TrainConfig(env_id=env, algo="tres")).K for env in envs}
+    assert epochs == {**dict.fromkeys(envs, 15), "Ant-v5": 1, "Humanoid-v5": 1}
+    assert resolve_config(TrainConfig(env_id="Ant-v5", algo="tres", K=15)).K == 15  # the paper's, when asked
     user = resolve_config(TrainConfig(env_id="Swimmer-v5", algo="tres", sigma=0.05, n_directions=3))
     assert (user.sigma, user.n_directions) == (0.05, 3)
+
+
+def test_tres_epochs_rule():
+    # the paper's 15 up to the reference size, then in proportion to n_directions / d, at least 1
+    assert [tres_epochs(d, 16) for d in (1, 16, 33, 102)] == [15, 15, 15, 15]
+    assert [tres_epochs(d, 16) for d in (103, 204, 216, 510, 765, 766, 840, 5916)] == [14, 7, 7, 3, 2, 1, 1, 1]
+    assert tres_epochs(840, 64) == 7 and tres_epochs(102, 8) == 7  # twice the pairs, twice the epochs
+    ks = [tres_epochs(d, 16) for d in range(1, 2000)]
+    assert all(a >= b for a, b in zip(ks, ks[1:]))
+    with pytest.raises(ValidationError, match="d"):
+        tres_epochs(0, 16)
+    # the size is the run's policy: Ant's observation without its contact forces has 27 entries
+    c = resolve_config(TrainConfig(env_id="Ant-v5", algo="tres", env_kwargs={"include_cfrc_ext_in_observation": False}))
+    assert c.K == tres_epochs(27 * 8, 16) == 7
 
 
 def test_eval_steps_evaluates_on_a_grain_of_timesteps(tmp_path):

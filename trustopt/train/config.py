@@ -29,8 +29,11 @@ Sources of the defaults
   survival-bonus removal, centered ranks and state normalization (TRES sec. "Experimental
   Settings"). ES: ``sigma = 0.02`` on every task (OpenAI's ES starter code, MuJoCo configs).
   TRES: ``sigma = 0.03`` on every task (:data:`TRES_SIGMA`; the paper builds on OpenAI's code and
-  states none; measured, see there). No per-task entry: one configuration for
-  every task, unlike ARS, whose per-task table above is part of that paper's method.
+  states none; measured, see there), and the epochs ``K`` by one rule on the policy's size,
+  :func:`tres_epochs` (the paper's 15 up to HalfCheetah's 102 parameters, 1 on Ant and Humanoid;
+  measured, see there; ``K = 15`` for the paper's algorithm everywhere). No per-task entry: one
+  configuration for every task, unlike ARS, whose per-task table above is part of that paper's
+  method.
 
 Policy-gradient family (linear Gaussian policy ``N(W z + b, diag(exp(2 log_std)))`` on the
 normalized observation ``z``, initialized at ``W = 0, b = 0, log_std = init_log_std`` (0; -0.5
@@ -80,7 +83,7 @@ from trustopt.algorithms import PAPER_POPSIZE
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
 
-__all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "ES_SIGMA", "TRES_SIGMA",
+__all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "ES_SIGMA", "TRES_SIGMA", "tres_epochs",
            "PG_DEFAULTS", "config_from_dict"]
 
 #: Algorithms ``trustopt train`` runs (the ES family: parameter-space perturbations).
@@ -146,6 +149,36 @@ ES_SIGMA = 0.02
 #: on Hopper: 3 of 5. 0.05 on Walker2d: 2872 on 0 of 5 (two seeds learn to fall within 10 steps, an
 #: environment return of 1-2; ``benchmarks/results/thresholds_tres/``).
 TRES_SIGMA = 0.03
+
+#: Where TRES's epochs are the paper's ``K = 15`` (:func:`tres_epochs`): HalfCheetah-v5's linear
+#: policy (102 parameters) with 16 antithetic pairs, the setting of TRES Fig. 4 and of our runs.
+TRES_EPOCHS_REFERENCE = dict(K=15, d=102, n_directions=16)
+
+
+def tres_epochs(d: int, n_directions: int) -> int:
+    """TRES's epochs per batch for a policy of ``d`` parameters and ``n_directions`` pairs::
+
+        K = min(15, max(1, floor(15 * (102 / d) * (n_directions / 16))))
+
+    the paper's 15 up to HalfCheetah's size (:data:`TRES_EPOCHS_REFERENCE`; every task measured
+    here but Ant and Humanoid: Swimmer 16, Hopper 33, HalfCheetah and Walker2d 102 parameters, the
+    inverted pendulums 4 and 9), fewer in proportion to ``n_directions / d`` above it (Ant-v5 840: K = 1;
+    Humanoid-v5 5,916: 1).
+
+    Measured with ``benchmarks/bench_thresholds.py`` (README "Local optima on Walker2d and Ant"):
+    on Ant-v5 K = 1 stays upright and moves forward on 2 of 2 seeds (evaluations 1277 and 1232 at
+    2M timesteps; seed 0 2150 at 1e7, where ARS with its table has 1803), while K = 2, 3, 5 and 15
+    end their episodes early within 1-2M (one seed each; 15 on two); on Humanoid-v5 K = 1 rises
+    to 528 by 3M timesteps where 15 stays at about 250 (one seed each); on HalfCheetah K = 1 leaves
+    5 of 5 seeds at 551-1002 after 2M where 15 reaches 2385 on 10 of 10. The form of the rule is
+    an argument, not a measurement: each step of 15 epochs is about ``0.75 sigma sqrt(d)`` long on
+    every task and the steps add up as a random walk (the policy's norm is the root of the sum of
+    the squared steps), while the signal in a batch falls as ``n_directions / d``, so the walk
+    covered before the gradient adds up grows as ``K d / n_directions``. Not measured between 102
+    and 840 parameters (e.g. Ant without its contact forces, 216: K = 7)."""
+    r = TRES_EPOCHS_REFERENCE
+    d, n = check_int(d, "d", 1), check_int(n_directions, "n_directions", 1)
+    return min(r["K"], max(1, (r["K"] * r["d"] * n) // (r["n_directions"] * d)))  # integers: exact
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -342,6 +375,14 @@ def config_from_dict(d: dict) -> TrainConfig:
     return TrainConfig(**d)
 
 
+def _policy_size(config: TrainConfig) -> int:
+    """``obs_dim * act_dim``, the parameters of the run's linear policy (builds the environment)."""
+    from trustopt.envs import cached_env
+
+    env = cached_env(config.env_spec())
+    return env.obs_dim * env.act_dim
+
+
 def resolve_config(config: TrainConfig) -> TrainConfig:
     """``config`` with every ``None`` hyperparameter replaced by the default of its algorithm
     and task (see the module docstring for the sources)."""
@@ -359,7 +400,10 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         fill = dict(n_directions=n, sigma=nu, lr=alpha, top_directions=min(b, n))
     elif c.algo == "tres":
         o = TRESOptions(adapt=False)
-        fill = dict(n_directions=PAPER_POPSIZE // 2, sigma=TRES_SIGMA, lr=o.lr, lambda_=o.lambda_, K=o.K)
+        n = c.n_directions or PAPER_POPSIZE // 2
+        fill = dict(n_directions=n, sigma=TRES_SIGMA, lr=o.lr, lambda_=o.lambda_)
+        if c.K is None:
+            fill["K"] = tres_epochs(_policy_size(c), n)
     else:  # es
         o = ESOptions(adapt=False)
         fill = dict(n_directions=PAPER_POPSIZE // 2, sigma=ES_SIGMA, lr=o.value("lr"), l2=o.value("l2"),
