@@ -204,17 +204,18 @@ def test_config_validation_and_paper_defaults():
 
 
 def test_tres_epochs_rule():
-    # the paper's 15 up to the reference size, then in proportion to n_directions / d, at least 1
-    assert [tres_epochs(d, 16) for d in (1, 16, 33, 102)] == [15, 15, 15, 15]
-    assert [tres_epochs(d, 16) for d in (103, 204, 216, 510, 765, 766, 840, 5916)] == [14, 7, 7, 3, 2, 1, 1, 1]
-    assert tres_epochs(840, 64) == 7 and tres_epochs(102, 8) == 7  # twice the pairs, twice the epochs
-    ks = [tres_epochs(d, 16) for d in range(1, 2000)]
+    # the paper's 15 up to the reference size, then in proportion to 1 / d, at least 1
+    assert [tres_epochs(d) for d in (1, 16, 33, 102)] == [15, 15, 15, 15]
+    assert [tres_epochs(d) for d in (103, 204, 216, 510, 765, 766, 840, 5916)] == [14, 7, 7, 3, 2, 1, 1, 1]
+    ks = [tres_epochs(d) for d in range(1, 2000)]
     assert all(a >= b for a, b in zip(ks, ks[1:]))
     with pytest.raises(ValidationError, match="d"):
-        tres_epochs(0, 16)
-    # the size is the run's policy: Ant's observation without its contact forces has 27 entries
+        tres_epochs(0)
+    # the size is the run's policy: Ant's observation without its contact forces has 27 entries;
+    # the number of pairs does not change it
     c = resolve_config(TrainConfig(env_id="Ant-v5", algo="tres", env_kwargs={"include_cfrc_ext_in_observation": False}))
-    assert c.K == tres_epochs(27 * 8, 16) == 7
+    assert c.K == tres_epochs(27 * 8) == 7
+    assert resolve_config(TrainConfig(env_id="HalfCheetah-v5", algo="tres", n_directions=8)).K == 15
 
 
 def test_eval_steps_evaluates_on_a_grain_of_timesteps(tmp_path):

@@ -83,8 +83,8 @@ from trustopt.algorithms import PAPER_POPSIZE
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
 
-__all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "ES_SIGMA", "TRES_SIGMA", "tres_epochs",
-           "PG_DEFAULTS", "config_from_dict"]
+__all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "ES_SIGMA", "TRES_SIGMA",
+           "tres_epochs", "PG_DEFAULTS", "config_from_dict"]
 
 #: Algorithms ``trustopt train`` runs (the ES family: parameter-space perturbations).
 ES_ALGOS = ("tres", "es", "ars")
@@ -150,20 +150,20 @@ ES_SIGMA = 0.02
 #: environment return of 1-2; ``benchmarks/results/thresholds_tres/``).
 TRES_SIGMA = 0.03
 
-#: Where TRES's epochs are the paper's ``K = 15`` (:func:`tres_epochs`): HalfCheetah-v5's linear
-#: policy (102 parameters) with 16 antithetic pairs, the setting of TRES Fig. 4 and of our runs.
-TRES_EPOCHS_REFERENCE = dict(K=15, d=102, n_directions=16)
+#: Where TRES's epochs are the paper's ``K = 15`` (:func:`tres_epochs`): up to HalfCheetah-v5's
+#: linear policy, 102 parameters (TRES Fig. 4's task), with the default 16 antithetic pairs.
+TRES_EPOCHS_REFERENCE = dict(K=15, d=102)
 
 
-def tres_epochs(d: int, n_directions: int) -> int:
-    """TRES's epochs per batch for a policy of ``d`` parameters and ``n_directions`` pairs::
+def tres_epochs(d: int) -> int:
+    """TRES's epochs per batch in ``trustopt train`` for a policy of ``d`` parameters::
 
-        K = min(15, max(1, floor(15 * (102 / d) * (n_directions / 16))))
+        K = min(15, max(1, floor(15 * 102 / d)))
 
     the paper's 15 up to HalfCheetah's size (:data:`TRES_EPOCHS_REFERENCE`; every task measured
     here but Ant and Humanoid: Swimmer 16, Hopper 33, HalfCheetah and Walker2d 102 parameters, the
-    inverted pendulums 4 and 9), fewer in proportion to ``n_directions / d`` above it (Ant-v5 840: K = 1;
-    Humanoid-v5 5,916: 1).
+    inverted pendulums 4 and 9), fewer in proportion to ``1 / d`` above it (Ant-v5, 840: K = 1;
+    Humanoid-v5, 5,916: 1).
 
     Measured with ``benchmarks/bench_thresholds.py`` (README "Local optima on Walker2d and Ant"):
     on Ant-v5 K = 1 stays upright and moves forward on 2 of 2 seeds (evaluations 1277 and 1232 at
@@ -173,12 +173,12 @@ def tres_epochs(d: int, n_directions: int) -> int:
     5 of 5 seeds at 551-1002 after 2M where 15 reaches 2385 on 10 of 10. The form of the rule is
     an argument, not a measurement: each step of 15 epochs is about ``0.75 sigma sqrt(d)`` long on
     every task and the steps add up as a random walk (the policy's norm is the root of the sum of
-    the squared steps), while the signal in a batch falls as ``n_directions / d``, so the walk
-    covered before the gradient adds up grows as ``K d / n_directions``. Not measured between 102
-    and 840 parameters (e.g. Ant without its contact forces, 216: K = 7)."""
+    the squared steps), while the signal in a batch of N pairs falls as ``N / d``, so the walk
+    covered before the gradient adds up grows as ``K d / N``. Not measured between 102 and 840
+    parameters (e.g. Ant without its contact forces, 216: K = 7), nor with other N (the rule
+    does not change with ``n_directions``)."""
     r = TRES_EPOCHS_REFERENCE
-    d, n = check_int(d, "d", 1), check_int(n_directions, "n_directions", 1)
-    return min(r["K"], max(1, (r["K"] * r["d"] * n) // (r["n_directions"] * d)))  # integers: exact
+    return min(r["K"], max(1, (r["K"] * r["d"]) // check_int(d, "d", 1)))  # integers: exact
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -400,10 +400,9 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         fill = dict(n_directions=n, sigma=nu, lr=alpha, top_directions=min(b, n))
     elif c.algo == "tres":
         o = TRESOptions(adapt=False)
-        n = c.n_directions or PAPER_POPSIZE // 2
-        fill = dict(n_directions=n, sigma=TRES_SIGMA, lr=o.lr, lambda_=o.lambda_)
+        fill = dict(n_directions=PAPER_POPSIZE // 2, sigma=TRES_SIGMA, lr=o.lr, lambda_=o.lambda_)
         if c.K is None:
-            fill["K"] = tres_epochs(_policy_size(c), n)
+            fill["K"] = tres_epochs(_policy_size(c))
     else:  # es
         o = ESOptions(adapt=False)
         fill = dict(n_directions=PAPER_POPSIZE // 2, sigma=ES_SIGMA, lr=o.value("lr"), l2=o.value("l2"),
