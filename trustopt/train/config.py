@@ -166,8 +166,8 @@ def tres_epochs(d: int) -> int:
     Humanoid-v5, 5,916: 1).
 
     Measured with ``benchmarks/bench_thresholds.py`` (README "Local optima on Walker2d and Ant"):
-    on Ant-v5 K = 1 stays upright and moves forward on 2 of 2 seeds (evaluations 1277 and 1232 at
-    2M timesteps; seed 0 2150 at 1e7, where ARS with its table has 1803), while K = 2, 3, 5 and 15
+    on Ant-v5 K = 1 stays upright and moves forward on 3 of 3 seeds (evaluations 1277, 1232 and
+    1327 at 2M timesteps; seed 0 2150 at 1e7, where ARS with its table has 1803), while K = 2, 3, 5 and 15
     end their episodes early within 1-2M (one seed each; 15 on two); on Humanoid-v5 K = 1 rises
     to 528 by 3M timesteps where 15 stays at about 250 (one seed each); on HalfCheetah K = 1 leaves
     5 of 5 seeds at 551-1002 after 2M where 15 reaches 2385 on 10 of 10. The form of the rule is
