@@ -1,5 +1,5 @@
 """Paired comparison of the c_mu-offset ablation at d = 20 with the default and pycma (README in this folder); run from the repository root."""
-import json, numpy as np, collections, sys
+import json, numpy as np, collections
 d=20
 def auc(r):
     s=0
