@@ -118,7 +118,7 @@ def result_of_run(out: str, wall: float | None = None) -> dict:
     """A finished (or interrupted) run folder as a result: its evaluation curve, the timesteps and
     episodes at the first evaluation at or above each threshold (None: not reached), the final
     and best evaluations."""
-    from trustopt.train import read_progress
+    from trustopt.train import ES_ALGOS, read_progress
 
     with open(os.path.join(out, "config.json")) as f:
         cfg = json.load(f)
@@ -138,12 +138,13 @@ def result_of_run(out: str, wall: float | None = None) -> dict:
             "final_eval": float(ev[rows[-1]]) if rows.size else math.nan,
             "best_eval": float(np.max(ev[rows])) if rows.size else math.nan,
             "curve": {"timesteps": p["timesteps"][rows].astype(int).tolist(), "eval": ev[rows].tolist()},
-            "wall_s": float(p["wall_s"][-1]) if wall is None else wall, "run": out, "walk": mean_path(out, p)}
+            "wall_s": float(p["wall_s"][-1]) if wall is None else wall, "run": out,
+            "walk": mean_path(out, p) if cfg["algo"] in ES_ALGOS else None}
 
 
 def mean_path(out: str, p: dict) -> dict | None:
-    """How the ES family's mean moved from its start ``theta_0 = 0`` to the saved policy (None for
-    other runs): ``norm`` ``||theta_k||``, ``rss`` ``(sum_i ||dtheta_i||^2)^(1/2)`` and ``sum``
+    """How the mean of an ES-family run moved from its start ``theta_0 = 0`` to the saved policy
+    (None when the run has no steps or no policy yet): ``norm`` ``||theta_k||``, ``rss`` ``(sum_i ||dtheta_i||^2)^(1/2)`` and ``sum``
     ``sum_i ||dtheta_i||`` over its ``k`` steps (the progress column ``step_norm``). Steps that
     are independent noise give ``norm ~ rss`` (a random walk); steps along one direction give
     ``norm ~ sum`` (a drift). ``step_over_scale``: the median step over ``sigma sqrt(d)``, the

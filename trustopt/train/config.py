@@ -150,9 +150,9 @@ ES_SIGMA = 0.02
 #: environment return of 1-2; ``benchmarks/results/thresholds_tres/``).
 TRES_SIGMA = 0.03
 
-#: Where TRES's epochs are the paper's ``K = 15`` (:func:`tres_epochs`): up to HalfCheetah-v5's
-#: linear policy, 102 parameters (TRES Fig. 4's task), with the default 16 antithetic pairs.
-TRES_EPOCHS_REFERENCE = dict(K=15, d=102)
+#: Up to this many parameters TRES takes the paper's epochs (:class:`TRESOptions`' ``K = 15``;
+#: :func:`tres_epochs`): HalfCheetah-v5's linear policy (TRES Fig. 4's task), 16 antithetic pairs.
+TRES_FULL_EPOCHS_UP_TO = 102
 
 
 def tres_epochs(d: int) -> int:
@@ -160,7 +160,7 @@ def tres_epochs(d: int) -> int:
 
         K = min(15, max(1, floor(15 * 102 / d)))
 
-    the paper's 15 up to HalfCheetah's size (:data:`TRES_EPOCHS_REFERENCE`; every task measured
+    the paper's 15 up to HalfCheetah's size (:data:`TRES_FULL_EPOCHS_UP_TO`; every task measured
     here but Ant and Humanoid: Swimmer 16, Hopper 33, HalfCheetah and Walker2d 102 parameters, the
     inverted pendulums 4 and 9), fewer in proportion to ``1 / d`` above it (Ant-v5, 840: K = 1;
     Humanoid-v5, 5,916: 1).
@@ -177,8 +177,8 @@ def tres_epochs(d: int) -> int:
     covered before the gradient adds up grows as ``K d / N``. Not measured between 102 and 840
     parameters (e.g. Ant without its contact forces, 216: K = 7), nor with other N (the rule
     does not change with ``n_directions``)."""
-    r = TRES_EPOCHS_REFERENCE
-    return min(r["K"], max(1, (r["K"] * r["d"]) // check_int(d, "d", 1)))  # integers: exact
+    K = TRESOptions.K  # the paper's
+    return min(K, max(1, (K * TRES_FULL_EPOCHS_UP_TO) // check_int(d, "d", 1)))  # integers: exact
 
 
 @dataclass(frozen=True, kw_only=True)
