@@ -34,7 +34,7 @@ class TRESOptions(RatioTestOptions):
             Walker2d and Ant"): on Ant K = 15, 5, 3 and 2 learn to end the episodes early where K = 1
             walks; on HalfCheetah K = 1 is far slower (2385 on 0 of 5 seeds within 2e6 timesteps).
             ``trustopt train`` takes K from the policy's size
-            (:func:`trustopt.train.config.tres_epochs`: 15 up to 102 parameters, 1 on Ant and Humanoid).
+            (:func:`trustopt.train.config.tres_epochs`: 15 up to 102 parameters, 1 above).
         lr: per-epoch step ``lr * sigma^2 * grad L_CLIP`` (the paper's ``alpha = lr sigma^2``),
             ``> 0``. Default 1.0 (the paper states none: see
             :class:`~trustopt.components.es_steps.TRESStep`).
