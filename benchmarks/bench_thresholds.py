@@ -144,8 +144,8 @@ def result_of_run(out: str, wall: float | None = None) -> dict:
 
 def mean_path(out: str, p: dict) -> dict | None:
     """How the mean of an ES-family run moved from its start ``theta_0 = 0`` to the saved policy
-    (None when the run has no steps or no policy yet): ``norm`` ``||theta_k||``, ``rss`` ``(sum_i ||dtheta_i||^2)^(1/2)`` and ``sum``
-    ``sum_i ||dtheta_i||`` over its ``k`` steps (the progress column ``step_norm``). Steps that
+    (None when the run has no steps or no policy yet): ``norm`` ``||theta_k||``, ``rss``
+    ``(sum_i ||dtheta_i||^2)^(1/2)`` and ``sum`` ``sum_i ||dtheta_i||`` over its ``k`` steps (the progress column ``step_norm``). Steps that
     are independent noise give ``norm ~ rss`` (a random walk); steps along one direction give
     ``norm ~ sum`` (a drift). ``step_over_scale``: the median step over ``sigma sqrt(d)``, the
     length of a perturbation."""

@@ -165,7 +165,8 @@ def tres_epochs(d: int) -> int:
     Measured with ``benchmarks/bench_thresholds.py`` (README "Local optima on Walker2d and Ant"),
     on every policy above 102 parameters tried, only K = 1 keeps its episodes from ending early:
     Ant-v5 (840 parameters) K = 1 stays upright and moves forward on 3 of 3 seeds (evaluations
-    1277, 1232 and 1327 at 2M timesteps; seed 0 2150 at 1e7, where ARS with its table has 1803),
+    1277, 1232 and 1327 at 2M timesteps; 2150, 2288 and 2231 at 1e7, where ARS with its table has
+    1803 on one seed; none reaches 3000),
     while K = 2, 3, 5 and 15 end their episodes early within 1-2M (one seed each; 15 on two); Ant
     without its contact forces (216 parameters) K = 1 stays upright where K = 7 and 15 end
     early (one seed each); Humanoid-v5 (5,916) K = 1 rises to 528 by 3M timesteps where 15 stays
