@@ -304,10 +304,14 @@ def print_compact(rows: list[dict]) -> None:
 
 def curve_on_grid(r: dict, grid: np.ndarray) -> np.ndarray:
     """The run's evaluation return at each grid timestep: its last evaluation at or before it
-    (nan before the first; a run that stopped holds its last value)."""
+    (nan before the first; a run that stopped at its task's highest threshold holds its last value,
+    one that stopped at its budget has no value past its last timestep)."""
     ts, ev = np.asarray(r["curve"]["timesteps"]), np.asarray(r["curve"]["eval"])
     i = np.searchsorted(ts, grid, side="right") - 1
-    return np.where(i >= 0, ev[np.maximum(i, 0)] if ev.size else np.nan, np.nan)
+    y = np.where(i >= 0, ev[np.maximum(i, 0)] if ev.size else np.nan, np.nan)
+    if r["hits"].get(str(THRESHOLDS[r["env_id"]][-1].value)) is None:
+        y[grid > r["timesteps_used"]] = np.nan
+    return y
 
 
 def plot_curves(results: list[dict], path: str, n_boot: int = 2000) -> None:
