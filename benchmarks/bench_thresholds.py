@@ -370,7 +370,7 @@ def load(patterns: list[str]) -> list[dict]:
     for path in files:
         with open(path) as f:
             data = json.load(f)
-        if not all("label" in r and "hits" in r for r in data.get("runs", [None])):
+        if not all(isinstance(r, dict) and "label" in r and "hits" in r for r in data.get("runs", [None])):
             raise SystemExit(f"--load: {path} is not a result of this version of bench_thresholds.py")
         for r in data["runs"]:
             key = (r["env_id"], r["label"], r["seed"])
