@@ -1,4 +1,4 @@
-"""What a rule adapting TRES's sigma on MuJoCo could read: three signals along fixed-sigma runs.
+"""What a rule adapting TRES's sigma or step on MuJoCo could read: four signals along fixed runs.
 
 The threshold benchmark (``bench_thresholds.py``) shows that no fixed ``sigma`` is best on every
 task (0.03 ahead of 0.02 on HalfCheetah and Swimmer, behind on Hopper). A rule that sets
@@ -15,16 +15,28 @@ records, with ``eps_n = (x_n - theta_k) / sigma`` the ``N`` directions (``N/2`` 
   ratio of the rank-weighted gradient.
 * ``cos``: the cosine of successive ``g``, the correlation that cumulative step-size adaptation's
   path length measures (Hansen & Ostermeier 2001); about ``+-1/sqrt(d)`` under pure noise.
+* ``step_cos``: the cosine of ``g`` with the step ``theta_k - theta_{k-1}`` that led to
+  ``theta_k``: the sign of the directional derivative along the last step, which two-point
+  step-size adaptation reads (Hansen 2008, "CMA-ES with two-point step-size adaptation"):
+  ``> 0`` when going further along the step still gains (steps too short), ``< 0`` when it
+  overshot (too long).
 
     python benchmarks/bench_sigma_signals.py --envs HalfCheetah-v5 Hopper-v5 --sigmas 0.02 0.03 --seeds 1 \
         --budget 1000000 --json benchmarks/results/sigma_signals.json
 
-Each run prints the mean of each signal over the first, middle and last third of its iterations.
+    python benchmarks/bench_sigma_signals.py --envs Walker2d-v5 --sigmas 0.03 --K 15 5 --seeds 0 1 2 --budget 1000000
+    python benchmarks/bench_sigma_signals.py --envs HalfCheetah-v5 --sigmas 0.03 --K 15 5 --seeds 0 1 --budget 1000000
+
+(raw results of these two: ``benchmarks/results/step_signals_K.json``)
+
+Each run prints the mean of each signal over the first, middle and last third of its iterations,
+then over the whole run with its standard error.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import tempfile
@@ -36,35 +48,47 @@ from trustopt.components.es_steps import shaped_utilities
 from trustopt.train.config import TrainConfig
 from trustopt.train.trainer import train
 
-SIGNALS = ("G", "rho", "cos", "train_return")
+SIGNALS = ("G", "rho", "cos", "step_cos", "train_return")
 
 
-def signals(batch, theta_k, shaping: str, g_prev):
-    """The signals of one model batch (rows j and j + N/2 an antithetic pair) and its ``g``."""
+def signals(batch, theta_k, shaping: str, g_prev, step_prev):
+    """The signals of one model batch (rows j and j + N/2 an antithetic pair; ``step_prev`` the
+    step that led to ``theta_k``, None at the start) and its ``g``."""
     V = shaped_utilities(batch, shaping)
     eps = (batch.actions - theta_k) / batch.states
     half, d = V.size // 2, eps.shape[1]
     dV = V[:half] - V[half:]
     g = dV @ eps[:half]
-    cos = float(g @ g_prev / (np.linalg.norm(g) * np.linalg.norm(g_prev))) if g_prev is not None else float("nan")
     return dict(G=float(np.mean(V * ((eps * eps).sum(axis=1) / d - 1.0))), rho=float(g @ g / (d * (dV @ dV))),
-                cos=cos, train_return=float(batch.eta)), g
+                cos=_cos(g, g_prev), step_cos=_cos(g, step_prev), train_return=float(batch.eta)), g
 
 
-def observed_run(env_id: str, sigma: float, seed: int, budget: int) -> list[dict]:
-    """One ``trustopt train`` TRES run whose step reports the signals of every model batch."""
-    log, last_g = [], [None]
+def _cos(u, v) -> float:
+    """The cosine of two vectors; nan when one is missing or zero."""
+    if v is None:
+        return float("nan")
+    n = float(np.linalg.norm(u) * np.linalg.norm(v))
+    return float(u @ v) / n if n > 0 else float("nan")
+
+
+def observed_run(env_id: str, sigma: float, seed: int, budget: int, K: int | None = None) -> list[dict]:
+    """One ``trustopt train`` TRES run whose step reports the signals of every model batch
+    (``K``: TRES's epochs; None: the trainer's default, :func:`trustopt.train.config.tres_epochs`)."""
+    log, last_g, last_theta = [], [None], [None]
     propose = es_steps.TRESStep.propose
 
     def observing(self, model, radius, rng, step_state=None):
-        row, last_g[0] = signals(model.batch, np.asarray(model.theta_k), self.shaping, last_g[0])
+        theta_k = np.asarray(model.theta_k, dtype=np.float64)
+        step_prev = None if last_theta[0] is None else theta_k - last_theta[0]
+        row, last_g[0] = signals(model.batch, theta_k, self.shaping, last_g[0], step_prev)
+        last_theta[0] = theta_k.copy()
         log.append(row)
         return propose(self, model, radius, rng, step_state)
 
     es_steps.TRESStep.propose = observing
     try:
         with tempfile.TemporaryDirectory() as out:
-            train(TrainConfig(env_id=env_id, algo="tres", timesteps=budget, seed=seed, sigma=sigma, eval_every=0),
+            train(TrainConfig(env_id=env_id, algo="tres", timesteps=budget, seed=seed, sigma=sigma, K=K, eval_every=0),
                   os.path.join(out, "run"), workers=1, backend="serial", progress=False)
     finally:
         es_steps.TRESStep.propose = propose
@@ -76,26 +100,35 @@ def thirds(log: list[dict], key: str) -> list[float]:
     return [float(np.nanmean(part)) for part in np.array_split(x, 3)]
 
 
+def run_mean(log: list[dict], key: str) -> tuple[float, float]:
+    """The mean of one signal over a run's iterations and its standard error (iterations taken as
+    independent, which the uncorrelated successive gradients, ``cos``, support)."""
+    x = np.array([r[key] for r in log])
+    x = x[np.isfinite(x)]
+    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--envs", nargs="+", default=["HalfCheetah-v5", "Hopper-v5"])
     p.add_argument("--sigmas", nargs="+", type=float, default=[0.02, 0.03])
     p.add_argument("--seeds", nargs="+", type=int, default=[1])
     p.add_argument("--budget", type=int, default=1_000_000)
+    p.add_argument("--K", nargs="+", type=int, default=[None], help="TRES's epochs (default: the trainer's rule)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     runs = []
     for env_id in a.envs:
-        for sigma in a.sigmas:
-            for seed in a.seeds:
-                log = observed_run(env_id, sigma, seed, a.budget)
-                runs.append(dict(env=env_id, sigma=sigma, seed=seed, budget=a.budget, iterations=log))
-                print(f"{env_id} sigma={sigma} seed {seed}, {len(log)} iterations; mean over thirds: "
-                      + "; ".join(f"{k} " + " ".join(f"{v:.3g}" for v in thirds(log, k)) for k in SIGNALS),
-                      flush=True)
-                if a.json:
-                    with open(a.json, "w") as fh:
-                        json.dump(dict(args=vars(a), runs=runs), fh, indent=1)
+        for sigma, K, seed in itertools.product(a.sigmas, a.K, a.seeds):
+            log = observed_run(env_id, sigma, seed, a.budget, K)
+            runs.append(dict(env=env_id, sigma=sigma, K=K, seed=seed, budget=a.budget, iterations=log))
+            print(f"{env_id} sigma={sigma} K={K} seed {seed}, {len(log)} iterations; mean over thirds: "
+                  + "; ".join(f"{k} " + " ".join(f"{v:.3g}" for v in thirds(log, k))
+                              + " (run {:.3g} +- {:.2g})".format(*run_mean(log, k)) for k in SIGNALS),
+                  flush=True)
+            if a.json:
+                with open(a.json, "w") as fh:
+                    json.dump(dict(args=vars(a), runs=runs), fh, indent=1)
 
 
 if __name__ == "__main__":
