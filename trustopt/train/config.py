@@ -170,8 +170,8 @@ def tres_epochs(d: int) -> int:
     while K = 2, 3, 5 and 15 end their episodes early within 1-2M (one seed each; 15 on two); Ant
     without its contact forces (216 parameters) K = 1 stays upright where K = 7 and 15 end
     early (one seed each); Humanoid-v5 (5,916) K = 1 rises on 3 of 3 seeds (528-576 at 3M
-    timesteps) where 15 ends at 53-470. K = 1 is no rule for every task: on HalfCheetah it leaves 5 of 5 seeds at
-    551-1002 after 2M where 15 reaches 2385 on 10 of 10. Why (an explanation, not a
+    timesteps) where 15 ends at 53-470. K = 1 is no rule for every task: on HalfCheetah it
+    leaves 5 of 5 seeds at 551-1002 after 2M where 15 reaches 2385 on 10 of 10. Why (an explanation, not a
     measurement): each step of 15 epochs is about ``0.75 sigma sqrt(d)`` long on every task and
     the steps add up as a random walk, which on the larger policies saturates the actions before
     the gradient adds up, and with Ant's control cost saturated actions make ending the episode
