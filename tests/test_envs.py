@@ -93,6 +93,7 @@ NON_DEFAULT_KWARGS = [
                        exclude_current_positions_from_observation=False, healthy_state_range=(-1.5, 1.5))),
     ("Hopper-v5", dict(healthy_z_range=(0.9, 1.5), healthy_angle_range=(-0.05, 0.05), reset_noise_scale=0.02)),
     ("Walker2d-v5", dict(healthy_z_range=(1.1, 2.0), forward_reward_weight=2.0, terminate_when_unhealthy=False)),
+    ("Walker2d-v5", dict(xml_file="walker2d.xml")),  # v4's model: the feet's frictions 0.9 and 1.9
     ("Ant-v5", dict(include_cfrc_ext_in_observation=False, main_body="torso", contact_force_range=(-0.3, 0.2),
                     healthy_z_range=(0.45, 1.0), contact_cost_weight=0.1, ctrl_cost_weight=0.1)),
     ("Ant-v5", dict(exclude_current_positions_from_observation=False, terminate_when_unhealthy=False,

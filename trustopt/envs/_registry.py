@@ -98,8 +98,10 @@ V5_DEFAULTS: dict[str, dict[str, object]] = {
     "InvertedDoublePendulum-v5": dict(healthy_reward=10.0, reset_noise_scale=0.1),
 }
 
-#: Keywords Gymnasium accepts that the fast path also honours without changing anything it computes.
-PASSTHROUGH_KWARGS = frozenset({"frame_skip"})
+#: Keywords Gymnasium accepts that the fast path also honours without changing anything it computes:
+#: the fast path steps the model Gymnasium loaded (``xml_file``, e.g. ``"walker2d.xml"``, Walker2d-v4's
+#: model with its feet's frictions 0.9 and 1.9, where v5's has 1.9 on both) at the frame skip it read.
+PASSTHROUGH_KWARGS = frozenset({"frame_skip", "xml_file"})
 
 #: Environments whose survival bonus ("reward_survive", paid while healthy) is removed from the
 #: TRAINING reward when a rollout asks for it, as TRES (sec. "Experiments": "we subtract the
