@@ -1,0 +1,121 @@
+"""benchmarks/bench_thresholds.py: the statistics and bookkeeping behind the README's MuJoCo tables.
+
+The figures in the README come from this script's ``--json``, ``--load`` and ``--summarize``; a
+wrong median, a run counted twice or a run folder read differently from the run that wrote it
+would change them silently. Checked against hand computations and against itself (a run's result
+and the same run read back from its folder).
+"""
+
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+import bench_thresholds as bt  # noqa: E402
+
+
+def _run(seed, hits_at, final, env_id="Swimmer-v5", label="m", timesteps_used=10**6, curve=None):
+    """A result as :func:`bt.result_of_run` writes it; ``hits_at``: threshold value -> timesteps or None."""
+    hits = {str(th.value): None if hits_at.get(th.value) is None else
+            {"timesteps": hits_at[th.value], "episodes": hits_at[th.value] // 1000}
+            for th in bt.THRESHOLDS[env_id]}
+    return {"env_id": env_id, "algo": "tres", "label": label, "seed": seed, "hits": hits, "budget": 10**6,
+            "eval_steps": 50_000, "timesteps_used": timesteps_used, "final_eval": final, "best_eval": final,
+            "curve": curve or {"timesteps": [], "eval": []}, "wall_s": 1.0, "run": "", "walk": None}
+
+
+def test_iqm_is_the_mean_of_the_middle_half():
+    assert bt.iqm(np.array([1.0, 2, 3, 4, 5, 6, 7, 100])) == pytest.approx(np.mean([3, 4, 5, 6]))
+    assert bt.iqm(np.array([5.0, 1, 3])) == pytest.approx(3.0)  # n // 4 = 0: nothing trimmed
+    assert bt.iqm(np.array([1.0, 2, 3, 4, 5, math.inf])) == pytest.approx(3.5)  # an unreached run is trimmed
+
+
+def test_bootstrap_point_estimates_intervals_and_unreached_runs():
+    rng = np.random.default_rng(0)
+    v = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0]
+    out = bt.bootstrap(v, rng, n_boot=2000)
+    assert out["median"] == np.median(v)
+    assert out["median_ci"][0] <= out["median"] <= out["median_ci"][1]
+    assert out["iqm_ci"][0] <= out["iqm"] <= out["iqm_ci"][1]
+    assert set(out["median_ci"]) <= set(v)  # order statistics, not interpolations
+    # more than half unreached: the median is infinite, and so is its upper bound
+    out = bt.bootstrap([1.0, math.inf, math.inf], np.random.default_rng(1), n_boot=500)
+    assert math.isinf(out["median"]) and math.isinf(out["median_ci"][1])
+
+
+def test_summarize_counts_reached_runs_and_treats_the_others_as_infinite():
+    runs = [_run(0, {128: 100_000, 325: 400_000}, 350.0), _run(1, {128: 300_000}, 200.0),
+            _run(2, {}, 50.0), _run(0, {128: 500_000}, 150.0, label="other")]
+    rows = {(r["label"], r["threshold"]): r for r in bt.summarize(runs)}
+    r = rows[("m", 128)]
+    assert (r["reached"], r["runs"]) == (2, 3)
+    assert r["timesteps"]["median"] == 300_000  # median of 1e5, 3e5, inf
+    assert r["episodes"]["median"] == 300
+    assert r["final_eval"]["median"] == 200.0
+    assert r["paper"] == 2.4e5  # the TRES paper's Swimmer figure for tres
+    assert rows[("m", 325)]["reached"] == 1 and math.isinf(rows[("m", 325)]["timesteps"]["median"])
+    assert rows[("other", 128)]["runs"] == 1
+    # a cell's resamples do not depend on what else is summarized with it
+    alone = {(r["label"], r["threshold"]): r for r in bt.summarize(runs[:3])}
+    assert alone[("m", 128)]["timesteps"] == r["timesteps"]
+
+
+def test_curve_on_grid_holds_a_finished_run_and_ends_a_budgeted_one():
+    curve = {"timesteps": [100, 200, 300], "eval": [10.0, 20.0, 400.0]}
+    grid = np.array([50, 100, 250, 300, 1000])
+    done = _run(0, {128: 300, 325: 300}, 400.0, timesteps_used=300, curve=curve)
+    np.testing.assert_array_equal(bt.curve_on_grid(done, grid), [np.nan, 10, 20, 400, 400])
+    budgeted = _run(0, {128: 300}, 400.0, timesteps_used=300, curve=curve)  # 325 not reached
+    np.testing.assert_array_equal(bt.curve_on_grid(budgeted, grid), [np.nan, 10, 20, 400, np.nan])
+
+
+def _write(path, runs):
+    with open(path, "w") as f:
+        json.dump({"runs": runs}, f)
+    return str(path)
+
+
+def test_load_refuses_a_run_in_two_files_a_summary_file_and_an_empty_pattern(tmp_path):
+    a = _write(tmp_path / "a.json", [_run(0, {}, 1.0), _run(1, {}, 1.0)])
+    b = _write(tmp_path / "b.json", [_run(1, {}, 2.0)])
+    c = _write(tmp_path / "c.json", [_run(1, {}, 2.0, label="n")])
+    assert len(bt.load([a, str(tmp_path / "a*.json")])) == 2  # a file matched twice is read once
+    assert len(bt.load([a, c])) == 3
+    with pytest.raises(SystemExit, match="seed 1 is in both .*a.json and .*b.json"):
+        bt.load([a, b])
+    with open(tmp_path / "summary.json", "w") as f:
+        json.dump({"summary": []}, f)
+    with pytest.raises(SystemExit, match="summary.json is not a result"):
+        bt.load([str(tmp_path / "summary.json")])
+    with pytest.raises(SystemExit, match="no file matches"):
+        bt.load([str(tmp_path / "nothing*.json")])
+
+
+def test_a_run_its_folder_and_its_json_give_the_same_figures(tmp_path, capsys):
+    """One short TRES run on Swimmer end to end: the result the run returns, the same run read back
+    from its folder (``--summarize``) and from the ``--json`` file (``--load``) agree, and
+    ``--plot`` draws."""
+    out = tmp_path / "r.json"
+    assert bt.main(["--envs", "Swimmer-v5", "--algos", "tres", "--seeds", "0", "--budget", "40000",
+                    "--eval-steps", "20000", "--eval-episodes", "2", "--runs-dir", str(tmp_path / "runs"),
+                    "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    (run,) = data["runs"]
+    assert run["label"] == "tres" and run["timesteps_used"] >= 40000
+    assert len(run["curve"]["eval"]) >= 2 and run["final_eval"] == run["curve"]["eval"][-1]
+    assert run["walk"]["iterations"] >= 1 and run["walk"]["norm"] > 0
+    again = bt.result_of_run(run["run"])
+    assert {k: again[k] for k in ("hits", "curve", "final_eval", "timesteps_used", "walk")} == \
+        {k: run[k] for k in ("hits", "curve", "final_eval", "timesteps_used", "walk")}
+    summary = tmp_path / "s.json"
+    assert bt.main(["--load", str(out), "--json", str(summary), "--plot", str(tmp_path / "c.png")]) == 0
+    assert json.loads(summary.read_text())["summary"] == data["summary"]
+    assert (tmp_path / "c.png").stat().st_size > 0
+    assert bt.main(["--summarize", run["run"]]) == 0
+    assert "| Swimmer-v5 (128, TRES paper Table 1) | tres | " in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="not a run folder"):
+        bt.main(["--summarize", str(tmp_path)])
