@@ -445,7 +445,10 @@ def main(argv=None) -> int:
     print_table(rows)
     print_compact(rows)
     if a.json:  # with --load: the summary of those files (their runs stay there)
-        out = {"code_version": code_version(), "args": vars(a), "summary": rows}
+        args = vars(a)
+        if a.load or a.summarize:  # nothing trained here: the training options would be argparse's defaults
+            args = {k: args[k] for k in ("load", "summarize", "json", "plot")}
+        out = {"code_version": code_version(), "args": args, "summary": rows}
         with open(a.json, "w") as f:
             json.dump(out if a.load else {**out, "runs": results}, f, indent=1)
     if a.plot:

@@ -114,6 +114,8 @@ def test_a_run_its_folder_and_its_json_give_the_same_figures(tmp_path, capsys):
     summary = tmp_path / "s.json"
     assert bt.main(["--load", str(out), "--json", str(summary), "--plot", str(tmp_path / "c.png")]) == 0
     assert json.loads(summary.read_text())["summary"] == data["summary"]
+    assert json.loads(summary.read_text())["args"]["load"] == [str(out)]
+    assert "envs" not in json.loads(summary.read_text())["args"]  # nothing was trained: no training options
     assert (tmp_path / "c.png").stat().st_size > 0
     assert bt.main(["--summarize", run["run"]]) == 0
     assert "| Swimmer-v5 (128, TRES paper Table 1) | tres | " in capsys.readouterr().out
