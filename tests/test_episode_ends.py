@@ -1,0 +1,48 @@
+"""benchmarks/episode_ends.py: why episodes end, checked against Gymnasium's own health test.
+
+The README's explanation of the Ant dip rests on this script's two readings: the training
+episodes' mean length from ``progress.csv`` and the healthy bound an episode crossed. The first
+is checked by hand on a small file, the second against ``env.unwrapped.is_healthy`` on random
+states of the four locomotion tasks with a survival bonus.
+"""
+
+import os
+import sys
+
+import gymnasium
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+import episode_ends as ee  # noqa: E402
+
+
+def test_training_windows_divide_timesteps_by_episodes(tmp_path):
+    rows = ["iteration,timesteps,episodes,train_return_mean",
+            "1,1000,4,-10", "2,1800,8,-20", "3,2400,12,30", "4,3000,16,50"]
+    (tmp_path / "progress.csv").write_text("\n".join(rows) + "\n")
+    w = ee.training_windows(str(tmp_path), 2)
+    assert [x["timesteps"] for x in w] == [1800, 3000]
+    assert [x["mean_length"] for x in w] == [1800 / 8, 1200 / 8]
+    assert [x["train_return"] for x in w] == [-15.0, 40.0]
+
+
+@pytest.mark.parametrize("env_id", ["Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5"])
+def test_crossed_bound_agrees_with_gymnasium_is_healthy(env_id):
+    env = gymnasium.make(env_id)
+    env.reset(seed=0)
+    u = env.unwrapped
+    rng = np.random.default_rng(0)
+    qpos0, qvel0 = u.init_qpos.copy(), u.init_qvel.copy()
+    seen = set()
+    for _ in range(300):  # states around the initial one, wide enough to cross every bound
+        qpos = qpos0 + rng.normal(0.0, 0.6, qpos0.shape)
+        qvel = qvel0 + rng.normal(0.0, 60.0 if env_id == "Hopper-v5" else 1.0, qvel0.shape)
+        u.set_state(qpos, qvel)
+        reason = ee.crossed_bound(env)
+        assert (reason == "") == bool(u.is_healthy), (reason, qpos[:3])
+        seen.add(reason.split(" ")[0] if reason else "healthy")
+    expected = {"healthy", "z"} | ({"angle"} if env_id in ("Hopper-v5", "Walker2d-v5") else set()) \
+        | ({"a"} if env_id == "Hopper-v5" else set())  # Hopper: "a state outside [-100, 100]"
+    assert expected <= seen
+    env.close()
