@@ -6,6 +6,7 @@ circle among the driver's modules."""
 from __future__ import annotations
 
 import csv
+import math
 import os
 
 import numpy as np
@@ -27,7 +28,7 @@ from trustopt.train import (
     train,
 )
 from trustopt.train.checkpoint import MAGIC, load_checkpoint, save_checkpoint
-from trustopt.train.config import tres_epochs
+from trustopt.train.config import tres_epochs, tres_sigma
 from trustopt.train.trainer import _make_optimizer
 
 TINY = dict(env_id="Swimmer-v5", timesteps=4000, max_episode_steps=100, n_directions=4, eval_every=2,
@@ -187,20 +188,39 @@ def test_config_validation_and_paper_defaults():
     es = resolve_config(TrainConfig(env_id="Ant-v5", algo="es"))
     assert (es.lr, es.l2, es.optimizer, es.n_directions) == (0.01, 0.005, "adam", 16)
     # TRES and ES: one configuration for every task (no per-task table), the factories' paper mode;
-    # TRES's epochs by one rule on the policy's size (tres_epochs)
+    # TRES's epochs and sigma by one rule each on the policy's size (tres_epochs, tres_sigma)
     envs = ("Swimmer-v5", "Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5",
             "InvertedDoublePendulum-v5")
     for algo in ("tres", "es"):
         resolved = [resolve_config(TrainConfig(env_id=env, algo=algo)) for env in envs]
-        settings = {tuple(getattr(c, f) for f in ("n_directions", "sigma", "lr", "lambda_", "l2", "optimizer"))
+        settings = {tuple(getattr(c, f) for f in ("n_directions", "lr", "lambda_", "l2", "optimizer"))
                     for c in resolved}
         assert len(settings) == 1
         assert 2 * settings.pop()[0] == get(algo)(None, theta0=np.zeros(5), sigma0=0.02, adapt=False).sampler.popsize
-    epochs = {env: resolve_config(TrainConfig(env_id=env, algo="tres")).K for env in envs}
-    assert epochs == {**dict.fromkeys(envs, 15), "Ant-v5": 1, "Humanoid-v5": 1}
+    assert {resolve_config(TrainConfig(env_id=env, algo="es")).sigma for env in envs} == {0.02}
+    tres_runs = {env: resolve_config(TrainConfig(env_id=env, algo="tres")) for env in envs}
+    assert {env: c.K for env, c in tres_runs.items()} == {**dict.fromkeys(envs, 15), "Ant-v5": 1, "Humanoid-v5": 1}
+    assert {env: c.sigma for env, c in tres_runs.items()} == {**dict.fromkeys(envs, 0.03), "Ant-v5": 0.012,
+                                                              "Humanoid-v5": 0.0066}
     assert resolve_config(TrainConfig(env_id="Ant-v5", algo="tres", K=15)).K == 15  # the paper's, when asked
     user = resolve_config(TrainConfig(env_id="Swimmer-v5", algo="tres", sigma=0.05, n_directions=3))
     assert (user.sigma, user.n_directions) == (0.05, 3)
+
+
+def test_tres_sigma_rule():
+    # 0.03 up to HalfCheetah's 17 observation entries; above, the same perturbation of each action,
+    # sigma sqrt(obs_dim) = 0.03 sqrt(17), to two significant digits
+    assert [tres_sigma(n) for n in (1, 4, 8, 11, 17)] == [0.03] * 5
+    for n in (18, 27, 105, 348, 10_000):
+        assert tres_sigma(n) == pytest.approx(0.03 * math.sqrt(17 / n), rel=0.05)
+        assert tres_sigma(n) == float(f"{tres_sigma(n):.2g}") < 0.03
+    assert (tres_sigma(105), tres_sigma(348)) == (0.012, 0.0066)
+    with pytest.raises(ValidationError, match="obs_dim"):
+        tres_sigma(0)
+    # the observation is the run's: Ant without its contact forces has 27 entries; a sigma given wins
+    c = resolve_config(TrainConfig(env_id="Ant-v5", algo="tres", env_kwargs={"include_cfrc_ext_in_observation": False}))
+    assert c.sigma == tres_sigma(27) == 0.024
+    assert resolve_config(TrainConfig(env_id="Ant-v5", algo="tres", sigma=0.03)).sigma == 0.03
 
 
 def test_tres_epochs_rule():

@@ -28,12 +28,13 @@ Sources of the defaults
   every task: measured, see there). Linear policies initialized at zero, antithetic sampling,
   survival-bonus removal, centered ranks and state normalization (TRES sec. "Experimental
   Settings"). ES: ``sigma = 0.02`` on every task (OpenAI's ES starter code, MuJoCo configs).
-  TRES: ``sigma = 0.03`` on every task (:data:`TRES_SIGMA`; the paper builds on OpenAI's code and
-  states none; measured, see there), and the epochs ``K`` by one rule on the policy's size,
-  :func:`tres_epochs` (the paper's 15 up to HalfCheetah's 102 parameters, 1 above;
-  measured, see there; ``K = 15`` for the paper's algorithm everywhere). No per-task entry: one
-  configuration for every task, unlike ARS, whose per-task table above is part of that paper's
-  method.
+  TRES: ``sigma`` by one rule on the observation's size, :func:`tres_sigma` (0.03,
+  :data:`TRES_SIGMA`, up to HalfCheetah's 17 entries, as much perturbation of each action above:
+  0.012 on Ant; the paper builds on OpenAI's code and states none; measured, see there), and the
+  epochs ``K`` by one rule on the policy's size, :func:`tres_epochs` (the paper's 15 up to
+  HalfCheetah's 102 parameters, 1 above; measured, see there; ``K = 15`` for the paper's
+  algorithm everywhere). No per-task entry: one configuration for every task, unlike ARS, whose
+  per-task table above is part of that paper's method.
 
 Policy-gradient family (linear Gaussian policy ``N(W z + b, diag(exp(2 log_std)))`` on the
 normalized observation ``z``, initialized at ``W = 0, b = 0, log_std = init_log_std`` (0; -0.5
@@ -84,7 +85,7 @@ from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
 
 __all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "ES_SIGMA", "TRES_SIGMA",
-           "tres_epochs", "PG_DEFAULTS", "config_from_dict"]
+           "tres_sigma", "tres_epochs", "PG_DEFAULTS", "config_from_dict"]
 
 #: Algorithms ``trustopt train`` runs (the ES family: parameter-space perturbations).
 ES_ALGOS = ("tres", "es", "ars")
@@ -140,7 +141,8 @@ ARS_FALLBACK = (0.02, 0.02, 8, 8)
 #: The perturbation standard deviation of ES on every task (OpenAI's ES starter code).
 ES_SIGMA = 0.02
 
-#: The perturbation standard deviation of TRES on every task. Measured against 0.02 (OpenAI's
+#: The perturbation standard deviation of TRES up to :data:`TRES_SIGMA_OBS_DIM` observation entries
+#: (every task but Ant and Humanoid; above, :func:`tres_sigma`). Measured against 0.02 (OpenAI's
 #: value, the earlier default) with ``benchmarks/bench_thresholds.py`` on MuJoCo-v5 (10 seeds, 5
 #: on Walker2d; README "Timesteps to the papers' thresholds"): HalfCheetah's 2385 on 10 / 8 of 10
 #: seeds in a median 6.9e5 / 1.8e6 timesteps (the paper: 9.8e5) and 3430 on 7 / 2; Swimmer's 128
@@ -149,6 +151,41 @@ ES_SIGMA = 0.02
 #: on Hopper: 3 of 5. 0.05 on Walker2d: 2872 on 0 of 5 (two seeds learn to fall within 10 steps, an
 #: environment return of 1-2; ``benchmarks/results/thresholds_tres/``).
 TRES_SIGMA = 0.03
+
+#: Up to this many observation entries TRES takes :data:`TRES_SIGMA` (:func:`tres_sigma`):
+#: HalfCheetah-v5's and Walker2d-v5's 17, the largest observation 0.03 was measured best on.
+TRES_SIGMA_OBS_DIM = 17
+
+
+def tres_sigma(obs_dim: int) -> float:
+    """TRES's perturbation ``sigma`` in ``trustopt train`` for a linear policy of ``obs_dim``
+    normalized observation entries: :data:`TRES_SIGMA` = 0.03 up to :data:`TRES_SIGMA_OBS_DIM` = 17
+    entries; above, the ``sigma`` that perturbs each action as much as 0.03 does at 17, to two
+    significant digits: ``0.03 sqrt(17 / obs_dim)`` (Ant-v5's 105 entries 0.012, Humanoid-v5's 348
+    0.0066).
+
+    Why: a perturbation ``sigma E`` of ``W`` moves action ``i`` by ``sigma E_i . z``, a normal of
+    standard deviation ``sigma |z|``, and ``|z|`` is about ``sqrt(obs_dim)`` for a unit-variance
+    normalized observation ``z``; so the perturbations of the actions grow with the observation at
+    a fixed ``sigma``: ``0.03 sqrt(105) = 0.31`` on Ant against 0.12 on HalfCheetah. Measured with
+    ``benchmarks/bench_thresholds.py`` and ``benchmarks/episode_ends.py`` (README "Local optima
+    on Walker2d and Ant"): at 0.03 the Ant policies the training samples move less and spend more
+    on control than the mean policy (2.7M timesteps: forward reward 0.13 against 0.58 per step,
+    control cost 0.26 against 0.07), their steps are worth less than nothing once the survival
+    bonus is removed, and the training learns to end episodes early: the evaluations dip on every
+    seed between 2.5M and 3.5M timesteps (to 190-640 from 1200-1300). At 0.012 (seeds 1 and 2)
+    the sampled policies' training return is positive from 0.3-0.45M timesteps on, the training
+    episodes stay long and the evaluations rise without a dip: ahead of 0.03 up to about 1e7
+    timesteps (3.3M: 1535 and 1626 against 426 and 431), behind after it (1.3e7: 2524 and 2403
+    against 2596 and 2609: shorter steps climb more slowly); 3000 is not reached by 1.3e7 with
+    either. Humanoid-v5 at 0.0066 (seeds 1 and 2, 3M timesteps): 619 and 859 against 576 and 546
+    with 0.03. At and below 17 entries 0.03 stays: it was measured there (:data:`TRES_SIGMA`), and
+    a larger ``sigma`` on the smaller observations (Hopper 11, Swimmer 8, the inverted pendulums 4
+    and 9) was slower on Hopper (0.03 against 0.02)."""
+    n = check_int(obs_dim, "obs_dim", 1)
+    if n <= TRES_SIGMA_OBS_DIM:
+        return TRES_SIGMA
+    return float(f"{TRES_SIGMA * math.sqrt(TRES_SIGMA_OBS_DIM / n):.2g}")
 
 #: Up to this many parameters TRES takes the paper's epochs (:class:`TRESOptions`' ``K = 15``;
 #: :func:`tres_epochs`), one epoch above: HalfCheetah-v5's and Walker2d-v5's linear policy (TRES
@@ -164,10 +201,10 @@ def tres_epochs(d: int) -> int:
 
     Measured with ``benchmarks/bench_thresholds.py`` (README "Local optima on Walker2d and Ant"),
     on every policy above 102 parameters tried, only K = 1 keeps its episodes from ending early:
-    Ant-v5 (840 parameters) K = 1 stays upright and moves forward on 3 of 3 seeds (evaluations
-    1277, 1232 and 1327 at 2M timesteps; 2150, 2288 and 2231 at 1e7, where ARS with its table has
-    1803 on one seed; none reaches 3000), while K = 2, 3, 5 and 15 end their episodes early
-    within 1-2M (one seed each; 15 on two); Ant without its contact forces (216 parameters) K = 1
+    Ant-v5 (840 parameters, sigma = 0.03) K = 1 stays upright and moves forward on 3 of 3 seeds
+    (evaluations 1277, 1232 and 1327 at 2M timesteps; 2150, 2288 and 2231 at 1e7, where ARS with
+    its table has 1803 on one seed; none reaches 3000), while K = 2, 3, 5 and 15 end their episodes
+    early within 1-2M (one seed each; 15 on two); Ant without its contact forces (216 parameters) K = 1
     stays upright where K = 7 and 15 end early (one seed each); Humanoid-v5 (5,916) K = 1 rises on
     3 of 3 seeds (528-576 at 3M timesteps) where 15 ends at 53-470. K = 1 is no rule for every
     task: on HalfCheetah it leaves 5 of 5 seeds at 551-1002 after 2M where 15 reaches 2385 on 10
@@ -377,12 +414,12 @@ def config_from_dict(d: dict) -> TrainConfig:
     return TrainConfig(**d)
 
 
-def _policy_size(config: TrainConfig) -> int:
-    """``obs_dim * act_dim``, the parameters of the run's linear policy (builds the environment)."""
+def _policy_shape(config: TrainConfig) -> tuple[int, int]:
+    """``(obs_dim, act_dim)`` of the run's linear policy (builds the environment)."""
     from trustopt.envs import cached_env
 
     env = cached_env(config.env_spec())
-    return env.obs_dim * env.act_dim
+    return env.obs_dim, env.act_dim
 
 
 def resolve_config(config: TrainConfig) -> TrainConfig:
@@ -402,9 +439,10 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         fill = dict(n_directions=n, sigma=nu, lr=alpha, top_directions=min(b, n))
     elif c.algo == "tres":
         o = TRESOptions(adapt=False)
-        fill = dict(n_directions=PAPER_POPSIZE // 2, sigma=TRES_SIGMA, lr=o.lr, lambda_=o.lambda_)
-        if c.K is None:
-            fill["K"] = tres_epochs(_policy_size(c))
+        fill = dict(n_directions=PAPER_POPSIZE // 2, lr=o.lr, lambda_=o.lambda_)
+        if c.K is None or c.sigma is None:
+            obs_dim, act_dim = _policy_shape(c)
+            fill.update(K=tres_epochs(obs_dim * act_dim), sigma=tres_sigma(obs_dim))
     else:  # es
         o = ESOptions(adapt=False)
         fill = dict(n_directions=PAPER_POPSIZE // 2, sigma=ES_SIGMA, lr=o.value("lr"), l2=o.value("l2"),
