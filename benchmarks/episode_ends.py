@@ -38,7 +38,6 @@ import argparse
 import csv
 import dataclasses
 import json
-import math
 import os
 import sys
 
@@ -147,8 +146,7 @@ def main(argv=None) -> None:
                 print(f"    {k} per step: median {np.median([e[k] / e['length'] for e in eps]):+.3f}")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"code_version": code_version(), "args": vars(a), "results": results}, f, indent=1,
-                      default=lambda x: None if isinstance(x, float) and not math.isfinite(x) else x)
+            json.dump({"code_version": code_version(), "args": vars(a), "results": results}, f, indent=1)
             f.write("\n")
 
 

@@ -3,9 +3,11 @@
 The README's explanation of the Ant dip rests on this script's two readings: the training
 episodes' mean length from ``progress.csv`` and the healthy bound an episode crossed. The first
 is checked by hand on a small file, the second against ``env.unwrapped.is_healthy`` on random
-states of the four locomotion tasks with a survival bonus.
+states of the four locomotion tasks with a survival bonus; and the whole script on a short
+Hopper run, where each episode's return must be the sum of the reward terms it reports.
 """
 
+import json
 import os
 import sys
 
@@ -15,6 +17,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
 import episode_ends as ee  # noqa: E402
+
+from trustopt.train import TrainConfig, train  # noqa: E402
 
 
 def test_training_windows_divide_timesteps_by_episodes(tmp_path):
@@ -46,3 +50,21 @@ def test_crossed_bound_agrees_with_gymnasium_is_healthy(env_id):
         | ({"a"} if env_id == "Hopper-v5" else set())  # Hopper: "a state outside [-100, 100]"
     assert expected <= seen
     env.close()
+
+
+def test_main_reads_a_run_folder_and_its_perturbed_policies(tmp_path):
+    run = tmp_path / "hopper"
+    train(TrainConfig(env_id="Hopper-v5", algo="tres", seed=0, timesteps=3000, n_directions=4, eval_every=0,
+                      noise_table_size=100_000), run, progress=False)
+    out = tmp_path / "ends.json"
+    ee.main([str(run), "--episodes", "3", "--sigma", "0", "0.5", "--window", "2", "--json", str(out)])
+    results = json.loads(out.read_text())["results"]
+    assert [r["sigma"] for r in results] == [0.0, 0.5]
+    for r in results:
+        assert r["env_id"] == "Hopper-v5" and len(r["episodes"]) == 3 and r["timesteps"] >= 3000
+        for e in r["episodes"]:
+            assert e["ended"] == "time limit" if e["length"] == 1000 else e["ended"].split(" ")[0] in ("z", "angle", "a")
+            # the environment's return is the sum of its reward terms
+            assert e["env_return"] == pytest.approx(sum(v for k, v in e.items() if k.startswith("reward_")))
+    assert results[0]["episodes"] != results[1]["episodes"]  # the perturbed policies act otherwise
+    assert results[0]["training"][-1]["timesteps"] >= 3000
