@@ -35,31 +35,28 @@ The Ant-v5 dip of TRES with sigma = 0.03 (the default before ``tres_sigma``) bet
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
-import os
 import sys
 
 import gymnasium
 import numpy as np
 
 from _provenance import code_version
-from trustopt.train import load_policy
+from trustopt.train import load_policy, read_progress
 from trustopt.train.run_folder import saved_env_spec
 
 
 def training_windows(run: str, window: int) -> list[dict]:
     """Per ``window`` iterations of ``run/progress.csv``: timesteps at the window's end, the
     training episodes' mean length and the mean of the iterations' mean training return."""
-    with open(os.path.join(run, "progress.csv")) as f:
-        rows = list(csv.DictReader(f))
+    p = read_progress(run)
     out, prev_t, prev_e = [], 0, 0
-    for i in range(0, len(rows), window):
-        chunk = rows[i:i + window]
-        t, e = int(chunk[-1]["timesteps"]), int(chunk[-1]["episodes"])
+    for i in range(0, p["timesteps"].size, window):
+        last = min(i + window, p["timesteps"].size) - 1
+        t, e = int(p["timesteps"][last]), int(p["episodes"][last])
         out.append({"timesteps": t, "mean_length": (t - prev_t) / max(1, e - prev_e),
-                    "train_return": float(np.mean([float(r["train_return_mean"]) for r in chunk]))})
+                    "train_return": float(np.mean(p["train_return_mean"][i:last + 1]))})
         prev_t, prev_e = t, e
     return out
 

@@ -178,14 +178,15 @@ def tres_sigma(obs_dim: int) -> float:
     episodes stay long and the evaluations rise without a dip: ahead of 0.03 up to about 1e7
     timesteps (3.3M: 1473, 1535 and 1626 against 471, 426 and 431), behind after it (seeds 1 and
     2 at 1.3e7: 2524 and 2403 against 2596 and 2609: shorter steps climb more slowly); 3000 is not
-    reached by 1.3e7 with either. Humanoid-v5 at 0.0066 (seeds 1 and 2, 3M timesteps): 619 and 859 against 576 and 546
-    with 0.03. At and below 17 entries 0.03 stays: it was measured there (:data:`TRES_SIGMA`), and
-    a larger ``sigma`` on the smaller observations (Hopper 11, Swimmer 8, the inverted pendulums 4
-    and 9) was slower on Hopper (0.03 against 0.02)."""
+    reached by 1.3e7 with either. Humanoid-v5 at 0.0066 (seeds 1 and 2, 3M timesteps): 619 and 859
+    against 576 and 546 with 0.03. At and below 17 entries 0.03 stays: it was measured there
+    (:data:`TRES_SIGMA`), and a larger ``sigma`` on the smaller observations (Hopper 11, Swimmer 8,
+    the inverted pendulums 4 and 9) was slower on Hopper (0.03 against 0.02)."""
     n = check_int(obs_dim, "obs_dim", 1)
     if n <= TRES_SIGMA_OBS_DIM:
         return TRES_SIGMA
     return float(f"{TRES_SIGMA * math.sqrt(TRES_SIGMA_OBS_DIM / n):.2g}")
+
 
 #: Up to this many parameters TRES takes the paper's epochs (:class:`TRESOptions`' ``K = 15``;
 #: :func:`tres_epochs`), one epoch above: HalfCheetah-v5's and Walker2d-v5's linear policy (TRES
@@ -204,8 +205,8 @@ def tres_epochs(d: int) -> int:
     Ant-v5 (840 parameters, sigma = 0.03) K = 1 stays upright and moves forward on 3 of 3 seeds
     (evaluations 1277, 1232 and 1327 at 2M timesteps; 2150, 2288 and 2231 at 1e7, where ARS with
     its table has 1803 on one seed; none reaches 3000), while K = 2, 3, 5 and 15 end their episodes
-    early within 1-2M (one seed each; 15 on two); Ant without its contact forces (216 parameters) K = 1
-    stays upright where K = 7 and 15 end early (one seed each); Humanoid-v5 (5,916) K = 1 rises on
+    early within 1-2M (one seed each; 15 on two); Ant without its contact forces (216 parameters)
+    K = 1 stays upright where K = 7 and 15 end early (one seed each); Humanoid-v5 (5,916) K = 1 rises on
     3 of 3 seeds (528-576 at 3M timesteps) where 15 ends at 53-470. K = 1 is no rule for every
     task: on HalfCheetah it leaves 5 of 5 seeds at 551-1002 after 2M where 15 reaches 2385 on 10
     of 10. Up to 102 parameters no other K does better on every task: K = 5 reaches Walker2d's
