@@ -88,6 +88,10 @@ _WORKER_STATE: dict = {}
 #: How often (seconds) a worker checks that the process that started it is still alive.
 PARENT_CHECK_PERIOD = 0.25
 
+#: How long (seconds) :meth:`ProcessBackend.close` waits for a worker to finish its task and exit
+#: before it kills the worker (SIGKILL); a broken pool's workers are killed at once.
+SHUTDOWN_GRACE = 5.0
+
 
 def _exit_with_parent(parent_pid: int) -> None:
     """Worker thread: exit the process once the process that owns the pool is gone.
@@ -178,6 +182,8 @@ class ProcessBackend:
     re-run gives the same result). ``n_restarts`` counts replacements; after ``max_restarts``
     consecutive failed attempts at one batch :class:`WorkerError` is raised. Workers exit by
     themselves when the parent process dies (:data:`PARENT_CHECK_PERIOD`) and ignore SIGINT.
+    A worker that does not exit when its pool is shut down is killed: a broken pool's at once,
+    on :meth:`close` after :data:`SHUTDOWN_GRACE` seconds (neither ever waits on a hung worker).
     """
 
     n_workers: int
@@ -245,7 +251,7 @@ class ProcessBackend:
                 for i, r in zip(chunk, out):
                     results[i] = r
             if failed:
-                self._discard_pool()
+                self._discard_pool(grace=0.0)
                 self.n_restarts += 1
                 failures += 1
                 if failures > self.max_restarts:
@@ -256,13 +262,34 @@ class ProcessBackend:
             pending = failed
         return results
 
-    def _discard_pool(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def _discard_pool(self, grace: float) -> None:
+        """Shut the pool down; a worker still alive after ``grace`` seconds is killed.
+
+        ``ProcessPoolExecutor.shutdown(wait=True)`` alone can wait forever: it joins every worker,
+        and a worker blocked in C (e.g. on a lock held at fork time by another thread of the
+        parent) neither reads its stop sentinel nor, when SIGTERM has a Python handler (the
+        trainer's, inherited at fork), dies of the SIGTERM a broken pool sends. SIGKILL cannot
+        be caught, and a killed worker makes the pool's manager thread take its broken-pool path,
+        which releases the queues; the tasks are pure, so nothing is lost that a re-run cannot
+        give back."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        workers = list((pool._processes or {}).values())  # noqa: SLF001
+        manager = pool._executor_manager_thread  # noqa: SLF001
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + grace
+        for p in workers:
+            p.join(max(0.0, deadline - time.monotonic()))
+        for p in workers:
+            if p.is_alive():
+                p.kill()
+            p.join()
+        if manager is not None:
+            manager.join()
 
     def close(self) -> None:
-        self._discard_pool()
+        self._discard_pool(grace=SHUTDOWN_GRACE)
         if getattr(self, "_shm", None) is not None:
             self._shm.close()
             try:
