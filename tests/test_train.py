@@ -277,6 +277,28 @@ def test_progress_bar_shows_the_real_timestep_count(tmp_path, capsys, algo):
     assert f"(budget {tqdm.format_sizeof(cfg.timesteps)} steps): {tqdm.format_sizeof(res.timesteps)}step " in last, last
 
 
+def test_the_worker_pool_forks_with_no_thread_the_trainer_started(tmp_path, monkeypatch):
+    """A fork while another thread holds a lock can leave the child blocked for ever: the progress
+    bar runs without tqdm's monitor thread, so the trainer's process is single-threaded when its
+    pool forks (here: with the bar on, 2 workers)."""
+    import threading
+
+    from trustopt.workers import ProcessBackend
+
+    before, seen = set(threading.enumerate()), []
+    get_pool = ProcessBackend._get_pool
+
+    def spy(self):
+        if self._pool is None:
+            seen.append(sorted(t.name for t in set(threading.enumerate()) - before))
+        return get_pool(self)
+
+    monkeypatch.setattr(ProcessBackend, "_get_pool", spy)
+    train(TrainConfig(algo="tres", **dict(TINY, timesteps=1500, eval_every=0)), tmp_path / "run", workers=2,
+          progress=True)
+    assert seen == [[]]
+
+
 def test_resume_with_a_larger_budget_equals_an_uninterrupted_run(tmp_path):
     """A finished run resumed with a larger ``timesteps`` (and other evaluation settings, which never
     change the trajectory) gives the policy and training rows of a run with that budget from the start."""

@@ -450,11 +450,19 @@ def _loop(config: TrainConfig, family, run: RunProgress, out: str, bar, on_itera
 
 def _progress_bar(config: TrainConfig, run: RunProgress):
     """The tqdm bar: real timesteps against the budget (the last whole iteration may pass it),
-    iteration, return, eval and steps/s in the postfix."""
+    iteration, return, eval and steps/s in the postfix.
+
+    Without tqdm's monitor thread: the worker pool forks (at its first batch, and again after a
+    worker died), and a fork while another thread holds a lock can leave the child blocked on
+    that lock for ever. The monitor only forces a refresh that ``miniters`` held back; with
+    ``miniters=1`` every update (one per iteration) refreshes."""
     from tqdm import tqdm
 
-    return tqdm(total=config.timesteps, initial=run.timesteps, unit="step", unit_scale=True, dynamic_ncols=True,
-                desc=f"{config.algo} {config.env_id} (budget {tqdm.format_sizeof(config.timesteps)} steps)")
+    class Bar(tqdm):
+        monitor_interval = 0
+
+    return Bar(total=config.timesteps, initial=run.timesteps, unit="step", unit_scale=True, dynamic_ncols=True,
+               miniters=1, desc=f"{config.algo} {config.env_id} (budget {tqdm.format_sizeof(config.timesteps)} steps)")
 
 
 def _show_progress(bar, run: RunProgress, train_return: float, steps_per_s: float) -> None:
