@@ -28,7 +28,7 @@ from trustopt.train import (
     train,
 )
 from trustopt.train.checkpoint import MAGIC, load_checkpoint, save_checkpoint
-from trustopt.train.config import tres_epochs, tres_sigma
+from trustopt.train.config import tres_epochs, tres_lr, tres_sigma
 from trustopt.train.trainer import _make_optimizer
 
 TINY = dict(env_id="Swimmer-v5", timesteps=4000, max_episode_steps=100, n_directions=4, eval_every=2,
@@ -188,13 +188,13 @@ def test_config_validation_and_paper_defaults():
     es = resolve_config(TrainConfig(env_id="Ant-v5", algo="es"))
     assert (es.lr, es.l2, es.optimizer, es.n_directions) == (0.01, 0.005, "adam", 16)
     # TRES and ES: one configuration for every task (no per-task table), the factories' paper mode;
-    # TRES's epochs and sigma by one rule each on the policy's size (tres_epochs, tres_sigma)
+    # TRES's epochs, sigma and lr by one rule each on the policy's size (tres_epochs, tres_sigma, tres_lr)
     envs = ("Swimmer-v5", "Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5",
             "InvertedDoublePendulum-v5")
     for algo in ("tres", "es"):
         resolved = [resolve_config(TrainConfig(env_id=env, algo=algo)) for env in envs]
-        settings = {tuple(getattr(c, f) for f in ("n_directions", "lr", "lambda_", "l2", "optimizer"))
-                    for c in resolved}
+        names = ("n_directions", "lambda_", "l2", "optimizer") + (() if algo == "tres" else ("lr",))
+        settings = {tuple(getattr(c, f) for f in names) for c in resolved}
         assert len(settings) == 1
         assert 2 * settings.pop()[0] == get(algo)(None, theta0=np.zeros(5), sigma0=0.02, adapt=False).sampler.popsize
     assert {resolve_config(TrainConfig(env_id=env, algo="es")).sigma for env in envs} == {0.02}
@@ -202,6 +202,8 @@ def test_config_validation_and_paper_defaults():
     assert {env: c.K for env, c in tres_runs.items()} == {**dict.fromkeys(envs, 15), "Ant-v5": 1, "Humanoid-v5": 1}
     assert {env: c.sigma for env, c in tres_runs.items()} == {**dict.fromkeys(envs, 0.03), "Ant-v5": 0.012,
                                                               "Humanoid-v5": 0.0066}
+    assert {env: c.lr for env, c in tres_runs.items()} == {**dict.fromkeys(envs, 1.0), "Ant-v5": 2.5,
+                                                           "Humanoid-v5": 4.5}
     assert resolve_config(TrainConfig(env_id="Ant-v5", algo="tres", K=15)).K == 15  # the paper's, when asked
     user = resolve_config(TrainConfig(env_id="Swimmer-v5", algo="tres", sigma=0.05, n_directions=3))
     assert (user.sigma, user.n_directions) == (0.05, 3)
@@ -221,6 +223,23 @@ def test_tres_sigma_rule():
     c = resolve_config(TrainConfig(env_id="Ant-v5", algo="tres", env_kwargs={"include_cfrc_ext_in_observation": False}))
     assert c.sigma == tres_sigma(27) == 0.024
     assert resolve_config(TrainConfig(env_id="Ant-v5", algo="tres", sigma=0.03)).sigma == 0.03
+
+
+def test_tres_lr_rule():
+    # lr sigma = 0.03 for the default sigma (2 significant digits): the step of sigma = 0.03, with the
+    # samples of tres_sigma; 1 up to 17 entries (the same bits as before the rule)
+    assert [tres_lr(n) for n in (1, 4, 17)] == [1.0] * 3
+    for n in (18, 27, 105, 348, 10_000):
+        assert tres_lr(n) == float(f"{tres_lr(n):.2g}") == pytest.approx(0.03 / tres_sigma(n), rel=0.05)
+    assert (tres_lr(105), tres_lr(348)) == (2.5, 4.5)
+    with pytest.raises(ValidationError, match="obs_dim"):
+        tres_lr(0)
+    # with the default sigma only: a sigma given keeps lr = 1 (runs from before the rule rerun as they
+    # ran), and an lr given wins
+    ant = dict(env_id="Ant-v5", algo="tres")
+    assert (resolve_config(TrainConfig(**ant)).lr, resolve_config(TrainConfig(**ant, sigma=0.012)).lr) == (2.5, 1.0)
+    assert resolve_config(TrainConfig(**ant, lr=0.5)).lr == 0.5
+    assert resolve_config(TrainConfig(**ant, env_kwargs={"include_cfrc_ext_in_observation": False})).lr == 1.2
 
 
 def test_tres_epochs_rule():

@@ -37,7 +37,9 @@ class TRESOptions(RatioTestOptions):
             (:func:`trustopt.train.config.tres_epochs`: 15 up to 102 parameters, 1 above).
         lr: per-epoch step ``lr * sigma^2 * grad L_CLIP`` (the paper's ``alpha = lr sigma^2``),
             ``> 0``. Default 1.0 (the paper states none: see
-            :class:`~trustopt.components.es_steps.TRESStep`).
+            :class:`~trustopt.components.es_steps.TRESStep`). ``trustopt train`` takes ``lr``
+            with its ``sigma`` from the observation's size (:func:`trustopt.train.config.tres_lr`:
+            ``lr sigma = 0.03``, 2.5 on Ant-v5).
         shaping: ``"centered_ranks"`` (default) or ``"none"``.
         beta0, beta1, gamma1, gamma2, gamma3, use_std: the ratio test (``adapt=True`` only).
     """

@@ -30,7 +30,8 @@ Sources of the defaults
   Settings"). ES: ``sigma = 0.02`` on every task (OpenAI's ES starter code, MuJoCo configs).
   TRES: ``sigma`` by one rule on the observation's size, :func:`tres_sigma` (0.03,
   :data:`TRES_SIGMA`, up to HalfCheetah's 17 entries, as much perturbation of each action above:
-  0.012 on Ant; the paper builds on OpenAI's code and states none; measured, see there), and the
+  0.012 on Ant; the paper builds on OpenAI's code and states none; measured, see there) with
+  the step of 0.03 kept by ``lr``, :func:`tres_lr` (2.5 on Ant; measured, see there), and the
   epochs ``K`` by one rule on the policy's size, :func:`tres_epochs` (the paper's 15 up to
   HalfCheetah's 102 parameters, 1 above; measured, see there; ``K = 15`` for the paper's
   algorithm everywhere). No per-task entry: one configuration for every task, unlike ARS, whose
@@ -85,7 +86,7 @@ from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
 
 __all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "ES_SIGMA", "TRES_SIGMA",
-           "tres_sigma", "tres_epochs", "PG_DEFAULTS", "config_from_dict"]
+           "tres_sigma", "tres_lr", "tres_epochs", "PG_DEFAULTS", "config_from_dict"]
 
 #: Algorithms ``trustopt train`` runs (the ES family: parameter-space perturbations).
 ES_ALGOS = ("tres", "es", "ars")
@@ -188,6 +189,30 @@ def tres_sigma(obs_dim: int) -> float:
     return float(f"{TRES_SIGMA * math.sqrt(TRES_SIGMA_OBS_DIM / n):.2g}")
 
 
+def tres_lr(obs_dim: int) -> float:
+    """TRES's ``lr`` in ``trustopt train`` when ``sigma`` is also the default: ``TRES_SIGMA /
+    tres_sigma(obs_dim)``, to two significant digits (1 up to :data:`TRES_SIGMA_OBS_DIM` = 17
+    entries; Ant-v5 2.5, Humanoid-v5 4.5), so that the step is as long as with ``sigma = 0.03``.
+
+    Why: TRES's step is ``lr sigma^2 grad L_CLIP`` per epoch (TRES Alg. 1 with ``alpha = lr
+    sigma^2``), and at ``theta_k``, where every ratio is 1, ``sigma^2 grad L_CLIP = sigma
+    mean_n V_n eps_n``: with ``K = 1`` (every policy above 102 parameters, :func:`tres_epochs`) the
+    step is ``lr sigma`` times the rank-weighted mean of the directions. :func:`tres_sigma` makes
+    ``sigma`` smaller on the larger observations to keep the sampled policies' actions close to the
+    mean's; with ``lr = 1`` it also shortened each step by the same factor, and the step length is
+    what limits the climb once the policy walks (README "Local optima on Walker2d and Ant").
+    ``sigma`` sets how far the samples go, ``lr`` how far the mean goes: ARS's ``nu`` and ``alpha``.
+    Measured with ``benchmarks/bench_thresholds.py`` (README "Local optima on Walker2d and Ant"):
+    on Ant-v5 (seeds 1 and 2, sigma = 0.012, to 1.3e7 timesteps) lr = 2.5 is ahead of lr = 1 and
+    of sigma = 0.03 at every evaluation from 0.5M timesteps on but one (5M: 2390 and 2240 against
+    1867 and 1774 with lr = 1); seed 1 reaches 3000 at 7.5M and 3580 at 1.0e7, seed 2 ends at
+    2834 (lr = 1: 2524 and 2403; sigma = 0.03: 2596 and 2609). On Humanoid-v5 (sigma = 0.0066,
+    seeds 1 and 2, 3M timesteps) lr = 4.5 is ahead up to 2M and level at 3M (666 and 714 against
+    620 and 860)."""
+    n = check_int(obs_dim, "obs_dim", 1)
+    return float(f"{TRES_SIGMA / tres_sigma(n):.2g}")
+
+
 #: Up to this many parameters TRES takes the paper's epochs (:class:`TRESOptions`' ``K = 15``;
 #: :func:`tres_epochs`), one epoch above: HalfCheetah-v5's and Walker2d-v5's linear policy (TRES
 #: Fig. 4's task), the largest measured to work with 15 (16 antithetic pairs).
@@ -230,7 +255,8 @@ class TrainConfig:
     family ``trpo npg vpg ppo trefree stro``), ``timesteps`` (training
     env steps budget: iterations start while fewer have been used), ``seed`` (>= 0);
     ``n_directions`` N (antithetic pairs per iteration: 2N rollouts), ``sigma`` (perturbation
-    standard deviation, ARS's nu), ``lr`` (TRES: per-epoch ``lr * sigma^2``; ES: Adam step
+    standard deviation, ARS's nu), ``lr`` (TRES: per-epoch ``lr * sigma^2``, by default
+    :func:`tres_lr` with the default ``sigma`` and 1 with a ``sigma`` given; ES: Adam step
     size; ARS: alpha), ``lambda_`` and ``K`` (TRES eq. 25 clip and epochs), ``top_directions``
     (ARS b), ``l2`` (ES weight decay), ``optimizer`` (ES: ``adam``/``sgd``); ``obs_norm``
     (state normalization, ARS V2), ``remove_survival_bonus``, ``max_episode_steps`` (None:
@@ -444,6 +470,8 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         if c.K is None or c.sigma is None:
             obs_dim, act_dim = _policy_shape(c)
             fill.update(K=tres_epochs(obs_dim * act_dim), sigma=tres_sigma(obs_dim))
+            if c.sigma is None:  # the default sigma comes with its step (a sigma given keeps lr = 1)
+                fill.update(lr=tres_lr(obs_dim))
     else:  # es
         o = ESOptions(adapt=False)
         fill = dict(n_directions=PAPER_POPSIZE // 2, sigma=ES_SIGMA, lr=o.value("lr"), l2=o.value("l2"),
