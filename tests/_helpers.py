@@ -3,12 +3,23 @@ this folder on ``sys.path``)."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from trustopt.core.types import Model
 from trustopt.envs import EnvSpec
 from trustopt.noise import NoiseTable
 from trustopt.envs.es_sampler import RolloutJob, RolloutTask
+
+#: The checkout under test.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def repo_env() -> dict:
+    """``os.environ`` with :data:`REPO` first on ``PYTHONPATH``: a script run in a subprocess
+    imports this checkout's trustopt."""
+    return dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
 def fd_grad(f, x, h=1e-6):

@@ -16,15 +16,15 @@ import pytest
 from trustopt.cli import main
 from trustopt.train import read_progress
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _helpers import REPO, repo_env
+
 TINY = ["--timesteps", "2000", "--seed", "0", "--eval-every", "2", "--eval-episodes", "2", "--no-progress",
         "--set", "max_episode_steps=100", "--set", "noise_table_size=100000"]
 
 
 def _run_cli(*args, timeout=120):
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, "-m", "trustopt", *args], capture_output=True, text=True, timeout=timeout,
-                          env=env, cwd=REPO)
+                          env=repo_env(), cwd=REPO)
 
 
 def _arrays(run):
@@ -65,9 +65,8 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
             "--eval-episodes", "2", "--no-progress", "--set", "max_episode_steps=50", "--set", "n_directions=4",
             "--set", "noise_table_size=100000"]  # 30 iterations of 8 rollouts x 50 steps
     killed = str(tmp_path / "killed")
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-m", "trustopt", "train", "--workers", "2", "--out", killed, *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=repo_env(), cwd=REPO,
                             start_new_session=True)
     prog = os.path.join(killed, "progress.csv")
     deadline = time.monotonic() + 90

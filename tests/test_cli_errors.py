@@ -17,7 +17,8 @@ import pytest
 
 from trustopt.cli import main
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _helpers import REPO, repo_env
+
 SMALL = ["--seed", "0", "--eval-every", "0", "--no-progress", "--set", "max_episode_steps=50",
          "--set", "n_directions=4"]  # Swimmer-v5, 8 rollouts x 50 steps per iteration
 TINY = ["--env", "Swimmer-v5", "--timesteps", "1200", *SMALL, "--set", "noise_table_size=100000"]
@@ -298,9 +299,8 @@ def test_full_disk_at_the_first_checkpoint_removes_the_new_run(tmp_path, capsys,
 
 
 def _python(code: str, timeout=120):
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env,
-                          cwd=REPO)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                          env=repo_env(), cwd=REPO)
 
 
 @pytest.mark.parametrize("missing", ["mujoco", "gymnasium"])
@@ -379,10 +379,9 @@ def test_sigterm_is_ctrl_c_exit_143_checkpoint_intact_and_resume_continues(tmp_p
 
     out = str(tmp_path / "run")
     args = ["--env", "Swimmer-v5", *SMALL, "--set", "noise_table_size=100000"]
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-m", "trustopt", "train", "--workers", "2", "--out", out,
                              "--timesteps", "1000000", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, cwd=REPO, start_new_session=True)
+                            text=True, env=repo_env(), cwd=REPO, start_new_session=True)
     try:
         prog, rows, deadline = os.path.join(out, "progress.csv"), 0, time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None and rows < 3:
@@ -409,7 +408,7 @@ def test_sigterm_is_ctrl_c_exit_143_checkpoint_intact_and_resume_continues(tmp_p
     state = load_checkpoint(os.path.join(out, "checkpoint.pkl"))["state"]  # intact: magic and checksum hold
     budget = str(state.timesteps + 800)  # two more iterations
     r = subprocess.run([sys.executable, "-m", "trustopt", "train", "--out", out, "--resume", "--timesteps", budget,
-                        "--no-progress"], capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+                        "--no-progress"], capture_output=True, text=True, env=repo_env(), cwd=REPO, timeout=120)
     assert r.returncode == 0 and "stopped (timesteps)" in r.stdout, r.stderr
     ref = str(tmp_path / "ref")
     assert main(["train", "--out", ref, "--timesteps", budget, *args]) == 0

@@ -17,7 +17,7 @@ import pytest
 from trustopt import minimize
 from trustopt.workers import WorkerError
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _helpers import REPO, repo_env
 
 
 def children(pid: int) -> list[int]:
@@ -114,14 +114,10 @@ TRAIN = ["train", "--env", "Swimmer-v5", "--algo", "tres", "--seed", "1", "--eva
          "--set", "max_episode_steps=50", "--set", "n_directions=4", "--set", "noise_table_size=100000"]
 
 
-def _env():
-    return dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-
-
 def _start(out, timesteps, workers=2):
     return subprocess.Popen([sys.executable, "-m", "trustopt", *TRAIN, "--timesteps", str(timesteps),
                              "--workers", str(workers), "--out", out],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(), cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=repo_env(), cwd=REPO,
                             start_new_session=True)
 
 
@@ -224,7 +220,7 @@ def test_workers_of_every_start_method_exit_when_their_owner_is_killed(start_met
     server, all exit by themselves, and the tracker removes the segment and the semaphores."""
     before = shm_entries()
     proc = subprocess.Popen([sys.executable, "-c", OWNER, start_method], stdout=subprocess.PIPE, text=True,
-                            env=_env(), cwd=REPO, start_new_session=True)
+                            env=repo_env(), cwd=REPO, start_new_session=True)
     try:
         pids = [int(p) for p in proc.stdout.readline().split()]
         assert len(pids) == 2 and all(alive(p) for p in pids)

@@ -29,9 +29,8 @@ from trustopt.workers import SerialBackend, WorkerError  # noqa: E402
 from trustopt import workers_ray  # noqa: E402
 from trustopt.workers_ray import RayBackend, RayMap, init_ray  # noqa: E402
 
-from _helpers import assert_same_rollouts, bits, rollout_job, rollout_tasks  # noqa: E402
+from _helpers import REPO, assert_same_rollouts, bits, repo_env, rollout_job, rollout_tasks  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL_TABLE = NoiseTable(seed=7, size=50_000)
 TINY = dict(env_id="Swimmer-v5", timesteps=2400, max_episode_steps=100, n_directions=4, eval_every=2,
             eval_episodes=2, noise_table_size=100_000)
@@ -189,10 +188,9 @@ def test_cli_connects_to_a_running_cluster_with_ray_address(tmp_path, ray_cluste
     args = ["--env", "Swimmer-v5", "--algo", "tres", "--timesteps", "1600", "--seed", "4", "--set",
             "max_episode_steps=100", "--set", "n_directions=4", "--set", "noise_table_size=100000",
             "--eval-every", "0", "--no-progress"]
-    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run([sys.executable, "-m", "trustopt", "train", *args, "--workers", "2", "--backend", "ray",
                            "--ray-address", ray_cluster, "--out", str(tmp_path / "cli")],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+                          capture_output=True, text=True, timeout=300, env=repo_env(), cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     cfg = TrainConfig(env_id="Swimmer-v5", algo="tres", timesteps=1600, seed=4, max_episode_steps=100, n_directions=4,
                       noise_table_size=100_000, eval_every=0)

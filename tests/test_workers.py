@@ -17,7 +17,7 @@ from trustopt.noise import NoiseTable, perturb
 from trustopt.envs.es_sampler import RolloutJob, rollout_task, run_rollouts
 from trustopt.workers import ProcessBackend, SerialBackend, WorkerError, make_backend, resident
 
-from _helpers import assert_same_rollouts, bits, rollout_job, rollout_tasks
+from _helpers import assert_same_rollouts, bits, repo_env, rollout_job, rollout_tasks
 
 SMALL_TABLE = NoiseTable(seed=7, size=50_000)
 
@@ -216,9 +216,7 @@ def test_exit_with_parent_ends_a_busy_pool_worker_when_its_parent_is_killed(tmp_
 
     script = tmp_path / "orphan.py"
     script.write_text(_ORPHAN_SCRIPT)
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=repo_env(), timeout=60)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     worker = int(proc.stdout.split()[0])
 
@@ -296,10 +294,8 @@ def test_a_worker_stuck_before_its_initializer_never_hangs_the_pool(tmp_path, ca
 
     script = tmp_path / "stuck.py"
     script.write_text(_STUCK_WORKER_SCRIPT)
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, str(script), case], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, start_new_session=True)
+                            text=True, env=repo_env(), start_new_session=True)
     try:
         out, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
