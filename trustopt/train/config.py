@@ -210,7 +210,7 @@ def tres_lr(obs_dim: int) -> float:
     3617 and 3042 at 1.3e7 (seed 0 at 1e7: 2479, lr = 1: 2102): 3000 on 3 of 5 seeds, the median
     over the five 1.2e7 timesteps (the TRES paper: 1.3e7). On Humanoid-v5 (sigma = 0.0066, seeds 1
     and 2, 3M timesteps) lr = 4.5 is ahead up to 2M and level at 3M (666 and 714 against
-    620 and 860). Longer steps, measured: lr = 4 on Ant (seeds 0, 2, 3) reaches 3000 sooner on all
+    620 and 860; seeds 0 and 3: 569 and 560). Longer steps, measured: lr = 4 on Ant (seeds 0, 2, 3) reaches 3000 sooner on all
     three but 3580 on none and ends no higher, its evaluations swinging more; lr = 9.7 on Humanoid
     is behind 4.5 at every evaluation (457 and 514 at 3M)."""
     n = check_int(obs_dim, "obs_dim", 1)
