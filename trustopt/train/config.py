@@ -202,17 +202,14 @@ def tres_lr(obs_dim: int) -> float:
     mean's; with ``lr = 1`` it also shortened each step by the same factor, and the step length is
     what limits the climb once the policy walks (README "Local optima on Walker2d and Ant").
     ``sigma`` sets how far the samples go, ``lr`` how far the mean goes: ARS's ``nu`` and ``alpha``.
-    Measured with ``benchmarks/bench_thresholds.py`` (README "Local optima on Walker2d and Ant"):
-    on Ant-v5 (seeds 1 and 2, sigma = 0.012, to 1.3e7 timesteps) lr = 2.5 is ahead of lr = 1 and
-    of sigma = 0.03 at every evaluation from 0.5M timesteps on but one (5M: 2390 and 2240 against
-    1867 and 1774 with lr = 1); seed 1 reaches 3000 at 7.5M and 3580 at 1.0e7, seed 2 ends at
-    2834 (lr = 1: 2524 and 2403; sigma = 0.03: 2596 and 2609); seeds 0, 3 and 4 end at 2633,
-    3617 and 3042 at 1.3e7 (seed 0 at 1e7: 2479, lr = 1: 2102): 3000 on 3 of 5 seeds, the median
-    over the five 1.2e7 timesteps (the TRES paper: 1.3e7). On Humanoid-v5 (sigma = 0.0066, seeds 1
-    and 2, 3M timesteps) lr = 4.5 is ahead up to 2M and level at 3M (666 and 714 against
-    620 and 860; seeds 0 and 3: 569 and 560). Longer steps, measured: lr = 4 on Ant (seeds 0, 2, 3) reaches 3000 sooner on all
-    three but 3580 on none and ends no higher, its evaluations swinging more; lr = 9.7 on Humanoid
-    is behind 4.5 at every evaluation (457 and 514 at 3M)."""
+    Measured with ``benchmarks/bench_thresholds.py`` (README "Local optima on Walker2d and Ant",
+    "The step apart from sigma"; raw runs in ``benchmarks/results/thresholds_tres/``): on Ant-v5
+    (sigma = 0.012) lr = 2.5 is ahead of lr = 1 and of sigma = 0.03 at every evaluation from 0.5M
+    timesteps on but one (seeds 1 and 2), and reaches 3000 on 3 of 5 seeds by 1.3e7 timesteps
+    (median 1.2e7; the TRES paper: 1.3e7). On Humanoid-v5 (sigma = 0.0066, 3M timesteps) lr = 4.5
+    is ahead of lr = 1 up to 2M and level at 3M. Longer steps, not kept: lr = 4 on Ant reaches 3000
+    sooner but 3580 on none of 3 seeds and ends no higher, its evaluations swinging more; lr = 9.7
+    on Humanoid is behind 4.5 at every evaluation."""
     n = check_int(obs_dim, "obs_dim", 1)
     return float(f"{TRES_SIGMA / tres_sigma(n):.2g}")
 
