@@ -30,6 +30,21 @@ records, with ``eps_n = (x_n - theta_k) / sigma`` the ``N`` directions (``N/2`` 
 
 (raw results of these two: ``benchmarks/results/step_signals_K.json``)
 
+``--progress RUN ...`` trains nothing and reads what STRO's ratio test (eq. 4.14, radius rule eq.
+3.4 / 4.16) would see along finished runs (their run folders' ``progress.csv``): the actual gain
+of each iteration, ``eta_hat_{k+1} - eta_hat_k`` (the mean training return of the next batch
+minus this one's, the numerator of ``r_k``), and its ``z``, the gain over its standard error
+``sqrt(s_k^2 / n_k + s_{k+1}^2 / n_{k+1})`` (``s`` a batch's standard deviation of returns, eq.
+4.2; ``n`` its episodes); per quarter of the run, the mean ``z``, the share of iterations with a
+non-negative gain (where eq. 4.16 with STRO sec. 5.1's ``beta0 = beta1 = 0`` enlarges the
+radius) and with ``|z| > 2`` (5% under pure noise); over the run also the share of significant
+falls, ``z < -2`` (2.5% under pure noise). Raw output for the run
+folders of the README's threshold runs (``--runs-dir`` of ``bench_thresholds.py``):
+``benchmarks/results/ratio_signal.json``.
+
+    python benchmarks/bench_sigma_signals.py --progress RUNS/Ant-v5-tres-sigma=0.012-lr=2.5-seed* \
+        RUNS/Walker2d-v5-tres-sigma=0.03-seed* --json ratio_signal.json
+
 Each run prints the mean of each signal over the first, middle and last third of its iterations,
 then over the whole run with its standard error.
 """
@@ -37,6 +52,7 @@ then over the whole run with its standard error.
 from __future__ import annotations
 
 import argparse
+import csv
 import itertools
 import json
 import os
@@ -110,6 +126,27 @@ def run_mean(log: list[dict], key: str) -> tuple[float, float]:
     return float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size))
 
 
+def ratio_signal(run_dir: str) -> dict:
+    """What STRO's eq. 4.14 ratio sees along a finished run (module docstring, ``--progress``)."""
+    with open(os.path.join(run_dir, "progress.csv")) as fh:
+        rows = list(csv.DictReader(fh))
+    eta = np.array([float(r["train_return_mean"]) for r in rows])
+    s = np.array([float(r["train_return_std"]) for r in rows])
+    episodes = np.diff([0] + [int(r["episodes"]) for r in rows])
+    gain = np.diff(eta)
+    se = np.sqrt(s[:-1] ** 2 / episodes[:-1] + s[1:] ** 2 / episodes[1:])
+    z = gain / se
+    parts = min(4, gain.size)
+    quarters = [dict(iterations=int(q.size), mean_z=float(zq.mean()), share_nonnegative=float((q >= 0).mean()),
+                     share_abs_z_above_2=float((np.abs(zq) > 2).mean()))
+                for q, zq in zip(np.array_split(gain, parts), np.array_split(z, parts))]
+    return dict(run=os.path.basename(os.path.normpath(run_dir)), iterations=int(gain.size),
+                timesteps=int(rows[-1]["timesteps"]), mean_gain=float(gain.mean()),
+                median_se=float(np.median(se)), mean_z=float(z.mean()), sd_z=float(z.std(ddof=1)),
+                share_nonnegative=float((gain >= 0).mean()), share_abs_z_above_2=float((np.abs(z) > 2).mean()),
+                share_z_below_minus_2=float((z < -2).mean()), quarters=quarters)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--envs", nargs="+", default=["HalfCheetah-v5", "Hopper-v5"])
@@ -118,7 +155,20 @@ def main(argv=None):
     p.add_argument("--budget", type=int, default=1_000_000)
     p.add_argument("--K", nargs="+", type=int, default=[None], help="TRES's epochs (default: the trainer's rule)")
     p.add_argument("--json", default=None)
+    p.add_argument("--progress", nargs="+", metavar="RUN", help="train nothing: read these run folders (above)")
     a = p.parse_args(argv)
+    if a.progress:
+        out = [ratio_signal(run) for run in a.progress]
+        for r in out:
+            print(f"{r['run']}: {r['iterations']} iterations, gain {r['mean_gain']:.3g} per iteration (median standard "
+                  f"error {r['median_se']:.3g}), z {r['mean_z']:.3f} +- {r['sd_z']:.2f}, gain >= 0 in "
+                  f"{r['share_nonnegative']:.3f}, |z| > 2 in {r['share_abs_z_above_2']:.3f} (z < -2 in "
+                  f"{r['share_z_below_minus_2']:.3f}); by quarter: "
+                  + ", ".join(f"z {q['mean_z']:.3f} / >= 0 {q['share_nonnegative']:.2f}" for q in r["quarters"]))
+        if a.json:
+            with open(a.json, "w") as fh:
+                json.dump(dict(args=vars(a), runs=out), fh, indent=1)
+        return
     runs = []
     for env_id in a.envs:
         for sigma, K, seed in itertools.product(a.sigmas, a.K, a.seeds):

@@ -1,0 +1,103 @@
+"""Would restarts bring Walker2d's 2872 to most seeds? A resampling answer from committed runs.
+
+A restart rule "start afresh when the best evaluation after ``T`` timesteps of a run is below
+``c``" is simulated on the learning curves already measured (``bench_thresholds.py`` raw
+results, one pool of seeds per configuration): a simulated run draws a measured curve at random;
+if the curve's best evaluation up to ``T`` is below ``c`` the run spends ``T`` timesteps and draws
+again, otherwise it follows the curve to the end of the budget. A run succeeds when a curve it
+follows reaches the threshold within the budget left. Every draw is a whole measured run, so the
+simulation assumes only that seeds are exchangeable (a restart is a new seed); a curve that ends
+before the budget left counts as not reaching the threshold after its end (conservative).
+
+    python benchmarks/restart_sim.py                       # the README's table
+    python benchmarks/restart_sim.py --draws 20000 --json restart_sim.json
+
+Output: per pool and rule, the share of simulated runs that reach the threshold within the
+budget (95% interval over bootstrap resamples of the pool's seeds) and the mean number of
+restarts; the rule ``T = 0`` is no restart (the pool's own share).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+#: name -> (glob patterns of raw results under benchmarks/results, budget in timesteps)
+POOLS = {
+    "Walker2d-v5, default (K = 15), 10 seeds": (("thresholds_Walker2d-v5_tres_sigma0.03.json",
+                                                 "thresholds_tres/thresholds_Walker2d-v5_tres_sigma0.03_s5-9.json"),
+                                                3_000_000),
+    "Walker2d-v5, K = 5, 10 seeds": (("thresholds_tres/thresholds_Walker2d-v5_tres_K5.json",
+                                      "thresholds_tres/thresholds_Walker2d-v5_tres_K5_s5-9.json"), 3_000_000),
+    "Walker2d-v5 with v4's model, 16 seeds": (("thresholds_tres/thresholds_Walker2d-v5_tres_v4-model.json",),
+                                              3_600_000),
+}
+
+#: (T, c): restart when the best evaluation of the first T timesteps of a run is below c.
+RULES = ((0, 0.0), (200_000, 5.0), (500_000, 1000.0), (1_000_000, 1000.0), (1_000_000, 1500.0),
+         (1_500_000, 2000.0))
+
+
+def load_curves(patterns, threshold: str = "2872"):
+    """``[(timesteps (n,), evaluations (n,), hit timestep or inf)]`` of every run in the files."""
+    curves = []
+    for pattern in patterns:
+        for path in sorted(glob.glob(str(RESULTS / pattern))):
+            for run in json.load(open(path))["runs"]:
+                t = np.asarray(run["curve"]["timesteps"], dtype=float)
+                e = np.asarray(run["curve"]["eval"], dtype=float)
+                hit = run["hits"].get(threshold)
+                curves.append((t, e, float(hit["timesteps"]) if hit else np.inf))
+    return curves
+
+
+def simulate(curves, budget: float, T: float, c: float, rng: np.random.Generator, draws: int):
+    """``(share reaching the threshold, mean restarts)`` of ``draws`` simulated runs."""
+    best_by_T = np.array([e[t <= T].max(initial=-np.inf) for t, e, _ in curves]) if T > 0 else None
+    hits = np.array([h for _, _, h in curves])
+    reached = restarts = 0
+    for _ in range(draws):
+        left = budget
+        while True:
+            j = rng.integers(len(curves))
+            if T > 0 and left > T and best_by_T[j] < c:
+                left -= T
+                restarts += 1
+                continue
+            reached += hits[j] <= left
+            break
+    return reached / draws, restarts / draws
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--draws", type=int, default=20000, help="simulated runs per pool and rule")
+    ap.add_argument("--boot", type=int, default=200, help="bootstrap resamples of each pool's seeds")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", help="write the table here")
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    for name, (patterns, budget) in POOLS.items():
+        curves = load_curves(patterns)
+        for T, c in RULES:
+            share, n_restarts = simulate(curves, budget, T, c, rng, args.draws)
+            boot = [simulate([curves[i] for i in rng.integers(len(curves), size=len(curves))], budget, T, c, rng,
+                             max(1, args.draws // 20))[0] for _ in range(args.boot)]
+            lo, hi = np.percentile(boot, [2.5, 97.5])
+            rule = "no restart" if T == 0 else f"best < {c:g} by {T / 1e6:g}M"
+            rows.append(dict(pool=name, budget=budget, rule=rule, T=T, c=c, share=share, ci=[lo, hi],
+                             restarts=n_restarts))
+            print(f"{name:42s} {rule:22s} share {share:.3f} [{lo:.2f}, {hi:.2f}]  restarts {n_restarts:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(args=vars(args), rows=rows), indent=1))
+
+
+if __name__ == "__main__":
+    main()
