@@ -51,3 +51,10 @@ def test_ratio_signal_reads_gains_and_their_standard_errors(tmp_path):
     assert r["share_nonnegative"] == pytest.approx(2 / 3) and r["share_z_below_minus_2"] == pytest.approx(1 / 3)
     assert r["share_abs_z_above_2"] == pytest.approx(2 / 3)
     assert json.dumps(r)  # the --json output is plain data
+
+
+def test_ratio_signal_reads_constant_batches_as_no_signal(tmp_path):
+    rows = ["iteration,timesteps,episodes,train_return_mean,train_return_std", "1,10,4,-7,0", "2,20,8,-7,0", "3,30,12,-7,0"]
+    (tmp_path / "progress.csv").write_text("\n".join(rows) + "\n")
+    r = bss.ratio_signal(str(tmp_path))
+    assert r["mean_z"] == 0.0 and r["share_z_below_minus_2"] == 0.0 and r["share_nonnegative"] == 1.0
