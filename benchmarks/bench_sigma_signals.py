@@ -52,7 +52,6 @@ then over the whole run with its standard error.
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import json
 import os
@@ -62,6 +61,7 @@ import numpy as np
 
 from trustopt.components import es_steps
 from trustopt.components.es_steps import shaped_utilities
+from trustopt.train import read_progress
 from trustopt.train.config import TrainConfig
 from trustopt.train.trainer import train
 
@@ -128,11 +128,9 @@ def run_mean(log: list[dict], key: str) -> tuple[float, float]:
 
 def ratio_signal(run_dir: str) -> dict:
     """What STRO's eq. 4.14 ratio sees along a finished run (module docstring, ``--progress``)."""
-    with open(os.path.join(run_dir, "progress.csv")) as fh:
-        rows = list(csv.DictReader(fh))
-    eta = np.array([float(r["train_return_mean"]) for r in rows])
-    s = np.array([float(r["train_return_std"]) for r in rows])
-    episodes = np.diff([0] + [int(r["episodes"]) for r in rows])
+    p = read_progress(run_dir)
+    eta, s = p["train_return_mean"], p["train_return_std"]
+    episodes = np.diff(p["episodes"], prepend=0.0)
     gain = np.diff(eta)
     se = np.sqrt(s[:-1] ** 2 / episodes[:-1] + s[1:] ** 2 / episodes[1:])
     z = np.divide(gain, se, out=np.zeros_like(gain), where=se > 0)  # equal constant batches: no signal
@@ -141,7 +139,7 @@ def ratio_signal(run_dir: str) -> dict:
                      share_abs_z_above_2=float((np.abs(zq) > 2).mean()))
                 for q, zq in zip(np.array_split(gain, parts), np.array_split(z, parts))]
     return dict(run=os.path.basename(os.path.normpath(run_dir)), iterations=int(gain.size),
-                timesteps=int(rows[-1]["timesteps"]), mean_gain=float(gain.mean()),
+                timesteps=int(p["timesteps"][-1]), mean_gain=float(gain.mean()),
                 median_se=float(np.median(se)), mean_z=float(z.mean()), sd_z=float(z.std(ddof=1)),
                 share_nonnegative=float((gain >= 0).mean()), share_abs_z_above_2=float((np.abs(z) > 2).mean()),
                 share_z_below_minus_2=float((z < -2).mean()), quarters=quarters)

@@ -20,11 +20,12 @@ restarts; the rule ``T = 0`` is no restart (the pool's own share).
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 from pathlib import Path
 
 import numpy as np
+
+from bench_thresholds import load
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -45,15 +46,13 @@ RULES = ((0, 0.0), (200_000, 5.0), (500_000, 1000.0), (1_000_000, 1000.0), (1_00
 
 
 def load_curves(patterns, threshold: str = "2872"):
-    """``[(timesteps (n,), evaluations (n,), hit timestep or inf)]`` of every run in the files."""
+    """``[(timesteps (n,), evaluations (n,), hit timestep or inf)]`` of every run in the files
+    (read by :func:`bench_thresholds.load`, which refuses a run that two files both hold)."""
     curves = []
-    for pattern in patterns:
-        for path in sorted(glob.glob(str(RESULTS / pattern))):
-            for run in json.load(open(path))["runs"]:
-                t = np.asarray(run["curve"]["timesteps"], dtype=float)
-                e = np.asarray(run["curve"]["eval"], dtype=float)
-                hit = run["hits"].get(threshold)
-                curves.append((t, e, float(hit["timesteps"]) if hit else np.inf))
+    for run in load([str(RESULTS / pattern) for pattern in patterns]):
+        hit = run["hits"].get(threshold)
+        t, e = (np.asarray(run["curve"][k], dtype=float) for k in ("timesteps", "eval"))
+        curves.append((t, e, float(hit["timesteps"]) if hit else np.inf))
     return curves
 
 

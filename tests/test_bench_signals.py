@@ -54,7 +54,8 @@ def test_ratio_signal_reads_gains_and_their_standard_errors(tmp_path):
 
 
 def test_ratio_signal_reads_constant_batches_as_no_signal(tmp_path):
-    rows = ["iteration,timesteps,episodes,train_return_mean,train_return_std", "1,10,4,-7,0", "2,20,8,-7,0", "3,30,12,-7,0"]
+    rows = ["iteration,timesteps,episodes,train_return_mean,train_return_std",
+            "1,10,4,-7,0", "2,20,8,-7,0", "3,30,12,-7,0"]
     (tmp_path / "progress.csv").write_text("\n".join(rows) + "\n")
     r = bss.ratio_signal(str(tmp_path))
     assert r["mean_z"] == 0.0 and r["share_z_below_minus_2"] == 0.0 and r["share_nonnegative"] == 1.0
