@@ -36,12 +36,18 @@ from _provenance import code_version
 from trustopt.optimize import minimize
 
 
+#: trustopt's solvers: the default method with the library's sampling rule, or with orthogonal / i.i.d.
+#: samples spelled out.
+TRUSTOPT = {"trustopt": {}, "trustopt-orth": {"orthogonal": True}, "trustopt-iid": {"orthogonal": False}}
+SOLVERS = (*TRUSTOPT, "cma")
+
+
 def one_run(solver: str, fid: int, d: int, popsize: int, k: int) -> dict:
     problem = ioh.get_problem(fid, instance=1 + k % 5, dimension=d, problem_class=ioh.ProblemClass.BBOB)
     x0, fopt, budget = np.random.default_rng(k).uniform(-4, 4, d), problem.optimum.y, 10_000 * d
-    if solver == "trustopt":
+    if solver in TRUSTOPT:
         minimize(problem, x0, sigma0=2.0, maxfev=budget, seed=k,
-                 options={"popsize": popsize, "ftarget": fopt + 1e-8})
+                 options={"popsize": popsize, "ftarget": fopt + 1e-8, **TRUSTOPT[solver]})
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -61,14 +67,17 @@ def main(argv=None) -> int:
     ap.add_argument("--dim", type=int, default=20)
     ap.add_argument("--popsize", type=int, default=24)
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--solvers", nargs="+", choices=SOLVERS, default=["trustopt", "cma"],
+                    help="trustopt (the default method as the library sets it), trustopt-orth / trustopt-iid "
+                         "(orthogonal / i.i.d. samples), cma (pycma); default: trustopt cma")
     ap.add_argument("--json", help="write the per-run records here")
     a = ap.parse_args(argv)
-    records = [one_run(s, a.fid, a.dim, a.popsize, k) for k in range(a.runs) for s in ("trustopt", "cma")]
-    for s in ("trustopt", "cma"):
+    records = [one_run(s, a.fid, a.dim, a.popsize, k) for k in range(a.runs) for s in a.solvers]
+    for s in a.solvers:
         rs = [r for r in records if r["solver"] == s]
         ok = [r["evals"] for r in rs if r["reached"]]
         median = f"{np.median(ok):,.0f}" if ok else "-"
-        print(f"f{a.fid} d = {a.dim} lambda = {a.popsize} {s:8s}: 1e-8 on {len(ok)} of {len(rs)} runs, "
+        print(f"f{a.fid} d = {a.dim} lambda = {a.popsize} {s:13s}: 1e-8 on {len(ok)} of {len(rs)} runs, "
               f"median evaluations of those {median}, median final precision "
               f"{np.median([r['precision'] for r in rs]):.2g}")
     if a.json:
