@@ -35,6 +35,11 @@ Solvers:
                    orthogonal=False (i.i.d. Gaussian directions)
     tr-cma-bipop   the same with BIPOP restarts (up to 9 large ones)
     tr-cma-bipop-orth  tr-cma-bipop with orthogonal sampling (orthogonal=True)
+    tr-cma-bipop-default  tr-cma-bipop with the library's sampling rule (orthogonal=None:
+                   trust_region_cma.default_orthogonal; from commit "orthogonal sampling for batches
+                   of at most d samples" on: orthogonal in every batch up to d = 10, in batches of
+                   at most d samples up to d = 100, i.i.d. otherwise), so that its meaning follows
+                   the library's; the other names fix the variant
     tr-cma-ipop    tr-cma with IPOP restarts (up to 9)
     tr-es          trustopt.minimize(method="trust-region-es"): trust-region ES, quadratic (BFGS) model
     tr-es-ipop     the same with IPOP restarts (up to 9, population x2 each)
@@ -78,17 +83,27 @@ import warnings
 import numpy as np
 from importlib.metadata import version as _version
 
-try:
-    import ioh
-except ImportError:  # pragma: no cover
-    sys.exit("bench_bbob: needs the ioh package: .venv/bin/pip install 'ioh>=0.3.14'")
-import cma
-
+from trustopt.algorithms.trust_region_cma import ORTHOGONAL_UP_TO
 from trustopt.optimize import minimize
 
+# ioh and cma (the benchmark's extras) are imported where runs are made, so that the summaries and
+# tables of committed results (``--load``) need neither.
+ioh = cma = None
+
+
+def _import_runners():
+    global ioh, cma
+    try:
+        import ioh as _ioh
+        import cma as _cma
+    except ImportError as e:  # pragma: no cover
+        sys.exit(f"bench_bbob: running needs ioh and cma ({e}): .venv/bin/pip install 'ioh>=0.3.14' 'cma>=3.3'")
+    ioh, cma = _ioh, _cma
+
 TARGETS = 10.0 ** np.arange(2.0, -8.0 - 1e-9, -0.2)  # 51 COCO targets, decreasing
-SOLVERS = ["tr-cma", "tr-cma-bipop", "tr-cma-bipop-orth", "tr-cma-bipop-kl-ratio", "tr-cma-bipop-kl-0.15d",
-           "tr-cma-ipop", "tr-es", "tr-es-ipop", "tr-es-coord", "tr-es-linear", "es", "ars", "tres", "cma", "cma-bipop"]
+SOLVERS = ["tr-cma", "tr-cma-bipop", "tr-cma-bipop-orth", "tr-cma-bipop-default", "tr-cma-bipop-kl-ratio",
+           "tr-cma-bipop-kl-0.15d", "tr-cma-ipop", "tr-es", "tr-es-ipop", "tr-es-coord", "tr-es-linear", "es", "ars",
+           "tres", "cma", "cma-bipop"]
 REFERENCE = "cma-bipop"   # the solver the paired differences are taken against (--reference)
 AUC_RANGE = (2.0, 4.0)    # log10(evaluations / d) range of the ECDF area
 N_BOOT = 10_000
@@ -146,6 +161,7 @@ _TRUSTOPT = {  # every option that a library default could change is spelled out
     "tr-cma": ("trust-region-cma", 0, {"orthogonal": False}),
     "tr-cma-bipop": ("trust-region-cma", 9, {"regime": "bipop", "orthogonal": False}),
     "tr-cma-bipop-orth": ("trust-region-cma", 9, {"regime": "bipop", "orthogonal": True}),
+    "tr-cma-bipop-default": ("trust-region-cma", 9, {"regime": "bipop"}),  # the library's sampling rule
     "tr-cma-ipop": ("trust-region-cma", 9, {"regime": "ipop", "orthogonal": False}),
     # the KL radius's alternatives (orthogonal sampling as the d <= 10 default): STRO eq. 3.4 on a
     # ratio test in ranks, and a constant radius that binds on the largest steps (a regular step's KL is about 0.12 d)
@@ -238,10 +254,18 @@ def summarize(records, reference=REFERENCE):
                     e["vs_" + reference] = {"runs": len(common),
                                             "share_diff": _boot(_per_run(a, "share") - _per_run(b, "share"), rng)}
                     if anytime and all("hits" in r for r in b):
-                        e["vs_" + reference]["auc_diff"] = _boot(_per_run(a, "auc") - _per_run(b, "auc"), rng)
+                        diff = _per_run(a, "auc") - _per_run(b, "auc")
+                        e["vs_" + reference]["auc_diff"] = _boot(diff, rng)
+                        fids = np.array([k[0] for k in common])
+                        e["vs_" + reference]["per_function_auc_diff"] = {
+                            str(fid): _boot(diff[fids == fid], rng) for fid in sd["functions"] if np.any(fids == fid)}
             e["per_function"] = {str(fid): {"reached": int(sum(r["reached"] for r in rs if r["fid"] == fid)),
                                             "of": len(TARGETS) * sum(r["fid"] == fid for r in rs)}
                                  for fid in sd["functions"]}
+            if anytime:
+                for fid in sd["functions"]:
+                    runs_f = [r for r in rs if r["fid"] == fid]
+                    e["per_function"][str(fid)]["auc"] = float(_per_run(runs_f, "auc").mean())
             e["seconds"] = float(sum(r["seconds"] for r in rs))
             sd["solvers"][s] = e
         out[str(d)] = sd
@@ -256,15 +280,15 @@ def print_summary(summary):
     for d, sd in summary.items():
         print(f"\nd = {d}: instances {sd['instances']}, seeds {sd['seeds']}, {len(sd['functions'])} functions"
               f" -- mean [bootstrap 95% CI over runs]")
-        print(f"  {'solver':18s} {'runs':>5s}  {'share of targets reached':>26s}  "
-              f"{'ECDF area 1e2..1e4 d':>26s}  {'ECDF area 1e0..1e4 d':>26s}  {'CPU s':>7s}")
+        print(f"  {'solver':21s} {'runs':>5s}  {'share of targets reached':>26s}  "
+              f"{'ECDF area 1e2..1e4 d':>26s}  {'ECDF area 1e0..1e4 d':>26s}  {'wall s':>7s}")
         for s, e in sd["solvers"].items():
             auc = _ci(e["auc"]) if "auc" in e else "-"
             auc0 = _ci(e["auc0"]) if "auc0" in e else "-"
-            print(f"  {s:18s} {e['runs']:5d}  {_ci(e['share']):>26s}  {auc:>26s}  {auc0:>26s}  {e['seconds']:7.0f}")
+            print(f"  {s:21s} {e['runs']:5d}  {_ci(e['share']):>26s}  {auc:>26s}  {auc0:>26s}  {e['seconds']:7.0f}")
         for s, e in sd["solvers"].items():
             for key, v in ((k, e[k]) for k in e if k.startswith("vs_")):
-                line = f"  {s:18s} - {key[3:]} (paired, {v['runs']} runs): share {_ci(v['share_diff'])}"
+                line = f"  {s:21s} - {key[3:]} (paired, {v['runs']} runs): share {_ci(v['share_diff'])}"
                 if "auc_diff" in v:
                     line += f"   area {_ci(v['auc_diff'])}"
                 print(line)
@@ -272,10 +296,64 @@ def print_summary(summary):
         first = next(iter(sd["solvers"].values()))
         of = first["per_function"][str(sd["functions"][0])]["of"]
         print(f"  targets reached per function (of {of})")
-        print("    f  " + " ".join(f"{s:>18s}" for s in solvers))
+        print("    f  " + " ".join(f"{s:>21s}" for s in solvers))
         for fid in sd["functions"]:
             row = [sd["solvers"][s]["per_function"][str(fid)]["reached"] for s in solvers]
-            print(f"  {fid:3d}  " + " ".join(f"{v:18d}" for v in row))
+            print(f"  {fid:3d}  " + " ".join(f"{v:21d}" for v in row))
+
+
+#: The 24 noiseless BBOB functions (Hansen, Finck, Ros & Auger 2009, "Real-parameter black-box
+#: optimization benchmarking 2009: noiseless functions definitions", INRIA RR-6829).
+BBOB_NAMES = {1: "sphere", 2: "separable ellipsoid", 3: "Rastrigin", 4: "Bueche-Rastrigin", 5: "linear slope",
+              6: "attractive sector", 7: "step ellipsoid", 8: "Rosenbrock", 9: "rotated Rosenbrock",
+              10: "ellipsoid", 11: "discus", 12: "bent cigar", 13: "sharp ridge", 14: "different powers",
+              15: "rotated Rastrigin", 16: "Weierstrass", 17: "Schaffer F7", 18: "Schaffer F7, cond. 1e3",
+              19: "Griewank-Rosenbrock", 20: "Schwefel", 21: "Gallagher 101 peaks", 22: "Gallagher 21 peaks",
+              23: "Katsuura", 24: "Lunacek bi-Rastrigin"}
+
+
+def default_solver(d: int) -> str:
+    """The solver whose runs are ``minimize``'s default at dimension ``d`` (with BIPOP restarts):
+    ``tr-cma-bipop-orth`` up to ``ORTHOGONAL_UP_TO`` dimensions, where the library samples every
+    batch orthogonally (the same runs, bit for bit), ``tr-cma-bipop-default`` above."""
+    return "tr-cma-bipop-orth" if d <= ORTHOGONAL_UP_TO else "tr-cma-bipop-default"
+
+
+def per_function_table(summary, solver_of_dim, reference=REFERENCE):
+    """A Markdown table: one row per function, one column per dimension of ``summary``, each cell
+    the paired difference of the ECDF area (``solver_of_dim(d)`` minus ``reference``, mean over the
+    function's runs) and the targets reached by each, ``diff (ours / reference)``; a difference
+    whose 95% bootstrap interval excludes 0 is bold, with its interval. Dimensions where either
+    solver or the paired per-function data is missing are left out."""
+    cols = []
+    for d, sd in summary.items():
+        s = solver_of_dim(int(d))
+        e = sd["solvers"].get(s, {})
+        vs = e.get("vs_" + reference, {})
+        if "per_function_auc_diff" in vs and reference in sd["solvers"]:
+            cols.append((d, s, e, sd["solvers"][reference], vs))
+    head = "| function | " + " | ".join(
+        f"d = {d}: {s}, {_runs_text(summary[d]['seeds'], 'seeds')}" for d, s, *_ in cols) + " |"
+    lines = [head, "|---|" + "---:|" * len(cols)]
+    fids = sorted({int(f) for *_, vs in cols for f in vs["per_function_auc_diff"]})
+    for fid in fids:
+        cells = []
+        for d, s, e, ref, vs in cols:
+            t = vs["per_function_auc_diff"].get(str(fid))
+            if t is None:
+                cells.append("")
+                continue
+            ours, theirs = e["per_function"][str(fid)]["reached"], ref["per_function"][str(fid)]["reached"]
+            diff = f"**{t[0]:+.3f}** [{t[1]:+.3f}, {t[2]:+.3f}]" if t[1] > 0 or t[2] < 0 else f"{t[0]:+.3f}"
+            cells.append(f"{diff} ({ours} / {theirs})")
+        lines.append(f"| f{fid} {BBOB_NAMES.get(fid, '')} | " + " | ".join(cells) + " |")
+    cells = []
+    for d, s, e, ref, vs in cols:
+        t = vs["auc_diff"]
+        cells.append(f"{t[0]:+.3f} [{t[1]:+.3f}, {t[2]:+.3f}] ({sum(v['reached'] for v in e['per_function'].values())}"
+                     f" / {sum(v['reached'] for v in ref['per_function'].values())})")
+    lines.append("| all | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _runs_text(values, what):
@@ -360,6 +438,8 @@ def main(argv=None):
                     help="summarize the records of these --json files instead of running")
     ap.add_argument("--summary", default=None, help="write the summary to this JSON file")
     ap.add_argument("--plot", default=None, help="ECDF plot (PNG); '{d}' in the name: one file per dimension")
+    ap.add_argument("--table", default=None, metavar="PATH",
+                    help="write the per-function table (Markdown) of the library's default against --reference")
     ap.add_argument("--reference", default=REFERENCE, choices=SOLVERS,
                     help=f"the solver paired differences are taken against (default {REFERENCE})")
     a = ap.parse_args(argv)
@@ -374,9 +454,14 @@ def main(argv=None):
             json.dump(summary, fh, indent=1)
     if a.plot:
         plot_ecdf(records, summary, a.plot)
+    if a.table:
+        with open(a.table, "w") as fh:
+            fh.write(per_function_table(summary, default_solver, a.reference))
+        print(f"wrote {a.table}")
 
 
 def run(a):
+    _import_runners()
     seeds = a.seeds if a.seeds is not None else [0 if a.seed is None else a.seed]
     dims = a.dims or ([10, 20] if a.full else [10])
     fids = a.functions or list(range(1, 25))

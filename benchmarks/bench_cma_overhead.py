@@ -8,8 +8,9 @@ tests are not consulted). One repeat = one fresh optimizer; the reported figure 
 over repeats of (ask + tell seconds) / evaluations, and the ratios are against pycma.
 
 Solvers:
-    tr-cma        trustopt.TrustRegionCMA(x0, 1.0, seed=s), its defaults (orthogonal sampling up
-                  to d = 10, i.i.d. samples above; full covariance up to d = 100)
+    tr-cma        trustopt.TrustRegionCMA(x0, 1.0, seed=s), its defaults (orthogonal sampling in
+                  batches of at most d samples, and in every batch up to d = 10; full covariance up
+                  to d = 100: orthogonal at the default population of both dimensions here)
     tr-cma-orth   the same with orthogonal=True
     tr-cma-iid    the same with orthogonal=False
     pycma         cma.CMAEvolutionStrategy(x0, 1.0, {"seed": s + 1, "verbose": -9, "verb_log": 0,

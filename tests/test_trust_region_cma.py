@@ -177,8 +177,15 @@ def test_the_separable_variant_is_chosen_by_dimension_and_converges():
     big = TrustRegionCMA(np.ones(DIAGONAL_ABOVE + 1), 1.0, seed=0)
     small = TrustRegionCMA(np.ones(DIAGONAL_ABOVE), 1.0, seed=0)
     assert big.sampler.diagonal and big.method.step.diagonal and not small.sampler.diagonal
-    assert TrustRegionCMA(np.ones(ORTHOGONAL_UP_TO), 1.0, seed=0).sampler.orthogonal
-    assert not TrustRegionCMA(np.ones(ORTHOGONAL_UP_TO + 1), 1.0, seed=0).sampler.orthogonal
+    # orthogonal sampling: every batch up to ORTHOGONAL_UP_TO dimensions; above, batches of at most d
+    # samples with the full covariance; i.i.d. in the separable variant
+    n = ORTHOGONAL_UP_TO
+    assert TrustRegionCMA(np.ones(n), 1.0, seed=0, popsize=4 * n).sampler.orthogonal
+    assert TrustRegionCMA(np.ones(n + 1), 1.0, seed=0, popsize=n + 1).sampler.orthogonal
+    assert not TrustRegionCMA(np.ones(n + 1), 1.0, seed=0, popsize=n + 2).sampler.orthogonal
+    assert TrustRegionCMA(np.ones(DIAGONAL_ABOVE), 1.0, seed=0).sampler.orthogonal
+    assert not big.sampler.orthogonal
+    assert not TrustRegionCMA(np.ones(20), 1.0, seed=0, orthogonal=False, popsize=12).sampler.orthogonal
     r = minimize(lambda x: _ellipsoid(x, 1e4), np.full(200, 1.0), method="trust-region-cma", sigma0=1.0, seed=0,
                  maxfev=300000, options={"ftarget": 1e-8})
     assert r.fun <= 1e-8, r.message

@@ -23,8 +23,8 @@ from trustopt.components.acceptance import AlwaysAccept, RankRatioTest
 from trustopt.components.gaussian import GaussianNaturalStep, GaussianSampler
 from trustopt.components.radius import ConstantRadius
 
-__all__ = ["TrustRegionCMAOptions", "trust_region_cma", "DIAGONAL_ABOVE", "TPA_FROM", "TPA_MIN_POPSIZE",
-           "ORTHOGONAL_UP_TO"]
+__all__ = ["TrustRegionCMAOptions", "trust_region_cma", "default_orthogonal", "DIAGONAL_ABOVE", "TPA_FROM",
+           "TPA_MIN_POPSIZE", "ORTHOGONAL_UP_TO"]
 
 #: The dimension above which ``diagonal=None`` means the separable variant (Ros & Hansen 2008):
 #: there the full covariance's learning rate ``c_mu ~ mu_eff / d^2`` needs ``O(d^2)`` iterations
@@ -36,14 +36,44 @@ DIAGONAL_ABOVE = 100
 #: line of the last move.
 TPA_MIN_POPSIZE = 4
 
-#: The largest dimension in which ``orthogonal=None`` means orthogonal sampling: with
-#: ``lambda = 4 + floor(3 ln d) >= d`` a batch holds a full orthogonal frame, and BBOB measured a
-#: gain at d = 5 and 10 and a loss at d = 20 and 40 (see :class:`TrustRegionCMAOptions`).
+#: The largest dimension in which ``orthogonal=None`` means orthogonal sampling in every batch
+#: (:func:`default_orthogonal`): with ``lambda = 4 + floor(3 ln d) >= d`` a batch holds a full
+#: orthogonal frame, and BBOB measured a gain at d = 5 and 10 (see :class:`TrustRegionCMAOptions`).
 ORTHOGONAL_UP_TO = 10
 
 #: The dimension from which ``step_size=None`` means two-point step-size adaptation: CSA's path
 #: needs ``~ 1 / c_sigma ~ d / mu_eff`` iterations to respond, TPA reacts within a few.
 TPA_FROM = 300
+
+
+def default_orthogonal(d: int, popsize: int) -> bool:
+    """What ``orthogonal=None`` means for a batch of ``popsize`` samples in ``d`` dimensions:
+    orthogonal sampling in every batch up to :data:`ORTHOGONAL_UP_TO` = 10 dimensions; above, with
+    the full covariance (up to :data:`DIAGONAL_ABOVE` = 100 dimensions), in batches of at most
+    ``d`` samples (one partial frame: the default population and BIPOP's small runs), i.i.d.
+    in larger ones and in the separable variant.
+
+    Why: a run at the default population learns ``C`` from ``lambda < d`` directions per batch,
+    and orthogonal ones cover ``lambda`` distinct directions where i.i.d. ones overlap. Measured
+    (README "Orthogonal sampling in batches of at most d samples"): single runs at the default
+    population reach ``1e-8`` in 3-8% fewer evaluations on the ill-conditioned BBOB functions
+    (median evaluations, orthogonal / i.i.d. / pycma; ``benchmarks/bench_bbob_single.py``,
+    ``benchmarks/results/bbob_single_f*_d*_lambda*.json``): d = 20, ``lambda = 12``, 20 runs:
+    ellipsoid f10 13,104 / 13,620 / 13,596, f2 13,062 / 13,986 / 13,512, discus f11 7,458 /
+    7,830 / 7,674, different powers f14 12,618 / 13,650 / 13,068; d = 40, ``lambda = 15``: f10
+    51,922 / 52,785 / 51,990, f14 47,940 / 49,980 / 47,738; d = 100, ``lambda = 17``, 6 runs: f10
+    331,245 / 341,164. BBOB with BIPOP (instances 1-5), ECDF area of this rule / i.i.d. samples
+    in every batch / pycma: d = 20 (10 seeds) 0.477 / 0.472 / 0.475 (paired against i.i.d.
+    +0.005 [+0.001, +0.008]), d = 40 (3 seeds) 0.411 / 0.407 / 0.410; orthogonal samples in every
+    batch were level with i.i.d. ones at d = 20 (0.468 both, seeds 1-2), hence i.i.d. for BIPOP's
+    large populations. Between 40 and 100 dimensions the rule is measured on single runs only
+    (f10 at d = 100 above; its QR costs about a tenth of the optimizer's time there,
+    ``benchmarks/bench_cma_overhead.py``). The separable variant stays i.i.d.: at d = 1000
+    orthogonal samples need the same evaluations on the sphere and the QR of each batch costs
+    about 40% of the optimizer's time (``benchmarks/bench_highdim.py``)."""
+    if d <= ORTHOGONAL_UP_TO:
+        return True
+    return d <= DIAGONAL_ABOVE and popsize <= d
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,9 +102,11 @@ class TrustRegionCMAOptions:
         orthogonal: the ``lambda`` directions ``z_i`` of a batch orthogonalized in blocks of ``d``
             (a Haar-random frame), each with the length of an independent ``N(0, I)`` vector, so
             that every ``z_i`` is still ``N(0, I)`` (Wang, Emmerich & Baeck 2014). Default None:
-            on up to ``ORTHOGONAL_UP_TO = 10`` dimensions, off above. Measured on BBOB (instances
-            1-5, BIPOP restarts; ``benchmarks/results/bbob_d*_i1-5_*.json``), share of targets
-            with / without it: d = 5 0.850 / 0.845, d = 10 0.783 / 0.765, d = 20 0.696 / 0.712 (seeds 1-2);
+            :func:`default_orthogonal` (every batch up to ``ORTHOGONAL_UP_TO = 10`` dimensions;
+            above, batches of at most ``d`` samples with the full covariance). Measured on BBOB
+            (instances 1-5, BIPOP restarts; ``benchmarks/results/bbob_d*_i1-5_*.json``), share of
+            targets with / without it in every batch: d = 5 0.850 / 0.845, d = 10 0.783 / 0.765,
+            d = 20 0.696 / 0.712 (seeds 1-2); the rule above at d = 20: :func:`default_orthogonal`;
             d = 1000, sphere: the same evaluations to 1e-8 either way, and the QR of each batch
             costs about 40% of the optimizer's time (``benchmarks/bench_highdim.py``).
         active: negative weights for the worst samples in the covariance update (Hansen 2016;
@@ -124,7 +156,7 @@ def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: 
     d = theta0.size
     diagonal = d > DIAGONAL_ABOVE if o.diagonal is None else o.diagonal
     lam = default_popsize(d) if popsize is None else popsize
-    orthogonal = d <= ORTHOGONAL_UP_TO if o.orthogonal is None else o.orthogonal
+    orthogonal = default_orthogonal(d, lam) if o.orthogonal is None else o.orthogonal
     sampler = GaussianSampler(sigma0=sigma0, popsize=lam, diagonal=diagonal, orthogonal=orthogonal)
     if o.step_size == "tpa" and lam < TPA_MIN_POPSIZE:
         raise ValidationError(f"popsize: step_size='tpa' needs popsize >= {TPA_MIN_POPSIZE} (two samples of each "
