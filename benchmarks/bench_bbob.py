@@ -37,9 +37,9 @@ Solvers:
     tr-cma-bipop-orth  tr-cma-bipop with orthogonal sampling (orthogonal=True)
     tr-cma-bipop-default  tr-cma-bipop with the library's sampling rule (orthogonal=None:
                    trust_region_cma.default_orthogonal; since commit 49be81d: orthogonal in every
-                   batch up to d = 10, in batches of at most d samples up to d = 100, i.i.d.
-                   otherwise), so that its meaning follows the library's; the other names fix the
-                   variant
+                   batch up to d = 10, in batches of at most d samples with the full covariance
+                   (up to d = 100), i.i.d. otherwise), so that its meaning follows the library's;
+                   the other names fix the variant
     tr-cma-ipop    tr-cma with IPOP restarts (up to 9)
     tr-es          trustopt.minimize(method="trust-region-es"): trust-region ES, quadratic (BFGS) model
     tr-es-ipop     the same with IPOP restarts (up to 9, population x2 each)

@@ -185,6 +185,9 @@ def test_the_separable_variant_is_chosen_by_dimension_and_converges():
     assert not TrustRegionCMA(np.ones(n + 1), 1.0, seed=0, popsize=n + 2).sampler.orthogonal
     assert TrustRegionCMA(np.ones(DIAGONAL_ABOVE), 1.0, seed=0).sampler.orthogonal
     assert not big.sampler.orthogonal
+    # the rule follows the covariance actually used, not the dimension that selects it by default
+    assert not TrustRegionCMA(np.ones(50), 1.0, seed=0, diagonal=True).sampler.orthogonal
+    assert TrustRegionCMA(np.ones(DIAGONAL_ABOVE + 1), 1.0, seed=0, diagonal=False).sampler.orthogonal
     assert not TrustRegionCMA(np.ones(20), 1.0, seed=0, orthogonal=False, popsize=12).sampler.orthogonal
     r = minimize(lambda x: _ellipsoid(x, 1e4), np.full(200, 1.0), method="trust-region-cma", sigma0=1.0, seed=0,
                  maxfev=300000, options={"ftarget": 1e-8})

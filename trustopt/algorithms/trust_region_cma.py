@@ -46,12 +46,12 @@ ORTHOGONAL_UP_TO = 10
 TPA_FROM = 300
 
 
-def default_orthogonal(d: int, popsize: int) -> bool:
+def default_orthogonal(d: int, popsize: int, diagonal: bool) -> bool:
     """What ``orthogonal=None`` means for a batch of ``popsize`` samples in ``d`` dimensions:
     orthogonal sampling in every batch up to :data:`ORTHOGONAL_UP_TO` = 10 dimensions; above, with
-    the full covariance (up to :data:`DIAGONAL_ABOVE` = 100 dimensions), in batches of at most
-    ``d`` samples (one partial frame: the default population and BIPOP's small runs), i.i.d.
-    in larger ones and in the separable variant.
+    the full covariance (``diagonal`` False: by default up to :data:`DIAGONAL_ABOVE` = 100
+    dimensions), in batches of at most ``d`` samples (one partial frame: the default population
+    and BIPOP's small runs), i.i.d. in larger ones and in the separable variant.
 
     Why: a run at the default population learns ``C`` from ``lambda < d`` directions per batch,
     and orthogonal ones cover ``lambda`` distinct directions where i.i.d. ones overlap. Measured
@@ -66,14 +66,12 @@ def default_orthogonal(d: int, popsize: int) -> bool:
     in every batch / pycma: d = 20 (10 seeds) 0.477 / 0.472 / 0.475 (paired against i.i.d.
     +0.005 [+0.001, +0.008]), d = 40 (seeds 0-2) 0.411 / 0.407 / 0.410 (seeds 0-4: 0.415 against
     pycma's 0.411); orthogonal samples in every batch were level with i.i.d. ones at d = 20 (0.468
-    both, seeds 1-2), hence i.i.d. for BIPOP's large populations. Between 40 and 100 dimensions the rule is measured on single runs only
-    (f10 at d = 100 above; its QR costs about a tenth of the optimizer's time there,
-    ``benchmarks/bench_cma_overhead.py``). The separable variant stays i.i.d.: at d = 1000
+    both, seeds 1-2), hence i.i.d. for BIPOP's large populations. Between 40 and 100 dimensions
+    the rule is measured on single runs only (f10 at d = 100 above; its QR costs about a tenth of
+    the optimizer's time there, ``benchmarks/bench_cma_overhead.py``). The separable variant stays i.i.d.: at d = 1000
     orthogonal samples need the same evaluations on the sphere and the QR of each batch costs
     about 40% of the optimizer's time (``benchmarks/bench_highdim.py``)."""
-    if d <= ORTHOGONAL_UP_TO:
-        return True
-    return d <= DIAGONAL_ABOVE and popsize <= d
+    return d <= ORTHOGONAL_UP_TO or (not diagonal and popsize <= d)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,7 +154,7 @@ def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: 
     d = theta0.size
     diagonal = d > DIAGONAL_ABOVE if o.diagonal is None else o.diagonal
     lam = default_popsize(d) if popsize is None else popsize
-    orthogonal = default_orthogonal(d, lam) if o.orthogonal is None else o.orthogonal
+    orthogonal = default_orthogonal(d, lam, diagonal) if o.orthogonal is None else o.orthogonal
     sampler = GaussianSampler(sigma0=sigma0, popsize=lam, diagonal=diagonal, orthogonal=orthogonal)
     if o.step_size == "tpa" and lam < TPA_MIN_POPSIZE:
         raise ValidationError(f"popsize: step_size='tpa' needs popsize >= {TPA_MIN_POPSIZE} (two samples of each "
