@@ -1,6 +1,6 @@
 """benchmarks/restart_sim.py and ``bench_sigma_signals.py --progress``: the two readings of
-committed runs that the README's Walker2d and Ant paragraphs rest on, checked on cases whose
-answer is known in closed form."""
+committed runs that the Walker2d and Ant paragraphs of docs/mujoco-tres-experiments.md rest on,
+checked on cases whose answer is known in closed form."""
 
 import json
 import os

@@ -1,10 +1,11 @@
 """benchmarks/episode_ends.py: why episodes end, checked against Gymnasium's own health test.
 
-The README's explanation of the Ant dip rests on this script's two readings: the training
-episodes' mean length from ``progress.csv`` and the healthy bound an episode crossed. The first
-is checked by hand on a small file, the second against ``env.unwrapped.is_healthy`` on random
-states of the four locomotion tasks with a survival bonus; and the whole script on a short
-Hopper run, where each episode's return must be the sum of the reward terms it reports.
+The explanation of the Ant dip in docs/mujoco-tres-experiments.md rests on this script's two
+readings: the training episodes' mean length from ``progress.csv`` and the healthy bound an
+episode crossed. The first is checked by hand on a small file, the second against
+``env.unwrapped.is_healthy`` on random states of the four locomotion tasks with a survival bonus;
+and the whole script on a short Hopper run, where each episode's return must be the sum of the
+reward terms it reports.
 """
 
 import json

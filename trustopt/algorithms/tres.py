@@ -30,8 +30,8 @@ class TRESOptions(RatioTestOptions):
         lambda_: clip factor of the surrogate (TRES eq. 25: ratios clipped to
             ``[1/(1 + lambda_), 1 + lambda_]``), ``> 0``. Default 14.0 (TRES Fig. 3: best of [8, 20]).
         K: epochs of ascent on the surrogate per iteration, an integer ``>= 1``. Default 15
-            (TRES Fig. 4). Measured on MuJoCo-v5 linear policies (README "Local optima on
-            Walker2d and Ant"): on Ant K = 15, 5, 3 and 2 learn to end the episodes early where K = 1
+            (TRES Fig. 4). Measured on MuJoCo-v5 linear policies
+            (``docs/mujoco-tres-experiments.md``): on Ant K = 15, 5, 3 and 2 learn to end the episodes early where K = 1
             walks; on HalfCheetah K = 1 is far slower (2385 on 0 of 5 seeds within 2e6 timesteps).
             ``trustopt train`` takes K from the policy's size
             (:func:`trustopt.train.config.tres_epochs`: 15 up to 102 parameters, 1 above).

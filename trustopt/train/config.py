@@ -169,9 +169,9 @@ def tres_sigma(obs_dim: int) -> float:
     standard deviation ``sigma |z|``, and ``|z|`` is about ``sqrt(obs_dim)`` for a unit-variance
     normalized observation ``z``; so the perturbations of the actions grow with the observation at
     a fixed ``sigma``: ``0.03 sqrt(105) = 0.31`` on Ant against 0.12 on HalfCheetah. Measured with
-    ``benchmarks/bench_thresholds.py`` and ``benchmarks/episode_ends.py`` (README "Local optima
-    on Walker2d and Ant"): at 0.03 the Ant policies the training samples move less and spend more
-    on control than the mean policy (2.7M timesteps: forward reward 0.13 against 0.58 per step,
+    ``benchmarks/bench_thresholds.py`` and ``benchmarks/episode_ends.py``
+    (``docs/mujoco-tres-experiments.md``): at 0.03 the Ant policies the training samples move less
+    and spend more on control than the mean policy (2.7M timesteps: forward reward 0.13 against 0.58 per step,
     control cost 0.26 against 0.07), their steps are worth less than nothing once the survival
     bonus is removed, and the training learns to end episodes early: the evaluations dip on every
     seed between 2.5M and 3.5M timesteps (to 190-640 from 1200-1300). At 0.012 (seeds 0-2) the
@@ -200,9 +200,9 @@ def tres_lr(obs_dim: int) -> float:
     step is ``lr sigma`` times the rank-weighted mean of the directions. :func:`tres_sigma` makes
     ``sigma`` smaller on the larger observations to keep the sampled policies' actions close to the
     mean's; with ``lr = 1`` it also shortened each step by the same factor, and the step length is
-    what limits the climb once the policy walks (README "Local optima on Walker2d and Ant").
+    what limits the climb once the policy walks (``docs/mujoco-tres-experiments.md``).
     ``sigma`` sets how far the samples go, ``lr`` how far the mean goes: ARS's ``nu`` and ``alpha``.
-    Measured with ``benchmarks/bench_thresholds.py`` (README "Local optima on Walker2d and Ant",
+    Measured with ``benchmarks/bench_thresholds.py`` (``docs/mujoco-tres-experiments.md``,
     "The step apart from sigma"; raw runs in ``benchmarks/results/thresholds_tres/``): on Ant-v5
     (sigma = 0.012) lr = 2.5 is ahead of lr = 1 and of sigma = 0.03 at every evaluation from 0.5M
     timesteps on but one (seeds 1 and 2), and reaches 3000 on 3 of 5 seeds by 1.3e7 timesteps
@@ -226,7 +226,7 @@ def tres_epochs(d: int) -> int:
     but the Ant and Humanoid ones: Swimmer 16, Hopper 33, HalfCheetah and Walker2d 102 parameters,
     the inverted pendulums 4 and 9), ``K = 1`` above it.
 
-    Measured with ``benchmarks/bench_thresholds.py`` (README "Local optima on Walker2d and Ant"),
+    Measured with ``benchmarks/bench_thresholds.py`` (``docs/mujoco-tres-experiments.md``),
     on every policy above 102 parameters tried, only K = 1 keeps its episodes from ending early:
     Ant-v5 (840 parameters, sigma = 0.03) K = 1 stays upright and moves forward on 3 of 3 seeds
     (evaluations 1277, 1232 and 1327 at 2M timesteps; 2150, 2288 and 2231 at 1e7, where ARS with
