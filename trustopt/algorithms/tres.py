@@ -32,8 +32,8 @@ class TRESOptions(RatioTestOptions):
         K: epochs of ascent on the surrogate per iteration, an integer ``>= 1``. Default 15
             (TRES Fig. 4). Measured on MuJoCo-v5 linear policies
             (``docs/mujoco-tres-experiments.md``): on Ant K = 15, 5, 3 and 2 learn to end the
-            episodes early where K = 1 walks; on HalfCheetah K = 1 is far slower (2385 on 0 of 5 seeds within 2e6 timesteps).
-            ``trustopt train`` takes K from the policy's size
+            episodes early where K = 1 walks; on HalfCheetah K = 1 is far slower (2385 on 0 of
+            5 seeds within 2e6 timesteps). ``trustopt train`` takes K from the policy's size
             (:func:`trustopt.train.config.tres_epochs`: 15 up to 102 parameters, 1 above).
         lr: per-epoch step ``lr * sigma^2 * grad L_CLIP`` (the paper's ``alpha = lr sigma^2``),
             ``> 0``. Default 1.0 (the paper states none: see
