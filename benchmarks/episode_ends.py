@@ -22,7 +22,7 @@ early pays. This script shows it on a run folder of ``trustopt train``:
     python benchmarks/episode_ends.py RUN [RUN ...] [--episodes 10] [--sigma 0 0.03] [--window 10] [--json PATH]
 
 The Ant-v5 dip of TRES with sigma = 0.03 (the default before ``tres_sigma``) between 2.5M and
-3.5M timesteps (docs/mujoco-tres-experiments.md; ``benchmarks/results/thresholds_tres/ant_dip/``)::
+3.5M timesteps (``docs/mujoco-tres-experiments.md``; ``benchmarks/results/thresholds_tres/ant_dip/``)::
 
     trustopt train --env Ant-v5 --algo tres --set sigma=0.03 --seed 1 --timesteps 2700000 --out runs/ant-s1 \\
         --no-progress

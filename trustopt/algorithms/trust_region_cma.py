@@ -68,9 +68,9 @@ def default_orthogonal(d: int, popsize: int, diagonal: bool) -> bool:
     pycma's 0.411); orthogonal samples in every batch were level with i.i.d. ones at d = 20 (0.468
     both, seeds 1-2), hence i.i.d. for BIPOP's large populations. Between 40 and 100 dimensions
     the rule is measured on single runs only (f10 at d = 100 above; its QR costs about a tenth of
-    the optimizer's time there, ``benchmarks/bench_cma_overhead.py``). The separable variant stays i.i.d.: at d = 1000
-    orthogonal samples need the same evaluations on the sphere and the QR of each batch costs
-    about 40% of the optimizer's time (``benchmarks/bench_highdim.py``)."""
+    the optimizer's time there, ``benchmarks/bench_cma_overhead.py``). The separable variant
+    stays i.i.d.: at d = 1000 orthogonal samples need the same evaluations on the sphere and the
+    QR of each batch costs about 40% of the optimizer's time (``benchmarks/bench_highdim.py``)."""
     return d <= ORTHOGONAL_UP_TO or (not diagonal and popsize <= d)
 
 

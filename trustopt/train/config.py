@@ -172,10 +172,10 @@ def tres_sigma(obs_dim: int) -> float:
     ``benchmarks/bench_thresholds.py`` and ``benchmarks/episode_ends.py``
     (``docs/mujoco-tres-experiments.md``): at 0.03 the Ant policies the training samples move less
     and spend more on control than the mean policy (2.7M timesteps: forward reward 0.13 against
-    0.58 per step, control cost 0.26 against 0.07), their steps are worth less than nothing once the survival
-    bonus is removed, and the training learns to end episodes early: the evaluations dip on every
-    seed between 2.5M and 3.5M timesteps (to 190-640 from 1200-1300). At 0.012 (seeds 0-2) the
-    sampled policies' training return is positive from 0.3-0.5M timesteps on, the training
+    0.58 per step, control cost 0.26 against 0.07), their steps are worth less than nothing once
+    the survival bonus is removed, and the training learns to end episodes early: the evaluations
+    dip on every seed between 2.5M and 3.5M timesteps (to 190-640 from 1200-1300). At 0.012
+    (seeds 0-2) the sampled policies' training return is positive from 0.3-0.5M timesteps on, the training
     episodes stay long and the evaluations rise without a dip: ahead of 0.03 up to about 1e7
     timesteps (3.3M: 1473, 1535 and 1626 against 471, 426 and 431), behind after it (seeds 1 and
     2 at 1.3e7: 2524 and 2403 against 2596 and 2609: shorter steps climb more slowly); 3000 is not
