@@ -31,9 +31,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 #: name -> (glob patterns of raw results under benchmarks/results, budget in timesteps)
 POOLS = {
-    "Walker2d-v5, default (K = 15), 10 seeds": (("thresholds_Walker2d-v5_tres_sigma0.03.json",
-                                                 "thresholds_tres/thresholds_Walker2d-v5_tres_sigma0.03_s5-9.json"),
-                                                3_000_000),
+    "Walker2d-v5, default (K = 15), 10 seeds": (("thresholds_Walker2d-v5_tres_sigma0.03.json",), 3_000_000),
     "Walker2d-v5, K = 5, 10 seeds": (("thresholds_tres/thresholds_Walker2d-v5_tres_K5.json",
                                       "thresholds_tres/thresholds_Walker2d-v5_tres_K5_s5-9.json"), 3_000_000),
     "Walker2d-v5 with v4's model, 16 seeds": (("thresholds_tres/thresholds_Walker2d-v5_tres_v4-model.json",),
