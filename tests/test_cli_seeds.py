@@ -1,9 +1,12 @@
 """Several seeds in one command (``trustopt train --seeds``) and their aggregate plot: IQM / mean
-over seeds with a percentile-bootstrap band, the seeds put on a common grid of timesteps."""
+over seeds with a percentile-bootstrap band (below 4 seeds the mean and each seed), the seeds put
+on a common grid of timesteps."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 
 import matplotlib
 import numpy as np
@@ -54,11 +57,22 @@ def test_plot_of_a_seeds_folder_is_one_aggregate_curve(seeds_run, tmp_path, caps
             return f.read()
 
     text = svg_text(seeds_run)
-    assert "ars InvertedPendulum-v5 (ars): evaluation return, IQM of 3 seeds, 95% bootstrap CI" in text
-    assert "seed 0" not in text  # one curve, not three
-    assert "mean of 3 seeds" in svg_text(seeds_run, "--agg", "mean")
+    # 3 seeds: their mean (the IQM of 3 values) and each seed thin, not a band that is their range
+    assert "ars InvertedPendulum-v5 (ars): evaluation return, mean of 3 seeds, thin lines: each seed" in text
+    assert "seed 0" not in text and "bootstrap" not in text  # one legend entry, not three
+    assert "mean of 3 seeds, thin lines: each seed" in svg_text(seeds_run, "--agg", "mean")
     both = svg_text(seeds_run, os.path.join(seeds_run, "seed-0"))  # a folder of seeds next to a single run
-    assert "IQM of 3 seeds" in both and "seed 0 (seed-0): evaluation mean ± std" in both
+    assert "mean of 3 seeds" in both and "seed 0 (seed-0): evaluation mean ± std" in both
+    four = tmp_path / "four"  # a fourth seed: now the IQM with its bootstrap band
+    shutil.copytree(seeds_run, four)
+    shutil.copytree(four / "seed-2", four / "seed-3")
+    with open(four / "seed-3" / "config.json") as f:
+        config = json.load(f)
+    with open(four / "seed-3" / "config.json", "w") as f:
+        json.dump({**config, "seed": 3}, f)
+    text = svg_text(str(four))
+    assert "ars InvertedPendulum-v5 (four): evaluation return, IQM of 4 seeds, 95% bootstrap CI" in text
+    assert "mean of 4 seeds, 95% bootstrap CI" in svg_text(str(four), "--agg", "mean")
     png = str(tmp_path / "c.png")
     assert main(["plot", seeds_run, "-o", png]) == 0
     with open(png, "rb") as f:

@@ -10,7 +10,8 @@
 
 ``--seeds 0 1 2``: one run per seed, in sequence (each with ``--workers`` processes), in
 ``OUT/seed-0``, ``OUT/seed-1``, ...; ``trustopt plot OUT`` then draws them as one curve, the IQM
-(or mean) over seeds with a bootstrap confidence band (:func:`trustopt.train.plot_runs`).
+(or mean) over seeds with a bootstrap confidence band; below 4 seeds the mean and each seed
+(:func:`trustopt.train.plot_runs`).
 ``--env-kwargs ctrl_cost_weight=0``: keyword arguments of ``gymnasium.make`` (JSON values),
 checked against the environment's constructor. ``--env-module MOD``: imported before the
 environment is looked up (a module that registers custom environments; recorded in the run).
@@ -161,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plot", help="learning curves of runs", allow_abbrev=False)
     pl.add_argument("runs", nargs="+", help="run folders, or folders of runs (e.g. the OUT of train --seeds), "
-                                            "whose seeds are drawn as one curve with a confidence band")
+                                            "whose seeds are drawn as one curve with a confidence band "
+                                            "(below 4 seeds: their mean, each seed drawn thin)")
     pl.add_argument("-o", "--output", required=True, help="image file (png, pdf, svg)")
     pl.add_argument("--target", type=_float, help="draw a threshold line")
     pl.add_argument("--title")

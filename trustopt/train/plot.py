@@ -5,6 +5,10 @@ deviation over that evaluation's episodes. A folder of run folders (``trustopt t
 writes ``OUT/seed-0``, ``OUT/seed-1``, ...) is drawn as one curve per configuration: the IQM (or
 mean) over seeds with a percentile-bootstrap confidence band over seeds (:func:`aggregate`,
 rliable's practice: Agarwal et al. 2021, "Deep RL at the edge of the statistical precipice").
+With fewer than :data:`BAND_MIN_SEEDS` = 4 seeds that band says nothing the seeds do not: the IQM
+of ``n <= 3`` values is their mean, and a bootstrap mean made of the lowest seed alone has
+probability ``n^-n >= 1/27 > 2.5%``, so the 95% band is the seeds' range by construction. Those
+curves are drawn as the mean with each seed beside it as a thin line instead.
 
 Common grid: the seeds' evaluations fall at different timesteps (iterations use whole episodes),
 so each seed's curve is linearly interpolated (``np.interp``) at ``G`` evenly spaced timesteps from
@@ -25,7 +29,10 @@ import numpy as np
 from trustopt._io import check_image_format, check_writable, writing
 from trustopt._validation import ValidationError
 
-__all__ = ["read_progress", "plot_runs", "aggregate", "iqm", "common_grid"]
+__all__ = ["read_progress", "plot_runs", "aggregate", "iqm", "common_grid", "BAND_MIN_SEEDS"]
+
+#: The fewest seeds a curve gets a bootstrap band for (module docstring: below, it is their range).
+BAND_MIN_SEEDS = 4
 
 
 def read_progress(run) -> dict[str, np.ndarray]:
@@ -191,21 +198,32 @@ def _draw_run(ax, run: str, p: dict, c: dict) -> str:
 
 
 def _draw_seeds(ax, folder: str, members: list, agg: str) -> str:
-    """One curve over seeds: ``agg`` on a common grid with a 95% bootstrap band; returns its kind."""
+    """One curve over seeds: ``agg`` on a common grid with a 95% bootstrap band (below
+    :data:`BAND_MIN_SEEDS` seeds: the mean, each seed a thin line beside it); returns its kind."""
     curves = [_curve(p) for _, p, _ in members]
     kind = "evaluation" if all(k == "evaluation" for _, _, k in curves) else "training"
     if kind == "training":  # one quantity per curve: the training return when a seed has no evaluation
         curves = [(p["timesteps"], p["train_return_mean"], "training") for _, p, _ in members]
     grid, values = common_grid([(t, y) for t, y, _ in curves])
-    point, lo, hi = aggregate(values, agg)
+    n = len(members)
+    banded = n >= BAND_MIN_SEEDS
+    point, lo, hi = aggregate(values, agg) if banded else (values.mean(axis=0), None, None)
     c = members[0][2]
     algo = f"{c.get('algo')} (vine)" if c.get("vine") else c.get("algo")
     what = "evaluation return" if kind == "evaluation" else _train_quantity(c)
-    name = "IQM" if agg == "iqm" else "mean"
-    label = (f"{algo} {c.get('env_id')} ({os.path.basename(os.path.normpath(folder))}): {what}, {name} of "
-             f"{len(members)} seed{'' if len(members) == 1 else 's'}, 95% bootstrap CI")
-    line, = ax.plot(grid, point, linestyle="-" if kind == "evaluation" else "--", label=label)
-    ax.fill_between(grid, lo, hi, alpha=0.25, color=line.get_color())
+    name = "IQM" if agg == "iqm" and banded else "mean"  # the IQM of n <= 3 values is their mean
+    head = f"{algo} {c.get('env_id')} ({os.path.basename(os.path.normpath(folder))}): {what}, "
+    if n == 1:
+        label = head + "1 seed"
+    else:
+        label = head + f"{name} of {n} seeds, " + ("95% bootstrap CI" if banded else "thin lines: each seed")
+    style = "-" if kind == "evaluation" else "--"
+    line, = ax.plot(grid, point, linestyle=style, label=label)
+    if banded:
+        ax.fill_between(grid, lo, hi, alpha=0.25, color=line.get_color())
+    elif n > 1:
+        for y in values:
+            ax.plot(grid, y, linestyle=style, linewidth=0.8, alpha=0.45, color=line.get_color())
     return kind
 
 
@@ -216,8 +234,9 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     Each path in ``runs`` is a run folder (drawn alone: evaluation mean +- std over its evaluation
     episodes, or for a run without evaluations the mean training return, dashed) or a folder of run
     folders (``trustopt train --seeds``): the runs that differ only by seed are one curve, ``agg``
-    (``"iqm"`` or ``"mean"``) over seeds on a common grid with a 95% bootstrap band over seeds, the
-    number of seeds in its legend entry (module docstring). Each legend entry says which quantity
+    (``"iqm"`` or ``"mean"``) over seeds on a common grid with a 95% bootstrap band over seeds (below
+    :data:`BAND_MIN_SEEDS` seeds: their mean, and each seed as a thin line), the number of seeds in
+    its legend entry (module docstring). Each legend entry says which quantity
     its curve is; the y label names the quantity when all curves share it. ``target`` draws a
     horizontal threshold line. Draws on its own ``matplotlib.figure.Figure`` (Matplotlib's global
     backend, e.g. a notebook's, is left alone). Returns ``output``."""
