@@ -73,6 +73,9 @@ def test_plot_of_a_seeds_folder_is_one_aggregate_curve(seeds_run, tmp_path, caps
     text = svg_text(str(four))
     assert "ars InvertedPendulum-v5 (four): evaluation return, IQM of 4 seeds, 95% bootstrap CI" in text
     assert "mean of 4 seeds, 95% bootstrap CI" in svg_text(str(four), "--agg", "mean")
+    one = tmp_path / "one"
+    shutil.copytree(four / "seed-0", one / "seed-0")
+    assert "ars InvertedPendulum-v5 (one): evaluation return, 1 seed<" in svg_text(str(one))
     png = str(tmp_path / "c.png")
     assert main(["plot", seeds_run, "-o", png]) == 0
     with open(png, "rb") as f:
