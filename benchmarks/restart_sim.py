@@ -36,10 +36,14 @@ POOLS = {
                                       "thresholds_tres/thresholds_Walker2d-v5_tres_K5_s5-9.json"), 3_000_000),
     "Walker2d-v5 with v4's model, 16 seeds": (("thresholds_tres/thresholds_Walker2d-v5_tres_v4-model.json",),
                                               3_600_000),
+    "Walker2d-v5, K = 5, orthogonal, 16 seeds": (("thresholds_tres/orthogonal/thresholds_Walker2d-v5_tres_K5_orthogonal*.json",),
+                                                 3_600_000),
+    "Walker2d-v5, K = 5, orthogonal, lr 2 from 2M, 16 seeds": (
+        ("thresholds_tres/sigma_switch/thresholds_Walker2d-v5_tres_K5_orthogonal_lr2_from_2M_s*.json",), 3_600_000),
 }
 
 #: (T, c): restart when the best evaluation of the first T timesteps of a run is below c.
-RULES = ((0, 0.0), (200_000, 5.0), (500_000, 1000.0), (1_000_000, 1000.0), (1_000_000, 1500.0),
+RULES = ((0, 0.0), (200_000, 5.0), (500_000, 800.0), (500_000, 1000.0), (1_000_000, 1000.0), (1_000_000, 1500.0),
          (1_500_000, 2000.0))
 
 
