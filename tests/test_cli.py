@@ -144,7 +144,7 @@ def test_resume_starts_from_the_runs_config_and_names_a_flag_that_would_change_i
         err = capsys.readouterr().err
         assert name in err and "only timesteps" in err and "Traceback" not in err, err
     assert main(["train", "--out", out, "--resume", "--no-progress", "--set", "sigmaa=1"]) == 2
-    assert "unknown key(s) sigmaa" in capsys.readouterr().err
+    assert "--set: unknown hyperparameter 'sigmaa' (did you mean 'sigma'?)" in capsys.readouterr().err
 
 
 def _usage_error(args, capsys, match):
@@ -169,7 +169,7 @@ def test_bad_flags_exit_2_with_a_message(tmp_path, capsys):
 @pytest.mark.parametrize("args,match", [
     (["--env", "Swimmer-v3000"], "unknown environment 'Swimmer-v3000'"),
     (["--env", "Swimmer-v5", "--algo", "trpo", "--set", "n_directions=4"], "n_directions: a hyperparameter of the ES family"),
-    (["--env", "Swimmer-v5", "--set", "sigmaa=0.1"], "unknown key(s) sigmaa"),
+    (["--env", "Swimmer-v5", "--set", "sigmaa=0.1"], "--set: unknown hyperparameter 'sigmaa'"),
     (["--env", "Swimmer-v5", "--set", "sigma=-1"], "sigma: expected a finite number > 0"),
     (["--env", "Swimmer-v5", "--set", "nonsense"], "KEY=VALUE"),
     (["--env", "Swimmer-v5", "--ray-address", "auto"], "--ray-address: only applies to --backend ray"),

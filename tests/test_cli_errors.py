@@ -70,6 +70,46 @@ def test_out_is_an_existing_file_or_lies_under_one(tmp_path, capsys):
     assert afile.read_text() == "not a folder"
 
 
+@pytest.mark.parametrize("env,kwarg,named", [
+    ("Swimmer-v5", "ctrl_cost_weight=abc", "env_kwargs: ctrl_cost_weight: expected a finite number"),
+    ("Swimmer-v5", "ctrl_cost_weight=[1,2]", "env_kwargs: ctrl_cost_weight: expected a finite number"),
+    ("Swimmer-v5", "reset_noise_scale=-1", "env_kwargs: reset_noise_scale: expected a finite number >= 0"),
+    ("Swimmer-v5", "frame_skip=0", "env_kwargs: frame_skip: expected an integer >= 1"),
+    ("Swimmer-v5", "frame_skip=-2", "env_kwargs: frame_skip: expected an integer >= 1"),
+    ("Swimmer-v5", "frame_skip=1.5", "env_kwargs: frame_skip: expected an integer >= 1"),
+    ("Swimmer-v5", "exclude_current_positions_from_observation=1", "env_kwargs: exclude_current_positions"),
+    ("Swimmer-v5", "xml_file=no-such-model.xml", "kwargs: Swimmer-v5 cannot be built"),
+    ("Hopper-v5", "healthy_z_range=5", "env_kwargs: healthy_z_range: expected an interval [lo, hi]"),
+    ("Hopper-v5", "healthy_z_range=[2,1]", "env_kwargs: healthy_z_range: expected an interval [lo, hi]"),
+])
+def test_env_kwargs_of_the_wrong_kind_are_one_line_and_leave_no_folder(tmp_path, capsys, env, kwarg, named):
+    # Gymnasium takes these unchecked and fails on the first step (a TypeError deep in the reward),
+    # while building (frame_skip=0 divides by zero) or never (frame_skip=-2 steps back in time)
+    out = str(tmp_path / "run")
+    line = _fails(["train", "--out", out, *TINY, "--env", env, "--env-kwargs", kwarg], capsys)
+    assert line.startswith(f"trustopt: error: {named}"), line
+    assert not os.path.exists(out)
+
+
+def test_env_kwargs_with_infinite_interval_ends_train(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", "--out", out, *TINY, "--env", "Hopper-v5", "--env-kwargs", "healthy_z_range=[0.7,Infinity]"]) == 0
+
+
+@pytest.mark.parametrize("setting,message", [
+    ("env_id=Hopper-v5", "--set: env_id has a flag of its own; use --env"),
+    ("algo=ars", "--set: algo has a flag of its own; use --algo"),
+    ("timesteps=5", "--set: timesteps has a flag of its own; use --timesteps"),
+    ("env_kwargs={}", "--set: env_kwargs has a flag of its own; use --env-kwargs"),
+    ("sigmaa=0.1", "--set: unknown hyperparameter 'sigmaa' (did you mean 'sigma'?); known: K, "),
+])
+def test_set_takes_hyperparameters_only(tmp_path, capsys, setting, message):
+    out = str(tmp_path / "run")
+    line = _fails(["train", "--out", out, *TINY, "--set", setting], capsys)
+    assert line.startswith(f"trustopt: error: {message}"), line
+    assert not os.path.exists(out)
+
+
 def test_plot_and_eval_json_under_a_file_or_on_a_folder(tmp_path, capsys, finished_run):
     afile = tmp_path / "afile"
     afile.write_text("x")

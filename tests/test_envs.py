@@ -281,6 +281,13 @@ def test_validation_errors_name_the_argument():
         make_env("Hopper-v5", no_such_keyword=1.0)
     with pytest.raises(ValidationError, match="Box"):
         make_env("CartPole-v1")
+    # values Gymnasium would take unchecked and fail on later (or never): named before it sees them
+    with pytest.raises(ValidationError, match=r"^kwargs: ctrl_cost_weight: expected a finite number"):
+        make_env("Swimmer-v5", ctrl_cost_weight="0.1")
+    with pytest.raises(ValidationError, match=r"^kwargs: frame_skip: expected an integer >= 1, got -2"):
+        make_env("Swimmer-v5", frame_skip=-2)
+    with pytest.raises(ValidationError, match=r"^kwargs: healthy_angle_range: expected an interval"):
+        make_env("Walker2d-v5", healthy_angle_range=(1.0, -1.0))
     with pytest.raises(ValidationError, match="env_id.*Hopper-v2.*cannot be built"):
         make_env("Hopper-v2")  # registered, but needs mujoco-py
     with pytest.raises(ValidationError, match="max_episode_steps"):

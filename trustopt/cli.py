@@ -265,9 +265,11 @@ def _flag_settings(args, d: dict) -> dict:
         given["eval_steps"] = None
     for item in args.set:
         key, sep, value = item.partition("=")
+        key = key.strip()
         if not sep or not key:
             raise ValidationError(f"--set: expected KEY=VALUE, got {item!r}")
-        given[key.strip()] = _json_or_text(value)
+        _check_set_key(key)
+        given[key] = _json_or_text(value)
     if args.env_kwargs:
         kwargs = dict(d.get("env_kwargs") or {})
         for item in args.env_kwargs:
@@ -279,6 +281,31 @@ def _flag_settings(args, d: dict) -> dict:
     if args.env_module is not None:
         given["env_module"] = args.env_module
     return given
+
+
+#: TrainConfig fields that have a flag of their own: ``--set`` does not override them (it would
+#: silently win over the flag, e.g. ``--env Swimmer-v5 --set env_id=Hopper-v5``).
+_OWN_FLAGS = {"env_id": "--env", "algo": "--algo", "timesteps": "--timesteps", "seed": "--seed",
+              "eval_every": "--eval-every", "eval_steps": "--eval-steps", "eval_episodes": "--eval-episodes",
+              "target": "--target", "env_kwargs": "--env-kwargs", "env_module": "--env-module"}
+
+
+def _check_set_key(key: str) -> None:
+    """``--set KEY=...``: KEY is a hyperparameter of TrainConfig; a key with a flag of its own, or
+    an unknown one (with the nearest known key), is an error naming ``--set``."""
+    import dataclasses
+    import difflib
+
+    from trustopt._validation import ValidationError
+    from trustopt.train import TrainConfig
+
+    if key in _OWN_FLAGS:
+        raise ValidationError(f"--set: {key} has a flag of its own; use {_OWN_FLAGS[key]}")
+    known = sorted(f.name for f in dataclasses.fields(TrainConfig) if f.name not in _OWN_FLAGS)
+    if key not in known:
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValidationError(f"--set: unknown hyperparameter {key!r}{hint}; known: {', '.join(known)}")
 
 
 def _check_resume_keeps(out: str, saved: dict, given: dict) -> None:

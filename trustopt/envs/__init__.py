@@ -36,6 +36,7 @@ from trustopt.envs._registry import (
     SURVIVAL_BONUS_FAMILIES,
     V5_DEFAULTS,
     check_env_id,
+    check_env_kwarg_values,
     import_env_module,
 )
 from trustopt.envs.policies import GaussianLinearPolicy, LinearPolicy
@@ -72,11 +73,14 @@ def make_env(env_id: str, *, max_episode_steps: int | None = None, fast: bool = 
     env_id = check_env_id(env_id)
     if max_episode_steps is not None:
         max_episode_steps = check_int(max_episode_steps, "max_episode_steps", 1)
+    check_env_kwarg_values(env_id, kwargs, "kwargs")
     try:
         with _mujoco_warnings_as_python_warnings():
             gym_env = gymnasium.make(env_id, max_episode_steps=max_episode_steps, **kwargs)
     except TypeError as exc:
         raise ValidationError(f"kwargs: {env_id} does not accept {sorted(kwargs)} ({exc})") from None
+    except (OSError, ValueError, ArithmeticError) as exc:  # e.g. xml_file not found, a value the env rejects
+        raise ValidationError(f"kwargs: {env_id} cannot be built with {kwargs!r} ({exc})") from None
     except (ImportError, gymnasium.error.Error) as exc:
         raise ValidationError(
             f"env_id: {env_id!r} cannot be built here ({exc}); supported (fast path): {', '.join(SUPPORTED_ENV_IDS)}"

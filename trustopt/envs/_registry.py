@@ -13,7 +13,7 @@ import importlib
 import inspect
 import math
 
-from trustopt._validation import ValidationError
+from trustopt._validation import ValidationError, check_bool, check_int
 
 #: Environment ids that the fast path steps directly (every other registered id with a box
 #: action space falls back to Gymnasium's own ``step``).
@@ -236,4 +236,43 @@ def check_env_kwargs(env_id: str, kwargs) -> dict:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValidationError(f"env_kwargs: {env_id} does not take {', '.join(repr(k) for k in unknown)}{hint}; "
                                   f"it takes {', '.join(sorted(known))}")
+    check_env_kwarg_values(env_id, kwargs, "env_kwargs")
     return dict(kwargs)
+
+
+def _is_real(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isnan(x)
+
+
+def check_env_kwarg_values(env_id: str, kwargs: dict, name: str) -> None:
+    """The values of the keywords whose meaning trustopt knows, checked before Gymnasium sees
+    them (Gymnasium's MuJoCo classes take them unchecked and fail later, on the first step or
+    never: ``frame_skip=-2`` steps backwards in time): ``frame_skip`` an integer >= 1,
+    ``xml_file`` a path, and each keyword of :data:`V5_DEFAULTS` of the kind of its default -- a
+    finite number (``reset_noise_scale`` >= 0), True/False, an interval ``[lo, hi]`` with
+    ``lo < hi`` (infinite ends allowed) or, for Ant's ``main_body``, a body index or name.
+    Errors name ``name`` and the keyword."""
+    defaults = V5_DEFAULTS.get(env_id, {})
+    for key, value in kwargs.items():
+        where = f"{name}: {key}"
+        if key == "frame_skip":
+            check_int(value, where, 1)
+        elif key == "xml_file":
+            if not isinstance(value, str) or not value:
+                raise ValidationError(f"{where}: expected the path of a MuJoCo model file, got {value!r}")
+        elif key not in defaults:
+            continue
+        elif isinstance(defaults[key], bool):
+            check_bool(value, where)
+        elif isinstance(defaults[key], tuple):
+            if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(map(_is_real, value))
+                    and value[0] < value[1]):
+                raise ValidationError(f"{where}: expected an interval [lo, hi] with lo < hi "
+                                      f"(the default is {list(defaults[key])}), got {value!r}")
+        elif key == "main_body":
+            if not (isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))):
+                raise ValidationError(f"{where}: expected a body index or name, got {value!r}")
+        elif not (_is_real(value) and math.isfinite(value)) or (key == "reset_noise_scale" and value < 0):
+            lower = " >= 0" if key == "reset_noise_scale" else ""
+            raise ValidationError(f"{where}: expected a finite number{lower} (the default is {defaults[key]!r}), "
+                                  f"got {value!r}")
