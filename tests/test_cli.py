@@ -268,6 +268,6 @@ def test_plot_labels_say_which_return_each_curve_is(tmp_path, capsys):
     mixed = texts("ev", "noev")
     assert "(ev): evaluation mean ± std" in mixed
     assert "(noev): training batch mean, survival bonus removed" in mixed
-    assert ">return<" in mixed and "evaluation return (mean" not in mixed  # one axis, two quantities: neutral label
+    assert ">return: evaluation (solid), training batch mean (dashed)<" in mixed  # one axis, two quantities
     assert "training return (batch mean)" in texts("noev") and "evaluation mean ± std" not in texts("noev")
     assert "evaluation return (mean ± std)" in texts("ev")

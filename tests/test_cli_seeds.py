@@ -86,6 +86,27 @@ def test_plot_of_a_seeds_folder_is_one_aggregate_curve(seeds_run, tmp_path, caps
     assert "progress.csv" in capsys.readouterr().err
 
 
+def test_plot_of_a_folder_of_runs_and_seed_folders_names_each_curve(seeds_run, tmp_path):
+    # runs/ holds two single runs whose settings differ and, one level down, a folder of seeds:
+    # every run is drawn, the seeds as one curve, and no two legend entries read the same
+    runs = tmp_path / "runs"
+    shutil.copytree(seeds_run, runs / "more" / "ars-seeds")
+    for name, timesteps in (("a", 1500), ("b", 3000)):
+        shutil.copytree(os.path.join(seeds_run, "seed-0"), runs / name)
+        with open(runs / name / "config.json") as f:
+            config = json.load(f)
+        with open(runs / name / "config.json", "w") as f:
+            json.dump({**config, "timesteps": timesteps}, f)
+    svg = str(tmp_path / "p.svg")
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        assert main(["plot", str(runs), "-o", svg]) == 0
+    with open(svg) as f:
+        text = f.read()
+    assert "(runs/more/ars-seeds): evaluation return, mean of 3 seeds" in text
+    assert "(runs; timesteps=1500): evaluation return, 1 seed" in text
+    assert "(runs; timesteps=3000): evaluation return, 1 seed" in text
+
+
 def test_iqm_is_scipys_trimmed_mean():
     rng = np.random.default_rng(0)
     for n in (1, 2, 3, 4, 5, 8, 11):

@@ -1,8 +1,10 @@
 """Learning curves from run folders (``progress.csv``): evaluation return against timesteps.
 
 A run folder (one holding ``progress.csv``) is drawn alone: its evaluation mean +- the standard
-deviation over that evaluation's episodes. A folder of run folders (``trustopt train --seeds``
-writes ``OUT/seed-0``, ``OUT/seed-1``, ...) is drawn as one curve per configuration: the IQM (or
+deviation over that evaluation's episodes. A folder of run folders, at any depth (``trustopt
+train --seeds`` writes ``OUT/seed-0``, ``OUT/seed-1``, ...), is drawn as one curve per configuration
+(the runs whose settings differ only by seed), named by the subfolder that holds its runs and,
+where two would share a name, by the settings they differ in: the IQM (or
 mean) over seeds with a percentile-bootstrap confidence band over seeds (:func:`aggregate`,
 rliable's practice: Agarwal et al. 2021, "Deep RL at the edge of the statistical precipice").
 With fewer than :data:`BAND_MIN_SEEDS` = 4 seeds that band says nothing the seeds do not: the IQM
@@ -38,7 +40,9 @@ BAND_MIN_SEEDS = 4
 def read_progress(run) -> dict[str, np.ndarray]:
     """The columns of ``run/progress.csv`` as float arrays (empty cells are NaN; ``status`` as str)."""
     run = os.fspath(run)
-    if os.path.exists(run) and not os.path.isdir(run):
+    if not os.path.exists(run):
+        raise ValidationError(f"run: {run} does not exist")
+    if not os.path.isdir(run):
         raise ValidationError(f"run: {run} is a file, not a run folder (one holding progress.csv)")
     path = os.path.join(run, "progress.csv")
     try:
@@ -145,11 +149,16 @@ def common_grid(curves) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _runs_of(path: str) -> list[str]:
-    """The run folders under ``path`` (its subfolders holding progress.csv), sorted by seed then name."""
+    """The run folders under ``path``, at any depth (folders holding progress.csv; the inside of a
+    run folder is not searched), sorted by seed then path."""
     if not os.path.isdir(path):
         return []
-    subs = [os.path.join(path, d) for d in sorted(os.listdir(path))]
-    runs = [d for d in subs if os.path.isfile(os.path.join(d, "progress.csv"))]
+    runs = []
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        if root != path and "progress.csv" in files:
+            runs.append(root)
+            dirs[:] = []
     return sorted(runs, key=lambda r: (_config(r).get("seed", math.inf), r))
 
 
@@ -169,7 +178,8 @@ def _curve(p: dict) -> tuple[np.ndarray, np.ndarray, str]:
 
 def _read_items(runs: list[str]) -> list[tuple]:
     """Every run read before drawing: ``("run", path, progress, config)`` for a run folder,
-    ``("seeds", folder, [(path, progress, config), ...])`` per group of runs that differ only by seed."""
+    ``("seeds", name, [(path, progress, config), ...])`` per group of runs that differ only by seed
+    (:func:`_group_names` names them)."""
     items = []
     for path in runs:
         seeds = [] if os.path.isfile(os.path.join(path, "progress.csv")) else _runs_of(path)
@@ -180,8 +190,54 @@ def _read_items(runs: list[str]) -> list[tuple]:
         for r in seeds:
             c = _config(r)
             groups.setdefault(_group_key(c), []).append((r, read_progress(r), c))
-        items.extend(("seeds", path, members) for members in groups.values())
+        members = [part for m in groups.values() for part in _split_repeated_seeds(m)]
+        items.extend(("seeds", name, m) for name, m in zip(_group_names(path, members), members))
     return items
+
+
+def _split_repeated_seeds(members: list) -> list[list]:
+    """A group whose runs repeat a seed (the same settings run twice, in different subfolders) is
+    not several seeds: split it by subfolder, and where a seed still repeats, into single runs."""
+    def repeats(ms):
+        seeds = [c.get("seed") for _, _, c in ms]
+        return len(set(map(json.dumps, seeds))) < len(seeds)
+
+    if not repeats(members):
+        return [members]
+    by_parent: dict[str, list] = {}
+    for m in members:
+        by_parent.setdefault(os.path.dirname(m[0]), []).append(m)
+    return [part for ms in by_parent.values() for part in ([[m] for m in ms] if repeats(ms) else [ms])]
+
+
+def _group_names(folder: str, groups: list[list]) -> list[str]:
+    """A legend name per group of runs found under ``folder``: the folder's name, joined with the
+    subfolder that holds all of the group's runs (``runs/swimmer-seeds``); groups that would share
+    a name get the settings in which their configurations differ (``timesteps=1000``), or failing
+    that their runs' subfolders."""
+    base = os.path.basename(os.path.normpath(folder))
+    names = []
+    for members in groups:
+        rel = [os.path.relpath(r, folder) for r, _, _ in members]
+        parent = os.path.commonpath([os.path.dirname(x) for x in rel])  # "" when directly in folder
+        names.append(os.path.join(base, parent) if parent else base)
+    for name in set(names):
+        same = [i for i, n in enumerate(names) if n == name]
+        if len(same) < 2:
+            continue
+        configs = [{k: v for k, v in groups[i][0][2].items() if k not in ("seed", "runtime", "versions")}
+                   for i in same]
+        keys = sorted(k for k in set().union(*configs) if len({json.dumps(c.get(k)) for c in configs}) > 1)
+        for i, c in zip(same, configs):
+            extra = ", ".join(f"{k}={c.get(k)}" for k in keys) if keys else \
+                ", ".join(os.path.relpath(r, folder) for r, _, _ in groups[i])
+            names[i] = f"{name}; {extra}"
+    return names
+
+
+def _marker(t) -> dict:
+    """A curve of one point is a marker (a line through one point draws nothing)."""
+    return {"marker": "o", "markersize": 4} if np.size(t) == 1 else {}
 
 
 def _draw_run(ax, run: str, p: dict, c: dict) -> str:
@@ -193,11 +249,11 @@ def _draw_run(ax, run: str, p: dict, c: dict) -> str:
         line, = ax.plot(t, y, marker="o", markersize=3, label=_label(run, c) + ": evaluation mean ± std")
         ax.fill_between(t, y - sd, y + sd, alpha=0.2, color=line.get_color())
     elif t.size:
-        ax.plot(t, y, linestyle="--", label=f"{_label(run, c)}: {_train_quantity(c)}")
+        ax.plot(t, y, linestyle="--", label=f"{_label(run, c)}: {_train_quantity(c)}", **_marker(t))
     return kind
 
 
-def _draw_seeds(ax, folder: str, members: list, agg: str) -> str:
+def _draw_seeds(ax, name: str, members: list, agg: str) -> str:
     """One curve over seeds: ``agg`` on a common grid with a 95% bootstrap band (below
     :data:`BAND_MIN_SEEDS` seeds: the mean, each seed a thin line beside it); returns its kind."""
     curves = [_curve(p) for _, p, _ in members]
@@ -211,14 +267,14 @@ def _draw_seeds(ax, folder: str, members: list, agg: str) -> str:
     c = members[0][2]
     algo = f"{c.get('algo')} (vine)" if c.get("vine") else c.get("algo")
     what = "evaluation return" if kind == "evaluation" else _train_quantity(c)
-    name = "IQM" if agg == "iqm" and banded else "mean"  # the IQM of n <= 3 values is their mean
-    head = f"{algo} {c.get('env_id')} ({os.path.basename(os.path.normpath(folder))}): {what}, "
+    stat = "IQM" if agg == "iqm" and banded else "mean"  # the IQM of n <= 3 values is their mean
+    head = f"{algo} {c.get('env_id')} ({name}): {what}, "
     if n == 1:
         label = head + "1 seed"
     else:
-        label = head + f"{name} of {n} seeds, " + ("95% bootstrap CI" if banded else "thin lines: each seed")
+        label = head + f"{stat} of {n} seeds, " + ("95% bootstrap CI" if banded else "thin lines: each seed")
     style = "-" if kind == "evaluation" else "--"
-    line, = ax.plot(grid, point, linestyle=style, label=label)
+    line, = ax.plot(grid, point, linestyle=style, label=label, **_marker(grid))
     if banded:
         ax.fill_between(grid, lo, hi, alpha=0.25, color=line.get_color())
     elif n > 1:
@@ -263,7 +319,7 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     elif kinds == {"training"}:
         ax.set_ylabel("training return (batch mean)")
     else:
-        ax.set_ylabel("return")
+        ax.set_ylabel("return: evaluation (solid), training batch mean (dashed)")
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
