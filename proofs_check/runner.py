@@ -542,7 +542,9 @@ def _renormalize(v):
 
 
 def _shrink_candidates(claim: Claim, inst: Mapping[str, np.ndarray]):
-    """Simpler instances: one index of an axis symbol deleted, then rounded fields."""
+    """Simpler instances: one index of an axis symbol deleted, then simple values (gamma 0, a real
+    field all zero), then a real field's magnitude (its signs, or half of it rounded to integers,
+    while it exceeds 1), then rounded fields."""
     symbols = _sizes(claim, inst)
     for sym, size in symbols.items():
         if size <= 1:
@@ -560,6 +562,15 @@ def _shrink_candidates(claim: Claim, inst: Mapping[str, np.ndarray]):
             if np.any(v != value):
                 cand = dict(inst)
                 cand[k] = np.full_like(v, value)
+                yield cand
+    for k, f in claim.schema.items():  # smaller magnitudes: each candidate lowers max |v| (no cycles)
+        if k not in inst or f.kind != "real":
+            continue
+        v = np.asarray(inst[k], float)
+        if np.max(np.abs(v), initial=0.0) > 1.0:
+            for smaller in (np.sign(v), np.round(v / 2)):
+                cand = dict(inst)
+                cand[k] = smaller
                 yield cand
     for decimals in (0, 1, 2, 3, 4):
         for k, f in claim.schema.items():

@@ -161,6 +161,25 @@ def test_shrink_removes_states_and_rounds():
     assert all(np.allclose(np.round(v, 4), v) for v in ce.values())
 
 
+def test_shrink_brings_large_rewards_down_to_their_signs():
+    # eta(pi_new) - L_pi(pi_new) is linear in r, so a violation with rewards 61, -66, ... stays one
+    # when they are halved or replaced by their signs: the shrunk instance has |r| <= 1
+    def check(b):
+        mdp = draws.mdp(b)
+        return Outcome(slack=tabular.evaluate(mdp, b["pi_new"]).eta - tabular.surrogate(mdp, b["pi"], b["pi_new"]),
+                       scale=draws.value_scale(b))
+
+    claim = Claim(id="test.eta-above-surrogate", source="test", kind="inequality", statement="false",
+                  draw=draws.tabular, check=check, schema=draws.schema("pi", "pi_new"))
+    inst = {"P": np.array([[[0.0, 1.0], [1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]]]),
+            "r": np.array([[61.0, -66.0], [-13.0, 66.0]]), "rho0": np.array([1.0, 0.0]), "gamma": np.array(0.5),
+            "pi": np.array([[0.0, 1.0], [0.0, 1.0]]), "pi_new": np.array([[1.0, 0.0], [1.0, 0.0]])}
+    assert claim.check_one(inst).violated[0]
+    small = shrink(claim, inst)
+    assert claim.check_one(small).violated[0]
+    assert np.max(np.abs(small["r"])) <= 1.0 and np.all(small["r"] == np.round(small["r"]))
+
+
 def test_regressions_roundtrip(tmp_path):
     claim = get("bound.trpo-tv")
     inst = {k: v[0] for k, v in claim.draw(np.random.default_rng(0), 3)[0].items()}
