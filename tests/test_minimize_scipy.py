@@ -170,6 +170,21 @@ def test_x0_outside_is_clipped_with_a_warning():
     assert r.x[0] >= 0.5 and abs(r.x[0] - 0.5) < 1e-6 and abs(r.x[1]) < 1e-3
 
 
+def test_sigma0_wider_than_the_box_warns_once_and_a_fitting_one_is_silent():
+    import warnings
+
+    box = [(0.0, 1.0), (0.0, 4.0), (None, None)]
+    with pytest.warns(BoundsWarning, match=r"sigma0 = 100 exceeds the width 1 of the bounds in coordinate 0.*is 0.25") as seen:
+        minimize(sphere, np.ones(3), sigma0=100, bounds=box, maxfev=600, seed=0, options={"restarts": 2})
+    assert len([w for w in seen if issubclass(w.category, BoundsWarning)]) == 1  # not again at each restart
+    with pytest.warns(BoundsWarning, match="sigma0 = 2 exceeds the width 1"):
+        TRES(np.ones(3), 2.0, bounds=box, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BoundsWarning)
+        minimize(sphere, np.ones(3), sigma0=1.0, bounds=box, maxfev=200, seed=0)  # the narrowest width: fine
+        TrustRegionES(np.ones(3), 5.0, seed=0)  # no bounds, no width
+
+
 def test_bounded_runs_are_the_same_on_workers():
     kw = dict(bounds=[(-1, 1)] * 5, sigma0=0.4, maxfev=800, seed=4)
     c = np.full(5, 2.0)

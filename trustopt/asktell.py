@@ -113,7 +113,21 @@ STATUS_MESSAGES = {0: "converged", 1: "maximum number of function evaluations or
 
 
 class BoundsWarning(UserWarning):
-    """A starting point outside the bounds was clipped into the box."""
+    """A starting point outside the bounds was clipped into the box, or ``sigma0`` is wider than it."""
+
+
+def warn_if_sigma0_exceeds_box(box, sigma0: float, stacklevel: int) -> None:
+    """A :class:`BoundsWarning` when ``sigma0`` exceeds the narrowest finite width of ``box``: the
+    first samples then spread over the whole box and fold back at its faces, and the search
+    spends its first iterations shrinking (pycma warns likewise; the default is a quarter)."""
+    if box is None:
+        return
+    finite = np.isfinite(box.width) & (box.width > 0)
+    if finite.any() and sigma0 > box.width[finite].min():
+        i = int(np.flatnonzero(finite)[np.argmin(box.width[finite])])
+        warnings.warn(f"sigma0 = {sigma0:g} exceeds the width {box.width[i]:g} of the bounds in coordinate {i}: "
+                      f"the search starts spread over the whole box (the default, a quarter of the narrowest "
+                      f"width, is {default_sigma0(box):g})", BoundsWarning, stacklevel=stacklevel + 1)
 
 
 def as_seed(seed) -> int:
@@ -389,6 +403,8 @@ class _Named(AskTell):
         box = as_box(bounds, x0.size)
         if sigma0 is None:
             sigma0 = default_sigma0(box)
+        else:
+            warn_if_sigma0_exceeds_box(box, check_positive(sigma0, "sigma0"), stacklevel=2)
         method = get(self.algorithm)(None, theta0=x0, sigma0=sigma0, popsize=popsize, noise=noise, options=options,
                                      **hyperparameters)
         super().__init__(method, seed=seed, bounds=box, tolx=tolx, tolfun=tolfun, ftarget=ftarget, maxfev=maxfev,

@@ -29,7 +29,7 @@ from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.asktell import (DEFAULT_METHOD, METHODS, STATUS_MESSAGES, AskTell, BoundsWarning, all_failed_message,
-                              as_seed, batch_median, status_of)
+                              as_seed, batch_median, status_of, warn_if_sigma0_exceeds_box)
 from trustopt.bounds import Box, as_box, default_sigma0
 from trustopt.noise import NoiseTable, perturb
 from trustopt.workers import ProcessBackend, resident
@@ -443,7 +443,10 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     name, cls = _method(method)
     x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
     box = as_box(bounds, x0.size)
-    sigma0 = default_sigma0(box) if sigma0 is None else check_positive(sigma0, "sigma0")
+    if sigma0 is None:
+        sigma0 = default_sigma0(box)
+    else:
+        warn_if_sigma0_exceeds_box(box, check_positive(sigma0, "sigma0"), stacklevel=2)
     maxfev = MAXFEV_PER_DIM * x0.size if maxfev is None else _as_count(maxfev, "maxfev")
     seed = as_seed(seed)
     stop_requested = Callback(callback)
@@ -534,9 +537,11 @@ class _Restarts:
 
     def _make(self, x_start, popsize, sigma0, seed_sequence, maxfev=None) -> AskTell:
         o = self.options
-        return self.cls(x_start, sigma0, seed=int(seed_sequence.generate_state(1)[0]), popsize=popsize,
-                        noise=self.noise, ftarget=o.ftarget, tolx=o.tolx, tolfun=o.tolfun, maxiter=o.maxiter,
-                        maxfev=maxfev, bounds=self.box, options=o.method_options)
+        with warnings.catch_warnings():  # minimize warned about its own sigma0 once; restarts reuse it
+            warnings.simplefilter("ignore", BoundsWarning)
+            return self.cls(x_start, sigma0, seed=int(seed_sequence.generate_state(1)[0]), popsize=popsize,
+                            noise=self.noise, ftarget=o.ftarget, tolx=o.tolx, tolfun=o.tolfun, maxiter=o.maxiter,
+                            maxfev=maxfev, bounds=self.box, options=o.method_options)
 
     def final_reasons(self, reasons: dict, budget: int, maxfev: int) -> dict:
         """Why the whole call ends, after no restart followed a run that stopped for ``reasons``: a
