@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from proofs_check import registry
-from proofs_check.report import INSTANCES_NOTE, ROUNDOFF_NOTE, counterexample_line, table, write_json, write_report
+from proofs_check.report import (INSTANCES_NOTE, ROUNDOFF_NOTE, cite, counterexample_line, table, write_json,
+                                  write_report)
 from proofs_check.runner import REGRESSIONS_DIR, run_claim
 
 
@@ -104,8 +105,14 @@ def certify_main(keys, directory) -> int:
     return 0 if ok else 1
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors: one line, exit 2 (the usage is for -h)
+        hint = "" if "(see " in message else f" (see '{self.prog} -h')"
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}{hint}\n")
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m proofs_check", description=__doc__.split("\n\n")[0])
+    ap = _Parser(prog="python -m proofs_check", description=" ".join(__doc__.split("\n\n")[1].split()))
     ap.add_argument("--claim", nargs="+", metavar="ID", help="claims to run (default: all; a prefix like 'tres.' selects a group)")
     ap.add_argument("--instances", type=int, default=1000, help="random instances per claim (capped for expensive claims); the adversarial search and "
                     "stored regressions add more, shown as random+search[+stored] in the table")
@@ -157,7 +164,7 @@ def main(argv=None) -> int:
         return certify_main(args.certify, Path(args.save_regressions) if args.save_regressions else None)
     if args.list:
         for c in claims:
-            print(f"{c.id:40s} {c.kind:11s} {c.expected:9s} {c.source}")
+            print(f"{c.id:40s} {c.kind:11s} {c.expected:9s} {cite(c.source)}")
         return 0
 
     from tqdm import tqdm

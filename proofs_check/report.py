@@ -19,6 +19,24 @@ def _fmt(x, spec="{:.3g}"):
     return spec.format(x)
 
 
+#: The papers' file names (``shared/papers/``, which a clone does not ship) as the citations a
+#: reader can look up.
+PAPERS = {
+    "trpo-trust-region-policy-optimization.txt": "TRPO (Schulman et al. 2015)",
+    "stro-stochastic-trust-region-framework.txt": "STRO (Zhao, Li & Wen)",
+    "trefree-trust-region-free-policy-optimization.txt": "TREFree (Sun et al.)",
+    "tres-trust-region-evolution-strategies.txt": "TRES (Liu et al. 2019)",
+    "slides-policy-gradients-gae-npg-trpo.txt": "Lovatto's policy-gradient slides (2019)",
+}
+
+
+def cite(src: str) -> str:
+    """A claim's ``source`` with each paper's file name replaced by its citation (:data:`PAPERS`)."""
+    for name, citation in PAPERS.items():
+        src = src.replace(name, citation)
+    return src
+
+
 def _short_source(src: str, width: int = 34) -> str:
     src = src.replace("-trust-region-policy-optimization.txt", "").replace("-stochastic-trust-region-framework.txt", "")
     src = src.replace("-trust-region-free-policy-optimization.txt", "").replace("-trust-region-evolution-strategies.txt", "")
@@ -133,14 +151,14 @@ def markdown(results: list[ClaimResult], *, instances: int, seed: int, seconds: 
         "|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
-        out.append(f"| `{r.id}` | {r.kind} | {r.source} | {r.instances} | {r.violations} | {_fmt(r.min_slack, '{:.1e}')} | "
+        out.append(f"| `{r.id}` | {r.kind} | {cite(r.source)} | {r.instances} | {r.violations} | {_fmt(r.min_slack, '{:.1e}')} | "
                    f"{_fmt(r.tightness, '{:.3f}')} | {r.seconds:.1f} | {status_label(r)} |")
     findings = [r for r in results if r.status == "violated" or r.error]
     if findings:
         out += ["", "## Findings: claims violated as stated", ""]
         for r in findings:
             c = claims_by_id.get(r.id)
-            out += [f"### `{r.id}` ({r.source})", "", f"Statement checked: {c.statement if c else ''}", ""]
+            out += [f"### `{r.id}` ({cite(r.source)})", "", f"Statement checked: {c.statement if c else ''}", ""]
             if r.error:
                 out += [f"Error: `{r.error}`", ""]
             if c is not None and c.notes:

@@ -237,9 +237,16 @@ def test_cli_documented_violation_exits_zero_and_report(tmp_path):
     assert (tmp_path / "rep" / "tightness.png").stat().st_size > 1000
 
 
-def test_cli_unknown_claim_is_an_error():
+def test_cli_usage_errors_are_one_line():
     p = _cli("--claim", "no.such-claim")
-    assert p.returncode == 2 and "unknown id" in p.stderr
+    assert p.returncode == 2 and p.stderr == "python -m proofs_check: error: --claim: unknown id 'no.such-claim' (see --list)\n"
+    p = _cli("--instances", "x")
+    assert p.returncode == 2 and len(p.stderr.splitlines()) == 1 and "--instances" in p.stderr and "-h" in p.stderr
+
+
+def test_cli_list_cites_papers_not_file_names():
+    p = _cli("--list")
+    assert p.returncode == 0 and ".txt" not in p.stdout and "TRPO (Schulman et al. 2015) eq. 1-2" in p.stdout
 
 
 def test_cli_unwritable_json_is_a_one_line_error_before_the_run(capsys):
