@@ -171,8 +171,6 @@ def test_x0_outside_is_clipped_with_a_warning():
 
 
 def test_sigma0_wider_than_the_box_warns_once_and_a_fitting_one_is_silent():
-    import warnings
-
     box = [(0.0, 1.0), (0.0, 4.0), (None, None)]
     with pytest.warns(BoundsWarning, match=r"sigma0 = 100 exceeds the width 1 of the bounds in coordinate 0.*is 0.25") as seen:
         minimize(sphere, np.ones(3), sigma0=100, bounds=box, maxfev=600, seed=0, options={"restarts": 2})
@@ -183,6 +181,30 @@ def test_sigma0_wider_than_the_box_warns_once_and_a_fitting_one_is_silent():
         warnings.simplefilter("error", BoundsWarning)
         minimize(sphere, np.ones(3), sigma0=1.0, bounds=box, maxfev=200, seed=0)  # the narrowest width: fine
         TrustRegionES(np.ones(3), 5.0, seed=0)  # no bounds, no width
+
+
+def test_scipys_tol_disp_and_maxfev_spellings(capsys):
+    loose = minimize(sphere, np.ones(3), seed=0, tol=1e-6)
+    assert loose.success and "tolfun = 1e-06" in loose.message
+    assert loose.nfev < minimize(sphere, np.ones(3), seed=0).nfev
+    # a dict naming tolfun keeps it; tol still sets tolx
+    same = minimize(sphere, np.ones(3), seed=0, tol=1e-6, options={"tolfun": 1e-11})
+    assert same.nfev == minimize(sphere, np.ones(3), seed=0, options={"tolfun": 1e-11, "tolx": 1e-6}).nfev
+    r = minimize(sphere, np.ones(3), seed=0, options={"maxfev": 100, "disp": True})
+    assert r.nfev <= 100 and r.status == 1 and "nfev" in capsys.readouterr().out
+    with pytest.raises(ValidationError, match="^maxfev: given both"):
+        minimize(sphere, np.ones(3), seed=0, maxfev=50, options={"maxfev": 100})
+    with pytest.raises(ValidationError, match="^options: give 'disp'"):
+        minimize(sphere, np.ones(3), seed=0, options={"disp": True, "verbose": 2})
+    with pytest.raises(ValidationError, match="^tol: must be > 0"):
+        minimize(sphere, np.ones(3), seed=0, tol=0)
+
+
+def test_sigma0_of_the_wrong_kind_is_named():
+    for bad, message in ((float("nan"), "sigma0: must be finite, got nan"), (True, "sigma0: expected a number > 0"),
+                         ([1.0, 2.0, 3.0], r"sigma0: expected a number, got an array of shape \(3,\)")):
+        with pytest.raises(ValidationError, match=f"^{message}"):
+            minimize(sphere, np.ones(3), sigma0=bad, seed=0)
 
 
 def test_bounded_runs_are_the_same_on_workers():

@@ -52,8 +52,10 @@ def test_check_interval_arrays_and_non_finite():
     np.testing.assert_array_equal(a, [0.0, 0.25, 1.0])
     with pytest.raises(ValidationError, match=r"^alpha: must lie in \[0, 1\]"):
         check_interval([0.5, 1.25], "alpha", 0.0, 1.0)
-    with pytest.raises(ValidationError, match=r"^alpha: contains a non-finite value"):
+    with pytest.raises(ValidationError, match=r"^alpha: must be finite, got nan"):
         check_interval(np.nan, "alpha", 0.0, 1.0)
+    with pytest.raises(ValidationError, match=r"^alpha: contains a non-finite value at index \(1,\)"):
+        check_interval([0.5, np.inf], "alpha", 0.0, 1.0)
 
 
 def test_check_gamma_is_the_half_open_unit_interval():

@@ -30,10 +30,14 @@ def as_float_array(x, name: str, *, ndim: int | tuple[int, ...] | None = None) -
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim
         if arr.ndim not in allowed:
+            if allowed == (0,):
+                raise ValidationError(f"{name}: expected a number, got an array of shape {arr.shape}")
             raise ValidationError(
                 f"{name}: expected {' or '.join(map(str, allowed))} dimension(s), got shape {arr.shape}"
             )
     if not np.all(np.isfinite(arr)):
+        if arr.ndim == 0:
+            raise ValidationError(f"{name}: must be finite, got {float(arr)!r}")
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValidationError(f"{name}: contains a non-finite value at index {tuple(int(i) for i in bad)}")
     return arr
@@ -110,7 +114,9 @@ def check_gamma(gamma, name: str = "gamma"):
 
 
 def check_positive(value, name: str) -> float:
-    """A finite scalar > 0 (a radius, a penalty coefficient, a step size)."""
+    """A finite scalar > 0 (a radius, a penalty coefficient, a step size; not True/False)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValidationError(f"{name}: expected a number > 0, got {value!r}")
     v = as_float_array(value, name, ndim=0)
     if not v > 0.0:
         raise ValidationError(f"{name}: must be > 0, got {float(v)!r}")

@@ -302,6 +302,32 @@ def _minimize_options(options, cls, method: str) -> MinimizeOptions:
                            method_options=hp_cls(**{k: v for k, v in options.items() if k in hp_names}))
 
 
+def _scipy_options(options, maxfev, tol):
+    """scipy's spellings in :func:`minimize`: ``options={"disp": True}`` is ``verbose`` 1,
+    ``options={"maxfev": n}`` the ``maxfev`` argument (not both), ``tol`` both ``tolx`` and
+    ``tolfun`` unless a dict of options names them. Returns ``(options, maxfev)``."""
+    if tol is not None:
+        tol = check_positive(tol, "tol")
+    if isinstance(options, Mapping) and ("disp" in options or "maxfev" in options):
+        options = dict(options)
+        if "disp" in options:
+            if "verbose" in options:
+                raise ValidationError("options: give 'disp' (scipy's name) or 'verbose', not both")
+            options["verbose"] = int(check_bool(options.pop("disp"), "options['disp']"))
+        if "maxfev" in options:
+            if maxfev is not None:
+                raise ValidationError("maxfev: given both as an argument and in options; give it once")
+            maxfev = options.pop("maxfev")
+    if tol is not None:
+        if options is None or isinstance(options, Mapping):
+            options = {"tolx": tol, "tolfun": tol, **(options or {})}
+        elif isinstance(options, MinimizeOptions):
+            options = replace(options, tolx=tol, tolfun=tol)
+        else:  # the method's options alone
+            options = MinimizeOptions(method_options=options, tolx=tol, tolfun=tol)
+    return options, maxfev
+
+
 #: Default budget per dimension: ``maxfev = 10_000 d`` (BBOB's standard budget, 1e4 d; a run
 #: usually stops earlier on tolx / tolfun).
 MAXFEV_PER_DIM = 10_000
@@ -381,8 +407,8 @@ class _Totals:
 def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, bounds=None,
              sigma0: float | None = None, maxfev: int | None = None, seed=None, callback: Callable | None = None,
              workers: int | Callable = 1,
-             options: dict | MinimizeOptions | ESOptions | ARSOptions | TRESOptions | TrustRegionESOptions | None = None
-             ) -> OptimizeResult:
+             options: dict | MinimizeOptions | ESOptions | ARSOptions | TRESOptions | TrustRegionESOptions | None = None,
+             tol: float | None = None) -> OptimizeResult:
     """Minimize ``fun(x, *args)`` over ``x`` in R^d (or a box) with an evolution strategy driven by the
     trust-region loop; the conventions of ``scipy.optimize.minimize``.
 
@@ -425,7 +451,10 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             (e.g. a :class:`TRESOptions` for ``"tres"``); or a dict of the same names,
             :class:`MinimizeOptions` fields and method hyperparameters mixed
             (``{"restarts": 2, "kl_radius": 1.0}``); None: every default. An unknown name is a
-            ValidationError listing the valid ones.
+            ValidationError listing the valid ones. scipy's names also work in a dict:
+            ``"disp"`` (True: ``verbose`` 1) and ``"maxfev"`` (the argument of that name).
+        tol: scipy's tolerance for termination: sets both ``tolx`` and ``tolfun`` (a dict of
+            ``options`` naming either keeps its own value).
 
     Returns:
         ``scipy.optimize.OptimizeResult`` with ``x, fun, nfev, nit, success, status, message``,
@@ -447,6 +476,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         sigma0 = default_sigma0(box)
     else:
         warn_if_sigma0_exceeds_box(box, check_positive(sigma0, "sigma0"), stacklevel=2)
+    options, maxfev = _scipy_options(options, maxfev, tol)
     maxfev = MAXFEV_PER_DIM * x0.size if maxfev is None else _as_count(maxfev, "maxfev")
     seed = as_seed(seed)
     stop_requested = Callback(callback)
