@@ -208,6 +208,14 @@ def test_config_file_and_checkpoint_errors(tmp_path, capsys):
     assert main(["plot", str(tmp_path / "nope"), "-o", str(tmp_path / "p.png")]) == 2
 
 
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    # a log file gets the summary line, not tqdm's carriage-return redraws
+    flags = [f for f in TINY if f != "--no-progress"]
+    assert main(["train", "--env", "Swimmer-v5", "--out", str(tmp_path / "run"), *flags]) == 0
+    cap = capsys.readouterr()
+    assert cap.err == "" and "stopped (timesteps)" in cap.out
+
+
 def test_module_and_console_script_entry_points():
     r = _run_cli("--help")
     assert r.returncode == 0 and "train" in r.stdout and "eval" in r.stdout and "plot" in r.stdout

@@ -38,6 +38,13 @@ def test_seeds_write_one_run_per_seed_equal_to_single_runs(seeds_run, tmp_path, 
     assert load_policy(single)[2]["W"].tobytes() == policies[1]["W"].tobytes()
 
 
+def test_eval_of_a_seeds_folder_names_its_runs(seeds_run, capsys):
+    assert main(["eval", seeds_run, "--episodes", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trustopt: error: run: {seeds_run} is a folder of runs (seed-0, seed-1, seed-2): give one "
+                          f"of them, e.g. {os.path.join(seeds_run, 'seed-0')}") and err.count("\n") == 1, err
+
+
 def test_seed_and_seeds_conflict_or_repeat_are_one_line_errors(tmp_path, capsys):
     out = str(tmp_path / "x")
     assert main(["train", *TINY, "--seed", "0", "--seeds", "1", "2", "--out", out]) == 2

@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "environments with Gymnasium); recorded in the run")
     t.add_argument("--tensorboard", action="store_true",
                    help="also log the progress rows as TensorBoard scalars in OUT/tb (pip install -e \".[tensorboard]\")")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (there is none either when stderr is not a terminal, e.g. redirected to a log)")
 
     e = sub.add_parser("eval", help="evaluate a run's final policy (environment return)", allow_abbrev=False)
     e.add_argument("run", help="run folder (or policy.npz)")
@@ -401,7 +402,8 @@ def _cmd_train(args) -> int:
     for one, config in runs:
         with _sigterm_as_interrupt():
             res = train(config, one.out, workers=args.workers, backend=args.backend, resume=one.resume,
-                        progress=not args.no_progress, ray_address=args.ray_address, tensorboard=args.tensorboard)
+                        progress=not args.no_progress and sys.stderr.isatty(),  # no \r redraws in a log file
+                        ray_address=args.ray_address, tensorboard=args.tensorboard)
         ev = "" if res.last_eval is None else f", last evaluation {res.last_eval[0]:.2f} +- {res.last_eval[1]:.2f}"
         print(f"trustopt: {res.config.algo} on {res.config.env_id} seed {res.config.seed}: stopped ({res.stop_reason}) "
               f"after {res.iterations} iteration{'' if res.iterations == 1 else 's'}, {res.timesteps} timesteps, "

@@ -389,6 +389,11 @@ def load_policy(path):
     them from the environment."""
     path = os.fspath(path)
     if os.path.isdir(path):
+        runs = sorted(d for d in os.listdir(path) if os.path.isfile(os.path.join(path, d, POLICY)))
+        if runs and not os.path.exists(os.path.join(path, POLICY)):  # e.g. the OUT of train --seeds
+            raise ValidationError(f"run: {path} is a folder of runs ({', '.join(runs[:4])}"
+                                  f"{', ...' if len(runs) > 4 else ''}): give one of them, e.g. "
+                                  f"{os.path.join(path, runs[0])}")
         path = os.path.join(path, POLICY)
     data = _read_npz(path)
     missing = {"W", "obs_mean", "obs_std", "env_id"} - set(data)
