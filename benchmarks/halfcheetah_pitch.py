@@ -3,7 +3,7 @@
 HalfCheetah-v5's ``qpos[2]`` is the torso's pitch (rad, 0 upright); a cheetah that flipped during
 training and learned to run upside down keeps ``|pitch mod 2 pi| > pi / 2`` for most of the
 episode, at returns near 1500-2000. Used to explain runs that stall below the thresholds of
-``bench_thresholds.py`` (README "NPG and TRPO with linear policies against NG-lin").
+``bench_thresholds.py`` (docs/policy-gradient-linear.md).
 
     python benchmarks/halfcheetah_pitch.py runs/thresholds/HalfCheetah-v5-npg-seed*
 """

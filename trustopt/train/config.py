@@ -99,14 +99,14 @@ PG_FIELDS = ("batch_steps", "gamma", "delta", "cg_iters", "cg_damping", "epsilon
 VINE_FIELDS = {"n_trunk_episodes": 2, "n_rollout_states": 1, "n_actions_per_state": 2, "rollout_horizon": 1}
 ES_FIELDS = ("n_directions", "sigma", "top_directions", "l2", "optimizer")
 #: NPG's discount and initial log standard deviation, measured on MuJoCo-v5 with NG-lin's step and
-#: batch (``benchmarks/bench_thresholds.py``; README "NPG and TRPO with linear policies against NG-lin").
+#: batch (``benchmarks/bench_thresholds.py``; docs/policy-gradient-linear.md).
 #: Swimmer's 325 (10 seeds): gamma 0.995 / 0.9999 at log_std 0: 3 / 8 of 10 seeds; at 0.9999 with
 #: log_std -0.5 / -1: 8 / 3. HalfCheetah's 3430: log_std 0: 5 of 10 (gamma 0.995; three others run
 #: on their backs), 3 of 6 (0.9999; upright, slow); log_std -1: 10 of 10 (0.995, median 1.0e6), 6 of 6
-#: (0.9999); log_std -0.5 with gamma 0.9999 (the default): 10 of 10 (median 1.5e6). Hopper: README.
+#: (0.9999); log_std -0.5 with gamma 0.9999 (the default): 10 of 10 (median 1.5e6). Hopper: docs/policy-gradient-linear.md.
 NPG_MEASURED = dict(gamma=0.9999, init_log_std=-0.5)
 #: TRPO's sampling (VPG's too), measured on MuJoCo-v5 (``benchmarks/bench_thresholds.py``, 10 seeds each,
-#: ``benchmarks/results/thresholds_trpo/``; README "NPG and TRPO with linear policies against NG-lin"):
+#: ``benchmarks/results/thresholds_trpo/``; docs/policy-gradient-linear.md):
 #: Swimmer's 325 / HalfCheetah's 3430 / InvertedDoublePendulum's 9104 on 10 / 9 / 10 of 10 seeds with
 #: log std -0.25; -0.5: 9 / 7 / 8 (HalfCheetah faster: median 1.8M against 3.1M timesteps); 0: 10 / 7 / 9
 #: (HalfCheetah 5.4M). gamma 0.99 (TRPO App. E): Swimmer 0 of 10.
