@@ -62,6 +62,17 @@ def test_every_method_converges_on_the_sphere(method):
     assert res.fun <= 1e-8, (method, res.fun, res.nfev)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_trust_region_es_stops_once_its_exact_step_has_landed(seed):
+    """The quadratic model is exact on the sphere: its first trial step lands on the optimum. The
+    radius (and sigma with it) then shrinks only as failed ratio tests cut it, so without a target
+    the run went on for 2,500 evaluations of points ~1 away before tolfun saw flat batches;
+    tolfunhist on the batches' best values (the center's) ends it after its window of 25 batches."""
+    res = minimize(sphere, np.ones(10), method="trust-region-es", seed=seed)
+    assert res.success and "tolfunhist" in res.message, res.message
+    assert res.fun < 1e-20 and res.nfev <= 42 + 30 * 21, (res.fun, res.nfev)
+
+
 @pytest.mark.parametrize("cls", [ES, ARS, TRES])
 def test_paper_mode_improves_a_smooth_objective(cls):
     """Fixed-sigma paper algorithms (adapt=False: OpenAI ES with Adam, ARS V1-t, TRES K=15)

@@ -104,7 +104,7 @@ def trust_region_es(problem=None, *, exact: bool = False, theta0=None, sigma0: f
         sigma0=sigma0, n_pairs=n_pairs(popsize, 2 * d + 1 if quadratic else default_popsize(d)),
         noise=NoiseTable() if noise is None else noise, orthogonal=quadratic,
         rotate=bool(d <= 256 if o.rotate is None else o.rotate), center=quadratic, kappa=o.kappa,
-        tie_to_step=bool(o.tie_to_step))
+        tie_to_step=bool(o.tie_to_step), stop_tolfunhist=quadratic)
     rule = ratio_radius(o, sigma0 * math.sqrt(d) / o.kappa)
     acceptance = FreshRatioTest(beta0=rule.beta0, use_std=o.use_std, center=quadratic)
     if quadratic:  # N&W 2006 Alg. 4.1: an interior (Newton) step keeps delta_k

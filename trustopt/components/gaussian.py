@@ -51,7 +51,7 @@ import numpy as np
 from scipy.linalg.lapack import dtrtrs
 
 from trustopt._validation import ValidationError, check_bool, check_choice, check_int, check_positive
-from trustopt.components.search import Draw, tolfun_window
+from trustopt.components.search import Draw, tolfunhist
 from trustopt.core.protocols import StepSolver
 from trustopt.core.types import NONPOSITIVE_GAIN, STEP_OK, Proposal
 from trustopt.noise import orthogonal_directions
@@ -110,8 +110,6 @@ LARGE_POPULATION_DAMPING_MAX = 3.0
 #: variant up to 300 dimensions; two-point adaptation does not use ``d_sigma``).
 LARGE_POPULATION_DAMPING_FROM = 40
 
-#: ``tolfunhist``'s threshold on the range of the recent best values (pycma's default).
-TOLFUNHIST = 1e-12
 
 
 def large_population_damping(d: int, popsize: int) -> float:
@@ -354,9 +352,7 @@ class GaussianSampler:
             if f[0] == f[min(len(f) - 1, math.ceil(0.1 + self.popsize / 4))]:
                 out["tolflatfitness"] = "the best and the lambda/4-th best value of the last batch are equal"
         best = histories[0]
-        recent = best[-tolfun_window(m.size, self.popsize):]
-        if len(best) >= 10 and recent.max() - recent.min() < TOLFUNHIST:  # inf - inf is nan: no stop
-            out["tolfunhist"] = f"the best values of the last {len(recent)} batches lie within {TOLFUNHIST:g}"
+        out.update(tolfunhist(best, m.size, self.popsize))
         window = int(100 + 100 * m.size ** 1.5 / self.popsize)
         if len(best) >= window:
             for h in histories:

@@ -202,6 +202,20 @@ def tolfun_window(d: int, popsize: int) -> int:
     return 10 + math.ceil(30 * d / popsize)
 
 
+#: ``tolfunhist``'s threshold on the range of the recent best values (pycma's default).
+TOLFUNHIST = 1e-12
+
+
+def tolfunhist(best, d: int, popsize: int) -> dict:
+    """pycma's ``tolfunhist``: ``{"tolfunhist": message}`` when the best values of the last
+    :func:`tolfun_window` batches (``best``, at least 10 of them) lie within :data:`TOLFUNHIST`
+    (a run whose best value no longer moves while its batches still spread), else ``{}``."""
+    recent = np.asarray(best)[-tolfun_window(d, popsize):]
+    if len(best) >= 10 and np.isfinite(recent).all() and recent.max() - recent.min() < TOLFUNHIST:
+        return {"tolfunhist": f"the best values of the last {len(recent)} batches lie within {TOLFUNHIST:g}"}
+    return {}
+
+
 class SearchSampler(Protocol):
     """What :class:`trustopt.asktell.AskTell` uses of an ES method's sampler
     (:class:`PerturbationSampler`; :class:`trustopt.components.gaussian.GaussianSampler`).
@@ -247,6 +261,10 @@ class PerturbationSampler:
             constant ``sigma`` under a constant radius); a number: the smoothing scale follows the
             trust region, ``sigma_k = kappa r_k / sqrt(d)`` (Conn, Scheinberg & Vicente 2009 ch. 10),
             ``r_k = p_k``, or ``min(p_k, ||p_{k-1}||)`` (the last step) with ``tie_to_step``.
+        stop_tolfunhist: :meth:`stop` applies pycma's ``tolfunhist`` (:func:`tolfunhist`). Meant
+            for a batch that holds the center: its best value is the iterate's, which stalls once
+            an exact model has reached the optimum while the radius, and ``sigma_k`` with it,
+            shrinks only as fast as failed ratio tests cut it.
     """
 
     sigma0: float
@@ -257,6 +275,7 @@ class PerturbationSampler:
     center: bool = False
     kappa: float | None = None
     tie_to_step: bool = False
+    stop_tolfunhist: bool = False
 
     def __post_init__(self):
         check_positive(self.sigma0, "sigma0")
@@ -305,8 +324,9 @@ class PerturbationSampler:
                     Y=Y, X=Y), frame
 
     def stop(self, step_state, theta, sigma0: float, histories: tuple, last_f) -> dict:
-        """No stopping test of its own (the adapter's ``tolx`` on :meth:`spread` covers it)."""
-        return {}
+        """``tolfunhist`` with ``stop_tolfunhist`` (``histories[0]``: the best value of each batch),
+        else no test of its own (the adapter's ``tolx`` on :meth:`spread` covers the rest)."""
+        return tolfunhist(histories[0], np.asarray(theta).size, self.popsize) if self.stop_tolfunhist else {}
 
     def sample(self, policy, theta, rng, baseline=None):
         raise ValidationError("sampler: an ES method's batches are asked and told by trustopt.asktell.AskTell "
