@@ -462,8 +462,9 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         ``first_exception`` (``"Type: message"`` or None), ``n_restarts``, ``popsize`` (of the
         last run), ``xmean``, ``sigma``, ``seed``, ``method`` and ``history`` (a dict of arrays,
         one entry per batch: :data:`HISTORY_COLUMNS`). ``status`` (:func:`trustopt.asktell.status_of`):
-        0 converged (ftarget, tolx, tolfun; tolfunhist for the trust-region ES too; for ``trust-region-cma`` also tolflatfitness,
-        noeffectaxis, noeffectcoord), 1 maxfev/maxiter, 2 callback, 3 every evaluation
+        0 converged (ftarget, tolx, tolfun; tolfunhist for ``trust-region-cma`` and
+        ``trust-region-es``; for ``trust-region-cma`` also tolflatfitness, noeffectaxis,
+        noeffectcoord), 1 maxfev/maxiter, 2 callback, 3 every evaluation
         failed (``success`` False, ``x = x0``, ``fun = inf``), 4 otherwise.
     """
     if not callable(fun):
