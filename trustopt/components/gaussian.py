@@ -111,7 +111,6 @@ LARGE_POPULATION_DAMPING_MAX = 3.0
 LARGE_POPULATION_DAMPING_FROM = 40
 
 
-
 def large_population_damping(d: int, popsize: int) -> float:
     """The factor ``min(3, sqrt(lambda / lambda_0))`` (1 up to the default population
     ``lambda_0 = 4 + floor(3 ln d)``, and below :data:`LARGE_POPULATION_DAMPING_FROM` dimensions) in
