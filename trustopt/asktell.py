@@ -145,8 +145,9 @@ def status_of(reasons: dict, nfev: int, best_f: float) -> int:
     """The ``OptimizeResult.status`` of a run that stopped for ``reasons``: 0 converged (ftarget,
     tolx, tolfun; tolfunhist of the Gaussian search and the trust-region ES; the Gaussian
     search's tolflatfitness, noeffectaxis, noeffectcoord), 1 budget (maxfev, maxiter), 2 stopped
-    by the callback, 3 every evaluation failed (``nfev > 0`` and no finite value, whatever else stopped it: the constant imputed values would otherwise read as
-    ``tolfun`` convergence), 4 otherwise (tolstagnation, conditioncov, tolupsigma, iterations:
+    by the callback, 3 every evaluation failed (``nfev > 0`` and no finite value, whatever else
+    stopped it: the constant imputed values would otherwise read as ``tolfun`` convergence), 4
+    otherwise (tolstagnation, conditioncov, tolupsigma, iterations:
     the search stopped without converging)."""
     if nfev > 0 and not math.isfinite(best_f):
         return 3
