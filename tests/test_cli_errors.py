@@ -110,6 +110,22 @@ def test_set_takes_hyperparameters_only(tmp_path, capsys, setting, message):
     assert not os.path.exists(out)
 
 
+@pytest.mark.parametrize("algo,setting,message", [
+    ("stro", "lr=5.0", "lr: 'stro' does not use it (a hyperparameter of tres, es, ars, vpg, ppo, trefree)"),
+    ("trpo", "lr=5.0", "lr: 'trpo' does not use it"),
+    ("es", "K=3", "K: 'es' does not use it (a hyperparameter of tres, ppo, trefree); es's own: l2, lr,"),
+    ("ppo", "cg_damping=0.1", "cg_damping: 'ppo' does not use it (a hyperparameter of npg, trpo)"),
+    ("stro", "delta=10", "delta: 'stro' does not use it"),
+])
+def test_a_hyperparameter_the_algorithm_does_not_read_is_named_not_ignored(tmp_path, capsys, algo, setting, message):
+    # it used to train with the setting silently dropped and record it in config.json as if used
+    out = str(tmp_path / "run")
+    line = _fails(["train", "--out", out, "--env", "InvertedPendulum-v5", "--timesteps", "1200", "--no-progress",
+                   "--algo", algo, "--set", setting], capsys)
+    assert line.startswith(f"trustopt: error: {message}"), line
+    assert not os.path.exists(out)
+
+
 def test_plot_and_eval_json_under_a_file_or_on_a_folder(tmp_path, capsys, finished_run):
     afile = tmp_path / "afile"
     afile.write_text("x")

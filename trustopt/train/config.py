@@ -98,6 +98,21 @@ PG_FIELDS = ("batch_steps", "gamma", "delta", "cg_iters", "cg_damping", "epsilon
 #: Options of TRPO's vine sampler (``vine = true``) with their smallest values.
 VINE_FIELDS = {"n_trunk_episodes": 2, "n_rollout_states": 1, "n_actions_per_state": 2, "rollout_horizon": 1}
 ES_FIELDS = ("n_directions", "sigma", "top_directions", "l2", "optimizer")
+#: The hyperparameters each algorithm reads (:mod:`trustopt.train.trainer`: ``_ESFamily`` and
+#: :func:`~trustopt.train.trainer.make_method`); one it does not read is an error, not ignored.
+_PG_SAMPLING = {"gamma", "init_log_std", "batch_steps", "lambda_"}
+USED_FIELDS: dict[str, frozenset] = {
+    "tres": frozenset({"n_directions", "sigma", "lr", "lambda_", "K"}),
+    "es": frozenset({"n_directions", "sigma", "lr", "l2", "optimizer"}),
+    "ars": frozenset({"n_directions", "sigma", "lr", "top_directions"}),
+    "trpo": frozenset(_PG_SAMPLING | {"delta", "cg_iters", "cg_damping", *VINE_FIELDS}),
+    "npg": frozenset(_PG_SAMPLING | {"delta", "cg_iters", "cg_damping"}),
+    "vpg": frozenset(_PG_SAMPLING | {"lr", "delta"}),
+    "ppo": frozenset(_PG_SAMPLING | {"K", "minibatch_size", "lr", "epsilon"}),
+    "trefree": frozenset(_PG_SAMPLING | {"K", "minibatch_size", "lr", "delta"}),
+    "stro": frozenset(_PG_SAMPLING),
+}
+HYPERPARAMETERS = frozenset().union(*USED_FIELDS.values())
 #: NPG's discount and initial log standard deviation, measured on MuJoCo-v5 with NG-lin's step and
 #: batch (``benchmarks/bench_thresholds.py``; docs/policy-gradient-linear.md).
 #: Swimmer's 325 (10 seeds): gamma 0.995 / 0.9999 at log_std 0: 3 / 8 of 10 seeds; at 0.9999 with
@@ -336,6 +351,11 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 family = "the ES family (tres, es, ars)" if pg else "the policy-gradient family"
                 raise ValidationError(f"{name}: a hyperparameter of {family}, not of {self.algo!r}")
+        unused = sorted(n for n in HYPERPARAMETERS - USED_FIELDS[self.algo] if getattr(self, n) is not None)
+        if unused:
+            users = [a for a in ES_ALGOS + PG_ALGOS if unused[0] in USED_FIELDS[a]]
+            raise ValidationError(f"{unused[0]}: {self.algo!r} does not use it (a hyperparameter of "
+                                  f"{', '.join(users)}); {self.algo}'s own: {', '.join(sorted(USED_FIELDS[self.algo]))}")
         if pg:
             self._check_pg_numbers()
         self._check_vine()
