@@ -220,6 +220,12 @@ def test_a_runs_own_config_json_serves_as_config(tmp_path, capsys, finished_run)
     assert main(["train", "--config", cfg, "--out", str(out), "--no-progress"]) == 0
     assert "stopped (timesteps)" in capsys.readouterr().out
     _assert_same_policy(out, finished_run)
+    # its hyperparameters are resolved for tres on Swimmer: not a template for another task or method
+    for flags, named in ((["--env", "Hopper-v5"], "--env"), (["--algo", "es"], "--algo")):
+        line = _fails(["train", "--config", cfg, "--out", str(tmp_path / "other"), *flags], capsys)
+        assert line.startswith(f"trustopt: error: --config: {cfg} is the config.json of a tres run on Swimmer-v5") \
+            and f"with another {named}" in line, line
+    assert main(["train", "--config", cfg, "--out", str(tmp_path / "seed3"), "--seed", "3", "--no-progress"]) == 0
 
 
 def test_more_local_workers_than_the_machine_can_run(tmp_path, capsys, finished_run):

@@ -150,6 +150,12 @@ def test_tensorboard_scalars_are_the_progress_rows(tmp_path):
     assert [e.step for e in ev] == list(p["timesteps"][ok].astype(int))
     np.testing.assert_allclose([e.value for e in ev], p["eval_mean"][ok], rtol=1e-6)  # stored as float32
     assert len(acc.Scalars("trustopt/train_return_mean")) == len(p["iteration"])
+    # resumed with a larger budget and without --tensorboard: it goes on logging into OUT/tb
+    more = [a if a != CLI_TINY[CLI_TINY.index("--timesteps") + 1] else str(2 * int(a)) for a in CLI_TINY]
+    assert main(["train", "--out", out, "--resume", *more]) == 0
+    acc = EventAccumulator(os.path.join(out, "tb"))
+    acc.Reload()
+    assert len(acc.Scalars("trustopt/train_return_mean")) == len(read_progress(out)["iteration"]) > len(p["iteration"])
 
 
 def _hide(monkeypatch, package: str) -> None:

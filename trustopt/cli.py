@@ -195,22 +195,25 @@ def _train_config(args):
         saved = _saved_settings(args)
         d = dict(saved) if saved is not None else {}
     elif args.config is not None:
-        d = _config_file(args.config)
+        d, of_a_run = _config_file(args.config)
     else:
         d = {}
     given = _flag_settings(args, d)
     if saved is not None:
         _check_resume_keeps(args.out, saved, given)
+    elif args.config is not None and of_a_run:
+        _check_run_config_keeps_its_task(args.config, d, given)
     d.update(given)
     if "env_id" not in d:
         raise ValidationError("--env: required (e.g. --env Swimmer-v5)")
     return config_from_dict(d)
 
 
-def _read_settings(path: str, label: str) -> dict:
+def _read_settings(path: str, label: str) -> tuple[dict, bool]:
     """The JSON object in ``path`` without its ``runtime`` and ``versions`` entries (where a run
-    ran is not a setting, so a run's own config.json serves as ``--config``); errors name
-    ``label``. A missing file raises ``FileNotFoundError``: the caller says what that means."""
+    ran is not a setting, so a run's own config.json serves as ``--config``), and whether it is a
+    run's config.json (it has ``versions``: every hyperparameter resolved); errors name ``label``.
+    A missing file raises ``FileNotFoundError``: the caller says what that means."""
     from trustopt._validation import ValidationError
 
     try:
@@ -225,8 +228,7 @@ def _read_settings(path: str, label: str) -> dict:
     if not isinstance(d, dict):
         raise ValidationError(f"{label}: {path} must hold a JSON object")
     d.pop("runtime", None)
-    d.pop("versions", None)
-    return d
+    return d, d.pop("versions", None) is not None
 
 
 def _saved_settings(args) -> dict | None:
@@ -235,15 +237,15 @@ def _saved_settings(args) -> dict | None:
     from trustopt._validation import ValidationError
 
     try:
-        return _read_settings(os.path.join(args.out, "config.json"), "out")
+        return _read_settings(os.path.join(args.out, "config.json"), "out")[0]
     except FileNotFoundError:
         if args.env_id is None:
             raise ValidationError(f"out: {args.out} has no config.json to resume from") from None
         return None
 
 
-def _config_file(path: str) -> dict:
-    """``--config FILE``: the settings in FILE."""
+def _config_file(path: str) -> tuple[dict, bool]:
+    """``--config FILE``: the settings in FILE, and whether FILE is a run's config.json."""
     from trustopt._validation import ValidationError
 
     try:
@@ -307,6 +309,22 @@ def _check_set_key(key: str) -> None:
         close = difflib.get_close_matches(key, known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValidationError(f"--set: unknown hyperparameter {key!r}{hint}; known: {', '.join(known)}")
+
+
+def _check_run_config_keeps_its_task(path: str, d: dict, given: dict) -> None:
+    """A run's config.json holds every hyperparameter resolved for its algorithm and task (TRES
+    on Swimmer: K = 15, sigma = 0.03, lr = 1; on Ant the defaults are K = 1, sigma = 0.012, lr =
+    2.5): as ``--config`` for another ``--algo`` or ``--env`` those would silently replace the new
+    defaults, so that is an error naming what to do instead."""
+    from trustopt._validation import ValidationError
+
+    changed = [flag for key, flag in (("algo", "--algo"), ("env_id", "--env"))
+               if key in given and key in d and given[key] != d[key]]
+    if changed:
+        raise ValidationError(
+            f"--config: {path} is the config.json of a {d.get('algo')} run on {d.get('env_id')}, with every "
+            f"hyperparameter resolved for that task; with another {' and '.join(changed)} they would replace "
+            f"the new defaults: keep {changed[0]} as it was, or give a config file with only the settings you mean")
 
 
 def _check_resume_keeps(out: str, saved: dict, given: dict) -> None:
@@ -403,7 +421,9 @@ def _cmd_train(args) -> int:
         with _sigterm_as_interrupt():
             res = train(config, one.out, workers=args.workers, backend=args.backend, resume=one.resume,
                         progress=not args.no_progress and sys.stderr.isatty(),  # no \r redraws in a log file
-                        ray_address=args.ray_address, tensorboard=args.tensorboard)
+                        ray_address=args.ray_address,
+                        # a resumed run that logged to OUT/tb goes on logging there
+                        tensorboard=args.tensorboard or (one.resume and os.path.isdir(os.path.join(one.out, "tb"))))
         ev = "" if res.last_eval is None else f", last evaluation {res.last_eval[0]:.2f} +- {res.last_eval[1]:.2f}"
         print(f"trustopt: {res.config.algo} on {res.config.env_id} seed {res.config.seed}: stopped ({res.stop_reason}) "
               f"after {res.iterations} iteration{'' if res.iterations == 1 else 's'}, {res.timesteps} timesteps, "
