@@ -270,6 +270,8 @@ def test_mismatched_tell_is_rejected():
         opt.tell(X + 1.0, np.zeros(len(X)))
     with pytest.raises(ValidationError, match="values"):
         opt.tell(X, np.zeros(len(X) - 1))
+    with pytest.raises(ValidationError, match=r"^values: values\[1\] is None \(a function that forgot to return\?\)"):
+        opt.tell(X, [0.0, None] + [0.0] * (len(X) - 2))  # NumPy would read None as NaN: a failed evaluation
     opt.tell(X, np.zeros(len(X)))  # the pending ask survives the rejected tells
 
 

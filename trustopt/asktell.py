@@ -297,6 +297,11 @@ class AskTell:
                                       "points you changed)")
         elif not np.all(np.isfinite(X)) or (self.box is not None and not self.box.contains(X)):
             raise ValidationError("X: repaired points must be finite and inside the bounds")
+        if not isinstance(values, np.ndarray) or values.dtype == object:  # NumPy reads None as NaN
+            missing = [j for j, v in enumerate(np.asarray(values, dtype=object).reshape(-1)) if v is None]
+            if missing:
+                raise ValidationError(f"values: values[{missing[0]}] is None (a function that forgot to return?); "
+                                      "a failed evaluation is NaN")
         try:
             f = np.asarray(values, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError) as exc:
