@@ -313,6 +313,16 @@ def test_history_log_file_and_plot(tmp_path):
     with pytest.raises(ValidationError, match="not a minimize log"):
         (tmp_path / "other.csv").write_text("a,b\n1,2\n")
         plot_minimize(str(tmp_path / "other.csv"))
+    # a log being written (or cut off by a crash) ends in a partial row: plotted without it
+    cut = tmp_path / "cut.csv"
+    cut.write_text(path.read_text()[:-20])
+    assert len(plot_minimize(str(cut)).axes) == 3
+    cut.write_text("")
+    with pytest.raises(ValidationError, match="is empty"):
+        plot_minimize(str(cut))
+    cut.write_text("\n".join(lines[:2] + [lines[2][:8]] + lines[3:]))
+    with pytest.raises(ValidationError, match="line 3 is not a row of numbers"):
+        plot_minimize(str(cut))
     with pytest.raises(ValidationError, match="path: unknown image format 'xyz'"):
         plot_minimize(r, tmp_path / "run.xyz")
     with pytest.raises(ValidationError, match="path: expected a file name, got int"):

@@ -691,6 +691,17 @@ def plot_minimize(result_or_log, path=None):
     return fig
 
 
+def _log_row_ok(row) -> bool:
+    """A complete row of a minimize log: one number per column."""
+    if len(row) != len(HISTORY_COLUMNS):
+        return False
+    try:
+        [float(v) for v in row]
+    except ValueError:
+        return False
+    return True
+
+
 def _read_history(result_or_log) -> dict:
     if isinstance(result_or_log, (str, os.PathLike)):
         try:
@@ -699,10 +710,20 @@ def _read_history(result_or_log) -> dict:
         except OSError as exc:
             raise ValidationError(f"result_or_log: cannot read {os.fspath(result_or_log)!r} "
                                   f"({exc.strerror or exc})") from None
-        if not rows or tuple(rows[0]) != HISTORY_COLUMNS:
-            raise ValidationError(f"result_or_log: {os.fspath(result_or_log)!r} is not a minimize log "
+        name = os.fspath(result_or_log)
+        if not rows:
+            raise ValidationError(f"result_or_log: {name!r} is empty (a run that has not finished its first batch?)")
+        if tuple(rows[0]) != HISTORY_COLUMNS:
+            raise ValidationError(f"result_or_log: {name!r} is not a minimize log "
                                   f"(expected the columns {', '.join(HISTORY_COLUMNS)})")
-        cols = list(zip(*rows[1:])) if len(rows) > 1 else [()] * len(HISTORY_COLUMNS)
+        body = rows[1:]
+        if body and not _log_row_ok(body[-1]):
+            body = body[:-1]  # the row a running (or interrupted) run was writing
+        bad = next((i for i, r in enumerate(body) if not _log_row_ok(r)), None)
+        if bad is not None:
+            raise ValidationError(f"result_or_log: {name!r} line {bad + 2} is not a row of numbers in the log's "
+                                  f"{len(HISTORY_COLUMNS)} columns")
+        cols = list(zip(*body)) if body else [()] * len(HISTORY_COLUMNS)
         return {k: np.array(c, dtype=float) for k, c in zip(HISTORY_COLUMNS, cols)}
     history = getattr(result_or_log, "history", None)
     if not isinstance(history, dict) or set(HISTORY_COLUMNS) - set(history):
