@@ -275,6 +275,21 @@ def test_mismatched_tell_is_rejected():
     opt.tell(X, np.zeros(len(X)))  # the pending ask survives the rejected tells
 
 
+def test_a_popsize_the_batches_cannot_have_is_named():
+    # antithetic pairs (+ the center for the quadratic trust-region ES): 7 used to become 6 silently
+    with pytest.raises(ValidationError, match=r"^popsize: this method's batches are 2 x pairs \(antithetic\), "
+                                              r"so 7 cannot be one; give 6 or 8"):
+        TRES(np.ones(3), 0.5, popsize=7, seed=0)
+    with pytest.raises(ValidationError, match=r"2 x pairs \+ 1 \(the center\), so 8 cannot be one; give 7 or 9"):
+        minimize(sphere, np.ones(3), method="trust-region-es", seed=0, options={"popsize": 8})
+    assert TRES(np.ones(3), 0.5, popsize=8, seed=0).popsize == 8
+    assert TrustRegionES(np.ones(3), 0.5, popsize=9, seed=0).popsize == 9
+    # restarts compute their sizes (x2 per large restart): fitted to the method, not an error
+    r = minimize(sphere, np.ones(3), method="trust-region-es", seed=0, maxfev=3000,
+                 options={"restarts": 2, "tolx": 1e-3})
+    assert r.n_restarts >= 1 and r.popsize % 2 == 1
+
+
 def test_stop_reports_reasons_and_result_fields():
     opt = ES(np.ones(3), 0.5, seed=0, maxfev=60)
     while not opt.stop():

@@ -31,6 +31,7 @@ from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.asktell import (DEFAULT_METHOD, METHODS, STATUS_MESSAGES, AskTell, BoundsWarning, all_failed_message,
                               as_seed, batch_median, status_of, warn_if_sigma0_exceeds_box)
 from trustopt.bounds import Box, as_box, default_sigma0
+from trustopt.components.search import PerturbationSampler
 from trustopt.noise import NoiseTable, perturb
 from trustopt.workers import ProcessBackend, resident
 
@@ -564,7 +565,14 @@ class _Restarts:
     def first(self) -> AskTell:
         opt = self._make(self.x0, self.options.popsize, self.sigma0, self.seeds[0])
         self.lam_default = self.lam_large = opt.popsize
+        # the restarts' sizes are computed, not chosen: a method of antithetic pairs gets the batch
+        # it asks for that size, 2 (size // 2) (+ 1 with the center), where a given size must fit
+        self.pairs = isinstance(opt.sampler, PerturbationSampler)
+        self.center = bool(opt.sampler.center)
         return opt
+
+    def _fit(self, popsize: int) -> int:
+        return 2 * (popsize // 2) + self.center if self.pairs else popsize
 
     def _make(self, x_start, popsize, sigma0, seed_sequence, maxfev=None) -> AskTell:
         o = self.options
@@ -600,12 +608,13 @@ class _Restarts:
             if allowed >= popsize:
                 self.regime, self.n_small = "small", self.n_small + 1
                 seq = np.random.SeedSequence(self.seed, spawn_key=(2**20 + self.n_small,))
-                return self._make(x_start, popsize, self.sigma0 * 10.0 ** (-2.0 * u2), seq, maxfev=allowed)
+                return self._make(x_start, self._fit(popsize), self.sigma0 * 10.0 ** (-2.0 * u2), seq,
+                                  maxfev=allowed)
         popsize = int(math.ceil(self.lam_large * o.incpopsize))
         if self.n_large >= o.restarts or budget < popsize:
             return None
         self.regime, self.n_large = "large", self.n_large + 1
-        opt = self._make(x_start, popsize, self.sigma0, self.seeds[self.n_large])
+        opt = self._make(x_start, self._fit(popsize), self.sigma0, self.seeds[self.n_large])
         self.lam_large = opt.popsize
         return opt
 

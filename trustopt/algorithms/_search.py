@@ -159,9 +159,18 @@ def default_popsize(d: int, adapt: bool = True) -> int:
     return cma_popsize(d) if adapt else PAPER_POPSIZE
 
 
-def n_pairs(popsize, default: int) -> int:
-    """Antithetic pairs of a batch of ``popsize`` evaluations (``default`` when None)."""
-    return check_int(default if popsize is None else popsize, "popsize", 2) // 2
+def n_pairs(popsize, default: int, *, center: bool = False) -> int:
+    """Antithetic pairs of a batch of ``popsize`` evaluations (``default`` when None): a given
+    ``popsize`` must be ``2 pairs`` (``+ 1`` with the ``center`` in the batch), not rounded
+    silently to the batch the method would ask."""
+    if popsize is None:
+        return check_int(default, "popsize", 2) // 2
+    popsize = check_int(popsize, "popsize", 3 if center else 2)
+    if (popsize - center) % 2:
+        shape = "2 x pairs + 1 (the center)" if center else "2 x pairs (antithetic)"
+        raise ValidationError(f"popsize: this method's batches are {shape}, so {popsize} cannot be one; "
+                              f"give {popsize - 1} or {popsize + 1}")
+    return popsize // 2
 
 
 def ratio_radius(o: RatioTestOptions, delta0: float) -> RatioRadius:

@@ -101,7 +101,7 @@ def trust_region_es(problem=None, *, exact: bool = False, theta0=None, sigma0: f
     d = theta0.size
     quadratic = o.model == "quadratic"
     sampler = PerturbationSampler(
-        sigma0=sigma0, n_pairs=n_pairs(popsize, 2 * d + 1 if quadratic else default_popsize(d)),
+        sigma0=sigma0, n_pairs=n_pairs(popsize, 2 * d + 1 if quadratic else default_popsize(d), center=quadratic),
         noise=NoiseTable() if noise is None else noise, orthogonal=quadratic,
         rotate=bool(d <= 256 if o.rotate is None else o.rotate), center=quadratic, kappa=o.kappa,
         tie_to_step=bool(o.tie_to_step), stop_tolfunhist=quadratic)
