@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 
+import trustopt
 from trustopt._validation import ValidationError
 from trustopt.cli import main
 from trustopt.envs import GaussianLinearPolicy, LinearPolicy
@@ -109,3 +110,13 @@ def test_readme_policy_example_runs_as_written(runs, monkeypatch):
     exec(compile(code.replace(path, runs["trpo"]), "README.md", "exec"), seen)  # noqa: S102
     assert isinstance(seen["policy"], GaussianLinearPolicy) and seen["env_id"] == "InvertedPendulum-v5"
     assert seen["obs"].shape == (4,) and seen["t"] >= 1  # it stepped
+
+
+def test_the_policy_trustopt_run_returns_clips_as_the_environment_does():
+    # InvertedPendulum's actions lie in [-3, 3]: the returned policy carries those bounds, as a
+    # loaded one does, so predict() gives what the environment would receive
+    res = trustopt.run("trpo", "InvertedPendulum-v5", max_iter=1, seed=0)
+    np.testing.assert_array_equal(res.policy.action_low, [-3.0])
+    np.testing.assert_array_equal(res.policy.action_high, [3.0])
+    far = np.full(res.policy.obs_dim, 1e6)
+    assert np.all(np.abs(res.policy.predict(np.stack([far, -far]))) <= 3.0)

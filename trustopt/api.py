@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Any, Callable
 
 import numpy as np
@@ -179,5 +181,12 @@ def _policy(method: Method, theta, baseline):
     if isinstance(method.problem, LQR):
         return LQRPolicy.from_theta(theta, obs_dim=method.problem.n, act_dim=method.problem.m)
     if callable(getattr(method.sampler, "policy", None)):
-        return method.sampler.policy(theta, baseline)
+        policy = method.sampler.policy(theta, baseline)
+        if getattr(policy, "action_low", False) is None and getattr(method.sampler, "env", None) is not None:
+            # the environment clips the actions it receives; so does the policy a user is handed
+            from trustopt.envs import cached_env
+
+            env = cached_env(method.sampler.env)
+            policy = dataclasses.replace(policy, action_low=env.action_low, action_high=env.action_high)
+        return policy
     return None

@@ -416,6 +416,9 @@ def _cmd_train(args) -> int:
 
     if args.ray_address is not None and args.backend != "ray":
         raise ValidationError("--ray-address: only applies to --backend ray")
+    if args.backend == "serial" and args.workers > 1:
+        raise ValidationError(f"--workers: the serial backend runs every episode in this process; give "
+                              f"--backend process (or ray) for {args.workers} workers")
     runs = _seed_runs(args)
     for one, config in runs:
         with _sigterm_as_interrupt():

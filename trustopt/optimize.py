@@ -624,10 +624,10 @@ def _result(total: _Totals, opt: AskTell, reasons: dict, name: str, seed: int, r
     """The result so far; ``history`` from ``log`` (None for an intermediate result: the callback is
     called after every batch, and copying the history each time would cost O(batches^2))."""
     status = status_of(reasons, total.nfev, total.best_f)
+    why = "; ".join(f"{k}: {v}" for k, v in reasons.items())
     if status == 3:
-        reasons = {"evaluations": all_failed_message(total.nfev, total.n_exceptions, total.n_nonfinite,
-                                              total.first_exception), **reasons}
-    message = STATUS_MESSAGES[status] + ": " + "; ".join(f"{k}: {v}" for k, v in reasons.items())
+        why = all_failed_message(total.nfev, total.n_exceptions, total.n_nonfinite, total.first_exception) + "; " + why
+    message = f"{STATUS_MESSAGES[status]}: {why}"
     return OptimizeResult(x=np.array(total.best_x), fun=total.best_f, nfev=total.nfev, nit=total.nit,
                           success=status == 0, status=status, message=message, n_nonfinite=total.n_nonfinite,
                           n_exceptions=total.n_exceptions, first_exception=total.first_exception, n_restarts=run,

@@ -4,7 +4,8 @@ Conventions (CLAIMS.md): ``TV_s = 1/2 sum_a |pi(a|s) - pit(a|s)|`` and
 ``KL_s = KL(pi(.|s) || pit(.|s)) = sum_a pi(a|s) log(pi(a|s) / pit(a|s))`` (old || new,
 as TRPO sec. 4). ``0 log 0 = 0``; ``KL_s = +inf`` where ``pit`` puts zero mass on an
 action that ``pi`` plays. Inputs are arrays ``(..., S, A)`` of probability rows; these
-functions do not validate (policies are validated by the functions taking an MDP).
+functions check only that the two shapes broadcast (policies are validated by the functions
+taking an MDP).
 """
 
 from __future__ import annotations
@@ -14,17 +15,26 @@ import numpy as np
 from trustopt._validation import ValidationError, as_float_array
 
 
+def _pair(pi, pi_new) -> tuple[np.ndarray, np.ndarray]:
+    p, q = np.asarray(pi, float), np.asarray(pi_new, float)
+    try:
+        np.broadcast_shapes(p.shape, q.shape)
+    except ValueError:
+        raise ValidationError(f"pi_new: shape {q.shape} does not match pi's {p.shape}") from None
+    return p, q
+
+
 def tv(pi, pi_new) -> np.ndarray:
     """Per-state total variation ``TV_s = 1/2 sum_a |pi(a|s) - pi_new(a|s)|``, shape ``(..., S)``."""
-    return 0.5 * np.abs(np.asarray(pi, float) - np.asarray(pi_new, float)).sum(axis=-1)
+    p, q = _pair(pi, pi_new)
+    return 0.5 * np.abs(p - q).sum(axis=-1)
 
 
 def kl(pi, pi_new) -> np.ndarray:
     """Per-state ``KL(pi(.|s) || pi_new(.|s))``, shape ``(..., S)``; ``0 log 0 = 0``, ``+inf``
     where ``pi_new`` has zero mass on ``pi``'s support. For the reverse direction
     ``KL(pi_new || pi)`` call ``kl(pi_new, pi)``."""
-    p = np.asarray(pi, float)
-    q = np.asarray(pi_new, float)
+    p, q = _pair(pi, pi_new)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0.0, p * (np.log(p) - np.log(q)), 0.0)
     return terms.sum(axis=-1)

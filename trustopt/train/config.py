@@ -427,6 +427,9 @@ class TrainConfig:
             )
         if self.target is not None and not (isinstance(self.target, (int, float)) and math.isfinite(self.target)):
             raise ValidationError(f"target: expected a finite number, got {self.target!r}")
+        if self.target is not None and self.eval_every == 0 and self.eval_steps is None:
+            raise ValidationError("target: a run stops at its target after an evaluation, and eval_every = 0 "
+                                  "disables them; give --eval-every K or --eval-steps T")
         for name in ("obs_norm", "remove_survival_bonus"):
             if not isinstance(getattr(self, name), bool):
                 raise ValidationError(f"{name}: expected true or false, got {getattr(self, name)!r}")
