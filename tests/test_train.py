@@ -163,10 +163,8 @@ def test_target_stops_at_first_evaluation_reaching_it(tmp_path):
     cfg = TrainConfig(algo="tres", seed=0, **{**TINY, "eval_every": 3}, target=-1e9)
     res = train(cfg, tmp_path / "r", progress=False)
     assert res.stop_reason == "target" and res.iterations == 3 and res.last_eval is not None
-    res = train(TrainConfig(algo="tres", seed=0, **{**TINY, "eval_every": 0}, target=-1e9), tmp_path / "s",
-                progress=False)
-    assert res.stop_reason == "timesteps" and res.last_eval is None  # no evaluation, no target stop
-    assert np.isnan(read_progress(tmp_path / "s")["eval_mean"]).all()
+    with pytest.raises(ValidationError, match="^target: a run stops at its target after an evaluation"):
+        TrainConfig(algo="tres", seed=0, **{**TINY, "eval_every": 0}, target=-1e9)  # it could never stop there
 
 
 def test_config_validation_and_paper_defaults():
