@@ -45,6 +45,13 @@ def test_eval_of_a_seeds_folder_names_its_runs(seeds_run, capsys):
                           f"of them, e.g. {os.path.join(seeds_run, 'seed-0')}") and err.count("\n") == 1, err
 
 
+def test_resume_of_a_seeds_folder_without_seeds_says_how(seeds_run, capsys):
+    assert main(["train", "--resume", "--out", seeds_run, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"out: {seeds_run} has no config.json to resume from (it holds the runs seed-0, seed-1, seed-2: resume " \
+           "them with --seeds, or give one as --out)" in err, err
+
+
 def test_seed_and_seeds_conflict_or_repeat_are_one_line_errors(tmp_path, capsys):
     out = str(tmp_path / "x")
     assert main(["train", *TINY, "--seed", "0", "--seeds", "1", "2", "--out", out]) == 2

@@ -214,6 +214,10 @@ def test_bounded_runs_are_the_same_on_workers():
         r1 = minimize(shifted_sphere, np.zeros(5), (c,), method, workers=1, **kw)
         r2 = minimize(shifted_sphere, np.zeros(5), (c,), method, workers=2, **kw)
         assert np.array_equal(r1.x, r2.x) and r1.fun == r2.fun and r1.nfev == r2.nfev
+    r3 = minimize(shifted_sphere, np.zeros(5), (c,), None, workers=-1, **kw)  # scipy's "one per CPU"
+    assert np.array_equal(r1.x, r3.x) and r1.nfev == r3.nfev
+    with pytest.raises(ValidationError, match="workers"):
+        minimize(shifted_sphere, np.zeros(5), (c,), None, workers=-2, **kw)
 
 
 @pytest.mark.parametrize("cls", [ES, ARS, TRES, TrustRegionES])

@@ -240,7 +240,11 @@ def _saved_settings(args) -> dict | None:
         return _read_settings(os.path.join(args.out, "config.json"), "out")[0]
     except FileNotFoundError:
         if args.env_id is None:
-            raise ValidationError(f"out: {args.out} has no config.json to resume from") from None
+            seeds = sorted(d for d in (os.listdir(args.out) if os.path.isdir(args.out) else [])
+                           if os.path.isfile(os.path.join(args.out, d, "config.json")))
+            hint = (f" (it holds the runs {', '.join(seeds[:4])}{', ...' if len(seeds) > 4 else ''}: resume them "
+                    f"with --seeds, or give one as --out)") if seeds else ""
+            raise ValidationError(f"out: {args.out} has no config.json to resume from{hint}") from None
         return None
 
 
