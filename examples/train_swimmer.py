@@ -49,7 +49,7 @@ def main(argv=None) -> int:
                          eval_every=args.eval_every, eval_episodes=args.eval_episodes, target=args.target,
                          max_episode_steps=args.max_episode_steps)
     t0 = time.perf_counter()
-    res = train(config, args.out, workers=args.workers, progress=sys.stderr.isatty())  # no bar in a log file
+    res = train(config, args.out, workers=args.workers)  # a progress bar on a terminal, none in a log file
     wall = time.perf_counter() - t0
     c = res.config
     print(f"TRES on Swimmer-v5 (N = {c.n_directions} directions, sigma = {c.sigma}, lr = {c.lr}, "

@@ -427,7 +427,7 @@ def _cmd_train(args) -> int:
     for one, config in runs:
         with _sigterm_as_interrupt():
             res = train(config, one.out, workers=args.workers, backend=args.backend, resume=one.resume,
-                        progress=not args.no_progress and sys.stderr.isatty(),  # no \r redraws in a log file
+                        progress=False if args.no_progress else None,  # None: a bar on a terminal only
                         ray_address=args.ray_address,
                         # a resumed run that logged to OUT/tb goes on logging there
                         tensorboard=args.tensorboard or (one.resume and os.path.isdir(os.path.join(one.out, "tb"))))

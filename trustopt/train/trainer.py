@@ -39,6 +39,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -329,7 +330,7 @@ class _PGFamily:
 
 
 def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process", resume: bool = False,
-          progress: bool = True, callback: Callable[[Any], Any] | None = None,
+          progress: bool | None = None, callback: Callable[[Any], Any] | None = None,
           ray_address: str | None = None, tensorboard: bool = False) -> TrainResult:
     """Train ``config`` (resolved with :func:`~trustopt.train.config.resolve_config`) into ``out``.
 
@@ -341,6 +342,7 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     the new settings just rewrites ``policy.npz``); without it ``out`` must not hold a checkpoint.
     ``progress``: a tqdm bar (iteration, timesteps, return, steps/s) on stderr; it shows the real
     timestep count, which the last iteration may take past ``config.timesteps`` (iterations are whole).
+    None (default): a bar when stderr is a terminal (none in a log file or a pipe).
     ``callback``: trustopt's one convention (as :func:`trustopt.minimize` and :func:`trustopt.run`,
     scipy's): after each iteration is saved, a callback whose only parameter is named
     ``intermediate_result`` receives a ``scipy.optimize.OptimizeResult`` holding the progress row
@@ -404,7 +406,7 @@ def _session(out: str, config: TrainConfig, family, *, resume: bool, workers: in
             warn_version_change(out)
         write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
         bk = make_backend(backend, workers, family.noise(run.state), address=ray_address)
-        bar = _progress_bar(config, run) if progress else None
+        bar = _progress_bar(config, run) if (sys.stderr.isatty() if progress is None else progress) else None
         tb = _tensorboard_writer(out, tensorboard)
         try:
             family.attach(bk, run.state)
