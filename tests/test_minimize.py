@@ -275,6 +275,13 @@ def test_mismatched_tell_is_rejected():
     opt.tell(X, np.zeros(len(X)))  # the pending ask survives the rejected tells
 
 
+def test_misspelt_keywords_of_the_ask_tell_classes_get_the_nearest_name():
+    with pytest.raises(ValidationError, match=r"^popsiz: unknown keyword of TRES \(did you mean 'popsize'\?\)"):
+        TRES(np.ones(3), 0.5, popsiz=4)
+    with pytest.raises(ValidationError, match=r"^lamda_: unknown hyperparameter of tres \(did you mean 'lambda_'\?\)"):
+        TRES(np.ones(3), 0.5, lamda_=3)
+
+
 def test_a_popsize_the_batches_cannot_have_is_named():
     # antithetic pairs (+ the center for the quadratic trust-region ES): 7 used to become 6 silently
     with pytest.raises(ValidationError, match=r"^popsize: this method's batches are 2 x pairs \(antithetic\), "

@@ -37,6 +37,8 @@ Conventions:
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import math
 import warnings
 from dataclasses import fields
@@ -406,6 +408,11 @@ class _Named(AskTell):
         x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
         if x0.size == 0:
             raise ValidationError("x0: empty")
+        own = [n for n in inspect.signature(_Named.__init__).parameters if n not in ("self", "hyperparameters")]
+        for key in hyperparameters:  # a misspelt keyword of this constructor, not a hyperparameter
+            close = difflib.get_close_matches(key, own, n=1, cutoff=0.8)
+            if close and key not in {f.name for f in fields(self.options_class)}:
+                raise ValidationError(f"{key}: unknown keyword of {type(self).__name__} (did you mean {close[0]!r}?)")
         box = as_box(bounds, x0.size)
         if sigma0 is None:
             sigma0 = default_sigma0(box)

@@ -19,6 +19,7 @@ does not set ratio-test fields it would ignore.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
@@ -113,8 +114,10 @@ def resolve_options(cls, options, hyperparameters: dict, owner: str):
     valid = sorted(f.name for f in fields(cls))
     unknown = sorted(set(hyperparameters) - set(valid))
     if unknown:
+        close = difflib.get_close_matches(unknown[0], valid, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValidationError(f"{', '.join(unknown)}: unknown hyperparameter{'s' if len(unknown) > 1 else ''} "
-                              f"of {owner}; valid: {', '.join(valid)}")
+                              f"of {owner}{hint}; valid: {', '.join(valid)}")
     return cls(**hyperparameters)
 
 
