@@ -19,28 +19,30 @@ def _fmt(x, spec="{:.3g}"):
     return spec.format(x)
 
 
-#: The papers' file names (``shared/papers/``, which a clone does not ship) as the citations a
-#: reader can look up.
+#: The papers' file names (``shared/papers/``, which a clone does not ship) with their short
+#: name for the table and the citation a reader can look up.
 PAPERS = {
-    "trpo-trust-region-policy-optimization.txt": "TRPO (Schulman et al. 2015)",
-    "stro-stochastic-trust-region-framework.txt": "STRO (Zhao, Li & Wen)",
-    "trefree-trust-region-free-policy-optimization.txt": "TREFree (Sun et al.)",
-    "tres-trust-region-evolution-strategies.txt": "TRES (Liu et al. 2019)",
-    "slides-policy-gradients-gae-npg-trpo.txt": "Lovatto's policy-gradient slides (2019)",
+    "trpo-trust-region-policy-optimization.txt": ("trpo", "TRPO (Schulman et al. 2015)"),
+    "stro-stochastic-trust-region-framework.txt": ("stro", "STRO (Zhao, Li & Wen)"),
+    "trefree-trust-region-free-policy-optimization.txt": ("trefree", "TREFree (Sun et al.)"),
+    "tres-trust-region-evolution-strategies.txt": ("tres", "TRES (Liu et al. 2019)"),
+    "slides-policy-gradients-gae-npg-trpo.txt": ("slides", "Lovatto's policy-gradient slides (2019)"),
 }
+
+
+def _named(src: str, which: int) -> str:
+    for name, names in PAPERS.items():
+        src = src.replace(name, names[which])
+    return src
 
 
 def cite(src: str) -> str:
     """A claim's ``source`` with each paper's file name replaced by its citation (:data:`PAPERS`)."""
-    for name, citation in PAPERS.items():
-        src = src.replace(name, citation)
-    return src
+    return _named(src, 1)
 
 
 def _short_source(src: str, width: int = 34) -> str:
-    src = src.replace("-trust-region-policy-optimization.txt", "").replace("-stochastic-trust-region-framework.txt", "")
-    src = src.replace("-trust-region-free-policy-optimization.txt", "").replace("-trust-region-evolution-strategies.txt", "")
-    src = src.replace("slides-policy-gradients-gae-npg-trpo.txt", "slides")
+    src = _named(src, 0)
     return src if len(src) <= width else src[: width - 1] + "~"
 
 

@@ -38,6 +38,14 @@ def _fails(argv, capsys) -> str:
     return _error_line(capsys)
 
 
+def _train_refused(tmp_path, capsys, flags, message) -> None:
+    """``train`` with ``flags`` fails on one line starting with ``message`` and leaves no run folder."""
+    out = str(tmp_path / "run")
+    line = _fails(["train", "--out", out, *flags], capsys)
+    assert line.startswith(f"trustopt: error: {message}"), line
+    assert not os.path.exists(out)
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("finished") / "run")
@@ -85,10 +93,7 @@ def test_out_is_an_existing_file_or_lies_under_one(tmp_path, capsys):
 def test_env_kwargs_of_the_wrong_kind_are_one_line_and_leave_no_folder(tmp_path, capsys, env, kwarg, named):
     # Gymnasium takes these unchecked and fails on the first step (a TypeError deep in the reward),
     # while building (frame_skip=0 divides by zero) or never (frame_skip=-2 steps back in time)
-    out = str(tmp_path / "run")
-    line = _fails(["train", "--out", out, *TINY, "--env", env, "--env-kwargs", kwarg], capsys)
-    assert line.startswith(f"trustopt: error: {named}"), line
-    assert not os.path.exists(out)
+    _train_refused(tmp_path, capsys, [*TINY, "--env", env, "--env-kwargs", kwarg], named)
 
 
 def test_env_kwargs_with_infinite_interval_ends_train(tmp_path, capsys):
@@ -104,10 +109,7 @@ def test_env_kwargs_with_infinite_interval_ends_train(tmp_path, capsys):
     ("sigmaa=0.1", "--set: unknown hyperparameter 'sigmaa' (did you mean 'sigma'?); known: K, "),
 ])
 def test_set_takes_hyperparameters_only(tmp_path, capsys, setting, message):
-    out = str(tmp_path / "run")
-    line = _fails(["train", "--out", out, *TINY, "--set", setting], capsys)
-    assert line.startswith(f"trustopt: error: {message}"), line
-    assert not os.path.exists(out)
+    _train_refused(tmp_path, capsys, [*TINY, "--set", setting], message)
 
 
 @pytest.mark.parametrize("algo,setting,message", [
@@ -119,11 +121,8 @@ def test_set_takes_hyperparameters_only(tmp_path, capsys, setting, message):
 ])
 def test_a_hyperparameter_the_algorithm_does_not_read_is_named_not_ignored(tmp_path, capsys, algo, setting, message):
     # it used to train with the setting silently dropped and record it in config.json as if used
-    out = str(tmp_path / "run")
-    line = _fails(["train", "--out", out, "--env", "InvertedPendulum-v5", "--timesteps", "1200", "--no-progress",
-                   "--algo", algo, "--set", setting], capsys)
-    assert line.startswith(f"trustopt: error: {message}"), line
-    assert not os.path.exists(out)
+    _train_refused(tmp_path, capsys, ["--env", "InvertedPendulum-v5", "--timesteps", "1200", "--no-progress",
+                                      "--algo", algo, "--set", setting], message)
 
 
 def test_plot_and_eval_json_under_a_file_or_on_a_folder(tmp_path, capsys, finished_run):

@@ -142,11 +142,10 @@ class _Evaluator:
         self.evaluation, self.backend, self.map = evaluation, None, None
         if callable(workers):
             self.map = workers
-        elif workers == -1 and not isinstance(workers, bool):  # scipy's "one per CPU"
-            if (os.cpu_count() or 1) > 1:
-                self.backend = ProcessBackend(n_workers=os.cpu_count(), noise=noise, resident=evaluation,
-                                              chunks_per_worker=1)
-        elif check_int(workers, "workers", 1) > 1:
+            return
+        if workers == -1 and not isinstance(workers, bool):  # scipy's "one per CPU"
+            workers = os.cpu_count() or 1
+        if check_int(workers, "workers", 1) > 1:
             self.backend = ProcessBackend(n_workers=int(workers), noise=noise, resident=evaluation,
                                           chunks_per_worker=1)
 
@@ -445,8 +444,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             with the best point so far (scipy's rule). Raising ``StopIteration`` or returning a
             truthy value stops the run (``status`` 2).
         workers: number of processes, ``-1`` one per CPU as in scipy (each rebuilds the samples
-            from noise-table indices, TRES "Distributed Implementation"; ``fun`` reaches them once, at their start:
-            under the ``fork`` start method any callable, otherwise a picklable one; a worker
+            from noise-table indices, TRES "Distributed Implementation"; ``fun`` reaches them once,
+            at their start: under the ``fork`` start method any callable, otherwise a picklable one; a worker
             that dies is replaced and its evaluations redone, :class:`trustopt.workers.WorkerError`
             after repeated deaths) or a map-like callable ``workers(f, iterable)``.
         options: a :class:`MinimizeOptions` (``popsize``, ``restarts``, ``incpopsize``, ``regime``,

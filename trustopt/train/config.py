@@ -92,14 +92,11 @@ __all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE",
 ES_ALGOS = ("tres", "es", "ars")
 #: Policy-gradient algorithms (linear Gaussian policies; :mod:`trustopt.train.trainer`'s second family).
 PG_ALGOS = ("vpg", "npg", "trpo", "ppo", "trefree", "stro")
-#: Hyperparameters of the policy-gradient family only / of the ES family only.
-PG_FIELDS = ("batch_steps", "gamma", "delta", "cg_iters", "cg_damping", "epsilon", "minibatch_size", "init_log_std",
-             "n_trunk_episodes", "n_rollout_states", "n_actions_per_state", "rollout_horizon")
 #: Options of TRPO's vine sampler (``vine = true``) with their smallest values.
 VINE_FIELDS = {"n_trunk_episodes": 2, "n_rollout_states": 1, "n_actions_per_state": 2, "rollout_horizon": 1}
-ES_FIELDS = ("n_directions", "sigma", "top_directions", "l2", "optimizer")
 #: The hyperparameters each algorithm reads (:mod:`trustopt.train.trainer`: ``_ESFamily`` and
-#: :func:`~trustopt.train.trainer.make_method`); one it does not read is an error, not ignored.
+#: :func:`~trustopt.train.trainer.make_method`); one it does not read is an error, not ignored
+#: (named as the other family's when no algorithm of its own family reads it).
 _PG_SAMPLING = {"gamma", "init_log_std", "batch_steps", "lambda_"}
 USED_FIELDS: dict[str, frozenset] = {
     "tres": frozenset({"n_directions", "sigma", "lr", "lambda_", "K"}),
@@ -347,14 +344,16 @@ class TrainConfig:
         if self.algo not in ES_ALGOS + PG_ALGOS:
             raise ValidationError(f"algo: unknown {self.algo!r}; choose one of {', '.join(ES_ALGOS + PG_ALGOS)}")
         pg = self.algo in PG_ALGOS
-        for name in ES_FIELDS if pg else PG_FIELDS:
-            if getattr(self, name) is not None:
-                family = "the ES family (tres, es, ars)" if pg else "the policy-gradient family"
-                raise ValidationError(f"{name}: a hyperparameter of {family}, not of {self.algo!r}")
-        unused = sorted(n for n in HYPERPARAMETERS - USED_FIELDS[self.algo] if getattr(self, n) is not None)
+        family = frozenset().union(*(USED_FIELDS[a] for a in (PG_ALGOS if pg else ES_ALGOS)))
+        unused = sorted((n in family, n) for n in HYPERPARAMETERS - USED_FIELDS[self.algo]
+                        if getattr(self, n) is not None)  # the other family's first
         if unused:
-            users = [a for a in ES_ALGOS + PG_ALGOS if unused[0] in USED_FIELDS[a]]
-            raise ValidationError(f"{unused[0]}: {self.algo!r} does not use it (a hyperparameter of "
+            in_family, name = unused[0]
+            if not in_family:
+                other = "the ES family (tres, es, ars)" if pg else "the policy-gradient family"
+                raise ValidationError(f"{name}: a hyperparameter of {other}, not of {self.algo!r}")
+            users = [a for a in ES_ALGOS + PG_ALGOS if name in USED_FIELDS[a]]
+            raise ValidationError(f"{name}: {self.algo!r} does not use it (a hyperparameter of "
                                   f"{', '.join(users)}); {self.algo}'s own: {', '.join(sorted(USED_FIELDS[self.algo]))}")
         if pg:
             self._check_pg_numbers()

@@ -162,9 +162,14 @@ def _runs_of(path: str) -> list[str]:
     return sorted(runs, key=lambda r: (_config(r).get("seed", math.inf), r))
 
 
+def _settings(c: dict) -> dict:
+    """A run's settings apart from its seed and where or with what it ran."""
+    return {k: v for k, v in c.items() if k not in ("seed", "runtime", "versions")}
+
+
 def _group_key(c: dict) -> str:
     """Runs that differ only by seed (and where or with what they ran) belong to one curve."""
-    return json.dumps({k: v for k, v in c.items() if k not in ("seed", "runtime", "versions")}, sort_keys=True)
+    return json.dumps(_settings(c), sort_keys=True)
 
 
 def _curve(p: dict) -> tuple[np.ndarray, np.ndarray, str]:
@@ -225,8 +230,7 @@ def _group_names(folder: str, groups: list[list]) -> list[str]:
         same = [i for i, n in enumerate(names) if n == name]
         if len(same) < 2:
             continue
-        configs = [{k: v for k, v in groups[i][0][2].items() if k not in ("seed", "runtime", "versions")}
-                   for i in same]
+        configs = [_settings(groups[i][0][2]) for i in same]
         keys = sorted(k for k in set().union(*configs) if len({json.dumps(c.get(k)) for c in configs}) > 1)
         for i, c in zip(same, configs):
             extra = ", ".join(f"{k}={c.get(k)}" for k in keys) if keys else \
