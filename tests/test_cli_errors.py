@@ -79,21 +79,30 @@ def test_out_is_an_existing_file_or_lies_under_one(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("env,kwarg,named", [
-    ("Swimmer-v5", "ctrl_cost_weight=abc", "env_kwargs: ctrl_cost_weight: expected a finite number"),
-    ("Swimmer-v5", "ctrl_cost_weight=[1,2]", "env_kwargs: ctrl_cost_weight: expected a finite number"),
-    ("Swimmer-v5", "reset_noise_scale=-1", "env_kwargs: reset_noise_scale: expected a finite number >= 0"),
-    ("Swimmer-v5", "frame_skip=0", "env_kwargs: frame_skip: expected an integer >= 1"),
-    ("Swimmer-v5", "frame_skip=-2", "env_kwargs: frame_skip: expected an integer >= 1"),
-    ("Swimmer-v5", "frame_skip=1.5", "env_kwargs: frame_skip: expected an integer >= 1"),
-    ("Swimmer-v5", "exclude_current_positions_from_observation=1", "env_kwargs: exclude_current_positions"),
+    ("Swimmer-v5", "ctrl_cost_weight=abc", "--env-kwargs: ctrl_cost_weight: expected a finite number"),
+    ("Swimmer-v5", "ctrl_cost_weight=[1,2]", "--env-kwargs: ctrl_cost_weight: expected a finite number"),
+    ("Swimmer-v5", "reset_noise_scale=-1", "--env-kwargs: reset_noise_scale: expected a finite number >= 0"),
+    ("Swimmer-v5", "frame_skip=0", "--env-kwargs: frame_skip: expected an integer >= 1"),
+    ("Swimmer-v5", "frame_skip=-2", "--env-kwargs: frame_skip: expected an integer >= 1"),
+    ("Swimmer-v5", "frame_skip=1.5", "--env-kwargs: frame_skip: expected an integer >= 1"),
+    ("Swimmer-v5", "exclude_current_positions_from_observation=1", "--env-kwargs: exclude_current_positions"),
     ("Swimmer-v5", "xml_file=no-such-model.xml", "kwargs: Swimmer-v5 cannot be built"),
-    ("Hopper-v5", "healthy_z_range=5", "env_kwargs: healthy_z_range: expected an interval [lo, hi]"),
-    ("Hopper-v5", "healthy_z_range=[2,1]", "env_kwargs: healthy_z_range: expected an interval [lo, hi]"),
+    ("Hopper-v5", "healthy_z_range=5", "--env-kwargs: healthy_z_range: expected an interval [lo, hi]"),
+    ("Hopper-v5", "healthy_z_range=[2,1]", "--env-kwargs: healthy_z_range: expected an interval [lo, hi]"),
 ])
 def test_env_kwargs_of_the_wrong_kind_are_one_line_and_leave_no_folder(tmp_path, capsys, env, kwarg, named):
     # Gymnasium takes these unchecked and fails on the first step (a TypeError deep in the reward),
     # while building (frame_skip=0 divides by zero) or never (frame_skip=-2 steps back in time)
     _train_refused(tmp_path, capsys, [*TINY, "--env", env, "--env-kwargs", kwarg], named)
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--env", "Swimer-v5", "--timesteps", "1200"], "--env: unknown environment 'Swimer-v5'"),
+    (["--env", "Swimmer-v5", "--env-module", "no_such_module_xyz"], "--env-module: cannot import"),
+])
+def test_train_errors_name_the_flag_not_the_config_field(tmp_path, capsys, flags, message):
+    # the library names TrainConfig's field (env_id, env_module) for its Python callers
+    _train_refused(tmp_path, capsys, flags, message)
 
 
 def test_env_kwargs_with_infinite_interval_ends_train(tmp_path, capsys):
@@ -376,10 +385,10 @@ def test_train_and_eval_without_the_mujoco_extra(tmp_path, finished_run, missing
     assert r.stdout.split() == ["2", "2"], r.stderr
     lines = r.stderr.splitlines()
     assert len(lines) == 2 and "Traceback" not in r.stderr, r.stderr
-    what = ("env_id: 'Swimmer-v5' is a MuJoCo environment and MuJoCo is not installed" if missing == "mujoco" else
-            "env_id: environments need Gymnasium and MuJoCo, which are not installed")
-    for line in lines:
-        assert line.startswith(f"trustopt: error: {what}; install the mujoco extra: {INSTALL}"), line
+    what = ("'Swimmer-v5' is a MuJoCo environment and MuJoCo is not installed" if missing == "mujoco" else
+            "environments need Gymnasium and MuJoCo, which are not installed")
+    for line, name in zip(lines, ["--env", "env_id"]):  # train names its flag; eval the run's config field
+        assert line.startswith(f"trustopt: error: {name}: {what}; install the mujoco extra: {INSTALL}"), line
     assert not os.path.exists(out)
 
 

@@ -98,7 +98,7 @@ def test_env_kwargs_reach_training_and_evaluation(tmp_path, capsys):
     bad = str(tmp_path / "bad")
     assert main(["train", "--env", "Swimmer-v5", "--out", bad, *CLI_TINY, "--env-kwargs", "ctrl_cost_weigth=0"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("trustopt: error: env_kwargs: Swimmer-v5 does not take 'ctrl_cost_weigth' (did you mean "
+    assert err.startswith("trustopt: error: --env-kwargs: Swimmer-v5 does not take 'ctrl_cost_weigth' (did you mean "
                           "'ctrl_cost_weight'?)") and "\n" not in err
     assert not os.path.exists(bad)
     assert main(["train", "--env", "Swimmer-v5", "--out", bad, *CLI_TINY, "--env-kwargs", "novalue"]) == 2
@@ -133,7 +133,7 @@ def test_env_module_registers_a_custom_environment_for_train_workers_and_eval(tm
     assert main(["train", "--env", "Swimmer-v5", "--env-module", "no_such_module_xyz", "--out", str(tmp_path / "x"),
                  *CLI_TINY]) == 2
     assert capsys.readouterr().err.startswith(
-        "trustopt: error: env_module: cannot import 'no_such_module_xyz' (ModuleNotFoundError")
+        "trustopt: error: --env-module: cannot import 'no_such_module_xyz' (ModuleNotFoundError")
 
 
 def test_tensorboard_scalars_are_the_progress_rows(tmp_path):

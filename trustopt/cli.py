@@ -485,6 +485,13 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())  # one line even when a message spans several
 
 
+def _flag_named(message: str) -> str:
+    """A train error that starts with a TrainConfig field having a flag of its own (``env_id: ...``,
+    raised by the library for its Python callers) names the flag instead (``--env: ...``)."""
+    field, sep, rest = message.partition(": ")
+    return f"{_OWN_FLAGS[field]}{sep}{rest}" if sep and field in _OWN_FLAGS else message
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     """trustopt's own warnings as one line on stderr (``trustopt: warning: ...``); others as Python shows them."""
     from trustopt.train.run_folder import VersionMismatchWarning
@@ -510,7 +517,8 @@ def main(argv=None) -> int:
     except (ValidationError, OSError, MemoryError) as exc:
         # bad input, a missing extra, a file that cannot be read or written (full disk, read-only
         # folder), not enough memory: the message says what to change; a traceback would not
-        print(f"trustopt: error: {_one_line(exc)}", file=sys.stderr)
+        message = _one_line(exc)
+        print(f"trustopt: error: {_flag_named(message) if args.command == 'train' else message}", file=sys.stderr)
         return 2
     except WorkerError as exc:  # a fault, not bad input: exit 1, still one line
         from trustopt.train.run_folder import CHECKPOINT
