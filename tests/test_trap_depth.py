@@ -1,6 +1,7 @@
 """benchmarks/trap_depth.py: how deep a Walker2d run fell into falling at once, read from
-``progress.csv``. The counts in docs/mujoco-tres-experiments.md ("Falling at once: the length of
-the step") rest on these readings, checked here on hand-made files whose answers are known."""
+``progress.csv``. The counts in benchmarks/results/thresholds_tres/fall_at_once/README.md (and
+docs/mujoco-tres-experiments.md after it) rest on these readings, checked here on hand-made files
+whose answers are known."""
 
 import json
 import os
