@@ -19,7 +19,7 @@ from trustopt.train import read_progress
 from _helpers import REPO, repo_env
 
 TINY = ["--timesteps", "2000", "--seed", "0", "--eval-every", "2", "--eval-episodes", "2", "--no-progress",
-        "--set", "max_episode_steps=100", "--set", "noise_table_size=100000"]
+        "--set", "max_episode_steps=100", "noise_table_size=100000"]
 
 
 def _run_cli(*args, timeout=120):
@@ -235,6 +235,15 @@ def test_typo_hint_suggests_each_id_once_and_the_supported_version(tmp_path, cap
     for text in (err, str(exc.value)):
         hint = text.split("Did you mean ", 1)[1].split("?", 1)[0]
         assert hint == repr(want)  # once, and not the deprecated Hopper-v4 / Swimmer-v4 next to it
+
+
+def test_set_takes_several_pairs_like_env_kwargs():
+    from trustopt.cli import build_parser
+
+    base = ["train", "--env", "Swimmer-v5", "--out", "x"]
+    one = build_parser().parse_args([*base, "--set", "sigma=0.03", "n_directions=16", "--seed", "1"])
+    two = build_parser().parse_args([*base, "--set", "sigma=0.03", "--set", "n_directions=16", "--seed", "1"])
+    assert one.set == two.set == ["sigma=0.03", "n_directions=16"] and one.seed == two.seed == 1
 
 
 def test_env_shown_required_and_unknown_flags_point_to_the_subcommands_usage(tmp_path, capsys):

@@ -135,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "run further), --eval-every, --eval-steps, --eval-episodes and --target may change")
     t.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
     t.add_argument("--target", type=_float, help="stop once an evaluation's mean return reaches this")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a hyperparameter (JSON value), e.g. --set sigma=0.03 --set n_directions=16")
+    t.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="override hyperparameters (JSON values), e.g. --set sigma=0.03 n_directions=16")
     t.add_argument("--env-kwargs", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                    help="keyword arguments of gymnasium.make (JSON values), e.g. --env-kwargs ctrl_cost_weight=0; "
                         "checked against the environment's constructor")
