@@ -11,8 +11,10 @@ label it prints
 * ``reached``: the seeds that did, out of the seeds run (``which``: their seed numbers);
 * ``best``: the median over seeds of the best evaluation up to ``--by``;
 
-and, with ``--against LABEL``, Fisher's exact test (two-sided) of each label's count against that
-label's, on the seeds both ran (a seed is a paired trial: the same noise and resets).
+and, with ``--against LABEL``, on the seeds both ran (a seed is a paired trial: the same noise and
+resets), Fisher's exact test (two-sided) of each label's count against that label's, and the
+seeds on which its best evaluation is the higher, with the Wilcoxon signed-rank test (two-sided)
+of the paired best evaluations.
 
     python benchmarks/reached_by.py RESULTS.json ... --return 1500 --by 2000000 [--against es] [--json OUT]
 """
@@ -24,7 +26,7 @@ import json
 from collections import defaultdict
 
 import numpy as np
-from scipy.stats import fisher_exact
+from scipy.stats import fisher_exact, wilcoxon
 
 from _provenance import code_version
 from bench_thresholds import load
@@ -49,12 +51,15 @@ def tally(runs: list[dict], ret: float, by: float) -> dict:
 
 
 def compare(row: dict, base: dict) -> dict:
-    """Fisher's exact test of ``row``'s count against ``base``'s on the seeds both ran."""
+    """``row`` against ``base`` on the seeds both ran: Fisher's exact test of the counts (``p``), the
+    seeds where ``row``'s best is the higher (``higher``) and the signed-rank test of the bests."""
     common = sorted(set(row["best"]) & set(base["best"]))
     a, b = sum(s in row["reached"] for s in common), sum(s in base["reached"] for s in common)
     n = len(common)
     p = float(fisher_exact([[a, n - a], [b, n - b]])[1]) if n else float("nan")
-    return {"seeds": n, "count": a, "against_count": b, "p": p}
+    diff = np.array([row["best"][s] - base["best"][s] for s in common])
+    p_best = float(wilcoxon(diff).pvalue) if np.any(diff != 0) else float("nan")
+    return {"seeds": n, "count": a, "against_count": b, "p": p, "higher": int(np.sum(diff > 0)), "p_best": p_best}
 
 
 def main(argv=None) -> int:
@@ -81,7 +86,8 @@ def main(argv=None) -> int:
         test = ""
         if "against" in line:
             c = line["against"]
-            test = f"  vs {args.against} {c['count']}/{c['seeds']} against {c['against_count']}/{c['seeds']}, p = {c['p']:.2g}"
+            test = (f"  vs {args.against} {c['count']}/{c['seeds']} against {c['against_count']}/{c['seeds']}, "
+                    f"p = {c['p']:.2g}; best higher on {c['higher']} of {c['seeds']}, p = {c['p_best']:.2g}")
         print(f"{env} {label}: {k} of {n} (seeds {row['reached']}), median best {line['median_best']:.0f}{test}")
     if args.json:
         with open(args.json, "w") as f:

@@ -36,6 +36,9 @@ def test_tally_and_fisher_on_the_seeds_both_ran():
     # two-sided p (the tables no likelier than the one observed) is 8/56
     assert (c["seeds"], c["count"], c["against_count"]) == (4, 0, 3)
     assert c["p"] == pytest.approx(8 / 56)
+    # the bests: 550 on seeds 0-3 against 1600, 1600, 1600, 600: lower on all four; the exact
+    # signed-rank test of four differences of one sign gives 2 / 2^4
+    assert c["higher"] == 0 and c["p_best"] == pytest.approx(2 / 16)
     assert rb.tally(runs, 1500, 1e5)[("Walker2d-v5", "es")]["reached"] == []  # not by 1e5
 
 
