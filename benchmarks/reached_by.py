@@ -40,7 +40,8 @@ def best_by(run: dict, by: float) -> float | None:
 
 
 def tally(runs: list[dict], ret: float, by: float) -> dict:
-    """``{(env_id, label): {seed: best evaluation up to by}}`` and, per key, the seeds at ``ret``."""
+    """Per ``(env_id, label)``: ``best``, ``{seed: best evaluation up to by}``, and ``reached``, the
+    seeds whose best is at least ``ret`` (sorted)."""
     best = defaultdict(dict)
     for r in runs:
         b = best_by(r, by)
@@ -51,8 +52,9 @@ def tally(runs: list[dict], ret: float, by: float) -> dict:
 
 
 def compare(row: dict, base: dict) -> dict:
-    """``row`` against ``base`` on the seeds both ran: Fisher's exact test of the counts (``p``), the
-    seeds where ``row``'s best is the higher (``higher``) and the signed-rank test of the bests."""
+    """``row`` against ``base`` on the seeds both ran: Fisher's exact test of the counts (``p``), how
+    many seeds ``row``'s best is the higher on (``higher``) and the signed-rank test of the bests
+    (``p_best``; NaN when every pair is equal)."""
     common = sorted(set(row["best"]) & set(base["best"]))
     a, b = sum(s in row["reached"] for s in common), sum(s in base["reached"] for s in common)
     n = len(common)
