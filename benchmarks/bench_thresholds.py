@@ -114,6 +114,15 @@ def run_one(task: dict) -> dict:
     return result_of_run(out, wall=time.perf_counter() - t0)
 
 
+def run_label(out: str, default: str) -> str:
+    """The label :func:`run_one` wrote into the run folder ``out`` (``LABEL_FILE``), else ``default``."""
+    try:
+        with open(os.path.join(out, LABEL_FILE)) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return default
+
+
 def result_of_run(out: str, wall: float | None = None) -> dict:
     """A finished (or interrupted) run folder as a result: its evaluation curve, the timesteps and
     episodes at the first evaluation at or above each threshold (None: not reached), the final
@@ -122,8 +131,7 @@ def result_of_run(out: str, wall: float | None = None) -> dict:
 
     with open(os.path.join(out, "config.json")) as f:
         cfg = json.load(f)
-    label_path = os.path.join(out, LABEL_FILE)
-    label = open(label_path).read().strip() if os.path.exists(label_path) else cfg["algo"]
+    label = run_label(out, default=cfg["algo"])
     p = read_progress(out)
     ev = p["eval_mean"]
     rows = np.flatnonzero(~np.isnan(ev))

@@ -33,6 +33,7 @@ from collections import defaultdict
 import numpy as np
 
 from _provenance import code_version
+from bench_thresholds import run_label
 from episode_ends import training_windows
 from trustopt.train import read_progress
 
@@ -40,7 +41,7 @@ from trustopt.train import read_progress
 def trap_depth(run: str, *, short: float, window: int) -> dict:
     """The per-run figures of the module docstring for the run folder ``run``."""
     p = read_progress(run)
-    lengths = np.diff(p["timesteps"], prepend=0) / np.maximum(np.diff(p["episodes"], prepend=0), 1)
+    lengths = np.array([w["mean_length"] for w in training_windows(run, 1)])  # per iteration
     steps = np.nan_to_num(p["step_norm"])
     enter = next((int(i) for i in np.flatnonzero(lengths < short)), None)
     windows = training_windows(run, window)
@@ -56,12 +57,7 @@ def label_and_seed(run: str) -> tuple[str, int | None]:
     """The run's label (``bench_label.txt``, else its folder name without ``-seedN``) and seed."""
     name = os.path.basename(os.path.normpath(run))
     m = re.search(r"-seed(\d+)$", name)
-    try:
-        with open(os.path.join(run, "bench_label.txt")) as f:
-            label = f.read().strip()
-    except OSError:
-        label = name[:m.start()] if m else name
-    return label, (int(m.group(1)) if m else None)
+    return run_label(run, default=name[:m.start()] if m else name), (int(m.group(1)) if m else None)
 
 
 def main(argv=None) -> None:
