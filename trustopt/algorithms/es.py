@@ -18,7 +18,7 @@ from typing import ClassVar
 from trustopt._validation import check_choice, check_nonnegative, check_positive
 from trustopt.algorithms._search import (RatioTestOptions, default_popsize, n_pairs, resolve_options, search_method,
                                          search_start)
-from trustopt.components.es_steps import ESGradientStep
+from trustopt.components.es_steps import OPTIMIZERS, SHAPINGS, ESGradientStep
 from trustopt.components.search import PerturbationSampler
 from trustopt.noise import NoiseTable
 
@@ -61,10 +61,10 @@ class ESOptions(RatioTestOptions):
         if self.lr is not None:
             check_positive(self.lr, "lr")
         if self.optimizer is not None:
-            check_choice(self.optimizer, "optimizer", ("sgd", "adam"))
+            check_choice(self.optimizer, "optimizer", OPTIMIZERS)
         if self.l2 is not None:
             check_nonnegative(self.l2, "l2")
-        check_choice(self.shaping, "shaping", ("centered_ranks", "none"))
+        check_choice(self.shaping, "shaping", SHAPINGS)
 
 
 def es(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None = None, popsize: int | None = None,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from trustopt._validation import check_choice, check_int, check_positive
 from trustopt.algorithms._search import (RatioTestOptions, default_popsize, n_pairs, resolve_options, search_method,
                                          search_start)
-from trustopt.components.es_steps import TRESStep
+from trustopt.components.es_steps import SHAPINGS, TRESStep
 from trustopt.components.search import PerturbationSampler
 from trustopt.noise import NoiseTable
 
@@ -55,7 +55,7 @@ class TRESOptions(RatioTestOptions):
         check_positive(self.lambda_, "lambda_")
         check_int(self.K, "K", 1)
         check_positive(self.lr, "lr")
-        check_choice(self.shaping, "shaping", ("centered_ranks", "none"))
+        check_choice(self.shaping, "shaping", SHAPINGS)
 
 
 def tres(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None = None, popsize: int | None = None,

@@ -22,18 +22,24 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from trustopt._validation import ValidationError, as_float_array, check_int, check_nonnegative, check_positive
+from trustopt._validation import ValidationError, as_float_array, check_choice, check_int, check_nonnegative, check_positive
 from trustopt.components.surrogates import clipped_terms
 from trustopt.core.protocols import StepSolver
 from trustopt.core.types import NONPOSITIVE_GAIN, STEP_OK, SUBPROBLEM_FAILED, Batch, Proposal
 from trustopt.estimators import centered_ranks
 from trustopt.linalg import adam
 
-__all__ = ["shaped_utilities", "ESGradientStep", "ars_direction", "ARSStep", "clipped_surrogate", "TRESStep",
+__all__ = ["SHAPINGS", "OPTIMIZERS", "shaped_utilities", "ESGradientStep", "ars_direction", "ARSStep", "clipped_surrogate", "TRESStep",
            "TrustRegionStep", "QuadraticModelStep", "bfgs_update", "dogleg"]
 
 
 # ----------------------------------------------------------------------------- OpenAI ES (Salimans et al. 2017)
+
+#: The fitness shapings of :func:`shaped_utilities`, and the optimizers of :class:`ESGradientStep`:
+#: the one list of each, checked by the steps and by every options class and config that sets them.
+SHAPINGS = ("centered_ranks", "none")
+OPTIMIZERS = ("sgd", "adam")
+GAINS = ("raw", "shaped")
 
 
 def shaped_utilities(batch: Batch, shaping: str) -> np.ndarray:
@@ -94,12 +100,9 @@ class ESGradientStep(StepSolver):
         check_positive(self.lr, "lr")
         check_nonnegative(self.l2, "l2")
         check_positive(self.epsilon, "epsilon")
-        if self.optimizer not in ("sgd", "adam"):
-            raise ValidationError(f"optimizer: must be 'sgd' or 'adam', got {self.optimizer!r}")
-        if self.shaping not in ("centered_ranks", "none"):
-            raise ValidationError(f"shaping: must be 'centered_ranks' or 'none', got {self.shaping!r}")
-        if self.gain not in ("raw", "shaped"):
-            raise ValidationError(f"gain: must be 'raw' or 'shaped', got {self.gain!r}")
+        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        check_choice(self.shaping, "shaping", SHAPINGS)
+        check_choice(self.gain, "gain", GAINS)
         for name in ("beta1", "beta2"):
             b = getattr(self, name)
             if not 0.0 <= b < 1.0:
@@ -183,8 +186,7 @@ class ARSStep(StepSolver):
         check_positive(self.alpha, "alpha")
         if not 0.0 < self.top_fraction <= 1.0:
             raise ValidationError(f"top_fraction: must lie in (0, 1], got {self.top_fraction!r}")
-        if self.gain not in ("raw", "shaped"):
-            raise ValidationError(f"gain: must be 'raw' or 'shaped', got {self.gain!r}")
+        check_choice(self.gain, "gain", GAINS)
 
     def propose(self, model, radius, rng, step_state=None) -> Proposal:
         theta_k, batch, g0 = model.theta_k, model.batch, model.g0
@@ -275,10 +277,8 @@ class TRESStep(StepSolver):
         check_positive(self.lambda_, "lambda_")
         check_positive(self.lr, "lr")
         check_int(self.K, "K", 1)
-        if self.shaping not in ("centered_ranks", "none"):
-            raise ValidationError(f"shaping: must be 'centered_ranks' or 'none', got {self.shaping!r}")
-        if self.gain not in ("raw", "shaped"):
-            raise ValidationError(f"gain: must be 'raw' or 'shaped', got {self.gain!r}")
+        check_choice(self.shaping, "shaping", SHAPINGS)
+        check_choice(self.gain, "gain", GAINS)
 
     def propose(self, model, radius, rng, step_state=None) -> Proposal:
         theta_k, batch, g0 = model.theta_k, model.batch, model.g0

@@ -80,10 +80,11 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from trustopt._validation import ValidationError, check_int
+from trustopt._validation import ValidationError, check_choice, check_int
 from trustopt.algorithms import PAPER_POPSIZE
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
+from trustopt.components.es_steps import OPTIMIZERS
 
 __all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "ES_SIGMA", "TRES_SIGMA",
            "tres_sigma", "tres_lr", "tres_epochs", "PG_DEFAULTS", "config_from_dict"]
@@ -417,8 +418,8 @@ class TrainConfig:
                 raise ValidationError(f"{name}: expected a finite number > 0, got {v!r}")
         if self.l2 is not None and not (isinstance(self.l2, (int, float)) and math.isfinite(self.l2) and self.l2 >= 0):
             raise ValidationError(f"l2: expected a finite number >= 0, got {self.l2!r}")
-        if self.optimizer is not None and self.optimizer not in ("adam", "sgd"):
-            raise ValidationError(f"optimizer: expected 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.optimizer is not None:
+            check_choice(self.optimizer, "optimizer", OPTIMIZERS)
         if (self.top_directions is not None and self.n_directions is not None
                 and self.top_directions > self.n_directions):
             raise ValidationError(
