@@ -264,6 +264,9 @@ def test_minimize_options_routes():
         minimize(rosen, X0, options={"lambda_": 2.0, "step": 1}, **base)
     with pytest.raises(ValidationError, match="valid: ftarget, incpopsize, .* kl_radius, orthogonal"):
         minimize(rosen, X0, options={"lambda_": 2.0}, **base)
+    with pytest.raises(ValidationError, match=r"^options: unknown key restart for method 'trust-region-cma' "
+                                              r"\(did you mean 'restarts'\?\); valid"):
+        minimize(rosen, X0, options={"restart": 2}, **base)
     with pytest.raises(ValidationError, match="^options: method 'tres' takes method_options of type TRESOptions"):
         minimize(rosen, X0, method="tres", options=MinimizeOptions(method_options=ESOptions()), **base)
     with pytest.raises(ValidationError, match="^options: method 'tres' takes None, a dict, .*TRESOptions, got ESOptions "

@@ -6,7 +6,7 @@ is not ``bool``, within the bounds; ``lo <= x <= hi`` with the open ends strict)
 import numpy as np
 import pytest
 
-from trustopt._validation import ValidationError, check_gamma, check_int, check_interval
+from trustopt._validation import ValidationError, check_gamma, check_int, check_interval, did_you_mean
 
 
 @pytest.mark.parametrize("value", [0, 3, np.int64(7), np.int32(2), np.uint8(5)])
@@ -62,3 +62,10 @@ def test_check_gamma_is_the_half_open_unit_interval():
     assert check_gamma(0.0) == 0.0
     with pytest.raises(ValidationError, match=r"^gamma: must lie in \[0, 1\)"):
         check_gamma(1.0)
+
+
+def test_did_you_mean_names_the_closest_known_name_or_nothing():
+    assert did_you_mean("sigmaa", ["lr", "sigma", "seed"]) == " (did you mean 'sigma'?)"
+    assert did_you_mean("zzz", ["lr", "sigma"]) == ""
+    assert did_you_mean("sed", ["seed", "sigma0"], cutoff=0.8) == " (did you mean 'seed'?)"
+    assert did_you_mean("sig", ["sigma0"], cutoff=0.8) == ""  # ratio 2*3/9 = 0.67 < 0.8

@@ -7,6 +7,8 @@ wrong with it. Kernels behind the boundary assume valid input.
 
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 
 #: Absolute tolerance on ``sum(row) - 1`` for a probability vector (rows of ``P``,
@@ -142,6 +144,13 @@ def check_bool(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ValidationError(f"{name}: must be True or False, got {value!r}")
     return bool(value)
+
+
+def did_you_mean(key, known, *, cutoff: float = 0.6) -> str:
+    """`` (did you mean 'k'?)`` with the known name closest to a misspelt ``key`` (difflib ratio
+    >= ``cutoff``), or ``""`` when none is close: the hint every unknown-name error ends with."""
+    close = difflib.get_close_matches(str(key), [str(k) for k in known], n=1, cutoff=cutoff)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def check_choice(value, name: str, choices: tuple) -> str:

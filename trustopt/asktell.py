@@ -37,7 +37,6 @@ Conventions:
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import math
 import warnings
@@ -47,7 +46,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-from trustopt._validation import ValidationError, as_float_array, check_bool, check_int, check_positive
+from trustopt._validation import ValidationError, as_float_array, check_bool, check_int, check_positive, did_you_mean
 from trustopt.algorithms import ES_FAMILY, get
 from trustopt.algorithms.ars import ARSOptions
 from trustopt.algorithms.es import ESOptions
@@ -410,9 +409,9 @@ class _Named(AskTell):
             raise ValidationError("x0: empty")
         own = [n for n in inspect.signature(_Named.__init__).parameters if n not in ("self", "hyperparameters")]
         for key in hyperparameters:  # a misspelt keyword of this constructor, not a hyperparameter
-            close = difflib.get_close_matches(key, own, n=1, cutoff=0.8)
-            if close and key not in {f.name for f in fields(self.options_class)}:
-                raise ValidationError(f"{key}: unknown keyword of {type(self).__name__} (did you mean {close[0]!r}?)")
+            hint = did_you_mean(key, own, cutoff=0.8)
+            if hint and key not in {f.name for f in fields(self.options_class)}:
+                raise ValidationError(f"{key}: unknown keyword of {type(self).__name__}{hint}")
         box = as_box(bounds, x0.size)
         if sigma0 is None:
             sigma0 = default_sigma0(box)

@@ -301,18 +301,16 @@ def _check_set_key(key: str) -> None:
     """``--set KEY=...``: KEY is a hyperparameter of TrainConfig; a key with a flag of its own, or
     an unknown one (with the nearest known key), is an error naming ``--set``."""
     import dataclasses
-    import difflib
 
-    from trustopt._validation import ValidationError
+    from trustopt._validation import ValidationError, did_you_mean
     from trustopt.train import TrainConfig
 
     if key in _OWN_FLAGS:
         raise ValidationError(f"--set: {key} has a flag of its own; use {_OWN_FLAGS[key]}")
     known = sorted(f.name for f in dataclasses.fields(TrainConfig) if f.name not in _OWN_FLAGS)
     if key not in known:
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValidationError(f"--set: unknown hyperparameter {key!r}{hint}; known: {', '.join(known)}")
+        raise ValidationError(f"--set: unknown hyperparameter {key!r}{did_you_mean(key, known)}; "
+                              f"known: {', '.join(known)}")
 
 
 def _check_run_config_keeps_its_task(path: str, d: dict, given: dict) -> None:

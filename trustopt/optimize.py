@@ -22,7 +22,7 @@ from scipy.optimize import OptimizeResult
 from trustopt._callbacks import Callback
 from trustopt._io import check_image_format, check_writable
 from trustopt._validation import (ValidationError, as_float_array, check_bool, check_choice, check_int,
-                                  check_positive)
+                                  check_positive, did_you_mean)
 from trustopt.algorithms.ars import ARSOptions
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
@@ -300,7 +300,7 @@ def _minimize_options(options, cls, method: str) -> MinimizeOptions:
     unknown = sorted(str(k) for k in options if k not in own and k not in hp_names)
     if unknown:
         raise ValidationError(f"options: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for method "
-                              f"{method!r}; valid: {', '.join(sorted(own))} (minimize) and "
+                              f"{method!r}{did_you_mean(unknown[0], own | hp_names)}; valid: {', '.join(sorted(own))} (minimize) and "
                               f"{', '.join(sorted(hp_names))} ({hp_cls.__name__})")
     return MinimizeOptions(**{k: v for k, v in options.items() if k in own},
                            method_options=hp_cls(**{k: v for k, v in options.items() if k in hp_names}))

@@ -19,7 +19,6 @@ does not set ratio-test fields it would ignore.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
@@ -27,7 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from trustopt._validation import ValidationError, as_float_array, check_bool, check_int, check_positive
+from trustopt._validation import ValidationError, as_float_array, check_bool, check_int, check_positive, did_you_mean
 from trustopt.components.acceptance import AlwaysAccept, FreshRatioTest
 from trustopt.components.distances import Euclidean
 from trustopt.components.gaussian import cma_popsize
@@ -114,10 +113,8 @@ def resolve_options(cls, options, hyperparameters: dict, owner: str):
     valid = sorted(f.name for f in fields(cls))
     unknown = sorted(set(hyperparameters) - set(valid))
     if unknown:
-        close = difflib.get_close_matches(unknown[0], valid, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValidationError(f"{', '.join(unknown)}: unknown hyperparameter{'s' if len(unknown) > 1 else ''} "
-                              f"of {owner}{hint}; valid: {', '.join(valid)}")
+                              f"of {owner}{did_you_mean(unknown[0], valid)}; valid: {', '.join(valid)}")
     return cls(**hyperparameters)
 
 

@@ -13,7 +13,7 @@ import importlib
 import inspect
 import math
 
-from trustopt._validation import ValidationError, check_bool, check_int
+from trustopt._validation import ValidationError, check_bool, check_int, did_you_mean
 
 #: Environment ids that the fast path steps directly (every other registered id with a box
 #: action space falls back to Gymnasium's own ``step``).
@@ -232,8 +232,7 @@ def check_env_kwargs(env_id: str, kwargs) -> dict:
     if known is not None:
         unknown = sorted(set(kwargs) - known)
         if unknown:
-            close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(unknown[0], sorted(known))
             raise ValidationError(f"env_kwargs: {env_id} does not take {', '.join(repr(k) for k in unknown)}{hint}; "
                                   f"it takes {', '.join(sorted(known))}")
     check_env_kwarg_values(env_id, kwargs, "env_kwargs")
