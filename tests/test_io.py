@@ -2,6 +2,7 @@
 concurrent writers of one path never interleave."""
 
 import os
+import stat
 import threading
 
 import pytest
@@ -60,3 +61,18 @@ def test_a_refused_write_is_one_output_error_naming_the_argument(tmp_path):
         check_writable("x", tmp_path)
     assert check_writable("x", tmp_path / "new" / "r.json") == str(tmp_path / "new" / "r.json")
     assert os.listdir(tmp_path / "new") == []  # the folder is made; the probe file is gone
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="POSIX permissions")
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_the_file_gets_the_permissions_of_a_plain_write(tmp_path, umask):
+    """mkstemp's temp file is 0600; the written file must be what ``open(path, "w")`` gives
+    (a run's policy.npz readable by the team with umask 022)."""
+    old = os.umask(umask)
+    try:
+        atomic_write_bytes(tmp_path / "atomic", b"x")
+        (tmp_path / "plain").write_bytes(b"x")
+    finally:
+        os.umask(old)
+    mode = lambda name: stat.S_IMODE((tmp_path / name).stat().st_mode)  # noqa: E731
+    assert mode("atomic") == mode("plain") == 0o666 & ~umask

@@ -86,13 +86,30 @@ def check_writable(what: str, path) -> str:
     return path
 
 
+def _new_file_mode() -> int:
+    """The permissions ``open(path, "w")`` would give a new file: ``0o666`` less the umask. Linux
+    states the umask in ``/proc/self/status``; elsewhere it is read by setting it and restoring it
+    at once (the portable way, which another thread creating a file in between would see)."""
+    try:
+        with open("/proc/self/status") as f:
+            umask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        umask = os.umask(0)
+        os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (unique temp file in the same folder, fsync,
-    ``os.replace``, fsync of the folder)."""
+    ``os.replace``, fsync of the folder). The file gets the permissions a plain write would give
+    it (``mkstemp``'s temp file is owner-only, 0600, which would make a run's policy unreadable
+    by the rest of a team)."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="-" + os.path.basename(path))
     try:
+        if hasattr(os, "fchmod"):  # POSIX; on Windows mkstemp's file is already the user's to share
+            os.fchmod(fd, _new_file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
