@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 import time
 from pathlib import Path
@@ -41,9 +42,22 @@ def load_extra(path: str) -> list[str]:
     return [c.id for c in registry.all_claims() if c.id not in before]
 
 
+def _not_a_folder(folder: Path) -> str | None:
+    """``folder`` or one above it exists as a file (so it cannot be created as a folder), or None."""
+    for f in (folder, *folder.parents):
+        if f.exists():
+            return None if f.is_dir() else f"{f} exists and is not a folder"
+    return None
+
+
 def _unwritable(path: str) -> str | None:
     """Why ``path`` cannot be written (its folder is created, as :func:`write_json` does), or None."""
     p = Path(path)
+    if p.is_dir():
+        return f"{path} is a folder"
+    bad = _not_a_folder(p.parent)
+    if bad:
+        return bad
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         existed = p.exists()
@@ -111,6 +125,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())}{hint}\n")
 
 
+def _unusable_folder(path: str) -> str | None:
+    """Why ``path`` cannot be the --report folder (created here if it is missing), or None."""
+    d = Path(path)
+    bad = _not_a_folder(d)
+    if bad:
+        return bad
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create {path}: {exc.strerror or exc}"
+    return _unwritable(str(d / "README.md"))
+
+
 def main(argv=None) -> int:
     ap = _Parser(prog="python -m proofs_check", description=" ".join(__doc__.split("\n\n")[1].split()))
     ap.add_argument("--claim", nargs="+", metavar="ID", help="claims to run (default: all; a prefix like 'tres.' selects a group)")
@@ -130,11 +157,13 @@ def main(argv=None) -> int:
                          "--save-regressions or --json; exit 0 iff every one is proved violated on exact rationals")
     args = ap.parse_args(argv)
     if args.instances < 1:
-        ap.error("--instances must be >= 1")
-    if args.json:  # fail before the run, not after it
-        err = _unwritable(args.json)
+        ap.error(f"--instances: must be >= 1, got {args.instances}")
+    if args.seed < 0:
+        ap.error(f"--seed: must be >= 0, got {args.seed}")
+    for flag, err in (("--json", args.json and _unwritable(args.json)),  # fail before the run, not after it
+                      ("--report", args.report and _unusable_folder(args.report))):
         if err:
-            print(f"python -m proofs_check: error: --json: {err}", file=sys.stderr)
+            print(f"python -m proofs_check: error: {flag}: {err}", file=sys.stderr)
             return 2
 
     claims = registry.all_claims()
@@ -171,7 +200,8 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     results = []
-    bar = tqdm(claims, desc="claims", unit="claim", file=sys.stderr, dynamic_ncols=True, leave=False)
+    bar = tqdm(claims, desc="claims", unit="claim", file=sys.stderr, dynamic_ncols=True, leave=False,
+               disable=not sys.stderr.isatty())  # no progress lines in a log file
     for c in bar:
         bar.set_postfix_str(c.id)
         r = run_claim(c, args.instances, args.seed, search=not args.no_search,
@@ -207,4 +237,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `--list | head`: the reader left; no traceback (Python docs, "Note on SIGPIPE")
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

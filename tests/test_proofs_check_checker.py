@@ -1,6 +1,7 @@
 """Tests of the checker itself: deliberately false claims are reported as violated with a
 (shrunk) counterexample; the runner's pieces; the command line."""
 
+import contextlib
 import functools
 import json
 import subprocess
@@ -256,6 +257,33 @@ def test_cli_unwritable_json_is_a_one_line_error_before_the_run(capsys):
     cap = capsys.readouterr()
     assert cap.err == "python -m proofs_check: error: --json: cannot write /proc/o.json: No such file or directory\n"
     assert cap.out == ""  # nothing was run
+
+
+@pytest.mark.parametrize("args, err", [
+    (["--seed", "-1"], "--seed: must be >= 0, got -1 (see 'python -m proofs_check -h')"),
+    (["--instances", "0"], "--instances: must be >= 1, got 0 (see 'python -m proofs_check -h')"),
+    (["--report", "{file}"], "--report: {file} exists and is not a folder"),
+    (["--report", "{file}/sub"], "--report: {file} exists and is not a folder"),
+    (["--json", "{file}/x.json"], "--json: {file} exists and is not a folder"),
+    (["--json", "{dir}"], "--json: {dir} is a folder"),
+])
+def test_cli_bad_seed_and_output_paths_are_one_line_errors_before_the_run(tmp_path, capsys, args, err):
+    """Each names its flag and what is wrong, with exit 2, before any claim runs."""
+    from proofs_check.__main__ import main
+
+    (tmp_path / "afile").write_text("")
+    fill = dict(file=tmp_path / "afile", dir=tmp_path)
+    with pytest.raises(SystemExit) if args[0] in ("--seed", "--instances") else contextlib.nullcontext() as ex:
+        rc = main(["--claim", "bound.trpo-tv", *[a.format(**fill) for a in args]])
+    rc = ex.value.code if ex is not None else rc
+    cap = capsys.readouterr()
+    assert rc == 2 and cap.err == f"python -m proofs_check: error: {err.format(**fill)}\n" and cap.out == ""
+
+
+def test_cli_writes_no_progress_bar_into_a_log():
+    """stderr not a terminal (a log file, CI): no tqdm lines, only the table on stdout."""
+    p = _cli("--claim", "bound.trpo-tv", "--instances", "20", "--no-search")
+    assert p.returncode == 0 and "claims:" not in p.stderr and "\r" not in p.stderr
 
 
 def test_counterexample_line_is_cut_with_an_ellipsis_and_a_pointer():
