@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import threading
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -670,12 +670,12 @@ def save_regression(claim: Claim, instance: Mapping, info: Mapping, directory: P
 def _write_then_rename(path: Path, text: str) -> None:
     """Write ``text`` to a unique temporary file beside ``path``, then ``os.replace`` it onto
     ``path``: a reader (the next run's regression loader) sees the old file or the whole new one."""
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".", suffix=".tmp", delete=False) as f:
-        f.write(text)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")  # one per writer
     try:
-        os.replace(f.name, path)
+        tmp.write_text(text)  # a plain open: the umask's permissions (a NamedTemporaryFile's are 0600)
+        os.replace(tmp, path)
     except BaseException:
-        os.unlink(f.name)
+        tmp.unlink(missing_ok=True)
         raise
 
 
