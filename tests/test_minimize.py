@@ -246,9 +246,11 @@ def test_restarts_grow_the_population():
         (dict(sigma0=0.0), "sigma0"),
         (dict(sigma0=-1.0), "sigma0"),
         (dict(maxfev=0), "maxfev"),
+        (dict(maxfev=3), "maxfev"),  # below one batch: nothing would be evaluated
         (dict(seed=-1), "seed"),
         (dict(method="nelder-mead"), "method"),
         (dict(workers=0), "workers"),
+        (dict(workers=-2), "workers"),  # -1 is scipy's one per CPU; other negatives are errors
         (dict(options={"lambda_": 2.0}), "options"),  # unknown for the default method
         (dict(method="tres", options={"K": 0}), "K"),
     ],

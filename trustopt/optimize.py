@@ -145,7 +145,10 @@ class _Evaluator:
             return
         if workers == -1 and not isinstance(workers, bool):  # scipy's "one per CPU"
             workers = os.cpu_count() or 1
-        if check_int(workers, "workers", 1) > 1:
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise ValidationError(f"workers: expected an integer >= 1, -1 (one per CPU) or a map-like callable, "
+                                  f"got {workers!r}")
+        if workers > 1:
             self.backend = ProcessBackend(n_workers=int(workers), noise=noise, resident=evaluation,
                                           chunks_per_worker=1)
 
@@ -493,6 +496,9 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         x0 = np.clip(x0, box.lower, box.upper)
     runs = _Restarts(cls=cls, sigma0=sigma0, seed=seed, noise=noise, options=o, box=box, x0=x0)
     opt = runs.first()
+    if maxfev < opt.popsize:  # no batch would be asked: a result of nothing evaluated is no result
+        raise ValidationError(f"maxfev: {maxfev} is smaller than one batch of {name!r} ({opt.popsize} evaluations); "
+                              f"give maxfev >= {opt.popsize}, or a smaller popsize")
     log = _Log(o.verbose, o.log)
     total, run = _Totals(x0), 0
     evaluator = _Evaluator(evaluation, workers, noise)
