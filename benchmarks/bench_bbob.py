@@ -85,6 +85,7 @@ from importlib.metadata import version as _version
 
 from trustopt.algorithms.trust_region_cma import ORTHOGONAL_UP_TO
 from trustopt.optimize import minimize
+from _extras import import_extras
 
 # ioh and cma (the benchmark's extras) are imported where runs are made, so that the summaries and
 # tables of committed results (``--load``) need neither.
@@ -93,12 +94,7 @@ ioh = cma = None
 
 def _import_runners():
     global ioh, cma
-    try:
-        import ioh as _ioh
-        import cma as _cma
-    except ImportError as e:  # pragma: no cover
-        sys.exit(f"bench_bbob: running needs ioh and cma ({e}): .venv/bin/pip install 'ioh>=0.3.14' 'cma>=3.3'")
-    ioh, cma = _ioh, _cma
+    ioh, cma = import_extras("bench_bbob", "ioh", "cma")
 
 TARGETS = 10.0 ** np.arange(2.0, -8.0 - 1e-9, -0.2)  # 51 COCO targets, decreasing
 SOLVERS = ["tr-cma", "tr-cma-bipop", "tr-cma-bipop-orth", "tr-cma-bipop-default", "tr-cma-bipop-kl-ratio",

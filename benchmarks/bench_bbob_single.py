@@ -26,13 +26,10 @@ import warnings
 
 import numpy as np
 
-try:
-    import ioh
-except ImportError:  # pragma: no cover
-    sys.exit("bench_bbob_single: needs the ioh package: .venv/bin/pip install 'ioh>=0.3.14'")
-import cma
-
+from _extras import import_extras
 from _provenance import code_version
+
+ioh = cma = None  # the benchmark extras, imported by main (_extras)
 from trustopt.optimize import minimize
 
 
@@ -72,6 +69,8 @@ def main(argv=None) -> int:
                          "(orthogonal / i.i.d. samples), cma (pycma); default: trustopt cma")
     ap.add_argument("--json", help="write the per-run records here")
     a = ap.parse_args(argv)
+    global ioh, cma
+    ioh, cma = import_extras("bench_bbob_single", "ioh", "cma")
     records = [one_run(s, a.fid, a.dim, a.popsize, k) for k in range(a.runs) for s in a.solvers]
     for s in a.solvers:
         rs = [r for r in records if r["solver"] == s]

@@ -31,14 +31,10 @@ from importlib.metadata import version as _version
 
 import numpy as np
 
-try:
-    import ioh
-except ImportError:  # pragma: no cover
-    sys.exit("bench_bounded: needs the ioh package: .venv/bin/pip install 'ioh>=0.3.14'")
-import cma
-
+from _extras import import_extras
 from trustopt.optimize import minimize
 
+ioh = cma = None  # the benchmark extras, imported by main (_extras)
 LO, HI = -5.0, 5.0
 
 
@@ -89,6 +85,8 @@ def main(argv=None) -> int:
     ap.add_argument("--dim", type=int, default=10)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "bounded_bbob_d10.json"))
     args = ap.parse_args(argv)
+    global ioh, cma
+    ioh, cma = import_extras("bench_bounded", "ioh", "cma")
     rows = []
     for fid in args.functions:
         for inst in args.instances:

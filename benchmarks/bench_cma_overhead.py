@@ -37,10 +37,12 @@ import time
 import warnings
 
 import numpy as np
-import cma
 
 import trustopt
+from _extras import import_extras
 from _provenance import code_version
+
+cma = None  # a benchmark extra, imported by main (_extras)
 
 
 def sphere(X):
@@ -94,6 +96,8 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", default=None, help="write the results to this file")
     a = ap.parse_args(argv)
+    global cma
+    (cma,) = import_extras("bench_cma_overhead", "cma")
     if len(a.iterations) != len(a.dims):
         ap.error("--iterations: one per dimension")
     print(f"cma overhead: ask+tell seconds per evaluation (objective excluded), median of {a.repeats} repeats; "
