@@ -14,6 +14,7 @@ what to install or set.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -61,7 +62,11 @@ def record_video(path, video_dir, *, episodes: int = 1, seeds=None, name_prefix:
         env = gymnasium.make(env_id, render_mode="rgb_array", **spec.kwargs)
     except Exception as exc:  # noqa: BLE001 - a model or renderer that cannot be built
         raise ValidationError(f"--video: cannot build {env_id} with rendering ({type(exc).__name__}: {exc})") from None
-    env = RecordVideo(env, video_dir, episode_trigger=lambda i: True, name_prefix=name_prefix, disable_logger=True)
+    with warnings.catch_warnings():
+        if not before:  # RecordVideo warns of overwriting whenever the folder exists, even the one made above
+            warnings.filterwarnings("ignore", message=".*Overwriting existing videos")
+        env = RecordVideo(env, video_dir, episode_trigger=lambda i: True, name_prefix=name_prefix,
+                          disable_logger=True)
     try:
         for seed in seeds:
             obs, _ = env.reset(seed=seed)
