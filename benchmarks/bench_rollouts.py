@@ -110,6 +110,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=None, help="rounds (the best per chunk is kept)")
     ap.add_argument("--chunk", type=int, default=200, help="steps per interleaved chunk (whole episodes)")
     ap.add_argument("--envs", nargs="*", default=list(SUPPORTED_ENV_IDS))
+    ap.add_argument("--json", help="also write the rates and the versions that produced them here")
     args = ap.parse_args(argv)
     budget = args.steps or (1500 if args.quick else 10000)
     repeats = args.repeats or 3  # the best of 3 per chunk filters out other jobs' bursts
@@ -146,15 +147,30 @@ def main(argv=None):
                 best["fast"][i] = min(best["fast"][i], run_fast(env, chunk, policy))
                 best["gym"][i] = min(best["gym"][i], run_gym(gym_env, chunk, policy))
         sps = {k: total / v.sum() for k, v in best.items()}
-        rows.append((env_id, sps))
+        rows.append((env_id, sps, total / len(episodes)))
         print(f"{env_id:<26}{env.frame_skip:>3}{total:>7}{total / len(episodes):>8.0f}{sps['raw']:>9.0f}"
               f"{sps['fast']:>9.0f}{sps['gym']:>9.0f}{sps['fast'] / sps['gym']:>10.2f}{sps['fast'] / sps['raw']:>10.2f}",
               flush=True)
         env.close()
         gym_env.close()
-    ratios = np.array([s["fast"] / s["gym"] for _, s in rows])
-    limit = np.array([s["fast"] / s["raw"] for _, s in rows])
+    ratios = np.array([s["fast"] / s["gym"] for _, s, _ in rows])
+    limit = np.array([s["fast"] / s["raw"] for _, s, _ in rows])
     print(f"geometric mean: fast/gym {np.exp(np.log(ratios).mean()):.2f}x, fast/raw {np.exp(np.log(limit).mean()):.2f}")
+    if args.json:
+        import json
+        import platform
+        from importlib.metadata import version
+
+        from _provenance import code_version
+
+        meta = {k: version(k) for k in ("mujoco", "gymnasium", "numpy")}
+        meta.update(code=code_version(), python=platform.python_version(), machine=platform.machine(),
+                    args=vars(args))
+        out = [{"env_id": e, "mean_episode_length": L, "steps_per_s": s, "fast_over_gym": s["fast"] / s["gym"],
+                "fast_over_raw": s["fast"] / s["raw"]} for e, s, L in rows]
+        with open(args.json, "w") as f:
+            json.dump({"meta": meta, "rows": out, "geomean_fast_over_gym": float(np.exp(np.log(ratios).mean())),
+                       "geomean_fast_over_raw": float(np.exp(np.log(limit).mean()))}, f, indent=1)
     return 0
 
 
