@@ -168,3 +168,69 @@ def test_resume_of_seeds_continues_the_started_and_starts_the_rest(seeds_run, tm
     capsys.readouterr()
     assert main(["train", "--resume", "--seeds", "5", "6", "--out", out, "--no-progress"]) == 2
     assert "holds no run of seeds 5, 6" in capsys.readouterr().err
+
+
+def _copy_run(src, dst, **settings):
+    shutil.copytree(src, dst)
+    with open(os.path.join(dst, "config.json")) as f:
+        config = json.load(f)
+    with open(os.path.join(dst, "config.json"), "w") as f:
+        json.dump({**config, **settings}, f)
+
+
+def test_plot_names_the_same_settings_run_twice_by_their_folders(seeds_run, tmp_path):
+    # x and x2: the same settings and seed in two folders (two curves, not two seeds); t: other timesteps.
+    # The entries list what differs (timesteps, not the algorithm or environment, already in each
+    # entry), and where nothing in the configuration does, the runs' folders: no two read the same.
+    runs = tmp_path / "runs"
+    for name, timesteps in (("x", 1500), ("x2", 1500), ("t", 3000)):
+        _copy_run(os.path.join(seeds_run, "seed-0"), runs / name, timesteps=timesteps)
+    svg = str(tmp_path / "p.svg")
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        assert main(["plot", str(runs), "-o", svg]) == 0
+    with open(svg) as f:
+        text = f.read()
+    assert "ars InvertedPendulum-v5 (runs; timesteps=1500; x): evaluation return, 1 seed<" in text
+    assert "ars InvertedPendulum-v5 (runs; timesteps=1500; x2): evaluation return, 1 seed<" in text
+    assert "ars InvertedPendulum-v5 (runs; timesteps=3000): evaluation return, 1 seed<" in text
+    assert "env_id=" not in text and "algo=" not in text
+    for name in ("x", "t"):  # nothing but the folders differs: the folders alone
+        shutil.rmtree(runs / name)
+    _copy_run(os.path.join(seeds_run, "seed-0"), runs / "y", timesteps=1500)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        assert main(["plot", str(runs), "-o", svg]) == 0
+    with open(svg) as f:
+        text = f.read()
+    assert "(runs; x2): evaluation return, 1 seed<" in text and "(runs; y): evaluation return, 1 seed<" in text
+
+
+def test_plot_legend_is_outside_the_axes_and_inside_the_figure(seeds_run, tmp_path, monkeypatch):
+    # many curves with long legend entries: the legend covers neither the axes nor their labels,
+    # and nothing of it or of the labels is cut off at the figure's edges (it used to sit inside the
+    # axes, wider than the figure)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from trustopt.train import plot_runs
+
+    runs = tmp_path / "runs"
+    for i in range(9):
+        _copy_run(os.path.join(seeds_run, "seed-0"), runs / f"run-{i}", timesteps=1500 + i,
+                  env_kwargs={"a_rather_long_environment_argument_name": "and a long value " * 2})
+    saved = []
+    savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (saved.append(fig), savefig(fig, *a, **k))[1])
+    plot_runs([str(runs)], str(tmp_path / "p.png"), target=0.0, title="a title")
+    (fig,) = saved
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)  # the layout as saved
+    (ax,) = fig.axes
+    (legend,) = fig.legends + [a.get_legend() for a in fig.axes if a.get_legend() is not None]
+    assert len(legend.get_texts()) == 10
+    box, frame, axes = legend.get_window_extent(renderer), fig.bbox, ax.get_window_extent(renderer)
+    labels = [ax.yaxis.label.get_window_extent(renderer), ax.xaxis.label.get_window_extent(renderer)]
+    for part in (box, axes, *labels):
+        assert frame.x0 - 1 <= part.x0 and part.x1 <= frame.x1 + 1 and frame.y0 - 1 <= part.y0 \
+            and part.y1 <= frame.y1 + 1, (part, frame)
+    assert not any(box.overlaps(part) for part in (axes, *labels))
+    assert axes.height > 0.6 * 4.5 * fig.dpi and axes.width > 0.8 * 7 * fig.dpi  # not squeezed by it

@@ -295,6 +295,34 @@ def test_the_default_methods_history_has_the_kl_of_each_step_under_its_radius(tm
     assert fig.axes[2].get_ylabel() == "KL(N_k || N_k+1)" and (tmp_path / "kl.png").stat().st_size > 0
 
 
+def _assert_legends_cover_no_panel(fig):
+    """Each legend of a plot_minimize figure lies outside every panel and inside the figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert legends
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        assert fig.bbox.x0 - 1 <= box.x0 and box.x1 <= fig.bbox.x1 + 1, (box, fig.bbox)
+        assert fig.bbox.y0 - 1 <= box.y0 and box.y1 <= fig.bbox.y1 + 1, (box, fig.bbox)
+        for ax in fig.axes:
+            assert not box.overlaps(ax.get_window_extent(renderer)), (box, ax.get_window_extent(renderer))
+
+
+def test_plot_legends_cover_no_data_after_a_restart(tmp_path):
+    """A restart's median f starts high again, at the right of the top panel: the legends are
+    outside the panels, so none of its points is hidden (they used to sit 'upper right')."""
+    from scipy.optimize import rosen
+
+    r = minimize(rosen, np.zeros(5), seed=0, options={"restarts": 2}, maxfev=3000)
+    assert r.n_restarts >= 1
+    fig = plot_minimize(r)
+    _assert_legends_cover_no_panel(fig)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["best f", "median f of the batch"]
+
+
 def test_history_log_file_and_plot(tmp_path):
     import matplotlib
 
@@ -313,6 +341,7 @@ def test_history_log_file_and_plot(tmp_path):
         png = tmp_path / "run.png"
         fig = plot_minimize(source, png)
         assert len(fig.axes) == 3 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        _assert_legends_cover_no_panel(fig)
     assert matplotlib.get_backend() == backend  # the global backend is left alone
     with pytest.raises(ValidationError, match="not a minimize log"):
         (tmp_path / "other.csv").write_text("a,b\n1,2\n")

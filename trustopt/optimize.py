@@ -662,7 +662,7 @@ def plot_minimize(result_or_log, path=None):
     h = _read_history(result_or_log)
     if h["nfev"].size == 0:
         raise ValidationError("result_or_log: the run has no evaluated batch to plot")
-    fig = Figure(figsize=(7.0, 7.5), layout="constrained")
+    fig = Figure(figsize=(9.0, 7.5), layout="constrained")  # room for the legends right of the panels
     ax_f, ax_s, ax_r = fig.subplots(3, 1, sharex=True)
     n = h["nfev"]
     f_best, f_median = h["f_best"], h["f_median"]
@@ -676,7 +676,7 @@ def plot_minimize(result_or_log, path=None):
     ax_f.plot(n, np.where(f_best > 0, f_best, np.nan), label="best f")
     ax_f.plot(n, np.where(f_median > 0, f_median, np.nan), ".", ms=2, alpha=0.5, label="median f of the batch")
     ax_f.set_yscale("log")
-    ax_f.legend(loc="upper right")
+    _legend_beside(ax_f)
     title = getattr(result_or_log, "method", None)
     if title is not None:
         ax_f.set_title(f"trustopt.minimize: {title}, d = {np.asarray(result_or_log.x).size}, "
@@ -697,9 +697,9 @@ def plot_minimize(result_or_log, path=None):
         if positive.size:  # at least a decade, so that steps cut at the radius do not fill the axis
             ax_r.set_ylim(min(positive.min(), 0.1 * np.nanmax(h["radius"])) / 2, 2 * np.nanmax(h["radius"]))
         ax_r.set_ylabel("KL(N_k || N_k+1)")
-        ax_r.legend(loc="lower left")
+        _legend_beside(ax_r)
     ax_s.set_yscale("log")
-    ax_s.legend(loc="upper right")
+    _legend_beside(ax_s)
     ax_r.set_xlabel("function evaluations")
     for ax in (ax_f, ax_s, ax_r):
         for k in np.flatnonzero(np.diff(h["restart"]) > 0):
@@ -707,6 +707,12 @@ def plot_minimize(result_or_log, path=None):
     if path is not None:
         fig.savefig(path)
     return fig
+
+
+def _legend_beside(ax) -> None:
+    """The panel's legend right of it, outside the axes: it covers no data wherever the points fall
+    (a restart's median f starts high again, where an ``upper right`` legend sat)."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
 def _log_row_ok(row) -> bool:

@@ -4,7 +4,8 @@ A run folder (one holding ``progress.csv``) is drawn alone: its evaluation mean 
 deviation over that evaluation's episodes. A folder of run folders, at any depth (``trustopt
 train --seeds`` writes ``OUT/seed-0``, ``OUT/seed-1``, ...), is drawn as one curve per configuration
 (the runs whose settings differ only by seed), named by the subfolder that holds its runs and,
-where two would share a name, by the settings they differ in: the IQM (or
+where two would share a name, by the settings they differ in (and where those are the same, e.g.
+one configuration run twice into two subfolders, by their subfolders): the IQM (or
 mean) over seeds with a percentile-bootstrap confidence band over seeds (:func:`aggregate`,
 rliable's practice: Agarwal et al. 2021, "Deep RL at the edge of the statistical precipice").
 With fewer than :data:`BAND_MIN_SEEDS` = 4 seeds that band says nothing the seeds do not: the IQM
@@ -87,12 +88,17 @@ def _config(run: str) -> dict:
         return {}
 
 
+def _head(c: dict) -> str:
+    """The algorithm and environment that begin a legend entry (``tres Swimmer-v5``)."""
+    algo = f"{c.get('algo')} (vine)" if c.get("vine") else c.get("algo")
+    return f"{algo} {c.get('env_id')}"
+
+
 def _label(run: str, c: dict) -> str:
     name = os.path.basename(os.path.normpath(run))
     if not c:
         return name
-    algo = f"{c.get('algo')} (vine)" if c.get("vine") else c.get("algo")
-    return f"{algo} {c.get('env_id')} seed {c.get('seed')} ({name})"
+    return f"{_head(c)} seed {c.get('seed')} ({name})"
 
 
 def _train_quantity(c: dict) -> str:
@@ -215,11 +221,17 @@ def _split_repeated_seeds(members: list) -> list[list]:
     return [part for ms in by_parent.values() for part in ([[m] for m in ms] if repeats(ms) else [ms])]
 
 
+#: Settings every legend entry of a folder's curve names in its head (``tres Swimmer-v5 (runs)``).
+_HEAD_KEYS = ("algo", "vine", "env_id")
+
+
 def _group_names(folder: str, groups: list[list]) -> list[str]:
     """A legend name per group of runs found under ``folder``: the folder's name, joined with the
     subfolder that holds all of the group's runs (``runs/swimmer-seeds``); groups that would share
-    a name get the settings in which their configurations differ (``timesteps=1000``), or failing
-    that their runs' subfolders."""
+    a name get the settings in which their configurations differ (``runs; timesteps=1000``; the
+    algorithm and environment are in every entry already), and groups whose settings are the same
+    (the same configuration run twice into different subfolders) get their runs' subfolders
+    (``runs; timesteps=1000; x2``), so that no two entries read the same."""
     base = os.path.basename(os.path.normpath(folder))
     names = []
     for members in groups:
@@ -230,12 +242,17 @@ def _group_names(folder: str, groups: list[list]) -> list[str]:
         same = [i for i, n in enumerate(names) if n == name]
         if len(same) < 2:
             continue
-        configs = [_settings(groups[i][0][2]) for i in same]
-        keys = sorted(k for k in set().union(*configs) if len({json.dumps(c.get(k)) for c in configs}) > 1)
-        for i, c in zip(same, configs):
-            extra = ", ".join(f"{k}={c.get(k)}" for k in keys) if keys else \
-                ", ".join(os.path.relpath(r, folder) for r, _, _ in groups[i])
-            names[i] = f"{name}; {extra}"
+        configs = {i: _settings(groups[i][0][2]) for i in same}
+        keys = sorted(k for k in set().union(*configs.values())
+                      if k not in _HEAD_KEYS and len({json.dumps(c.get(k)) for c in configs.values()}) > 1)
+        extra = {i: ", ".join(f"{k}={configs[i].get(k)}" for k in keys) for i in same}
+        entry = {i: (_head(groups[i][0][2]), extra[i]) for i in same}  # what the legend entry reads
+        for i in same:
+            if sum(entry[j] == entry[i] for j in same) > 1:  # nothing in the configuration tells them apart
+                folders = ", ".join(os.path.relpath(r, folder) for r, _, _ in groups[i])
+                extra[i] = f"{extra[i]}; {folders}" if extra[i] else folders
+            if extra[i]:
+                names[i] = f"{name}; {extra[i]}"
     return names
 
 
@@ -269,10 +286,9 @@ def _draw_seeds(ax, name: str, members: list, agg: str) -> str:
     banded = n >= BAND_MIN_SEEDS
     point, lo, hi = aggregate(values, agg) if banded else (values.mean(axis=0), None, None)
     c = members[0][2]
-    algo = f"{c.get('algo')} (vine)" if c.get("vine") else c.get("algo")
     what = "evaluation return" if kind == "evaluation" else _train_quantity(c)
     stat = "IQM" if agg == "iqm" and banded else "mean"  # the IQM of n <= 3 values is their mean
-    head = f"{algo} {c.get('env_id')} ({name}): {what}, "
+    head = f"{_head(c)} ({name}): {what}, "
     if n == 1:
         label = head + "1 seed"
     else:
@@ -296,12 +312,11 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     folders (``trustopt train --seeds``): the runs that differ only by seed are one curve, ``agg``
     (``"iqm"`` or ``"mean"``) over seeds on a common grid with a 95% bootstrap band over seeds (below
     :data:`BAND_MIN_SEEDS` seeds: their mean, and each seed as a thin line), the number of seeds in
-    its legend entry (module docstring). Each legend entry says which quantity
+    its legend entry (module docstring). The legend is below the axes (the figure grows to
+    hold it, in height and, for long entries, in width). Each legend entry says which quantity
     its curve is; the y label names the quantity when all curves share it. ``target`` draws a
     horizontal threshold line. Draws on its own ``matplotlib.figure.Figure`` (Matplotlib's global
     backend, e.g. a notebook's, is left alone). Returns ``output``."""
-    from matplotlib.figure import Figure
-
     if agg not in ("iqm", "mean"):
         raise ValidationError(f"agg: expected 'iqm' or 'mean', got {agg!r}")
     runs = [os.fspath(r) for r in ([runs] if isinstance(runs, (str, os.PathLike)) else runs)]
@@ -310,8 +325,24 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     out = os.fspath(output)
     check_image_format("output", out)
     check_writable("output", out)
-    items = _read_items(runs)
-    fig = Figure(figsize=(7, 4.5))
+    fig = _figure(_read_items(runs), target=target, title=title, agg=agg)
+    with writing("output", out):
+        fig.savefig(out, dpi=120)
+    return out
+
+
+#: The figure size in inches before the legend is added below the axes (see :func:`_figure`).
+_FIGSIZE = (7.0, 4.5)
+
+
+def _figure(items: list, *, target: float | None, title: str | None, agg: str):
+    """The figure of :func:`plot_runs` for the runs :func:`_read_items` read: one axes, and the
+    legend below it, outside the axes, the figure grown so that neither is squeezed or cut off."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=_FIGSIZE, layout="constrained")
+    FigureCanvasAgg(fig)  # a renderer to measure the legend with (this figure's only: no global backend)
     ax = fig.subplots()
     kinds = {_draw_run(ax, *item[1:]) if item[0] == "run" else _draw_seeds(ax, *item[1:], agg) for item in items}
     if target is not None:
@@ -327,8 +358,10 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    with writing("output", out):
-        fig.savefig(out, dpi=120)
-    return out
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        legend = fig.legend(handles, labels, loc="outside lower center", fontsize=8)
+        box = legend.get_window_extent(fig.canvas.get_renderer())
+        width, height = box.width / fig.dpi, box.height / fig.dpi
+        fig.set_size_inches(max(_FIGSIZE[0], width + 0.2), _FIGSIZE[1] + height + 0.1)
+    return fig
