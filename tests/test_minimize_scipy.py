@@ -141,6 +141,8 @@ def test_the_box_map_is_onto_continuous_and_inverted_in_the_box():
 def test_bad_bounds_are_one_line_errors():
     for bounds, match in (([(0, 1)], "expected 3 \\(lo, hi\\) pairs"), ([(1, 0)] * 3, "coordinate 0 has lower 1"),
                           ([(0, "a")] * 3, "number or None"), (5, "Bounds or a sequence"),
+                          ("abc", "Bounds or a sequence of \\(lo, hi\\) pairs, got str"),
+                          ([(0, 1, 2)] * 3, "got 3 sequences, of length 3 where 2 is needed"),
                           (Bounds([0, 0], [1, 1]), "Bounds with 2 lower and 2 upper bounds for x0 of 3")):
         with pytest.raises(ValidationError, match=match):
             minimize(sphere, np.full(3, 0.5), bounds=bounds, maxfev=100, seed=0)

@@ -158,13 +158,17 @@ def as_box(bounds, d: int) -> Box | None:
         box = Box(np.broadcast_to(lb.reshape(-1), (d,)), np.broadcast_to(ub.reshape(-1), (d,)))
     else:
         try:
+            if isinstance(bounds, (str, bytes)):  # iterable, but of characters
+                raise TypeError
             pairs = [tuple(p) for p in bounds]
         except TypeError:
             raise ValidationError(f"bounds: expected a scipy.optimize.Bounds or a sequence of (lo, hi) pairs, "
                                   f"got {type(bounds).__name__}") from None
         if len(pairs) != d or any(len(p) != 2 for p in pairs):
+            sizes = sorted({len(p) for p in pairs} - {2})
             raise ValidationError(f"bounds: expected {d} (lo, hi) pairs, one per coordinate of x0, got {len(pairs)}"
-                                  + ("" if all(len(p) == 2 for p in pairs) else " (not all of length 2)"))
+                                  + (f" sequences, of length {', '.join(map(str, sizes))} where 2 is needed"
+                                     if sizes else ""))
         try:
             lo = [-np.inf if p[0] is None else float(p[0]) for p in pairs]
             hi = [np.inf if p[1] is None else float(p[1]) for p in pairs]
