@@ -96,6 +96,8 @@ def _pg_batch(spec, backends, steps, repeats) -> None:
     method = get("trpo")(spec, batch_steps=steps)
     theta = method.theta0 + np.random.default_rng(1).normal(scale=0.05, size=method.theta0.size)
     samplers = [(name, MujocoEpisodeSampler(env=spec, batch_steps=steps, backend=bk)) for name, bk in backends]
+    for _, smp in samplers:  # warm up, untimed: the first batch compiles the GAE and baseline kernels
+        smp.sample(method.policy, theta, np.random.default_rng(2), None)
     best, batches = {name: np.inf for name, _ in samplers}, {}
     for _ in range(repeats):
         for name, smp in samplers:
