@@ -495,10 +495,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         warnings.warn("x0 is outside the bounds: clipped into the box", BoundsWarning, stacklevel=2)
         x0 = np.clip(x0, box.lower, box.upper)
     runs = _Restarts(cls=cls, sigma0=sigma0, seed=seed, noise=noise, options=o, box=box, x0=x0)
-    opt = runs.first()
-    if maxfev < opt.popsize:  # no batch would be asked: a result of nothing evaluated is no result
-        raise ValidationError(f"maxfev: {maxfev} is smaller than one batch of {name!r} ({opt.popsize} evaluations); "
-                              f"give maxfev >= {opt.popsize}, or a smaller popsize")
+    opt = runs.first(maxfev, name)
     log = _Log(o.verbose, o.log)
     total, run = _Totals(x0), 0
     evaluator = _Evaluator(evaluation, workers, noise)
@@ -571,8 +568,13 @@ class _Restarts:
         self.regime = "small"
         self.lam_default = self.lam_large = 0
 
-    def first(self) -> AskTell:
+    def first(self, maxfev: int, name: str) -> AskTell:
+        """The first run; a ValidationError when ``maxfev`` cannot pay for one of its batches (no
+        batch would be asked, and a result of nothing evaluated is no result)."""
         opt = self._make(self.x0, self.options.popsize, self.sigma0, self.seeds[0])
+        if maxfev < opt.popsize:
+            raise ValidationError(f"maxfev: {maxfev} is smaller than one batch of {name!r} ({opt.popsize} "
+                                  f"evaluations); give maxfev >= {opt.popsize}, or a smaller popsize")
         self.lam_default = self.lam_large = opt.popsize
         # the restarts' sizes are computed, not chosen: a method of antithetic pairs gets the batch
         # it asks for that size, 2 (size // 2) (+ 1 with the center), where a given size must fit
