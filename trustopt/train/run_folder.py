@@ -435,6 +435,7 @@ def evaluate_policy(path, *, episodes: int = 100, seed: int = 1_000_003, workers
     policy, _, data = load_policy(path)
     spec = saved_env_spec(data, max_episode_steps)
     seeds = reset_seeds(seed, STREAM_POLICY_EVAL, 0, episodes)
+    cached_env(spec)  # built here first, as the trainer does: its errors and MuJoCo's warnings are said once, here
     bk = make_backend(backend, workers, NoiseTable(size=1))  # evaluation never reads the noise table
     try:
         if isinstance(policy, GaussianLinearPolicy):
