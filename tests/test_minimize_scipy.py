@@ -12,7 +12,7 @@ from scipy.optimize import Bounds, OptimizeResult
 from scipy.stats import special_ortho_group
 
 from trustopt import ValidationError
-from trustopt.asktell import ARS, ES, TRES, BoundsWarning, TrustRegionES
+from trustopt.asktell import ARS, ES, TRES, BoundsWarning, TrustRegionCMA, TrustRegionES
 from trustopt.bounds import Box, as_box
 from trustopt.optimize import (HISTORY_COLUMNS, MAXFEV_PER_DIM, EvaluationWarning, default_sigma0, minimize,
                                plot_minimize)
@@ -417,3 +417,18 @@ def test_tolfun_does_not_fire_on_values_imputed_at_the_edge_of_a_nan_region():
     for seed in range(3):
         r = minimize(f, np.zeros(3), seed=seed)
         assert "tolfun:" not in r.message and r.fun < 0.25 + 1e-9, r.message
+
+
+def test_minus_inf_values_are_no_flat_fitness():
+    """-inf (like NaN and +inf) gets the worst rank; equal -inf values in one batch are not a plateau
+    of best values: the flat-fitness test skipped them only for +inf/NaN, which sort last, and -inf
+    sorts first (a false 'converged' after one batch of 7)."""
+    def f(x):
+        return -math.inf if x[0] > 1.5 else float(np.sum(x ** 2))
+
+    r = minimize(f, np.ones(3), seed=0)
+    assert "tolflatfitness" not in r.message and r.fun < 1e-8 and r.n_nonfinite > 0, r.message
+    opt = TrustRegionCMA(np.ones(3), 1.0, seed=0)
+    X = opt.ask()
+    opt.tell(X, np.where(np.arange(len(X)) < 3, -math.inf, np.arange(len(X), dtype=float)))
+    assert "tolflatfitness" not in opt.stop()

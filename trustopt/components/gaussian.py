@@ -346,7 +346,9 @@ class GaussianSampler:
         if step_state is None:
             return {}
         s, m, out = step_state, np.asarray(theta), {}
-        if last_f is not None and len(last_f) == self.popsize:
+        # a batch with non-finite values is not flat: they are imputed the worst rank, and three equal
+        # -inf values would otherwise read as a plateau of the best values (a false convergence)
+        if last_f is not None and len(last_f) == self.popsize and np.all(np.isfinite(last_f)):
             f = np.sort(last_f)
             if f[0] == f[min(len(f) - 1, math.ceil(0.1 + self.popsize / 4))]:
                 out["tolflatfitness"] = "the best and the lambda/4-th best value of the last batch are equal"
