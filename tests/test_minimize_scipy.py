@@ -432,3 +432,19 @@ def test_minus_inf_values_are_no_flat_fitness():
     X = opt.ask()
     opt.tell(X, np.where(np.arange(len(X)) < 3, -math.inf, np.arange(len(X), dtype=float)))
     assert "tolflatfitness" not in opt.stop()
+
+
+def test_fun_gets_copies_and_a_column_wise_vectorized_fun_is_named():
+    """An objective that clips its argument in place (a user's repair) must not corrupt the batch
+    the optimizer tells itself, and gives the same result in process and with workers (scipy passes
+    copies too). A vectorized fun written for scipy's differential_evolution (points as columns)
+    returns d values for n points: a ValidationError naming fun and the layout."""
+    def g(x):
+        np.clip(x, 0, None, out=x)
+        return float(np.sum((x - 1) ** 2))
+
+    a = minimize(g, -np.ones(3), seed=0, maxfev=2000)
+    b = minimize(g, -np.ones(3), seed=0, maxfev=2000, workers=2)
+    assert a.fun == b.fun and np.array_equal(a.x, b.x)
+    with pytest.raises(ValidationError, match=r"^fun: vectorized, it takes the points as rows, X of shape \(7, 3\)"):
+        minimize(lambda X: np.sum((X - 0.5) ** 2, axis=0), np.zeros(3), options={"vectorized": True}, seed=0)

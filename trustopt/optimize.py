@@ -88,21 +88,24 @@ class _Evaluation:
     box: Box | None
 
     def __call__(self, X) -> tuple[np.ndarray, int, str | None]:
+        # fun gets copies (as scipy's): one that changes its argument in place changes nothing here
         n = X.shape[0]
         if self.vectorized:
             try:
-                v = np.asarray(self.fun(X), dtype=np.float64).reshape(-1)
-                if v.shape != (n,):
-                    raise ValueError(f"vectorized fun returned shape {v.shape}, expected ({n},)")
-                return v, 0, None
+                v = np.asarray(self.fun(X.copy()), dtype=np.float64).reshape(-1)
             except Exception as exc:
                 if not self.impute:
                     raise
                 return np.full(n, np.nan), n, _describe(exc)
+            if v.shape != (n,):
+                raise ValidationError(f"fun: vectorized, it takes the points as rows, X of shape ({n}, {X.shape[1]}) "
+                                      f"(scipy's differential_evolution passes columns), and returns ({n},) values; "
+                                      f"it returned {v.size}")
+            return v, 0, None
         out, errors, first = np.empty(n), 0, None
         for i in range(n):
             try:
-                out[i] = _scalar(self.fun(X[i]))
+                out[i] = _scalar(self.fun(X[i].copy()))
             except Exception as exc:
                 if not self.impute:
                     raise
@@ -204,7 +207,8 @@ class MinimizeOptions:
         restart_x0: callable ``rng -> x0`` giving the starting point of each restart (``rng`` a
             ``np.random.Generator`` seeded from ``seed``), or None (default): restart at ``x0``.
         vectorized: False (default): ``fun(x)`` with ``x (d,)``; True: ``fun(X)`` with
-            ``X (n, d)`` returns ``(n,)``.
+            ``X (n, d)`` returns ``(n,)``: one point per row (scipy's ``differential_evolution``
+            passes ``(d, n)``).
         noise: the :class:`~trustopt.noise.NoiseTable` the samples are read from. Default None:
             ``NoiseTable()`` (its documented default size and seed).
         ftarget: stop once the best value is ``<= ftarget``. Default ``-inf`` (never).
