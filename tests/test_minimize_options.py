@@ -283,3 +283,16 @@ def test_minimize_options_routes():
     r_empty = minimize(rosen, X0, method="tres", options=MinimizeOptions(), **base)
     assert np.array_equal(r_none.x, r_default.x) and np.array_equal(r_none.x, r_empty.x)
     assert not np.array_equal(r_none.x, r_dict.x)
+
+
+def test_ask_tell_takes_options_as_a_dict_and_budgets_as_integral_floats():
+    """As minimize does: options={'K': 4} is TRESOptions(K=4); maxfev=1e3 is 1000. pycma's habit of
+    putting popsize in the options dict names the constructor keyword instead."""
+    opt = TRES(X0, 0.3, seed=0, options={"K": 4}, maxfev=1e3, maxiter=50.0)
+    assert opt.options.K == opt.method.step.K == 4 and (opt.maxfev, opt.maxiter) == (1000, 50)
+    with pytest.raises(ValidationError, match=r"^options: popsize is a keyword of TRES, not a hyperparameter"):
+        TRES(X0, 0.3, options={"popsize": 10})
+    with pytest.raises(ValidationError, match="^options: give either options=.* or keyword hyperparameters"):
+        TRES(X0, 0.3, options={"K": 4}, lambda_=2.0)
+    with pytest.raises(ValidationError, match="^maxfev: expected an integer >= 1, got 1.5"):
+        TRES(X0, 0.3, maxfev=1.5)

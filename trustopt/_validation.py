@@ -98,6 +98,13 @@ def _int_range(minimum, maximum) -> str:
     return ""
 
 
+def check_count(value, name: str, minimum: int = 1) -> int:
+    """A budget-like count: :func:`check_int`, also given as an integral float (``maxfev=1e4``)."""
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        value = int(value)
+    return check_int(value, name, minimum)
+
+
 def check_interval(value, name: str, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False):
     """A finite number in the interval from ``lo`` to ``hi`` (closed ends unless
     ``lo_open`` / ``hi_open``): a float, or an array whose every entry lies there."""

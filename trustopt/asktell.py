@@ -40,13 +40,15 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import fields
 from typing import ClassVar
 
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-from trustopt._validation import ValidationError, as_float_array, check_bool, check_int, check_positive, did_you_mean
+from trustopt._validation import (ValidationError, as_float_array, check_bool, check_count, check_int, check_positive,
+                                  did_you_mean)
 from trustopt.algorithms import ES_FAMILY, get
 from trustopt.algorithms.ars import ARSOptions
 from trustopt.algorithms.es import ESOptions
@@ -197,8 +199,8 @@ class AskTell:
         self.seed = as_seed(seed)
         self.tolx, self.tolfun = check_positive(tolx, "tolx"), check_positive(tolfun, "tolfun")
         self.ftarget = float(ftarget)
-        self.maxfev = None if maxfev is None else check_int(maxfev, "maxfev", 1)
-        self.maxiter = None if maxiter is None else check_int(maxiter, "maxiter", 0)
+        self.maxfev = None if maxfev is None else check_count(maxfev, "maxfev", 1)
+        self.maxiter = None if maxiter is None else check_count(maxiter, "maxiter", 0)
         self.keep_history = check_bool(keep_history, "keep_history")
         self.state = core.start(method, None if self.box is None else self.box.start(x0))
         self.param0 = self.state.param
@@ -395,7 +397,8 @@ class _Named(AskTell):
     ``CMAEvolutionStrategy``: ``Cls(x0, sigma0=None, *, seed=None, popsize=None, noise=None,
     tolx=1e-11, tolfun=1e-11, ftarget=-inf, maxfev=None, maxiter=None, bounds=None,
     options=None, keep_history=True, **hyperparameters)``. The hyperparameters are either
-    ``options=`` an instance of :attr:`options_class` or keywords with the same names (not both).
+    ``options=`` an instance of :attr:`options_class` (or a dict of its fields, as ``minimize``
+    takes) or keywords with the same names (not both).
     ``sigma0`` may be omitted with finite bounds (:func:`trustopt.bounds.default_sigma0`)."""
 
     algorithm: ClassVar[str]
@@ -412,6 +415,10 @@ class _Named(AskTell):
             hint = did_you_mean(key, own, cutoff=0.8)
             if hint and key not in {f.name for f in fields(self.options_class)}:
                 raise ValidationError(f"{key}: unknown keyword of {type(self).__name__}{hint}")
+        for key in (options if isinstance(options, Mapping) else ()):  # pycma's habit: {'popsize': 10}
+            if key in own:
+                raise ValidationError(f"options: {key} is a keyword of {type(self).__name__}, not a hyperparameter: "
+                                      f"{type(self).__name__}(x0, sigma0, {key}=...)")
         box = as_box(bounds, x0.size)
         if sigma0 is None:
             sigma0 = default_sigma0(box)

@@ -21,8 +21,8 @@ from scipy.optimize import OptimizeResult
 
 from trustopt._callbacks import Callback
 from trustopt._io import check_image_format, check_writable
-from trustopt._validation import (ValidationError, as_float_array, check_bool, check_choice, check_int,
-                                  check_positive, did_you_mean)
+from trustopt._validation import (ValidationError, as_float_array, check_bool, check_choice, check_count,
+                                  check_int, check_positive, did_you_mean)
 from trustopt.algorithms.ars import ARSOptions
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
@@ -342,13 +342,6 @@ def _scipy_options(options, maxfev, tol):
 #: Default budget per dimension: ``maxfev = 10_000 d`` (BBOB's standard budget, 1e4 d; a run
 #: usually stops earlier on tolx / tolfun).
 MAXFEV_PER_DIM = 10_000
-def _as_count(value, name: str) -> int:
-    """A positive integer, also given as an integral float (``maxfev=1e4``)."""
-    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
-        value = int(value)
-    return check_int(value, name, 1)
-
-
 #: Columns of ``result.history`` and of the ``log`` CSV file: one row per evaluated batch.
 HISTORY_COLUMNS = ("nfev", "nit", "restart", "f_best", "f_median", "sigma", "radius", "ratio", "kl")
 
@@ -489,7 +482,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     else:
         warn_if_sigma0_exceeds_box(box, check_positive(sigma0, "sigma0"), stacklevel=2)
     options, maxfev = _scipy_options(options, maxfev, tol)
-    maxfev = MAXFEV_PER_DIM * x0.size if maxfev is None else _as_count(maxfev, "maxfev")
+    maxfev = MAXFEV_PER_DIM * x0.size if maxfev is None else check_count(maxfev, "maxfev")
     seed = as_seed(seed)
     stop_requested = Callback(callback)
     o = _minimize_options(options, cls, name)

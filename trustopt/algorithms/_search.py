@@ -101,8 +101,14 @@ class RatioTestOptions:
 
 
 def resolve_options(cls, options, hyperparameters: dict, owner: str):
-    """``options`` (an instance of ``cls``) or ``cls(**hyperparameters)``: one or the other; an
-    unknown keyword is an error naming it and listing the valid ones."""
+    """``options`` (an instance of ``cls``, or a dict of its fields, as ``minimize`` takes) or
+    ``cls(**hyperparameters)``: one or the other; an unknown keyword is an error naming it and
+    listing the valid ones."""
+    if isinstance(options, Mapping):
+        if hyperparameters:
+            raise ValidationError(f"options: give either options={{...}} or keyword hyperparameters, not both "
+                                  f"(got options and {', '.join(sorted(hyperparameters))})")
+        options, hyperparameters = None, dict(options)
     if options is not None:
         if not isinstance(options, cls):
             raise ValidationError(f"options: {owner} takes {cls.__name__}, got {type(options).__name__}")
