@@ -296,3 +296,12 @@ def test_ask_tell_takes_options_as_a_dict_and_budgets_as_integral_floats():
         TRES(X0, 0.3, options={"K": 4}, lambda_=2.0)
     with pytest.raises(ValidationError, match="^maxfev: expected an integer >= 1, got 1.5"):
         TRES(X0, 0.3, maxfev=1.5)
+
+
+def test_sigma_cannot_be_assigned_over_the_method():
+    """pycma users write es.sigma = ...; here sigma() is the sampler's rule, and the assignment
+    would shadow it and break the next ask(): an AttributeError saying so, the optimizer intact."""
+    opt = TRES(X0, 0.3, seed=0)
+    with pytest.raises(AttributeError, match=r"^sigma: read-only, opt.sigma\(\) is the step size TRES's rule sets"):
+        opt.sigma = 0.1
+    assert opt.sigma() == 0.3 and opt.ask().shape[1] == X0.size

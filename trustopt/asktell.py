@@ -230,6 +230,12 @@ class AskTell:
     def nit(self) -> int:
         return self.state.k
 
+    def __setattr__(self, name, value):
+        if name == "sigma":  # pycma's es.sigma = ...: here it would shadow the method and break ask()
+            raise AttributeError(f"sigma: read-only, opt.sigma() is the step size {type(self).__name__}'s rule sets; "
+                                 "start another optimizer with sigma0 for another one")
+        super().__setattr__(name, value)
+
     def sigma(self) -> float:
         """The standard deviation of the next batch: ``sigma_k`` of the sampler's rule, except that
         a trial batch uses its model batch's (the ratio test compares ``J_sigma`` at one ``sigma``)."""
