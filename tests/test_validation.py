@@ -6,7 +6,7 @@ is not ``bool``, within the bounds; ``lo <= x <= hi`` with the open ends strict)
 import numpy as np
 import pytest
 
-from trustopt._validation import ValidationError, check_gamma, check_int, check_interval, did_you_mean
+from trustopt._validation import ValidationError, as_float_array, check_gamma, check_int, check_interval, did_you_mean
 
 
 @pytest.mark.parametrize("value", [0, 3, np.int64(7), np.int32(2), np.uint8(5)])
@@ -69,3 +69,11 @@ def test_did_you_mean_names_the_closest_known_name_or_nothing():
     assert did_you_mean("zzz", ["lr", "sigma"]) == ""
     assert did_you_mean("sed", ["seed", "sigma0"], cutoff=0.8) == " (did you mean 'seed'?)"
     assert did_you_mean("sig", ["sigma0"], cutoff=0.8) == ""  # ratio 2*3/9 = 0.67 < 0.8
+
+
+@pytest.mark.parametrize("value", [None, "1", b"1", ["1", "2"], [1.0, None], np.array(["a"])])
+def test_as_float_array_rejects_none_and_text(value):
+    """NumPy reads None as NaN ('x0: must be finite, got nan' misled) and '1' as 1.0 (sigma0='1'
+    passed silently): both are errors that say what was given."""
+    with pytest.raises(ValidationError, match="^x0: expected a number or an array of numbers, got "):
+        as_float_array(value, "x0")
