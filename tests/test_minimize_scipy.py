@@ -194,6 +194,10 @@ def test_scipys_tol_disp_and_maxfev_spellings(capsys):
     assert same.nfev == minimize(sphere, np.ones(3), seed=0, options={"tolfun": 1e-11, "tolx": 1e-6}).nfev
     r = minimize(sphere, np.ones(3), seed=0, options={"maxfev": 100, "disp": True})
     assert r.nfev <= 100 and r.status == 1 and "nfev" in capsys.readouterr().out
+    r = minimize(sphere, np.ones(3), seed=0, options={"disp": 1})  # scipy's truthy int; pycma's every 100 batches
+    out = capsys.readouterr().out.splitlines()
+    batches = len(r.history["nfev"])
+    assert r.success and batches > 100 and len(out) == 1 + ((batches - 1) // 100 + 1) + 1  # header, rows, message
     with pytest.raises(ValidationError, match="^maxfev: given both"):
         minimize(sphere, np.ones(3), seed=0, maxfev=50, options={"maxfev": 100})
     with pytest.raises(ValidationError, match="^options: give 'disp'"):

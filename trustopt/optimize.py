@@ -313,8 +313,15 @@ def _minimize_options(options, cls, method: str) -> MinimizeOptions:
                            method_options=hp_cls(**{k: v for k, v in options.items() if k in hp_names}))
 
 
+#: ``options={"disp": True}``: a line every this many batches (:func:`_scipy_options`).
+DISP_EVERY = 100
+
+
 def _scipy_options(options, maxfev, tol):
-    """scipy's spellings in :func:`minimize`: ``options={"disp": True}`` is ``verbose`` 1,
+    """scipy's spellings in :func:`minimize`: ``options={"disp": True}`` (or any truthy integer) is
+    ``verbose`` :data:`DISP_EVERY`: a line every 100 batches and the final message (pycma's
+    ``verb_disp`` default; scipy's methods print a summary at the end, and a line per batch would
+    fill a terminal with thousands),
     ``options={"maxfev": n}`` the ``maxfev`` argument (not both), ``tol`` both ``tolx`` and
     ``tolfun`` unless a dict of options names them. Returns ``(options, maxfev)``."""
     if tol is not None:
@@ -324,7 +331,10 @@ def _scipy_options(options, maxfev, tol):
         if "disp" in options:
             if "verbose" in options:
                 raise ValidationError("options: give 'disp' (scipy's name) or 'verbose', not both")
-            options["verbose"] = int(check_bool(options.pop("disp"), "options['disp']"))
+            disp = options.pop("disp")
+            if not isinstance(disp, (bool, int, np.integer)):
+                raise ValidationError(f"options['disp']: expected True or False, got {disp!r}")
+            options["verbose"] = DISP_EVERY if disp else 0
         if "maxfev" in options:
             if maxfev is not None:
                 raise ValidationError("maxfev: given both as an argument and in options; give it once")
@@ -456,7 +466,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             :class:`MinimizeOptions` fields and method hyperparameters mixed
             (``{"restarts": 2, "kl_radius": 1.0}``); None: every default. An unknown name is a
             ValidationError listing the valid ones. scipy's names also work in a dict:
-            ``"disp"`` (True: ``verbose`` 1) and ``"maxfev"`` (the argument of that name).
+            ``"disp"`` (True: ``verbose`` 100, a line every 100 batches) and ``"maxfev"`` (the
+            argument of that name).
         tol: scipy's tolerance for termination: sets both ``tolx`` and ``tolfun`` (a dict of
             ``options`` naming either keeps its own value).
 
