@@ -38,6 +38,7 @@ LAYERS = {
     "trustopt._io": 0,           # atomic writes and run folders; used by estimators (normalizer state), train, cli
     "trustopt._numba": 0,        # the one numba import (njit); the kernels in estimators/envs sit above it
     "trustopt._callbacks": 0,    # the callback(intermediate_result) adapter shared by run, minimize, train
+    "trustopt._blas": 0,         # one BLAS thread for small dense linear algebra (threadpoolctl); imports no trustopt
     "trustopt._backends": 0,     # the worker-backend protocol and chunking shared by workers/workers_ray; imports
                                  # only _validation, so any layer handed a backend can name its protocol
     # 1 -- exact oracles: they never import what they are used to check.

@@ -367,3 +367,29 @@ def test_tolfunhist_fires_when_the_best_values_stall_within_1e_12():
     moving[-window] += 2e-12
     assert "tolfunhist" not in reasons(moving)
     assert "tolfunhist" not in reasons(stalled[-9:])  # fewer than 10 batches: not yet
+
+
+def test_dense_linear_algebra_runs_on_one_blas_thread_from_d_30(monkeypatch):
+    """OpenBLAS's threads made ask/tell 2-4x slower at d = 40-100 (trustopt._blas): a full
+    covariance of d >= 30 runs its draw and update inside one_thread(); a smaller or a diagonal one
+    keeps the process's setting (the context costs about 6 us)."""
+    import contextlib
+
+    import trustopt.asktell as at
+    from threadpoolctl import threadpool_info
+
+    entered, real = [], at.one_thread
+
+    @contextlib.contextmanager
+    def spy():
+        with real():
+            entered.append([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"])
+            yield
+
+    monkeypatch.setattr(at, "one_thread", spy)
+    for d, diagonal, expected in ((40, False, 2), (10, False, 0), (40, True, 0)):
+        entered.clear()
+        opt = TrustRegionCMA(np.ones(d), 1.0, seed=0, diagonal=diagonal)
+        X = opt.ask()
+        opt.tell(X, np.sum(X * X, axis=1))
+        assert len(entered) == expected and all(n == [1] * len(n) for n in entered), (d, diagonal, entered)
