@@ -307,7 +307,8 @@ def _minimize_options(options, cls, method: str) -> MinimizeOptions:
     unknown = sorted(str(k) for k in options if k not in own and k not in hp_names)
     if unknown:
         raise ValidationError(f"options: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for method "
-                              f"{method!r}{did_you_mean(unknown[0], own | hp_names)}; valid: {', '.join(sorted(own))} (minimize) and "
+                              f"{method!r}{did_you_mean(unknown[0], own | hp_names)}; "
+                              f"valid: {', '.join(sorted(own))} (minimize) and "
                               f"{', '.join(sorted(hp_names))} ({hp_cls.__name__})")
     return MinimizeOptions(**{k: v for k, v in options.items() if k in own},
                            method_options=hp_cls(**{k: v for k, v in options.items() if k in hp_names}))

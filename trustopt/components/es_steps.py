@@ -22,15 +22,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from trustopt._validation import ValidationError, as_float_array, check_choice, check_int, check_nonnegative, check_positive
+from trustopt._validation import (ValidationError, as_float_array, check_choice, check_int, check_nonnegative,
+                                  check_positive)
 from trustopt.components.surrogates import clipped_terms
 from trustopt.core.protocols import StepSolver
 from trustopt.core.types import NONPOSITIVE_GAIN, STEP_OK, SUBPROBLEM_FAILED, Batch, Proposal
 from trustopt.estimators import centered_ranks
 from trustopt.linalg import adam
 
-__all__ = ["SHAPINGS", "OPTIMIZERS", "shaped_utilities", "ESGradientStep", "ars_direction", "ARSStep", "clipped_surrogate", "TRESStep",
-           "TrustRegionStep", "QuadraticModelStep", "bfgs_update", "dogleg"]
+__all__ = ["SHAPINGS", "OPTIMIZERS", "GAINS", "shaped_utilities", "ESGradientStep", "ars_direction", "ARSStep",
+           "clipped_surrogate", "TRESStep", "TrustRegionStep", "QuadraticModelStep", "bfgs_update", "dogleg"]
 
 
 # ----------------------------------------------------------------------------- OpenAI ES (Salimans et al. 2017)
