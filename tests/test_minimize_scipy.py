@@ -56,6 +56,9 @@ def test_defaults_for_sigma0_maxfev_and_seed():
     assert np.array_equal(again.x, r.x) and again.fun == r.fun  # the recorded seed repeats the run
     g = minimize(sphere, np.ones(2), seed=np.random.default_rng(5), maxfev=1e3)  # a Generator; maxfev=1e3 is 1000
     assert g.nfev <= 1000 and g.seed == int(np.random.default_rng(5).integers(0, 2**63 - 1))
+    legacy = minimize(sphere, np.ones(2), seed=np.random.RandomState(5), maxfev=1e3)  # scipy takes it too
+    assert legacy.seed == int(np.random.RandomState(5).randint(0, 2**63 - 1, dtype=np.int64))
+    assert minimize(sphere, np.ones(2), seed=legacy.seed, maxfev=1e3).fun == legacy.fun
     for bad, match in ((1.5, "maxfev"), (0, "maxfev"), (float("inf"), "maxfev")):
         with pytest.raises(ValidationError, match=match):
             minimize(sphere, np.ones(2), maxfev=bad)

@@ -136,13 +136,16 @@ def warn_if_sigma0_exceeds_box(box, sigma0: float, stacklevel: int) -> None:
 
 
 def as_seed(seed) -> int:
-    """``seed`` as an integer ``>= 0``: given, drawn from a ``np.random.Generator``, or, for None, fresh
-    entropy (``np.random.SeedSequence().entropy``), recorded (``opt.seed``, ``result.seed``) so the
-    run can be repeated exactly."""
+    """``seed`` as an integer ``>= 0``: given, drawn from a ``np.random.Generator`` or a legacy
+    ``np.random.RandomState`` (scipy takes both), or, for None, fresh entropy
+    (``np.random.SeedSequence().entropy``), recorded (``opt.seed``, ``result.seed``) so the run can
+    be repeated exactly."""
     if seed is None:
         return int(np.random.SeedSequence().entropy)
     if isinstance(seed, np.random.Generator):
         return int(seed.integers(0, 2**63 - 1))
+    if isinstance(seed, np.random.RandomState):
+        return int(seed.randint(0, 2**63 - 1, dtype=np.int64))
     return check_int(seed, "seed", 0)
 
 
