@@ -62,20 +62,30 @@ def test_seed_and_seeds_conflict_or_repeat_are_one_line_errors(tmp_path, capsys)
     assert not os.path.exists(out)
 
 
-def test_plot_of_a_seeds_folder_is_one_aggregate_curve(seeds_run, tmp_path, capsys):
-    def svg_text(*args):
-        svg = str(tmp_path / "p.svg")
-        with matplotlib.rc_context({"svg.fonttype": "none"}):
-            assert main(["plot", *args, "-o", svg]) == 0
-        with open(svg) as f:
-            return f.read()
+def _svg_text(tmp_path, *args) -> str:
+    """The SVG ``trustopt plot ARGS`` writes, text kept as text (the legend entries searchable)."""
+    svg = str(tmp_path / "p.svg")
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        assert main(["plot", *args, "-o", svg]) == 0
+    with open(svg) as f:
+        return f.read()
 
-    text = svg_text(seeds_run)
+
+def _copy_run(src, dst, **settings):
+    shutil.copytree(src, dst)
+    with open(os.path.join(dst, "config.json")) as f:
+        config = json.load(f)
+    with open(os.path.join(dst, "config.json"), "w") as f:
+        json.dump({**config, **settings}, f)
+
+
+def test_plot_of_a_seeds_folder_is_one_aggregate_curve(seeds_run, tmp_path, capsys):
+    text = _svg_text(tmp_path, seeds_run)
     # 3 seeds: their mean (the IQM of 3 values) and each seed thin, not a band that is their range
     assert "ars InvertedPendulum-v5 (ars): evaluation return, mean of 3 seeds, thin lines: each seed" in text
     assert "seed 0" not in text and "bootstrap" not in text  # one legend entry, not three
-    assert "mean of 3 seeds, thin lines: each seed" in svg_text(seeds_run, "--agg", "mean")
-    both = svg_text(seeds_run, os.path.join(seeds_run, "seed-0"))  # a folder of seeds next to a single run
+    assert "mean of 3 seeds, thin lines: each seed" in _svg_text(tmp_path, seeds_run, "--agg", "mean")
+    both = _svg_text(tmp_path, seeds_run, os.path.join(seeds_run, "seed-0"))  # a folder of seeds next to a single run
     assert "mean of 3 seeds" in both and "seed 0 (seed-0): evaluation mean ± std" in both
     four = tmp_path / "four"  # a fourth seed: now the IQM with its bootstrap band
     shutil.copytree(seeds_run, four)
@@ -84,12 +94,12 @@ def test_plot_of_a_seeds_folder_is_one_aggregate_curve(seeds_run, tmp_path, caps
         config = json.load(f)
     with open(four / "seed-3" / "config.json", "w") as f:
         json.dump({**config, "seed": 3}, f)
-    text = svg_text(str(four))
+    text = _svg_text(tmp_path, str(four))
     assert "ars InvertedPendulum-v5 (four): evaluation return, IQM of 4 seeds, 95% bootstrap CI" in text
-    assert "mean of 4 seeds, 95% bootstrap CI" in svg_text(str(four), "--agg", "mean")
+    assert "mean of 4 seeds, 95% bootstrap CI" in _svg_text(tmp_path, str(four), "--agg", "mean")
     one = tmp_path / "one"
     shutil.copytree(four / "seed-0", one / "seed-0")
-    assert "ars InvertedPendulum-v5 (one): evaluation return, 1 seed<" in svg_text(str(one))
+    assert "ars InvertedPendulum-v5 (one): evaluation return, 1 seed<" in _svg_text(tmp_path, str(one))
     png = str(tmp_path / "c.png")
     assert main(["plot", seeds_run, "-o", png]) == 0
     with open(png, "rb") as f:
@@ -106,16 +116,8 @@ def test_plot_of_a_folder_of_runs_and_seed_folders_names_each_curve(seeds_run, t
     runs = tmp_path / "runs"
     shutil.copytree(seeds_run, runs / "more" / "ars-seeds")
     for name, timesteps in (("a", 1500), ("b", 3000)):
-        shutil.copytree(os.path.join(seeds_run, "seed-0"), runs / name)
-        with open(runs / name / "config.json") as f:
-            config = json.load(f)
-        with open(runs / name / "config.json", "w") as f:
-            json.dump({**config, "timesteps": timesteps}, f)
-    svg = str(tmp_path / "p.svg")
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
-        assert main(["plot", str(runs), "-o", svg]) == 0
-    with open(svg) as f:
-        text = f.read()
+        _copy_run(os.path.join(seeds_run, "seed-0"), runs / name, timesteps=timesteps)
+    text = _svg_text(tmp_path, str(runs))
     assert "(runs/more/ars-seeds): evaluation return, mean of 3 seeds" in text
     assert "(runs; timesteps=1500): evaluation return, 1 seed" in text
     assert "(runs; timesteps=3000): evaluation return, 1 seed" in text
@@ -170,14 +172,6 @@ def test_resume_of_seeds_continues_the_started_and_starts_the_rest(seeds_run, tm
     assert "holds no run of seeds 5, 6" in capsys.readouterr().err
 
 
-def _copy_run(src, dst, **settings):
-    shutil.copytree(src, dst)
-    with open(os.path.join(dst, "config.json")) as f:
-        config = json.load(f)
-    with open(os.path.join(dst, "config.json"), "w") as f:
-        json.dump({**config, **settings}, f)
-
-
 def test_plot_names_the_same_settings_run_twice_by_their_folders(seeds_run, tmp_path):
     # x and x2: the same settings and seed in two folders (two curves, not two seeds); t: other timesteps.
     # The entries list what differs (timesteps, not the algorithm or environment, already in each
@@ -185,11 +179,7 @@ def test_plot_names_the_same_settings_run_twice_by_their_folders(seeds_run, tmp_
     runs = tmp_path / "runs"
     for name, timesteps in (("x", 1500), ("x2", 1500), ("t", 3000)):
         _copy_run(os.path.join(seeds_run, "seed-0"), runs / name, timesteps=timesteps)
-    svg = str(tmp_path / "p.svg")
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
-        assert main(["plot", str(runs), "-o", svg]) == 0
-    with open(svg) as f:
-        text = f.read()
+    text = _svg_text(tmp_path, str(runs))
     assert "ars InvertedPendulum-v5 (runs; timesteps=1500; x): evaluation return, 1 seed<" in text
     assert "ars InvertedPendulum-v5 (runs; timesteps=1500; x2): evaluation return, 1 seed<" in text
     assert "ars InvertedPendulum-v5 (runs; timesteps=3000): evaluation return, 1 seed<" in text
@@ -197,10 +187,7 @@ def test_plot_names_the_same_settings_run_twice_by_their_folders(seeds_run, tmp_
     for name in ("x", "t"):  # nothing but the folders differs: the folders alone
         shutil.rmtree(runs / name)
     _copy_run(os.path.join(seeds_run, "seed-0"), runs / "y", timesteps=1500)
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
-        assert main(["plot", str(runs), "-o", svg]) == 0
-    with open(svg) as f:
-        text = f.read()
+    text = _svg_text(tmp_path, str(runs))
     assert "(runs; x2): evaluation return, 1 seed<" in text and "(runs; y): evaluation return, 1 seed<" in text
 
 
