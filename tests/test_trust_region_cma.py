@@ -375,10 +375,10 @@ def test_dense_linear_algebra_runs_on_one_blas_thread_from_d_30(monkeypatch):
     keeps the process's setting (the context costs about 6 us)."""
     import contextlib
 
-    import trustopt.asktell as at
+    import trustopt._blas as blas
     from threadpoolctl import threadpool_info
 
-    entered, real = [], at.one_thread
+    entered, real = [], blas.one_thread
 
     @contextlib.contextmanager
     def spy():
@@ -386,7 +386,7 @@ def test_dense_linear_algebra_runs_on_one_blas_thread_from_d_30(monkeypatch):
             entered.append([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"])
             yield
 
-    monkeypatch.setattr(at, "one_thread", spy)
+    monkeypatch.setattr(blas, "one_thread", spy)
     for d, diagonal, expected in ((40, False, 2), (10, False, 0), (40, True, 0)):
         entered.clear()
         opt = TrustRegionCMA(np.ones(d), 1.0, seed=0, diagonal=diagonal)

@@ -13,7 +13,9 @@ restored on exit.
 
 from __future__ import annotations
 
-__all__ = ["DENSE_ONE_THREAD_FROM", "one_thread"]
+import contextlib
+
+__all__ = ["DENSE_ONE_THREAD_FROM", "one_thread", "dense_linalg"]
 
 #: From this dimension on, the dense linear algebra of a search distribution runs on one BLAS
 #: thread (between the measured d = 20, unaffected, and d = 40, 3.5x slower with 2 threads).
@@ -30,3 +32,10 @@ def one_thread():
 
         _controller = ThreadpoolController()
     return _controller.limit(limits=1, user_api="blas")
+
+
+def dense_linalg(d: int, diagonal: bool):
+    """The context of a search distribution's linear algebra in ``d`` dimensions: :func:`one_thread`
+    for a full covariance of :data:`DENSE_ONE_THREAD_FROM` or more dimensions, the process's setting
+    otherwise (a diagonal one has no ``d x d`` matrix)."""
+    return one_thread() if not diagonal and d >= DENSE_ONE_THREAD_FROM else contextlib.nullcontext()

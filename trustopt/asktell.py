@@ -37,7 +37,6 @@ Conventions:
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
 import warnings
@@ -48,7 +47,6 @@ from typing import ClassVar
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-from trustopt._blas import DENSE_ONE_THREAD_FROM, one_thread
 from trustopt._validation import (ValidationError, as_float_array, check_bool, check_count, check_int, check_positive,
                                   did_you_mean)
 from trustopt.algorithms import ES_FAMILY, get
@@ -254,9 +252,8 @@ class AskTell:
         calling ``ask`` again before ``tell`` returns the same points."""
         if self.pending is None:
             trial = self.state.phase == core.NEED_TRIAL
-            with self._linalg():
-                draw, frame = self.sampler.draw(core.ask(self.state), self.sigma(), self.rng,
-                                                self.frame if trial else None, self.state.step_state)
+            draw, frame = self.sampler.draw(core.ask(self.state), self.sigma(), self.rng,
+                                            self.frame if trial else None, self.state.step_state)
             self.frame = frame
             if self.box is not None:
                 draw = Draw(theta=draw.theta, sigma=draw.sigma, index=draw.index, sign=draw.sign, Y=draw.Y,
@@ -295,17 +292,9 @@ class AskTell:
         self.last_f = f
         self.best_history.append(float(np.min(np.where(finite, f, np.inf))))
         self.median_history.append(batch_median(np.where(finite, f, np.inf)))
-        with self._linalg():
-            self._loop_tell(make_batch(draw.theta, draw.sigma, draw.Y, F, center=self.sampler.center))
-            while core.ask(self.state) is None:  # READY: a model batch is at hand, propose at once
-                self._loop_tell(None)
-
-    def _linalg(self):
-        """The context of the sampler's and the step's linear algebra: one BLAS thread for a dense
-        covariance of :data:`~trustopt._blas.DENSE_ONE_THREAD_FROM` or more dimensions (threads
-        made them 2-4x slower; :mod:`trustopt._blas`), the process's setting otherwise."""
-        dense = isinstance(self.sampler, GaussianSampler) and not self.sampler.diagonal
-        return one_thread() if dense and self.d >= DENSE_ONE_THREAD_FROM else contextlib.nullcontext()
+        self._loop_tell(make_batch(draw.theta, draw.sigma, draw.Y, F, center=self.sampler.center))
+        while core.ask(self.state) is None:  # READY: a model batch is at hand, propose at once
+            self._loop_tell(None)
 
     def _checked(self, X, values, repaired) -> tuple[np.ndarray, np.ndarray]:
         if self.pending is None:

@@ -50,6 +50,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.linalg.lapack import dtrtrs
 
+from trustopt._blas import dense_linalg
 from trustopt._validation import ValidationError, check_bool, check_choice, check_int, check_positive
 from trustopt.components.search import Draw, tolfunhist
 from trustopt.core.protocols import StepSolver
@@ -315,6 +316,10 @@ class GaussianSampler:
 
     def draw(self, theta, sigma: float, rng: np.random.Generator, frame=None, step_state=None):
         theta = np.asarray(theta, dtype=np.float64)
+        with dense_linalg(theta.size, self.diagonal):
+            return self._draw(theta, rng, step_state)
+
+    def _draw(self, theta: np.ndarray, rng: np.random.Generator, step_state):
         s = self.state(step_state, theta.size)
         z = rng.standard_normal((self.popsize, theta.size))
         if self.orthogonal:  # Wang, Emmerich & Baeck 2014: orthonormal directions, chi-distributed lengths
@@ -430,6 +435,10 @@ class GaussianNaturalStep(StepSolver):
         check_int(self.bisections, "bisections", 0)
 
     def propose(self, model, radius, rng, step_state=None) -> Proposal:
+        with dense_linalg(np.size(model.theta_k), self.diagonal):
+            return self._propose(model, radius, step_state)
+
+    def _propose(self, model, radius, step_state) -> Proposal:
         m, batch = np.asarray(model.theta_k, dtype=np.float64), model.batch
         d, lam = m.size, batch.n_pairs
         s = step_state if step_state is not None else GaussianState.initial(batch.states[0, 0], d,
