@@ -155,7 +155,8 @@ def main(argv=None):
         gym_env.close()
     ratios = np.array([s["fast"] / s["gym"] for _, s, _ in rows])
     limit = np.array([s["fast"] / s["raw"] for _, s, _ in rows])
-    print(f"geometric mean: fast/gym {np.exp(np.log(ratios).mean()):.2f}x, fast/raw {np.exp(np.log(limit).mean()):.2f}")
+    gm_gym, gm_raw = float(np.exp(np.log(ratios).mean())), float(np.exp(np.log(limit).mean()))
+    print(f"geometric mean: fast/gym {gm_gym:.2f}x, fast/raw {gm_raw:.2f}")
     if args.json:
         import json
         import platform
@@ -166,11 +167,11 @@ def main(argv=None):
         meta = {k: version(k) for k in ("mujoco", "gymnasium", "numpy")}
         meta.update(code=code_version(), python=platform.python_version(), machine=platform.machine(),
                     args=vars(args))
-        out = [{"env_id": e, "mean_episode_length": L, "steps_per_s": s, "fast_over_gym": s["fast"] / s["gym"],
-                "fast_over_raw": s["fast"] / s["raw"]} for e, s, L in rows]
+        out = [{"env_id": e, "mean_episode_length": L, "steps_per_s": s, "fast_over_gym": float(g),
+                "fast_over_raw": float(r)} for (e, s, L), g, r in zip(rows, ratios, limit)]
         with open(args.json, "w") as f:
-            json.dump({"meta": meta, "rows": out, "geomean_fast_over_gym": float(np.exp(np.log(ratios).mean())),
-                       "geomean_fast_over_raw": float(np.exp(np.log(limit).mean()))}, f, indent=1)
+            json.dump({"meta": meta, "rows": out, "geomean_fast_over_gym": gm_gym, "geomean_fast_over_raw": gm_raw},
+                      f, indent=1)
     return 0
 
 
