@@ -64,6 +64,11 @@ def test_defaults_for_sigma0_maxfev_and_seed():
             minimize(sphere, np.ones(2), maxfev=bad)
     with pytest.raises(ValidationError, match="seed"):
         minimize(sphere, np.ones(2), seed=-1)
+    # scipy >= 1.15 names it rng (SPEC 7): the same run as seed=
+    assert minimize(sphere, np.ones(2), rng=legacy.seed, maxfev=1e3).fun == legacy.fun
+    assert minimize(sphere, np.ones(2), rng=np.random.default_rng(5), maxfev=1e3).seed == g.seed
+    with pytest.raises(ValidationError, match="rng: give seed or rng"):
+        minimize(sphere, np.ones(2), seed=1, rng=1)
 
 
 def test_callback_forms_and_stops():

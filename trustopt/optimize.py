@@ -423,7 +423,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
              sigma0: float | None = None, maxfev: int | None = None, seed=None, callback: Callable | None = None,
              workers: int | Callable = 1,
              options: dict | MinimizeOptions | ESOptions | ARSOptions | TRESOptions | TrustRegionESOptions | None = None,
-             tol: float | None = None) -> OptimizeResult:
+             tol: float | None = None, rng=None) -> OptimizeResult:
     """Minimize ``fun(x, *args)`` over ``x`` in R^d (or a box) with an evolution strategy driven by the
     trust-region loop; the conventions of ``scipy.optimize.minimize``.
 
@@ -471,6 +471,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             argument of that name).
         tol: scipy's tolerance for termination: sets both ``tolx`` and ``tolfun`` (a dict of
             ``options`` naming either keeps its own value).
+        rng: scipy's newer name for ``seed`` (SPEC 7: an integer, a ``np.random.Generator`` or
+            None), read as ``seed``; giving both is a ValidationError.
 
     Returns:
         ``scipy.optimize.OptimizeResult`` with ``x, fun, nfev, nit, success, status, message``,
@@ -495,6 +497,10 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         warn_if_sigma0_exceeds_box(box, check_positive(sigma0, "sigma0"), stacklevel=2)
     options, maxfev = _scipy_options(options, maxfev, tol)
     maxfev = MAXFEV_PER_DIM * x0.size if maxfev is None else check_count(maxfev, "maxfev")
+    if rng is not None:
+        if seed is not None:
+            raise ValidationError("rng: give seed or rng (scipy's newer name for it), not both")
+        seed = rng
     seed = as_seed(seed)
     stop_requested = Callback(callback)
     o = _minimize_options(options, cls, name)
