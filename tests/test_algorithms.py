@@ -215,6 +215,15 @@ def test_bad_hyperparameters_are_rejected_naming_the_field(name, kw, field):
         run(name, FAMILY[0], max_iter=1, seed=0, **kw)
 
 
+@pytest.mark.parametrize("name, typo, own", [("trpo", "dleta", "delta"), ("stro", "mu_0", "mu0"),
+                                             ("ppo", "epsilonn", "epsilon")])
+def test_a_misspelt_hyperparameter_names_the_algorithms_own(name, typo, own):
+    # the error listed only the sampling options (n_episodes, lambda_, ...), not trpo's delta
+    with pytest.raises(ValidationError, match=rf"{typo}: not a hyperparameter of '{name}' "
+                                              rf"\(did you mean '{own}'\?\) \(its hyperparameters: .*{own}"):
+        run(name, FAMILY[0], max_iter=1, seed=0, **{typo: 0.1})
+
+
 def test_bad_arguments_of_run():
     mdp = FAMILY[0]
     with pytest.raises(ValidationError, match="unknown name 'sgd'.*trpo"):

@@ -15,7 +15,7 @@ def npg(problem, *, exact=False, delta=0.01, cg_iters=10, cg_damping=1e-3, theta
     Hyperparameters: delta (mean-KL step size, default 0.01 as TRPO App. E), cg_iters (10),
     cg_damping (1e-3); sampling: n_episodes, lambda_, use_baseline.
     """
-    check_sampling("npg", sampling)
+    check_sampling("npg", sampling, factory=npg)
     policy, sampler, theta0 = setup(problem, exact=exact, theta0=theta0, **sampling)
     return Method(name="npg", policy=policy, sampler=sampler, surrogate=ImportanceSampled(), distance=MeanKL(),
                   step=NaturalGradientStep(cg_iters=cg_iters, cg_damping=cg_damping, max_backtracks=0),

@@ -21,7 +21,7 @@ def ppo(problem, *, exact=False, epsilon=0.2, epochs=10, n_minibatches=4, learni
     predicted gain is ``s`` times the normalized one, on eta's scale);
     sampling: n_episodes, lambda_, use_baseline.
     """
-    check_sampling("ppo", sampling)
+    check_sampling("ppo", sampling, factory=ppo)
     policy, sampler, theta0 = setup(problem, exact=exact, theta0=theta0, **sampling)
     return Method(name="ppo", policy=policy, sampler=sampler, surrogate=ClippedRatio(epsilon=epsilon,
                                                                        normalize_advantages=normalize_advantages),

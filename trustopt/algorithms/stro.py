@@ -34,7 +34,7 @@ def stro(problem, *, exact=False, mu0=0.05, mu_min=0.01, mu_max=0.1, beta0=0.0, 
     ``L(theta_tilde) - L(theta_k)``: the exact method still never decreases eta. Not invariant to
     the reward scale: the termination test 4.9, which divides by ``1 + |L_hat|``.
     """
-    check_sampling("stro", sampling)
+    check_sampling("stro", sampling, factory=stro)
     policy, sampler, theta0 = setup(problem, exact=exact, theta0=theta0, **sampling)
     if alternating is None:
         alternating = hasattr(policy, "log_std_index")

@@ -22,7 +22,7 @@ def trefree(problem, *, exact=False, delta=0.01, epochs=10, n_minibatches=4, lea
     of the reward scale; the reported predicted gain is ``s`` times the normalized one);
     sampling: n_episodes, lambda_, use_baseline.
     """
-    check_sampling("trefree", sampling)
+    check_sampling("trefree", sampling, factory=trefree)
     policy, sampler, theta0 = setup(problem, exact=exact, theta0=theta0, **sampling)
     return Method(name="trefree", policy=policy, sampler=sampler, surrogate=ClippedObjective(delta=delta, normalize_advantages=normalize_advantages),
                   distance=MeanKL(),

@@ -22,7 +22,7 @@ def trpo(problem, *, exact=False, delta=0.01, cg_iters=10, cg_damping=1e-3, max_
     (:class:`~trustopt.envs.vine_sampler.MujocoVineSampler`, also n_actions_per_state,
     rollout_horizon)); sampling: n_episodes, lambda_, use_baseline.
     """
-    check_sampling("trpo", sampling, vine_allowed=vine)
+    check_sampling("trpo", sampling, vine_allowed=vine, factory=trpo)
     policy, sampler, theta0 = setup(problem, exact=exact, theta0=theta0, vine=vine, **sampling)
     return Method(name="trpo", policy=policy, sampler=sampler, surrogate=ImportanceSampled(), distance=MeanKL(),
                   step=NaturalGradientStep(cg_iters=cg_iters, cg_damping=cg_damping, max_backtracks=max_backtracks,

@@ -25,7 +25,7 @@ def vpg(problem, *, exact=False, learning_rate=1.0, delta=0.01, normalize_advant
     the step is then in units of the advantage's spread; the reported predicted gain is ``s``
     times the normalized one, on eta's scale); sampling: n_episodes, lambda_, use_baseline.
     """
-    check_sampling("vpg", sampling)
+    check_sampling("vpg", sampling, factory=vpg)
     policy, sampler, theta0 = setup(problem, exact=exact, theta0=theta0, **sampling)
     return Method(name="vpg", policy=policy, sampler=sampler,
                   surrogate=ImportanceSampled(normalize_advantages=normalize_advantages), distance=MeanKL(),
