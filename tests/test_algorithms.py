@@ -239,6 +239,11 @@ def test_bad_arguments_of_run():
     method = get("trpo")(mdp, exact=True)
     with pytest.raises(ValidationError, match="hyperparameters"):
         run(method, mdp, max_iter=1, seed=0, delta=0.1)
+    # exact="no" ran the exact oracle (a truthy string); a composed Method ignored exact=True
+    with pytest.raises(ValidationError, match="exact: must be True or False, got 'no'"):
+        run("trpo", mdp, max_iter=1, seed=0, exact="no")
+    with pytest.raises(ValidationError, match="exact: a composed Method already holds its sampler"):
+        run(get("trpo")(mdp, n_episodes=5), mdp, max_iter=1, seed=0, exact=True)
 
 
 def test_composed_method_runs_and_registry_is_open():

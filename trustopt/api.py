@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from trustopt._callbacks import Callback
-from trustopt._validation import ValidationError, check_int, readonly
+from trustopt._validation import ValidationError, check_bool, check_int, readonly
 from trustopt.core.loop import NEED_MODEL, Method, drive
 from trustopt.components.search import impute_nonfinite, make_batch
 from trustopt.core.types import FAILURE_STATUSES, Record, Result
@@ -88,7 +88,7 @@ def run(
         ``n_samples``, ``status``, ...), ``status`` and ``message``.
     """
     check_int(max_iter, "max_iter", 0)
-    method = _method(algorithm, problem, exact, hyperparameters)
+    method = _method(algorithm, problem, check_bool(exact, "exact"), hyperparameters)
     from trustopt.asktell import is_search_method
 
     drive_ = _run_search if is_search_method(method) else _run_loop
@@ -110,6 +110,9 @@ def _method(algorithm, problem, exact: bool, hyperparameters: dict) -> Method:
             raise ValidationError(
                 f"hyperparameters: {sorted(hyperparameters)} can only be given with an algorithm name; "
                 "a composed Method already holds its components")
+        if exact:
+            raise ValidationError("exact: a composed Method already holds its sampler; build it with exact=True "
+                                  "(e.g. trustopt.algorithms.get(name)(problem, exact=True))")
         return algorithm
     if not isinstance(algorithm, str):
         raise ValidationError(f"algorithm: expected a registered name or a Method, got {type(algorithm).__name__}")
