@@ -310,3 +310,9 @@ def test_validation():
         L.mean_kl(lqr, pi, pi, visitation="dbar")
     with pytest.raises(ValidationError, match="rng"):
         L.random_lqr(np.random.RandomState(0), 2, 1)
+    # both were NumPy errors naming no argument ("operands could not be broadcast", "zero-size array")
+    with pytest.raises(ValidationError, match=r"log_std: expected shape \(1,\), got \(2,\)"):
+        L.optimal_eta(lqr, [0.0, 0.0])
+    for n, m, name in [(0, 1, "n"), (2, 0, "m"), (2.5, 1, "n")]:
+        with pytest.raises(ValidationError, match=f"{name}: expected an integer >= 1"):
+            L.random_lqr(np.random.default_rng(0), n, m)

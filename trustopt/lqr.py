@@ -458,7 +458,7 @@ def optimal_gain(lqr: LQR) -> np.ndarray:
 
 def optimal_policy(lqr: LQR, log_std) -> LQRPolicy:
     """``N(K* s, diag(exp(2 log_std)))``: the best linear Gaussian policy for that exploration."""
-    return LQRPolicy(K=optimal_gain(lqr), log_std=np.broadcast_to(as_float_array(log_std, "log_std"), (lqr.m,)))
+    return LQRPolicy(K=optimal_gain(lqr), log_std=log_std)  # a scalar or (m,); LQRPolicy checks the shape
 
 
 def optimal_eta(lqr: LQR, log_std) -> float:
@@ -477,6 +477,7 @@ def random_lqr(rng: np.random.Generator, n: int, m: int, *, gamma: float = 0.9, 
     that value succeeds)."""
     if not isinstance(rng, np.random.Generator):
         raise ValidationError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+    n, m = check_int(n, "n", 1), check_int(m, "m", 1)
     for _ in range(100):
         A = rng.normal(size=(n, n))
         A *= rng.uniform(*open_loop_radius) / np.max(np.abs(np.linalg.eigvals(A)))
