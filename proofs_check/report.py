@@ -140,7 +140,9 @@ def markdown(results: list[ClaimResult], *, instances: int, seed: int, seconds: 
         f"{len(results)} claims, up to {instances} random instances each plus stored regressions and an "
         f"adversarial search for inequalities (seed {seed}); {seconds:.0f} s in all. "
         f"**{'Every claim has its documented status.' if ok else 'SOME CLAIMS DO NOT HAVE THEIR DOCUMENTED STATUS.'}** "
-        f"{n_viol} claim(s) are violated as stated in the papers (findings below).",
+        f"{n_viol} claim(s) are violated (findings below; a documented finding says whether its counterexample "
+        f"satisfies every assumption of the paper's statement, a paper error, or drops one, a generalization "
+        f"that fails).",
         "",
         "![tightness per inequality](tightness.png)",
         "",
@@ -157,7 +159,7 @@ def markdown(results: list[ClaimResult], *, instances: int, seed: int, seconds: 
                    f"{_fmt(r.tightness, '{:.3f}')} | {r.seconds:.1f} | {status_label(r)} |")
     findings = [r for r in results if r.status == "violated" or r.error]
     if findings:
-        out += ["", "## Findings: claims violated as stated", ""]
+        out += ["", "## Findings: violated claims", ""]
         for r in findings:
             c = claims_by_id.get(r.id)
             out += [f"### `{r.id}` ({cite(r.source)})", "", f"Statement checked: {c.statement if c else ''}", ""]
