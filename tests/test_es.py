@@ -347,6 +347,16 @@ def test_run_drives_the_es_family_to_the_optimum():
         run("tres", reward, theta0=np.zeros(3), max_iter=1, seed=0)
 
 
+@pytest.mark.parametrize("name", ["es", "ars", "tres", "trust-region-es", "trust-region-cma"])
+def test_run_with_a_misspelt_sigma0_suggests_sigma0(name):
+    """The hint was looked up among the options' fields only, so ``sigm0`` got no hint and a list
+    of valid names without ``sigma0``, as if ``run`` took no ``sigma0``."""
+    from trustopt.api import run
+
+    with pytest.raises(ValidationError, match=rf"^sigm0: unknown hyperparameter of {name} \(did you mean 'sigma0'\?\)"):
+        run(name, lambda X: -np.sum(X**2, axis=1), theta0=np.zeros(3), sigm0=0.1, max_iter=1, seed=0)
+
+
 @pytest.mark.parametrize("algo", ["es", "ars", "tres"])
 def test_trustopt_train_builds_the_registrys_method_in_paper_mode(algo):
     """``trustopt train --algo {es,ars,tres}`` builds the registry's method with the one documented

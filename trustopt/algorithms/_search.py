@@ -19,6 +19,7 @@ does not set ratio-test fields it would ignore.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
@@ -100,9 +101,10 @@ class RatioTestOptions:
         return v
 
 
-def resolve_options(cls, options, hyperparameters: dict, owner: str):
+def resolve_options(cls, options, hyperparameters: dict, owner: str, *, factory=None):
     """``options`` (an instance of ``cls``, or a dict of its fields, as ``minimize`` takes) or
-    ``cls(**hyperparameters)``: one or the other; an unknown keyword is an error naming it and
+    ``cls(**hyperparameters)``: one or the other; an unknown keyword is an error naming it, the
+    closest of the valid ones and of ``factory``'s own keywords (``sigma0``, ``theta0``, ...), and
     listing the valid ones."""
     if isinstance(options, Mapping):
         if hyperparameters:
@@ -119,8 +121,10 @@ def resolve_options(cls, options, hyperparameters: dict, owner: str):
     valid = sorted(f.name for f in fields(cls))
     unknown = sorted(set(hyperparameters) - set(valid))
     if unknown:
+        own = [] if factory is None else [p.name for p in inspect.signature(factory).parameters.values()
+                                          if p.kind is p.KEYWORD_ONLY and p.name != "exact"]
         raise ValidationError(f"{', '.join(unknown)}: unknown hyperparameter{'s' if len(unknown) > 1 else ''} "
-                              f"of {owner}{did_you_mean(unknown[0], valid)}; valid: {', '.join(valid)}")
+                              f"of {owner}{did_you_mean(unknown[0], valid + own)}; valid: {', '.join(valid)}")
     return cls(**hyperparameters)
 
 

@@ -62,7 +62,7 @@ def ars(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None 
     ``sigma0`` (``nu``), :class:`~trustopt.components.es_steps.ARSStep` (``alpha``, top ``b``).
     Arguments as :func:`trustopt.algorithms.es.es`; hyperparameters :class:`ARSOptions`.
     ``adapt=True``: the raw-value gain and the ratio test; ``adapt=False``: always accepted."""
-    o = resolve_options(ARSOptions, options, hyperparameters, "ars")
+    o = resolve_options(ARSOptions, options, hyperparameters, "ars", factory=ars)
     theta0, sigma0 = search_start("ars", problem, exact, theta0, sigma0)
     sampler = PerturbationSampler(sigma0=sigma0, n_pairs=n_pairs(popsize, default_popsize(theta0.size, o.adapt)),
                                   noise=NoiseTable() if noise is None else noise)

@@ -84,7 +84,7 @@ def es(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None =
     the raw-value gain for the ratio test; ``adapt=False``: ``step = lr adam(g_s)`` with weight
     decay, always accepted (the paper's update).
     """
-    o = resolve_options(ESOptions, options, hyperparameters, "es")
+    o = resolve_options(ESOptions, options, hyperparameters, "es", factory=es)
     theta0, sigma0 = search_start("es", problem, exact, theta0, sigma0)
     sampler = PerturbationSampler(sigma0=sigma0, n_pairs=n_pairs(popsize, default_popsize(theta0.size, o.adapt)),
                                   noise=NoiseTable() if noise is None else noise)

@@ -63,7 +63,7 @@ def tres(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None
     """TRES composed for the loop: antithetic noise-table samples, K epochs of ascent on the
     clipped surrogate (:class:`~trustopt.components.es_steps.TRESStep`). Arguments as
     :func:`trustopt.algorithms.es.es`; hyperparameters :class:`TRESOptions`."""
-    o = resolve_options(TRESOptions, options, hyperparameters, "tres")
+    o = resolve_options(TRESOptions, options, hyperparameters, "tres", factory=tres)
     theta0, sigma0 = search_start("tres", problem, exact, theta0, sigma0)
     sampler = PerturbationSampler(sigma0=sigma0, n_pairs=n_pairs(popsize, default_popsize(theta0.size, o.adapt)),
                                   noise=NoiseTable() if noise is None else noise)

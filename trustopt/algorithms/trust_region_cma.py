@@ -149,7 +149,7 @@ def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: 
     Hansen 2016; ``noise`` is not used: the samples come from the generator); hyperparameters
     :class:`TrustRegionCMAOptions`.
     """
-    o = resolve_options(TrustRegionCMAOptions, options, hyperparameters, "trust-region-cma")
+    o = resolve_options(TrustRegionCMAOptions, options, hyperparameters, "trust-region-cma", factory=trust_region_cma)
     theta0, sigma0 = search_start("trust-region-cma", problem, exact, theta0, sigma0)
     d = theta0.size
     diagonal = d > DIAGONAL_ABOVE if o.diagonal is None else o.diagonal

@@ -96,7 +96,7 @@ def trust_region_es(problem=None, *, exact: bool = False, theta0=None, sigma0: f
     directions, and the actual gain of the ratio test is taken between the two center
     evaluations. ``delta_0 = sigma0 sqrt(d) / kappa``.
     """
-    o = resolve_options(TrustRegionESOptions, options, hyperparameters, "trust-region-es")
+    o = resolve_options(TrustRegionESOptions, options, hyperparameters, "trust-region-es", factory=trust_region_es)
     theta0, sigma0 = search_start("trust-region-es", problem, exact, theta0, sigma0)
     d = theta0.size
     quadratic = o.model == "quadratic"
