@@ -275,6 +275,24 @@ def test_clipped_ascent_sgd_single_epoch_equals_gradient_step():
     np.testing.assert_allclose(g.theta, th_k + 0.3 * g0, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("surrogate", [ClippedRatio(epsilon=1e9, normalize_advantages=True),
+                                       ClippedObjective(delta=1e9, normalize_advantages=True)])
+def test_clipped_ascent_on_an_exact_batch_normalizes_minibatches_with_the_full_batch(surrogate):
+    """An exact batch is the whole (s, a) table: a minibatch of one pair centred by its own mean has
+    advantage 0, so PPO / TREFree with n_minibatches >= the number of pairs made a null step
+    ('predicted gain 0 <= 0' at every iteration of run('ppo', bandit, exact=True)). With the full
+    batch's (m, s), one SGD epoch of N one-pair minibatches (weights scaled by N) is, to first
+    order in the learning rate, N times the full batch's normalized gradient step."""
+    th_k = _theta(10)
+    b = _exact_batch(th_k)
+    N, lr = b.n_pairs, 1e-6
+    _, g_full = ImportanceSampled(normalize_advantages=True).value_and_grad(POLICY, th_k, b)
+    p = ClippedAscent(epochs=1, n_minibatches=N, optimizer="sgd", learning_rate=lr).propose(
+        _sub(th_k, b, surrogate), 1.0, np.random.default_rng(0))
+    assert p.status == "ok" and p.predicted_gain > 0
+    np.testing.assert_allclose(p.theta - th_k, lr * N * g_full, rtol=1e-4, atol=1e-12)
+
+
 # ----------------------------------------------------------------------------- acceptance, radius
 
 
