@@ -497,11 +497,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         warn_if_sigma0_exceeds_box(box, check_positive(sigma0, "sigma0"), stacklevel=2)
     options, maxfev = _scipy_options(options, maxfev, tol)
     maxfev = MAXFEV_PER_DIM * x0.size if maxfev is None else check_count(maxfev, "maxfev")
-    if rng is not None:
-        if seed is not None:
-            raise ValidationError("rng: give seed or rng (scipy's newer name for it), not both")
-        seed = rng
-    seed = as_seed(seed)
+    seed = as_seed(_seed_or_rng(seed, rng))
     stop_requested = Callback(callback)
     o = _minimize_options(options, cls, name)
     noise = o.noise if o.noise is not None else NoiseTable()
@@ -563,6 +559,15 @@ def _method(method) -> tuple[str, type]:
     if not isinstance(name, str) or name.lower() not in METHODS:
         raise ValidationError(f"method: unknown {method!r}; choose one of {', '.join(sorted(METHODS))}")
     return name.lower(), METHODS[name.lower()]
+
+
+def _seed_or_rng(seed, rng):
+    """``seed``, or ``rng``, scipy's newer name for it (SPEC 7): one of the two."""
+    if rng is None:
+        return seed
+    if seed is not None:
+        raise ValidationError("rng: give seed or rng (scipy's newer name for it), not both")
+    return rng
 
 
 class _Restarts:
