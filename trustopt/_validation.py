@@ -8,6 +8,7 @@ wrong with it. Kernels behind the boundary assume valid input.
 from __future__ import annotations
 
 import difflib
+import inspect
 
 import numpy as np
 
@@ -162,6 +163,15 @@ def did_you_mean(key, known, *, cutoff: float = 0.6) -> str:
     >= ``cutoff``), or ``""`` when none is close: the hint every unknown-name error ends with."""
     close = difflib.get_close_matches(str(key), [str(k) for k in known], n=1, cutoff=cutoff)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def own_hyperparameters(factory) -> tuple[str, ...]:
+    """The keyword-only arguments of ``factory`` other than ``exact`` (not its ``**`` catch-all): the
+    names a misspelt keyword is matched against; none without a factory."""
+    if factory is None:
+        return ()
+    params = inspect.signature(factory).parameters.values()
+    return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name != "exact")
 
 
 def check_choice(value, name: str, choices: tuple) -> str:

@@ -19,7 +19,6 @@ does not set ratio-test fields it would ignore.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
@@ -27,7 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from trustopt._validation import ValidationError, as_float_array, check_bool, check_int, check_positive, did_you_mean
+from trustopt._validation import ValidationError, as_float_array, check_bool, check_int, check_positive, did_you_mean, own_hyperparameters
 from trustopt.components.acceptance import AlwaysAccept, FreshRatioTest
 from trustopt.components.distances import Euclidean
 from trustopt.components.gaussian import cma_popsize
@@ -121,10 +120,9 @@ def resolve_options(cls, options, hyperparameters: dict, owner: str, *, factory=
     valid = sorted(f.name for f in fields(cls))
     unknown = sorted(set(hyperparameters) - set(valid))
     if unknown:
-        own = [] if factory is None else [p.name for p in inspect.signature(factory).parameters.values()
-                                          if p.kind is p.KEYWORD_ONLY and p.name != "exact"]
+        hint = did_you_mean(unknown[0], (*valid, *own_hyperparameters(factory)))
         raise ValidationError(f"{', '.join(unknown)}: unknown hyperparameter{'s' if len(unknown) > 1 else ''} "
-                              f"of {owner}{did_you_mean(unknown[0], valid + own)}; valid: {', '.join(valid)}")
+                              f"of {owner}{hint}; valid: {', '.join(valid)}")
     return cls(**hyperparameters)
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
-from trustopt._validation import ValidationError, did_you_mean
+from trustopt._validation import ValidationError, did_you_mean, own_hyperparameters
 from trustopt.components.flat_policies import FlatLinearGaussian, FlatTabularSoftmax
 from trustopt.components.lqr_samplers import ExactLQRSampler, LQREpisodeSampler, lqr_theta0
 from trustopt.components.tabular_samplers import ExactTabularSampler, TabularEpisodeSampler, TabularVineSampler
@@ -56,20 +54,11 @@ def check_sampling(name: str, sampling: dict, *, vine_allowed: bool = False, fac
         model = [a for a in allowed if a in _SAMPLING]
         env = (("lambda_",) + _ENV_SAMPLING if not vine_allowed else
                tuple(a for a in _ENV_SAMPLING if a != "batch_steps") + _SAMPLING[3:] + _VINE_ENV_SAMPLING)
-        own = _own_hyperparameters(factory)
+        own = own_hyperparameters(factory)
         listed = f"its hyperparameters: {', '.join(own)}; " if own else ""
         raise ValidationError(f"{unknown[0]}: not a hyperparameter of {name!r}"
                               f"{did_you_mean(unknown[0], own + tuple(allowed))} ({listed}sampling options of "
                               f"tabular and LQR problems: {', '.join(model)}; of MuJoCo environments: {', '.join(env)})")
-
-
-def _own_hyperparameters(factory) -> tuple[str, ...]:
-    """The keyword-only arguments of ``factory`` other than ``exact`` (not its ``**sampling``): the
-    names a misspelt keyword is matched against; none without a factory."""
-    if factory is None:
-        return ()
-    params = inspect.signature(factory).parameters.values()
-    return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name != "exact")
 
 
 def setup(problem, *, exact: bool, theta0=None, vine: bool = False, **sampling):
