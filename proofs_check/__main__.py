@@ -218,7 +218,7 @@ def main(argv=None) -> int:
         print(ROUNDOFF_NOTE)
     ok = all(r.ok for r in results)
     n_bad = sum(not r.ok for r in results)
-    print(f"\n{len(results)} claims in {seconds:.1f} s: "
+    print(f"\n{len(results)} claim{'' if len(results) == 1 else 's'} in {seconds:.1f} s: "
           + ("every claim has its documented status." if ok else f"{n_bad} claim(s) do NOT have their documented status."))
     for r in results:
         if r.counterexample and r.status == "violated":
