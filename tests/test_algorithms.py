@@ -51,7 +51,37 @@ def test_exact_mode_reaches_95_percent_of_optimal_improvement(name, index):
     # the loop's eta is the exact eta of each iterate
     assert res.eta == pytest.approx(tabular.evaluate(mdp, res.policy).eta, rel=1e-12, abs=1e-12)
     assert res.policy.shape == (mdp.n_states, mdp.n_actions)
-    assert res.status == "max_iter" and res.message.startswith(name)
+    assert res.status in ("max_iter", "converged") and res.message.startswith(name)
+
+
+@pytest.mark.parametrize("name", ["trpo", "npg"])
+def test_exact_run_stops_at_a_stationary_point(name):
+    """Exact mode: once the gradient is below CG's tolerance every further iteration would be the
+    same null step; the run stops there, converged (it used to run on to max_iter, reporting each
+    null step as a numerical failure)."""
+    mdp = FAMILY[0]
+    res = run(name, mdp, max_iter=300, seed=0, exact=True)
+    assert res.status == "converged" and len(res.history) < 300
+    assert "converged: gradient below the CG tolerance" in res.message and "0 numerical failure(s)" in res.message
+    last = res.history[-1]
+    assert last.status == "stationary" and last.exact and not last.accepted
+    assert res.eta == pytest.approx(tabular.policy_iteration(mdp).eta, abs=1e-9)
+    assert all(r.status == "ok" for r in res.history[:-1])
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_zero_gradient_is_a_stationary_point_not_a_failure(name):
+    """One action per state: the softmax gradient is identically 0. Exact mode stops at once,
+    converged; sampled mode records the null steps as stationary (not as numerical failures)
+    and goes on, since a sampled gradient of 0 says nothing about eta's."""
+    S = 3
+    one_action = tabular.TabularMDP(np.full((S, 1, S), 1.0 / S), np.ones((S, 1)), np.full(S, 1.0 / S), 0.9)
+    res = run(name, one_action, max_iter=5, seed=0, exact=True)
+    assert res.status == "converged" and len(res.history) == 1 and res.history[0].status == "stationary"
+    sampled = run(name, one_action, max_iter=3, seed=0, n_episodes=4)
+    assert sampled.status == "max_iter" and len(sampled.history) == 3
+    assert all(r.status == "stationary" and not r.exact for r in sampled.history)
+    assert "0 numerical failure(s)" in sampled.message
 
 
 @pytest.mark.parametrize("name", ["stro", "trpo"])

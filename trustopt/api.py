@@ -85,7 +85,9 @@ def run(
         for a MuJoCo environment id), ``eta`` (of the final iterate: exact in exact mode, otherwise ``eta_hat``
         of a batch collected there), ``history`` (one :class:`Record` per iteration: ``eta``,
         ``accepted``, ``rho``, ``radius``, ``kl``, ``predicted_gain``, ``actual_gain``,
-        ``n_samples``, ``status``, ...), ``status`` and ``message``.
+        ``n_samples``, ``status``, ...), ``status`` (``"max_iter"``, ``"callback"``, or in exact
+        mode ``"converged"``: a stationary point, where the gradient is zero to the step solver's
+        tolerance) and ``message``.
     """
     check_int(max_iter, "max_iter", 0)
     method = _method(algorithm, problem, check_bool(exact, "exact"), hyperparameters)
@@ -96,9 +98,9 @@ def run(
     n_acc = sum(r.accepted for r in history)
     n_fail = sum(r.status in FAILURE_STATUSES for r in history)
     last = history[-1].message if n_fail and history[-1].status in FAILURE_STATUSES else None
+    stopped = f"converged: {history[-1].message}" if status == "converged" else f"stopped by {status}"
     message = (f"{method.name}: {len(history)} iteration(s), {n_acc} accepted, {len(history) - n_acc} rejected "
-               f"({n_fail} numerical failure(s){'; last: ' + last if last else ''}); "
-               f"stopped by {'callback' if status == 'callback' else 'max_iter'}")
+               f"({n_fail} numerical failure(s){'; last: ' + last if last else ''}); {stopped}")
     return Result(theta=theta, policy=policy, eta=float(eta), history=history, status=status,
                   message=message, n_samples=int(n_samples), method=method)
 

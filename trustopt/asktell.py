@@ -60,6 +60,7 @@ from trustopt.components.gaussian import GaussianSampler
 from trustopt.components.search import Draw, PerturbationSampler, impute_nonfinite, make_batch, tolfun_window
 from trustopt.core import loop as core
 from trustopt.core.loop import Method
+from trustopt.core.types import FAILURE_STATUSES
 
 __all__ = ["AskTell", "is_search_method", "ES", "ARS", "TRES", "TrustRegionES", "TrustRegionCMA", "METHODS", "DEFAULT_METHOD", "BoundsWarning",
            "status_of", "as_seed", "all_failed_message", "STATUS_MESSAGES"]
@@ -334,7 +335,7 @@ class AskTell:
             self.last_record = record
             if self.keep_history:
                 self.history.append(record)
-            if record.status != "ok":
+            if record.status in FAILURE_STATUSES:
                 self.n_failures += 1
 
     # ------------------------------------------------------------------ termination and result

@@ -35,6 +35,7 @@ from trustopt.core.types import (
     LINE_SEARCH_FAILED,
     NONFINITE,
     NONPOSITIVE_GAIN,
+    STATIONARY,
     STEP_OK,
     SUBPROBLEM_FAILED,
     Proposal,
@@ -199,7 +200,7 @@ class NaturalGradientStep(StepSolver):
         if d is None and not cg.breakdown and cg.iterations == 0:
             return _proposal(model, theta_k, 0,
                              f"gradient below the CG tolerance (||g|| = {cg.residual_norm:.3g}): stationary point",
-                             NONPOSITIVE_GAIN)
+                             STATIONARY)
         if d is None:
             return _proposal(model, theta_k, cg.iterations, f"CG: {cg.message}; d'Fd = {dFd!r}", CG_BREAKDOWN)
         full_step = math.sqrt(2.0 * radius / dFd) * d
@@ -396,7 +397,7 @@ class StroInnerSolver(StepSolver):
                 if n_steps == 0 and flat:
                     return _proposal(model, theta_k, 0,
                                      f"gradient below the CG tolerance (||g|| = {cg.residual_norm:.3g})",
-                                     NONPOSITIVE_GAIN)
+                                     STATIONARY)
                 if n_steps == 0:
                     return _proposal(model, theta_k, l, f"CG: {cg.message}", CG_BREAKDOWN)
                 message = "gradient below the CG tolerance: stopped" if flat else "CG breakdown: stopped"

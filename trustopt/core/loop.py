@@ -52,6 +52,7 @@ from trustopt.core.types import (
     NONPOSITIVE_GAIN,
     REJECT,
     REJECT_MERGE,
+    STATIONARY,
     STEP_OK,
     SUBPROBLEM_FAILED,
     Batch,
@@ -206,6 +207,9 @@ def _propose(method: Method, state: LoopState, rng):
     if not (math.isfinite(L0) and math.isfinite(grad_norm)):
         proposal = Proposal(theta=state.theta, predicted_gain=float("nan"), status=NONFINITE,
                             message=f"non-finite surrogate at theta_k (L = {L0!r}, ||g|| = {grad_norm!r})")
+    elif grad_norm == 0.0:  # no first-order model has an ascent direction (and eq. 4.16's radius is 0)
+        proposal = Proposal(theta=state.theta, predicted_gain=0.0, status=STATIONARY,
+                            message="gradient of the surrogate at theta_k is 0: stationary point")
     elif method.step.uses_radius and not (math.isfinite(radius) and radius > 0.0):
         proposal = Proposal(theta=state.theta, predicted_gain=float("nan"), status=SUBPROBLEM_FAILED,
                             message=f"trust-region radius {radius!r} is not positive")
@@ -255,6 +259,7 @@ def _finish(method: Method, state: LoopState, decision: Decision, trial: Batch |
         status=proposal.status,
         n_inner=int(proposal.n_inner),
         message=proposal.message,
+        exact=bool(batch.exact),
     )
     param = float(method.radius_rule.update(state.param, decision.rho, at_boundary=bool(proposal.at_boundary)))
     common = dict(k=state.k + 1, param=param, proposal=None, L0=math.nan, grad_norm=math.nan, radius=math.nan,
@@ -308,8 +313,10 @@ def drive(
     """Run :func:`ask`/:func:`tell` with ``method.sampler`` for ``max_iter`` iterations.
 
     Returns ``(state, history, status)``: the final :class:`LoopState`, the list of
-    :class:`Record`, and ``"max_iter"`` or ``"callback"`` (``callback(record, theta)``, called
-    after each record with the iterate ``theta_{k+1}``, returning a truthy value stops the loop).
+    :class:`Record`, and ``"max_iter"``, ``"callback"`` (``callback(record, theta)``, called
+    after each record with the iterate ``theta_{k+1}``, returning a truthy value stops the loop)
+    or ``"converged"``: an exact batch whose gradient is zero to the step solver's tolerance
+    (status ``stationary``), where every further iteration would repeat the same null step.
     """
     check_int(max_iter, "max_iter", 0)
     state = start(method, theta0)
@@ -320,5 +327,8 @@ def drive(
         history.append(record)
         if callback is not None and callback(record, state.theta):
             status = "callback"
+            break
+        if record.status == STATIONARY and record.exact:
+            status = "converged"
             break
     return state, history, status

@@ -33,6 +33,7 @@ __all__ = [
     "Record",
     "Result",
     "STEP_OK",
+    "STATIONARY",
     "FAILURE_STATUSES",
 ]
 
@@ -43,6 +44,11 @@ NONPOSITIVE_GAIN = "nonpositive_predicted_gain"
 NONFINITE = "nonfinite"
 LINE_SEARCH_FAILED = "line_search_failed"
 SUBPROBLEM_FAILED = "subproblem_failed"
+#: The model's gradient at ``theta_k`` is zero to the step solver's tolerance: no ascent direction,
+#: so ``theta_k`` is kept. Not a numerical failure: with an exact batch the gradient is eta's
+#: (the surrogate's first-order identity, TRPO eq. 4; STRO eq. 2.7), so ``theta_k`` is a
+#: stationary point and :func:`~trustopt.core.loop.drive` stops there ("converged").
+STATIONARY = "stationary"
 FAILURE_STATUSES = (CG_BREAKDOWN, NONPOSITIVE_GAIN, NONFINITE, LINE_SEARCH_FAILED, SUBPROBLEM_FAILED)
 
 
@@ -274,9 +280,11 @@ class Record:
         distance: the method's distance ``D_hat(theta_k, theta_tilde)``.
         n_samples: environment steps used by the batches consumed in this iteration.
         n_samples_total: cumulative environment steps.
-        status: the proposal's status (``"ok"`` or a failure, then the iterate is kept).
+        status: the proposal's status (``"ok"``; ``"stationary"`` or a failure, then the iterate
+            is kept).
         n_inner: the step solver's inner iteration count.
         message: detail.
+        exact: whether the model batch was exact (noise-free expectations).
     """
 
     iteration: int
@@ -298,6 +306,7 @@ class Record:
     status: str
     n_inner: int
     message: str = ""
+    exact: bool = False
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -313,7 +322,8 @@ class Result:
             :class:`trustopt.lqr.LQRPolicy` for LQR problems, else ``None``.
         eta: ``eta`` of the final iterate (exact in exact mode, else ``eta_hat``).
         history: list of :class:`Record`, one per iteration.
-        status: ``"max_iter"`` or ``"callback"``.
+        status: ``"max_iter"``, ``"callback"`` or, in exact mode, ``"converged"`` (the gradient at the
+            iterate is zero to the step solver's tolerance: a stationary point of eta).
         message: human-readable summary (counts of rejections and numerical failures).
         n_samples: total environment steps.
         method: the composed method that ran.
