@@ -72,16 +72,15 @@ def test_exact_run_stops_at_a_stationary_point(name):
 @pytest.mark.parametrize("name", ALGORITHMS)
 def test_zero_gradient_is_a_stationary_point_not_a_failure(name):
     """One action per state: the softmax gradient is identically 0. Exact mode stops at once,
-    converged; sampled mode records the null steps as stationary (not as numerical failures)
-    and goes on, since a sampled gradient of 0 says nothing about eta's."""
+    converged; sampled mode goes on (a sampled gradient of 0 says nothing about eta's, and the
+    step solver reports its own null step)."""
     S = 3
     one_action = tabular.TabularMDP(np.full((S, 1, S), 1.0 / S), np.ones((S, 1)), np.full(S, 1.0 / S), 0.9)
     res = run(name, one_action, max_iter=5, seed=0, exact=True)
     assert res.status == "converged" and len(res.history) == 1 and res.history[0].status == "stationary"
     sampled = run(name, one_action, max_iter=3, seed=0, n_episodes=4)
     assert sampled.status == "max_iter" and len(sampled.history) == 3
-    assert all(r.status == "stationary" and not r.exact for r in sampled.history)
-    assert "0 numerical failure(s)" in sampled.message
+    assert not any(r.accepted or r.exact for r in sampled.history)
 
 
 @pytest.mark.parametrize("name", ["stro", "trpo"])

@@ -207,7 +207,7 @@ def _propose(method: Method, state: LoopState, rng):
     if not (math.isfinite(L0) and math.isfinite(grad_norm)):
         proposal = Proposal(theta=state.theta, predicted_gain=float("nan"), status=NONFINITE,
                             message=f"non-finite surrogate at theta_k (L = {L0!r}, ||g|| = {grad_norm!r})")
-    elif grad_norm == 0.0:  # no first-order model has an ascent direction (and eq. 4.16's radius is 0)
+    elif grad_norm == 0.0 and batch.exact:  # eta's own gradient (TRPO eq. 4): no ascent direction
         proposal = Proposal(theta=state.theta, predicted_gain=0.0, status=STATIONARY,
                             message="gradient of the surrogate at theta_k is 0: stationary point")
     elif method.step.uses_radius and not (math.isfinite(radius) and radius > 0.0):
