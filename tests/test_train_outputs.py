@@ -105,6 +105,21 @@ def test_env_kwargs_reach_training_and_evaluation(tmp_path, capsys):
     assert "--env-kwargs: expected KEY=VALUE" in capsys.readouterr().err
 
 
+def test_eval_uses_the_runs_episode_limit(tmp_path, capsys):
+    """A run trained with ``--set max_episode_steps=100`` evaluated its policy on 100-step episodes;
+    ``trustopt eval`` of its folder must run the same episodes, not the environment's 1000."""
+    out = str(tmp_path / "run")
+    assert main(["train", "--env", "Swimmer-v5", "--algo", "tres", "--out", out, *CLI_TINY]) == 0
+    _, _, data = load_policy(out)
+    assert int(data["max_episode_steps"]) == 100
+    G = evaluate_policy(out, episodes=2, seed=7)
+    np.testing.assert_array_equal(G, evaluate_policy(out, episodes=2, seed=7, max_episode_steps=100))
+    assert not np.array_equal(G, evaluate_policy(out, episodes=2, seed=7, max_episode_steps=1000))
+    capsys.readouterr()
+    assert main(["eval", out, "--episodes", "2", "--seed", "7"]) == 0
+    assert f"return {G.mean():.2f} +- {G.std():.2f} over 2 episodes" in capsys.readouterr().out
+
+
 MODULE = '''
 import gymnasium
 gymnasium.register(id="TrustoptTestPendulum-v0",

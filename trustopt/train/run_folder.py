@@ -15,7 +15,7 @@ A run folder (``out``) holds:
   of equal ones): the policy's arrays (ES family: ``W (act_dim, obs_dim)``; policy-gradient family:
   also ``b``, ``log_std (act_dim,)``), ``obs_mean``, ``obs_std``, the normalizer's ``obs_count``,
   ``obs_M2``, the action space's ``action_low``/``action_high``, ``env_id``, ``env_kwargs`` (JSON),
-  ``env_module``, ``algo``, ``iteration``, ``timesteps`` and ``eval_mean`` (the mean return of this
+  ``env_module``, ``max_episode_steps`` (the run's episode limit; 0: the environment's own), ``algo``, ``iteration``, ``timesteps`` and ``eval_mean`` (the mean return of this
   policy's evaluation, NaN if it had none).
 
 Every write is atomic, so a crash or a full disk leaves the last checkpoint and a resumable folder.
@@ -342,6 +342,7 @@ def _policy_bytes(arrays: dict, config: TrainConfig, run: RunProgress) -> bytes:
     np.savez(buf, **arrays, action_low=low, action_high=high, env_id=np.str_(config.env_id),
              env_kwargs=np.str_(json.dumps(config.env_kwargs or {}, sort_keys=True)),
              env_module=np.str_(config.env_module or ""), algo=np.str_(config.algo),
+             max_episode_steps=np.int64(config.max_episode_steps or 0),
              iteration=np.int64(run.iteration), timesteps=np.int64(run.timesteps),
              eval_mean=np.float64(run.last_eval[0] if _evaluated_now(run) else math.nan))
     return buf.getvalue()
@@ -412,9 +413,13 @@ def load_policy(path):
 
 
 def saved_env_spec(data: dict, max_episode_steps: int | None = None) -> EnvSpec:
-    """The EnvSpec a policy file was trained on (env_id, env_kwargs, env_module)."""
+    """The EnvSpec a policy file was trained on (env_id, env_kwargs, env_module, and the run's
+    ``max_episode_steps`` unless ``max_episode_steps`` is given; files written before it was
+    recorded get the environment's own limit)."""
     kwargs = json.loads(str(data["env_kwargs"])) if "env_kwargs" in data else {}
     module = str(data["env_module"]) if "env_module" in data else ""
+    if max_episode_steps is None and int(data.get("max_episode_steps", 0)) > 0:
+        max_episode_steps = int(data["max_episode_steps"])
     return EnvSpec(env_id=str(data["env_id"]), kwargs=kwargs, max_episode_steps=max_episode_steps,
                    module=module or None)
 
@@ -426,7 +431,7 @@ def evaluate_policy(path, *, episodes: int = 100, seed: int = 1_000_003, workers
     Episodes reset with seeds ``SeedSequence([seed, 2, 0])`` (:data:`STREAM_POLICY_EVAL`, disjoint
     from the training and in-training evaluation streams for the default ``seed``); the
     environment's own reward, on the environment the run trained on (its ``env_kwargs``, its
-    ``env_module`` imported). A Gaussian policy (policy-gradient family) runs its MEAN action
+    ``env_module`` imported, its ``max_episode_steps`` unless ``max_episode_steps`` is given). A Gaussian policy (policy-gradient family) runs its MEAN action
     ``W z + b``. ``workers``/``backend`` choose where the episodes run, never their returns.
     """
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:

@@ -39,8 +39,8 @@ def record_video(path, video_dir, *, episodes: int = 1, seeds=None, name_prefix:
     """Play ``episodes`` episodes of the saved policy of ``path`` (a run folder or a policy file)
     with rendering and write one MP4 per episode into ``video_dir``; return the files written.
 
-    ``seeds``: the reset seeds (None: 0, 1, ...). The episodes follow the environment's own time
-    limit and ``env_kwargs``; the policy acts by its mean action (``deterministic=True``)."""
+    ``seeds``: the reset seeds (None: 0, 1, ...). The episodes follow the run's time limit (its
+    ``max_episode_steps``, else the environment's own) and ``env_kwargs``; the policy acts by its mean action (``deterministic=True``)."""
     from trustopt._io import make_folder
     from trustopt.train.run_folder import load_policy, saved_env_spec
 
@@ -59,7 +59,7 @@ def record_video(path, video_dir, *, episodes: int = 1, seeds=None, name_prefix:
     make_folder("--video", video_dir)
     before = set(os.listdir(video_dir))
     try:
-        env = gymnasium.make(env_id, render_mode="rgb_array", **spec.kwargs)
+        env = gymnasium.make(env_id, render_mode="rgb_array", max_episode_steps=spec.max_episode_steps, **spec.kwargs)
     except Exception as exc:  # noqa: BLE001 - a model or renderer that cannot be built
         raise ValidationError(f"--video: cannot build {env_id} with rendering ({type(exc).__name__}: {exc})") from None
     with warnings.catch_warnings():
