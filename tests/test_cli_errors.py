@@ -207,6 +207,28 @@ def test_plot_of_a_modified_progress_file(tmp_path, capsys, finished_run):
                     "was modified or is not a trustopt progress.csv")
 
 
+def test_plot_of_a_progress_file_without_rows_or_its_columns(tmp_path, capsys, finished_run):
+    """A foreign header, or a run killed in its first iteration (header only), was an empty figure
+    with exit code 0; in a folder of seeds the error named no run."""
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    header = (run / "progress.csv").read_text().splitlines()[0]
+    (run / "progress.csv").write_text("a,b\n1,2\n")
+    line = _fails(["plot", str(run), "-o", str(tmp_path / "c.png")], capsys)
+    assert line == (f"trustopt: error: run: {run}/progress.csv has no 'iteration' or 'timesteps' column; the file "
+                    "was modified or is not a trustopt progress.csv")
+    (run / "progress.csv").write_text(header + "\n")
+    line = _fails(["plot", str(run), "-o", str(tmp_path / "c.png")], capsys)
+    assert line == f"trustopt: error: run: {run}/progress.csv has no rows: the run has not completed an iteration"
+    seeds = tmp_path / "seeds"
+    shutil.copytree(finished_run, seeds / "seed-0")
+    shutil.copytree(run, seeds / "seed-1")
+    line = _fails(["plot", str(seeds), "-o", str(tmp_path / "c.png")], capsys)
+    assert line == (f"trustopt: error: run: {seeds}/seed-1/progress.csv has no rows: the run has not completed an "
+                    "iteration")
+    assert not (tmp_path / "c.png").exists()
+
+
 def test_config_that_is_a_folder(tmp_path, capsys):
     line = _fails(["train", "--config", str(tmp_path), "--out", str(tmp_path / "run")], capsys)
     assert line == f"trustopt: error: config: cannot read {tmp_path} (Is a directory)"

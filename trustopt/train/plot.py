@@ -56,6 +56,10 @@ def read_progress(run) -> dict[str, np.ndarray]:
     if not rows:
         raise ValidationError(f"run: {path} is empty")
     header, body = rows[0], rows[1:]
+    missing = [name for name in ("iteration", "timesteps") if name not in header]
+    if missing:
+        raise ValidationError(f"run: {path} has no {' or '.join(map(repr, missing))} column; the file was modified "
+                              "or is not a trustopt progress.csv")
     cols: dict[str, np.ndarray] = {}
     for i, name in enumerate(header):
         vals = [r[i] if i < len(r) else "" for r in body]
@@ -77,6 +81,15 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _plottable(run: str) -> dict[str, np.ndarray]:
+    """:func:`read_progress` of a run that has at least one row to draw."""
+    p = read_progress(run)
+    if p["timesteps"].size == 0:
+        raise ValidationError(f"run: {os.path.join(run, 'progress.csv')} has no rows: the run has not completed an "
+                              "iteration")
+    return p
 
 
 def _config(run: str) -> dict:
@@ -195,12 +208,12 @@ def _read_items(runs: list[str]) -> list[tuple]:
     for path in runs:
         seeds = [] if os.path.isfile(os.path.join(path, "progress.csv")) else _runs_of(path)
         if not seeds:
-            items.append(("run", path, read_progress(path), _config(path)))
+            items.append(("run", path, _plottable(path), _config(path)))
             continue
         groups: dict[str, list] = {}
         for r in seeds:
             c = _config(r)
-            groups.setdefault(_group_key(c), []).append((r, read_progress(r), c))
+            groups.setdefault(_group_key(c), []).append((r, _plottable(r), c))
         members = [part for m in groups.values() for part in _split_repeated_seeds(m)]
         items.extend(("seeds", name, m) for name, m in zip(_group_names(path, members), members))
     return items
