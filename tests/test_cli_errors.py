@@ -229,6 +229,12 @@ def test_plot_of_a_progress_file_without_rows_or_its_columns(tmp_path, capsys, f
     assert not (tmp_path / "c.png").exists()
 
 
+def test_eval_video_episodes_without_video(capsys, finished_run):
+    """It was ignored: 100 episodes evaluated, no video, exit 0 (as --ray-address without --backend ray)."""
+    line = _fails(["eval", finished_run, "--video-episodes", "2"], capsys)
+    assert line == "trustopt: error: --video-episodes: only applies with --video DIR"
+
+
 def test_config_that_is_a_folder(tmp_path, capsys):
     line = _fails(["train", "--config", str(tmp_path), "--out", str(tmp_path / "run")], capsys)
     assert line == f"trustopt: error: config: cannot read {tmp_path} (Is a directory)"

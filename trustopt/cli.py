@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--video", metavar="DIR", help="also record MP4 videos of episodes into DIR (Gymnasium's "
                    "RecordVideo; needs moviepy, pip install -e \".[video]\", and MuJoCo offscreen rendering: "
                    "MUJOCO_GL=egl or osmesa)")
-    e.add_argument("--video-episodes", type=_positive_int, default=1,
+    e.add_argument("--video-episodes", type=_positive_int,
                    help="--video: number of episodes recorded (default 1; seeded as the first evaluation episodes)")
 
     pl = sub.add_parser("plot", help="learning curves of runs", allow_abbrev=False)
@@ -441,9 +441,13 @@ def _cmd_train(args) -> int:
 def _cmd_eval(args) -> int:
     import numpy as np
 
+    from trustopt._validation import ValidationError
+
     from trustopt._io import atomic_write_bytes, check_writable, writing
     from trustopt.train import evaluate_policy, load_policy
 
+    if args.video_episodes is not None and args.video is None:
+        raise ValidationError("--video-episodes: only applies with --video DIR")
     _, env_id, _ = load_policy(args.run)
     if args.json_path is not None:  # before the episodes run, not after
         check_writable("--json", args.json_path)
@@ -451,8 +455,9 @@ def _cmd_eval(args) -> int:
         from trustopt.train.run_folder import STREAM_POLICY_EVAL, reset_seeds
         from trustopt.train.video import record_video
 
-        files = record_video(args.run, args.video, episodes=args.video_episodes,
-                             seeds=reset_seeds(args.seed, STREAM_POLICY_EVAL, 0, args.video_episodes))
+        n_videos = 1 if args.video_episodes is None else args.video_episodes
+        files = record_video(args.run, args.video, episodes=n_videos,
+                             seeds=reset_seeds(args.seed, STREAM_POLICY_EVAL, 0, n_videos))
         print(f"{env_id}: {len(files)} video{'' if len(files) == 1 else 's'} in {args.video}")
     G = evaluate_policy(args.run, episodes=args.episodes, seed=args.seed, workers=args.workers)
     print(f"{env_id}: return {G.mean():.2f} +- {G.std():.2f} over {G.size} episodes "
