@@ -15,7 +15,8 @@ A run folder (``out``) holds:
   of equal ones): the policy's arrays (ES family: ``W (act_dim, obs_dim)``; policy-gradient family:
   also ``b``, ``log_std (act_dim,)``), ``obs_mean``, ``obs_std``, the normalizer's ``obs_count``,
   ``obs_M2``, the action space's ``action_low``/``action_high``, ``env_id``, ``env_kwargs`` (JSON),
-  ``env_module``, ``max_episode_steps`` (the run's episode limit; 0: the environment's own), ``algo``, ``iteration``, ``timesteps`` and ``eval_mean`` (the mean return of this
+  ``env_module``, ``max_episode_steps`` (the run's episode limit; 0: the environment's own), ``algo``,
+  ``iteration``, ``timesteps`` and ``eval_mean`` (the mean return of this
   policy's evaluation, NaN if it had none).
 
 Every write is atomic, so a crash or a full disk leaves the last checkpoint and a resumable folder.
@@ -431,7 +432,8 @@ def evaluate_policy(path, *, episodes: int = 100, seed: int = 1_000_003, workers
     Episodes reset with seeds ``SeedSequence([seed, 2, 0])`` (:data:`STREAM_POLICY_EVAL`, disjoint
     from the training and in-training evaluation streams for the default ``seed``); the
     environment's own reward, on the environment the run trained on (its ``env_kwargs``, its
-    ``env_module`` imported, its ``max_episode_steps`` unless ``max_episode_steps`` is given). A Gaussian policy (policy-gradient family) runs its MEAN action
+    ``env_module`` imported, its ``max_episode_steps`` unless ``max_episode_steps`` is given). A
+    Gaussian policy (policy-gradient family) runs its MEAN action
     ``W z + b``. ``workers``/``backend`` choose where the episodes run, never their returns.
     """
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:

@@ -40,7 +40,8 @@ def record_video(path, video_dir, *, episodes: int = 1, seeds=None, name_prefix:
     with rendering and write one MP4 per episode into ``video_dir``; return the files written.
 
     ``seeds``: the reset seeds (None: 0, 1, ...). The episodes follow the run's time limit (its
-    ``max_episode_steps``, else the environment's own) and ``env_kwargs``; the policy acts by its mean action (``deterministic=True``)."""
+    ``max_episode_steps``, else the environment's own) and ``env_kwargs``; the policy acts by its mean
+    action (``deterministic=True``)."""
     from trustopt._io import make_folder
     from trustopt.train.run_folder import load_policy, saved_env_spec
 
