@@ -274,6 +274,12 @@ def test_more_local_workers_than_the_machine_can_run(tmp_path, capsys, finished_
     assert _fails(["train", "--out", str(out), "--workers", str(n), *TINY], capsys) == want
     assert not out.exists()
     assert _fails(["eval", finished_run, "--episodes", "1", "--workers", str(n)], capsys) == want
+    # a local Ray instance (no --ray-address) runs its actors on this machine too: --workers 100000
+    # started a Ray instance with 100000 CPUs and as many actor processes
+    want = (f"trustopt: error: workers: at most {n - 1} actors in a local Ray instance here (4 per CPU, at least 16; "
+            f"this machine has {os.cpu_count()} CPUs), got {n}; for more, give --ray-address of a Ray cluster")
+    assert _fails(["train", "--out", str(out), "--workers", str(n), "--backend", "ray", *TINY], capsys) == want
+    assert not out.exists()
 
 
 # ------------------------------------------------------------------------------ resume

@@ -32,6 +32,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -353,12 +354,20 @@ def max_local_workers() -> int:
     return max(16, 4 * (os.cpu_count() or 1))
 
 
-def check_local_workers(workers, backend: str) -> int:
+def check_local_workers(workers, backend: str, *, ray_address: str | None = None) -> int:
     """``workers`` checked for ``backend``: an integer >= 1, and at most :func:`max_local_workers`
-    for the local ``process`` backend (a ValidationError naming ``workers`` otherwise)."""
+    for the local ``process`` backend and for the ``ray`` backend when it would start a local Ray
+    instance (no ``ray_address`` and Ray not initialized in this process): a ValidationError naming
+    ``workers`` otherwise."""
     check_workers(workers)
-    if backend == "process" and workers > max_local_workers():
-        raise ValidationError(f"workers: at most {max_local_workers()} local processes here (4 per CPU, at least "
-                              f"16; this machine has {os.cpu_count()} CPUs), got {workers}; for more, use "
-                              "--backend ray on a cluster")
+    if workers <= max_local_workers():
+        return workers
+    where = f"(4 per CPU, at least 16; this machine has {os.cpu_count()} CPUs), got {workers}"
+    if backend == "process":
+        raise ValidationError(f"workers: at most {max_local_workers()} local processes here {where}; for more, "
+                              "use --backend ray on a cluster")
+    ray = sys.modules.get("ray")  # imported by trustopt.workers_ray only; not imported here
+    if backend == "ray" and ray_address is None and not (ray is not None and ray.is_initialized()):
+        raise ValidationError(f"workers: at most {max_local_workers()} actors in a local Ray instance here {where}; "
+                              "for more, give --ray-address of a Ray cluster")
     return workers

@@ -358,7 +358,7 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     Raises :class:`~trustopt.train.checkpoint.CheckpointError` for a missing, corrupt, mismatched
     or other-version checkpoint, :class:`~trustopt.ValidationError` for bad settings.
     """
-    config = _check_arguments(config, workers, backend, tensorboard, callback)
+    config = _check_arguments(config, workers, backend, tensorboard, callback, ray_address)
     family = _PGFamily(config) if config.algo in PG_ALGOS else _ESFamily(config)
     out = os.fspath(out)
     with _session(out, config, family, resume=resume, workers=workers, backend=backend, ray_address=ray_address,
@@ -371,7 +371,7 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
                        last_eval=run.last_eval, stop_reason=run.stop_reason, out=out)
 
 
-def _check_arguments(config, workers, backend: str, tensorboard: bool, callback) -> TrainConfig:
+def _check_arguments(config, workers, backend: str, tensorboard: bool, callback, ray_address=None) -> TrainConfig:
     """The resolved config, after checking every argument that can be checked before anything runs
     (a missing optional Ray or TensorBoard included)."""
     if not isinstance(config, TrainConfig):
@@ -379,7 +379,7 @@ def _check_arguments(config, workers, backend: str, tensorboard: bool, callback)
     config = resolve_config(config)
     if backend not in BACKENDS:
         raise ValidationError(f"backend: unknown {backend!r}; choose one of {', '.join(sorted(BACKENDS))}")
-    check_local_workers(workers, backend)
+    check_local_workers(workers, backend, ray_address=ray_address)
     if backend == "ray":
         from trustopt.workers_ray import import_ray
 
