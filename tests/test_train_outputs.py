@@ -151,6 +151,25 @@ def test_env_module_registers_a_custom_environment_for_train_workers_and_eval(tm
         "trustopt: error: --env-module: cannot import 'no_such_module_xyz' (ModuleNotFoundError")
 
 
+def test_env_module_in_the_working_directory_under_the_console_script(tmp_path):
+    """README: ``trustopt train --env-module my_envs`` with ``my_envs.py`` in the working directory.
+    The console script's sys.path[0] is its bin folder, not the working directory (``python -m``
+    has it): the module was 'not found'. Emulated by removing the working directory from sys.path."""
+    (tmp_path / "my_cwd_envs.py").write_text(MODULE)
+    script = "import sys; sys.path.remove(''); from trustopt.cli import main; sys.exit(main(sys.argv[1:]))"
+    out = str(tmp_path / "run")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
+                              env=dict(os.environ, PYTHONPATH=REPO), cwd=str(tmp_path), timeout=120)
+
+    r = cli("train", "--env", "TrustoptTestPendulum-v0", "--env-module", "my_cwd_envs", "--algo", "ars",
+            "--out", out, "--workers", "2", *CLI_TINY)
+    assert r.returncode == 0, r.stderr
+    r = cli("eval", out, "--episodes", "2", "--workers", "2")
+    assert r.returncode == 0 and "TrustoptTestPendulum-v0: return" in r.stdout, r.stderr
+
+
 def test_tensorboard_scalars_are_the_progress_rows(tmp_path):
     pytest.importorskip("tensorboard", reason="the optional tensorboard extra is not installed")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

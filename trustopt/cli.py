@@ -505,12 +505,23 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
+def _working_directory_on_path() -> None:
+    """The console script's ``sys.path[0]`` is its own folder, not the working directory that
+    ``python -m trustopt`` puts there: append the working directory (after the installed packages,
+    so it shadows none), so that ``--env-module my_envs`` finds ``./my_envs.py`` either way (as the
+    zoo's ``--gym-packages`` does). Worker processes inherit ``sys.path``."""
+    cwd = os.getcwd()
+    if not any(os.path.abspath(p or os.curdir) == cwd for p in sys.path):
+        sys.path.append(cwd)
+
+
 def main(argv=None) -> int:
     """Entry point of the ``trustopt`` console script; returns the exit code."""
     from trustopt._validation import ValidationError
 
     parser = build_parser()
     args = _parse(parser, argv)
+    _working_directory_on_path()
     from trustopt.workers import WorkerError  # after parsing: -h and --version stay fast
 
     try:
