@@ -75,13 +75,13 @@ def runs(tmp_path_factory):
 
 @pytest.mark.parametrize("algo,kind", [("ars", LinearPolicy), ("trpo", GaussianLinearPolicy)])
 def test_loaded_policy_of_either_family_acts_in_gymnasium_as_evaluation_does(runs, algo, kind):
-    import gymnasium
-
+    from trustopt.train import load_env
     from trustopt.train.run_folder import STREAM_POLICY_EVAL, reset_seeds
 
     policy, env_id, _ = load_policy(runs[algo])
     assert isinstance(policy, kind)
-    env = gymnasium.make(env_id, max_episode_steps=100)
+    env = load_env(runs[algo])  # the run's env: its episode limit (100), not the registered 1000
+    assert env.spec.id == env_id and env.spec.max_episode_steps == 100
     np.testing.assert_array_equal(policy.action_low, env.action_space.low)
     np.testing.assert_array_equal(policy.action_high, env.action_space.high)
     returns = []
@@ -93,8 +93,7 @@ def test_loaded_policy_of_either_family_acts_in_gymnasium_as_evaluation_does(run
             total += r
             done = term or trunc
         returns.append(total)
-    np.testing.assert_allclose(evaluate_policy(runs[algo], episodes=2, seed=5, max_episode_steps=100), returns,
-                               rtol=1e-12)
+    np.testing.assert_allclose(evaluate_policy(runs[algo], episodes=2, seed=5), returns, rtol=1e-12)
 
 
 def test_readme_policy_example_runs_as_written(runs, monkeypatch):

@@ -159,6 +159,16 @@ class EnvSpec:
         import_env_module(self.module)  # a worker unpickles the spec without running __post_init__
         return make_env(self.env_id, max_episode_steps=self.max_episode_steps, fast=self.fast, **self.kwargs)
 
+    def gymnasium_env(self, **make_kwargs):
+        """The plain Gymnasium environment of this spec (``gymnasium.make`` with its id, kwargs and
+        ``max_episode_steps``; ``make_kwargs`` such as ``render_mode="human"`` added): for playing a
+        policy by hand, as ``gymnasium.make`` users do, where :meth:`make` gives the rollout adapter."""
+        from trustopt.envs._registry import import_gymnasium
+
+        import_env_module(self.module)
+        return import_gymnasium().make(self.env_id, max_episode_steps=self.max_episode_steps,
+                                       **self.kwargs, **make_kwargs)
+
     def key(self) -> str:
         return repr((self.env_id, sorted(self.kwargs.items()), self.max_episode_steps, self.fast, self.module))
 

@@ -12,7 +12,8 @@ The command line ``trustopt train|eval|plot`` (:mod:`trustopt.cli`) wraps these.
 from trustopt.train.checkpoint import CheckpointError
 from trustopt.train.config import ES_ALGOS, PG_ALGOS, TrainConfig, config_from_dict, resolve_config
 from trustopt.train.plot import plot_runs, read_progress
-from trustopt.train.run_folder import VersionMismatchWarning, evaluate_policy, library_versions, load_policy
+from trustopt.train.run_folder import (VersionMismatchWarning, evaluate_policy, library_versions, load_env,
+                                       load_policy)
 from trustopt.train.trainer import PG_PROGRESS_COLUMNS, PROGRESS_COLUMNS, TrainResult, normalizer_arrays, train
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "config_from_dict",
     "evaluate_policy",
     "library_versions",
+    "load_env",
     "load_policy",
     "normalizer_arrays",
     "plot_runs",

@@ -413,6 +413,15 @@ def load_policy(path):
     return policy, str(data["env_id"]), data
 
 
+def load_env(path, **make_kwargs):
+    """The Gymnasium environment a run trained on: its ``env_id`` with its ``env_kwargs``, its
+    ``max_episode_steps`` and its ``env_module`` imported (``gymnasium.make(env_id)`` alone drops
+    them), from a run folder or a policy file as :func:`load_policy` takes; ``make_kwargs`` go to
+    ``gymnasium.make`` (e.g. ``render_mode="human"``)."""
+    _, _, data = load_policy(path)
+    return saved_env_spec(data).gymnasium_env(**make_kwargs)
+
+
 def saved_env_spec(data: dict, max_episode_steps: int | None = None) -> EnvSpec:
     """The EnvSpec a policy file was trained on (env_id, env_kwargs, env_module, and the run's
     ``max_episode_steps`` unless ``max_episode_steps`` is given; files written before it was

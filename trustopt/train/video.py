@@ -53,14 +53,13 @@ def record_video(path, video_dir, *, episodes: int = 1, seeds=None, name_prefix:
     if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
         os.environ["MUJOCO_GL"] = "egl"  # read when the first renderer is created; glfw needs a display
     spec = saved_env_spec(data)
-    import gymnasium
     from gymnasium.wrappers import RecordVideo
 
     video_dir = os.fspath(video_dir)
     make_folder("--video", video_dir)
     before = set(os.listdir(video_dir))
     try:
-        env = gymnasium.make(env_id, render_mode="rgb_array", max_episode_steps=spec.max_episode_steps, **spec.kwargs)
+        env = spec.gymnasium_env(render_mode="rgb_array")
     except Exception as exc:  # noqa: BLE001 - a model or renderer that cannot be built
         raise ValidationError(f"--video: cannot build {env_id} with rendering ({type(exc).__name__}: {exc})") from None
     with warnings.catch_warnings():
