@@ -13,6 +13,7 @@ from trustopt.api import run
 from trustopt.components import ImportanceSampled, MeanKL
 from trustopt.core.loop import NEED_MODEL, NEED_TRIAL, READY, ask, drive, start, tell
 from trustopt.core.protocols import StepSolver
+from trustopt.core.types import Decision, Proposal
 from trustopt.testing import random_mdps
 
 MDP = random_mdps(np.random.default_rng(3), 1, 4, 3, gamma=0.9)[0]
@@ -255,3 +256,57 @@ def test_the_loop_checks_the_radius_once_for_the_solvers_that_use_it():
         assert not step.uses_radius
         _, hist, _ = drive(replace(base, step=step, radius_rule=_ZeroRadius()), max_iter=1, rng=np.random.default_rng(0))
         assert hist[0].status == "ok" and hist[0].predicted_gain > 0  # a step was proposed
+
+
+class _Returns(StepSolver):
+    """A step solver that breaks the StepSolver contract in a chosen way."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def propose(self, model, radius, rng, step_state=None):
+        return self.make(model)
+
+
+class _Decides:
+    needs_trial_batch = False
+
+    def __init__(self, decision):
+        self.decision = decision
+
+    def decide(self, proposal, batch, trial_batch, n_rejections):
+        return self.decision
+
+
+class _WrongGradient:
+    def value(self, policy, theta, batch):
+        return ImportanceSampled().value(policy, theta, batch)
+
+    def value_and_grad(self, policy, theta, batch):
+        L, g = ImportanceSampled().value_and_grad(policy, theta, batch)
+        return L, g[:-1]
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"step": _Returns(lambda m: Proposal(theta=np.append(m.theta_k, 0.0), predicted_gain=1.0))},
+         r"step: _Returns.propose returned theta of shape \(13,\).*expected shape \(12,\)"),
+        ({"step": _Returns(lambda m: (m.theta_k + 0.01 * m.g0, 1.0))}, "step: _Returns.propose returned tuple"),
+        ({"step": _Returns(lambda m: Proposal(theta=m.theta_k + 0.01 * m.g0, predicted_gain=np.ones(1)))},
+         r"predicted gain of shape \(1,\)"),
+        ({"step": _Returns(lambda m: Proposal(theta=m.theta_k, predicted_gain=1.0, status="diverged"))},
+         "status 'diverged'"),
+        ({"acceptance": _Decides(True)}, "acceptance: _Decides.decide returned bool"),
+        ({"acceptance": _Decides(Decision(action="yes"))}, "returned action 'yes'"),
+        ({"acceptance": _Decides(Decision(action="force_best"))}, "needs_trial_batch"),
+        ({"surrogate": _WrongGradient()}, r"gradient of shape \(11,\); expected a scalar and shape \(12,\)"),
+    ],
+)
+def test_a_component_that_breaks_its_contract_is_named_in_a_validation_error(change, match):
+    """A proposal of another shape than theta_k (which the next sample would reshape into another policy,
+    or reject as 'policy: expected ... parameters'), a decision that is not a Decision with a known action,
+    or a gradient of another shape is a programming error in the component: the loop names it (a NaN instead is a recorded numerical failure, test above)."""
+    method = replace(get("vpg")(MDP, exact=True), **change)
+    with pytest.raises(ValidationError, match=match):
+        drive(method, max_iter=2, rng=np.random.default_rng(0))

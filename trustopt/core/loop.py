@@ -22,7 +22,10 @@ ask/tell optimizer whose "samples" are objective evaluations)::
    after checking here, once, that ``delta_k`` is finite and positive when the solver uses it
    (``step.uses_radius``); a proposal with a non-finite point, a non-finite or non-positive
    predicted gain, a radius that is not positive, or a solver failure is a NUMERICAL
-   FAILURE: it is recorded (``Record.status``) and ``theta_k`` is kept;
+   FAILURE: it is recorded (``Record.status``) and ``theta_k`` is kept; a component that breaks
+   its protocol's contract instead (a proposal that is not a :class:`Proposal` of ``theta_k``'s
+   shape with a known status, a gradient of another shape, a decision that is not a :class:`Decision` with a known
+   action) is a ValidationError naming the component, raised before the state changes;
 3. if the acceptance rule needs it, ``T = SAMPLE(theta_tilde)`` (Alg. 4.3 line 4);
 4. ``decision = acceptance.decide(...)`` (ratio ``r_k``, eq. 3.2 / 4.14), then
    accept (``theta_{k+1} = theta_tilde``, and ``B_{k+1} = T`` when T exists, line 8),
@@ -47,6 +50,7 @@ from trustopt._validation import ValidationError, check_int, readonly
 from trustopt.core.protocols import Acceptance, Distance, Policy, RadiusRule, Sampler, StepSolver, Surrogate
 from trustopt.core.types import (
     ACCEPT,
+    FAILURE_STATUSES,
     FORCE_BEST,
     NONFINITE,
     NONPOSITIVE_GAIN,
@@ -198,9 +202,55 @@ def _failure(proposal: Proposal, theta_k: np.ndarray) -> Proposal | None:
     return None
 
 
+def _component(part) -> str:
+    return type(part).__name__
+
+
+def _check_model(method: Method, theta: np.ndarray, L0, g0) -> None:
+    """The surrogate's ``(L0, g0)`` keep the :class:`~trustopt.core.protocols.Surrogate` contract: a
+    scalar and a gradient of ``theta``'s shape (a wrong shape is a programming error, not a
+    numerical failure: it would otherwise surface far away, or not at all)."""
+    if np.ndim(L0) != 0 or np.shape(g0) != theta.shape:
+        raise ValidationError(
+            f"surrogate: {_component(method.surrogate)}.value_and_grad returned a value of shape {np.shape(L0)} and "
+            f"a gradient of shape {np.shape(g0)}; expected a scalar and shape {theta.shape} (that of theta)")
+
+
+def _check_proposal(method: Method, theta: np.ndarray, proposal) -> None:
+    """``step.propose`` returned a :class:`Proposal` of ``theta``'s shape with a scalar predicted gain
+    and a known status (``ok``, ``stationary`` or a failure status)."""
+    name = _component(method.step)
+    if not isinstance(proposal, Proposal):
+        raise ValidationError(f"step: {name}.propose returned {type(proposal).__name__}; expected a "
+                              "trustopt.core.Proposal")
+    if proposal.theta.shape != theta.shape or np.ndim(proposal.predicted_gain) != 0:
+        raise ValidationError(
+            f"step: {name}.propose returned theta of shape {proposal.theta.shape} and a predicted gain of shape "
+            f"{np.shape(proposal.predicted_gain)}; expected shape {theta.shape} (that of theta_k) and a scalar")
+    if proposal.status not in (STEP_OK, STATIONARY) + FAILURE_STATUSES:
+        raise ValidationError(f"step: {name}.propose returned status {proposal.status!r}; expected one of "
+                              f"{', '.join(map(repr, (STEP_OK, STATIONARY) + FAILURE_STATUSES))}")
+
+
+def _check_decision(method: Method, decision, trial: Batch | None) -> None:
+    """``acceptance.decide`` returned a :class:`Decision` with a known action; ``force_best`` picks
+    among sampled trials, so it needs an acceptance rule with ``needs_trial_batch``."""
+    name = _component(method.acceptance)
+    if not isinstance(decision, Decision):
+        raise ValidationError(f"acceptance: {name}.decide returned {type(decision).__name__}; expected a "
+                              "trustopt.core.Decision")
+    if decision.action not in (ACCEPT, REJECT, REJECT_MERGE, FORCE_BEST):
+        raise ValidationError(f"acceptance: {name}.decide returned action {decision.action!r}; expected one of "
+                              f"{ACCEPT!r}, {REJECT!r}, {REJECT_MERGE!r}, {FORCE_BEST!r}")
+    if decision.action == FORCE_BEST and trial is None:
+        raise ValidationError(f"acceptance: {name}.decide returned {FORCE_BEST!r} without a trial batch (the "
+                              "mandatory acceptance of eq. 4.13 picks among sampled trials: needs_trial_batch=True)")
+
+
 def _propose(method: Method, state: LoopState, rng):
     batch, step_state = state.batch, state.step_state
     L0, g0 = method.surrogate.value_and_grad(method.policy, state.theta, batch)
+    _check_model(method, state.theta, L0, g0)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflowing norm is reported below
         grad_norm = float(np.linalg.norm(g0))
     radius = float(method.radius_rule.radius(state.param, grad_norm))
@@ -217,6 +267,7 @@ def _propose(method: Method, state: LoopState, rng):
         model = Model(policy=method.policy, theta_k=state.theta, batch=batch, surrogate=method.surrogate,
                       distance=method.distance, L0=float(L0), g0=g0)
         proposal = method.step.propose(model, radius, rng, state.step_state)
+        _check_proposal(method, state.theta, proposal)
         step_state = proposal.step_state
     proposal = replace(proposal, radius=radius)  # the acceptance rule may check D_hat <= delta_k
     state = replace(state, step_state=step_state, proposal=proposal, L0=float(L0), grad_norm=grad_norm,
@@ -227,6 +278,7 @@ def _propose(method: Method, state: LoopState, rng):
     if method.acceptance.needs_trial_batch:
         return replace(state, phase=NEED_TRIAL), None
     decision = method.acceptance.decide(proposal, batch, None, state.n_rejections)
+    _check_decision(method, decision, None)
     return _finish(method, state, decision, None)
 
 
@@ -234,6 +286,7 @@ def _decide(method: Method, state: LoopState, trial: Batch):
     state = replace(state, step_state=method.step.observe_trial(state.step_state, method.policy, state.proposal,
                                                                trial, method.surrogate))
     decision = method.acceptance.decide(state.proposal, state.batch, trial, state.n_rejections)
+    _check_decision(method, decision, trial)
     return _finish(method, state, decision, trial)
 
 
