@@ -31,6 +31,10 @@ from trustopt.components import (
     TabularVineSampler,
     stro_ratio,
 )
+from trustopt.algorithms import get
+from trustopt.components.acceptance import FreshRatioTest
+from trustopt.components.es_steps import ESGradientStep
+from trustopt.components.search import PerturbationSampler
 from trustopt.core.types import Batch, Proposal, merge_batches
 from trustopt.policies import TabularSoftmax
 from trustopt.testing import random_mdps
@@ -399,6 +403,21 @@ def test_radius_rules_branches():
         (lambda: TabularEpisodeSampler(mdp=MDP, n_episodes=1), "n_episodes"),
         (lambda: TabularVineSampler(mdp=MDP, n_rollout_states=0), "n_rollout_states"),
         (lambda: TabularEpisodeSampler(mdp="mdp"), "mdp"),
+        # a flag given as a string or a number would be read by its truthiness ("no" normalizes)
+        (lambda: ImportanceSampled(normalize_advantages="no"), "normalize_advantages"),
+        (lambda: ClippedRatio(epsilon=0.2, normalize_advantages="no"), "normalize_advantages"),
+        (lambda: ClippedObjective(delta=0.1, normalize_advantages=0), "normalize_advantages"),
+        (lambda: get("ppo")(MDP, normalize_advantages="no"), "normalize_advantages"),
+        (lambda: RatioRadius(enlarge_at_boundary_only="no"), "enlarge_at_boundary_only"),
+        (lambda: FreshRatioTest(use_std="no"), "use_std"),
+        (lambda: FreshRatioTest(center=1), "center"),
+        (lambda: GradientStep(learning_rate=0.1, cap_kl="no"), "cap_kl"),
+        (lambda: StroInnerSolver(alternating="no"), "alternating"),
+        (lambda: TabularEpisodeSampler(mdp=MDP, use_baseline="no"), "use_baseline"),
+        (lambda: get("trpo")(MDP, use_baseline="no"), "use_baseline"),
+        (lambda: ESGradientStep(natural="no"), "natural"),
+        (lambda: PerturbationSampler(sigma0=0.1, n_pairs=2, orthogonal="no"), "orthogonal"),
+        (lambda: PerturbationSampler(sigma0=0.1, n_pairs=2, center=1), "center"),
     ],
 )
 def test_components_reject_bad_hyperparameters(factory, field):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustopt._validation import ValidationError, as_float_array, check_nonnegative
+from trustopt._validation import ValidationError, as_float_array, check_bool, check_nonnegative
 from trustopt.core.types import ACCEPT, FORCE_BEST, REJECT, REJECT_MERGE, Decision
 
 __all__ = ["AlwaysAccept", "ImprovementWithinRadius", "RatioTest", "FreshRatioTest", "RankRatioTest", "stro_ratio",
@@ -148,6 +148,8 @@ class FreshRatioTest:
 
     def __post_init__(self):
         as_float_array(self.beta0, "beta0", ndim=0)
+        check_bool(self.use_std, "use_std")
+        check_bool(self.center, "center")
 
     def decide(self, proposal, batch, trial_batch, n_rejections) -> Decision:
         std = float(batch.eta_std) if self.use_std else 0.0  # STRO eq. 4.14 with eq. 4.2

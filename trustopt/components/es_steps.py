@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from trustopt._validation import (ValidationError, as_float_array, check_choice, check_int, check_nonnegative,
-                                  check_positive)
+from trustopt._validation import (ValidationError, as_float_array, check_bool, check_choice, check_int,
+                                  check_nonnegative, check_positive)
 from trustopt.components.surrogates import clipped_terms
 from trustopt.core.protocols import StepSolver
 from trustopt.core.types import NONPOSITIVE_GAIN, STEP_OK, SUBPROBLEM_FAILED, Batch, Proposal
@@ -104,6 +104,7 @@ class ESGradientStep(StepSolver):
         check_choice(self.optimizer, "optimizer", OPTIMIZERS)
         check_choice(self.shaping, "shaping", SHAPINGS)
         check_choice(self.gain, "gain", GAINS)
+        check_bool(self.natural, "natural")
         for name in ("beta1", "beta2"):
             b = getattr(self, name)
             if not 0.0 <= b < 1.0:

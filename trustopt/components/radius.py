@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trustopt._validation import ValidationError, as_float_array, check_positive
+from trustopt._validation import ValidationError, as_float_array, check_bool, check_positive
 
 __all__ = ["ConstantRadius", "RatioRadius", "GradientNormRadius"]
 
@@ -99,6 +99,7 @@ class RatioRadius:
         if not self.delta_max >= self.delta0 >= self.delta_min:
             raise ValidationError(
                 f"delta0: must lie in [delta_min, delta_max] = [{self.delta_min}, {self.delta_max}], got {self.delta0}")
+        check_bool(self.enlarge_at_boundary_only, "enlarge_at_boundary_only")
 
     def initial(self) -> float:
         return float(self.delta0)

@@ -37,7 +37,7 @@ from typing import Protocol
 
 import numpy as np
 
-from trustopt._validation import ValidationError, check_int, check_positive, readonly
+from trustopt._validation import ValidationError, check_bool, check_int, check_positive, readonly
 from trustopt.core.types import Batch
 from trustopt.noise import NoiseTable, orthogonal_directions
 
@@ -284,6 +284,8 @@ class PerturbationSampler:
             raise ValidationError(f"noise: expected a NoiseTable, got {type(self.noise).__name__}")
         if self.kappa is not None:
             check_positive(self.kappa, "kappa")
+        for flag in ("orthogonal", "rotate", "center", "tie_to_step", "stop_tolfunhist"):
+            check_bool(getattr(self, flag), flag)
 
     @property
     def popsize(self) -> int:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustopt._validation import ValidationError, check_int, check_nonnegative, check_positive
+from trustopt._validation import ValidationError, check_bool, check_int, check_nonnegative, check_positive
 from trustopt.components.distances import MeanKL
 from trustopt.components.surrogates import advantage_stats
 from trustopt.core.protocols import StepSolver
@@ -118,6 +118,7 @@ class GradientStep(StepSolver):
 
     def __post_init__(self):
         check_positive(self.learning_rate, "learning_rate")
+        check_bool(self.cap_kl, "cap_kl")
 
     @property
     def uses_radius(self) -> bool:
@@ -365,6 +366,7 @@ class StroInnerSolver(StepSolver):
             raise ValidationError(f"subsample: must lie in (0, 1], got {self.subsample!r}")
         check_int(self.cg_iters, "cg_iters", 1)
         check_nonnegative(self.cg_damping, "cg_damping")
+        check_bool(self.alternating, "alternating")
         check_positive(self.log_std_bound, "log_std_bound")
         check_int(self.log_std_steps, "log_std_steps", 0)
         check_positive(self.log_std_lr, "log_std_lr")

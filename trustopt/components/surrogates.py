@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustopt._validation import check_positive
+from trustopt._validation import check_bool, check_positive
 
 __all__ = ["ImportanceSampled", "ClippedRatio", "ClippedObjective", "advantage_stats", "clipped_terms"]
 
@@ -101,7 +101,7 @@ def _closed_form(batch):
 class ImportanceSampled:
     """``L_hat(theta) = eta_hat + sum_i w_i r_i(theta) A_i`` (TRPO eq. 14; STRO eq. 4.3).
 
-    ``grad L_hat = sum_i w_i r_i A_i grad log pi_theta(a_i|s_i)``. No hyperparameters.
+    ``grad L_hat = sum_i w_i r_i A_i grad log pi_theta(a_i|s_i)``.
 
     On an exact batch that carries a closed-form model (the LQR oracle, whose pairs are a
     quadrature exact only at ``theta_k``), value and gradient are the model's exact
@@ -113,6 +113,9 @@ class ImportanceSampled:
     """
 
     normalize_advantages: bool = False
+
+    def __post_init__(self):
+        check_bool(self.normalize_advantages, "normalize_advantages")
 
     def value(self, policy, theta, batch) -> float:
         model = _closed_form(batch)
@@ -159,6 +162,7 @@ class ClippedRatio:
 
     def __post_init__(self):
         check_positive(self.epsilon, "epsilon")
+        check_bool(self.normalize_advantages, "normalize_advantages")
 
     def _terms(self, policy, theta, batch):
         r = _ratio(policy, theta, batch)
@@ -197,6 +201,7 @@ class ClippedObjective:
 
     def __post_init__(self):
         check_positive(self.delta, "delta")
+        check_bool(self.normalize_advantages, "normalize_advantages")
 
     def value(self, policy, theta, batch) -> float:
         dev = (_ratio(policy, theta, batch) - 1.0) * _advantages(batch, self.normalize_advantages)

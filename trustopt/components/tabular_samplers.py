@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustopt._validation import ValidationError, check_int, check_nonnegative
+from trustopt._validation import ValidationError, check_bool, check_int, check_nonnegative
 from trustopt.core.types import Batch
 from trustopt.estimators import gae, gae_with_fitted_baseline, ridge_regression
 from trustopt.tabular import TabularMDP, evaluate
@@ -157,6 +157,7 @@ class _GeometricEpisodeSampler:
     def _check_episode_fields(self, gamma: float) -> None:
         check_int(self.n_episodes, "n_episodes", 2)
         _check_unit(self.lambda_, "lambda_")
+        check_bool(self.use_baseline, "use_baseline")
         check_nonnegative(self.reg_coeff, "reg_coeff")
         if self.max_episode_steps is None:
             object.__setattr__(self, "max_episode_steps", default_max_episode_steps(gamma))
