@@ -121,7 +121,15 @@ class StepSolver(Protocol):
     the subproblem held by ``model`` (:class:`~trustopt.core.types.Model`), for ``radius = delta_k``.
 
     ``step_state``: what the previous proposal returned in ``Proposal.step_state`` (None at the
-    start); a stateful solver returns its next state in the proposal, a stateless one ignores it.
+    start); a stateful solver returns its next state in every proposal (failures included), a
+    stateless one ignores it.
+
+    The :class:`~trustopt.core.types.Proposal` has ``theta`` of ``theta_k``'s shape and a scalar
+    ``predicted_gain`` on the scale of ``eta`` (``(model.value(theta) - model.L0)`` times
+    :func:`~trustopt.components.steps.gain_scale`); on numerical trouble the solver returns
+    ``theta_k`` with a failure status (``types.FAILURE_STATUSES``), at a zero gradient ``theta_k``
+    with ``types.STATIONARY``, rather than raising. The loop raises a ValidationError naming the
+    solver for a proposal of another shape or an unknown status.
 
     Implementations subclass this protocol and inherit the defaults of its optional members:
 
@@ -148,7 +156,9 @@ class Acceptance(Protocol):
     """Decides whether ``theta_tilde`` becomes ``theta_{k+1}`` (STRO eq. 3.3 / 4.13 / 4.15).
 
     ``needs_trial_batch``: whether the loop must sample at ``theta_tilde`` before deciding
-    (the ratio test needs ``eta_hat(theta_tilde)``)."""
+    (the ratio test needs ``eta_hat(theta_tilde)``). ``decide`` returns a
+    :class:`~trustopt.core.types.Decision` whose action is ``accept``, ``reject``, ``reject_merge``
+    or ``force_best`` (the last only with ``needs_trial_batch``: it picks among sampled trials)."""
 
     needs_trial_batch: bool
 

@@ -199,8 +199,11 @@ class Proposal:
 
     Attributes:
         theta: ``(d,)`` the trial point; equals ``theta_k`` whenever ``status != "ok"``.
-        predicted_gain: ``L_hat(theta_tilde) - L_hat(theta_k)`` on the model batch
-            (the denominator of STRO eq. 3.2 / 4.14); ``nan`` when unknown.
+        predicted_gain: ``L_hat(theta_tilde) - L_hat(theta_k)`` on the model batch, ON THE SCALE OF
+            ``eta`` (the denominator of STRO eq. 3.2 / 4.14, compared with the change of ``eta_hat``):
+            a surrogate that normalizes advantages has a gain ``s`` times smaller, and the step solvers
+            multiply it by :func:`trustopt.components.steps.gain_scale` (``s``, else 1); ``nan`` when
+            unknown.
         distance: ``D_hat(theta_k, theta_tilde)`` of the method's distance.
         kl: mean KL ``sum_i w_i KL(pi_k(.|s_i) || pi(.|s_i)) / sum_i w_i`` (``nan`` if the
             policy has no KL).
