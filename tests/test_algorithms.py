@@ -347,3 +347,34 @@ def test_callback_stops_the_run():
     assert np.array_equal(xs[0], seen[0].x)  # same seed, same iterates, whichever form
     with pytest.raises(ValidationError, match="callback"):
         run("stro", FAMILY[0], max_iter=1, seed=0, exact=True, callback=3)
+
+
+def test_a_composed_method_runs_on_its_own_problem_and_says_so():
+    """run(method, other_mdp) ran the method's own MDP (its sampler's) and returned a policy the caller
+    then evaluated on other_mdp; a registered factory that returns no Method failed as AttributeError
+    'theta0'. Now: another problem is a ValidationError, None or the same problem runs, and a Method
+    composed with problem=None takes the one given (an ES method then has its function)."""
+    mdp, other = FAMILY[0], FAMILY[1]
+    method = get("trpo")(mdp, exact=True)
+    with pytest.raises(ValidationError, match="problem: the composed Method 'trpo' was built for another problem"):
+        run(method, other, max_iter=1, seed=0)
+    a, b = run(method, mdp, max_iter=3, seed=0), run(method, None, max_iter=3, seed=0)
+    np.testing.assert_array_equal(a.theta, b.theta)
+
+    def F(X):
+        return -np.sum((X - 1.0) ** 2, axis=1)
+
+    es = replace(get("es")(F, theta0=np.zeros(2), sigma0=0.3), problem=None)
+    with pytest.raises(ValidationError, match="problem: 'es', of the ES family, maximizes a function"):
+        run(es, None, max_iter=1, seed=0)
+    ref = run(get("es")(F, theta0=np.zeros(2), sigma0=0.3), F, max_iter=20, seed=0)
+    np.testing.assert_array_equal(run(es, F, max_iter=20, seed=0).theta, ref.theta)
+    with pytest.raises(ValidationError, match="factory: must be callable"):
+        register("not-a-factory", 5)
+    register("returns-an-int", lambda problem, *, exact=False: 5)
+    try:
+        with pytest.raises(ValidationError, match="factory registered as 'returns-an-int' returned int"):
+            run("returns-an-int", mdp, max_iter=1, seed=0)
+    finally:
+        REGISTRY.pop("returns-an-int")
+    assert "not-a-factory" not in REGISTRY

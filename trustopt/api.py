@@ -46,11 +46,15 @@ def run(
 
     Args:
         algorithm: a registered name (``vpg npg trpo ppo trefree stro es ars tres
-            trust-region-es trust-region-cma``; see :data:`trustopt.algorithms.REGISTRY`) or a composed :class:`Method`.
+            trust-region-es trust-region-cma``, or one added by :func:`trustopt.algorithms.register`; see
+            :data:`trustopt.algorithms.REGISTRY`) or a composed :class:`Method`. A composed Method runs on
+            the problem it was built for (``method.problem``, held by its sampler): ``problem`` is then
+            that same object or None (another one is a ValidationError; a Method built with
+            ``problem=None`` takes the one given).
         problem: a :class:`trustopt.tabular.TabularMDP`, a :class:`trustopt.lqr.LQR`, a MuJoCo
             environment (a Gymnasium id such as ``"Hopper-v5"`` or a :class:`trustopt.envs.EnvSpec`;
             policy-gradient algorithms), or for the ES family a function ``F: (n, d) -> (n,)`` to
-            MAXIMIZE with ``theta0 (d,)`` and ``sigma0`` (a composed Method carries its own): the
+            MAXIMIZE with ``theta0 (d,)`` and ``sigma0``: the
             method is the registry's, the one ``trustopt.TRES(...)`` builds, driven by
             :class:`trustopt.asktell.AskTell` (so the same seed gives the same iterates as the
             ask/tell class told ``-F``). On an LQR the policy is linear Gaussian,
@@ -93,6 +97,9 @@ def run(
     method = _method(algorithm, problem, check_bool(exact, "exact"), hyperparameters)
     from trustopt.asktell import is_search_method
 
+    if is_search_method(method) and not callable(method.problem):
+        raise ValidationError(f"problem: {method.name!r}, of the ES family, maximizes a function F: (n, d) -> (n,); "
+                              f"got {type(method.problem).__name__} (pass F as problem, or build the method on it)")
     drive_ = _run_search if is_search_method(method) else _run_loop
     theta, policy, eta, history, status, n_samples = drive_(method, max_iter, check_int(seed, "seed", 0), callback)
     n_acc = sum(r.accepted for r in history)
@@ -115,7 +122,7 @@ def _method(algorithm, problem, exact: bool, hyperparameters: dict) -> Method:
         if exact:
             raise ValidationError("exact: a composed Method already holds its sampler; build it with exact=True "
                                   "(e.g. trustopt.algorithms.get(name)(problem, exact=True))")
-        return algorithm
+        return _own_problem(algorithm, problem)
     if not isinstance(algorithm, str):
         raise ValidationError(f"algorithm: expected a registered name or a Method, got {type(algorithm).__name__}")
     from trustopt.algorithms import get
@@ -123,7 +130,24 @@ def _method(algorithm, problem, exact: bool, hyperparameters: dict) -> Method:
 
     factory = get(algorithm)
     check_problem_kind(algorithm, factory, problem, hyperparameters)
-    return factory(problem, exact=exact, **hyperparameters)
+    method = factory(problem, exact=exact, **hyperparameters)
+    if not isinstance(method, Method):
+        raise ValidationError(f"algorithm: the factory registered as {algorithm!r} returned {type(method).__name__}; "
+                              "a factory returns a trustopt.core.Method")
+    return method
+
+
+def _own_problem(method: Method, problem) -> Method:
+    """A composed method runs on the problem it holds (its sampler, or for the ES family the function
+    ``method.problem``): ``problem`` must be that one or None; a method with ``problem=None`` gets it."""
+    if method.problem is None:
+        return method if problem is None else dataclasses.replace(method, problem=problem)
+    if problem is None or problem is method.problem or (isinstance(problem, str) and problem == method.problem):
+        return method
+    raise ValidationError(
+        f"problem: the composed Method {method.name!r} was built for another problem ({type(method.problem).__name__} "
+        f"{method.problem!r}) and runs on that one, its sampler's; got {type(problem).__name__} {problem!r}. Build "
+        "the method on this problem (e.g. trustopt.algorithms.get(name)(problem, ...)) or pass problem=None")
 
 
 def _run_loop(method: Method, max_iter: int, seed: int, callback):

@@ -35,6 +35,9 @@ def register(name: str, factory: Callable, *, replace: bool = False) -> Callable
     """Register ``factory`` under ``name`` (lower case); refuses to overwrite unless ``replace``."""
     if not isinstance(name, str) or not name:
         raise ValidationError(f"name: must be a non-empty string, got {name!r}")
+    if not callable(factory):
+        raise ValidationError(f"factory: must be callable, factory(problem, *, exact=False, **hyperparameters) -> "
+                              f"Method, got {type(factory).__name__}")
     key = name.lower()
     if key in REGISTRY and not replace:
         raise ValidationError(f"name: algorithm {key!r} is already registered")
