@@ -310,3 +310,32 @@ def test_a_component_that_breaks_its_contract_is_named_in_a_validation_error(cha
     method = replace(get("vpg")(MDP, exact=True), **change)
     with pytest.raises(ValidationError, match=match):
         drive(method, max_iter=2, rng=np.random.default_rng(0))
+
+
+def test_method_names_a_part_that_is_a_class_or_lacks_a_protocol_member():
+    """acceptance=RatioTest (the class) failed at the first iteration as 'RatioTest.decide() missing 1
+    required positional argument'; a duck-typed step solver without uses_radius or an acceptance rule
+    without needs_trial_batch as an AttributeError mid-run. Method names the field and the protocol."""
+    from trustopt.components import RatioRadius, RatioTest
+
+    base = get("trpo")(MDP, exact=True)
+    with pytest.raises(ValidationError, match=r"acceptance: got the class RatioTest; pass an instance"):
+        replace(base, acceptance=RatioTest)
+    with pytest.raises(ValidationError, match=r"radius_rule: got the class RatioRadius"):
+        replace(base, radius_rule=RatioRadius)
+
+    class DuckStep:
+        def propose(self, model, radius, rng, step_state=None):
+            return Proposal(theta=model.theta_k, predicted_gain=1.0)
+
+    with pytest.raises(ValidationError, match=r"step: DuckStep lacks uses_radius, observe_trial of the StepSolver "
+                                              r"protocol.*subclass trustopt.core.StepSolver"):
+        replace(base, step=DuckStep())
+
+    class NoFlag:
+        def decide(self, proposal, batch, trial_batch, n_rejections):
+            return Decision(action="accept")
+
+    with pytest.raises(ValidationError, match=r"acceptance: NoFlag lacks needs_trial_batch of the Acceptance"):
+        replace(base, acceptance=NoFlag())
+    replace(base, step=_Returns(lambda m: None), acceptance=_Decides(None), radius_rule=_ZeroRadius())  # complete

@@ -74,6 +74,30 @@ NEED_TRIAL = "need_trial"  # ask() -> theta_tilde: the acceptance rule needs a b
 READY = "ready"            # a model batch at theta_k is at hand: ask() -> None, tell(..., None) proposes
 
 
+#: The members the loop uses of each part of a :class:`Method` (the protocols of :mod:`trustopt.core.protocols`).
+_PARTS = {
+    "policy": ("Policy", ("n_params",)),
+    "sampler": ("Sampler", ("sample",)),
+    "surrogate": ("Surrogate", ("value", "value_and_grad")),
+    "distance": ("Distance", ("__call__", "metric_vector_product")),
+    "step": ("StepSolver", ("propose", "uses_radius", "observe_trial")),
+    "acceptance": ("Acceptance", ("needs_trial_batch", "decide")),
+    "radius_rule": ("RadiusRule", ("initial", "radius", "update")),
+}
+
+
+def _check_part(name: str, part, protocol: str, members: tuple) -> None:
+    """``part`` is an instance with the members the loop calls, else a ValidationError naming them."""
+    if isinstance(part, type):
+        raise ValidationError(f"{name}: got the class {part.__name__}; pass an instance, e.g. {part.__name__}(...)")
+    missing = [m for m in members if not hasattr(part, m)]
+    if missing:
+        hint = " (subclass trustopt.core.StepSolver for the defaults of uses_radius and observe_trial)" \
+            if name == "step" else ""
+        raise ValidationError(f"{name}: {type(part).__name__} lacks {', '.join(missing)} of the {protocol} protocol "
+                              f"(trustopt.core.protocols.{protocol}: {', '.join(members)}){hint}")
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Method:
     """A composed trust-region method (one algorithm), ready for :func:`drive` or ask/tell.
@@ -81,7 +105,9 @@ class Method:
     Attributes:
         name: display name (e.g. ``"trpo"``).
         policy: the :class:`~trustopt.core.protocols.Policy` mapping ``theta`` to ``pi_theta``.
-        sampler, surrogate, distance, step, acceptance, radius_rule: the components.
+        sampler, surrogate, distance, step, acceptance, radius_rule: the components (instances with
+            the members of their protocols, checked here: a class or a missing member is a
+            ValidationError naming the field).
         theta0: ``(d,)`` initial parameters.
         problem: the problem the method was composed for (informational).
         hyperparameters: the keyword arguments the factory received (informational).
@@ -100,6 +126,8 @@ class Method:
     hyperparameters: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        for name, (protocol, members) in _PARTS.items():
+            _check_part(name, getattr(self, name), protocol, members)
         theta0 = np.array(self.theta0, dtype=np.float64).ravel()
         if theta0.shape != (self.policy.n_params,):
             raise ValidationError(f"theta0: expected {self.policy.n_params} parameters, got shape {theta0.shape}")

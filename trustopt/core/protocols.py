@@ -38,7 +38,7 @@ class Policy(Protocol):
     The members below are what the loop and the generic components call (surrogates, distances,
     step solvers); every loop policy has them (:class:`~trustopt.components.flat_policies.FlatTabularSoftmax`,
     :class:`~trustopt.components.flat_policies.FlatLinearGaussian`,
-    :class:`~trustopt.algorithms.es.GaussianSearch`). Shapes: ``theta, theta_old, v (d,)``;
+    :class:`~trustopt.components.search.GaussianSearch`). Shapes: ``theta, theta_old, v (d,)``;
     ``states (N, ...)`` and ``actions (N, ...)`` in the policy's own encoding (integers ``(N,)``
     for a tabular policy, ``(N, obs_dim)`` / ``(N, act_dim)`` for a Gaussian one).
 
