@@ -339,3 +339,32 @@ def test_method_names_a_part_that_is_a_class_or_lacks_a_protocol_member():
     with pytest.raises(ValidationError, match=r"acceptance: NoFlag lacks needs_trial_batch of the Acceptance"):
         replace(base, acceptance=NoFlag())
     replace(base, step=_Returns(lambda m: None), acceptance=_Decides(None), radius_rule=_ZeroRadius())  # complete
+
+
+def test_a_radius_rule_whose_parameter_is_not_finite_is_named():
+    """A rule computing ``param * (1 + rho)`` gets rho = nan under AlwaysAccept: the NaN parameter used to
+    become 'trust-region radius nan is not positive' at every later iteration (TRPO), or NaN samples that
+    ask/tell then refused as 'X: must be the array returned by the last ask()' (ES). Now the loop names the
+    rule and the call; a radius that is merely not positive stays a recorded failure (test above)."""
+
+    class Scaled:
+        def initial(self):
+            return 0.01
+
+        def radius(self, param, grad_norm):
+            return param
+
+        def update(self, param, rho, *, at_boundary=True):
+            return param * (1.0 + rho)
+
+    base = get("npg")(MDP, exact=True)
+    with pytest.raises(ValidationError, match=r"radius_rule: Scaled.update\(0.01, nan\) returned nan.*shrinking"):
+        drive(replace(base, radius_rule=Scaled()), max_iter=2, rng=np.random.default_rng(0))
+
+    class NanStart(Scaled):
+        def initial(self):
+            return float("nan")
+
+    es = get("es")(lambda X: -np.sum(X**2, axis=1), theta0=np.ones(3), sigma0=0.3)
+    with pytest.raises(ValidationError, match=r"radius_rule: NanStart.initial\(\) returned nan; .* finite$"):
+        run(replace(es, radius_rule=NanStart()), None, max_iter=2, seed=0)

@@ -173,7 +173,9 @@ class RadiusRule(Protocol):
     grad_norm)`` the radius ``delta_k``; ``update(param, rho, at_boundary=...)`` the next
     parameter, where ``rho`` may be ``nan`` (a failed step: the shrinking branch) and
     ``at_boundary`` says whether the step reached ``||p|| = delta_k`` (``Proposal.at_boundary``;
-    Nocedal & Wright 2006, Alg. 4.1 enlarges the radius only then)."""
+    Nocedal & Wright 2006, Alg. 4.1 enlarges the radius only then). The parameter must stay finite
+    (the loop raises a ValidationError naming the rule otherwise); a radius that is not finite and
+    positive is a recorded numerical failure of the step solvers that use it."""
 
     def initial(self) -> float:
         ...
