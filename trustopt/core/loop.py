@@ -184,19 +184,20 @@ def start(method: Method, theta0=None) -> LoopState:
     theta = method.theta0 if theta0 is None else np.array(theta0, dtype=np.float64).ravel()
     if theta.shape != method.theta0.shape or not np.all(np.isfinite(theta)):
         raise ValidationError(f"theta0: expected {method.theta0.shape[0]} finite parameters")
-    param = _rule_param(method, method.radius_rule.initial(), "initial()")
+    param = _rule_param(method, method.radius_rule.initial(), "initial", ())
     return LoopState(k=0, theta=readonly(np.array(theta)), param=param, phase=NEED_MODEL)
 
 
-def _rule_param(method: Method, value, call: str) -> float:
+def _rule_param(method: Method, value, call: str, args: tuple) -> float:
     """The radius rule's parameter, which must be a finite number (a NaN would become a NaN radius, or
-    in the ES family a NaN ``sigma_k`` and NaN samples); the radius itself is checked per solver."""
+    in the ES family a NaN ``sigma_k`` and NaN samples); the radius itself is checked per solver.
+    ``call(*args)`` produced ``value`` (named in the error)."""
     param = float(value)
     if not math.isfinite(param):
         hint = (" (rho is nan after a failed step or where no ratio is computed: take the shrinking branch)"
-                if call.startswith("update") else "")
-        raise ValidationError(f"radius_rule: {_component(method.radius_rule)}.{call} returned {param!r}; the rule's "
-                              f"parameter must be finite{hint}")
+                if call == "update" else "")
+        raise ValidationError(f"radius_rule: {_component(method.radius_rule)}.{call}({', '.join(map(repr, args))}) "
+                              f"returned {param!r}; the rule's parameter must be finite{hint}")
     return param
 
 
@@ -355,9 +356,9 @@ def _finish(method: Method, state: LoopState, decision: Decision, trial: Batch |
         message=proposal.message,
         exact=bool(batch.exact),
     )
-    param = _rule_param(method, method.radius_rule.update(state.param, decision.rho,
-                                                          at_boundary=bool(proposal.at_boundary)),
-                        f"update({state.param!r}, {decision.rho!r})")
+    rho = decision.rho
+    param = _rule_param(method, method.radius_rule.update(state.param, rho, at_boundary=bool(proposal.at_boundary)),
+                        "update", (state.param, rho))
     common = dict(k=state.k + 1, param=param, proposal=None, L0=math.nan, grad_norm=math.nan, radius=math.nan,
                   iter_samples=0, merge=False)
     if decision.action == ACCEPT:
