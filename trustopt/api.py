@@ -105,7 +105,8 @@ def run(
     n_acc = sum(r.accepted for r in history)
     n_fail = sum(r.status in FAILURE_STATUSES for r in history)
     last = history[-1].message if n_fail and history[-1].status in FAILURE_STATUSES else None
-    stopped = f"converged: {history[-1].message or 'stationary point'}" if status == "converged" else f"stopped by {status}"
+    last_message = history[-1].message if history else ""
+    stopped = f"converged: {last_message or 'stationary point'}" if status == "converged" else f"stopped by {status}"
     message = (f"{method.name}: {len(history)} iteration(s), {n_acc} accepted, {len(history) - n_acc} rejected "
                f"({n_fail} numerical failure(s){'; last: ' + last if last else ''}); {stopped}")
     return Result(theta=theta, policy=policy, eta=float(eta), history=history, status=status,
