@@ -26,7 +26,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from trustopt._validation import ValidationError, as_float_array, check_bool, check_int, check_positive, did_you_mean, own_hyperparameters
+from trustopt._validation import (ValidationError, as_float_array, check_bool, check_int, check_positive, did_you_mean,
+                                  own_hyperparameters)
 from trustopt.components.acceptance import AlwaysAccept, FreshRatioTest
 from trustopt.components.distances import Euclidean
 from trustopt.components.gaussian import cma_popsize
