@@ -137,7 +137,8 @@ def markdown(results: list[ClaimResult], *, instances: int, seed: int, seconds: 
     out = [
         "# proofs_check report",
         "",
-        f"{len(results)} claim{'' if len(results) == 1 else 's'}, up to {instances} random instances each plus stored regressions and an "
+        f"{len(results)} claim{'' if len(results) == 1 else 's'}, up to {instances} random instances each plus stored "
+        "regressions and an "
         f"adversarial search for inequalities (seed {seed}); {seconds:.0f} s in all. "
         f"**{'Every claim has its documented status.' if ok else 'SOME CLAIMS DO NOT HAVE THEIR DOCUMENTED STATUS.'}** "
         f"{n_viol} claim(s) are violated (findings below; a documented finding says whether its counterexample "
