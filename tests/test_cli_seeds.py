@@ -191,6 +191,25 @@ def test_plot_names_the_same_settings_run_twice_by_their_folders(seeds_run, tmp_
     assert "(runs; x2): evaluation return, 1 seed<" in text and "(runs; y): evaluation return, 1 seed<" in text
 
 
+def test_plot_lists_settings_only_between_curves_of_one_algorithm_and_environment(seeds_run, tmp_path):
+    # a folder of runs of two algorithms (README: `trustopt plot runs ...` after runs of the README's
+    # commands): their entries differ by the algorithm already; each used to list every setting in
+    # which any two runs of the folder differed ("runs; K=None, batch_steps=None, ..., timesteps=..."),
+    # a legend wider than the figure. Two runs of one algorithm still get what tells them apart.
+    runs = tmp_path / "runs"
+    _copy_run(os.path.join(seeds_run, "seed-0"), runs / "a", timesteps=1500)
+    _copy_run(os.path.join(seeds_run, "seed-0"), runs / "b", algo="es", timesteps=3000, sigma=0.02)
+    text = _svg_text(tmp_path, str(runs))
+    assert "ars InvertedPendulum-v5 (runs): evaluation return, 1 seed<" in text
+    assert "es InvertedPendulum-v5 (runs): evaluation return, 1 seed<" in text
+    assert "timesteps=" not in text and "sigma=" not in text
+    _copy_run(os.path.join(seeds_run, "seed-0"), runs / "c", algo="es", timesteps=6000, sigma=0.02)
+    text = _svg_text(tmp_path, str(runs))
+    assert "ars InvertedPendulum-v5 (runs): evaluation return, 1 seed<" in text
+    assert "es InvertedPendulum-v5 (runs; timesteps=3000): evaluation return, 1 seed<" in text
+    assert "es InvertedPendulum-v5 (runs; timesteps=6000): evaluation return, 1 seed<" in text
+
+
 def test_plot_legend_is_outside_the_axes_and_inside_the_figure(seeds_run, tmp_path, monkeypatch):
     # many curves with long legend entries: the legend covers neither the axes nor their labels,
     # and nothing of it or of the labels is cut off at the figure's edges (it used to sit inside the

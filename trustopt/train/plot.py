@@ -240,9 +240,10 @@ _HEAD_KEYS = ("algo", "vine", "env_id")
 
 def _group_names(folder: str, groups: list[list]) -> list[str]:
     """A legend name per group of runs found under ``folder``: the folder's name, joined with the
-    subfolder that holds all of the group's runs (``runs/swimmer-seeds``); groups that would share
-    a name get the settings in which their configurations differ (``runs; timesteps=1000``; the
-    algorithm and environment are in every entry already), and groups whose settings are the same
+    subfolder that holds all of the group's runs (``runs/swimmer-seeds``); groups of one algorithm and
+    environment that would share a name get the settings in which their configurations differ (``runs;
+    timesteps=1000``; the algorithm and environment begin every entry, so groups that differ in them
+    read apart without settings), and groups whose settings are the same
     (the same configuration run twice into different subfolders) get their runs' subfolders
     (``runs; timesteps=1000; x2``), so that no two entries read the same."""
     base = os.path.basename(os.path.normpath(folder))
@@ -251,17 +252,20 @@ def _group_names(folder: str, groups: list[list]) -> list[str]:
         rel = [os.path.relpath(r, folder) for r, _, _ in members]
         parent = os.path.commonpath([os.path.dirname(x) for x in rel])  # "" when directly in folder
         names.append(os.path.join(base, parent) if parent else base)
-    for name in set(names):
-        same = [i for i, n in enumerate(names) if n == name]
+    # the legend entry begins with the algorithm and environment: only groups alike in both and in
+    # the name would read the same (a tres and a trpo curve in one folder need no settings)
+    entries = [(name, _head(members[0][2])) for name, members in zip(names, groups)]
+    for name, head in set(entries):
+        same = [i for i, e in enumerate(entries) if e == (name, head)]
         if len(same) < 2:
             continue
         configs = {i: _settings(groups[i][0][2]) for i in same}
         keys = sorted(k for k in set().union(*configs.values())
                       if k not in _HEAD_KEYS and len({json.dumps(c.get(k)) for c in configs.values()}) > 1)
         extra = {i: ", ".join(f"{k}={configs[i].get(k)}" for k in keys) for i in same}
-        entry = {i: (_head(groups[i][0][2]), extra[i]) for i in same}  # what the legend entry reads
+        shown = dict(extra)  # what the legend entries read after the algorithm and environment
         for i in same:
-            if sum(entry[j] == entry[i] for j in same) > 1:  # nothing in the configuration tells them apart
+            if sum(shown[j] == shown[i] for j in same) > 1:  # nothing in the configuration tells them apart
                 folders = ", ".join(os.path.relpath(r, folder) for r, _, _ in groups[i])
                 extra[i] = f"{extra[i]}; {folders}" if extra[i] else folders
             if extra[i]:
