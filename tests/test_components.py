@@ -557,3 +557,20 @@ def test_gradient_step_kl_cap():
         plain = GradientStep(learning_rate=lr).propose(_sub(th, b), 0.01, None)
         np.testing.assert_allclose(plain.theta - th, lr * g0, rtol=1e-12)
     assert GradientStep(learning_rate=1.0, cap_kl=True).uses_radius and not GradientStep(learning_rate=1.0).uses_radius
+
+
+def test_every_part_of_the_loop_is_exported_from_trustopt_components():
+    """A variant is composed from ``trustopt.components`` (README, "Your own variant"): every
+    sampler, surrogate, distance, step solver, acceptance and radius rule of its modules is there."""
+    import importlib
+    import pkgutil
+
+    import trustopt.components as components
+
+    members = ("sample", "value_and_grad", "metric_vector_product", "propose", "decide", "update")
+    for info in pkgutil.iter_modules(components.__path__):
+        module = importlib.import_module(f"trustopt.components.{info.name}")
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name)
+            if isinstance(obj, type) and any(hasattr(obj, m) for m in members):
+                assert name in components.__all__, f"trustopt.components.{info.name}.{name} is not exported"
