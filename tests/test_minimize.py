@@ -461,3 +461,27 @@ def test_batch_median_is_numpys_bit_for_bit():
             v = rng.standard_normal(n) * 10.0 ** rng.uniform(-8, 8, n)
             v[: rng.integers(0, n)] = np.inf  # non-finite values enter as +inf (the worst rank)
             assert batch_median(v) == np.median(v)
+
+
+def test_a_search_collapsed_on_noise_is_not_reported_as_converged():
+    """On noise the ratio-test methods shrink sigma until tolx fires; that used to read 'converged:
+    tolx' (success True) at a true f of 1.5 from a start at 20 (ES, sphere + N(0, 1)). A collapse with
+    the last batch still spread like the noise is 'tolxnoise' (status 4); a noise-free collapse at a
+    kink (the Euclidean norm, tolx with values within the spread) still converges."""
+    rng = np.random.default_rng(0)
+
+    def noisy(x):
+        return sphere(x) + rng.standard_normal()
+
+    for method in ("es", "trust-region-es"):
+        res = minimize(noisy, np.full(5, 2.0), method=method, sigma0=1.0, maxfev=10_000, seed=0)
+        assert res.status == 4 and not res.success and "tolxnoise" in res.message, res.message
+        assert res.nfev < 10_000  # the same stop as before, only named for what it is
+    res = minimize(lambda x: float(np.linalg.norm(x)), np.full(5, 2.0), method="es", sigma0=1.0, seed=0)
+    assert res.status == 0 and "tolx:" in res.message and res.fun < 1e-10
+    opt = ES(np.full(5, 2.0), 1.0, seed=0)
+    while not opt.stop():
+        X = opt.ask()
+        opt.tell(X, [noisy(x) for x in X])
+    assert "tolxnoise" in opt.stop() and opt.result.status == 4
+    assert "tolxnoise" in pickle.loads(pickle.dumps(opt)).stop()
