@@ -292,8 +292,9 @@ class AskTell:
         self.n_exceptions += n_exceptions
         self.clean_batches = 0 if n_bad else self.clean_batches + 1
         self.last_f = f
-        if self.first_range is None and finite.all() and np.ptp(f) > 0:  # before the tell: the batch's own spread
-            self.first_range = (float(np.ptp(f)), self.sampler.spread(self.sigma(), self.d, self.state.step_state))
+        if self.first_range is None and finite.sum() >= 2 and np.ptp(f[finite]) > 0:  # before the tell: its spread
+            spread = self.sampler.spread(self.sigma(), self.d, self.state.step_state)
+            self.first_range = (float(np.ptp(f[finite])), spread)
         self.best_history.append(float(np.min(np.where(finite, f, np.inf))))
         self.median_history.append(batch_median(np.where(finite, f, np.inf)))
         self._loop_tell(make_batch(draw.theta, draw.sigma, draw.Y, F, center=self.sampler.center))
@@ -384,7 +385,7 @@ class AskTell:
 
     def _collapsed_on_noise(self, spread: float) -> str | None:
         """Why a search that collapsed (``spread < tolx``) did not converge, or None: the values of the
-        last batch still range over more than ``tolfun`` and more than the first batch's range times
+        last batch (its finite ones) still range over more than ``tolfun`` and more than the first batch's range times
         ``(spread / spread_first)^(1/3)``. A deterministic objective's values over a batch shrink with
         its spread, as ``spread^alpha`` for a Hoelder exponent ``alpha`` (1 on a slope, 2 at a smooth
         minimum, 1/2 for ``sqrt|x|``); a range that shrank as ``spread^(1/3)`` or less is noise (a
@@ -392,9 +393,10 @@ class AskTell:
         ``sigma_k`` until ``tolx`` fires: that is a stall (status 4), not convergence. Measured, d = 5:
         noise-free runs stop at a range below ``1e-9`` times the first one; the sphere with additive
         noise of sd 1 collapses with a range of 2-4 against 20."""
-        if self.first_range is None or self.last_f is None or not np.all(np.isfinite(self.last_f)):
+        finite = None if self.last_f is None else self.last_f[np.isfinite(self.last_f)]
+        if self.first_range is None or finite is None or finite.size < 2:
             return None
-        (range0, spread0), now = self.first_range, float(np.ptp(self.last_f))
+        (range0, spread0), now = self.first_range, float(np.ptp(finite))
         if now <= self.tolfun or now <= range0 * (spread / spread0) ** (1 / 3):
             return None
         return (f"the search collapsed (spread {spread:.3g} < tolx = {self.tolx:g}) but the values of the last batch "
