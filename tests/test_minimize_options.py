@@ -305,3 +305,18 @@ def test_sigma_cannot_be_assigned_over_the_method():
     with pytest.raises(AttributeError, match=r"^sigma: read-only, opt.sigma\(\) is the step size TRES's rule sets"):
         opt.sigma = 0.1
     assert opt.sigma() == 0.3 and opt.ask().shape[1] == X0.size
+
+
+def test_noise_is_not_noise_handling():
+    """pycma's users write noise=True or noise_handling=... for a noisy objective. TrustRegionCMA took
+    noise=True and ignored it; the refusals of the others did not say what noise is here."""
+    import trustopt
+
+    f = lambda x: float(x @ x)  # noqa: E731
+    for call in (lambda: trustopt.TrustRegionCMA(np.ones(3), 1.0, noise=True),
+                 lambda: trustopt.ES(np.ones(3), 1.0, noise=True),
+                 lambda: trustopt.TrustRegionCMA(np.ones(3), 1.0, noise_handling=True),
+                 lambda: trustopt.minimize(f, np.ones(3), seed=0, options={"noise": True}),
+                 lambda: trustopt.minimize(f, np.ones(3), seed=0, options={"noise_handling": True})):
+        with pytest.raises(ValidationError, match="not pycma's noise handling"):
+            call()

@@ -165,6 +165,19 @@ def did_you_mean(key, known, *, cutoff: float = 0.6) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+#: What ``noise`` means here, for the messages that refuse ``noise=True`` or ``noise_handling``: pycma's
+#: users reach for those names to handle a noisy objective, which trustopt does not (README "Noisy objectives").
+NOISE_IS_A_TABLE = ("noise is the NoiseTable the ES perturbations are read from, not pycma's noise handling, "
+                    "which trustopt does not have (README 'Noisy objectives')")
+
+
+def noise_hint(key) -> str:
+    """``"; " + NOISE_IS_A_TABLE`` for an unknown name that asks for noise handling (``noise_handling``,
+    ``noise_handler``, ``uncertainty_handling``, ...), else ``""``."""
+    k = str(key).lower()
+    return f"; {NOISE_IS_A_TABLE}" if ("noise" in k or "uncertainty" in k) and k != "noise" else ""
+
+
 def own_hyperparameters(factory) -> tuple[str, ...]:
     """The keyword-only arguments of ``factory`` other than ``exact`` (not its ``**`` catch-all): the
     names a misspelt keyword is matched against; none without a factory."""

@@ -21,8 +21,8 @@ from scipy.optimize import OptimizeResult
 
 from trustopt._callbacks import Callback
 from trustopt._io import check_image_format, check_writable
-from trustopt._validation import (ValidationError, as_float_array, check_bool, check_choice, check_count,
-                                  check_int, check_positive, did_you_mean)
+from trustopt._validation import (NOISE_IS_A_TABLE, ValidationError, as_float_array, check_bool, check_choice,
+                                  check_count, check_int, check_positive, did_you_mean, noise_hint)
 from trustopt.algorithms.ars import ARSOptions
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
@@ -209,9 +209,11 @@ class MinimizeOptions:
         vectorized: False (default): ``fun(x)`` with ``x (d,)``; True: ``fun(X)`` with
             ``X (n, d)`` returns ``(n,)``: one point per row (scipy's ``differential_evolution``
             passes ``(d, n)``).
-        noise: the :class:`~trustopt.noise.NoiseTable` the samples are read from. Default None:
-            ``NoiseTable()`` (its documented default size and seed).
-        ftarget: stop once the best value is ``<= ftarget``. Default ``-inf`` (never).
+        noise: the :class:`~trustopt.noise.NoiseTable` the samples are read from (the ES
+            perturbations; not pycma's ``noise_handling`` for a noisy objective, which trustopt does
+            not have). Default None: ``NoiseTable()`` (its documented default size and seed).
+        ftarget: stop once the best value is ``<= ftarget``. Default ``-inf`` (never). It compares
+            single evaluations: on a noisy ``fun`` one lucky draw stops the run as converged.
         tolx: stop once the search has collapsed below ``tolx`` (``> 0``): for ``trust-region-cma``
             every coordinate's standard deviation ``sigma sqrt(C_ii)`` and evolution-path step
             ``sigma |p_c,i|`` (pycma's ``tolx``), for the other methods ``sigma_k sqrt(d)``. Default
@@ -267,7 +269,7 @@ class MinimizeOptions:
                                   f"got {type(self.restart_x0).__name__}")
         check_bool(self.vectorized, "vectorized")
         if self.noise is not None and not isinstance(self.noise, NoiseTable):
-            raise ValidationError(f"noise: expected a NoiseTable, got {type(self.noise).__name__}")
+            raise ValidationError(f"noise: expected a NoiseTable, got {type(self.noise).__name__} ({NOISE_IS_A_TABLE})")
         if isinstance(self.ftarget, bool) or not isinstance(self.ftarget, (int, float, np.integer, np.floating)) \
                 or math.isnan(self.ftarget) or self.ftarget == math.inf:
             raise ValidationError(f"ftarget: expected a number < inf (-inf: no target), got {self.ftarget!r}")
@@ -307,7 +309,7 @@ def _minimize_options(options, cls, method: str) -> MinimizeOptions:
     unknown = sorted(str(k) for k in options if k not in own and k not in hp_names)
     if unknown:
         raise ValidationError(f"options: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for method "
-                              f"{method!r}{did_you_mean(unknown[0], own | hp_names)}; "
+                              f"{method!r}{did_you_mean(unknown[0], own | hp_names)}{noise_hint(unknown[0])}; "
                               f"valid: {', '.join(sorted(own))} (minimize) and "
                               f"{', '.join(sorted(hp_names))} ({hp_cls.__name__})")
     return MinimizeOptions(**{k: v for k, v in options.items() if k in own},

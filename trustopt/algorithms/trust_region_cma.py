@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from trustopt._validation import ValidationError, check_bool, check_choice, check_positive
+from trustopt._validation import NOISE_IS_A_TABLE, ValidationError, check_bool, check_choice, check_positive
 from trustopt.algorithms._search import (RatioTestOptions, default_popsize, ratio_radius, resolve_options,
                                          search_method, search_start)
 from trustopt.components.acceptance import AlwaysAccept, RankRatioTest
 from trustopt.components.gaussian import GaussianNaturalStep, GaussianSampler
 from trustopt.components.radius import ConstantRadius
+from trustopt.noise import NoiseTable
 
 __all__ = ["TrustRegionCMAOptions", "trust_region_cma", "default_orthogonal", "DIAGONAL_ABOVE", "TPA_FROM",
            "TPA_MIN_POPSIZE", "ORTHOGONAL_UP_TO"]
@@ -146,9 +147,12 @@ def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: 
     """The Gaussian KL trust-region method composed for the loop (``minimize``'s default method).
 
     Arguments as :func:`trustopt.algorithms.es.es` (``popsize`` default ``4 + floor(3 ln d)``,
-    Hansen 2016; ``noise`` is not used: the samples come from the generator); hyperparameters
-    :class:`TrustRegionCMAOptions`.
+    Hansen 2016; ``noise`` is not used: the samples come from the generator, but it must be None or
+    a :class:`~trustopt.noise.NoiseTable`, so that pycma's habit ``noise=True`` is not silently
+    ignored); hyperparameters :class:`TrustRegionCMAOptions`.
     """
+    if noise is not None and not isinstance(noise, NoiseTable):
+        raise ValidationError(f"noise: expected a NoiseTable or None, got {type(noise).__name__} ({NOISE_IS_A_TABLE})")
     o = resolve_options(TrustRegionCMAOptions, options, hyperparameters, "trust-region-cma", factory=trust_region_cma)
     theta0, sigma0 = search_start("trust-region-cma", problem, exact, theta0, sigma0)
     d = theta0.size

@@ -37,7 +37,7 @@ from typing import Protocol
 
 import numpy as np
 
-from trustopt._validation import ValidationError, check_bool, check_int, check_positive, readonly
+from trustopt._validation import NOISE_IS_A_TABLE, ValidationError, check_bool, check_int, check_positive, readonly
 from trustopt.core.types import Batch
 from trustopt.noise import NoiseTable, orthogonal_directions
 
@@ -281,7 +281,7 @@ class PerturbationSampler:
         check_positive(self.sigma0, "sigma0")
         check_int(self.n_pairs, "n_pairs", 1)
         if not isinstance(self.noise, NoiseTable):
-            raise ValidationError(f"noise: expected a NoiseTable, got {type(self.noise).__name__}")
+            raise ValidationError(f"noise: expected a NoiseTable, got {type(self.noise).__name__} ({NOISE_IS_A_TABLE})")
         if self.kappa is not None:
             check_positive(self.kappa, "kappa")
         for flag in ("orthogonal", "rotate", "center", "tie_to_step", "stop_tolfunhist"):
