@@ -406,9 +406,11 @@ class AskTell:
 
     @property
     def result(self) -> OptimizeResult:
-        """``scipy.optimize.OptimizeResult``: ``x`` (best evaluated point), ``fun``, ``nfev``,
-        ``nit``, ``success`` (stopped by ftarget/tolx/tolfun), ``status``, ``message``, plus
-        ``xmean`` (``theta_k``), ``sigma``, ``radius``, ``n_nonfinite``, ``n_exceptions``,
+        """``scipy.optimize.OptimizeResult``: ``x`` (best evaluated point), ``fun`` (its value: on a
+        noisy objective the lowest draw, optimistic, and ``x`` the point that drew it), ``nfev``,
+        ``nit``, ``success`` (stopped by one of :data:`CONVERGED`), ``status``, ``message``, plus
+        ``xmean`` (``theta_k``, :attr:`mean`: pycma's ``xfavorite``, the estimate of the optimum on a
+        noisy objective), ``sigma``, ``radius``, ``n_nonfinite``, ``n_exceptions``,
         ``n_failures`` (iterations whose step was a numerical failure), ``stop`` (reasons; None
         while running),
         ``method``, ``seed``."""

@@ -477,7 +477,10 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             None), read as ``seed``; giving both is a ValidationError.
 
     Returns:
-        ``scipy.optimize.OptimizeResult`` with ``x, fun, nfev, nit, success, status, message``,
+        ``scipy.optimize.OptimizeResult`` with ``x, fun, nfev, nit, success, status, message``
+        (``x`` the best point evaluated, ``fun`` its value: on a noisy ``fun`` the lowest of ``nfev``
+        draws, an optimistic estimate, and ``x`` the point that drew it; ``xmean``, the last run's
+        mean, pycma's ``xfavorite``, is then the estimate of the optimum: README "Noisy objectives"),
         ``n_exceptions`` (evaluations that raised), ``n_nonfinite`` (that returned NaN or inf),
         ``first_exception`` (``"Type: message"`` or None), ``n_restarts``, ``popsize`` (of the
         last run), ``xmean``, ``sigma``, ``seed``, ``method`` and ``history`` (a dict of arrays,
@@ -485,7 +488,9 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         0 converged (ftarget, tolx, tolfun; tolfunhist for ``trust-region-cma`` and
         ``trust-region-es``; for ``trust-region-cma`` also tolflatfitness, noeffectaxis,
         noeffectcoord), 1 maxfev/maxiter, 2 callback, 3 every evaluation
-        failed (``success`` False, ``x = x0``, ``fun = inf``), 4 otherwise.
+        failed (``success`` False, ``x = x0``, ``fun = inf``), 4 otherwise (a stall:
+        tolstagnation, which ends ``trust-region-cma`` on noise, tolxnoise, which ends the other
+        methods there, conditioncov, ...).
     """
     if not callable(fun):
         raise ValidationError("fun: must be callable")
