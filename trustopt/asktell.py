@@ -500,8 +500,10 @@ class TRES(_Named):
 
 
 class TrustRegionES(_Named):
-    """The trust-region ES, the recommended black-box method
-    (:func:`trustopt.algorithms.trust_region_es.trust_region_es`; options :class:`TrustRegionESOptions`)."""
+    """The trust-region ES: an isotropic ES whose step is STRO's trust-region step on the batch's
+    model, with ``sigma`` tied to the radius (:func:`trustopt.algorithms.trust_region_es.trust_region_es`; options
+    :class:`TrustRegionESOptions`). The recommended black-box method is :class:`TrustRegionCMA`
+    (``minimize``'s default)."""
 
     algorithm, options_class = "trust-region-es", TrustRegionESOptions
 
