@@ -109,6 +109,15 @@ def test_same_seed_same_result_with_one_or_two_workers():
     r6 = minimize(_rows_of_sphere, np.ones(6), sigma0=0.5, maxfev=2000, seed=11,
                   options={"ftarget": 1e-12, "vectorized": True})
     assert np.array_equal(r6.x, r3.x) and r6.fun == r3.fun
+    # vectorized with workers: fun gets blocks of rows (a map-like callable single rows); a fun whose
+    # rows do not depend on each other (README: not X @ A) gives the same bits with any workers
+    r7 = minimize(_quadratic_vectorized, np.ones(6), method="trust-region-es", **{**kw, "options": {
+        "ftarget": 1e-12, "vectorized": True}})
+    r8 = minimize(_quadratic_vectorized, np.ones(6), method="trust-region-es", workers=2, **{**kw, "options": {
+        "ftarget": 1e-12, "vectorized": True}})
+    r9 = minimize(_quadratic_vectorized, np.ones(6), method="trust-region-es", workers=map, **{**kw, "options": {
+        "ftarget": 1e-12, "vectorized": True}})
+    assert np.array_equal(r7.x, r8.x) and np.array_equal(r7.x, r9.x) and r7.fun == r8.fun == r9.fun
 
 
 def test_a_vectorized_objective_is_another_function_at_the_bit_level():

@@ -208,7 +208,11 @@ class MinimizeOptions:
             ``np.random.Generator`` seeded from ``seed``), or None (default): restart at ``x0``.
         vectorized: False (default): ``fun(x)`` with ``x (d,)``; True: ``fun(X)`` with
             ``X (n, d)`` returns ``(n,)``: one point per row (scipy's ``differential_evolution``
-            passes ``(d, n)``).
+            passes ``(d, n)``). With ``workers``, ``fun`` gets blocks of the batch (a map-like
+            callable: one row at a time), so runs with different ``workers`` are the same bits
+            only if row ``i`` of the result depends on ``X[i]`` alone, to the last bit
+            (elementwise arithmetic and row reductions; not a matrix product ``X @ A``, whose
+            BLAS kernel depends on the number of rows).
         noise: the :class:`~trustopt.noise.NoiseTable` the samples are read from (the ES
             perturbations; not pycma's ``noise_handling`` for a noisy objective, which trustopt does
             not have). Default None: ``NoiseTable()`` (its documented default size and seed).
@@ -450,8 +454,9 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             that would exceed it is not asked). Default ``MAXFEV_PER_DIM * d = 10_000 d``.
         seed: an integer ``>= 0``, a ``np.random.Generator`` (one integer is drawn from it), or
             None (default: fresh entropy). ``result.seed`` is the integer used: passing it again
-            repeats the run exactly (on one machine, for any ``workers``: see the README's "What
-            is bit-identical").
+            repeats the run exactly (on one machine, for any ``workers``; with ``vectorized``,
+            for a ``fun`` whose rows do not depend on each other: see the README's "What is
+            bit-identical").
         callback: ``callback(intermediate_result)`` (a parameter of exactly that name) receives an
             ``OptimizeResult`` after every batch; any other callable is called ``callback(xk)``
             with the best point so far (scipy's rule). Raising ``StopIteration`` or returning a
