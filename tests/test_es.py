@@ -375,3 +375,27 @@ def test_trustopt_train_builds_the_registrys_method_in_paper_mode(algo):
                            noise=NoiseTable(size=c.noise_table_size), adapt=False, **hp)
     assert _components(opt.method) == _components(registered) and opt.seed == c.seed
     assert opt.method.hyperparameters == registered.hyperparameters
+
+
+def test_quadratic_model_step_is_the_same_bits_for_any_blas_thread_count():
+    """The trust-region ES's dogleg (a Cholesky of H) and BFGS update: OpenBLAS's threaded Cholesky
+    of a d >= 128 matrix rounds differently, and minimize(rosen, zeros(150),
+    method="trust-region-es") ended on other bits with OPENBLAS_NUM_THREADS=2 than with 1. They run
+    on one BLAS thread from d = 30 (trustopt._blas), as the CMA distribution's algebra does."""
+    from types import SimpleNamespace
+
+    from threadpoolctl import threadpool_limits
+
+    from trustopt.components.es_steps import QuadraticModelStep
+
+    rng = np.random.default_rng(0)
+    d = 160
+    A = rng.normal(size=(d, d))
+    H = A @ A.T / d + np.eye(d)
+    g0, theta_k = rng.normal(size=d), np.zeros(d)
+    model = SimpleNamespace(theta_k=theta_k, g0=g0)
+    steps = []
+    for n_threads in (1, 2):
+        with threadpool_limits(limits=n_threads, user_api="blas"):
+            steps.append(QuadraticModelStep().propose(model, 1e3, None, step_state=(H, theta_k, g0)).theta)
+    assert steps[0].tobytes() == steps[1].tobytes()

@@ -471,3 +471,18 @@ def test_running_mean_std_basics_and_persistence(tmp_path):
         RunningMeanStd(count=2, mean=np.zeros(2), M2=-np.ones(2))
     with pytest.raises(ValueError):
         s.mean[0] = 0.0
+
+
+def test_ridge_regression_is_the_same_bits_for_any_blas_thread_count():
+    """The policy-gradient baseline's fit: OpenBLAS blocks a least-squares factorization of ~128+
+    columns differently on several threads (Ant's 214 features: other bits with
+    OPENBLAS_NUM_THREADS=2 than with 1), so the fit runs on one BLAS thread whatever the setting."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(3000, 214)), rng.normal(size=3000)
+    fits = []
+    for n_threads in (1, 2):
+        with threadpool_limits(limits=n_threads, user_api="blas"):
+            fits.append(ridge_regression(X, y, 1e-5))
+    assert fits[0].tobytes() == fits[1].tobytes()

@@ -9,6 +9,13 @@ threads; at d = 20 and 10 the thread count made no difference). :func:`one_threa
 libraries to one thread for the duration of a ``with`` block (threadpoolctl, the library that
 scikit-learn uses for the same purpose), about 6 us per block; the process's own setting is
 restored on exit.
+
+One thread also makes the results independent of the thread count: OpenBLAS blocks a Cholesky
+(``potrf``), LU (``getrf``) or least-squares factorization of a large matrix differently on several
+threads, so ``OPENBLAS_NUM_THREADS=1`` and ``2`` gave other bits there (measured: a ``d x d``
+Cholesky from d = 128, the trust-region ES's; a least-squares fit of 5,000 rows from about 94
+columns, the ridge fit of the policy-gradient baseline on Ant's 214 features).
+:func:`dense_linalg` and :func:`one_thread` are used around both.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ _controller = None
 def one_thread():
     """A context manager in which the BLAS libraries loaded in this process use one thread."""
     global _controller
-    if _controller is None:  # created at first use: by then NumPy's and SciPy's BLAS are both loaded
+    if _controller is None:  # created at first use, once NumPy's and SciPy's BLAS are both loaded
+        import scipy.linalg  # noqa: F401  (SciPy's OpenBLAS: a controller sees only the libraries loaded)
         from threadpoolctl import ThreadpoolController
 
         _controller = ThreadpoolController()

@@ -32,6 +32,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from trustopt._blas import one_thread
 from trustopt._io import atomic_write_bytes
 from trustopt._numba import njit
 from trustopt._validation import (
@@ -390,7 +391,8 @@ def ridge_regression(X, y, reg_coeff: float) -> np.ndarray:
     p = X.shape[1]
     A = np.vstack([X, np.sqrt(reg) * np.eye(p)])
     rhs = np.concatenate([y, np.zeros(p)])
-    w, *_ = np.linalg.lstsq(A, rhs, rcond=None)
+    with one_thread():  # the same bits for any BLAS thread count (and faster: trustopt._blas)
+        w, *_ = np.linalg.lstsq(A, rhs, rcond=None)
     return w
 
 
