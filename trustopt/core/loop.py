@@ -22,10 +22,10 @@ ask/tell optimizer whose "samples" are objective evaluations)::
    after checking here, once, that ``delta_k`` is finite and positive when the solver uses it
    (``step.uses_radius``); a proposal with a non-finite point, a non-finite or non-positive
    predicted gain, a radius that is not positive, or a solver failure is a NUMERICAL
-   FAILURE: it is recorded (``Record.status``) and ``theta_k`` is kept; a component that breaks
-   its protocol's contract instead (a proposal that is not a :class:`Proposal` of ``theta_k``'s
-   shape with a known status, a gradient of another shape, a decision that is not a :class:`Decision` with a known
-   action) is a ValidationError naming the component, raised before the state changes;
+   FAILURE: it is recorded (``Record.status``) and ``theta_k`` is kept; a part that breaks its
+   protocol's contract instead (a proposal of another shape, a decision that is not a
+   :class:`Decision`: :mod:`trustopt.core._contracts`) is a ValidationError naming the part,
+   raised before the state changes;
 3. if the acceptance rule needs it, ``T = SAMPLE(theta_tilde)`` (Alg. 4.3 line 4);
 4. ``decision = acceptance.decide(...)`` (ratio ``r_k``, eq. 3.2 / 4.14), then
    accept (``theta_{k+1} = theta_tilde``, and ``B_{k+1} = T`` when T exists, line 8),
@@ -47,10 +47,10 @@ from typing import Any, Callable
 import numpy as np
 
 from trustopt._validation import ValidationError, check_int, readonly
+from trustopt.core._contracts import PARTS, check_decision, check_model, check_part, check_proposal, rule_param
 from trustopt.core.protocols import Acceptance, Distance, Policy, RadiusRule, Sampler, StepSolver, Surrogate
 from trustopt.core.types import (
     ACCEPT,
-    FAILURE_STATUSES,
     FORCE_BEST,
     NONFINITE,
     NONPOSITIVE_GAIN,
@@ -72,30 +72,6 @@ __all__ = ["Method", "LoopState", "start", "ask", "tell", "iterate", "drive", "N
 NEED_MODEL = "need_model"  # ask() -> theta_k: a batch at the iterate is needed
 NEED_TRIAL = "need_trial"  # ask() -> theta_tilde: the acceptance rule needs a batch at the trial point
 READY = "ready"            # a model batch at theta_k is at hand: ask() -> None, tell(..., None) proposes
-
-
-#: The members the loop uses of each part of a :class:`Method` (the protocols of :mod:`trustopt.core.protocols`).
-_PARTS = {
-    "policy": ("Policy", ("n_params",)),
-    "sampler": ("Sampler", ("sample",)),
-    "surrogate": ("Surrogate", ("value", "value_and_grad")),
-    "distance": ("Distance", ("__call__", "metric_vector_product")),
-    "step": ("StepSolver", ("propose", "uses_radius", "observe_trial")),
-    "acceptance": ("Acceptance", ("needs_trial_batch", "decide")),
-    "radius_rule": ("RadiusRule", ("initial", "radius", "update")),
-}
-
-
-def _check_part(name: str, part, protocol: str, members: tuple) -> None:
-    """``part`` is an instance with the members the loop calls, else a ValidationError naming them."""
-    if isinstance(part, type):
-        raise ValidationError(f"{name}: got the class {part.__name__}; pass an instance, e.g. {part.__name__}(...)")
-    missing = [m for m in members if not hasattr(part, m)]
-    if missing:
-        hint = " (subclass trustopt.core.StepSolver for the defaults of uses_radius and observe_trial)" \
-            if name == "step" else ""
-        raise ValidationError(f"{name}: {type(part).__name__} lacks {', '.join(missing)} of the {protocol} protocol "
-                              f"(trustopt.core.protocols.{protocol}: {', '.join(members)}){hint}")
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -126,8 +102,8 @@ class Method:
     hyperparameters: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        for name, (protocol, members) in _PARTS.items():
-            _check_part(name, getattr(self, name), protocol, members)
+        for name, (protocol, members) in PARTS.items():
+            check_part(name, getattr(self, name), protocol, members)
         theta0 = np.array(self.theta0, dtype=np.float64).ravel()
         if theta0.shape != (self.policy.n_params,):
             raise ValidationError(f"theta0: expected {self.policy.n_params} parameters, got shape {theta0.shape}")
@@ -184,21 +160,8 @@ def start(method: Method, theta0=None) -> LoopState:
     theta = method.theta0 if theta0 is None else np.array(theta0, dtype=np.float64).ravel()
     if theta.shape != method.theta0.shape or not np.all(np.isfinite(theta)):
         raise ValidationError(f"theta0: expected {method.theta0.shape[0]} finite parameters")
-    param = _rule_param(method, method.radius_rule.initial(), "initial", ())
+    param = rule_param(method, method.radius_rule.initial(), "initial", ())
     return LoopState(k=0, theta=readonly(np.array(theta)), param=param, phase=NEED_MODEL)
-
-
-def _rule_param(method: Method, value, call: str, args: tuple) -> float:
-    """The radius rule's parameter, which must be a finite number (a NaN would become a NaN radius, or
-    in the ES family a NaN ``sigma_k`` and NaN samples); the radius itself is checked per solver.
-    ``call(*args)`` produced ``value`` (named in the error)."""
-    param = float(value)
-    if not math.isfinite(param):
-        hint = (" (rho is nan after a failed step or where no ratio is computed: take the shrinking branch)"
-                if call == "update" else "")
-        raise ValidationError(f"radius_rule: {_component(method.radius_rule)}.{call}({', '.join(map(repr, args))}) "
-                              f"returned {param!r}; the rule's parameter must be finite{hint}")
-    return param
 
 
 def ask(state: LoopState) -> np.ndarray | None:
@@ -244,55 +207,10 @@ def _failure(proposal: Proposal, theta_k: np.ndarray) -> Proposal | None:
     return None
 
 
-def _component(part) -> str:
-    return type(part).__name__
-
-
-def _check_model(method: Method, theta: np.ndarray, L0, g0) -> None:
-    """The surrogate's ``(L0, g0)`` keep the :class:`~trustopt.core.protocols.Surrogate` contract: a
-    scalar and a gradient of ``theta``'s shape (a wrong shape is a programming error, not a
-    numerical failure: it would otherwise surface far away, or not at all)."""
-    if np.ndim(L0) != 0 or np.shape(g0) != theta.shape:
-        raise ValidationError(
-            f"surrogate: {_component(method.surrogate)}.value_and_grad returned a value of shape {np.shape(L0)} and "
-            f"a gradient of shape {np.shape(g0)}; expected a scalar and shape {theta.shape} (that of theta)")
-
-
-def _check_proposal(method: Method, theta: np.ndarray, proposal) -> None:
-    """``step.propose`` returned a :class:`Proposal` of ``theta``'s shape with a scalar predicted gain
-    and a known status (``ok``, ``stationary`` or a failure status)."""
-    name = _component(method.step)
-    if not isinstance(proposal, Proposal):
-        raise ValidationError(f"step: {name}.propose returned {type(proposal).__name__}; expected a "
-                              "trustopt.core.Proposal")
-    if proposal.theta.shape != theta.shape or np.ndim(proposal.predicted_gain) != 0:
-        raise ValidationError(
-            f"step: {name}.propose returned theta of shape {proposal.theta.shape} and a predicted gain of shape "
-            f"{np.shape(proposal.predicted_gain)}; expected shape {theta.shape} (that of theta_k) and a scalar")
-    if proposal.status not in (STEP_OK, STATIONARY) + FAILURE_STATUSES:
-        raise ValidationError(f"step: {name}.propose returned status {proposal.status!r}; expected one of "
-                              f"{', '.join(map(repr, (STEP_OK, STATIONARY) + FAILURE_STATUSES))}")
-
-
-def _check_decision(method: Method, decision, trial: Batch | None) -> None:
-    """``acceptance.decide`` returned a :class:`Decision` with a known action; ``force_best`` picks
-    among sampled trials, so it needs an acceptance rule with ``needs_trial_batch``."""
-    name = _component(method.acceptance)
-    if not isinstance(decision, Decision):
-        raise ValidationError(f"acceptance: {name}.decide returned {type(decision).__name__}; expected a "
-                              "trustopt.core.Decision")
-    if decision.action not in (ACCEPT, REJECT, REJECT_MERGE, FORCE_BEST):
-        raise ValidationError(f"acceptance: {name}.decide returned action {decision.action!r}; expected one of "
-                              f"{ACCEPT!r}, {REJECT!r}, {REJECT_MERGE!r}, {FORCE_BEST!r}")
-    if decision.action == FORCE_BEST and trial is None:
-        raise ValidationError(f"acceptance: {name}.decide returned {FORCE_BEST!r} without a trial batch (the "
-                              "mandatory acceptance of eq. 4.13 picks among sampled trials: needs_trial_batch=True)")
-
-
 def _propose(method: Method, state: LoopState, rng):
     batch, step_state = state.batch, state.step_state
     L0, g0 = method.surrogate.value_and_grad(method.policy, state.theta, batch)
-    _check_model(method, state.theta, L0, g0)
+    check_model(method, state.theta, L0, g0)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflowing norm is reported below
         grad_norm = float(np.linalg.norm(g0))
     radius = float(method.radius_rule.radius(state.param, grad_norm))
@@ -309,7 +227,7 @@ def _propose(method: Method, state: LoopState, rng):
         model = Model(policy=method.policy, theta_k=state.theta, batch=batch, surrogate=method.surrogate,
                       distance=method.distance, L0=float(L0), g0=g0)
         proposal = method.step.propose(model, radius, rng, state.step_state)
-        _check_proposal(method, state.theta, proposal)
+        check_proposal(method, state.theta, proposal)
         step_state = proposal.step_state
     proposal = replace(proposal, radius=radius)  # the acceptance rule may check D_hat <= delta_k
     state = replace(state, step_state=step_state, proposal=proposal, L0=float(L0), grad_norm=grad_norm,
@@ -320,7 +238,7 @@ def _propose(method: Method, state: LoopState, rng):
     if method.acceptance.needs_trial_batch:
         return replace(state, phase=NEED_TRIAL), None
     decision = method.acceptance.decide(proposal, batch, None, state.n_rejections)
-    _check_decision(method, decision, None)
+    check_decision(method, decision, None)
     return _finish(method, state, decision, None)
 
 
@@ -328,7 +246,7 @@ def _decide(method: Method, state: LoopState, trial: Batch):
     state = replace(state, step_state=method.step.observe_trial(state.step_state, method.policy, state.proposal,
                                                                trial, method.surrogate))
     decision = method.acceptance.decide(state.proposal, state.batch, trial, state.n_rejections)
-    _check_decision(method, decision, trial)
+    check_decision(method, decision, trial)
     return _finish(method, state, decision, trial)
 
 
@@ -357,7 +275,7 @@ def _finish(method: Method, state: LoopState, decision: Decision, trial: Batch |
         exact=bool(batch.exact),
     )
     rho = decision.rho
-    param = _rule_param(method, method.radius_rule.update(state.param, rho, at_boundary=bool(proposal.at_boundary)),
+    param = rule_param(method, method.radius_rule.update(state.param, rho, at_boundary=bool(proposal.at_boundary)),
                         "update", (state.param, rho))
     common = dict(k=state.k + 1, param=param, proposal=None, L0=math.nan, grad_norm=math.nan, radius=math.nan,
                   iter_samples=0, merge=False)
