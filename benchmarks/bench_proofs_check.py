@@ -21,11 +21,13 @@ from proofs_check.runner import take
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--instances", type=int, default=20000)
-    ap.add_argument("--loop-instances", type=int, default=1000)
-    ap.add_argument("--states", type=int, default=4)
-    ap.add_argument("--actions", type=int, default=3)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--instances", type=int, default=20000, help="instances checked in one batch")
+    ap.add_argument("--loop-instances", type=int, default=1000,
+                    help="the first this many of them also checked one at a time (at most --instances)")
+    ap.add_argument("--states", type=int, default=4, help="states of each random MDP")
+    ap.add_argument("--actions", type=int, default=3, help="actions of each random MDP")
     args = ap.parse_args(argv)
     claim = get("bound.trpo-tv")
     rng = np.random.default_rng(0)
