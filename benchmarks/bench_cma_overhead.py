@@ -19,7 +19,7 @@ Solvers:
 One BLAS thread (``OPENBLAS_NUM_THREADS=1``, set below unless already set). Default (what
 ``make bench`` runs, about a minute): d = 10 and 100, 2000 and 1000 iterations, 5 repeats::
 
-    python benchmarks/bench_cma_overhead.py [--dims 10 100] [--iterations 1000 300] [--repeats 5]
+    python benchmarks/bench_cma_overhead.py [--dims 10 100] [--iterations 2000 1000] [--repeats 5]
         [--json benchmarks/results/cma_overhead.json]
 """
 
