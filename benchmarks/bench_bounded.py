@@ -11,8 +11,8 @@ documented default of trustopt (a quarter of the width: 2.5) for both, target ``
 to the target (or the budget), the best ``g - f_opt``, and the number of evaluated points outside
 the box (must be 0 for both).
 
-    python benchmarks/bench_bounded.py                      # writes benchmarks/results/bounded_bbob_d10.json
-    python benchmarks/bench_bounded.py --instances 1 --functions 1 10
+    python benchmarks/bench_bounded.py --out benchmarks/results/bounded_bbob_d10.json   # the committed runs
+    python benchmarks/bench_bounded.py --instances 1 --functions 1 10                   # prints only
 """
 
 from __future__ import annotations
@@ -80,10 +80,11 @@ def run(solver, fid, instance, d, seed):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--functions", type=int, nargs="+", default=[1, 8, 10, 15])
-    ap.add_argument("--instances", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    ap.add_argument("--functions", type=int, nargs="+", default=[1, 8, 10, 15], help="BBOB function ids")
+    ap.add_argument("--instances", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="BBOB instances (and seeds)")
     ap.add_argument("--dim", type=int, default=10)
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "bounded_bbob_d10.json"))
+    ap.add_argument("--out", default=None, help="write the raw runs here as JSON (default: print only; the "
+                    "committed runs are benchmarks/results/bounded_bbob_d10.json)")
     args = ap.parse_args(argv)
     global ioh, cma
     ioh, cma = import_extras("bench_bounded", "ioh", "cma")
