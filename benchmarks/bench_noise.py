@@ -70,8 +70,9 @@ def run(args) -> dict:
         rows_cma(rows, f, x0, sigma0, budget, s, args)
         from scipy.optimize import minimize as scipy_minimize
         r = scipy_minimize(noisy(f, args.noise, args.scale, s), x0, method="Nelder-Mead", options={"maxfev": budget})
+        stop = "maxfev" if r.status == 1 else "xatol, fatol" if r.success else r.message  # status 1: maxfev/maxiter
         rows.setdefault("scipy Nelder-Mead", []).append(dict(fx=f(r.x), fmean=np.nan, fun=float(r.fun), nfev=r.nfev,
-                                                             success=bool(r.success), stop="maxfev"))
+                                                             success=bool(r.success), stop=stop))
     return rows
 
 
@@ -86,6 +87,13 @@ def rows_cma(rows, f, x0, sigma0, budget, s, args):
         rows.setdefault(label, []).append(dict(fx=f(es.result.xbest), fmean=f(es.result.xfavorite),
                                                fun=float(es.result.fbest), nfev=int(es.result.evaluations),
                                                success=None, stop=",".join(es.stop())))
+
+
+def success(rs) -> str:
+    """``k/n`` runs with ``success``; ``-`` where the solver reports none (pycma: its stops say more)."""
+    if all(r["success"] is None for r in rs):
+        return "-" + " " * (len(str(len(rs))) * 2)
+    return f"{sum(r['success'] is True for r in rs)}/{len(rs)}"
 
 
 def main():
@@ -104,7 +112,7 @@ def main():
         fx, fm = np.array([r["fx"] for r in rs]), np.array([r["fmean"] for r in rs])
         print(f"{label:22s} true f(x) {np.median(fx):9.3g} (worst {fx.max():8.3g})  true f(xmean) {np.median(fm):9.3g}  "
               f"fun {np.median([r['fun'] for r in rs]):8.3g}  evaluations {np.median([r['nfev'] for r in rs]):6.0f}  "
-              f"success {sum(r['success'] is True for r in rs)}/{len(rs)}  stops {sorted({r['stop'] for r in rs})}")
+              f"success {success(rs)}  stops {sorted({r['stop'] for r in rs})}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"args": vars(args), "runs": rows}, fh, indent=1)
