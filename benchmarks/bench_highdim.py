@@ -186,12 +186,12 @@ def main(argv=None):
     ap.add_argument("--load", nargs="+", default=None, metavar="FILE",
                     help="print the summary of these --json files instead of running")
     a = ap.parse_args(argv)
-    global cma
-    (cma,) = import_extras("bench_highdim", "cma")
-    if a.load:
+    if a.load:  # the summary of earlier runs needs no pycma (_extras)
         records = [r for p in a.load for r in json.load(open(p))["records"]]
         print_summary(records)
         return
+    global cma
+    (cma,) = import_extras("bench_highdim", "cma")
     conds = a.conds if a.conds is not None else [100.0 if a.cond is None else a.cond]
     seeds = a.seeds if a.seeds is not None else [0 if a.seed is None else a.seed]
     problems = [(c, False) for c in conds] + [(c, True) for c in a.rotated_conds]
