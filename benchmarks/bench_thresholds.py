@@ -367,17 +367,22 @@ def plot_curves(results: list[dict], path: str, n_boot: int = 2000) -> None:
 def load(patterns: list[str]) -> list[dict]:
     """The per-run results of the ``--json`` files matching ``patterns`` (a file matched by two
     patterns is read once; the same run -- environment, label, seed -- in two files is an error,
-    as it would count twice in the medians)."""
+    as it would count twice in the medians). A summary that ``--load --json`` wrote holds no runs: it
+    is skipped with a note (``results/thresholds_*.json`` matches ``thresholds_summary.json``), and
+    refused when nothing else was given."""
     files = []
     for pattern in patterns:
         matched = sorted(glob.glob(pattern))
         if not matched:
             raise SystemExit(f"--load: no file matches {pattern}")
         files += [f for f in matched if f not in files]
-    runs, where = [], {}
+    runs, where, summaries = [], {}, []
     for path in files:
         with open(path) as f:
             data = json.load(f)
+        if isinstance(data, dict) and "summary" in data and "runs" not in data:
+            summaries.append(path)
+            continue
         if not all(isinstance(r, dict) and "label" in r and "hits" in r for r in data.get("runs", [None])):
             raise SystemExit(f"--load: {path} is not a result of this version of bench_thresholds.py")
         for r in data["runs"]:
@@ -387,6 +392,11 @@ def load(patterns: list[str]) -> list[dict]:
                                  f"{where[key]} and {path}")
             where[key] = path
         runs += data["runs"]
+    if summaries and not runs:
+        raise SystemExit(f"--load: {summaries[0]} is not a result of this version of bench_thresholds.py "
+                         "(a summary written by --load: it holds no runs; load the files it lists)")
+    for path in summaries:
+        print(f"--load: skipped {path}: a summary written by --load, no runs", file=sys.stderr)
     return runs
 
 

@@ -79,7 +79,7 @@ def _write(path, runs):
     return str(path)
 
 
-def test_load_refuses_a_run_in_two_files_a_summary_file_and_an_empty_pattern(tmp_path):
+def test_load_refuses_a_run_in_two_files_a_summary_file_and_an_empty_pattern(tmp_path, capsys):
     a = _write(tmp_path / "a.json", [_run(0, {}, 1.0), _run(1, {}, 1.0)])
     b = _write(tmp_path / "b.json", [_run(1, {}, 2.0)])
     c = _write(tmp_path / "c.json", [_run(1, {}, 2.0, label="n")])
@@ -91,6 +91,13 @@ def test_load_refuses_a_run_in_two_files_a_summary_file_and_an_empty_pattern(tmp
         json.dump({"summary": []}, f)
     with pytest.raises(SystemExit, match="summary.json is not a result"):
         bt.load([str(tmp_path / "summary.json")])
+    # a glob that also matches a summary (the docstring's results/thresholds_*.json) skips it
+    (tmp_path / "g").mkdir()
+    _write(tmp_path / "g" / "thresholds_a.json", [_run(0, {}, 1.0), _run(1, {}, 1.0)])
+    with open(tmp_path / "g" / "thresholds_summary.json", "w") as f:
+        json.dump({"code_version": "x", "args": {"load": ["thresholds_a.json"]}, "summary": []}, f)
+    assert len(bt.load([str(tmp_path / "g" / "thresholds_*.json")])) == 2
+    assert "skipped" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="no file matches"):
         bt.load([str(tmp_path / "nothing*.json")])
 
