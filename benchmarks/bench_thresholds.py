@@ -322,6 +322,14 @@ def curve_on_grid(r: dict, grid: np.ndarray) -> np.ndarray:
     return y
 
 
+def plot_grid(runs: list[dict], n: int = 200) -> np.ndarray:
+    """The timesteps one panel's curves are drawn at: ``n`` even steps up to the longest run, and the
+    last timestep of every run, so that a run that stopped at its budget shows its final evaluation
+    (past its end it has no value, :func:`curve_on_grid`)."""
+    ends = [r["timesteps_used"] for r in runs]
+    return np.unique(np.concatenate([np.linspace(0, max(ends), n), ends]))
+
+
 def plot_curves(results: list[dict], path: str, n_boot: int = 2000) -> None:
     """One panel per environment: the IQM over seeds of each method's evaluation return against
     training timesteps, with a 95% bootstrap band, and the thresholds as dashed lines."""
@@ -341,7 +349,7 @@ def plot_curves(results: list[dict], path: str, n_boot: int = 2000) -> None:
     colors = {label: f"C{i % 10}" for i, label in enumerate(sorted({r["label"] for r in results}))}
     for ax, env_id in zip(axes.flat, envs):
         rs_env = [r for r in results if r["env_id"] == env_id]
-        grid = np.linspace(0, max(r["timesteps_used"] for r in rs_env), 200)
+        grid = plot_grid(rs_env)
         for label in sorted({r["label"] for r in rs_env}):
             Y = np.array([curve_on_grid(r, grid) for r in rs_env if r["label"] == label])
             ok = ~np.isnan(Y).any(axis=0)

@@ -73,6 +73,19 @@ def test_curve_on_grid_holds_a_finished_run_and_ends_a_budgeted_one():
     np.testing.assert_array_equal(bt.curve_on_grid(budgeted, grid), [np.nan, 10, 20, 400, np.nan])
 
 
+def test_plot_grid_shows_the_final_evaluation_of_a_run_that_stopped_at_its_budget():
+    """A run of 300,000 timesteps beside one of 320,000: 200 even steps to 320,000 miss 300,000,
+    where the first run's last (and best) evaluation is; the grid includes every run's end."""
+    short = _run(0, {}, 204.0, timesteps_used=300_000,
+                 curve={"timesteps": [250_000, 300_000], "eval": [62.0, 204.0]})
+    long = _run(1, {}, 309.0, timesteps_used=320_000,
+                curve={"timesteps": [256_000, 320_000], "eval": [290.0, 309.0]})
+    grid = bt.plot_grid([short, long])
+    assert 300_000 in grid and grid[-1] == 320_000 and np.all(np.diff(grid) > 0)
+    y = bt.curve_on_grid(short, grid)
+    assert y[grid == 300_000][0] == 204.0 and np.isnan(y[grid > 300_000]).all()
+
+
 def _write(path, runs):
     with open(path, "w") as f:
         json.dump({"runs": runs}, f)
