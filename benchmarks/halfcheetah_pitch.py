@@ -18,12 +18,19 @@ import numpy as np
 
 def pitch_stats(run: str, seed: int = 5) -> tuple[float, float, float]:
     """``(return, median pitch, share of steps with |pitch| > pi/2)`` of one mean-policy episode."""
+    import warnings
+
     import gymnasium as gym
 
-    from trustopt.train.run_folder import load_policy
+    from trustopt.envs import _mujoco_warnings_as_python_warnings
+    from trustopt.train.run_folder import load_policy, saved_env_spec
 
-    policy, env_id, _ = load_policy(run)
-    env = gym.make(env_id)
+    policy, env_id, meta = load_policy(run)
+    if not env_id.startswith("HalfCheetah"):  # qpos[2] is the pitch of HalfCheetah only (Ant's is a height)
+        raise SystemExit(f"halfcheetah_pitch: {run} is a run of {env_id}, not of HalfCheetah")
+    with warnings.catch_warnings(), _mujoco_warnings_as_python_warnings():
+        warnings.simplefilter("ignore")  # half_cheetah.xml's deprecated settotalmass, once per make
+        env = gym.make(env_id, **saved_env_spec(meta).kwargs)  # the run's environment, its kwargs included
     obs, _ = env.reset(seed=seed)
     ret, pitch = 0.0, []
     while True:
@@ -42,8 +49,13 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=5, help="the episode's reset seed")
     a = p.parse_args(argv)
     print("| run | return | median pitch (rad) | steps upside down |\n|---|---|---|---|")
+    from trustopt._validation import ValidationError
+
     for run in a.runs:
-        ret, med, share = pitch_stats(run, a.seed)
+        try:
+            ret, med, share = pitch_stats(run, a.seed)
+        except ValidationError as exc:  # not a run folder or policy file
+            raise SystemExit(f"halfcheetah_pitch: {exc}") from None
         print(f"| {run} | {ret:.0f} | {med:+.2f} | {share:.0%} |")
     return 0
 
