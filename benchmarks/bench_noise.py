@@ -28,6 +28,9 @@ import warnings
 import numpy as np
 
 import trustopt
+from _extras import import_extras
+
+cma = None  # a benchmark extra, imported by main (_extras)
 
 FUNCTIONS = {
     "sphere": (lambda x: float(np.sum(x * x)), 2.0, 1.0),
@@ -77,7 +80,6 @@ def run(args) -> dict:
 
 
 def rows_cma(rows, f, x0, sigma0, budget, s, args):
-    import cma
     for label, handler in (("pycma", None), ("pycma NoiseHandler", cma.NoiseHandler(x0.size))):
         opts = {"seed": s + 1, "maxfevals": budget, "verbose": -9}
         if handler is None:
@@ -106,6 +108,8 @@ def main():
     p.add_argument("--budget-per-dim", type=int, default=2000)
     p.add_argument("--json", default=None)
     args = p.parse_args()
+    global cma
+    (cma,) = import_extras("bench_noise", "cma")  # before any run: a missing pycma says so at once
     warnings.simplefilter("ignore")
     rows = run(args)
     for label, rs in rows.items():
