@@ -22,7 +22,7 @@ records, with ``eps_n = (x_n - theta_k) / sigma`` the ``N`` directions (``N/2`` 
   overshot (too long) -- or, measured on Walker2d, when the mean wanders around a local optimum,
   whatever the step (``benchmarks/results/thresholds_tres/step_cos_rule/``).
 
-    python benchmarks/bench_sigma_signals.py --envs HalfCheetah-v5 Hopper-v5 --sigmas 0.02 0.03 --seeds 1 \
+    python benchmarks/bench_sigma_signals.py --envs HalfCheetah-v5 Hopper-v5 --sigmas 0.02 0.03 --seeds 1 \\
         --budget 1000000 --json benchmarks/results/sigma_signals.json
 
     python benchmarks/bench_sigma_signals.py --envs Walker2d-v5 --sigmas 0.03 --K 15 5 --seeds 0 1 2 --budget 1000000
@@ -42,7 +42,7 @@ falls, ``z < -2`` (2.3% under pure noise). Raw output for the run
 folders of the README's threshold runs (``--runs-dir`` of ``bench_thresholds.py``):
 ``benchmarks/results/ratio_signal.json``.
 
-    python benchmarks/bench_sigma_signals.py --progress RUNS/Ant-v5-tres-sigma=0.012-lr=2.5-seed* \
+    python benchmarks/bench_sigma_signals.py --progress RUNS/Ant-v5-tres-sigma=0.012-lr=2.5-seed* \\
         RUNS/Walker2d-v5-tres-sigma=0.03-seed* --json ratio_signal.json
 
 Each run prints the mean of each signal over the first, middle and last third of its iterations,
