@@ -374,7 +374,10 @@ def plot_ecdf(records, summary, path):
         for ax, d in zip(axes[0], group):
             sd = summary[str(d)]
             x = np.logspace(0, 4, 801)
-            for s, e in sd["solvers"].items():
+            # the default colour cycle has 10 colours: with more solvers (the default run has 16) two
+            # solid lines would share one
+            cmap = plt.get_cmap("tab10" if len(sd["solvers"]) <= 10 else "tab20")
+            for i, (s, e) in enumerate(sd["solvers"].items()):
                 rs = [r for r in records if r["d"] == d and r["solver"] == s and "hits" in r]
                 if not rs:
                     continue
@@ -382,7 +385,7 @@ def plot_ecdf(records, summary, path):
                 y = np.searchsorted(np.sort(h), x, side="right") / h.size
                 label = f"{s}: share {e['share'][0]:.3f}, area {e['auc'][0]:.3f}"
                 style = "--" if s.startswith("cma") else "-"
-                ax.step(x, y, where="post", linestyle=style, linewidth=1.8, label=label)
+                ax.step(x, y, where="post", linestyle=style, linewidth=1.8, label=label, color=cmap(i % cmap.N))
             ax.axvline(100, color="0.6", linestyle=":", linewidth=1)
             ax.set_xscale("log")
             ax.set_xlim(1, 1e4)
