@@ -59,14 +59,16 @@ def one_run(solver: str, fid: int, d: int, popsize: int, k: int) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fid", type=int, default=13)
-    ap.add_argument("--dim", type=int, default=20)
-    ap.add_argument("--popsize", type=int, default=24)
-    ap.add_argument("--runs", type=int, default=20)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--fid", type=int, default=13, help="BBOB function id")
+    ap.add_argument("--dim", type=int, default=20, help="dimension d (budget 1e4 d evaluations per run)")
+    ap.add_argument("--popsize", type=int, default=24, help="population size of both solvers")
+    ap.add_argument("--runs", type=int, default=20,
+                    help="runs per solver: run k on instance 1 + k mod 5, seed k, its own uniform start")
     ap.add_argument("--solvers", nargs="+", choices=SOLVERS, default=["trustopt", "cma"],
                     help="trustopt (the default method as the library sets it), trustopt-orth / trustopt-iid "
-                         "(orthogonal / i.i.d. samples), cma (pycma); default: trustopt cma")
+                         "(orthogonal / i.i.d. samples), cma (pycma)")
     ap.add_argument("--json", help="write the per-run records here")
     a = ap.parse_args(argv)
     global ioh, cma

@@ -79,11 +79,12 @@ def run(solver, fid, instance, d, seed):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--functions", type=int, nargs="+", default=[1, 8, 10, 15], help="BBOB function ids")
     ap.add_argument("--instances", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="BBOB instances (and seeds)")
-    ap.add_argument("--dim", type=int, default=10)
-    ap.add_argument("--out", default=None, help="write the raw runs here as JSON (default: print only; the "
+    ap.add_argument("--dim", type=int, default=10, help="dimension d (budget 1e4 d evaluations per run)")
+    ap.add_argument("--out", default=None, help="write the raw runs here as JSON (none: print only; the "
                     "committed runs are benchmarks/results/bounded_bbob_d10.json)")
     args = ap.parse_args(argv)
     global ioh, cma

@@ -99,14 +99,16 @@ def success(rs) -> str:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--function", choices=sorted(FUNCTIONS), default="sphere")
-    p.add_argument("--dim", type=int, default=5)
-    p.add_argument("--noise", choices=("add", "mult", "cauchy"), default="add")
-    p.add_argument("--scale", type=float, default=1.0)
-    p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--budget-per-dim", type=int, default=2000)
-    p.add_argument("--json", default=None)
+    p = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()),
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--function", choices=sorted(FUNCTIONS), default="sphere", help="the noise-free objective")
+    p.add_argument("--dim", type=int, default=5, help="dimension d")
+    p.add_argument("--noise", choices=("add", "mult", "cauchy"), default="add",
+                   help="add: f + s N(0, 1); mult: f (1 + s N(0, 1)); cauchy: f + s Cauchy")
+    p.add_argument("--scale", type=float, default=1.0, help="s, the noise's scale")
+    p.add_argument("--seeds", type=int, default=5, help="how many seeds (0, 1, ..., SEEDS - 1), not a list")
+    p.add_argument("--budget-per-dim", type=int, default=2000, help="evaluations per run over d")
+    p.add_argument("--json", default=None, help="write every run's record here")
     args = p.parse_args()
     global cma
     (cma,) = import_extras("bench_noise", "cma")  # before any run: a missing pycma says so at once
