@@ -54,10 +54,18 @@ def trap_depth(run: str, *, short: float, window: int) -> dict:
 
 
 def label_and_seed(run: str) -> tuple[str, int | None]:
-    """The run's label (``bench_label.txt``, else its folder name without ``-seedN``) and seed."""
+    """The run's label (``bench_label.txt``, else its folder name without ``-seedN``) and seed (from
+    the name, else the run's ``config.json``)."""
     name = os.path.basename(os.path.normpath(run))
     m = re.search(r"-seed(\d+)$", name)
-    return run_label(run, default=name[:m.start()] if m else name), (int(m.group(1)) if m else None)
+    seed = int(m.group(1)) if m else None
+    if seed is None:
+        try:
+            with open(os.path.join(run, "config.json")) as f:
+                seed = json.load(f).get("seed")
+        except (OSError, ValueError):
+            pass
+    return run_label(run, default=name[:m.start()] if m else name), seed
 
 
 def main(argv=None) -> None:
