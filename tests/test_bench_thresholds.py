@@ -86,6 +86,14 @@ def test_plot_grid_shows_the_final_evaluation_of_a_run_that_stopped_at_its_budge
     assert y[grid == 300_000][0] == 204.0 and np.isnan(y[grid > 300_000]).all()
 
 
+def test_a_setting_an_algorithm_rejects_stops_before_any_run(tmp_path):
+    """--set lr=0.5 with trpo (which has no lr): one line naming it, no run folder, no worker traceback."""
+    with pytest.raises(SystemExit, match="trpo on Hopper-v5: lr: 'trpo' does not use it"):
+        bt.main(["--envs", "Hopper-v5", "--algos", "tres", "trpo", "--seeds", "0", "--set", "lr=0.5", "--budget", "2000",
+                 "--procs", "2", "--runs-dir", str(tmp_path / "runs")])
+    assert not (tmp_path / "runs").exists()
+
+
 def _write(path, runs):
     with open(path, "w") as f:
         json.dump({"runs": runs}, f)
