@@ -55,6 +55,14 @@ def test_per_function_table_marks_only_intervals_that_exclude_zero():
     assert "+0.000 (0 / 153)" in rows["f3 Rastrigin"]  # reached by pycma at the budget only: no area
     assert rows["all"].split("|")[2].strip().startswith("+0.167")
     assert table.splitlines()[0].count("d = 10: tr-cma-bipop-orth") == 1
+    assert "cma-bipop," not in table.splitlines()[0]  # the default reference: the committed file's heading
+
+
+def test_per_function_table_names_a_reference_other_than_the_default():
+    """--reference tr-cma-bipop writes the same table layout; its heading must say against what."""
+    rs = _records() + [dict(r, solver="tr-cma-bipop") for r in _records() if r["solver"] == "cma-bipop"]
+    table = bb.per_function_table(bb.summarize(rs, "tr-cma-bipop"), bb.default_solver, "tr-cma-bipop")
+    assert table.splitlines()[0].count("d = 10: tr-cma-bipop-orth - tr-cma-bipop, seed 0") == 1
 
 
 def test_default_solver_follows_the_library_rule():
