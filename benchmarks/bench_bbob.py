@@ -330,6 +330,9 @@ def per_function_table(summary, solver_of_dim, reference=REFERENCE):
         vs = e.get("vs_" + reference, {})
         if "per_function_auc_diff" in vs and reference in sd["solvers"]:
             cols.append((d, s, e, sd["solvers"][reference], vs))
+    if not cols:  # an empty table would read as a table
+        need = ", ".join(f"d = {d}: {solver_of_dim(int(d))}" for d in summary)
+        raise ValueError(f"no dimension has both the library's default ({need}) and {reference} on the same runs")
     against = "" if reference == REFERENCE else f" - {reference}"
     head = "| function | " + " | ".join(
         f"d = {d}: {s}{against}, {_runs_text(summary[d]['seeds'], 'seeds')}" for d, s, *_ in cols) + " |"
@@ -457,8 +460,12 @@ def main(argv=None):
     if a.plot:
         plot_ecdf(records, summary, a.plot)
     if a.table:
+        try:
+            table = per_function_table(summary, default_solver, a.reference)
+        except ValueError as exc:
+            sys.exit(f"--table: {exc}")
         with open(a.table, "w") as fh:
-            fh.write(per_function_table(summary, default_solver, a.reference))
+            fh.write(table)
         print(f"wrote {a.table}")
 
 

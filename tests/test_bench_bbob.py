@@ -65,6 +65,13 @@ def test_per_function_table_names_a_reference_other_than_the_default():
     assert table.splitlines()[0].count("d = 10: tr-cma-bipop-orth - tr-cma-bipop, seed 0") == 1
 
 
+def test_per_function_table_refuses_records_without_the_default_solver():
+    """Runs of tr-cma and cma-bipop only: no column; an empty table (| function |  |) was written before."""
+    rs = [dict(r, solver="tr-cma") if r["solver"] == "tr-cma-bipop-orth" else r for r in _records()]
+    with pytest.raises(ValueError, match="d = 10: tr-cma-bipop-orth"):
+        bb.per_function_table(bb.summarize(rs), bb.default_solver)
+
+
 def test_default_solver_follows_the_library_rule():
     from trustopt.algorithms.trust_region_cma import ORTHOGONAL_UP_TO
     assert bb.default_solver(ORTHOGONAL_UP_TO) == "tr-cma-bipop-orth"
