@@ -116,6 +116,11 @@ def test_env_kwargs_with_infinite_interval_ends_train(tmp_path, capsys):
     ("timesteps=5", "--set: timesteps has a flag of its own; use --timesteps"),
     ("env_kwargs={}", "--set: env_kwargs has a flag of its own; use --env-kwargs"),
     ("sigmaa=0.1", "--set: unknown hyperparameter 'sigmaa' (did you mean 'sigma'?); known: K, "),
+    # the names Stable-Baselines3, sb3-contrib and the ARS code give them: here they say ours
+    ("clip_range=0.2", "--set: unknown hyperparameter 'clip_range' (Stable-Baselines3's PPO name; here: epsilon)"),
+    ("n_steps=2048", "--set: unknown hyperparameter 'n_steps' (Stable-Baselines3's name; here: batch_steps)"),
+    ("n_delta=8", "--set: unknown hyperparameter 'n_delta' (sb3-contrib's ARS name; here: n_directions)"),
+    ("deltas_used=4", "--set: unknown hyperparameter 'deltas_used' (the ARS code's name; here: top_directions)"),
 ])
 def test_set_takes_hyperparameters_only(tmp_path, capsys, setting, message):
     _train_refused(tmp_path, capsys, [*TINY, "--set", setting], message)

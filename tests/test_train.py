@@ -28,7 +28,7 @@ from trustopt.train import (
     train,
 )
 from trustopt.train.checkpoint import MAGIC, load_checkpoint, save_checkpoint
-from trustopt.train.config import tres_epochs, tres_lr, tres_sigma
+from trustopt.train.config import config_from_dict, tres_epochs, tres_lr, tres_sigma
 from trustopt.train.trainer import _make_optimizer
 
 TINY = dict(env_id="Swimmer-v5", timesteps=4000, max_episode_steps=100, n_directions=4, eval_every=2,
@@ -490,3 +490,17 @@ def test_no_import_circle_among_the_training_driver_and_the_backends():
     circles = [m for m in graph if reaches(m, m)]
     assert not circles, {m: graph[m] for m in circles}
     assert "trustopt.workers_ray" in graph["trustopt.workers"]  # the walk sees lazy imports (the test can fail)
+
+
+def test_other_tools_names_point_to_ours():
+    """The hint for Stable-Baselines3's, sb3-contrib's and the ARS code's names (``OTHER_NAMES``)
+    names a real field, never one of ours, and reaches ``--config`` files too."""
+    import dataclasses
+
+    from trustopt.train.config import OTHER_NAMES
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for theirs, (ours, _) in OTHER_NAMES.items():
+        assert ours in fields and theirs not in fields, theirs
+    with pytest.raises(ValidationError, match=r"unknown key\(s\) gae_lambda \(Stable-Baselines3's name; here: lambda_\)"):
+        config_from_dict({"env_id": "Swimmer-v5", "algo": "ppo", "gae_lambda": 0.9})

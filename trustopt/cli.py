@@ -304,12 +304,14 @@ def _check_set_key(key: str) -> None:
 
     from trustopt._validation import ValidationError, did_you_mean
     from trustopt.train import TrainConfig
+    from trustopt.train.config import other_name_hint
 
     if key in _OWN_FLAGS:
         raise ValidationError(f"--set: {key} has a flag of its own; use {_OWN_FLAGS[key]}")
     known = sorted(f.name for f in dataclasses.fields(TrainConfig) if f.name not in _OWN_FLAGS)
     if key not in known:
-        raise ValidationError(f"--set: unknown hyperparameter {key!r}{did_you_mean(key, known)}; "
+        hint = other_name_hint(key) or did_you_mean(key, known)
+        raise ValidationError(f"--set: unknown hyperparameter {key!r}{hint}; "
                               f"known: {', '.join(known)}")
 
 

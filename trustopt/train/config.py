@@ -111,6 +111,35 @@ USED_FIELDS: dict[str, frozenset] = {
     "stro": frozenset(_PG_SAMPLING),
 }
 HYPERPARAMETERS = frozenset().union(*USED_FIELDS.values())
+#: The names other tools give these hyperparameters, ``name -> (ours, whose)``, for the error on an
+#: unknown key: Stable-Baselines3's PPO (``n_steps`` is per environment, one environment here),
+#: sb3-contrib's TRPO (``target_kl`` is its KL bound, our ``delta``) and ARS, and the ARS authors'
+#: code (``deltas_used`` is its b). Names without a counterpart here (``ent_coef``, ``vf_coef``) are
+#: left out.
+OTHER_NAMES: dict[str, tuple[str, str]] = {
+    "learning_rate": ("lr", "Stable-Baselines3's"),
+    "n_steps": ("batch_steps", "Stable-Baselines3's"),
+    "batch_size": ("minibatch_size", "Stable-Baselines3's PPO"),
+    "n_epochs": ("K", "Stable-Baselines3's PPO"),
+    "gae_lambda": ("lambda_", "Stable-Baselines3's"),
+    "clip_range": ("epsilon", "Stable-Baselines3's PPO"),
+    "cg_max_steps": ("cg_iters", "sb3-contrib's TRPO"),
+    "target_kl": ("delta", "sb3-contrib's TRPO (its KL bound)"),
+    "n_delta": ("n_directions", "sb3-contrib's ARS"),
+    "n_top": ("top_directions", "sb3-contrib's ARS"),
+    "delta_std": ("sigma", "ARS's"),
+    "deltas_used": ("top_directions", "the ARS code's"),
+    "step_size": ("lr", "the ARS code's"),
+    "rollout_length": ("max_episode_steps", "the ARS code's"),
+}
+
+
+def other_name_hint(key: str) -> str:
+    """`` (Stable-Baselines3's PPO name; here: epsilon)`` for a key that another tool uses, else ``""``."""
+    if key not in OTHER_NAMES:
+        return ""
+    ours, whose = OTHER_NAMES[key]
+    return f" ({whose} name; here: {ours})"
 #: NPG's discount and initial log standard deviation, measured on MuJoCo-v5 with NG-lin's step and
 #: batch (``benchmarks/bench_thresholds.py``; docs/policy-gradient-linear.md).
 #: Swimmer's 325 (10 seeds): gamma 0.995 / 0.9999 at log_std 0: 3 / 8 of 10 seeds; at 0.9999 with
@@ -459,7 +488,8 @@ def config_from_dict(d: dict) -> TrainConfig:
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(d) - names)
     if unknown:
-        raise ValidationError(f"config: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        raise ValidationError(f"config: unknown key(s) {', '.join(unknown)}{other_name_hint(unknown[0])}; "
+                              f"known: {', '.join(sorted(names))}")
     if "env_id" not in d:
         raise ValidationError("config: env_id is required")
     return TrainConfig(**d)
