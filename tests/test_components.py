@@ -542,6 +542,19 @@ def test_normalized_surrogates_equal_raw_ones_on_hand_normalized_advantages(make
     assert gain_scale(make(False), b) == 1.0
 
 
+def test_advantage_stats_of_huge_advantages_do_not_overflow():
+    """Advantages of ~1e200 (rewards of that scale): the sum of squares overflowed, s = inf, and
+    every normalized advantage was 0 (a false stationary point). The statistics scale with A."""
+    from dataclasses import replace
+
+    from trustopt.components.surrogates import advantage_stats
+
+    b = TabularEpisodeSampler(mdp=MDP, n_episodes=20).sample(POLICY, _theta(3, 0.5), np.random.default_rng(0))
+    m, s = advantage_stats(b)
+    m_big, s_big = advantage_stats(replace(b, adv=b.adv * 1e200))
+    assert m_big == pytest.approx(m * 1e200, rel=1e-12) and s_big == pytest.approx((s - 1e-8) * 1e200, rel=1e-12)
+
+
 def test_gradient_step_kl_cap():
     """cap_kl: alpha = min(learning_rate, sqrt(2 delta / g'Fg)) with F the dense Fisher matrix
     (MeanKL metric, checked against the KL Hessian above); without the cap, alpha = learning_rate."""

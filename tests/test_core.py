@@ -368,3 +368,17 @@ def test_a_radius_rule_whose_parameter_is_not_finite_is_named():
     es = get("es")(lambda X: -np.sum(X**2, axis=1), theta0=np.ones(3), sigma0=0.3)
     with pytest.raises(ValidationError, match=r"radius_rule: NanStart.initial\(\) returned nan; .* finite$"):
         run(replace(es, radius_rule=NanStart()), None, max_iter=2, seed=0)
+
+
+@pytest.mark.parametrize("algo,scale", [(a, c) for a in ("vpg", "ppo", "trefree") for c in (1e-200, 1e200)]
+                         + [("stro", 1e200)])  # stro at 1e-200: its CG's absolute tolerance calls ||g|| ~ 1e-192 0
+def test_rewards_of_extreme_scale_are_no_false_stationary_point(algo, scale):
+    """Rewards of 1e-200 (the squares in ||g|| underflow) or 1e200 (the advantages' std overflows,
+    so every normalized advantage was 0): the exact run stopped after one iteration as
+    'converged: gradient of the surrogate at theta_k is 0'. The gradient is not 0: the run goes on,
+    each failed step reported, the iterate finite."""
+    mdp = tabular.TabularMDP(MDP.P, MDP.r * scale, MDP.rho0, MDP.gamma)
+    res = run(algo, mdp, max_iter=3, seed=0, exact=True)
+    assert res.status == "max_iter" and len(res.history) == 3
+    assert all(r.status != "stationary" for r in res.history)
+    assert np.all(np.isfinite(res.theta))

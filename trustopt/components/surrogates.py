@@ -32,6 +32,7 @@ mode). The step solvers therefore report ``predicted_gain = s * (L_hat(theta_til
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,9 +58,17 @@ def advantage_stats(batch) -> tuple[float, float]:
     W = float(np.sum(w))
     if not W > 0.0:
         return 0.0, 1.0
-    m = float(np.sum(w * batch.adv) / W)
-    s = float(np.sqrt(np.sum(w * (batch.adv - m) ** 2) / W)) + _STD_FLOOR
-    return m, s
+    with np.errstate(over="ignore", invalid="ignore"):
+        m = float(np.sum(w * batch.adv) / W)
+        s = float(np.sqrt(np.sum(w * (batch.adv - m) ** 2) / W))
+    if not (math.isfinite(m) and math.isfinite(s)) and np.all(np.isfinite(batch.adv)):
+        # advantages of ~1e200 (rewards of that scale): the squares overflow and s = inf would make
+        # every normalized advantage 0, a false stationary point; the same statistics on A / max|A|
+        c = float(np.max(np.abs(batch.adv)))
+        a = batch.adv / c
+        m_c = float(np.sum(w * a) / W)
+        m, s = m_c * c, float(np.sqrt(np.sum(w * (a - m_c) ** 2) / W)) * c
+    return m, s + _STD_FLOOR
 
 
 def clipped_terms(r, A, epsilon) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
