@@ -494,3 +494,15 @@ def test_a_search_collapsed_on_noise_is_not_reported_as_converged():
         opt.tell(X, [noisy(x) for x in X[:-1]] + [math.nan])
     assert "tolxnoise" in opt.stop() and opt.result.status == 4
     assert "tolxnoise" in pickle.loads(pickle.dumps(opt)).stop()
+
+
+@pytest.mark.parametrize("method", ["trust-region-cma", "trust-region-es", "es", "ars", "tres"])
+def test_a_search_born_below_tolx_evaluates_one_batch(method):
+    """sigma0 = 1e-12 (or the default sigma0 of a box 1e-12 wide) is below tolx from the start: the
+    run stopped before evaluating anything, 'converged: tolx' (success True) with nfev = 0 and
+    fun = inf. One batch is evaluated first: x and fun are a point and its value."""
+    sphere = lambda x: float(np.sum(x**2))  # noqa: E731
+    for kw in ({"sigma0": 1e-12}, {"bounds": [(0.5 - 5e-13, 0.5 + 5e-13)] * 3}):
+        res = minimize(sphere, np.full(3, 0.5), method=method, seed=0, **kw)
+        assert res.nfev > 0 and res.fun == sphere(res.x) and math.isfinite(res.fun), (kw, res.message)
+        assert res.status == 0 and "tolx" in res.message

@@ -366,7 +366,7 @@ class AskTell:
         if self.maxiter is not None and self.nit >= self.maxiter:
             out["maxiter"] = f"{self.nit} iterations"
         spread = self.sampler.spread(self.sigma(), self.d, self.state.step_state)
-        if spread < self.tolx:
+        if spread < self.tolx and self.nfev:  # sigma0 below tolx: one batch first, so x and fun are evaluated
             noisy = self._collapsed_on_noise(spread)
             if noisy:
                 out["tolxnoise"] = noisy
