@@ -13,6 +13,7 @@ Arrays may have any shape (CG uses the flattened inner product ``<u, v> = sum u 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,6 +22,7 @@ import numpy as np
 from trustopt._validation import ValidationError, as_float_array, check_int, check_interval, check_positive, readonly
 
 __all__ = [
+    "norm2",
     "adam",
     "CGResult",
     "conjugate_gradient",
@@ -55,6 +57,21 @@ class CGResult:
     breakdown: bool
     x_A_x: float
     message: str
+
+
+def norm2(g) -> float:
+    """``||g||_2`` without spurious underflow or overflow: ``np.linalg.norm`` sums the squares, so a
+    gradient of entries ~1e-200 (rewards of that scale) has norm 0 (then read as a stationary
+    point) and one of entries ~1e200 has norm inf; only then is it recomputed on ``g / max|g_i|``
+    (so the value, and every ordinary run, is unchanged otherwise). A non-finite ``g`` gives a
+    non-finite norm, for the caller to report."""
+    with np.errstate(all="ignore"):
+        norm = float(np.linalg.norm(g))
+        if norm == 0.0 or math.isinf(norm):
+            scale = float(np.max(np.abs(g), initial=0.0))
+            if 0.0 < scale < math.inf:
+                norm = scale * float(np.linalg.norm(np.asarray(g) / scale))
+    return norm
 
 
 def conjugate_gradient(

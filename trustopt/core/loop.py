@@ -66,6 +66,7 @@ from trustopt.core.types import (
     Record,
     merge_batches,
 )
+from trustopt.linalg import norm2
 
 __all__ = ["Method", "LoopState", "start", "ask", "tell", "iterate", "drive", "NEED_MODEL", "NEED_TRIAL", "READY"]
 
@@ -207,26 +208,11 @@ def _failure(proposal: Proposal, theta_k: np.ndarray) -> Proposal | None:
     return None
 
 
-def _norm(g) -> float:
-    """``||g||_2`` without spurious underflow or overflow: ``np.linalg.norm`` sums the squares, so a
-    gradient of entries ~1e-200 (rewards of that scale) has norm 0 (then read as a stationary
-    point) and one of entries ~1e200 has norm inf; only then is it recomputed on ``g / max|g_i|``
-    (so the value, and every ordinary run, is unchanged otherwise). A non-finite ``g`` gives a
-    non-finite norm, reported by the caller."""
-    with np.errstate(all="ignore"):
-        norm = float(np.linalg.norm(g))
-        if norm == 0.0 or math.isinf(norm):
-            scale = float(np.max(np.abs(g), initial=0.0))
-            if 0.0 < scale < math.inf:
-                norm = scale * float(np.linalg.norm(np.asarray(g) / scale))
-    return norm
-
-
 def _propose(method: Method, state: LoopState, rng):
     batch, step_state = state.batch, state.step_state
     L0, g0 = method.surrogate.value_and_grad(method.policy, state.theta, batch)
     check_model(method, state.theta, L0, g0)
-    grad_norm = _norm(g0)
+    grad_norm = norm2(g0)
     radius = float(method.radius_rule.radius(state.param, grad_norm))
     if not (math.isfinite(L0) and math.isfinite(grad_norm)):
         proposal = Proposal(theta=state.theta, predicted_gain=float("nan"), status=NONFINITE,
