@@ -3,6 +3,7 @@
 import math
 import multiprocessing
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -506,3 +507,20 @@ def test_a_search_born_below_tolx_evaluates_one_batch(method):
         res = minimize(sphere, np.full(3, 0.5), method=method, seed=0, **kw)
         assert res.nfev > 0 and res.fun == sphere(res.x) and math.isfinite(res.fun), (kw, res.message)
         assert res.status == 0 and "tolx" in res.message
+
+
+@pytest.mark.parametrize("method", ["ars", "trust-region-es"])
+def test_a_collapse_after_only_failed_steps_is_not_convergence(method):
+    """Values of about 1e300: the surrogate's differences overflow, every step is a numerical
+    failure, and the radius rule shrinks sigma until tolx fires. That used to read 'converged:
+    tolx' (status 0) with x never moved; it is 'tolxfailed', a stall."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = minimize(lambda x: 1e300 * (1.0 + float(np.sum(x * x))), np.ones(3), method=method, seed=0)
+    assert res.status == 4 and not res.success and "tolxfailed" in res.message and "tolx:" not in res.message
+    assert np.all(np.isfinite(res.x)) and np.isfinite(res.fun)
+    # a run whose steps were taken still converges by tolx (ES reaches the minimum at 0 here)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        es = minimize(lambda x: 1e300 * (1.0 + float(np.sum(x * x))), np.ones(3), method="es", seed=0)
+    assert es.status == 0 and "tolx:" in es.message and np.allclose(es.x, 0.0, atol=1e-3)

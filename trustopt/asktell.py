@@ -154,7 +154,7 @@ def status_of(reasons: dict, nfev: int, best_f: float) -> int:
     search's tolflatfitness, noeffectaxis, noeffectcoord), 1 budget (maxfev, maxiter), 2 stopped
     by the callback, 3 every evaluation failed (``nfev > 0`` and no finite value, whatever else
     stopped it: the constant imputed values would otherwise read as ``tolfun`` convergence), 4
-    otherwise (tolstagnation, conditioncov, tolupsigma, iterations, tolxnoise:
+    otherwise (tolstagnation, conditioncov, tolupsigma, iterations, tolxnoise, tolxfailed:
     the search stopped without converging)."""
     if nfev > 0 and not math.isfinite(best_f):
         return 3
@@ -354,7 +354,9 @@ class AskTell:
         sqrt(d)`` for the perturbation methods, for the Gaussian search every coordinate's standard
         deviation and evolution-path step, as pycma's ``tolx``), ``tolxnoise`` in its place when the
         search collapsed while the values of the last batch still spread as noise does
-        (:meth:`_collapsed_on_noise`: a stall, not convergence), ``tolfun`` (over the last
+        (:meth:`_collapsed_on_noise`: a stall, not convergence), ``tolxfailed`` in its place when
+        every step so far was a numerical failure (the radius rule shrank ``sigma_k`` on failures
+        alone), ``tolfun`` (over the last
         ``10 + ceil(30 d / n)`` model batches, the range of their mean f and of the current batch's
         values is below ``tolfun``, and none of the last batches had a NaN/inf value or an
         exception: imputed constants would fake a flat objective)."""
@@ -367,8 +369,10 @@ class AskTell:
             out["maxiter"] = f"{self.nit} iterations"
         spread = self.sampler.spread(self.sigma(), self.d, self.state.step_state)
         if spread < self.tolx and self.nfev:  # sigma0 below tolx: one batch first, so x and fun are evaluated
-            noisy = self._collapsed_on_noise(spread)
-            if noisy:
+            failed, noisy = self._collapsed_on_failures(spread), self._collapsed_on_noise(spread)
+            if failed:
+                out["tolxfailed"] = failed
+            elif noisy:
                 out["tolxnoise"] = noisy
             else:
                 out["tolx"] = f"spread of the search {spread:.3g} < tolx = {self.tolx:g}"
@@ -382,6 +386,16 @@ class AskTell:
         out.update(self.sampler.stop(self.state.step_state, self.state.theta, self.sigma0,
                                      (self.best_history.values, self.median_history.values), self.last_f))
         return out
+
+    def _collapsed_on_failures(self, spread: float) -> str | None:
+        """Why a search that collapsed (``spread < tolx``) did not converge, or None: every iteration
+        so far was a numerical failure (e.g. values of 1e300 whose differences overflow), so the
+        radius rule shrank ``sigma_k`` without a step ever being taken."""
+        if not self.nit or self.n_failures < self.nit:
+            return None
+        last = self.last_record.message if self.last_record is not None else ""
+        return (f"the search collapsed (spread {spread:.3g} < tolx = {self.tolx:g}) after {self.nit} iterations "
+                f"whose steps all failed numerically (last: {last}): no step was taken, this is no minimum")
 
     def _collapsed_on_noise(self, spread: float) -> str | None:
         """Why a search that collapsed (``spread < tolx``) did not converge, or None: the values of the

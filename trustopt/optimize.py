@@ -495,7 +495,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         noeffectcoord), 1 maxfev/maxiter, 2 callback, 3 every evaluation
         failed (``success`` False, ``x = x0``, ``fun = inf``), 4 otherwise (a stall:
         tolstagnation, which ends ``trust-region-cma`` on noise, tolxnoise, which ends the other
-        methods there, conditioncov, ...).
+        methods there, tolxfailed, a collapse after steps that all failed numerically, conditioncov,
+        ...).
     """
     if not callable(fun):
         raise ValidationError("fun: must be callable")
