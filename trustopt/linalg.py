@@ -60,14 +60,14 @@ class CGResult:
 
 
 def norm2(g) -> float:
-    """``||g||_2`` without spurious underflow: ``np.linalg.norm`` sums the squares, so a gradient of
-    entries ~1e-200 (rewards of that scale) has norm 0, then read as a stationary point; only then
-    is it recomputed on ``g / max|g_i|`` (so the value, and every ordinary run, is unchanged
-    otherwise). A norm that overflows stays inf, as does a non-finite ``g``'s: the caller reports
-    it as a numerical failure (the step solvers' own arithmetic would overflow too)."""
+    """``||g||_2`` without spurious underflow or overflow: ``np.linalg.norm`` sums the squares, so a
+    gradient of entries ~1e-200 (rewards of that scale) has norm 0 (then read as a stationary
+    point) and one of entries ~1e200 has norm inf; only then is it recomputed on ``g / max|g_i|``
+    (so the value, and every ordinary run, is unchanged otherwise). A non-finite ``g`` gives a
+    non-finite norm, for the caller to report."""
     with np.errstate(all="ignore"):
         norm = float(np.linalg.norm(g))
-        if norm == 0.0:
+        if norm == 0.0 or math.isinf(norm):
             scale = float(np.max(np.abs(g), initial=0.0))
             if 0.0 < scale < math.inf:
                 norm = scale * float(np.linalg.norm(np.asarray(g) / scale))
