@@ -405,8 +405,10 @@ class QuadraticModelStep(StepSolver):
             raise ValidationError(f"boundary_rtol: must lie in [0, 1), got {self.boundary_rtol!r}")
 
     def propose(self, model, radius, rng, step_state=None) -> Proposal:
-        # one BLAS thread from d = 30 (trustopt._blas): a threaded Cholesky of H changes the bits from d = 128
-        with dense_linalg(np.size(model.theta_k), diagonal=False):
+        # one BLAS thread from d = 30 (trustopt._blas): a threaded Cholesky of H changes the bits from d = 128;
+        # an overflow (a gradient estimate of ~1e160 once sigma is tiny) gives a non-finite step or
+        # gain, which the loop reports as a numerical failure and does not take
+        with dense_linalg(np.size(model.theta_k), diagonal=False), np.errstate(over="ignore", invalid="ignore"):
             return self._propose(model, radius, step_state)
 
     def _propose(self, model, radius, step_state) -> Proposal:
