@@ -58,6 +58,25 @@ __all__ = [
 ]
 
 
+def _gymnasium_make(env_id: str, max_episode_steps: int | None, kwargs: dict, **make_kwargs):
+    """``gymnasium.make(env_id, max_episode_steps=..., **kwargs, **make_kwargs)`` with MuJoCo's
+    warnings as Python warnings and a failure as a ValidationError naming the argument at fault."""
+    from trustopt.envs._registry import import_gymnasium
+
+    gymnasium = import_gymnasium()
+    try:
+        with _mujoco_warnings_as_python_warnings():
+            return gymnasium.make(env_id, max_episode_steps=max_episode_steps, **kwargs, **make_kwargs)
+    except TypeError as exc:
+        raise ValidationError(f"kwargs: {env_id} does not accept {sorted(kwargs)} ({exc})") from None
+    except (OSError, ValueError, ArithmeticError) as exc:  # e.g. xml_file not found, a value the env rejects
+        raise ValidationError(f"kwargs: {env_id} cannot be built with {kwargs!r} ({exc})") from None
+    except (ImportError, gymnasium.error.Error) as exc:
+        raise ValidationError(
+            f"env_id: {env_id!r} cannot be built here ({exc}); supported (fast path): {', '.join(SUPPORTED_ENV_IDS)}"
+        ) from None
+
+
 def make_env(env_id: str, *, max_episode_steps: int | None = None, fast: bool = True, **kwargs) -> RolloutEnv:
     """An environment with ``reset(seed=)``, ``step(action)``, ``rollout(policy, ...)``.
 
@@ -67,24 +86,11 @@ def make_env(env_id: str, *, max_episode_steps: int | None = None, fast: bool = 
     ``gymnasium.make`` (e.g. ``ctrl_cost_weight=0.0``); the fast path is used when every
     keyword is one it reproduces (see ``trustopt.envs._registry.V5_DEFAULTS``).
     """
-    from trustopt.envs._registry import import_gymnasium
-
-    gymnasium = import_gymnasium()
     env_id = check_env_id(env_id)
     if max_episode_steps is not None:
         max_episode_steps = check_int(max_episode_steps, "max_episode_steps", 1)
     check_env_kwarg_values(env_id, kwargs, "kwargs")
-    try:
-        with _mujoco_warnings_as_python_warnings():
-            gym_env = gymnasium.make(env_id, max_episode_steps=max_episode_steps, **kwargs)
-    except TypeError as exc:
-        raise ValidationError(f"kwargs: {env_id} does not accept {sorted(kwargs)} ({exc})") from None
-    except (OSError, ValueError, ArithmeticError) as exc:  # e.g. xml_file not found, a value the env rejects
-        raise ValidationError(f"kwargs: {env_id} cannot be built with {kwargs!r} ({exc})") from None
-    except (ImportError, gymnasium.error.Error) as exc:
-        raise ValidationError(
-            f"env_id: {env_id!r} cannot be built here ({exc}); supported (fast path): {', '.join(SUPPORTED_ENV_IDS)}"
-        ) from None
+    gym_env = _gymnasium_make(env_id, max_episode_steps, kwargs)
     horizon = max_episode_steps if max_episode_steps is not None else gym_env.spec.max_episode_steps
     if horizon is None:
         gym_env.close()
@@ -163,11 +169,8 @@ class EnvSpec:
         """The plain Gymnasium environment of this spec (``gymnasium.make`` with its id, kwargs and
         ``max_episode_steps``; ``make_kwargs`` such as ``render_mode="human"`` added): for playing a
         policy by hand, as ``gymnasium.make`` users do, where :meth:`make` gives the rollout adapter."""
-        from trustopt.envs._registry import import_gymnasium
-
         import_env_module(self.module)
-        return import_gymnasium().make(self.env_id, max_episode_steps=self.max_episode_steps,
-                                       **self.kwargs, **make_kwargs)
+        return _gymnasium_make(self.env_id, self.max_episode_steps, self.kwargs, **make_kwargs)
 
     def key(self) -> str:
         return repr((self.env_id, sorted(self.kwargs.items()), self.max_episode_steps, self.fast, self.module))
