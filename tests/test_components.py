@@ -297,6 +297,38 @@ def test_clipped_ascent_on_an_exact_batch_normalizes_minibatches_with_the_full_b
     np.testing.assert_allclose(p.theta - th_k, lr * N * g_full, rtol=1e-4, atol=1e-12)
 
 
+def test_a_minibatch_of_an_exact_batch_is_normalized_with_the_whole_batch():
+    """The mechanism behind the test above, for every solver that subsamples (STRO's inner
+    solver with ``subsample < 1`` too): ``Batch.subset`` of an exact batch keeps it as ``whole``,
+    and a normalizing surrogate takes ``(m, s)`` from it; a sampled minibatch keeps its own."""
+    from dataclasses import replace
+
+    from trustopt.components.surrogates import advantage_stats
+
+    th_k = _theta(10)
+    b = _exact_batch(th_k)
+    one = b.subset(np.array([3]))
+    assert one.whole is b and b.subset(np.array([1, 2])).subset(np.array([0])).whole is b
+    m, s = advantage_stats(b)
+    mb = ImportanceSampled(normalize_advantages=True)
+    _, g_one = mb.value_and_grad(POLICY, th_k, one)
+    _, g_raw = ImportanceSampled().value_and_grad(POLICY, th_k, replace(one, adv=(one.adv - m) / s, whole=None))
+    np.testing.assert_array_equal(g_one, g_raw)
+    assert np.any(g_one != 0.0)  # its own mean would centre the one pair to 0
+    sampled = replace(b, exact=False).subset(np.array([3]))
+    assert sampled.whole is None
+
+
+def test_exact_stro_on_subsamples_reaches_the_optimum_of_a_bandit():
+    # one state, two actions: a subsample of 0.5 is one pair; centred by itself it had gradient 0,
+    # which exact mode took for a stationary point ("converged" at the uniform policy)
+    import trustopt
+
+    bandit = tabular.TabularMDP(np.ones((1, 2, 1)), np.array([[0.0, 1.0]]), np.ones(1), 0.9)
+    res = trustopt.run("stro", bandit, max_iter=20, seed=0, exact=True, subsample=0.5)
+    assert res.policy[0, 1] > 1 - 1e-6
+
+
 # ----------------------------------------------------------------------------- acceptance, radius
 
 

@@ -20,7 +20,6 @@ names the failure and whose ``theta`` is ``theta_k``.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -229,7 +228,7 @@ class ClippedAscent(StepSolver):
     unbiased estimate of the full one. With ``n_minibatches = 1`` the full batch is used
     in its order (no shuffling). The predicted gain is ``L_hat(theta_tilde, B) - L_hat(theta_k, B)``.
     With ``normalize_advantages``, a sampled minibatch is normalized by its own ``(m, s)`` (as
-    OpenAI Baselines' PPO); the minibatches of an EXACT batch by the full batch's ``(m, s)``.
+    OpenAI Baselines' PPO); the minibatches of an EXACT batch by the full batch's (``Batch.whole``).
 
     Hyperparameters:
         epochs: ``K >= 1`` (default 10, PPO paper's MuJoCo setting).
@@ -262,14 +261,6 @@ class ClippedAscent(StepSolver):
 
     def propose(self, model, radius, rng, step_state=None):
         policy, theta_k, batch, surrogate = model.policy, model.theta_k, model.batch, model.surrogate
-        if batch.exact and getattr(surrogate, "normalize_advantages", False):
-            # An exact batch is the whole (s, a) table (or a quadrature), not samples: a minibatch's
-            # own mean and spread are artifacts of the random split (one pair: A_i - m = 0, a null
-            # step). Its minibatches use A_i <- (A_i - m) / s with the full batch's (m, s), those of
-            # model.value, so each is an unbiased estimate of the full normalized surrogate.
-            m, s = advantage_stats(batch)
-            batch = dataclasses.replace(batch, adv=(batch.adv - m) / s)
-            surrogate = dataclasses.replace(surrogate, normalize_advantages=False)
         theta = np.array(theta_k, dtype=np.float64)  # minibatches: the surrogate on a subset, not model.value
         moments = None
         t = 0

@@ -90,7 +90,7 @@ def clipped_terms(r, A, epsilon) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _advantages(batch, normalize: bool) -> np.ndarray:
     if not normalize:
         return batch.adv
-    m, s = advantage_stats(batch)
+    m, s = advantage_stats(batch if batch.whole is None else batch.whole)  # a sampled minibatch: its own
     return (batch.adv - m) / s
 
 

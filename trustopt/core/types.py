@@ -76,6 +76,9 @@ class Batch:
         baseline: value-function parameters fitted on this batch, used by the sampler
             for the NEXT batch (rllab/TRPO convention: the baseline never sees the
             returns it is subtracted from).
+        whole: for a minibatch (:meth:`subset`) of an exact batch, that exact batch, else None:
+            a random split of exact quantities has no statistics of its own, so advantages are
+            normalized with the whole batch's (a one-pair minibatch would otherwise centre to 0).
     """
 
     theta: np.ndarray
@@ -91,6 +94,7 @@ class Batch:
     exact: bool = False
     oracle: Any = None
     baseline: Any = None
+    whole: "Batch | None" = None
 
     def __post_init__(self):
         for f in ("theta", "states", "actions", "weights", "adv", "logp_old", "returns"):
@@ -102,7 +106,8 @@ class Batch:
 
     def subset(self, index) -> "Batch":
         """The pairs ``index`` (an int array), weights rescaled by ``N / len(index)`` so that
-        weighted sums stay unbiased estimates of the full-batch sums (a minibatch)."""
+        weighted sums stay unbiased estimates of the full-batch sums (a minibatch); a minibatch of
+        an exact batch keeps that batch as :attr:`whole`."""
         index = np.asarray(index)
         scale = self.n_pairs / max(len(index), 1)
         return Batch(
@@ -110,6 +115,7 @@ class Batch:
             weights=self.weights[index] * scale, adv=self.adv[index], logp_old=self.logp_old[index],
             returns=self.returns, eta=self.eta, eta_std=self.eta_std, n_samples=self.n_samples,
             exact=self.exact, oracle=self.oracle, baseline=self.baseline,
+            whole=(self.whole or self) if self.exact else None,
         )
 
 
