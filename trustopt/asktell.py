@@ -369,11 +369,10 @@ class AskTell:
             out["maxiter"] = f"{self.nit} iterations"
         spread = self.sampler.spread(self.sigma(), self.d, self.state.step_state)
         if spread < self.tolx and self.nfev:  # sigma0 below tolx: one batch first, so x and fun are evaluated
-            failed, noisy = self._collapsed_on_failures(spread), self._collapsed_on_noise(spread)
-            if failed:
-                out["tolxfailed"] = failed
-            elif noisy:
-                out["tolxnoise"] = noisy
+            if why := self._collapsed_on_failures(spread):
+                out["tolxfailed"] = why
+            elif why := self._collapsed_on_noise(spread):
+                out["tolxnoise"] = why
             else:
                 out["tolx"] = f"spread of the search {spread:.3g} < tolx = {self.tolx:g}"
         if len(self.recent_f) >= self._tolfun_window() and self.clean_batches >= self._tolfun_window():
