@@ -5,7 +5,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test verify bench install clean
+.PHONY: demo test test-oldest verify bench install clean
+
+OLDEST_VENV  := .venv-oldest
+OLDEST_PY    := $(OLDEST_VENV)/bin/python
+OLDEST_STAMP := $(OLDEST_VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +32,18 @@ test: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest -q tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
+# The same suite at the lower bounds of pyproject.toml: every extra installed at the lowest
+# releases it admits (.ci/oldest-constraints.txt), in .venv-oldest. Not part of `make test`.
+$(OLDEST_STAMP): pyproject.toml .ci/oldest-constraints.txt
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_PY) -m pip install --quiet --upgrade pip
+	$(OLDEST_PY) -m pip install --quiet -e ".[all]" -c .ci/oldest-constraints.txt
+	touch $(OLDEST_STAMP)
+
+test-oldest: $(OLDEST_STAMP)
+	OPENBLAS_NUM_THREADS=1 HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(OLDEST_PY) -m pytest -q tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
 verify: $(STAMP)
 	$(PY) -m proofs_check --instances 10000 --report reports/verify
 
@@ -36,4 +52,4 @@ bench: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(OLDEST_VENV) build *.egg-info
