@@ -23,7 +23,7 @@ def _read(name):
 
 def _pyproject():
     try:
-        import tomllib
+        import tomllib  # novermin: 3.11+, falls back to tomli below
     except ImportError:  # Python 3.10
         tomllib = pytest.importorskip("tomli", reason="reading pyproject.toml on Python 3.10 needs tomli")
     return tomllib.loads(_read("pyproject.toml"))
