@@ -107,8 +107,14 @@ def probability_vectors(draw, n: int, *, allow_zeros: bool = True, min_entry: fl
     kind = draw(st.sampled_from(["uniform", "round", "one-hot", "near-one-hot", "random"]))
     if kind == "uniform" or n == 1:
         p = np.full(n, 1.0 / n)
-    elif kind == "round":  # multiples of 1/4 after normalization of small integer weights
-        w = np.array(draw(st.lists(st.integers(0 if allow_zeros else 1, 4), min_size=n, max_size=n)), float)
+    elif kind == "round":  # small integer weights w_i in [lo, 4], normalized
+        # One integer holds the n weights as base-b digits: a single draw, so this branch is
+        # shorter than "near-one-hot" in Hypothesis's shrink order, and a failure shrinks to
+        # round weights on every Hypothesis version (n integer draws did not).
+        lo = 0 if allow_zeros else 1
+        b = 5 - lo
+        k = draw(st.integers(0, b**n - 1))
+        w = np.array([lo + (k // b**i) % b for i in range(n)], float)
         if w.sum() <= 0:
             w[0] = 1.0
         p = w / w.sum()
