@@ -240,3 +240,161 @@ def test_plot_legend_is_outside_the_axes_and_inside_the_figure(seeds_run, tmp_pa
             and part.y1 <= frame.y1 + 1, (part, frame)
     assert not any(box.overlaps(part) for part in (axes, *labels))
     assert axes.height > 0.6 * 4.5 * fig.dpi and axes.width > 0.8 * 7 * fig.dpi  # not squeezed by it
+
+
+# ------------------------------------------------------------------------------ --procs
+
+
+def test_procs_runs_the_seeds_side_by_side_with_the_same_bits(seeds_run, tmp_path, capfd):
+    out = str(tmp_path / "side")
+    assert main(["train", *TINY, "--seeds", "0", "1", "2", "--procs", "2", "--out", out]) == 0
+    lines = capfd.readouterr().out.splitlines()
+    assert lines[0].startswith("trustopt: 3 seeds, 2 at a time in their own processes"), lines
+    assert sorted(line.split(" seed ")[1][0] for line in lines if ": stopped (timesteps)" in line) == ["0", "1", "2"]
+    for s in range(3):  # each seed is the run it is in sequence, bit for bit
+        side, seq = load_policy(os.path.join(out, f"seed-{s}"))[2], load_policy(os.path.join(seeds_run, f"seed-{s}"))[2]
+        assert side["W"].tobytes() == seq["W"].tobytes()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "0", "--procs", "2"], "--procs: runs seeds side by side; give --seeds S1 S2 ... (or --procs 1)"),
+    (["--seeds", "0", "1", "--procs", "2", "--backend", "ray"],
+     "--procs: not with --backend ray (each run would start its own Ray instance); run the seeds one after the "
+     "other, each with --workers actors"),
+    (["--seeds", "0", "1", "--procs", "100000", "--workers", "2"], "--procs: 100000 runs x 2 workers = 200000 local "
+     "processes, more than the"),
+])
+def test_procs_that_do_not_fit_are_one_line_errors(tmp_path, capsys, args, message):
+    out = str(tmp_path / "x")
+    assert main(["train", *TINY, *args, "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trustopt: error: {message}") and err.count("\n") == 1, err
+    assert not os.path.exists(out)
+
+
+def test_procs_a_failing_seed_is_named_and_no_other_starts(tmp_path, capfd):
+    out = tmp_path / "x"
+    out.mkdir()
+    (out / "seed-0").write_text("")  # a file where seed 0's folder goes: that seed fails as it starts
+    assert main(["train", *TINY, "--seeds", "0", "1", "2", "--procs", "1", "--out", str(out)]) == 2  # sequential
+    capfd.readouterr()
+    assert main(["train", *TINY, "--seeds", "0", "1", "2", "--procs", "2", "--out", str(out)]) == 2
+    err = capfd.readouterr().err.splitlines()
+    assert err[0] == f"trustopt: seed 0: error: out: {out}/seed-0 exists and is not a folder; choose another --out"
+    assert err[-1].startswith("trustopt: error: seed 0 failed (exit code 2)"), err
+    assert len(err) == 2
+    started = sorted(p.name for p in out.iterdir())
+    # seed 1 started beside seed 0; seed 2 starts only if seed 1 ended before seed 0's failure was seen
+    assert started[:2] == ["seed-0", "seed-1"]
+    assert ("seed-2" in started) == ("not started" not in err[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_procs_ctrl_c_or_sigterm_stops_every_seed_with_its_checkpoint(tmp_path, sig):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) or SIGTERM to the command
+    alone: every running seed stops with a valid checkpoint, no process outlives the command, and
+    --resume finishes each seed as an uninterrupted run would."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from _helpers import REPO, repo_env
+    from test_cli_errors import SMALL, _alive, _assert_same_policy, _children
+    from trustopt.train.checkpoint import load_checkpoint
+
+    out = str(tmp_path / "runs")
+    assert SMALL[:2] == ["--seed", "0"]
+    args = ["--env", "Swimmer-v5", *SMALL[2:], "--set", "noise_table_size=100000"]
+    proc = subprocess.Popen([sys.executable, "-m", "trustopt", "train", "--seeds", "0", "1", "--procs", "2",
+                             "--workers", "2", "--out", out, "--timesteps", "1000000", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=repo_env(), cwd=REPO,
+                            start_new_session=True)
+    try:
+        progs, deadline = [os.path.join(out, f"seed-{s}", "progress.csv") for s in (0, 1)], time.monotonic() + 120
+
+        def rows(path):
+            if not os.path.exists(path):
+                return 0
+            with open(path) as f:
+                return sum(1 for _ in f) - 1
+
+        while time.monotonic() < deadline and proc.poll() is None and min(map(rows, progs)) < 3:
+            time.sleep(0.02)
+        assert proc.poll() is None and min(map(rows, progs)) >= 3, "the runs ended or never started"
+        seeds = _children(proc.pid)
+        everyone = seeds | {w for p in seeds for w in _children(p)}
+        assert len(everyone) >= 2 + 2 * 2  # two seeds, each with two workers
+        if sig == "SIGINT":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    how, code = ("interrupted", 130) if sig == "SIGINT" else ("terminated (SIGTERM)", 143)
+    assert proc.returncode == code, err
+    assert err.splitlines() == [f"trustopt: {how}; the last checkpoint is intact (rerun with --resume)"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(p) for p in everyone):
+        time.sleep(0.05)
+    assert not [p for p in everyone if _alive(p)], "a seed or a worker outlived the command"
+    done = [load_checkpoint(os.path.join(out, f"seed-{s}", "checkpoint.pkl"))["state"].timesteps for s in (0, 1)]
+    budget = str(max(done) + 800)  # at least two more iterations for each seed
+    r = subprocess.run([sys.executable, "-m", "trustopt", "train", "--out", out, "--seeds", "0", "1", "--procs", "2",
+                        "--resume", "--timesteps", budget], capture_output=True, text=True, env=repo_env(), cwd=REPO,
+                       timeout=120)
+    assert r.returncode == 0 and r.stdout.count("stopped (timesteps)") == 2, r.stderr
+    for s in (0, 1):
+        ref = str(tmp_path / f"ref-{s}")
+        assert main(["train", "--out", ref, "--seed", str(s), "--timesteps", budget, *args]) == 0
+        _assert_same_policy(os.path.join(out, f"seed-{s}"), ref)
+
+
+@pytest.mark.slow
+def test_procs_a_seed_killed_from_outside_is_reported_and_the_others_finish(tmp_path):
+    """A seed process killed by a signal (the OOM killer's SIGKILL): the command names that seed,
+    the seed beside it runs to its end, and the exit code is 1."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from _helpers import REPO, repo_env
+    from test_cli_errors import SMALL, _children
+
+    def seed_processes(pid):  # the spawned seeds (not multiprocessing's resource tracker)
+        found = []
+        for p in _children(pid):
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                cmd = f.read()
+            if b"spawn_main" in cmd and b"resource_tracker" not in cmd:
+                found.append(p)
+        return found
+
+    out = str(tmp_path / "runs")
+    proc = subprocess.Popen([sys.executable, "-m", "trustopt", "train", "--seeds", "0", "1", "--procs", "2", "--out",
+                             out, "--timesteps", "40000", "--env", "Swimmer-v5", *SMALL[2:],
+                             "--set", "noise_table_size=100000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=repo_env(), cwd=REPO,
+                            start_new_session=True)
+    try:
+        progs, deadline = [os.path.join(out, f"seed-{s}", "progress.csv") for s in (0, 1)], time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and not all(map(os.path.exists, progs)):
+            time.sleep(0.02)
+        seeds = seed_processes(proc.pid)
+        assert proc.poll() is None and len(seeds) == 2, seeds
+        os.kill(seeds[0], signal.SIGKILL)
+        stdout, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 1, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0] in {f"trustopt: error: seed {s} failed (killed by SIGKILL)" for s in (0, 1)}
+    other = 1 - int(lines[0].split("seed ")[1][0])
+    assert f"seed {other}: stopped (timesteps)" in stdout, stdout

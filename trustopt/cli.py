@@ -1,7 +1,7 @@
 """The ``trustopt`` command line (also ``python -m trustopt``).
 
     trustopt train --env Swimmer-v5 --algo tres --timesteps 1000000 --seed 0 --workers 2 --out runs/x
-        [--seeds S1 S2 ...] [--eval-every K | --eval-steps T] [--eval-episodes M] [--backend process|serial|ray]
+        [--seeds S1 S2 ... [--procs P]] [--eval-every K | --eval-steps T] [--eval-episodes M] [--backend process|serial|ray]
         [--ray-address HOST:PORT] [--resume] [--config FILE] [--target R] [--set KEY=VALUE ...]
         [--env-kwargs KEY=VALUE ...] [--env-module MOD] [--tensorboard] [--no-progress]
     trustopt eval runs/x --episodes 100 [--workers N] [--video DIR [--video-episodes N]]
@@ -9,7 +9,8 @@
     trustopt --version
 
 ``--seeds 0 1 2``: one run per seed, in sequence (each with ``--workers`` processes), in
-``OUT/seed-0``, ``OUT/seed-1``, ...; ``trustopt plot OUT`` then draws them as one curve, the IQM
+``OUT/seed-0``, ``OUT/seed-1``, ...; with ``--procs P``, ``P`` of them at a time, each in its own
+process (the same runs, bit for bit); ``trustopt plot OUT`` then draws them as one curve, the IQM
 (or mean) over seeds with a bootstrap confidence band; below 4 seeds the mean and each seed
 (:func:`trustopt.train.plot_runs`).
 ``--env-kwargs ctrl_cost_weight=0``: keyword arguments of ``gymnasium.make`` (JSON values),
@@ -30,7 +31,9 @@ Exit codes: 0 success; 1 worker processes kept dying (one line); 2 bad usage, un
 or mismatched checkpoint, a missing optional extra, a file that cannot be read or written
 (full disk, read-only folder, a path under a file), not enough memory for a setting (a
 one-line message on stderr, no traceback); 130 interrupted by Ctrl-C, 143 terminated by
-SIGTERM (``train``: the last checkpoint stays valid: rerun with ``--resume``).
+SIGTERM (``train``: the last checkpoint stays valid: rerun with ``--resume``). With ``--procs``, a
+seed that fails prints its own line; the command exits with the first failure's code once the
+seeds still running have ended, and starts no other seed.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from contextlib import contextmanager
 
 __all__ = ["main", "build_parser"]
 
-_TRAIN_USAGE = """trustopt train --env ENV_ID --out OUT [--algo ALGO] [--timesteps N] [--seed S | --seeds S ...]
+_TRAIN_USAGE = """trustopt train --env ENV_ID --out OUT [--algo ALGO] [--timesteps N] [--seed S | --seeds S ... [--procs P]]
                       [--workers N] [--eval-every K | --eval-steps T] [--eval-episodes M]
                       [--backend {process,serial,ray}]
                       [--ray-address HOST:PORT] [--target R] [--set KEY=VALUE ...]
@@ -115,8 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "used and always completes, so a run may exceed the budget by up to one batch")
     t.add_argument("--seed", type=_nonneg_int, help="seed (default 0)")
     t.add_argument("--seeds", type=_nonneg_int, nargs="+", metavar="S",
-                   help="several seeds, one run each in OUT/seed-S, one after the other (each with --workers); "
-                        "plot them together with: trustopt plot OUT")
+                   help="several seeds, one run each in OUT/seed-S, one after the other (each with --workers; "
+                        "--procs runs several at a time); plot them together with: trustopt plot OUT")
+    t.add_argument("--procs", type=_positive_int, default=1, metavar="P",
+                   help="with --seeds: runs at a time, each in its own process (default 1); each still starts "
+                        "--workers rollout workers, so P seeds use about P x --workers cores. Progress bars are "
+                        "off; each seed prints its line when it ends")
     t.add_argument("--workers", type=_positive_int, default=1, help="rollout worker processes (default 1)")
     req.add_argument("--out", required=True, help="run folder")
     every = t.add_mutually_exclusive_group()
@@ -353,6 +360,11 @@ def _json_or_text(value: str):
         return value
 
 
+#: Seconds a seed of ``--procs`` gets to stop after SIGTERM (its own workers are killed within
+#: :data:`trustopt.workers.SHUTDOWN_GRACE`) before it is killed.
+SEED_STOP_GRACE = 30.0
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM (``kill``, ``timeout``, job schedulers), taken down the Ctrl-C path: the trainer's
     ``finally`` blocks close the worker backend and the last checkpoint stays valid."""
@@ -424,20 +436,136 @@ def _cmd_train(args) -> int:
         raise ValidationError(f"--workers: the serial backend runs every episode in this process; give "
                               f"--backend process (or ray) for {args.workers} workers")
     runs = _seed_runs(args)
-    for one, config in runs:
-        with _sigterm_as_interrupt():
-            res = train(config, one.out, workers=args.workers, backend=args.backend, resume=one.resume,
-                        progress=False if args.no_progress else None,  # None: a bar on a terminal only
-                        ray_address=args.ray_address,
-                        # a resumed run that logged to OUT/tb goes on logging there
-                        tensorboard=args.tensorboard or (one.resume and os.path.isdir(os.path.join(one.out, "tb"))))
-        ev = "" if res.last_eval is None else f", last evaluation {res.last_eval[0]:.2f} +- {res.last_eval[1]:.2f}"
-        print(f"trustopt: {res.config.algo} on {res.config.env_id} seed {res.config.seed}: stopped ({res.stop_reason}) "
-              f"after {res.iterations} iteration{'' if res.iterations == 1 else 's'}, {res.timesteps} timesteps, "
-              f"{res.wall_s:.1f} s{ev}; policy in {os.path.join(res.out, 'policy.npz')}", flush=True)
+    if args.procs > 1:
+        _check_procs(args)
+        code = _train_side_by_side(runs, args)
+        if code:
+            return code
+    else:
+        for one, config in runs:
+            _train_one(one, config, args)
     if args.seeds is not None:
         print(f"trustopt: {len(runs)} seeds in {args.out}; draw them with: trustopt plot {args.out} -o curves.png")
     return 0
+
+
+def _train_one(one, config, args) -> None:
+    """One run (one seed of ``--seeds``: ``one.out`` is its folder), then its one-line summary."""
+    from trustopt.train import train
+
+    with _sigterm_as_interrupt():
+        res = train(config, one.out, workers=args.workers, backend=args.backend, resume=one.resume,
+                    # None: a bar on a terminal only; none for seeds side by side (their bars would interleave)
+                    progress=False if args.no_progress or args.procs > 1 else None,
+                    ray_address=args.ray_address,
+                    # a resumed run that logged to OUT/tb goes on logging there
+                    tensorboard=args.tensorboard or (one.resume and os.path.isdir(os.path.join(one.out, "tb"))))
+    ev = "" if res.last_eval is None else f", last evaluation {res.last_eval[0]:.2f} +- {res.last_eval[1]:.2f}"
+    print(f"trustopt: {res.config.algo} on {res.config.env_id} seed {res.config.seed}: stopped ({res.stop_reason}) "
+          f"after {res.iterations} iteration{'' if res.iterations == 1 else 's'}, {res.timesteps} timesteps, "
+          f"{res.wall_s:.1f} s{ev}; policy in {os.path.join(res.out, 'policy.npz')}", flush=True)
+
+
+def _check_procs(args) -> None:
+    """``--procs P`` (P > 1) fits the command: it needs ``--seeds``, the local backends, and P
+    runs of ``--workers`` processes each within this machine's cap on local processes."""
+    from trustopt._validation import ValidationError
+    from trustopt.workers import max_local_workers
+
+    if args.seeds is None:
+        raise ValidationError("--procs: runs seeds side by side; give --seeds S1 S2 ... (or --procs 1)")
+    if args.backend == "ray":
+        raise ValidationError("--procs: not with --backend ray (each run would start its own Ray instance); "
+                              "run the seeds one after the other, each with --workers actors")
+    total, cap = args.procs * args.workers, max_local_workers()
+    if total > cap:
+        raise ValidationError(f"--procs: {args.procs} runs x {args.workers} workers = {total} local processes, more than "
+                              f"the {cap} this machine allows (4 per CPU, at least 16; it has {os.cpu_count()} CPUs)")
+
+
+def _train_side_by_side(runs, args) -> int:
+    """``--procs P``: the seeds' runs, ``P`` at a time, each in a spawned process; the exit code
+    of the first seed that failed (0 if none), after the seeds still running have ended.
+
+    Every run is the same as in sequence (its own seed, folder and workers; nothing is shared).
+    On Ctrl-C or SIGTERM this process passes SIGTERM on to each running seed, which stops as a
+    single run does (checkpoint intact), waits for them, and re-raises. The seeds ignore SIGINT
+    (Ctrl-C reaches every process of the terminal's group: one decision, here) and exit when this
+    process is gone (``kill -9``)."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    ctx = multiprocessing.get_context("spawn")
+    todo, running, failed = list(runs), {}, None
+    print(f"trustopt: {len(runs)} seeds, {min(args.procs, len(runs))} at a time in their own processes (no "
+          f"progress bars: each seed's progress is {os.path.join(args.out, 'seed-S', 'progress.csv')})", flush=True)
+    try:
+        with _sigterm_as_interrupt():
+            while todo or running:
+                while todo and failed is None and len(running) < args.procs:
+                    one, config = todo.pop(0)
+                    proc = ctx.Process(target=_seed_process, args=(one, config, args, os.getpid()),
+                                       name=f"trustopt seed {one.seed}")
+                    # SIGINT blocked while the seed starts: it inherits the mask (so a Ctrl-C now cannot
+                    # kill it half started) and ignores SIGINT before unblocking; here it stays pending
+                    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+                    try:
+                        proc.start()
+                    finally:
+                        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                    running[one.seed] = proc
+                if not running:
+                    break
+                wait([proc.sentinel for proc in running.values()])
+                for seed, proc in list(running.items()):
+                    if proc.exitcode is not None:
+                        del running[seed]
+                        if proc.exitcode != 0 and failed is None:
+                            failed = (seed, proc.exitcode)
+    except KeyboardInterrupt:
+        for proc in running.values():
+            if proc.exitcode is None:
+                proc.terminate()  # SIGTERM: the seed stops at once, its last checkpoint valid
+        for proc in running.values():
+            proc.join(SEED_STOP_GRACE)
+            if proc.exitcode is None:
+                proc.kill()
+                proc.join()
+        raise
+    if failed is None:
+        return 0
+    seed, code = failed
+    left = [str(one.seed) for one, _ in todo]
+    not_started = f"; not started: seed{'s' if len(left) > 1 else ''} {', '.join(left)}" if left else ""
+    how = f"exit code {code}" if code > 0 else f"killed by {signal.Signals(-code).name}"  # e.g. the OOM killer's
+    print(f"trustopt: error: seed {seed} failed ({how}){not_started}", file=sys.stderr)
+    return code if code > 0 else 1
+
+
+def _seed_process(one, config, args, parent: int) -> None:
+    """``--procs``: one seed's run in its own process (a spawned :class:`multiprocessing.Process`);
+    exits with the code ``trustopt train`` would give for that seed alone. SIGINT is ignored (the
+    parent decides on Ctrl-C and sends SIGTERM, which the run takes as an interrupt); the process
+    exits when ``parent`` is gone."""
+    from trustopt.workers import exit_with_parent
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    exit_with_parent(parent)
+    _working_directory_on_path()  # --env-module finds ./my_envs.py here too
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            _train_one(one, config, args)
+    except BaseException as exc:
+        if isinstance(exc, _Terminated):  # sent by the parent, which says so once for every seed
+            sys.exit(143)
+        failure = _failure(exc, "train", one.out)
+        if failure is None:
+            raise
+        code, line = failure
+        print(line.replace("trustopt: ", f"trustopt: seed {one.seed}: ", 1), file=sys.stderr, flush=True)
+        sys.exit(code)
 
 
 def _cmd_eval(args) -> int:
@@ -519,35 +647,44 @@ def _working_directory_on_path() -> None:
 
 def main(argv=None) -> int:
     """Entry point of the ``trustopt`` console script; returns the exit code."""
-    from trustopt._validation import ValidationError
-
     parser = build_parser()
-    args = _parse(parser, argv)
+    args = _parse(parser, argv)  # before importing the library: -h and --version stay fast
     _working_directory_on_path()
-    from trustopt.workers import WorkerError  # after parsing: -h and --version stay fast
-
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             return {"train": _cmd_train, "eval": _cmd_eval, "plot": _cmd_plot}[args.command](args)
-    except (ValidationError, OSError, MemoryError) as exc:
+    except BaseException as exc:
+        failure = _failure(exc, args.command, getattr(args, "out", None))
+        if failure is None:  # a bug, or SystemExit: Python's own report
+            raise
+        code, line = failure
+        print(line, file=sys.stderr)
+        return code
+
+
+def _failure(exc: BaseException, command: str, out: str | None) -> tuple[int, str] | None:
+    """The exit code and the one line on stderr for ``exc``, raised by ``command`` (``out``: the
+    run folder of ``train``), or None for an exception that is not an expected failure."""
+    from trustopt._validation import ValidationError
+    from trustopt.workers import WorkerError
+
+    if isinstance(exc, (ValidationError, OSError, MemoryError)):
         # bad input, a missing extra, a file that cannot be read or written (full disk, read-only
         # folder), not enough memory: the message says what to change; a traceback would not
         message = _one_line(exc)
-        print(f"trustopt: error: {_flag_named(message) if args.command == 'train' else message}", file=sys.stderr)
-        return 2
-    except WorkerError as exc:  # a fault, not bad input: exit 1, still one line
+        return 2, f"trustopt: error: {_flag_named(message) if command == 'train' else message}"
+    if isinstance(exc, WorkerError):  # a fault, not bad input: exit 1, still one line
         from trustopt.train.run_folder import CHECKPOINT
 
-        resumable = args.command == "train" and os.path.exists(os.path.join(args.out, CHECKPOINT))
+        resumable = command == "train" and os.path.exists(os.path.join(out, CHECKPOINT))
         kept = "; the last checkpoint is intact (rerun with --resume)" if resumable else ""
-        print(f"trustopt: error: {exc}{kept}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as exc:
+        return 1, f"trustopt: error: {exc}{kept}"
+    if isinstance(exc, KeyboardInterrupt):
         how, code = ("terminated (SIGTERM)", 143) if isinstance(exc, _Terminated) else ("interrupted", 130)
-        kept = "; the last checkpoint is intact (rerun with --resume)" if args.command == "train" else ""
-        print(f"trustopt: {how}{kept}", file=sys.stderr)
-        return code
+        kept = "; the last checkpoint is intact (rerun with --resume)" if command == "train" else ""
+        return code, f"trustopt: {how}{kept}"
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover
