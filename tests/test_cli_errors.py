@@ -72,9 +72,9 @@ def test_out_is_an_existing_file_or_lies_under_one(tmp_path, capsys):
     afile = tmp_path / "afile"
     afile.write_text("not a folder")
     line = _fails(["train", "--out", str(afile), *TINY], capsys)
-    assert line == f"trustopt: error: out: {afile} exists and is not a folder; choose another --out"
+    assert line == f"trustopt: error: --out: {afile} exists and is not a folder; choose another --out"
     line = _fails(["train", "--out", str(afile / "sub" / "run"), *TINY], capsys)
-    assert line == f"trustopt: error: out: cannot create {afile}/sub/run: {afile} exists and is not a folder"
+    assert line == f"trustopt: error: --out: cannot create {afile}/sub/run: {afile} exists and is not a folder"
     assert afile.read_text() == "not a folder"
 
 
@@ -186,7 +186,7 @@ def test_output_in_a_folder_that_refuses_writes(capsys, finished_run, unwritable
     argv = {"train": ["train", "--out", target, *TINY], "plot": ["plot", finished_run, "-o", target],
             "eval": ["eval", finished_run, "--episodes", "1", "--json", target]}[command]
     line = _fails(argv, capsys)
-    what = {"train": "out: cannot create", "plot": "output: cannot write", "eval": "--json: cannot write"}[command]
+    what = {"train": "--out: cannot create", "plot": "output: cannot write", "eval": "--json: cannot write"}[command]
     assert line.startswith(f"trustopt: error: {what} {target} ("), line
     assert line.endswith(("(Permission denied)", "(Operation not permitted)", "(Read-only file system)")), line
     assert not os.path.lexists(target)
@@ -273,7 +273,7 @@ def test_more_local_workers_than_the_machine_can_run(tmp_path, capsys, finished_
     from trustopt.workers import max_local_workers
 
     n = max_local_workers() + 1
-    want = (f"trustopt: error: workers: at most {n - 1} local processes here (4 per CPU, at least 16; this machine "
+    want = (f"trustopt: error: --workers: at most {n - 1} local processes here (4 per CPU, at least 16; this machine "
             f"has {os.cpu_count()} CPUs), got {n}; for more, use --backend ray on a cluster")
     out = tmp_path / "run"
     assert _fails(["train", "--out", str(out), "--workers", str(n), *TINY], capsys) == want
@@ -281,7 +281,7 @@ def test_more_local_workers_than_the_machine_can_run(tmp_path, capsys, finished_
     assert _fails(["eval", finished_run, "--episodes", "1", "--workers", str(n)], capsys) == want
     # a local Ray instance (no --ray-address) runs its actors on this machine too: --workers 100000
     # started a Ray instance with 100000 CPUs and as many actor processes
-    want = (f"trustopt: error: workers: at most {n - 1} actors in a local Ray instance here (4 per CPU, at least 16; "
+    want = (f"trustopt: error: --workers: at most {n - 1} actors in a local Ray instance here (4 per CPU, at least 16; "
             f"this machine has {os.cpu_count()} CPUs), got {n}; for more, give --ray-address of a Ray cluster")
     assert _fails(["train", "--out", str(out), "--workers", str(n), "--backend", "ray", *TINY], capsys) == want
     assert not out.exists()
@@ -297,13 +297,13 @@ def test_resume_without_progress_csv_or_with_a_truncated_one(tmp_path, capsys, f
     data = prog.read_bytes()
     prog.write_bytes(data[:40])
     line = _fails(["train", "--out", str(run), "--resume", "--timesteps", "2000", "--no-progress"], capsys)
-    assert line.startswith(f"trustopt: error: out: {prog} has 40 bytes, fewer than the ")
+    assert line.startswith(f"trustopt: error: --out: {prog} has 40 bytes, fewer than the ")
     assert line.endswith("the checkpoint counted: the run's progress rows are lost, so it cannot be resumed; "
                          "choose another --out")
     assert prog.read_bytes() == data[:40]  # not padded with NUL bytes up to the checkpoint's length
     prog.unlink()
     line = _fails(["train", "--out", str(run), "--resume", "--timesteps", "2000", "--no-progress"], capsys)
-    assert line == (f"trustopt: error: out: {prog} is missing: the run's progress rows are lost, so it cannot be "
+    assert line == (f"trustopt: error: --out: {prog} is missing: the run's progress rows are lost, so it cannot be "
                     "resumed; choose another --out")
 
 
@@ -385,7 +385,7 @@ def test_full_disk_mid_run_is_one_line_and_the_run_resumes(tmp_path, capsys, mon
     out = tmp_path / "run"
     _disk_full_on(monkeypatch, name, nth)  # the header/first checkpoint, one iteration, then the disk is full
     line = _fails(["train", "--out", str(out), *TINY], capsys)
-    assert line == (f"trustopt: error: out: cannot write {out}/{name} (No space left on device); the run folder "
+    assert line == (f"trustopt: error: --out: cannot write {out}/{name} (No space left on device); the run folder "
                     "keeps its last checkpoint: rerun with --resume once this is fixed")
     monkeypatch.undo()
     assert not [p for p in os.listdir(out) if p.startswith(".tmp-")]
@@ -397,7 +397,7 @@ def test_full_disk_at_the_first_checkpoint_removes_the_new_run(tmp_path, capsys,
     out = tmp_path / "run"
     _disk_full_on(monkeypatch, "checkpoint.pkl", 1)
     line = _fails(["train", "--out", str(out), *TINY], capsys)
-    assert line == (f"trustopt: error: out: cannot write {out}/checkpoint.pkl (No space left on device); "
+    assert line == (f"trustopt: error: --out: cannot write {out}/checkpoint.pkl (No space left on device); "
                     "the new run was removed")
     assert not out.exists()
     monkeypatch.undo()

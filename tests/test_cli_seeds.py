@@ -280,7 +280,7 @@ def test_procs_a_failing_seed_is_named_and_no_other_starts(tmp_path, capfd):
     capfd.readouterr()
     assert main(["train", *TINY, "--seeds", "0", "1", "2", "--procs", "2", "--out", str(out)]) == 2
     err = capfd.readouterr().err.splitlines()
-    assert err[0] == f"trustopt: seed 0: error: out: {out}/seed-0 exists and is not a folder; choose another --out"
+    assert err[0] == f"trustopt: seed 0: error: --out: {out}/seed-0 exists and is not a folder; choose another --out"
     assert err[-1].startswith("trustopt: error: seed 0 failed (exit code 2)"), err
     assert len(err) == 2
     started = sorted(p.name for p in out.iterdir())

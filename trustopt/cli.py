@@ -302,6 +302,11 @@ def _flag_settings(args, d: dict) -> dict:
 _OWN_FLAGS = {"env_id": "--env", "algo": "--algo", "timesteps": "--timesteps", "seed": "--seed",
               "eval_every": "--eval-every", "eval_steps": "--eval-steps", "eval_episodes": "--eval-episodes",
               "target": "--target", "env_kwargs": "--env-kwargs", "env_module": "--env-module"}
+#: Per command, the flag of each name its errors may start with (for train: TrainConfig's fields
+#: above and train()'s arguments).
+_FLAG_OF = {"train": {**_OWN_FLAGS, "out": "--out", "workers": "--workers", "backend": "--backend",
+                      "ray_address": "--ray-address"},
+            "eval": {"workers": "--workers", "episodes": "--episodes"}}
 
 
 def _check_set_key(key: str) -> None:
@@ -618,11 +623,12 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())  # one line even when a message spans several
 
 
-def _flag_named(message: str) -> str:
-    """A train error that starts with a TrainConfig field having a flag of its own (``env_id: ...``,
-    raised by the library for its Python callers) names the flag instead (``--env: ...``)."""
+def _flag_named(message: str, command: str) -> str:
+    """An error that starts with a name having a flag of its own in ``command`` (``env_id: ...``,
+    ``out: ...``, raised by the library for its Python callers) names the flag instead (``--env: ...``)."""
     field, sep, rest = message.partition(": ")
-    return f"{_OWN_FLAGS[field]}{sep}{rest}" if sep and field in _OWN_FLAGS else message
+    flags = _FLAG_OF.get(command, {})
+    return f"{flags[field]}{sep}{rest}" if sep and field in flags else message
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -673,7 +679,7 @@ def _failure(exc: BaseException, command: str, out: str | None) -> tuple[int, st
         # bad input, a missing extra, a file that cannot be read or written (full disk, read-only
         # folder), not enough memory: the message says what to change; a traceback would not
         message = _one_line(exc)
-        return 2, f"trustopt: error: {_flag_named(message) if command == 'train' else message}"
+        return 2, f"trustopt: error: {_flag_named(message, command)}"
     if isinstance(exc, WorkerError):  # a fault, not bad input: exit 1, still one line
         from trustopt.train.run_folder import CHECKPOINT
 
