@@ -4,6 +4,10 @@ this folder on ``sys.path``)."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -20,6 +24,21 @@ def repo_env() -> dict:
     """``os.environ`` with :data:`REPO` first on ``PYTHONPATH``: a script run in a subprocess
     imports this checkout's trustopt."""
     return dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+@contextmanager
+def trustopt_process(*args: str):
+    """``python -m trustopt ARGS`` of this checkout in a session of its own (stdout and stderr
+    piped, as text); on leaving, a process group still running is killed, so a failing test
+    leaves no process behind."""
+    proc = subprocess.Popen([sys.executable, "-m", "trustopt", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=repo_env(), cwd=REPO, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def fd_grad(f, x, h=1e-6):

@@ -1,12 +1,16 @@
 """Several seeds in one command (``trustopt train --seeds``) and their aggregate plot: IQM / mean
 over seeds with a percentile-bootstrap band (below 4 seeds the mean and each seed), the seeds put
-on a common grid of timesteps."""
+on a common grid of timesteps; ``--procs`` runs the seeds side by side (same bits, signals, failures)."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import matplotlib
 import numpy as np
@@ -16,7 +20,11 @@ from scipy import stats
 from trustopt._validation import ValidationError
 from trustopt.cli import main
 from trustopt.train import load_policy
+from trustopt.train.checkpoint import load_checkpoint
 from trustopt.train.plot import aggregate, common_grid, iqm
+
+from _helpers import REPO, repo_env, trustopt_process
+from test_cli_errors import SMALL, _alive, _assert_same_policy, _children
 
 TINY = ["--env", "InvertedPendulum-v5", "--algo", "ars", "--timesteps", "1500", "--eval-every", "2",
         "--eval-episodes", "2", "--no-progress", "--set", "max_episode_steps=100", "--set", "noise_table_size=100000"]
@@ -295,23 +303,11 @@ def test_procs_ctrl_c_or_sigterm_stops_every_seed_with_its_checkpoint(tmp_path, 
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) or SIGTERM to the command
     alone: every running seed stops with a valid checkpoint, no process outlives the command, and
     --resume finishes each seed as an uninterrupted run would."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from _helpers import REPO, repo_env
-    from test_cli_errors import SMALL, _alive, _assert_same_policy, _children
-    from trustopt.train.checkpoint import load_checkpoint
-
     out = str(tmp_path / "runs")
     assert SMALL[:2] == ["--seed", "0"]
     args = ["--env", "Swimmer-v5", *SMALL[2:], "--set", "noise_table_size=100000"]
-    proc = subprocess.Popen([sys.executable, "-m", "trustopt", "train", "--seeds", "0", "1", "--procs", "2",
-                             "--workers", "2", "--out", out, "--timesteps", "1000000", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=repo_env(), cwd=REPO,
-                            start_new_session=True)
-    try:
+    with trustopt_process("train", "--seeds", "0", "1", "--procs", "2", "--workers", "2", "--out", out,
+                          "--timesteps", "1000000", *args) as proc:
         progs, deadline = [os.path.join(out, f"seed-{s}", "progress.csv") for s in (0, 1)], time.monotonic() + 120
 
         def rows(path):
@@ -331,10 +327,6 @@ def test_procs_ctrl_c_or_sigterm_stops_every_seed_with_its_checkpoint(tmp_path, 
         else:
             proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     how, code = ("interrupted", 130) if sig == "SIGINT" else ("terminated (SIGTERM)", 143)
     assert proc.returncode == code, err
     assert err.splitlines() == [f"trustopt: {how}; the last checkpoint is intact (rerun with --resume)"]
@@ -358,14 +350,6 @@ def test_procs_ctrl_c_or_sigterm_stops_every_seed_with_its_checkpoint(tmp_path, 
 def test_procs_a_seed_killed_from_outside_is_reported_and_the_others_finish(tmp_path):
     """A seed process killed by a signal (the OOM killer's SIGKILL): the command names that seed,
     the seed beside it runs to its end, and the exit code is 1."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from _helpers import REPO, repo_env
-    from test_cli_errors import SMALL, _children
-
     def seed_processes(pid):  # the spawned seeds (not multiprocessing's resource tracker)
         found = []
         for p in _children(pid):
@@ -376,12 +360,8 @@ def test_procs_a_seed_killed_from_outside_is_reported_and_the_others_finish(tmp_
         return found
 
     out = str(tmp_path / "runs")
-    proc = subprocess.Popen([sys.executable, "-m", "trustopt", "train", "--seeds", "0", "1", "--procs", "2", "--out",
-                             out, "--timesteps", "40000", "--env", "Swimmer-v5", *SMALL[2:],
-                             "--set", "noise_table_size=100000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=repo_env(), cwd=REPO,
-                            start_new_session=True)
-    try:
+    with trustopt_process("train", "--seeds", "0", "1", "--procs", "2", "--out", out, "--timesteps", "40000",
+                          "--env", "Swimmer-v5", *SMALL[2:], "--set", "noise_table_size=100000") as proc:
         progs, deadline = [os.path.join(out, f"seed-{s}", "progress.csv") for s in (0, 1)], time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None and not all(map(os.path.exists, progs)):
             time.sleep(0.02)
@@ -389,10 +369,6 @@ def test_procs_a_seed_killed_from_outside_is_reported_and_the_others_finish(tmp_
         assert proc.poll() is None and len(seeds) == 2, seeds
         os.kill(seeds[0], signal.SIGKILL)
         stdout, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     assert proc.returncode == 1, err
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0] in {f"trustopt: error: seed {s} failed (killed by SIGKILL)" for s in (0, 1)}
