@@ -11,7 +11,7 @@ import pathlib
 import subprocess
 import sys
 
-QUICK = {"bench_rollouts.py": ["--quick"], "bench_ray_scaling.py": ["--quick"],
+QUICK = {"bench_rollouts.py": ["--quick"], "bench_ray_scaling.py": ["--quick"], "bench_seeds_procs.py": ["--quick"],
          "bench_thresholds.py": ["--quick"], "bench_workers.py": ["--quick"]}
 FULL = {"bench_bbob.py": ["--full"]}
 
