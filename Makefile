@@ -33,7 +33,8 @@ test: $(STAMP)
 	if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
 # The same suite at the lower bounds of pyproject.toml: every extra installed at the lowest
-# releases it admits (.ci/oldest-constraints.txt), in .venv-oldest. Not part of `make test`.
+# releases it admits (.ci/oldest-constraints.txt), in .venv-oldest. Not part of `make test`;
+# CI (.ci/run) runs it after the two passes of `make test`.
 $(OLDEST_STAMP): pyproject.toml .ci/oldest-constraints.txt
 	$(PYTHON) -m venv $(OLDEST_VENV)
 	$(OLDEST_PY) -m pip install --quiet --upgrade pip
