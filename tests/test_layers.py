@@ -80,9 +80,7 @@ LAYERS = {
 
 #: ``module -> reason``: modules outside ``trustopt.envs`` that may import gymnasium/mujoco, and only
 #: inside a function (so importing the module never needs the simulator).
-LAZY_SIMULATOR_IMPORTS = {
-    "trustopt.train.video": "records a video with gymnasium.wrappers.RecordVideo, imported inside the function",
-}
+LAZY_SIMULATOR_IMPORTS: dict[str, str] = {}
 
 SIMULATORS = {"gymnasium", "mujoco"}
 NUMBA_MODULE = "trustopt._numba"

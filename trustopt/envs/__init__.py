@@ -172,6 +172,16 @@ class EnvSpec:
         import_env_module(self.module)
         return _gymnasium_make(self.env_id, self.max_episode_steps, self.kwargs, **make_kwargs)
 
+    def recording_env(self, video_dir: str, *, name_prefix: str):
+        """:meth:`gymnasium_env` rendering ``rgb_array`` frames, wrapped in Gymnasium's ``RecordVideo``
+        so that every episode is written to ``video_dir`` as ``{name_prefix}-episode-{i}.mp4`` (needs
+        moviepy and MuJoCo's offscreen rendering)."""
+        from gymnasium.wrappers import RecordVideo
+
+        env = self.gymnasium_env(render_mode="rgb_array")
+        return RecordVideo(env, video_dir, episode_trigger=lambda i: True, name_prefix=name_prefix,
+                           disable_logger=True)
+
     def key(self) -> str:
         return repr((self.env_id, sorted(self.kwargs.items()), self.max_episode_steps, self.fast, self.module))
 

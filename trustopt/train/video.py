@@ -1,8 +1,8 @@
 """Videos of a saved policy: ``trustopt eval RUN --video DIR`` (Gymnasium's ``RecordVideo``).
 
-The episodes are played in this process by ``policy.predict(obs, deterministic=True)`` on
-``gymnasium.make(env_id, render_mode="rgb_array", **env_kwargs)`` wrapped in
-``gymnasium.wrappers.RecordVideo``, one MP4 per episode in ``DIR`` (``<name>-episode-<i>.mp4``),
+The episodes are played in this process by ``policy.predict(obs, deterministic=True)`` on the
+run's environment rendering ``rgb_array`` frames, wrapped in Gymnasium's ``RecordVideo``
+(:meth:`trustopt.envs.EnvSpec.recording_env`), one MP4 per episode in ``DIR`` (``<name>-episode-<i>.mp4``),
 reset with the first of the evaluation seeds, so the first video shows the first evaluated episode.
 
 Needs ``moviepy`` (the ``video`` extra) and an OpenGL renderer for MuJoCo: with no display and
@@ -53,20 +53,16 @@ def record_video(path, video_dir, *, episodes: int = 1, seeds=None, name_prefix:
     if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
         os.environ["MUJOCO_GL"] = "egl"  # read when the first renderer is created; glfw needs a display
     spec = saved_env_spec(data)
-    from gymnasium.wrappers import RecordVideo
-
     video_dir = os.fspath(video_dir)
     make_folder("--video", video_dir)
     before = set(os.listdir(video_dir))
     try:
-        env = spec.gymnasium_env(render_mode="rgb_array")
+        with warnings.catch_warnings():
+            if not before:  # RecordVideo warns of overwriting whenever the folder exists, even the one made above
+                warnings.filterwarnings("ignore", message=".*Overwriting existing videos")
+            env = spec.recording_env(video_dir, name_prefix=name_prefix)
     except Exception as exc:  # noqa: BLE001 - a model or renderer that cannot be built
         raise ValidationError(f"--video: cannot build {env_id} with rendering ({type(exc).__name__}: {exc})") from None
-    with warnings.catch_warnings():
-        if not before:  # RecordVideo warns of overwriting whenever the folder exists, even the one made above
-            warnings.filterwarnings("ignore", message=".*Overwriting existing videos")
-        env = RecordVideo(env, video_dir, episode_trigger=lambda i: True, name_prefix=name_prefix,
-                          disable_logger=True)
     try:
         for seed in seeds:
             obs, _ = env.reset(seed=seed)
