@@ -29,6 +29,7 @@ import numpy as np
 
 import trustopt
 from _extras import import_extras
+from _provenance import code_version
 
 cma = None  # a benchmark extra, imported by main (_extras)
 
@@ -121,7 +122,7 @@ def main():
               f"success {success(rs)}  stops {sorted({r['stop'] for r in rs})}")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"args": vars(args), "runs": rows}, fh, indent=1)
+            json.dump({"args": vars(args), "code": code_version(), "runs": rows}, fh, indent=1)
 
 
 if __name__ == "__main__":
