@@ -475,17 +475,17 @@ def _check_procs(args) -> None:
     """``--procs P`` (P > 1) fits the command: it needs ``--seeds``, the local backends, and P
     runs of ``--workers`` processes each within this machine's cap on local processes."""
     from trustopt._validation import ValidationError
-    from trustopt.workers import max_local_workers
+    from trustopt.workers import local_cap_text, max_local_workers
 
     if args.seeds is None:
         raise ValidationError("--procs: runs seeds side by side; give --seeds S1 S2 ... (or --procs 1)")
     if args.backend == "ray":
         raise ValidationError("--procs: not with --backend ray (each run would start its own Ray instance); "
                               "run the seeds one after the other, each with --workers actors")
-    total, cap = args.procs * args.workers, max_local_workers()
-    if total > cap:
+    total = args.procs * args.workers
+    if total > max_local_workers():
         raise ValidationError(f"--procs: {args.procs} runs x {args.workers} workers = {total} local processes, more than "
-                              f"the {cap} this machine allows (4 per CPU, at least 16; it has {os.cpu_count()} CPUs)")
+                              f"the {max_local_workers()} this machine allows {local_cap_text()}")
 
 
 def _train_side_by_side(runs, args) -> int:

@@ -354,6 +354,11 @@ def max_local_workers() -> int:
     return max(16, 4 * (os.cpu_count() or 1))
 
 
+def local_cap_text() -> str:
+    """Why :func:`max_local_workers` is what it is here, for the errors that cite it."""
+    return f"(4 per CPU, at least 16; this machine has {os.cpu_count()} CPUs)"
+
+
 def check_local_workers(workers, backend: str, *, ray_address: str | None = None) -> int:
     """``workers`` checked for ``backend``: an integer >= 1, and at most :func:`max_local_workers`
     for the local ``process`` backend and for the ``ray`` backend when it would start a local Ray
@@ -362,12 +367,13 @@ def check_local_workers(workers, backend: str, *, ray_address: str | None = None
     check_workers(workers)
     if workers <= max_local_workers():
         return workers
-    where = f"(4 per CPU, at least 16; this machine has {os.cpu_count()} CPUs), got {workers}"
     if backend == "process":
-        raise ValidationError(f"workers: at most {max_local_workers()} local processes here {where}; for more, "
+        raise ValidationError(f"workers: at most {max_local_workers()} local processes here {local_cap_text()}, "
+                              f"got {workers}; for more, "
                               "use --backend ray on a cluster")
     ray = sys.modules.get("ray")  # imported by trustopt.workers_ray only; not imported here
     if backend == "ray" and ray_address is None and not (ray is not None and ray.is_initialized()):
-        raise ValidationError(f"workers: at most {max_local_workers()} actors in a local Ray instance here {where}; "
+        raise ValidationError(f"workers: at most {max_local_workers()} actors in a local Ray instance here "
+                              f"{local_cap_text()}, got {workers}; "
                               "for more, give --ray-address of a Ray cluster")
     return workers
