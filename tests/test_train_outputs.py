@@ -168,6 +168,10 @@ def test_env_module_in_the_working_directory_under_the_console_script(tmp_path):
     assert r.returncode == 0, r.stderr
     r = cli("eval", out, "--episodes", "2", "--workers", "2")
     assert r.returncode == 0 and "TrustoptTestPendulum-v0: return" in r.stdout, r.stderr
+    # seeds side by side: each spawned seed finds the module too (spawn passes on sys.path)
+    r = cli("train", "--env", "TrustoptTestPendulum-v0", "--env-module", "my_cwd_envs", "--algo", "ars",
+            "--out", str(tmp_path / "seeds"), "--seeds", "0", "1", "--procs", "2", *CLI_TINY)
+    assert r.returncode == 0 and r.stdout.count("stopped (") == 2, r.stderr
 
 
 def test_tensorboard_scalars_are_the_progress_rows(tmp_path):

@@ -556,8 +556,7 @@ def _seed_process(one, config, args, parent: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    exit_with_parent(parent)
-    _working_directory_on_path()  # --env-module finds ./my_envs.py here too
+    exit_with_parent(parent)  # (spawn gives this process the parent's sys.path: --env-module ./my_envs.py is found)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
