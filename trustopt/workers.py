@@ -266,28 +266,36 @@ class ProcessBackend:
     def _discard_pool(self, grace: float) -> None:
         """Shut the pool down; a worker still alive after ``grace`` seconds is killed.
 
-        ``ProcessPoolExecutor.shutdown(wait=True)`` alone can wait forever: it joins every worker,
-        and a worker blocked in C (e.g. on a lock held at fork time by another thread of the
-        parent) neither reads its stop sentinel nor, when SIGTERM has a Python handler (the
-        trainer's, inherited at fork), dies of the SIGTERM a broken pool sends. SIGKILL cannot
-        be caught, and a killed worker makes the pool's manager thread take its broken-pool path,
-        which releases the queues; the tasks are pure, so nothing is lost that a re-run cannot
-        give back."""
+        ``ProcessPoolExecutor.shutdown`` alone can wait forever on a worker blocked in C (e.g. on
+        a lock held at fork time by another thread of the parent): such a worker neither reads
+        its stop sentinel nor, when SIGTERM has a Python handler (the trainer's, inherited at
+        fork), dies of the SIGTERM a broken pool sends. Two waits hang on it: ``shutdown(wait=
+        True)``, which joins every worker, and -- on Python >= 3.12, even with ``wait=False`` --
+        ``shutdown``'s lock, which the pool's manager thread holds while it joins the workers of
+        a broken pool. So a timer kills the workers at the deadline, whatever is waiting:
+        SIGKILL cannot be caught, the joins return, and the manager releases the lock and the
+        queues. The tasks are pure, so nothing is lost that a re-run cannot give back."""
         pool, self._pool = self._pool, None
         if pool is None:
             return
         workers = list((pool._processes or {}).values())  # noqa: SLF001
         manager = pool._executor_manager_thread  # noqa: SLF001
-        pool.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + grace
-        for p in workers:
-            p.join(max(0.0, deadline - time.monotonic()))
-        for p in workers:
-            if p.is_alive():
-                p.kill()
-            p.join()
-        if manager is not None:
-            manager.join()
+
+        def kill_workers():
+            for p in workers:
+                p.kill()  # a no-op on a worker already reaped
+
+        killer = threading.Timer(grace, kill_workers)
+        killer.daemon = True
+        killer.start()
+        try:
+            pool.shutdown(wait=False, cancel_futures=True)
+            for p in workers:
+                p.join()
+            if manager is not None:
+                manager.join()
+        finally:
+            killer.cancel()
 
     def close(self) -> None:
         self._discard_pool(grace=SHUTDOWN_GRACE)
