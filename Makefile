@@ -7,9 +7,13 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-oldest verify bench install clean
 
-OLDEST_VENV  := .venv-oldest
-OLDEST_PY    := $(OLDEST_VENV)/bin/python
-OLDEST_STAMP := $(OLDEST_VENV)/.installed
+# `make test-oldest` runs on the lowest Python that requires-python admits (3.10); another
+# interpreter: `make test-oldest OLDEST_PYTHON=/path/to/python3.10`. The stamp names the
+# interpreter, so that changing it rebuilds .venv-oldest.
+OLDEST_PYTHON ?= python3.10
+OLDEST_VENV   := .venv-oldest
+OLDEST_PY     := $(OLDEST_VENV)/bin/python
+OLDEST_STAMP  := $(OLDEST_VENV)/.installed-$(subst /,_,$(OLDEST_PYTHON))
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +36,12 @@ test: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest -q tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
-# The same suite at the lower bounds of pyproject.toml: every extra installed at the lowest
-# releases it admits (.ci/oldest-constraints.txt), in .venv-oldest. Not part of `make test`;
-# CI (.ci/run) runs it after the two passes of `make test`.
+# The same suite at the lower bounds of pyproject.toml: the lowest Python, and every extra
+# installed at the lowest releases it admits (.ci/oldest-constraints.txt), in .venv-oldest.
+# Not part of `make test`; CI (.ci/run) runs it after the two passes of `make test`.
 $(OLDEST_STAMP): pyproject.toml .ci/oldest-constraints.txt
-	$(PYTHON) -m venv $(OLDEST_VENV)
+	@$(OLDEST_PYTHON) -c "" 2>/dev/null || { echo "make test-oldest: OLDEST_PYTHON=$(OLDEST_PYTHON) does not run; install Python 3.10 or pass OLDEST_PYTHON=/path/to/python3.10"; exit 2; }
+	$(OLDEST_PYTHON) -m venv --clear $(OLDEST_VENV)
 	$(OLDEST_PY) -m pip install --quiet --upgrade pip
 	$(OLDEST_PY) -m pip install --quiet -e ".[all]" -c .ci/oldest-constraints.txt
 	touch $(OLDEST_STAMP)
@@ -53,4 +58,4 @@ bench: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(OLDEST_VENV) build *.egg-info
+	rm -rf $(VENV) .venv-* build *.egg-info
