@@ -3,14 +3,17 @@ number of workers, a dead worker is replaced and its tasks re-run, shared memory
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
+import sys
 import time
 from multiprocessing import shared_memory
 
 import numpy as np
 import pytest
 
+import trustopt
 from trustopt._validation import ValidationError
 from trustopt.envs import LinearPolicy, rollout
 from trustopt.noise import NoiseTable, perturb
@@ -135,6 +138,25 @@ def test_resident_object_reaches_every_worker_without_pickling():
     offset = 0.5
     with ProcessBackend(n_workers=2, noise=SMALL_TABLE, resident=lambda v: v * 2 + offset) as bk:  # a closure
         assert bk.map(_call_resident, None, range(7)) == [v * 2 + offset for v in range(7)]
+
+
+@pytest.mark.skipif(sys.platform == "darwin" or "forkserver" not in multiprocessing.get_all_start_methods(),
+                    reason="fork is asked for on POSIX but macOS")
+def test_a_closure_reaches_the_workers_under_python_3_14s_default_start_method():
+    """Python 3.14 made ``forkserver`` Linux's default; the pool asks for ``fork`` by name, so
+    a lambda objective still works with workers (here the global default is set to forkserver,
+    as 3.14's is)."""
+    before = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method("forkserver", force=True)
+    try:
+        offset = 0.5
+        with ProcessBackend(n_workers=2, noise=SMALL_TABLE, resident=lambda v: v * 2 + offset) as bk:
+            assert bk.map(_call_resident, None, range(5)) == [v * 2 + offset for v in range(5)]
+        runs = [trustopt.minimize(lambda x: float(x @ x), np.ones(3), method="es", maxfev=200, seed=0, workers=w)
+                for w in (1, 2)]
+        assert bits(runs[1].x) == bits(runs[0].x) and runs[1].nfev == runs[0].nfev > 100
+    finally:
+        multiprocessing.set_start_method(before, force=True)
 
 
 def test_a_worker_killed_while_the_pool_is_idle_is_replaced():

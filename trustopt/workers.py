@@ -162,6 +162,19 @@ def _run_chunk(fn, shared, items) -> list:
     return [fn(shared, item, noise) for item in items]
 
 
+def default_start_method() -> str | None:
+    """``"fork"`` where it is safe to ask for (POSIX but macOS), else None (the platform's).
+
+    Fork is what the pool is built for: the workers inherit the noise table copy-on-write and
+    the objective unpickled (a lambda or a closure will do). It was Linux's default up to
+    Python 3.13; 3.14 made it ``forkserver``, which would pickle the objective and refuse a
+    lambda, so it is asked for by name. macOS defaults to ``spawn`` because its system libraries
+    are not fork-safe."""
+    if sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods():
+        return "fork"
+    return None
+
+
 @dataclass(eq=False)
 class ProcessBackend:
     """``n_workers`` local processes sharing the noise table; the one process pool of trustopt.
@@ -171,7 +184,7 @@ class ProcessBackend:
     to every worker once, when it starts (under ``fork`` inherited, not pickled: a closure
     will do), read there with :func:`resident` -- the black-box objective of
     :func:`trustopt.minimize`. ``start_method``: a :mod:`multiprocessing` start method
-    (default: the platform's).
+    (default: :func:`default_start_method`).
 
     Memory: under ``fork`` the workers inherit the parent's table copy-on-write and no named
     segment exists; otherwise the table is put once in a :mod:`multiprocessing.shared_memory`
@@ -198,7 +211,7 @@ class ProcessBackend:
         self.n_workers = check_workers(self.n_workers)
         if not isinstance(self.noise, NoiseTable):
             raise ValidationError(f"noise: expected a NoiseTable, got {type(self.noise).__name__}")
-        self._ctx = multiprocessing.get_context(self.start_method)
+        self._ctx = multiprocessing.get_context(self.start_method or default_start_method())
         self._shm = None
         self._pool = None
         self.n_restarts = 0
