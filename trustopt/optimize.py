@@ -28,8 +28,8 @@ from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
-from trustopt.asktell import (DEFAULT_METHOD, METHODS, STATUS_MESSAGES, AskTell, BoundsWarning, all_failed_message,
-                              as_seed, batch_median, status_of, warn_if_sigma0_exceeds_box)
+from trustopt.asktell import (DEFAULT_METHOD, MAXFEV_PER_DIM, METHODS, STATUS_MESSAGES, AskTell, BoundsWarning,
+                              all_failed_message, as_seed, batch_median, status_of, warn_if_sigma0_exceeds_box)
 from trustopt.bounds import Box, as_box, default_sigma0
 from trustopt.components.search import PerturbationSampler
 from trustopt.noise import NoiseTable, perturb
@@ -356,9 +356,6 @@ def _scipy_options(options, maxfev, tol):
     return options, maxfev
 
 
-#: Default budget per dimension: ``maxfev = 10_000 d`` (BBOB's standard budget, 1e4 d; a run
-#: usually stops earlier on tolx / tolfun).
-MAXFEV_PER_DIM = 10_000
 #: Columns of ``result.history`` and of the ``log`` CSV file: one row per evaluated batch.
 HISTORY_COLUMNS = ("nfev", "nit", "restart", "f_best", "f_median", "sigma", "radius", "ratio", "kl")
 
