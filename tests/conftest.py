@@ -38,7 +38,14 @@ def _shm_segments() -> set:
 
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_in_shared_memory():
-    """The suite leaves no shared-memory segment or semaphore behind (killed runs included)."""
+    """The suite leaves no shared-memory segment or semaphore behind (killed runs included).
+
+    tqdm's write lock is one ``multiprocessing.RLock`` per process, made by the first bar and
+    kept until exit. Under a start method other than fork (Python 3.14's forkserver default)
+    it is a named semaphore the whole time, so it is made before the count starts."""
+    import tqdm
+
+    tqdm.tqdm.get_lock()
     before = _shm_segments()
     yield
     leaked = _shm_segments() - before
