@@ -74,17 +74,17 @@ def test_defaults_for_sigma0_maxfev_and_seed():
 @pytest.mark.parametrize("cls", [TrustRegionCMA, TrustRegionES, ES, TRES, ARS])
 def test_pycmas_loop_ends_on_an_objective_unbounded_below(cls):
     """``while not opt.stop()`` ends on ``sum(x)`` (where only TrustRegionCMA's ``tolupsigma``
-    would): the ask/tell classes default to minimize's budget, 10_000 d evaluations;
-    ``maxfev=None`` removes it."""
+    would): the ask/tell classes default to minimize's budget, 10_000 d evaluations (``maxfev=None``,
+    as in minimize); ``maxfev=math.inf`` removes it."""
     d = 2
     opt = cls(np.zeros(d), 0.5, seed=1)
-    assert opt.maxfev == MAXFEV_PER_DIM * d
+    assert opt.maxfev == cls(np.zeros(d), 0.5, maxfev=None).maxfev == MAXFEV_PER_DIM * d
     while not opt.stop():
         X = opt.ask()
         opt.tell(X, [float(np.sum(x)) for x in X])
     assert opt.nfev <= MAXFEV_PER_DIM * d and ("maxfev" in opt.stop() or "tolupsigma" in opt.stop())
-    unlimited = cls(np.zeros(d), 0.5, seed=1, maxfev=None)
-    assert unlimited.maxfev is None
+    unlimited = cls(np.zeros(d), 0.5, seed=1, maxfev=math.inf)
+    assert unlimited.maxfev == math.inf
     while unlimited.nfev <= MAXFEV_PER_DIM * d and "tolupsigma" not in unlimited.stop():
         assert "maxfev" not in unlimited.stop()
         X = unlimited.ask()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -173,7 +174,7 @@ def _run_search(method: Method, max_iter: int, seed: int, callback):
     iterate from its model batch, or from one more batch drawn there."""
     from trustopt.asktell import AskTell
 
-    opt = AskTell(method, seed=seed, maxfev=None)  # the budget is max_iter
+    opt = AskTell(method, seed=seed, maxfev=math.inf)  # the budget is max_iter
     on_record = _loop_callback(callback)
     status = "max_iter"
     while opt.nit < max_iter and status == "max_iter":

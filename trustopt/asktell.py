@@ -63,22 +63,13 @@ from trustopt.core.loop import Method
 from trustopt.core.types import FAILURE_STATUSES
 
 __all__ = ["AskTell", "is_search_method", "ES", "ARS", "TRES", "TrustRegionES", "TrustRegionCMA", "METHODS", "DEFAULT_METHOD", "BoundsWarning",
-           "status_of", "as_seed", "all_failed_message", "STATUS_MESSAGES", "MAXFEV_PER_DIM", "DEFAULT_MAXFEV"]
+           "status_of", "as_seed", "all_failed_message", "STATUS_MESSAGES", "MAXFEV_PER_DIM"]
 
-#: The budget when ``maxfev`` is not given: ``maxfev = MAXFEV_PER_DIM * d`` (BBOB's standard
-#: budget, 1e4 d; a run usually stops earlier on tolx / tolfun), so that pycma's loop ``while not
-#: opt.stop()`` ends on any objective, one unbounded below included. ``maxfev=None``: no limit.
+#: The budget when ``maxfev`` is None, as in :func:`trustopt.minimize`: ``maxfev =
+#: MAXFEV_PER_DIM * d`` (BBOB's standard budget, 1e4 d; a run usually stops earlier on tolx /
+#: tolfun), so that pycma's loop ``while not opt.stop()`` ends on any objective, one unbounded
+#: below included. ``maxfev=math.inf``: no budget.
 MAXFEV_PER_DIM = 10_000
-
-
-class _PerDimensionBudget:
-    """The default of ``maxfev`` (:data:`MAXFEV_PER_DIM` times ``d``); ``None`` means no limit."""
-
-    def __repr__(self) -> str:
-        return "10_000 * d"
-
-
-DEFAULT_MAXFEV = _PerDimensionBudget()
 
 #: The layout of a pickled :class:`AskTell`; another layout is refused with a clear message.
 _PICKLE_FORMAT = 3
@@ -196,15 +187,15 @@ class AskTell:
     """Ask/tell driver of a composed ES :class:`~trustopt.core.loop.Method` (see the module docstring).
 
     ``AskTell(method, *, seed=None, bounds=None, tolx=1e-11, tolfun=1e-11, ftarget=-inf,
-    maxfev=10_000 * d, maxiter=None, keep_history=True)``: ``method`` from a factory of the ES family
+    maxfev=None, maxiter=None, keep_history=True)``: ``method`` from a factory of the ES family
     (its sampler a :class:`~trustopt.components.search.SearchSampler`; ``method.theta0`` the
     start, clipped into ``bounds`` with a :class:`BoundsWarning`); ``seed`` as :func:`as_seed`;
-    the stopping tests of :meth:`stop` (``maxfev=None``: no budget); ``keep_history=False`` keeps
-    only :attr:`last_record`.
+    the stopping tests of :meth:`stop` (``maxfev``: None is :data:`MAXFEV_PER_DIM` ``* d``,
+    ``math.inf`` no budget); ``keep_history=False`` keeps only :attr:`last_record`.
     """
 
     def __init__(self, method: Method, *, seed=None, bounds=None, tolx: float = 1e-11, tolfun: float = 1e-11,
-                 ftarget: float = -math.inf, maxfev: int | None = DEFAULT_MAXFEV, maxiter: int | None = None,
+                 ftarget: float = -math.inf, maxfev: float | None = None, maxiter: int | None = None,
                  keep_history: bool = True):
         if not is_search_method(method):
             raise ValidationError("method: expected a Method of the ES family (a factory of "
@@ -219,8 +210,8 @@ class AskTell:
         self.seed = as_seed(seed)
         self.tolx, self.tolfun = check_positive(tolx, "tolx"), check_positive(tolfun, "tolfun")
         self.ftarget = float(ftarget)
-        self.maxfev = (MAXFEV_PER_DIM * self.d if maxfev is DEFAULT_MAXFEV
-                       else None if maxfev is None else check_count(maxfev, "maxfev", 1))
+        self.maxfev = (MAXFEV_PER_DIM * self.d if maxfev is None
+                       else math.inf if maxfev == math.inf else check_count(maxfev, "maxfev", 1))
         self.maxiter = None if maxiter is None else check_count(maxiter, "maxiter", 0)
         self.keep_history = check_bool(keep_history, "keep_history")
         self.state = core.start(method, None if self.box is None else self.box.start(x0))
@@ -380,7 +371,7 @@ class AskTell:
         out = {}
         if self.best_f <= self.ftarget:
             out["ftarget"] = f"best f {self.best_f:.6g} <= ftarget {self.ftarget:.6g}"
-        if self.maxfev is not None and self.nfev + self.popsize > self.maxfev:
+        if self.nfev + self.popsize > self.maxfev:
             out["maxfev"] = f"{self.nfev} evaluations; the next batch would exceed maxfev = {self.maxfev}"
         if self.maxiter is not None and self.nit >= self.maxiter:
             out["maxiter"] = f"{self.nit} iterations"
@@ -463,13 +454,15 @@ class AskTell:
                                   f"(layout {state.get('format', 1)}, this version reads {_PICKLE_FORMAT}); "
                                   "resume it with the version that wrote it, or start a new run")
         state.setdefault("first_range", None)  # pickled before the noise test of tolx: it never flags
+        if state.get("maxfev", 0) is None:  # pickled when None meant no budget
+            state["maxfev"] = math.inf
         self.__dict__.update(state)
 
 
 class _Named(AskTell):
     """An :class:`AskTell` on the registered method :attr:`algorithm`, called like pycma's
     ``CMAEvolutionStrategy``: ``Cls(x0, sigma0=None, *, seed=None, popsize=None, noise=None,
-    tolx=1e-11, tolfun=1e-11, ftarget=-inf, maxfev=10_000 * d, maxiter=None, bounds=None,
+    tolx=1e-11, tolfun=1e-11, ftarget=-inf, maxfev=None, maxiter=None, bounds=None,
     options=None, keep_history=True, **hyperparameters)``. The hyperparameters are either
     ``options=`` an instance of :attr:`options_class` (or a dict of its fields, as ``minimize``
     takes) or keywords with the same names (not both).
@@ -479,7 +472,7 @@ class _Named(AskTell):
     options_class: ClassVar[type]
 
     def __init__(self, x0, sigma0=None, *, seed=None, popsize: int | None = None, noise=None, tolx: float = 1e-11,
-                 tolfun: float = 1e-11, ftarget: float = -math.inf, maxfev: int | None = DEFAULT_MAXFEV,
+                 tolfun: float = 1e-11, ftarget: float = -math.inf, maxfev: float | None = None,
                  maxiter: int | None = None, bounds=None, options=None, keep_history: bool = True, **hyperparameters):
         x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
         if x0.size == 0:

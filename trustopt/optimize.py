@@ -615,7 +615,7 @@ class _Restarts:
     def _fit(self, popsize: int) -> int:
         return 2 * (popsize // 2) + self.center if self.pairs else popsize
 
-    def _make(self, x_start, popsize, sigma0, seed_sequence, maxfev=None) -> AskTell:
+    def _make(self, x_start, popsize, sigma0, seed_sequence, maxfev=math.inf) -> AskTell:
         o = self.options
         with warnings.catch_warnings():  # minimize warned about its own sigma0 once; restarts reuse it
             warnings.simplefilter("ignore", BoundsWarning)
@@ -637,7 +637,7 @@ class _Restarts:
         no restart after ``ftarget``, ``maxiter`` or the end of the budget, after ``restarts`` large
         restarts, or when the next batch would not fit in the budget."""
         self.used[self.regime] += opt.nfev
-        ended = any(k in reasons for k in ("ftarget", "maxiter")) or ("maxfev" in reasons and opt.maxfev is None)
+        ended = any(k in reasons for k in ("ftarget", "maxiter")) or ("maxfev" in reasons and opt.maxfev == math.inf)
         if ended:
             return None
         o = self.options
