@@ -428,6 +428,76 @@ def test_scalar_x0_fixed_variables_and_a_start_on_a_bound():
             assert np.allclose(r.x, 1.0, atol=1e-2), (method, x0, r.x)
 
 
+@pytest.mark.parametrize("cls", [TrustRegionCMA, TrustRegionES, ES, TRES, ARS])
+def test_fixed_coordinates_are_not_searched_the_run_is_that_of_the_free_problem(cls):
+    # pycma's fixed_variables: bounds with lo == hi take the coordinates out of the search, so the run is,
+    # bit for bit, the same method on the restricted function of the free coordinates (its popsize and
+    # learning rates those of the smaller dimension), every asked point carrying the fixed values
+    free, values = np.array([True, False, True, True, False]), np.array([0.0, -0.5, 0.0, 0.0, 2.0])
+    c = np.array([1.0, 0.0, -2.0, 0.5, 0.0])
+    asked = []
+
+    def f(x):
+        asked.append(np.array(x))
+        return float(np.sum((x - c) ** 2 * np.arange(1, 6)))
+
+    def restricted(y):
+        x = values.copy()
+        x[free] = y
+        return f(x)
+
+    bounds = [(None, None) if fr else (v, v) for fr, v in zip(free, values)]
+    x0 = np.array([0.3, -0.5, 0.1, -0.2, 2.0])
+    full = cls(x0, 0.5, seed=3, bounds=bounds, maxfev=1500)
+    reduced = cls(x0[free], 0.5, seed=3, maxfev=1500)
+    assert full.d == reduced.d == 3 and full.popsize == reduced.popsize and full.maxfev == reduced.maxfev
+    for opt, fun in ((full, f), (reduced, restricted)):
+        while not opt.stop():
+            X = opt.ask()
+            opt.tell(X, [fun(x) for x in X])
+    assert np.array_equal(full.mean[free], reduced.mean) and np.array_equal(full.mean[~free], values[~free])
+    assert full.nfev == reduced.nfev and full.best_f == reduced.best_f and full.stop() == reduced.stop()
+    assert all(np.array_equal(x[~free], values[~free]) for x in asked)
+    # minimize: the same, with the budget of the free dimension (10_000 x 3) and on workers
+    r = minimize(f, x0, bounds=bounds, method=cls.algorithm, seed=3, options={"popsize": 8} if cls is ARS else None)
+    r_free = minimize(restricted, x0[free], method=cls.algorithm, seed=3, options={"popsize": 8} if cls is ARS else None)
+    assert np.array_equal(r.x[free], r_free.x) and r.nfev == r_free.nfev and r.nfev <= MAXFEV_PER_DIM * 3
+    r2 = minimize(f, x0, bounds=bounds, method=cls.algorithm, seed=3, workers=2,
+                  options={"popsize": 8} if cls is ARS else None)
+    assert np.array_equal(r2.x, r.x) and r2.nfev == r.nfev
+
+
+def test_fixed_coordinates_x0_off_its_value_every_one_fixed_and_a_method_of_all_coordinates():
+    bounds = [(0.0, 0.0), (None, None)]
+    with pytest.warns(BoundsWarning, match="x0 is outside the bounds: clipped"):
+        opt = TrustRegionCMA(np.array([1.0, 1.0]), 0.5, seed=0, bounds=bounds)
+    assert opt.d == 1 and np.array_equal(opt.mean, [0.0, 1.0])
+    with pytest.raises(ValidationError, match="bounds: every coordinate is fixed"):
+        minimize(sphere, np.array([1.0, 2.0]), bounds=[(1, 1), (2, 2)])
+    for call in (lambda: minimize(sphere, np.ones(2), options={"fixed_variables": {0: 1.0}}),  # pycma's spelling
+                 lambda: TrustRegionCMA(np.ones(2), fixed_variables={0: 1.0})):
+        with pytest.raises(ValidationError, match=r"pycma's fixed_variables=\{i: v\} are bounds here"):
+            call()
+    # a method built on every coordinate (AskTell(method)) searches them all; the fixed one stays fixed
+    from trustopt.algorithms import get
+    from trustopt.asktell import AskTell
+
+    opt = AskTell(get("trust-region-cma")(None, theta0=np.zeros(2), sigma0=0.5), seed=0, bounds=bounds)
+    assert opt.d == 2 and np.all(opt.ask()[:, 0] == 0.0)
+    import pickle
+
+    def steps(opt, n):
+        for _ in range(n):
+            X = opt.ask()
+            opt.tell(X, [sphere(x) for x in X])
+        return opt
+
+    x0, bounds = np.array([0.0, 1.0, 0.0]), [(None, None), (1, 1), (None, 0)]
+    resumed = steps(pickle.loads(pickle.dumps(steps(TrustRegionCMA(x0, 0.5, seed=1, bounds=bounds), 3))), 5)
+    again = steps(TrustRegionCMA(x0, 0.5, seed=1, bounds=bounds), 8)
+    assert np.array_equal(resumed.mean, again.mean) and resumed.mean[1] == 1.0
+
+
 def test_ask_tell_defaults_and_repaired_points():
     opt = TrustRegionES(np.zeros(2))  # sigma0 and seed are optional, as in pycma
     assert opt.sigma0 == 1.0 and isinstance(opt.seed, int) and opt.result.seed == opt.seed

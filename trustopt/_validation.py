@@ -171,10 +171,14 @@ NOISE_IS_A_TABLE = ("noise is the NoiseTable the ES perturbations are read from,
                     "which trustopt does not have (README 'Noisy objectives')")
 
 
-def noise_hint(key) -> str:
-    """``"; " + NOISE_IS_A_TABLE`` for an unknown name that asks for noise handling (``noise_handling``,
-    ``noise_handler``, ``uncertainty_handling``, ...), else ``""``."""
+def pycma_hint(key) -> str:
+    """What an unknown option of pycma's is here: ``"; " + NOISE_IS_A_TABLE`` for a name that asks for
+    noise handling (``noise_handling``, ``noise_handler``, ``uncertainty_handling``, ...), the bounds
+    for ``fixed_variables``, else ``""``."""
     k = str(key).lower()
+    if k == "fixed_variables":
+        return ("; pycma's fixed_variables={i: v} are bounds here: bounds=[..., (v, v), ...] (lower = upper) "
+                "takes coordinate i out of the search")
     return f"; {NOISE_IS_A_TABLE}" if ("noise" in k or "uncertainty" in k) and k != "noise" else ""
 
 

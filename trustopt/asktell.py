@@ -55,7 +55,7 @@ from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
 from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
-from trustopt.bounds import as_box, default_sigma0
+from trustopt.bounds import Box, as_box, default_sigma0
 from trustopt.components.gaussian import GaussianSampler
 from trustopt.components.search import Draw, PerturbationSampler, impute_nonfinite, make_batch, tolfun_window
 from trustopt.core import loop as core
@@ -202,8 +202,11 @@ class AskTell:
                                   f"{', '.join(ES_FAMILY)}), got {type(method).__name__}")
         self.method, self.name, self.sampler = method, method.name, method.sampler
         x0 = np.array(method.theta0)
-        self.d, self.popsize, self.noise = x0.size, self.sampler.popsize, self.sampler.noise
-        self.box = as_box(bounds, self.d)
+        self.d, self.popsize, self.noise = x0.size, self.sampler.popsize, self.sampler.noise  # d: searched coordinates
+        if isinstance(bounds, Box) and bounds.d != x0.size and bounds.n_free == x0.size:
+            self.box, x0 = bounds, bounds.embed(x0)  # the method searches the free coordinates of the box
+        else:
+            self.box = as_box(bounds, self.d)
         if self.box is not None and not self.box.contains(x0):
             warnings.warn("x0 is outside the bounds: clipped into the box", BoundsWarning, stacklevel=2)
             x0 = np.clip(x0, self.box.lower, self.box.upper)
@@ -214,7 +217,7 @@ class AskTell:
                        else math.inf if maxfev == math.inf else check_count(maxfev, "maxfev", 1))
         self.maxiter = None if maxiter is None else check_count(maxiter, "maxiter", 0)
         self.keep_history = check_bool(keep_history, "keep_history")
-        self.state = core.start(method, None if self.box is None else self.box.start(x0))
+        self.state = core.start(method, None if self.box is None else self.box.start(x0)[self._searched])
         self.param0 = self.state.param
         self.rng = np.random.default_rng(np.random.SeedSequence(self.seed))
         self.format, self.pending, self.frame, self.last_step = _PICKLE_FORMAT, None, None, math.inf
@@ -230,6 +233,12 @@ class AskTell:
         self.first_range = None          # (range of f, spread) of the first batch whose values differ (tolx on noise)
 
     # ------------------------------------------------------------------ the search distribution
+    @property
+    def _searched(self):
+        """The coordinates of the box the method searches: the free ones, or all of them (a method built on
+        all ``d`` coordinates of a box that fixes some)."""
+        return slice(None) if self.box is None or self.box.d == self.d else self.box.free
+
     @property
     def mean(self) -> np.ndarray:
         """``theta_k``, the mean of the search distribution (with bounds: its image in the box)."""
@@ -491,6 +500,13 @@ class _Named(AskTell):
             sigma0 = default_sigma0(box)
         else:
             warn_if_sigma0_exceeds_box(box, check_positive(sigma0, "sigma0"), stacklevel=2)
+        if box is not None and box.n_free < box.d:  # fixed coordinates (lower = upper): search the free ones
+            if box.n_free == 0:
+                raise ValidationError("bounds: every coordinate is fixed (lower = upper): nothing to search")
+            if not box.contains(x0):
+                warnings.warn("x0 is outside the bounds: clipped into the box", BoundsWarning, stacklevel=2)
+                x0 = np.clip(x0, box.lower, box.upper)
+            x0 = x0[box.free]
         method = get(self.algorithm)(None, theta0=x0, sigma0=sigma0, popsize=popsize, noise=noise, options=options,
                                      **hyperparameters)
         super().__init__(method, seed=seed, bounds=box, tolx=tolx, tolfun=tolfun, ftarget=ftarget, maxfev=maxfev,

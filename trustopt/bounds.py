@@ -16,10 +16,16 @@ The layers meet the identity with slope 1 and reach the bound with slope 0, so `
 and a minimum ON a bound (``x_i = l_i``, reached at ``y_i = l_i - a``) is a smooth minimum
 of ``f(T(y))``: optima on the boundary are found as interior ones are. A coordinate with one
 finite bound ``b`` has the one layer, margin ``a = (1 + |b|) / 20``, and is reflected about
-``b -+ a`` beyond it; an unbounded coordinate is left alone, and a fixed one (``l = u``, as
-scipy allows) is ``l`` whatever ``y``. Every operation is element-wise,
+``b -+ a`` beyond it; an unbounded coordinate is left alone. Every operation is element-wise,
 so a sample's image does not depend on the batch it is mapped in (the same bits in the driver
 and in a worker).
+
+A fixed coordinate (``l = u``, as scipy allows; pycma's ``fixed_variables``) is not searched: the
+ask/tell classes and ``minimize`` search the ``n_free`` free coordinates only, so the population
+size, the learning rates and the default budget are those of the smaller problem, and
+:meth:`Box.to_box` inserts ``l`` for the fixed ones (:meth:`Box.embed`). A method built on all
+``d`` coordinates (``AskTell(method, bounds=...)``) may still search them; ``T`` maps a fixed
+coordinate to ``l`` whatever ``y``.
 """
 
 from __future__ import annotations
@@ -78,9 +84,34 @@ class Box:
         """``u - l (d,)`` (inf for an open coordinate)."""
         return self.upper - self.lower
 
-    def to_box(self, Y) -> np.ndarray:
-        """``T(y)`` for ``Y (d,)`` or ``(n, d)``: points in the box, the shape of ``Y``."""
+    @property
+    def free(self) -> np.ndarray:
+        """``(d,)`` bool: the coordinates with ``l < u``; the others are fixed (``l = u``)."""
+        return self.lower < self.upper
+
+    @property
+    def n_free(self) -> int:
+        return int(np.count_nonzero(self.free))
+
+    def embed(self, Y) -> np.ndarray:
+        """``Y (n_free,)`` or ``(n, n_free)``, values of the free coordinates, completed to ``d``
+        coordinates with ``l`` in the fixed ones."""
         Y = np.asarray(Y, dtype=np.float64)
+        free = self.free
+        X = np.empty(Y.shape[:-1] + (self.d,))
+        X[..., free] = Y
+        X[..., ~free] = self.lower[~free]
+        return X
+
+    def to_box(self, Y) -> np.ndarray:
+        """``T(y)`` for ``Y (d,)`` or ``(n, d)``: points in the box, the shape of ``Y``; for internal
+        points of the free coordinates only, ``(n_free,)`` or ``(n, n_free)``, their ``d``-coordinate
+        images (:meth:`embed`)."""
+        Y = np.asarray(Y, dtype=np.float64)
+        if Y.shape[-1] != self.d:
+            if Y.shape[-1] != self.n_free:
+                raise ValidationError(f"Y: {Y.shape[-1]} coordinates, the box has {self.d} ({self.n_free} free)")
+            Y = self.embed(Y)
         X = np.array(Y)
         lo, hi, a = self.lower, self.upper, self.margin
         fl, fh, fixed = np.isfinite(lo), np.isfinite(hi), lo == hi

@@ -22,7 +22,7 @@ from scipy.optimize import OptimizeResult
 from trustopt._callbacks import Callback
 from trustopt._io import check_image_format, check_writable
 from trustopt._validation import (NOISE_IS_A_TABLE, ValidationError, as_float_array, check_bool, check_choice,
-                                  check_count, check_int, check_positive, did_you_mean, noise_hint)
+                                  check_count, check_int, check_positive, did_you_mean, pycma_hint)
 from trustopt.algorithms.ars import ARSOptions
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
@@ -313,7 +313,7 @@ def _minimize_options(options, cls, method: str) -> MinimizeOptions:
     unknown = sorted(str(k) for k in options if k not in own and k not in hp_names)
     if unknown:
         raise ValidationError(f"options: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for method "
-                              f"{method!r}{did_you_mean(unknown[0], own | hp_names)}{noise_hint(unknown[0])}; "
+                              f"{method!r}{did_you_mean(unknown[0], own | hp_names)}{pycma_hint(unknown[0])}; "
                               f"valid: {', '.join(sorted(own))} (minimize) and "
                               f"{', '.join(sorted(hp_names))} ({hp_cls.__name__})")
     return MinimizeOptions(**{k: v for k, v in options.items() if k in own},
@@ -444,7 +444,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         bounds: None, a ``scipy.optimize.Bounds`` or a sequence of ``(lo, hi)`` pairs (None: an
             open side). Every evaluated point lies in the box: the methods search an unbounded
             space mapped onto the box (:mod:`trustopt.bounds`), so optima on the boundary are
-            reached as interior ones are.
+            reached as interior ones are. A coordinate with ``lo == hi`` is fixed and not searched
+            (pycma's ``fixed_variables``): ``d`` below counts the free coordinates.
         sigma0: initial sampling standard deviation ``> 0``. Default: :func:`default_sigma0`
             (a quarter of the smallest finite width of ``bounds``; 1.0 without).
         maxfev: evaluation budget, an integer (``1e4`` will do); ``nfev <= maxfev`` (a batch
@@ -506,7 +507,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     else:
         warn_if_sigma0_exceeds_box(box, check_positive(sigma0, "sigma0"), stacklevel=2)
     options, maxfev = _scipy_options(options, maxfev, tol)
-    maxfev = MAXFEV_PER_DIM * x0.size if maxfev is None else check_count(maxfev, "maxfev")
+    d = x0.size if box is None else box.n_free  # the searched coordinates
+    maxfev = MAXFEV_PER_DIM * d if maxfev is None else check_count(maxfev, "maxfev")
     seed = as_seed(_seed_or_rng(seed, rng))
     stop_requested = Callback(callback)
     o = _minimize_options(options, cls, name)

@@ -27,7 +27,7 @@ from typing import ClassVar
 import numpy as np
 
 from trustopt._validation import (ValidationError, as_float_array, check_bool, check_int, check_positive, did_you_mean,
-                                  noise_hint, own_hyperparameters)
+                                  pycma_hint, own_hyperparameters)
 from trustopt.components.acceptance import AlwaysAccept, FreshRatioTest
 from trustopt.components.distances import Euclidean
 from trustopt.components.gaussian import cma_popsize
@@ -121,7 +121,7 @@ def resolve_options(cls, options, hyperparameters: dict, owner: str, *, factory=
     valid = sorted(f.name for f in fields(cls))
     unknown = sorted(set(hyperparameters) - set(valid))
     if unknown:
-        hint = did_you_mean(unknown[0], (*valid, *own_hyperparameters(factory))) + noise_hint(unknown[0])
+        hint = did_you_mean(unknown[0], (*valid, *own_hyperparameters(factory))) + pycma_hint(unknown[0])
         raise ValidationError(f"{', '.join(unknown)}: unknown hyperparameter{'s' if len(unknown) > 1 else ''} "
                               f"of {owner}{hint}; valid: {', '.join(valid)}")
     return cls(**hyperparameters)

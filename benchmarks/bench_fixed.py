@@ -1,0 +1,147 @@
+"""Fixed variables: half of BBOB's coordinates held at their optimal values, searched by trustopt's
+ask/tell class on the free coordinates only (bounds with ``lo == hi``), by the same class's method
+built on all ``d`` coordinates (how ``lo == hi`` was searched before: the fixed coordinates kept in the
+search's dimension), and by pycma with ``fixed_variables``, in the same run.
+
+Protocol: BBOB f1 (sphere), f8 (Rosenbrock), f10 (rotated ellipsoid, condition 1e6), f15 (rotated
+Rastrigin) of the ``ioh`` package, d = 20, instances 1-10, one seed each. The odd coordinates
+(1, 3, ..., 19) are fixed at the instance's optimum, so the best value over the 10 free ones is
+``f_opt``. Every solver starts at the same point drawn uniformly from [-4, 4]^d (its fixed
+coordinates set to their values) with ``sigma0 = 2``, target ``f - f_opt <= 1e-8``, budget
+``1e4 x 10`` evaluations (10 free coordinates), no restarts; trustopt's method is the default,
+``trust-region-cma``. Recorded per run: reached or not, evaluations to the target (or the last
+one), the best ``f - f_opt``, and whether a fixed coordinate ever left its value (must not).
+
+    python benchmarks/bench_fixed.py --out benchmarks/results/fixed_bbob_d20.json   # the committed runs
+    python benchmarks/bench_fixed.py --instances 1 --functions 1 10                # prints only
+
+The summary gives, per function and solver, the runs that reach the target, the median
+evaluations of those, and the median over instances of the paired ratio to pycma's evaluations
+(both reached) with a 95% bootstrap interval (10,000 resamples of the instances).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from importlib.metadata import version as _version
+
+import numpy as np
+
+from _extras import import_extras
+from _provenance import code_version
+from trustopt.algorithms import get
+from trustopt.asktell import AskTell, TrustRegionCMA
+from trustopt.bounds import as_box
+
+ioh = cma = None  # the benchmark extras, imported by main (_extras)
+SOLVERS = ("trustopt", "trustopt-all-d", "cma")
+
+
+class FixedProblem:
+    """``f(x) - f_opt`` of a BBOB instance, counting evaluations and checking the fixed coordinates."""
+
+    def __init__(self, fid, instance, d):
+        self.f = ioh.get_problem(fid, instance, d, ioh.ProblemClass.BBOB)
+        self.xopt, self.fopt = np.asarray(self.f.optimum.x), self.f.optimum.y
+        self.fixed = np.arange(d) % 2 == 1
+        self.nfev, self.moved, self.best, self.hit = 0, False, np.inf, None
+
+    def __call__(self, x):
+        x = np.asarray(x, dtype=float)
+        self.nfev += 1
+        self.moved |= bool(np.any(x[self.fixed] != self.xopt[self.fixed]))
+        v = float(self.f(x)) - self.fopt
+        self.best = min(self.best, v)
+        if self.hit is None and v <= 1e-8:
+            self.hit = self.nfev
+        return v
+
+
+def _ask_tell(opt, p, budget):
+    while not opt.stop() and p.hit is None and p.nfev + opt.popsize <= budget:
+        X = opt.ask()
+        opt.tell(X, [p(x) for x in X])
+
+
+def run(solver, fid, instance, d, seed):
+    p = FixedProblem(fid, instance, d)
+    x0 = np.random.default_rng(seed).uniform(-4, 4, d)
+    x0[p.fixed] = p.xopt[p.fixed]
+    bounds = [(v, v) if fixed else (None, None) for v, fixed in zip(p.xopt, p.fixed)]
+    budget = 10_000 * int(np.count_nonzero(~p.fixed))
+    t0 = time.perf_counter()
+    if solver == "trustopt":  # the ask/tell class: the free coordinates only
+        _ask_tell(TrustRegionCMA(x0, 2.0, seed=seed, bounds=bounds, maxfev=budget, ftarget=1e-8), p, budget)
+    elif solver == "trustopt-all-d":  # the same method built on all d coordinates of the same box
+        method = get("trust-region-cma")(None, theta0=x0, sigma0=2.0)
+        _ask_tell(AskTell(method, seed=seed, bounds=as_box(bounds, d), maxfev=budget, ftarget=1e-8), p, budget)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fixed = {int(i): float(p.xopt[i]) for i in np.flatnonzero(p.fixed)}
+            cma.fmin2(p, x0, 2.0, options={"fixed_variables": fixed, "maxfevals": budget, "ftarget": 1e-8,
+                                             "verbose": -9, "seed": seed + 1})
+    return {"solver": solver, "fid": fid, "instance": instance, "d": d, "seed": seed, "reached": p.hit is not None,
+            "evals": p.hit if p.hit is not None else p.nfev, "best": p.best, "fixed_moved": p.moved,
+            "seconds": time.perf_counter() - t0}
+
+
+def _median_ci(values, n_boot=10_000, seed=0) -> str:
+    """A 95% percentile-bootstrap interval of the median of ``values``."""
+    v = np.asarray(values, dtype=float)
+    boot = np.median(np.random.default_rng(seed).choice(v, (n_boot, v.size)), axis=1)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return f"[{lo:.2f}, {hi:.2f}]"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--functions", type=int, nargs="+", default=[1, 8, 10, 15], help="BBOB function ids")
+    ap.add_argument("--instances", type=int, nargs="+", default=list(range(1, 11)),
+                    help="BBOB instances (and seeds)")
+    ap.add_argument("--dim", type=int, default=20, help="dimension d (every odd coordinate fixed)")
+    ap.add_argument("--out", default=None, help="write the raw runs here as JSON (none: print only; the "
+                    "committed runs are benchmarks/results/fixed_bbob_d20.json)")
+    args = ap.parse_args(argv)
+    global ioh, cma
+    ioh, cma = import_extras("bench_fixed", "ioh", "cma")
+    rows = []
+    for fid in args.functions:
+        for inst in args.instances:
+            for solver in SOLVERS:
+                r = run(solver, fid, inst, args.dim, seed=inst)
+                rows.append(r)
+                print(f"f{fid:<2d} i{inst} {solver:15s} reached={r['reached']!s:5s} evals={r['evals']:6d} "
+                      f"best={r['best']:.2e} fixed_moved={r['fixed_moved']} {r['seconds']:.1f}s", flush=True)
+    print("\nfunction  solver           reached  median evals to 1e-8 (reached runs)  ratio to pycma (paired)")
+    for fid in args.functions:
+        for solver in SOLVERS:
+            rs = [r for r in rows if r["fid"] == fid and r["solver"] == solver]
+            ok = [r["evals"] for r in rs if r["reached"]]
+            med = f"{np.median(ok):.0f}" if ok else "-"
+            pairs = [r["evals"] / c["evals"] for r in rs for c in rows
+                     if c["solver"] == "cma" and c["fid"] == fid and c["instance"] == r["instance"]
+                     and r["reached"] and c["reached"]]
+            ratio = f"{np.median(pairs):.2f} {_median_ci(pairs)}" if pairs else "-"
+            print(f"f{fid:<8d} {solver:16s} {len(ok)}/{len(rs)}      {med:>12s}                        {ratio}")
+    if args.out:
+        meta = {"ioh": _version("ioh"), "cma": _version("cma"), "trustopt": code_version(),
+                "protocol": __doc__.split("\n\n")[1]}
+        with open(args.out, "w") as f:
+            json.dump({"meta": meta, "runs": rows}, f, indent=1)
+        print(f"raw results: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
