@@ -39,7 +39,8 @@ FUNCTIONS = {
 }
 
 #: trustopt's configurations: (label, method, options, evaluations averaged inside fun)
-TRUSTOPT = [("trust-region-cma", None, None, 1), ("popsize x4", None, "popsize4", 1),
+TRUSTOPT = [("trust-region-cma", None, None, 1), ("noise_handling", None, {"noise_handling": True}, 1),
+            ("popsize x4", None, "popsize4", 1),
             ("mean of 4 evaluations", None, None, 4), ("restarts=4", None, {"restarts": 4}, 1),
             ("trust-region-es", "trust-region-es", None, 1), ("es", "es", None, 1),
             ("es, fixed sigma", "es", {"adapt": False}, 1)]

@@ -308,15 +308,15 @@ def test_sigma_cannot_be_assigned_over_the_method():
 
 
 def test_noise_is_not_noise_handling():
-    """pycma's users write noise=True or noise_handling=... for a noisy objective. TrustRegionCMA took
-    noise=True and ignored it; the refusals of the others did not say what noise is here."""
+    """pycma's users write noise=True for a noisy objective: here noise is the perturbation table, and
+    the refusal names noise_handling=True, which is pycma's noise handling (tests/test_uncertainty.py)."""
     import trustopt
 
     f = lambda x: float(x @ x)  # noqa: E731
     for call in (lambda: trustopt.TrustRegionCMA(np.ones(3), 1.0, noise=True),
                  lambda: trustopt.ES(np.ones(3), 1.0, noise=True),
-                 lambda: trustopt.TrustRegionCMA(np.ones(3), 1.0, noise_handling=True),
                  lambda: trustopt.minimize(f, np.ones(3), seed=0, options={"noise": True}),
-                 lambda: trustopt.minimize(f, np.ones(3), seed=0, options={"noise_handling": True})):
-        with pytest.raises(ValidationError, match="not pycma's noise handling"):
+                 lambda: trustopt.minimize(f, np.ones(3), seed=0, options={"uncertainty_handling": True})):
+        with pytest.raises(ValidationError, match="pycma's noise handling is noise_handling=True here"):
             call()
+    assert trustopt.minimize(f, np.ones(3), seed=0, options={"noise_handling": True}).success

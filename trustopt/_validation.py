@@ -165,10 +165,10 @@ def did_you_mean(key, known, *, cutoff: float = 0.6) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-#: What ``noise`` means here, for the messages that refuse ``noise=True`` or ``noise_handling``: pycma's
-#: users reach for those names to handle a noisy objective, which trustopt does not (README "Noisy objectives").
-NOISE_IS_A_TABLE = ("noise is the NoiseTable the ES perturbations are read from, not pycma's noise handling, "
-                    "which trustopt does not have (README 'Noisy objectives')")
+#: What ``noise`` means here, for the messages that refuse ``noise=True`` or a misspelt ``noise_handling``:
+#: pycma's users reach for those names to handle a noisy objective (README "Noisy objectives").
+NOISE_IS_A_TABLE = ("noise is the NoiseTable the ES perturbations are read from; pycma's noise handling is "
+                    "noise_handling=True here (method 'trust-region-cma'; README 'Noisy objectives')")
 
 
 def pycma_hint(key) -> str:
@@ -179,7 +179,8 @@ def pycma_hint(key) -> str:
     if k == "fixed_variables":
         return ("; pycma's fixed_variables={i: v} are bounds here: bounds=[..., (v, v), ...] (lower = upper) "
                 "takes coordinate i out of the search")
-    return f"; {NOISE_IS_A_TABLE}" if ("noise" in k or "uncertainty" in k) and k != "noise" else ""
+    return f"; {NOISE_IS_A_TABLE}" if ("noise" in k or "uncertainty" in k) and k not in ("noise", "noise_handling") \
+        else ""
 
 
 def own_hyperparameters(factory) -> tuple[str, ...]:

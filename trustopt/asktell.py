@@ -30,6 +30,11 @@ Conventions:
   they never pull the iterate; a batch with no finite value gives a zero model and the loop keeps
   the iterate. They are counted (``n_nonfinite``, ``n_exceptions``) and never become ``result.x``;
   when every evaluation failed the result says so (``status`` 3, ``fun = inf``, ``x`` the start).
+* Noisy objectives (``noise_handling=True``, ``trust-region-cma`` only): each ask appends
+  ``m = 2 + floor(popsize / 20)`` rows that repeat the batch's first ``m`` points; their rank
+  changes measure the noise and ``sigma`` grows while it decides the ranking
+  (:mod:`trustopt.components.uncertainty`, Hansen et al. 2009). The update uses the mean of a
+  repeated point's two values.
 * Reproducibility: all randomness comes from one ``np.random.Generator`` seeded by ``seed`` and
   the noise table; evaluation happens outside the state, so the result is the same for any
   number of worker processes, and a pickled optimizer resumes the same trajectory.
@@ -41,7 +46,7 @@ import inspect
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import ClassVar
 
 import numpy as np
@@ -56,6 +61,7 @@ from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
 from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.bounds import Box, as_box, default_sigma0
+from trustopt.components import uncertainty
 from trustopt.components.gaussian import GaussianSampler
 from trustopt.components.search import Draw, PerturbationSampler, impute_nonfinite, make_batch, tolfun_window
 from trustopt.core import loop as core
@@ -187,16 +193,18 @@ class AskTell:
     """Ask/tell driver of a composed ES :class:`~trustopt.core.loop.Method` (see the module docstring).
 
     ``AskTell(method, *, seed=None, bounds=None, tolx=1e-11, tolfun=1e-11, ftarget=-inf,
-    maxfev=None, maxiter=None, keep_history=True)``: ``method`` from a factory of the ES family
+    maxfev=None, maxiter=None, keep_history=True, noise_handling=False)``: ``method`` from a factory of the ES family
     (its sampler a :class:`~trustopt.components.search.SearchSampler`; ``method.theta0`` the
     start, clipped into ``bounds`` with a :class:`BoundsWarning`); ``seed`` as :func:`as_seed`;
     the stopping tests of :meth:`stop` (``maxfev``: None is :data:`MAXFEV_PER_DIM` ``* d``,
-    ``math.inf`` no budget); ``keep_history=False`` keeps only :attr:`last_record`.
+    ``math.inf`` no budget); ``keep_history=False`` keeps only :attr:`last_record`;
+    ``noise_handling=True`` (a method with a Gaussian search distribution, ``trust-region-cma``):
+    uncertainty handling for a noisy ``f`` (module docstring).
     """
 
     def __init__(self, method: Method, *, seed=None, bounds=None, tolx: float = 1e-11, tolfun: float = 1e-11,
                  ftarget: float = -math.inf, maxfev: float | None = None, maxiter: int | None = None,
-                 keep_history: bool = True):
+                 keep_history: bool = True, noise_handling: bool = False):
         if not is_search_method(method):
             raise ValidationError("method: expected a Method of the ES family (a factory of "
                                   f"{', '.join(ES_FAMILY)}), got {type(method).__name__}")
@@ -217,6 +225,11 @@ class AskTell:
                        else math.inf if maxfev == math.inf else check_count(maxfev, "maxfev", 1))
         self.maxiter = None if maxiter is None else check_count(maxiter, "maxiter", 0)
         self.keep_history = check_bool(keep_history, "keep_history")
+        if check_bool(noise_handling, "noise_handling") and not isinstance(self.sampler, GaussianSampler):
+            raise ValidationError(f"noise_handling: raises the sigma of a Gaussian search distribution, "
+                                  f"method 'trust-region-cma'; {self.name!r} has none")
+        self.n_again = uncertainty.n_reevaluations(self.popsize) if noise_handling else 0  # m repeated points
+        self.s_bar = 0.0                 # the smoothed rank-change measure (noise_handling)
         self.state = core.start(method, None if self.box is None else self.box.start(x0)[self._searched])
         self.param0 = self.state.param
         self.rng = np.random.default_rng(np.random.SeedSequence(self.seed))
@@ -245,6 +258,11 @@ class AskTell:
         return np.array(self.state.theta) if self.box is None else self.box.to_box(self.state.theta)
 
     @property
+    def n_asked(self) -> int:
+        """Rows per :meth:`ask`: ``popsize``, plus the repeated points of ``noise_handling``."""
+        return self.popsize + self.n_again
+
+    @property
     def sigma0(self) -> float:
         return self.sampler.sigma0
 
@@ -267,16 +285,18 @@ class AskTell:
 
     # ------------------------------------------------------------------ ask / tell
     def ask(self) -> np.ndarray:
-        """The next ``popsize`` points to evaluate, ``(n, d)`` (:attr:`asked` describes them);
-        calling ``ask`` again before ``tell`` returns the same points."""
+        """The next :attr:`n_asked` points to evaluate, ``(n, d)`` (:attr:`asked` describes them:
+        its rows past ``popsize`` repeat the first ones, for ``noise_handling``); calling ``ask``
+        again before ``tell`` returns the same points."""
         if self.pending is None:
             trial = self.state.phase == core.NEED_TRIAL
             draw, frame = self.sampler.draw(core.ask(self.state), self.sigma(), self.rng,
                                             self.frame if trial else None, self.state.step_state)
             self.frame = frame
-            if self.box is not None:
+            if self.box is not None or self.n_again:
+                X = draw.Y if self.box is None else self.box.to_box(draw.Y)
                 draw = Draw(theta=draw.theta, sigma=draw.sigma, index=draw.index, sign=draw.sign, Y=draw.Y,
-                            X=self.box.to_box(draw.Y))
+                            X=np.concatenate([X, X[: self.n_again]]))
             self.pending = draw
         return np.array(self.pending.X)
 
@@ -301,13 +321,20 @@ class AskTell:
             j = int(np.argmin(np.where(finite, f, np.inf)))
             if f[j] < self.best_f:
                 self.best_f, self.best_x = float(f[j]), np.array(X[j])
-        F, n_bad = impute_nonfinite(-f, maximize=True)
+        n_bad = int(np.count_nonzero(~finite))
         n_exceptions = check_int(n_exceptions, "n_exceptions", 0)
         if n_exceptions > n_bad:
             raise ValidationError(f"n_exceptions: {n_exceptions} exceptions but only {n_bad} non-finite values")
         self.n_nonfinite += n_bad - n_exceptions
         self.n_exceptions += n_exceptions
         self.clean_batches = 0 if n_bad else self.clean_batches + 1
+        if self.n_again:  # measure the noise; a repeated point's value is the mean of its two
+            f, again = np.array(f[: self.popsize]), f[self.popsize:]
+            s = uncertainty.rank_change(f, again)
+            self.s_bar = (1.0 - uncertainty.C_S) * self.s_bar + uncertainty.C_S * s
+            f[: self.n_again] = (f[: self.n_again] + again) / 2.0
+            finite = np.isfinite(f)
+        F, _ = impute_nonfinite(-f, maximize=True)
         self.last_f = f
         if self.first_range is None and finite.sum() >= 2 and np.ptp(f[finite]) > 0:  # before the tell: its spread
             spread = self.sampler.spread(self.sigma(), self.d, self.state.step_state)
@@ -317,6 +344,10 @@ class AskTell:
         self._loop_tell(make_batch(draw.theta, draw.sigma, draw.Y, F, center=self.sampler.center))
         while core.ask(self.state) is None:  # READY: a model batch is at hand, propose at once
             self._loop_tell(None)
+        if self.n_again and self.s_bar > 0:  # the noise decides the ranking: a wider distribution
+            g = self.state.step_state
+            g = replace(g, sigma=g.sigma * uncertainty.alpha_sigma(self.d))
+            self.state = replace(self.state, step_state=g)
 
     def _checked(self, X, values, repaired) -> tuple[np.ndarray, np.ndarray]:
         if self.pending is None:
@@ -380,7 +411,7 @@ class AskTell:
         out = {}
         if self.best_f <= self.ftarget:
             out["ftarget"] = f"best f {self.best_f:.6g} <= ftarget {self.ftarget:.6g}"
-        if self.nfev + self.popsize > self.maxfev:
+        if self.nfev + self.n_asked > self.maxfev:
             out["maxfev"] = f"{self.nfev} evaluations; the next batch would exceed maxfev = {self.maxfev}"
         if self.maxiter is not None and self.nit >= self.maxiter:
             out["maxiter"] = f"{self.nit} iterations"
@@ -463,6 +494,8 @@ class AskTell:
                                   f"(layout {state.get('format', 1)}, this version reads {_PICKLE_FORMAT}); "
                                   "resume it with the version that wrote it, or start a new run")
         state.setdefault("first_range", None)  # pickled before the noise test of tolx: it never flags
+        state.setdefault("n_again", 0)  # pickled before noise_handling
+        state.setdefault("s_bar", 0.0)
         if state.get("maxfev", 0) is None:  # pickled when None meant no budget
             state["maxfev"] = math.inf
         self.__dict__.update(state)
@@ -472,7 +505,7 @@ class _Named(AskTell):
     """An :class:`AskTell` on the registered method :attr:`algorithm`, called like pycma's
     ``CMAEvolutionStrategy``: ``Cls(x0, sigma0=None, *, seed=None, popsize=None, noise=None,
     tolx=1e-11, tolfun=1e-11, ftarget=-inf, maxfev=None, maxiter=None, bounds=None,
-    options=None, keep_history=True, **hyperparameters)``. The hyperparameters are either
+    options=None, keep_history=True, noise_handling=False, **hyperparameters)``. The hyperparameters are either
     ``options=`` an instance of :attr:`options_class` (or a dict of its fields, as ``minimize``
     takes) or keywords with the same names (not both).
     ``sigma0`` may be omitted with finite bounds (:func:`trustopt.bounds.default_sigma0`)."""
@@ -482,7 +515,8 @@ class _Named(AskTell):
 
     def __init__(self, x0, sigma0=None, *, seed=None, popsize: int | None = None, noise=None, tolx: float = 1e-11,
                  tolfun: float = 1e-11, ftarget: float = -math.inf, maxfev: float | None = None,
-                 maxiter: int | None = None, bounds=None, options=None, keep_history: bool = True, **hyperparameters):
+                 maxiter: int | None = None, bounds=None, options=None, keep_history: bool = True,
+                 noise_handling: bool = False, **hyperparameters):
         x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
         if x0.size == 0:
             raise ValidationError("x0: empty")
@@ -510,7 +544,7 @@ class _Named(AskTell):
         method = get(self.algorithm)(None, theta0=x0, sigma0=sigma0, popsize=popsize, noise=noise, options=options,
                                      **hyperparameters)
         super().__init__(method, seed=seed, bounds=box, tolx=tolx, tolfun=tolfun, ftarget=ftarget, maxfev=maxfev,
-                         maxiter=maxiter, keep_history=keep_history)
+                         maxiter=maxiter, keep_history=keep_history, noise_handling=noise_handling)
         self.options = method_options(method, self.options_class)
 
 

@@ -214,8 +214,13 @@ class MinimizeOptions:
             (elementwise arithmetic and row reductions; not a matrix product ``X @ A``, whose
             BLAS kernel depends on the number of rows).
         noise: the :class:`~trustopt.noise.NoiseTable` the samples are read from (the ES
-            perturbations; not pycma's ``noise_handling`` for a noisy objective, which trustopt does
-            not have). Default None: ``NoiseTable()`` (its documented default size and seed).
+            perturbations; for a noisy objective see ``noise_handling``). Default None:
+            ``NoiseTable()`` (its documented default size and seed).
+        noise_handling: True: uncertainty handling for a noisy ``fun`` (``trust-region-cma``
+            only; pycma's ``noise_handling``): each batch also re-evaluates ``2 + floor(popsize /
+            20)`` of its points, their rank changes measure the noise, and ``sigma`` grows while
+            the noise decides the ranking (:mod:`trustopt.components.uncertainty`, Hansen et al.
+            2009). Default False.
         ftarget: stop once the best value is ``<= ftarget``. Default ``-inf`` (never). It compares
             single evaluations: on a noisy ``fun`` one lucky draw stops the run as converged.
         tolx: stop once the search has collapsed below ``tolx`` (``> 0``): for ``trust-region-cma``
@@ -249,6 +254,7 @@ class MinimizeOptions:
     restart_x0: Callable | None = field(default=None, compare=False)
     vectorized: bool = False
     noise: NoiseTable | None = field(default=None, compare=False)
+    noise_handling: bool = False
     ftarget: float = -math.inf
     tolx: float = 1e-11
     tolfun: float = 1e-11
@@ -272,6 +278,7 @@ class MinimizeOptions:
             raise ValidationError(f"restart_x0: must be callable (rng -> x0) or None, "
                                   f"got {type(self.restart_x0).__name__}")
         check_bool(self.vectorized, "vectorized")
+        check_bool(self.noise_handling, "noise_handling")
         if self.noise is not None and not isinstance(self.noise, NoiseTable):
             raise ValidationError(f"noise: expected a NoiseTable, got {type(self.noise).__name__} ({NOISE_IS_A_TABLE})")
         if isinstance(self.ftarget, bool) or not isinstance(self.ftarget, (int, float, np.integer, np.floating)) \
@@ -525,8 +532,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     try:
         while True:
             reasons = opt.stop()
-            if not reasons and maxfev - total.nfev - opt.nfev < opt.popsize:
-                reasons = {"maxfev": f"the next batch ({opt.popsize}) would exceed maxfev = {maxfev}"}
+            if not reasons and maxfev - total.nfev - opt.nfev < opt.n_asked:
+                reasons = {"maxfev": f"the next batch ({opt.n_asked}) would exceed maxfev = {maxfev}"}
             if reasons:  # this run is over: a restart or the end
                 total = total.with_run(opt)
                 restarted = runs.restart(opt, reasons, maxfev - total.nfev)
@@ -604,9 +611,9 @@ class _Restarts:
         """The first run; a ValidationError when ``maxfev`` cannot pay for one of its batches (no
         batch would be asked, and a result of nothing evaluated is no result)."""
         opt = self._make(self.x0, self.options.popsize, self.sigma0, self.seeds[0])
-        if maxfev < opt.popsize:
-            raise ValidationError(f"maxfev: {maxfev} is smaller than one batch of {name!r} ({opt.popsize} "
-                                  f"evaluations); give maxfev >= {opt.popsize}, or a smaller popsize")
+        if maxfev < opt.n_asked:
+            raise ValidationError(f"maxfev: {maxfev} is smaller than one batch of {name!r} ({opt.n_asked} "
+                                  f"evaluations); give maxfev >= {opt.n_asked}, or a smaller popsize")
         self.lam_default = self.lam_large = opt.popsize
         # the restarts' sizes are computed, not chosen: a method of antithetic pairs gets the batch
         # it asks for that size, 2 (size // 2) (+ 1 with the center), where a given size must fit
@@ -623,7 +630,8 @@ class _Restarts:
             warnings.simplefilter("ignore", BoundsWarning)
             return self.cls(x_start, sigma0, seed=int(seed_sequence.generate_state(1)[0]), popsize=popsize,
                             noise=self.noise, ftarget=o.ftarget, tolx=o.tolx, tolfun=o.tolfun, maxiter=o.maxiter,
-                            maxfev=maxfev, bounds=self.box, options=o.method_options)
+                            maxfev=maxfev, bounds=self.box, options=o.method_options,
+                            noise_handling=o.noise_handling)
 
     def final_reasons(self, reasons: dict, budget: int, maxfev: int) -> dict:
         """Why the whole call ends, after no restart followed a run that stopped for ``reasons``: a
