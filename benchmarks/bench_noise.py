@@ -1,5 +1,5 @@
-"""Noisy objectives: what trustopt.minimize returns and why it stops, against pycma (with and without its
-NoiseHandler) and scipy's Nelder-Mead, in the same run.
+"""Noisy objectives: what trustopt.minimize returns and why it stops (with and without noise_handling),
+against pycma (with and without its NoiseHandler) and scipy's Nelder-Mead, in the same run.
 
 Protocol: ``f(x) + noise`` with ``f`` the sphere or Rosenbrock, noise additive ``s N(0, 1)``,
 multiplicative ``f s N(0, 1)``, or heavy-tailed ``s Cauchy``, drawn from a generator seeded per
@@ -12,6 +12,10 @@ medians over the seeds (and the worst true f of ``x``).
     python benchmarks/bench_noise.py --function sphere --dim 5 --noise add --scale 1 --seeds 8
     python benchmarks/bench_noise.py --function sphere --dim 5 --noise mult --scale 0.5 --seeds 5
     python benchmarks/bench_noise.py --function rosenbrock --dim 10 --noise add --scale 1 --seeds 5 --budget-per-dim 2000
+    python benchmarks/bench_noise.py --function rosenbrock --dim 10 --noise add --scale 1 --seeds 15 --budget-per-dim 2000
+
+(the committed runs: ``--json benchmarks/results/noise_{sphere_d5_add1,sphere_d5_mult0.5,rosenbrock_d10_add1,
+rosenbrock_d10_add1_s15}.json`` in that order)
 """
 
 from __future__ import annotations
