@@ -280,7 +280,8 @@ def nlp_kl_subproblem(c, pi, w, delta, rng, restarts=3):
 
     def g(z):
         q = T.softmax_policy(z.reshape(S, A))
-        return delta - float(np.sum(w * _kl_rows(pi, q)))
+        kl = _kl_rows(pi, q)  # inf where q underflows below pi's support; a state of weight 0 adds 0 (not 0 * inf)
+        return delta - float(np.sum(w[w > 0] * kl[w > 0]))
 
     def g_jac(z):
         q = T.softmax_policy(z.reshape(S, A))
