@@ -17,14 +17,15 @@ from trustopt.optimize import minimize
 
 def _rank_change_by_counting(f, again, theta):
     """``s`` from its definition: Delta the count of values strictly between a point's two values, the
-    limit the theta-quantile of that count for the other value placed at every other rank."""
+    limit the (50 theta)-th percentile of that count for the other value placed at every other rank."""
     L = np.concatenate([f, again])
-    rank = rankdata(L, method="ordinal")  # ties in L's order, as rank_change breaks them
+    rank = rankdata(L, method="ordinal")
     n, total = L.size, 0.0
     for i in range(again.size):
-        a, b = rank[i], rank[f.size + i]
-        delta = abs(int(a) - int(b)) - 1
-        lims = [np.quantile([abs(j - r) - 1 for j in range(1, n + 1) if j != r], theta) for r in (a, b)]
+        lo, hi = sorted((L[i], L[f.size + i]))
+        delta = sum(lo < v < hi for v in L)
+        lims = [np.percentile([abs(j - r) - 1 for j in range(1, n + 1) if j != r], 50 * theta)
+                for r in (rank[i], rank[f.size + i])]
         total += 2 * delta - sum(lims)
     return total / again.size
 
@@ -33,7 +34,7 @@ def _rank_change_by_counting(f, again, theta):
 def test_rank_change_is_its_definition_and_reads_only_ranks(seed):
     rng = np.random.default_rng(seed)
     f, again = rng.standard_normal(12), rng.standard_normal(3)
-    for theta in (0.2, THETA):
+    for theta in (0.2, 0.5, THETA):
         assert rank_change(f, again, theta) == pytest.approx(_rank_change_by_counting(f, again, theta), abs=1e-12)
     assert rank_change(np.exp(f), np.exp(again)) == rank_change(f, again)  # a monotone map changes nothing
     bad = f.copy()
@@ -45,6 +46,8 @@ def test_rank_change_without_noise_is_negative_and_random_values_read_just_above
     rng = np.random.default_rng(0)
     f = rng.standard_normal(10)
     assert rank_change(f, f[:2]) < 0  # repeated values: Delta = 0
+    assert rank_change(np.ones(10), np.ones(2)) < 0  # a plateau: the values tying with them lie not between
+    assert rank_change(np.full(10, np.nan), np.full(2, np.inf)) < 0  # every evaluation failed: no noise read
     pure = [rank_change(rng.standard_normal(10), rng.standard_normal(2)) for _ in range(4000)]
     slight = [rank_change(t + 0.1 * rng.standard_normal(10), t[:2] + 0.1 * rng.standard_normal(2))
               for t in rng.standard_normal((4000, 10))]
@@ -103,11 +106,53 @@ def test_handling_resumes_from_a_pickle_and_runs_the_same_on_workers():
 
 
 def test_handling_is_refused_where_there_is_no_gaussian_sigma_and_misspellings_point_to_it():
-    with pytest.raises(ValidationError, match="noise_handling: raises the sigma of a Gaussian search distribution"):
+    with pytest.raises(ValidationError, match=r"noise_handling: only for method 'trust-region-cma' \(got 'es'\)"):
         ES(np.zeros(2), 0.5, noise_handling=True)
-    with pytest.raises(ValidationError, match="noise_handling: raises the sigma"):
+    with pytest.raises(ValidationError, match=r"noise_handling: only for method 'trust-region-cma' \(got 'tres'\)"):
         minimize(lambda x: float(x @ x), np.zeros(2), method="tres", options={"noise_handling": True})
     with pytest.raises(ValidationError, match="noise_handling: must be True or False"):
         minimize(lambda x: float(x @ x), np.zeros(2), options={"noise_handling": "yes"})
     with pytest.raises(ValidationError, match="pycma's noise handling is noise_handling=True here"):
         minimize(lambda x: float(x @ x), np.zeros(2), options={"noise_handler": True})
+
+
+def test_on_pure_noise_sigma_does_not_collapse_and_failed_first_iterations_are_survived():
+    # values that are pure noise: CSA's sigma random-walks and collapses (min 0.07 here); with the handling
+    # it is raised whenever it would shrink, and it stays near sigma0
+    lowest = {}
+    for handling in (False, True):
+        rng, opt, sigmas = np.random.default_rng(0), TrustRegionCMA(np.zeros(3), 0.5, seed=0, noise_handling=handling), []
+        for _ in range(200):
+            X = opt.ask()
+            opt.tell(X, rng.standard_normal(len(X)))
+            sigmas.append(opt.sigma())
+        lowest[handling] = min(sigmas)
+    assert lowest[True] > 0.25 and lowest[False] < 0.1, lowest
+    # first iterations that fail numerically (no Gaussian state yet): counted, nothing raised
+    opt = TrustRegionCMA(np.zeros(2), 1.0, seed=0, noise_handling=True)
+    X = opt.ask()
+    with np.errstate(all="ignore"):
+        opt.tell(X, [-1e308] * 2 + [1e308] * (len(X) - 2))
+    assert opt.n_failures == 1 and np.all(np.isfinite(opt.mean))
+
+
+def test_a_repeated_point_keeps_its_finite_value_when_the_other_failed():
+    f = lambda x: float(np.sum(x ** 2))  # noqa: E731
+    a, b = TrustRegionCMA(np.ones(3), 0.5, seed=4, noise_handling=True), TrustRegionCMA(np.ones(3), 0.5, seed=4)
+    X, Xb = a.ask(), b.ask()
+    values = [f(x) for x in X]
+    values[-1] = np.nan  # the repeat of row 1 failed: row 1 keeps its value, as in the run without handling
+    a.tell(X, values, n_exceptions=1)
+    b.tell(Xb, [f(x) for x in Xb])
+    assert np.array_equal(a.mean, b.mean) and a.n_exceptions == 1
+
+
+def test_restarts_with_handling_count_the_repeats_in_every_budget_check():
+    sphere1 = lambda x: float(np.sum((x - 1) ** 2))  # noqa: E731
+    for maxfev in range(504, 540):  # no run is started that cannot pay for one batch with its repeats
+        r = minimize(sphere1, np.zeros(3), sigma0=0.5, seed=1, maxfev=maxfev,
+                     options={"noise_handling": True, "tolx": 1e-4, "restarts": 3})
+        assert r.nfev <= maxfev and not np.array_equal(r.xmean, np.zeros(3)), (maxfev, r.xmean)  # the last run stepped
+    r = minimize(sphere1, np.full(3, 3.0), sigma0=2, maxfev=16, seed=1,
+                 options={"noise_handling": True, "restarts": 6, "tolx": 1e-3, "tolfun": 1e-3})
+    assert r.status == 1 and "budget left" in r.message and r.n_restarts == 0

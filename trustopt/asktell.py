@@ -15,7 +15,7 @@ the loop's radius parameter), the evaluation counters, the best point and the st
 
     opt = TRES(x0, sigma0, seed=0)          # = AskTell(algorithms.get("tres")(theta0=x0, sigma0=sigma0), seed=0)
     while not opt.stop():
-        X = opt.ask()                       # (popsize, d)
+        X = opt.ask()                       # (n_asked, d): popsize points (and noise_handling's repeats)
         opt.tell(X, [f(x) for x in X])      # values to MINIMIZE
     opt.result                              # scipy.optimize.OptimizeResult
 
@@ -132,6 +132,19 @@ class BoundsWarning(UserWarning):
     """A starting point outside the bounds was clipped into the box, or ``sigma0`` is wider than it."""
 
 
+def clipped_into_box(box, x0: np.ndarray, stacklevel: int) -> np.ndarray:
+    """``x0`` clipped into ``box`` (None: no box), with a :class:`BoundsWarning` naming the first
+    coordinate outside it."""
+    if box is None or box.contains(x0):
+        return x0
+    i = int(np.flatnonzero((x0 < box.lower) | (x0 > box.upper))[0])
+    what = (f"fixed at {box.lower[i]:g}" if box.lower[i] == box.upper[i] else
+            f"bounded by [{box.lower[i]:g}, {box.upper[i]:g}]")
+    warnings.warn(f"x0 is outside the bounds: x0[{i}] = {x0[i]:g}, {what}; clipped into the box", BoundsWarning,
+                  stacklevel=stacklevel + 1)
+    return np.clip(x0, box.lower, box.upper)
+
+
 def warn_if_sigma0_exceeds_box(box, sigma0: float, stacklevel: int) -> None:
     """A :class:`BoundsWarning` when ``sigma0`` exceeds the narrowest finite width of ``box``: the
     first samples then spread over the whole box and fold back at its faces, and the search
@@ -200,6 +213,12 @@ class AskTell:
     ``math.inf`` no budget); ``keep_history=False`` keeps only :attr:`last_record`;
     ``noise_handling=True`` (a method with a Gaussian search distribution, ``trust-region-cma``):
     uncertainty handling for a noisy ``f`` (module docstring).
+
+    ``d`` is the number of searched coordinates. Bounds that fix coordinates (``lower = upper``):
+    a method built on all of them searches them all (the fixed ones map to their value); one built
+    on the free ones only, with the bounds given as a :class:`~trustopt.bounds.Box`, searches those,
+    and :meth:`ask`, :attr:`mean` and the results complete its points with the fixed values (the
+    named classes below do this).
     """
 
     def __init__(self, method: Method, *, seed=None, bounds=None, tolx: float = 1e-11, tolfun: float = 1e-11,
@@ -215,9 +234,7 @@ class AskTell:
             self.box, x0 = bounds, bounds.embed(x0)  # the method searches the free coordinates of the box
         else:
             self.box = as_box(bounds, self.d)
-        if self.box is not None and not self.box.contains(x0):
-            warnings.warn("x0 is outside the bounds: clipped into the box", BoundsWarning, stacklevel=2)
-            x0 = np.clip(x0, self.box.lower, self.box.upper)
+        x0 = clipped_into_box(self.box, x0, stacklevel=2)
         self.seed = as_seed(seed)
         self.tolx, self.tolfun = check_positive(tolx, "tolx"), check_positive(tolfun, "tolfun")
         self.ftarget = float(ftarget)
@@ -226,8 +243,7 @@ class AskTell:
         self.maxiter = None if maxiter is None else check_count(maxiter, "maxiter", 0)
         self.keep_history = check_bool(keep_history, "keep_history")
         if check_bool(noise_handling, "noise_handling") and not isinstance(self.sampler, GaussianSampler):
-            raise ValidationError(f"noise_handling: raises the sigma of a Gaussian search distribution, "
-                                  f"method 'trust-region-cma'; {self.name!r} has none")
+            raise ValidationError(f"noise_handling: only for method 'trust-region-cma' (got {self.name!r})")
         self.n_again = uncertainty.n_reevaluations(self.popsize) if noise_handling else 0  # m repeated points
         self.s_bar = 0.0                 # the smoothed rank-change measure (noise_handling)
         self.state = core.start(method, None if self.box is None else self.box.start(x0)[self._searched])
@@ -332,7 +348,10 @@ class AskTell:
             f, again = np.array(f[: self.popsize]), f[self.popsize:]
             s = uncertainty.rank_change(f, again)
             self.s_bar = (1.0 - uncertainty.C_S) * self.s_bar + uncertainty.C_S * s
-            f[: self.n_again] = (f[: self.n_again] + again) / 2.0
+            first = f[: self.n_again]  # the mean of two finite values (exact when equal), else the finite one
+            both = np.isfinite(first) & np.isfinite(again)
+            f[: self.n_again] = np.where(both, np.where(first == again, first, 0.5 * first + 0.5 * again),
+                                         np.where(np.isfinite(first), first, again))
             finite = np.isfinite(f)
         F, _ = impute_nonfinite(-f, maximize=True)
         self.last_f = f
@@ -344,9 +363,10 @@ class AskTell:
         self._loop_tell(make_batch(draw.theta, draw.sigma, draw.Y, F, center=self.sampler.center))
         while core.ask(self.state) is None:  # READY: a model batch is at hand, propose at once
             self._loop_tell(None)
-        if self.n_again and self.s_bar > 0:  # the noise decides the ranking: a wider distribution
-            g = self.state.step_state
-            g = replace(g, sigma=g.sigma * uncertainty.alpha_sigma(self.d))
+        if self.n_again and self.s_bar > 0:  # the noise decides the ranking: wider, no coordinate's std above sigma0
+            g = self.sampler.state(self.state.step_state, self.d)
+            factor = min(uncertainty.alpha_sigma(self.d), max(1.0, self.sampler.sigma0 / g.max_std()))
+            g = replace(g, sigma=g.sigma * factor)
             self.state = replace(self.state, step_state=g)
 
     def _checked(self, X, values, repaired) -> tuple[np.ndarray, np.ndarray]:
@@ -355,13 +375,21 @@ class AskTell:
         X = np.asarray(X, dtype=np.float64)
         asked = self.pending.X
         if X.shape != asked.shape:
-            raise ValidationError(f"X: must be the {asked.shape} array returned by the last ask(), got shape {X.shape}")
+            repeats = (f" (with noise_handling its last {self.n_again} rows repeat the first ones: tell every row)"
+                       if self.n_again else "")
+            raise ValidationError(f"X: must be the {asked.shape} array returned by the last ask(), got shape "
+                                  f"{X.shape}{repeats}")
         if not check_bool(repaired, "repaired"):
             if not np.array_equal(X, asked):
                 raise ValidationError("X: must be the array returned by the last ask() (pass repaired=True for "
                                       "points you changed)")
-        elif not np.all(np.isfinite(X)) or (self.box is not None and not self.box.contains(X)):
-            raise ValidationError("X: repaired points must be finite and inside the bounds")
+        elif not np.all(np.isfinite(X)):
+            raise ValidationError("X: repaired points must be finite")
+        elif self.box is not None and not self.box.contains(X):
+            j, i = (int(k[0]) for k in np.nonzero((X < self.box.lower) | (X > self.box.upper)))
+            lo, hi = self.box.lower[i], self.box.upper[i]
+            raise ValidationError(f"X: repaired points must be inside the bounds; X[{j}, {i}] = {X[j, i]:g} is outside "
+                                  + (f"its fixed value {lo:g}" if lo == hi else f"[{lo:g}, {hi:g}]"))
         if not isinstance(values, np.ndarray) or values.dtype == object:  # NumPy reads None as NaN
             missing = [j for j, v in enumerate(np.asarray(values, dtype=object).reshape(-1)) if v is None]
             if missing:
@@ -537,10 +565,7 @@ class _Named(AskTell):
         if box is not None and box.n_free < box.d:  # fixed coordinates (lower = upper): search the free ones
             if box.n_free == 0:
                 raise ValidationError("bounds: every coordinate is fixed (lower = upper): nothing to search")
-            if not box.contains(x0):
-                warnings.warn("x0 is outside the bounds: clipped into the box", BoundsWarning, stacklevel=2)
-                x0 = np.clip(x0, box.lower, box.upper)
-            x0 = x0[box.free]
+            x0 = clipped_into_box(box, x0, stacklevel=2)[box.free]
         method = get(self.algorithm)(None, theta0=x0, sigma0=sigma0, popsize=popsize, noise=noise, options=options,
                                      **hyperparameters)
         super().__init__(method, seed=seed, bounds=box, tolx=tolx, tolfun=tolfun, ftarget=ftarget, maxfev=maxfev,
@@ -585,7 +610,12 @@ class TrustRegionCMA(_Named):
     """The KL trust-region method on a Gaussian with a full covariance (a diagonal one above 100
     dimensions): CMA-ES's update as a natural-gradient trust-region step;
     :func:`trustopt.algorithms.trust_region_cma.trust_region_cma`; options
-    :class:`TrustRegionCMAOptions`."""
+    :class:`TrustRegionCMAOptions`.
+
+    ``TrustRegionCMA(x0, sigma0=None, *, seed=None, popsize=None, bounds=None, maxfev=None,
+    noise_handling=False, ...)`` (the keywords of :class:`_Named`): ``bounds`` in scipy's forms, a
+    coordinate with ``lo == hi`` fixed and not searched (pycma's ``fixed_variables``);
+    ``noise_handling=True`` for a noisy ``f`` (pycma's noise handling: :class:`AskTell`)."""
 
     algorithm, options_class = "trust-region-cma", TrustRegionCMAOptions
 

@@ -29,8 +29,10 @@ from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.asktell import (DEFAULT_METHOD, MAXFEV_PER_DIM, METHODS, STATUS_MESSAGES, AskTell, BoundsWarning,
-                              all_failed_message, as_seed, batch_median, status_of, warn_if_sigma0_exceeds_box)
+                              all_failed_message, as_seed, batch_median, clipped_into_box, status_of,
+                              warn_if_sigma0_exceeds_box)
 from trustopt.bounds import Box, as_box, default_sigma0
+from trustopt.components.uncertainty import n_reevaluations
 from trustopt.components.search import PerturbationSampler
 from trustopt.noise import NoiseTable, perturb
 from trustopt.workers import ProcessBackend, resident
@@ -219,8 +221,8 @@ class MinimizeOptions:
         noise_handling: True: uncertainty handling for a noisy ``fun`` (``trust-region-cma``
             only; pycma's ``noise_handling``): each batch also re-evaluates ``2 + floor(popsize /
             20)`` of its points, their rank changes measure the noise, and ``sigma`` grows while
-            the noise decides the ranking (:mod:`trustopt.components.uncertainty`, Hansen et al.
-            2009). Default False.
+            the noise decides the ranking, no coordinate's standard deviation beyond ``sigma0``
+            (:mod:`trustopt.components.uncertainty`, Hansen et al. 2009). Default False.
         ftarget: stop once the best value is ``<= ftarget``. Default ``-inf`` (never). It compares
             single evaluations: on a noisy ``fun`` one lucky draw stops the run as converged.
         tolx: stop once the search has collapsed below ``tolx`` (``> 0``): for ``trust-region-cma``
@@ -472,7 +474,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             that dies is replaced and its evaluations redone, :class:`trustopt.workers.WorkerError`
             after repeated deaths) or a map-like callable ``workers(f, iterable)``.
         options: a :class:`MinimizeOptions` (``popsize``, ``restarts``, ``incpopsize``, ``regime``,
-            ``restart_x0``, ``vectorized``, ``noise``, ``ftarget``, ``tolx``, ``tolfun``,
+            ``restart_x0``, ``vectorized``, ``noise``, ``noise_handling``, ``ftarget``, ``tolx``, ``tolfun``,
             ``maxiter``, ``on_error``, ``verbose``, ``log``, and ``method_options``: the method's
             hyperparameters, an instance of its options class); or just the method's options
             (e.g. a :class:`TRESOptions` for ``"tres"``); or a dict of the same names,
@@ -521,9 +523,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     o = _minimize_options(options, cls, name)
     noise = o.noise if o.noise is not None else NoiseTable()
     evaluation = _Evaluation(_WithArgs(fun, args) if args else fun, bool(o.vectorized), o.on_error == "impute", box)
-    if box is not None and not box.contains(x0):
-        warnings.warn("x0 is outside the bounds: clipped into the box", BoundsWarning, stacklevel=2)
-        x0 = np.clip(x0, box.lower, box.upper)
+    x0 = clipped_into_box(box, x0, stacklevel=2)
     runs = _Restarts(cls=cls, sigma0=sigma0, seed=seed, noise=noise, options=o, box=box, x0=x0)
     opt = runs.first(maxfev, name)
     log = _Log(o.verbose, o.log)
@@ -624,6 +624,10 @@ class _Restarts:
     def _fit(self, popsize: int) -> int:
         return 2 * (popsize // 2) + self.center if self.pairs else popsize
 
+    def _cost(self, popsize: int) -> int:
+        """Evaluations per batch of a run of ``popsize``: with ``noise_handling`` its repeats too."""
+        return popsize + (n_reevaluations(popsize) if self.options.noise_handling else 0)
+
     def _make(self, x_start, popsize, sigma0, seed_sequence, maxfev=math.inf) -> AskTell:
         o = self.options
         with warnings.catch_warnings():  # minimize warned about its own sigma0 once; restarts reuse it
@@ -638,7 +642,7 @@ class _Restarts:
         small run's own evaluation limit is reported as the call's (budget or restarts used up)."""
         if "maxfev" not in reasons or self.regime != "small":
             return reasons
-        if budget < self.lam_large:
+        if budget < self._cost(self.lam_large):
             return {"maxfev": f"the budget left ({budget}) is smaller than a batch of the next run; maxfev = {maxfev}"}
         return {"restarts": f"the {self.options.restarts} large restarts are done"}
 
@@ -652,17 +656,19 @@ class _Restarts:
             return None
         o = self.options
         x_start = self.x0 if o.restart_x0 is None else as_float_array(o.restart_x0(self.rng), "restart_x0", ndim=1)
+        if x_start.shape != self.x0.shape:
+            raise ValidationError(f"restart_x0: returned a point of shape {x_start.shape}, x0 has {self.x0.shape}")
         if o.regime == "bipop" and self.used["small"] < self.used["large"]:
             u1, u2 = self.rng.random(2)
             popsize = max(2, int(self.lam_default * (self.lam_large / self.lam_default) ** (u1 * u1)))
             allowed = min(budget, self.used["large"] // 2)
-            if allowed >= popsize:
+            if allowed >= self._cost(popsize):
                 self.regime, self.n_small = "small", self.n_small + 1
                 seq = np.random.SeedSequence(self.seed, spawn_key=(2**20 + self.n_small,))
                 return self._make(x_start, self._fit(popsize), self.sigma0 * 10.0 ** (-2.0 * u2), seq,
                                   maxfev=allowed)
         popsize = int(math.ceil(self.lam_large * o.incpopsize))
-        if self.n_large >= o.restarts or budget < popsize:
+        if self.n_large >= o.restarts or budget < self._cost(popsize):
             return None
         self.regime, self.n_large = "large", self.n_large + 1
         opt = self._make(x_start, self._fit(popsize), self.sigma0, self.seeds[self.n_large])

@@ -172,8 +172,11 @@ class Draw:
             ``theta + sign_j sigma table[index_j : index_j + d]`` (:func:`trustopt.noise.perturb`;
             rows ``j`` and ``j + n/2`` an antithetic pair); None when the rows are not (orthogonal
             frames, the center point), and then only ``Y``/``X`` describe them.
-        Y: ``(n, d)`` the samples in the internal space.
-        X: ``(n, d)`` the points to evaluate (``Y``'s images in the box; ``Y`` itself without bounds).
+        Y: ``(n, d)`` the samples in the internal space (``d`` the searched coordinates: with
+            bounds that fix some, the free ones).
+        X: the points to evaluate, ``Y``'s images in the box (``Y`` itself without bounds), one
+            row per sample and all the problem's coordinates; with ``noise_handling`` followed by
+            repeats of its first rows (:class:`trustopt.asktell.AskTell`).
     """
 
     theta: np.ndarray

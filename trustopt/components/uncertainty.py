@@ -9,20 +9,22 @@ Uncertainty in Evolutionary Optimization With an Application to Feedback Control
 each batch and applies the treatment between iterations.
 
 The measurement, for a batch of ``lambda`` values ``f_1..f_lambda`` of which the first ``m`` are
-evaluated again, ``f'_1..f'_m`` (the samples are i.i.d., so the first ``m`` are a random subset)::
+evaluated again, ``f'_1..f'_m`` (the first ``m`` rows; with i.i.d. samples a random subset)::
 
-    L      = (f_1, ..., f_lambda, f'_1, ..., f'_m)          ranks 1..N in L, N = lambda + m
-    Delta_i = |rank(f'_i) - rank(f_i)| - 1                 values of L strictly between the two
-    lim(R) = the theta-quantile of |j - R| - 1 over j != R  (Delta of a value placed at random)
-    s      = mean_i (2 Delta_i - lim(rank f_i) - lim(rank f'_i))
+    L       = (f_1, ..., f_lambda, f'_1, ..., f'_m)         N = lambda + m values, ranks 1..N
+    Delta_i = #{v in L : min(f_i, f'_i) < v < max(f_i, f'_i)}   the values strictly between the two
+    lim(R)  = the (50 theta)-th percentile of |j - R| - 1 over j != R  (Delta of a value placed at
+              random, for a value at rank R; the paper's Delta_theta^lim)
+    s       = mean_i (2 Delta_i - lim(rank f_i) - lim(rank f'_i))
 
-Without noise ``f'_i = f_i`` (ties rank the first evaluation first), ``Delta_i = 0`` and ``s < 0``;
-the more the noise moves ``f'_i`` away from ``f_i`` in the batch, the larger ``Delta_i``; with
-``theta = 0.5`` (below) ``s`` is just above 0 on average when ``f'_i`` falls anywhere at random
-(0.7 for ``lambda = 10``, ``m = 2``), and a noise a tenth of the true values' spread reads about -4. The treatment smooths ``s`` over
-iterations, ``s_bar <- (1 - c_s) s_bar + c_s s``, and multiplies ``sigma`` by ``alpha_sigma`` while
-``s_bar > 0``: the wider distribution puts the samples' true differences above the noise, where
-CMA-ES's step-size rules, reading random selection as convergence, would shrink ``sigma`` further.
+Without noise ``f'_i = f_i``: nothing lies strictly between them, ``Delta_i = 0`` and ``s < 0``,
+also where other values tie with them (a plateau, or failed evaluations, all imputed alike). The
+more the noise moves ``f'_i`` away from ``f_i`` among the batch's values, the larger ``Delta_i``.
+The treatment smooths ``s`` over iterations, ``s_bar <- (1 - c_s) s_bar + c_s s``, and multiplies
+``sigma`` by ``alpha_sigma`` while ``s_bar > 0``, up to ``sigma0`` (a larger ``sigma`` than the
+user's initial one is never asked for): the wider distribution puts the samples' true
+differences above the noise, where CMA-ES's step-size rules, reading random selection as
+convergence, would shrink ``sigma`` further.
 """
 
 from __future__ import annotations
@@ -31,14 +33,14 @@ import numpy as np
 
 __all__ = ["THETA", "C_S", "n_reevaluations", "alpha_sigma", "rank_change"]
 
-#: ``theta``: the quantile of random rank changes a measured one is compared with: pycma's 0.5, where
-#: ``s > 0`` once the rank changes are about those of a random placement. Hansen et al. 2009's 0.2
-#: raises ``sigma`` already when the noise is about a third of the spread of the true values: on the
-#: sphere with multiplicative noise ``f (1 + 0.5 N(0, 1))`` (d = 5, 5 seeds) it drove ``sigma`` up for
-#: good (median true f of the final mean 2.5e3, against 2e-14 with 0.5 and 1.7e-13 without handling;
-#: ``benchmarks/bench_noise.py``), and it was behind 0.5 on Rosenbrock with additive noise (README,
-#: "Noisy objectives").
-THETA = 0.5
+#: ``theta`` in the paper's notation (``lim`` at the ``50 theta``-th percentile): 1, the median of a
+#: random placement's ``Delta``, so that ``sigma`` grows once the rank changes are about those of
+#: random values. Hansen et al. 2009 use 0.2 and pycma 0.5, which raise it already at a moderate
+#: noise. Measured with ``benchmarks/bench_noise.py`` (median true f of the final mean; theta 0.2 /
+#: 0.5 / 1): Rosenbrock d = 10 + N(0, 1), 5 seeds, 7.6 / 1.3 / 0.99; the sphere d = 5 + N(0, 1), 8
+#: seeds, 0.56 / 0.30 / 0.35; the sphere d = 5 times (1 + 0.5 N(0, 1)), 5 seeds, 1.3 / 3.5e-3 /
+#: 1.6e-14 (without handling 1.7e-13): the smaller values keep ``sigma`` too wide there.
+THETA = 1.0
 
 #: ``c_s``: the smoothing of ``s`` over iterations (pycma's value: with ``m = 2`` re-evaluations one
 #: iteration's ``s`` is too noisy to act on; the paper's 1 acts on each).
@@ -59,19 +61,23 @@ def alpha_sigma(d: int) -> float:
 
 def rank_change(f: np.ndarray, f_again: np.ndarray, theta: float | None = None) -> float:
     """``s`` of the module docstring for the batch values ``f (lambda,)`` and the re-evaluations
-    ``f_again (m,)`` of its first ``m`` samples. Non-finite values rank last (the driver's
-    imputation); ties keep ``L``'s order (a deterministic ``f`` measures ``s < 0``)."""
+    ``f_again (m,)`` of its first ``m`` samples (``theta``: default :data:`THETA`). Non-finite values
+    count as ``+inf``, the worst (the driver's imputation)."""
     theta = THETA if theta is None else theta
     f, f_again = np.asarray(f, dtype=float), np.asarray(f_again, dtype=float)
     m, n = f_again.size, f.size + f_again.size
-    values = np.where(np.isfinite(all_ := np.concatenate([f, f_again])), all_, np.inf)
+    L = np.concatenate([f, f_again])
+    L = np.where(np.isfinite(L), L, np.inf)
     rank = np.empty(n, dtype=np.int64)
-    rank[np.argsort(values, kind="stable")] = np.arange(1, n + 1)
-    r_first, r_again = rank[:m], rank[f.size:]
-    delta = np.abs(r_again - r_first) - 1
+    rank[np.argsort(L, kind="stable")] = np.arange(1, n + 1)
     j = np.arange(1, n + 1)
 
-    def lim(r):  # the theta-quantile of a random placement's Delta, for a value at rank r
-        return np.quantile(np.abs(j[j != r] - r) - 1, theta)
+    def lim(r):  # Delta's (50 theta)-th percentile for a value at rank r, the other placed at random
+        return np.percentile(np.abs(j[j != r] - r) - 1, 50.0 * theta)
 
-    return float(np.mean([2 * delta[i] - lim(r_first[i]) - lim(r_again[i]) for i in range(m)]))
+    s = 0.0
+    for i in range(m):
+        a, b = L[i], L[f.size + i]
+        delta = np.count_nonzero((L > min(a, b)) & (L < max(a, b)))
+        s += 2 * delta - lim(rank[i]) - lim(rank[f.size + i])
+    return s / m
