@@ -25,3 +25,25 @@ def code_version() -> str:
 
 
 code_version()  # recorded at import: the tree the benchmark started from
+
+
+def write_runs(path: str, rows: list, protocol: str, packages=("ioh", "cma")) -> None:
+    """The raw runs of a benchmark as JSON at ``path``, with the versions of ``packages``, the code
+    (:func:`code_version`) and the ``protocol`` paragraph of the script's docstring."""
+    import json
+    from importlib.metadata import version
+
+    meta = {**{p: version(p) for p in packages}, "trustopt": code_version(), "protocol": protocol}
+    with open(path, "w") as f:
+        json.dump({"meta": meta, "runs": rows}, f, indent=1)
+    print(f"raw results: {path}")
+
+
+def median_ci(values, n_boot: int = 10_000, seed: int = 0, fmt: str = ".2f") -> str:
+    """``[lo, hi]``, a 95% percentile-bootstrap interval of the median of ``values``."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    boot = np.median(np.random.default_rng(seed).choice(v, (n_boot, v.size)), axis=1)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return f"[{lo:{fmt}}, {hi:{fmt}}]"

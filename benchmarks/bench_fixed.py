@@ -28,16 +28,14 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 import argparse
-import json
 import sys
 import time
 import warnings
-from importlib.metadata import version as _version
 
 import numpy as np
 
 from _extras import import_extras
-from _provenance import code_version
+from _provenance import median_ci, write_runs
 from trustopt.algorithms import get
 from trustopt.asktell import AskTell, TrustRegionCMA
 from trustopt.bounds import as_box
@@ -95,14 +93,6 @@ def run(solver, fid, instance, d, seed):
             "seconds": time.perf_counter() - t0}
 
 
-def _median_ci(values, n_boot=10_000, seed=0) -> str:
-    """A 95% percentile-bootstrap interval of the median of ``values``."""
-    v = np.asarray(values, dtype=float)
-    boot = np.median(np.random.default_rng(seed).choice(v, (n_boot, v.size)), axis=1)
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    return f"[{lo:.2f}, {hi:.2f}]"
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -132,14 +122,10 @@ def main(argv=None) -> int:
             pairs = [r["evals"] / c["evals"] for r in rs for c in rows
                      if c["solver"] == "cma" and c["fid"] == fid and c["instance"] == r["instance"]
                      and r["reached"] and c["reached"]]
-            ratio = f"{np.median(pairs):.2f} {_median_ci(pairs)}" if pairs else "-"
+            ratio = f"{np.median(pairs):.2f} {median_ci(pairs)}" if pairs else "-"
             print(f"f{fid:<8d} {solver:16s} {len(ok)}/{len(rs)}      {med:>12s}                        {ratio}")
     if args.out:
-        meta = {"ioh": _version("ioh"), "cma": _version("cma"), "trustopt": code_version(),
-                "protocol": __doc__.split("\n\n")[1]}
-        with open(args.out, "w") as f:
-            json.dump({"meta": meta, "runs": rows}, f, indent=1)
-        print(f"raw results: {args.out}")
+        write_runs(args.out, rows, __doc__.split("\n\n")[1])
     return 0
 
 

@@ -28,16 +28,14 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 import argparse
-import json
 import sys
 import time
 import warnings
-from importlib.metadata import version as _version
 
 import numpy as np
 
 from _extras import import_extras
-from _provenance import code_version
+from _provenance import median_ci, write_runs
 from trustopt.optimize import minimize
 
 ioh = cma = None  # the benchmark extras, imported by main (_extras)
@@ -82,14 +80,6 @@ def run(solver, fid, instance, d, kind):
             "nfev": nfev, "stop": stop, "seconds": time.perf_counter() - t0}
 
 
-def _median_ci(values, n_boot=10_000, seed=0) -> str:
-    """A 95% percentile-bootstrap interval of the median of ``values``."""
-    v = np.asarray(values, dtype=float)
-    boot = np.median(np.random.default_rng(seed).choice(v, (n_boot, v.size)), axis=1)
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    return f"[{lo:+.2f}, {hi:+.2f}]"
-
-
 def summary(rows) -> None:
     print(f"\n{'function':9s} {'noise':5s}  " + "  ".join(f"{s:>24s}" for s in SOLVERS)
           + "   log10 ratio, noise_handling / NoiseHandler")
@@ -104,7 +94,7 @@ def summary(rows) -> None:
             tiny = 1e-300  # a mean at the optimum to the last bit
             ratio = [np.log10(max(ours[i], tiny) / max(theirs[i], tiny)) for i in sorted(ours)]
             print(f"f{fid:<8d} {kind:5s}  " + "  ".join(f"{med[s]:24.3g}" for s in SOLVERS)
-                  + f"   {np.median(ratio):+.2f} {_median_ci(ratio)}")
+                  + f"   {np.median(ratio):+.2f} {median_ci(ratio, fmt='+.2f')}")
 
 
 def main(argv=None) -> int:
@@ -131,11 +121,7 @@ def main(argv=None) -> int:
                           f"nfev={r['nfev']:6d} stop={r['stop']} {r['seconds']:.1f}s", flush=True)
     summary(rows)
     if args.out:
-        meta = {"ioh": _version("ioh"), "cma": _version("cma"), "trustopt": code_version(),
-                "protocol": __doc__.split("\n\n")[1]}
-        with open(args.out, "w") as f:
-            json.dump({"meta": meta, "runs": rows}, f, indent=1)
-        print(f"raw results: {args.out}")
+        write_runs(args.out, rows, __doc__.split("\n\n")[1])
     return 0
 
 

@@ -720,7 +720,7 @@ def plot_minimize(result_or_log, path=None):
     else:  # f <= 0 somewhere: distances to the best value seen, on a log scale (as pycma plots f - f_min)
         f_min = finite.min() if finite.size else 0.0
         f_best, f_median = f_best - f_min, f_median - f_min
-        ax_f.set_ylabel(f"f - {f_min:.6g} (the best f)")
+        ax_f.set_ylabel(f"f - f_min (f_min = {f_min:.6g}, the best f)")
     ax_f.plot(n, np.where(f_best > 0, f_best, np.nan), label="best f")
     ax_f.plot(n, np.where(f_median > 0, f_median, np.nan), ".", ms=2, alpha=0.5, label="median f of the batch")
     ax_f.set_yscale("log")
