@@ -156,3 +156,19 @@ def test_restarts_with_handling_count_the_repeats_in_every_budget_check():
     r = minimize(sphere1, np.full(3, 3.0), sigma0=2, maxfev=16, seed=1,
                  options={"noise_handling": True, "restarts": 6, "tolx": 1e-3, "tolfun": 1e-3})
     assert r.status == 1 and "budget left" in r.message and r.n_restarts == 0
+
+
+def test_the_noise_measure_is_in_the_history_the_log_and_the_printed_lines(tmp_path, capsys):
+    from trustopt.optimize import HISTORY_COLUMNS, plot_minimize
+
+    log = tmp_path / "run.csv"
+    r = minimize(_noisy_rosenbrock(1), np.zeros(3), sigma0=0.5, maxfev=600, seed=0,
+                 options={"noise_handling": True, "log": str(log), "verbose": 10})
+    assert np.all(np.isfinite(r.history["noise"])) and np.any(r.history["noise"] > 0)
+    assert "   noise" in capsys.readouterr().out
+    assert np.isnan(minimize(lambda x: float(x @ x), np.ones(2), seed=0, maxfev=100).history["noise"]).all()
+    plot_minimize(str(log))
+    old = tmp_path / "old.csv"  # a log written before the noise column still plots
+    lines = log.read_text().splitlines()
+    old.write_text("\n".join(",".join(line.split(",")[: len(HISTORY_COLUMNS) - 1]) for line in lines) + "\n")
+    assert len(plot_minimize(str(old)).axes) == 3

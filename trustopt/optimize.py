@@ -365,15 +365,18 @@ def _scipy_options(options, maxfev, tol):
     return options, maxfev
 
 
-#: Columns of ``result.history`` and of the ``log`` CSV file: one row per evaluated batch.
-HISTORY_COLUMNS = ("nfev", "nit", "restart", "f_best", "f_median", "sigma", "radius", "ratio", "kl")
+#: Columns of ``result.history`` and of the ``log`` CSV file: one row per evaluated batch (``noise``:
+#: ``noise_handling``'s smoothed rank-change measure after the batch, positive while the noise decides
+#: the ranking; NaN without it).
+HISTORY_COLUMNS = ("nfev", "nit", "restart", "f_best", "f_median", "sigma", "radius", "ratio", "kl", "noise")
 
 
 class _Log:
     """The per-batch record of a run: kept (``result.history``), printed (``verbose``), written (``log``)."""
 
-    def __init__(self, verbose: int, path):
+    def __init__(self, verbose: int, path, noise_handling: bool = False):
         self.verbose, self.rows, self.file, self.writer = verbose, [], None, None
+        self.noise_handling = noise_handling  # the printed lines show the noise column
         if path is not None:
             try:
                 self.file = open(path, "w", newline="")
@@ -389,10 +392,11 @@ class _Log:
             self.file.flush()
         if self.verbose and (len(self.rows) - 1) % self.verbose == 0:
             if (len(self.rows) - 1) % (20 * self.verbose) == 0:
-                print(" nfev    nit restart          f_best      f_median     sigma    radius   ratio        kl")
-            nfev, nit, restart, f_best, f_median, sigma, radius, ratio, kl = row
+                print(" nfev    nit restart          f_best      f_median     sigma    radius   ratio        kl"
+                      + ("   noise" if self.noise_handling else ""))
+            nfev, nit, restart, f_best, f_median, sigma, radius, ratio, kl, noise = row
             print(f"{nfev:5d} {nit:6d} {restart:7d} {f_best:15.8e} {f_median:13.6e} {sigma:9.3e} {radius:9.3e} "
-                  f"{ratio:7.3f} {kl:9.3e}")
+                  f"{ratio:7.3f} {kl:9.3e}" + (f" {noise:7.2f}" if self.noise_handling else ""))
 
     def add_batch(self, totals: "_Totals", run: int, values: np.ndarray, sigma: float, opt: AskTell, record):
         """The row of a batch just told: counts so far, its median f, its sigma, the radius after it,
@@ -400,7 +404,7 @@ class _Log:
         finite = values[np.isfinite(values)]
         ratio, kl = (math.nan, math.nan) if record is None else (float(record.rho), float(record.kl))
         self.add((totals.nfev, totals.nit, run, totals.best_f, batch_median(finite) if finite.size else math.nan,
-                  sigma, float(opt.state.param), ratio, kl))
+                  sigma, float(opt.state.param), ratio, kl, opt.s_bar if opt.n_again else math.nan))
 
     def history(self) -> dict:
         cols = list(zip(*self.rows)) if self.rows else [()] * len(HISTORY_COLUMNS)
@@ -526,7 +530,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     x0 = clipped_into_box(box, x0, stacklevel=2)
     runs = _Restarts(cls=cls, sigma0=sigma0, seed=seed, noise=noise, options=o, box=box, x0=x0)
     opt = runs.first(maxfev, name)
-    log = _Log(o.verbose, o.log)
+    log = _Log(o.verbose, o.log, o.noise_handling)
     total, run = _Totals(x0), 0
     evaluator = _Evaluator(evaluation, workers, noise)
     try:
@@ -763,9 +767,9 @@ def _legend_beside(ax) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
-def _log_row_ok(row) -> bool:
+def _log_row_ok(row, n_columns: int) -> bool:
     """A complete row of a minimize log: one number per column."""
-    if len(row) != len(HISTORY_COLUMNS):
+    if len(row) != n_columns:
         return False
     try:
         [float(v) for v in row]
@@ -785,18 +789,21 @@ def _read_history(result_or_log) -> dict:
         name = os.fspath(result_or_log)
         if not rows:
             raise ValidationError(f"result_or_log: {name!r} is empty (a run that has not finished its first batch?)")
-        if tuple(rows[0]) != HISTORY_COLUMNS:
+        columns = tuple(rows[0])
+        if columns not in (HISTORY_COLUMNS, HISTORY_COLUMNS[:-1]):  # a log written before the noise column
             raise ValidationError(f"result_or_log: {name!r} is not a minimize log "
                                   f"(expected the columns {', '.join(HISTORY_COLUMNS)})")
         body = rows[1:]
-        if body and not _log_row_ok(body[-1]):
+        if body and not _log_row_ok(body[-1], len(columns)):
             body = body[:-1]  # the row a running (or interrupted) run was writing
-        bad = next((i for i, r in enumerate(body) if not _log_row_ok(r)), None)
+        bad = next((i for i, r in enumerate(body) if not _log_row_ok(r, len(columns))), None)
         if bad is not None:
             raise ValidationError(f"result_or_log: {name!r} line {bad + 2} is not a row of numbers in the log's "
-                                  f"{len(HISTORY_COLUMNS)} columns")
-        cols = list(zip(*body)) if body else [()] * len(HISTORY_COLUMNS)
-        return {k: np.array(c, dtype=float) for k, c in zip(HISTORY_COLUMNS, cols)}
+                                  f"{len(columns)} columns")
+        cols = list(zip(*body)) if body else [()] * len(columns)
+        history = {k: np.array(c, dtype=float) for k, c in zip(columns, cols)}
+        history.setdefault("noise", np.full(len(body), np.nan))
+        return history
     history = getattr(result_or_log, "history", None)
     if not isinstance(history, dict) or set(HISTORY_COLUMNS) - set(history):
         raise ValidationError("result_or_log: expected a result of trustopt.minimize or the path of its log")
