@@ -145,6 +145,10 @@ def search_start(name: str, problem, exact: bool, theta0, sigma0) -> tuple[np.nd
         raise ValidationError(f"sigma0: {name!r} needs the initial standard deviation sigma0 > 0 of its search "
                               "distribution (about a tenth of the range of each parameter; 0.02 on MuJoCo "
                               "linear policies, Salimans et al. 2017)")
+    if np.ndim(sigma0) != 0:
+        raise ValidationError(f"sigma0: one standard deviation per coordinate needs method 'trust-region-cma' (its "
+                              f"Gaussian has a covariance); {name!r} samples every coordinate alike: give one "
+                              f"number, or rescale the coordinates")
     return theta0, check_positive(sigma0, "sigma0")
 
 
