@@ -55,6 +55,7 @@ from scipy.optimize import OptimizeResult
 from trustopt._validation import (ValidationError, as_float_array, check_bool, check_count, check_int, check_positive,
                                   did_you_mean)
 from trustopt.algorithms import ES_FAMILY, get
+from trustopt.algorithms._search import checked_sigma0
 from trustopt.algorithms.ars import ARSOptions
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
@@ -143,20 +144,6 @@ def clipped_into_box(box, x0: np.ndarray, stacklevel: int) -> np.ndarray:
     warnings.warn(f"x0 is outside the bounds: x0[{i}] = {x0[i]:g}, {what}; clipped into the box", BoundsWarning,
                   stacklevel=stacklevel + 1)
     return np.clip(x0, box.lower, box.upper)
-
-
-def checked_sigma0(sigma0, d: int):
-    """``sigma0`` as a float ``> 0``, or as a ``(d,)`` array of them (one initial standard deviation
-    per coordinate: ``trust-region-cma`` only, which its factory checks)."""
-    if np.ndim(sigma0) == 0:
-        return check_positive(sigma0, "sigma0")
-    stds = as_float_array(sigma0, "sigma0", ndim=1)
-    if stds.size != d:
-        raise ValidationError(f"sigma0: {stds.size} standard deviations for x0 of {d} coordinates (give one number "
-                              f"or one per coordinate)")
-    if not np.all(stds > 0):
-        raise ValidationError(f"sigma0: every standard deviation must be > 0, got {stds[~(stds > 0)][0]!r}")
-    return stds
 
 
 def warn_if_sigma0_exceeds_box(box, sigma0, stacklevel: int) -> None:

@@ -18,10 +18,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from trustopt._validation import (NOISE_IS_A_TABLE, ValidationError, as_float_array, check_bool, check_choice,
-                                  check_positive)
-from trustopt.algorithms._search import (RatioTestOptions, default_popsize, ratio_radius, resolve_options,
-                                         search_method, search_start)
+from trustopt._validation import NOISE_IS_A_TABLE, ValidationError, check_bool, check_choice, check_positive
+from trustopt.algorithms._search import (RatioTestOptions, checked_sigma0, default_popsize, ratio_radius,
+                                         resolve_options, search_method, search_start)
 from trustopt.components.acceptance import AlwaysAccept, RankRatioTest
 from trustopt.components.gaussian import GaussianNaturalStep, GaussianSampler
 from trustopt.components.radius import ConstantRadius
@@ -150,10 +149,7 @@ def _split_sigma0(sigma0, d: int):
     ``CMA_stds``), so that every later rule reads ``sigma`` and ``C`` as usual."""
     if sigma0 is None or np.ndim(sigma0) == 0:
         return sigma0, None
-    s = as_float_array(sigma0, "sigma0", ndim=1)
-    if s.size != d or not np.all(s > 0):
-        raise ValidationError(f"sigma0: expected {d} standard deviations > 0, one per coordinate of theta0, got "
-                              f"{s.size}" + ("" if np.all(s > 0) else " with one <= 0"))
+    s = checked_sigma0(sigma0, d)
     sigma = float(s.max())
     return sigma, tuple(float(v) for v in s / sigma)
 
