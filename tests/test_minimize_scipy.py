@@ -236,9 +236,7 @@ def test_scipys_tol_disp_and_maxfev_spellings(capsys):
 
 def test_sigma0_of_the_wrong_kind_is_named():
     for bad, message in ((float("nan"), "sigma0: must be finite, got nan"), (True, "sigma0: expected a number > 0"),
-                         ([1.0, 2.0], "sigma0: 2 standard deviations for x0 of 3 coordinates"),
-                         ([1.0, 0.0, 3.0], "sigma0: every standard deviation must be > 0"),
-                         ([[1.0, 2.0, 3.0]], r"sigma0: expected 1 dimension\(s\), got shape \(1, 3\)")):
+                         ([1.0, 2.0, 3.0], r"sigma0: expected a number, got an array of shape \(3,\)")):
         with pytest.raises(ValidationError, match=f"^{message}"):
             minimize(sphere, np.ones(3), sigma0=bad, seed=0)
 

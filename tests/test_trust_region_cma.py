@@ -393,30 +393,3 @@ def test_dense_linear_algebra_runs_on_one_blas_thread_from_d_30(monkeypatch):
         X = opt.ask()
         opt.tell(X, np.sum(X * X, axis=1))
         assert len(entered) == expected and all(n == [1] * len(n) for n in entered), (d, diagonal, entered)
-
-
-def test_one_sigma0_per_coordinate_is_the_scaled_problem_and_only_for_the_gaussian():
-    # sigma0 = s (d,) starts from N(m, diag(s^2)) (pycma's sigma0 * CMA_stds): on f(x) = g(x / s) its
-    # first batch and first update are those of sigma0 = 1 on g, scaled by s (afterwards the same in
-    # distribution: the square roots of S C S and of C differ by a rotation)
-    from trustopt.asktell import ES, TrustRegionCMA
-    from trustopt.optimize import minimize
-
-    s = np.array([1e-2, 0.3, 1.0, 7.0, 1e2])
-    g = lambda y: float(np.sum(np.arange(1, 6) * (y - 1.0) ** 2))  # noqa: E731
-    a, b = TrustRegionCMA(np.zeros(5), s, seed=3), TrustRegionCMA(np.zeros(5), 1.0, seed=3)
-    X, Y = a.ask(), b.ask()
-    np.testing.assert_allclose(X, Y * s, rtol=1e-14)
-    a.tell(X, [g(x / s) for x in X])
-    b.tell(Y, [g(y) for y in Y])
-    np.testing.assert_allclose(a.mean, b.mean * s, rtol=1e-12)
-    np.testing.assert_allclose(a.state.step_state.C, b.state.step_state.C * np.outer(s, s) / s.max() ** 2,
-                               rtol=1e-12, atol=1e-300)
-    np.testing.assert_allclose(a.state.step_state.std(), b.state.step_state.std() * s, rtol=1e-12)
-    r = minimize(lambda x: g(x / s), np.zeros(5), sigma0=s, seed=0, options={"ftarget": 1e-10})
-    assert r.success and np.allclose(r.x, s, rtol=1e-4)
-    with pytest.raises(ValidationError, match="sigma0: one standard deviation per coordinate needs method "
-                                              "'trust-region-cma'"):
-        ES(np.zeros(5), s)
-    with pytest.raises(ValidationError, match="sigma0: 2 standard deviations for x0 of 5 coordinates"):
-        minimize(g, np.zeros(5), sigma0=s[:2])

@@ -55,7 +55,6 @@ from scipy.optimize import OptimizeResult
 from trustopt._validation import (ValidationError, as_float_array, check_bool, check_count, check_int, check_positive,
                                   did_you_mean)
 from trustopt.algorithms import ES_FAMILY, get
-from trustopt.algorithms._search import checked_sigma0
 from trustopt.algorithms.ars import ARSOptions
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
@@ -146,19 +145,16 @@ def clipped_into_box(box, x0: np.ndarray, stacklevel: int) -> np.ndarray:
     return np.clip(x0, box.lower, box.upper)
 
 
-def warn_if_sigma0_exceeds_box(box, sigma0, stacklevel: int) -> None:
-    """A :class:`BoundsWarning` when ``sigma0`` (a number, or one per coordinate) exceeds the finite
-    width of ``box`` in a coordinate: the first samples then spread over the whole box and fold back at
-    its faces, and the search spends its first iterations shrinking (pycma warns likewise; the
-    default is a quarter of the narrowest width)."""
+def warn_if_sigma0_exceeds_box(box, sigma0: float, stacklevel: int) -> None:
+    """A :class:`BoundsWarning` when ``sigma0`` exceeds the narrowest finite width of ``box``: the
+    first samples then spread over the whole box and fold back at its faces, and the search
+    spends its first iterations shrinking (pycma warns likewise; the default is a quarter)."""
     if box is None:
         return
     finite = np.isfinite(box.width) & (box.width > 0)
-    over = np.flatnonzero(finite & (np.broadcast_to(sigma0, box.width.shape) > box.width))
-    if over.size:
-        i = int(over[np.argmin(box.width[over])]) if np.ndim(sigma0) == 0 else int(over[0])
-        value = sigma0 if np.ndim(sigma0) == 0 else sigma0[i]
-        warnings.warn(f"sigma0 = {value:g} exceeds the width {box.width[i]:g} of the bounds in coordinate {i}: "
+    if finite.any() and sigma0 > box.width[finite].min():
+        i = int(np.flatnonzero(finite)[np.argmin(box.width[finite])])
+        warnings.warn(f"sigma0 = {sigma0:g} exceeds the width {box.width[i]:g} of the bounds in coordinate {i}: "
                       f"the search starts spread over the whole box (the default, a quarter of the narrowest "
                       f"width, is {default_sigma0(box):g})", BoundsWarning, stacklevel=stacklevel + 1)
 
@@ -565,13 +561,11 @@ class _Named(AskTell):
         if sigma0 is None:
             sigma0 = default_sigma0(box)
         else:
-            sigma0 = checked_sigma0(sigma0, x0.size)
-            warn_if_sigma0_exceeds_box(box, sigma0, stacklevel=2)
+            warn_if_sigma0_exceeds_box(box, check_positive(sigma0, "sigma0"), stacklevel=2)
         if box is not None and box.n_free < box.d:  # fixed coordinates (lower = upper): search the free ones
             if box.n_free == 0:
                 raise ValidationError("bounds: every coordinate is fixed (lower = upper): nothing to search")
             x0 = clipped_into_box(box, x0, stacklevel=2)[box.free]
-            sigma0 = sigma0 if np.ndim(sigma0) == 0 else sigma0[box.free]
         method = get(self.algorithm)(None, theta0=x0, sigma0=sigma0, popsize=popsize, noise=noise, options=options,
                                      **hyperparameters)
         super().__init__(method, seed=seed, bounds=box, tolx=tolx, tolfun=tolfun, ftarget=ftarget, maxfev=maxfev,

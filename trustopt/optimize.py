@@ -29,7 +29,7 @@ from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.asktell import (DEFAULT_METHOD, MAXFEV_PER_DIM, METHODS, STATUS_MESSAGES, AskTell, BoundsWarning,
-                              all_failed_message, as_seed, batch_median, checked_sigma0, clipped_into_box, status_of,
+                              all_failed_message, as_seed, batch_median, clipped_into_box, status_of,
                               warn_if_sigma0_exceeds_box)
 from trustopt.bounds import Box, as_box, default_sigma0
 from trustopt.components.uncertainty import n_reevaluations
@@ -459,10 +459,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             space mapped onto the box (:mod:`trustopt.bounds`), so optima on the boundary are
             reached as interior ones are. A coordinate with ``lo == hi`` is fixed and not searched
             (pycma's ``fixed_variables``): ``d`` below counts the free coordinates.
-        sigma0: initial sampling standard deviation ``> 0``, or for ``trust-region-cma`` one per
-            coordinate, a ``(d,)`` array (pycma's ``sigma0`` with ``CMA_stds``: the initial
-            covariance is diagonal). Default: :func:`default_sigma0` (a quarter of the smallest
-            finite non-zero width of ``bounds``; 1.0 without).
+        sigma0: initial sampling standard deviation ``> 0``. Default: :func:`default_sigma0`
+            (a quarter of the smallest finite width of ``bounds``; 1.0 without).
         maxfev: evaluation budget, an integer (``1e4`` will do); ``nfev <= maxfev`` (a batch
             that would exceed it is not asked). Default ``MAXFEV_PER_DIM * d = 10_000 d``.
         seed: an integer ``>= 0``, a ``np.random.Generator`` (one integer is drawn from it), or
@@ -520,8 +518,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     if sigma0 is None:
         sigma0 = default_sigma0(box)
     else:
-        sigma0 = checked_sigma0(sigma0, x0.size)
-        warn_if_sigma0_exceeds_box(box, sigma0, stacklevel=2)
+        warn_if_sigma0_exceeds_box(box, check_positive(sigma0, "sigma0"), stacklevel=2)
     options, maxfev = _scipy_options(options, maxfev, tol)
     d = x0.size if box is None else box.n_free  # the searched coordinates
     maxfev = MAXFEV_PER_DIM * d if maxfev is None else check_count(maxfev, "maxfev")
@@ -722,13 +719,15 @@ def plot_minimize(result_or_log, path=None):
     n = h["nfev"]
     f_best, f_median = h["f_best"], h["f_median"]
     finite = f_best[np.isfinite(f_best)]
+    f_min = None
     if finite.size and np.all(finite > 0):
         ax_f.set_ylabel("f")
     else:  # f <= 0 somewhere: distances to the best value seen, on a log scale (as pycma plots f - f_min)
         f_min = finite.min() if finite.size else 0.0
         f_best, f_median = f_best - f_min, f_median - f_min
-        ax_f.set_ylabel(f"f - f_min (f_min = {f_min:.6g}, the best f)")
-    ax_f.plot(n, np.where(f_best > 0, f_best, np.nan), label="best f")
+        ax_f.set_ylabel("f - min f")
+    best_label = "best f" if f_min is None else f"best f (min f = {f_min:.4g})"
+    ax_f.plot(n, np.where(f_best > 0, f_best, np.nan), label=best_label)
     ax_f.plot(n, np.where(f_median > 0, f_median, np.nan), ".", ms=2, alpha=0.5, label="median f of the batch")
     ax_f.set_yscale("log")
     _legend_beside(ax_f)

@@ -127,20 +127,6 @@ def resolve_options(cls, options, hyperparameters: dict, owner: str, *, factory=
     return cls(**hyperparameters)
 
 
-def checked_sigma0(sigma0, d: int):
-    """``sigma0`` as a float ``> 0``, or as a ``(d,)`` array of them (one initial standard deviation
-    per coordinate, which only ``trust-region-cma`` takes: :func:`search_start` refuses it)."""
-    if np.ndim(sigma0) == 0:
-        return check_positive(sigma0, "sigma0")
-    stds = as_float_array(sigma0, "sigma0", ndim=1)
-    if stds.size != d:
-        raise ValidationError(f"sigma0: {stds.size} standard deviations for x0 of {d} coordinates (give one number "
-                              f"or one per coordinate)")
-    if not np.all(stds > 0):
-        raise ValidationError(f"sigma0: every standard deviation must be > 0, got {stds[~(stds > 0)][0]!r}")
-    return stds
-
-
 def search_start(name: str, problem, exact: bool, theta0, sigma0) -> tuple[np.ndarray, float]:
     """The checked ``(theta0 (d,), sigma0)`` of an ES method; ``problem`` is None (ask/tell) or a
     function ``F: (n, d) -> (n,)`` to maximize (:func:`trustopt.run`)."""
@@ -159,10 +145,6 @@ def search_start(name: str, problem, exact: bool, theta0, sigma0) -> tuple[np.nd
         raise ValidationError(f"sigma0: {name!r} needs the initial standard deviation sigma0 > 0 of its search "
                               "distribution (about a tenth of the range of each parameter; 0.02 on MuJoCo "
                               "linear policies, Salimans et al. 2017)")
-    if np.ndim(sigma0) != 0:
-        raise ValidationError(f"sigma0: one standard deviation per coordinate needs method 'trust-region-cma' (its "
-                              f"Gaussian has a covariance); {name!r} samples every coordinate alike: give one "
-                              f"number, or rescale the coordinates")
     return theta0, check_positive(sigma0, "sigma0")
 
 

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from trustopt._validation import NOISE_IS_A_TABLE, ValidationError, check_bool, check_choice, check_positive
-from trustopt.algorithms._search import (RatioTestOptions, checked_sigma0, default_popsize, ratio_radius,
-                                         resolve_options, search_method, search_start)
+from trustopt.algorithms._search import (RatioTestOptions, default_popsize, ratio_radius, resolve_options,
+                                         search_method, search_start)
 from trustopt.components.acceptance import AlwaysAccept, RankRatioTest
 from trustopt.components.gaussian import GaussianNaturalStep, GaussianSampler
 from trustopt.components.radius import ConstantRadius
@@ -143,17 +141,6 @@ class TrustRegionCMAOptions:
             check_choice(self.step_size, "step_size", ("csa", "tpa"))
 
 
-def _split_sigma0(sigma0, d: int):
-    """``(sigma, scales)``: a number is ``(sigma0, None)``; one standard deviation per coordinate
-    ``s (d,)`` is ``sigma = max s`` and ``C_0 = diag((s / sigma)^2)`` (pycma's ``sigma0`` and
-    ``CMA_stds``), so that every later rule reads ``sigma`` and ``C`` as usual."""
-    if sigma0 is None or np.ndim(sigma0) == 0:
-        return sigma0, None
-    s = checked_sigma0(sigma0, d)
-    sigma = float(s.max())
-    return sigma, tuple(float(v) for v in s / sigma)
-
-
 def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None = None,
                      popsize: int | None = None, noise=None, options: TrustRegionCMAOptions | None = None,
                      **hyperparameters):
@@ -167,18 +154,17 @@ def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: 
     if noise is not None and not isinstance(noise, NoiseTable):
         raise ValidationError(f"noise: expected a NoiseTable or None, got {type(noise).__name__} ({NOISE_IS_A_TABLE})")
     o = resolve_options(TrustRegionCMAOptions, options, hyperparameters, "trust-region-cma", factory=trust_region_cma)
-    sigma0, scales = _split_sigma0(sigma0, np.size(theta0) if theta0 is not None else 0)
     theta0, sigma0 = search_start("trust-region-cma", problem, exact, theta0, sigma0)
     d = theta0.size
     diagonal = d > DIAGONAL_ABOVE if o.diagonal is None else o.diagonal
     lam = default_popsize(d) if popsize is None else popsize
     orthogonal = default_orthogonal(d, lam, diagonal) if o.orthogonal is None else o.orthogonal
-    sampler = GaussianSampler(sigma0=sigma0, popsize=lam, diagonal=diagonal, orthogonal=orthogonal, scales=scales)
+    sampler = GaussianSampler(sigma0=sigma0, popsize=lam, diagonal=diagonal, orthogonal=orthogonal)
     if o.step_size == "tpa" and lam < TPA_MIN_POPSIZE:
         raise ValidationError(f"popsize: step_size='tpa' needs popsize >= {TPA_MIN_POPSIZE} (two samples of each "
                               f"batch test the last move of the mean), got {lam}")
     step_size = o.step_size or ("tpa" if d >= TPA_FROM and lam >= TPA_MIN_POPSIZE else "csa")
-    step = GaussianNaturalStep(diagonal=diagonal, active=o.active, c_m=o.c_m, step_size=step_size, scales=scales)
+    step = GaussianNaturalStep(diagonal=diagonal, active=o.active, c_m=o.c_m, step_size=step_size)
     delta = float(d) if o.kl_radius is None else o.kl_radius
     if o.radius_rule == "ratio":  # STRO eq. 3.4 with the ES family's thresholds and factors, at most delta
         acceptance = RankRatioTest()

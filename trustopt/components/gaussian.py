@@ -202,11 +202,9 @@ class GaussianState:
     L: np.ndarray | None = None
 
     @classmethod
-    def initial(cls, sigma: float, d: int, *, diagonal: bool, scales=None) -> "GaussianState":
-        """``N(m, sigma^2 C_0)``, ``C_0 = diag(scales^2)`` (``I`` when ``scales`` is None)."""
-        D = np.ones(d) if scales is None else np.array(scales, dtype=np.float64)
-        C = D * D if diagonal else np.diag(D * D)
-        return cls(sigma=float(sigma), C=C, B=None if diagonal else np.eye(d), D=D, p_sigma=np.zeros(d),
+    def initial(cls, sigma: float, d: int, *, diagonal: bool) -> "GaussianState":
+        C = np.ones(d) if diagonal else np.eye(d)
+        return cls(sigma=float(sigma), C=C, B=None if diagonal else np.eye(d), D=np.ones(d), p_sigma=np.zeros(d),
                    p_c=np.zeros(d))
 
     @property
@@ -281,8 +279,7 @@ def _kl_cholesky(dm: np.ndarray, L0: np.ndarray, L1: np.ndarray) -> float:
 class GaussianSampler:
     """Draws ``lambda = popsize`` samples ``x_i = m + sigma B D z_i``, ``z_i ~ N(0, I)`` from the
     loop's generator, with the distribution in the loop's step state (:class:`GaussianState`;
-    ``N(m, sigma0^2 I)`` before the first step, or ``N(m, sigma0^2 diag(scales^2))`` with per-coordinate
-    ``scales``, pycma's ``CMA_stds``). ``diagonal``: the separable variant.
+    ``N(m, sigma0^2 I)`` before the first step). ``diagonal``: the separable variant.
 
     Also the distribution's own stopping tests (:meth:`stop`), those of Hansen 2009's BIPOP-CMA-ES
     that restarts rely on."""
@@ -291,7 +288,6 @@ class GaussianSampler:
     popsize: int
     diagonal: bool = False
     orthogonal: bool = False
-    scales: tuple | None = None
     center = False  # SearchSampler: no center row; no noise table (z comes from the generator)
     noise = None
 
@@ -302,9 +298,7 @@ class GaussianSampler:
         check_bool(self.orthogonal, "orthogonal")
 
     def state(self, step_state, d: int) -> GaussianState:
-        if step_state is not None:
-            return step_state
-        return GaussianState.initial(self.sigma0, d, diagonal=self.diagonal, scales=self.scales)
+        return step_state if step_state is not None else GaussianState.initial(self.sigma0, d, diagonal=self.diagonal)
 
     def sigma(self, p_k: float, p_0: float, d: int, last_step: float = math.inf, step_state=None) -> float:
         """The largest per-coordinate standard deviation ``sigma max_i sqrt(C_ii)``."""
@@ -432,7 +426,6 @@ class GaussianNaturalStep(StepSolver):
     active: bool = True
     step_size: str = "csa"
     bisections: int = 20
-    scales: tuple | None = None  # C_0 = diag(scales^2) before the first step, as the sampler's
 
     def __post_init__(self):
         check_bool(self.diagonal, "diagonal")
@@ -449,7 +442,7 @@ class GaussianNaturalStep(StepSolver):
         m, batch = np.asarray(model.theta_k, dtype=np.float64), model.batch
         d, lam = m.size, batch.n_pairs
         s = step_state if step_state is not None else GaussianState.initial(batch.states[0, 0], d,
-                                                                            diagonal=self.diagonal, scales=self.scales)
+                                                                            diagonal=self.diagonal)
         k = cma_constants(d, lam, diagonal=self.diagonal)
         order = np.argsort(-np.asarray(batch.returns), kind="stable")  # best (largest F) first
         y = (np.asarray(batch.actions)[order] - m) / s.sigma
