@@ -180,8 +180,8 @@ def pycma_hint(key) -> str:
         return ("; pycma's fixed_variables={i: v} are bounds here: bounds=[..., (v, v), ...] (lower = upper) "
                 "takes coordinate i out of the search")
     if k in ("cma_stds", "scaling_of_variables"):
-        return ("; trustopt has no per-coordinate sigma0 (pycma's CMA_stds): search u = x / s with f(s * u), or give "
-                "bounds, whose default sigma0 is a quarter of the narrowest width")
+        return ("; trustopt has no per-coordinate sigma0 (pycma's CMA_stds): minimize g(u) = f(s * u) over u = x / s "
+                "instead")
     return f"; {NOISE_IS_A_TABLE}" if ("noise" in k or "uncertainty" in k) and k not in ("noise", "noise_handling") \
         else ""
 
