@@ -114,6 +114,10 @@ def test_handling_is_refused_where_there_is_no_gaussian_sigma_and_misspellings_p
         minimize(lambda x: float(x @ x), np.zeros(2), options={"noise_handling": "yes"})
     with pytest.raises(ValidationError, match="pycma's noise handling is noise_handling=True here"):
         minimize(lambda x: float(x @ x), np.zeros(2), options={"noise_handler": True})
+    opt = TrustRegionCMA(np.zeros(3), 0.5, seed=0, noise_handling=True)
+    X = opt.ask()
+    with pytest.raises(ValidationError, match="its last 2 rows repeat the first ones: tell every row"):
+        opt.tell(X[: opt.popsize], np.zeros(opt.popsize))  # pycma's habit: popsize values
 
 
 def test_on_pure_noise_sigma_does_not_collapse_and_failed_first_iterations_are_survived():

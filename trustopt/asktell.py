@@ -328,7 +328,9 @@ class AskTell:
         ``repaired=True``: ``X`` is the asked points after the caller changed them (rounded to a
         grid, projected onto constraints of its own, ...), inside the bounds if any; the update is
         that of the asked points, the best point reported the repaired one. Without it ``X`` must
-        be exactly the asked array (a guard against telling the wrong batch)."""
+        be exactly the asked array (a guard against telling the wrong batch). With
+        ``noise_handling`` the rows past ``popsize`` repeat the first ones: repair a repeat as its
+        original, or the noise measure compares two different points."""
         X, f = self._checked(X, values, repaired)
         draw, self.pending = self.pending, None
         self.nfev += f.size
