@@ -221,8 +221,9 @@ class MinimizeOptions:
         noise_handling: True: uncertainty handling for a noisy ``fun`` (``trust-region-cma``
             only; pycma's ``noise_handling``): each batch also re-evaluates ``2 + floor(popsize /
             20)`` of its points, their rank changes measure the noise, and ``sigma`` grows while
-            the noise decides the ranking, no coordinate's standard deviation beyond ``sigma0``
-            (:mod:`trustopt.components.uncertainty`, Hansen et al. 2009). Default False.
+            the noise decides the ranking (by this rule never past a largest coordinate standard
+            deviation of ``sigma0``; :mod:`trustopt.components.uncertainty`, Hansen et al. 2009).
+            Default False.
         ftarget: stop once the best value is ``<= ftarget``. Default ``-inf`` (never). It compares
             single evaluations: on a noisy ``fun`` one lucky draw stops the run as converged.
         tolx: stop once the search has collapsed below ``tolx`` (``> 0``): for ``trust-region-cma``

@@ -21,10 +21,12 @@ Without noise ``f'_i = f_i``: nothing lies strictly between them, ``Delta_i = 0`
 also where other values tie with them (a plateau, or failed evaluations, all imputed alike). The
 more the noise moves ``f'_i`` away from ``f_i`` among the batch's values, the larger ``Delta_i``.
 The treatment smooths ``s`` over iterations, ``s_bar <- (1 - c_s) s_bar + c_s s``, and multiplies
-``sigma`` by ``alpha_sigma`` while ``s_bar > 0``, up to ``sigma0`` (a larger ``sigma`` than the
-user's initial one is never asked for): the wider distribution puts the samples' true
-differences above the noise, where CMA-ES's step-size rules, reading random selection as
-convergence, would shrink ``sigma`` further.
+``sigma`` by ``alpha_sigma`` while ``s_bar > 0``, but not past the point where the largest
+coordinate standard deviation is ``sigma0`` (the user's initial scale; CMA-ES's own step-size
+rule may still go beyond): the wider distribution puts the samples' true differences above the
+noise, where CMA-ES's step-size rules, reading random selection as convergence, would shrink
+``sigma`` further. Without that bound, BBOB's severe multiplicative noise drove ``sigma`` up for
+good (README, "Noisy objectives").
 """
 
 from __future__ import annotations
