@@ -4,6 +4,7 @@ the objective, box bounds (no point outside; optima on the boundary), verbosity,
 from __future__ import annotations
 
 import math
+import pickle
 import warnings
 
 import numpy as np
@@ -236,7 +237,9 @@ def test_scipys_tol_disp_and_maxfev_spellings(capsys):
 
 def test_sigma0_of_the_wrong_kind_is_named():
     for bad, message in ((float("nan"), "sigma0: must be finite, got nan"), (True, "sigma0: expected a number > 0"),
-                         ([1.0, 2.0, 3.0], r"sigma0: expected a number, got an array of shape \(3,\)")):
+                         ([1.0, 2.0], "sigma0: 2 standard deviations for x0 of 3 coordinates"),
+                         ([1.0, 0.0, 3.0], "sigma0: every standard deviation must be > 0, got 0.0"),
+                         ([[1.0, 2.0, 3.0]], r"sigma0: expected 1 dimension\(s\), got shape \(1, 3\)")):
         with pytest.raises(ValidationError, match=f"^{message}"):
             minimize(sphere, np.ones(3), sigma0=bad, seed=0)
 
@@ -496,6 +499,40 @@ def test_fixed_coordinates_x0_off_its_value_every_one_fixed_and_a_method_of_all_
     resumed = steps(pickle.loads(pickle.dumps(steps(TrustRegionCMA(x0, 0.5, seed=1, bounds=bounds), 3))), 5)
     again = steps(TrustRegionCMA(x0, 0.5, seed=1, bounds=bounds), 8)
     assert np.array_equal(resumed.mean, again.mean) and resumed.mean[1] == 1.0
+
+
+@pytest.mark.parametrize("method", ["trust-region-cma", "trust-region-es", "es", "tres", "ars"])
+def test_one_sigma0_per_coordinate_is_the_run_in_rescaled_coordinates(method):
+    # sigma0 = v (d,) (pycma's sigma0 times CMA_stds) searches u = x / v with sigma0 = 1: bit for bit the
+    # run on h(u) = f(v u), for every method, also on workers; scales 1e-4..1e4 stay outside the method
+    # (a covariance holding them would have a condition of 1e16)
+    v = 2.0 * 10.0 ** np.linspace(-4, 4, 5)
+    f = lambda x: float(np.sum(np.arange(1, 6) * (x / v - 0.5) ** 2))  # noqa: E731
+    kw = dict(method=method, seed=0, options={"ftarget": 1e-8})
+    r = minimize(f, np.zeros(5), sigma0=v, **kw)
+    ref = minimize(lambda u: f(v * u), np.zeros(5), sigma0=1.0, **kw)
+    assert np.array_equal(r.x, v * ref.x) and r.fun == ref.fun and r.nfev == ref.nfev and r.success
+    if method == "tres":  # workers rebuild the samples from the noise table: the scale travels with the box
+        assert np.array_equal(minimize(f, np.zeros(5), sigma0=v, workers=2, **kw).x, r.x)
+
+
+def test_one_sigma0_per_coordinate_with_bounds_fixed_coordinates_and_ask_tell():
+    v = np.array([1e-3, 1.0, 5.0, 1e3])
+    f = lambda x: float(np.sum((x / v - 0.3) ** 2))  # noqa: E731
+    bounds = [(0.0, 1e-3), (2.0, 2.0), (None, None), (0.0, 2e3)]  # the fixed coordinate's entry is ignored
+    r = minimize(f, np.array([5e-4, 2.0, 0.0, 1e3]), sigma0=v / 4, bounds=bounds, seed=1)
+    assert r.x[1] == 2.0 and np.allclose(np.delete(r.x / v, 1), 0.3, atol=1e-3), r.x
+    with pytest.warns(BoundsWarning, match="sigma0 = 2000 exceeds the width 0.001 of the bounds in coordinate 0"):
+        TrustRegionCMA(np.zeros(4), [2e3, 1.0, 1.0, 1.0], bounds=[(0, 1e-3), (None, None), (None, None), (0, 1)])
+    opt = TrustRegionCMA(np.ones(4), v, seed=2)
+    X = opt.ask()
+    assert opt.sigma() == 1.0 and np.allclose(np.std(X - 1.0, axis=0) / v, 1.0, rtol=0.9)  # per-coordinate spread
+    resumed = pickle.loads(pickle.dumps(opt))
+    for o in (opt, resumed):
+        for _ in range(5):
+            Xo = o.ask()
+            o.tell(Xo, [f(x) for x in Xo])
+    assert np.array_equal(opt.mean, resumed.mean)
 
 
 def test_ask_tell_defaults_and_repaired_points():

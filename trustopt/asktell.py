@@ -145,16 +145,43 @@ def clipped_into_box(box, x0: np.ndarray, stacklevel: int) -> np.ndarray:
     return np.clip(x0, box.lower, box.upper)
 
 
-def warn_if_sigma0_exceeds_box(box, sigma0: float, stacklevel: int) -> None:
-    """A :class:`BoundsWarning` when ``sigma0`` exceeds the narrowest finite width of ``box``: the
-    first samples then spread over the whole box and fold back at its faces, and the search
-    spends its first iterations shrinking (pycma warns likewise; the default is a quarter)."""
+def checked_sigma0(sigma0, d: int):
+    """``sigma0`` as a float ``> 0``, or as a ``(d,)`` array of them: one initial standard deviation
+    per coordinate (pycma's ``sigma0`` times ``CMA_stds``), which :func:`scaled_start` turns into
+    the scale of the box."""
+    if np.ndim(sigma0) == 0:
+        return check_positive(sigma0, "sigma0")
+    stds = as_float_array(sigma0, "sigma0", ndim=1)
+    if stds.size != d:
+        raise ValidationError(f"sigma0: {stds.size} standard deviations for x0 of {d} coordinates (give one number "
+                              f"or one per coordinate)")
+    if not np.all(stds > 0):
+        raise ValidationError(f"sigma0: every standard deviation must be > 0, got {float(stds[~(stds > 0)][0])!r}")
+    return stds
+
+
+def scaled_start(box, sigma0, d: int):
+    """``(box, sigma0)`` for the search: a ``(d,)`` ``sigma0`` becomes the box's scale (the internal
+    coordinates ``x_i / sigma0_i``, :mod:`trustopt.bounds`) and ``sigma0 = 1``, for every method;
+    a number is left as it is."""
+    if np.ndim(sigma0) == 0:
+        return box, sigma0
+    return as_box(box, d, scale=sigma0), 1.0
+
+
+def warn_if_sigma0_exceeds_box(box, sigma0, stacklevel: int) -> None:
+    """A :class:`BoundsWarning` when ``sigma0`` (a number, or one per coordinate) exceeds the finite
+    width of ``box`` in a coordinate (the narrowest such): the first samples then spread over the
+    whole box and fold back at its faces, and the search spends its first iterations shrinking
+    (pycma warns likewise; the default is a quarter of the narrowest width)."""
     if box is None:
         return
     finite = np.isfinite(box.width) & (box.width > 0)
-    if finite.any() and sigma0 > box.width[finite].min():
-        i = int(np.flatnonzero(finite)[np.argmin(box.width[finite])])
-        warnings.warn(f"sigma0 = {sigma0:g} exceeds the width {box.width[i]:g} of the bounds in coordinate {i}: "
+    over = np.flatnonzero(finite & (np.broadcast_to(sigma0, box.width.shape) > box.width))
+    if over.size:
+        i = int(over[np.argmin(box.width[over])])
+        value = float(np.broadcast_to(sigma0, box.width.shape)[i])
+        warnings.warn(f"sigma0 = {value:g} exceeds the width {box.width[i]:g} of the bounds in coordinate {i}: "
                       f"the search starts spread over the whole box (the default, a quarter of the narrowest "
                       f"width, is {default_sigma0(box):g})", BoundsWarning, stacklevel=stacklevel + 1)
 
@@ -563,7 +590,9 @@ class _Named(AskTell):
         if sigma0 is None:
             sigma0 = default_sigma0(box)
         else:
-            warn_if_sigma0_exceeds_box(box, check_positive(sigma0, "sigma0"), stacklevel=2)
+            sigma0 = checked_sigma0(sigma0, x0.size)
+            warn_if_sigma0_exceeds_box(box, sigma0, stacklevel=2)
+            box, sigma0 = scaled_start(box, sigma0, x0.size)
         if box is not None and box.n_free < box.d:  # fixed coordinates (lower = upper): search the free ones
             if box.n_free == 0:
                 raise ValidationError("bounds: every coordinate is fixed (lower = upper): nothing to search")

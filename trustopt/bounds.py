@@ -20,6 +20,12 @@ finite bound ``b`` has the one layer, margin ``a = (1 + |b|) / 20``, and is refl
 so a sample's image does not depend on the batch it is mapped in (the same bits in the driver
 and in a worker).
 
+A box may also carry a ``scale (d,)`` of positive numbers, one unit per coordinate (a
+per-coordinate ``sigma0``, pycma's ``CMA_stds``): the internal point ``y`` is then read as
+``scale * y`` before ``T``, so that a search distribution with ``sigma = 1`` has the standard
+deviation ``scale_i`` in coordinate ``i``, whatever method samples it. A box without any finite
+bound may exist for its scale alone.
+
 A fixed coordinate (``l = u``, as scipy allows; pycma's ``fixed_variables``) is not searched: the
 ask/tell classes and ``minimize`` search the ``n_free`` free coordinates only, so the population
 size, the learning rates and the default budget are those of the smaller problem, and
@@ -49,12 +55,18 @@ class Box:
 
     lower: np.ndarray
     upper: np.ndarray
+    scale: np.ndarray | None = None
 
     def __post_init__(self):
         lo = np.asarray(self.lower, dtype=np.float64).reshape(-1)
         hi = np.asarray(self.upper, dtype=np.float64).reshape(-1)
         if lo.shape != hi.shape:
             raise ValidationError(f"bounds: {lo.size} lower and {hi.size} upper bounds")
+        if self.scale is not None:
+            scale = np.asarray(self.scale, dtype=np.float64).reshape(-1)
+            if scale.shape != lo.shape or not np.all(scale > 0) or not np.all(np.isfinite(scale)):
+                raise ValidationError(f"sigma0: expected {lo.size} finite standard deviations > 0, one per coordinate")
+            object.__setattr__(self, "scale", scale)
         if np.isnan(lo).any() or np.isnan(hi).any() or (lo == np.inf).any() or (hi == -np.inf).any():
             raise ValidationError("bounds: a lower bound must be < inf and an upper bound > -inf (no NaN)")
         bad = np.flatnonzero(~(lo <= hi))
@@ -112,6 +124,8 @@ class Box:
             if Y.shape[-1] != self.n_free:
                 raise ValidationError(f"Y: {Y.shape[-1]} coordinates, the box has {self.d} ({self.n_free} free)")
             Y = self.embed(Y)
+        if self.scale is not None:
+            Y = Y * self.scale
         X = np.array(Y)
         lo, hi, a = self.lower, self.upper, self.margin
         fl, fh, fixed = np.isfinite(lo), np.isfinite(hi), lo == hi
@@ -123,8 +137,8 @@ class Box:
         return X
 
     def to_internal(self, x) -> np.ndarray:
-        """A preimage ``y`` of ``x (d,)`` in the box (the identity in the interior): ``T(y) = x``
-        up to rounding."""
+        """A preimage ``y`` of ``x (d,)`` in the box (the identity in the interior, divided by the
+        scale if any): ``T(scale y) = x`` up to rounding."""
         x = np.asarray(x, dtype=np.float64)
         lo, hi, a = self.lower, self.upper, self.margin
         y = np.array(x)
@@ -133,7 +147,7 @@ class Box:
             high = np.isfinite(hi) & (x > hi - a) & (lo < hi)
             y = np.where(low, lo - a + 2.0 * np.sqrt(np.maximum(a * (x - lo), 0.0)), y)
             y = np.where(high, hi + a - 2.0 * np.sqrt(np.maximum(a * (hi - x), 0.0)), y)
-        return y
+        return y if self.scale is None else y / self.scale
 
     def start(self, x0) -> np.ndarray:
         """The internal starting point for ``x0 (d,)`` in the box: :meth:`to_internal` of ``x0``, with a
@@ -170,13 +184,17 @@ def _fold(Y, lo, hi, a, side):
     return np.clip(x, lo, hi)  # the folded y is within [lo - a, hi + a] up to rounding: x exactly in the box
 
 
-def as_box(bounds, d: int) -> Box | None:
-    """``bounds`` as a :class:`Box` for ``d`` coordinates, or None.
+def as_box(bounds, d: int, scale=None) -> Box | None:
+    """``bounds`` as a :class:`Box` for ``d`` coordinates, or None; with ``scale (d,)``, a box with
+    that scale (module docstring), also without bounds.
 
     Accepted (scipy.optimize's conventions): None; a ``scipy.optimize.Bounds`` (``lb``, ``ub``
     scalars or ``(d,)``); a sequence of ``d`` pairs ``(lo, hi)`` with None for an open side; a
-    :class:`Box`. A box with no finite bound at all is None (nothing to enforce).
+    :class:`Box`. A box with no finite bound at all and no scale is None (nothing to enforce).
     """
+    if scale is not None:
+        box = as_box(bounds, d) or Box(np.full(d, -np.inf), np.full(d, np.inf))
+        return Box(box.lower, box.upper, scale=scale)
     if bounds is None:
         return None
     if isinstance(bounds, Box):
@@ -208,7 +226,7 @@ def as_box(bounds, d: int) -> Box | None:
         box = Box(np.array(lo), np.array(hi))
     if box.d != d:
         raise ValidationError(f"bounds: {box.d} coordinates, x0 has {d}")
-    if not (np.isfinite(box.lower).any() or np.isfinite(box.upper).any()):
+    if not (np.isfinite(box.lower).any() or np.isfinite(box.upper).any()) and box.scale is None:
         return None
     return box
 

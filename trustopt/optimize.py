@@ -29,8 +29,8 @@ from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.asktell import (DEFAULT_METHOD, MAXFEV_PER_DIM, METHODS, STATUS_MESSAGES, AskTell, BoundsWarning,
-                              all_failed_message, as_seed, batch_median, clipped_into_box, status_of,
-                              warn_if_sigma0_exceeds_box)
+                              all_failed_message, as_seed, batch_median, checked_sigma0, clipped_into_box,
+                              scaled_start, status_of, warn_if_sigma0_exceeds_box)
 from trustopt.bounds import Box, as_box, default_sigma0
 from trustopt.components.uncertainty import n_reevaluations
 from trustopt.components.search import PerturbationSampler
@@ -519,7 +519,9 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     if sigma0 is None:
         sigma0 = default_sigma0(box)
     else:
-        warn_if_sigma0_exceeds_box(box, check_positive(sigma0, "sigma0"), stacklevel=2)
+        sigma0 = checked_sigma0(sigma0, x0.size)
+        warn_if_sigma0_exceeds_box(box, sigma0, stacklevel=2)
+        box, sigma0 = scaled_start(box, sigma0, x0.size)
     options, maxfev = _scipy_options(options, maxfev, tol)
     d = x0.size if box is None else box.n_free  # the searched coordinates
     maxfev = MAXFEV_PER_DIM * d if maxfev is None else check_count(maxfev, "maxfev")
