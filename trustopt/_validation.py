@@ -180,8 +180,7 @@ def pycma_hint(key) -> str:
         return ("; pycma's fixed_variables={i: v} are bounds here: bounds=[..., (v, v), ...] (lower = upper) "
                 "takes coordinate i out of the search")
     if k in ("cma_stds", "scaling_of_variables"):
-        return ("; trustopt has no per-coordinate sigma0 (pycma's CMA_stds): minimize g(u) = f(s * u) over u = x / s "
-                "instead")
+        return "; pycma's sigma0 * CMA_stds is sigma0 here, an array with one standard deviation per coordinate"
     return f"; {NOISE_IS_A_TABLE}" if ("noise" in k or "uncertainty" in k) and k not in ("noise", "noise_handling") \
         else ""
 

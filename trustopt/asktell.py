@@ -565,7 +565,8 @@ class _Named(AskTell):
     options=None, keep_history=True, noise_handling=False, **hyperparameters)``. The hyperparameters are either
     ``options=`` an instance of :attr:`options_class` (or a dict of its fields, as ``minimize``
     takes) or keywords with the same names (not both).
-    ``sigma0`` may be omitted with finite bounds (:func:`trustopt.bounds.default_sigma0`)."""
+    ``sigma0`` may be omitted with finite bounds (:func:`trustopt.bounds.default_sigma0`), or be a
+    ``(d,)`` array, one standard deviation per coordinate (:func:`scaled_start`)."""
 
     algorithm: ClassVar[str]
     options_class: ClassVar[type]
@@ -644,7 +645,8 @@ class TrustRegionCMA(_Named):
     :class:`TrustRegionCMAOptions`.
 
     ``TrustRegionCMA(x0, sigma0=None, *, seed=None, popsize=None, bounds=None, maxfev=None,
-    noise_handling=False, ...)`` (the keywords of :class:`_Named`): ``bounds`` in scipy's forms, a
+    noise_handling=False, ...)`` (the keywords of :class:`_Named`): ``sigma0`` a number or one per
+    coordinate (pycma's ``sigma0`` times ``CMA_stds``); ``bounds`` in scipy's forms, a
     coordinate with ``lo == hi`` fixed and not searched (pycma's ``fixed_variables``);
     ``noise_handling=True`` for a noisy ``f`` (pycma's noise handling: :class:`AskTell`)."""
 

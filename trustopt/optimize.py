@@ -460,8 +460,11 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             space mapped onto the box (:mod:`trustopt.bounds`), so optima on the boundary are
             reached as interior ones are. A coordinate with ``lo == hi`` is fixed and not searched
             (pycma's ``fixed_variables``): ``d`` below counts the free coordinates.
-        sigma0: initial sampling standard deviation ``> 0``. Default: :func:`default_sigma0`
-            (a quarter of the smallest finite width of ``bounds``; 1.0 without).
+        sigma0: initial sampling standard deviation ``> 0``, or one per coordinate, a ``(d,)``
+            array (pycma's ``sigma0`` times ``CMA_stds``; any method: the search runs in the
+            coordinates ``x_i / sigma0_i`` with ``sigma0 = 1``, :mod:`trustopt.bounds`). Default:
+            :func:`default_sigma0` (a quarter of the smallest finite non-zero width of
+            ``bounds``; 1.0 without).
         maxfev: evaluation budget, an integer (``1e4`` will do); ``nfev <= maxfev`` (a batch
             that would exceed it is not asked). Default ``MAXFEV_PER_DIM * d = 10_000 d``.
         seed: an integer ``>= 0``, a ``np.random.Generator`` (one integer is drawn from it), or
