@@ -238,7 +238,9 @@ def test_scipys_tol_disp_and_maxfev_spellings(capsys):
 def test_sigma0_of_the_wrong_kind_is_named():
     for bad, message in ((float("nan"), "sigma0: must be finite, got nan"), (True, "sigma0: expected a number > 0"),
                          ([1.0, 2.0], "sigma0: 2 standard deviations for x0 of 3 coordinates"),
-                         ([1.0, 0.0, 3.0], "sigma0: every standard deviation must be > 0, got 0.0"),
+                         ([1.0, 0.0, 3.0], r"sigma0: every standard deviation must be finite and > 0, got "
+                                           r"sigma0\[1\] = 0.0"),
+                         ([[1.0], [1.0, 2.0]], "sigma0: expected a number or one number per coordinate"),
                          ([[1.0, 2.0, 3.0]], r"sigma0: expected 1 dimension\(s\), got shape \(1, 3\)")):
         with pytest.raises(ValidationError, match=f"^{message}"):
             minimize(sphere, np.ones(3), sigma0=bad, seed=0)
@@ -519,8 +521,9 @@ def test_one_sigma0_per_coordinate_is_the_run_in_rescaled_coordinates(method):
 def test_one_sigma0_per_coordinate_with_bounds_fixed_coordinates_and_ask_tell():
     v = np.array([1e-3, 1.0, 5.0, 1e3])
     f = lambda x: float(np.sum((x / v - 0.3) ** 2))  # noqa: E731
-    bounds = [(0.0, 1e-3), (2.0, 2.0), (None, None), (0.0, 2e3)]  # the fixed coordinate's entry is ignored
-    r = minimize(f, np.array([5e-4, 2.0, 0.0, 1e3]), sigma0=v / 4, bounds=bounds, seed=1)
+    bounds = [(0.0, 1e-3), (2.0, 2.0), (None, None), (0.0, 2e3)]  # the fixed coordinate's entry is not read
+    r = minimize(f, np.array([5e-4, 2.0, 0.0, 1e3]), sigma0=np.array([2.5e-4, 0.0, 1.25, 250.0]), bounds=bounds,
+                 seed=1)
     assert r.x[1] == 2.0 and np.allclose(np.delete(r.x / v, 1), 0.3, atol=1e-3), r.x
     with pytest.warns(BoundsWarning, match="sigma0 = 2000 exceeds the width 0.001 of the bounds in coordinate 0"):
         TrustRegionCMA(np.zeros(4), [2e3, 1.0, 1.0, 1.0], bounds=[(0, 1e-3), (None, None), (None, None), (0, 1)])

@@ -145,18 +145,26 @@ def clipped_into_box(box, x0: np.ndarray, stacklevel: int) -> np.ndarray:
     return np.clip(x0, box.lower, box.upper)
 
 
-def checked_sigma0(sigma0, d: int):
+def checked_sigma0(sigma0, d: int, box=None):
     """``sigma0`` as a float ``> 0``, or as a ``(d,)`` array of them: one initial standard deviation
     per coordinate (pycma's ``sigma0`` times ``CMA_stds``), which :func:`scaled_start` turns into
-    the scale of the box."""
-    if np.ndim(sigma0) == 0:
+    the scale of the box. The entry of a coordinate that ``box`` fixes is not read (it becomes 1)."""
+    try:
+        scalar = np.ndim(sigma0) == 0
+    except ValueError:  # a ragged sequence
+        raise ValidationError("sigma0: expected a number or one number per coordinate") from None
+    if scalar:
         return check_positive(sigma0, "sigma0")
-    stds = as_float_array(sigma0, "sigma0", ndim=1)
+    stds = np.array(as_float_array(sigma0, "sigma0", ndim=1))
     if stds.size != d:
         raise ValidationError(f"sigma0: {stds.size} standard deviations for x0 of {d} coordinates (give one number "
                               f"or one per coordinate)")
-    if not np.all(stds > 0):
-        raise ValidationError(f"sigma0: every standard deviation must be > 0, got {float(stds[~(stds > 0)][0])!r}")
+    if box is not None:
+        stds[~box.free] = 1.0
+    bad = np.flatnonzero(~((stds > 0) & np.isfinite(stds)))
+    if bad.size:
+        raise ValidationError(f"sigma0: every standard deviation must be finite and > 0, got sigma0[{int(bad[0])}] = "
+                              f"{float(stds[bad[0]])!r}")
     return stds
 
 
@@ -307,6 +315,8 @@ class AskTell:
 
     @property
     def sigma0(self) -> float:
+        """The method's initial ``sigma``: ``sigma0`` as given, or 1 when it was given per coordinate
+        (the values are then ``box.scale``, the units of the search's coordinates)."""
         return self.sampler.sigma0
 
     @property
@@ -591,7 +601,7 @@ class _Named(AskTell):
         if sigma0 is None:
             sigma0 = default_sigma0(box)
         else:
-            sigma0 = checked_sigma0(sigma0, x0.size)
+            sigma0 = checked_sigma0(sigma0, x0.size, box)
             warn_if_sigma0_exceeds_box(box, sigma0, stacklevel=2)
             box, sigma0 = scaled_start(box, sigma0, x0.size)
         if box is not None and box.n_free < box.d:  # fixed coordinates (lower = upper): search the free ones

@@ -462,7 +462,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             (pycma's ``fixed_variables``): ``d`` below counts the free coordinates.
         sigma0: initial sampling standard deviation ``> 0``, or one per coordinate, a ``(d,)``
             array (pycma's ``sigma0`` times ``CMA_stds``; any method: the search runs in the
-            coordinates ``x_i / sigma0_i`` with ``sigma0 = 1``, :mod:`trustopt.bounds`). Default:
+            coordinates ``x_i / sigma0_i`` with ``sigma0 = 1``, :mod:`trustopt.bounds`, and
+            ``tolx`` applies in those units; the entry of a fixed coordinate is not read). Default:
             :func:`default_sigma0` (a quarter of the smallest finite non-zero width of
             ``bounds``; 1.0 without).
         maxfev: evaluation budget, an integer (``1e4`` will do); ``nfev <= maxfev`` (a batch
@@ -522,7 +523,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     if sigma0 is None:
         sigma0 = default_sigma0(box)
     else:
-        sigma0 = checked_sigma0(sigma0, x0.size)
+        sigma0 = checked_sigma0(sigma0, x0.size, box)
         warn_if_sigma0_exceeds_box(box, sigma0, stacklevel=2)
         box, sigma0 = scaled_start(box, sigma0, x0.size)
     options, maxfev = _scipy_options(options, maxfev, tol)
@@ -654,7 +655,8 @@ class _Restarts:
             return reasons
         if budget < self._cost(self.lam_large):
             return {"maxfev": f"the budget left ({budget}) is smaller than a batch of the next run; maxfev = {maxfev}"}
-        return {"restarts": f"the {self.options.restarts} large restarts are done"}
+        n = self.options.restarts
+        return {"restarts": f"the {n} large restart{'' if n == 1 else 's'} {'is' if n == 1 else 'are'} done"}
 
     def restart(self, opt: AskTell, reasons: dict, budget: int) -> AskTell | None:
         """The next run after ``opt`` stopped for ``reasons`` with ``budget`` evaluations left, or None:
