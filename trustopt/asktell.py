@@ -147,7 +147,7 @@ def clipped_into_box(box, x0: np.ndarray, stacklevel: int) -> np.ndarray:
 
 def checked_sigma0(sigma0, d: int, box=None):
     """``sigma0`` as a float ``> 0``, or as a ``(d,)`` array of them: one initial standard deviation
-    per coordinate (pycma's ``sigma0`` times ``CMA_stds``), which :func:`scaled_start` turns into
+    per coordinate (pycma's ``sigma0`` times ``CMA_stds``), which :func:`search_space` turns into
     the scale of the box. The entry of a coordinate that ``box`` fixes is not read (it becomes 1)."""
     try:
         scalar = np.ndim(sigma0) == 0
@@ -168,10 +168,20 @@ def checked_sigma0(sigma0, d: int, box=None):
     return stds
 
 
-def scaled_start(box, sigma0, d: int):
-    """``(box, sigma0)`` for the search: a ``(d,)`` ``sigma0`` becomes the box's scale (the internal
-    coordinates ``x_i / sigma0_i``, :mod:`trustopt.bounds`) and ``sigma0 = 1``, for every method;
-    a number is left as it is."""
+def search_space(bounds, sigma0, d: int, stacklevel: int):
+    """``(box, sigma0)`` of a search over ``d`` coordinates, as :func:`trustopt.minimize` and the
+    ask/tell classes read their arguments: ``bounds`` in scipy's forms (:func:`as_box`); ``sigma0``
+    None (:func:`default_sigma0`), a number, or one per coordinate, which becomes the box's scale
+    (the internal coordinates ``x_i / sigma0_i``, :mod:`trustopt.bounds`) with ``sigma0 = 1``, for
+    every method. A ``sigma0`` wider than the box warns; a box that fixes every coordinate is an
+    error."""
+    box = as_box(bounds, d)
+    if box is not None and box.n_free == 0:
+        raise ValidationError("bounds: every coordinate is fixed (lower = upper): nothing to search")
+    if sigma0 is None:
+        return box, default_sigma0(box)
+    sigma0 = checked_sigma0(sigma0, d, box)
+    warn_if_sigma0_exceeds_box(box, sigma0, stacklevel=stacklevel + 1)
     if np.ndim(sigma0) == 0:
         return box, sigma0
     return as_box(box, d, scale=sigma0), 1.0
@@ -184,11 +194,12 @@ def warn_if_sigma0_exceeds_box(box, sigma0, stacklevel: int) -> None:
     (pycma warns likewise; the default is a quarter of the narrowest width)."""
     if box is None:
         return
+    stds = np.broadcast_to(sigma0 if box.scale is None else sigma0 * box.scale, box.width.shape)  # in x's units
     finite = np.isfinite(box.width) & (box.width > 0)
-    over = np.flatnonzero(finite & (np.broadcast_to(sigma0, box.width.shape) > box.width))
+    over = np.flatnonzero(finite & (stds > box.width))
     if over.size:
         i = int(over[np.argmin(box.width[over])])
-        value = float(np.broadcast_to(sigma0, box.width.shape)[i])
+        value = float(stds[i])
         warnings.warn(f"sigma0 = {value:g} exceeds the width {box.width[i]:g} of the bounds in coordinate {i}: "
                       f"the search starts spread over the whole box (the default, a quarter of the narrowest "
                       f"width, is {default_sigma0(box):g})", BoundsWarning, stacklevel=stacklevel + 1)
@@ -576,7 +587,7 @@ class _Named(AskTell):
     ``options=`` an instance of :attr:`options_class` (or a dict of its fields, as ``minimize``
     takes) or keywords with the same names (not both).
     ``sigma0`` may be omitted with finite bounds (:func:`trustopt.bounds.default_sigma0`), or be a
-    ``(d,)`` array, one standard deviation per coordinate (:func:`scaled_start`)."""
+    ``(d,)`` array, one standard deviation per coordinate (:func:`search_space`)."""
 
     algorithm: ClassVar[str]
     options_class: ClassVar[type]
@@ -597,16 +608,8 @@ class _Named(AskTell):
             if key in own:
                 raise ValidationError(f"options: {key} is a keyword of {type(self).__name__}, not a hyperparameter: "
                                       f"{type(self).__name__}(x0, sigma0, {key}=...)")
-        box = as_box(bounds, x0.size)
-        if sigma0 is None:
-            sigma0 = default_sigma0(box)
-        else:
-            sigma0 = checked_sigma0(sigma0, x0.size, box)
-            warn_if_sigma0_exceeds_box(box, sigma0, stacklevel=2)
-            box, sigma0 = scaled_start(box, sigma0, x0.size)
+        box, sigma0 = search_space(bounds, sigma0, x0.size, stacklevel=2)
         if box is not None and box.n_free < box.d:  # fixed coordinates (lower = upper): search the free ones
-            if box.n_free == 0:
-                raise ValidationError("bounds: every coordinate is fixed (lower = upper): nothing to search")
             x0 = clipped_into_box(box, x0, stacklevel=2)[box.free]
         method = get(self.algorithm)(None, theta0=x0, sigma0=sigma0, popsize=popsize, noise=noise, options=options,
                                      **hyperparameters)

@@ -65,7 +65,7 @@ class Box:
         if self.scale is not None:
             scale = np.asarray(self.scale, dtype=np.float64).reshape(-1)
             if scale.shape != lo.shape or not np.all(scale > 0) or not np.all(np.isfinite(scale)):
-                raise ValidationError(f"sigma0: expected {lo.size} finite standard deviations > 0, one per coordinate")
+                raise ValidationError(f"scale: expected {lo.size} finite numbers > 0, one per coordinate")
             object.__setattr__(self, "scale", scale)
         if np.isnan(lo).any() or np.isnan(hi).any() or (lo == np.inf).any() or (hi == -np.inf).any():
             raise ValidationError("bounds: a lower bound must be < inf and an upper bound > -inf (no NaN)")

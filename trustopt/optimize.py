@@ -29,9 +29,9 @@ from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.asktell import (DEFAULT_METHOD, MAXFEV_PER_DIM, METHODS, STATUS_MESSAGES, AskTell, BoundsWarning,
-                              all_failed_message, as_seed, batch_median, checked_sigma0, clipped_into_box,
-                              scaled_start, status_of, warn_if_sigma0_exceeds_box)
-from trustopt.bounds import Box, as_box, default_sigma0
+                              all_failed_message, as_seed, batch_median, clipped_into_box, search_space,
+                              status_of)
+from trustopt.bounds import Box, default_sigma0
 from trustopt.components.uncertainty import n_reevaluations
 from trustopt.components.search import PerturbationSampler
 from trustopt.noise import NoiseTable, perturb
@@ -519,13 +519,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     args = args if isinstance(args, tuple) else (args,)
     name, cls = _method(method)
     x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
-    box = as_box(bounds, x0.size)
-    if sigma0 is None:
-        sigma0 = default_sigma0(box)
-    else:
-        sigma0 = checked_sigma0(sigma0, x0.size, box)
-        warn_if_sigma0_exceeds_box(box, sigma0, stacklevel=2)
-        box, sigma0 = scaled_start(box, sigma0, x0.size)
+    box, sigma0 = search_space(bounds, sigma0, x0.size, stacklevel=2)
     options, maxfev = _scipy_options(options, maxfev, tol)
     d = x0.size if box is None else box.n_free  # the searched coordinates
     maxfev = MAXFEV_PER_DIM * d if maxfev is None else check_count(maxfev, "maxfev")
