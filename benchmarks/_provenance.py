@@ -38,12 +38,3 @@ def write_runs(path: str, rows: list, protocol: str, packages=("ioh", "cma")) ->
         json.dump({"meta": meta, "runs": rows}, f, indent=1)
     print(f"raw results: {path}")
 
-
-def median_ci(values, n_boot: int = 10_000, seed: int = 0, fmt: str = ".2f") -> str:
-    """``[lo, hi]``, a 95% percentile-bootstrap interval of the median of ``values``."""
-    import numpy as np
-
-    v = np.asarray(values, dtype=float)
-    boot = np.median(np.random.default_rng(seed).choice(v, (n_boot, v.size)), axis=1)
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    return f"[{lo:{fmt}}, {hi:{fmt}}]"

@@ -35,7 +35,8 @@ import warnings
 import numpy as np
 
 from _extras import import_extras
-from _provenance import median_ci, write_runs
+from _provenance import write_runs
+from _tables import print_evals_table
 from trustopt.algorithms import get
 from trustopt.asktell import AskTell, TrustRegionCMA
 from trustopt.bounds import as_box
@@ -113,17 +114,7 @@ def main(argv=None) -> int:
                 rows.append(r)
                 print(f"f{fid:<2d} i{inst} {solver:15s} reached={r['reached']!s:5s} evals={r['evals']:6d} "
                       f"best={r['best']:.2e} fixed_moved={r['fixed_moved']} {r['seconds']:.1f}s", flush=True)
-    print("\nfunction  solver           reached  median evals to 1e-8 (reached runs)  ratio to pycma (paired)")
-    for fid in args.functions:
-        for solver in SOLVERS:
-            rs = [r for r in rows if r["fid"] == fid and r["solver"] == solver]
-            ok = [r["evals"] for r in rs if r["reached"]]
-            med = f"{np.median(ok):.0f}" if ok else "-"
-            pairs = [r["evals"] / c["evals"] for r in rs for c in rows
-                     if c["solver"] == "cma" and c["fid"] == fid and c["instance"] == r["instance"]
-                     and r["reached"] and c["reached"]]
-            ratio = f"{np.median(pairs):.2f} {median_ci(pairs)}" if pairs else "-"
-            print(f"f{fid:<8d} {solver:16s} {len(ok)}/{len(rs)}      {med:>12s}                        {ratio}")
+    print_evals_table(rows, args.functions, SOLVERS, "cma")
     if args.out:
         write_runs(args.out, rows, __doc__.split("\n\n")[1])
     return 0

@@ -35,7 +35,8 @@ import warnings
 import numpy as np
 
 from _extras import import_extras
-from _provenance import median_ci, write_runs
+from _provenance import write_runs
+from _tables import median_ci
 from trustopt.optimize import minimize
 
 ioh = cma = None  # the benchmark extras, imported by main (_extras)

@@ -33,7 +33,8 @@ import warnings
 import numpy as np
 
 from _extras import import_extras
-from _provenance import median_ci, write_runs
+from _provenance import write_runs
+from _tables import print_evals_table
 from trustopt.optimize import minimize
 
 ioh = cma = None  # the benchmark extras, imported by main (_extras)
@@ -94,17 +95,7 @@ def main(argv=None) -> int:
                 rows.append(r)
                 print(f"f{fid:<2d} i{inst:<2d} {solver:30s} reached={r['reached']!s:5s} evals={r['evals']:6d} "
                       f"best={r['best']:.2e} {r['seconds']:.1f}s", flush=True)
-    print(f"\nfunction  {'solver':30s} reached  median evals (reached runs)  ratio to pycma (paired)")
-    for fid in args.functions:
-        for solver in SOLVERS:
-            rs = [r for r in rows if r["fid"] == fid and r["solver"] == solver]
-            ok = [r["evals"] for r in rs if r["reached"]]
-            pairs = [r["evals"] / c["evals"] for r in rs for c in rows
-                     if c["solver"] == SOLVERS[2] and c["fid"] == fid and c["instance"] == r["instance"]
-                     and r["reached"] and c["reached"]]
-            med = f"{np.median(ok):.0f}" if ok else "-"
-            ratio = f"{np.median(pairs):.2f} {median_ci(pairs)}" if pairs else "-"
-            print(f"f{fid:<8d} {solver:30s} {len(ok)}/{len(rs)}    {med:>12s}                 {ratio}")
+    print_evals_table(rows, args.functions, SOLVERS, SOLVERS[2])
     if args.out:
         write_runs(args.out, rows, __doc__.split("\n\n")[1])
     return 0
