@@ -15,9 +15,7 @@ one), the best ``f - f_opt``, and whether a fixed coordinate ever left its value
     python benchmarks/bench_fixed.py --out benchmarks/results/fixed_bbob_d20.json   # the committed runs
     python benchmarks/bench_fixed.py --instances 1 --functions 1 10                # prints only
 
-The summary gives, per function and solver, the runs that reach the target, the median
-evaluations of those, and the median over instances of the paired ratio to pycma's evaluations
-(both reached) with a 95% bootstrap interval (10,000 resamples of the instances).
+The summary: ``_tables.print_evals_table``, with pycma's runs as the reference of the ratios.
 """
 
 from __future__ import annotations

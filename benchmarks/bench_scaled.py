@@ -13,9 +13,7 @@ target (or the last one) and the best ``h``.
     python benchmarks/bench_scaled.py --out benchmarks/results/scaled_bbob_d10.json   # the committed runs
     python benchmarks/bench_scaled.py --instances 1 --functions 1                    # prints only
 
-The summary gives, per function and solver, the runs that reach the target, the median
-evaluations of those, and the median over instances of the paired ratio to pycma's evaluations
-(both reached) with a 95% bootstrap interval (10,000 resamples of the instances).
+The summary: ``_tables.print_evals_table``, with pycma's runs as the reference of the ratios.
 """
 
 from __future__ import annotations
