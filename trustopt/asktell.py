@@ -413,10 +413,8 @@ class AskTell:
         self._loop_tell(make_batch(draw.theta, draw.sigma, draw.Y, F, center=self.sampler.center))
         while core.ask(self.state) is None:  # READY: a model batch is at hand, propose at once
             self._loop_tell(None)
-        if self.n_again and self.s_bar > 0:  # the noise decides the ranking: wider, no coordinate's std above sigma0
-            g = self.sampler.state(self.state.step_state, self.d)
-            factor = min(uncertainty.alpha_sigma(self.d), max(1.0, self.sampler.sigma0 / g.max_std()))
-            g = replace(g, sigma=g.sigma * factor)
+        if self.n_again and self.s_bar > 0:  # the noise decides the ranking: a wider distribution
+            g = uncertainty.widened(self.sampler.state(self.state.step_state, self.d), self.sampler.sigma0)
             self.state = replace(self.state, step_state=g)
 
     def _checked(self, X, values, repaired) -> tuple[np.ndarray, np.ndarray]:

@@ -31,9 +31,13 @@ good (README, "Noisy objectives").
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-__all__ = ["THETA", "C_S", "n_reevaluations", "alpha_sigma", "rank_change"]
+from trustopt.components.gaussian import GaussianState
+
+__all__ = ["THETA", "C_S", "n_reevaluations", "alpha_sigma", "rank_change", "widened"]
 
 #: ``theta`` in the paper's notation (``lim`` at the ``50 theta``-th percentile): 1, the median of a
 #: random placement's ``Delta``, so that ``sigma`` grows once the rank changes are about those of
@@ -59,6 +63,14 @@ def alpha_sigma(d: int) -> float:
     """``alpha_sigma = 1 + 2 / (d + 10)``, the factor on ``sigma`` per iteration while ``s_bar > 0``
     (Hansen et al. 2009; pycma's ``alphasigma``)."""
     return 1.0 + 2.0 / (d + 10.0)
+
+
+def widened(state: GaussianState, sigma0: float) -> GaussianState:
+    """The treatment of one iteration with ``s_bar > 0``: ``state`` with ``sigma`` times
+    ``alpha_sigma(d)``, but not past the point where its largest coordinate standard deviation is
+    ``sigma0`` (and never narrower)."""
+    factor = min(alpha_sigma(state.D.size), max(1.0, sigma0 / state.max_std()))
+    return replace(state, sigma=state.sigma * factor)
 
 
 def rank_change(f: np.ndarray, f_again: np.ndarray, theta: float | None = None) -> float:
