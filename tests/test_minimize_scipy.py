@@ -334,6 +334,31 @@ def test_the_default_methods_history_has_the_kl_of_each_step_under_its_radius(tm
     assert fig.axes[2].get_ylabel() == "KL(N_k || N_k+1)" and (tmp_path / "kl.png").stat().st_size > 0
 
 
+def test_plot_of_a_negative_f_marks_where_the_best_reaches_min_f(tmp_path):
+    """With f <= 0 the top panel is f - min f on a log axis, where the best value's own batch is 0:
+    that stretch is drawn along the panel's bottom edge, from the batch that found it on."""
+    r = minimize(lambda x: sphere(x) - 3.0, np.ones(3), sigma0=0.3, maxfev=150, seed=0)
+    first = int(np.flatnonzero(r.history["f_best"] == r.fun)[0])
+    fig = plot_minimize(r)
+    mark = [line for line in fig.axes[0].get_lines() if line.get_label() == "best f = min f"]
+    assert len(mark) == 1 and list(mark[0].get_xdata()) == [r.history["nfev"][first], r.history["nfev"][-1]]
+    assert fig.axes[0].get_ylabel() == "f - min f"
+    positive = minimize(lambda x: sphere(x) + 1.0, np.ones(3), sigma0=0.3, maxfev=150, seed=0)
+    assert [t.get_text() for t in plot_minimize(positive).axes[0].get_legend().get_texts()] == [
+        "best f", "median f of the batch"]  # f > 0 everywhere: f itself, nothing to mark
+
+
+def test_plot_of_a_run_with_noise_handling_draws_its_noise_measure(tmp_path):
+    rng = np.random.default_rng(0)
+    r = minimize(lambda x: sphere(x) + 0.1 * rng.normal(), np.ones(4), sigma0=0.3, maxfev=600, seed=0,
+                 options={"noise_handling": True, "log": str(tmp_path / "run.csv")})
+    for source in (r, str(tmp_path / "run.csv")):
+        fig = plot_minimize(source)
+        assert len(fig.axes) == 4 and fig.axes[3].get_xlabel() == "function evaluations"
+        np.testing.assert_array_equal(fig.axes[3].get_lines()[0].get_ydata(), r.history["noise"])
+        _assert_legends_cover_no_panel(fig)
+
+
 def _assert_legends_cover_no_panel(fig):
     """Each legend of a plot_minimize figure lies outside every panel and inside the figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

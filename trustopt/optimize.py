@@ -701,7 +701,7 @@ def _result(total: _Totals, opt: AskTell, reasons: dict, name: str, seed: int, r
 def plot_minimize(result_or_log, path=None):
     """The run of :func:`minimize` against evaluations: best and median f; sigma and the radius; the
     ratio of each iteration, or for methods without a ratio test (``trust-region-cma``) the KL of
-    each step under its radius.
+    each step under its radius; with ``noise_handling``, the noise measure of each batch.
 
     ``result_or_log``: a result of :func:`minimize` (its ``history``) or the path of the CSV
     written with ``options={"log": path}``. Returns a ``matplotlib.figure.Figure`` (no pyplot:
@@ -716,8 +716,10 @@ def plot_minimize(result_or_log, path=None):
     h = _read_history(result_or_log)
     if h["nfev"].size == 0:
         raise ValidationError("result_or_log: the run has no evaluated batch to plot")
-    fig = Figure(figsize=(9.0, 7.5), layout="constrained")  # room for the legends right of the panels
-    ax_f, ax_s, ax_r = fig.subplots(3, 1, sharex=True)
+    noise = h["noise"]
+    measured_noise = bool(np.isfinite(noise).any())  # a run with noise_handling gets a fourth panel
+    fig = Figure(figsize=(9.0, 9.5 if measured_noise else 7.5), layout="constrained")  # legends right of the panels
+    ax_f, ax_s, ax_r, *ax_noise = fig.subplots(4 if measured_noise else 3, 1, sharex=True)
     n = h["nfev"]
     f_best, f_median = h["f_best"], h["f_median"]
     finite = f_best[np.isfinite(f_best)]
@@ -729,9 +731,15 @@ def plot_minimize(result_or_log, path=None):
         f_best, f_median = f_best - f_min, f_median - f_min
         ax_f.set_ylabel("f - min f")
     best_label = "best f" if f_min is None else f"best f (min f = {f_min:.4g})"
-    ax_f.plot(n, np.where(f_best > 0, f_best, np.nan), label=best_label)
+    (best_line,) = ax_f.plot(n, np.where(f_best > 0, f_best, np.nan), label=best_label)
     ax_f.plot(n, np.where(f_median > 0, f_median, np.nan), ".", ms=2, alpha=0.5, label="median f of the batch")
     ax_f.set_yscale("log")
+    if f_min is not None and np.any(f_best == 0):
+        # From the batch that found min f on, f_best - min f = 0 has no place on a log axis: the
+        # stretch is drawn along the panel's bottom edge instead of leaving the line to end early.
+        at_min = n[np.flatnonzero(f_best == 0)[0]:]
+        ax_f.plot([at_min[0], at_min[-1]], [0.0, 0.0], transform=ax_f.get_xaxis_transform(), clip_on=False,
+                  color=best_line.get_color(), lw=3, marker="^", ms=8, markevery=[0], label="best f = min f")
     _legend_beside(ax_f)
     title = getattr(result_or_log, "method", None)
     if title is not None:
@@ -756,8 +764,12 @@ def plot_minimize(result_or_log, path=None):
         _legend_beside(ax_r)
     ax_s.set_yscale("log")
     _legend_beside(ax_s)
-    ax_r.set_xlabel("function evaluations")
-    for ax in (ax_f, ax_s, ax_r):
+    for ax in ax_noise:  # noise_handling's smoothed measure: sigma widens while it is > 0
+        ax.plot(n, noise, ".", ms=3)
+        ax.axhline(0.0, color="0.6", lw=0.8)
+        ax.set_ylabel("noise measure\n(> 0: sigma widened)")
+    fig.axes[-1].set_xlabel("function evaluations")
+    for ax in fig.axes:
         for k in np.flatnonzero(np.diff(h["restart"]) > 0):
             ax.axvline(n[k + 1], color="0.7", lw=0.8, ls=":")
     if path is not None:
