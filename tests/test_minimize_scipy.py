@@ -231,8 +231,17 @@ def test_scipys_tol_disp_and_maxfev_spellings(capsys):
         minimize(sphere, np.ones(3), seed=0, maxfev=50, options={"maxfev": 100})
     with pytest.raises(ValidationError, match="^options: give 'disp'"):
         minimize(sphere, np.ones(3), seed=0, options={"disp": True, "verbose": 2})
-    with pytest.raises(ValidationError, match="^tol: must be > 0"):
-        minimize(sphere, np.ones(3), seed=0, tol=0)
+    with pytest.raises(ValidationError, match="^tol: must be >= 0"):
+        minimize(sphere, np.ones(3), seed=0, tol=-1e-9)
+
+
+def test_tol_0_turns_tolx_and_tolfun_off():
+    """scipy's and pycma's meaning of a zero tolerance: the run goes on where the default stops on tolfun."""
+    default = minimize(sphere, np.ones(3), sigma0=0.3, seed=0, maxfev=3000)
+    assert default.status == 0 and "tolfun:" in default.message and default.nfev < 3000
+    for kw in (dict(tol=0), dict(options={"tolx": 0, "tolfun": 0})):
+        r = minimize(sphere, np.ones(3), sigma0=0.3, seed=0, maxfev=3000, **kw)
+        assert "tolfun:" not in r.message and "tolx:" not in r.message and r.nfev > default.nfev, r.message
 
 
 def test_sigma0_of_the_wrong_kind_is_named():

@@ -138,6 +138,9 @@ def check_positive(value, name: str) -> float:
 
 
 def check_nonnegative(value, name: str) -> float:
+    """A scalar >= 0 (a damping term, a tolerance whose 0 turns its test off; not True/False)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValidationError(f"{name}: expected a number >= 0, got {value!r}")
     v = as_float_array(value, name, ndim=0)
     if not v >= 0.0:
         raise ValidationError(f"{name}: must be >= 0, got {float(v)!r}")

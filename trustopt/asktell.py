@@ -52,7 +52,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-from trustopt._validation import (ValidationError, as_float_array, check_bool, check_count, check_int, check_positive,
+from trustopt._validation import (ValidationError, as_float_array, check_bool, check_count, check_int, check_nonnegative, check_positive,
                                   did_you_mean)
 from trustopt.algorithms import ES_FAMILY, get
 from trustopt.algorithms.ars import ARSOptions
@@ -282,7 +282,7 @@ class AskTell:
             self.box = as_box(bounds, self.d)
         x0 = clipped_into_box(self.box, x0, stacklevel=2)
         self.seed = as_seed(seed)
-        self.tolx, self.tolfun = check_positive(tolx, "tolx"), check_positive(tolfun, "tolfun")
+        self.tolx, self.tolfun = check_nonnegative(tolx, "tolx"), check_nonnegative(tolfun, "tolfun")
         self.ftarget = float(ftarget)
         self.maxfev = (MAXFEV_PER_DIM * self.d if maxfev is None
                        else math.inf if maxfev == math.inf else check_count(maxfev, "maxfev", 1))

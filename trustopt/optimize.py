@@ -22,7 +22,7 @@ from scipy.optimize import OptimizeResult
 from trustopt._callbacks import Callback
 from trustopt._io import check_image_format, check_writable
 from trustopt._validation import (NOISE_IS_A_TABLE, ValidationError, as_float_array, check_bool, check_choice,
-                                  check_count, check_int, check_positive, did_you_mean, pycma_hint)
+                                  check_count, check_int, check_nonnegative, check_positive, did_you_mean, pycma_hint)
 from trustopt.algorithms.ars import ARSOptions
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
@@ -226,12 +226,13 @@ class MinimizeOptions:
             Default False.
         ftarget: stop once the best value is ``<= ftarget``. Default ``-inf`` (never). It compares
             single evaluations: on a noisy ``fun`` one lucky draw stops the run as converged.
-        tolx: stop once the search has collapsed below ``tolx`` (``> 0``): for ``trust-region-cma``
+        tolx: stop once the search has collapsed below ``tolx`` (``>= 0``; 0 turns the test off): for ``trust-region-cma``
             every coordinate's standard deviation ``sigma sqrt(C_ii)`` and evolution-path step
             ``sigma |p_c,i|`` (pycma's ``tolx``), for the other methods ``sigma_k sqrt(d)``. Default
             1e-11 (pycma's).
         tolfun: stop once the range of the mean values of the last ``10 + ceil(30 d / n)`` model
-            batches and of the current batch's values is ``< tolfun`` (``> 0``). Default 1e-11 (pycma's).
+            batches and of the current batch's values is ``< tolfun`` (``>= 0``; 0 turns the test off).
+            Default 1e-11 (pycma's).
         maxiter: iterations per run, an integer ``>= 0``, or None (default: no limit).
         method_options: the method's hyperparameters, an instance of its options class
             (:class:`TrustRegionCMAOptions`, :class:`TrustRegionESOptions`, :class:`ESOptions`,
@@ -287,8 +288,8 @@ class MinimizeOptions:
         if isinstance(self.ftarget, bool) or not isinstance(self.ftarget, (int, float, np.integer, np.floating)) \
                 or math.isnan(self.ftarget) or self.ftarget == math.inf:
             raise ValidationError(f"ftarget: expected a number < inf (-inf: no target), got {self.ftarget!r}")
-        check_positive(self.tolx, "tolx")
-        check_positive(self.tolfun, "tolfun")
+        check_nonnegative(self.tolx, "tolx")
+        check_nonnegative(self.tolfun, "tolfun")
         if self.maxiter is not None:
             check_int(self.maxiter, "maxiter", 0)
         if self.method_options is not None and not isinstance(self.method_options, _METHOD_OPTION_CLASSES):
@@ -342,7 +343,7 @@ def _scipy_options(options, maxfev, tol):
     ``options={"maxfev": n}`` the ``maxfev`` argument (not both), ``tol`` both ``tolx`` and
     ``tolfun`` unless a dict of options names them. Returns ``(options, maxfev)``."""
     if tol is not None:
-        tol = check_positive(tol, "tol")
+        tol = check_nonnegative(tol, "tol")
     if isinstance(options, Mapping) and ("disp" in options or "maxfev" in options):
         options = dict(options)
         if "disp" in options:
@@ -493,7 +494,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             ``"disp"`` (True: ``verbose`` 100, a line every 100 batches) and ``"maxfev"`` (the
             argument of that name).
         tol: scipy's tolerance for termination: sets both ``tolx`` and ``tolfun`` (a dict of
-            ``options`` naming either keeps its own value).
+            ``options`` naming either keeps its own value); ``tol=0`` turns both tests off, so a
+            run ends on its budget or on the other stopping tests.
         rng: scipy's newer name for ``seed`` (SPEC 7: an integer, a ``np.random.Generator`` or
             None), read as ``seed``; giving both is a ValidationError.
 
