@@ -77,3 +77,11 @@ def test_as_float_array_rejects_none_and_text(value):
     passed silently): both are errors that say what was given."""
     with pytest.raises(ValidationError, match="^x0: expected a number or an array of numbers, got "):
         as_float_array(value, "x0")
+
+
+@pytest.mark.parametrize("value", [1 + 2j, [1.0, 2j], np.array([1.0, 0.0], dtype=complex)])
+def test_as_float_array_rejects_complex_numbers(value):
+    """NumPy drops the imaginary part with a ComplexWarning (sigma0=[1, 2j] then read as a zero
+    entry): an error that says what was given, even when every imaginary part is 0."""
+    with pytest.raises(ValidationError, match="^sigma0: expected real numbers, got complex ones"):
+        as_float_array(value, "sigma0")

@@ -26,10 +26,14 @@ class ValidationError(ValueError):
 
 def as_float_array(x, name: str, *, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
     """``x`` as a float64 array, finite, with the given number of dimensions. ``None`` and text are
-    errors (NumPy would read them as NaN and as the number the text spells)."""
-    if np.asarray(x).dtype.kind in "USO" and any(  # text, None, or an object array holding them
+    errors (NumPy would read them as NaN and as the number the text spells), and so are complex
+    numbers (NumPy would drop their imaginary parts with a warning)."""
+    kind = np.asarray(x).dtype.kind
+    if kind in "USO" and any(  # text, None, or an object array holding them
             v is None or isinstance(v, (str, bytes)) for v in np.asarray(x, dtype=object).reshape(-1)):
         raise ValidationError(f"{name}: expected a number or an array of numbers, got {x!r}"[:200])
+    if kind == "c":
+        raise ValidationError(f"{name}: expected real numbers, got complex ones: {x!r}"[:200])
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
