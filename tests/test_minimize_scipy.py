@@ -201,6 +201,24 @@ def test_x0_outside_is_clipped_with_a_warning():
     assert r.x[0] >= 0.5 and abs(r.x[0] - 0.5) < 1e-6 and abs(r.x[1]) < 1e-3
 
 
+def test_a_restart_point_outside_the_box_is_clipped_with_a_warning_at_the_callers_line():
+    import trustopt
+
+    assert trustopt.BoundsWarning is BoundsWarning  # filterable without knowing the submodule
+    starts = []
+
+    def fun(x):
+        starts.append(np.array(x))
+        return sphere(x)
+
+    with pytest.warns(BoundsWarning, match=r"restart_x0\(rng\) is outside the bounds: restart_x0\(rng\)\[1\] = 5, "
+                                           r"bounded by \[-1, 1\]; clipped into the box") as seen:
+        r = minimize(fun, np.zeros(2), bounds=[(-1, 1)] * 2, maxfev=3000, seed=0,
+                     options={"restarts": 1, "restart_x0": lambda rng: np.array([0.5, 5.0])})
+    assert r.n_restarts >= 1 and all(w.filename == __file__ for w in seen)
+    assert np.abs(np.array(starts)).max() <= 1
+
+
 def test_sigma0_wider_than_the_box_warns_once_and_a_fitting_one_is_silent():
     box = [(0.0, 1.0), (0.0, 4.0), (None, None)]
     with pytest.warns(BoundsWarning, match=r"sigma0 = 100 exceeds the width 1 of the bounds in coordinate 0.*is 0.25") as seen:

@@ -14,6 +14,8 @@ Entry points (imported lazily, so ``import trustopt`` stays cheap):
         TrustRegionESOptions / ESOptions / ARSOptions / TRESOptions (trustopt.algorithms) and trustopt.MinimizeOptions
         (trustopt.optimize; ``trustopt.minimize`` is always the function)
 
+    trustopt.BoundsWarning: the warning for an x0 outside the bounds or a sigma0 wider than them
+
     trustopt.load_policy(run) -> (policy, env_id, arrays); policy.predict(obs, deterministic=True)
 
 Submodules:
@@ -40,6 +42,7 @@ _LAZY = {
     "plot_minimize": "trustopt.optimize",
     "load_policy": "trustopt.train",
     "AskTell": "trustopt.asktell",
+    "BoundsWarning": "trustopt.asktell",
     **{name: "trustopt.asktell" for name in ("ES", "ARS", "TRES", "TrustRegionES", "TrustRegionCMA")},
     "ESOptions": "trustopt.algorithms.es",
     "ARSOptions": "trustopt.algorithms.ars",

@@ -132,16 +132,16 @@ class BoundsWarning(UserWarning):
     """A starting point outside the bounds was clipped into the box, or ``sigma0`` is wider than it."""
 
 
-def clipped_into_box(box, x0: np.ndarray, stacklevel: int) -> np.ndarray:
+def clipped_into_box(box, x0: np.ndarray, stacklevel: int, name: str = "x0") -> np.ndarray:
     """``x0`` clipped into ``box`` (None: no box), with a :class:`BoundsWarning` naming the first
-    coordinate outside it."""
+    coordinate outside it (``name``: what the message calls ``x0``)."""
     if box is None or box.contains(x0):
         return x0
     i = int(np.flatnonzero((x0 < box.lower) | (x0 > box.upper))[0])
     what = (f"fixed at {box.lower[i]:g}" if box.lower[i] == box.upper[i] else
             f"bounded by [{box.lower[i]:g}, {box.upper[i]:g}]")
-    warnings.warn(f"x0 is outside the bounds: x0[{i}] = {x0[i]:g}, {what}; clipped into the box", BoundsWarning,
-                  stacklevel=stacklevel + 1)
+    warnings.warn(f"{name} is outside the bounds: {name}[{i}] = {x0[i]:g}, {what}; clipped into the box",
+                  BoundsWarning, stacklevel=stacklevel + 1)
     return np.clip(x0, box.lower, box.upper)
 
 

@@ -207,7 +207,8 @@ class MinimizeOptions:
             runs next (the first run counts as small, so the first restart is a large one); only
             the large restarts count in ``restarts``. ``"ipop"``: the large restarts only.
         restart_x0: callable ``rng -> x0`` giving the starting point of each restart (``rng`` a
-            ``np.random.Generator`` seeded from ``seed``), or None (default): restart at ``x0``.
+            ``np.random.Generator`` seeded from ``seed``; a point outside ``bounds`` is clipped
+            into them with a ``BoundsWarning``, as ``x0`` is), or None (default): restart at ``x0``.
         vectorized: False (default): ``fun(x)`` with ``x (d,)``; True: ``fun(X)`` with
             ``X (n, d)`` returns ``(n,)``: one point per row (scipy's ``differential_evolution``
             passes ``(d, n)``). With ``workers``, ``fun`` gets blocks of the batch (a map-like
@@ -666,6 +667,8 @@ class _Restarts:
         x_start = self.x0 if o.restart_x0 is None else as_float_array(o.restart_x0(self.rng), "restart_x0", ndim=1)
         if x_start.shape != self.x0.shape:
             raise ValidationError(f"restart_x0: returned a point of shape {x_start.shape}, x0 has {self.x0.shape}")
+        if o.restart_x0 is not None:  # minimize -> restart -> clipped_into_box: the warning points at the caller
+            x_start = clipped_into_box(self.box, x_start, stacklevel=3, name="restart_x0(rng)")
         if o.regime == "bipop" and self.used["small"] < self.used["large"]:
             u1, u2 = self.rng.random(2)
             popsize = max(2, int(self.lam_default * (self.lam_large / self.lam_default) ** (u1 * u1)))
