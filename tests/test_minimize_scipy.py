@@ -535,10 +535,6 @@ def test_fixed_coordinates_x0_off_its_value_every_one_fixed_and_a_method_of_all_
                  lambda: TrustRegionCMA(np.ones(2), fixed_variables={0: 1.0})):
         with pytest.raises(ValidationError, match=r"pycma's fixed_variables=\{i: v\} are bounds here"):
             call()
-    for call in (lambda: minimize(sphere, np.ones(2), options={"integer_variables": [0]}),
-                 lambda: TrustRegionCMA(np.ones(2), integrality=[True, False])):  # pycma's and scipy's names
-        with pytest.raises(ValidationError, match=r"integer variables are not supported .*round them inside fun"):
-            call()
     # a method built on every coordinate (AskTell(method)) searches them all; the fixed one stays fixed
     from trustopt.algorithms import get
     from trustopt.asktell import AskTell

@@ -61,7 +61,7 @@ from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
 from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.bounds import Box, as_box, default_sigma0
-from trustopt.components import uncertainty
+from trustopt.components import integers, uncertainty
 from trustopt.components.gaussian import GaussianSampler
 from trustopt.components.search import Draw, PerturbationSampler, impute_nonfinite, make_batch, tolfun_window
 from trustopt.core import loop as core
@@ -168,14 +168,28 @@ def checked_sigma0(sigma0, d: int, box=None):
     return stds
 
 
-def search_space(bounds, sigma0, d: int, stacklevel: int):
+def checked_integrality(integrality, d: int) -> np.ndarray | None:
+    """``integrality`` (scipy's ``differential_evolution`` argument: ``d`` booleans, True for an
+    integer coordinate; 0/1 accepted) as a ``(d,)`` bool array, or None (None or all False)."""
+    if integrality is None:
+        return None
+    flags = np.asarray(integrality)
+    if flags.dtype == object or flags.ndim != 1 or flags.size != d or not np.all((flags == 0) | (flags == 1)):
+        raise ValidationError(f"integrality: expected {d} True/False values, one per coordinate of x0 (scipy's "
+                              f"integrality), got {integrality!r}"[:240] + "; pycma's integer_variables=[i, ...] "
+                              "is integrality=[True at each i, False elsewhere]")
+    flags = flags.astype(bool)
+    return flags if flags.any() else None
+
+
+def search_space(bounds, sigma0, d: int, stacklevel: int, integrality=None):
     """``(box, sigma0)`` of a search over ``d`` coordinates, as :func:`trustopt.minimize` and the
     ask/tell classes read their arguments: ``bounds`` in scipy's forms (:func:`as_box`); ``sigma0``
     None (:func:`default_sigma0`), a number, or one per coordinate, which becomes the box's scale
     (the internal coordinates ``x_i / sigma0_i``, :mod:`trustopt.bounds`) with ``sigma0 = 1``, for
-    every method. A ``sigma0`` wider than the box warns; a box that fixes every coordinate is an
-    error."""
-    box = as_box(bounds, d)
+    every method; ``integrality`` (:func:`checked_integrality`), the box's integer coordinates. A
+    ``sigma0`` wider than the box warns; a box that fixes every coordinate is an error."""
+    box = as_box(bounds, d, integer=checked_integrality(integrality, d))
     if box is not None and box.n_free == 0:
         raise ValidationError("bounds: every coordinate is fixed (lower = upper): nothing to search")
     if sigma0 is None:
@@ -293,6 +307,11 @@ class AskTell:
         self.n_again = uncertainty.n_reevaluations(self.popsize) if noise_handling else 0  # m repeated points
         self.s_bar = 0.0                 # the smoothed rank-change measure (noise_handling)
         self.state = core.start(method, None if self.box is None else self.box.start(x0)[self._searched])
+        self.std_floor = self._integer_std_floor()  # (d,) internal units, 0 off the integer coordinates; or None
+        if self.std_floor is not None:  # sigma0 below the bound: the first batch already meets it
+            initial = self.sampler.state(None, self.d)
+            if (g := integers.floored(initial, self.std_floor)) is not initial:
+                self.state = replace(self.state, step_state=g)
         self.param0 = self.state.param
         self.rng = np.random.default_rng(np.random.SeedSequence(self.seed))
         self.format, self.pending, self.frame, self.last_step = _PICKLE_FORMAT, None, None, math.inf
@@ -306,6 +325,20 @@ class AskTell:
         self.median_history = _Recent(_HISTORY)           # median f of each told batch, likewise
         self.last_f = None               # the values of the last told batch
         self.first_range = None          # (range of f, spread) of the first batch whose values differ (tolx on noise)
+
+    def _integer_std_floor(self) -> np.ndarray | None:
+        """The lower bound on the standard deviations of the box's integer coordinates among the
+        searched ones (:func:`trustopt.components.integers.std_floor`, divided by the box's scale:
+        the internal units), 0 elsewhere; None without integer coordinates."""
+        integer = None if self.box is None or self.box.integer is None else self.box.integer[self._searched]
+        if integer is None or not integer.any():
+            return None
+        if not isinstance(self.sampler, GaussianSampler):
+            raise ValidationError(f"integrality: only for method 'trust-region-cma' (got {self.name!r}), whose "
+                                  "standard deviations per coordinate can be bounded")
+        floor = integers.std_floor(self.d, self.popsize, int(integer.sum()), diagonal=self.sampler.diagonal)
+        scale = 1.0 if self.box.scale is None else self.box.scale[self._searched]
+        return np.where(integer, floor / scale, 0.0)
 
     # ------------------------------------------------------------------ the search distribution
     @property
@@ -416,6 +449,8 @@ class AskTell:
         if self.n_again and self.s_bar > 0:  # the noise decides the ranking: a wider distribution
             g = uncertainty.widened(self.sampler.state(self.state.step_state, self.d), self.sampler.sigma0)
             self.state = replace(self.state, step_state=g)
+        if self.std_floor is not None and self.state.step_state is not None:  # integer coordinates keep moving
+            self.state = replace(self.state, step_state=integers.floored(self.state.step_state, self.std_floor))
 
     def _checked(self, X, values, repaired) -> tuple[np.ndarray, np.ndarray]:
         if self.pending is None:
@@ -508,6 +543,8 @@ class AskTell:
                 out["tolfun"] = f"range of recent f values {hi - lo:.3g} < tolfun = {self.tolfun:g}"
         out.update(self.sampler.stop(self.state.step_state, self.state.theta, self.sigma0,
                                      (self.best_history.values, self.median_history.values), self.last_f))
+        if self.std_floor is not None:  # samples that round to the same integers tie: one flat batch is no plateau
+            out.pop("tolflatfitness", None)  # (tolfun and tolfunhist read the last 10 + 30 d / lambda batches)
         return out
 
     def _collapsed_on_failures(self, spread: float) -> str | None:
@@ -572,6 +609,7 @@ class AskTell:
         state.setdefault("first_range", None)  # pickled before the noise test of tolx: it never flags
         state.setdefault("n_again", 0)  # pickled before noise_handling
         state.setdefault("s_bar", 0.0)
+        state.setdefault("std_floor", None)  # pickled before integer coordinates
         if state.get("maxfev", 0) is None:  # pickled when None meant no budget
             state["maxfev"] = math.inf
         self.__dict__.update(state)
@@ -581,11 +619,14 @@ class _Named(AskTell):
     """An :class:`AskTell` on the registered method :attr:`algorithm`, called like pycma's
     ``CMAEvolutionStrategy``: ``Cls(x0, sigma0=None, *, seed=None, popsize=None, noise=None,
     tolx=1e-11, tolfun=1e-11, ftarget=-inf, maxfev=None, maxiter=None, bounds=None,
-    options=None, keep_history=True, noise_handling=False, **hyperparameters)``. The hyperparameters are either
+    options=None, keep_history=True, noise_handling=False, integrality=None, **hyperparameters)``. The
+    hyperparameters are either
     ``options=`` an instance of :attr:`options_class` (or a dict of its fields, as ``minimize``
     takes) or keywords with the same names (not both).
     ``sigma0`` may be omitted with finite bounds (:func:`trustopt.bounds.default_sigma0`), or be a
-    ``(d,)`` array, one standard deviation per coordinate (:func:`search_space`)."""
+    ``(d,)`` array, one standard deviation per coordinate (:func:`search_space`); ``integrality``
+    ``d`` booleans, True for an integer coordinate (:func:`checked_integrality`; the method
+    ``trust-region-cma`` only)."""
 
     algorithm: ClassVar[str]
     options_class: ClassVar[type]
@@ -593,7 +634,7 @@ class _Named(AskTell):
     def __init__(self, x0, sigma0=None, *, seed=None, popsize: int | None = None, noise=None, tolx: float = 1e-11,
                  tolfun: float = 1e-11, ftarget: float = -math.inf, maxfev: float | None = None,
                  maxiter: int | None = None, bounds=None, options=None, keep_history: bool = True,
-                 noise_handling: bool = False, **hyperparameters):
+                 noise_handling: bool = False, integrality=None, **hyperparameters):
         x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
         if x0.size == 0:
             raise ValidationError("x0: empty")
@@ -606,7 +647,7 @@ class _Named(AskTell):
             if key in own:
                 raise ValidationError(f"options: {key} is a keyword of {type(self).__name__}, not a hyperparameter: "
                                       f"{type(self).__name__}(x0, sigma0, {key}=...)")
-        box, sigma0 = search_space(bounds, sigma0, x0.size, stacklevel=2)
+        box, sigma0 = search_space(bounds, sigma0, x0.size, stacklevel=2, integrality=integrality)
         if box is not None and box.n_free < box.d:  # fixed coordinates (lower = upper): search the free ones
             x0 = clipped_into_box(box, x0, stacklevel=2)[box.free]
         method = get(self.algorithm)(None, theta0=x0, sigma0=sigma0, popsize=popsize, noise=noise, options=options,
@@ -656,10 +697,13 @@ class TrustRegionCMA(_Named):
     :class:`TrustRegionCMAOptions`.
 
     ``TrustRegionCMA(x0, sigma0=None, *, seed=None, popsize=None, bounds=None, maxfev=None,
-    noise_handling=False, ...)`` (the keywords of :class:`_Named`): ``sigma0`` a number or one per
-    coordinate (pycma's ``sigma0`` times ``CMA_stds``); ``bounds`` in scipy's forms, a
-    coordinate with ``lo == hi`` fixed and not searched (pycma's ``fixed_variables``);
-    ``noise_handling=True`` for a noisy ``f`` (pycma's noise handling: :class:`AskTell`)."""
+    noise_handling=False, integrality=None, ...)`` (the keywords of :class:`_Named`): ``sigma0`` a
+    number or one per coordinate (pycma's ``sigma0`` times ``CMA_stds``); ``bounds`` in scipy's
+    forms, a coordinate with ``lo == hi`` fixed and not searched (pycma's ``fixed_variables``);
+    ``noise_handling=True`` for a noisy ``f`` (pycma's noise handling: :class:`AskTell`);
+    ``integrality`` the integer coordinates (pycma's ``integer_variables``; ``ask`` returns their
+    nearest integers, and their standard deviations keep a lower bound:
+    :mod:`trustopt.components.integers`)."""
 
     algorithm, options_class = "trust-region-cma", TrustRegionCMAOptions
 

@@ -26,6 +26,14 @@ per-coordinate ``sigma0``, pycma's ``CMA_stds``): the internal point ``y`` is th
 deviation ``scale_i`` in coordinate ``i``, whatever method samples it. A box without any finite
 bound may exist for its scale alone.
 
+An integer coordinate (``integer (d,)`` True there; scipy's ``integrality``, pycma's
+``integer_variables``) takes the integers ``ceil(l) .. floor(u)``: ``T`` maps onto the interval
+``[ceil(l) - 1/2, floor(u) + 1/2]``, in which each of them owns a unit width, and :meth:`Box.to_box`
+rounds the result to the nearest integer (the end integers of the range own a unit too, where
+rounding into ``[l, u]`` would give them half of one; under a wide search they are drawn a little
+more often than the inner ones, as ``T``'s boundary layer of width ``a`` also maps onto them). A
+range of one integer is a fixed coordinate; a range of none is an error.
+
 A fixed coordinate (``l = u``, as scipy allows; pycma's ``fixed_variables``) is not searched: the
 ask/tell classes and ``minimize`` search the ``n_free`` free coordinates only, so the population
 size, the learning rates and the default budget are those of the smaller problem, and
@@ -56,12 +64,25 @@ class Box:
     lower: np.ndarray
     upper: np.ndarray
     scale: np.ndarray | None = None
+    integer: np.ndarray | None = None
 
     def __post_init__(self):
         lo = np.asarray(self.lower, dtype=np.float64).reshape(-1)
         hi = np.asarray(self.upper, dtype=np.float64).reshape(-1)
         if lo.shape != hi.shape:
             raise ValidationError(f"bounds: {lo.size} lower and {hi.size} upper bounds")
+        if self.integer is not None:
+            integer = np.asarray(self.integer)
+            if integer.shape != lo.shape or integer.dtype != bool:
+                raise ValidationError(f"integrality: expected {lo.size} True/False values, one per coordinate")
+            given = lo, hi
+            lo, hi = np.where(integer, np.ceil(lo), lo), np.where(integer, np.floor(hi), hi)  # the integers in range
+            empty = np.flatnonzero(integer & (lo > hi) & (given[0] <= given[1]))
+            if empty.size:
+                i = int(empty[0])
+                raise ValidationError(f"bounds: integer coordinate {i} has no integer in "
+                                      f"[{given[0][i]:g}, {given[1][i]:g}]")
+            object.__setattr__(self, "integer", integer if integer.any() else None)
         if self.scale is not None:
             scale = np.asarray(self.scale, dtype=np.float64).reshape(-1)
             if scale.shape != lo.shape or not np.all(scale > 0) or not np.all(np.isfinite(scale)):
@@ -82,9 +103,19 @@ class Box:
         return self.lower.size
 
     @property
+    def t_lower(self) -> np.ndarray:
+        """The lower end of ``T``'s range ``(d,)``: ``l``, or ``l - 1/2`` for a searched integer coordinate."""
+        return self.lower if self.integer is None else np.where(self.integer & self.free, self.lower - 0.5, self.lower)
+
+    @property
+    def t_upper(self) -> np.ndarray:
+        """The upper end of ``T``'s range ``(d,)``: ``u``, or ``u + 1/2`` for a searched integer coordinate."""
+        return self.upper if self.integer is None else np.where(self.integer & self.free, self.upper + 0.5, self.upper)
+
+    @property
     def margin(self) -> np.ndarray:
         """``a (d,)``: ``w / 20`` with both bounds, ``(1 + |b|) / 20`` with one (inf with none)."""
-        lo, hi = self.lower, self.upper
+        lo, hi = self.t_lower, self.t_upper
         with np.errstate(invalid="ignore"):
             both = (hi - lo) / 20.0
             one = (1.0 + np.where(np.isfinite(lo), np.abs(lo), np.abs(hi))) / 20.0
@@ -93,8 +124,9 @@ class Box:
 
     @property
     def width(self) -> np.ndarray:
-        """``u - l (d,)`` (inf for an open coordinate)."""
-        return self.upper - self.lower
+        """The width of ``T``'s range ``(d,)``: ``u - l`` (inf for an open coordinate; ``u - l + 1``
+        for an integer one)."""
+        return self.t_upper - self.t_lower
 
     @property
     def free(self) -> np.ndarray:
@@ -127,20 +159,23 @@ class Box:
         if self.scale is not None:
             Y = Y * self.scale
         X = np.array(Y)
-        lo, hi, a = self.lower, self.upper, self.margin
+        lo, hi, a = self.t_lower, self.t_upper, self.margin
         fl, fh, fixed = np.isfinite(lo), np.isfinite(hi), lo == hi
         for cols, side in ((np.flatnonzero(fl & fh & ~fixed), "both"), (np.flatnonzero(fl & ~fh), "lower"),
                            (np.flatnonzero(~fl & fh), "upper")):
             if cols.size:
                 X[..., cols] = _fold(Y[..., cols], lo[cols], hi[cols], a[cols], side)
         X[..., fixed] = lo[fixed]  # a fixed variable (lower = upper, as scipy allows)
+        if self.integer is not None:  # the nearest integer; T's range ends half a unit past the last ones
+            i = self.integer
+            X[..., i] = np.clip(np.round(X[..., i]), self.lower[i], self.upper[i]) + 0.0  # + 0.0: no -0.0
         return X
 
     def to_internal(self, x) -> np.ndarray:
         """A preimage ``y`` of ``x (d,)`` in the box (the identity in the interior, divided by the
         scale if any): ``T(scale y) = x`` up to rounding."""
         x = np.asarray(x, dtype=np.float64)
-        lo, hi, a = self.lower, self.upper, self.margin
+        lo, hi, a = self.t_lower, self.t_upper, self.margin
         y = np.array(x)
         with np.errstate(invalid="ignore"):
             low = np.isfinite(lo) & (x < lo + a) & (lo < hi)
@@ -155,10 +190,10 @@ class Box:
         the vertex of its boundary layer, where ``dT/dy = 0``: the smoothed objective would have a
         zero gradient in that coordinate at the start, whatever ``f``."""
         x0 = np.asarray(x0, dtype=np.float64)
-        a, free = self.margin, self.lower < self.upper
+        a, free, lo, hi = self.margin, self.free, self.t_lower, self.t_upper
         with np.errstate(invalid="ignore"):
-            x0 = np.where(free & (x0 <= self.lower), self.lower + 0.1 * a, x0)
-            x0 = np.where(free & (x0 >= self.upper), self.upper - 0.1 * a, x0)
+            x0 = np.where(free & (x0 <= lo), lo + 0.1 * a, x0)
+            x0 = np.where(free & (x0 >= hi), hi - 0.1 * a, x0)
         return self.to_internal(x0)
 
     def contains(self, X) -> bool:
@@ -184,17 +219,19 @@ def _fold(Y, lo, hi, a, side):
     return np.clip(x, lo, hi)  # the folded y is within [lo - a, hi + a] up to rounding: x exactly in the box
 
 
-def as_box(bounds, d: int, scale=None) -> Box | None:
-    """``bounds`` as a :class:`Box` for ``d`` coordinates, or None; with ``scale (d,)``, a box with
-    that scale (module docstring), also without bounds.
+def as_box(bounds, d: int, scale=None, integer=None) -> Box | None:
+    """``bounds`` as a :class:`Box` for ``d`` coordinates, or None; with ``scale (d,)`` or
+    ``integer (d,)`` (bool), a box with that scale or those integer coordinates (module docstring),
+    also without bounds.
 
     Accepted (scipy.optimize's conventions): None; a ``scipy.optimize.Bounds`` (``lb``, ``ub``
     scalars or ``(d,)``); a sequence of ``d`` pairs ``(lo, hi)`` with None for an open side; a
     :class:`Box`. A box with no finite bound at all and no scale is None (nothing to enforce).
     """
-    if scale is not None:
+    if scale is not None or integer is not None:
         box = as_box(bounds, d) or Box(np.full(d, -np.inf), np.full(d, np.inf))
-        return Box(box.lower, box.upper, scale=scale)
+        return Box(box.lower, box.upper, scale=box.scale if scale is None else scale,
+                   integer=box.integer if integer is None else integer)
     if bounds is None:
         return None
     if isinstance(bounds, Box):
@@ -226,7 +263,7 @@ def as_box(bounds, d: int, scale=None) -> Box | None:
         box = Box(np.array(lo), np.array(hi))
     if box.d != d:
         raise ValidationError(f"bounds: {box.d} coordinates, x0 has {d}")
-    if not (np.isfinite(box.lower).any() or np.isfinite(box.upper).any()) and box.scale is None:
+    if not (np.isfinite(box.lower).any() or np.isfinite(box.upper).any()) and box.scale is None and box.integer is None:
         return None
     return box
 

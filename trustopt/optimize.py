@@ -225,6 +225,11 @@ class MinimizeOptions:
             the noise decides the ranking (by this rule never past a largest coordinate standard
             deviation of ``sigma0``; :mod:`trustopt.components.uncertainty`, Hansen et al. 2009).
             Default False.
+        integrality: ``d`` booleans, True for an integer coordinate (scipy's
+            ``differential_evolution`` argument; pycma's ``integer_variables``; ``trust-region-cma``
+            only), or None (default): ``fun`` sees the nearest integer in ``ceil(lo) .. floor(hi)``
+            there, and the search keeps those coordinates' standard deviations above a lower bound
+            so that they keep moving (:mod:`trustopt.components.integers`, Marty et al. 2024's "LB").
         ftarget: stop once the best value is ``<= ftarget``. Default ``-inf`` (never). It compares
             single evaluations: on a noisy ``fun`` one lucky draw stops the run as converged.
         tolx: stop once the search has collapsed below ``tolx`` (``>= 0``; 0 turns the test off): for ``trust-region-cma``
@@ -260,6 +265,7 @@ class MinimizeOptions:
     vectorized: bool = False
     noise: NoiseTable | None = field(default=None, compare=False)
     noise_handling: bool = False
+    integrality: object = field(default=None, compare=False)
     ftarget: float = -math.inf
     tolx: float = 1e-11
     tolfun: float = 1e-11
@@ -485,7 +491,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             that dies is replaced and its evaluations redone, :class:`trustopt.workers.WorkerError`
             after repeated deaths) or a map-like callable ``workers(f, iterable)``.
         options: a :class:`MinimizeOptions` (``popsize``, ``restarts``, ``incpopsize``, ``regime``,
-            ``restart_x0``, ``vectorized``, ``noise``, ``noise_handling``, ``ftarget``, ``tolx``, ``tolfun``,
+            ``restart_x0``, ``vectorized``, ``noise``, ``noise_handling``, ``integrality``, ``ftarget``, ``tolx``, ``tolfun``,
             ``maxiter``, ``on_error``, ``verbose``, ``log``, and ``method_options``: the method's
             hyperparameters, an instance of its options class); or just the method's options
             (e.g. a :class:`TRESOptions` for ``"tres"``); or a dict of the same names,
@@ -522,13 +528,13 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     args = args if isinstance(args, tuple) else (args,)
     name, cls = _method(method)
     x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
-    box, sigma0 = search_space(bounds, sigma0, x0.size, stacklevel=2)
     options, maxfev = _scipy_options(options, maxfev, tol)
+    o = _minimize_options(options, cls, name)
+    box, sigma0 = search_space(bounds, sigma0, x0.size, stacklevel=2, integrality=o.integrality)
     d = x0.size if box is None else box.n_free  # the searched coordinates
     maxfev = MAXFEV_PER_DIM * d if maxfev is None else check_count(maxfev, "maxfev")
     seed = as_seed(_seed_or_rng(seed, rng))
     stop_requested = Callback(callback)
-    o = _minimize_options(options, cls, name)
     noise = o.noise if o.noise is not None else NoiseTable()
     evaluation = _Evaluation(_WithArgs(fun, args) if args else fun, bool(o.vectorized), o.on_error == "impute", box)
     x0 = clipped_into_box(box, x0, stacklevel=2)
@@ -726,30 +732,52 @@ def plot_minimize(result_or_log, path=None):
     fig = Figure(figsize=(9.0, 9.5 if measured_noise else 7.5), layout="constrained")  # legends right of the panels
     ax_f, ax_s, ax_r, *ax_noise = fig.subplots(4 if measured_noise else 3, 1, sharex=True)
     n = h["nfev"]
-    f_best, f_median = h["f_best"], h["f_median"]
-    finite = f_best[np.isfinite(f_best)]
-    f_min = None
-    if finite.size and np.all(finite > 0):
-        ax_f.set_ylabel("f")
-    else:  # f <= 0 somewhere: distances to the best value seen, on a log scale (as pycma plots f - f_min)
-        f_min = finite.min() if finite.size else 0.0
-        f_best, f_median = f_best - f_min, f_median - f_min
-        ax_f.set_ylabel("f - min f")
-    best_label = "best f" if f_min is None else f"best f (min f = {f_min:.4g})"
-    (best_line,) = ax_f.plot(n, np.where(f_best > 0, f_best, np.nan), label=best_label)
-    ax_f.plot(n, np.where(f_median > 0, f_median, np.nan), ".", ms=2, alpha=0.5, label="median f of the batch")
-    ax_f.set_yscale("log")
-    if f_min is not None and np.any(f_best == 0):
-        # From the batch that found min f on, f_best - min f = 0 has no place on a log axis: the
-        # stretch is drawn along the panel's bottom edge instead of leaving the line to end early.
-        at_min = n[np.flatnonzero(f_best == 0)[0]:]
-        ax_f.plot([at_min[0], at_min[-1]], [0.0, 0.0], transform=ax_f.get_xaxis_transform(), clip_on=False,
-                  color=best_line.get_color(), lw=3, marker="^", ms=8, markevery=[0], label="best f = min f")
-    _legend_beside(ax_f)
+    _plot_f(ax_f, n, h["f_best"], h["f_median"])
     title = getattr(result_or_log, "method", None)
     if title is not None:
         ax_f.set_title(f"trustopt.minimize: {title}, d = {np.asarray(result_or_log.x).size}, "
                        f"{int(n[-1])} evaluations")
+    _plot_step(ax_s, ax_r, n, h)
+    for ax in ax_noise:  # noise_handling's smoothed measure: sigma widens while it is > 0
+        ax.plot(n, noise, ".", ms=3)
+        ax.axhline(0.0, color="0.6", lw=0.8)
+        ax.set_ylabel("noise measure\n(> 0: sigma widened)")
+    fig.axes[-1].set_xlabel("function evaluations")
+    for ax in fig.axes:
+        for k in np.flatnonzero(np.diff(h["restart"]) > 0):
+            ax.axvline(n[k + 1], color="0.7", lw=0.8, ls=":")
+    if path is not None:
+        fig.savefig(path)
+    return fig
+
+
+def _plot_f(ax, n, f_best, f_median) -> None:
+    """The top panel: best and median f, or with f <= 0 somewhere their distances to the best
+    value seen, on a log scale (as pycma plots ``f - f_min``)."""
+    finite = f_best[np.isfinite(f_best)]
+    f_min = None
+    if finite.size and np.all(finite > 0):
+        ax.set_ylabel("f")
+    else:
+        f_min = finite.min() if finite.size else 0.0
+        f_best, f_median = f_best - f_min, f_median - f_min
+        ax.set_ylabel("f - min f")
+    best_label = "best f" if f_min is None else f"best f (min f = {f_min:.4g})"
+    (best_line,) = ax.plot(n, np.where(f_best > 0, f_best, np.nan), label=best_label)
+    ax.plot(n, np.where(f_median > 0, f_median, np.nan), ".", ms=2, alpha=0.5, label="median f of the batch")
+    ax.set_yscale("log")
+    if f_min is not None and np.any(f_best == 0):
+        # From the batch that found min f on, f_best - min f = 0 has no place on a log axis: the
+        # stretch is drawn along the panel's bottom edge instead of leaving the line to end early.
+        at_min = n[np.flatnonzero(f_best == 0)[0]:]
+        ax.plot([at_min[0], at_min[-1]], [0.0, 0.0], transform=ax.get_xaxis_transform(), clip_on=False,
+                color=best_line.get_color(), lw=3, marker="^", ms=8, markevery=[0], label="best f = min f")
+    _legend_beside(ax)
+
+
+def _plot_step(ax_s, ax_r, n, h) -> None:
+    """The middle panels: sigma (and the radius parameter of a ratio test), and the ratio of each
+    iteration, or for a KL trust region the KL of each step under its radius."""
     ax_s.plot(n, h["sigma"], label="sigma")
     ok = np.isfinite(h["ratio"])
     if ok.any():  # a ratio test: the radius scales sigma, the ratio drives it
@@ -769,17 +797,6 @@ def plot_minimize(result_or_log, path=None):
         _legend_beside(ax_r)
     ax_s.set_yscale("log")
     _legend_beside(ax_s)
-    for ax in ax_noise:  # noise_handling's smoothed measure: sigma widens while it is > 0
-        ax.plot(n, noise, ".", ms=3)
-        ax.axhline(0.0, color="0.6", lw=0.8)
-        ax.set_ylabel("noise measure\n(> 0: sigma widened)")
-    fig.axes[-1].set_xlabel("function evaluations")
-    for ax in fig.axes:
-        for k in np.flatnonzero(np.diff(h["restart"]) > 0):
-            ax.axvline(n[k + 1], color="0.7", lw=0.8, ls=":")
-    if path is not None:
-        fig.savefig(path)
-    return fig
 
 
 def _legend_beside(ax) -> None:

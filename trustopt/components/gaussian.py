@@ -187,7 +187,12 @@ class GaussianState:
     two-point step-size adaptation, ``shift (d,)`` the last move of the mean ``m_k - m_{k-1}``
     (the next batch's first two samples test it; None: no test, e.g. before the first step or
     with CSA) and ``s_tpa`` its smoothed rank difference; ``L`` the lower Cholesky factor of ``C``
-    (full covariance; None: not computed yet), for the KL of the next step."""
+    (full covariance; None: not computed yet), for the KL of the next step; ``v (d,)`` a
+    per-coordinate scaling outside ``C`` (pycma's ``sigma_vec``): the distribution is then
+    ``N(m, sigma^2 V C V)``, ``V = diag(v)``, and ``C``, ``p_sigma`` and ``p_c`` live in the
+    coordinates ``x / v`` (None: ``v = 1``; set only by the lower bound on the standard deviations
+    of integer coordinates, :mod:`trustopt.components.integers`, so that it does not enter ``C``'s
+    condition number)."""
 
     sigma: float
     C: np.ndarray
@@ -200,6 +205,7 @@ class GaussianState:
     shift: np.ndarray | None = None
     s_tpa: float = 0.0
     L: np.ndarray | None = None
+    v: np.ndarray | None = None
 
     @classmethod
     def initial(cls, sigma: float, d: int, *, diagonal: bool) -> "GaussianState":
@@ -212,11 +218,13 @@ class GaussianState:
         return self.C.ndim == 1
 
     def y_of_z(self, z: np.ndarray) -> np.ndarray:
-        """``y = B D z`` for rows ``z (n, d)``."""
-        return z * self.D if self.diagonal else (z * self.D) @ self.B.T
+        """``y = V B D z`` for rows ``z (n, d)``."""
+        y = z * self.D if self.diagonal else (z * self.D) @ self.B.T
+        return y if self.v is None else y * self.v
 
     def z_of_y(self, y: np.ndarray) -> np.ndarray:
-        """``z = D^{-1} B' y`` for rows ``y (n, d)``: the inverse of :meth:`y_of_z`."""
+        """``z = D^{-1} B' V^{-1} y`` for rows ``y (n, d)``: the inverse of :meth:`y_of_z`."""
+        y = y if self.v is None else y / self.v
         return y / self.D if self.diagonal else (y @ self.B) / self.D
 
     def inv_sqrt_C(self, y: np.ndarray) -> np.ndarray:
@@ -226,11 +234,14 @@ class GaussianState:
         return ((y @ self.B) / self.D) @ self.B.T
 
     def std(self) -> np.ndarray:
-        """Per-coordinate standard deviations ``sigma sqrt(diag C)``, ``(d,)``."""
-        return self.sigma * np.sqrt(self.C if self.diagonal else np.diag(self.C))
+        """Per-coordinate standard deviations ``sigma v sqrt(diag C)``, ``(d,)``."""
+        sd = self.sigma * np.sqrt(self.C if self.diagonal else np.diag(self.C))
+        return sd if self.v is None else sd * self.v
 
     def max_std(self) -> float:
-        """``max(std())`` without the vector (sqrt and the product are monotone: the same float)."""
+        """``max(std())`` (without ``v``, without the vector: sqrt and the product are monotone, the same float)."""
+        if self.v is not None:
+            return float(np.max(self.std()))
         return self.sigma * math.sqrt(float(np.max(self.C if self.diagonal else np.diagonal(self.C))))
 
 
@@ -309,7 +320,7 @@ class GaussianSampler:
         deviations ``sigma sqrt(C_ii)`` and of the evolution path's ``sigma |p_c,i|`` (a path still
         long: the mean is still moving)."""
         s = self.state(step_state, d)
-        return max(s.max_std(), s.sigma * float(np.max(np.abs(s.p_c))))
+        return max(s.max_std(), s.sigma * float(np.max(np.abs(s.p_c if s.v is None else s.v * s.p_c))))
 
     def sample(self, policy, theta, rng, baseline=None):
         raise ValueError("sampler: the Gaussian search's batches are asked and told by trustopt.asktell.AskTell")
@@ -370,9 +381,9 @@ class GaussianSampler:
             out["conditioncov"] = f"condition number of C {D2.max() / D2.min():.3g} > 1e14"
         i = s.g % m.size
         if s.diagonal:  # the principal axis is coordinate i
-            no_effect = m[i] == m[i] + 0.1 * s.sigma * s.D[i]
+            no_effect = m[i] == m[i] + 0.1 * s.sigma * s.D[i] * (1.0 if s.v is None else s.v[i])
         else:
-            no_effect = np.all(m == m + 0.1 * s.sigma * s.D[i] * s.B[:, i])
+            no_effect = np.all(m == m + 0.1 * s.sigma * s.D[i] * (s.B[:, i] if s.v is None else s.v * s.B[:, i]))
         if no_effect:
             out["noeffectaxis"] = "adding 0.1 sigma times a principal axis does not change the mean"
         if np.any(m == m + 0.2 * s.std()):
@@ -446,6 +457,8 @@ class GaussianNaturalStep(StepSolver):
         k = cma_constants(d, lam, diagonal=self.diagonal)
         order = np.argsort(-np.asarray(batch.returns), kind="stable")  # best (largest F) first
         y = (np.asarray(batch.actions)[order] - m) / s.sigma
+        if s.v is not None:  # C and the paths learn in the coordinates x / v
+            y = y / s.v
         w = k.weights if self.active else np.where(k.weights > 0, k.weights, 0.0)
         new = self._update(s, k, w, y, np.asarray(batch.returns, dtype=np.float64))
         gain = 0.0 if np.ptp(np.asarray(batch.returns)) == 0 else k.ranked_gain  # 0: no ranking
@@ -495,7 +508,7 @@ class GaussianNaturalStep(StepSolver):
     def _point(self, m, s: GaussianState, new, t: float):
         """``(m_t, sigma_t, C_t)`` at fraction ``t`` of the step: the mean and ``log sigma`` move by
         ``t`` times their full change, the covariance is ``(1 - t) C + t C'``."""
-        m_t = m + t * self.c_m * s.sigma * new.y_w
+        m_t = m + t * self.c_m * s.sigma * (new.y_w if s.v is None else s.v * new.y_w)
         if t == 1.0:
             return m_t, new.sigma, new.C
         return m_t, s.sigma * (new.sigma / s.sigma) ** t, (1 - t) * s.C + t * new.C
@@ -511,7 +524,7 @@ class GaussianNaturalStep(StepSolver):
         if s.diagonal or g - s.g_eigen >= k.eigen_every:
             B, D = self._eigen(C, s)
             return m_t, GaussianState(sigma=sigma, C=C, B=B, D=D, p_sigma=p_sigma, p_c=p_c, g=g, g_eigen=g,
-                                      shift=shift, s_tpa=s_tpa, L=L)
+                                      shift=shift, s_tpa=s_tpa, L=L, v=s.v)
         return m_t, replace(s, sigma=sigma, C=C, p_sigma=p_sigma, p_c=p_c, g=g, shift=shift, s_tpa=s_tpa, L=L)
 
     @staticmethod
@@ -532,12 +545,13 @@ class GaussianNaturalStep(StepSolver):
         else:  # the factor of C_k was computed with the last step (or is the identity's)
             L0 = s.sigma * (s.L if s.L is not None else np.linalg.cholesky(s.C))
 
-        def kl(t):
+        def kl(t):  # with v: the KL of the two distributions read in the coordinates x / v (KL is invariant)
             m_t, sigma_t, C_t = self._point(m, s, new, t)
+            a, b = (m, m_t) if s.v is None else (np.zeros_like(m), (m_t - m) / s.v)
             if s.diagonal:
-                return gaussian_kl(m, S0, m_t, sigma_t ** 2 * C_t), None
+                return gaussian_kl(a, S0, b, sigma_t ** 2 * C_t), None
             L_t = _cholesky(C_t)
-            return (math.inf if L_t is None else _kl_cholesky(m_t - m, L0, sigma_t * L_t)), L_t
+            return (math.inf if L_t is None else _kl_cholesky(b - a, L0, sigma_t * L_t)), L_t
 
         full, L = kl(1.0)
         if full <= radius:
