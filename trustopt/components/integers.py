@@ -29,6 +29,7 @@ applied.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -36,7 +37,18 @@ from scipy.special import ndtri
 
 from trustopt.components.gaussian import GaussianState, cma_constants
 
-__all__ = ["std_floor", "floored"]
+__all__ = ["default_popsize", "floored", "std_floor"]
+
+
+def default_popsize(d: int, d_int: int) -> int:
+    """``lambda = floor(6 + 3 (ln d + ln d_int))`` for ``d`` searched coordinates of which ``d_int >= 1``
+    are integer (pycma's default with ``integer_variables``), where the continuous default is
+    ``4 + floor(3 ln d)``: samples that leave the mean's integers in several coordinates at once
+    rank by those jumps, and a larger batch keeps enough of them that rank by the continuous
+    coordinates. Measured (``benchmarks/bench_integer.py``, BBOB f2 with its 10 even coordinates
+    integer, d = 20, instances 1-6): 6 of 6 runs reach the target with 21, 0 of 6 with the continuous
+    default 12, where the integer coordinates of the mean sat up to 0.4 from their integers."""
+    return int(6 + 3 * (math.log(d) + math.log(d_int)))
 
 
 def std_floor(d: int, popsize: int, d_int: int, *, diagonal: bool = False) -> float:
