@@ -30,3 +30,19 @@ def print_evals_table(rows: list, functions, solvers, reference: str) -> None:
             med = f"{np.median(ok):.0f}" if ok else "-"
             ratio = f"{np.median(pairs):.2f} {median_ci(pairs)}" if pairs else "-"
             print(f"f{fid:<8d} {solver:{width}s} {len(ok)}/{len(rs)}    {med:>12s}                 {ratio}")
+
+
+def print_best_table(rows: list, functions, solvers, reference: str) -> None:
+    """Per function and solver: the median over instances of the best ``f - f_opt`` a run found (the
+    figure for functions where runs stop short of the target), and the median paired ``log10`` ratio
+    to ``reference``'s with a 95% bootstrap interval (below 0: closer than ``reference``)."""
+    width = max(len(s) for s in solvers)
+    print(f"\nfunction  {'solver':{width}s} median best f - f_opt   log10 ratio to {reference} (paired)")
+    for fid in functions:
+        ref = {r["instance"]: r["best"] for r in rows if r["fid"] == fid and r["solver"] == reference}
+        for solver in solvers:
+            rs = [r for r in rows if r["fid"] == fid and r["solver"] == solver]
+            tiny = 1e-300  # a run that reached f_opt exactly
+            logs = [np.log10(max(r["best"], tiny) / max(ref[r["instance"]], tiny)) for r in rs if r["instance"] in ref]
+            ratio = f"{np.median(logs):+.2f} {median_ci(logs, fmt='+.2f')}" if logs else "-"
+            print(f"f{fid:<8d} {solver:{width}s} {np.median([r['best'] for r in rs]):20.3g}   {ratio}")
