@@ -14,6 +14,7 @@ from trustopt import ValidationError
 from trustopt.asktell import TRES, TrustRegionCMA
 from trustopt.bounds import as_box
 from trustopt.components.gaussian import GaussianState, cma_constants
+from trustopt.components.integers import centered as integers_centered
 from trustopt.components.integers import floored, std_floor
 from trustopt.optimize import minimize
 
@@ -134,3 +135,42 @@ def test_bad_integrality_is_a_one_line_error_and_pycmas_name_points_to_it():
         minimize(sphere, np.ones(3), options={"integer_variables": [0]})
     r = minimize(sphere, np.full(3, 2.6), bounds=[(-5, 5)] * 3, options={"integrality": [1, 0, 1]}, maxfev=2000, seed=0)
     assert r.x[0] == 0 and r.x[2] == 0 and abs(r.x[1]) < 1e-5 and r.success
+
+
+def test_integer_centering_is_its_definition():
+    """centered() against the definition, on random batches: only the selected samples' integer
+    coordinates move, none changes its integer, a selected sample in another integer's cell lands on
+    its center, and the shift that gives the weighted mean is taken back from the samples that
+    stayed (all of it when they can give it, else all they can: each then at the mean's center)."""
+    rng = np.random.default_rng(3)
+    d, lam = 4, 12
+    w = cma_constants(d, lam).weights
+    mu = int(np.count_nonzero(w > 0))
+    integer = np.array([True, True, False, True])
+    lo, hi = np.array([-np.inf, -np.inf, -np.inf, -2.0]), np.array([np.inf, np.inf, np.inf, np.inf])
+    for _ in range(200):
+        m = rng.normal(0, 2, d)
+        U = m + rng.normal(0, rng.uniform(0.2, 1.0), (lam, d))
+        F = rng.normal(size=lam)
+        out = integers_centered(U, F, m, w, integer, lo, hi)
+        sel = np.argsort(-F, kind="stable")[:mu]
+        rest = np.setdiff1d(np.arange(lam), sel)
+        assert np.array_equal(out[rest], U[rest]) and np.array_equal(out[:, ~integer], U[:, ~integer])
+        assert np.array_equal(np.round(out), np.round(U))
+        for i in np.flatnonzero(integer):
+            u, new, k_m = U[sel, i], out[sel, i], np.round(m[i])
+            if not lo[i] <= k_m:
+                assert np.array_equal(new, u)
+                continue
+            usable = (u >= lo[i]) & (np.round(u) >= lo[i])
+            away, home = usable & (np.round(u) != k_m), usable & (np.round(u) == k_m)
+            assert np.array_equal(new[away], np.round(u[away])) and np.array_equal(new[~usable], u[~usable])
+            b = np.sum(w[:mu][away] * (np.round(u[away]) - u[away]))
+            a = np.sum(w[:mu][home] * (k_m - u[home]))
+            shift = np.sum(w[:mu] * (new - u))
+            if a * b < 0 and abs(a) >= abs(b):
+                assert shift == pytest.approx(0.0, abs=1e-12)
+            elif a * b < 0:  # not enough to take back: the samples that stayed are at the center
+                np.testing.assert_allclose(new[home], k_m, atol=1e-12)
+            else:
+                assert np.array_equal(new[home], u[home])

@@ -62,7 +62,7 @@ from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.bounds import Box, as_box, default_sigma0
 from trustopt.components import integers, uncertainty
-from trustopt.components.gaussian import GaussianSampler
+from trustopt.components.gaussian import GaussianSampler, cma_constants
 from trustopt.components.search import Draw, PerturbationSampler, impute_nonfinite, make_batch, tolfun_window
 from trustopt.core import loop as core
 from trustopt.core.loop import Method
@@ -340,6 +340,20 @@ class AskTell:
         scale = 1.0 if self.box.scale is None else self.box.scale[self._searched]
         return np.where(integer, floor / scale, 0.0)
 
+    def _integer_centered(self, draw: Draw, F: np.ndarray) -> np.ndarray:
+        """The batch's internal samples after integer centering (:func:`~trustopt.components.integers.centered`),
+        read in the box's units ``scale * y``, where the integers are."""
+        searched = self._searched
+        scale = 1.0 if self.box.scale is None else self.box.scale[searched]
+        lo, hi = (bound[searched] for bound in self.box.identity_interval())
+        weights = cma_constants(self.d, self.popsize, diagonal=self.sampler.diagonal).weights
+        U0 = draw.Y * scale
+        U = integers.centered(U0, F, np.asarray(draw.theta) * scale, weights, self.std_floor > 0, lo, hi)
+        Y = np.array(draw.Y)
+        moved = U != U0  # the others keep their bits (scale * y / scale may round)
+        Y[moved] = (U / scale)[moved] if np.ndim(scale) == 0 else (U / scale[None, :])[moved]
+        return Y
+
     # ------------------------------------------------------------------ the search distribution
     @property
     def _searched(self):
@@ -443,7 +457,8 @@ class AskTell:
             self.first_range = (float(np.ptp(f[finite])), spread)
         self.best_history.append(float(np.min(np.where(finite, f, np.inf))))
         self.median_history.append(batch_median(np.where(finite, f, np.inf)))
-        self._loop_tell(make_batch(draw.theta, draw.sigma, draw.Y, F, center=self.sampler.center))
+        Y = draw.Y if self.std_floor is None else self._integer_centered(draw, F)
+        self._loop_tell(make_batch(draw.theta, draw.sigma, Y, F, center=self.sampler.center))
         while core.ask(self.state) is None:  # READY: a model batch is at hand, propose at once
             self._loop_tell(None)
         if self.n_again and self.s_bar > 0:  # the noise decides the ranking: a wider distribution

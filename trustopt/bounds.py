@@ -122,6 +122,14 @@ class Box:
         return np.where(np.isfinite(lo) & np.isfinite(hi), both,
                         np.where(np.isfinite(lo) | np.isfinite(hi), one, np.inf))
 
+    def identity_interval(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(lo, hi)``, each ``(d,)``: where ``T`` is the identity, ``[t_lower + a, t_upper - a]`` for
+        the argument ``scale * y`` (infinite ends where there is no bound)."""
+        with np.errstate(invalid="ignore"):
+            lo = np.where(np.isfinite(self.t_lower), self.t_lower + self.margin, -np.inf)
+            hi = np.where(np.isfinite(self.t_upper), self.t_upper - self.margin, np.inf)
+        return lo, hi
+
     @property
     def width(self) -> np.ndarray:
         """The width of ``T``'s range ``(d,)``: ``u - l`` (inf for an open coordinate; ``u - l + 1``
