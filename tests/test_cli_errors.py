@@ -522,3 +522,37 @@ def test_sigterm_is_ctrl_c_exit_143_checkpoint_intact_and_resume_continues(tmp_p
     ref = str(tmp_path / "ref")
     assert main(["train", "--out", ref, "--timesteps", budget, *args]) == 0
     _assert_same_policy(out, ref)  # SIGTERM + --resume: the bits of an uninterrupted run
+
+
+def test_ctrl_c_pressed_three_times_still_exits_130_with_one_line_and_no_worker_left(tmp_path):
+    """A Ctrl-C pressed again while the first one closes the workers (three SIGINTs to the process
+    group within 0.15 s) used to interrupt that shutdown and Python's exit, which then waited
+    forever on the half-closed process pool with its workers alive: the first one decides now."""
+    out = str(tmp_path / "run")
+    proc = subprocess.Popen([sys.executable, "-m", "trustopt", "train", "--workers", "2", "--out", out,
+                             "--timesteps", "1000000", "--env", "Swimmer-v5", *SMALL],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=repo_env(), cwd=REPO,
+                            start_new_session=True)
+    try:
+        prog, rows, deadline = os.path.join(out, "progress.csv"), 0, time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and rows < 2:
+            if os.path.exists(prog):
+                with open(prog) as f:
+                    rows = sum(1 for _ in f) - 1
+            time.sleep(0.02)
+        assert proc.poll() is None and rows >= 2, "the run ended or never started"
+        helpers = _children(proc.pid)
+        for pause in (0.1, 0.05, 0.0):
+            os.killpg(proc.pid, signal.SIGINT)  # as a terminal sends Ctrl-C: to the whole group
+            time.sleep(pause)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err.splitlines() == ["trustopt: interrupted; the last checkpoint is intact (rerun with --resume)"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(p) for p in helpers):
+        time.sleep(0.05)
+    assert not [p for p in helpers if _alive(p)], "a worker outlived the trainer"

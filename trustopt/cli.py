@@ -376,29 +376,48 @@ class _Terminated(KeyboardInterrupt):
 
 
 @contextmanager
-def _sigterm_as_interrupt():
-    """While training, SIGTERM raises :class:`_Terminated` in this process; the previous handler is
-    restored afterwards. Worker processes forked meanwhile inherit the handler, so in any other
-    process it takes SIGTERM's default action (the worker ends, as before)."""
+def _stop_signals_as_interrupt():
+    """While training: SIGTERM raises :class:`_Terminated` in this process, and the first SIGINT
+    (Ctrl-C) raises ``KeyboardInterrupt`` as usual, but both are taken once. From the first on,
+    SIGINT is ignored for the rest of the process (where SIGINT is ignored already, as in the seeds
+    of ``--procs``, it stays so), so that a Ctrl-C pressed again while the workers
+    are closed and the checkpoint kept cannot cut that short, nor interrupt Python's own exit (which
+    then waited forever on a half-closed process pool); a second SIGTERM takes the default action.
+    Without a stop the previous handlers are restored afterwards. Worker processes forked meanwhile
+    inherit the handlers: in any other process SIGTERM takes its default action (the worker ends,
+    as before) and SIGINT is ignored, as the workers ignore it."""
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         yield
         return
-    owner = os.getpid()
+    owner, stopped = os.getpid(), []
 
-    def handler(signum, frame):
-        # one graceful stop: a second SIGTERM takes the default action, also where Python drops the
-        # exception raised here (an at-fork hook, a __del__), which would otherwise swallow SIGTERM
+    def on_sigterm(signum, frame):
+        # a second SIGTERM takes the default action, also where Python drops the exception raised
+        # here (an at-fork hook, a __del__), which would otherwise swallow SIGTERM
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if os.getpid() != owner:
             os.kill(os.getpid(), signal.SIGTERM)
             return
+        stopped.append(signum)
         raise _Terminated()
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    def on_sigint(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if os.getpid() != owner:
+            return
+        stopped.append(signum)
+        raise KeyboardInterrupt()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm), signal.getsignal(signal.SIGINT)
+    if previous[1] is signal.default_int_handler:  # not where SIGINT is ignored (a seed of --procs)
+        signal.signal(signal.SIGINT, on_sigint)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous[0])
+        if not stopped and signal.getsignal(signal.SIGINT) is on_sigint:
+            signal.signal(signal.SIGINT, previous[1])
 
 
 def _seed_runs(args) -> list:
@@ -458,7 +477,7 @@ def _train_one(one, config, args) -> None:
     """One run (one seed of ``--seeds``: ``one.out`` is its folder), then its one-line summary."""
     from trustopt.train import train
 
-    with _sigterm_as_interrupt():
+    with _stop_signals_as_interrupt():
         res = train(config, one.out, workers=args.workers, backend=args.backend, resume=one.resume,
                     # None: a bar on a terminal only; none for seeds side by side (their bars would interleave)
                     progress=False if args.no_progress or args.procs > 1 else None,
@@ -505,7 +524,7 @@ def _train_side_by_side(runs, args) -> int:
     print(f"trustopt: {len(runs)} seeds, {min(args.procs, len(runs))} at a time in their own processes (no "
           f"progress bars: each seed's progress is {os.path.join(args.out, 'seed-S', 'progress.csv')})", flush=True)
     try:
-        with _sigterm_as_interrupt():
+        with _stop_signals_as_interrupt():
             while todo or running:
                 while todo and failed is None and len(running) < args.procs:
                     one, config = todo.pop(0)
