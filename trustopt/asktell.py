@@ -62,7 +62,7 @@ from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.bounds import Box, as_box, default_sigma0
 from trustopt.components import integers, uncertainty
-from trustopt.components.gaussian import GaussianSampler, cma_constants
+from trustopt.components.gaussian import GaussianSampler, cma_constants, flat_batch
 from trustopt.components.search import Draw, PerturbationSampler, impute_nonfinite, make_batch, tolfun_window
 from trustopt.core import loop as core
 from trustopt.core.loop import Method
@@ -135,14 +135,19 @@ class BoundsWarning(UserWarning):
 def clipped_into_box(box, x0: np.ndarray, stacklevel: int, name: str = "x0") -> np.ndarray:
     """``x0`` clipped into ``box`` (None: no box), with a :class:`BoundsWarning` naming the first
     coordinate outside it (``name``: what the message calls ``x0``)."""
-    if box is None or box.contains(x0):
+    if box is None:
         return x0
-    i = int(np.flatnonzero((x0 < box.lower) | (x0 > box.upper))[0])
+    lo, hi = box.t_lower, box.t_upper  # an integer coordinate: within half a unit of its integers rounds into them
+    outside = (x0 < lo) | (x0 > hi)
+    if not outside.any():
+        return x0
+    i = int(np.flatnonzero(outside)[0])
     what = (f"fixed at {box.lower[i]:g}" if box.lower[i] == box.upper[i] else
-            f"bounded by [{box.lower[i]:g}, {box.upper[i]:g}]")
+            f"bounded by [{box.lower[i]:g}, {box.upper[i]:g}]"
+            + (" (an integer coordinate)" if box.integer is not None and box.integer[i] else ""))
     warnings.warn(f"{name} is outside the bounds: {name}[{i}] = {x0[i]:g}, {what}; clipped into the box",
                   BoundsWarning, stacklevel=stacklevel + 1)
-    return np.clip(x0, box.lower, box.upper)
+    return np.clip(x0, lo, hi)
 
 
 def checked_sigma0(sigma0, d: int, box=None):
@@ -170,15 +175,15 @@ def checked_sigma0(sigma0, d: int, box=None):
 
 def checked_integrality(integrality, d: int) -> np.ndarray | None:
     """``integrality`` (scipy's ``differential_evolution`` argument: ``d`` booleans, True for an
-    integer coordinate; 0/1 accepted) as a ``(d,)`` bool array, or None (None or all False)."""
+    integer coordinate) as a ``(d,)`` bool array, or None (None or all False). Integers are refused,
+    0/1 included: pycma's index list ``integer_variables=[0, 1]`` would read as two flags."""
     if integrality is None:
         return None
     flags = np.asarray(integrality)
-    if flags.dtype == object or flags.ndim != 1 or flags.size != d or not np.all((flags == 0) | (flags == 1)):
+    if flags.dtype != bool or flags.ndim != 1 or flags.size != d:  # 0/1 too would read pycma's [0, 1] as flags
         raise ValidationError(f"integrality: expected {d} True/False values, one per coordinate of x0 (scipy's "
                               f"integrality), got {integrality!r}"[:240] + "; pycma's integer_variables=[i, ...] "
                               "is integrality=[True at each i, False elsewhere]")
-    flags = flags.astype(bool)
     return flags if flags.any() else None
 
 
@@ -321,6 +326,7 @@ class AskTell:
         self.last_record = None          # the Record of the last finished iteration
         self.recent_f = _Recent(self._tolfun_window())    # mean f of the last model batches (for tolfun)
         self.clean_batches = 0                            # told batches since the last one with a NaN/inf value
+        self.flat_batches = 0                             # consecutive flat batches (integer coordinates' tolflatfitness)
         self.best_history = _Recent(_HISTORY)             # best f of each told batch (for tolstagnation)
         self.median_history = _Recent(_HISTORY)           # median f of each told batch, likewise
         self.last_f = None               # the values of the last told batch
@@ -455,6 +461,7 @@ class AskTell:
         if self.first_range is None and finite.sum() >= 2 and np.ptp(f[finite]) > 0:  # before the tell: its spread
             spread = self.sampler.spread(self.sigma(), self.d, self.state.step_state)
             self.first_range = (float(np.ptp(f[finite])), spread)
+        self.flat_batches = self.flat_batches + 1 if flat_batch(f, self.popsize) else 0
         self.best_history.append(float(np.min(np.where(finite, f, np.inf))))
         self.median_history.append(batch_median(np.where(finite, f, np.inf)))
         Y = draw.Y if self.std_floor is None else self._integer_centered(draw, F)
@@ -483,6 +490,12 @@ class AskTell:
                                       "points you changed)")
         elif not np.all(np.isfinite(X)):
             raise ValidationError("X: repaired points must be finite")
+        elif self.box is not None and self.box.integer is not None and not np.array_equal(
+                X[:, self.box.integer], np.round(X[:, self.box.integer])):
+            j, i = (int(k[0]) for k in np.nonzero(X[:, self.box.integer] != np.round(X[:, self.box.integer])))
+            i = int(np.flatnonzero(self.box.integer)[i])
+            raise ValidationError(f"X: repaired points must be integers in the integer coordinates; X[{j}, {i}] = "
+                                  f"{X[j, i]:g}")
         elif self.box is not None and not self.box.contains(X):
             j, i = (int(k[0]) for k in np.nonzero((X < self.box.lower) | (X > self.box.upper)))
             lo, hi = self.box.lower[i], self.box.upper[i]
@@ -559,7 +572,13 @@ class AskTell:
         out.update(self.sampler.stop(self.state.step_state, self.state.theta, self.sigma0,
                                      (self.best_history.values, self.median_history.values), self.last_f))
         if self.std_floor is not None:  # samples that round to the same integers tie: one flat batch is no plateau
-            out.pop("tolflatfitness", None)  # (tolfun and tolfunhist read the last 10 + 30 d / lambda batches)
+            need = integers.flat_batches(self.d, int(np.count_nonzero(self.std_floor)))
+            if out.pop("tolflatfitness", None) and self.flat_batches >= need:
+                out["tolflatfitness"] = (f"the best and the lambda/4-th best value were equal in the last "
+                                         f"{self.flat_batches} batches")
+            if np.all(self.std_floor > 0):  # every coordinate integer: f only changes when a sample leaves the
+                out.pop("tolfun", None)     # mean's integers, which at the bound's spread takes more batches than
+                out.pop("tolfunhist", None)  # those windows (pycma turns both off there too)
         return out
 
     def _collapsed_on_failures(self, spread: float) -> str | None:
@@ -625,6 +644,7 @@ class AskTell:
         state.setdefault("n_again", 0)  # pickled before noise_handling
         state.setdefault("s_bar", 0.0)
         state.setdefault("std_floor", None)  # pickled before integer coordinates
+        state.setdefault("flat_batches", 0)
         if state.get("maxfev", 0) is None:  # pickled when None meant no budget
             state["maxfev"] = math.inf
         self.__dict__.update(state)

@@ -76,7 +76,7 @@ class Box:
             if integer.shape != lo.shape or integer.dtype != bool:
                 raise ValidationError(f"integrality: expected {lo.size} True/False values, one per coordinate")
             given = lo, hi
-            lo, hi = np.where(integer, np.ceil(lo), lo), np.where(integer, np.floor(hi), hi)  # the integers in range
+            lo, hi = np.where(integer, np.ceil(lo) + 0.0, lo), np.where(integer, np.floor(hi) + 0.0, hi)  # (no -0.0)
             empty = np.flatnonzero(integer & (lo > hi) & (given[0] <= given[1]))
             if empty.size:
                 i = int(empty[0])

@@ -362,12 +362,8 @@ class GaussianSampler:
         if step_state is None:
             return {}
         s, m, out = step_state, np.asarray(theta), {}
-        # a batch with non-finite values is not flat: they are imputed the worst rank, and three equal
-        # -inf values would otherwise read as a plateau of the best values (a false convergence)
-        if last_f is not None and len(last_f) == self.popsize and np.all(np.isfinite(last_f)):
-            f = np.sort(last_f)
-            if f[0] == f[min(len(f) - 1, math.ceil(0.1 + self.popsize / 4))]:
-                out["tolflatfitness"] = "the best and the lambda/4-th best value of the last batch are equal"
+        if flat_batch(last_f, self.popsize):
+            out["tolflatfitness"] = "the best and the lambda/4-th best value of the last batch are equal"
         best = histories[0]
         out.update(tolfunhist(best, m.size, self.popsize))
         window = int(100 + 100 * m.size ** 1.5 / self.popsize)
@@ -393,6 +389,17 @@ class GaussianSampler:
         if s.sigma * s.D.max() > 1e20 * sigma0:
             out["tolupsigma"] = "sigma max(D) > 1e20 sigma0: the search diverges"
         return out
+
+
+def flat_batch(f, popsize: int) -> bool:
+    """The flat-fitness test on one batch's values ``f (popsize,)``: the best and the
+    ``ceil(0.1 + lambda/4)``-th best are equal. A batch with non-finite values is not flat: they are
+    imputed the worst rank, and three equal -inf values would otherwise read as a plateau of the
+    best values (a false convergence)."""
+    if f is None or len(f) != popsize or not np.all(np.isfinite(f)):
+        return False
+    f = np.sort(f)
+    return bool(f[0] == f[min(len(f) - 1, math.ceil(0.1 + popsize / 4))])
 
 
 # ----------------------------------------------------------------------------- the step

@@ -45,7 +45,7 @@ from scipy.special import ndtri
 
 from trustopt.components.gaussian import GaussianState, cma_constants
 
-__all__ = ["centered", "default_popsize", "floored", "std_floor"]
+__all__ = ["centered", "default_popsize", "flat_batches", "floored", "std_floor"]
 
 
 def default_popsize(d: int, d_int: int) -> int:
@@ -57,6 +57,15 @@ def default_popsize(d: int, d_int: int) -> int:
     integer, d = 20, instances 1-6): 6 of 6 runs reach the target with 21, 3 of 6 with the
     continuous default 12 (0 of 6 without integer centering)."""
     return int(6 + 3 * (math.log(d) + math.log(d_int)))
+
+
+def flat_batches(d: int, d_int: int) -> int:
+    """How many consecutive flat batches (:func:`~trustopt.components.gaussian.flat_batch`) end a run
+    with integer coordinates: ``ceil(3 + 30 d_int / d)`` (pycma's ``tolflatfitness`` with
+    ``integer_variables``), where one ends a continuous run. Samples that keep the mean's integers
+    tie wherever the continuous coordinates do not separate them; every coordinate integer, about
+    1 - 1/e of a batch does (the bound's ``p``), and one flat batch says little."""
+    return math.ceil(3 + 30 * d_int / d)
 
 
 def std_floor(d: int, popsize: int, d_int: int, *, diagonal: bool = False) -> float:

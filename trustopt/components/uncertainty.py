@@ -68,8 +68,9 @@ def alpha_sigma(d: int) -> float:
 def widened(state: GaussianState, sigma0: float) -> GaussianState:
     """The treatment of one iteration with ``s_bar > 0``: ``state`` with ``sigma`` times
     ``alpha_sigma(d)``, but not past the point where its largest coordinate standard deviation is
-    ``sigma0`` (and never narrower)."""
-    factor = min(alpha_sigma(state.D.size), max(1.0, sigma0 / state.max_std()))
+    ``sigma0`` (and never narrower). The bound reads ``sigma sqrt(C_ii)``, without the scaling
+    ``v`` that keeps integer coordinates at their lower bound (which may exceed ``sigma0``)."""
+    factor = min(alpha_sigma(state.D.size), max(1.0, sigma0 / replace(state, v=None).max_std()))
     return replace(state, sigma=state.sigma * factor)
 
 
