@@ -236,6 +236,8 @@ def test_plot_legend_is_outside_the_axes_and_inside_the_figure(seeds_run, tmp_pa
     monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (saved.append(fig), savefig(fig, *a, **k))[1])
     plot_runs([str(runs)], str(tmp_path / "p.png"), target=0.0, title="a title")
     (fig,) = saved
+    written = plot_runs([str(runs)], str(tmp_path / "noext"))  # no suffix: the PNG Matplotlib writes is reported
+    assert written == str(tmp_path / "noext.png") and os.path.getsize(written) > 0 and len(saved) == 2
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw(renderer)  # the layout as saved
     (ax,) = fig.axes

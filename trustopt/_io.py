@@ -129,6 +129,14 @@ def atomic_write_bytes(path, data: bytes) -> None:
         pass
 
 
+def image_path(what: str, path) -> str:
+    """The file Matplotlib's ``savefig(path)`` writes: ``path`` itself, or ``path + ".png"`` without a
+    suffix (Matplotlib appends it); checked with :func:`check_image_format`."""
+    check_image_format(what, path)
+    path = os.fspath(path)
+    return path if os.path.splitext(path)[1] else path + ".png"
+
+
 def check_image_format(what: str, path) -> None:
     """``path`` must be a file name whose suffix is a format Matplotlib writes (no suffix: PNG);
     else a one-line :class:`~trustopt.ValidationError` naming the argument ``what``."""

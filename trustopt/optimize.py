@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 
 from trustopt._callbacks import Callback
-from trustopt._io import check_image_format, check_writable
+from trustopt._io import check_writable, image_path
 from trustopt._validation import (NOISE_IS_A_TABLE, ValidationError, as_float_array, check_bool, check_choice,
                                   check_count, check_int, check_nonnegative, check_positive, did_you_mean, pycma_hint)
 from trustopt.algorithms.ars import ARSOptions
@@ -722,7 +722,7 @@ def plot_minimize(result_or_log, path=None):
     from matplotlib.figure import Figure
 
     if path is not None:
-        check_image_format("path", path)
+        path = image_path("path", path)
         check_writable("path", path)
     h = _read_history(result_or_log)
     if h["nfev"].size == 0:

@@ -113,8 +113,8 @@ USED_FIELDS: dict[str, frozenset] = {
 HYPERPARAMETERS = frozenset().union(*USED_FIELDS.values())
 #: The names other tools give these hyperparameters, ``name -> (ours, whose)``, for the error on an
 #: unknown key: Stable-Baselines3's PPO (``n_steps`` is per environment, one environment here),
-#: sb3-contrib's TRPO (``target_kl`` is its KL bound, our ``delta``) and ARS, and the ARS authors'
-#: code (``deltas_used`` is its b). Names without a counterpart here (``ent_coef``, ``vf_coef``) are
+#: sb3-contrib's TRPO (``target_kl`` is its KL bound, our ``delta``; OpenAI Baselines' ``max_kl``) and
+#: ARS, and the ARS authors' code (``deltas_used`` is its b). Names without a counterpart here (``ent_coef``, ``vf_coef``) are
 #: left out.
 OTHER_NAMES: dict[str, tuple[str, str]] = {
     "learning_rate": ("lr", "Stable-Baselines3's"),
@@ -125,6 +125,7 @@ OTHER_NAMES: dict[str, tuple[str, str]] = {
     "clip_range": ("epsilon", "Stable-Baselines3's PPO"),
     "cg_max_steps": ("cg_iters", "sb3-contrib's TRPO"),
     "target_kl": ("delta", "sb3-contrib's TRPO (its KL bound)"),
+    "max_kl": ("delta", "OpenAI Baselines' TRPO (its KL bound)"),
     "n_delta": ("n_directions", "sb3-contrib's ARS"),
     "n_top": ("top_directions", "sb3-contrib's ARS"),
     "delta_std": ("sigma", "ARS's"),

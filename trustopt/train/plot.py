@@ -29,7 +29,7 @@ import os
 
 import numpy as np
 
-from trustopt._io import check_image_format, check_writable, writing
+from trustopt._io import check_writable, image_path, writing
 from trustopt._validation import ValidationError
 
 __all__ = ["read_progress", "plot_runs", "aggregate", "iqm", "common_grid", "BAND_MIN_SEEDS"]
@@ -333,14 +333,14 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     hold it, in height and, for long entries, in width). Each legend entry says which quantity
     its curve is; the y label names the quantity when all curves share it. ``target`` draws a
     horizontal threshold line. Draws on its own ``matplotlib.figure.Figure`` (Matplotlib's global
-    backend, e.g. a notebook's, is left alone). Returns ``output``."""
+    backend, e.g. a notebook's, is left alone). Returns the path written: ``output``, with ``.png``
+    appended when it has no suffix (as Matplotlib does)."""
     if agg not in ("iqm", "mean"):
         raise ValidationError(f"agg: expected 'iqm' or 'mean', got {agg!r}")
     runs = [os.fspath(r) for r in ([runs] if isinstance(runs, (str, os.PathLike)) else runs)]
     if not runs:
         raise ValidationError("runs: give at least one run folder")
-    out = os.fspath(output)
-    check_image_format("output", out)
+    out = image_path("output", output)  # without a suffix, the .png Matplotlib adds: the file that is written
     check_writable("output", out)
     fig = _figure(_read_items(runs), target=target, title=title, agg=agg)
     with writing("output", out):
