@@ -352,9 +352,9 @@ class AskTell:
         searched = self._searched
         scale = 1.0 if self.box.scale is None else self.box.scale[searched]
         lo, hi = (bound[searched] for bound in self.box.identity_interval())
-        weights = cma_constants(self.d, self.popsize, diagonal=self.sampler.diagonal).weights
+        mu = cma_constants(self.d, self.popsize, diagonal=self.sampler.diagonal).mu
         U0 = draw.Y * scale
-        U = integers.centered(U0, F, np.asarray(draw.theta) * scale, weights, self.std_floor > 0, lo, hi)
+        U = integers.centered(U0, F, np.asarray(draw.theta) * scale, mu, self.std_floor > 0, lo, hi)
         Y = np.array(draw.Y)
         moved = U != U0  # the others keep their bits (scale * y / scale may round)
         Y[moved] = (U / scale)[moved] if np.ndim(scale) == 0 else (U / scale[None, :])[moved]

@@ -88,30 +88,33 @@ def floored(state: GaussianState, floor: np.ndarray) -> GaussianState:
     return replace(state, v=s if state.v is None else state.v * s)
 
 
-def centered(U: np.ndarray, F: np.ndarray, u_m: np.ndarray, weights: np.ndarray, integer: np.ndarray,
+def centered(U: np.ndarray, F: np.ndarray, u_m: np.ndarray, mu: int, integer: np.ndarray,
              lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Integer centering of the selected samples (the module docstring's "IC"), before the update.
 
     ``U (lambda, d)`` the batch's samples and ``u_m (d,)`` the mean, in coordinates where an integer
     coordinate's value is ``round(u)`` on ``[lo_i, hi_i]`` (where the box's map is the identity);
-    ``F (lambda,)`` the values (to maximize); ``weights (lambda,)`` CMA's recombination weights, whose
-    positive ones select the ``mu`` best samples; ``integer (d,)`` bool. Returns a copy of ``U`` in
+    ``F (lambda,)`` the values (to maximize); ``mu`` the number CMA's update selects (its positive
+    recombination weights); ``integer (d,)`` bool. Returns a copy of ``U`` in
     which, for each integer coordinate ``i`` whose mean's integer ``k_m = round(u_m,i)`` lies in
     ``[lo_i, hi_i]``, among the selected samples there:
 
         a sample in another integer's cell moves to its center:   u_ji <- k_j = round(u_ji)
-        b = sum_j w_j (k_j - u_ji) over those moves (the shift they give the weighted mean)
-        a = sum_j w_j (k_m - u_ji) over the samples in the mean's cell
+        b = sum_j (k_j - u_ji) over those moves (the shift they add)
+        a = sum_j (k_m - u_ji) over the samples in the mean's cell
         if a b < 0, those samples move towards k_m:               u_ji <- u_ji + min(1, -b / a) (k_m - u_ji)
 
     so that a sample which reached another integer pulls the mean into that integer's cell as a
     sample at its center would, and the shift that adds is taken back, as far as it goes, from the
     samples that stayed, towards their center (Marty et al. 2024, as pycma's ``IntegerCentering``
     describes it). No move changes a sample's ``round(u)``: the values ``F`` stay those of the
-    samples."""
+    samples. The sums are plain ones over the selected samples, as pycma's: weighted by the
+    recombination weights (the shift of the weighted mean exactly), measured on
+    ``benchmarks/bench_integer.py``, instances 1-10, Rosenbrock f8 at d = 20 ended at a median
+    ``f - f_opt`` of 91 against 18.9 and the rotated ellipsoid f10 at 1.6e4 against 1.1e4, with
+    f2 level (14,606 against 14,385 evaluations to the target)."""
     U = np.array(U)
-    mu = int(np.count_nonzero(weights > 0))
-    selected, w = np.argsort(-np.asarray(F), kind="stable")[:mu], weights[:mu]
+    selected = np.argsort(-np.asarray(F), kind="stable")[:mu]
     for i in np.flatnonzero(integer):
         k_m = np.round(u_m[i])
         if not lo[i] <= k_m <= hi[i]:
@@ -121,8 +124,8 @@ def centered(U: np.ndarray, F: np.ndarray, u_m: np.ndarray, weights: np.ndarray,
         usable = (lo[i] <= u) & (u <= hi[i]) & (lo[i] <= k) & (k <= hi[i])
         away, home = usable & (k != k_m), usable & (k == k_m)
         new = np.where(away, k, u)
-        b = float(np.sum(w * (new - u)))
-        a = float(np.sum(np.where(home, w * (k_m - u), 0.0)))
+        b = float(np.sum(new - u))
+        a = float(np.sum(np.where(home, k_m - u, 0.0)))
         if a * b < 0:
             new = np.where(home, u + min(1.0, -b / a) * (k_m - u), new)
         U[selected, i] = new
