@@ -33,6 +33,12 @@ stays near the center of its own, where fewer samples leave it by chance (withou
 separable ellipsoid f2 with 10 integer coordinates in d = 20, the mean's integer coordinates sat up
 to 0.4 from their integers, and a sample that jumps there ranks by that jump). The population
 (:func:`default_popsize`) is pycma's for integer variables too.
+
+What it changes in the stopping tests (:class:`trustopt.asktell.AskTell`): ``tolx`` no longer
+fires (the integer coordinates' standard deviations stay at the bound, and ``opt.sigma()``, the
+largest of them all, with them); one flat batch is no plateau, so ``tolflatfitness`` needs
+:func:`flat_batches` of them in a row; with every coordinate integer, ``tolfun`` and
+``tolfunhist`` are off too (pycma's settings).
 """
 
 from __future__ import annotations
