@@ -134,7 +134,7 @@ def image_path(what: str, path) -> str:
     suffix (Matplotlib appends it); checked with :func:`check_image_format`."""
     check_image_format(what, path)
     path = os.fspath(path)
-    return path if os.path.splitext(path)[1] else path + ".png"
+    return path if os.path.splitext(path)[1] or os.path.isdir(path) else path + ".png"  # (a folder: refused later)
 
 
 def check_image_format(what: str, path) -> None:
