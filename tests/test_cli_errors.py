@@ -483,6 +483,25 @@ def _shm_segments(pid: int) -> set[str]:
         return set()
 
 
+def _assert_gone(workers, timeout: float = 10) -> None:
+    """Every process of ``workers`` ends within ``timeout`` seconds of the trainer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.05)
+    assert not [p for p in workers if _alive(p)], "a worker outlived the trainer"
+
+
+def _wait_for_iterations(proc, out: str, n: int, timeout: float = 60) -> None:
+    """Until the run in ``out`` has written ``n`` rows of progress.csv, while ``proc`` runs."""
+    prog, rows, deadline = os.path.join(out, "progress.csv"), 0, time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None and rows < n:
+        if os.path.exists(prog):
+            with open(prog) as f:
+                rows = sum(1 for _ in f) - 1
+        time.sleep(0.02)
+    assert proc.poll() is None and rows >= n, "the run ended or never started"
+
+
 def test_sigterm_is_ctrl_c_exit_143_checkpoint_intact_and_resume_continues(tmp_path):
     from trustopt.train.checkpoint import load_checkpoint
 
@@ -492,13 +511,7 @@ def test_sigterm_is_ctrl_c_exit_143_checkpoint_intact_and_resume_continues(tmp_p
                              "--timesteps", "1000000", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=repo_env(), cwd=REPO, start_new_session=True)
     try:
-        prog, rows, deadline = os.path.join(out, "progress.csv"), 0, time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None and rows < 3:
-            if os.path.exists(prog):
-                with open(prog) as f:
-                    rows = sum(1 for _ in f) - 1
-            time.sleep(0.02)
-        assert proc.poll() is None and rows >= 3, "the run ended or never started"
+        _wait_for_iterations(proc, out, 3)
         helpers, segments = _children(proc.pid), _shm_segments(proc.pid)
         assert len(helpers) >= 2 and segments  # the two workers (and the resource tracker); the noise table
         proc.send_signal(signal.SIGTERM)  # the trainer alone, as `kill PID` or `timeout` does
@@ -509,10 +522,7 @@ def test_sigterm_is_ctrl_c_exit_143_checkpoint_intact_and_resume_continues(tmp_p
             proc.wait()
     assert proc.returncode == 143, err
     assert err.splitlines() == ["trustopt: terminated (SIGTERM); the last checkpoint is intact (rerun with --resume)"]
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(p) for p in helpers):
-        time.sleep(0.05)
-    assert not [p for p in helpers if _alive(p)], "a worker outlived the trainer"
+    _assert_gone(helpers)
     assert not [s for s in segments if os.path.exists(s)], "the noise table outlived the run"
     state = load_checkpoint(os.path.join(out, "checkpoint.pkl"))["state"]  # intact: magic and checksum hold
     budget = str(state.timesteps + 800)  # two more iterations
@@ -534,13 +544,7 @@ def test_ctrl_c_pressed_three_times_still_exits_130_with_one_line_and_no_worker_
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=repo_env(), cwd=REPO,
                             start_new_session=True)
     try:
-        prog, rows, deadline = os.path.join(out, "progress.csv"), 0, time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None and rows < 2:
-            if os.path.exists(prog):
-                with open(prog) as f:
-                    rows = sum(1 for _ in f) - 1
-            time.sleep(0.02)
-        assert proc.poll() is None and rows >= 2, "the run ended or never started"
+        _wait_for_iterations(proc, out, 2)
         helpers = _children(proc.pid)
         for pause in (0.1, 0.05, 0.0):
             os.killpg(proc.pid, signal.SIGINT)  # as a terminal sends Ctrl-C: to the whole group
@@ -552,7 +556,4 @@ def test_ctrl_c_pressed_three_times_still_exits_130_with_one_line_and_no_worker_
             proc.wait()
     assert proc.returncode == 130, err
     assert err.splitlines() == ["trustopt: interrupted; the last checkpoint is intact (rerun with --resume)"]
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(p) for p in helpers):
-        time.sleep(0.05)
-    assert not [p for p in helpers if _alive(p)], "a worker outlived the trainer"
+    _assert_gone(helpers)
