@@ -65,7 +65,8 @@ def test_the_lower_bound_is_pycmas_and_its_probability_of_leaving_the_integer():
     except ImportError:  # pycma is a benchmark dependency only
         return
     for d, lam, d_int in ((10, 10, 5), (100, 17, 50)):
-        assert std_floor(d, lam, d_int) == pytest.approx(integer_std_lower_bound(d, cma_constants(d, lam).mu_eff, d_int))
+        mu_eff = cma_constants(d, lam).mu_eff
+        assert std_floor(d, lam, d_int) == pytest.approx(integer_std_lower_bound(d, mu_eff, d_int))
 
 
 def test_floored_raises_only_the_standard_deviations_below_the_bound_outside_c():

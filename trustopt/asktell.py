@@ -52,8 +52,8 @@ from typing import ClassVar
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-from trustopt._validation import (ValidationError, as_float_array, check_bool, check_count, check_int, check_nonnegative, check_positive,
-                                  did_you_mean)
+from trustopt._validation import (ValidationError, as_float_array, check_bool, check_count, check_int,
+                                  check_nonnegative, check_positive, did_you_mean)
 from trustopt.algorithms import ES_FAMILY, get
 from trustopt.algorithms.ars import ARSOptions
 from trustopt.algorithms.es import ESOptions
@@ -326,7 +326,7 @@ class AskTell:
         self.last_record = None          # the Record of the last finished iteration
         self.recent_f = _Recent(self._tolfun_window())    # mean f of the last model batches (for tolfun)
         self.clean_batches = 0                            # told batches since the last one with a NaN/inf value
-        self.flat_batches = 0                             # consecutive flat batches (integer coordinates' tolflatfitness)
+        self.flat_batches = 0                             # flat batches in a row (tolflatfitness with integers)
         self.best_history = _Recent(_HISTORY)             # best f of each told batch (for tolstagnation)
         self.median_history = _Recent(_HISTORY)           # median f of each told batch, likewise
         self.last_f = None               # the values of the last told batch
@@ -461,7 +461,8 @@ class AskTell:
         if self.first_range is None and finite.sum() >= 2 and np.ptp(f[finite]) > 0:  # before the tell: its spread
             spread = self.sampler.spread(self.sigma(), self.d, self.state.step_state)
             self.first_range = (float(np.ptp(f[finite])), spread)
-        self.flat_batches = self.flat_batches + 1 if flat_batch(f, self.popsize) else 0
+        if self.std_floor is not None:  # integer coordinates: tolflatfitness counts flat batches in a row
+            self.flat_batches = self.flat_batches + 1 if flat_batch(f, self.popsize) else 0
         self.best_history.append(float(np.min(np.where(finite, f, np.inf))))
         self.median_history.append(batch_median(np.where(finite, f, np.inf)))
         Y = draw.Y if self.std_floor is None else self._integer_centered(draw, F)

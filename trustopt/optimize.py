@@ -229,13 +229,14 @@ class MinimizeOptions:
             ``differential_evolution`` argument; pycma's ``integer_variables``; ``trust-region-cma``
             only), or None (default): ``fun`` sees the nearest integer in ``ceil(lo) .. floor(hi)``
             there, and the search keeps those coordinates' standard deviations above a lower bound
-            so that they keep moving (:mod:`trustopt.components.integers`, Marty et al. 2024's "LB").
+            so that they keep moving and centers the selected samples on their integers
+            (:mod:`trustopt.components.integers`: Marty et al. 2024's LB+IC, as pycma's).
         ftarget: stop once the best value is ``<= ftarget``. Default ``-inf`` (never). It compares
             single evaluations: on a noisy ``fun`` one lucky draw stops the run as converged.
-        tolx: stop once the search has collapsed below ``tolx`` (``>= 0``; 0 turns the test off): for ``trust-region-cma``
-            every coordinate's standard deviation ``sigma sqrt(C_ii)`` and evolution-path step
-            ``sigma |p_c,i|`` (pycma's ``tolx``), for the other methods ``sigma_k sqrt(d)``. Default
-            1e-11 (pycma's).
+        tolx: stop once the search has collapsed below ``tolx`` (``>= 0``; 0 turns the test off):
+            for ``trust-region-cma`` every coordinate's standard deviation ``sigma sqrt(C_ii)`` and
+            evolution-path step ``sigma |p_c,i|`` (pycma's ``tolx``), for the other methods
+            ``sigma_k sqrt(d)``. Default 1e-11 (pycma's).
         tolfun: stop once the range of the mean values of the last ``10 + ceil(30 d / n)`` model
             batches and of the current batch's values is ``< tolfun`` (``>= 0``; 0 turns the test off).
             Default 1e-11 (pycma's).
@@ -491,8 +492,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             that dies is replaced and its evaluations redone, :class:`trustopt.workers.WorkerError`
             after repeated deaths) or a map-like callable ``workers(f, iterable)``.
         options: a :class:`MinimizeOptions` (``popsize``, ``restarts``, ``incpopsize``, ``regime``,
-            ``restart_x0``, ``vectorized``, ``noise``, ``noise_handling``, ``integrality``, ``ftarget``, ``tolx``, ``tolfun``,
-            ``maxiter``, ``on_error``, ``verbose``, ``log``, and ``method_options``: the method's
+            ``restart_x0``, ``vectorized``, ``noise``, ``noise_handling``, ``integrality``, ``ftarget``,
+            ``tolx``, ``tolfun``, ``maxiter``, ``on_error``, ``verbose``, ``log``, and ``method_options``: the method's
             hyperparameters, an instance of its options class); or just the method's options
             (e.g. a :class:`TRESOptions` for ``"tres"``); or a dict of the same names,
             :class:`MinimizeOptions` fields and method hyperparameters mixed

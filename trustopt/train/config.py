@@ -113,9 +113,9 @@ USED_FIELDS: dict[str, frozenset] = {
 HYPERPARAMETERS = frozenset().union(*USED_FIELDS.values())
 #: The names other tools give these hyperparameters, ``name -> (ours, whose)``, for the error on an
 #: unknown key: Stable-Baselines3's PPO (``n_steps`` is per environment, one environment here),
-#: sb3-contrib's TRPO (``target_kl`` is its KL bound, our ``delta``; OpenAI Baselines' ``max_kl``) and
-#: ARS, and the ARS authors' code (``deltas_used`` is its b). Names without a counterpart here (``ent_coef``, ``vf_coef``) are
-#: left out.
+#: sb3-contrib's TRPO (``target_kl`` is its KL bound, our ``delta``; OpenAI Baselines' ``max_kl``)
+#: and ARS, and the ARS authors' code (``deltas_used`` is its b). Names without a counterpart here
+#: (``ent_coef``, ``vf_coef``) are left out.
 OTHER_NAMES: dict[str, tuple[str, str]] = {
     "learning_rate": ("lr", "Stable-Baselines3's"),
     "n_steps": ("batch_steps", "Stable-Baselines3's"),
