@@ -525,6 +525,8 @@ def test_sigterm_is_ctrl_c_exit_143_checkpoint_intact_and_resume_continues(tmp_p
     _assert_gone(helpers)
     assert not [s for s in segments if os.path.exists(s)], "the noise table outlived the run"
     state = load_checkpoint(os.path.join(out, "checkpoint.pkl"))["state"]  # intact: magic and checksum hold
+    with np.load(os.path.join(out, "policy.npz")) as saved:  # written at the stop, as at a run's end
+        assert int(saved["iteration"]) == state.iteration > 0 and int(saved["timesteps"]) == state.timesteps
     budget = str(state.timesteps + 800)  # two more iterations
     r = subprocess.run([sys.executable, "-m", "trustopt", "train", "--out", out, "--resume", "--timesteps", budget,
                         "--no-progress"], capture_output=True, text=True, env=repo_env(), cwd=REPO, timeout=120)

@@ -55,6 +55,7 @@ from trustopt.envs.pg_sampler import evaluate_mean_action, obs_normalizer
 from trustopt.estimators import RunningMeanStd
 from trustopt.noise import NoiseTable
 from trustopt.train.config import PG_ALGOS, TrainConfig, resolve_config
+from trustopt.train.checkpoint import CheckpointError, load_checkpoint
 from trustopt.train.run_folder import (
     CHECKPOINT,
     PROGRESS,
@@ -363,7 +364,11 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     out = os.fspath(out)
     with _session(out, config, family, resume=resume, workers=workers, backend=backend, ray_address=ray_address,
                   progress=progress, tensorboard=tensorboard, callback=callback) as (run, bar, on_iteration):
-        _loop(config, family, run, out, bar, on_iteration)
+        try:
+            _loop(config, family, run, out, bar, on_iteration)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM ends a run too: policy.npz is its checkpoint's
+            _write_checkpointed_policy(out, config, family)
+            raise
     arrays = family.policy_arrays(run.state)
     write_policies(out, arrays, config, run, evaluated=False)
     return TrainResult(config=config, iterations=run.iteration, timesteps=run.timesteps, episodes=run.episodes,
@@ -417,6 +422,18 @@ def _session(out: str, config: TrainConfig, family, *, resume: bool, workers: in
                 bar.close()
             if tb is not None:
                 tb.close()
+
+
+def _write_checkpointed_policy(out: str, config: TrainConfig, family) -> None:
+    """policy.npz of the iteration the checkpoint holds, as at the end of a run (``trustopt eval``
+    and ``load_policy`` read it; the interrupt may have come mid-iteration, where the state in
+    memory is half updated); nothing before the first iteration."""
+    try:
+        saved = load_checkpoint(os.path.join(out, CHECKPOINT))["state"]
+    except CheckpointError:  # (not expected: checkpoints are written atomically) the interrupt is what to report
+        return
+    if saved.iteration > 0:
+        write_policies(out, family.policy_arrays(saved.state), config, saved, evaluated=False)
 
 
 def _loop(config: TrainConfig, family, run: RunProgress, out: str, bar, on_iteration) -> None:
