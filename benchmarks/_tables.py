@@ -33,12 +33,16 @@ def print_evals_table(rows: list, functions, solvers, reference: str) -> None:
 
 
 def print_best_table(rows: list, functions, solvers, reference: str) -> None:
-    """Per function and solver: the median over instances of the best ``f - f_opt`` a run found (the
-    figure for functions where runs stop short of the target), and the median paired ``log10`` ratio
-    to ``reference``'s with a 95% bootstrap interval (below 0: closer than ``reference``)."""
+    """Per function where some run stops short of the target, and per solver: the median over
+    instances of the best ``f - f_opt`` a run found, and the median paired ``log10`` ratio to
+    ``reference``'s with a 95% bootstrap interval (below 0: closer than ``reference``). Functions
+    where every run reaches the target are left out: their best values are wherever each run
+    happened to pass the target."""
     width = max(len(s) for s in solvers)
     print(f"\nfunction  {'solver':{width}s} median best f - f_opt   log10 ratio to {reference} (paired)")
     for fid in functions:
+        if all(r["reached"] for r in rows if r["fid"] == fid):
+            continue
         ref = {r["instance"]: r["best"] for r in rows if r["fid"] == fid and r["solver"] == reference}
         for solver in solvers:
             rs = [r for r in rows if r["fid"] == fid and r["solver"] == solver]

@@ -570,8 +570,11 @@ class AskTell:
                 hi, lo = max(hi, -float(b.returns.min())), min(lo, -float(b.returns.max()))
             if hi - lo < self.tolfun:
                 out["tolfun"] = f"range of recent f values {hi - lo:.3g} < tolfun = {self.tolfun:g}"
-        out.update(self.sampler.stop(self.state.step_state, self.state.theta, self.sigma0,
-                                     (self.best_history.values, self.median_history.values), self.last_f))
+        # with integer coordinates the batch medians stay high (a sample that leaves its integer is
+        # expensive) while the best values still fall: tolstagnation reads the best values only there
+        histories = ((self.best_history.values,) if self.std_floor is not None
+                     else (self.best_history.values, self.median_history.values))
+        out.update(self.sampler.stop(self.state.step_state, self.state.theta, self.sigma0, histories, self.last_f))
         if self.std_floor is not None:  # samples that round to the same integers tie: one flat batch is no plateau
             need = integers.flat_batches(self.d, int(np.count_nonzero(self.std_floor)))
             if out.pop("tolflatfitness", None) and self.flat_batches >= need:

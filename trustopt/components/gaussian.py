@@ -352,8 +352,9 @@ class GaussianSampler:
         f7 in d = 20 ended the same first runs at the same values 200-600 evaluations later, 6 runs),
         ``tolfunhist`` (the best values of the last ``10 + ceil(30 d / lambda)`` batches lie within
         ``1e-12``; pycma's default: a run whose best value stalls while its batches still spread),
-        ``tolstagnation`` (over the last ``100 + 100 d^1.5 / lambda`` iterations, the median of the 20
-        newest best values is not below that of the 20 oldest),
+        ``tolstagnation`` (over the last ``100 + 100 d^1.5 / lambda`` iterations, in one of
+        ``histories``, the batches' best values and (where given) their medians, the median of the 20
+        newest is not below that of the 20 oldest),
         ``conditioncov`` (the condition number of ``C`` above 1e14), ``noeffectaxis`` (adding
         ``0.1 sigma`` times a principal axis leaves ``m`` unchanged), ``noeffectcoord`` (adding
         ``0.2`` standard deviations of a coordinate leaves it unchanged), ``tolupsigma`` (``sigma
