@@ -1,8 +1,9 @@
-"""Integer variables for the CMA-ES search: a lower bound on their standard deviations.
+"""Integer variables for the CMA-ES search: a lower bound on their standard deviations, and
+integer centering of the selected samples.
 
 Where to read: Hansen 2011, "A CMA-ES for Mixed-Integer Nonlinear Optimization" (INRIA research
 report RR-7751), and Marty, Semet, Auger, Hansen & Hamano 2024, "LB+IC-CMA-ES: Two Simple
-Modifications of CMA-ES to Handle Mixed-Integer Problems" (PPSN 2024), whose "LB" this is; pycma
+Modifications of CMA-ES to Handle Mixed-Integer Problems" (PPSN 2024), whose LB+IC this is; pycma
 (``integer_variables``) implements both and documents the bound's constants (below).
 
 The search runs on continuous coordinates and :meth:`trustopt.bounds.Box.to_box` rounds the integer
@@ -16,7 +17,7 @@ integer::
     sigma_min = min(0.2, mu_eff / d, (1/2) / |Phi^-1(p / 2)|),   p = 2 / (2 + d + d_int)
 
 (``d`` the searched coordinates, ``d_int`` the integer ones among them, ``Phi^-1`` the standard
-normal quantile; with the mean centerd on an integer, ``p`` is about the probability that a sample
+normal quantile; with the mean centered on an integer, ``p`` is about the probability that a sample
 leaves that integer, about ``1/d``, so about 1 - 1/e of the samples keep it). The bound is met
 between iterations by a per-coordinate scaling ``v`` outside ``C`` (the distribution is
 ``N(m, sigma^2 V C V)``; pycma's ``sigma_vec``), raised by ``sigma_min / sigma_i`` where needed: a
@@ -38,7 +39,8 @@ What it changes in the stopping tests (:class:`trustopt.asktell.AskTell`): ``tol
 fires (the integer coordinates' standard deviations stay at the bound, and ``opt.sigma()``, the
 largest of them all, with them); one flat batch is no plateau, so ``tolflatfitness`` needs
 :func:`flat_batches` of them in a row; with every coordinate integer, ``tolfun`` and
-``tolfunhist`` are off too (pycma's settings).
+``tolfunhist`` are off too (pycma's settings); ``tolstagnation`` reads the batches' best values
+only (their medians stay high where leaving an integer is expensive).
 """
 
 from __future__ import annotations
