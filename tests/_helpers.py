@@ -29,10 +29,16 @@ def repo_env() -> dict:
 @contextmanager
 def trustopt_process(*args: str):
     """``python -m trustopt ARGS`` of this checkout in a session of its own (stdout and stderr
-    piped, as text); on leaving, a process group still running is killed, so a failing test
-    leaves no process behind."""
-    proc = subprocess.Popen([sys.executable, "-m", "trustopt", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=repo_env(), cwd=REPO, start_new_session=True)
+    piped, as text), started with SIGINT's default disposition, as from a terminal (a suite run in
+    the background, under ``nohup`` or ``&`` without job control, ignores SIGINT, and a child
+    inherits an ignored signal across exec); on leaving, a process group still running is killed,
+    so a failing test leaves no process behind."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a handler resets to default on exec
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "trustopt", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=repo_env(), cwd=REPO, start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         yield proc
     finally:

@@ -17,7 +17,7 @@ import pytest
 
 from trustopt.cli import main
 
-from _helpers import REPO, repo_env
+from _helpers import REPO, repo_env, trustopt_process
 
 SMALL = ["--seed", "0", "--eval-every", "0", "--no-progress", "--set", "max_episode_steps=50",
          "--set", "n_directions=4"]  # Swimmer-v5, 8 rollouts x 50 steps per iteration
@@ -541,21 +541,14 @@ def test_ctrl_c_pressed_three_times_still_exits_130_with_one_line_and_no_worker_
     group within 0.15 s) used to interrupt that shutdown and Python's exit, which then waited
     forever on the half-closed process pool with its workers alive: the first one decides now."""
     out = str(tmp_path / "run")
-    proc = subprocess.Popen([sys.executable, "-m", "trustopt", "train", "--workers", "2", "--out", out,
-                             "--timesteps", "1000000", "--env", "Swimmer-v5", *SMALL],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=repo_env(), cwd=REPO,
-                            start_new_session=True)
-    try:
+    with trustopt_process("train", "--workers", "2", "--out", out, "--timesteps", "1000000", "--env", "Swimmer-v5",
+                          *SMALL) as proc:
         _wait_for_iterations(proc, out, 2)
         helpers = _children(proc.pid)
         for pause in (0.1, 0.05, 0.0):
             os.killpg(proc.pid, signal.SIGINT)  # as a terminal sends Ctrl-C: to the whole group
             time.sleep(pause)
         _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     assert proc.returncode == 130, err
     assert err.splitlines() == ["trustopt: interrupted; the last checkpoint is intact (rerun with --resume)"]
     _assert_gone(helpers)
