@@ -491,10 +491,9 @@ class AskTell:
                                       "points you changed)")
         elif not np.all(np.isfinite(X)):
             raise ValidationError("X: repaired points must be finite")
-        elif self.box is not None and self.box.integer is not None and not np.array_equal(
-                X[:, self.box.integer], np.round(X[:, self.box.integer])):
-            j, i = (int(k[0]) for k in np.nonzero(X[:, self.box.integer] != np.round(X[:, self.box.integer])))
-            i = int(np.flatnonzero(self.box.integer)[i])
+        elif self.box is not None and self.box.integer is not None and (
+                bad := np.argwhere(self.box.integer & (X != np.round(X)))).size:
+            j, i = (int(k) for k in bad[0])
             raise ValidationError(f"X: repaired points must be integers in the integer coordinates; X[{j}, {i}] = "
                                   f"{X[j, i]:g}")
         elif self.box is not None and not self.box.contains(X):
@@ -570,20 +569,13 @@ class AskTell:
                 hi, lo = max(hi, -float(b.returns.min())), min(lo, -float(b.returns.max()))
             if hi - lo < self.tolfun:
                 out["tolfun"] = f"range of recent f values {hi - lo:.3g} < tolfun = {self.tolfun:g}"
-        # with integer coordinates the batch medians stay high (a sample that leaves its integer is
-        # expensive) while the best values still fall: tolstagnation reads the best values only there
-        histories = ((self.best_history.values,) if self.std_floor is not None
-                     else (self.best_history.values, self.median_history.values))
-        out.update(self.sampler.stop(self.state.step_state, self.state.theta, self.sigma0, histories, self.last_f))
-        if self.std_floor is not None:  # samples that round to the same integers tie: one flat batch is no plateau
-            need = integers.flat_batches(self.d, int(np.count_nonzero(self.std_floor)))
-            if out.pop("tolflatfitness", None) and self.flat_batches >= need:
-                out["tolflatfitness"] = (f"the best and the lambda/4-th best value were equal in the last "
-                                         f"{self.flat_batches} batches")
-            if np.all(self.std_floor > 0):  # every coordinate integer: f only changes when a sample leaves the
-                out.pop("tolfun", None)     # mean's integers, which at the bound's spread takes more batches than
-                out.pop("tolfunhist", None)  # those windows (pycma turns both off there too)
-        return out
+        if self.std_floor is None:
+            histories = (self.best_history.values, self.median_history.values)
+            return out | self.sampler.stop(self.state.step_state, self.state.theta, self.sigma0, histories,
+                                           self.last_f)
+        out |= self.sampler.stop(self.state.step_state, self.state.theta, self.sigma0, (self.best_history.values,),
+                                 self.last_f)  # integers.stopping: tolstagnation on the best values only
+        return integers.stopping(out, self.flat_batches, self.d, int(np.count_nonzero(self.std_floor)))
 
     def _collapsed_on_failures(self, spread: float) -> str | None:
         """Why a search that collapsed (``spread < tolx``) did not converge, or None: every iteration

@@ -35,12 +35,9 @@ separable ellipsoid f2 with 10 integer coordinates in d = 20, the mean's integer
 to 0.4 from their integers, and a sample that jumps there ranks by that jump). The population
 (:func:`default_popsize`) is pycma's for integer variables too.
 
-What it changes in the stopping tests (:class:`trustopt.asktell.AskTell`): ``tolx`` no longer
-fires (the integer coordinates' standard deviations stay at the bound, and ``opt.sigma()``, the
-largest of them all, with them); one flat batch is no plateau, so ``tolflatfitness`` needs
-:func:`flat_batches` of them in a row; with every coordinate integer, ``tolfun`` and
-``tolfunhist`` are off too (pycma's settings); ``tolstagnation`` reads the batches' best values
-only (their medians stay high where leaving an integer is expensive).
+The stopping tests change (:func:`stopping`, applied by :class:`trustopt.asktell.AskTell`), and
+``tolx`` no longer fires: the integer coordinates' standard deviations stay at the bound, and
+``opt.sigma()``, the largest of them all, with them.
 """
 
 from __future__ import annotations
@@ -53,7 +50,7 @@ from scipy.special import ndtri
 
 from trustopt.components.gaussian import GaussianState, cma_constants
 
-__all__ = ["centered", "default_popsize", "flat_batches", "floored", "std_floor"]
+__all__ = ["centered", "default_popsize", "flat_batches", "floored", "std_floor", "stopping"]
 
 
 def default_popsize(d: int, d_int: int) -> int:
@@ -74,6 +71,27 @@ def flat_batches(d: int, d_int: int) -> int:
     tie wherever the continuous coordinates do not separate them; every coordinate integer, about
     1 - 1/e of a batch does (the bound's ``p``), and one flat batch says little."""
     return math.ceil(3 + 30 * d_int / d)
+
+
+def stopping(out: dict, flat_in_a_row: int, d: int, d_int: int) -> dict:
+    """The stopping tests of a run with ``d_int`` integer coordinates among its ``d``, from ``out``,
+    those a continuous run would report (its ``tolstagnation`` read on the batches' best values
+    alone: their medians stay high where a sample that leaves its integer is expensive):
+
+    - ``tolflatfitness`` only after :func:`flat_batches` flat batches in a row
+      (``flat_in_a_row``): samples that keep the mean's integers tie, and one flat batch is no
+      plateau;
+    - with every coordinate integer, no ``tolfun`` and no ``tolfunhist``: ``f`` only changes when
+      a sample leaves the mean's integers, which at the bound's spread takes more batches than
+      their windows (pycma turns both off there too)."""
+    out = dict(out)
+    if out.pop("tolflatfitness", None) and flat_in_a_row >= flat_batches(d, d_int):
+        out["tolflatfitness"] = (f"the best and the lambda/4-th best value were equal in the last "
+                                 f"{flat_in_a_row} batches")
+    if d_int == d:
+        out.pop("tolfun", None)
+        out.pop("tolfunhist", None)
+    return out
 
 
 def std_floor(d: int, popsize: int, d_int: int, *, diagonal: bool = False) -> float:
