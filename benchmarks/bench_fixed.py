@@ -25,7 +25,6 @@ import os
 for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
-import argparse
 import sys
 import time
 import warnings
@@ -33,6 +32,7 @@ import warnings
 import numpy as np
 
 from _extras import import_extras
+from _grid import Recorder, arguments, run_grid
 from _provenance import write_runs
 from _tables import print_evals_table
 from trustopt.algorithms import get
@@ -43,24 +43,20 @@ ioh = cma = None  # the benchmark extras, imported by main (_extras)
 SOLVERS = ("trustopt", "trustopt-all-d", "cma")
 
 
-class FixedProblem:
-    """``f(x) - f_opt`` of a BBOB instance, counting evaluations and checking the fixed coordinates."""
+class FixedProblem(Recorder):
+    """``f(x) - f_opt`` of a BBOB instance, recording its run and checking the fixed coordinates."""
 
     def __init__(self, fid, instance, d):
+        super().__init__()
         self.f = ioh.get_problem(fid, instance, d, ioh.ProblemClass.BBOB)
         self.xopt, self.fopt = np.asarray(self.f.optimum.x), self.f.optimum.y
         self.fixed = np.arange(d) % 2 == 1
-        self.nfev, self.moved, self.best, self.hit = 0, False, np.inf, None
+        self.moved = False
 
     def __call__(self, x):
         x = np.asarray(x, dtype=float)
-        self.nfev += 1
         self.moved |= bool(np.any(x[self.fixed] != self.xopt[self.fixed]))
-        v = float(self.f(x)) - self.fopt
-        self.best = min(self.best, v)
-        if self.hit is None and v <= 1e-8:
-            self.hit = self.nfev
-        return v
+        return self.record(float(self.f(x)) - self.fopt)
 
 
 def _ask_tell(opt, p, budget):
@@ -69,8 +65,8 @@ def _ask_tell(opt, p, budget):
         opt.tell(X, [p(x) for x in X])
 
 
-def run(solver, fid, instance, d, seed):
-    p = FixedProblem(fid, instance, d)
+def run(solver, fid, instance, d):
+    p, seed = FixedProblem(fid, instance, d), instance
     x0 = np.random.default_rng(seed).uniform(-4, 4, d)
     x0[p.fixed] = p.xopt[p.fixed]
     bounds = [(v, v) if fixed else (None, None) for v, fixed in zip(p.xopt, p.fixed)]
@@ -87,36 +83,20 @@ def run(solver, fid, instance, d, seed):
             fixed = {int(i): float(p.xopt[i]) for i in np.flatnonzero(p.fixed)}
             cma.fmin2(p, x0, 2.0, options={"fixed_variables": fixed, "maxfevals": budget, "ftarget": 1e-8,
                                              "verbose": -9, "seed": seed + 1})
-    return {"solver": solver, "fid": fid, "instance": instance, "d": d, "seed": seed, "reached": p.hit is not None,
-            "evals": p.hit if p.hit is not None else p.nfev, "best": p.best, "fixed_moved": p.moved,
-            "seconds": time.perf_counter() - t0}
+    return p.row(solver=solver, fid=fid, instance=instance, d=d, seed=seed) | {
+        "fixed_moved": p.moved, "seconds": time.perf_counter() - t0}
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--functions", type=int, nargs="+", default=[1, 8, 10, 15], help="BBOB function ids")
-    ap.add_argument("--instances", type=int, nargs="+", default=list(range(1, 11)),
-                    help="BBOB instances (and seeds)")
-    ap.add_argument("--dim", type=int, default=20, help="dimension d (every odd coordinate fixed)")
-    ap.add_argument("--out", default=None, help="write the raw runs here as JSON (none: print only; the "
-                    "committed runs are benchmarks/results/fixed_bbob_d20.json)")
-    args = ap.parse_args(argv)
+    args = arguments(argv, __doc__, functions=[1, 8, 10, 15], dim=20,
+                     dim_help="dimension d (every odd coordinate fixed)", committed="benchmarks/results/fixed_bbob_d20.json")
     global ioh, cma
     ioh, cma = import_extras("bench_fixed", "ioh", "cma")
-    rows = []
-    for fid in args.functions:
-        for inst in args.instances:
-            for solver in SOLVERS:
-                r = run(solver, fid, inst, args.dim, seed=inst)
-                rows.append(r)
-                print(f"f{fid:<2d} i{inst} {solver:15s} reached={r['reached']!s:5s} evals={r['evals']:6d} "
-                      f"best={r['best']:.2e} fixed_moved={r['fixed_moved']} {r['seconds']:.1f}s", flush=True)
+    rows = run_grid(run, args, SOLVERS, width=15, extra=lambda r: f" fixed_moved={r['fixed_moved']}")
     print_evals_table(rows, args.functions, SOLVERS, "cma")
     if args.out:
         write_runs(args.out, rows, __doc__.split("\n\n")[1])
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

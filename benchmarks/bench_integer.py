@@ -28,7 +28,6 @@ import os
 for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
-import argparse
 import sys
 import time
 import warnings
@@ -36,6 +35,7 @@ import warnings
 import numpy as np
 
 from _extras import import_extras
+from _grid import Recorder, arguments, run_grid
 from _provenance import write_runs
 from _tables import print_best_table, print_evals_table
 from trustopt.asktell import TrustRegionCMA
@@ -44,29 +44,24 @@ ioh = cma = None  # the benchmark extras, imported by main (_extras)
 SOLVERS = ("trustopt", "trustopt-round-in-f", "cma")
 
 
-class MixedIntegerProblem:
+class MixedIntegerProblem(Recorder):
     """``g(x) - f_opt`` of a BBOB instance whose even coordinates are integer (module docstring),
-    counting evaluations."""
+    recording its run."""
 
     def __init__(self, fid, instance, d):
+        super().__init__()
         self.f = ioh.get_problem(fid, instance, d, ioh.ProblemClass.BBOB)
         xopt, self.fopt = np.asarray(self.f.optimum.x), self.f.optimum.y
         self.integer = np.arange(d) % 2 == 0
         self.delta = np.where(self.integer, xopt - np.round(xopt), 0.0)
-        self.nfev, self.best, self.hit = 0, np.inf, None
 
     def __call__(self, x):
         x = np.where(self.integer, np.round(np.asarray(x, dtype=float)), x)
-        self.nfev += 1
-        v = float(self.f(x + self.delta)) - self.fopt
-        self.best = min(self.best, v)
-        if self.hit is None and v <= 1e-8:
-            self.hit = self.nfev
-        return v
+        return self.record(float(self.f(x + self.delta)) - self.fopt)
 
 
-def run(solver, fid, instance, d, seed):
-    p = MixedIntegerProblem(fid, instance, d)
+def run(solver, fid, instance, d):
+    p, seed = MixedIntegerProblem(fid, instance, d), instance
     x0 = np.random.default_rng(seed).uniform(-4, 4, d)
     budget = 10_000 * d
     t0 = time.perf_counter()
@@ -81,36 +76,20 @@ def run(solver, fid, instance, d, seed):
             warnings.simplefilter("ignore")
             cma.fmin2(p, x0, 2.0, options={"integer_variables": [int(i) for i in np.flatnonzero(p.integer)],
                                             "maxfevals": budget, "ftarget": 1e-8, "verbose": -9, "seed": seed + 1})
-    return {"solver": solver, "fid": fid, "instance": instance, "d": d, "seed": seed, "reached": p.hit is not None,
-            "evals": p.hit if p.hit is not None else p.nfev, "best": p.best, "seconds": time.perf_counter() - t0}
+    return p.row(solver=solver, fid=fid, instance=instance, d=d, seed=seed) | {"seconds": time.perf_counter() - t0}
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--functions", type=int, nargs="+", default=[1, 2, 8, 10], help="BBOB function ids")
-    ap.add_argument("--instances", type=int, nargs="+", default=list(range(1, 11)),
-                    help="BBOB instances (and seeds)")
-    ap.add_argument("--dim", type=int, default=10, help="dimension d (every even coordinate integer)")
-    ap.add_argument("--out", default=None, help="write the raw runs here as JSON (none: print only; the "
-                    "committed runs are benchmarks/results/integer_bbob_d{10,20}.json)")
-    args = ap.parse_args(argv)
+    args = arguments(argv, __doc__, functions=[1, 2, 8, 10], dim=10,
+                     dim_help="dimension d (every even coordinate integer)", committed="benchmarks/results/integer_bbob_d{10,20}.json")
     global ioh, cma
     ioh, cma = import_extras("bench_integer", "ioh", "cma")
-    rows = []
-    for fid in args.functions:
-        for inst in args.instances:
-            for solver in SOLVERS:
-                r = run(solver, fid, inst, args.dim, seed=inst)
-                rows.append(r)
-                print(f"f{fid:<2d} i{inst} {solver:20s} reached={r['reached']!s:5s} evals={r['evals']:6d} "
-                      f"best={r['best']:.2e} {r['seconds']:.1f}s", flush=True)
+    rows = run_grid(run, args, SOLVERS)
     print_evals_table(rows, args.functions, SOLVERS, "cma")
     print_best_table(rows, args.functions, SOLVERS, "cma")
     if args.out:
         write_runs(args.out, rows, __doc__.split("\n\n")[1])
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -23,7 +23,6 @@ import os
 for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
-import argparse
 import sys
 import time
 import warnings
@@ -31,6 +30,7 @@ import warnings
 import numpy as np
 
 from _extras import import_extras
+from _grid import Recorder, arguments, run_grid
 from _provenance import write_runs
 from _tables import print_evals_table
 from trustopt.optimize import minimize
@@ -39,21 +39,16 @@ ioh = cma = None  # the benchmark extras, imported by main (_extras)
 SOLVERS = ("trustopt sigma0 per coordinate", "trustopt one sigma0", "pycma CMA_stds")
 
 
-class ScaledProblem:
-    """``h(x) = f(x / s) - f_opt`` of a BBOB instance, counting evaluations."""
+class ScaledProblem(Recorder):
+    """``h(x) = f(x / s) - f_opt`` of a BBOB instance, recording its run."""
 
     def __init__(self, fid, instance, d):
+        super().__init__()
         self.f = ioh.get_problem(fid, instance, d, ioh.ProblemClass.BBOB)
         self.fopt, self.s = self.f.optimum.y, 10.0 ** np.linspace(-2, 2, d)
-        self.nfev, self.best, self.hit = 0, np.inf, None
 
     def __call__(self, x):
-        self.nfev += 1
-        v = float(self.f(np.asarray(x, dtype=float) / self.s)) - self.fopt
-        self.best = min(self.best, v)
-        if self.hit is None and v <= 1e-8:
-            self.hit = self.nfev
-        return v
+        return self.record(float(self.f(np.asarray(x, dtype=float) / self.s)) - self.fopt)
 
 
 def run(solver, fid, instance, d):
@@ -69,35 +64,19 @@ def run(solver, fid, instance, d):
             warnings.simplefilter("ignore")
             cma.fmin2(p, x0, 2.0, options={"CMA_stds": list(p.s), "maxfevals": budget, "ftarget": 1e-8,
                                              "verbose": -9, "seed": instance + 1})
-    return {"solver": solver, "fid": fid, "instance": instance, "d": d, "reached": p.hit is not None,
-            "evals": p.hit if p.hit is not None else p.nfev, "best": p.best, "seconds": time.perf_counter() - t0}
+    return p.row(solver=solver, fid=fid, instance=instance, d=d) | {"seconds": time.perf_counter() - t0}
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--functions", type=int, nargs="+", default=[1, 8, 10], help="BBOB function ids")
-    ap.add_argument("--instances", type=int, nargs="+", default=list(range(1, 11)),
-                    help="BBOB instances (and seeds)")
-    ap.add_argument("--dim", type=int, default=10, help="dimension d")
-    ap.add_argument("--out", default=None, help="write the raw runs here as JSON (none: print only; the "
-                    "committed runs are benchmarks/results/scaled_bbob_d10.json)")
-    args = ap.parse_args(argv)
+    args = arguments(argv, __doc__, functions=[1, 8, 10], dim=10, dim_help="dimension d",
+                     committed="benchmarks/results/scaled_bbob_d10.json")
     global ioh, cma
     ioh, cma = import_extras("bench_scaled", "ioh", "cma")
-    rows = []
-    for fid in args.functions:
-        for inst in args.instances:
-            for solver in SOLVERS:
-                r = run(solver, fid, inst, args.dim)
-                rows.append(r)
-                print(f"f{fid:<2d} i{inst:<2d} {solver:30s} reached={r['reached']!s:5s} evals={r['evals']:6d} "
-                      f"best={r['best']:.2e} {r['seconds']:.1f}s", flush=True)
+    rows = run_grid(run, args, SOLVERS, width=30)
     print_evals_table(rows, args.functions, SOLVERS, SOLVERS[2])
     if args.out:
         write_runs(args.out, rows, __doc__.split("\n\n")[1])
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
