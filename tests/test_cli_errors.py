@@ -143,9 +143,9 @@ def test_plot_and_eval_json_under_a_file_or_on_a_folder(tmp_path, capsys, finish
     afile = tmp_path / "afile"
     afile.write_text("x")
     line = _fails(["plot", finished_run, "-o", str(afile / "c.png")], capsys)
-    assert line == f"trustopt: error: output: cannot create {afile}/c.png: {afile} exists and is not a folder"
+    assert line == f"trustopt: error: --output: cannot create {afile}/c.png: {afile} exists and is not a folder"
     line = _fails(["plot", finished_run, "-o", str(tmp_path)], capsys)
-    assert line == f"trustopt: error: output: {tmp_path} is a folder; give a file name"
+    assert line == f"trustopt: error: --output: {tmp_path} is a folder; give a file name"
     line = _fails(["eval", finished_run, "--episodes", "1", "--json", str(afile / "e.json")], capsys)
     assert line == f"trustopt: error: --json: cannot create {afile}/e.json: {afile} exists and is not a folder"
     line = _fails(["eval", finished_run, "--episodes", "1", "--json", str(tmp_path)], capsys)
@@ -186,7 +186,7 @@ def test_output_in_a_folder_that_refuses_writes(capsys, finished_run, unwritable
     argv = {"train": ["train", "--out", target, *TINY], "plot": ["plot", finished_run, "-o", target],
             "eval": ["eval", finished_run, "--episodes", "1", "--json", target]}[command]
     line = _fails(argv, capsys)
-    what = {"train": "--out: cannot create", "plot": "output: cannot write", "eval": "--json: cannot write"}[command]
+    what = {"train": "--out: cannot create", "plot": "--output: cannot write", "eval": "--json: cannot write"}[command]
     assert line.startswith(f"trustopt: error: {what} {target} ("), line
     assert line.endswith(("(Permission denied)", "(Operation not permitted)", "(Read-only file system)")), line
     assert not os.path.lexists(target)
@@ -195,7 +195,7 @@ def test_output_in_a_folder_that_refuses_writes(capsys, finished_run, unwritable
 def test_plot_unknown_format_lists_the_known_ones(tmp_path, capsys, finished_run):
     out = tmp_path / "x.xyz"
     line = _fails(["plot", finished_run, "-o", str(out)], capsys)
-    assert line.startswith(f"trustopt: error: output: unknown image format 'xyz' ({out}); known: ")
+    assert line.startswith(f"trustopt: error: --output: unknown image format 'xyz' ({out}); known: ")
     known = line.split("known: ", 1)[1].split(", ")
     assert {"png", "pdf", "svg"} <= set(known) and known == sorted(known)
     assert not out.exists()
@@ -242,7 +242,7 @@ def test_eval_video_episodes_without_video(capsys, finished_run):
 
 def test_config_that_is_a_folder(tmp_path, capsys):
     line = _fails(["train", "--config", str(tmp_path), "--out", str(tmp_path / "run")], capsys)
-    assert line == f"trustopt: error: config: cannot read {tmp_path} (Is a directory)"
+    assert line == f"trustopt: error: --config: cannot read {tmp_path} (Is a directory)"
 
 
 def test_a_file_where_a_run_or_policy_belongs(tmp_path, capsys, finished_run):

@@ -304,9 +304,10 @@ _OWN_FLAGS = {"env_id": "--env", "algo": "--algo", "timesteps": "--timesteps", "
               "target": "--target", "env_kwargs": "--env-kwargs", "env_module": "--env-module"}
 #: Per command, the flag of each name its errors may start with (for train: TrainConfig's fields
 #: above and train()'s arguments).
-_FLAG_OF = {"train": {**_OWN_FLAGS, "out": "--out", "workers": "--workers", "backend": "--backend",
-                      "ray_address": "--ray-address"},
-            "eval": {"workers": "--workers", "episodes": "--episodes"}}
+_FLAG_OF = {"train": {**_OWN_FLAGS, "config": "--config", "out": "--out", "workers": "--workers",
+                      "backend": "--backend", "ray_address": "--ray-address"},
+            "eval": {"workers": "--workers", "episodes": "--episodes"},
+            "plot": {"output": "--output"}}
 
 
 def _check_set_key(key: str) -> None:
