@@ -12,6 +12,7 @@ import pytest
 from scipy.stats import norm
 
 from trustopt import ValidationError
+from trustopt.algorithms.trust_region_cma import trust_region_cma
 from trustopt.asktell import TRES, BoundsWarning, TrustRegionCMA
 from trustopt.bounds import as_box
 from trustopt.components.gaussian import GaussianState, cma_constants
@@ -230,3 +231,27 @@ def test_integer_centering_is_its_definition():
                 np.testing.assert_allclose(new[home], k_m, atol=1e-12)
             else:
                 assert np.array_equal(new[home], u[home])
+
+
+def test_the_integer_default_population_is_where_csas_damping_starts_to_rise():
+    """With integer coordinates the default population is pycma's larger one, and CSA's damping
+    rises only above it (``large_population_damping``): raised above the continuous default, it
+    slowed the sphere with half its 60 coordinates integer to 1.12 times pycma's evaluations
+    (benchmarks/bench_integer.py --dim 60 --functions 1)."""
+    from trustopt.components.gaussian import cma_popsize, large_population_damping
+    from trustopt.components.integers import default_popsize
+
+    d, d_int = 60, 30
+    lam0 = default_popsize(d, d_int)
+    assert lam0 == int(6 + 3 * (np.log(60) + np.log(30))) == 28 > cma_popsize(d) == 16
+    for popsize, factor in ((None, 1.0), (2 * lam0, np.sqrt(2.0))):
+        opt = TrustRegionCMA(np.zeros(d), 1.0, seed=0, popsize=popsize, integrality=np.arange(d) % 2 == 0)
+        assert opt.popsize == (popsize or lam0) and opt.method.step.lambda_0 == lam0
+        assert large_population_damping(d, opt.popsize, opt.method.step.lambda_0) == pytest.approx(factor)
+    continuous = TrustRegionCMA(np.zeros(d), 1.0, seed=0, popsize=lam0)
+    assert large_population_damping(d, continuous.popsize, continuous.method.step.lambda_0) == pytest.approx(
+        np.sqrt(lam0 / 16))
+    with pytest.raises(ValidationError, match="^n_integer: expected an integer in"):
+        trust_region_cma(None, theta0=np.zeros(3), sigma0=1.0, n_integer=4)
+    with pytest.raises(ValidationError, match="^n_integer: set by integrality"):
+        TrustRegionCMA(np.zeros(3), 1.0, n_integer=1)

@@ -322,7 +322,7 @@ def test_a_large_population_converges_on_the_sharp_ridge(monkeypatch):
                         options={"ftarget": 1e-8, "popsize": 120}).fun
 
     assert run(2) <= 1e-5 and run(3) <= 1e-5
-    monkeypatch.setattr(gaussian, "large_population_damping", lambda d, popsize: 1.0)
+    monkeypatch.setattr(gaussian, "large_population_damping", lambda d, popsize, lambda_0=None: 1.0)
     assert run(2) > 1e-5
     gaussian.cma_constants.cache_clear()
 

@@ -680,8 +680,11 @@ class _Named(AskTell):
                                       f"{type(self).__name__}(x0, sigma0, {key}=...)")
         box, sigma0 = search_space(bounds, sigma0, x0.size, stacklevel=2, integrality=integrality)
         n_int = 0 if box is None or box.integer is None else int(np.count_nonzero(box.integer & box.free))
-        if popsize is None and n_int and self.options_class is TrustRegionCMAOptions:  # (others: refused below)
-            popsize = integers.default_popsize(box.n_free, n_int)
+        if "n_integer" in hyperparameters:
+            raise ValidationError("n_integer: set by integrality=[True for each integer coordinate, ...], which "
+                                  "also rounds them")
+        if n_int and self.options_class is TrustRegionCMAOptions:  # (other methods: refused by AskTell)
+            hyperparameters["n_integer"] = n_int
         if box is not None and box.n_free < box.d:  # fixed coordinates (lower = upper): search the free ones
             x0 = clipped_into_box(box, x0, stacklevel=2)[box.free]
         method = get(self.algorithm)(None, theta0=x0, sigma0=sigma0, popsize=popsize, noise=noise, options=options,

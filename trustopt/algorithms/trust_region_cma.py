@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from trustopt._validation import NOISE_IS_A_TABLE, ValidationError, check_bool, check_choice, check_positive
+from trustopt._validation import NOISE_IS_A_TABLE, ValidationError, check_bool, check_choice, check_int, check_positive
 from trustopt.algorithms._search import (RatioTestOptions, default_popsize, ratio_radius, resolve_options,
                                          search_method, search_start)
+from trustopt.components import integers
 from trustopt.components.acceptance import AlwaysAccept, RankRatioTest
 from trustopt.components.gaussian import GaussianNaturalStep, GaussianSampler
 from trustopt.components.radius import ConstantRadius
@@ -143,13 +144,16 @@ class TrustRegionCMAOptions:
 
 def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: float | None = None,
                      popsize: int | None = None, noise=None, options: TrustRegionCMAOptions | None = None,
-                     **hyperparameters):
+                     n_integer: int = 0, **hyperparameters):
     """The Gaussian KL trust-region method composed for the loop (``minimize``'s default method).
 
     Arguments as :func:`trustopt.algorithms.es.es` (``popsize`` default ``4 + floor(3 ln d)``,
     Hansen 2016; ``noise`` is not used: the samples come from the generator, but it must be None or
     a :class:`~trustopt.noise.NoiseTable`, so that pycma's habit ``noise=True`` is not silently
-    ignored); hyperparameters :class:`TrustRegionCMAOptions`.
+    ignored); hyperparameters :class:`TrustRegionCMAOptions`. ``n_integer``: how many of the ``d``
+    coordinates are integer (the ask/tell driver rounds them and bounds their standard deviations:
+    :mod:`trustopt.components.integers`); with any, the default population is pycma's larger one
+    for integer variables, and CSA's damping rises only above it.
     """
     if noise is not None and not isinstance(noise, NoiseTable):
         raise ValidationError(f"noise: expected a NoiseTable or None, got {type(noise).__name__} ({NOISE_IS_A_TABLE})")
@@ -157,14 +161,16 @@ def trust_region_cma(problem=None, *, exact: bool = False, theta0=None, sigma0: 
     theta0, sigma0 = search_start("trust-region-cma", problem, exact, theta0, sigma0)
     d = theta0.size
     diagonal = d > DIAGONAL_ABOVE if o.diagonal is None else o.diagonal
-    lam = default_popsize(d) if popsize is None else popsize
+    n_integer = check_int(n_integer, "n_integer", 0, maximum=d)
+    lambda_0 = integers.default_popsize(d, n_integer) if n_integer else default_popsize(d)
+    lam = lambda_0 if popsize is None else popsize
     orthogonal = default_orthogonal(d, lam, diagonal) if o.orthogonal is None else o.orthogonal
     sampler = GaussianSampler(sigma0=sigma0, popsize=lam, diagonal=diagonal, orthogonal=orthogonal)
     if o.step_size == "tpa" and lam < TPA_MIN_POPSIZE:
         raise ValidationError(f"popsize: step_size='tpa' needs popsize >= {TPA_MIN_POPSIZE} (two samples of each "
                               f"batch test the last move of the mean), got {lam}")
     step_size = o.step_size or ("tpa" if d >= TPA_FROM and lam >= TPA_MIN_POPSIZE else "csa")
-    step = GaussianNaturalStep(diagonal=diagonal, active=o.active, c_m=o.c_m, step_size=step_size)
+    step = GaussianNaturalStep(diagonal=diagonal, active=o.active, c_m=o.c_m, step_size=step_size, lambda_0=lambda_0)
     delta = float(d) if o.kl_radius is None else o.kl_radius
     if o.radius_rule == "ratio":  # STRO eq. 3.4 with the ES family's thresholds and factors, at most delta
         acceptance = RankRatioTest()

@@ -112,9 +112,9 @@ LARGE_POPULATION_DAMPING_MAX = 3.0
 LARGE_POPULATION_DAMPING_FROM = 40
 
 
-def large_population_damping(d: int, popsize: int) -> float:
-    """The factor ``min(3, sqrt(lambda / lambda_0))`` (1 up to the default population
-    ``lambda_0 = 4 + floor(3 ln d)``, and below :data:`LARGE_POPULATION_DAMPING_FROM` dimensions) in
+def large_population_damping(d: int, popsize: int, lambda_0: int | None = None) -> float:
+    """The factor ``min(3, sqrt(lambda / lambda_0))`` (1 up to the default population ``lambda_0``,
+    ``4 + floor(3 ln d)`` unless given, and below :data:`LARGE_POPULATION_DAMPING_FROM` dimensions) in
     CSA's damping
     ``d_sigma = max(1 + 2 max(0, sqrt((mu_eff - 1) / (d + 1)) - 1) + c_sigma, (1 + c_sigma) factor)``.
 
@@ -125,16 +125,22 @@ def large_population_damping(d: int, popsize: int) -> float:
     here and 1.44 by Hansen 2016). The square root and the cap are this
     library's rule, measured: on BBOB's sharp ridge f13 in d = 40 with ``lambda = 120`` (a BIPOP
     restart) 3 of 3 runs reach ``f - f_opt <= 1e-8`` against 0 of 3 with Hansen's ``d_sigma``, which
-    converge early at ``1e-6 .. 5e-2``; BBOB as a whole: :data:`LARGE_POPULATION_DAMPING_FROM`."""
+    converge early at ``1e-6 .. 5e-2``; BBOB as a whole: :data:`LARGE_POPULATION_DAMPING_FROM`.
+
+    ``lambda_0`` is the problem's default population: with integer coordinates pycma's larger one
+    (:func:`trustopt.components.integers.default_popsize`), where the damping raised above
+    ``4 + floor(3 ln d)`` slowed the sphere with half its 60 coordinates integer to 1.12 times
+    pycma's evaluations (``benchmarks/bench_integer.py``)."""
     if d < LARGE_POPULATION_DAMPING_FROM:
         return 1.0
-    return min(LARGE_POPULATION_DAMPING_MAX, math.sqrt(max(1.0, popsize / cma_popsize(d))))
+    lambda_0 = cma_popsize(d) if lambda_0 is None else lambda_0
+    return min(LARGE_POPULATION_DAMPING_MAX, math.sqrt(max(1.0, popsize / lambda_0)))
 
 
 @functools.lru_cache(maxsize=64)
-def cma_constants(d: int, popsize: int, *, diagonal: bool = False) -> CMAConstants:
+def cma_constants(d: int, popsize: int, *, diagonal: bool = False, lambda_0: int | None = None) -> CMAConstants:
     """Hansen 2016's default constants for dimension ``d`` and ``lambda = popsize`` (``d_sigma``
-    raised above the default population: :func:`large_population_damping`); ``diagonal``:
+    raised above the default population ``lambda_0``: :func:`large_population_damping`); ``diagonal``:
     the separable variant, whose covariance learning rates are multiplied by ``(d + 2) / 3``
     (Ros & Hansen 2008), capped so that ``c_1 + c_mu <= 1``, and whose ``c_c`` is pycma's
     ``cc_sep`` ``(1 + 1/d + mu_eff/d) / (sqrt(d) + 1/d + 2 mu_eff/d)``."""
@@ -146,7 +152,7 @@ def cma_constants(d: int, popsize: int, *, diagonal: bool = False) -> CMAConstan
     mu_eff_neg = neg.sum() ** 2 / (neg * neg).sum() if neg.size and neg.sum() != 0 else 0.0
     c_sigma = (mu_eff + 2) / (d + mu_eff + 5)
     d_sigma = max(1 + 2 * max(0.0, math.sqrt((mu_eff - 1) / (d + 1)) - 1) + c_sigma,
-                  (1 + c_sigma) * large_population_damping(d, lam))
+                  (1 + c_sigma) * large_population_damping(d, lam, lambda_0))
     c_c = (4 + mu_eff / d) / (d + 4 + 2 * mu_eff / d)
     alpha_cov = 2.0
     c_1 = alpha_cov / ((d + 1.3) ** 2 + mu_eff)
@@ -437,7 +443,8 @@ class GaussianNaturalStep(StepSolver):
     Hyperparameters: ``diagonal`` (the separable variant), ``c_m`` (mean learning rate, 1:
     Hansen 2016), ``active`` (negative weights for the worst samples, True: Hansen 2016,
     Appendix A; pycma's default), ``step_size`` (``"csa"`` or ``"tpa"``, see the module
-    docstring), ``bisections`` (20).
+    docstring), ``bisections`` (20), ``lambda_0`` (the problem's default population, above which
+    CSA's damping rises: :func:`large_population_damping`; None: ``4 + floor(3 ln d)``).
     """
 
     diagonal: bool = False
@@ -445,6 +452,7 @@ class GaussianNaturalStep(StepSolver):
     active: bool = True
     step_size: str = "csa"
     bisections: int = 20
+    lambda_0: int | None = None
 
     def __post_init__(self):
         check_bool(self.diagonal, "diagonal")
@@ -452,6 +460,8 @@ class GaussianNaturalStep(StepSolver):
         check_choice(self.step_size, "step_size", ("csa", "tpa"))
         check_bool(self.active, "active")
         check_int(self.bisections, "bisections", 0)
+        if self.lambda_0 is not None:
+            check_int(self.lambda_0, "lambda_0", 2)
 
     def propose(self, model, radius, rng, step_state=None) -> Proposal:
         with dense_linalg(np.size(model.theta_k), self.diagonal):
@@ -462,7 +472,7 @@ class GaussianNaturalStep(StepSolver):
         d, lam = m.size, batch.n_pairs
         s = step_state if step_state is not None else GaussianState.initial(batch.states[0, 0], d,
                                                                             diagonal=self.diagonal)
-        k = cma_constants(d, lam, diagonal=self.diagonal)
+        k = cma_constants(d, lam, diagonal=self.diagonal, lambda_0=self.lambda_0)
         order = np.argsort(-np.asarray(batch.returns), kind="stable")  # best (largest F) first
         y = (np.asarray(batch.actions)[order] - m) / s.sigma
         if s.v is not None:  # C and the paths learn in the coordinates x / v
