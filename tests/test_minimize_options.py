@@ -263,8 +263,15 @@ def test_minimize_options_routes():
     base = dict(sigma0=0.3, maxfev=300, seed=2)
     with pytest.raises(ValidationError, match="^options: unknown keys lambda_, step for method 'trust-region-cma'"):
         minimize(rosen, X0, options={"lambda_": 2.0, "step": 1}, **base)
-    with pytest.raises(ValidationError, match="valid: ftarget, incpopsize, .* kl_radius, orthogonal"):
+    with pytest.raises(ValidationError, match="valid: disp, ftarget, incpopsize, .*, maxfev, .* kl_radius, orthogonal"):
         minimize(rosen, X0, options={"lambda_": 2.0}, **base)
+    # scipy's and pycma's names of the options, and minimize's arguments put into options
+    for key, hint in (("maxfevals", "; pycma's maxfevals is maxfev here;"), ("maxfun", "; scipy's maxfun is maxfev here;"),
+                      ("ftol", "; scipy's ftol is tolfun here;"), ("maxfeval", r" \(did you mean 'maxfev'\?\);"),
+                      ("seed", r"; seed is an argument of minimize: minimize\(fun, x0, ..., seed=...\);"),
+                      ("tolfunhist", "; pycma's tolfunhist test is always on here")):
+        with pytest.raises(ValidationError, match=f"^options: unknown key {key} for method 'trust-region-cma'{hint}"):
+            minimize(rosen, X0, options={key: 1}, **base)
     with pytest.raises(ValidationError, match=r"^options: unknown key restart for method 'trust-region-cma' "
                                               r"\(did you mean 'restarts'\?\); valid"):
         minimize(rosen, X0, options={"restart": 2}, **base)

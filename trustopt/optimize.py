@@ -331,12 +331,39 @@ def _minimize_options(options, cls, method: str) -> MinimizeOptions:
     hp_names = {f.name for f in fields(hp_cls)}
     unknown = sorted(str(k) for k in options if k not in own and k not in hp_names)
     if unknown:
+        key, named = unknown[0], own | hp_names | set(_SCIPY_KEYS)
+        hint = _other_name_hint(key) or did_you_mean(key, named) + pycma_hint(key)
         raise ValidationError(f"options: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for method "
-                              f"{method!r}{did_you_mean(unknown[0], own | hp_names)}{pycma_hint(unknown[0])}; "
-                              f"valid: {', '.join(sorted(own))} (minimize) and "
+                              f"{method!r}{hint}; valid: {', '.join(sorted(own | set(_SCIPY_KEYS)))} (minimize) and "
                               f"{', '.join(sorted(hp_names))} ({hp_cls.__name__})")
     return MinimizeOptions(**{k: v for k, v in options.items() if k in own},
                            method_options=hp_cls(**{k: v for k, v in options.items() if k in hp_names}))
+
+
+#: scipy's option names that :func:`minimize` takes in ``options`` (:func:`_scipy_options`).
+_SCIPY_KEYS = ("disp", "maxfev")
+
+#: Other libraries' names of ``minimize``'s options: ``name: (ours, whose)``.
+_OTHER_NAMES = {"maxfevals": ("maxfev", "pycma's"), "maxfun": ("maxfev", "scipy's"), "max_nfev": ("maxfev", "scipy's"),
+                "maxevals": ("maxfev", ""), "xtol": ("tolx", "scipy's"), "xatol": ("tolx", "scipy's"),
+                "ftol": ("tolfun", "scipy's"), "fatol": ("tolfun", "scipy's"), "verb_disp": ("verbose", "pycma's"),
+                "CMA_diagonal": ("diagonal", "pycma's"), "bipop": ("regime", "pycma's")}
+
+#: ``minimize``'s own arguments, which pycma's ``fmin2`` users put in ``options``.
+_ARGUMENTS = ("x0", "sigma0", "seed", "bounds", "callback", "workers", "args", "rng", "tol", "method")
+
+
+def _other_name_hint(key: str) -> str:
+    """``"; ..."``: where ``options[key]`` goes when ``key`` is another library's name of an option, or
+    an argument of :func:`minimize`; ``""`` otherwise."""
+    if key in _OTHER_NAMES:
+        ours, whose = _OTHER_NAMES[key]
+        return f"; {whose + ' ' if whose else ''}{key} is {ours} here"
+    if key in _ARGUMENTS:
+        return f"; {key} is an argument of minimize: minimize(fun, x0, ..., {key}=...)"
+    if key in ("tolfunhist", "tolstagnation", "tolflatfitness", "tolconditioncov", "noeffectaxis", "noeffectcoord"):
+        return f"; pycma's {key} test is always on here, at pycma's default (only tolx, tolfun and ftarget are set)"
+    return ""
 
 
 #: ``options={"disp": True}``: a line every this many batches (:func:`_scipy_options`).
