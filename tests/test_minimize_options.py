@@ -18,7 +18,7 @@ import pytest
 
 from trustopt._validation import ValidationError
 from trustopt import ARSOptions, ESOptions, TRESOptions, TrustRegionESOptions
-from trustopt.asktell import ARS, ES, METHODS, TRES, TrustRegionES
+from trustopt.asktell import ARS, ES, METHODS, TRES, TrustRegionCMA, TrustRegionES
 from trustopt.optimize import MinimizeOptions, minimize
 
 M = importlib.import_module("trustopt.asktell")
@@ -300,6 +300,14 @@ def test_ask_tell_takes_options_as_a_dict_and_budgets_as_integral_floats():
     assert opt.options.K == opt.method.step.K == 4 and (opt.maxfev, opt.maxiter) == (1000, 50)
     with pytest.raises(ValidationError, match=r"^options: popsize is a keyword of TRES, not a hyperparameter"):
         TRES(X0, 0.3, options={"popsize": 10})
+    # pycma's CMAEvolutionStrategy(x0, sigma0, inopts): the options are the third argument
+    assert TRES(X0, 0.3, {"K": 4}, seed=0).options.K == 4
+    with pytest.raises(ValidationError, match=r"^options: popsize is a keyword of TrustRegionCMA, not a hyperparameter: "
+                                              r"TrustRegionCMA\(x0, sigma0, popsize=...\)$"):
+        TrustRegionCMA(X0, 0.3, {"popsize": 10})
+    with pytest.raises(ValidationError, match="^maxfevals: unknown hyperparameter of trust-region-cma; pycma's "
+                                              "maxfevals is maxfev here; valid: "):
+        TrustRegionCMA(X0, 0.3, {"maxfevals": 100})
     with pytest.raises(ValidationError, match="^options: give either options=.* or keyword hyperparameters"):
         TRES(X0, 0.3, options={"K": 4}, lambda_=2.0)
     with pytest.raises(ValidationError, match="^maxfev: expected an integer >= 1, got 1.5"):

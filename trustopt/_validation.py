@@ -180,8 +180,8 @@ NOISE_IS_A_TABLE = ("noise is the NoiseTable the ES perturbations are read from;
 
 def pycma_hint(key) -> str:
     """What an unknown option of pycma's is here: ``"; " + NOISE_IS_A_TABLE`` for a name that asks for
-    noise handling (``noise_handling``, ``noise_handler``, ``uncertainty_handling``, ...), the bounds
-    for ``fixed_variables``, ``sigma0`` for ``CMA_stds``, ``integrality`` for ``integer_variables``, else
+    noise handling (``noise_handling``, ``noise_handler``, ``uncertainty_handling``, ...), ``maxfev``
+    for ``maxfevals``, the bounds for ``fixed_variables``, ``sigma0`` for ``CMA_stds``, ``integrality`` for ``integer_variables``, else
     ``""``."""
     k = str(key).lower()
     if k == "fixed_variables":
@@ -189,6 +189,8 @@ def pycma_hint(key) -> str:
                 "takes coordinate i out of the search")
     if k in ("cma_stds", "scaling_of_variables"):
         return "; pycma's sigma0 * CMA_stds is sigma0 here, an array with one standard deviation per coordinate"
+    if k == "maxfevals":
+        return "; pycma's maxfevals is maxfev here"
     if k == "integer_variables":
         return "; pycma's integer_variables=[i, ...] is integrality=[True at each i, False elsewhere] here"
     return f"; {NOISE_IS_A_TABLE}" if ("noise" in k or "uncertainty" in k) and k not in ("noise", "noise_handling") \

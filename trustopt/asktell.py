@@ -648,12 +648,13 @@ class AskTell:
 
 class _Named(AskTell):
     """An :class:`AskTell` on the registered method :attr:`algorithm`, called like pycma's
-    ``CMAEvolutionStrategy``: ``Cls(x0, sigma0=None, *, seed=None, popsize=None, noise=None,
-    tolx=1e-11, tolfun=1e-11, ftarget=-inf, maxfev=None, maxiter=None, bounds=None,
-    options=None, keep_history=True, noise_handling=False, integrality=None, **hyperparameters)``. The
+    ``CMAEvolutionStrategy``: ``Cls(x0, sigma0=None, options=None, *, seed=None, popsize=None,
+    noise=None, tolx=1e-11, tolfun=1e-11, ftarget=-inf, maxfev=None, maxiter=None, bounds=None,
+    keep_history=True, noise_handling=False, integrality=None, **hyperparameters)``. The
     hyperparameters are either
-    ``options=`` an instance of :attr:`options_class` (or a dict of its fields, as ``minimize``
-    takes) or keywords with the same names (not both).
+    ``options`` an instance of :attr:`options_class` (or a dict of its fields, as ``minimize``
+    takes; the third argument, where pycma takes its ``inopts``) or keywords with the same names
+    (not both); a key of pycma's ``inopts`` that is a keyword here is an error that says so.
     ``sigma0`` may be omitted with finite bounds (:func:`trustopt.bounds.default_sigma0`), or be a
     ``(d,)`` array, one standard deviation per coordinate (:func:`search_space`); ``integrality``
     ``d`` booleans, True for an integer coordinate (:func:`checked_integrality`; the method
@@ -662,9 +663,9 @@ class _Named(AskTell):
     algorithm: ClassVar[str]
     options_class: ClassVar[type]
 
-    def __init__(self, x0, sigma0=None, *, seed=None, popsize: int | None = None, noise=None, tolx: float = 1e-11,
-                 tolfun: float = 1e-11, ftarget: float = -math.inf, maxfev: float | None = None,
-                 maxiter: int | None = None, bounds=None, options=None, keep_history: bool = True,
+    def __init__(self, x0, sigma0=None, options=None, *, seed=None, popsize: int | None = None, noise=None,
+                 tolx: float = 1e-11, tolfun: float = 1e-11, ftarget: float = -math.inf, maxfev: float | None = None,
+                 maxiter: int | None = None, bounds=None, keep_history: bool = True,
                  noise_handling: bool = False, integrality=None, **hyperparameters):
         x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
         if x0.size == 0:
@@ -733,7 +734,7 @@ class TrustRegionCMA(_Named):
     :func:`trustopt.algorithms.trust_region_cma.trust_region_cma`; options
     :class:`TrustRegionCMAOptions`.
 
-    ``TrustRegionCMA(x0, sigma0=None, *, seed=None, popsize=None, bounds=None, maxfev=None,
+    ``TrustRegionCMA(x0, sigma0=None, options=None, *, seed=None, popsize=None, bounds=None, maxfev=None,
     noise_handling=False, integrality=None, ...)`` (the keywords of :class:`_Named`): ``sigma0`` a
     number or one per coordinate (pycma's ``sigma0`` times ``CMA_stds``); ``bounds`` in scipy's
     forms, a coordinate with ``lo == hi`` fixed and not searched (pycma's ``fixed_variables``);
