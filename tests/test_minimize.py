@@ -10,7 +10,7 @@ import pytest
 from scipy.optimize import OptimizeResult
 
 from trustopt._validation import ValidationError
-from trustopt.asktell import ARS, ES, TRES, TrustRegionES
+from trustopt.asktell import ARS, ES, TRES, TrustRegionCMA, TrustRegionES
 from trustopt.optimize import EvaluationWarning, minimize
 
 from _helpers import subproblem
@@ -224,16 +224,25 @@ def test_every_evaluation_failed_is_a_failure_not_convergence(method, failure):
 
 
 def test_callback_gets_intermediate_results_and_stopiteration_stops_cleanly():
+    """An intermediate result is running (status -1, message "running"), not stopped; the final one
+    says how the callback stopped the run."""
     seen = []
 
     def cb(intermediate_result):
         assert isinstance(intermediate_result, OptimizeResult)
+        assert (intermediate_result.status, intermediate_result.message, intermediate_result.success) == (
+            -1, "running", False)
         seen.append(intermediate_result.nfev)
         if len(seen) == 3:
             raise StopIteration
 
     res = minimize(sphere, np.ones(4), sigma0=0.3, maxfev=10_000, seed=0, callback=cb)
     assert res.status == 2 and not res.success and len(seen) == 3 and res.nfev == seen[-1]
+    assert res.message == "stopped by the callback: callback: raised StopIteration"
+    res = minimize(sphere, np.ones(4), sigma0=0.3, seed=0, callback=lambda xk: True)
+    assert res.message == "stopped by the callback: callback: returned True" and res.nfev == res.popsize
+    opt = TrustRegionCMA(np.ones(4), 0.3, seed=0)
+    assert (opt.result.status, opt.result.message, opt.result.stop) == (-1, "running", None)
 
 
 def test_restarts_grow_the_population():

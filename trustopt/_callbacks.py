@@ -17,7 +17,8 @@ __all__ = ["Callback"]
 
 
 class Callback:
-    """``callback`` wrapped: ``Callback(callback)(intermediate_result, xk) -> True`` to stop."""
+    """``callback`` wrapped: ``Callback(callback)(intermediate_result, xk)`` is why to stop (``"raised
+    StopIteration"`` or ``"returned True"``, truthy) or None to go on."""
 
     def __init__(self, callback: Callable | None):
         if callback is not None and not callable(callback):
@@ -25,14 +26,14 @@ class Callback:
         self.callback = callback
         self.wants_result = callback is not None and _takes_intermediate_result(callback)
 
-    def __call__(self, intermediate_result: Any, xk: Any) -> bool:
+    def __call__(self, intermediate_result: Any, xk: Any) -> str | None:
         if self.callback is None:
-            return False
+            return None
         try:
             out = self.callback(intermediate_result) if self.wants_result else self.callback(xk)
         except StopIteration:
-            return True
-        return bool(out)
+            return "raised StopIteration"
+        return f"returned {out!r}"[:80] if out else None
 
 
 def _takes_intermediate_result(callback: Callable) -> bool:

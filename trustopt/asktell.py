@@ -125,7 +125,7 @@ class _Recent:
 CONVERGED = ("ftarget", "tolx", "tolfun", "tolfunhist", "tolflatfitness", "noeffectaxis", "noeffectcoord")
 
 STATUS_MESSAGES = {0: "converged", 1: "maximum number of function evaluations or iterations reached",
-                   2: "stopped by the callback", 3: "every function evaluation failed", 4: "stopped"}
+                   2: "stopped by the callback", 3: "every function evaluation failed", 4: "stopped", -1: "running"}
 
 
 class BoundsWarning(UserWarning):
@@ -245,9 +245,11 @@ def status_of(reasons: dict, nfev: int, best_f: float) -> int:
     by the callback, 3 every evaluation failed (``nfev > 0`` and no finite value, whatever else
     stopped it: the constant imputed values would otherwise read as ``tolfun`` convergence), 4
     otherwise (tolstagnation, conditioncov, tolupsigma, iterations, tolxnoise, tolxfailed:
-    the search stopped without converging)."""
+    the search stopped without converging); -1 running (no reason yet: an intermediate result)."""
     if nfev > 0 and not math.isfinite(best_f):
         return 3
+    if not reasons:
+        return -1
     if "callback" in reasons:
         return 2
     if any(k in reasons for k in CONVERGED):

@@ -545,7 +545,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         one entry per batch: :data:`HISTORY_COLUMNS`). ``status`` (:func:`trustopt.asktell.status_of`):
         0 converged (ftarget, tolx, tolfun; tolfunhist for ``trust-region-cma`` and
         ``trust-region-es``; for ``trust-region-cma`` also tolflatfitness, noeffectaxis,
-        noeffectcoord), 1 maxfev/maxiter, 2 callback, 3 every evaluation
+        noeffectcoord), -1 running (a callback's ``intermediate_result``), 1 maxfev/maxiter, 2 callback
+        (``message`` says whether it raised ``StopIteration`` or returned a truthy value), 3 every evaluation
         failed (``success`` False, ``x = x0``, ``fun = inf``), 4 otherwise (a stall:
         tolstagnation, which ends ``trust-region-cma`` on noise, tolxnoise, which ends the other
         methods there, tolxfailed, a collapse after steps that all failed numerically, conditioncov,
@@ -585,9 +586,9 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
                 opt, run = restarted, run + 1
                 continue
             now = _batch(opt, evaluator, total, run, log)
-            if callback is not None and stop_requested(_result(now, opt, {}, name, seed, run, None),
-                                                       np.array(now.best_x)):
-                total, reasons = now, {"callback": "the callback asked to stop"}
+            if callback is not None and (why := stop_requested(_result(now, opt, {}, name, seed, run, None),
+                                                               np.array(now.best_x))):
+                total, reasons = now, {"callback": why}
                 break
     finally:
         evaluator.close()
@@ -729,7 +730,7 @@ def _result(total: _Totals, opt: AskTell, reasons: dict, name: str, seed: int, r
     why = "; ".join(f"{k}: {v}" for k, v in reasons.items())
     if status == 3:
         why = all_failed_message(total.nfev, total.n_exceptions, total.n_nonfinite, total.first_exception) + "; " + why
-    message = f"{STATUS_MESSAGES[status]}: {why}"
+    message = f"{STATUS_MESSAGES[status]}: {why}" if why else STATUS_MESSAGES[status]
     return OptimizeResult(x=np.array(total.best_x), fun=total.best_f, nfev=total.nfev, nit=total.nit,
                           success=status == 0, status=status, message=message, n_nonfinite=total.n_nonfinite,
                           n_exceptions=total.n_exceptions, first_exception=total.first_exception, n_restarts=run,
