@@ -93,6 +93,12 @@ def certify_main(keys, directory) -> int:
 
     ok = True
     for key in keys:
+        if not key.endswith(".json"):
+            try:
+                registry.get(key)
+            except KeyError as exc:
+                print(f"python -m proofs_check: error: --certify: {exc.args[0]}", file=sys.stderr)
+                return 2
         found = _stored(key, directory)
         if not found:
             print(f"python -m proofs_check: error: --certify: no stored counterexample for {key!r}", file=sys.stderr)
@@ -186,7 +192,7 @@ def main(argv=None) -> int:
         for key in args.claim:
             match = [c for c in claims if c.id == key] or [c for c in claims if c.id.startswith(key)]
             if not match:
-                ap.error(f"--claim: unknown id {key!r} (see --list)")
+                ap.error(f"--claim: unknown claim id {key!r}{registry.unknown_id_hint(key)}")
             chosen += [c for c in match if c not in chosen]
         claims = chosen
     if args.certify:
@@ -213,6 +219,9 @@ def main(argv=None) -> int:
     bar.close()
     seconds = time.perf_counter() - t0
     print(table(results))
+    for r in results:
+        if (r.counterexample or {}).get("stored_as"):
+            print(f"{r.id}: counterexample stored as {r.counterexample['stored_as']}")
     print(INSTANCES_NOTE)
     if any(r.within_roundoff for r in results):
         print(ROUNDOFF_NOTE)

@@ -256,7 +256,18 @@ def get(claim_id: str) -> Claim:
     try:
         return _REGISTRY[claim_id]
     except KeyError:
-        raise KeyError(f"unknown claim id {claim_id!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+        raise KeyError(f"unknown claim id {claim_id!r}{unknown_id_hint(claim_id)}") from None
+
+
+def unknown_id_hint(claim_id: str) -> str:
+    """What follows "unknown claim id": the closest known id, and where the others are listed (a
+    ``user.`` id is registered by its ``--extra`` file)."""
+    import difflib
+
+    close = difflib.get_close_matches(str(claim_id), sorted(_REGISTRY), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    extra = "; a claim of your own needs --extra FILE.py" if str(claim_id).startswith("user.") else ""
+    return f"{hint}{extra} (see --list: {len(_REGISTRY)} known ids)"
 
 
 def all_claims() -> list[Claim]:

@@ -4,6 +4,7 @@
 import contextlib
 import functools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -242,7 +243,10 @@ def test_cli_documented_violation_exits_zero_and_report(tmp_path):
 
 def test_cli_usage_errors_are_one_line():
     p = _cli("--claim", "no.such-claim")
-    assert p.returncode == 2 and p.stderr == "python -m proofs_check: error: --claim: unknown id 'no.such-claim' (see --list)\n"
+    assert p.returncode == 2 and re.fullmatch(r"python -m proofs_check: error: --claim: unknown claim id 'no.such-claim' "
+                                              r"\(see --list: \d+ known ids\)\n", p.stderr)
+    p = _cli("--claim", "bound.trpo-tvv")
+    assert p.returncode == 2 and "unknown claim id 'bound.trpo-tvv' (did you mean 'bound.trpo-tv'?) (see --list" in p.stderr
     p = _cli("--instances", "x")
     assert p.returncode == 2 and len(p.stderr.splitlines()) == 1 and "--instances" in p.stderr and "-h" in p.stderr
 

@@ -85,7 +85,8 @@ def test_cli_certify(claim_id, rc, capsys):
     if rc == 0:
         assert out.out.startswith(f"{claim_id}: violated (exact): slack")
     else:
-        assert out.err.count("\n") == 1 and "no stored counterexample" in out.err
+        why = "unknown claim id 'no.such-claim'" if claim_id == "no.such-claim" else "no stored counterexample"
+        assert out.err.count("\n") == 1 and why in out.err
 
 
 def test_exact_softmax_gradient_matches_the_policy_gradient_theorem():
