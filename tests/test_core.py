@@ -151,7 +151,9 @@ def test_numerical_failure_is_reported_and_the_iterate_kept(algo, change, status
     assert [r.status for r in res.history] == [status] * 3
     assert not any(r.accepted for r in res.history)
     np.testing.assert_array_equal(res.theta, theta0)
-    assert "3 numerical failure(s)" in res.message
+    failures = "0 numerical failure(s), 3 without a predicted gain" if status == "nonpositive_predicted_gain" else \
+        "3 numerical failure(s)"
+    assert f"3 rejected ({failures}; last: " in res.message, res.message
     assert res.eta == pytest.approx(tabular.evaluate(MDP, method.policy.probs(theta0)).eta)
 
 

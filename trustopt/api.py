@@ -12,7 +12,7 @@ from trustopt._callbacks import Callback
 from trustopt._validation import ValidationError, check_bool, check_int, readonly
 from trustopt.core.loop import NEED_MODEL, Method, drive
 from trustopt.components.search import impute_nonfinite, make_batch
-from trustopt.core.types import FAILURE_STATUSES, Record, Result
+from trustopt.core.types import FAILURE_STATUSES, NONPOSITIVE_GAIN, Record, Result
 from trustopt.lqr import LQR, LQRPolicy
 
 __all__ = ["run"]
@@ -104,12 +104,16 @@ def run(
     drive_ = _run_search if is_search_method(method) else _run_loop
     theta, policy, eta, history, status, n_samples = drive_(method, max_iter, check_int(seed, "seed", 0), callback)
     n_acc = sum(r.accepted for r in history)
-    n_fail = sum(r.status in FAILURE_STATUSES for r in history)
-    last = history[-1].message if n_fail and history[-1].status in FAILURE_STATUSES else None
+    # a step with no predicted gain on its own model is not a numerical failure: the solver's step
+    # (e.g. PPO's epochs on a clipped objective) found no ascent, and the ratio test never ran
+    n_no_gain = sum(r.status == NONPOSITIVE_GAIN for r in history)
+    n_fail = sum(r.status in FAILURE_STATUSES for r in history) - n_no_gain
+    last = history[-1].message if history and history[-1].status in FAILURE_STATUSES else None
     last_message = history[-1].message if history else ""
     stopped = f"converged: {last_message or 'stationary point'}" if status == "converged" else f"stopped by {status}"
+    no_gain = f", {n_no_gain} without a predicted gain" if n_no_gain else ""
     message = (f"{method.name}: {len(history)} iteration(s), {n_acc} accepted, {len(history) - n_acc} rejected "
-               f"({n_fail} numerical failure(s){'; last: ' + last if last else ''}); {stopped}")
+               f"({n_fail} numerical failure(s){no_gain}{'; last: ' + last if last else ''}); {stopped}")
     return Result(theta=theta, policy=policy, eta=float(eta), history=history, status=status,
                   message=message, n_samples=int(n_samples), method=method)
 

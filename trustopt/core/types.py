@@ -333,7 +333,7 @@ class Result:
         history: list of :class:`Record`, one per iteration.
         status: ``"max_iter"``, ``"callback"`` or, in exact mode, ``"converged"`` (the gradient at the
             iterate is zero to the step solver's tolerance: a stationary point of eta).
-        message: human-readable summary (counts of rejections and numerical failures).
+        message: human-readable summary (counts of rejections, of numerical failures and of steps without a predicted gain).
         n_samples: total environment steps.
         method: the composed method that ran.
     """
