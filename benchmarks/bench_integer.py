@@ -4,7 +4,7 @@ with the rounding inside ``f`` only (what a user without integer support writes)
 with ``integer_variables`` (its LB+IC, Marty et al. 2024), in the same run.
 
 Protocol: BBOB f1 (sphere), f2 (separable ellipsoid, condition 1e6), f8 (Rosenbrock) and f10
-(rotated ellipsoid, condition 1e6) of the ``ioh`` package, d = 10 or 20, instances 1-10, one seed
+(rotated ellipsoid, condition 1e6) of the ``ioh`` package, d = 10, 20, 40 or 60, instances 1-10, one seed
 each. The even coordinates (0, 2, ...) are integer: ``f`` reads their nearest integers, and the
 instance is moved by less than 1/2 along them, ``g(x) = f(x + delta)`` with ``delta_i = x*_i -
 round(x*_i)``, so that its optimum has integer values there and ``g`` reaches ``f_opt``. Every
@@ -15,6 +15,8 @@ last one), and the best ``g - f_opt``.
 
     python benchmarks/bench_integer.py --out benchmarks/results/integer_bbob_d10.json            # committed
     python benchmarks/bench_integer.py --dim 20 --out benchmarks/results/integer_bbob_d20.json   # committed
+    python benchmarks/bench_integer.py --dim 40 --out benchmarks/results/integer_bbob_d40.json   # committed
+    python benchmarks/bench_integer.py --dim 60 --functions 1 2 --out benchmarks/results/integer_bbob_d60.json
     python benchmarks/bench_integer.py --instances 1 2 --functions 2                           # prints only
 
 The summaries: ``_tables.print_evals_table`` and ``_tables.print_best_table`` (the best value of
@@ -81,7 +83,7 @@ def run(solver, fid, instance, d):
 
 def main(argv=None) -> int:
     args = arguments(argv, __doc__, functions=[1, 2, 8, 10], dim=10,
-                     dim_help="dimension d (every even coordinate integer)", committed="benchmarks/results/integer_bbob_d{10,20}.json")
+                     dim_help="dimension d (every even coordinate integer)", committed="benchmarks/results/integer_bbob_d{10,20,40,60}.json")
     global ioh, cma
     ioh, cma = import_extras("bench_integer", "ioh", "cma")
     rows = run_grid(run, args, SOLVERS)
