@@ -381,7 +381,7 @@ def test_quadratic_model_step_is_the_same_bits_for_any_blas_thread_count():
     """The trust-region ES's dogleg (a Cholesky of H) and BFGS update: OpenBLAS's threaded Cholesky
     of a d >= 128 matrix rounds differently, and minimize(rosen, zeros(150),
     method="trust-region-es") ended on other bits with OPENBLAS_NUM_THREADS=2 than with 1. They run
-    on one BLAS thread from d = 30 (trustopt._blas), as the CMA distribution's algebra does."""
+    on one BLAS thread (trustopt._blas), as the CMA distribution's algebra does."""
     from types import SimpleNamespace
 
     from threadpoolctl import threadpool_limits

@@ -1,14 +1,17 @@
-"""One BLAS thread for the dense linear algebra of a small search distribution.
+"""One BLAS thread for the dense linear algebra of a search distribution.
 
 NumPy's and SciPy's OpenBLAS run an eigendecomposition or a triangular solve on every core, and
-for the ``d x d`` matrices of a full-covariance search distribution of moderate ``d`` the threads
-cost more than they share: measured with ``benchmarks/bench_cma_overhead.py`` on 2 cores,
-``TrustRegionCMA``'s ask and tell took 84 / 114 / 138 us per evaluation at d = 40 / 60 / 100
-with OpenBLAS's default 2 threads against 24 / 26 / 35 with one (pycma: 42 / 61 / 48 with 2
-threads; at d = 20 and 10 the thread count made no difference). :func:`one_thread` limits both
-libraries to one thread for the duration of a ``with`` block (threadpoolctl, the library that
-scikit-learn uses for the same purpose), about 6 us per block; the process's own setting is
-restored on exit.
+for the ``d x d`` matrices of a full-covariance search distribution the threads cost more than
+they share. Measured with ``benchmarks/bench_cma_overhead.py`` on 2 cores with OpenBLAS's default
+2 threads, ``TrustRegionCMA``'s ask and tell took 84 / 114 / 138 us per evaluation at d = 40 / 60 /
+100 against 24 / 26 / 35 with one (pycma: 42 / 61 / 48 with 2 threads). Below d = 30 the thread
+count made no difference on an idle machine, but with the other core busy the two libraries'
+thread pools, woken in turn by every batch's eigendecomposition (NumPy) and triangular solve
+(SciPy), took 5-6 times longer: ``minimize`` on Rosenbrock took 404 / 230 us per evaluation at
+d = 10 / 20 with 2 threads against 72 / 81 with one (pycma about 82 there; a new user's report,
+reproduced). :func:`one_thread` limits both libraries to one thread for the duration of a ``with``
+block (threadpoolctl, the library that scikit-learn uses for the same purpose), about 5 us per
+block; the process's own setting is restored on exit.
 
 One thread also makes the results independent of the thread count: OpenBLAS blocks a Cholesky
 (``potrf``), LU (``getrf``) or least-squares factorization of a large matrix differently on several
@@ -22,28 +25,40 @@ from __future__ import annotations
 
 import contextlib
 
-__all__ = ["DENSE_ONE_THREAD_FROM", "one_thread", "dense_linalg"]
+__all__ = ["one_thread", "dense_linalg"]
 
-#: From this dimension on, the dense linear algebra of a search distribution runs on one BLAS
-#: thread (between the measured d = 20, unaffected, and d = 40, 3.5x slower with 2 threads).
-DENSE_ONE_THREAD_FROM = 30
-
-_controller = None
+_libraries = None
 
 
-def one_thread():
-    """A context manager in which the BLAS libraries loaded in this process use one thread."""
-    global _controller
-    if _controller is None:  # created at first use, once NumPy's and SciPy's BLAS are both loaded
+def _blas_libraries() -> list:
+    """threadpoolctl's controllers of the BLAS libraries loaded in this process (NumPy's and SciPy's
+    OpenBLAS), found at first use, once both are loaded."""
+    global _libraries
+    if _libraries is None:
         import scipy.linalg  # noqa: F401  (SciPy's OpenBLAS: a controller sees only the libraries loaded)
         from threadpoolctl import ThreadpoolController
 
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
+        _libraries = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    return _libraries
 
 
-def dense_linalg(d: int, diagonal: bool):
-    """The context of a search distribution's linear algebra in ``d`` dimensions: :func:`one_thread`
-    for a full covariance of :data:`DENSE_ONE_THREAD_FROM` or more dimensions, the process's setting
-    otherwise (a diagonal one has no ``d x d`` matrix)."""
-    return one_thread() if not diagonal and d >= DENSE_ONE_THREAD_FROM else contextlib.nullcontext()
+@contextlib.contextmanager
+def one_thread():
+    """A context manager in which the BLAS libraries loaded in this process use one thread (each
+    library's own setting is restored on exit). Set through threadpoolctl's per-library
+    controllers, about 5 us a block, where its ``limit()`` takes about 11 (it looks the libraries
+    up on every call)."""
+    changed = [(lib, n) for lib in _blas_libraries() if (n := lib.num_threads) != 1]
+    for lib, _ in changed:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in changed:
+            lib.set_num_threads(n)
+
+
+def dense_linalg(diagonal: bool):
+    """The context of a search distribution's linear algebra: :func:`one_thread` for a full
+    covariance, the process's setting for a diagonal one (it has no ``d x d`` matrix)."""
+    return contextlib.nullcontext() if diagonal else one_thread()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from trustopt._blas import dense_linalg
+from trustopt._blas import one_thread
 from trustopt._validation import (ValidationError, as_float_array, check_bool, check_choice, check_int,
                                   check_nonnegative, check_positive)
 from trustopt.components.surrogates import clipped_terms
@@ -405,10 +405,10 @@ class QuadraticModelStep(StepSolver):
             raise ValidationError(f"boundary_rtol: must lie in [0, 1), got {self.boundary_rtol!r}")
 
     def propose(self, model, radius, rng, step_state=None) -> Proposal:
-        # one BLAS thread from d = 30 (trustopt._blas): a threaded Cholesky of H changes the bits from d = 128;
+        # one BLAS thread (trustopt._blas): faster, and a threaded Cholesky of H changes the bits from d = 128;
         # an overflow (a gradient estimate of ~1e160 once sigma is tiny) gives a non-finite step or
         # gain, which the loop reports as a numerical failure and does not take
-        with dense_linalg(np.size(model.theta_k), diagonal=False), np.errstate(over="ignore", invalid="ignore"):
+        with one_thread(), np.errstate(over="ignore", invalid="ignore"):
             return self._propose(model, radius, step_state)
 
     def _propose(self, model, radius, step_state) -> Proposal:
@@ -437,6 +437,6 @@ class QuadraticModelStep(StepSolver):
             return None
         H, theta_k, g_k = step_state
         g_t = surrogate.value_and_grad(policy, trial_batch.theta, trial_batch)[1]
-        with dense_linalg(np.size(theta_k), diagonal=False):
+        with one_thread():
             H = bfgs_update(H, trial_batch.theta - theta_k, (-g_t) - (-g_k))
         return (H, theta_k, g_k)

@@ -333,7 +333,7 @@ class GaussianSampler:
 
     def draw(self, theta, sigma: float, rng: np.random.Generator, frame=None, step_state=None):
         theta = np.asarray(theta, dtype=np.float64)
-        with dense_linalg(theta.size, self.diagonal):
+        with dense_linalg(self.diagonal):
             return self._draw(theta, rng, step_state)
 
     def _draw(self, theta: np.ndarray, rng: np.random.Generator, step_state):
@@ -464,7 +464,7 @@ class GaussianNaturalStep(StepSolver):
             check_int(self.lambda_0, "lambda_0", 2)
 
     def propose(self, model, radius, rng, step_state=None) -> Proposal:
-        with dense_linalg(np.size(model.theta_k), self.diagonal):
+        with dense_linalg(self.diagonal):
             return self._propose(model, radius, step_state)
 
     def _propose(self, model, radius, step_state) -> Proposal:
