@@ -198,8 +198,9 @@ def main(argv=None) -> int:
     if args.certify:
         return certify_main(args.certify, Path(args.save_regressions) if args.save_regressions else None)
     if args.list:
+        width = max(len(c.id) for c in claims) if claims else 0
         for c in claims:
-            print(f"{c.id:40s} {c.kind:11s} {c.expected:9s} {cite(c.source)}")
+            print(f"{c.id:{width}s}  {c.kind:11s} {c.expected:9s} {cite(c.source)}\n{'':{width}s}  {c.statement}")
         return 0
 
     from tqdm import tqdm

@@ -44,7 +44,9 @@ class ClaimResult:
     adversarial search evaluated); ``violations`` counts violated instances among the random and
     regression instances and the search's final population; ``min_slack`` is the smallest
     ``slack / scale`` (relative to each instance's scale); ``tightness`` the largest ``gap / bound``
-    found (after the search; ``tightness_random`` before it); ``status`` is ``"holds"`` when no
+    found (after the search; ``tightness_random`` before it; ``tightness_by_discount`` the largest in
+    each range of :data:`DISCOUNT_RANGES`, for a claim with a discount: the search gives each range
+    its own classes, but a range it cut early is searched less); ``status`` is ``"holds"`` when no
     violation was found, ``"violated"`` otherwise (``"error"`` if the check raised, ``"unchecked"`` if
     no instance met the claim's hypotheses)."""
 
@@ -61,11 +63,13 @@ class ClaimResult:
     min_slack: float = float("nan")
     tightness: float = float("nan")
     tightness_random: float = float("nan")
+    tightness_by_discount: dict = field(default_factory=dict)
     seconds: float = 0.0
     counterexample: dict | None = None
     tightest: dict | None = None
     error: str | None = None
     notes: str = ""
+    statement: str = ""
     certified: bool | None = None  # None: the claim has no exact evaluator
     unconfirmed_violations: int = 0  # float violations the exact evaluation did not confirm
     exact_note: str | None = None
@@ -117,6 +121,7 @@ class ClaimResult:
         return {
             "id": self.id,
             "source": self.source,
+            "statement": self.statement,
             "kind": self.kind,
             "instances": int(self.instances),
             "violations": int(self.violations),
@@ -132,6 +137,7 @@ class ClaimResult:
             "regression_instances": int(self.regression_instances),
             "invalid_instances": int(self.invalid_instances),
             "tightness_random": num(self.tightness_random),
+            "tightness_by_discount": {k: num(v) for k, v in self.tightness_by_discount.items()},
             "tightest_instance": None if self.tightest is None else to_jsonable(self.tightest),
             "error": self.error,
             "verdict": self.verdict,
@@ -232,7 +238,9 @@ def _score(out: Outcome) -> np.ndarray:
 class _Search:
     """A batched (1 + lambda) evolution strategy from ``k`` seed instances of one shape: each
     generation draws ``children`` perturbations of every member (:func:`perturb`, step ``step``
-    per member) and keeps the best child where it improves :func:`_score`; steps grow by 1.5 on
+    per member) and keeps the best child where it improves :func:`_score` (a child whose discount
+    left the member's range, :data:`DISCOUNT_RANGES`, does not count: each range is searched on its
+    own, and a bound attained as ``gamma -> 0`` would pull every member there); steps grow by 1.5 on
     success and shrink by 0.6 on failure (a success-rule step adaptation). Resumable: :meth:`run`
     continues from where the last call stopped, so a budget can be handed out in rounds."""
 
@@ -274,7 +282,10 @@ class _Search:
             except Exception:  # a perturbation outside the claim's domain: shrink the steps
                 self.step *= 0.5
                 continue
-            ks = _score(kout).reshape(k, children)
+            ks = _score(kout)
+            if (kr := discount_range(claim, kids)) is not None:  # a member stays in its discount range
+                ks = np.where(kr == np.repeat(discount_range(claim, self.pop), children), ks, -np.inf)
+            ks = ks.reshape(k, children)
             j = ks.argmax(axis=1)
             improved = ks[np.arange(k), j] > self.best
             idx = np.arange(k) * children + j
@@ -312,10 +323,25 @@ def adversarial_search(
     return s.pop, s.out, s.evaluated
 
 
+#: The discount ranges the search keeps apart (:func:`size_class`) and the tightness is reported by
+#: (``ClaimResult.tightness_by_discount``): the papers' bounds behave differently as ``gamma -> 0``
+#: and ``gamma -> 1`` (TRPO's Theorem 1 is attained as ``gamma -> 0`` only).
+DISCOUNT_RANGES = ("[0, 0.5)", "[0.5, 0.9)", "[0.9, 1)")
+
+
+def discount_range(claim: Claim, batch: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """The index into :data:`DISCOUNT_RANGES` of each instance of a batch (its largest discount
+    where the schema has several), or None when the claim has no discount."""
+    keys = [k for k, f in claim.schema.items() if f.kind == "gamma" and k in batch]
+    if not keys:
+        return None
+    g = np.max([np.asarray(batch[k], float).reshape(len(batch[k]), -1).max(axis=1) for k in keys], axis=0)
+    return (g >= 0.5).astype(int) + (g >= 0.9)
+
+
 def size_class(claim: Claim, inst: Mapping[str, np.ndarray]) -> tuple:
     """The size class of an instance: the shapes of its arrays (states, actions, dimensions,
-    horizon, ...) and, where the schema has a discount, its range ``[0, .5)``, ``[.5, .9)`` or
-    ``[.9, .99]`` (the papers' bounds behave differently as ``gamma -> 0`` and ``gamma -> 1``)."""
+    horizon, ...) and, where the schema has a discount, its range (:data:`DISCOUNT_RANGES`)."""
     key = tuple((k, np.shape(v)) for k, v in sorted(inst.items()))
     for k, f in claim.schema.items():
         if f.kind == "gamma" and k in inst:
@@ -470,6 +496,12 @@ def _migrate(claim: Claim, searches: list, rng: np.random.Generator,
     return new, spent
 
 
+def _discount_of(claim: Claim, search) -> int | None:
+    """The discount range (:data:`DISCOUNT_RANGES` index) of a search's size class, or None."""
+    r = discount_range(claim, search.pop)
+    return None if r is None else int(r.max())
+
+
 def search_classes(claim: Claim, seeds_by_class: Mapping[tuple, list], rng: np.random.Generator, budget: int,
                    *, time_limit: float = SEARCH_TIME_LIMIT) -> list:
     """Search every size class from its own tightest instances, so that a claim that is only
@@ -477,7 +509,8 @@ def search_classes(claim: Claim, seeds_by_class: Mapping[tuple, list], rng: np.r
     overall. Half of the budget is spread evenly over all classes (no class is judged by its
     first steps: a class whose supremum is larger may start lower); the other half goes by
     successive halving: each round spends an equal share on the active classes, then the better
-    half (by best score) continue, refocused on their best instance. After a quarter of
+    half (by best score) continue, with the best class of every discount range, refocused on their
+    best instance. After a quarter of
     the even share and before every round, :func:`_migrate` moves the best instances to other
     sizes (new classes join the search), so a search started in one size class reaches others.
     Returns the ``_Search`` objects (their populations are the search's result)."""
@@ -518,7 +551,16 @@ def search_classes(claim: Claim, seeds_by_class: Mapping[tuple, list], rng: np.r
         # classes still improving first (a class that has converged, e.g. to an attained bound,
         # gains nothing from more budget), then by score
         active.sort(key=lambda s: (s.score - before[id(s)] <= 1e-3 * max(1.0, abs(s.score)), -s.score))
-        active = active[: max(1, (len(active) + 1) // 2)]
+        half = active[: max(1, (len(active) + 1) // 2)]
+        # and the best class of every discount range: each range's tightness is reported
+        # (ClaimResult.tightness_by_discount), and a bound attained as gamma -> 0 would otherwise
+        # take the budget from the ranges used in practice
+        ranges = {_discount_of(claim, s) for s in half}
+        for s in sorted(active[len(half):], key=lambda s: -s.score):
+            if (r := _discount_of(claim, s)) not in ranges:
+                half.append(s)
+                ranges.add(r)
+        active = half
         for s in active:
             s.focus()
     return searches
@@ -699,6 +741,7 @@ class _Acc:
     tight: float = float("-inf")
     worst_violation: tuple | None = None  # ((size, relative slack), instance, source)
     tightest: dict | None = None  # the instance of largest gap / bound
+    tight_by_discount: dict = field(default_factory=dict)  # DISCOUNT_RANGES entry -> largest gap / bound there
     seeds: dict = field(default_factory=dict)  # size class -> [(score, instance)] of its tightest instances
     claim: Claim | None = None
 
@@ -718,6 +761,11 @@ class _Acc:
                 if t[j] > self.tight:
                     self.tight = float(t[j])
                     self.tightest = take(batch, j)
+                ranges = discount_range(self.claim, batch)
+                for r in () if ranges is None else np.unique(ranges[np.isfinite(t)]):
+                    key = DISCOUNT_RANGES[r]
+                    self.tight_by_discount[key] = max(self.tight_by_discount.get(key, -np.inf),
+                                                      float(np.nanmax(np.where(ranges == r, t, np.nan))))
         if viol.any():
             # the simplest violated instance (fewest nonzero entries), then the most violated one
             size = sum(np.count_nonzero(np.asarray(v).reshape(n, -1), axis=1) for v in batch.values())
@@ -765,7 +813,8 @@ def run_claim(
         progress: called with the number of instances just checked.
     """
     t0 = time.perf_counter()
-    res = ClaimResult(id=claim.id, source=claim.source, kind=claim.kind, expected=claim.expected, notes=claim.notes)
+    res = ClaimResult(id=claim.id, source=claim.source, kind=claim.kind, expected=claim.expected, notes=claim.notes,
+                      statement=claim.statement)
     acc = _Acc(claim=claim)
     try:
         _check_instances(claim, res, acc, claim_rng(claim.id, seed), n, search=search, search_budget=search_budget,
@@ -778,6 +827,7 @@ def run_claim(
     res.min_slack = acc.min_rel if np.isfinite(acc.min_rel) or acc.min_rel == -np.inf else float("nan")
     res.tightness = acc.tight if np.isfinite(acc.tight) else float("nan")
     res.tightest = acc.tightest
+    res.tightness_by_discount = {k: acc.tight_by_discount[k] for k in DISCOUNT_RANGES if k in acc.tight_by_discount}
     if acc.worst_violation is not None and res.error is None:
         _report_counterexample(claim, res, acc.worst_violation, seed, save=save, regressions_dir=regressions_dir)
     res.seconds = time.perf_counter() - t0
