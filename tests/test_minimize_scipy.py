@@ -642,3 +642,34 @@ def test_fun_gets_copies_and_a_column_wise_vectorized_fun_is_named():
     assert a.fun == b.fun and np.array_equal(a.x, b.x)
     with pytest.raises(ValidationError, match=r"^fun: vectorized, it takes the points as rows, X of shape \(7, 3\)"):
         minimize(lambda X: np.sum((X - 0.5) ** 2, axis=0), np.zeros(3), options={"vectorized": True}, seed=0)
+
+
+def test_an_ask_tell_run_has_minimizes_history_and_plots():
+    """pycma users plot an ask/tell run (cma.plot()); result.history holds minimize's columns for
+    every told batch, the same rows a minimize run of the same optimizer records, and
+    plot_minimize takes the optimizer or its result."""
+    from trustopt.asktell import history_columns
+
+    opt = TrustRegionCMA(np.full(5, 2.0), 0.5, seed=3, noise_handling=True)
+    best = []
+    while not opt.stop() and opt.nfev < 1500:
+        X = opt.ask()
+        f = np.sum(X * X, axis=1)
+        opt.tell(X, f)
+        best.append(opt.best_f)
+    h = opt.result.history
+    assert list(h) == list(HISTORY_COLUMNS) and len(h["nfev"]) == len(best) == opt.nit
+    np.testing.assert_array_equal(h["f_best"], best)
+    assert h["nfev"][-1] == opt.nfev and np.all(h["restart"] == 0) and np.isfinite(h["noise"]).all()
+    assert pickle.loads(pickle.dumps(opt)).result.history.keys() == h.keys()
+    for source in (opt, opt.result):
+        fig = plot_minimize(source)
+        assert fig.axes[0].get_title().startswith("trustopt.minimize: trust-region-cma, d = 5")
+        np.testing.assert_array_equal(fig.axes[0].get_lines()[0].get_ydata()[: len(best)], best)
+    quiet = TrustRegionCMA(np.ones(3), 0.5, seed=0, keep_history=False)
+    X = quiet.ask()
+    quiet.tell(X, np.sum(X * X, axis=1))
+    assert quiet.result.history["nfev"].size == 0 and quiet.last_row[0] == quiet.nfev
+    with pytest.raises(ValidationError, match="no evaluated batch"):
+        plot_minimize(quiet)
+    assert history_columns([])["nit"].dtype == np.int64

@@ -68,7 +68,7 @@ from trustopt.core import loop as core
 from trustopt.core.loop import Method
 from trustopt.core.types import FAILURE_STATUSES
 
-__all__ = ["AskTell", "is_search_method", "ES", "ARS", "TRES", "TrustRegionES", "TrustRegionCMA", "METHODS", "DEFAULT_METHOD", "BoundsWarning",
+__all__ = ["AskTell", "HISTORY_COLUMNS", "is_search_method", "ES", "ARS", "TRES", "TrustRegionES", "TrustRegionCMA", "METHODS", "DEFAULT_METHOD", "BoundsWarning",
            "status_of", "as_seed", "all_failed_message", "STATUS_MESSAGES", "MAXFEV_PER_DIM"]
 
 #: The budget when ``maxfev`` is None, as in :func:`trustopt.minimize`: ``maxfev =
@@ -80,6 +80,21 @@ MAXFEV_PER_DIM = 10_000
 #: The layout of a pickled :class:`AskTell`; another layout is refused with a clear message.
 _PICKLE_FORMAT = 3
 _HISTORY = 20000
+
+
+#: Columns of a run's per-batch history (``result.history``, ``minimize``'s ``log`` CSV file): the
+#: evaluations and iterations so far, the restart (0 in ask/tell), the best f so far, the batch's
+#: median f, the sigma it was drawn with, the radius after it, the ratio and KL of the iteration it
+#: finished (NaN when it finished none), and ``noise_handling``'s smoothed rank-change measure after
+#: the batch (positive while the noise decides the ranking; NaN without it).
+HISTORY_COLUMNS = ("nfev", "nit", "restart", "f_best", "f_median", "sigma", "radius", "ratio", "kl", "noise")
+
+
+def history_columns(rows: list) -> dict:
+    """Rows of :data:`HISTORY_COLUMNS` as a dict of arrays, one entry per batch."""
+    cols = list(zip(*rows)) if rows else [()] * len(HISTORY_COLUMNS)
+    return {name: np.array(col, dtype=np.int64 if name in ("nfev", "nit", "restart") else np.float64)
+            for name, col in zip(HISTORY_COLUMNS, cols)}
 
 
 def batch_median(values: np.ndarray) -> float:
@@ -325,6 +340,8 @@ class AskTell:
         self.nfev = self.n_nonfinite = self.n_exceptions = self.n_failures = 0
         self.best_x, self.best_f = x0, math.inf
         self.history: list = []          # the loop's Records, one per finished iteration (if keep_history)
+        self.last_row: tuple | None = None  # the last batch's row of HISTORY_COLUMNS
+        self.rows: list = []             # every batch's row (if keep_history): result.history, plot_minimize
         self.last_record = None          # the Record of the last finished iteration
         self.recent_f = _Recent(self._tolfun_window())    # mean f of the last model batches (for tolfun)
         self.clean_batches = 0                            # told batches since the last one with a NaN/inf value
@@ -468,9 +485,18 @@ class AskTell:
         self.best_history.append(float(np.min(np.where(finite, f, np.inf))))
         self.median_history.append(batch_median(np.where(finite, f, np.inf)))
         Y = draw.Y if self.std_floor is None else self._integer_centered(draw, F)
+        sigma, record = self.sigma(), self.last_record  # the batch's sigma; the last iteration before it
         self._loop_tell(make_batch(draw.theta, draw.sigma, Y, F, center=self.sampler.center))
         while core.ask(self.state) is None:  # READY: a model batch is at hand, propose at once
             self._loop_tell(None)
+        record = self.last_record if self.last_record is not record else None
+        told = np.asarray(values, dtype=np.float64).reshape(-1)  # as evaluated (repeats not averaged)
+        self.last_row = (self.nfev, self.nit, 0, self.best_f,
+                         batch_median(told[np.isfinite(told)]) if np.isfinite(told).any() else math.nan, sigma,
+                         float(self.state.param), math.nan if record is None else float(record.rho),
+                         math.nan if record is None else float(record.kl), self.s_bar if self.n_again else math.nan)
+        if self.keep_history:
+            self.rows.append(self.last_row)
         if self.n_again and self.s_bar > 0:  # the noise decides the ranking: a wider distribution
             g = uncertainty.widened(self.sampler.state(self.state.step_state, self.d), self.sampler.sigma0)
             self.state = replace(self.state, step_state=g)
@@ -618,8 +644,9 @@ class AskTell:
         ``xmean`` (``theta_k``, :attr:`mean`: pycma's ``xfavorite``, the estimate of the optimum on a
         noisy objective), ``sigma``, ``radius``, ``n_nonfinite``, ``n_exceptions``,
         ``n_failures`` (iterations whose step was a numerical failure), ``stop`` (reasons; None
-        while running),
-        ``method``, ``seed``."""
+        while running), ``method``, ``seed``, and ``history``: one entry per batch of
+        :data:`HISTORY_COLUMNS` (as :func:`trustopt.minimize`'s; empty with ``keep_history=False``),
+        which :func:`trustopt.plot_minimize` draws."""
         reasons = self.stop()
         status = status_of(reasons, self.nfev, self.best_f)
         message = "; ".join(f"{k}: {v}" for k, v in reasons.items()) or "running"
@@ -630,7 +657,7 @@ class AskTell:
             x=np.array(self.best_x), fun=self.best_f, nfev=self.nfev, nit=self.nit, success=status == 0,
             status=status, message=message, xmean=self.mean, sigma=self.sigma(), radius=self.state.param,
             n_nonfinite=self.n_nonfinite, n_exceptions=self.n_exceptions, n_failures=self.n_failures,
-            stop=reasons or None, method=self.name, seed=self.seed,
+            stop=reasons or None, method=self.name, seed=self.seed, history=history_columns(self.rows),
         )
 
     def __setstate__(self, state):
@@ -643,6 +670,8 @@ class AskTell:
         state.setdefault("s_bar", 0.0)
         state.setdefault("std_floor", None)  # pickled before integer coordinates
         state.setdefault("flat_batches", 0)
+        state.setdefault("last_row", None)  # pickled before the per-batch history
+        state.setdefault("rows", [])
         if state.get("maxfev", 0) is None:  # pickled when None meant no budget
             state["maxfev"] = math.inf
         self.__dict__.update(state)

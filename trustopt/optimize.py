@@ -28,9 +28,9 @@ from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
-from trustopt.asktell import (DEFAULT_METHOD, MAXFEV_PER_DIM, METHODS, STATUS_MESSAGES, AskTell, BoundsWarning,
-                              all_failed_message, as_seed, batch_median, clipped_into_box, search_space,
-                              status_of)
+from trustopt.asktell import (DEFAULT_METHOD, HISTORY_COLUMNS, MAXFEV_PER_DIM, METHODS, STATUS_MESSAGES, AskTell,
+                              BoundsWarning, all_failed_message, as_seed, clipped_into_box,
+                              history_columns, search_space, status_of)
 from trustopt.bounds import Box, default_sigma0
 from trustopt.components.uncertainty import n_reevaluations
 from trustopt.components.search import PerturbationSampler
@@ -402,12 +402,6 @@ def _scipy_options(options, maxfev, tol):
     return options, maxfev
 
 
-#: Columns of ``result.history`` and of the ``log`` CSV file: one row per evaluated batch (``noise``:
-#: ``noise_handling``'s smoothed rank-change measure after the batch, positive while the noise decides
-#: the ranking; NaN without it).
-HISTORY_COLUMNS = ("nfev", "nit", "restart", "f_best", "f_median", "sigma", "radius", "ratio", "kl", "noise")
-
-
 class _Log:
     """The per-batch record of a run: kept (``result.history``), printed (``verbose``), written (``log``)."""
 
@@ -435,18 +429,13 @@ class _Log:
             print(f"{nfev:5d} {nit:6d} {restart:7d} {f_best:15.8e} {f_median:13.6e} {sigma:9.3e} {radius:9.3e} "
                   f"{ratio:7.3f} {kl:9.3e}" + (f" {noise:7.2f}" if self.noise_handling else ""))
 
-    def add_batch(self, totals: "_Totals", run: int, values: np.ndarray, sigma: float, opt: AskTell, record):
-        """The row of a batch just told: counts so far, its median f, its sigma, the radius after it,
-        and the ratio and KL of the iteration it finished (``record``; NaN when it finished none)."""
-        finite = values[np.isfinite(values)]
-        ratio, kl = (math.nan, math.nan) if record is None else (float(record.rho), float(record.kl))
-        self.add((totals.nfev, totals.nit, run, totals.best_f, batch_median(finite) if finite.size else math.nan,
-                  sigma, float(opt.state.param), ratio, kl, opt.s_bar if opt.n_again else math.nan))
+    def add_batch(self, totals: "_Totals", run: int, opt: AskTell):
+        """The row of a batch just told (:attr:`AskTell.last_row`) with the counts and the best f of
+        the whole call, and its restart."""
+        self.add((totals.nfev, totals.nit, run, totals.best_f) + opt.last_row[4:])
 
     def history(self) -> dict:
-        cols = list(zip(*self.rows)) if self.rows else [()] * len(HISTORY_COLUMNS)
-        return {name: np.array(col, dtype=np.int64 if name in ("nfev", "nit", "restart") else np.float64)
-                for name, col in zip(HISTORY_COLUMNS, cols)}
+        return history_columns(self.rows)
 
     def close(self) -> None:
         if self.file is not None:
@@ -606,12 +595,11 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
 def _batch(opt: AskTell, evaluator, total, run: int, log) -> "_Totals":
     """One batch: ask, evaluate, tell, log; returns the totals with this run's counts."""
     X = opt.ask()
-    sigma, record = opt.sigma(), opt.last_record
     values, errors, first = evaluator(opt, X)
     opt.tell(X, values, n_exceptions=errors)
     total.first_exception = total.first_exception or first
     now = total.with_run(opt)
-    log.add_batch(now, run, values, sigma, opt, opt.last_record if opt.last_record is not record else None)
+    log.add_batch(now, run, opt)
     return now
 
 
@@ -743,8 +731,9 @@ def plot_minimize(result_or_log, path=None):
     ratio of each iteration, or for methods without a ratio test (``trust-region-cma``) the KL of
     each step under its radius; with ``noise_handling``, the noise measure of each batch.
 
-    ``result_or_log``: a result of :func:`minimize` (its ``history``) or the path of the CSV
-    written with ``options={"log": path}``. Returns a ``matplotlib.figure.Figure`` (no pyplot:
+    ``result_or_log``: a result of :func:`minimize` (its ``history``), an ask/tell optimizer or its
+    ``result`` (with ``keep_history``, the default), or the path of the CSV written with
+    ``options={"log": path}``. Returns a ``matplotlib.figure.Figure`` (no pyplot:
     the global backend is untouched, so notebooks keep theirs); ``path``: also save it there
     (the format from the extension, e.g. ``.png``, ``.pdf``, ``.svg``).
     """
@@ -753,6 +742,8 @@ def plot_minimize(result_or_log, path=None):
     if path is not None:
         path = image_path("path", path)
         check_writable("path", path)
+    if isinstance(result_or_log, AskTell):
+        result_or_log = result_or_log.result
     h = _read_history(result_or_log)
     if h["nfev"].size == 0:
         raise ValidationError("result_or_log: the run has no evaluated batch to plot")
@@ -873,5 +864,6 @@ def _read_history(result_or_log) -> dict:
         return history
     history = getattr(result_or_log, "history", None)
     if not isinstance(history, dict) or set(HISTORY_COLUMNS) - set(history):
-        raise ValidationError("result_or_log: expected a result of trustopt.minimize or the path of its log")
+        raise ValidationError("result_or_log: expected a result of trustopt.minimize or of an ask/tell optimizer "
+                              "(opt.result), an ask/tell optimizer, or the path of a minimize log")
     return history
