@@ -102,7 +102,7 @@ class _Evaluation:
             if v.shape != (n,):
                 raise ValidationError(f"fun: vectorized, it takes the points as rows, X of shape ({n}, {X.shape[1]}) "
                                       f"(scipy's differential_evolution passes columns), and returns ({n},) values; "
-                                      f"it returned {v.size}")
+                                      f"it returned shape {v.shape}")
             return v, 0, None
         out, errors, first = np.empty(n), 0, None
         for i in range(n):
@@ -565,7 +565,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         while True:
             reasons = opt.stop()
             if not reasons and maxfev - total.nfev - opt.nfev < opt.n_asked:
-                reasons = {"maxfev": f"the next batch ({opt.n_asked}) would exceed maxfev = {maxfev}"}
+                reasons = {"maxfev": f"{total.nfev + opt.nfev} of maxfev = {maxfev} evaluations used; the next batch "
+                                     f"({opt.n_asked}) would exceed it"}
             if reasons:  # this run is over: a restart or the end
                 total = total.with_run(opt)
                 restarted = runs.restart(opt, reasons, maxfev - total.nfev)
@@ -671,10 +672,11 @@ class _Restarts:
     def final_reasons(self, reasons: dict, budget: int, maxfev: int) -> dict:
         """Why the whole call ends, after no restart followed a run that stopped for ``reasons``: a
         small run's own evaluation limit is reported as the call's (budget or restarts used up)."""
-        if "maxfev" not in reasons or self.regime != "small":
+        if "maxfev" not in reasons or self.regime != "small" or self.n_small == 0:  # (the first run: the call's)
             return reasons
         if budget < self._cost(self.lam_large):
-            return {"maxfev": f"the budget left ({budget}) is smaller than a batch of the next run; maxfev = {maxfev}"}
+            return {"maxfev": f"{maxfev - budget} of maxfev = {maxfev} evaluations used; a batch of the next run "
+                              f"({self._cost(self.lam_large)}) would exceed it"}
         n = self.options.restarts
         return {"restarts": f"the {n} large restart{'' if n == 1 else 's'} {'is' if n == 1 else 'are'} done"}
 
