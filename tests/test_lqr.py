@@ -290,7 +290,14 @@ def test_validation():
     for kw, msg in cases:
         with pytest.raises(ValidationError, match=msg):
             L.LQR(**{**ok, **kw})
+    with pytest.raises(ValidationError, match=r"^A: expected real numbers, got complex ones \(e.g. \(1\+1j\)\)$"):
+        L.LQR(**{**ok, "A": np.eye(2) + 1j})
     lqr = L.LQR(**ok)
+    # the problem in the wrong place (random_policy(rng, m) where random_lqr takes n, m): one line naming lqr
+    for call in (lambda: L.random_policy(np.random.default_rng(0), 2), lambda: L.eta(2, None),
+                 lambda: L.optimal_gain("lqr")):
+        with pytest.raises(ValidationError, match=r"^lqr: expected an LQR \(trustopt.lqr.LQR or random_lqr\), got "):
+            call()
     with pytest.raises(ValidationError, match="pi"):
         L.eta(lqr, L.LQRPolicy(K=np.zeros((1, 3)), log_std=[0.0]))
     with pytest.raises(ValidationError, match="pi"):

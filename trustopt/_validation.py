@@ -31,9 +31,11 @@ def as_float_array(x, name: str, *, ndim: int | tuple[int, ...] | None = None) -
     kind = np.asarray(x).dtype.kind
     if kind in "USO" and any(  # text, None, or an object array holding them
             v is None or isinstance(v, (str, bytes)) for v in np.asarray(x, dtype=object).reshape(-1)):
-        raise ValidationError(f"{name}: expected a number or an array of numbers, got {x!r}"[:200])
+        raise ValidationError(" ".join(f"{name}: expected a number or an array of numbers, got {x!r}".split())[:200])
     if kind == "c":
-        raise ValidationError(f"{name}: expected real numbers, got complex ones: {x!r}"[:200])
+        z = np.asarray(x).reshape(-1)
+        first = z[np.flatnonzero(z.imag)[0]] if np.any(z.imag) else z[0]
+        raise ValidationError(f"{name}: expected real numbers, got complex ones (e.g. {complex(first)})")
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:

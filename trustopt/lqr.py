@@ -45,6 +45,11 @@ from trustopt._validation import ValidationError, as_float_array, check_gamma, c
 PSD_TOLERANCE = 1e-10
 
 
+__all__ = ["LQR", "LQRPolicy", "UnstableError", "Evaluation", "Visitation", "spectral_radius", "is_stable", "evaluate",
+           "eta", "value", "q_value", "advantage", "visitation", "surrogate", "mean_kl", "grad_eta", "grad_surrogate",
+           "hessian_surrogate_mean", "hessian_mean_kl_mean", "optimal_gain", "optimal_policy", "optimal_eta",
+           "random_lqr", "random_policy"]
+
 class UnstableError(ValidationError):
     """The closed loop ``sqrt(gamma) (A + B K)`` has spectral radius ``>= 1``: ``eta = -inf``."""
 
@@ -177,7 +182,14 @@ class LQRPolicy:
         return np.asarray(s, dtype=np.float64) @ self.K.T + self.b
 
 
+def _check_lqr(lqr) -> LQR:
+    if not isinstance(lqr, LQR):
+        raise ValidationError(f"lqr: expected an LQR (trustopt.lqr.LQR or random_lqr), got {type(lqr).__name__}")
+    return lqr
+
+
 def _check_policy(lqr: LQR, pi, name: str = "pi") -> LQRPolicy:
+    _check_lqr(lqr)
     if not isinstance(pi, LQRPolicy):
         raise ValidationError(f"{name}: expected a LQRPolicy, got {type(pi).__name__}")
     if pi.K.shape != (lqr.m, lqr.n):
@@ -447,7 +459,7 @@ def optimal_gain(lqr: LQR) -> np.ndarray:
     ``K*`` (with ``b* = 0``) maximizes ``eta`` for EVERY exploration covariance: ``eta = -tr(P_K Y) - const``
     with ``Y = M0 + gamma/(1-gamma) (B Sigma B' + W)`` and a constant independent of ``K``.
     Raises :class:`ValidationError` if the Riccati equation has no stabilizing solution."""
-    g = lqr.gamma
+    g = _check_lqr(lqr).gamma
     sg = np.sqrt(g)
     try:
         P = linalg.solve_discrete_are(sg * lqr.A, sg * lqr.B, lqr.Q, lqr.R)
@@ -507,6 +519,7 @@ def random_policy(rng: np.random.Generator, lqr: LQR, *, margin: float = 0.1, sc
     (:func:`optimal_gain`; pass it to avoid recomputing the Riccati solution)."""
     if not isinstance(rng, np.random.Generator):
         raise ValidationError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+    _check_lqr(lqr)
     Ks = optimal_gain(lqr) if center is None else as_float_array(center, "center", ndim=2)
     if Ks.shape != (lqr.m, lqr.n):
         raise ValidationError(f"center: expected shape {(lqr.m, lqr.n)}, got {Ks.shape}")
