@@ -673,3 +673,25 @@ def test_an_ask_tell_run_has_minimizes_history_and_plots():
     with pytest.raises(ValidationError, match="no evaluated batch"):
         plot_minimize(quiet)
     assert history_columns([])["nit"].dtype == np.int64
+
+
+def test_the_readme_black_box_tour_is_the_example_and_runs_as_it_says(tmp_path):
+    """examples/blackbox_tour.py is the README's second black-box block, and it prints what the
+    README's comments say."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.join(os.path.dirname(__file__), os.pardir)
+    with open(os.path.join(root, "examples", "blackbox_tour.py")) as f:
+        code = f.read().split('"""\n\n', 1)[1]
+    with open(os.path.join(root, "README.md")) as f:
+        assert f"```python\n{code}```" in f.read()
+    p = subprocess.run([sys.executable, os.path.abspath(os.path.join(root, "examples", "blackbox_tour.py"))],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    x, nfev, message = lines[0].split("] ")[0], int(lines[0].split("] ")[1].split()[0]), lines[0].split(" ", 7)[-1]
+    assert x == "[1. 1. 1. 1. 1. 1." and 1000 < nfev < 1600 and message.startswith("stopped by the callback: ")
+    assert float(lines[1].split()[0]) < 1.0 and lines[2].startswith("[1. 1. 1. 1. 1. 1.] tolflatfitness: ")
+    assert all((tmp_path / n).stat().st_size > 1000 for n in ("noisy.csv", "asktell.png", "noisy.png"))
