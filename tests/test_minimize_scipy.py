@@ -432,6 +432,8 @@ def test_history_log_file_and_plot(tmp_path):
         png = tmp_path / "run.png"
         fig = plot_minimize(source, png)
         assert len(fig.axes) == 3 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert fig.axes[0].get_title() == (f"trustopt.minimize: trust-region-es, d = 4, {r.nfev} evaluations"
+                                           if source is r else f"{path.name}: {r.nfev} evaluations")
         _assert_legends_cover_no_panel(fig)
     assert matplotlib.get_backend() == backend  # the global backend is left alone
     with pytest.raises(ValidationError, match="not a minimize log"):

@@ -759,6 +759,8 @@ def plot_minimize(result_or_log, path=None):
     if title is not None:
         ax_f.set_title(f"trustopt.minimize: {title}, d = {np.asarray(result_or_log.x).size}, "
                        f"{int(n[-1])} evaluations")
+    else:  # a log file: its name (the method and d are not in it)
+        ax_f.set_title(f"{os.path.basename(os.fspath(result_or_log))}: {int(n[-1])} evaluations")
     _plot_step(ax_s, ax_r, n, h)
     for ax in ax_noise:  # noise_handling's smoothed measure: sigma widens while it is > 0
         ax.plot(n, noise, ".", ms=3)
