@@ -265,6 +265,8 @@ def test_minimize_options_routes():
         minimize(rosen, X0, options={"lambda_": 2.0, "step": 1}, **base)
     with pytest.raises(ValidationError, match="valid: disp, ftarget, incpopsize, .*, maxfev, .* kl_radius, orthogonal"):
         minimize(rosen, X0, options={"lambda_": 2.0}, **base)
+    with pytest.raises(ValidationError, match="^maxiter: expected an integer >= 1, got 0"):  # as maxfev
+        minimize(rosen, X0, options={"maxiter": 0}, **base)
     # scipy's and pycma's names of the options, and minimize's arguments put into options
     for key, hint in (("maxfevals", "; pycma's maxfevals is maxfev here;"), ("maxfun", "; scipy's maxfun is maxfev here;"),
                       ("ftol", "; scipy's ftol is tolfun here;"), ("maxfeval", r" \(did you mean 'maxfev'\?\);"),

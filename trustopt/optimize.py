@@ -240,7 +240,7 @@ class MinimizeOptions:
         tolfun: stop once the range of the mean values of the last ``10 + ceil(30 d / n)`` model
             batches and of the current batch's values is ``< tolfun`` (``>= 0``; 0 turns the test off).
             Default 1e-11 (pycma's).
-        maxiter: iterations per run, an integer ``>= 0``, or None (default: no limit).
+        maxiter: iterations per run, an integer ``>= 1``, or None (default: no limit).
         method_options: the method's hyperparameters, an instance of its options class
             (:class:`TrustRegionCMAOptions`, :class:`TrustRegionESOptions`, :class:`ESOptions`,
             :class:`ARSOptions`, :class:`TRESOptions`), or None (default): that class's defaults.
@@ -299,7 +299,7 @@ class MinimizeOptions:
         check_nonnegative(self.tolx, "tolx")
         check_nonnegative(self.tolfun, "tolfun")
         if self.maxiter is not None:
-            check_int(self.maxiter, "maxiter", 0)
+            check_int(self.maxiter, "maxiter", 1)  # as maxfev: a result of nothing evaluated is no result
         if self.method_options is not None and not isinstance(self.method_options, _METHOD_OPTION_CLASSES):
             names = ", ".join(c.__name__ for c in _METHOD_OPTION_CLASSES)
             raise ValidationError(f"method_options: expected one of {names} or None, "
