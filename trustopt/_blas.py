@@ -42,20 +42,28 @@ def _blas_libraries() -> list:
     return _libraries
 
 
-@contextlib.contextmanager
-def one_thread():
+class _OneThread:
+    """The context of :func:`one_thread` (a class: cheaper than a generator's context manager, and it
+    is entered twice per batch of a small search)."""
+
+    __slots__ = ("changed",)
+
+    def __enter__(self):
+        self.changed = [(lib, n) for lib in _blas_libraries() if (n := lib.num_threads) != 1]
+        for lib, _ in self.changed:
+            lib.set_num_threads(1)
+
+    def __exit__(self, *exc_info):
+        for lib, n in self.changed:
+            lib.set_num_threads(n)
+
+
+def one_thread() -> _OneThread:
     """A context manager in which the BLAS libraries loaded in this process use one thread (each
     library's own setting is restored on exit). Set through threadpoolctl's per-library
     controllers, about 5 us a block, where its ``limit()`` takes about 11 (it looks the libraries
     up on every call)."""
-    changed = [(lib, n) for lib in _blas_libraries() if (n := lib.num_threads) != 1]
-    for lib, _ in changed:
-        lib.set_num_threads(1)
-    try:
-        yield
-    finally:
-        for lib, n in changed:
-            lib.set_num_threads(n)
+    return _OneThread()
 
 
 def dense_linalg(diagonal: bool):

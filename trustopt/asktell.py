@@ -431,7 +431,8 @@ class AskTell:
         again before ``tell`` returns the same points."""
         if self.pending is None:
             trial = self.state.phase == core.NEED_TRIAL
-            draw, frame = self.sampler.draw(core.ask(self.state), self.sigma(), self.rng,
+            self.pending_sigma = self.sigma()  # the batch's sigma, for its history row
+            draw, frame = self.sampler.draw(core.ask(self.state), self.pending_sigma, self.rng,
                                             self.frame if trial else None, self.state.step_state)
             self.frame = frame
             if self.box is not None or self.n_again:
@@ -491,14 +492,17 @@ class AskTell:
         self.best_history.append(float(np.min(np.where(finite, f, np.inf))))
         self.median_history.append(batch_median(np.where(finite, f, np.inf)))
         Y = draw.Y if self.std_floor is None else self._integer_centered(draw, F)
-        sigma, record = self.sigma(), self.last_record  # the batch's sigma; the last iteration before it
+        record = self.last_record  # the last iteration before this batch
         self._loop_tell(make_batch(draw.theta, draw.sigma, Y, F, center=self.sampler.center))
         while core.ask(self.state) is None:  # READY: a model batch is at hand, propose at once
             self._loop_tell(None)
         record = self.last_record if self.last_record is not record else None
-        told = np.asarray(values, dtype=np.float64).reshape(-1)  # as evaluated (repeats not averaged)
-        self.last_row = (self.nfev, self.nit, 0, self.best_f,
-                         batch_median(told[np.isfinite(told)]) if np.isfinite(told).any() else math.nan, sigma,
+        if n_bad or self.n_again:  # the median of the finite values as evaluated (repeats not averaged)
+            told = np.asarray(values, dtype=np.float64).reshape(-1)
+            median = batch_median(told[np.isfinite(told)]) if np.isfinite(told).any() else math.nan
+        else:  # the batch's median, above
+            median = float(self.median_history.values[-1])
+        self.last_row = (self.nfev, self.nit, 0, self.best_f, median, self.pending_sigma,
                          float(self.state.param), math.nan if record is None else float(record.rho),
                          math.nan if record is None else float(record.kl), self.s_bar if self.n_again else math.nan)
         if self.keep_history:
@@ -688,6 +692,8 @@ class AskTell:
         if state.get("maxfev", 0) is None:  # pickled when None meant no budget
             state["maxfev"] = math.inf
         self.__dict__.update(state)
+        if self.pending is not None and "pending_sigma" not in state:  # pickled between ask and tell, before it
+            self.pending_sigma = self.sigma()
 
 
 class _Named(AskTell):
