@@ -102,7 +102,8 @@ def table(results: list[ClaimResult]) -> str:
 
 def write_json(results: list[ClaimResult], path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps([r.as_json() for r in results], indent=1) + "\n")
+    rows = [r.as_json() | {"source": cite(r.source)} for r in results]  # the papers' citations, as --list prints
+    Path(path).write_text(json.dumps(rows, indent=1) + "\n")
 
 
 def plot(results: list[ClaimResult], path) -> None:
