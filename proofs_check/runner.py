@@ -178,7 +178,8 @@ def _run_check(claim: Claim, batch: Mapping[str, np.ndarray]) -> Outcome:
 
 
 def to_jsonable(instance: Mapping[str, np.ndarray]) -> dict:
-    return {k: np.asarray(v).tolist() for k, v in instance.items()}
+    """An instance as lists of numbers; ``-0.0`` written as ``0.0`` (``x + 0`` is ``+0`` for ``x = -0``)."""
+    return {k: (np.asarray(v) + np.asarray(v).dtype.type(0)).tolist() for k, v in instance.items()}
 
 
 def from_jsonable(instance: Mapping) -> dict:
