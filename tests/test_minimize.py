@@ -211,20 +211,13 @@ def test_every_evaluation_failed_is_a_failure_not_convergence(method, failure):
         assert ("the first exception: RuntimeError: simulator crashed" in res.message) == (n_raised > 0)
         assert res.n_exceptions == n_raised and res.n_nonfinite == len(calls) - n_raised
         assert res.fun == math.inf and np.array_equal(res.x, x0)
-    # the ask/tell result says the same, and the run ends after NO_FINITE_BATCHES failed batches in a
-    # row (an expensive f that fails everywhere ran ~1,900 evaluations to tolstagnation)
-    from trustopt.asktell import NO_FINITE_BATCHES
-
+    # the ask/tell result says the same
     opt = ES(x0, 0.5, seed=0)
-    for _ in range(NO_FINITE_BATCHES):
-        assert "nofinite" not in opt.stop()
+    for _ in range(3):
         X = opt.ask()
         opt.tell(X, np.full(len(X), np.nan))
     r = opt.result
     assert not r.success and r.status == 3 and r.message.startswith("every function evaluation failed")
-    assert r.stop["nofinite"] == "no finite value in the last 10 batches (NaN, inf or an exception in every evaluation)"
-    res = minimize(lambda x: math.nan, x0, method=method, sigma0=0.5, seed=0)
-    assert res.status == 3 and "nofinite" in res.message and res.nfev == NO_FINITE_BATCHES * res.popsize
     # a finite objective keeps the usual statuses
     res = minimize(lambda x: float(np.sum(x ** 2)), x0, method=method, sigma0=0.5, maxfev=200, seed=0)
     assert res.status in (0, 1) and math.isfinite(res.fun)

@@ -90,10 +90,6 @@ _HISTORY = 20000
 HISTORY_COLUMNS = ("nfev", "nit", "restart", "f_best", "f_median", "sigma", "radius", "ratio", "kl", "noise")
 
 
-#: Batches in a row without a finite value that end a run (``stop()``'s ``nofinite``).
-NO_FINITE_BATCHES = 10
-
-
 def history_columns(rows: list) -> dict:
     """Rows of :data:`HISTORY_COLUMNS` as a dict of arrays, one entry per batch."""
     cols = list(zip(*rows)) if rows else [()] * len(HISTORY_COLUMNS)
@@ -263,8 +259,8 @@ def status_of(reasons: dict, nfev: int, best_f: float) -> int:
     search's tolflatfitness, noeffectaxis, noeffectcoord), 1 budget (maxfev, maxiter), 2 stopped
     by the callback, 3 every evaluation failed (``nfev > 0`` and no finite value, whatever else
     stopped it: the constant imputed values would otherwise read as ``tolfun`` convergence), 4
-    otherwise (tolstagnation, conditioncov, tolupsigma, iterations, tolxnoise, tolxfailed,
-    nofinite: the search stopped without converging); -1 running (no reason yet: an intermediate result)."""
+    otherwise (tolstagnation, conditioncov, tolupsigma, iterations, tolxnoise, tolxfailed:
+    the search stopped without converging); -1 running (no reason yet: an intermediate result)."""
     if nfev > 0 and not math.isfinite(best_f):
         return 3
     if not reasons:
@@ -349,7 +345,6 @@ class AskTell:
         self.last_record = None          # the Record of the last finished iteration
         self.recent_f = _Recent(self._tolfun_window())    # mean f of the last model batches (for tolfun)
         self.clean_batches = 0                            # told batches since the last one with a NaN/inf value
-        self.failed_batches = 0                           # told batches in a row without a finite value
         self.flat_batches = 0                             # flat batches in a row (tolflatfitness with integers)
         self.best_history = _Recent(_HISTORY)             # best f of each told batch (for tolstagnation)
         self.median_history = _Recent(_HISTORY)           # median f of each told batch, likewise
@@ -472,7 +467,6 @@ class AskTell:
         self.n_nonfinite += n_bad - n_exceptions
         self.n_exceptions += n_exceptions
         self.clean_batches = 0 if n_bad else self.clean_batches + 1
-        self.failed_batches = 0 if finite.any() else self.failed_batches + 1
         if self.n_again:  # measure the noise; a repeated point's value is the mean of its two
             f, again = np.array(f[: self.popsize]), f[self.popsize:]
             s = uncertainty.rank_change(f, again)
@@ -584,14 +578,8 @@ class AskTell:
         alone), ``tolfun`` (over the last
         ``10 + ceil(30 d / n)`` model batches, the range of their mean f and of the current batch's
         values is below ``tolfun``, and none of the last batches had a NaN/inf value or an
-        exception: imputed constants would fake a flat objective), ``nofinite`` (the last
-        :data:`NO_FINITE_BATCHES` batches had no finite value: ranks of imputed values carry no
-        information, and an expensive ``f`` that fails everywhere ran ~1,900 evaluations before
-        ``tolstagnation``)."""
+        exception: imputed constants would fake a flat objective)."""
         out = {}
-        if self.failed_batches >= NO_FINITE_BATCHES:
-            out["nofinite"] = (f"no finite value in the last {self.failed_batches} batches (NaN, inf or an exception "
-                               f"in every evaluation)")
         if self.best_f <= self.ftarget:
             out["ftarget"] = f"best f {self.best_f:.6g} <= ftarget {self.ftarget:.6g}"
         if self.nfev + self.n_asked > self.maxfev:
@@ -686,7 +674,6 @@ class AskTell:
         state.setdefault("s_bar", 0.0)
         state.setdefault("std_floor", None)  # pickled before integer coordinates
         state.setdefault("flat_batches", 0)
-        state.setdefault("failed_batches", 0)
         state.setdefault("last_row", None)  # pickled before the per-batch history
         state.setdefault("rows", [])
         if state.get("maxfev", 0) is None:  # pickled when None meant no budget
