@@ -537,12 +537,11 @@ def test_a_collapse_after_only_failed_steps_is_not_convergence(method):
 
 def test_an_infeasible_start_under_an_inf_penalty_reaches_the_feasible_optimum():
     """f = inf outside x[0] >= 1 (a constraint as a penalty), starting outside: the ranks of the
-    imputed values carry no information until a sample lands inside, which took 103-288
-    evaluations on these seeds; a rule that ended runs after 10 batches without a finite value
-    lost them (reverted), so this guards every early stop on failed evaluations."""
+    imputed values carry no information until a sample lands inside (after 6-288 evaluations on
+    9 of seeds 0-9, measured); a rule that ended runs after 10 batches without a finite value left
+    3 of 10 at the optimum (reverted), so this guards every early stop on failed evaluations."""
     def f(x):
         return float(np.sum(x ** 2)) if x[0] >= 1.0 else math.inf
 
-    for seed in (4, 8, 9):
-        r = minimize(f, np.zeros(5), sigma0=0.5, seed=seed, maxfev=5000)
-        assert r.fun == pytest.approx(1.0, abs=1e-6) and r.x[0] >= 1.0, (seed, r.fun, r.message)
+    found = [minimize(f, np.zeros(5), sigma0=0.5, seed=seed, maxfev=5000).fun for seed in range(10)]
+    assert sum(v == pytest.approx(1.0, abs=1e-6) for v in found) >= 7, found
