@@ -30,7 +30,7 @@ from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.asktell import (DEFAULT_METHOD, HISTORY_COLUMNS, MAXFEV_PER_DIM, METHODS, STATUS_MESSAGES, AskTell,
                               BoundsWarning, all_failed_message, as_seed, clipped_into_box,
-                              history_columns, search_space, status_of)
+                              History, search_space, status_of)
 from trustopt.bounds import Box, default_sigma0
 from trustopt.components.uncertainty import n_reevaluations
 from trustopt.components.search import PerturbationSampler
@@ -406,7 +406,7 @@ class _Log:
     """The per-batch record of a run: kept (``result.history``), printed (``verbose``), written (``log``)."""
 
     def __init__(self, verbose: int, path, noise_handling: bool = False):
-        self.verbose, self.rows, self.file, self.writer = verbose, [], None, None
+        self.verbose, self.rows, self.file, self.writer = verbose, History(), None, None
         self.noise_handling = noise_handling  # the printed lines show the noise column
         if path is not None:
             try:
@@ -435,7 +435,7 @@ class _Log:
         self.add((totals.nfev, totals.nit, run, totals.best_f) + opt.last_row[4:])
 
     def history(self) -> dict:
-        return history_columns(self.rows)
+        return self.rows.columns()
 
     def close(self) -> None:
         if self.file is not None:
