@@ -146,7 +146,7 @@ def _unusable_folder(path: str) -> str | None:
 
 def main(argv=None) -> int:
     ap = _Parser(prog="python -m proofs_check", description=" ".join(__doc__.split("\n\n")[1].split()))
-    ap.add_argument("--claim", nargs="+", metavar="ID", help="claims to run (default: all; a prefix like 'tres.' selects a group)")
+    ap.add_argument("--claim", nargs="+", action="extend", metavar="ID", help="claims to run (default: all; a prefix like 'tres.' selects a group)")
     ap.add_argument("--instances", type=int, default=1000, help="random instances per claim (capped for expensive claims); the adversarial search and "
                     "stored regressions add more, shown as random+search[+stored] in the table")
     ap.add_argument("--seed", type=int, default=0)

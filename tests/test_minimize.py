@@ -241,6 +241,9 @@ def test_callback_gets_intermediate_results_and_stopiteration_stops_cleanly():
     assert res.message == "stopped by the callback: callback: raised StopIteration"
     res = minimize(sphere, np.ones(4), sigma0=0.3, seed=0, callback=lambda xk: True)
     assert res.message == "stopped by the callback: callback: returned True" and res.nfev == res.popsize
+    for out, why in ((np.bool_(True), "returned True"), ("stop", "returned a true str")):
+        res = minimize(sphere, np.ones(4), sigma0=0.3, seed=0, callback=lambda xk, out=out: out)
+        assert res.message == f"stopped by the callback: callback: {why}"
     opt = TrustRegionCMA(np.ones(4), 0.3, seed=0)
     assert (opt.result.status, opt.result.message, opt.result.stop) == (-1, "running", None)
 

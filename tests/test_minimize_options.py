@@ -267,9 +267,12 @@ def test_minimize_options_routes():
         minimize(rosen, X0, options={"lambda_": 2.0}, **base)
     with pytest.raises(ValidationError, match="^maxiter: expected an integer >= 1, got 0"):  # as maxfev
         minimize(rosen, X0, options={"maxiter": 0}, **base)
+    with pytest.raises(ValidationError, match="^maxiter: expected an integer >= 1, got 0"):  # and in ask/tell
+        TrustRegionCMA(X0, 0.3, maxiter=0)
     # scipy's and pycma's names of the options, and minimize's arguments put into options
-    for key, hint in (("maxfevals", "; pycma's maxfevals is maxfev here;"), ("maxfun", "; scipy's maxfun is maxfev here;"),
-                      ("ftol", "; scipy's ftol is tolfun here;"), ("maxfeval", r" \(did you mean 'maxfev'\?\);"),
+    for key, hint in (("maxfevals", "; the closest here to pycma's maxfevals is maxfev;"),
+                      ("maxfun", "; the closest here to scipy's maxfun is maxfev;"),
+                      ("ftol", "; the closest here to scipy's ftol is tolfun;"), ("maxfeval", r" \(did you mean 'maxfev'\?\);"),
                       ("seed", r"; seed is an argument of minimize: minimize\(fun, x0, ..., seed=...\);"),
                       ("tolfunhist", "; pycma's tolfunhist test is always on here")):
         with pytest.raises(ValidationError, match=f"^options: unknown key {key} for method 'trust-region-cma'{hint}"):
@@ -308,7 +311,7 @@ def test_ask_tell_takes_options_as_a_dict_and_budgets_as_integral_floats():
                                               r"TrustRegionCMA\(x0, sigma0, popsize=...\)$"):
         TrustRegionCMA(X0, 0.3, {"popsize": 10})
     with pytest.raises(ValidationError, match="^maxfevals: unknown hyperparameter of trust-region-cma; pycma's "
-                                              "maxfevals is maxfev here; valid: "):
+                                              "maxfevals is maxfev here, a keyword argument \\(maxfev=...\\), not an option; valid: "):
         TrustRegionCMA(X0, 0.3, {"maxfevals": 100})
     with pytest.raises(ValidationError, match="^options: give either options=.* or keyword hyperparameters"):
         TRES(X0, 0.3, options={"K": 4}, lambda_=2.0)

@@ -644,6 +644,12 @@ def test_fun_gets_copies_and_a_column_wise_vectorized_fun_is_named():
     assert a.fun == b.fun and np.array_equal(a.x, b.x)
     with pytest.raises(ValidationError, match=r"^fun: vectorized, it takes the points as rows, X of shape \(7, 3\)"):
         minimize(lambda X: np.sum((X - 0.5) ** 2, axis=0), np.zeros(3), options={"vectorized": True}, seed=0)
+    for out, shape in ((lambda X: np.sum(X ** 2)), r"\(\)"), ((lambda X: np.ones((7, 2))), r"\(7, 2\)"):  # as returned
+        with pytest.raises(ValidationError, match=f"returns \\(7,\\) values; it returned shape {shape}$"):
+            minimize(out, np.zeros(3), options={"vectorized": True}, seed=0)
+    column = minimize(lambda X: np.sum(X ** 2, axis=1)[:, None], np.ones(3), options={"vectorized": True}, seed=0,
+                      maxfev=70)
+    assert column.nfev == 70  # (n, 1) is read as (n,)
 
 
 def test_an_ask_tell_run_has_minimizes_history_and_plots():
@@ -665,13 +671,13 @@ def test_an_ask_tell_run_has_minimizes_history_and_plots():
     assert pickle.loads(pickle.dumps(opt)).result.history.keys() == h.keys()
     for source in (opt, opt.result):
         fig = plot_minimize(source)
-        assert fig.axes[0].get_title().startswith("trustopt.minimize: trust-region-cma, d = 5")
+        assert fig.axes[0].get_title().startswith("trustopt ask/tell: trust-region-cma, d = 5")
         np.testing.assert_array_equal(fig.axes[0].get_lines()[0].get_ydata()[: len(best)], best)
     quiet = TrustRegionCMA(np.ones(3), 0.5, seed=0, keep_history=False)
     X = quiet.ask()
     quiet.tell(X, np.sum(X * X, axis=1))
     assert quiet.result.history["nfev"].size == 0 and quiet.last_row[0] == quiet.nfev
-    with pytest.raises(ValidationError, match="no evaluated batch"):
+    with pytest.raises(ValidationError, match=r"^result_or_log: the ask/tell run kept no history \(keep_history=False\)$"):
         plot_minimize(quiet)
     # result.history is O(1) to read (views of column buffers): reading it after every batch of a long
     # loop stays cheap, and a view taken earlier keeps its rows

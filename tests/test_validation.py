@@ -79,7 +79,7 @@ def test_as_float_array_rejects_none_and_text(value):
         as_float_array(value, "x0")
 
 
-@pytest.mark.parametrize("value", [1 + 2j, [1.0, 2j], np.array([1.0, 0.0], dtype=complex)])
+@pytest.mark.parametrize("value", [1 + 2j, [1.0, 2j], np.array([1.0, 0.0], dtype=complex), np.zeros(0, complex)])
 def test_as_float_array_rejects_complex_numbers(value):
     """NumPy drops the imaginary part with a ComplexWarning (sigma0=[1, 2j] then read as a zero
     entry): an error that says what was given, even when every imaginary part is 0."""

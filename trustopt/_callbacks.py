@@ -11,6 +11,8 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
+import numpy as np
+
 from trustopt._validation import ValidationError
 
 __all__ = ["Callback"]
@@ -18,7 +20,7 @@ __all__ = ["Callback"]
 
 class Callback:
     """``callback`` wrapped: ``Callback(callback)(intermediate_result, xk)`` is why to stop (``"raised
-    StopIteration"`` or ``"returned True"``, truthy) or None to go on."""
+    StopIteration"``, ``"returned True"`` or ``"returned a true <type>"``, truthy) or None to go on."""
 
     def __init__(self, callback: Callable | None):
         if callback is not None and not callable(callback):
@@ -33,7 +35,9 @@ class Callback:
             out = self.callback(intermediate_result) if self.wants_result else self.callback(xk)
         except StopIteration:
             return "raised StopIteration"
-        return f"returned {out!r}"[:80] if out else None
+        if not out:
+            return None
+        return "returned True" if out is True or isinstance(out, np.bool_) else f"returned a true {type(out).__name__}"
 
 
 def _takes_intermediate_result(callback: Callable) -> bool:

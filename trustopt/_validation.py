@@ -34,8 +34,8 @@ def as_float_array(x, name: str, *, ndim: int | tuple[int, ...] | None = None) -
         raise ValidationError(" ".join(f"{name}: expected a number or an array of numbers, got {x!r}".split())[:200])
     if kind == "c":
         z = np.asarray(x).reshape(-1)
-        first = z[np.flatnonzero(z.imag)[0]] if np.any(z.imag) else z[0]
-        raise ValidationError(f"{name}: expected real numbers, got complex ones (e.g. {complex(first)})")
+        example = f" (e.g. {complex(z[np.flatnonzero(z.imag)[0]] if np.any(z.imag) else z[0])})" if z.size else ""
+        raise ValidationError(f"{name}: expected real numbers, got complex ones{example}")
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -192,7 +192,7 @@ def pycma_hint(key) -> str:
     if k in ("cma_stds", "scaling_of_variables"):
         return "; pycma's sigma0 * CMA_stds is sigma0 here, an array with one standard deviation per coordinate"
     if k == "maxfevals":
-        return "; pycma's maxfevals is maxfev here"
+        return "; pycma's maxfevals is maxfev here, a keyword argument (maxfev=...), not an option"
     if k == "integer_variables":
         return "; pycma's integer_variables=[i, ...] is integrality=[True at each i, False elsewhere] here"
     return f"; {NOISE_IS_A_TABLE}" if ("noise" in k or "uncertainty" in k) and k not in ("noise", "noise_handling") \

@@ -345,7 +345,7 @@ class AskTell:
         self.ftarget = float(ftarget)
         self.maxfev = (MAXFEV_PER_DIM * self.d if maxfev is None
                        else math.inf if maxfev == math.inf else check_count(maxfev, "maxfev", 1))
-        self.maxiter = None if maxiter is None else check_count(maxiter, "maxiter", 0)
+        self.maxiter = None if maxiter is None else check_count(maxiter, "maxiter", 1)
         self.keep_history = check_bool(keep_history, "keep_history")
         if check_bool(noise_handling, "noise_handling") and not isinstance(self.sampler, GaussianSampler):
             raise ValidationError(f"noise_handling: only for method 'trust-region-cma' (got {self.name!r})")

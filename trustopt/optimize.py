@@ -94,15 +94,16 @@ class _Evaluation:
         n = X.shape[0]
         if self.vectorized:
             try:
-                v = np.asarray(self.fun(X.copy()), dtype=np.float64).reshape(-1)
+                v = np.asarray(self.fun(X.copy()), dtype=np.float64)
             except Exception as exc:
                 if not self.impute:
                     raise
                 return np.full(n, np.nan), n, _describe(exc)
-            if v.shape != (n,):
+            if v.size != n:  # ((n, 1) and (1, n) are read as (n,))
                 raise ValidationError(f"fun: vectorized, it takes the points as rows, X of shape ({n}, {X.shape[1]}) "
                                       f"(scipy's differential_evolution passes columns), and returns ({n},) values; "
                                       f"it returned shape {v.shape}")
+            v = v.reshape(-1)
             return v, 0, None
         out, errors, first = np.empty(n), 0, None
         for i in range(n):
@@ -346,8 +347,9 @@ _SCIPY_KEYS = ("disp", "maxfev")
 #: Other libraries' names of ``minimize``'s options: ``name: (ours, whose)``.
 _OTHER_NAMES = {"maxfevals": ("maxfev", "pycma's"), "maxfun": ("maxfev", "scipy's"), "max_nfev": ("maxfev", "scipy's"),
                 "maxevals": ("maxfev", ""), "xtol": ("tolx", "scipy's"), "xatol": ("tolx", "scipy's"),
-                "ftol": ("tolfun", "scipy's"), "fatol": ("tolfun", "scipy's"), "verb_disp": ("verbose", "pycma's"),
-                "CMA_diagonal": ("diagonal", "pycma's"), "bipop": ("regime", "pycma's")}
+                "ftol": ("tolfun", "scipy's"), "fatol": ("tolfun", "scipy's"), "gtol": ("tolfun", "scipy's"),
+                "verb_disp": ("verbose", "pycma's"), "CMA_diagonal": ("diagonal", "pycma's"),
+                "bipop": ("regime", "pycma's")}
 
 #: ``minimize``'s own arguments, which pycma's ``fmin2`` users put in ``options``.
 _ARGUMENTS = ("x0", "sigma0", "seed", "bounds", "callback", "workers", "args", "rng", "tol", "method")
@@ -358,10 +360,13 @@ def _other_name_hint(key: str) -> str:
     an argument of :func:`minimize`; ``""`` otherwise."""
     if key in _OTHER_NAMES:
         ours, whose = _OTHER_NAMES[key]
-        return f"; {whose + ' ' if whose else ''}{key} is {ours} here"
+        return f"; the closest here to {whose + ' ' if whose else ''}{key} is {ours}"
+    if key in ("x0", "args", "method"):
+        return f"; {key} is an argument of minimize: minimize(fun, x0, args=(), method=None, ...)"
     if key in _ARGUMENTS:
         return f"; {key} is an argument of minimize: minimize(fun, x0, ..., {key}=...)"
-    if key in ("tolfunhist", "tolstagnation", "tolflatfitness", "tolconditioncov", "noeffectaxis", "noeffectcoord"):
+    if key in ("tolfunhist", "tolstagnation", "tolflatfitness", "tolconditioncov", "tolupsigma", "noeffectaxis",
+               "noeffectcoord"):
         return f"; pycma's {key} test is always on here, at pycma's default (only tolx, tolfun and ftarget are set)"
     return ""
 
@@ -719,7 +724,8 @@ def _result(total: _Totals, opt: AskTell, reasons: dict, name: str, seed: int, r
     status = status_of(reasons, total.nfev, total.best_f)
     why = "; ".join(f"{k}: {v}" for k, v in reasons.items())
     if status == 3:
-        why = all_failed_message(total.nfev, total.n_exceptions, total.n_nonfinite, total.first_exception) + "; " + why
+        why = "; ".join(filter(None, (all_failed_message(total.nfev, total.n_exceptions, total.n_nonfinite,
+                                                         total.first_exception), why)))
     message = f"{STATUS_MESSAGES[status]}: {why}" if why else STATUS_MESSAGES[status]
     return OptimizeResult(x=np.array(total.best_x), fun=total.best_f, nfev=total.nfev, nit=total.nit,
                           success=status == 0, status=status, message=message, n_nonfinite=total.n_nonfinite,
@@ -748,7 +754,9 @@ def plot_minimize(result_or_log, path=None):
         result_or_log = result_or_log.result
     h = _read_history(result_or_log)
     if h["nfev"].size == 0:
-        raise ValidationError("result_or_log: the run has no evaluated batch to plot")
+        kept = getattr(result_or_log, "nfev", 0) == 0
+        raise ValidationError("result_or_log: the run has no evaluated batch to plot" if kept else
+                              "result_or_log: the ask/tell run kept no history (keep_history=False)")
     noise = h["noise"]
     measured_noise = bool(np.isfinite(noise).any())  # a run with noise_handling gets a fourth panel
     fig = Figure(figsize=(9.0, 9.5 if measured_noise else 7.5), layout="constrained")  # legends right of the panels
@@ -757,8 +765,8 @@ def plot_minimize(result_or_log, path=None):
     _plot_f(ax_f, n, h["f_best"], h["f_median"])
     title = getattr(result_or_log, "method", None)
     if title is not None:
-        ax_f.set_title(f"trustopt.minimize: {title}, d = {np.asarray(result_or_log.x).size}, "
-                       f"{int(n[-1])} evaluations")
+        caller = "trustopt.minimize" if "n_restarts" in result_or_log else "trustopt ask/tell"
+        ax_f.set_title(f"{caller}: {title}, d = {np.asarray(result_or_log.x).size}, {int(n[-1])} evaluations")
     else:  # a log file: its name (the method and d are not in it)
         ax_f.set_title(f"{os.path.basename(os.fspath(result_or_log))}: {int(n[-1])} evaluations")
     _plot_step(ax_s, ax_r, n, h)
