@@ -754,9 +754,9 @@ def plot_minimize(result_or_log, path=None):
         result_or_log = result_or_log.result
     h = _read_history(result_or_log)
     if h["nfev"].size == 0:
-        kept = getattr(result_or_log, "nfev", 0) == 0
-        raise ValidationError("result_or_log: the run has no evaluated batch to plot" if kept else
-                              "result_or_log: the ask/tell run kept no history (keep_history=False)")
+        evaluated = getattr(result_or_log, "nfev", 0) > 0  # (an ask/tell result: its rows were not kept)
+        raise ValidationError("result_or_log: the ask/tell run kept no history (keep_history=False)" if evaluated
+                              else "result_or_log: the run has no evaluated batch to plot")
     noise = h["noise"]
     measured_noise = bool(np.isfinite(noise).any())  # a run with noise_handling gets a fourth panel
     fig = Figure(figsize=(9.0, 9.5 if measured_noise else 7.5), layout="constrained")  # legends right of the panels
