@@ -92,6 +92,18 @@ def test_pycmas_loop_ends_on_an_objective_unbounded_below(cls):
         unlimited.tell(X, [float(np.sum(x)) for x in X])
 
 
+def test_minimize_takes_no_budget_as_pycmas_default_maxfevals():
+    """minimize(maxfev=math.inf), pycma's default maxfevals: the runs end on their stopping tests,
+    the same runs as with a budget that does not bind; a budget that binds stops them earlier."""
+    def rastrigin(x):
+        return float(10 * len(x) + np.sum(x * x - 10 * np.cos(2 * np.pi * x)))
+
+    kw = dict(sigma0=2.0, seed=0, options={"restarts": 2})
+    free, ample, tight = (minimize(rastrigin, np.full(2, 3.0), maxfev=m, **kw) for m in (math.inf, 10**6, 300))
+    assert free.nfev == ample.nfev and np.array_equal(free.x, ample.x) and "maxfev" not in free.message
+    assert tight.nfev <= 300 < free.nfev and "maxfev" in tight.message
+
+
 def test_callback_forms_and_stops():
     """``callback(intermediate_result)`` gets an OptimizeResult, ``callback(xk)`` the best point; a
     truthy return or StopIteration stops the run (status 2)."""

@@ -497,7 +497,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             :func:`default_sigma0` (a quarter of the smallest finite non-zero width of
             ``bounds``; 1.0 without).
         maxfev: evaluation budget, an integer (``1e4`` will do); ``nfev <= maxfev`` (a batch
-            that would exceed it is not asked). Default ``MAXFEV_PER_DIM * d = 10_000 d``.
+            that would exceed it is not asked); ``math.inf``: none (pycma's default), the runs end on
+            their stopping tests. Default ``MAXFEV_PER_DIM * d = 10_000 d``.
         seed: an integer ``>= 0``, a ``np.random.Generator`` (one integer is drawn from it), or
             None (default: fresh entropy). ``result.seed`` is the integer used: passing it again
             repeats the run exactly (on one machine, for any ``workers``; with ``vectorized``,
@@ -555,7 +556,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     o = _minimize_options(options, cls, name)
     box, sigma0 = search_space(bounds, sigma0, x0.size, stacklevel=2, integrality=o.integrality)
     d = x0.size if box is None else box.n_free  # the searched coordinates
-    maxfev = MAXFEV_PER_DIM * d if maxfev is None else check_count(maxfev, "maxfev")
+    maxfev = (MAXFEV_PER_DIM * d if maxfev is None else math.inf if maxfev == math.inf  # pycma's maxfevals=inf
+              else check_count(maxfev, "maxfev"))
     seed = as_seed(_seed_or_rng(seed, rng))
     stop_requested = Callback(callback)
     noise = o.noise if o.noise is not None else NoiseTable()
