@@ -279,6 +279,9 @@ class MinimizeOptions:
 
     def __post_init__(self):
         check_choice(self.on_error, "on_error", ("raise", "impute"))
+        if isinstance(self.verbose, bool):  # pycma's verbose is a level, scipy's disp a flag: say which this is
+            raise ValidationError(f"verbose: expected an integer k >= 0, a line every k batches, got {self.verbose} "
+                                  "(verbose=1: every batch; disp=True: every 100, as scipy's disp)")
         check_int(self.verbose, "verbose", 0)
         if self.log is not None and not isinstance(self.log, (str, os.PathLike)):
             raise ValidationError(f"log: expected a file path or None, got {type(self.log).__name__}")
