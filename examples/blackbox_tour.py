@@ -20,7 +20,7 @@ print(res.x.round(6), res.nfev, res.message)       # [1. 1. 1. 1. 1. 1.] ~1300 s
 
 noisy = lambda x: float(np.sum(x ** 2) + 0.1 * np.random.default_rng().normal())
 res = trustopt.minimize(noisy, np.ones(8), seed=2, workers=2, options={"noise_handling": True, "log": "noisy.csv"})
-print(np.linalg.norm(res.xmean), res.message)      # about 0.3 (the noise's scale); tolstagnation: ...
+print(np.linalg.norm(res.xmean), res.message)      # 0.1-0.3, the noise's scale (unseeded); tolstagnation: ...
 
 opt = trustopt.TrustRegionCMA(np.zeros(6), seed=1, bounds=[(-1, 1)] * 6)  # sigma0: a quarter of the width
 while not opt.stop():
