@@ -60,7 +60,7 @@ def test_defaults_for_sigma0_maxfev_and_seed():
     legacy = minimize(sphere, np.ones(2), seed=np.random.RandomState(5), maxfev=1e3)  # scipy takes it too
     assert legacy.seed == int(np.random.RandomState(5).randint(0, 2**63 - 1, dtype=np.int64))
     assert minimize(sphere, np.ones(2), seed=legacy.seed, maxfev=1e3).fun == legacy.fun
-    for bad, match in ((1.5, "maxfev"), (0, "maxfev"), (float("inf"), "maxfev")):
+    for bad, match in ((1.5, "maxfev"), (0, "maxfev"), (-float("inf"), "maxfev"), (float("nan"), "maxfev")):
         with pytest.raises(ValidationError, match=match):
             minimize(sphere, np.ones(2), maxfev=bad)
     with pytest.raises(ValidationError, match="seed"):
