@@ -262,7 +262,7 @@ def get(claim_id: str) -> Claim:
 def unknown_id_hint(claim_id: str) -> str:
     """What follows "unknown claim id": the closest known id, and where the others are listed (a
     ``user.`` id is registered by its ``--extra`` file)."""
-    import difflib
+    import difflib  # (the library's did_you_mean is private: proofs_check uses trustopt's public API only)
 
     close = difflib.get_close_matches(str(claim_id), sorted(_REGISTRY), n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""

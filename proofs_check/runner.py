@@ -336,8 +336,13 @@ def discount_range(claim: Claim, batch: Mapping[str, np.ndarray]) -> np.ndarray 
     keys = [k for k, f in claim.schema.items() if f.kind == "gamma" and k in batch]
     if not keys:
         return None
-    g = np.max([np.asarray(batch[k], float).reshape(len(batch[k]), -1).max(axis=1) for k in keys], axis=0)
-    return (g >= 0.5).astype(int) + (g >= 0.9)
+    return _range_index(np.max([np.asarray(batch[k], float).reshape(len(batch[k]), -1).max(axis=1) for k in keys],
+                               axis=0))
+
+
+def _range_index(gamma):
+    """The index into :data:`DISCOUNT_RANGES` of a discount (or an array of them)."""
+    return (np.asarray(gamma) >= 0.5).astype(int) + (np.asarray(gamma) >= 0.9)
 
 
 def size_class(claim: Claim, inst: Mapping[str, np.ndarray]) -> tuple:
@@ -346,8 +351,7 @@ def size_class(claim: Claim, inst: Mapping[str, np.ndarray]) -> tuple:
     key = tuple((k, np.shape(v)) for k, v in sorted(inst.items()))
     for k, f in claim.schema.items():
         if f.kind == "gamma" and k in inst:
-            g = float(np.max(inst[k]))
-            key += ((k, int(g >= 0.5) + int(g >= 0.9)),)
+            key += ((k, int(_range_index(np.max(inst[k])))),)
     return key
 
 
