@@ -37,6 +37,10 @@ def test_linear_predict_is_the_clipped_normalized_product_one_or_a_batch():
     np.testing.assert_allclose(LinearPolicy(W=W, mean=MEAN, std=STD).predict(obs[0]), p(obs[0]), rtol=1e-12)
     with pytest.raises(ValidationError, match=r"obs: expected shape \(3,\) or \(n, 3\)"):
         p.predict(np.zeros(4))
+    with pytest.raises(ValidationError, match=r"^obs: not finite at index 1: nan$"):  # not a NaN action
+        p.predict([0.0, np.nan, 1.0])
+    with pytest.raises(ValidationError, match=r"^obs: not finite at index \(2, 0\): -inf$"):
+        GaussianLinearPolicy(W=W).predict(np.vstack([obs[:2], [-np.inf, 0.0, 0.0]]))
     with pytest.raises(ValidationError, match="action_low: must be <= action_high"):
         LinearPolicy(W=W, action_low=HIGH, action_high=LOW)
     with pytest.raises(ValidationError, match="give both bounds or neither"):

@@ -113,6 +113,10 @@ class _NormalizedLinear:
         x = np.asarray(obs, dtype=np.float64)
         if x.ndim not in (1, 2) or x.shape[-1] != self.obs_dim:
             raise ValidationError(f"obs: expected shape ({self.obs_dim},) or (n, {self.obs_dim}), got {x.shape}")
+        if not np.isfinite(x).all():  # a NaN action would reach the environment without a word
+            where = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+            raise ValidationError(f"obs: not finite at index {where[0] if x.ndim == 1 else where}: "
+                                  f"{float(x[where])}")
         return np.atleast_2d(x), x.ndim == 1
 
     def _clip_to_space(self, a: np.ndarray) -> np.ndarray:
