@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from trustopt.cli import main
-from trustopt.train import read_progress
+from trustopt.train import load_env, load_policy, read_progress
 
 from _helpers import REPO, repo_env
 
@@ -53,7 +53,16 @@ def test_train_eval_plot_smoke(tmp_path, capsys, workers, env_id, algo):
     text = capsys.readouterr().out
     assert env_id in text and "over 3 episodes" in text
     with open(tmp_path / "e.json") as f:
-        assert len(json.load(f)["returns"]) == 3
+        evaluated = json.load(f)
+    assert len(evaluated["returns"]) == len(evaluated["reset_seeds"]) == 3
+    policy, _, _ = load_policy(out)  # the reset seeds replay the episodes in a loop of one's own
+    env = load_env(out)
+    obs, _ = env.reset(seed=evaluated["reset_seeds"][2])
+    total, done = 0.0, False
+    while not done:
+        obs, reward, terminated, truncated, _ = env.step(policy.predict(obs))
+        total, done = total + reward, terminated or truncated
+    assert total == pytest.approx(evaluated["returns"][2], rel=1e-9, abs=1e-9)
     png = str(tmp_path / "curves.png")
     assert main(["plot", out, out, "-o", png, "--target", "10"]) == 0
     with open(png, "rb") as f:
@@ -108,10 +117,11 @@ def test_eval_steps_flag(tmp_path, capsys):
     p = read_progress(out)  # 16 pairs of 100 steps per iteration: an evaluation after each
     assert p["timesteps"].tolist() == [3200] and not np.isnan(p["eval_mean"]).any()
     # --eval-every on resume switches the run back to a grain of iterations; both at once is an error
-    assert main(["train", "--out", out, "--resume", "--timesteps", "9600", "--eval-every", "2", "--no-progress"]) == 0
+    assert main(["train", "--out", out, "--resume", "--timesteps", "16000", "--eval-every", "2", "--no-progress"]) == 0
     with open(os.path.join(out, "config.json")) as f:
         assert json.load(f)["eval_steps"] is None
-    assert np.isnan(read_progress(out)["eval_mean"]).tolist() == [False, False, True]
+    # iterations 2 and 4 of the grain, and 5, the last of the budget
+    assert np.isnan(read_progress(out)["eval_mean"]).tolist() == [False, False, True, False, False]
     capsys.readouterr()
     with pytest.raises(SystemExit) as e:
         main(["train", "--env", "Swimmer-v5", "--out", str(tmp_path / "b"), "--eval-every", "1", "--eval-steps", "9"])
@@ -123,6 +133,19 @@ def test_resume_alone_uses_the_runs_config(tmp_path, capsys):
     assert main(["train", "--env", "InvertedPendulum-v5", "--algo", "ars", "--out", out, *TINY]) == 0
     assert main(["train", "--out", out, "--resume", "--no-progress"]) == 0
     assert "stopped (timesteps)" in capsys.readouterr().out
+
+
+def test_the_summary_says_which_iteration_its_last_evaluation_scored(tmp_path, capsys):
+    """The last iteration of a run's budget is evaluated; a run extended without evaluations
+    (--eval-every 0) reports its last evaluation with the iteration it scored."""
+    out = str(tmp_path / "run")
+    assert main(["train", "--env", "InvertedPendulum-v5", "--algo", "ars", "--out", out, *TINY]) == 0
+    line = capsys.readouterr().out
+    assert "last evaluation" in line and "(of iteration" not in line
+    first = int(read_progress(out)["iteration"][-1])
+    assert main(["train", "--out", out, "--resume", "--timesteps", "2400", "--eval-every", "0", "--no-progress"]) == 0
+    line = capsys.readouterr().out
+    assert f"(of iteration {first}; `trustopt eval {out}` scores the saved one)" in line, line
 
 
 def test_resume_starts_from_the_runs_config_and_names_a_flag_that_would_change_it(tmp_path, capsys):

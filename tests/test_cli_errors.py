@@ -536,6 +536,32 @@ def test_sigterm_is_ctrl_c_exit_143_checkpoint_intact_and_resume_continues(tmp_p
     _assert_same_policy(out, ref)  # SIGTERM + --resume: the bits of an uninterrupted run
 
 
+def test_mujocos_warning_about_a_model_is_one_line_naming_the_task(tmp_path, capsys):
+    """Gymnasium's half_cheetah.xml uses a deprecated attribute: one line, not a warning pointing
+    into trustopt's source."""
+    out = str(tmp_path / "hc")
+    assert main(["train", "--env", "HalfCheetah-v5", "--out", out, "--timesteps", "100", "--no-progress",
+                 "--eval-every", "0", "--set", "max_episode_steps=5", "n_directions=1"]) == 0
+    err = capsys.readouterr().err
+    if not err:
+        pytest.skip("this Gymnasium's half_cheetah.xml compiles without a warning")
+    assert err.startswith("trustopt: warning: MuJoCo, compiling HalfCheetah-v5's model: compiler attribute "
+                          "'settotalmass' is deprecated") and err.count("\n") == 1, err
+
+
+def test_an_interrupt_before_the_first_checkpoint_says_nothing_was_saved(tmp_path):
+    from trustopt.cli import _Terminated, _failure
+
+    out = str(tmp_path / "never")
+    assert _failure(KeyboardInterrupt(), "train", out) == (
+        130, "trustopt: interrupted; nothing was saved yet (rerun the same command)")
+    os.makedirs(os.path.join(out, "seed-1"))
+    open(os.path.join(out, "seed-1", "checkpoint.pkl"), "wb").close()  # a seed of --seeds started
+    assert _failure(_Terminated(), "train", out) == (
+        143, "trustopt: terminated (SIGTERM); the last checkpoint is intact (rerun with --resume)")
+    assert _failure(KeyboardInterrupt(), "eval", out) == (130, "trustopt: interrupted")
+
+
 def test_ctrl_c_pressed_three_times_still_exits_130_with_one_line_and_no_worker_left(tmp_path):
     """A Ctrl-C pressed again while the first one closes the workers (three SIGINTs to the process
     group within 0.15 s) used to interrupt that shutdown and Python's exit, which then waited

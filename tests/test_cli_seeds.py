@@ -53,6 +53,22 @@ def test_eval_of_a_seeds_folder_names_its_runs(seeds_run, capsys):
                           f"of them, e.g. {os.path.join(seeds_run, 'seed-0')}") and err.count("\n") == 1, err
 
 
+def test_a_single_run_and_the_seeds_of_another_never_share_a_folder(seeds_run, tmp_path, capsys):
+    """`trustopt plot` draws a folder's own run in place of the seeds inside it: neither order is taken."""
+    assert main(["train", *TINY, "--seed", "0", "--out", seeds_run]) == 2
+    err = capsys.readouterr().err
+    assert err == f"trustopt: error: --out: {seeds_run} holds the runs of --seeds (seed-0, seed-1, seed-2); " \
+                  "choose another --out\n", err
+    single = str(tmp_path / "one")
+    assert main(["train", *TINY, "--seed", "0", "--out", single, "--timesteps", "300"]) == 0
+    capsys.readouterr()
+    assert main(["train", *TINY, "--seeds", "0", "1", "--out", single]) == 2
+    err = capsys.readouterr().err
+    assert err == f"trustopt: error: --out: {single} holds a single run (checkpoint.pkl), and the seeds would go " \
+                  "in seed-S folders inside it; choose another --out\n", err
+    assert sorted(os.listdir(single)) == sorted(os.listdir(seeds_run + "/seed-0"))  # nothing written into it
+
+
 def test_resume_of_a_seeds_folder_without_seeds_says_how(seeds_run, capsys):
     assert main(["train", "--resume", "--out", seeds_run, "--no-progress"]) == 2
     err = capsys.readouterr().err
@@ -91,7 +107,8 @@ def test_plot_of_a_seeds_folder_is_one_aggregate_curve(seeds_run, tmp_path, caps
     text = _svg_text(tmp_path, seeds_run)
     # 3 seeds: their mean (the IQM of 3 values) and each seed thin, not a band that is their range
     assert "ars InvertedPendulum-v5 (ars): evaluation return, mean of 3 seeds, thin lines: each seed" in text
-    assert "seed 0" not in text and "bootstrap" not in text  # one legend entry, not three
+    assert "seed 0 (" not in text and "bootstrap" not in text  # one legend entry, not three
+    assert all(text.count(f">seed {k}</text>") == 1 for k in range(3))  # each thin line named at its end
     assert "mean of 3 seeds, thin lines: each seed" in _svg_text(tmp_path, seeds_run, "--agg", "mean")
     both = _svg_text(tmp_path, seeds_run, os.path.join(seeds_run, "seed-0"))  # a folder of seeds next to a single run
     assert "mean of 3 seeds" in both and "seed 0 (seed-0): evaluation mean ± std" in both
@@ -116,6 +133,16 @@ def test_plot_of_a_seeds_folder_is_one_aggregate_curve(seeds_run, tmp_path, caps
     empty.mkdir()
     assert main(["plot", str(empty), "-o", png]) == 2
     assert "progress.csv" in capsys.readouterr().err
+
+
+def test_plot_draws_the_runs_own_target_when_they_share_one(seeds_run, tmp_path):
+    for name, target in (("a", 950.0), ("b", 950.0), ("c", 20.0)):
+        _copy_run(os.path.join(seeds_run, "seed-0"), tmp_path / name, target=target)
+    a, b, c = (str(tmp_path / n) for n in "abc")
+    assert "threshold 950<" in _svg_text(tmp_path, a, b)
+    assert "threshold" not in _svg_text(tmp_path, a, c)  # two targets: neither is the figure's
+    assert "threshold 5<" in _svg_text(tmp_path, a, c, "--target", "5")
+    assert "threshold" not in _svg_text(tmp_path, seeds_run)  # runs without a target
 
 
 def test_plot_of_a_folder_of_runs_and_seed_folders_names_each_curve(seeds_run, tmp_path):

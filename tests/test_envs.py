@@ -36,7 +36,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::Deprecat
 
 
 def _gym(env_id, **kwargs):
-    with warnings.catch_warnings(), _mujoco_warnings_as_python_warnings():  # no MUJOCO_LOG.TXT
+    with warnings.catch_warnings(), _mujoco_warnings_as_python_warnings(env_id):  # no MUJOCO_LOG.TXT
         warnings.simplefilter("ignore")
         return gymnasium.make(env_id, **kwargs)
 

@@ -54,6 +54,22 @@ def _progress_without_wall(run):
     return [r[:i] + r[i + 1:] for r in rows]
 
 
+@pytest.mark.parametrize("every, expected", [(dict(eval_every=3), [3, 5]), (dict(eval_steps=1500), [2, 4, 5]),
+                                             (dict(eval_every=0), [])])
+def test_the_iteration_that_spends_the_budget_is_evaluated(tmp_path, every, expected):
+    """Five iterations of 800 timesteps: evaluated on the grain (3; past 1,500 and 3,000) and after the
+    fifth, whose policy is the one saved: the summary's last evaluation is the saved policy's."""
+    res = train(TrainConfig(algo="tres", seed=1, **dict(TINY, **every)), tmp_path / "r", progress=False)
+    assert (res.iterations, res.timesteps, res.stop_reason) == (5, 4000, "timesteps")
+    evaluated = np.flatnonzero(~np.isnan(read_progress(tmp_path / "r")["eval_mean"])) + 1
+    assert evaluated.tolist() == expected
+    saved = load_policy(tmp_path / "r")[2]
+    if expected:
+        assert res.last_eval_iteration == 5 and float(saved["eval_mean"]) == res.last_eval[0]
+    else:
+        assert res.last_eval is None and np.isnan(saved["eval_mean"])
+
+
 @pytest.mark.parametrize("algo", ["tres", "ars", "es"])
 def test_same_bits_with_one_and_two_workers(tmp_path, algo):
     cfg = TrainConfig(algo=algo, seed=3, **TINY)

@@ -39,6 +39,7 @@ seeds still running have ended, and starts no other seed.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import signal
@@ -130,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     every.add_argument("--eval-every", type=_nonneg_int, help="iterations between evaluations; 0 disables (default 10)")
     every.add_argument("--eval-steps", type=_positive_int, help="instead of --eval-every: evaluate after the first "
                        "iteration at or past every multiple of this many training timesteps (the same grain for "
-                       "methods with different batch sizes)")
+                       "methods with different batch sizes); either way the last iteration is evaluated too")
     t.add_argument("--eval-episodes", type=_positive_int, help="episodes per evaluation (default 10)")
     t.add_argument("--backend", default="process", choices=("process", "serial", "ray"),
                    help="rollout backend: local processes (default), in-process, or Ray actors (pip install -e "
@@ -173,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                                             "whose seeds are drawn as one curve with a confidence band "
                                             "(below 4 seeds: their mean, each seed drawn thin)")
     pl.add_argument("-o", "--output", required=True, help="image file (png, pdf, svg)")
-    pl.add_argument("--target", type=_float, help="draw a threshold line")
+    pl.add_argument("--target", type=_float, help="draw a threshold line (default: the runs' own --target, when they share one)")
     pl.add_argument("--title")
     pl.add_argument("--agg", choices=("iqm", "mean"), default="iqm",
                     help="aggregate over the seeds of a folder: interquartile mean (default) or mean, with a 95%% "
@@ -435,6 +436,9 @@ def _seed_runs(args) -> list:
     dup = sorted({s for s in args.seeds if args.seeds.count(s) > 1})
     if dup:
         raise ValidationError(f"--seeds: seed {dup[0]} is given twice")
+    if os.path.exists(os.path.join(args.out, "checkpoint.pkl")):  # trustopt plot would draw it and not its seeds
+        raise ValidationError(f"--out: {args.out} holds a single run (checkpoint.pkl), and the seeds would go in "
+                              "seed-S folders inside it; choose another --out")
     outs = {s: os.path.join(args.out, f"seed-{s}") for s in args.seeds}
     started = [s for s in args.seeds if os.path.exists(os.path.join(outs[s], "checkpoint.pkl"))]
     if args.resume and not started:
@@ -486,6 +490,8 @@ def _train_one(one, config, args) -> None:
                     # a resumed run that logged to OUT/tb goes on logging there
                     tensorboard=args.tensorboard or (one.resume and os.path.isdir(os.path.join(one.out, "tb"))))
     ev = "" if res.last_eval is None else f", last evaluation {res.last_eval[0]:.2f} +- {res.last_eval[1]:.2f}"
+    if res.last_eval is not None and res.last_eval_iteration != res.iterations:  # a callback stopped it between
+        ev += f" (of iteration {res.last_eval_iteration}; `trustopt eval {res.out}` scores the saved one)"
     print(f"trustopt: {res.config.algo} on {res.config.env_id} seed {res.config.seed}: stopped ({res.stop_reason}) "
           f"after {res.iterations} iteration{'' if res.iterations == 1 else 's'}, {res.timesteps} timesteps, "
           f"{res.wall_s:.1f} s{ev}; policy in {os.path.join(res.out, 'policy.npz')}", flush=True)
@@ -605,8 +611,9 @@ def _cmd_eval(args) -> int:
     _, env_id, _ = load_policy(args.run)
     if args.json_path is not None:  # before the episodes run, not after
         check_writable("--json", args.json_path)
+    from trustopt.train.run_folder import STREAM_POLICY_EVAL, reset_seeds
+
     if args.video is not None:  # before the episodes: a missing moviepy or renderer is said at once
-        from trustopt.train.run_folder import STREAM_POLICY_EVAL, reset_seeds
         from trustopt.train.video import record_video
 
         n_videos = 1 if args.video_episodes is None else args.video_episodes
@@ -618,7 +625,10 @@ def _cmd_eval(args) -> int:
           f"(min {G.min():.2f}, max {G.max():.2f})")
     if args.json_path is not None:
         text = json.dumps({"env_id": env_id, "episodes": int(G.size), "mean": float(G.mean()),
-                           "std": float(G.std()), "returns": [float(g) for g in np.asarray(G)]}, indent=1)
+                           "std": float(G.std()), "returns": [float(g) for g in np.asarray(G)],
+                           # env.reset(seed=s) of each episode: a loop of one's own replays them
+                           "reset_seeds": [int(s) for s in reset_seeds(args.seed, STREAM_POLICY_EVAL, 0, G.size)]},
+                          indent=1)
         with writing("--json", args.json_path):
             atomic_write_bytes(args.json_path, (text + "\n").encode())
     return 0
@@ -651,10 +661,12 @@ def _flag_named(message: str, command: str) -> str:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    """trustopt's own warnings as one line on stderr (``trustopt: warning: ...``); others as Python shows them."""
+    """trustopt's own warnings, and MuJoCo's about a model (which the line of trustopt that built it
+    would not explain), as one line on stderr (``trustopt: warning: ...``); others as Python shows them."""
+    from trustopt.envs import MujocoWarning
     from trustopt.train.run_folder import VersionMismatchWarning
 
-    if issubclass(category, VersionMismatchWarning):
+    if issubclass(category, (VersionMismatchWarning, MujocoWarning)):
         print(f"trustopt: warning: {message}", file=sys.stderr)
     else:
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
@@ -700,16 +712,26 @@ def _failure(exc: BaseException, command: str, out: str | None) -> tuple[int, st
         message = _one_line(exc)
         return 2, f"trustopt: error: {_flag_named(message, command)}"
     if isinstance(exc, WorkerError):  # a fault, not bad input: exit 1, still one line
-        from trustopt.train.run_folder import CHECKPOINT
-
-        resumable = command == "train" and os.path.exists(os.path.join(out, CHECKPOINT))
-        kept = "; the last checkpoint is intact (rerun with --resume)" if resumable else ""
+        kept = "; the last checkpoint is intact (rerun with --resume)" if _resumable(command, out) else ""
         return 1, f"trustopt: error: {exc}{kept}"
     if isinstance(exc, KeyboardInterrupt):
         how, code = ("terminated (SIGTERM)", 143) if isinstance(exc, _Terminated) else ("interrupted", 130)
-        kept = "; the last checkpoint is intact (rerun with --resume)" if command == "train" else ""
-        return code, f"trustopt: {how}{kept}"
+        if command != "train":
+            return code, f"trustopt: {how}"
+        kept = ("the last checkpoint is intact (rerun with --resume)" if _resumable(command, out)
+                else "nothing was saved yet (rerun the same command)")
+        return code, f"trustopt: {how}; {kept}"
     return None
+
+
+def _resumable(command: str, out: str | None) -> bool:
+    """Whether ``train --out OUT`` left a checkpoint to resume: ``OUT``'s own, or a seed's of ``--seeds``."""
+    from trustopt.train.run_folder import CHECKPOINT
+
+    if command != "train" or not out:
+        return False
+    return os.path.exists(os.path.join(out, CHECKPOINT)) or bool(
+        glob.glob(os.path.join(glob.escape(out), "seed-*", CHECKPOINT)))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -65,7 +65,7 @@ def _gymnasium_make(env_id: str, max_episode_steps: int | None, kwargs: dict, **
 
     gymnasium = import_gymnasium()
     try:
-        with _mujoco_warnings_as_python_warnings():
+        with _mujoco_warnings_as_python_warnings(env_id):
             return gymnasium.make(env_id, max_episode_steps=max_episode_steps, **kwargs, **make_kwargs)
     except TypeError as exc:
         raise ValidationError(f"kwargs: {env_id} does not accept {sorted(kwargs)} ({exc})") from None
@@ -115,8 +115,8 @@ class MujocoWarning(UserWarning):
 
 
 @contextlib.contextmanager
-def _mujoco_warnings_as_python_warnings():
-    """While building a model, route MuJoCo's warnings to :class:`MujocoWarning`.
+def _mujoco_warnings_as_python_warnings(env_id: str):
+    """While building ``env_id``'s model, route MuJoCo's warnings to :class:`MujocoWarning`.
 
     MuJoCo's default handler appends them to ``MUJOCO_LOG.TXT`` in the working directory
     (Gymnasium's half_cheetah.xml uses the deprecated ``settotalmass``); the previous handler
@@ -135,7 +135,7 @@ def _mujoco_warnings_as_python_warnings():
     finally:
         mujoco.set_mju_user_warning(previous)
         for msg in dict.fromkeys(messages):
-            warnings.warn(f"MuJoCo: {msg}", MujocoWarning, stacklevel=4)
+            warnings.warn(f"MuJoCo, compiling {env_id}'s model: {msg}", MujocoWarning, stacklevel=4)
 
 
 @dataclass(frozen=True, kw_only=True)

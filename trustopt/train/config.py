@@ -307,7 +307,7 @@ class TrainConfig:
     the env's limit); ``eval_every`` (iterations between evaluations; 0: none),
     ``eval_steps`` (when set, replaces ``eval_every``: evaluate after the first iteration at or past
     each multiple of ``eval_steps`` training timesteps, the same grain for methods whose
-    iterations differ in size), ``eval_episodes``, ``target`` (stop once an evaluation's mean return reaches it),
+    iterations differ in size; with either, the last iteration of the budget is evaluated too), ``eval_episodes``, ``target`` (stop once an evaluation's mean return reaches it),
     ``noise_table_size`` (entries of the shared noise table, seed 123); ``env_kwargs`` (keyword
     arguments of ``gymnasium.make``, e.g. ``{"ctrl_cost_weight": 0.0}``, each checked against the
     environment's constructor) and ``env_module`` (a module imported first, registering custom
@@ -466,10 +466,12 @@ class TrainConfig:
 
     def evaluates(self, iteration: int, timesteps_before: int, timesteps: int) -> bool:
         """Whether the run evaluates its policy after ``iteration`` (counted from 1), which took the
-        training timesteps from ``timesteps_before`` to ``timesteps``."""
+        training timesteps from ``timesteps_before`` to ``timesteps``: on the grain of ``eval_every``
+        or ``eval_steps``, and after the iteration that spends the budget (the policy the run saves
+        last is the one its summary and its curve end with)."""
         if self.eval_steps is not None:
-            return timesteps // self.eval_steps > timesteps_before // self.eval_steps
-        return bool(self.eval_every) and iteration % self.eval_every == 0
+            return timesteps // self.eval_steps > timesteps_before // self.eval_steps or timesteps >= self.timesteps
+        return bool(self.eval_every) and (iteration % self.eval_every == 0 or timesteps >= self.timesteps)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -219,6 +219,14 @@ def _read_items(runs: list[str]) -> list[tuple]:
     return items
 
 
+def _configs(items: list) -> list[dict]:
+    """The config of every run among :func:`_read_items`'s items."""
+    configs = []
+    for item in items:
+        configs.extend([item[3]] if item[0] == "run" else [c for _, _, c in item[2]])
+    return configs
+
+
 def _split_repeated_seeds(members: list) -> list[list]:
     """A group whose runs repeat a seed (the same settings run twice, in different subfolders) is
     not several seeds: split it by subfolder, and where a seed still repeats, into single runs."""
@@ -314,9 +322,11 @@ def _draw_seeds(ax, name: str, members: list, agg: str) -> str:
     line, = ax.plot(grid, point, linestyle=style, label=label, **_marker(grid))
     if banded:
         ax.fill_between(grid, lo, hi, alpha=0.25, color=line.get_color())
-    elif n > 1:
-        for y in values:
+    elif n > 1:  # each thin line named at its end
+        for y, (_, _, cs) in zip(values, members):
             ax.plot(grid, y, linestyle=style, linewidth=0.8, alpha=0.45, color=line.get_color())
+            ax.annotate(f"seed {cs.get('seed')}", (grid[-1], y[-1]), xytext=(3, 0), textcoords="offset points",
+                        va="center", fontsize=7, color=line.get_color())
     return kind
 
 
@@ -331,8 +341,9 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     :data:`BAND_MIN_SEEDS` seeds: their mean, and each seed as a thin line), the number of seeds in
     its legend entry (module docstring). The legend is below the axes (the figure grows to
     hold it, in height and, for long entries, in width). Each legend entry says which quantity
-    its curve is; the y label names the quantity when all curves share it. ``target`` draws a
-    horizontal threshold line. Draws on its own ``matplotlib.figure.Figure`` (Matplotlib's global
+    its curve is; the y label names the quantity when all curves share it; the seeds' thin lines
+    are named at their ends. ``target`` draws a horizontal threshold line (None: the runs'
+    ``--target``, when every run has the same one). Draws on its own ``matplotlib.figure.Figure`` (Matplotlib's global
     backend, e.g. a notebook's, is left alone). Returns the path written: ``output``, with ``.png``
     appended when it has no suffix (as Matplotlib does)."""
     if agg not in ("iqm", "mean"):
@@ -357,14 +368,19 @@ def _figure(items: list, *, target: float | None, title: str | None, agg: str):
     legend below it, outside the axes, the figure grown so that neither is squeezed or cut off."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import EngFormatter
 
     fig = Figure(figsize=_FIGSIZE, layout="constrained")
     FigureCanvasAgg(fig)  # a renderer to measure the legend with (this figure's only: no global backend)
     ax = fig.subplots()
     kinds = {_draw_run(ax, *item[1:]) if item[0] == "run" else _draw_seeds(ax, *item[1:], agg) for item in items}
+    if target is None:  # the runs' own --target, when they share one
+        targets = {c.get("target") for c in _configs(items)}
+        target = targets.pop() if len(targets) == 1 else None
     if target is not None:
         ax.axhline(target, color="k", linestyle="--", linewidth=1, label=f"threshold {target:g}")
     ax.set_xlabel("training timesteps")
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 400k, 1.5M
     if kinds == {"evaluation"}:
         single = all(item[0] == "run" for item in items)
         ax.set_ylabel("evaluation return (mean ± std)" if single else "evaluation return")

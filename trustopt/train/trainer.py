@@ -92,7 +92,8 @@ PG_PROGRESS_COLUMNS = PROGRESS_COLUMNS + ("kl", "accepted", "rho", "radius")
 class TrainResult:
     """``config`` (resolved), ``iterations``, ``timesteps``, ``episodes``, ``wall_s``,
     ``W (act_dim, obs_dim)``, ``obs_mean``, ``obs_std``, ``last_eval`` ((mean, std) or None),
-    ``stop_reason`` (``"timesteps"``, ``"target"`` or ``"callback"``), ``out`` (the run folder)."""
+    ``last_eval_iteration`` (the iteration ``last_eval`` scored: ``iterations`` unless a callback
+    stopped the run between evaluations; None without one), ``stop_reason`` (``"timesteps"``, ``"target"`` or ``"callback"``), ``out`` (the run folder)."""
 
     config: TrainConfig
     iterations: int
@@ -105,6 +106,7 @@ class TrainResult:
     last_eval: tuple | None
     stop_reason: str
     out: str
+    last_eval_iteration: int | None = None
 
 
 def normalizer_arrays(rms: RunningMeanStd, enabled: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -373,7 +375,8 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     write_policies(out, arrays, config, run, evaluated=False)
     return TrainResult(config=config, iterations=run.iteration, timesteps=run.timesteps, episodes=run.episodes,
                        wall_s=run.wall_s, W=arrays["W"], obs_mean=arrays["obs_mean"], obs_std=arrays["obs_std"],
-                       last_eval=run.last_eval, stop_reason=run.stop_reason, out=out)
+                       last_eval=run.last_eval, stop_reason=run.stop_reason, out=out,
+                       last_eval_iteration=run.eval_iteration)
 
 
 def _check_arguments(config, workers, backend: str, tensorboard: bool, callback, ray_address=None) -> TrainConfig:
