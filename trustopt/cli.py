@@ -174,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "whose seeds are drawn as one curve with a confidence band "
                                             "(below 4 seeds: their mean, each seed drawn thin)")
     pl.add_argument("-o", "--output", required=True, help="image file (png, pdf, svg)")
-    pl.add_argument("--target", type=_float, help="draw a threshold line (default: the runs' own --target, when they share one)")
+    pl.add_argument("--target", type=_float,
+                    help="draw a threshold line (default: the runs' own --target, when they share one)")
     pl.add_argument("--title")
     pl.add_argument("--agg", choices=("iqm", "mean"), default="iqm",
                     help="aggregate over the seeds of a folder: interquartile mean (default) or mean, with a 95%% "
@@ -490,7 +491,7 @@ def _train_one(one, config, args) -> None:
                     # a resumed run that logged to OUT/tb goes on logging there
                     tensorboard=args.tensorboard or (one.resume and os.path.isdir(os.path.join(one.out, "tb"))))
     ev = "" if res.last_eval is None else f", last evaluation {res.last_eval[0]:.2f} +- {res.last_eval[1]:.2f}"
-    if res.last_eval is not None and res.last_eval_iteration != res.iterations:  # a callback stopped it between
+    if res.last_eval is not None and res.last_eval_iteration != res.iterations:  # e.g. extended with --eval-every 0
         ev += f" (of iteration {res.last_eval_iteration}; `trustopt eval {res.out}` scores the saved one)"
     print(f"trustopt: {res.config.algo} on {res.config.env_id} seed {res.config.seed}: stopped ({res.stop_reason}) "
           f"after {res.iterations} iteration{'' if res.iterations == 1 else 's'}, {res.timesteps} timesteps, "

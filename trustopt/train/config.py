@@ -307,7 +307,8 @@ class TrainConfig:
     the env's limit); ``eval_every`` (iterations between evaluations; 0: none),
     ``eval_steps`` (when set, replaces ``eval_every``: evaluate after the first iteration at or past
     each multiple of ``eval_steps`` training timesteps, the same grain for methods whose
-    iterations differ in size; with either, the last iteration of the budget is evaluated too), ``eval_episodes``, ``target`` (stop once an evaluation's mean return reaches it),
+    iterations differ in size; with either, the last iteration of the budget is evaluated too),
+    ``eval_episodes``, ``target`` (stop once an evaluation's mean return reaches it),
     ``noise_table_size`` (entries of the shared noise table, seed 123); ``env_kwargs`` (keyword
     arguments of ``gymnasium.make``, e.g. ``{"ctrl_cost_weight": 0.0}``, each checked against the
     environment's constructor) and ``env_module`` (a module imported first, registering custom

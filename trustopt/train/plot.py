@@ -343,8 +343,8 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     hold it, in height and, for long entries, in width). Each legend entry says which quantity
     its curve is; the y label names the quantity when all curves share it; the seeds' thin lines
     are named at their ends. ``target`` draws a horizontal threshold line (None: the runs'
-    ``--target``, when every run has the same one). Draws on its own ``matplotlib.figure.Figure`` (Matplotlib's global
-    backend, e.g. a notebook's, is left alone). Returns the path written: ``output``, with ``.png``
+    ``--target``, when every run has the same one). Draws on its own ``matplotlib.figure.Figure``
+    (Matplotlib's global backend, e.g. a notebook's, is left alone). Returns the path written: ``output``, with ``.png``
     appended when it has no suffix (as Matplotlib does)."""
     if agg not in ("iqm", "mean"):
         raise ValidationError(f"agg: expected 'iqm' or 'mean', got {agg!r}")

@@ -252,12 +252,12 @@ def open_run(out: str, config: TrainConfig, resume: bool, columns, new_run) -> R
     if os.path.exists(ckpt_path):
         raise CheckpointError(f"out: {out} already holds a run (checkpoint.pkl); pass --resume to continue "
                               "it or choose another --out")
-    seeds = sorted(glob.glob(os.path.join(glob.escape(out), "seed-*", CHECKPOINT))) if out else []
+    if not out:
+        raise ValidationError("out: expected a folder name, got ''")
+    seeds = sorted(glob.glob(os.path.join(glob.escape(out), "seed-*", CHECKPOINT)))
     if seeds:  # the folder of a --seeds run: a run beside its seeds would be drawn in their place
         names = ", ".join(os.path.basename(os.path.dirname(p)) for p in seeds[:3]) + (", ..." if len(seeds) > 3 else "")
         raise CheckpointError(f"out: {out} holds the runs of --seeds ({names}); choose another --out")
-    if not out:
-        raise ValidationError("out: expected a folder name, got ''")
     if os.path.exists(out) and not os.path.isdir(out):
         raise OutputError(f"out: {out} exists and is not a folder; choose another --out")
     run = new_run()  # before the folder exists: a run that cannot be built leaves nothing behind

@@ -92,8 +92,9 @@ PG_PROGRESS_COLUMNS = PROGRESS_COLUMNS + ("kl", "accepted", "rho", "radius")
 class TrainResult:
     """``config`` (resolved), ``iterations``, ``timesteps``, ``episodes``, ``wall_s``,
     ``W (act_dim, obs_dim)``, ``obs_mean``, ``obs_std``, ``last_eval`` ((mean, std) or None),
-    ``last_eval_iteration`` (the iteration ``last_eval`` scored: ``iterations`` unless a callback
-    stopped the run between evaluations; None without one), ``stop_reason`` (``"timesteps"``, ``"target"`` or ``"callback"``), ``out`` (the run folder)."""
+    ``last_eval_iteration`` (the iteration ``last_eval`` scored: ``iterations``, unless a callback
+    stopped the run between evaluations or a resumed run went on without them; None without one),
+    ``stop_reason`` (``"timesteps"``, ``"target"`` or ``"callback"``), ``out`` (the run folder)."""
 
     config: TrainConfig
     iterations: int
