@@ -131,8 +131,12 @@ def test_eval_steps_flag(tmp_path, capsys):
 def test_resume_alone_uses_the_runs_config(tmp_path, capsys):
     out = str(tmp_path / "run")
     assert main(["train", "--env", "InvertedPendulum-v5", "--algo", "ars", "--out", out, *TINY]) == 0
+    capsys.readouterr()
     assert main(["train", "--out", out, "--resume", "--no-progress"]) == 0
-    assert "stopped (timesteps)" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "stopped (timesteps)" in text
+    assert text.endswith(f"trustopt: {out} had stopped there: nothing to resume (a larger --timesteps or --target "
+                         "continues it)\n"), text
 
 
 def test_the_summary_says_which_iteration_its_last_evaluation_scored(tmp_path, capsys):
@@ -146,6 +150,7 @@ def test_the_summary_says_which_iteration_its_last_evaluation_scored(tmp_path, c
     assert main(["train", "--out", out, "--resume", "--timesteps", "2400", "--eval-every", "0", "--no-progress"]) == 0
     line = capsys.readouterr().out
     assert f"(of iteration {first}; `trustopt eval {out}` scores the saved one)" in line, line
+    assert "nothing to resume" not in line
 
 
 def test_resume_starts_from_the_runs_config_and_names_a_flag_that_would_change_it(tmp_path, capsys):

@@ -496,6 +496,9 @@ def _train_one(one, config, args) -> None:
     print(f"trustopt: {res.config.algo} on {res.config.env_id} seed {res.config.seed}: stopped ({res.stop_reason}) "
           f"after {res.iterations} iteration{'' if res.iterations == 1 else 's'}, {res.timesteps} timesteps, "
           f"{res.wall_s:.1f} s{ev}; policy in {os.path.join(res.out, 'policy.npz')}", flush=True)
+    if one.resume and res.iterations_run == 0:
+        print(f"trustopt: {res.out} had stopped there: nothing to resume (a larger --timesteps or --target "
+              "continues it)", flush=True)
 
 
 def _check_procs(args) -> None:

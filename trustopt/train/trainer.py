@@ -94,7 +94,8 @@ class TrainResult:
     ``W (act_dim, obs_dim)``, ``obs_mean``, ``obs_std``, ``last_eval`` ((mean, std) or None),
     ``last_eval_iteration`` (the iteration ``last_eval`` scored: ``iterations``, unless a callback
     stopped the run between evaluations or a resumed run went on without them; None without one),
-    ``stop_reason`` (``"timesteps"``, ``"target"`` or ``"callback"``), ``out`` (the run folder)."""
+    ``stop_reason`` (``"timesteps"``, ``"target"`` or ``"callback"``), ``out`` (the run folder),
+    ``iterations_run`` (the iterations this call ran: 0 when ``resume`` found the run stopped)."""
 
     config: TrainConfig
     iterations: int
@@ -108,6 +109,7 @@ class TrainResult:
     stop_reason: str
     out: str
     last_eval_iteration: int | None = None
+    iterations_run: int = 0
 
 
 def normalizer_arrays(rms: RunningMeanStd, enabled: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -367,6 +369,7 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     out = os.fspath(out)
     with _session(out, config, family, resume=resume, workers=workers, backend=backend, ray_address=ray_address,
                   progress=progress, tensorboard=tensorboard, callback=callback) as (run, bar, on_iteration):
+        start = run.iteration
         try:
             _loop(config, family, run, out, bar, on_iteration)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM ends a run too: policy.npz is its checkpoint's
@@ -377,7 +380,7 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     return TrainResult(config=config, iterations=run.iteration, timesteps=run.timesteps, episodes=run.episodes,
                        wall_s=run.wall_s, W=arrays["W"], obs_mean=arrays["obs_mean"], obs_std=arrays["obs_std"],
                        last_eval=run.last_eval, stop_reason=run.stop_reason, out=out,
-                       last_eval_iteration=run.eval_iteration)
+                       last_eval_iteration=run.eval_iteration, iterations_run=run.iteration - start)
 
 
 def _check_arguments(config, workers, backend: str, tensorboard: bool, callback, ray_address=None) -> TrainConfig:
