@@ -4,8 +4,10 @@ What it measures. For every (environment, method, seed) one ``trustopt.train`` r
 library's defaults (``trustopt/train/config.py``; ``--set KEY=VALUE`` overrides, e.g. a setting
 under study) is evaluated after the first iteration at or past every multiple of
 ``--eval-steps`` training timesteps (``TrainConfig.eval_steps``: the same grain for every method,
-whatever its batch size), ``--eval-episodes`` episodes of the mean policy with the environment's
-own return, and stops at the highest threshold of its environment or at ``--budget``. A run's
+whatever its batch size; and after the iteration that spends the budget, since 2026-12-07: the
+committed results before it end at their last multiple), ``--eval-episodes`` episodes of the
+mean policy with the environment's own return, and stops at the highest threshold of its
+environment or at ``--budget``. A run's
 figure for a threshold is the training timesteps (and episodes) at its first evaluation at or
 above it.
 
