@@ -128,6 +128,26 @@ def test_eval_steps_flag(tmp_path, capsys):
     assert e.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
 
 
+def test_show_config_prints_the_resolved_settings_of_the_algorithm_and_runs_nothing(tmp_path, capsys):
+    assert main(["train", "--env", "Ant-v5", "--show-config", "--seeds", "3", "4", "--set", "K=2"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    # TRES on Ant: sigma and lr of its observation size; no other algorithm's keys
+    assert (shown["algo"], shown["seed"], shown["K"], shown["sigma"], shown["lr"]) == ("tres", 3, 2, 0.012, 2.5)
+    assert "epsilon" not in shown and "batch_steps" not in shown and "vine" not in shown
+    assert main(["train", "--env", "InvertedPendulum-v5", "--algo", "ppo", "--show-config"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["epsilon"] == 0.2 and "noise_table_size" not in shown and "sigma" not in shown
+    path = tmp_path / "ppo.json"  # what it prints is a --config file
+    path.write_text(json.dumps({**shown, "timesteps": 600, "max_episode_steps": 50, "batch_steps": 300}))
+    out = str(tmp_path / "run")
+    assert main(["train", "--config", str(path), "--out", out, "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--out", out, "--resume", "--show-config", "--timesteps", "900"]) == 0
+    assert json.loads(capsys.readouterr().out) == {**shown, "timesteps": 900, "max_episode_steps": 50,
+                                                   "batch_steps": 300}
+    assert read_progress(out)["timesteps"][-1] < 900  # shown, not trained
+
+
 def test_resume_alone_uses_the_runs_config(tmp_path, capsys):
     out = str(tmp_path / "run")
     assert main(["train", "--env", "InvertedPendulum-v5", "--algo", "ars", "--out", out, *TINY]) == 0

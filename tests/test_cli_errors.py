@@ -115,15 +115,30 @@ def test_env_kwargs_with_infinite_interval_ends_train(tmp_path, capsys):
     ("algo=ars", "--set: algo has a flag of its own; use --algo"),
     ("timesteps=5", "--set: timesteps has a flag of its own; use --timesteps"),
     ("env_kwargs={}", "--set: env_kwargs has a flag of its own; use --env-kwargs"),
-    ("sigmaa=0.1", "--set: unknown hyperparameter 'sigmaa' (did you mean 'sigma'?); known: K, "),
-    # the names Stable-Baselines3, sb3-contrib and the ARS code give them: here they say ours
-    ("clip_range=0.2", "--set: unknown hyperparameter 'clip_range' (Stable-Baselines3's PPO name; here: epsilon)"),
-    ("n_steps=2048", "--set: unknown hyperparameter 'n_steps' (Stable-Baselines3's name; here: batch_steps)"),
+    ("sigmaa=0.1", "--set: unknown hyperparameter 'sigmaa' (did you mean 'sigma'?); tres's keys: K, lambda_, lr, "
+                   "max_episode_steps, n_directions, noise_table_size, obs_norm, remove_survival_bonus, sigma"),
+    # the names Stable-Baselines3, sb3-contrib and the ARS code give them: here they say ours (TINY trains tres)
+    ("clip_range=0.2", "--set: unknown hyperparameter 'clip_range' (Stable-Baselines3's PPO name; here: epsilon, which tres does not use)"),
+    ("n_steps=2048", "--set: unknown hyperparameter 'n_steps' (Stable-Baselines3's name; here: batch_steps, which tres does not use)"),
     ("n_delta=8", "--set: unknown hyperparameter 'n_delta' (sb3-contrib's ARS name; here: n_directions)"),
-    ("deltas_used=4", "--set: unknown hyperparameter 'deltas_used' (the ARS code's name; here: top_directions)"),
+    ("deltas_used=4", "--set: unknown hyperparameter 'deltas_used' (the ARS code's name; here: top_directions, which tres does not use)"),
 ])
 def test_set_takes_hyperparameters_only(tmp_path, capsys, setting, message):
     _train_refused(tmp_path, capsys, [*TINY, "--set", setting], message)
+
+
+@pytest.mark.parametrize("setting,message", [
+    # sb3's PPO has target_kl (an early stop); here it is TRPO's bound, which PPO does not have
+    ("target_kl=0.02", "'target_kl' (sb3-contrib's TRPO (its KL bound) name; here: delta, which ppo does not use); "
+                       "ppo's keys: K, batch_steps, epsilon, gamma, init_log_std, lambda_, lr, max_episode_steps, "
+                       "minibatch_size, obs_norm, remove_survival_bonus"),
+    ("ent_coef=0.01", "'ent_coef' (Stable-Baselines3's entropy bonus; none here: exploration is the Gaussian "
+                      "policy's log std, learned from init_log_std); ppo's keys: K, "),
+    ("vf_coef=0.5", "'vf_coef' (Stable-Baselines3's value-loss weight; none here: "),
+])
+def test_sb3_ppo_names_without_a_counterpart_say_why(tmp_path, capsys, setting, message):
+    _train_refused(tmp_path, capsys, ["--env", "InvertedPendulum-v5", "--algo", "ppo", "--set", setting],
+                   "--set: unknown hyperparameter " + message)
 
 
 @pytest.mark.parametrize("algo,setting,message", [

@@ -147,8 +147,9 @@ def test_env_module_registers_a_custom_environment_for_train_workers_and_eval(tm
     assert "unknown environment 'TrustoptTestPendulum-v1'" in capsys.readouterr().err  # unregistered without it
     assert main(["train", "--env", "Swimmer-v5", "--env-module", "no_such_module_xyz", "--out", str(tmp_path / "x"),
                  *CLI_TINY]) == 2
-    assert capsys.readouterr().err.startswith(
-        "trustopt: error: --env-module: cannot import 'no_such_module_xyz' (ModuleNotFoundError")
+    assert capsys.readouterr().err == (
+        "trustopt: error: --env-module: cannot import 'no_such_module_xyz' (ModuleNotFoundError: No module named "
+        "'no_such_module_xyz'); Python looks for it in the working directory and on PYTHONPATH=/its/folder\n")
 
 
 def test_env_module_in_the_working_directory_under_the_console_script(tmp_path):

@@ -121,6 +121,10 @@ def test_same_seed_same_bits_and_resume_equals_uninterrupted(tmp_path):
     _same_bits(_npz(tmp_path / "a"), _npz(tmp_path / "b"))
     assert _rows_without_wall(tmp_path / "a") == _rows_without_wall(tmp_path / "b")
     assert np.any(_npz(tmp_path / "a")["W"] != 0.0)
+    pol = a.policy  # the Gaussian policy itself, not only W and the normalizer
+    assert isinstance(pol, GaussianLinearPolicy)
+    for field, key in (("W", "W"), ("b", "b"), ("log_std", "log_std"), ("mean", "obs_mean"), ("std", "obs_std")):
+        np.testing.assert_array_equal(getattr(pol, field), _npz(tmp_path / "a")[key])
     # interrupted after iteration 1, then resumed
     def stop(intermediate_result):
         if intermediate_result.iteration == 1:

@@ -4,6 +4,7 @@
         [--seeds S1 S2 ... [--procs P]] [--eval-every K | --eval-steps T] [--eval-episodes M] [--backend process|serial|ray]
         [--ray-address HOST:PORT] [--resume] [--config FILE] [--target R] [--set KEY=VALUE ...]
         [--env-kwargs KEY=VALUE ...] [--env-module MOD] [--tensorboard] [--no-progress]
+    trustopt train --env Swimmer-v5 --algo tres --show-config        (the settings, resolved; trains nothing)
     trustopt eval runs/x --episodes 100 [--workers N] [--video DIR [--video-episodes N]]
     trustopt plot runs/x runs/y -o curves.png [--target R] [--agg iqm|mean]
     trustopt --version
@@ -56,7 +57,8 @@ _TRAIN_USAGE = """trustopt train --env ENV_ID --out OUT [--algo ALGO] [--timeste
                       [--ray-address HOST:PORT] [--target R] [--set KEY=VALUE ...]
                       [--env-kwargs KEY=VALUE ...] [--env-module MOD] [--tensorboard] [--no-progress]
        trustopt train --config FILE --out OUT [flags above]     (env_id from FILE)
-       trustopt train --resume --out OUT [flags above]          (settings from OUT/config.json)"""
+       trustopt train --resume --out OUT [flags above]          (settings from OUT/config.json)
+       trustopt train --env ENV_ID [flags above] --show-config  (print the settings it would run; no --out)"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -126,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "--workers rollout workers, so P seeds use about P x --workers cores. Progress bars are "
                         "off; each seed prints its line when it ends")
     t.add_argument("--workers", type=_positive_int, default=1, help="rollout worker processes (default 1)")
-    req.add_argument("--out", required=True, help="run folder")
+    req.add_argument("--out", help="run folder (not needed with --show-config)")
     every = t.add_mutually_exclusive_group()
     every.add_argument("--eval-every", type=_nonneg_int, help="iterations between evaluations; 0 disables (default 10)")
     every.add_argument("--eval-steps", type=_positive_int, help="instead of --eval-every: evaluate after the first "
@@ -155,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also log the progress rows as TensorBoard scalars in OUT/tb (pip install -e \".[tensorboard]\")")
     t.add_argument("--no-progress", action="store_true",
                    help="no progress bar (there is none either when stderr is not a terminal, e.g. redirected to a log)")
+    t.add_argument("--show-config", action="store_true",
+                   help="print every setting the command would train with (its algorithm's defaults for its task "
+                        "filled in; with --seeds, the first seed's) as JSON, and exit without training")
 
     e = sub.add_parser("eval", help="evaluate a run's final policy (environment return)", allow_abbrev=False)
     e.add_argument("run", help="run folder (or policy.npz)")
@@ -284,7 +289,7 @@ def _flag_settings(args, d: dict) -> dict:
         key = key.strip()
         if not sep or not key:
             raise ValidationError(f"--set: expected KEY=VALUE, got {item!r}")
-        _check_set_key(key)
+        _check_set_key(key, given.get("algo", d.get("algo", "tres")))
         given[key] = _json_or_text(value)
     if args.env_kwargs:
         kwargs = dict(d.get("env_kwargs") or {})
@@ -312,22 +317,24 @@ _FLAG_OF = {"train": {**_OWN_FLAGS, "config": "--config", "out": "--out", "worke
             "plot": {"output": "--output"}}
 
 
-def _check_set_key(key: str) -> None:
+def _check_set_key(key: str, algo) -> None:
     """``--set KEY=...``: KEY is a hyperparameter of TrainConfig; a key with a flag of its own, or
-    an unknown one (with the nearest known key), is an error naming ``--set``."""
+    an unknown one (with the nearest of ``algo``'s keys, which the message lists), is an error
+    naming ``--set``. (A key of another algorithm is TrainConfig's error, which names its users.)"""
     import dataclasses
 
     from trustopt._validation import ValidationError, did_you_mean
     from trustopt.train import TrainConfig
-    from trustopt.train.config import other_name_hint
+    from trustopt.train.config import USED_FIELDS, other_name_hint, settable_keys
 
     if key in _OWN_FLAGS:
         raise ValidationError(f"--set: {key} has a flag of its own; use {_OWN_FLAGS[key]}")
-    known = sorted(f.name for f in dataclasses.fields(TrainConfig) if f.name not in _OWN_FLAGS)
-    if key not in known:
-        hint = other_name_hint(key) or did_you_mean(key, known)
-        raise ValidationError(f"--set: unknown hyperparameter {key!r}{hint}; "
-                              f"known: {', '.join(known)}")
+    if key not in {f.name for f in dataclasses.fields(TrainConfig)}:
+        known = settable_keys(algo) if algo in USED_FIELDS else sorted(
+            f.name for f in dataclasses.fields(TrainConfig) if f.name not in _OWN_FLAGS)
+        hint = other_name_hint(key, algo) or did_you_mean(key, known)
+        whose = f"{algo}'s keys" if algo in USED_FIELDS else "known"
+        raise ValidationError(f"--set: unknown hyperparameter {key!r}{hint}; {whose}: {', '.join(known)}")
 
 
 def _check_run_config_keeps_its_task(path: str, d: dict, given: dict) -> None:
@@ -460,6 +467,10 @@ def _cmd_train(args) -> int:
     from trustopt._validation import ValidationError
     from trustopt.train import train
 
+    if args.show_config:
+        return _show_config(args)
+    if args.out is None:
+        raise ValidationError("--out: required (the run folder)")
     if args.ray_address is not None and args.backend != "ray":
         raise ValidationError("--ray-address: only applies to --backend ray")
     if args.backend == "serial" and args.workers > 1:
@@ -499,6 +510,22 @@ def _train_one(one, config, args) -> None:
     if one.resume and res.iterations_run == 0:
         print(f"trustopt: {res.out} had stopped there: nothing to resume (a larger --timesteps or --target "
               "continues it)", flush=True)
+
+
+def _show_config(args) -> int:
+    """``--show-config``: the resolved :class:`~trustopt.train.TrainConfig` as JSON on stdout, without
+    the keys of other algorithms (usable as ``--config``)."""
+    from trustopt._validation import ValidationError
+    from trustopt.train import resolve_config
+    from trustopt.train.config import USED_FIELDS, settable_keys
+
+    if args.resume and args.out is None:
+        raise ValidationError("--out: required with --resume (the run whose settings to show)")
+    one = args if args.seeds is None else argparse.Namespace(**{**vars(args), "seed": args.seeds[0], "seeds": None})
+    config = resolve_config(_train_config(one))
+    others = set().union(*(settable_keys(a) for a in USED_FIELDS)) - set(settable_keys(config.algo))
+    print(json.dumps({k: v for k, v in config.to_dict().items() if k not in others}, indent=2, sort_keys=True))
+    return 0
 
 
 def _check_procs(args) -> None:

@@ -193,7 +193,10 @@ def import_env_module(module) -> str | None:
     try:
         importlib.import_module(module)
     except Exception as exc:  # noqa: BLE001 - any failure of the user's module is reported the same way
-        raise ValidationError(f"env_module: cannot import {module!r} ({type(exc).__name__}: {exc})") from None
+        # a run records the module's name only: from another folder Python finds it on PYTHONPATH
+        missing = isinstance(exc, ModuleNotFoundError) and exc.name == module.split(".")[0]
+        where = "; Python looks for it in the working directory and on PYTHONPATH=/its/folder" if missing else ""
+        raise ValidationError(f"env_module: cannot import {module!r} ({type(exc).__name__}: {exc}){where}") from None
     return module
 
 

@@ -115,7 +115,7 @@ HYPERPARAMETERS = frozenset().union(*USED_FIELDS.values())
 #: unknown key: Stable-Baselines3's PPO (``n_steps`` is per environment, one environment here),
 #: sb3-contrib's TRPO (``target_kl`` is its KL bound, our ``delta``; OpenAI Baselines' ``max_kl``)
 #: and ARS, and the ARS authors' code (``deltas_used`` is its b). Names without a counterpart here
-#: (``ent_coef``, ``vf_coef``) are left out.
+#: are in :data:`NO_COUNTERPART`.
 OTHER_NAMES: dict[str, tuple[str, str]] = {
     "learning_rate": ("lr", "Stable-Baselines3's"),
     "n_steps": ("batch_steps", "Stable-Baselines3's"),
@@ -135,12 +135,35 @@ OTHER_NAMES: dict[str, tuple[str, str]] = {
 }
 
 
-def other_name_hint(key: str) -> str:
-    """`` (Stable-Baselines3's PPO name; here: epsilon)`` for a key that another tool uses, else ``""``."""
+#: Stable-Baselines3's PPO settings that have no counterpart here, and why.
+NO_COUNTERPART: dict[str, str] = {
+    "ent_coef": "Stable-Baselines3's entropy bonus; none here: exploration is the Gaussian policy's log std, "
+                "learned from init_log_std",
+    "vf_coef": "Stable-Baselines3's value-loss weight; none here: the value baseline is a separate linear "
+               "least-squares fit on the previous batch",
+}
+
+
+def other_name_hint(key: str, algo: str | None = None) -> str:
+    """`` (Stable-Baselines3's PPO name; here: epsilon)`` for a key that another tool uses, else
+    ``""``; with ``algo``, a counterpart ``algo`` does not use is said so (PPO has no KL bound)."""
+    if key in NO_COUNTERPART:
+        return f" ({NO_COUNTERPART[key]})"
     if key not in OTHER_NAMES:
         return ""
     ours, whose = OTHER_NAMES[key]
+    if algo in USED_FIELDS and ours in HYPERPARAMETERS and ours not in USED_FIELDS[algo]:
+        return f" ({whose} name; here: {ours}, which {algo} does not use)"
     return f" ({whose} name; here: {ours})"
+
+
+def settable_keys(algo: str) -> list[str]:
+    """The keys ``--set`` takes for ``algo``: its hyperparameters and the settings of every run
+    of its family (the noise table: ES; the vine sampler: TRPO)."""
+    keys = set(USED_FIELDS[algo]) | {"obs_norm", "remove_survival_bonus", "max_episode_steps"}
+    keys |= {"noise_table_size"} if algo in ES_ALGOS else set()
+    keys |= {"vine"} if algo == "trpo" else set()
+    return sorted(keys)
 #: NPG's discount and initial log standard deviation, measured on MuJoCo-v5 with NG-lin's step and
 #: batch (``benchmarks/bench_thresholds.py``; docs/policy-gradient-linear.md).
 #: Swimmer's 325 (10 seeds): gamma 0.995 / 0.9999 at log_std 0: 3 / 8 of 10 seeds; at 0.9999 with
@@ -319,7 +342,8 @@ class TrainConfig:
     ``batch_steps`` (minimum env steps per batch, whole episodes), ``gamma`` (advantage
     discount), ``delta`` (TRPO/NPG/VPG max mean KL; TREFree's margin), ``cg_iters``,
     ``cg_damping`` (TRPO, NPG), ``epsilon`` (PPO clip), ``minibatch_size`` (PPO, TREFree:
-    ``batch_steps // minibatch_size`` minibatches), ``init_log_std`` (initial log standard
+    ``batch_steps // minibatch_size`` minibatches, at least one: a ``minibatch_size`` of
+    ``batch_steps`` or more is the whole batch), ``init_log_std`` (initial log standard
     deviation; default 0, NPG -0.5, TRPO and VPG -0.25). The ES-only fields (``n_directions``,
     ``sigma``, ``top_directions``, ``l2``, ``optimizer``) are errors for them, and vice versa.
 

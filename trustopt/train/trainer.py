@@ -65,6 +65,7 @@ from trustopt.train.run_folder import (
     NewRunGuard,
     RunProgress,
     append_row,
+    load_policy,
     open_run,
     reset_seeds,
     save_run,
@@ -110,6 +111,13 @@ class TrainResult:
     out: str
     last_eval_iteration: int | None = None
     iterations_run: int = 0
+
+    @property
+    def policy(self):
+        """The final policy, as :func:`~trustopt.train.run_folder.load_policy` reads it from ``out``:
+        a ``LinearPolicy`` (ES family) or a ``GaussianLinearPolicy`` with ``b`` and ``log_std``
+        (policy-gradient family), acting by ``predict(obs)`` on raw observations."""
+        return load_policy(self.out)[0]
 
 
 def normalizer_arrays(rms: RunningMeanStd, enabled: bool = True) -> tuple[np.ndarray, np.ndarray]:
