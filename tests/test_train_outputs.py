@@ -240,7 +240,7 @@ def test_eval_video_writes_an_mp4_per_episode(ars_run, tmp_path, capsys):
     assert r.returncode == 0, r.stderr
     files = sorted(os.listdir(vids))
     assert len(files) == 2 and all(f.endswith(".mp4") and os.path.getsize(os.path.join(vids, f)) > 1000 for f in files)
-    assert "2 videos in" in r.stdout
+    assert "2 videos in" in r.stdout and f"recording 2 episodes into {vids} (offscreen rendering;" in r.stdout
     assert "Overwriting" not in r.stderr  # the folder is new: Gymnasium's warning would be false
 
 
