@@ -255,6 +255,8 @@ def test_a_misspelt_hyperparameter_names_the_algorithms_own(name, typo, own):
 
 def test_bad_arguments_of_run():
     mdp = FAMILY[0]
+    with pytest.raises(ValidationError, match=r"^env_kwargs: pass the environment as trustopt\.envs\.EnvSpec\("):
+        run("trpo", mdp, max_iter=1, seed=0, env_kwargs={"ctrl_cost_weight": 0.0})  # trustopt train's name
     with pytest.raises(ValidationError, match="unknown name 'sgd'.*trpo"):
         run("sgd", mdp, max_iter=1, seed=0)
     with pytest.raises(ValidationError, match="seed"):

@@ -56,6 +56,9 @@ def check_sampling(name: str, sampling: dict, *, vine_allowed: bool = False, fac
                tuple(a for a in _ENV_SAMPLING if a != "batch_steps") + _SAMPLING[3:] + _VINE_ENV_SAMPLING)
         own = own_hyperparameters(factory)
         listed = f"its hyperparameters: {', '.join(own)}; " if own else ""
+        if unknown[0] == "env_kwargs":  # trustopt train's name: here the environment carries them
+            raise ValidationError("env_kwargs: pass the environment as trustopt.envs.EnvSpec(env_id=..., "
+                                  "kwargs={...}) in place of its id")
         raise ValidationError(f"{unknown[0]}: not a hyperparameter of {name!r}"
                               f"{did_you_mean(unknown[0], own + tuple(allowed))} ({listed}sampling options of "
                               f"tabular and LQR problems: {', '.join(model)}; of MuJoCo environments: {', '.join(env)})")

@@ -250,8 +250,8 @@ def open_run(out: str, config: TrainConfig, resume: bool, columns, new_run) -> R
         _cut_progress(prog_path, run)
         return run
     if os.path.exists(ckpt_path):
-        raise CheckpointError(f"out: {out} already holds a run (checkpoint.pkl); pass --resume to continue "
-                              "it or choose another --out")
+        raise CheckpointError(f"out: {out} already holds a run (checkpoint.pkl); continue it with --resume "
+                              "(train(..., resume=True)) or choose another --out")
     if not out:
         raise ValidationError("out: expected a folder name, got ''")
     seeds = sorted(glob.glob(os.path.join(glob.escape(out), "seed-*", CHECKPOINT)))
