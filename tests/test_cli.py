@@ -209,7 +209,8 @@ def test_bad_flags_exit_2_with_a_message(tmp_path, capsys):
     _usage_error(["train", "--env", "Swimmer-v5", "--out", out, "--timesteps", "lots"], capsys, "--timesteps")
     _usage_error(["train", "--env", "Swimmer-v5", "--out", out, "--frobnicate"], capsys, "unrecognized arguments")
     _usage_error(["train", "--env", "Swimmer-v5", "--out", out, "--algo", "dqn"], capsys, "--algo")
-    _usage_error(["train", "--env", "Swimmer-v5"], capsys, "--out")
+    assert main(["train", "--env", "Swimmer-v5"]) == 2  # no --out (only --show-config goes without)
+    assert capsys.readouterr().err == "trustopt: error: --out: required (the run folder)\n"
     _usage_error(["fly"], capsys, "invalid choice")
     _usage_error([], capsys, "required")
 
