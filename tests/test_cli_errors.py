@@ -560,8 +560,8 @@ def test_mujocos_warning_about_a_model_is_one_line_naming_the_task(tmp_path, cap
     err = capsys.readouterr().err
     if not err:
         pytest.skip("this Gymnasium's half_cheetah.xml compiles without a warning")
-    assert err.startswith("trustopt: warning: MuJoCo, compiling HalfCheetah-v5's model: compiler attribute "
-                          "'settotalmass' is deprecated") and err.count("\n") == 1, err
+    assert err.startswith("trustopt: warning: MuJoCo, compiling HalfCheetah-v5's model: ") and "settotalmass" in err
+    assert err.count("\n") == 1, err
 
 
 def test_an_interrupt_before_the_first_checkpoint_says_nothing_was_saved(tmp_path):
