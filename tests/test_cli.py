@@ -155,8 +155,14 @@ def test_resume_alone_uses_the_runs_config(tmp_path, capsys):
     assert main(["train", "--out", out, "--resume", "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "stopped (timesteps)" in text
-    assert text.endswith(f"trustopt: {out} had stopped there: nothing to resume (a larger --timesteps or --target "
+    assert text.endswith(f"trustopt: {out} had stopped there: nothing to resume (a larger --timesteps "
                          "continues it)\n"), text
+    assert main(["train", "--out", out, "--resume", "--no-progress", "--target=-1e9", "--eval-every", "1",
+                 "--timesteps", "2400"]) == 0  # an evaluation on the grain reaches it: a target stop
+    capsys.readouterr()
+    assert main(["train", "--out", out, "--resume", "--no-progress", "--timesteps", "9000"]) == 0
+    text = capsys.readouterr().out
+    assert "stopped (target)" in text and text.endswith("nothing to resume (a higher --target continues it)\n"), text
 
 
 def test_the_summary_says_which_iteration_its_last_evaluation_scored(tmp_path, capsys):

@@ -551,15 +551,30 @@ def test_sigterm_is_ctrl_c_exit_143_checkpoint_intact_and_resume_continues(tmp_p
     _assert_same_policy(out, ref)  # SIGTERM + --resume: the bits of an uninterrupted run
 
 
-def test_mujocos_warning_about_a_model_is_one_line_naming_the_task(tmp_path, capsys):
-    """Gymnasium's half_cheetah.xml uses a deprecated attribute: one line, not a warning pointing
-    into trustopt's source."""
+def test_mujocos_warnings_become_one_line_naming_the_task(capsys):
+    import mujoco
+
+    from trustopt.cli import _show_warning
+    from trustopt.envs import MujocoWarning, _mujoco_warnings_as_python_warnings
+
+    with pytest.warns(MujocoWarning, match=r"^MuJoCo, compiling Foo-v0's model: a deprecated thing$"):
+        with _mujoco_warnings_as_python_warnings("Foo-v0"):
+            mujoco.get_mju_user_warning()("a deprecated thing")  # the handler MuJoCo calls meanwhile
+    _show_warning("MuJoCo, compiling Foo-v0's model: a deprecated thing", MujocoWarning, "x.py", 1)
+    assert capsys.readouterr().err == "trustopt: warning: MuJoCo, compiling Foo-v0's model: a deprecated thing\n"
+
+
+def test_mujocos_warning_about_a_model_is_one_line_naming_the_task(tmp_path, capsys, monkeypatch):
+    """Gymnasium's half_cheetah.xml uses a deprecated attribute (with MuJoCo releases that warn about
+    it): one line, not a warning pointing into trustopt's source, nor MuJoCo's MUJOCO_LOG.TXT."""
+    monkeypatch.chdir(tmp_path)
     out = str(tmp_path / "hc")
     assert main(["train", "--env", "HalfCheetah-v5", "--out", out, "--timesteps", "100", "--no-progress",
                  "--eval-every", "0", "--set", "max_episode_steps=5", "n_directions=1"]) == 0
     err = capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "MUJOCO_LOG.TXT")  # the warning was routed, whatever it says
     if not err:
-        pytest.skip("this Gymnasium's half_cheetah.xml compiles without a warning")
+        pytest.skip("this MuJoCo compiles Gymnasium's half_cheetah.xml without a warning")
     assert err.startswith("trustopt: warning: MuJoCo, compiling HalfCheetah-v5's model: ") and "settotalmass" in err
     assert err.count("\n") == 1, err
 

@@ -69,6 +69,20 @@ def test_a_single_run_and_the_seeds_of_another_never_share_a_folder(seeds_run, t
     assert sorted(os.listdir(single)) == sorted(os.listdir(seeds_run + "/seed-0"))  # nothing written into it
 
 
+def test_show_config_of_a_seeds_folder_is_its_first_seeds(seeds_run, tmp_path, capsys):
+    assert main(["train", "--resume", "--out", seeds_run, "--seeds", "1", "2", "--show-config"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["algo"], shown["seed"], shown["env_id"]) == ("ars", 1, "InvertedPendulum-v5")
+    for flags, message in ((["--seed", "3", "--seeds", "0", "1"], "--seeds: give either --seed S or --seeds"),
+                           (["--seeds", "0", "0"], "--seeds: seed 0 is given twice")):
+        assert main(["train", "--env", "Swimmer-v5", *flags, "--show-config"]) == 2
+        assert capsys.readouterr().err.startswith(f"trustopt: error: {message}")
+    bad = tmp_path / "bad.json"  # a --set key checked against an algorithm that is not a name
+    bad.write_text(json.dumps({"env_id": "Swimmer-v5", "algo": ["tres"]}))
+    assert main(["train", "--config", str(bad), "--show-config", "--set", "foo=1"]) == 2
+    assert capsys.readouterr().err.startswith("trustopt: error: --set: unknown hyperparameter 'foo'; known: ")
+
+
 def test_resume_of_a_seeds_folder_without_seeds_says_how(seeds_run, capsys):
     assert main(["train", "--resume", "--out", seeds_run, "--no-progress"]) == 2
     err = capsys.readouterr().err

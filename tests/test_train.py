@@ -70,6 +70,19 @@ def test_the_iteration_that_spends_the_budget_is_evaluated(tmp_path, every, expe
         assert res.last_eval is None and np.isnan(saved["eval_mean"])
 
 
+def test_the_budgets_last_evaluation_does_not_stop_at_the_target(tmp_path):
+    """The evaluation of a budget's last iteration is off the grain: a run that reaches its target
+    there stops by its budget, and a larger budget continues it as if it had been the budget from
+    the start (it once stopped at the target there, and --resume then ran nothing)."""
+    settings = dict(TINY, eval_every=100, target=-1e9)  # every evaluation reaches the target
+    small = train(TrainConfig(algo="tres", seed=2, **dict(settings, timesteps=1500)), tmp_path / "r", progress=False)
+    assert small.stop_reason == "timesteps" and small.last_eval_iteration == small.iterations == 2
+    ref = train(TrainConfig(algo="tres", seed=2, **settings), tmp_path / "ref", progress=False)
+    grown = train(TrainConfig(algo="tres", seed=2, **settings), tmp_path / "r", resume=True, progress=False)
+    assert (grown.iterations, grown.iterations_run, grown.stop_reason) == (ref.iterations, 3, "timesteps")
+    _assert_same_bits(_policy_arrays(tmp_path / "ref"), _policy_arrays(tmp_path / "r"))
+
+
 @pytest.mark.parametrize("algo", ["tres", "ars", "es"])
 def test_same_bits_with_one_and_two_workers(tmp_path, algo):
     cfg = TrainConfig(algo=algo, seed=3, **TINY)

@@ -40,7 +40,6 @@ seeds still running have ended, and starts no other seed.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import signal
@@ -276,6 +275,7 @@ def _flag_settings(args, d: dict) -> dict:
     """The settings the command line gives: the flags, ``--set KEY=VALUE`` (JSON values),
     ``--env-kwargs KEY=VALUE`` (merged over ``d``'s ``env_kwargs``) and ``--env-module``."""
     from trustopt._validation import ValidationError
+    from trustopt.train import TrainConfig
 
     given: dict = {}
     for name in ("env_id", "algo", "timesteps", "seed", "eval_every", "eval_steps", "eval_episodes", "target"):
@@ -289,7 +289,7 @@ def _flag_settings(args, d: dict) -> dict:
         key = key.strip()
         if not sep or not key:
             raise ValidationError(f"--set: expected KEY=VALUE, got {item!r}")
-        _check_set_key(key, given.get("algo", d.get("algo", "tres")))
+        _check_set_key(key, given.get("algo", d.get("algo", TrainConfig.__dataclass_fields__["algo"].default)))
         given[key] = _json_or_text(value)
     if args.env_kwargs:
         kwargs = dict(d.get("env_kwargs") or {})
@@ -330,10 +330,11 @@ def _check_set_key(key: str, algo) -> None:
     if key in _OWN_FLAGS:
         raise ValidationError(f"--set: {key} has a flag of its own; use {_OWN_FLAGS[key]}")
     if key not in {f.name for f in dataclasses.fields(TrainConfig)}:
-        known = settable_keys(algo) if algo in USED_FIELDS else sorted(
+        algo = algo if isinstance(algo, str) and algo in USED_FIELDS else None  # else TrainConfig says why
+        known = settable_keys(algo) if algo else sorted(
             f.name for f in dataclasses.fields(TrainConfig) if f.name not in _OWN_FLAGS)
         hint = other_name_hint(key, algo) or did_you_mean(key, known)
-        whose = f"{algo}'s keys" if algo in USED_FIELDS else "known"
+        whose = f"{algo}'s keys" if algo else "known"
         raise ValidationError(f"--set: unknown hyperparameter {key!r}{hint}; {whose}: {', '.join(known)}")
 
 
@@ -430,25 +431,33 @@ def _stop_signals_as_interrupt():
             signal.signal(signal.SIGINT, previous[1])
 
 
+def _check_seed_flags(args) -> None:
+    """``--seeds``: not with ``--seed``, and no seed twice."""
+    from trustopt._validation import ValidationError
+
+    if args.seed is not None:
+        raise ValidationError("--seeds: give either --seed S or --seeds S1 S2 ..., not both")
+    dup = sorted({s for s in args.seeds if args.seeds.count(s) > 1})
+    if dup:
+        raise ValidationError(f"--seeds: seed {dup[0]} is given twice")
+
+
 def _seed_runs(args) -> list:
     """``[(args, config), ...]``: one entry per seed of ``--seeds`` (``out`` = ``OUT/seed-S``), or
     ``args`` itself; every configuration is checked before the first run starts. With ``--resume``,
     the seeds that have a checkpoint continue and those that never started start, with the settings
     of a started seed's config.json unless ``--config`` is given."""
     from trustopt._validation import ValidationError
+    from trustopt.train.run_folder import CHECKPOINT
 
     if args.seeds is None:
         return [(args, _train_config(args))]
-    if args.seed is not None:
-        raise ValidationError("--seeds: give either --seed S or --seeds S1 S2 ..., not both")
-    dup = sorted({s for s in args.seeds if args.seeds.count(s) > 1})
-    if dup:
-        raise ValidationError(f"--seeds: seed {dup[0]} is given twice")
-    if os.path.exists(os.path.join(args.out, "checkpoint.pkl")):  # trustopt plot would draw it and not its seeds
+    _check_seed_flags(args)
+    if os.path.exists(os.path.join(args.out, CHECKPOINT)):  # trustopt plot would draw it and not its seeds
         raise ValidationError(f"--out: {args.out} holds a single run (checkpoint.pkl), and the seeds would go in "
                               "seed-S folders inside it; choose another --out")
     outs = {s: os.path.join(args.out, f"seed-{s}") for s in args.seeds}
-    started = [s for s in args.seeds if os.path.exists(os.path.join(outs[s], "checkpoint.pkl"))]
+    started = [s for s in args.seeds if os.path.exists(os.path.join(outs[s], CHECKPOINT))]
     if args.resume and not started:
         raise ValidationError(f"--resume: {args.out} holds no run of seeds {', '.join(map(str, args.seeds))} "
                               "(seed-S folders with a checkpoint) to resume")
@@ -508,8 +517,9 @@ def _train_one(one, config, args) -> None:
           f"after {res.iterations} iteration{'' if res.iterations == 1 else 's'}, {res.timesteps} timesteps, "
           f"{res.wall_s:.1f} s{ev}; policy in {os.path.join(res.out, 'policy.npz')}", flush=True)
     if one.resume and res.iterations_run == 0:
-        print(f"trustopt: {res.out} had stopped there: nothing to resume (a larger --timesteps or --target "
-              "continues it)", flush=True)
+        more = {"timesteps": "a larger --timesteps", "target": "a higher --target"}.get(res.stop_reason)
+        print(f"trustopt: {res.out} had stopped there: nothing to resume"
+              + (f" ({more} continues it)" if more else ""), flush=True)
 
 
 def _show_config(args) -> int:
@@ -519,10 +529,16 @@ def _show_config(args) -> int:
     from trustopt.train import resolve_config
     from trustopt.train.config import USED_FIELDS, settable_keys
 
-    if args.resume and args.out is None:
+    if args.out is not None:  # the first run the command would start or resume, its checks included
+        config = resolve_config(_seed_runs(args)[0][1])
+    elif args.resume:
         raise ValidationError("--out: required with --resume (the run whose settings to show)")
-    one = args if args.seeds is None else argparse.Namespace(**{**vars(args), "seed": args.seeds[0], "seeds": None})
-    config = resolve_config(_train_config(one))
+    else:
+        if args.seeds is not None:
+            _check_seed_flags(args)
+        one = args if args.seeds is None else argparse.Namespace(**{**vars(args), "seed": args.seeds[0],
+                                                                   "seeds": None})
+        config = resolve_config(_train_config(one))
     others = set().union(*(settable_keys(a) for a in USED_FIELDS)) - set(settable_keys(config.algo))
     print(json.dumps({k: v for k, v in config.to_dict().items() if k not in others}, indent=2, sort_keys=True))
     return 0
@@ -642,7 +658,7 @@ def _cmd_eval(args) -> int:
     _, env_id, _ = load_policy(args.run)
     if args.json_path is not None:  # before the episodes run, not after
         check_writable("--json", args.json_path)
-    from trustopt.train.run_folder import STREAM_POLICY_EVAL, reset_seeds
+    from trustopt.train.run_folder import policy_eval_seeds
 
     if args.video is not None:  # before the episodes: a missing moviepy or renderer is said at once
         from trustopt.train.video import record_video
@@ -653,7 +669,7 @@ def _cmd_eval(args) -> int:
         print(f"{env_id}: recording {n_videos} episode{'' if n_videos == 1 else 's'} into {args.video} (offscreen "
               "rendering; on a CPU about a minute per 1,000-step episode)", flush=True)
         files = record_video(args.run, args.video, episodes=n_videos,
-                             seeds=reset_seeds(args.seed, STREAM_POLICY_EVAL, 0, n_videos))
+                             seeds=policy_eval_seeds(args.seed, n_videos))
         print(f"{env_id}: {len(files)} video{'' if len(files) == 1 else 's'} in {args.video}")
     G = evaluate_policy(args.run, episodes=args.episodes, seed=args.seed, workers=args.workers)
     print(f"{env_id}: return {G.mean():.2f} +- {G.std():.2f} over {G.size} episodes "
@@ -662,7 +678,7 @@ def _cmd_eval(args) -> int:
         text = json.dumps({"env_id": env_id, "episodes": int(G.size), "mean": float(G.mean()),
                            "std": float(G.std()), "returns": [float(g) for g in np.asarray(G)],
                            # env.reset(seed=s) of each episode: a loop of one's own replays them
-                           "reset_seeds": [int(s) for s in reset_seeds(args.seed, STREAM_POLICY_EVAL, 0, G.size)]},
+                           "reset_seeds": policy_eval_seeds(args.seed, G.size)},
                           indent=1)
         with writing("--json", args.json_path):
             atomic_write_bytes(args.json_path, (text + "\n").encode())
@@ -761,12 +777,11 @@ def _failure(exc: BaseException, command: str, out: str | None) -> tuple[int, st
 
 def _resumable(command: str, out: str | None) -> bool:
     """Whether ``train --out OUT`` left a checkpoint to resume: ``OUT``'s own, or a seed's of ``--seeds``."""
-    from trustopt.train.run_folder import CHECKPOINT
+    from trustopt.train.run_folder import CHECKPOINT, seed_checkpoints
 
     if command != "train" or not out:
         return False
-    return os.path.exists(os.path.join(out, CHECKPOINT)) or bool(
-        glob.glob(os.path.join(glob.escape(out), "seed-*", CHECKPOINT)))
+    return os.path.exists(os.path.join(out, CHECKPOINT)) or bool(seed_checkpoints(out))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -147,8 +147,9 @@ NO_COUNTERPART: dict[str, str] = {
 def other_name_hint(key: str, algo: str | None = None) -> str:
     """`` (Stable-Baselines3's PPO name; here: epsilon)`` for a key that another tool uses, else
     ``""``; with ``algo``, a counterpart ``algo`` does not use is said so (PPO has no KL bound)."""
-    if key in NO_COUNTERPART:
-        return f" ({NO_COUNTERPART[key]})"
+    if key in NO_COUNTERPART:  # the reasons are about the policy-gradient family's Gaussian policy
+        return f" (a Stable-Baselines3 PPO setting; {algo} has none like it)" if algo in ES_ALGOS else (
+            f" ({NO_COUNTERPART[key]})")
     if key not in OTHER_NAMES:
         return ""
     ours, whose = OTHER_NAMES[key]
@@ -491,12 +492,19 @@ class TrainConfig:
 
     def evaluates(self, iteration: int, timesteps_before: int, timesteps: int) -> bool:
         """Whether the run evaluates its policy after ``iteration`` (counted from 1), which took the
-        training timesteps from ``timesteps_before`` to ``timesteps``: on the grain of ``eval_every``
-        or ``eval_steps``, and after the iteration that spends the budget (the policy the run saves
-        last is the one its summary and its curve end with)."""
+        training timesteps from ``timesteps_before`` to ``timesteps``, on the grain of ``eval_every``
+        or ``eval_steps`` (the trainer also evaluates the iteration that spends the budget, without
+        testing ``target`` there: :meth:`evaluates_last`)."""
         if self.eval_steps is not None:
-            return timesteps // self.eval_steps > timesteps_before // self.eval_steps or timesteps >= self.timesteps
-        return bool(self.eval_every) and (iteration % self.eval_every == 0 or timesteps >= self.timesteps)
+            return timesteps // self.eval_steps > timesteps_before // self.eval_steps
+        return bool(self.eval_every) and iteration % self.eval_every == 0
+
+    def evaluates_last(self, timesteps: int) -> bool:
+        """Whether an iteration that ends at ``timesteps`` is evaluated as the budget's last (when the
+        run evaluates at all): the policy a run saves last is the one its summary and curve end with.
+        Its evaluation does not test ``target``, so that a larger budget continues the run as if it
+        had been the budget from the start."""
+        return timesteps >= self.timesteps and (self.eval_steps is not None or bool(self.eval_every))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -72,7 +72,9 @@ __all__ = [
     "library_versions",
     "load_policy",
     "open_run",
+    "policy_eval_seeds",
     "reset_seeds",
+    "seed_checkpoints",
     "save_run",
     "write_policies",
 ]
@@ -97,6 +99,16 @@ _RESUMABLE_HINT = "; the run folder keeps its last checkpoint: rerun with --resu
 def reset_seeds(seed: int, stream: int, k: int, n: int) -> list[int]:
     """``n`` reset seeds (uint32) of ``stream`` at iteration ``k``: ``SeedSequence([seed, stream, k])``."""
     return [int(s) for s in np.random.SeedSequence([seed, stream, k]).generate_state(n, dtype=np.uint32)]
+
+
+def policy_eval_seeds(seed: int, episodes: int) -> list[int]:
+    """The reset seeds of :func:`evaluate_policy`'s ``episodes`` (and of ``trustopt eval``'s videos)."""
+    return reset_seeds(seed, STREAM_POLICY_EVAL, 0, episodes)
+
+
+def seed_checkpoints(out: str) -> list[str]:
+    """The checkpoints of the runs of ``trustopt train --seeds`` in ``out`` (``out/seed-S``), sorted."""
+    return sorted(glob.glob(os.path.join(glob.escape(out), "seed-*", CHECKPOINT)))
 
 
 class VersionMismatchWarning(UserWarning):
@@ -254,7 +266,7 @@ def open_run(out: str, config: TrainConfig, resume: bool, columns, new_run) -> R
                               "(train(..., resume=True)) or choose another --out")
     if not out:
         raise ValidationError("out: expected a folder name, got ''")
-    seeds = sorted(glob.glob(os.path.join(glob.escape(out), "seed-*", CHECKPOINT)))
+    seeds = seed_checkpoints(out)
     if seeds:  # the folder of a --seeds run: a run beside its seeds would be drawn in their place
         names = ", ".join(os.path.basename(os.path.dirname(p)) for p in seeds[:3]) + (", ..." if len(seeds) > 3 else "")
         raise CheckpointError(f"out: {out} holds the runs of --seeds ({names}); choose another --out")
@@ -455,7 +467,7 @@ def evaluate_policy(path, *, episodes: int = 100, seed: int = 1_000_003, workers
     check_local_workers(workers, backend)
     policy, _, data = load_policy(path)
     spec = saved_env_spec(data, max_episode_steps)
-    seeds = reset_seeds(seed, STREAM_POLICY_EVAL, 0, episodes)
+    seeds = policy_eval_seeds(seed, episodes)
     cached_env(spec)  # built here first, as the trainer does: its errors and MuJoCo's warnings are said once, here
     bk = make_backend(backend, workers, NoiseTable(size=1))  # evaluation never reads the noise table
     try:

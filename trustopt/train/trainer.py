@@ -464,7 +464,8 @@ def _loop(config: TrainConfig, family, run: RunProgress, out: str, bar, on_itera
         run.episodes += step.episodes
         run.iteration += 1
         ev = (math.nan, math.nan)
-        if config.evaluates(run.iteration, run.timesteps - step.steps, run.timesteps):
+        on_grain = config.evaluates(run.iteration, run.timesteps - step.steps, run.timesteps)
+        if on_grain or config.evaluates_last(run.timesteps):
             G = family.evaluate(run.state, reset_seeds(config.seed, STREAM_EVAL, run.iteration, config.eval_episodes))
             ev = run.last_eval = (float(G.mean()), float(G.std()))
             run.eval_iteration = run.iteration
@@ -474,7 +475,7 @@ def _loop(config: TrainConfig, family, run: RunProgress, out: str, bar, on_itera
         row = dict(iteration=run.iteration, timesteps=run.timesteps, episodes=run.episodes,
                    wall_s=round(run.wall_s, 3), eval_mean=ev[0], eval_std=ev[1], **step.row)
         append_row(prog_path, row, family.columns, run)
-        if config.target is not None and not math.isnan(ev[0]) and ev[0] >= config.target:
+        if config.target is not None and on_grain and ev[0] >= config.target:
             run.stop_reason = "target"
         save_run(ckpt_path, config, run)
         _show_progress(bar, run, row["train_return_mean"], steps_per_s=step.steps / max(dt, 1e-9))
