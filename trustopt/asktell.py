@@ -69,13 +69,21 @@ from trustopt.core.loop import Method
 from trustopt.core.types import FAILURE_STATUSES
 
 __all__ = ["AskTell", "HISTORY_COLUMNS", "History", "is_search_method", "ES", "ARS", "TRES", "TrustRegionES", "TrustRegionCMA", "METHODS", "DEFAULT_METHOD", "BoundsWarning",
-           "status_of", "as_seed", "all_failed_message", "STATUS_MESSAGES", "MAXFEV_PER_DIM"]
+           "status_of", "as_seed", "all_failed_message", "STATUS_MESSAGES", "MAXFEV_PER_DIM", "checked_maxfev"]
 
 #: The budget when ``maxfev`` is None, as in :func:`trustopt.minimize`: ``maxfev =
 #: MAXFEV_PER_DIM * d`` (BBOB's standard budget, 1e4 d; a run usually stops earlier on tolx /
 #: tolfun), so that pycma's loop ``while not opt.stop()`` ends on any objective, one unbounded
 #: below included. ``maxfev=math.inf``: no budget.
 MAXFEV_PER_DIM = 10_000
+
+
+def checked_maxfev(maxfev, d: int) -> float:
+    """The evaluation budget: ``MAXFEV_PER_DIM * d`` for None, ``math.inf`` (pycma's default
+    ``maxfevals``: no budget) or a count ``>= 1`` (``1e4`` will do)."""
+    if maxfev is None:
+        return MAXFEV_PER_DIM * d
+    return math.inf if maxfev == math.inf else check_count(maxfev, "maxfev", 1)
 
 #: The layout of a pickled :class:`AskTell`; another layout is refused with a clear message.
 _PICKLE_FORMAT = 3
@@ -343,8 +351,7 @@ class AskTell:
         self.seed = as_seed(seed)
         self.tolx, self.tolfun = check_nonnegative(tolx, "tolx"), check_nonnegative(tolfun, "tolfun")
         self.ftarget = float(ftarget)
-        self.maxfev = (MAXFEV_PER_DIM * self.d if maxfev is None
-                       else math.inf if maxfev == math.inf else check_count(maxfev, "maxfev", 1))
+        self.maxfev = checked_maxfev(maxfev, self.d)
         self.maxiter = None if maxiter is None else check_count(maxiter, "maxiter", 1)
         self.keep_history = check_bool(keep_history, "keep_history")
         if check_bool(noise_handling, "noise_handling") and not isinstance(self.sampler, GaussianSampler):

@@ -329,10 +329,10 @@ def _check_set_key(key: str, algo) -> None:
 
     if key in _OWN_FLAGS:
         raise ValidationError(f"--set: {key} has a flag of its own; use {_OWN_FLAGS[key]}")
-    if key not in {f.name for f in dataclasses.fields(TrainConfig)}:
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    if key not in names:
         algo = algo if isinstance(algo, str) and algo in USED_FIELDS else None  # else TrainConfig says why
-        known = settable_keys(algo) if algo else sorted(
-            f.name for f in dataclasses.fields(TrainConfig) if f.name not in _OWN_FLAGS)
+        known = settable_keys(algo) if algo else sorted(names - set(_OWN_FLAGS))
         hint = other_name_hint(key, algo) or did_you_mean(key, known)
         whose = f"{algo}'s keys" if algo else "known"
         raise ValidationError(f"--set: unknown hyperparameter {key!r}{hint}; {whose}: {', '.join(known)}")

@@ -22,14 +22,14 @@ from scipy.optimize import OptimizeResult
 from trustopt._callbacks import Callback
 from trustopt._io import check_writable, image_path
 from trustopt._validation import (NOISE_IS_A_TABLE, ValidationError, as_float_array, check_bool, check_choice,
-                                  check_count, check_int, check_nonnegative, check_positive, did_you_mean, pycma_hint)
+                                  check_int, check_nonnegative, check_positive, did_you_mean, pycma_hint)
 from trustopt.algorithms.ars import ARSOptions
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
 from trustopt.algorithms.trust_region_cma import TrustRegionCMAOptions
 from trustopt.algorithms.trust_region_es import TrustRegionESOptions
 from trustopt.asktell import (DEFAULT_METHOD, HISTORY_COLUMNS, MAXFEV_PER_DIM, METHODS, STATUS_MESSAGES, AskTell,
-                              BoundsWarning, all_failed_message, as_seed, clipped_into_box,
+                              BoundsWarning, all_failed_message, as_seed, checked_maxfev, clipped_into_box,
                               History, search_space, status_of)
 from trustopt.bounds import Box, default_sigma0
 from trustopt.components.uncertainty import n_reevaluations
@@ -559,8 +559,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     o = _minimize_options(options, cls, name)
     box, sigma0 = search_space(bounds, sigma0, x0.size, stacklevel=2, integrality=o.integrality)
     d = x0.size if box is None else box.n_free  # the searched coordinates
-    maxfev = (MAXFEV_PER_DIM * d if maxfev is None else math.inf if maxfev == math.inf  # pycma's maxfevals=inf
-              else check_count(maxfev, "maxfev"))
+    maxfev = checked_maxfev(maxfev, d)
     seed = as_seed(_seed_or_rng(seed, rng))
     stop_requested = Callback(callback)
     noise = o.noise if o.noise is not None else NoiseTable()
