@@ -677,7 +677,8 @@ class AskTell:
         ``nit``, ``success`` (stopped by one of :data:`CONVERGED`), ``status``, ``message``, plus
         ``xmean`` (``theta_k``, :attr:`mean`: pycma's ``xfavorite``, the estimate of the optimum on a
         noisy objective), ``sigma``, ``radius``, ``n_nonfinite``, ``n_exceptions``,
-        ``n_failures`` (iterations whose step was a numerical failure), ``stop`` (reasons; None
+        ``n_failures`` (iterations whose step failed numerically or had no predicted gain, as on
+        tied values: a flat objective counts every iteration), ``stop`` (reasons; None
         while running), ``method``, ``seed``, and ``history``: one entry per batch of
         :data:`HISTORY_COLUMNS` (as :func:`trustopt.minimize`'s; empty with ``keep_history=False``),
         which :func:`trustopt.plot_minimize` draws."""
