@@ -86,7 +86,7 @@ def test_out_is_an_existing_file_or_lies_under_one(tmp_path, capsys):
     ("Swimmer-v5", "frame_skip=-2", "--env-kwargs: frame_skip: expected an integer >= 1"),
     ("Swimmer-v5", "frame_skip=1.5", "--env-kwargs: frame_skip: expected an integer >= 1"),
     ("Swimmer-v5", "exclude_current_positions_from_observation=1", "--env-kwargs: exclude_current_positions"),
-    ("Swimmer-v5", "xml_file=no-such-model.xml", "kwargs: Swimmer-v5 cannot be built"),
+    ("Swimmer-v5", "xml_file=no-such-model.xml", "--env-kwargs: Swimmer-v5 cannot be built"),
     ("Hopper-v5", "healthy_z_range=5", "--env-kwargs: healthy_z_range: expected an interval [lo, hi]"),
     ("Hopper-v5", "healthy_z_range=[2,1]", "--env-kwargs: healthy_z_range: expected an interval [lo, hi]"),
 ])

@@ -312,7 +312,7 @@ _OWN_FLAGS = {"env_id": "--env", "algo": "--algo", "timesteps": "--timesteps", "
 #: Per command, the flag of each name its errors may start with (for train: TrainConfig's fields
 #: above and train()'s arguments).
 _FLAG_OF = {"train": {**_OWN_FLAGS, "config": "--config", "out": "--out", "workers": "--workers",
-                      "backend": "--backend", "ray_address": "--ray-address"},
+                      "backend": "--backend", "ray_address": "--ray-address", "kwargs": "--env-kwargs"},
             "eval": {"workers": "--workers", "episodes": "--episodes"},
             "plot": {"output": "--output"}}
 
