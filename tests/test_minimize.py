@@ -244,6 +244,8 @@ def test_callback_gets_intermediate_results_and_stopiteration_stops_cleanly():
     for out, why in ((np.bool_(True), "returned True"), ("stop", "returned a true str")):
         res = minimize(sphere, np.ones(4), sigma0=0.3, seed=0, callback=lambda xk, out=out: out)
         assert res.message == f"stopped by the callback: callback: {why}"
+    with pytest.raises(ValidationError, match=r"^callback: returned an array of shape \(4,\), which is neither"):
+        minimize(sphere, np.ones(4), sigma0=0.3, seed=0, callback=lambda xk: xk)
     opt = TrustRegionCMA(np.ones(4), 0.3, seed=0)
     assert (opt.result.status, opt.result.message, opt.result.stop) == (-1, "running", None)
 

@@ -45,7 +45,17 @@ def test_args_are_passed_as_scipy_passes_them():
 
 def test_defaults_for_sigma0_maxfev_and_seed():
     assert default_sigma0(None) == 1.0
-    assert default_sigma0(as_box([(0, 8), (-1, 1), (None, 3)], 3)) == 0.5  # a quarter of the smallest width
+    assert default_sigma0(as_box([(0, 8), (-1, 1), (-3, 5)], 3)) == pytest.approx([2.0, 0.5, 2.0])  # a quarter each
+    assert default_sigma0(as_box([(0, 2), (-1, 1), (None, 3)], 3)) == 0.5  # equal widths: one number; an open side too
+    assert default_sigma0(as_box([(0, 8), (-1, 1), (None, 3)], 3)) == pytest.approx([2.0, 0.5, 0.5])
+
+
+def test_the_default_sigma0_is_per_coordinate_on_unequal_widths():
+    """One number, a quarter of the narrowest width, started a box of widths 1e-12 and 2 at 2.5e-13
+    in both coordinates: tolx fired after one batch with the wide coordinate unmoved and called it
+    converged (f = 18 against 13 at the optimum on the bound)."""
+    res = minimize(lambda x: float(np.sum((x - 3) ** 2)), np.zeros(2), bounds=[(0, 1e-12), (-1, 1)], seed=0)
+    assert res.x[1] == pytest.approx(1.0, abs=1e-6) and res.fun == pytest.approx(13.0, abs=1e-5)
     def noisy(x, rng):  # noise the run cannot reduce: nothing but the budget stops it
         return sphere(x) + rng.random()
 
@@ -233,7 +243,7 @@ def test_a_restart_point_outside_the_box_is_clipped_with_a_warning_at_the_caller
 
 def test_sigma0_wider_than_the_box_warns_once_and_a_fitting_one_is_silent():
     box = [(0.0, 1.0), (0.0, 4.0), (None, None)]
-    with pytest.warns(BoundsWarning, match=r"sigma0 = 100 exceeds the width 1 of the bounds in coordinate 0.*is 0.25") as seen:
+    with pytest.warns(BoundsWarning, match=r"sigma0 = 100 exceeds the width 1 of the bounds in coordinate 0.*width, 0.25") as seen:
         minimize(sphere, np.ones(3), sigma0=100, bounds=box, maxfev=600, seed=0, options={"restarts": 2})
     assert len([w for w in seen if issubclass(w.category, BoundsWarning)]) == 1  # not again at each restart
     with pytest.warns(BoundsWarning, match="sigma0 = 2 exceeds the width 1"):
@@ -607,7 +617,9 @@ def test_one_sigma0_per_coordinate_with_bounds_fixed_coordinates_and_ask_tell():
 def test_ask_tell_defaults_and_repaired_points():
     opt = TrustRegionES(np.zeros(2))  # sigma0 and seed are optional, as in pycma
     assert opt.sigma0 == 1.0 and isinstance(opt.seed, int) and opt.result.seed == opt.seed
-    assert TrustRegionES(np.zeros(2), bounds=[(0, 8), (-1, 1)]).sigma0 == 0.5
+    assert TrustRegionES(np.zeros(2), bounds=[(0, 2), (-1, 1)]).sigma0 == 0.5
+    unequal = TrustRegionES(np.zeros(2), bounds=[(0, 8), (-1, 1)])  # a quarter of each width, as the box's scale
+    assert unequal.sigma0 == 1.0 and np.array_equal(unequal.box.scale, [2.0, 0.5])
     X = opt.ask()
     with pytest.raises(ValidationError, match="pass repaired=True"):
         opt.tell(np.round(X, 1), np.zeros(len(X)))

@@ -2,8 +2,10 @@
 
 A callback whose only parameter is named ``intermediate_result`` receives the intermediate
 result object; any other callback is called the legacy way, ``callback(xk)``, with the
-current point. Either form stops the run by raising ``StopIteration`` or by returning a
-truthy value (scipy.optimize.minimize, "callback", SciPy >= 1.11).
+current point. Either form stops the run by raising ``StopIteration`` (scipy.optimize.minimize,
+"callback", SciPy >= 1.11) or by returning a truthy value (scipy.optimize.differential_evolution's
+convention; scipy.optimize.minimize ignores what a callback returns). A value without a truth
+value (a NumPy array: ``callback=lambda xk: xk``) is a one-line error naming ``callback``.
 """
 
 from __future__ import annotations
@@ -35,8 +37,12 @@ class Callback:
             out = self.callback(intermediate_result) if self.wants_result else self.callback(xk)
         except StopIteration:
             return "raised StopIteration"
-        if not out:
-            return None
+        try:
+            if not out:
+                return None
+        except ValueError:  # NumPy's "truth value of an array ... is ambiguous"
+            raise ValidationError(f"callback: returned {_described(out)}, which is neither true nor false; return "
+                                  "True (or raise StopIteration) to stop the run, None to go on") from None
         return "returned True" if out is True or isinstance(out, np.bool_) else f"returned a true {type(out).__name__}"
 
 
@@ -46,3 +52,8 @@ def _takes_intermediate_result(callback: Callable) -> bool:
     except (TypeError, ValueError):  # a builtin without a signature: the legacy form
         return False
     return set(params) == {"intermediate_result"}
+
+
+def _described(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    return f"an array of shape {shape}" if shape is not None else f"a {type(value).__name__}"

@@ -244,7 +244,9 @@ def search_space(bounds, sigma0, d: int, stacklevel: int, integrality=None):
     if box is not None and box.n_free == 0:
         raise ValidationError("bounds: every coordinate is fixed (lower = upper): nothing to search")
     if sigma0 is None:
-        return box, default_sigma0(box)
+        sigma0 = default_sigma0(box)
+        if np.ndim(sigma0) == 0:
+            return box, sigma0
     sigma0 = checked_sigma0(sigma0, d, box)
     warn_if_sigma0_exceeds_box(box, sigma0, stacklevel=stacklevel + 1)
     if np.ndim(sigma0) == 0:
@@ -256,7 +258,7 @@ def warn_if_sigma0_exceeds_box(box, sigma0, stacklevel: int) -> None:
     """A :class:`BoundsWarning` when ``sigma0`` (a number, or one per coordinate) exceeds the finite
     width of ``box`` in a coordinate (the narrowest such): the first samples then spread over the
     whole box and fold back at its faces, and the search spends its first iterations shrinking
-    (pycma warns likewise; the default is a quarter of the narrowest width)."""
+    (pycma warns likewise; the default is a quarter of each width)."""
     if box is None:
         return
     stds = np.broadcast_to(sigma0 if box.scale is None else sigma0 * box.scale, box.width.shape)  # in x's units
@@ -266,8 +268,8 @@ def warn_if_sigma0_exceeds_box(box, sigma0, stacklevel: int) -> None:
         i = int(over[np.argmin(box.width[over])])
         value = float(stds[i])
         warnings.warn(f"sigma0 = {value:g} exceeds the width {box.width[i]:g} of the bounds in coordinate {i}: "
-                      f"the search starts spread over the whole box (the default, a quarter of the narrowest "
-                      f"width, is {default_sigma0(box):g})", BoundsWarning, stacklevel=stacklevel + 1)
+                      f"the search starts spread over the whole box (the default is a quarter of the width, "
+                      f"{0.25 * box.width[i]:g})", BoundsWarning, stacklevel=stacklevel + 1)
 
 
 def as_seed(seed) -> int:

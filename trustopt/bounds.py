@@ -276,8 +276,20 @@ def as_box(bounds, d: int, scale=None, integer=None) -> Box | None:
     return box
 
 
-def default_sigma0(box: Box | None) -> float:
-    """``sigma0`` when none is given: a quarter of the smallest finite positive width ``u_i - l_i``
-    (pycma's advice: about a quarter of the search domain), :data:`SIGMA0_UNBOUNDED` without one."""
-    widths = np.array([]) if box is None else box.width[np.isfinite(box.width) & (box.width > 0)]
-    return float(0.25 * widths.min()) if widths.size else SIGMA0_UNBOUNDED
+def default_sigma0(box: Box | None) -> float | np.ndarray:
+    """``sigma0`` when none is given: a quarter of each coordinate's finite positive width ``u_i -
+    l_i`` (pycma's advice: about a quarter of the search domain), one number when these widths are
+    equal, else one per coordinate (a coordinate without a finite width takes a quarter of the
+    smallest finite one); :data:`SIGMA0_UNBOUNDED` without a finite width. One number for every
+    coordinate would start a box of widths 1e-3 and 20 at 2.5e-4 in both, and ``tolx`` could end
+    the search before the wide coordinates moved."""
+    if box is None:
+        return SIGMA0_UNBOUNDED
+    finite = np.isfinite(box.width) & (box.width > 0)
+    if not finite.any():
+        return SIGMA0_UNBOUNDED
+    quarter = 0.25 * box.width
+    smallest = float(quarter[finite].min())
+    if np.all(quarter[finite] == smallest):
+        return smallest
+    return np.where(finite, quarter, smallest)

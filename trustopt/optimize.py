@@ -497,8 +497,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             array (pycma's ``sigma0`` times ``CMA_stds``; any method: the search runs in the
             coordinates ``x_i / sigma0_i`` with ``sigma0 = 1``, :mod:`trustopt.bounds`, and
             ``tolx`` applies in those units; the entry of a fixed coordinate is not read). Default:
-            :func:`default_sigma0` (a quarter of the smallest finite non-zero width of
-            ``bounds``; 1.0 without).
+            :func:`default_sigma0` (a quarter of each coordinate's finite non-zero width of
+            ``bounds``, one per coordinate when they differ; 1.0 without).
         maxfev: evaluation budget, an integer (``1e4`` will do); ``nfev <= maxfev`` (a batch
             that would exceed it is not asked); ``math.inf``: none (pycma's default), the runs end on
             their stopping tests. Default ``MAXFEV_PER_DIM * d = 10_000 d``.
