@@ -15,8 +15,8 @@ from scipy.stats import special_ortho_group
 from trustopt import ValidationError
 from trustopt.asktell import ARS, ES, TRES, BoundsWarning, TrustRegionCMA, TrustRegionES
 from trustopt.bounds import Box, as_box
-from trustopt.optimize import (HISTORY_COLUMNS, MAXFEV_PER_DIM, EvaluationWarning, default_sigma0, minimize,
-                               plot_minimize)
+from trustopt.optimize import (HISTORY_COLUMNS, MAXFEV_PER_DIM, EvaluationWarning, MinimizeOptions, default_sigma0,
+                               minimize, plot_minimize)
 
 
 def shifted_sphere(x, c):
@@ -734,3 +734,27 @@ def test_the_readme_black_box_tour_is_the_example_and_runs_as_it_says(tmp_path):
     assert x == "[1. 1. 1. 1. 1. 1." and 1000 < nfev < 1600 and message.startswith("stopped by the callback: ")
     assert float(lines[1].split()[0]) < 1.0 and lines[2].startswith("[1. 1. 1. 1. 1. 1.] tolflatfitness: ")
     assert all((tmp_path / n).stat().st_size > 1000 for n in ("noisy.csv", "asktell.png", "noisy.png"))
+
+
+def test_scipy_minimize_takes_it_as_a_custom_method():
+    """scipy calls a callable method as ``method(fun, x0, args=, jac=, hess=, hessp=, bounds=,
+    constraints=, callback=, **options)`` and returns what it returns: the same run as ours."""
+    import scipy.optimize
+
+    seen = []
+    res = scipy.optimize.minimize(sphere, np.ones(4), method=minimize, bounds=[(0.5, 2)] * 4, tol=1e-8,
+                                  callback=lambda intermediate_result: seen.append(intermediate_result.nfev),
+                                  options={"seed": 0, "popsize": 10, "maxfev": 3000})
+    ours = minimize(sphere, np.ones(4), bounds=[(0.5, 2)] * 4, tol=1e-8, seed=0, maxfev=3000, options={"popsize": 10})
+    assert np.array_equal(res.x, ours.x) and res.nfev == ours.nfev and res.popsize == 10 and seen
+    assert np.allclose(res.x, 0.5, atol=1e-4)
+    for kw, named in ((dict(jac=lambda x: 2 * x), "jac: trustopt.minimize uses no derivatives"),
+                      (dict(hess=lambda x: np.eye(4)), "hess: "),
+                      (dict(constraints={"type": "ineq", "fun": lambda x: x[0]}), "constraints: not supported"),
+                      (dict(options={"bogus": 1}), "options: unknown key bogus")):
+        with pytest.raises(ValidationError, match=named):
+            scipy.optimize.minimize(sphere, np.ones(4), method=minimize, **kw)
+    with pytest.raises(ValidationError, match="popsize given both as a keyword and in options"):
+        minimize(sphere, np.ones(4), popsize=6, options={"popsize": 8})
+    with pytest.raises(ValidationError, match="options: give the options as keywords or as options=, not both"):
+        minimize(sphere, np.ones(4), popsize=6, options=MinimizeOptions(popsize=8))

@@ -378,6 +378,28 @@ def _other_name_hint(key: str) -> str:
 DISP_EVERY = 100
 
 
+def _as_custom_method(options, jac, hess, hessp, constraints, keywords: dict):
+    """``options`` with the keywords of ``scipy.optimize.minimize``'s call of a custom method,
+    ``method(fun, x0, args=..., jac=..., hess=..., hessp=..., bounds=..., constraints=...,
+    callback=..., **options)``: derivatives and constraints refused, ``keywords`` (scipy's
+    ``options``) merged into a dict of ``options``."""
+    for name, value in (("jac", jac), ("hess", hess), ("hessp", hessp)):
+        if value is not None and value is not False:
+            raise ValidationError(f"{name}: trustopt.minimize uses no derivatives; leave {name} unset")
+    if constraints is not None and not (isinstance(constraints, (tuple, list, dict)) and len(constraints) == 0):
+        raise ValidationError("constraints: not supported (bounds are); a constraint can be a penalty, e.g. "
+                              "fun returning inf where it is violated")
+    if not keywords:
+        return options
+    if options is not None and not isinstance(options, Mapping):
+        raise ValidationError(f"options: give the options as keywords or as options=, not both "
+                              f"({', '.join(sorted(keywords))} as keywords)")
+    both = sorted(set(keywords) & set(options or {}))
+    if both:
+        raise ValidationError(f"options: {', '.join(both)} given both as a keyword and in options; give it once")
+    return {**(options or {}), **keywords}
+
+
 def _scipy_options(options, maxfev, tol):
     """scipy's spellings in :func:`minimize`: ``options={"disp": True}`` (or any truthy integer) is
     ``verbose`` :data:`DISP_EVERY`: a line every 100 batches and the final message (pycma's
@@ -473,9 +495,11 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
              sigma0: float | None = None, maxfev: int | None = None, seed=None, callback: Callable | None = None,
              workers: int | Callable = 1,
              options: dict | MinimizeOptions | ESOptions | ARSOptions | TRESOptions | TrustRegionESOptions | None = None,
-             tol: float | None = None, rng=None) -> OptimizeResult:
+             tol: float | None = None, rng=None, jac=None, hess=None, hessp=None, constraints=(),
+             **scipy_options) -> OptimizeResult:
     """Minimize ``fun(x, *args)`` over ``x`` in R^d (or a box) with an evolution strategy driven by the
-    trust-region loop; the conventions of ``scipy.optimize.minimize``.
+    trust-region loop; the conventions of ``scipy.optimize.minimize``, which also takes it as a
+    custom method: ``scipy.optimize.minimize(fun, x0, method=trustopt.minimize, options={...})``.
 
     Args:
         fun: the objective; ``fun(x, *args)`` with ``x (d,)`` -> a float (or a size-1 array),
@@ -531,6 +555,12 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
             run ends on its budget or on the other stopping tests.
         rng: scipy's newer name for ``seed`` (SPEC 7: an integer, a ``np.random.Generator`` or
             None), read as ``seed``; giving both is a ValidationError.
+        jac, hess, hessp, constraints: what ``scipy.optimize.minimize`` passes a custom method; the
+            search uses no derivatives and takes no constraints, so anything but None (and ``()``
+            for ``constraints``) is a ValidationError (a constraint can be a penalty: NaN or inf
+            values rank worst).
+        **scipy_options: the ``options`` of ``scipy.optimize.minimize(..., method=trustopt.minimize,
+            options=...)``, which scipy passes as keywords; merged into ``options``.
 
     Returns:
         ``scipy.optimize.OptimizeResult`` with ``x, fun, nfev, nit, success, status, message``
@@ -552,6 +582,7 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     """
     if not callable(fun):
         raise ValidationError("fun: must be callable")
+    options = _as_custom_method(options, jac, hess, hessp, constraints, scipy_options)
     args = args if isinstance(args, tuple) else (args,)
     name, cls = _method(method)
     x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
