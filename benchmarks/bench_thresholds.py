@@ -74,6 +74,7 @@ class Threshold:
 
 TRES_T1 = "TRES paper Table 1"
 ARS_T1 = "ARS paper Table 1"
+GYM_THRESHOLD = "Gymnasium's reward_threshold"
 #: env -> thresholds (lowest first; a run stops at the last).
 THRESHOLDS: dict[str, tuple[Threshold, ...]] = {
     "Swimmer-v5": (Threshold(128, TRES_T1, {"trpo": 4.6e6, "ppo": 4.4e5, "es": 4.5e5, "tres": 2.4e5}),
@@ -88,6 +89,8 @@ THRESHOLDS: dict[str, tuple[Threshold, ...]] = {
     # the ARS paper's Humanoid threshold (its Table 1); that table's episode counts for Humanoid
     # are not quoted here: no copy of the paper to check them against
     "Humanoid-v5": (Threshold(6000, ARS_T1),),
+    # Gymnasium's reward_threshold for the task, then the most an episode can return (1000 steps)
+    "InvertedPendulum-v5": (Threshold(950, GYM_THRESHOLD), Threshold(1000, "the maximum return")),
     "InvertedDoublePendulum-v5": (Threshold(9104, TRES_T1, {"trpo": 4.4e6, "ppo": 1.9e6, "es": 8.8e5,
                                                              "tres": 6e5}),),
 }
