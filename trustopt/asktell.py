@@ -292,8 +292,8 @@ def status_of(reasons: dict, nfev: int, best_f: float) -> int:
     search's tolflatfitness, noeffectaxis, noeffectcoord), 1 budget (maxfev, maxiter), 2 stopped
     by the callback, 3 every evaluation failed (``nfev > 0`` and no finite value, whatever else
     stopped it: the constant imputed values would otherwise read as ``tolfun`` convergence), 4
-    otherwise (tolstagnation, conditioncov, tolupsigma, iterations, tolxnoise, tolxfailed:
-    the search stopped without converging); -1 running (no reason yet: an intermediate result)."""
+    otherwise (tolstagnation, conditioncov, tolupsigma, iterations, tolxnoise, tolxfailed,
+    plateau: the search stopped without converging); -1 running (no reason yet: an intermediate result)."""
     if nfev > 0 and not math.isfinite(best_f):
         return 3
     if not reasons:
@@ -607,7 +607,8 @@ class AskTell:
         search collapsed while the values of the last batch still spread as noise does
         (:meth:`_collapsed_on_noise`: a stall, not convergence), ``tolxfailed`` in its place when
         every step so far was a numerical failure (the radius rule shrank ``sigma_k`` on failures
-        alone), ``tolfun`` (over the last
+        alone), ``plateau`` in place of the Gaussian search's ``tolflatfitness`` while no batch has
+        had two different values (a flat start is no minimum), ``tolfun`` (over the last
         ``10 + ceil(30 d / n)`` model batches, the range of their mean f and of the current batch's
         values is below ``tolfun``, and none of the last batches had a NaN/inf value or an
         exception: imputed constants would fake a flat objective)."""
@@ -635,11 +636,16 @@ class AskTell:
                 out["tolfun"] = f"range of recent f values {hi - lo:.3g} < tolfun = {self.tolfun:g}"
         if self.std_floor is None:
             histories = (self.best_history.values, self.median_history.values)
-            return out | self.sampler.stop(self.state.step_state, self.state.theta, self.sigma0, histories,
-                                           self.last_f)
-        out |= self.sampler.stop(self.state.step_state, self.state.theta, self.sigma0, (self.best_history.values,),
-                                 self.last_f)  # integers.stopping: tolstagnation on the best values only
-        return integers.stopping(out, self.flat_batches, self.d, int(np.count_nonzero(self.std_floor)))
+            out |= self.sampler.stop(self.state.step_state, self.state.theta, self.sigma0, histories, self.last_f)
+        else:
+            out |= self.sampler.stop(self.state.step_state, self.state.theta, self.sigma0,
+                                     (self.best_history.values,), self.last_f)  # tolstagnation on the best values
+            out = integers.stopping(out, self.flat_batches, self.d, int(np.count_nonzero(self.std_floor)))
+        if "tolflatfitness" in out and self.first_range is None:  # no batch has had two different values
+            del out["tolflatfitness"]
+            out["plateau"] = (f"every value so far was equal ({self.nfev} evaluations): a plateau around the start, "
+                              f"not a minimum; a larger sigma0 or another x0 may leave it")
+        return out
 
     def _collapsed_on_failures(self, spread: float) -> str | None:
         """Why a search that collapsed (``spread < tolx``) did not converge, or None: every iteration
