@@ -758,3 +758,24 @@ def test_scipy_minimize_takes_it_as_a_custom_method():
         minimize(sphere, np.ones(4), popsize=6, options={"popsize": 8})
     with pytest.raises(ValidationError, match="options: give the options as keywords or as options=, not both"):
         minimize(sphere, np.ones(4), popsize=6, options=MinimizeOptions(popsize=8))
+
+
+@pytest.mark.parametrize("cls", [TrustRegionCMA, TrustRegionES, TRES])
+def test_optimize_is_the_ask_tell_loop(cls):
+    """pycma's ``opt.optimize(f)``: the same bits as the loop written out, ``iterations`` more at a
+    time, ``callback(opt)`` after each tell, and ``self`` returned."""
+    def shifted(x, c):
+        return float(np.sum((x - c) ** 2))
+
+    by_hand = cls(np.zeros(4), 0.5, seed=3)
+    while not by_hand.stop():
+        X = by_hand.ask()
+        by_hand.tell(X, [shifted(x, 1.0) for x in X])
+    seen = []
+    opt = cls(np.zeros(4), 0.5, seed=3)
+    assert opt.optimize(shifted, iterations=2, args=1.0, callback=seen.append) is opt
+    assert opt.nit == 2 and seen and all(s is opt for s in seen)
+    opt.optimize(shifted, args=(1.0,))
+    assert np.array_equal(opt.result.x, by_hand.result.x) and opt.nfev == by_hand.nfev and opt.stop()
+    with pytest.raises(ValidationError, match="^iterations: "):
+        cls(np.zeros(4), 0.5, seed=3).optimize(shifted, iterations=-1, args=(1.0,))

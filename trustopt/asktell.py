@@ -47,7 +47,7 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import fields, replace
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
 from scipy.optimize import OptimizeResult
@@ -538,6 +538,26 @@ class AskTell:
             self.state = replace(self.state, step_state=g)
         if self.std_floor is not None and self.state.step_state is not None:  # integer coordinates keep moving
             self.state = replace(self.state, step_state=integers.floored(self.state.step_state, self.std_floor))
+
+    def optimize(self, fun: Callable, iterations: int | None = None, args: tuple = (),
+                 callback: Callable | None = None):
+        """pycma's ``optimize``: ask, evaluate ``fun(x, *args)`` point by point, tell, until
+        :meth:`stop` has a reason or ``iterations`` more iterations have run (None: no limit);
+        ``callback(self)`` after each tell. An exception of ``fun`` propagates with the batch still
+        asked (the next :meth:`ask` returns it). Returns ``self`` (``opt.optimize(f).result``). The same points and
+        bits as the loop written out; :func:`trustopt.minimize` adds workers, restarts and logs."""
+        if not callable(fun):
+            raise ValidationError("fun: must be callable")
+        if callback is not None and not callable(callback):
+            raise ValidationError("callback: must be callable or None")
+        limit = None if iterations is None else self.nit + check_int(iterations, "iterations", 0)
+        args = args if isinstance(args, tuple) else (args,)
+        while not self.stop() and (limit is None or self.nit < limit):
+            X = self.ask()
+            self.tell(X, [fun(x, *args) for x in X])
+            if callback is not None:
+                callback(self)
+        return self
 
     def _checked(self, X, values, repaired) -> tuple[np.ndarray, np.ndarray]:
         if self.pending is None:
