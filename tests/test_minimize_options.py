@@ -267,6 +267,7 @@ def test_minimize_options_routes():
         minimize(rosen, X0, options={"lambda_": 2.0}, **base)
     with pytest.raises(ValidationError, match="^maxiter: expected an integer >= 1, got 0"):  # as maxfev
         minimize(rosen, X0, options={"maxiter": 0}, **base)
+    assert minimize(rosen, X0, options={"maxiter": 3.0}, **base).nit == 3  # an integral float, as maxfev=1e4
     with pytest.raises(ValidationError, match=r"^verbose: expected an integer k >= 0, a line every k batches, got True "
                                               r"\(verbose=1: every batch; disp=True: every 100, as scipy's disp\)$"):
         minimize(rosen, X0, options={"verbose": True}, **base)

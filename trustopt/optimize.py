@@ -22,7 +22,7 @@ from scipy.optimize import OptimizeResult
 from trustopt._callbacks import Callback
 from trustopt._io import check_writable, image_path
 from trustopt._validation import (NOISE_IS_A_TABLE, ValidationError, as_float_array, check_bool, check_choice,
-                                  check_int, check_nonnegative, check_positive, did_you_mean, pycma_hint)
+                                  check_count, check_int, check_nonnegative, check_positive, did_you_mean, pycma_hint)
 from trustopt.algorithms.ars import ARSOptions
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
@@ -303,7 +303,7 @@ class MinimizeOptions:
         check_nonnegative(self.tolx, "tolx")
         check_nonnegative(self.tolfun, "tolfun")
         if self.maxiter is not None:
-            check_int(self.maxiter, "maxiter", 1)  # as maxfev: a result of nothing evaluated is no result
+            check_count(self.maxiter, "maxiter", 1)  # as maxfev: a result of nothing evaluated is no result
         if self.method_options is not None and not isinstance(self.method_options, _METHOD_OPTION_CLASSES):
             names = ", ".join(c.__name__ for c in _METHOD_OPTION_CLASSES)
             raise ValidationError(f"method_options: expected one of {names} or None, "
