@@ -250,6 +250,56 @@ def bootstrap(v, rng, n_boot: int = 10_000) -> dict:
     return out
 
 
+#: The tables' and the plot's column of the runs of today's TRES default (:func:`shown_as_default`).
+DEFAULT_TRES = "tres (default)"
+_DEFAULT_KEYS = ("sigma", "lr", "K", "n_directions", "lambda_")
+
+
+def shown_as_default(results: list[dict]) -> list[dict]:
+    """``results`` with each TRES run whose settings are today's default on its task labelled
+    :data:`DEFAULT_TRES` (its own label kept as ``raw_label``): the ``--set`` its label names
+    (``tres-sigma=0.044``: ``--set sigma=0.044``), resolved by ``trustopt.train`` for its task,
+    gives the hyperparameters of a run without ``--set``. So the default's runs form one column
+    whichever ``--set`` produced them, and a run of an earlier default keeps its own label. The
+    ``--json`` files keep every run's own label."""
+    from trustopt._validation import ValidationError
+    from trustopt.train import TrainConfig
+    from trustopt.train.config import resolve_config
+
+    def settings(env_id: str, overrides: dict):
+        c = resolve_config(TrainConfig(env_id=env_id, algo="tres", **overrides))
+        return tuple(getattr(c, k) for k in _DEFAULT_KEYS)
+
+    defaults, out = {}, []
+    for r in results:
+        overrides = _label_overrides(r["label"]) if r["algo"] == "tres" else None
+        if overrides is not None:
+            if r["env_id"] not in defaults:
+                defaults[r["env_id"]] = settings(r["env_id"], {})
+            try:
+                same = settings(r["env_id"], overrides) == defaults[r["env_id"]]
+            except (ValidationError, TypeError):  # a key this version no longer has
+                same = False
+            if same:
+                r = {**r, "label": DEFAULT_TRES, "raw_label": r["label"]}
+        out.append(r)
+    return out
+
+
+def _label_overrides(label: str) -> dict | None:
+    """The ``--set`` of a label made by :func:`main` (``algo-key=value-...``), or None (a ``--label``)."""
+    out = {}
+    for item in label.split("-")[1:]:
+        key, sep, value = item.partition("=")
+        if not sep:
+            return None
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def summarize(results: list[dict], seed: int = 0) -> list[dict]:
     """Rows per (environment, label, threshold): reached / runs, the timesteps-to-threshold
     statistics of :func:`bootstrap` (unreached = inf), the final-evaluation statistics and the
@@ -257,8 +307,8 @@ def summarize(results: list[dict], seed: int = 0) -> list[dict]:
     rows = []
     for env_id, label in sorted({(r["env_id"], r["label"]) for r in results}):
         rs = [r for r in results if r["env_id"] == env_id and r["label"] == label]
-        # resamples depend only on the cell, not on what else is summarized with it
-        rng = np.random.default_rng([seed, zlib.crc32(f"{env_id}|{label}".encode())])
+        # resamples depend only on the cell (its runs' own label), not on what else is summarized with it
+        rng = np.random.default_rng([seed, zlib.crc32(f"{env_id}|{rs[0].get('raw_label', label)}".encode())])
         final = bootstrap([r["final_eval"] for r in rs], rng)
         for th in THRESHOLDS[env_id]:
             hits = [r["hits"][str(th.value)] for r in rs]
@@ -486,7 +536,8 @@ def main(argv=None) -> int:
             except (ValidationError, TypeError) as exc:
                 raise SystemExit(f"bench_thresholds: {task['algo']} on {task['env_id']}: {exc}") from None
         results = run_all(tasks, a.procs, a.backend, a.ray_address)
-    rows = summarize(results)
+    shown = shown_as_default(results)
+    rows = summarize(shown)
     print_table(rows)
     print_compact(rows)
     if a.json:  # with --load: the summary of those files (their runs stay there)
@@ -497,7 +548,7 @@ def main(argv=None) -> int:
         with open(a.json, "w") as f:
             json.dump(out if a.load else {**out, "runs": results}, f, indent=1)
     if a.plot:
-        plot_curves(results, a.plot)
+        plot_curves(shown, a.plot)
     return 0
 
 

@@ -47,6 +47,24 @@ def test_bootstrap_point_estimates_intervals_and_unreached_runs():
     assert math.isinf(out["median"]) and math.isinf(out["median_ci"][1])
 
 
+def test_the_default_column_holds_the_runs_of_todays_default_whatever_set_made_them():
+    """A run is shown as ``tres (default)`` when the --set its label names resolves, on its task, to
+    the hyperparameters of no --set: sigma = 0.03 is the default on HalfCheetah (17 entries) but
+    not on Swimmer (8: 0.044); a --label and other algorithms keep their labels; the raw label
+    keeps the cell's bootstrap resamples."""
+    runs = [_run(0, {}, 1.0, env_id="HalfCheetah-v5", label="tres-sigma=0.03"),
+            _run(0, {}, 1.0, label="tres-sigma=0.03"), _run(0, {}, 1.0, label="tres-sigma=0.044"),
+            _run(1, {}, 1.0, label="tres-sigma=0.044-lr=2"), _run(0, {}, 1.0, label="tres-N8"),
+            {**_run(0, {}, 1.0, label="es"), "algo": "es"}]
+    shown = bt.shown_as_default(runs)
+    assert [r["label"] for r in shown] == [bt.DEFAULT_TRES, "tres-sigma=0.03", bt.DEFAULT_TRES,
+                                           "tres-sigma=0.044-lr=2", "tres-N8", "es"]
+    assert shown[0]["raw_label"] == "tres-sigma=0.03" and "raw_label" not in shown[1]
+    by_raw = bt.summarize([runs[2], _run(1, {128: 2e5}, 1.0, label="tres-sigma=0.044")])
+    by_default = bt.summarize(bt.shown_as_default([runs[2], _run(1, {128: 2e5}, 1.0, label="tres-sigma=0.044")]))
+    assert [r["timesteps"] for r in by_raw] == [r["timesteps"] for r in by_default]
+
+
 def test_summarize_counts_reached_runs_and_treats_the_others_as_infinite():
     runs = [_run(0, {128: 100_000, 325: 400_000}, 350.0), _run(1, {128: 300_000}, 200.0),
             _run(2, {}, 50.0), _run(0, {128: 500_000}, 150.0, label="other")]
@@ -146,6 +164,6 @@ def test_a_run_its_folder_and_its_json_give_the_same_figures(tmp_path, capsys):
     assert "envs" not in json.loads(summary.read_text())["args"]  # nothing was trained: no training options
     assert (tmp_path / "c.png").stat().st_size > 0
     assert bt.main(["--summarize", run["run"]]) == 0
-    assert "| Swimmer-v5 (128, TRES paper Table 1) | tres | " in capsys.readouterr().out
+    assert "| Swimmer-v5 (128, TRES paper Table 1) | tres (default) | " in capsys.readouterr().out
     with pytest.raises(SystemExit, match="not a run folder"):
         bt.main(["--summarize", str(tmp_path)])
