@@ -210,14 +210,14 @@ def test_config_validation_and_paper_defaults():
             TrainConfig(env_id="Swimmer-v5", **bad)
     ars = resolve_config(TrainConfig(env_id="HalfCheetah-v5", algo="ars"))
     assert (ars.lr, ars.sigma, ars.n_directions, ars.top_directions) == (0.02, 0.03, 32, 4)  # Mania et al. Table 9
-    tres = resolve_config(TrainConfig(env_id="Swimmer-v5", algo="tres"))
+    tres = resolve_config(TrainConfig(env_id="HalfCheetah-v5", algo="tres"))
     assert (tres.lambda_, tres.K, tres.sigma) == (14.0, 15, 0.03)  # TRES Fig. 3-4; sigma measured (TRES_SIGMA)
     es = resolve_config(TrainConfig(env_id="Ant-v5", algo="es"))
     assert (es.lr, es.l2, es.optimizer, es.n_directions) == (0.01, 0.005, "adam", 16)
     # TRES and ES: one configuration for every task (no per-task table), the factories' paper mode;
     # TRES's epochs, sigma and lr by one rule each on the policy's size (tres_epochs, tres_sigma, tres_lr)
     envs = ("Swimmer-v5", "Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5",
-            "InvertedDoublePendulum-v5")
+            "InvertedDoublePendulum-v5", "InvertedPendulum-v5")
     for algo in ("tres", "es"):
         resolved = [resolve_config(TrainConfig(env_id=env, algo=algo)) for env in envs]
         names = ("n_directions", "lambda_", "l2", "optimizer") + (() if algo == "tres" else ("lr",))
@@ -227,8 +227,9 @@ def test_config_validation_and_paper_defaults():
     assert {resolve_config(TrainConfig(env_id=env, algo="es")).sigma for env in envs} == {0.02}
     tres_runs = {env: resolve_config(TrainConfig(env_id=env, algo="tres")) for env in envs}
     assert {env: c.K for env, c in tres_runs.items()} == {**dict.fromkeys(envs, 15), "Ant-v5": 1, "Humanoid-v5": 1}
-    assert {env: c.sigma for env, c in tres_runs.items()} == {**dict.fromkeys(envs, 0.03), "Ant-v5": 0.012,
-                                                              "Humanoid-v5": 0.0066}
+    assert {env: c.sigma for env, c in tres_runs.items()} == {  # tres_sigma: the observation's size, the action's range
+        "Swimmer-v5": 0.044, "Hopper-v5": 0.037, "HalfCheetah-v5": 0.03, "Walker2d-v5": 0.03, "Ant-v5": 0.012,
+        "Humanoid-v5": 0.0027, "InvertedDoublePendulum-v5": 0.041, "InvertedPendulum-v5": 0.19}
     assert {env: c.lr for env, c in tres_runs.items()} == {**dict.fromkeys(envs, 1.0), "Ant-v5": 2.5,
                                                            "Humanoid-v5": 4.5}
     assert resolve_config(TrainConfig(env_id="Ant-v5", algo="tres", K=15)).K == 15  # the paper's, when asked
@@ -237,15 +238,18 @@ def test_config_validation_and_paper_defaults():
 
 
 def test_tres_sigma_rule():
-    # 0.03 up to HalfCheetah's 17 observation entries; above, the same perturbation of each action,
-    # sigma sqrt(obs_dim) = 0.03 sqrt(17), to two significant digits
-    assert [tres_sigma(n) for n in (1, 4, 8, 11, 17)] == [0.03] * 5
-    for n in (18, 27, 105, 348, 10_000):
-        assert tres_sigma(n) == pytest.approx(0.03 * math.sqrt(17 / n), rel=0.05)
-        assert tres_sigma(n) == float(f"{tres_sigma(n):.2g}") < 0.03
-    assert (tres_sigma(105), tres_sigma(348)) == (0.012, 0.0066)
+    # the same perturbation of each action, relative to its range, as 0.03 on 17 entries in [-1, 1]:
+    # sigma sqrt(obs_dim) / action_scale = 0.03 sqrt(17), to two significant digits
+    for n in (1, 4, 8, 9, 11, 17, 18, 27, 105, 348, 10_000):
+        for h in (0.4, 1.0, 3.0):
+            assert tres_sigma(n, h) == pytest.approx(h * 0.03 * math.sqrt(17 / n), rel=0.05)
+            assert tres_sigma(n, h) == float(f"{tres_sigma(n, h):.2g}")
+    assert [tres_sigma(n) for n in (8, 9, 11, 17, 105, 348)] == [0.044, 0.041, 0.037, 0.03, 0.012, 0.0066]
+    assert (tres_sigma(4, 3.0), tres_sigma(348, 0.4)) == (0.19, 0.0027)
     with pytest.raises(ValidationError, match="obs_dim"):
         tres_sigma(0)
+    with pytest.raises(ValidationError, match="action_scale"):
+        tres_sigma(4, 0.0)
     # the observation is the run's: Ant without its contact forces has 27 entries; a sigma given wins
     c = resolve_config(TrainConfig(env_id="Ant-v5", algo="tres", env_kwargs={"include_cfrc_ext_in_observation": False}))
     assert c.sigma == tres_sigma(27) == 0.024
@@ -254,8 +258,8 @@ def test_tres_sigma_rule():
 
 def test_tres_lr_rule():
     # lr sigma = 0.03 for the default sigma (2 significant digits): the step of sigma = 0.03, with the
-    # samples of tres_sigma; 1 up to 17 entries (the same bits as before the rule)
-    assert [tres_lr(n) for n in (1, 4, 17)] == [1.0] * 3
+    # samples of tres_sigma; 1 up to 17 entries, where the larger sigma brings its own longer step
+    assert [tres_lr(n) for n in (1, 4, 11, 17)] == [1.0] * 4
     for n in (18, 27, 105, 348, 10_000):
         assert tres_lr(n) == float(f"{tres_lr(n):.2g}") == pytest.approx(0.03 / tres_sigma(n), rel=0.05)
     assert (tres_lr(105), tres_lr(348)) == (2.5, 4.5)
@@ -297,12 +301,13 @@ def test_eval_steps_evaluates_on_a_grain_of_timesteps(tmp_path):
 @pytest.mark.parametrize("algo", ["tres", "ars"])
 def test_training_improves_inverted_pendulum(tmp_path, algo):
     """The driver climbs: a sign error in the objective (telling +R to the minimizer) or in the
-    perturbation pairing would leave the return at the zero policy's level (about 20-30)."""
+    perturbation pairing would leave the return at the zero policy's level (about 20-30; TRES's
+    sigma for this task, 0.19, may be there after its first iteration)."""
     cfg = TrainConfig(env_id="InvertedPendulum-v5", algo=algo, timesteps=8000, seed=0, eval_every=1,
                       eval_episodes=3, noise_table_size=100_000)
     train(cfg, tmp_path / "r", progress=False)
     ev = read_progress(tmp_path / "r")["eval_mean"]
-    assert ev[0] < 40 and np.max(ev[-3:]) > 2.5 * ev[0], ev
+    assert np.max(ev[-3:]) > 2.5 * 30, ev
 
 
 @pytest.mark.parametrize("algo", ["tres", "trpo"])

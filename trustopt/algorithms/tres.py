@@ -39,7 +39,7 @@ class TRESOptions(RatioTestOptions):
             ``> 0``. Default 1.0 (the paper states none: see
             :class:`~trustopt.components.es_steps.TRESStep`). ``trustopt train`` takes ``lr``
             with its ``sigma`` from the observation's size (:func:`trustopt.train.config.tres_lr`:
-            ``lr sigma = 0.03``, 2.5 on Ant-v5).
+            ``lr sigma = 0.03`` times the action's half-range above 17 entries, 2.5 on Ant-v5).
         shaping: ``"centered_ranks"`` (default) or ``"none"``.
         beta0, beta1, gamma1, gamma2, gamma3, use_std: the ratio test (``adapt=True`` only).
     """

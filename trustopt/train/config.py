@@ -28,10 +28,12 @@ Sources of the defaults
   every task: measured, see there). Linear policies initialized at zero, antithetic sampling,
   survival-bonus removal, centered ranks and state normalization (TRES sec. "Experimental
   Settings"). ES: ``sigma = 0.02`` on every task (OpenAI's ES starter code, MuJoCo configs).
-  TRES: ``sigma`` by one rule on the observation's size, :func:`tres_sigma` (0.03,
-  :data:`TRES_SIGMA`, up to HalfCheetah's 17 entries, as much perturbation of each action above:
-  0.012 on Ant; the paper builds on OpenAI's code and states none; measured, see there) with
-  the step of 0.03 kept by ``lr``, :func:`tres_lr` (2.5 on Ant; measured, see there), and the
+  TRES: ``sigma`` by one rule on the observation's size and the action's range,
+  :func:`tres_sigma` (as much perturbation of each action, relative to its range, as 0.03,
+  :data:`TRES_SIGMA`, on HalfCheetah's 17 entries: 0.19 on InvertedPendulum, 0.044 on Swimmer,
+  0.012 on Ant; the paper builds on OpenAI's code and states none; measured, see there) with,
+  above 17 entries, the step of 0.03 kept by ``lr``, :func:`tres_lr` (2.5 on Ant; measured, see
+  there), and the
   epochs ``K`` by one rule on the policy's size, :func:`tres_epochs` (the paper's 15 up to
   HalfCheetah's 102 parameters, 1 above; measured, see there; ``K = 15`` for the paper's
   algorithm everywhere). No per-task entry: one configuration for every task, unlike ARS, whose
@@ -79,6 +81,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from trustopt._validation import ValidationError, check_choice, check_int
 from trustopt.algorithms import PAPER_POPSIZE
@@ -209,57 +213,73 @@ ARS_FALLBACK = (0.02, 0.02, 8, 8)
 #: The perturbation standard deviation of ES on every task (OpenAI's ES starter code).
 ES_SIGMA = 0.02
 
-#: The perturbation standard deviation of TRES up to :data:`TRES_SIGMA_OBS_DIM` observation entries
-#: (every task but Ant and Humanoid; above, :func:`tres_sigma`). Measured against 0.02 (OpenAI's
-#: value, the earlier default) with ``benchmarks/bench_thresholds.py`` on MuJoCo-v5 (10 seeds, 5
-#: on Walker2d; README "Timesteps to the papers' thresholds"): HalfCheetah's 2385 on 10 / 8 of 10
-#: seeds in a median 6.9e5 / 1.8e6 timesteps (the paper: 9.8e5) and 3430 on 7 / 2; Swimmer's 128
-#: in 2.4e5 / 2.7e5; Walker2d's 2872 on 1 / 0 of 5; slower on Hopper (3120 on 7 / 9 of 10, median
-#: 2.1e6 / 1.1e6); level on InvertedDoublePendulum (9104 in 1.1e5 over 30 seeds / 1.1e5 over 10). 0.025
-#: on Hopper: 3 of 5. 0.05 on Walker2d: 2872 on 0 of 5 (two seeds learn to fall within 10 steps, an
-#: environment return of 1-2; ``benchmarks/results/thresholds_tres/``).
+#: The perturbation standard deviation of TRES at :data:`TRES_SIGMA_OBS_DIM` observation entries
+#: and actions in [-1, 1] (:func:`tres_sigma` scales it to the others). Measured against 0.02
+#: (OpenAI's value, the earlier default) with ``benchmarks/bench_thresholds.py`` on MuJoCo-v5 (10
+#: seeds, 5 on Walker2d; README "Timesteps to the papers' thresholds"): HalfCheetah's 2385 on 10 /
+#: 8 of 10 seeds in a median 6.9e5 / 1.8e6 timesteps (the paper: 9.8e5) and 3430 on 7 / 2;
+#: Walker2d's 2872 on 1 / 0 of 5. 0.05 on Walker2d: 2872 on 0 of 5 (two seeds learn to fall within
+#: 10 steps, an environment return of 1-2; ``benchmarks/results/thresholds_tres/``).
 TRES_SIGMA = 0.03
 
-#: Up to this many observation entries TRES takes :data:`TRES_SIGMA` (:func:`tres_sigma`):
-#: HalfCheetah-v5's and Walker2d-v5's 17, the largest observation 0.03 was measured best on.
+#: The observation size at which TRES takes :data:`TRES_SIGMA` (:func:`tres_sigma`):
+#: HalfCheetah-v5's and Walker2d-v5's 17 entries, where 0.03 was measured.
 TRES_SIGMA_OBS_DIM = 17
 
 
-def tres_sigma(obs_dim: int) -> float:
+def tres_sigma(obs_dim: int, action_scale: float = 1.0) -> float:
     """TRES's perturbation ``sigma`` in ``trustopt train`` for a linear policy of ``obs_dim``
-    normalized observation entries: :data:`TRES_SIGMA` = 0.03 up to :data:`TRES_SIGMA_OBS_DIM` = 17
-    entries; above, the ``sigma`` that perturbs each action as much as 0.03 does at 17, to two
-    significant digits: ``0.03 sqrt(17 / obs_dim)`` (Ant-v5's 105 entries 0.012, Humanoid-v5's 348
-    0.0066).
+    normalized observation entries and actions of half-range ``action_scale`` (the mean of
+    ``(high - low) / 2`` over the action's entries; 1 for actions in [-1, 1]): the ``sigma`` that
+    perturbs each action, relative to its range, as much as 0.03 does on HalfCheetah's 17 entries
+    in [-1, 1], to two significant digits: ``action_scale 0.03 sqrt(17 / obs_dim)``
+    (InvertedPendulum-v5, 4 entries in [-3, 3]: 0.19; Swimmer-v5, 8: 0.044; the double pendulum,
+    9: 0.041; Hopper-v5, 11: 0.037; HalfCheetah and Walker2d, 17: 0.03; Ant-v5, 105: 0.012;
+    Humanoid-v5, 348 in [-0.4, 0.4]: 0.0027).
 
     Why: a perturbation ``sigma E`` of ``W`` moves action ``i`` by ``sigma E_i . z``, a normal of
     standard deviation ``sigma |z|``, and ``|z|`` is about ``sqrt(obs_dim)`` for a unit-variance
-    normalized observation ``z``; so the perturbations of the actions grow with the observation at
-    a fixed ``sigma``: ``0.03 sqrt(105) = 0.31`` on Ant against 0.12 on HalfCheetah. Measured with
-    ``benchmarks/bench_thresholds.py`` and ``benchmarks/episode_ends.py``
-    (``docs/mujoco-tres-experiments.md``): at 0.03 the Ant policies the training samples move less
-    and spend more on control than the mean policy (2.7M timesteps: forward reward 0.13 against
-    0.58 per step, control cost 0.26 against 0.07), their steps are worth less than nothing once
-    the survival bonus is removed, and the training learns to end episodes early: the evaluations
-    dip on every seed between 2.5M and 3.5M timesteps (to 190-640 from 1200-1300). At 0.012
-    (seeds 0-2) the sampled policies' training return is positive from 0.3-0.5M timesteps on, the training
-    episodes stay long and the evaluations rise without a dip: ahead of 0.03 up to about 1e7
-    timesteps (3.3M: 1473, 1535 and 1626 against 471, 426 and 431), behind after it (seeds 1 and
-    2 at 1.3e7: 2524 and 2403 against 2596 and 2609: shorter steps climb more slowly); 3000 is not
-    reached by 1.3e7 with either. Humanoid-v5 at 0.0066 (seeds 1 and 2, 3M timesteps): 619 and 859
-    against 576 and 546 with 0.03. At and below 17 entries 0.03 stays: it was measured there
-    (:data:`TRES_SIGMA`), and a larger ``sigma`` on the smaller observations (Hopper 11, Swimmer 8,
-    the inverted pendulums 4 and 9) was slower on Hopper (0.03 against 0.02)."""
+    normalized observation ``z``; so at a fixed ``sigma`` the perturbations of the actions grow
+    with the observation (``0.03 sqrt(105) = 0.31`` on Ant against 0.12 on HalfCheetah) and shrink
+    against a wider action range (0.06 on InvertedPendulum's range of 6). Measured with
+    ``benchmarks/bench_thresholds.py`` (README "Timesteps to the papers' thresholds",
+    ``docs/mujoco-tres-experiments.md``; 10 seeds unless stated):
+
+    - InvertedPendulum-v5 (1000 within 2e5 timesteps): 0.03 reaches it on 1 of 10 seeds (the
+      pole falls after 30-125 steps: perturbations of 1% of the range barely change an episode),
+      the rule's 0.19 on 8 of 10 in a median 1.3e4 timesteps; 0.15 and 0.3: 8 and 9 of 10.
+    - Swimmer-v5: 0.044 reaches 128 on 10 of 10 seeds in a median 1.6e5 timesteps and 325 on 10
+      in 4.2e5, against 0.03's 9 in 2.4e5 and 8 in 5.1e5.
+    - Hopper-v5: 0.037 reaches 3120 on 7 of 10 in a median 1.0e6, 0.03 on 7 in 2.1e6 (0.02: 9 in
+      1.1e6).
+    - InvertedDoublePendulum-v5: 0.041 reaches 9104 in a median 1.1e5 timesteps, as 0.03 (30
+      seeds); 0.06: 8.1e4, 0.1: 2.2e5.
+    - Ant-v5 (``benchmarks/episode_ends.py``): at 0.03 the policies the training samples move
+      less and spend more on control than the mean policy (2.7M timesteps: forward reward 0.13
+      against 0.58 per step, control cost 0.26 against 0.07), their steps are worth less than
+      nothing once the survival bonus is removed, and the training learns to end episodes early:
+      the evaluations dip on every seed between 2.5M and 3.5M timesteps (to 190-640 from
+      1200-1300). At 0.012 (seeds 0-2) the sampled policies' training return is positive from
+      0.3-0.5M timesteps on and the evaluations rise without a dip: ahead of 0.03 up to about 1e7
+      timesteps, behind after it (shorter steps climb more slowly; :func:`tres_lr` keeps the step).
+    - Humanoid-v5 (seeds 1 and 2, 3M timesteps, ``lr = 4.5``): 0.0066 (the rule before the
+      action's range entered it) 666 and 714; 0.0026 673 and 579 (ahead at every evaluation on
+      seed 1, behind from 1M on seed 2): two seeds do not settle it (0.03 with ``lr = 1``: 576 and
+      546)."""
     n = check_int(obs_dim, "obs_dim", 1)
-    if n <= TRES_SIGMA_OBS_DIM:
-        return TRES_SIGMA
-    return float(f"{TRES_SIGMA * math.sqrt(TRES_SIGMA_OBS_DIM / n):.2g}")
+    h = float(action_scale)
+    if not (math.isfinite(h) and h > 0):
+        raise ValidationError(f"action_scale: expected a finite number > 0, got {action_scale!r}")
+    return float(f"{h * TRES_SIGMA * math.sqrt(TRES_SIGMA_OBS_DIM / n):.2g}")
 
 
 def tres_lr(obs_dim: int) -> float:
-    """TRES's ``lr`` in ``trustopt train`` when ``sigma`` is also the default: ``TRES_SIGMA /
-    tres_sigma(obs_dim)``, to two significant digits (1 up to :data:`TRES_SIGMA_OBS_DIM` = 17
-    entries; Ant-v5 2.5, Humanoid-v5 4.5), so that the step is as long as with ``sigma = 0.03``.
+    """TRES's ``lr`` in ``trustopt train`` when ``sigma`` is also the default: 1 up to
+    :data:`TRES_SIGMA_OBS_DIM` = 17 observation entries; above, ``TRES_SIGMA / tres_sigma(obs_dim)``
+    (for actions in [-1, 1]) to two significant digits (Ant-v5 2.5, Humanoid-v5 4.5), so that the
+    step is as long, relative to the action's range, as with ``sigma = 0.03`` at 17 entries. (Below
+    17 entries the larger ``sigma`` of :func:`tres_sigma` comes with its own, longer step: ``lr = 1``
+    is what was measured there.)
 
     Why: TRES's step is ``lr sigma^2 grad L_CLIP`` per epoch (TRES Alg. 1 with ``alpha = lr
     sigma^2``), and at ``theta_k``, where every ratio is 1, ``sigma^2 grad L_CLIP = sigma
@@ -278,7 +298,7 @@ def tres_lr(obs_dim: int) -> float:
     sooner but 3580 on none of 3 seeds and ends no higher, its evaluations swinging more; lr = 9.7
     on Humanoid is behind 4.5 at every evaluation."""
     n = check_int(obs_dim, "obs_dim", 1)
-    return float(f"{TRES_SIGMA / tres_sigma(n):.2g}")
+    return 1.0 if n <= TRES_SIGMA_OBS_DIM else float(f"{TRES_SIGMA / tres_sigma(n):.2g}")
 
 
 #: Up to this many parameters TRES takes the paper's epochs (:class:`TRESOptions`' ``K = 15``;
@@ -531,12 +551,15 @@ def config_from_dict(d: dict) -> TrainConfig:
     return TrainConfig(**d)
 
 
-def _policy_shape(config: TrainConfig) -> tuple[int, int]:
-    """``(obs_dim, act_dim)`` of the run's linear policy (builds the environment)."""
+def _policy_shape(config: TrainConfig) -> tuple[int, int, float]:
+    """``(obs_dim, act_dim, action_scale)`` of the run's linear policy (builds the environment):
+    ``action_scale`` the mean half-range ``(high - low) / 2`` of the actions (1 where it is not
+    finite)."""
     from trustopt.envs import cached_env
 
     env = cached_env(config.env_spec())
-    return env.obs_dim, env.act_dim
+    half = float(np.mean((env.action_high - env.action_low) / 2.0))
+    return env.obs_dim, env.act_dim, half if math.isfinite(half) and half > 0 else 1.0
 
 
 def resolve_config(config: TrainConfig) -> TrainConfig:
@@ -558,8 +581,8 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         o = TRESOptions(adapt=False)
         fill = dict(n_directions=PAPER_POPSIZE // 2, lr=o.lr, lambda_=o.lambda_)
         if c.K is None or c.sigma is None:
-            obs_dim, act_dim = _policy_shape(c)
-            fill.update(K=tres_epochs(obs_dim * act_dim), sigma=tres_sigma(obs_dim))
+            obs_dim, act_dim, action_scale = _policy_shape(c)
+            fill.update(K=tres_epochs(obs_dim * act_dim), sigma=tres_sigma(obs_dim, action_scale))
             if c.sigma is None:  # the default sigma comes with its step (a sigma given keeps lr = 1)
                 fill.update(lr=tres_lr(obs_dim))
     else:  # es
