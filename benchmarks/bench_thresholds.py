@@ -270,34 +270,45 @@ def shown_as_default(results: list[dict]) -> list[dict]:
         c = resolve_config(TrainConfig(env_id=env_id, algo="tres", **overrides))
         return tuple(getattr(c, k) for k in _DEFAULT_KEYS)
 
-    defaults, out = {}, []
+    defaults, out, seen = {}, [], {}
     for r in results:
-        overrides = _label_overrides(r["label"]) if r["algo"] == "tres" else None
-        if overrides is not None:
+        overrides = _label_overrides(r["label"], "tres") if r["algo"] == "tres" else None
+        if overrides is not None and set(overrides) <= set(_DEFAULT_KEYS):  # other keys: another setting
             if r["env_id"] not in defaults:
                 defaults[r["env_id"]] = settings(r["env_id"], {})
             try:
                 same = settings(r["env_id"], overrides) == defaults[r["env_id"]]
-            except (ValidationError, TypeError):  # a key this version no longer has
+            except (ValidationError, TypeError):  # a value this version refuses
                 same = False
             if same:
                 r = {**r, "label": DEFAULT_TRES, "raw_label": r["label"]}
+                key = (r["env_id"], r["seed"])
+                if key in seen:
+                    raise SystemExit(f"{r['env_id']} seed {r['seed']}: the default's run twice, as {seen[key]} and "
+                                     f"{r['raw_label']}; load one of them")
+                seen[key] = r["raw_label"]
         out.append(r)
     return out
 
 
-def _label_overrides(label: str) -> dict | None:
-    """The ``--set`` of a label made by :func:`main` (``algo-key=value-...``), or None (a ``--label``)."""
-    out = {}
-    for item in label.split("-")[1:]:
-        key, sep, value = item.partition("=")
-        if not sep:
-            return None
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+def _label_overrides(label: str, algo: str) -> dict | None:
+    """The ``--set`` of a label that :func:`main` made for ``algo`` (``algo`` or ``algo-key=value-...``),
+    or None (a ``--label``, or a value with a ``-`` in it)."""
+    if label != algo and not label.startswith(algo + "-"):
+        return None
+    items = [_set_item(item) for item in label.split("-")[1:]]
+    return None if None in items else dict(items)
+
+
+def _set_item(item: str) -> tuple[str, object] | None:
+    """``KEY=VALUE`` as ``(key, value)``, the value read as JSON where it is JSON; None without ``=``."""
+    key, sep, value = item.partition("=")
+    if not sep:
+        return None
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def summarize(results: list[dict], seed: int = 0) -> list[dict]:
@@ -473,13 +484,10 @@ def load(patterns: list[str]) -> list[dict]:
 def _overrides(items: list[str]) -> dict:
     out = {}
     for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
+        parsed = _set_item(item)
+        if parsed is None:
             raise SystemExit(f"--set: expected KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
+        out[parsed[0]] = parsed[1]
     return out
 
 

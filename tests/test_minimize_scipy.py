@@ -46,8 +46,9 @@ def test_args_are_passed_as_scipy_passes_them():
 def test_defaults_for_sigma0_maxfev_and_seed():
     assert default_sigma0(None) == 1.0
     assert default_sigma0(as_box([(0, 8), (-1, 1), (-3, 5)], 3)) == pytest.approx([2.0, 0.5, 2.0])  # a quarter each
-    assert default_sigma0(as_box([(0, 2), (-1, 1), (None, 3)], 3)) == 0.5  # equal widths: one number; an open side too
-    assert default_sigma0(as_box([(0, 8), (-1, 1), (None, 3)], 3)) == pytest.approx([2.0, 0.5, 0.5])
+    assert default_sigma0(as_box([(0, 2), (-1, 1), (2, 2)], 3)) == 0.5  # equal widths: one number (a fixed one unread)
+    assert default_sigma0(as_box([(0, 0.3), (0.1, 0.4)], 2)) == 0.075  # widths equal up to rounding
+    assert default_sigma0(as_box([(0, 8), (-1, 1), (None, 3)], 3)) == pytest.approx([2.0, 0.5, 1.0])  # open: 1
 
 
 def test_the_default_sigma0_is_per_coordinate_on_unequal_widths():
@@ -56,6 +57,8 @@ def test_the_default_sigma0_is_per_coordinate_on_unequal_widths():
     converged (f = 18 against 13 at the optimum on the bound)."""
     res = minimize(lambda x: float(np.sum((x - 3) ** 2)), np.zeros(2), bounds=[(0, 1e-12), (-1, 1)], seed=0)
     assert res.x[1] == pytest.approx(1.0, abs=1e-6) and res.fun == pytest.approx(13.0, abs=1e-5)
+    res = minimize(lambda x: float(np.sum((x - 3) ** 2)), np.zeros(2), bounds=[(0, 1e-12), (None, 5)], seed=0)
+    assert res.x[1] == pytest.approx(3.0, abs=1e-5) and res.fun == pytest.approx(9.0, abs=1e-5)
     def noisy(x, rng):  # noise the run cannot reduce: nothing but the budget stops it
         return sphere(x) + rng.random()
 
@@ -773,9 +776,11 @@ def test_optimize_is_the_ask_tell_loop(cls):
         by_hand.tell(X, [shifted(x, 1.0) for x in X])
     seen = []
     opt = cls(np.zeros(4), 0.5, seed=3)
-    assert opt.optimize(shifted, iterations=2, args=1.0, callback=seen.append) is opt
+    assert opt.optimize(shifted, iterations=2.0, args=1.0, callback=seen.append) is opt
     assert opt.nit == 2 and seen and all(s is opt for s in seen)
     opt.optimize(shifted, args=(1.0,))
     assert np.array_equal(opt.result.x, by_hand.result.x) and opt.nfev == by_hand.nfev and opt.stop()
     with pytest.raises(ValidationError, match="^iterations: "):
         cls(np.zeros(4), 0.5, seed=3).optimize(shifted, iterations=-1, args=(1.0,))
+    with pytest.raises(TypeError):  # pycma's second positional is maxfun: here options are keywords
+        cls(np.zeros(4), 0.5, seed=3).optimize(shifted, 100)

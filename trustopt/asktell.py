@@ -539,9 +539,10 @@ class AskTell:
         if self.std_floor is not None and self.state.step_state is not None:  # integer coordinates keep moving
             self.state = replace(self.state, step_state=integers.floored(self.state.step_state, self.std_floor))
 
-    def optimize(self, fun: Callable, iterations: int | None = None, args: tuple = (),
+    def optimize(self, fun: Callable, *, iterations: int | None = None, args: tuple = (),
                  callback: Callable | None = None):
-        """pycma's ``optimize``: ask, evaluate ``fun(x, *args)`` point by point, tell, until
+        """pycma's ``optimize`` (its options by keyword; pycma's second positional is ``maxfun``):
+        ask, evaluate ``fun(x, *args)`` point by point, tell, until
         :meth:`stop` has a reason or ``iterations`` more iterations have run (None: no limit);
         ``callback(self)`` after each tell. An exception of ``fun`` propagates with the batch still
         asked (the next :meth:`ask` returns it). Returns ``self`` (``opt.optimize(f).result``). The same points and
@@ -550,7 +551,7 @@ class AskTell:
             raise ValidationError("fun: must be callable")
         if callback is not None and not callable(callback):
             raise ValidationError("callback: must be callable or None")
-        limit = None if iterations is None else self.nit + check_int(iterations, "iterations", 0)
+        limit = None if iterations is None else self.nit + check_count(iterations, "iterations", 0)
         args = args if isinstance(args, tuple) else (args,)
         while not self.stop() and (limit is None or self.nit < limit):
             X = self.ask()
@@ -627,8 +628,8 @@ class AskTell:
         search collapsed while the values of the last batch still spread as noise does
         (:meth:`_collapsed_on_noise`: a stall, not convergence), ``tolxfailed`` in its place when
         every step so far was a numerical failure (the radius rule shrank ``sigma_k`` on failures
-        alone), ``plateau`` in place of the Gaussian search's ``tolflatfitness`` while no batch has
-        had two different values (a flat start is no minimum), ``tolfun`` (over the last
+        alone), ``plateau`` in place of ``tolflatfitness``, ``tolfun``, ``tolfunhist`` and ``tolx``
+        while no batch has had two different values (a flat start shows no minimum), ``tolfun`` (over the last
         ``10 + ceil(30 d / n)`` model batches, the range of their mean f and of the current batch's
         values is below ``tolfun``, and none of the last batches had a NaN/inf value or an
         exception: imputed constants would fake a flat objective)."""
@@ -661,10 +662,12 @@ class AskTell:
             out |= self.sampler.stop(self.state.step_state, self.state.theta, self.sigma0,
                                      (self.best_history.values,), self.last_f)  # tolstagnation on the best values
             out = integers.stopping(out, self.flat_batches, self.d, int(np.count_nonzero(self.std_floor)))
-        if "tolflatfitness" in out and self.first_range is None:  # no batch has had two different values
-            del out["tolflatfitness"]
+        flat = [k for k in ("tolflatfitness", "tolfun", "tolfunhist", "tolx") if k in out]
+        if flat and self.first_range is None:  # no batch has had two different values: no sign of a minimum
+            for k in flat:
+                del out[k]
             out["plateau"] = (f"every value so far was equal ({self.nfev} evaluations): a plateau around the start, "
-                              f"not a minimum; a larger sigma0 or another x0 may leave it")
+                              f"no sign of a minimum; a larger sigma0 or another x0 may leave it")
         return out
 
     def _collapsed_on_failures(self, spread: float) -> str | None:

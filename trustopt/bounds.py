@@ -278,18 +278,16 @@ def as_box(bounds, d: int, scale=None, integer=None) -> Box | None:
 
 def default_sigma0(box: Box | None) -> float | np.ndarray:
     """``sigma0`` when none is given: a quarter of each coordinate's finite positive width ``u_i -
-    l_i`` (pycma's advice: about a quarter of the search domain), one number when these widths are
-    equal, else one per coordinate (a coordinate without a finite width takes a quarter of the
-    smallest finite one); :data:`SIGMA0_UNBOUNDED` without a finite width. One number for every
-    coordinate would start a box of widths 1e-3 and 20 at 2.5e-4 in both, and ``tolx`` could end
-    the search before the wide coordinates moved."""
+    l_i`` (pycma's advice: about a quarter of the search domain) and :data:`SIGMA0_UNBOUNDED` for a
+    coordinate without one (as without bounds); one number when these agree to 1e-9, else one per
+    coordinate (then, as for a ``sigma0`` array, the search and ``tolx`` run in units of each
+    coordinate's ``sigma0``). One number for every coordinate would start a box of widths 1e-3 and
+    20 at 2.5e-4 in both, and ``tolx`` could end the search before the wide coordinates moved."""
     if box is None:
         return SIGMA0_UNBOUNDED
     finite = np.isfinite(box.width) & (box.width > 0)
-    if not finite.any():
-        return SIGMA0_UNBOUNDED
-    quarter = 0.25 * box.width
-    smallest = float(quarter[finite].min())
-    if np.all(quarter[finite] == smallest):
-        return smallest
-    return np.where(finite, quarter, smallest)
+    stds = np.where(finite, 0.25 * np.where(finite, box.width, 0.0), SIGMA0_UNBOUNDED)
+    free = stds[box.width > 0]  # a fixed coordinate's entry is not read
+    if free.size == 0 or np.allclose(free, free[0], rtol=1e-9, atol=0.0):
+        return float(free.min()) if free.size else SIGMA0_UNBOUNDED
+    return stds

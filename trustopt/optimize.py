@@ -577,7 +577,8 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
         (``message`` says whether it raised ``StopIteration`` or returned a truthy value), 3 every evaluation
         failed (``success`` False, ``x = x0``, ``fun = inf``), 4 otherwise (a stall:
         tolstagnation, which ends ``trust-region-cma`` on noise, tolxnoise, which ends the other
-        methods there, tolxfailed, a collapse after steps that all failed numerically, conditioncov,
+        methods there, tolxfailed, a collapse after steps that all failed numerically, plateau, equal
+        values in every batch so far, conditioncov,
         ...).
     """
     if not callable(fun):

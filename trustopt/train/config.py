@@ -553,13 +553,14 @@ def config_from_dict(d: dict) -> TrainConfig:
 
 def _policy_shape(config: TrainConfig) -> tuple[int, int, float]:
     """``(obs_dim, act_dim, action_scale)`` of the run's linear policy (builds the environment):
-    ``action_scale`` the mean half-range ``(high - low) / 2`` of the actions (1 where it is not
-    finite)."""
+    ``action_scale`` the mean of the actions' finite half-ranges ``(high - low) / 2`` (1 without
+    one; every MuJoCo task's actions share one range)."""
     from trustopt.envs import cached_env
 
     env = cached_env(config.env_spec())
-    half = float(np.mean((env.action_high - env.action_low) / 2.0))
-    return env.obs_dim, env.act_dim, half if math.isfinite(half) and half > 0 else 1.0
+    half = (env.action_high - env.action_low) / 2.0
+    half = half[np.isfinite(half) & (half > 0)]
+    return env.obs_dim, env.act_dim, float(np.mean(half)) if half.size else 1.0
 
 
 def resolve_config(config: TrainConfig) -> TrainConfig:
