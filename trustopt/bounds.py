@@ -286,7 +286,7 @@ def default_sigma0(box: Box | None) -> float | np.ndarray:
     if box is None:
         return SIGMA0_UNBOUNDED
     finite = np.isfinite(box.width) & (box.width > 0)
-    stds = np.where(finite, 0.25 * np.where(finite, box.width, 0.0), SIGMA0_UNBOUNDED)
+    stds = np.where(finite, 0.25 * box.width, SIGMA0_UNBOUNDED)
     free = stds[box.width > 0]  # a fixed coordinate's entry is not read
     if free.size == 0 or np.allclose(free, free[0], rtol=1e-9, atol=0.0):
         return float(free.min()) if free.size else SIGMA0_UNBOUNDED

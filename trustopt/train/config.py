@@ -84,7 +84,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustopt._validation import ValidationError, check_choice, check_int
+from trustopt._validation import ValidationError, check_choice, check_int, check_positive
 from trustopt.algorithms import PAPER_POPSIZE
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
@@ -267,9 +267,7 @@ def tres_sigma(obs_dim: int, action_scale: float = 1.0) -> float:
       seed 1, behind from 1M on seed 2): two seeds do not settle it (0.03 with ``lr = 1``: 576 and
       546)."""
     n = check_int(obs_dim, "obs_dim", 1)
-    h = float(action_scale)
-    if not (math.isfinite(h) and h > 0):
-        raise ValidationError(f"action_scale: expected a finite number > 0, got {action_scale!r}")
+    h = check_positive(action_scale, "action_scale")
     return float(f"{h * TRES_SIGMA * math.sqrt(TRES_SIGMA_OBS_DIM / n):.2g}")
 
 
@@ -551,7 +549,7 @@ def config_from_dict(d: dict) -> TrainConfig:
     return TrainConfig(**d)
 
 
-def _policy_shape(config: TrainConfig) -> tuple[int, int, float]:
+def _policy_space(config: TrainConfig) -> tuple[int, int, float]:
     """``(obs_dim, act_dim, action_scale)`` of the run's linear policy (builds the environment):
     ``action_scale`` the mean of the actions' finite half-ranges ``(high - low) / 2`` (1 without
     one; every MuJoCo task's actions share one range)."""
@@ -582,7 +580,7 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         o = TRESOptions(adapt=False)
         fill = dict(n_directions=PAPER_POPSIZE // 2, lr=o.lr, lambda_=o.lambda_)
         if c.K is None or c.sigma is None:
-            obs_dim, act_dim, action_scale = _policy_shape(c)
+            obs_dim, act_dim, action_scale = _policy_space(c)
             fill.update(K=tres_epochs(obs_dim * act_dim), sigma=tres_sigma(obs_dim, action_scale))
             if c.sigma is None:  # the default sigma comes with its step (a sigma given keeps lr = 1)
                 fill.update(lr=tres_lr(obs_dim))
