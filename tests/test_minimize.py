@@ -311,6 +311,10 @@ def test_mismatched_tell_is_rejected():
         opt.tell(X, np.zeros(len(X) - 1))
     with pytest.raises(ValidationError, match=r"^values: values\[1\] is None \(a function that forgot to return\?\)"):
         opt.tell(X, [0.0, None] + [0.0] * (len(X) - 2))  # NumPy would read None as NaN: a failed evaluation
+    with pytest.raises(ValidationError, match=r"^values: values\[0\] is the string '1.5', not a number$"):
+        opt.tell(X, ["1.5"] + [0.0] * (len(X) - 1))  # NumPy would read it as 1.5: values read from text by mistake
+    with pytest.raises(ValidationError, match=r"^values: values\[0\] is the string '2'"):
+        opt.tell(X, np.full(len(X), "2"))
     opt.tell(X, np.zeros(len(X)))  # the pending ask survives the rejected tells
 
 

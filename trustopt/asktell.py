@@ -586,11 +586,13 @@ class AskTell:
             lo, hi = self.box.lower[i], self.box.upper[i]
             raise ValidationError(f"X: repaired points must be inside the bounds; X[{j}, {i}] = {X[j, i]:g} is outside "
                                   + (f"its fixed value {lo:g}" if lo == hi else f"[{lo:g}, {hi:g}]"))
-        if not isinstance(values, np.ndarray) or values.dtype == object:  # NumPy reads None as NaN
-            missing = [j for j, v in enumerate(np.asarray(values, dtype=object).reshape(-1)) if v is None]
-            if missing:
-                raise ValidationError(f"values: values[{missing[0]}] is None (a function that forgot to return?); "
-                                      "a failed evaluation is NaN")
+        if not isinstance(values, np.ndarray) or values.dtype.kind in "OUS":  # NumPy reads None as NaN, "1.5" as 1.5
+            for j, v in enumerate(np.asarray(values, dtype=object).reshape(-1)):
+                if v is None:
+                    raise ValidationError(f"values: values[{j}] is None (a function that forgot to return?); "
+                                          "a failed evaluation is NaN")
+                if isinstance(v, (str, bytes)):
+                    raise ValidationError(f"values: values[{j}] is the string {v!r}, not a number")
         try:
             f = np.asarray(values, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError) as exc:
