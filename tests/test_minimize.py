@@ -300,6 +300,13 @@ def test_bad_inputs_are_rejected_naming_the_argument(kwargs, arg):
         minimize(sphere, x0, **base)
 
 
+def test_a_number_in_args_place_that_fun_cannot_take_is_read_as_pycmas_sigma0():
+    with pytest.raises(ValidationError, match=r"^args: fun would be called as fun\(x, 0.5\), .* write sigma0=0.5$"):
+        minimize(sphere, np.ones(3), 0.5)  # pycma's fmin2(f, x0, sigma0): scipy's third argument is args
+    shifted = minimize(lambda x, c: sphere(x - c), np.ones(3), 2.0, maxfev=600, seed=0)  # scipy: args = (2.0,)
+    assert shifted.fun < sphere(np.ones(3) - 2.0)
+
+
 def test_mismatched_tell_is_rejected():
     opt = ES(np.ones(3), 0.5, seed=0)
     with pytest.raises(ValidationError, match="X"):

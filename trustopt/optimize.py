@@ -9,7 +9,9 @@ Hansen 2009, by default; IPOP, Auger & Hansen 2005), and returns a ``scipy.optim
 from __future__ import annotations
 
 import csv
+import inspect
 import math
+import numbers
 import os
 import warnings
 from collections.abc import Mapping
@@ -57,6 +59,24 @@ class _WithArgs:
 
     def __call__(self, x):
         return self.fun(x, *self.args)
+
+
+def _check_bare_args(fun: Callable, args) -> None:
+    """scipy reads a third positional argument that is not a tuple as ``args = (value,)``; pycma's
+    third is ``sigma0``. A number there that ``fun`` cannot take is that mistake: say so before
+    the first evaluation rather than let ``fun``'s ``TypeError`` speak."""
+    if isinstance(args, (bool, np.bool_)) or not isinstance(args, numbers.Real):
+        return
+    try:
+        signature = inspect.signature(fun)
+    except (TypeError, ValueError):  # a builtin or a C function without a signature: fun decides
+        return
+    try:
+        signature.bind(None, args)
+    except TypeError:
+        raise ValidationError(f"args: fun would be called as fun(x, {args!r}), which its signature does not "
+                              "accept; minimize's third argument is scipy's args (extra arguments of fun), "
+                              f"not pycma's sigma0: write sigma0={args!r}") from None
 
 
 def _scalar(value) -> float:
@@ -584,7 +604,9 @@ def minimize(fun: Callable, x0, args: tuple = (), method: str | None = None, *, 
     if not callable(fun):
         raise ValidationError("fun: must be callable")
     options = _as_custom_method(options, jac, hess, hessp, constraints, scipy_options)
-    args = args if isinstance(args, tuple) else (args,)
+    if not isinstance(args, tuple):
+        _check_bare_args(fun, args)
+        args = (args,)
     name, cls = _method(method)
     x0 = as_float_array(x0, "x0", ndim=(0, 1)).reshape(-1)  # a scalar is a 1-d problem, as in scipy
     options, maxfev = _scipy_options(options, maxfev, tol)
