@@ -587,8 +587,11 @@ def test_an_interrupt_before_the_first_checkpoint_says_nothing_was_saved(tmp_pat
         130, "trustopt: interrupted; nothing was saved yet (rerun the same command)")
     os.makedirs(os.path.join(out, "seed-1"))
     open(os.path.join(out, "seed-1", "checkpoint.pkl"), "wb").close()  # a seed of --seeds started
-    assert _failure(_Terminated(), "train", out) == (
+    assert _failure(_Terminated(), "train", out, [0, 1]) == (
         143, "trustopt: terminated (SIGTERM); the last checkpoint is intact (rerun with --resume)")
+    # another command's seed in the same folder: --resume --seeds 2 would have nothing to resume
+    assert _failure(KeyboardInterrupt(), "train", out, [2]) == (
+        130, "trustopt: interrupted; nothing was saved yet (rerun the same command)")
     assert _failure(KeyboardInterrupt(), "eval", out) == (130, "trustopt: interrupted")
 
 

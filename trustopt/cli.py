@@ -743,7 +743,7 @@ def main(argv=None) -> int:
             warnings.showwarning = _show_warning
             return {"train": _cmd_train, "eval": _cmd_eval, "plot": _cmd_plot}[args.command](args)
     except BaseException as exc:
-        failure = _failure(exc, args.command, getattr(args, "out", None))
+        failure = _failure(exc, args.command, getattr(args, "out", None), getattr(args, "seeds", None))
         if failure is None:  # a bug, or SystemExit: Python's own report
             raise
         code, line = failure
@@ -751,9 +751,10 @@ def main(argv=None) -> int:
         return code
 
 
-def _failure(exc: BaseException, command: str, out: str | None) -> tuple[int, str] | None:
+def _failure(exc: BaseException, command: str, out: str | None, seeds=None) -> tuple[int, str] | None:
     """The exit code and the one line on stderr for ``exc``, raised by ``command`` (``out``: the
-    run folder of ``train``), or None for an exception that is not an expected failure."""
+    run folder of ``train``, ``seeds``: its ``--seeds``), or None for an exception that is not an
+    expected failure."""
     from trustopt._validation import ValidationError
     from trustopt.workers import WorkerError
 
@@ -763,25 +764,28 @@ def _failure(exc: BaseException, command: str, out: str | None) -> tuple[int, st
         message = _one_line(exc)
         return 2, f"trustopt: error: {_flag_named(message, command)}"
     if isinstance(exc, WorkerError):  # a fault, not bad input: exit 1, still one line
-        kept = "; the last checkpoint is intact (rerun with --resume)" if _resumable(command, out) else ""
+        kept = "; the last checkpoint is intact (rerun with --resume)" if _resumable(command, out, seeds) else ""
         return 1, f"trustopt: error: {exc}{kept}"
     if isinstance(exc, KeyboardInterrupt):
         how, code = ("terminated (SIGTERM)", 143) if isinstance(exc, _Terminated) else ("interrupted", 130)
         if command != "train":
             return code, f"trustopt: {how}"
-        kept = ("the last checkpoint is intact (rerun with --resume)" if _resumable(command, out)
+        kept = ("the last checkpoint is intact (rerun with --resume)" if _resumable(command, out, seeds)
                 else "nothing was saved yet (rerun the same command)")
         return code, f"trustopt: {how}; {kept}"
     return None
 
 
-def _resumable(command: str, out: str | None) -> bool:
-    """Whether ``train --out OUT`` left a checkpoint to resume: ``OUT``'s own, or a seed's of ``--seeds``."""
-    from trustopt.train.run_folder import CHECKPOINT, seed_checkpoints
+def _resumable(command: str, out: str | None, seeds=None) -> bool:
+    """Whether ``train --out OUT`` left a checkpoint that ``--resume`` would continue: ``OUT``'s
+    own, or with ``--seeds`` one of those seeds' (``OUT/seed-S``; another seed's folder there
+    would not make ``--resume --seeds ...`` resume anything)."""
+    from trustopt.train.run_folder import CHECKPOINT
 
     if command != "train" or not out:
         return False
-    return os.path.exists(os.path.join(out, CHECKPOINT)) or bool(seed_checkpoints(out))
+    folders = [out] if seeds is None else [os.path.join(out, f"seed-{s}") for s in seeds]
+    return any(os.path.exists(os.path.join(f, CHECKPOINT)) for f in folders)
 
 
 if __name__ == "__main__":  # pragma: no cover
