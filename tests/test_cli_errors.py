@@ -89,6 +89,8 @@ def test_out_is_an_existing_file_or_lies_under_one(tmp_path, capsys):
     ("Swimmer-v5", "xml_file=no-such-model.xml", "--env-kwargs: Swimmer-v5 cannot be built"),
     ("Hopper-v5", "healthy_z_range=5", "--env-kwargs: healthy_z_range: expected an interval [lo, hi]"),
     ("Hopper-v5", "healthy_z_range=[2,1]", "--env-kwargs: healthy_z_range: expected an interval [lo, hi]"),
+    # "human" aborted the process on a machine without a display (GLFW), after the run folder was made
+    ("Hopper-v5", 'render_mode="human"', "--env-kwargs: render_mode is trustopt's to set"),
 ])
 def test_env_kwargs_of_the_wrong_kind_are_one_line_and_leave_no_folder(tmp_path, capsys, env, kwarg, named):
     # Gymnasium takes these unchecked and fails on the first step (a TypeError deep in the reward),
@@ -165,6 +167,12 @@ def test_plot_and_eval_json_under_a_file_or_on_a_folder(tmp_path, capsys, finish
     assert line == f"trustopt: error: --json: cannot create {afile}/e.json: {afile} exists and is not a folder"
     line = _fails(["eval", finished_run, "--episodes", "1", "--json", str(tmp_path)], capsys)
     assert line == f"trustopt: error: --json: {tmp_path} is a folder; give a file name"
+    # a name ending with a separator is a folder too, before it exists: plot wrote a hidden 'plots/.png.png' and
+    # printed 'plots/.png'; eval evaluated, then failed to write, leaving the folder
+    line = _fails(["plot", finished_run, "-o", f"{tmp_path}/plots/"], capsys)
+    assert line == f"trustopt: error: --output: {tmp_path}/plots/ is a folder; give a file name"
+    line = _fails(["eval", finished_run, "--episodes", "1", "--json", f"{tmp_path}/jdir/"], capsys)
+    assert line == f"trustopt: error: --json: {tmp_path}/jdir/ is a folder; give a file name"
     assert sorted(os.listdir(tmp_path)) == ["afile"]
 
 

@@ -242,6 +242,12 @@ def test_eval_video_writes_an_mp4_per_episode(ars_run, tmp_path, capsys):
     assert len(files) == 2 and all(f.endswith(".mp4") and os.path.getsize(os.path.join(vids, f)) > 1000 for f in files)
     assert "2 videos in" in r.stdout and f"recording 2 episodes into {vids} (offscreen rendering;" in r.stdout
     assert "Overwriting" not in r.stderr  # the folder is new: Gymnasium's warning would be false
+    r = subprocess.run([sys.executable, "-m", "trustopt", "eval", ars_run, "--episodes", "1", "--video", vids],
+                       capture_output=True, text=True, timeout=120, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
+    # it overwrote episode 0, kept the old episode 1 beside it and reported "0 videos"
+    assert r.returncode == 2 and r.stderr == (f"trustopt: error: --video: {vids} already holds videos "
+                                              "(policy-episode-0.mp4, policy-episode-1.mp4); choose another folder "
+                                              "or remove them\n"), r.stderr
 
 
 def test_eval_video_without_moviepy_or_renderer_is_one_line(ars_run, tmp_path, capsys, monkeypatch):
@@ -266,6 +272,7 @@ def test_eval_video_without_moviepy_or_renderer_is_one_line(ars_run, tmp_path, c
         pytest.skip("OSMesa is installed here, so MUJOCO_GL=osmesa renders: no missing renderer to report")
     r = video_with("osmesa")  # MuJoCo loads the renderer named by MUJOCO_GL on import; its library is missing
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "libosmesa6" in r.stderr, r.stderr
+    assert not os.path.exists(tmp_path / "v")  # the folder the failed call made is not left behind, empty
 
 
 def test_versions_recorded_and_resume_warns_on_a_change(tmp_path, capsys):

@@ -75,7 +75,7 @@ def check_writable(what: str, path) -> str:
     path = os.fspath(path)
     if not path:
         raise OutputError(f"{what}: expected a file name, got ''")
-    if os.path.isdir(path):
+    if os.path.isdir(path) or _names_a_folder(path):
         raise OutputError(f"{what}: {path} is a folder; give a file name")
     folder = os.path.dirname(path) or os.curdir
     make_folder(what, folder, path)
@@ -84,6 +84,11 @@ def check_writable(what: str, path) -> str:
         os.close(fd)
         os.unlink(probe)
     return path
+
+
+def _names_a_folder(path: str) -> bool:
+    """``path`` ends with a separator (``out/``): a folder, whether or not it exists yet."""
+    return path.endswith(os.sep) or bool(os.altsep and path.endswith(os.altsep))
 
 
 def _new_file_mode() -> int:
@@ -144,6 +149,8 @@ def check_image_format(what: str, path) -> None:
 
     if not isinstance(path, (str, os.PathLike)):
         raise ValidationError(f"{what}: expected a file name, got {type(path).__name__}")
+    if _names_a_folder(os.fspath(path)):
+        raise ValidationError(f"{what}: {os.fspath(path)} is a folder; give a file name")
     suffix = os.path.splitext(os.fspath(path))[1][1:].lower()
     known = sorted(FigureCanvasBase.get_supported_filetypes())
     if suffix and suffix not in known:

@@ -38,6 +38,7 @@ from trustopt.envs._registry import (
     check_env_id,
     check_env_kwarg_values,
     import_env_module,
+    is_mujoco_env,
 )
 from trustopt.envs.policies import GaussianLinearPolicy, LinearPolicy
 
@@ -68,7 +69,7 @@ def _gymnasium_make(env_id: str, max_episode_steps: int | None, kwargs: dict, **
         with _mujoco_warnings_as_python_warnings(env_id):
             return gymnasium.make(env_id, max_episode_steps=max_episode_steps, **kwargs, **make_kwargs)
     except TypeError as exc:
-        raise ValidationError(f"kwargs: {env_id} does not accept {sorted(kwargs)} ({exc})") from None
+        raise ValidationError(f"kwargs: {env_id} does not accept {sorted(kwargs) + sorted(make_kwargs)} ({exc})") from None
     except (OSError, ValueError, ArithmeticError) as exc:  # e.g. xml_file not found, a value the env rejects
         raise ValidationError(f"kwargs: {env_id} cannot be built with {kwargs!r} ({exc})") from None
     except (ImportError, gymnasium.error.Error) as exc:
@@ -181,6 +182,11 @@ class EnvSpec:
         env = self.gymnasium_env(render_mode="rgb_array")
         return RecordVideo(env, video_dir, episode_trigger=lambda i: True, name_prefix=name_prefix,
                            disable_logger=True)
+
+    def is_mujoco(self) -> bool:
+        """Whether this is a MuJoCo environment (rendering offscreen needs ``MUJOCO_GL``)."""
+        import_env_module(self.module)
+        return is_mujoco_env(self.env_id)
 
     def key(self) -> str:
         return repr((self.env_id, sorted(self.kwargs.items()), self.max_episode_steps, self.fast, self.module))

@@ -130,10 +130,21 @@ def import_gymnasium():
     return gymnasium
 
 
+def is_mujoco_env(env_id: str, entry_point=None) -> bool:
+    """Whether ``env_id`` is a MuJoCo environment: a supported id, or one registered with an entry
+    point in a ``mujoco`` module (``entry_point``: the registered one, looked up when None)."""
+    if env_id in SUPPORTED_ENV_IDS:
+        return True
+    if entry_point is None:
+        spec = import_gymnasium().envs.registry.get(env_id)
+        entry_point = None if spec is None else spec.entry_point
+    return ".mujoco" in str(entry_point)
+
+
 def _require_mujoco(env_id: str, entry_point) -> None:
-    """A MuJoCo environment (a supported id, or a registered entry point in a ``mujoco`` module)
-    needs the ``mujoco`` package: say so here rather than in a traceback from a worker."""
-    if env_id not in SUPPORTED_ENV_IDS and ".mujoco" not in str(entry_point):
+    """A MuJoCo environment (:func:`is_mujoco_env`) needs the ``mujoco`` package: say so here
+    rather than in a traceback from a worker."""
+    if not is_mujoco_env(env_id, entry_point):
         return
     try:
         importlib.import_module("mujoco")
@@ -231,6 +242,9 @@ def check_env_kwargs(env_id: str, kwargs) -> dict:
         raise ValidationError(f"env_kwargs: expected a mapping of names to values, got {kwargs!r}")
     if "max_episode_steps" in kwargs:
         raise ValidationError("env_kwargs: max_episode_steps is a setting of its own (--set max_episode_steps=N)")
+    if "render_mode" in kwargs:  # training renders nothing; a window would also need a display in every worker
+        raise ValidationError("env_kwargs: render_mode is trustopt's to set: training renders nothing, and "
+                              "trustopt eval RUN --video DIR renders the saved policy")
     known = env_constructor_params(env_id)
     if known is not None:
         unknown = sorted(set(kwargs) - known)

@@ -54,15 +54,40 @@ def record_video(path, video_dir, *, episodes: int = 1, seeds=None, name_prefix:
         os.environ["MUJOCO_GL"] = "egl"  # read when the first renderer is created; glfw needs a display
     spec = saved_env_spec(data)
     video_dir = os.fspath(video_dir)
+    names = [f"{name_prefix}-episode-{i}.mp4" for i in range(len(seeds))]
+    if os.path.isdir(video_dir) and (old := sorted(f for f in os.listdir(video_dir)
+                                                   if f.startswith(f"{name_prefix}-episode-") and f.endswith(".mp4"))):
+        # RecordVideo would overwrite some and leave the others: one folder would mix two policies' videos
+        raise ValidationError(f"--video: {video_dir} already holds videos ({', '.join(old[:3])}"
+                              f"{', ...' if len(old) > 3 else ''}); choose another folder or remove them")
+    made = not os.path.exists(video_dir)
     make_folder("--video", video_dir)
-    before = set(os.listdir(video_dir))
     try:
-        with warnings.catch_warnings():
-            if not before:  # RecordVideo warns of overwriting whenever the folder exists, even the one made above
+        try:
+            with warnings.catch_warnings():  # RecordVideo warns of overwriting whenever the folder exists
                 warnings.filterwarnings("ignore", message=".*Overwriting existing videos")
-            env = spec.recording_env(video_dir, name_prefix=name_prefix)
-    except Exception as exc:  # noqa: BLE001 - a model or renderer that cannot be built
-        raise ValidationError(f"--video: cannot build {env_id} with rendering ({type(exc).__name__}: {exc})") from None
+                env = spec.recording_env(video_dir, name_prefix=name_prefix)
+        except Exception as exc:  # noqa: BLE001 - a model or renderer that cannot be built
+            raise ValidationError(f"--video: cannot build {env_id} with rendering "
+                                  f"({type(exc).__name__}: {exc})") from None
+        try:
+            _play(env, policy, seeds, env_id, spec.is_mujoco())
+        finally:
+            try:
+                with warnings.catch_warnings():  # after a failure: "zero frames to save", said by the error below
+                    warnings.simplefilter("ignore")
+                    env.close()
+            except Exception:  # noqa: BLE001, S110 - closing a renderer that never started
+                pass
+    except BaseException:
+        if made and not os.listdir(video_dir):  # the folder this call made, left empty
+            os.rmdir(video_dir)
+        raise
+    return [os.path.join(video_dir, f) for f in names if os.path.exists(os.path.join(video_dir, f))]
+
+
+def _play(env, policy, seeds, env_id: str, mujoco: bool) -> None:
+    """The episodes of ``seeds`` on the recording ``env``, each action the policy's mean."""
     try:
         for seed in seeds:
             obs, _ = env.reset(seed=seed)
@@ -73,13 +98,7 @@ def record_video(path, video_dir, *, episodes: int = 1, seeds=None, name_prefix:
     except ValidationError:
         raise
     except Exception as exc:  # noqa: BLE001 - MuJoCo's renderer fails with several exception types
-        raise ValidationError(
-            f"--video: rendering {env_id} failed ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); MuJoCo "
-            f"renders offscreen with MUJOCO_GL=egl (now {os.environ.get('MUJOCO_GL')!r}) or MUJOCO_GL=osmesa "
-            "(apt-get install libosmesa6)") from None
-    finally:
-        try:
-            env.close()
-        except Exception:  # noqa: BLE001, S110 - closing a renderer that never started
-            pass
-    return sorted(os.path.join(video_dir, f) for f in set(os.listdir(video_dir)) - before if f.endswith(".mp4"))
+        hint = (f"; MuJoCo renders offscreen with MUJOCO_GL=egl (now {os.environ.get('MUJOCO_GL')!r}) or "
+                "MUJOCO_GL=osmesa (apt-get install libosmesa6)" if mujoco else "")
+        raise ValidationError(f"--video: rendering {env_id} failed ({type(exc).__name__}: "
+                              f"{' '.join(str(exc).split())[:200]}){hint}") from None
