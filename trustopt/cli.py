@@ -219,7 +219,13 @@ def _train_config(args):
     d.update(given)
     if "env_id" not in d:
         raise ValidationError("--env: required (e.g. --env Swimmer-v5)")
-    return config_from_dict(d)
+    try:
+        return config_from_dict(d)
+    except ValidationError as exc:  # a setting of the file, not of a flag: name the file, not the flag
+        field = str(exc).partition(": ")[0]
+        if args.config is not None and field in d and field not in given:
+            raise ValidationError(f"--config: {args.config}: {exc}") from None
+        raise
 
 
 def _read_settings(path: str, label: str) -> tuple[dict, bool]:
@@ -652,9 +658,11 @@ def _cmd_eval(args) -> int:
 
     from trustopt._io import atomic_write_bytes, check_writable, writing
     from trustopt.train import evaluate_policy, load_policy
+    from trustopt.workers import check_local_workers
 
     if args.video_episodes is not None and args.video is None:
         raise ValidationError("--video-episodes: only applies with --video DIR")
+    check_local_workers(args.workers, "process", more="")  # before a video is recorded; eval has no --backend
     _, env_id, _ = load_policy(args.run)
     if args.json_path is not None:  # before the episodes run, not after
         check_writable("--json", args.json_path)
@@ -672,7 +680,7 @@ def _cmd_eval(args) -> int:
                              seeds=policy_eval_seeds(args.seed, n_videos))
         print(f"{env_id}: {len(files)} video{'' if len(files) == 1 else 's'} in {args.video}")
     G = evaluate_policy(args.run, episodes=args.episodes, seed=args.seed, workers=args.workers)
-    print(f"{env_id}: return {G.mean():.2f} +- {G.std():.2f} over {G.size} episodes "
+    print(f"{env_id}: return {G.mean():.2f} +- {G.std():.2f} over {G.size} episode{'' if G.size == 1 else 's'} "
           f"(min {G.min():.2f}, max {G.max():.2f})")
     if args.json_path is not None:
         text = json.dumps({"env_id": env_id, "episodes": int(G.size), "mean": float(G.mean()),

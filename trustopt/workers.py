@@ -380,18 +380,18 @@ def local_cap_text() -> str:
     return f"(4 per CPU, at least 16; this machine has {os.cpu_count()} CPUs)"
 
 
-def check_local_workers(workers, backend: str, *, ray_address: str | None = None) -> int:
+def check_local_workers(workers, backend: str, *, ray_address: str | None = None,
+                        more: str = "use --backend ray on a cluster") -> int:
     """``workers`` checked for ``backend``: an integer >= 1, and at most :func:`max_local_workers`
     for the local ``process`` backend and for the ``ray`` backend when it would start a local Ray
     instance (no ``ray_address`` and Ray not initialized in this process): a ValidationError naming
-    ``workers`` otherwise."""
+    ``workers`` otherwise (``more``: how to get more processes, "" where there is no other way)."""
     check_workers(workers)
     if workers <= max_local_workers():
         return workers
     if backend == "process":
         raise ValidationError(f"workers: at most {max_local_workers()} local processes here {local_cap_text()}, "
-                              f"got {workers}; for more, "
-                              "use --backend ray on a cluster")
+                              f"got {workers}" + (f"; for more, {more}" if more else ""))
     ray = sys.modules.get("ray")  # imported by trustopt.workers_ray only; not imported here
     if backend == "ray" and ray_address is None and not (ray is not None and ray.is_initialized()):
         raise ValidationError(f"workers: at most {max_local_workers()} actors in a local Ray instance here "

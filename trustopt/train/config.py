@@ -84,7 +84,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustopt._validation import ValidationError, check_choice, check_int, check_positive
+from trustopt._validation import ValidationError, check_choice, check_int, check_positive, did_you_mean
 from trustopt.algorithms import PAPER_POPSIZE
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
@@ -539,13 +539,16 @@ def config_from_dict(d: dict) -> TrainConfig:
     """A :class:`TrainConfig` from a dict (e.g. a ``--config`` JSON file); unknown keys are errors."""
     if not isinstance(d, dict):
         raise ValidationError(f"config: expected a JSON object, got {type(d).__name__}")
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(d) - names)
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(d) - set(fields))
     if unknown:
-        raise ValidationError(f"config: unknown key(s) {', '.join(unknown)}{other_name_hint(unknown[0])}; "
-                              f"known: {', '.join(sorted(names))}")
+        hint = other_name_hint(unknown[0]) or did_you_mean(unknown[0], fields)
+        raise ValidationError(f"config: unknown key(s) {', '.join(unknown)}{hint}; known: {', '.join(sorted(fields))}")
     if "env_id" not in d:
         raise ValidationError("config: env_id is required")
+    # a count written 1e6 (JSON reads it as a float), as --timesteps 1e6 and minimize's maxfev=1e4 take it
+    d = {k: int(v) if fields[k].type.startswith("int") and isinstance(v, float) and v.is_integer() else v
+         for k, v in d.items()}
     return TrainConfig(**d)
 
 
