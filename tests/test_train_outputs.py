@@ -195,6 +195,16 @@ def test_tensorboard_scalars_are_the_progress_rows(tmp_path):
     acc = EventAccumulator(os.path.join(out, "tb"))
     acc.Reload()
     assert len(acc.Scalars("trustopt/train_return_mean")) == len(read_progress(out)["iteration"]) > len(p["iteration"])
+    # a run without it, resumed with --tensorboard: its curves start at step 0, not at the resume
+    plain = str(tmp_path / "plain")
+    assert main(["train", "--env", "Swimmer-v5", "--algo", "tres", "--out", plain, *CLI_TINY]) == 0
+    assert main(["train", "--out", plain, "--resume", "--tensorboard", *more]) == 0
+    acc = EventAccumulator(os.path.join(plain, "tb"))
+    acc.Reload()
+    p = read_progress(plain)
+    rows = acc.Scalars("trustopt/train_return_mean")
+    assert [e.step for e in rows] == list(p["timesteps"].astype(int))
+    np.testing.assert_allclose([e.value for e in rows], p["train_return_mean"], rtol=1e-6)
 
 
 def _hide(monkeypatch, package: str) -> None:

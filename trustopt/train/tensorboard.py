@@ -5,11 +5,13 @@ Every number of a progress row (the columns of progress.csv: ``eval_mean``, ``tr
 ``timesteps`` as its step; empty cells (iterations without an evaluation) are skipped. The events
 go to ``out/tb/`` through the ``tensorboard`` package's own event-file writer (no TensorFlow or
 PyTorch needed); view them with ``tensorboard --logdir out/tb``. A resumed run adds a new event
-file; iterations logged after the checkpoint it resumes from appear twice, with equal values.
+file; iterations logged after the checkpoint it resumes from appear twice, with equal values. A
+run resumed with TensorBoard on for the first time logs its progress.csv so far first.
 """
 
 from __future__ import annotations
 
+import csv
 import math
 import time
 
@@ -45,7 +47,7 @@ class ScalarWriter:
     def log(self, row: dict) -> None:
         values = []
         for key, v in row.items():
-            if key in _SKIP or isinstance(v, (bool, str)) or v is None:
+            if key in _SKIP or isinstance(v, bool) or v is None or v == "":
                 continue
             try:
                 v = float(v)
@@ -58,6 +60,13 @@ class ScalarWriter:
         self._writer.add_event(self._event_pb2.Event(wall_time=time.time(), step=int(row["timesteps"]),
                                                      summary=summary))
         self._writer.flush()
+
+    def log_progress(self, path: str) -> None:
+        """Every row of the progress.csv at ``path``: the iterations a run made before it was resumed
+        with TensorBoard on for the first time, so that its curves start at step 0."""
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                self.log(row)
 
     def close(self) -> None:
         self._writer.close()

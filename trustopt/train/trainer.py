@@ -427,7 +427,7 @@ def _session(out: str, config: TrainConfig, family, *, resume: bool, workers: in
         write_config(out, config, {"workers": workers, "backend": backend, "ray_address": ray_address})
         bk = make_backend(backend, workers, family.noise(run.state), address=ray_address)
         bar = _progress_bar(config, run) if (sys.stderr.isatty() if progress is None else progress) else None
-        tb = _tensorboard_writer(out, tensorboard)
+        tb = _tensorboard_writer(out, tensorboard, resume)
         try:
             family.attach(bk, run.state)
             yield run, bar, guard.callback(callback, tb)
@@ -510,9 +510,16 @@ def _show_progress(bar, run: RunProgress, train_return: float, steps_per_s: floa
     bar.update(run.timesteps - bar.n)  # the real count: the last whole iteration may pass the budget
 
 
-def _tensorboard_writer(out: str, enabled: bool):
+def _tensorboard_writer(out: str, enabled: bool, resume: bool):
+    """The writer of ``out/tb`` (None when not ``enabled``); a run resumed with it for the first
+    time gets the rows of its progress.csv (already cut back to the checkpoint) first."""
     if not enabled:
         return None
     from trustopt.train.tensorboard import ScalarWriter
 
-    return ScalarWriter(os.path.join(out, "tb"))
+    logdir = os.path.join(out, "tb")
+    first = resume and not os.path.isdir(logdir)
+    writer = ScalarWriter(logdir)
+    if first:
+        writer.log_progress(os.path.join(out, PROGRESS))
+    return writer
