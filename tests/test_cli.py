@@ -307,10 +307,16 @@ def test_env_shown_required_and_unknown_flags_point_to_the_subcommands_usage(tmp
     usage = build_parser().subcommands["train"].format_usage()
     assert "--env ENV_ID --out OUT" in usage and "[--env " not in usage and "[--env]" not in usage
     out = str(tmp_path / "x")
-    cases = [(["train", "--env", "Swimmer-v5", "--out", out, "--wrokers", "2"], "trustopt train", "--wrokers 2"),
-             (["train", "--env", "Swimmer-v5", "--out", out, "--worker", "2"], "trustopt train", "--worker 2"),
-             (["eval", out, "--episode", "5"], "trustopt eval", "--episode 5"),
-             (["plot", out, "-o", "p.png", "--targ", "1"], "trustopt plot", "--targ 1")]
+    train = ["train", "--env", "Swimmer-v5", "--out", out]
+    cases = [([*train, "--wrokers", "2"], "trustopt train", "--wrokers 2 (did you mean '--workers'?)"),
+             ([*train, "--worker", "2"], "trustopt train", "--worker 2 (did you mean '--workers'?)"),
+             (["eval", out, "--episode", "5"], "trustopt eval", "--episode 5 (did you mean '--episodes'?)"),
+             (["plot", out, "-o", "p.png", "--targ", "1"], "trustopt plot", "--targ 1 (did you mean '--target'?)"),
+             ([*train, "--frobnicate"], "trustopt train", "--frobnicate"),
+             # the rl-baselines3-zoo's names of the same settings
+             ([*train, "-n", "1000"], "trustopt train", "-n 1000 (the zoo's -n is --timesteps here)"),
+             ([*train, "--gym-packages", "m"], "trustopt train", "--gym-packages m (the zoo's --gym-packages is "
+                                                                 "--env-module here)")]
     for argv, prog, extra in cases:  # no prefix matching; the subcommand's usage, not the top-level one
         with pytest.raises(SystemExit) as exc:
             main(argv)

@@ -193,8 +193,32 @@ def _parse(parser, argv):
     (its usage, exit 2), not by the top-level one."""
     args, extra = parser.parse_known_args(argv)
     if extra:
-        parser.subcommands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+        sub = parser.subcommands[args.command]
+        sub.error(f"unrecognized arguments: {' '.join(extra)}{_flag_hint(sub, args.command, extra)}")
     return args
+
+
+#: The rl-baselines3-zoo's ``train.py`` flags whose settings ``trustopt train`` has under another name.
+ZOO_FLAGS = {
+    "--n-timesteps": "--timesteps", "-n": "--timesteps", "--eval-freq": "--eval-steps",
+    "--n-eval-episodes": "--eval-episodes", "--gym-packages": "--env-module", "-f": "--out",
+    "--log-folder": "--out", "--hyperparams": "--set KEY=VALUE", "-params": "--set KEY=VALUE",
+    "--tensorboard-log": "--tensorboard (into OUT/tb)", "-tb": "--tensorboard (into OUT/tb)",
+    "--trained-agent": "--resume --out RUN", "-i": "--resume --out RUN", "--n-envs": "--workers",
+}
+
+
+def _flag_hint(sub, command: str, extra: list[str]) -> str:
+    """`` (the zoo's -n is --timesteps here)`` or `` (did you mean '--timesteps'?)`` for the first
+    unknown flag in ``extra``; ``""`` when there is none or nothing is close."""
+    from trustopt._validation import did_you_mean
+
+    flag = next((a.split("=", 1)[0] for a in extra if a.startswith("-")), None)
+    if flag is None:
+        return ""
+    if command == "train" and flag in ZOO_FLAGS:
+        return f" (the zoo's {flag} is {ZOO_FLAGS[flag]} here)"
+    return did_you_mean(flag, [o for a in sub._actions for o in a.option_strings if o.startswith("--")])
 
 
 def _train_config(args):
