@@ -314,24 +314,30 @@ def _flag_settings(args, d: dict) -> dict:
             given[name] = v
     if args.eval_every is not None:  # --eval-every on a run evaluated by --eval-steps switches it back
         given["eval_steps"] = None
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValidationError(f"--set: expected KEY=VALUE, got {item!r}")
+    settings = _key_values("--set", args.set)
+    for key in settings:
         _check_set_key(key, given.get("algo", d.get("algo", TrainConfig.__dataclass_fields__["algo"].default)))
-        given[key] = _json_or_text(value)
+    given.update(settings)
     if args.env_kwargs:
-        kwargs = dict(d.get("env_kwargs") or {})
-        for item in args.env_kwargs:
-            key, sep, value = item.partition("=")
-            if not sep or not key.strip():
-                raise ValidationError(f"--env-kwargs: expected KEY=VALUE, got {item!r}")
-            kwargs[key.strip()] = _json_or_text(value)
-        given["env_kwargs"] = kwargs
+        given["env_kwargs"] = {**(d.get("env_kwargs") or {}), **_key_values("--env-kwargs", args.env_kwargs)}
     if args.env_module is not None:
         given["env_module"] = args.env_module
     return given
+
+
+def _key_values(flag: str, items: list[str]) -> dict:
+    """``{KEY: value}`` of ``flag``'s ``KEY=VALUE`` items (JSON values, else text); of a key given
+    twice the last wins, as of a flag given twice (a base command's ``--set`` can be overridden)."""
+    from trustopt._validation import ValidationError
+
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValidationError(f"{flag}: expected KEY=VALUE, got {item!r}")
+        out[key] = _json_or_text(value)
+    return out
 
 
 #: TrainConfig fields that have a flag of their own: ``--set`` does not override them (it would
