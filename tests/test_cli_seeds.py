@@ -328,7 +328,9 @@ def test_procs_a_failing_seed_is_named_and_no_other_starts(tmp_path, capfd):
     out.mkdir()
     (out / "seed-0").write_text("")  # a file where seed 0's folder goes: that seed fails as it starts
     assert main(["train", *TINY, "--seeds", "0", "1", "2", "--procs", "1", "--out", str(out)]) == 2  # sequential
-    capfd.readouterr()
+    # as --procs says it: which seed failed, and which never started
+    assert capfd.readouterr().err == (f"trustopt: seed 0: error: --out: {out}/seed-0 exists and is not a folder; "
+                                      "choose another --out; not started: seeds 1, 2\n")
     assert main(["train", *TINY, "--seeds", "0", "1", "2", "--procs", "2", "--out", str(out)]) == 2
     err = capfd.readouterr().err.splitlines()
     assert err[0] == f"trustopt: seed 0: error: --out: {out}/seed-0 exists and is not a folder; choose another --out"

@@ -528,8 +528,17 @@ def _cmd_train(args) -> int:
         if code:
             return code
     else:
-        for one, config in runs:
-            _train_one(one, config, args)
+        for i, (one, config) in enumerate(runs):
+            try:
+                _train_one(one, config, args)
+            except Exception as exc:  # (Ctrl-C: main says it, for every seed alike)
+                failure = None if args.seeds is None else _failure(exc, "train", one.out)
+                if failure is None:
+                    raise
+                code, line = failure  # said as --procs says it: which seed, and which never started
+                print(line.replace("trustopt: ", f"trustopt: seed {one.seed}: ", 1)
+                      + _not_started([o.seed for o, _ in runs[i + 1:]]), file=sys.stderr)
+                return code
     if args.seeds is not None:
         print(f"trustopt: {len(runs)} seeds in {args.out}; draw them with: trustopt plot {args.out} -o curves.png")
     return 0
@@ -649,11 +658,15 @@ def _train_side_by_side(runs, args) -> int:
     if failed is None:
         return 0
     seed, code = failed
-    left = [str(one.seed) for one, _ in todo]
-    not_started = f"; not started: seed{'s' if len(left) > 1 else ''} {', '.join(left)}" if left else ""
     how = f"exit code {code}" if code > 0 else f"killed by {signal.Signals(-code).name}"  # e.g. the OOM killer's
-    print(f"trustopt: error: seed {seed} failed ({how}){not_started}", file=sys.stderr)
+    print(f"trustopt: error: seed {seed} failed ({how}){_not_started([one.seed for one, _ in todo])}",
+          file=sys.stderr)
     return code if code > 0 else 1
+
+
+def _not_started(seeds: list[int]) -> str:
+    """``"; not started: seeds 3, 4"`` after a failed seed (``""`` when none is left)."""
+    return f"; not started: seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}" if seeds else ""
 
 
 def _seed_process(one, config, args, parent: int) -> None:
