@@ -292,6 +292,14 @@ def test_validation_errors_name_the_argument():
         make_env("Hopper-v2")  # registered, but needs mujoco-py
     with pytest.raises(ValidationError, match="max_episode_steps"):
         make_env("Hopper-v5", max_episode_steps=0)
+    import gymnasium
+
+    if "TrustoptTestNoTimeLimit-v0" not in gymnasium.envs.registry:
+        gymnasium.register("TrustoptTestNoTimeLimit-v0", entry_point="gymnasium.envs.classic_control:PendulumEnv")
+    with pytest.raises(ValidationError, match=r"^max_episode_steps: TrustoptTestNoTimeLimit-v0 has no registered time "
+                                              r"limit; pass one \(max_episode_steps=N; trustopt train: --set "):
+        make_env("TrustoptTestNoTimeLimit-v0")
+    assert make_env("TrustoptTestNoTimeLimit-v0", max_episode_steps=5).max_episode_steps == 5
     env = make_env("Hopper-v5", max_episode_steps=10)
     pol = LinearPolicy(W=np.zeros((env.act_dim, env.obs_dim)))
     with pytest.raises(ValidationError, match="policy"):

@@ -95,7 +95,8 @@ def make_env(env_id: str, *, max_episode_steps: int | None = None, fast: bool = 
     horizon = max_episode_steps if max_episode_steps is not None else gym_env.spec.max_episode_steps
     if horizon is None:
         gym_env.close()
-        raise ValidationError(f"max_episode_steps: {env_id} has no registered time limit; pass one")
+        raise ValidationError(f"max_episode_steps: {env_id} has no registered time limit; pass one "
+                              "(max_episode_steps=N; trustopt train: --set max_episode_steps=N)")
     defaults = V5_DEFAULTS.get(env_id)
     if fast and defaults is not None and set(kwargs) <= set(defaults) | PASSTHROUGH_KWARGS:
         from trustopt.envs._fast import FAST_CLASSES
