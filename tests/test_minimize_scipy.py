@@ -453,6 +453,7 @@ def test_history_log_file_and_plot(tmp_path):
     lines = path.read_text().splitlines()
     assert tuple(lines[0].split(",")) == HISTORY_COLUMNS and len(lines) == len(h["nfev"]) + 1
     assert float(lines[-1].split(",")[3]) == r.fun  # written with every digit
+    assert b"\r" not in path.read_bytes()  # lines end as pandas and awk expect (Python's csv writes "\r\n")
     for source in (r, str(path)):
         png = tmp_path / "run.png"
         fig = plot_minimize(source, png)

@@ -189,6 +189,7 @@ def test_tensorboard_scalars_are_the_progress_rows(tmp_path):
     assert [e.step for e in ev] == list(p["timesteps"][ok].astype(int))
     np.testing.assert_allclose([e.value for e in ev], p["eval_mean"][ok], rtol=1e-6)  # stored as float32
     assert len(acc.Scalars("trustopt/train_return_mean")) == len(p["iteration"])
+    assert b"\r" not in open(os.path.join(out, "progress.csv"), "rb").read()  # "ok\r" in awk's last column
     # resumed with a larger budget and without --tensorboard: it goes on logging into OUT/tb
     more = [a if a != CLI_TINY[CLI_TINY.index("--timesteps") + 1] else str(2 * int(a)) for a in CLI_TINY]
     assert main(["train", "--out", out, "--resume", *more]) == 0

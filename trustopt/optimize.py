@@ -463,7 +463,7 @@ class _Log:
                 self.file = open(path, "w", newline="")
             except OSError as exc:
                 raise ValidationError(f"log: cannot write {os.fspath(path)!r} ({exc.strerror or exc})") from None
-            self.writer = csv.writer(self.file)
+            self.writer = csv.writer(self.file, lineterminator="\n")
             self.writer.writerow(HISTORY_COLUMNS)
 
     def add(self, row: tuple) -> None:

@@ -200,7 +200,7 @@ def append_row(prog_path: str, row: dict, columns, run: RunProgress) -> None:
     """Append ``row`` (its ``columns``; NaN and None as empty cells) to progress.csv, flushed and
     fsynced; ``run.progress_bytes`` records the file's new length."""
     with run_file(prog_path), open(prog_path, "a", newline="") as f:
-        csv.writer(f).writerow([_fmt(row[c]) for c in columns])
+        csv.writer(f, lineterminator="\n").writerow([_fmt(row[c]) for c in columns])
         f.flush()
         os.fsync(f.fileno())
         run.progress_bytes = f.tell()
@@ -275,7 +275,7 @@ def open_run(out: str, config: TrainConfig, resume: bool, columns, new_run) -> R
     run = new_run()  # before the folder exists: a run that cannot be built leaves nothing behind
     make_folder("out", out)
     with run_file(prog_path), open(prog_path, "w", newline="") as f:
-        csv.writer(f).writerow(columns)
+        csv.writer(f, lineterminator="\n").writerow(columns)  # "\n" as pandas, awk and SB3 write it (csv: "\r\n")
         f.flush()
         os.fsync(f.fileno())
         run.progress_bytes = f.tell()
