@@ -507,7 +507,9 @@ def _show_progress(bar, run: RunProgress, train_return: float, steps_per_s: floa
     if run.last_eval is not None:
         post["eval"] = f"{run.last_eval[0]:.1f}"
     bar.set_postfix(post, refresh=False)
-    bar.update(run.timesteps - bar.n)  # the real count: the last whole iteration may pass the budget
+    if run.timesteps > bar.total:  # the last whole iteration passed the budget: a full bar, not one without a
+        bar.total = run.timesteps  # percentage (the budget stays in its description)
+    bar.update(run.timesteps - bar.n)  # the real count
 
 
 def _tensorboard_writer(out: str, enabled: bool, resume: bool):
