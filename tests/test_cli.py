@@ -218,7 +218,8 @@ def test_bad_flags_exit_2_with_a_message(tmp_path, capsys):
     assert main(["train", "--env", "Swimmer-v5"]) == 2  # no --out (only --show-config goes without)
     assert capsys.readouterr().err == "trustopt: error: --out: required (the run folder)\n"
     assert main(["train"]) == 2  # neither: both named, not --out alone
-    assert capsys.readouterr().err == "trustopt: error: --env and --out: required (e.g. --env Swimmer-v5 --out runs/swimmer)\n"
+    assert capsys.readouterr().err == ("trustopt: error: --env and --out: required (e.g. --env Swimmer-v5 --out "
+                                       "runs/swimmer)\n")
     _usage_error(["fly"], capsys, "invalid choice")
     _usage_error([], capsys, "required")
 
