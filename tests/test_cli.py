@@ -352,3 +352,7 @@ def test_plot_labels_say_which_return_each_curve_is(tmp_path, capsys):
     assert ">return: evaluation (solid), training batch mean (dashed)<" in mixed  # one axis, two quantities
     assert "training return (batch mean)" in texts("noev") and "evaluation mean ± std" not in texts("noev")
     assert "evaluation return (mean ± std)" in texts("ev")
+    twice = runs["ev"] + os.sep  # the same folder given twice, spelt two ways: one legend entry, not two
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        assert main(["plot", runs["ev"], twice, "-o", str(tmp_path / "twice.svg")]) == 0
+    assert (tmp_path / "twice.svg").read_text().count("(ev): evaluation mean ± std") == 1

@@ -351,6 +351,10 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     runs = [os.fspath(r) for r in ([runs] if isinstance(runs, (str, os.PathLike)) else runs)]
     if not runs:
         raise ValidationError("runs: give at least one run folder")
+    firsts: dict = {}  # a folder given twice (under any spelling) is one curve, where it first came
+    for r in runs:
+        firsts.setdefault(os.path.realpath(r), r)
+    runs = list(firsts.values())
     out = image_path("output", output)  # without a suffix, the .png Matplotlib adds: the file that is written
     check_writable("output", out)
     fig = _figure(_read_items(runs), target=target, title=title, agg=agg)
