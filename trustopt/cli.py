@@ -515,7 +515,7 @@ def _cmd_train(args) -> int:
     if args.show_config:
         return _show_config(args)
     if args.out is None:
-        neither = args.env_id is None and args.config is None
+        neither = args.env_id is None and args.config is None and not args.resume
         raise ValidationError("--env and --out: required (e.g. --env Swimmer-v5 --out runs/swimmer)" if neither
                               else "--out: required (the run folder)")
     if args.ray_address is not None and args.backend != "ray":
