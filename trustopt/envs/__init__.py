@@ -69,7 +69,8 @@ def _gymnasium_make(env_id: str, max_episode_steps: int | None, kwargs: dict, **
         with _mujoco_warnings_as_python_warnings(env_id):
             return gymnasium.make(env_id, max_episode_steps=max_episode_steps, **kwargs, **make_kwargs)
     except TypeError as exc:
-        raise ValidationError(f"kwargs: {env_id} does not accept {sorted(kwargs) + sorted(make_kwargs)} ({exc})") from None
+        names = sorted(kwargs) + sorted(make_kwargs)  # render_mode too: an environment that cannot render
+        raise ValidationError(f"kwargs: {env_id} does not accept {names} ({exc})") from None
     except (OSError, ValueError, ArithmeticError) as exc:  # e.g. xml_file not found, a value the env rejects
         raise ValidationError(f"kwargs: {env_id} cannot be built with {kwargs!r} ({exc})") from None
     except (ImportError, gymnasium.error.Error) as exc:
