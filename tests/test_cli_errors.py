@@ -90,7 +90,7 @@ def test_out_is_an_existing_file_or_lies_under_one(tmp_path, capsys):
     ("Swimmer-v5", "xml_file=no-such-model.xml", "--env-kwargs: Swimmer-v5 cannot be built"),
     ("Hopper-v5", "healthy_z_range=5", "--env-kwargs: healthy_z_range: expected an interval [lo, hi]"),
     ("Hopper-v5", "healthy_z_range=[2,1]", "--env-kwargs: healthy_z_range: expected an interval [lo, hi]"),
-    # "human" aborted the process on a machine without a display (GLFW), after the run folder was made
+    # rendering is trustopt's to set: "human" needs a display in every worker process (GLFW aborts without one)
     ("Hopper-v5", 'render_mode="human"', "--env-kwargs: render_mode is trustopt's to set"),
 ])
 def test_env_kwargs_of_the_wrong_kind_are_one_line_and_leave_no_folder(tmp_path, capsys, env, kwarg, named):
@@ -168,8 +168,8 @@ def test_plot_and_eval_json_under_a_file_or_on_a_folder(tmp_path, capsys, finish
     assert line == f"trustopt: error: --json: cannot create {afile}/e.json: {afile} exists and is not a folder"
     line = _fails(["eval", finished_run, "--episodes", "1", "--json", str(tmp_path)], capsys)
     assert line == f"trustopt: error: --json: {tmp_path} is a folder; give a file name"
-    # a name ending with a separator is a folder too, before it exists: plot wrote a hidden 'plots/.png.png' and
-    # printed 'plots/.png'; eval evaluated, then failed to write, leaving the folder
+    # a name ending with a separator names a folder before one exists: Matplotlib would write a hidden
+    # 'plots/.png', and eval would run its episodes before failing to write
     line = _fails(["plot", finished_run, "-o", f"{tmp_path}/plots/"], capsys)
     assert line == f"trustopt: error: --output: {tmp_path}/plots/ is a folder; give a file name"
     line = _fails(["eval", finished_run, "--episodes", "1", "--json", f"{tmp_path}/jdir/"], capsys)
@@ -276,7 +276,7 @@ def test_config_file_settings_are_read_as_the_flags_and_their_errors_name_the_fi
         return str(path)
 
     out = tmp_path / "run"
-    # JSON reads 1e3 as a float; --timesteps 1e3 was accepted and the file's was an error naming --timesteps
+    # JSON reads 1e3 as a float: a count in a file is read as the flag reads --timesteps 1e3
     assert main(["train", "--config", config(timesteps=1e3), "--out", str(out), *SMALL, "--no-progress"]) == 0
     assert json.loads((out / "config.json").read_text())["timesteps"] == 1000
     line = _fails(["train", "--config", config(timesteps=1.5), "--out", str(tmp_path / "r2")], capsys)
@@ -284,7 +284,13 @@ def test_config_file_settings_are_read_as_the_flags_and_their_errors_name_the_fi
     line = _fails(["train", "--config", config(sigma=-1), "--set", "sigma=-2", "--out", str(tmp_path / "r2")], capsys)
     assert line == "trustopt: error: sigma: expected a finite number > 0, got -2"  # the command line's value
     line = _fails(["train", "--config", config(sigmaa=0.1), "--out", str(tmp_path / "r2")], capsys)
-    assert line.startswith("trustopt: error: --config: unknown key(s) sigmaa (did you mean 'sigma'?); known: K, ")
+    assert line.startswith(f"trustopt: error: --config: {tmp_path}/c.json: unknown key(s) sigmaa (did you mean "
+                           "'sigma'?); known: K, ")
+    # the same in the config.json that --resume reads
+    saved = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**saved, "eval_episodes": 0}))
+    line = _fails(["train", "--resume", "--out", str(out)], capsys)
+    assert line == f"trustopt: error: --resume: {out}/config.json: eval_episodes: expected an integer >= 1, got 0"
 
 
 def test_a_file_where_a_run_or_policy_belongs(tmp_path, capsys, finished_run):

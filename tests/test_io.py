@@ -59,6 +59,11 @@ def test_a_refused_write_is_one_output_error_naming_the_argument(tmp_path):
         check_writable("x", blocker / "a" / "b.png")
     with pytest.raises(OutputError, match=f"^x: {tmp_path} is a folder; give a file name$"):
         check_writable("x", tmp_path)
+    for folder in (f"{tmp_path}/new/", f"{tmp_path}/new/."):  # folders before they exist
+        with pytest.raises(OutputError, match=f"^x: {folder} is a folder; give a file name$"):
+            check_writable("x", folder)
+    with pytest.raises(OutputError, match=f"^x: cannot create {blocker}/: {blocker} exists and is not a folder$"):
+        check_writable("x", f"{blocker}/")  # the file in the way is what to fix
     assert check_writable("x", tmp_path / "new" / "r.json") == str(tmp_path / "new" / "r.json")
     assert os.listdir(tmp_path / "new") == []  # the folder is made; the probe file is gone
 

@@ -305,6 +305,15 @@ def test_a_number_in_args_place_that_fun_cannot_take_is_read_as_pycmas_sigma0():
         minimize(sphere, np.ones(3), 0.5)  # pycma's fmin2(f, x0, sigma0): scipy's third argument is args
     shifted = minimize(lambda x, c: sphere(x - c), np.ones(3), 2.0, maxfev=600, seed=0)  # scipy: args = (2.0,)
     assert shifted.fun < sphere(np.ones(3) - 2.0)
+    import functools
+
+    def scaled(f):  # a wrapper's own parameters count, not those of the function it wraps
+        @functools.wraps(f)
+        def g(x, scale):
+            return scale * f(x)
+        return g
+
+    assert minimize(scaled(sphere), np.ones(3), 0.5, maxfev=60, seed=0).nfev > 0
 
 
 def test_mismatched_tell_is_rejected():

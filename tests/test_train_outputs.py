@@ -255,8 +255,8 @@ def test_eval_video_writes_an_mp4_per_episode(ars_run, tmp_path, capsys):
     assert "Overwriting" not in r.stderr  # the folder is new: Gymnasium's warning would be false
     r = subprocess.run([sys.executable, "-m", "trustopt", "eval", ars_run, "--episodes", "1", "--video", vids],
                        capture_output=True, text=True, timeout=120, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
-    # it overwrote episode 0, kept the old episode 1 beside it and reported "0 videos"
-    assert r.returncode == 2 and r.stderr == (f"trustopt: error: --video: {vids} already holds videos "
+    # RecordVideo would overwrite some of them and leave the others: one folder, two policies' episodes
+    assert r.stdout == "" and r.returncode == 2 and r.stderr == (f"trustopt: error: --video: {vids} already holds videos "
                                               "(policy-episode-0.mp4, policy-episode-1.mp4); choose another folder "
                                               "or remove them\n"), r.stderr
 
@@ -283,7 +283,22 @@ def test_eval_video_without_moviepy_or_renderer_is_one_line(ars_run, tmp_path, c
         pytest.skip("OSMesa is installed here, so MUJOCO_GL=osmesa renders: no missing renderer to report")
     r = video_with("osmesa")  # MuJoCo loads the renderer named by MUJOCO_GL on import; its library is missing
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "libosmesa6" in r.stderr, r.stderr
-    assert not os.path.exists(tmp_path / "v")  # the folder the failed call made is not left behind, empty
+
+
+def test_a_recording_that_fails_leaves_no_empty_folder_behind(ars_run, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("moviepy", reason="recording needs moviepy to get that far")
+    from trustopt.envs import EnvSpec
+
+    def no_renderer(self, video_dir, *, name_prefix):
+        raise RuntimeError("no renderer here")
+
+    monkeypatch.setattr(EnvSpec, "recording_env", no_renderer)
+    (tmp_path / "kept").mkdir()
+    for video_dir in (tmp_path / "new" / "deep" / "v", tmp_path / "kept" / "v"):
+        assert main(["eval", ars_run, "--episodes", "1", "--video", str(video_dir)]) == 2
+        assert "--video: cannot build InvertedPendulum-v5 with rendering (RuntimeError: no renderer here)" in \
+            capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["kept"] and os.listdir(tmp_path / "kept") == []  # what existed stays
 
 
 def test_versions_recorded_and_resume_warns_on_a_change(tmp_path, capsys):

@@ -87,8 +87,13 @@ def check_writable(what: str, path) -> str:
 
 
 def _names_a_folder(path: str) -> bool:
-    """``path`` ends with a separator (``out/``): a folder, whether or not it exists yet."""
-    return path.endswith(os.sep) or bool(os.altsep and path.endswith(os.altsep))
+    """``path`` names a folder whether or not one exists yet (``out/``, ``out/.``): a file written
+    there would be a hidden ``out/.png``, or none at all. Not when a file stands at ``out``: then
+    :func:`make_folder` says that, which is the mistake to fix."""
+    if os.path.basename(path) not in ("", ".", ".."):
+        return False
+    trimmed = path.rstrip(os.sep + (os.altsep or ""))
+    return not (trimmed and os.path.lexists(trimmed) and not os.path.isdir(trimmed))
 
 
 def _new_file_mode() -> int:

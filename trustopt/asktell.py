@@ -591,8 +591,9 @@ class AskTell:
                 if v is None:
                     raise ValidationError(f"values: values[{j}] is None (a function that forgot to return?); "
                                           "a failed evaluation is NaN")
-                if isinstance(v, (str, bytes)):
-                    raise ValidationError(f"values: values[{j}] is the string {v!r}, not a number")
+                if isinstance(v, (str, bytes)) or (isinstance(v, np.ndarray) and v.dtype.kind in "US"):
+                    text = v.item() if isinstance(v, np.ndarray) else v
+                    raise ValidationError(f"values: values[{j}] is the string {str(text)!r}, not a number")
         try:
             f = np.asarray(values, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError) as exc:

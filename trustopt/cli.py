@@ -198,27 +198,37 @@ def _parse(parser, argv):
     return args
 
 
-#: The rl-baselines3-zoo's ``train.py`` flags whose settings ``trustopt train`` has under another name.
+#: The rl-baselines3-zoo's ``train.py`` flags, and what ``trustopt train`` has for each.
 ZOO_FLAGS = {
-    "--n-timesteps": "--timesteps", "-n": "--timesteps", "--eval-freq": "--eval-steps",
-    "--n-eval-episodes": "--eval-episodes", "--gym-packages": "--env-module", "-f": "--out",
-    "--log-folder": "--out", "--hyperparams": "--set KEY=VALUE", "-params": "--set KEY=VALUE",
-    "--tensorboard-log": "--tensorboard (into OUT/tb)", "-tb": "--tensorboard (into OUT/tb)",
-    "--trained-agent": "--resume --out RUN", "-i": "--resume --out RUN", "--n-envs": "--workers",
+    "--n-timesteps": "is --timesteps here", "-n": "is --timesteps here", "--eval-freq": "is --eval-steps here",
+    "--n-eval-episodes": "is --eval-episodes here", "--gym-packages": "is --env-module here",
+    "-f": "is --out here", "--log-folder": "is --out here",
+    "--hyperparams": "is --set KEY=VALUE here", "-params": "is --set KEY=VALUE here",
+    "--tensorboard-log": "is --tensorboard here (into OUT/tb)", "-tb": "is --tensorboard here (into OUT/tb)",
+    "--trained-agent": "is --resume --out RUN here", "-i": "is --resume --out RUN here",
+    "--n-envs": "is --workers here (processes)", "--vec-env": "has no counterpart: --workers processes",
+    "--device": "has no counterpart: linear policies run on the CPU",
+    "--verbose": "has no counterpart: --no-progress turns the bar off",
+    "--track": "has no counterpart: --tensorboard logs into OUT/tb",
+    "-optimize": "has no counterpart: no hyperparameter search", "--optimize-hyperparameters": "has no "
+    "counterpart: no hyperparameter search", "--storage": "has no counterpart: no hyperparameter search",
 }
 
 
 def _flag_hint(sub, command: str, extra: list[str]) -> str:
     """`` (the zoo's -n is --timesteps here)`` or `` (did you mean '--timesteps'?)`` for the first
     unknown flag in ``extra``; ``""`` when there is none or nothing is close."""
-    from trustopt._validation import did_you_mean
+    import difflib
 
     flag = next((a.split("=", 1)[0] for a in extra if a.startswith("-")), None)
     if flag is None:
         return ""
     if command == "train" and flag in ZOO_FLAGS:
-        return f" (the zoo's {flag} is {ZOO_FLAGS[flag]} here)"
-    return did_you_mean(flag, [o for a in sub._actions for o in a.option_strings if o.startswith("--")])
+        return f" (the zoo's {flag} {ZOO_FLAGS[flag]})"
+    # compared without their dashes, which every flag shares and which would make any two look alike
+    flags = {o.lstrip("-"): o for a in sub._actions for o in a.option_strings if o.startswith("--")}
+    close = difflib.get_close_matches(flag.lstrip("-"), list(flags), n=1, cutoff=0.6)  # did_you_mean's cutoff
+    return f" (did you mean {flags[close[0]]!r}?)" if close else ""
 
 
 def _train_config(args):
@@ -245,10 +255,14 @@ def _train_config(args):
         raise ValidationError("--env: required (e.g. --env Swimmer-v5)")
     try:
         return config_from_dict(d)
-    except ValidationError as exc:  # a setting of the file, not of a flag: name the file, not the flag
-        field = str(exc).partition(": ")[0]
-        if args.config is not None and field in d and field not in given:
-            raise ValidationError(f"--config: {args.config}: {exc}") from None
+    except ValidationError as exc:  # a setting of a file, not of a flag: name the file, not a flag not given
+        field, _, rest = str(exc).partition(": ")
+        source = (f"--config: {args.config}" if args.config is not None
+                  else f"--resume: {os.path.join(args.out, 'config.json')}" if saved is not None else None)
+        if source is not None and field == "config":  # an unknown key: flags' keys were checked
+            raise ValidationError(f"{source}: {rest}") from None
+        if source is not None and field in d and field not in given:
+            raise ValidationError(f"{source}: {exc}") from None
         raise
 
 
@@ -534,12 +548,11 @@ def _cmd_train(args) -> int:
             try:
                 _train_one(one, config, args)
             except Exception as exc:  # (Ctrl-C: main says it, for every seed alike)
-                failure = None if args.seeds is None else _failure(exc, "train", one.out)
+                failure = None if args.seeds is None else _seed_failure(exc, one)
                 if failure is None:
                     raise
                 code, line = failure  # said as --procs says it: which seed, and which never started
-                print(line.replace("trustopt: ", f"trustopt: seed {one.seed}: ", 1)
-                      + _not_started([o.seed for o, _ in runs[i + 1:]]), file=sys.stderr)
+                print(line + _not_started([o.seed for o, _ in runs[i + 1:]]), file=sys.stderr)
                 return code
     if args.seeds is not None:
         print(f"trustopt: {len(runs)} seeds in {args.out}; draw them with: trustopt plot {args.out} -o curves.png")
@@ -688,12 +701,21 @@ def _seed_process(one, config, args, parent: int) -> None:
     except BaseException as exc:
         if isinstance(exc, _Terminated):  # sent by the parent, which says so once for every seed
             sys.exit(143)
-        failure = _failure(exc, "train", one.out)
+        failure = _seed_failure(exc, one)
         if failure is None:
             raise
         code, line = failure
-        print(line.replace("trustopt: ", f"trustopt: seed {one.seed}: ", 1), file=sys.stderr, flush=True)
+        print(line, file=sys.stderr, flush=True)
         sys.exit(code)
+
+
+def _seed_failure(exc: BaseException, one) -> tuple[int, str] | None:
+    """:func:`_failure` for the run of one seed of ``--seeds``, its line naming the seed."""
+    failure = _failure(exc, "train", one.out)
+    if failure is None:
+        return None
+    code, line = failure
+    return code, line.replace("trustopt: ", f"trustopt: seed {one.seed}: ", 1)
 
 
 def _cmd_eval(args) -> int:
@@ -714,8 +736,9 @@ def _cmd_eval(args) -> int:
     from trustopt.train.run_folder import policy_eval_seeds
 
     if args.video is not None:  # before the episodes: a missing moviepy or renderer is said at once
-        from trustopt.train.video import record_video
+        from trustopt.train.video import check_video_dir, record_video
 
+        check_video_dir(args.video)  # before saying that it records
         n_videos = 1 if args.video_episodes is None else args.video_episodes
         # software rendering is slow: say what runs (2 HalfCheetah episodes of 1,000 steps took 113 s
         # with Mesa's EGL on a 2-core machine)

@@ -68,15 +68,16 @@ def _check_bare_args(fun: Callable, args) -> None:
     if isinstance(args, (bool, np.bool_)) or not isinstance(args, numbers.Real):
         return
     try:
-        signature = inspect.signature(fun)
+        signature = inspect.signature(fun, follow_wrapped=False)  # a functools.wraps wrapper's own parameters
     except (TypeError, ValueError):  # a builtin or a C function without a signature: fun decides
         return
     try:
         signature.bind(None, args)
     except TypeError:
-        raise ValidationError(f"args: fun would be called as fun(x, {args!r}), which its signature does not "
+        value = float(args)  # (np.int64(2) would print as such)
+        raise ValidationError(f"args: fun would be called as fun(x, {value!r}), which its signature does not "
                               "accept; minimize's third argument is scipy's args (extra arguments of fun), "
-                              f"not pycma's sigma0: write sigma0={args!r}") from None
+                              f"not pycma's sigma0: write sigma0={value!r}") from None
 
 
 def _scalar(value) -> float:

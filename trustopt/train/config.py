@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass
 
 import numpy as np
@@ -539,15 +540,17 @@ def config_from_dict(d: dict) -> TrainConfig:
     """A :class:`TrainConfig` from a dict (e.g. a ``--config`` JSON file); unknown keys are errors."""
     if not isinstance(d, dict):
         raise ValidationError(f"config: expected a JSON object, got {type(d).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(d) - set(fields))
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(d) - fields)
     if unknown:
         hint = other_name_hint(unknown[0]) or did_you_mean(unknown[0], fields)
         raise ValidationError(f"config: unknown key(s) {', '.join(unknown)}{hint}; known: {', '.join(sorted(fields))}")
     if "env_id" not in d:
         raise ValidationError("config: env_id is required")
     # a count written 1e6 (JSON reads it as a float), as --timesteps 1e6 and minimize's maxfev=1e4 take it
-    d = {k: int(v) if fields[k].type.startswith("int") and isinstance(v, float) and v.is_integer() else v
+    # (up to 2^53, where floats still hold every integer)
+    counts = {k for k, t in typing.get_type_hints(TrainConfig).items() if t is int or int in typing.get_args(t)}
+    d = {k: int(v) if k in counts and isinstance(v, float) and v.is_integer() and abs(v) <= 2.0**53 else v
          for k, v in d.items()}
     return TrainConfig(**d)
 

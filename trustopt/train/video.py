@@ -13,6 +13,7 @@ what to install or set.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from trustopt._validation import ValidationError
 
-__all__ = ["record_video", "VIDEO_HINT"]
+__all__ = ["check_video_dir", "record_video", "VIDEO_HINT"]
 
 VIDEO_HINT = 'install the video extra: pip install -e ".[video]"'
 
@@ -54,13 +55,12 @@ def record_video(path, video_dir, *, episodes: int = 1, seeds=None, name_prefix:
         os.environ["MUJOCO_GL"] = "egl"  # read when the first renderer is created; glfw needs a display
     spec = saved_env_spec(data)
     video_dir = os.fspath(video_dir)
+    check_video_dir(video_dir, name_prefix)
     names = [f"{name_prefix}-episode-{i}.mp4" for i in range(len(seeds))]
-    if os.path.isdir(video_dir) and (old := sorted(f for f in os.listdir(video_dir)
-                                                   if f.startswith(f"{name_prefix}-episode-") and f.endswith(".mp4"))):
-        # RecordVideo would overwrite some and leave the others: one folder would mix two policies' videos
-        raise ValidationError(f"--video: {video_dir} already holds videos ({', '.join(old[:3])}"
-                              f"{', ...' if len(old) > 3 else ''}); choose another folder or remove them")
-    made = not os.path.exists(video_dir)
+    top = os.path.abspath(video_dir)  # the outermost folder this call makes, removed again if nothing is written
+    while not os.path.exists(os.path.dirname(top)):
+        top = os.path.dirname(top)
+    made = not os.path.exists(top)
     make_folder("--video", video_dir)
     try:
         try:
@@ -80,10 +80,26 @@ def record_video(path, video_dir, *, episodes: int = 1, seeds=None, name_prefix:
             except Exception:  # noqa: BLE001, S110 - closing a renderer that never started
                 pass
     except BaseException:
-        if made and not os.listdir(video_dir):  # the folder this call made, left empty
-            os.rmdir(video_dir)
+        if made and not os.listdir(video_dir):  # the folders this call made, left empty
+            folder = os.path.abspath(video_dir)
+            with contextlib.suppress(OSError):  # (one that is no longer empty stays: the failure is the news)
+                while True:
+                    os.rmdir(folder)
+                    if folder == top:
+                        break
+                    folder = os.path.dirname(folder)
         raise
     return [os.path.join(video_dir, f) for f in names if os.path.exists(os.path.join(video_dir, f))]
+
+
+def check_video_dir(video_dir, name_prefix: str = "policy") -> None:
+    """``video_dir`` must not hold videos of ``name_prefix`` already: ``RecordVideo`` would
+    overwrite some and leave the others, and one folder would mix two policies' episodes."""
+    video_dir = os.fspath(video_dir)
+    if os.path.isdir(video_dir) and (old := sorted(f for f in os.listdir(video_dir)
+                                                   if f.startswith(f"{name_prefix}-episode-") and f.endswith(".mp4"))):
+        raise ValidationError(f"--video: {video_dir} already holds videos ({', '.join(old[:3])}"
+                              f"{', ...' if len(old) > 3 else ''}); choose another folder or remove them")
 
 
 def _play(env, policy, seeds, env_id: str, mujoco: bool) -> None:
