@@ -109,11 +109,18 @@ def _int_range(minimum, maximum) -> str:
     return ""
 
 
+def as_count(value):
+    """An integral float (a count written ``1e4``, as scientific notation and JSON give it) as the
+    int it holds, up to 2^53, where floats still hold every integer; any other value unchanged,
+    for :func:`check_int` to judge."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer() and abs(value) <= 2.0**53:
+        return int(value)
+    return value
+
+
 def check_count(value, name: str, minimum: int = 1) -> int:
     """A budget-like count: :func:`check_int`, also given as an integral float (``maxfev=1e4``)."""
-    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
-        value = int(value)
-    return check_int(value, name, minimum)
+    return check_int(as_count(value), name, minimum)
 
 
 def check_interval(value, name: str, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False):
@@ -167,11 +174,14 @@ def check_bool(value, name: str) -> bool:
     return bool(value)
 
 
-def did_you_mean(key, known, *, cutoff: float = 0.6) -> str:
+def did_you_mean(key, known, *, cutoff: float = 0.6, ignore: str = "") -> str:
     """`` (did you mean 'k'?)`` with the known name closest to a misspelt ``key`` (difflib ratio
-    >= ``cutoff``), or ``""`` when none is close: the hint every unknown-name error ends with."""
-    close = difflib.get_close_matches(str(key), [str(k) for k in known], n=1, cutoff=cutoff)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    >= ``cutoff``), or ``""`` when none is close: the hint every unknown-name error ends with.
+    ``ignore``: leading characters the names share (a flag's ``--``), left out of the comparison,
+    where they would make any two names look alike."""
+    names = {str(k).lstrip(ignore): str(k) for k in known}
+    close = difflib.get_close_matches(str(key).lstrip(ignore), list(names), n=1, cutoff=cutoff)
+    return f" (did you mean {names[close[0]]!r}?)" if close else ""
 
 
 #: What ``noise`` means here, for the messages that refuse ``noise=True`` or a misspelt ``noise_handling``:

@@ -218,17 +218,14 @@ ZOO_FLAGS = {
 def _flag_hint(sub, command: str, extra: list[str]) -> str:
     """`` (the zoo's -n is --timesteps here)`` or `` (did you mean '--timesteps'?)`` for the first
     unknown flag in ``extra``; ``""`` when there is none or nothing is close."""
-    import difflib
+    from trustopt._validation import did_you_mean
 
     flag = next((a.split("=", 1)[0] for a in extra if a.startswith("-")), None)
     if flag is None:
         return ""
     if command == "train" and flag in ZOO_FLAGS:
         return f" (the zoo's {flag} {ZOO_FLAGS[flag]})"
-    # compared without their dashes, which every flag shares and which would make any two look alike
-    flags = {o.lstrip("-"): o for a in sub._actions for o in a.option_strings if o.startswith("--")}
-    close = difflib.get_close_matches(flag.lstrip("-"), list(flags), n=1, cutoff=0.6)  # did_you_mean's cutoff
-    return f" (did you mean {flags[close[0]]!r}?)" if close else ""
+    return did_you_mean(flag, [o for a in sub._actions for o in a.option_strings if o.startswith("--")], ignore="-")
 
 
 def _train_config(args):

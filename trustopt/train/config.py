@@ -85,7 +85,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustopt._validation import ValidationError, check_choice, check_int, check_positive, did_you_mean
+from trustopt._validation import ValidationError, as_count, check_choice, check_int, check_positive, did_you_mean
 from trustopt.algorithms import PAPER_POPSIZE
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
@@ -548,10 +548,8 @@ def config_from_dict(d: dict) -> TrainConfig:
     if "env_id" not in d:
         raise ValidationError("config: env_id is required")
     # a count written 1e6 (JSON reads it as a float), as --timesteps 1e6 and minimize's maxfev=1e4 take it
-    # (up to 2^53, where floats still hold every integer)
     counts = {k for k, t in typing.get_type_hints(TrainConfig).items() if t is int or int in typing.get_args(t)}
-    d = {k: int(v) if k in counts and isinstance(v, float) and v.is_integer() and abs(v) <= 2.0**53 else v
-         for k, v in d.items()}
+    d = {k: as_count(v) if k in counts else v for k, v in d.items()}
     return TrainConfig(**d)
 
 
