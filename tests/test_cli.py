@@ -356,3 +356,21 @@ def test_plot_labels_say_which_return_each_curve_is(tmp_path, capsys):
     with matplotlib.rc_context({"svg.fonttype": "none"}):
         assert main(["plot", runs["ev"], twice, "-o", str(tmp_path / "twice.svg")]) == 0
     assert (tmp_path / "twice.svg").read_text().count("(ev): evaluation mean ± std") == 1
+
+
+def test_restarts_from_the_command_line(tmp_path, capsys):
+    """``--restart-below R --restart-after T`` reach the run (config.json, the rows that restart) and
+    its closing line; a resumed run may not change the evaluation grain its restarts were decided on."""
+    out = str(tmp_path / "run")
+    assert main(["train", "--env", "Swimmer-v5", "--out", out, *TINY, "--restart-below", "1e9", "--restart-after", "1",
+                 "--eval-every", "1", "--timesteps", "6000"]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    with open(os.path.join(out, "config.json")) as f:
+        saved = json.load(f)
+    assert (saved["restart_below"], saved["restart_after"]) == (1e9, 1)
+    with open(os.path.join(out, "progress.csv")) as f:
+        n = sum(row.endswith(",restart\n") for row in f)
+    assert n >= 1 and f", {n} restart" in line and "best_policy.npz: the best of every start" in line
+    assert main(["train", "--resume", "--out", out, "--eval-every", "2", "--timesteps", "9000"]) == 2
+    assert "only timesteps, target may change" in capsys.readouterr().err
+

@@ -101,6 +101,9 @@ def test_env_kwargs_of_the_wrong_kind_are_one_line_and_leave_no_folder(tmp_path,
 
 @pytest.mark.parametrize("flags,message", [
     (["--env", "Swimer-v5", "--timesteps", "1200"], "--env: unknown environment 'Swimer-v5'"),
+    ([*TINY, "--restart-below", "50"], "--restart-after: needed with restart_below"),
+    ([*TINY, "--restart-after", "5e4", "--restart-below", "50", "--eval-every", "0"],
+     "--restart-below: restarts are judged on evaluations"),
     (["--env", "Swimmer-v5", "--env-module", "no_such_module_xyz"], "--env-module: cannot import"),
 ])
 def test_train_errors_name_the_flag_not_the_config_field(tmp_path, capsys, flags, message):

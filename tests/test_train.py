@@ -371,6 +371,87 @@ def test_resume_with_a_larger_budget_equals_an_uninterrupted_run(tmp_path):
               resume=True, progress=False)
 
 
+
+# ------------------------------------------------------------------------------ restarts
+
+
+def _statuses(run):
+    with open(os.path.join(run, "progress.csv")) as f:
+        return [row["status"] for row in csv.DictReader(f)]
+
+
+def test_a_restart_rule_that_every_start_passes_changes_nothing(tmp_path):
+    plain = train(TrainConfig(algo="tres", seed=1, **TINY), tmp_path / "plain", progress=False)
+    judged = train(TrainConfig(algo="tres", seed=1, restart_below=-1e9, restart_after=1, **TINY), tmp_path / "judged",
+                   progress=False)
+    assert judged.restarts == 0 and judged.iterations == plain.iterations
+    _assert_same_bits(_policy_arrays(tmp_path / "plain"), _policy_arrays(tmp_path / "judged"))
+    assert _progress_without_wall(tmp_path / "plain") == _progress_without_wall(tmp_path / "judged")
+
+
+@pytest.mark.parametrize("algo, settings", [("tres", TINY), ("trpo", dict(env_id="Swimmer-v5", timesteps=3000,
+                                                                          batch_steps=1000, max_episode_steps=200))])
+def test_a_start_below_the_bar_is_replaced_by_a_fresh_one(tmp_path, algo, settings):
+    """``restart_below`` above any return, judged at the first evaluation (``restart_after = 1``):
+    every evaluated iteration but the budget's last is followed by a restart (its row says so),
+    and the new start is the initial state: its observation statistics count only its own
+    iteration's observations, and its first step differs from the first start's (a new stream)."""
+    cfg = TrainConfig(algo=algo, seed=0, restart_below=1e9, restart_after=1, **dict(settings, eval_every=2,
+                                                                                      eval_episodes=1))
+    res = train(cfg, tmp_path / "r", progress=False)
+    rows, statuses = read_progress(tmp_path / "r"), _statuses(tmp_path / "r")
+    evaluated = [i for i, e in enumerate(rows["eval_mean"]) if not math.isnan(e)]
+    restarted = [i for i, s in enumerate(statuses) if s.startswith("restart")]
+    assert restarted == [i + 1 for i in evaluated if i + 1 < len(statuses)] and res.restarts == len(restarted) >= 1
+    # a budget that ends at the iteration of a restart: that iteration's normalizer is all the policy has seen
+    last = restarted[-1]
+    cut = TrainConfig(**{**cfg.to_dict(), "timesteps": int(rows["timesteps"][last - 1]) + 1})
+    train(cut, tmp_path / "cut", progress=False)
+    cut_rows = read_progress(tmp_path / "cut")
+    assert len(cut_rows["timesteps"]) == last + 1 and _statuses(tmp_path / "cut")[-1].startswith("restart")
+    steps = int(cut_rows["timesteps"][-1] - cut_rows["timesteps"][-2])
+    assert int(_policy_arrays(tmp_path / "cut")["obs_count"]) == steps
+    assert cut_rows["train_return_mean"][-1] != cut_rows["train_return_mean"][0]
+
+
+def test_each_restart_draws_its_own_perturbations():
+    c = resolve_config(TrainConfig(algo="tres", seed=3, **TINY))
+    first, again, other = (_make_optimizer(c, 16, r).ask() for r in (1, 1, 2))
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, _make_optimizer(c, 16, 0).ask()) and not np.array_equal(first, other)
+
+
+def test_resume_with_a_larger_budget_equals_an_uninterrupted_run_with_restarts(tmp_path):
+    """A restart decided at the budget's last evaluation is made by the resumed run, as by the
+    uninterrupted one; the evaluation settings that decide restarts may not change on resume."""
+    rule = dict(restart_below=1e9, restart_after=1)
+    big = TrainConfig(algo="tres", seed=2, **rule, **dict(TINY, eval_every=1))
+    ref = train(big, tmp_path / "ref", progress=False)
+    first = train(TrainConfig(**{**big.to_dict(), "timesteps": 1500}), tmp_path / "grown", progress=False)
+    assert first.stop_reason == "timesteps" and 0 < first.iterations < ref.iterations
+    res = train(big, tmp_path / "grown", resume=True, progress=False)
+    assert (res.iterations, res.timesteps, res.restarts) == (ref.iterations, ref.timesteps, ref.restarts)
+    assert ref.restarts == ref.iterations - 1
+    _assert_same_bits(_policy_arrays(tmp_path / "ref"), _policy_arrays(tmp_path / "grown"))
+    assert _progress_without_wall(tmp_path / "ref") == _progress_without_wall(tmp_path / "grown")
+    with pytest.raises(CheckpointError, match=r"eval_every.*only timesteps, target may change"):
+        train(TrainConfig(**{**big.to_dict(), "eval_every": 2, "timesteps": 8000}), tmp_path / "grown",
+              resume=True, progress=False)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(restart_below=500.0), "^restart_after: needed with restart_below"),
+    (dict(restart_after=1000), "^restart_below: needed with restart_after"),
+    (dict(restart_below=float("nan"), restart_after=1000), "^restart_below: expected a finite number"),
+    (dict(restart_below=True, restart_after=1000), "^restart_below: expected a finite number"),
+    (dict(restart_below=500, restart_after=0), "^restart_after"),
+    (dict(restart_below=500, restart_after=1000, eval_every=0), "^restart_below: restarts are judged on evaluations"),
+])
+def test_restart_settings_are_checked(bad, message):
+    with pytest.raises(ValidationError, match=message):
+        TrainConfig(env_id="Swimmer-v5", **bad)
+
+
 # ------------------------------------------------------------------------------ the ES rollout sampler
 
 

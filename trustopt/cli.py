@@ -3,7 +3,7 @@
     trustopt train --env Swimmer-v5 --algo tres --timesteps 1000000 --seed 0 --workers 2 --out runs/x
         [--seeds S1 S2 ... [--procs P]] [--eval-every K | --eval-steps T] [--eval-episodes M] [--backend process|serial|ray]
         [--ray-address HOST:PORT] [--resume] [--config FILE] [--target R] [--set KEY=VALUE ...]
-        [--env-kwargs KEY=VALUE ...] [--env-module MOD] [--tensorboard] [--no-progress]
+        [--restart-below R --restart-after T] [--env-kwargs KEY=VALUE ...] [--env-module MOD] [--tensorboard] [--no-progress]
     trustopt train --env Swimmer-v5 --algo tres --show-config        (the settings, resolved; trains nothing)
     trustopt eval runs/x --episodes 100 [--workers N] [--video DIR [--video-episodes N]]
     trustopt plot runs/x runs/y -o curves.png [--target R] [--agg iqm|mean]
@@ -26,7 +26,9 @@ timesteps (an evaluation after the first iteration at or past each multiple of `
 last checkpoint (the settings must be those of the run, except ``--timesteps``,
 ``--eval-every``, ``--eval-steps``, ``--eval-episodes`` and ``--target``: ``--resume --timesteps 2000000`` trains
 a finished run further, to the same policy as an uninterrupted run with that budget; with
-``--resume`` alone the run's own ``config.json`` is used).
+``--resume`` alone the run's own ``config.json`` is used). ``--restart-below R
+--restart-after T``: restarts, off by default; a start whose evaluations have not reached ``R``
+by its first evaluation ``T`` timesteps in is replaced by a new one (``trustopt.train.trainer``).
 
 Exit codes: 0 success; 1 worker processes kept dying (one line); 2 bad usage, unknown environment, invalid settings, missing, corrupt
 or mismatched checkpoint, a missing optional extra, a file that cannot be read or written
@@ -54,7 +56,7 @@ _TRAIN_USAGE = """trustopt train --env ENV_ID --out OUT [--algo ALGO] [--timeste
                       [--workers N] [--eval-every K | --eval-steps T] [--eval-episodes M]
                       [--backend {process,serial,ray}]
                       [--ray-address HOST:PORT] [--target R] [--set KEY=VALUE ...]
-                      [--env-kwargs KEY=VALUE ...] [--env-module MOD] [--tensorboard] [--no-progress]
+                      [--restart-below R --restart-after T] [--env-kwargs KEY=VALUE ...] [--env-module MOD] [--tensorboard] [--no-progress]
        trustopt train --config FILE --out OUT [flags above]     (env_id from FILE)
        trustopt train --resume --out OUT [flags above]          (settings from OUT/config.json)
        trustopt train --env ENV_ID [flags above] --show-config  (print the settings it would run; no --out)"""
@@ -141,9 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
                                          "auto); default: start a local Ray instance with --workers CPUs")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint; everything that determines the "
                         "trajectory must match the run, but --timesteps (e.g. a larger budget to train a finished "
-                        "run further), --eval-every, --eval-steps, --eval-episodes and --target may change")
+                        "run further), --eval-every, --eval-steps, --eval-episodes and --target may change (with restarts only "
+                        "--timesteps and --target)")
     t.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
     t.add_argument("--target", type=_float, help="stop once an evaluation's mean return reaches this")
+    t.add_argument("--restart-below", type=_float, metavar="R",
+                   help="with --restart-after: start afresh (zero policy, new random stream) when a start's "
+                        "evaluations have not reached R by its first evaluation T timesteps in; the budget "
+                        "counts every start (default: no restarts)")
+    t.add_argument("--restart-after", type=_timesteps, metavar="T",
+                   help="with --restart-below: the timesteps a start has to reach R, e.g. 5e4")
     t.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                    help="override hyperparameters (JSON values), e.g. --set sigma=0.03 n_directions=16")
     t.add_argument("--env-kwargs", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
@@ -319,7 +328,8 @@ def _flag_settings(args, d: dict) -> dict:
     from trustopt.train import TrainConfig
 
     given: dict = {}
-    for name in ("env_id", "algo", "timesteps", "seed", "eval_every", "eval_steps", "eval_episodes", "target"):
+    for name in ("env_id", "algo", "timesteps", "seed", "eval_every", "eval_steps", "eval_episodes", "target",
+                 "restart_below", "restart_after"):
         v = getattr(args, name)
         if v is not None:
             given[name] = v
@@ -355,7 +365,8 @@ def _key_values(flag: str, items: list[str]) -> dict:
 #: silently win over the flag, e.g. ``--env Swimmer-v5 --set env_id=Hopper-v5``).
 _OWN_FLAGS = {"env_id": "--env", "algo": "--algo", "timesteps": "--timesteps", "seed": "--seed",
               "eval_every": "--eval-every", "eval_steps": "--eval-steps", "eval_episodes": "--eval-episodes",
-              "target": "--target", "env_kwargs": "--env-kwargs", "env_module": "--env-module"}
+              "target": "--target", "restart_below": "--restart-below", "restart_after": "--restart-after",
+              "env_kwargs": "--env-kwargs", "env_module": "--env-module"}
 #: Per command, the flag of each name its errors may start with (for train: TrainConfig's fields
 #: above and train()'s arguments).
 _FLAG_OF = {"train": {**_OWN_FLAGS, "config": "--config", "out": "--out", "workers": "--workers",
@@ -403,16 +414,17 @@ def _check_run_config_keeps_its_task(path: str, d: dict, given: dict) -> None:
 
 def _check_resume_keeps(out: str, saved: dict, given: dict) -> None:
     """A resumed run keeps its settings: a flag that would change one (other than
-    :data:`~trustopt.train.run_folder.RESUMABLE_FIELDS`) is an error that names it."""
+    :func:`~trustopt.train.run_folder.resumable_fields`) is an error that names it."""
     from trustopt._validation import ValidationError
-    from trustopt.train.run_folder import RESUMABLE_FIELDS
+    from trustopt.train.run_folder import resumable_fields
 
-    changed = sorted(k for k, v in given.items() if k in saved and k not in RESUMABLE_FIELDS and saved[k] != v)
+    free = resumable_fields(saved)
+    changed = sorted(k for k, v in given.items() if k in saved and k not in free and saved[k] != v)
     if changed:
         raise ValidationError(
             f"--resume: {out} was trained with " + ", ".join(f"{k}={saved[k]!r}" for k in changed)
             + f", not {', '.join(f'{k}={given[k]!r}' for k in changed)}; a resumed run keeps its settings "
-            f"(only {', '.join(RESUMABLE_FIELDS)} may change): drop those flags or choose another --out")
+            f"(only {', '.join(free)} may change): drop those flags or choose another --out")
 
 
 def _json_or_text(value: str):
@@ -572,11 +584,15 @@ def _train_one(one, config, args) -> None:
         ev += f" (of iteration {res.last_eval_iteration}; `trustopt eval {res.out}` scores the saved one)"
     print(f"trustopt: {res.config.algo} on {res.config.env_id} seed {res.config.seed}: stopped ({res.stop_reason}) "
           f"after {res.iterations} iteration{'' if res.iterations == 1 else 's'}, {res.timesteps} timesteps, "
-          f"{res.wall_s:.1f} s{ev}; policy in {os.path.join(res.out, 'policy.npz')}", flush=True)
+          f"{res.wall_s:.1f} s{ev}{_restarts_said(res.restarts)}; policy in {os.path.join(res.out, 'policy.npz')}", flush=True)
     if one.resume and res.iterations_run == 0:
         more = {"timesteps": "a larger --timesteps", "target": "a higher --target"}.get(res.stop_reason)
         print(f"trustopt: {res.out} had stopped there: nothing to resume"
               + (f" ({more} continues it)" if more else ""), flush=True)
+
+
+def _restarts_said(n: int) -> str:
+    return "" if n == 0 else f", {n} restart{'' if n == 1 else 's'} (best_policy.npz: the best of every start)"
 
 
 def _show_config(args) -> int:

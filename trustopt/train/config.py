@@ -352,7 +352,11 @@ class TrainConfig:
     each multiple of ``eval_steps`` training timesteps, the same grain for methods whose
     iterations differ in size; with either, the last iteration of the budget is evaluated too),
     ``eval_episodes``, ``target`` (stop once an evaluation's mean return reaches it),
-    ``noise_table_size`` (entries of the shared noise table, seed 123); ``env_kwargs`` (keyword
+    ``restart_below`` and ``restart_after`` (restarts, off by default: a start -- the policy and
+    the observation statistics from zero, the optimizer afresh -- whose best evaluation in its
+    first ``restart_after`` training timesteps is below ``restart_below`` is replaced by a new
+    start with its own random stream, as often as the budget allows; the timesteps of every start
+    count against ``timesteps``; ``trustopt.train.trainer``), ``noise_table_size`` (entries of the shared noise table, seed 123); ``env_kwargs`` (keyword
     arguments of ``gymnasium.make``, e.g. ``{"ctrl_cost_weight": 0.0}``, each checked against the
     environment's constructor) and ``env_module`` (a module imported first, registering custom
     environments; the zoo's ``--gym-packages``).
@@ -393,6 +397,8 @@ class TrainConfig:
     eval_steps: int | None = None
     eval_episodes: int = 10
     target: float | None = None
+    restart_below: float | None = None
+    restart_after: int | None = None
     noise_table_size: int = 2**23
     batch_steps: int | None = None
     gamma: float | None = None
@@ -505,9 +511,26 @@ class TrainConfig:
         if self.target is not None and self.eval_every == 0 and self.eval_steps is None:
             raise ValidationError("target: a run stops at its target after an evaluation, and eval_every = 0 "
                                   "disables them; give --eval-every K or --eval-steps T")
+        self._check_restarts()
         for name in ("obs_norm", "remove_survival_bonus"):
             if not isinstance(getattr(self, name), bool):
                 raise ValidationError(f"{name}: expected true or false, got {getattr(self, name)!r}")
+
+    def _check_restarts(self) -> None:
+        """``restart_below`` and ``restart_after``: both or neither, on a run that evaluates."""
+        below, after = self.restart_below, self.restart_after
+        if below is None and after is None:
+            return
+        if below is None or after is None:
+            given, missing = ("restart_below", "restart_after") if after is None else ("restart_after", "restart_below")
+            raise ValidationError(f"{missing}: needed with {given} (a start is restarted when its best evaluation "
+                                  "in its first restart_after timesteps is below restart_below)")
+        if not (isinstance(below, (int, float)) and not isinstance(below, bool) and math.isfinite(below)):
+            raise ValidationError(f"restart_below: expected a finite number, got {below!r}")
+        check_int(after, "restart_after", 1)
+        if self.eval_every == 0 and self.eval_steps is None:
+            raise ValidationError("restart_below: restarts are judged on evaluations, and eval_every = 0 disables "
+                                  "them; give --eval-every K or --eval-steps T")
 
     def evaluates(self, iteration: int, timesteps_before: int, timesteps: int) -> bool:
         """Whether the run evaluates its policy after ``iteration`` (counted from 1), which took the

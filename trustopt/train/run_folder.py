@@ -60,8 +60,10 @@ __all__ = [
     "POLICY",
     "PROGRESS",
     "RESUMABLE_FIELDS",
+    "resumable_fields",
     "STREAM_EVAL",
     "STREAM_PG",
+    "STREAM_RESTART",
     "STREAM_POLICY_EVAL",
     "STREAM_TRAIN",
     "VERSIONED",
@@ -89,8 +91,9 @@ VERSIONED = ("trustopt", "numpy", "scipy", "numba", "mujoco", "gymnasium")
 #: stops and what it reports, never its trajectory (evaluation episodes have their own seeds and
 #: touch neither the parameters nor the normalizer).
 RESUMABLE_FIELDS = ("timesteps", "eval_every", "eval_steps", "eval_episodes", "target")
-#: Seed streams: training rollouts (ES), in-training evaluation, `trustopt eval`, policy-gradient batches.
-STREAM_TRAIN, STREAM_EVAL, STREAM_POLICY_EVAL, STREAM_PG = 0, 1, 2, 3
+#: Seed streams: training rollouts (ES), in-training evaluation, `trustopt eval`, policy-gradient
+#: batches, the ES optimizer of a restart.
+STREAM_TRAIN, STREAM_EVAL, STREAM_POLICY_EVAL, STREAM_PG, STREAM_RESTART = 0, 1, 2, 3, 4
 #: What a failed write in a run folder adds to its message: every file is written atomically and
 #: progress.csv is cut back to the checkpoint on resume, so the folder stays resumable.
 _RESUMABLE_HINT = "; the run folder keeps its last checkpoint: rerun with --resume once this is fixed"
@@ -137,7 +140,19 @@ class RunProgress:
     """A run as the checkpoint pickles it (its ``state``): iterations, timesteps and episodes so
     far, training wall time, the last evaluation ``(mean, std)``, the best evaluation mean, why it
     stopped, the length of ``progress.csv`` at the checkpoint, and ``state``, the family's own
-    (ES: the optimizer and the observation statistics; policy gradient: the loop state)."""
+    (ES: the optimizer and the observation statistics; policy gradient: the loop state).
+
+    Restarts (``TrainConfig.restart_below``): ``restarts`` so far, the timestep ``start_timesteps``
+    at which the current start began, its best evaluation ``start_best`` (on the evaluation grain),
+    whether it was ``start_judged``, and ``restart_pending``, a restart decided at the last
+    evaluation and made when the next iteration begins. Class attributes, so that a checkpoint
+    pickled before restarts existed reads as a run that never restarted."""
+
+    restarts = 0
+    start_timesteps = 0
+    start_best = -math.inf
+    start_judged = False
+    restart_pending = False
 
     def __init__(self, state):
         self.iteration = 0
@@ -212,13 +227,22 @@ def save_run(ckpt_path: str, config: TrainConfig, run: RunProgress) -> None:
         save_checkpoint(ckpt_path, {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "state": run})
 
 
+def resumable_fields(saved: dict) -> tuple[str, ...]:
+    """The settings a resumed run with the config dict ``saved`` may change: :data:`RESUMABLE_FIELDS`,
+    but with restarts (``restart_below``) only ``timesteps`` and ``target``, since the restarts
+    are decided on the evaluations' grain and returns."""
+    if saved.get("restart_below") is None:
+        return RESUMABLE_FIELDS
+    return ("timesteps", "target")
+
+
 def _check_same_config(saved: dict, config: TrainConfig, path: str) -> None:
-    now = config.to_dict()
-    diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_FIELDS)
+    now, free = config.to_dict(), resumable_fields(saved)
+    diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in free)
     if diff:
         detail = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {now.get(k)!r}" for k in diff)
         raise CheckpointError(f"checkpoint: {path} was written by a different configuration ({detail}); "
-                              f"resume with the same settings (only {', '.join(RESUMABLE_FIELDS)} may change) "
+                              f"resume with the same settings (only {', '.join(free)} may change) "
                               "or choose another --out")
 
 

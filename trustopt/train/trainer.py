@@ -10,6 +10,19 @@ One iteration ``k`` (:func:`_loop`)::
         policy.npz (and best_policy.npz) rewritten
     progress.csv row appended, checkpoint written, callback called
 
+Restarts (``restart_below`` and ``restart_after``, off by default): the first evaluation on the
+grain at least ``restart_after`` timesteps into a start judges it; if none of the start's
+evaluations so far reached ``restart_below``, the next iteration begins a new start: the family's
+initial state (``W = 0``, empty observation statistics, the optimizer afresh; the ES optimizer's
+own draws from ``SeedSequence([seed, 4, r])`` for restart ``r``, while rollouts keep their seeds by
+iteration ``k``, which a new start never repeats). A start that passes is never judged again. The
+decision is made at the evaluation and the restart at the next iteration, so the decision does not
+depend on the budget: ``--resume`` with a larger budget continues as an uninterrupted run, and the
+last policy of a run is never a fresh start's. Evaluations count every start's timesteps;
+best_policy.npz is the best over every start. Why: a run can fix a wrong sign early and stay in
+the trap for its whole budget (InvertedPendulum's cart-position gain: docs/mujoco-tres-experiments.md),
+and a new start is cheaper than waiting.
+
 ES family (TRES Alg. 1; ARS Alg. 1 V2; Salimans et al. 2017 Alg. 2; :class:`_ESFamily`): the
 ask/tell optimizer of :func:`_make_optimizer` draws ``2N`` antithetic points
 ``theta_k +- sigma eps_j`` from the noise table; the rollouts of
@@ -61,6 +74,7 @@ from trustopt.train.run_folder import (
     PROGRESS,
     STREAM_EVAL,
     STREAM_PG,
+    STREAM_RESTART,
     STREAM_TRAIN,
     NewRunGuard,
     RunProgress,
@@ -96,7 +110,8 @@ class TrainResult:
     ``last_eval_iteration`` (the iteration ``last_eval`` scored: ``iterations``, unless a callback
     stopped the run between evaluations or a resumed run went on without them; None without one),
     ``stop_reason`` (``"timesteps"``, ``"target"`` or ``"callback"``), ``out`` (the run folder),
-    ``iterations_run`` (the iterations this call ran: 0 when ``resume`` found the run stopped)."""
+    ``iterations_run`` (the iterations this call ran: 0 when ``resume`` found the run stopped),
+    ``restarts`` (new starts the run made: ``TrainConfig.restart_below``)."""
 
     config: TrainConfig
     iterations: int
@@ -111,6 +126,7 @@ class TrainResult:
     out: str
     last_eval_iteration: int | None = None
     iterations_run: int = 0
+    restarts: int = 0
 
     @property
     def policy(self):
@@ -144,12 +160,12 @@ class _Step:
 # ------------------------------------------------------------------------------ ES family
 
 
-def _make_optimizer(c: TrainConfig, d: int):
+def _make_optimizer(c: TrainConfig, d: int, restart: int = 0):
     """The ask/tell optimizer of a RESOLVED ES ``config`` for ``d = obs_dim * act_dim`` parameters:
     the registry's method (:mod:`trustopt.algorithms`) with ``adapt=False`` -- the papers'
     algorithms (fixed ``sigma``, every step accepted: TRES Alg. 1, ARS Alg. 1, Salimans et al.
     Alg. 2), with the settings of :mod:`trustopt.train.config` -- started at ``W = 0`` (TRES/ARS:
-    linear policies initialized at zero)."""
+    linear policies initialized at zero). Restart ``r > 0`` draws from ``SeedSequence([seed, 4, r])``."""
     from trustopt.algorithms import get
     from trustopt.asktell import AskTell
 
@@ -161,7 +177,8 @@ def _make_optimizer(c: TrainConfig, d: int):
         hp = dict(lr=c.lr, l2=c.l2, optimizer=c.optimizer)
     method = get(c.algo)(None, theta0=np.zeros(d), sigma0=c.sigma, popsize=2 * c.n_directions,
                          noise=NoiseTable(size=c.noise_table_size), adapt=False, **hp)
-    return AskTell(method, seed=c.seed, keep_history=False)
+    seed = c.seed if restart == 0 else np.random.default_rng([c.seed, STREAM_RESTART, restart])
+    return AskTell(method, seed=seed, keep_history=False)
 
 
 def _check_noise_table(config: TrainConfig, d: int) -> None:
@@ -198,8 +215,8 @@ class _ESFamily:
         _check_noise_table(config, self.obs_dim * self.act_dim)
         self.sampler = None
 
-    def new_state(self) -> _ESState:
-        return _ESState(opt=_make_optimizer(self.config, self.obs_dim * self.act_dim),
+    def new_state(self, restart: int = 0) -> _ESState:
+        return _ESState(opt=_make_optimizer(self.config, self.obs_dim * self.act_dim, restart),
                         obs_rms=RunningMeanStd.empty(self.obs_dim))
 
     def noise(self, state: _ESState) -> NoiseTable:
@@ -294,8 +311,8 @@ class _PGFamily:
         self.method = make_method(config, self.spec)  # validates before the run folder or any worker exists
         self.log = self.logged = None
 
-    def new_state(self):
-        return start(self.method)
+    def new_state(self, restart: int = 0):
+        return start(self.method)  # deterministic: iteration k's randomness is keyed by k alone
 
     def noise(self, state) -> NoiseTable:
         return NoiseTable(size=1)  # episodes never read the table
@@ -351,7 +368,7 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     ``workers``/``backend`` choose where rollouts run (never what they compute); ``ray_address``
     (``backend="ray"`` only): an existing Ray cluster, None: a local Ray instance. ``resume``:
     continue from ``out/checkpoint.pkl`` (must exist and match the config except for
-    :data:`~trustopt.train.run_folder.RESUMABLE_FIELDS`: a larger ``timesteps`` trains a finished
+    :func:`~trustopt.train.run_folder.resumable_fields`: a larger ``timesteps`` trains a finished
     run further, to the same bits as an uninterrupted run with that budget; a run finished under
     the new settings just rewrites ``policy.npz``); without it ``out`` must not hold a checkpoint.
     ``progress``: a tqdm bar (iteration, timesteps, return, steps/s) on stderr; it shows the real
@@ -388,7 +405,8 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
     return TrainResult(config=config, iterations=run.iteration, timesteps=run.timesteps, episodes=run.episodes,
                        wall_s=run.wall_s, W=arrays["W"], obs_mean=arrays["obs_mean"], obs_std=arrays["obs_std"],
                        last_eval=run.last_eval, stop_reason=run.stop_reason, out=out,
-                       last_eval_iteration=run.eval_iteration, iterations_run=run.iteration - start)
+                       last_eval_iteration=run.eval_iteration, iterations_run=run.iteration - start,
+                       restarts=run.restarts)
 
 
 def _check_arguments(config, workers, backend: str, tensorboard: bool, callback, ray_address=None) -> TrainConfig:
@@ -459,6 +477,9 @@ def _loop(config: TrainConfig, family, run: RunProgress, out: str, bar, on_itera
             run.stop_reason = "timesteps"
             break
         t0 = time.perf_counter()
+        restarting = run.restart_pending
+        if restarting:
+            _restart(family, run)
         run.state, step = family.iterate(run.state, run.iteration)
         run.timesteps += step.steps
         run.episodes += step.episodes
@@ -470,10 +491,14 @@ def _loop(config: TrainConfig, family, run: RunProgress, out: str, bar, on_itera
             ev = run.last_eval = (float(G.mean()), float(G.std()))
             run.eval_iteration = run.iteration
             write_policies(out, family.policy_arrays(run.state), config, run, evaluated=True)
+            if on_grain and config.restart_below is not None:
+                _judge_start(config, run, ev[0])
         dt = time.perf_counter() - t0
         run.wall_s += dt
         row = dict(iteration=run.iteration, timesteps=run.timesteps, episodes=run.episodes,
                    wall_s=round(run.wall_s, 3), eval_mean=ev[0], eval_std=ev[1], **step.row)
+        if restarting:
+            row["status"] = "restart" if row["status"] == "ok" else f"restart; {row['status']}"
         append_row(prog_path, row, family.columns, run)
         if config.target is not None and on_grain and ev[0] >= config.target:
             run.stop_reason = "target"
@@ -481,6 +506,23 @@ def _loop(config: TrainConfig, family, run: RunProgress, out: str, bar, on_itera
         _show_progress(bar, run, row["train_return_mean"], steps_per_s=step.steps / max(dt, 1e-9))
         if on_iteration(row, family.params(run.state)) and run.stop_reason is None:
             run.stop_reason = "callback"
+
+
+def _judge_start(config: TrainConfig, run: RunProgress, eval_mean: float) -> None:
+    """After an evaluation on the grain: the current start's best so far, and, at its first
+    evaluation ``restart_after`` timesteps in, a restart when that best is below ``restart_below``."""
+    run.start_best = max(run.start_best, eval_mean)
+    if not run.start_judged and run.timesteps - run.start_timesteps >= config.restart_after:
+        run.start_judged = True
+        run.restart_pending = run.start_best < config.restart_below
+
+
+def _restart(family, run: RunProgress) -> None:
+    """A new start: the family's initial state, restart number ``run.restarts + 1``."""
+    run.restarts += 1
+    run.state = family.new_state(restart=run.restarts)
+    run.start_timesteps, run.start_best = run.timesteps, -math.inf
+    run.start_judged = run.restart_pending = False
 
 
 def _progress_bar(config: TrainConfig, run: RunProgress):
