@@ -33,7 +33,7 @@ def _arrays(run):
 
 
 @pytest.mark.parametrize("workers,env_id,algo", [(1, "Swimmer-v5", "tres"), (2, "InvertedPendulum-v5", "ars")])
-def test_train_eval_plot_smoke(tmp_path, capsys, workers, env_id, algo):
+def test_train_eval_plot_smoke(tmp_path, capsys, monkeypatch, workers, env_id, algo):
     out = str(tmp_path / "run")
     rc = main(["train", "--env", env_id, "--algo", algo, "--workers", str(workers), "--out", out, *TINY,
                "--set", "n_directions=8"])
@@ -63,6 +63,10 @@ def test_train_eval_plot_smoke(tmp_path, capsys, workers, env_id, algo):
         obs, reward, terminated, truncated, _ = env.step(policy.predict(obs))
         total, done = total + reward, terminated or truncated
     assert total == pytest.approx(evaluated["returns"][2], rel=1e-9, abs=1e-9)
+    monkeypatch.chdir(tmp_path)  # --json -: the JSON alone on stdout (for a pipe), the summary on stderr
+    assert main(["eval", out, "--episodes", "3", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == evaluated and "over 3 episodes" in captured.err and not os.path.exists("-")
     png = str(tmp_path / "curves.png")
     assert main(["plot", out, out, "-o", png, "--target", "10"]) == 0
     with open(png, "rb") as f:

@@ -175,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--workers", type=_positive_int, default=1,
                    help="worker processes for the episodes (the returns do not depend on it)")
     e.add_argument("--seed", type=_nonneg_int, default=1_000_003, help="seed of the evaluation episodes")
-    e.add_argument("--json", dest="json_path", help="also write the returns to this JSON file")
+    e.add_argument("--json", dest="json_path", help="also write the returns to this JSON file ('-': to stdout, "
+                   "with the other lines on stderr, e.g. for | jq .mean)")
     e.add_argument("--video", metavar="DIR", help="also record MP4 videos of episodes into DIR (Gymnasium's "
                    "RecordVideo; needs moviepy, pip install -e \".[video]\", and MuJoCo offscreen rendering: "
                    "MUJOCO_GL=egl or osmesa)")
@@ -744,7 +745,9 @@ def _cmd_eval(args) -> int:
         raise ValidationError("--video-episodes: only applies with --video DIR")
     check_local_workers(args.workers, "process", more="")  # before a video is recorded; eval has no --backend
     _, env_id, _ = load_policy(args.run)
-    if args.json_path is not None:  # before the episodes run, not after
+    to_stdout = args.json_path == "-"
+    say = sys.stderr if to_stdout else sys.stdout  # stdout holds the JSON alone
+    if args.json_path is not None and not to_stdout:  # before the episodes run, not after
         check_writable("--json", args.json_path)
     from trustopt.train.run_folder import policy_eval_seeds
 
@@ -756,19 +759,22 @@ def _cmd_eval(args) -> int:
         # software rendering is slow: say what runs (2 HalfCheetah episodes of 1,000 steps took 113 s
         # with Mesa's EGL on a 2-core machine)
         print(f"{env_id}: recording {n_videos} episode{'' if n_videos == 1 else 's'} into {args.video} (offscreen "
-              "rendering; on a CPU about a minute per 1,000-step episode)", flush=True)
+              "rendering; on a CPU about a minute per 1,000-step episode)", file=say, flush=True)
         files = record_video(args.run, args.video, episodes=n_videos,
                              seeds=policy_eval_seeds(args.seed, n_videos))
-        print(f"{env_id}: {len(files)} video{'' if len(files) == 1 else 's'} in {args.video}")
+        print(f"{env_id}: {len(files)} video{'' if len(files) == 1 else 's'} in {args.video}", file=say)
     G = evaluate_policy(args.run, episodes=args.episodes, seed=args.seed, workers=args.workers)
     print(f"{env_id}: return {G.mean():.2f} +- {G.std():.2f} over {G.size} episode{'' if G.size == 1 else 's'} "
-          f"(min {G.min():.2f}, max {G.max():.2f})")
+          f"(min {G.min():.2f}, max {G.max():.2f})", file=say)
     if args.json_path is not None:
         text = json.dumps({"env_id": env_id, "episodes": int(G.size), "mean": float(G.mean()),
                            "std": float(G.std()), "returns": [float(g) for g in np.asarray(G)],
                            # env.reset(seed=s) of each episode: a loop of one's own replays them
                            "reset_seeds": policy_eval_seeds(args.seed, G.size)},
                           indent=1)
+        if to_stdout:
+            print(text, flush=True)
+            return 0
         with writing("--json", args.json_path):
             atomic_write_bytes(args.json_path, (text + "\n").encode())
     return 0
