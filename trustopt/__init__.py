@@ -17,6 +17,7 @@ Entry points (imported lazily, so ``import trustopt`` stays cheap):
     trustopt.BoundsWarning: the warning for an x0 outside the bounds or a sigma0 wider than them
 
     trustopt.load_policy(run) -> (policy, env_id, arrays); policy.predict(obs, deterministic=True)
+    trustopt.load_env(run) -> the run's Gymnasium environment (its env_kwargs and episode limit)
 
 Submodules:
     tabular     exact oracle for finite MDPs
@@ -41,6 +42,7 @@ _LAZY = {
     "MinimizeOptions": "trustopt.optimize",
     "plot_minimize": "trustopt.optimize",
     "load_policy": "trustopt.train",
+    "load_env": "trustopt.train",
     "AskTell": "trustopt.asktell",
     "BoundsWarning": "trustopt.asktell",
     **{name: "trustopt.asktell" for name in ("ES", "ARS", "TRES", "TrustRegionES", "TrustRegionCMA")},
