@@ -363,6 +363,8 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     return out
 
 
+#: Colours of Matplotlib's default cycle ("tab10"); more curves than this get one hue each.
+_DEFAULT_COLOURS = 10
 #: The figure size in inches before the legend is added below the axes (see :func:`_figure`).
 _FIGSIZE = (7.0, 4.5)
 
@@ -377,6 +379,10 @@ def _figure(items: list, *, target: float | None, title: str | None, agg: str):
     fig = Figure(figsize=_FIGSIZE, layout="constrained")
     FigureCanvasAgg(fig)  # a renderer to measure the legend with (this figure's only: no global backend)
     ax = fig.subplots()
+    if len(items) > _DEFAULT_COLOURS:  # Matplotlib's cycle repeats after ten: one hue per curve instead
+        from matplotlib import colormaps
+
+        ax.set_prop_cycle(color=colormaps["turbo"](np.linspace(0.05, 0.95, len(items))))
     kinds = {_draw_run(ax, *item[1:]) if item[0] == "run" else _draw_seeds(ax, *item[1:], agg) for item in items}
     if target is None:  # the runs' own --target, when they share one
         targets = {c.get("target") for c in _configs(items)}
