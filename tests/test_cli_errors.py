@@ -632,6 +632,26 @@ def test_an_interrupt_before_the_first_checkpoint_says_nothing_was_saved(tmp_pat
     assert _failure(KeyboardInterrupt(), "eval", out) == (130, "trustopt: interrupted")
 
 
+def test_ctrl_c_while_the_library_is_imported_is_one_line(monkeypatch, capsys):
+    """The console script imports no NumPy before ``main`` (``import trustopt`` is lazy), and ``main``
+    turns an interrupt during its imports (the parser reads the algorithm names) into one line;
+    judging an interrupt imports nothing (a half-imported NumPy cannot be imported again)."""
+    import trustopt.cli
+
+    code = ("import sys, trustopt.cli; from trustopt.cli import _failure; "
+            "_failure(KeyboardInterrupt(), 'train', 'never'); print(sorted(m for m in ('numpy', 'scipy') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=repo_env(), check=True)
+    assert done.stdout.strip() == "[]", done.stderr
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trustopt.cli, "build_parser", interrupted)
+    assert main(["train", "--env", "Swimmer-v5", "--out", "never"]) == 130
+    assert capsys.readouterr().err == "trustopt: interrupted\n"
+
+
 def test_ctrl_c_pressed_three_times_still_exits_130_with_one_line_and_no_worker_left(tmp_path):
     """A Ctrl-C pressed again while the first one closes the workers (three SIGINTs to the process
     group within 0.15 s) used to interrupt that shutdown and Python's exit, which then waited

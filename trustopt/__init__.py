@@ -32,11 +32,11 @@ Submodules:
 
 from importlib import import_module
 
-from trustopt._validation import PROBABILITY_TOLERANCE, ValidationError
-
 __version__ = "0.2.0"
 
 _LAZY = {
+    "ValidationError": "trustopt._validation",
+    "PROBABILITY_TOLERANCE": "trustopt._validation",
     "run": "trustopt.api",
     "minimize": "trustopt.optimize",
     "MinimizeOptions": "trustopt.optimize",
@@ -55,7 +55,7 @@ _LAZY = {
 _SUBMODULES = {"asktell", "optimize", "tabular", "smoothing", "lqr", "testing", "core", "components", "algorithms",
                "estimators", "linalg", "policies", "noise", "envs", "workers", "workers_ray", "train"}
 
-__all__ = ["ValidationError", "PROBABILITY_TOLERANCE", "__version__", *_LAZY]
+__all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name):

@@ -830,8 +830,12 @@ def _working_directory_on_path() -> None:
 
 def main(argv=None) -> int:
     """Entry point of the ``trustopt`` console script; returns the exit code."""
-    parser = build_parser()
-    args = _parse(parser, argv)  # before importing the library: -h and --version stay fast
+    try:
+        parser = build_parser()  # imports the library's algorithm names (about a second on a busy machine)
+        args = _parse(parser, argv)
+    except KeyboardInterrupt:  # Ctrl-C while it imports: nothing ran yet
+        print("trustopt: interrupted", file=sys.stderr)
+        return 130
     _working_directory_on_path()
     try:
         with warnings.catch_warnings():
@@ -849,7 +853,15 @@ def main(argv=None) -> int:
 def _failure(exc: BaseException, command: str, out: str | None, seeds=None) -> tuple[int, str] | None:
     """The exit code and the one line on stderr for ``exc``, raised by ``command`` (``out``: the
     run folder of ``train``, ``seeds``: its ``--seeds``), or None for an exception that is not an
-    expected failure."""
+    expected failure. An interrupt is judged first and imports nothing: it may have come while the
+    library was being imported, and importing a half-imported NumPy again fails."""
+    if isinstance(exc, KeyboardInterrupt):
+        how, code = ("terminated (SIGTERM)", 143) if isinstance(exc, _Terminated) else ("interrupted", 130)
+        if command != "train":
+            return code, f"trustopt: {how}"
+        kept = ("the last checkpoint is intact (rerun with --resume)" if _resumable(command, out, seeds)
+                else "nothing was saved yet (rerun the same command)")
+        return code, f"trustopt: {how}; {kept}"
     from trustopt._validation import ValidationError
     from trustopt.workers import WorkerError
 
@@ -861,13 +873,6 @@ def _failure(exc: BaseException, command: str, out: str | None, seeds=None) -> t
     if isinstance(exc, WorkerError):  # a fault, not bad input: exit 1, still one line
         kept = "; the last checkpoint is intact (rerun with --resume)" if _resumable(command, out, seeds) else ""
         return 1, f"trustopt: error: {exc}{kept}"
-    if isinstance(exc, KeyboardInterrupt):
-        how, code = ("terminated (SIGTERM)", 143) if isinstance(exc, _Terminated) else ("interrupted", 130)
-        if command != "train":
-            return code, f"trustopt: {how}"
-        kept = ("the last checkpoint is intact (rerun with --resume)" if _resumable(command, out, seeds)
-                else "nothing was saved yet (rerun the same command)")
-        return code, f"trustopt: {how}; {kept}"
     return None
 
 
@@ -875,10 +880,12 @@ def _resumable(command: str, out: str | None, seeds=None) -> bool:
     """Whether ``train --out OUT`` left a checkpoint that ``--resume`` would continue: ``OUT``'s
     own, or with ``--seeds`` one of those seeds' (``OUT/seed-S``; another seed's folder there
     would not make ``--resume --seeds ...`` resume anything)."""
-    from trustopt.train.run_folder import CHECKPOINT
-
     if command != "train" or not out:
         return False
+    run_folder = sys.modules.get("trustopt.train.run_folder")
+    if run_folder is None:  # interrupted before the library was imported: this command saved nothing
+        return False
+    CHECKPOINT = run_folder.CHECKPOINT
     folders = [out] if seeds is None else [os.path.join(out, f"seed-{s}") for s in seeds]
     return any(os.path.exists(os.path.join(f, CHECKPOINT)) for f in folders)
 
