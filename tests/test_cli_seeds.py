@@ -310,6 +310,28 @@ def test_plot_gives_each_of_more_than_ten_curves_its_own_colour(seeds_run, tmp_p
     assert len({to_hex(line.get_color()) for line in ax.get_lines()}) == 12
 
 
+
+def test_plot_marks_where_a_run_restarted(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from trustopt.train import TrainConfig, plot_runs, read_progress, train
+    from trustopt.train.plot import restart_timesteps
+
+    run = tmp_path / "run"
+    cfg = TrainConfig(env_id="InvertedPendulum-v5", seed=3, timesteps=2500, max_episode_steps=50, n_directions=4,
+                      eval_every=2, eval_episodes=1, noise_table_size=100_000, restart_below=1e9, restart_after=1)
+    assert train(cfg, run, progress=False).restarts >= 1
+    p = read_progress(run)
+    begun = restart_timesteps(p)
+    assert len(begun) >= 1 and set(begun) <= set(p["timesteps"][~np.isnan(p["eval_mean"])])  # after an evaluation
+    saved = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: saved.append(fig))
+    plot_runs([str(run)], str(tmp_path / "p.png"))
+    (ax,) = saved[0].axes
+    vertical = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert vertical == list(begun) and any(t.endswith(": restart") for t in ax.get_legend_handles_labels()[1])
+
+
 # ------------------------------------------------------------------------------ --procs
 
 

@@ -287,16 +287,31 @@ def _marker(t) -> dict:
 
 
 def _draw_run(ax, run: str, p: dict, c: dict) -> str:
-    """One run's curve: evaluation mean +- std, or the training return (dashed); returns its kind."""
+    """One run's curve: evaluation mean +- std, or the training return (dashed), and a dotted
+    vertical line where each of its restarts began; returns its kind."""
     t, y, kind = _curve(p)
+    line = None
     if kind == "evaluation":
         ok = ~np.isnan(p["eval_mean"])
         sd = p.get("eval_std", np.zeros(ok.shape))[ok]
         line, = ax.plot(t, y, marker="o", markersize=3, label=_label(run, c) + ": evaluation mean ± std")
         ax.fill_between(t, y - sd, y + sd, alpha=0.2, color=line.get_color())
     elif t.size:
-        ax.plot(t, y, linestyle="--", label=f"{_label(run, c)}: {_train_quantity(c)}", **_marker(t))
+        line, = ax.plot(t, y, linestyle="--", label=f"{_label(run, c)}: {_train_quantity(c)}", **_marker(t))
+    for i, t0 in enumerate(restart_timesteps(p)):
+        ax.axvline(t0, color=None if line is None else line.get_color(), linestyle=":", linewidth=1,
+                   label=f"{_label(run, c)}: restart" if i == 0 else None)
     return kind
+
+
+def restart_timesteps(p: dict) -> np.ndarray:
+    """The training timesteps at which a run's restarts (``TrainConfig.restart_below``) began: a
+    row whose ``status`` says ``restart`` is a new start's first iteration, begun where the row
+    before it ended."""
+    if "status" not in p:
+        return np.empty(0)
+    rows = np.flatnonzero([str(s).startswith("restart") for s in p["status"]])
+    return p["timesteps"][rows[rows > 0] - 1]
 
 
 def _draw_seeds(ax, name: str, members: list, agg: str) -> str:
@@ -335,7 +350,8 @@ def plot_runs(runs, output, *, target: float | None = None, title: str | None = 
     an unknown suffix or a path that cannot be written is a ValidationError before any run is read).
 
     Each path in ``runs`` is a run folder (drawn alone: evaluation mean +- std over its evaluation
-    episodes, or for a run without evaluations the mean training return, dashed) or a folder of run
+    episodes, or for a run without evaluations the mean training return, dashed; a dotted vertical
+    line where each of its restarts began) or a folder of run
     folders (``trustopt train --seeds``): the runs that differ only by seed are one curve, ``agg``
     (``"iqm"`` or ``"mean"``) over seeds on a common grid with a 95% bootstrap band over seeds (below
     :data:`BAND_MIN_SEEDS` seeds: their mean, and each seed as a thin line), the number of seeds in
