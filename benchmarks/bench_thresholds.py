@@ -140,6 +140,7 @@ def result_of_run(out: str, wall: float | None = None) -> dict:
     episodes at the first evaluation at or above each threshold (None: not reached), the final
     and best evaluations."""
     from trustopt.train import ES_ALGOS, read_progress
+    from trustopt.train.plot import restart_rows
 
     with open(os.path.join(out, "config.json")) as f:
         cfg = json.load(f)
@@ -159,12 +160,13 @@ def result_of_run(out: str, wall: float | None = None) -> dict:
             "best_eval": float(np.max(ev[rows])) if rows.size else math.nan,
             "curve": {"timesteps": p["timesteps"][rows].astype(int).tolist(), "eval": ev[rows].tolist()},
             "wall_s": float(p["wall_s"][-1]) if wall is None else wall, "run": out,
+            "restarts": len(restart_rows(p)),
             "walk": mean_path(out, p) if cfg["algo"] in ES_ALGOS else None}
 
 
 def mean_path(out: str, p: dict) -> dict | None:
-    """How the mean of an ES-family run moved from its start ``theta_0 = 0`` to the saved policy
-    (None when the run has no steps or no policy yet): ``norm`` ``||theta_k||``, ``rss``
+    """How the mean of an ES-family run moved from its (last) start ``theta_0 = 0`` to the saved
+    policy (None when the run has no steps or no policy yet): ``norm`` ``||theta_k||``, ``rss``
     ``(sum_i ||dtheta_i||^2)^(1/2)`` and ``sum`` ``sum_i ||dtheta_i||`` over its ``k`` steps (the progress column ``step_norm``). Steps that
     are independent noise give ``norm ~ rss`` (a random walk); steps along one direction give
     ``norm ~ sum`` (a drift). ``step_over_scale``: the median step over ``sigma sqrt(d)``, the
@@ -174,7 +176,11 @@ def mean_path(out: str, p: dict) -> dict | None:
         return None
     with np.load(path) as z:
         W, k = z["W"], int(z["iteration"])
-    steps = p["step_norm"][(p["iteration"] <= k) & np.isfinite(p["step_norm"])]
+    from trustopt.train.plot import restart_rows
+
+    begun = restart_rows(p)
+    first = p["iteration"][begun[-1]] if begun.size else 1  # a restart's row is its start's first step from 0
+    steps = p["step_norm"][(p["iteration"] >= first) & (p["iteration"] <= k) & np.isfinite(p["step_norm"])]
     if not steps.size:
         return None
     return {"iterations": k, "norm": float(np.linalg.norm(W)), "rss": float(np.sqrt(np.sum(steps * steps))),

@@ -171,3 +171,23 @@ def test_a_run_its_folder_and_its_json_give_the_same_figures(tmp_path, capsys):
     assert "| Swimmer-v5 (128, TRES paper Table 1) | tres (default) | " in capsys.readouterr().out
     with pytest.raises(SystemExit, match="not a run folder"):
         bt.main(["--summarize", str(tmp_path)])
+
+
+def test_a_restarted_run_counts_its_restarts_and_walks_from_its_last_start(tmp_path):
+    """A run whose budget ends at the first step of a new start: its mean has moved by that one
+    step from zero, so the path's norm, root sum of squares and sum agree (the steps of the
+    earlier start are not the saved mean's)."""
+    from trustopt.train import TrainConfig, read_progress, train
+
+    cfg = TrainConfig(env_id="InvertedPendulum-v5", seed=3, timesteps=2500, max_episode_steps=50, n_directions=4,
+                      eval_every=2, eval_episodes=1, noise_table_size=100_000, restart_below=1e9, restart_after=1)
+    train(cfg, tmp_path / "full", progress=False)
+    p = read_progress(tmp_path / "full")
+    status = list(p["status"])
+    first_restart = next(i for i, s in enumerate(status) if s.startswith("restart"))
+    cut = TrainConfig(**{**cfg.to_dict(), "timesteps": int(p["timesteps"][first_restart - 1]) + 1})
+    train(cut, tmp_path / "cut", progress=False)
+    result = bt.result_of_run(str(tmp_path / "cut"))
+    assert result["restarts"] == 1 and result["walk"]["iterations"] == first_restart + 1
+    walk = result["walk"]
+    assert walk["norm"] == pytest.approx(walk["rss"], rel=1e-12) and walk["norm"] == pytest.approx(walk["sum"], rel=1e-12)

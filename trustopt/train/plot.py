@@ -304,14 +304,17 @@ def _draw_run(ax, run: str, p: dict, c: dict) -> str:
     return kind
 
 
+def restart_rows(p: dict) -> np.ndarray:
+    """The rows of ``progress.csv`` (columns ``p``) that are a new start's first iteration: their
+    ``status`` says ``restart`` (``TrainConfig.restart_below``)."""
+    rows = np.flatnonzero([str(s).startswith("restart") for s in p.get("status", ())])
+    return rows[rows > 0]  # (a run's first row begins its first start, never a restart)
+
+
 def restart_timesteps(p: dict) -> np.ndarray:
-    """The training timesteps at which a run's restarts (``TrainConfig.restart_below``) began: a
-    row whose ``status`` says ``restart`` is a new start's first iteration, begun where the row
-    before it ended."""
-    if "status" not in p:
-        return np.empty(0)
-    rows = np.flatnonzero([str(s).startswith("restart") for s in p["status"]])
-    return p["timesteps"][rows[rows > 0] - 1]
+    """The training timesteps at which a run's restarts began: where the row before each
+    :func:`restart_rows` row ended."""
+    return p["timesteps"][restart_rows(p) - 1]
 
 
 def _draw_seeds(ax, name: str, members: list, agg: str) -> str:
