@@ -17,9 +17,9 @@ initial state (``W = 0``, empty observation statistics, the optimizer afresh; th
 own draws from ``SeedSequence([seed, 4, r])`` for restart ``r``, while rollouts keep their seeds by
 iteration ``k``, which a new start never repeats). A start that passes is never judged again. The
 decision is made at the evaluation and the restart at the next iteration, so the decision does not
-depend on the budget: ``--resume`` with a larger budget continues as an uninterrupted run, and the
-last policy of a run is never a fresh start's. Evaluations count every start's timesteps;
-best_policy.npz is the best over every start. Why: a run can fix a wrong sign early and stay in
+depend on the budget: ``--resume`` with a larger budget continues as an uninterrupted run (a
+restart decided at the budget's last iteration is made when the run goes on). Evaluations count
+every start's timesteps; policy.npz is the last start's, best_policy.npz the best over every start. Why: a run can fix a wrong sign early and stay in
 the trap for its whole budget (InvertedPendulum's cart-position gain: docs/mujoco-tres-experiments.md),
 and a new start is cheaper than waiting.
 
