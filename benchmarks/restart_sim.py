@@ -1,4 +1,4 @@
-"""Would restarts bring Walker2d's 2872 to most seeds? A resampling answer from committed runs.
+"""Which restart rule, and would it bring a task to most seeds? A resampling answer from committed runs.
 
 A restart rule "start afresh when the best evaluation after ``T`` timesteps of a run is below
 ``c``" is simulated on the learning curves already measured (``bench_thresholds.py`` raw
@@ -15,6 +15,10 @@ before the budget left counts as not reaching the threshold after its end (conse
 Output: per pool and rule, the share of simulated runs that reach the threshold within the
 budget (95% interval over bootstrap resamples of the pool's seeds) and the mean number of
 restarts; the rule ``T = 0`` is no restart (the pool's own share).
+
+The pools: Walker2d (does any rule bring 2872 to most seeds? no), and the default's 20 seeds on
+InvertedPendulum and Hopper, on which the rules of ``trustopt train --restart-below R
+--restart-after T`` measured in docs/mujoco-tres-experiments.md ("Restarts") were chosen.
 """
 
 from __future__ import annotations
@@ -30,22 +34,32 @@ from bench_thresholds import load
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-#: name -> (glob patterns of raw results under benchmarks/results, budget in timesteps)
-POOLS = {
-    "Walker2d-v5, default (K = 15), 10 seeds": (("thresholds_Walker2d-v5_tres_sigma0.03.json",), 3_000_000),
-    "Walker2d-v5, K = 5, 10 seeds": (("thresholds_tres/thresholds_Walker2d-v5_tres_K5.json",
-                                      "thresholds_tres/thresholds_Walker2d-v5_tres_K5_s5-9.json"), 3_000_000),
-    "Walker2d-v5 with v4's model, 16 seeds": (("thresholds_tres/thresholds_Walker2d-v5_tres_v4-model.json",),
-                                              3_600_000),
-    "Walker2d-v5, K = 5, orthogonal, 16 seeds": (
-        ("thresholds_tres/orthogonal/thresholds_Walker2d-v5_tres_K5_orthogonal*.json",), 3_600_000),
-    "Walker2d-v5, K = 5, orthogonal, lr 2 from 2M, 16 seeds": (
-        ("thresholds_tres/sigma_switch/thresholds_Walker2d-v5_tres_K5_orthogonal_lr2_from_2M_s*.json",), 3_600_000),
-}
-
 #: (T, c): restart when the best evaluation of the first T timesteps of a run is below c.
 RULES = ((0, 0.0), (200_000, 5.0), (500_000, 800.0), (500_000, 1000.0), (1_000_000, 1000.0), (1_000_000, 1500.0),
          (1_500_000, 2000.0))
+IP_RULES = ((0, 0.0), (30_000, 500.0), (50_000, 500.0), (50_000, 900.0))
+HOPPER_RULES = ((0, 0.0), (500_000, 1000.0), (500_000, 1500.0), (1_000_000, 1500.0), (1_000_000, 2500.0),
+                (1_500_000, 2500.0))
+
+#: name -> (glob patterns of raw results under benchmarks/results, budget in timesteps, threshold, rules)
+POOLS = {
+    "Walker2d-v5, default (K = 15), 10 seeds": (("thresholds_Walker2d-v5_tres_sigma0.03.json",), 3_000_000, "2872",
+                                                RULES),
+    "Walker2d-v5, K = 5, 10 seeds": (("thresholds_tres/thresholds_Walker2d-v5_tres_K5.json",
+                                      "thresholds_tres/thresholds_Walker2d-v5_tres_K5_s5-9.json"), 3_000_000, "2872",
+                                     RULES),
+    "Walker2d-v5 with v4's model, 16 seeds": (("thresholds_tres/thresholds_Walker2d-v5_tres_v4-model.json",),
+                                              3_600_000, "2872", RULES),
+    "Walker2d-v5, K = 5, orthogonal, 16 seeds": (
+        ("thresholds_tres/orthogonal/thresholds_Walker2d-v5_tres_K5_orthogonal*.json",), 3_600_000, "2872", RULES),
+    "Walker2d-v5, K = 5, orthogonal, lr 2 from 2M, 16 seeds": (
+        ("thresholds_tres/sigma_switch/thresholds_Walker2d-v5_tres_K5_orthogonal_lr2_from_2M_s*.json",), 3_600_000,
+        "2872", RULES),
+    "InvertedPendulum-v5, default, 20 seeds": (("thresholds_InvertedPendulum-v5_tres_sigma0.19*.json",), 200_000,
+                                               "1000", IP_RULES),
+    "Hopper-v5, default, 20 seeds": (("thresholds_Hopper-v5_tres_sigma0.037*.json",), 3_000_000, "3120",
+                                     HOPPER_RULES),
+}
 
 
 def load_curves(patterns, threshold: str = "2872"):
@@ -85,9 +99,9 @@ def main(argv=None):
     ap.add_argument("--json", help="write the table here")
     args = ap.parse_args(argv)
     rows = []
-    for name, (patterns, budget) in POOLS.items():
-        curves = load_curves(patterns)
-        for T, c in RULES:
+    for name, (patterns, budget, threshold, rules) in POOLS.items():
+        curves = load_curves(patterns, threshold)
+        for T, c in rules:
             # one random stream per (pool, rule), keyed by their content: adding a pool or a rule
             # leaves every other row's figures as they were
             rng = np.random.default_rng([args.seed, zlib.crc32(f"{name}|{T}|{c:g}".encode())])
@@ -96,9 +110,9 @@ def main(argv=None):
                              max(1, args.draws // 20))[0] for _ in range(args.boot)]
             lo, hi = np.percentile(boot, [2.5, 97.5])
             rule = "no restart" if T == 0 else f"best < {c:g} by {T / 1e6:g}M"
-            rows.append(dict(pool=name, budget=budget, rule=rule, T=T, c=c, share=share, ci=[lo, hi],
-                             restarts=n_restarts))
-            print(f"{name:42s} {rule:22s} share {share:.3f} [{lo:.2f}, {hi:.2f}]  restarts {n_restarts:.2f}")
+            rows.append(dict(pool=name, budget=budget, threshold=threshold, rule=rule, T=T, c=c, share=share,
+                             ci=[lo, hi], restarts=n_restarts))
+            print(f"{name:54s} {rule:22s} share {share:.3f} [{lo:.2f}, {hi:.2f}]  restarts {n_restarts:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(dict(args=vars(args), rows=rows), indent=1))
 
