@@ -3,7 +3,8 @@
     trustopt train --env Swimmer-v5 --algo tres --timesteps 1000000 --seed 0 --workers 2 --out runs/x
         [--seeds S1 S2 ... [--procs P]] [--eval-every K | --eval-steps T] [--eval-episodes M] [--backend process|serial|ray]
         [--ray-address HOST:PORT] [--resume] [--config FILE] [--target R] [--set KEY=VALUE ...]
-        [--restart-below R --restart-after T] [--env-kwargs KEY=VALUE ...] [--env-module MOD] [--tensorboard] [--no-progress]
+        [--restart-below R --restart-after T] [--env-kwargs KEY=VALUE ...] [--env-module MOD]
+        [--tensorboard] [--no-progress]
     trustopt train --env Swimmer-v5 --algo tres --show-config        (the settings, resolved; trains nothing)
     trustopt eval runs/x --episodes 100 [--workers N] [--video DIR [--video-episodes N]]
     trustopt plot runs/x runs/y -o curves.png [--target R] [--agg iqm|mean]
@@ -26,6 +27,7 @@ timesteps (an evaluation after the first iteration at or past each multiple of `
 last checkpoint (the settings must be those of the run, except ``--timesteps``,
 ``--eval-every``, ``--eval-steps``, ``--eval-episodes`` and ``--target``: ``--resume --timesteps 2000000`` trains
 a finished run further, to the same policy as an uninterrupted run with that budget; with
+restarts only ``--timesteps`` and ``--target`` may change; with
 ``--resume`` alone the run's own ``config.json`` is used). ``--restart-below R
 --restart-after T``: restarts, off by default; a start whose evaluations have not reached ``R``
 by its first evaluation ``T`` timesteps in is replaced by a new one (``trustopt.train.trainer``).
@@ -56,7 +58,8 @@ _TRAIN_USAGE = """trustopt train --env ENV_ID --out OUT [--algo ALGO] [--timeste
                       [--workers N] [--eval-every K | --eval-steps T] [--eval-episodes M]
                       [--backend {process,serial,ray}]
                       [--ray-address HOST:PORT] [--target R] [--set KEY=VALUE ...]
-                      [--restart-below R --restart-after T] [--env-kwargs KEY=VALUE ...] [--env-module MOD] [--tensorboard] [--no-progress]
+                      [--restart-below R --restart-after T] [--env-kwargs KEY=VALUE ...] [--env-module MOD]
+                      [--tensorboard] [--no-progress]
        trustopt train --config FILE --out OUT [flags above]     (env_id from FILE)
        trustopt train --resume --out OUT [flags above]          (settings from OUT/config.json)
        trustopt train --env ENV_ID [flags above] --show-config  (print the settings it would run; no --out)"""
@@ -585,7 +588,8 @@ def _train_one(one, config, args) -> None:
         ev += f" (of iteration {res.last_eval_iteration}; `trustopt eval {res.out}` scores the saved one)"
     print(f"trustopt: {res.config.algo} on {res.config.env_id} seed {res.config.seed}: stopped ({res.stop_reason}) "
           f"after {res.iterations} iteration{'' if res.iterations == 1 else 's'}, {res.timesteps} timesteps, "
-          f"{res.wall_s:.1f} s{ev}{_restarts_said(res.restarts)}; policy in {os.path.join(res.out, 'policy.npz')}", flush=True)
+          f"{res.wall_s:.1f} s{ev}{_restarts_said(res.restarts)}; policy in {os.path.join(res.out, 'policy.npz')}",
+          flush=True)
     if one.resume and res.iterations_run == 0:
         more = {"timesteps": "a larger --timesteps", "target": "a higher --target"}.get(res.stop_reason)
         print(f"trustopt: {res.out} had stopped there: nothing to resume"
@@ -885,9 +889,8 @@ def _resumable(command: str, out: str | None, seeds=None) -> bool:
     run_folder = sys.modules.get("trustopt.train.run_folder")
     if run_folder is None:  # interrupted before the library was imported: this command saved nothing
         return False
-    CHECKPOINT = run_folder.CHECKPOINT
     folders = [out] if seeds is None else [os.path.join(out, f"seed-{s}") for s in seeds]
-    return any(os.path.exists(os.path.join(f, CHECKPOINT)) for f in folders)
+    return any(os.path.exists(os.path.join(f, run_folder.CHECKPOINT)) for f in folders)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -356,10 +356,11 @@ class TrainConfig:
     the observation statistics from zero, the optimizer afresh -- whose best evaluation in its
     first ``restart_after`` training timesteps is below ``restart_below`` is replaced by a new
     start with its own random stream, as often as the budget allows; the timesteps of every start
-    count against ``timesteps``; ``trustopt.train.trainer``), ``noise_table_size`` (entries of the shared noise table, seed 123); ``env_kwargs`` (keyword
-    arguments of ``gymnasium.make``, e.g. ``{"ctrl_cost_weight": 0.0}``, each checked against the
-    environment's constructor) and ``env_module`` (a module imported first, registering custom
-    environments; the zoo's ``--gym-packages``).
+    count against ``timesteps``; ``trustopt.train.trainer``), ``noise_table_size`` (entries of
+    the shared noise table, seed 123); ``env_kwargs`` (keyword arguments of ``gymnasium.make``,
+    e.g. ``{"ctrl_cost_weight": 0.0}``, each checked against the environment's constructor) and
+    ``env_module`` (a module imported first, registering custom environments; the zoo's
+    ``--gym-packages``).
 
     Policy-gradient family: ``lambda_`` is GAE's lambda in [0, 1], ``lr`` the step size (PPO,
     TREFree: Adam; VPG: gradient step), ``K`` the epochs (PPO, TREFree); only they take
