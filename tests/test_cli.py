@@ -374,7 +374,9 @@ def test_restarts_from_the_command_line(tmp_path, capsys):
     assert (saved["restart_below"], saved["restart_after"]) == (1e9, 1)
     with open(os.path.join(out, "progress.csv")) as f:
         n = sum(row.endswith(",restart\n") for row in f)
-    assert n >= 1 and f", {n} restart" in line and "best_policy.npz: the best of every start" in line
+    assert n >= 1 and f", {n} restart" in line and ", best evaluation " in line and " in best_policy.npz;" in line
+    best = float(line.split(", best evaluation ")[1].split()[0])
+    assert best == pytest.approx(np.nanmax(read_progress(out)["eval_mean"]), abs=0.005)
     assert main(["train", "--resume", "--out", out, "--eval-every", "2", "--timesteps", "9000"]) == 2
     assert "only timesteps, target may change" in capsys.readouterr().err
 

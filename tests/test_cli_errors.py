@@ -101,7 +101,7 @@ def test_env_kwargs_of_the_wrong_kind_are_one_line_and_leave_no_folder(tmp_path,
 
 @pytest.mark.parametrize("flags,message", [
     (["--env", "Swimer-v5", "--timesteps", "1200"], "--env: unknown environment 'Swimer-v5'"),
-    ([*TINY, "--restart-below", "50"], "--restart-after: needed with restart_below"),
+    ([*TINY, "--restart-below", "50"], "--restart-below: needs restart_after too"),
     ([*TINY, "--restart-after", "5e4", "--restart-below", "50", "--eval-every", "0"],
      "--restart-below: restarts are judged on evaluations"),
     (["--env", "Swimmer-v5", "--env-module", "no_such_module_xyz"], "--env-module: cannot import"),
@@ -481,6 +481,26 @@ def test_train_and_eval_without_the_mujoco_extra(tmp_path, finished_run, missing
     for line, name in zip(lines, ["--env", "env_id"]):  # train names its flag; eval the run's config field
         assert line.startswith(f"trustopt: error: {name}: {what}; install the mujoco extra: {INSTALL}"), line
     assert not os.path.exists(out)
+
+
+def test_ctrl_c_while_mujoco_is_imported_is_the_interrupt_not_a_missing_package(tmp_path, monkeypatch, capsys):
+    import importlib
+
+    import trustopt.envs._registry as registry
+
+    def interrupted_import(name, *args):
+        if name != "mujoco":
+            return importlib.import_module(name, *args)
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:  # what mujoco's __init__ raises when Ctrl-C cuts its import short
+            raise ImportError("initialization failed") from exc
+
+    monkeypatch.setattr(registry.importlib, "import_module", interrupted_import)
+    with pytest.raises(KeyboardInterrupt):
+        registry._require_mujoco("Swimmer-v5", "gymnasium.envs.mujoco.swimmer_v5:SwimmerEnv")
+    assert main(["train", "--env", "Swimmer-v5", "--out", str(tmp_path / "run")]) == 130
+    assert capsys.readouterr().err == "trustopt: interrupted; nothing was saved yet (rerun the same command)\n"
 
 
 def test_run_names_the_problems_a_method_takes():

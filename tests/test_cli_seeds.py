@@ -311,7 +311,7 @@ def test_plot_gives_each_of_more_than_ten_curves_its_own_colour(seeds_run, tmp_p
 
 
 
-def test_plot_marks_where_a_run_restarted(tmp_path, monkeypatch):
+def test_plot_breaks_a_run_where_it_restarted(tmp_path, monkeypatch):
     from matplotlib.figure import Figure
 
     from trustopt.train import TrainConfig, plot_runs, read_progress, train
@@ -330,6 +330,9 @@ def test_plot_marks_where_a_run_restarted(tmp_path, monkeypatch):
     (ax,) = saved[0].axes
     vertical = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"]
     assert vertical == list(begun) and any(t.endswith(": restart") for t in ax.get_legend_handles_labels()[1])
+    (curve,) = [line for line in ax.get_lines() if line.get_linestyle() == "-"]  # broken once per restart
+    assert np.isnan(curve.get_ydata()).sum() == len(begun) and list(curve.get_xdata()[np.isnan(curve.get_ydata())]) \
+        == list(begun)
 
 
 # ------------------------------------------------------------------------------ --procs

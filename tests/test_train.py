@@ -440,8 +440,8 @@ def test_resume_with_a_larger_budget_equals_an_uninterrupted_run_with_restarts(t
 
 
 @pytest.mark.parametrize("bad, message", [
-    (dict(restart_below=500.0), "^restart_after: needed with restart_below"),
-    (dict(restart_after=1000), "^restart_below: needed with restart_after"),
+    (dict(restart_below=500.0), "^restart_below: needs restart_after too"),
+    (dict(restart_after=1000), "^restart_after: needs restart_below too"),
     (dict(restart_below=float("nan"), restart_after=1000), "^restart_below: expected a finite number"),
     (dict(restart_below=True, restart_after=1000), "^restart_below: expected a finite number"),
     (dict(restart_below=500, restart_after=0), "^restart_after"),

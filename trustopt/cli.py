@@ -588,7 +588,7 @@ def _train_one(one, config, args) -> None:
         ev += f" (of iteration {res.last_eval_iteration}; `trustopt eval {res.out}` scores the saved one)"
     print(f"trustopt: {res.config.algo} on {res.config.env_id} seed {res.config.seed}: stopped ({res.stop_reason}) "
           f"after {res.iterations} iteration{'' if res.iterations == 1 else 's'}, {res.timesteps} timesteps, "
-          f"{res.wall_s:.1f} s{ev}{_restarts_said(res.restarts)}; policy in {os.path.join(res.out, 'policy.npz')}",
+          f"{res.wall_s:.1f} s{ev}{_restarts_said(res)}; policy in {os.path.join(res.out, 'policy.npz')}",
           flush=True)
     if one.resume and res.iterations_run == 0:
         more = {"timesteps": "a larger --timesteps", "target": "a higher --target"}.get(res.stop_reason)
@@ -596,8 +596,12 @@ def _train_one(one, config, args) -> None:
               + (f" ({more} continues it)" if more else ""), flush=True)
 
 
-def _restarts_said(n: int) -> str:
-    return "" if n == 0 else f", {n} restart{'' if n == 1 else 's'} (best_policy.npz: the best of every start)"
+def _restarts_said(res) -> str:
+    """``", 2 restarts, best evaluation 155.80 in best_policy.npz"`` (nothing without restarts)."""
+    if res.restarts == 0:
+        return ""
+    best = "" if res.best_eval is None else f", best evaluation {res.best_eval:.2f} in best_policy.npz"
+    return f", {res.restarts} restart{'' if res.restarts == 1 else 's'}{best}"
 
 
 def _show_config(args) -> int:

@@ -524,7 +524,7 @@ class TrainConfig:
             return
         if below is None or after is None:
             given, missing = ("restart_below", "restart_after") if after is None else ("restart_after", "restart_below")
-            raise ValidationError(f"{missing}: needed with {given} (a start is restarted when its best evaluation "
+            raise ValidationError(f"{given}: needs {missing} too (a start is restarted when its best evaluation "
                                   "in its first restart_after timesteps is below restart_below)")
         if not (isinstance(below, (int, float)) and not isinstance(below, bool) and math.isfinite(below)):
             raise ValidationError(f"restart_below: expected a finite number, got {below!r}")

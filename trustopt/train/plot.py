@@ -287,18 +287,22 @@ def _marker(t) -> dict:
 
 
 def _draw_run(ax, run: str, p: dict, c: dict) -> str:
-    """One run's curve: evaluation mean +- std, or the training return (dashed), and a dotted
-    vertical line where each of its restarts began; returns its kind."""
+    """One run's curve: evaluation mean +- std, or the training return (dashed), broken where each
+    of its restarts began, with a dotted vertical line there; returns its kind."""
     t, y, kind = _curve(p)
+    starts = restart_timesteps(p)
+    cut = np.searchsorted(t, starts, side="right")  # a NaN there: no line across a restart
     line = None
     if kind == "evaluation":
         ok = ~np.isnan(p["eval_mean"])
         sd = p.get("eval_std", np.zeros(ok.shape))[ok]
+        t, y, sd = np.insert(t, cut, starts), np.insert(y, cut, np.nan), np.insert(sd, cut, np.nan)
         line, = ax.plot(t, y, marker="o", markersize=3, label=_label(run, c) + ": evaluation mean ± std")
         ax.fill_between(t, y - sd, y + sd, alpha=0.2, color=line.get_color())
     elif t.size:
+        t, y = np.insert(t, cut, starts), np.insert(y, cut, np.nan)
         line, = ax.plot(t, y, linestyle="--", label=f"{_label(run, c)}: {_train_quantity(c)}", **_marker(t))
-    for i, t0 in enumerate(restart_timesteps(p)):
+    for i, t0 in enumerate(starts):
         ax.axvline(t0, color=None if line is None else line.get_color(), linestyle=":", linewidth=1,
                    label=f"{_label(run, c)}: restart" if i == 0 else None)
     return kind

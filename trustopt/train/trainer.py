@@ -111,7 +111,8 @@ class TrainResult:
     stopped the run between evaluations or a resumed run went on without them; None without one),
     ``stop_reason`` (``"timesteps"``, ``"target"`` or ``"callback"``), ``out`` (the run folder),
     ``iterations_run`` (the iterations this call ran: 0 when ``resume`` found the run stopped),
-    ``restarts`` (new starts the run made: ``TrainConfig.restart_below``)."""
+    ``restarts`` (new starts the run made: ``TrainConfig.restart_below``), ``best_eval`` (the best
+    evaluation mean of any start, best_policy.npz's; None without one)."""
 
     config: TrainConfig
     iterations: int
@@ -127,6 +128,7 @@ class TrainResult:
     last_eval_iteration: int | None = None
     iterations_run: int = 0
     restarts: int = 0
+    best_eval: float | None = None
 
     @property
     def policy(self):
@@ -406,7 +408,7 @@ def train(config: TrainConfig, out, *, workers: int = 1, backend: str = "process
                        wall_s=run.wall_s, W=arrays["W"], obs_mean=arrays["obs_mean"], obs_std=arrays["obs_std"],
                        last_eval=run.last_eval, stop_reason=run.stop_reason, out=out,
                        last_eval_iteration=run.eval_iteration, iterations_run=run.iteration - start,
-                       restarts=run.restarts)
+                       restarts=run.restarts, best_eval=run.best_eval)
 
 
 def _check_arguments(config, workers, backend: str, tensorboard: bool, callback, ray_address=None) -> TrainConfig:
