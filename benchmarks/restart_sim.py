@@ -27,6 +27,7 @@ import argparse
 import json
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -41,32 +42,50 @@ IP_RULES = ((0, 0.0), (30_000, 500.0), (50_000, 500.0), (50_000, 900.0))
 HOPPER_RULES = ((0, 0.0), (500_000, 1000.0), (500_000, 1500.0), (1_000_000, 1500.0), (1_000_000, 2500.0),
                 (1_500_000, 2500.0))
 
-#: name -> (glob patterns of raw results under benchmarks/results, budget in timesteps, threshold, rules)
+
+class Pool(NamedTuple):
+    """Glob patterns of raw results under benchmarks/results, the budget in timesteps, the
+    threshold, the rules to simulate, and the label of the runs to read (None: every run)."""
+
+    patterns: tuple
+    budget: int
+    threshold: str
+    rules: tuple
+    label: str | None = None
+
+
+_WALKER = ("2872", RULES)
 POOLS = {
-    "Walker2d-v5, default (K = 15), 10 seeds": (("thresholds_Walker2d-v5_tres_sigma0.03.json",), 3_000_000, "2872",
-                                                RULES),
-    "Walker2d-v5, K = 5, 10 seeds": (("thresholds_tres/thresholds_Walker2d-v5_tres_K5.json",
-                                      "thresholds_tres/thresholds_Walker2d-v5_tres_K5_s5-9.json"), 3_000_000, "2872",
-                                     RULES),
-    "Walker2d-v5 with v4's model, 16 seeds": (("thresholds_tres/thresholds_Walker2d-v5_tres_v4-model.json",),
-                                              3_600_000, "2872", RULES),
-    "Walker2d-v5, K = 5, orthogonal, 16 seeds": (
-        ("thresholds_tres/orthogonal/thresholds_Walker2d-v5_tres_K5_orthogonal*.json",), 3_600_000, "2872", RULES),
-    "Walker2d-v5, K = 5, orthogonal, lr 2 from 2M, 16 seeds": (
+    "Walker2d-v5, default (K = 15), 10 seeds": Pool(
+        ("thresholds_Walker2d-v5_tres_sigma0.03.json",), 3_000_000, *_WALKER),
+    "Walker2d-v5, K = 5, 10 seeds": Pool(
+        ("thresholds_tres/thresholds_Walker2d-v5_tres_K5.json", "thresholds_tres/thresholds_Walker2d-v5_tres_K5_s5-9.json"),
+        3_000_000, *_WALKER),
+    "Walker2d-v5 with v4's model, 16 seeds": Pool(
+        ("thresholds_tres/thresholds_Walker2d-v5_tres_v4-model.json",), 3_600_000, *_WALKER),
+    "Walker2d-v5, K = 5, orthogonal, 16 seeds": Pool(
+        ("thresholds_tres/orthogonal/thresholds_Walker2d-v5_tres_K5_orthogonal*.json",), 3_600_000, *_WALKER),
+    "Walker2d-v5, K = 5, orthogonal, lr 2 from 2M, 16 seeds": Pool(
         ("thresholds_tres/sigma_switch/thresholds_Walker2d-v5_tres_K5_orthogonal_lr2_from_2M_s*.json",), 3_600_000,
-        "2872", RULES),
-    "InvertedPendulum-v5, default, 20 seeds": (("thresholds_InvertedPendulum-v5_tres_sigma0.19*.json",), 200_000,
-                                               "1000", IP_RULES),
-    "Hopper-v5, default, 20 seeds": (("thresholds_Hopper-v5_tres_sigma0.037*.json",), 3_000_000, "3120",
-                                     HOPPER_RULES),
+        *_WALKER),
+    "InvertedPendulum-v5, default, 20 seeds": Pool(
+        ("thresholds_InvertedPendulum-v5_tres_sigma0.19*.json",), 200_000, "1000", IP_RULES),
+    "Hopper-v5, default, 20 seeds": Pool(
+        ("thresholds_Hopper-v5_tres_sigma0.037*.json",), 3_000_000, "3120", HOPPER_RULES),
+    "Hopper-v5, ARS's table, 20 seeds": Pool(
+        ("thresholds_Hopper-v5.json", "thresholds_Hopper-v5_es_ars_s5-9.json", "thresholds_Hopper-v5_ars_s10-19.json"),
+        3_000_000, "3120", HOPPER_RULES, label="ars"),
 }
 
 
-def load_curves(patterns, threshold: str = "2872"):
+def load_curves(patterns, threshold: str = "2872", label: str | None = None):
     """``[(timesteps (n,), evaluations (n,), hit timestep or inf)]`` of every run in the files
-    (read by :func:`bench_thresholds.load`, which refuses a run that two files both hold)."""
+    (read by :func:`bench_thresholds.load`, which refuses a run that two files both hold), or of
+    those labelled ``label``."""
     curves = []
     for run in load([str(RESULTS / pattern) for pattern in patterns]):
+        if label is not None and run["label"] != label:
+            continue
         hit = run["hits"].get(threshold)
         t, e = (np.asarray(run["curve"][k], dtype=float) for k in ("timesteps", "eval"))
         curves.append((t, e, float(hit["timesteps"]) if hit else np.inf))
@@ -99,8 +118,8 @@ def main(argv=None):
     ap.add_argument("--json", help="write the table here")
     args = ap.parse_args(argv)
     rows = []
-    for name, (patterns, budget, threshold, rules) in POOLS.items():
-        curves = load_curves(patterns, threshold)
+    for name, (patterns, budget, threshold, rules, label) in POOLS.items():
+        curves = load_curves(patterns, threshold, label)
         for T, c in rules:
             # one random stream per (pool, rule), keyed by their content: adding a pool or a rule
             # leaves every other row's figures as they were

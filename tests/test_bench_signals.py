@@ -34,8 +34,8 @@ def test_restart_sim_matches_the_geometric_series():
 
 
 def test_restart_sim_loads_the_committed_pools():
-    for patterns, _, threshold, _ in rs.POOLS.values():
-        curves = rs.load_curves(patterns, threshold)
+    for pool in rs.POOLS.values():
+        curves = rs.load_curves(pool.patterns, pool.threshold, pool.label)
         assert len(curves) >= 10 and all(t.shape == e.shape for t, e, _ in curves)
 
 
