@@ -146,6 +146,7 @@ def result_of_run(out: str, wall: float | None = None) -> dict:
         cfg = json.load(f)
     label = run_label(out, default=cfg["algo"])
     p = read_progress(out)
+    begun = restart_rows(p)
     ev = p["eval_mean"]
     rows = np.flatnonzero(~np.isnan(ev))
     hits = {}
@@ -160,13 +161,15 @@ def result_of_run(out: str, wall: float | None = None) -> dict:
             "best_eval": float(np.max(ev[rows])) if rows.size else math.nan,
             "curve": {"timesteps": p["timesteps"][rows].astype(int).tolist(), "eval": ev[rows].tolist()},
             "wall_s": float(p["wall_s"][-1]) if wall is None else wall, "run": out,
-            "restarts": len(restart_rows(p)),
-            "walk": mean_path(out, p) if cfg["algo"] in ES_ALGOS else None}
+            "restarts": len(begun),
+            "walk": mean_path(out, p, int(p["iteration"][begun[-1]]) if begun.size else 1)
+            if cfg["algo"] in ES_ALGOS else None}
 
 
-def mean_path(out: str, p: dict) -> dict | None:
-    """How the mean of an ES-family run moved from its (last) start ``theta_0 = 0`` to the saved
-    policy (None when the run has no steps or no policy yet): ``norm`` ``||theta_k||``, ``rss``
+def mean_path(out: str, p: dict, first: int = 1) -> dict | None:
+    """How the mean of an ES-family run moved from its start ``theta_0 = 0`` (at iteration
+    ``first``: after restarts, the last start's first) to the saved policy (None when the run has
+    no steps or no policy yet): ``norm`` ``||theta_k||``, ``rss``
     ``(sum_i ||dtheta_i||^2)^(1/2)`` and ``sum`` ``sum_i ||dtheta_i||`` over its ``k`` steps (the progress column ``step_norm``). Steps that
     are independent noise give ``norm ~ rss`` (a random walk); steps along one direction give
     ``norm ~ sum`` (a drift). ``step_over_scale``: the median step over ``sigma sqrt(d)``, the
@@ -176,10 +179,6 @@ def mean_path(out: str, p: dict) -> dict | None:
         return None
     with np.load(path) as z:
         W, k = z["W"], int(z["iteration"])
-    from trustopt.train.plot import restart_rows
-
-    begun = restart_rows(p)
-    first = p["iteration"][begun[-1]] if begun.size else 1  # a restart's row is its start's first step from 0
     steps = p["step_norm"][(p["iteration"] >= first) & (p["iteration"] <= k) & np.isfinite(p["step_norm"])]
     if not steps.size:
         return None

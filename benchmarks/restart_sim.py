@@ -7,7 +7,11 @@ if the curve's best evaluation up to ``T`` is below ``c`` the run spends ``T`` t
 again, otherwise it follows the curve to the end of the budget. A run succeeds when a curve it
 follows reaches the threshold within the budget left. Every draw is a whole measured run, so the
 simulation assumes only that seeds are exchangeable (a restart is a new seed); a curve that ends
-before the budget left counts as not reaching the threshold after its end (conservative).
+before the budget left counts as not reaching the threshold after its end (conservative). The
+trainer's rule (``trustopt train --restart-below c --restart-after T``) differs in two details: it
+also counts the first evaluation at or past ``T``, and a restart costs the timesteps actually
+spent to that evaluation; on the committed pools this changes one decision, under a rule not
+chosen (Hopper's seed 10 under "below 1000 by 0.5M").
 
     python benchmarks/restart_sim.py                       # the README's table
     python benchmarks/restart_sim.py --draws 20000 --json restart_sim.json

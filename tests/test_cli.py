@@ -379,4 +379,3 @@ def test_restarts_from_the_command_line(tmp_path, capsys):
     assert best == pytest.approx(np.nanmax(read_progress(out)["eval_mean"]), abs=0.005)
     assert main(["train", "--resume", "--out", out, "--eval-every", "2", "--timesteps", "9000"]) == 2
     assert "only timesteps, target may change" in capsys.readouterr().err
-

@@ -293,7 +293,6 @@ def test_plot_legend_is_outside_the_axes_and_inside_the_figure(seeds_run, tmp_pa
     assert axes.height > 0.6 * 4.5 * fig.dpi and axes.width > 0.8 * 7 * fig.dpi  # not squeezed by it
 
 
-
 def test_plot_gives_each_of_more_than_ten_curves_its_own_colour(seeds_run, tmp_path, monkeypatch):
     from matplotlib.colors import to_hex
     from matplotlib.figure import Figure
@@ -308,7 +307,6 @@ def test_plot_gives_each_of_more_than_ten_curves_its_own_colour(seeds_run, tmp_p
     plot_runs([str(runs)], str(tmp_path / "p.png"))
     (ax,) = saved[0].axes
     assert len({to_hex(line.get_color()) for line in ax.get_lines()}) == 12
-
 
 
 def test_plot_breaks_a_run_where_it_restarted(tmp_path, monkeypatch):

@@ -371,7 +371,6 @@ def test_resume_with_a_larger_budget_equals_an_uninterrupted_run(tmp_path):
               resume=True, progress=False)
 
 
-
 # ------------------------------------------------------------------------------ restarts
 
 
@@ -395,7 +394,7 @@ def test_a_start_below_the_bar_is_replaced_by_a_fresh_one(tmp_path, algo, settin
     """``restart_below`` above any return, judged at the first evaluation (``restart_after = 1``):
     every evaluated iteration but the budget's last is followed by a restart (its row says so),
     and the new start is the initial state: its observation statistics count only its own
-    iteration's observations, and its first step differs from the first start's (a new stream)."""
+    iteration's observations."""
     cfg = TrainConfig(algo=algo, seed=0, restart_below=1e9, restart_after=1, **dict(settings, eval_every=2,
                                                                                       eval_episodes=1))
     res = train(cfg, tmp_path / "r", progress=False)
@@ -411,7 +410,6 @@ def test_a_start_below_the_bar_is_replaced_by_a_fresh_one(tmp_path, algo, settin
     assert len(cut_rows["timesteps"]) == last + 1 and _statuses(tmp_path / "cut")[-1].startswith("restart")
     steps = int(cut_rows["timesteps"][-1] - cut_rows["timesteps"][-2])
     assert int(_policy_arrays(tmp_path / "cut")["obs_count"]) == steps
-    assert cut_rows["train_return_mean"][-1] != cut_rows["train_return_mean"][0]
 
 
 def test_each_restart_draws_its_own_perturbations():
@@ -419,6 +417,45 @@ def test_each_restart_draws_its_own_perturbations():
     first, again, other = (_make_optimizer(c, 16, r).ask() for r in (1, 1, 2))
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, _make_optimizer(c, 16, 0).ask()) and not np.array_equal(first, other)
+
+
+@pytest.mark.parametrize("small", [1000, 2500, 4000])
+def test_resume_on_the_timestep_grain_equals_an_uninterrupted_run_with_restarts(tmp_path, small):
+    """With ``eval_steps`` the budget's last iteration is evaluated off the grain: that evaluation
+    decides nothing, so the run resumed from each budget restarts where the uninterrupted one does."""
+    cfg = TrainConfig(env_id="InvertedPendulum-v5", seed=1, timesteps=6000, max_episode_steps=50, n_directions=4,
+                      eval_steps=700, eval_episodes=1, noise_table_size=100_000, restart_below=48.0,
+                      restart_after=1000)
+    ref = train(cfg, tmp_path / "ref", progress=False)
+    assert ref.restarts >= 1
+    train(TrainConfig(**{**cfg.to_dict(), "timesteps": small}), tmp_path / "grown", progress=False)
+    res = train(cfg, tmp_path / "grown", resume=True, progress=False)
+    assert (res.iterations, res.timesteps, res.restarts) == (ref.iterations, ref.timesteps, ref.restarts)
+    _assert_same_bits(_policy_arrays(tmp_path / "ref"), _policy_arrays(tmp_path / "grown"))
+    a, b = read_progress(tmp_path / "ref"), read_progress(tmp_path / "grown")
+    for col in ("timesteps", "train_return_mean", "step_norm"):
+        np.testing.assert_array_equal(a[col], b[col])
+    assert _statuses(tmp_path / "ref") == _statuses(tmp_path / "grown")
+
+
+def test_a_nan_evaluation_is_no_best(tmp_path, monkeypatch):
+    """An evaluation that is NaN neither keeps a start from its restart nor becomes best_policy.npz."""
+    from trustopt.train.trainer import _ESFamily
+
+    evaluate, calls = _ESFamily.evaluate, []
+
+    def nan_twice(self, state, seeds):
+        calls.append(1)
+        G = evaluate(self, state, seeds)
+        return np.full_like(G, np.nan) if len(calls) <= 2 else G
+
+    monkeypatch.setattr(_ESFamily, "evaluate", nan_twice)
+    res = train(TrainConfig(algo="tres", seed=0, restart_below=-1e9, restart_after=1, **dict(TINY, eval_every=1)),
+                tmp_path / "r", progress=False)
+    ev = read_progress(tmp_path / "r")["eval_mean"]
+    assert np.isnan(ev[:2]).all() and res.restarts == 2 and res.best_eval == np.nanmax(ev)
+    _, _, best = load_policy(tmp_path / "r" / "best_policy.npz")
+    assert float(best["eval_mean"]) == res.best_eval
 
 
 def test_resume_with_a_larger_budget_equals_an_uninterrupted_run_with_restarts(tmp_path):

@@ -146,8 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
                                          "auto); default: start a local Ray instance with --workers CPUs")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint; everything that determines the "
                         "trajectory must match the run, but --timesteps (e.g. a larger budget to train a finished "
-                        "run further), --eval-every, --eval-steps, --eval-episodes and --target may change (with restarts only "
-                        "--timesteps and --target)")
+                        "run further), --eval-every, --eval-steps, --eval-episodes and --target may change "
+                        "(with restarts only --timesteps and --target)")
     t.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
     t.add_argument("--target", type=_float, help="stop once an evaluation's mean return reaches this")
     t.add_argument("--restart-below", type=_float, metavar="R",
@@ -425,10 +425,11 @@ def _check_resume_keeps(out: str, saved: dict, given: dict) -> None:
     free = resumable_fields(saved)
     changed = sorted(k for k, v in given.items() if k in saved and k not in free and saved[k] != v)
     if changed:
+        why = ", with restarts, which are decided on the evaluations" if saved.get("restart_below") is not None else ""
         raise ValidationError(
             f"--resume: {out} was trained with " + ", ".join(f"{k}={saved[k]!r}" for k in changed)
             + f", not {', '.join(f'{k}={given[k]!r}' for k in changed)}; a resumed run keeps its settings "
-            f"(only {', '.join(free)} may change): drop those flags or choose another --out")
+            f"(only {', '.join(free)} may change{why}): drop those flags or choose another --out")
 
 
 def _json_or_text(value: str):
@@ -861,8 +862,8 @@ def main(argv=None) -> int:
 def _failure(exc: BaseException, command: str, out: str | None, seeds=None) -> tuple[int, str] | None:
     """The exit code and the one line on stderr for ``exc``, raised by ``command`` (``out``: the
     run folder of ``train``, ``seeds``: its ``--seeds``), or None for an exception that is not an
-    expected failure. An interrupt is judged first and imports nothing: it may have come while the
-    library was being imported, and importing a half-imported NumPy again fails."""
+    expected failure. An interrupt is judged first: it may have come while a module was being
+    imported, which a second import of it could not finish."""
     if isinstance(exc, KeyboardInterrupt):
         how, code = ("terminated (SIGTERM)", 143) if isinstance(exc, _Terminated) else ("interrupted", 130)
         if command != "train":
@@ -890,11 +891,10 @@ def _resumable(command: str, out: str | None, seeds=None) -> bool:
     would not make ``--resume --seeds ...`` resume anything)."""
     if command != "train" or not out:
         return False
-    run_folder = sys.modules.get("trustopt.train.run_folder")
-    if run_folder is None:  # interrupted before the library was imported: this command saved nothing
-        return False
+    from trustopt.train.run_folder import CHECKPOINT  # (imported already: the parser imports trustopt.train)
+
     folders = [out] if seeds is None else [os.path.join(out, f"seed-{s}") for s in seeds]
-    return any(os.path.exists(os.path.join(f, run_folder.CHECKPOINT)) for f in folders)
+    return any(os.path.exists(os.path.join(f, CHECKPOINT)) for f in folders)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -148,12 +148,19 @@ def _require_mujoco(env_id: str, entry_point) -> None:
         return
     try:
         importlib.import_module("mujoco")
-    except Exception as exc:  # noqa: BLE001 - sorted below
+    except ImportError as exc:
         _raise_interrupt(exc)
-        if not isinstance(exc, ImportError):
-            _mujoco_import_failed(env_id, exc)
         raise ValidationError(f"env_id: {env_id!r} is a MuJoCo environment and MuJoCo is not installed; "
                               f"{MUJOCO_INSTALL_HINT} (import failed: {exc})") from None
+    except Exception as exc:  # noqa: BLE001 - installed, but its import fails: MuJoCo >= 3.2 loads the OpenGL
+        # backend named by MUJOCO_GL on import (an unknown name, or osmesa without libOSMesa)
+        _raise_interrupt(exc)
+        import os
+
+        raise ValidationError(
+            f"env_id: {env_id!r} needs MuJoCo, whose import failed here ({type(exc).__name__}: {exc}); check "
+            f"MUJOCO_GL (now {os.environ.get('MUJOCO_GL')!r}): unset, egl, or osmesa with libOSMesa installed "
+            "(apt-get install libosmesa6)") from None
 
 
 def _raise_interrupt(exc: BaseException) -> None:
@@ -164,17 +171,6 @@ def _raise_interrupt(exc: BaseException) -> None:
         if isinstance(seen, KeyboardInterrupt):
             raise KeyboardInterrupt from exc
         seen = seen.__cause__ or seen.__context__
-
-
-def _mujoco_import_failed(env_id: str, exc: Exception):
-    """Installed, but its import fails: MuJoCo >= 3.2 loads the OpenGL backend named by MUJOCO_GL on
-    import (an unknown name, or osmesa without libOSMesa)."""
-    import os
-
-    raise ValidationError(
-        f"env_id: {env_id!r} needs MuJoCo, whose import failed here ({type(exc).__name__}: {exc}); check "
-        f"MUJOCO_GL (now {os.environ.get('MUJOCO_GL')!r}): unset, egl, or osmesa with libOSMesa installed "
-        "(apt-get install libosmesa6)") from None
 
 
 def registered_ids() -> list[str]:

@@ -353,8 +353,8 @@ class TrainConfig:
     iterations differ in size; with either, the last iteration of the budget is evaluated too),
     ``eval_episodes``, ``target`` (stop once an evaluation's mean return reaches it),
     ``restart_below`` and ``restart_after`` (restarts, off by default: a start -- the policy and
-    the observation statistics from zero, the optimizer afresh -- whose best evaluation in its
-    first ``restart_after`` training timesteps is below ``restart_below`` is replaced by a new
+    the observation statistics from zero, the optimizer afresh -- none of whose evaluations up to
+    its first one ``restart_after`` training timesteps in reaches ``restart_below`` is replaced by a new
     start with its own random stream, as often as the budget allows; the timesteps of every start
     count against ``timesteps``; ``trustopt.train.trainer``), ``noise_table_size`` (entries of
     the shared noise table, seed 123); ``env_kwargs`` (keyword arguments of ``gymnasium.make``,
@@ -524,8 +524,8 @@ class TrainConfig:
             return
         if below is None or after is None:
             given, missing = ("restart_below", "restart_after") if after is None else ("restart_after", "restart_below")
-            raise ValidationError(f"{given}: needs {missing} too (a start is restarted when its best evaluation "
-                                  "in its first restart_after timesteps is below restart_below)")
+            raise ValidationError(f"{given}: needs {missing} too (a start is restarted when none of its "
+                                  "evaluations up to its first one restart_after timesteps in reaches restart_below)")
         if not (isinstance(below, (int, float)) and not isinstance(below, bool) and math.isfinite(below)):
             raise ValidationError(f"restart_below: expected a finite number, got {below!r}")
         check_int(after, "restart_after", 1)

@@ -144,14 +144,13 @@ class RunProgress:
 
     Restarts (``TrainConfig.restart_below``): ``restarts`` so far, the timestep ``start_timesteps``
     at which the current start began, its best evaluation ``start_best`` (on the evaluation grain),
-    whether it was ``start_judged``, and ``restart_pending``, a restart decided at the last
-    evaluation and made when the next iteration begins. Class attributes, so that a checkpoint
+    and ``restart_pending``, a restart decided at the last evaluation and made when the next
+    iteration begins. Class attributes, so that a checkpoint
     pickled before restarts existed reads as a run that never restarted."""
 
     restarts = 0
     start_timesteps = 0
     start_best = -math.inf
-    start_judged = False
     restart_pending = False
 
     def __init__(self, state):
@@ -397,7 +396,7 @@ def write_policies(out: str, arrays: dict, config: TrainConfig, run: RunProgress
     path = os.path.join(out, POLICY)
     with run_file(path):
         atomic_write_bytes(path, data)
-    if evaluated and (run.best_eval is None or run.last_eval[0] > run.best_eval):
+    if evaluated and math.isfinite(run.last_eval[0]) and (run.best_eval is None or run.last_eval[0] > run.best_eval):
         best = os.path.join(out, BEST_POLICY)
         with run_file(best):
             atomic_write_bytes(best, data)

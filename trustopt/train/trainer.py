@@ -13,8 +13,8 @@ One iteration ``k`` (:func:`_loop`)::
 Restarts (``restart_below`` and ``restart_after``, off by default): the first evaluation on the
 grain at least ``restart_after`` timesteps into a start judges it; if none of the start's
 evaluations so far reached ``restart_below``, the next iteration begins a new start: the family's
-initial state (``W = 0``, empty observation statistics, the optimizer afresh; the ES optimizer's
-own draws from ``SeedSequence([seed, 4, r])`` for restart ``r``, while rollouts keep their seeds by
+initial state (``W = 0``, empty observation statistics, the optimizer afresh; the ES optimizer of
+restart ``r`` seeded by ``default_rng([seed, 4, r])``, while rollouts keep their seeds by
 iteration ``k``, which a new start never repeats). A start that passes is never judged again. The
 decision is made at the evaluation and the restart at the next iteration, so the decision does not
 depend on the budget: ``--resume`` with a larger budget continues as an uninterrupted run (a
@@ -167,7 +167,7 @@ def _make_optimizer(c: TrainConfig, d: int, restart: int = 0):
     the registry's method (:mod:`trustopt.algorithms`) with ``adapt=False`` -- the papers'
     algorithms (fixed ``sigma``, every step accepted: TRES Alg. 1, ARS Alg. 1, Salimans et al.
     Alg. 2), with the settings of :mod:`trustopt.train.config` -- started at ``W = 0`` (TRES/ARS:
-    linear policies initialized at zero). Restart ``r > 0`` draws from ``SeedSequence([seed, 4, r])``."""
+    linear policies initialized at zero). Restart ``r > 0``: seeded by ``default_rng([seed, 4, r])``."""
     from trustopt.algorithms import get
     from trustopt.asktell import AskTell
 
@@ -511,20 +511,20 @@ def _loop(config: TrainConfig, family, run: RunProgress, out: str, bar, on_itera
 
 
 def _judge_start(config: TrainConfig, run: RunProgress, eval_mean: float) -> None:
-    """After an evaluation on the grain: the current start's best so far, and, at its first
-    evaluation ``restart_after`` timesteps in, a restart when that best is below ``restart_below``."""
+    """After an evaluation on the grain: the current start's best so far (a NaN evaluation counts
+    as none), and, from ``restart_after`` timesteps into the start on, a restart when that best is
+    below ``restart_below``. The first such evaluation decides: a start that passes it passes
+    every later one, since its best only grows."""
     run.start_best = max(run.start_best, eval_mean)
-    if not run.start_judged and run.timesteps - run.start_timesteps >= config.restart_after:
-        run.start_judged = True
-        run.restart_pending = run.start_best < config.restart_below
+    elapsed = run.timesteps - run.start_timesteps
+    run.restart_pending = elapsed >= config.restart_after and run.start_best < config.restart_below
 
 
 def _restart(family, run: RunProgress) -> None:
     """A new start: the family's initial state, restart number ``run.restarts + 1``."""
     run.restarts += 1
     run.state = family.new_state(restart=run.restarts)
-    run.start_timesteps, run.start_best = run.timesteps, -math.inf
-    run.start_judged = run.restart_pending = False
+    run.start_timesteps, run.start_best, run.restart_pending = run.timesteps, -math.inf, False
 
 
 def _progress_bar(config: TrainConfig, run: RunProgress):
