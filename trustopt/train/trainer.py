@@ -15,13 +15,14 @@ grain at least ``restart_after`` timesteps into a start judges it; if none of th
 evaluations so far reached ``restart_below``, the next iteration begins a new start: the family's
 initial state (``W = 0``, empty observation statistics, the optimizer afresh; the ES optimizer of
 restart ``r`` seeded by ``default_rng([seed, 4, r])``, while rollouts keep their seeds by
-iteration ``k``, which a new start never repeats). A start that passes is never judged again. The
-decision is made at the evaluation and the restart at the next iteration, so the decision does not
-depend on the budget: ``--resume`` with a larger budget continues as an uninterrupted run (a
-restart decided at the budget's last iteration is made when the run goes on). Evaluations count
-every start's timesteps; policy.npz is the last start's, best_policy.npz the best over every start. Why: a run can fix a wrong sign early and stay in
-the trap for its whole budget (InvertedPendulum's cart-position gain: docs/mujoco-tres-experiments.md),
-and a new start is cheaper than waiting.
+iteration ``k``, which a new start never repeats). A start that passes stays passed: its best only
+grows. The decision is made at the evaluation and the restart at the next iteration, so the
+decision does not depend on the budget: ``--resume`` with a larger budget continues as an
+uninterrupted run (a restart decided at the budget's last iteration is made when the run goes on).
+Evaluations count every start's timesteps; policy.npz is the last start's, best_policy.npz the
+best over every start. Why: a run can fix a wrong sign early and stay in the trap for its whole
+budget (InvertedPendulum's cart-position gain: docs/mujoco-tres-experiments.md), and a new start
+is cheaper than waiting.
 
 ES family (TRES Alg. 1; ARS Alg. 1 V2; Salimans et al. 2017 Alg. 2; :class:`_ESFamily`): the
 ask/tell optimizer of :func:`_make_optimizer` draws ``2N`` antithetic points
