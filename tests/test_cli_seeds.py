@@ -46,6 +46,33 @@ def test_seeds_write_one_run_per_seed_equal_to_single_runs(seeds_run, tmp_path, 
     assert load_policy(single)[2]["W"].tobytes() == policies[1]["W"].tobytes()
 
 
+def test_seeds_closing_line_says_what_the_seeds_reached(tmp_path, capsys):
+    """The last line of ``--seeds``: the seeds' last evaluations, how many reached ``--target`` and
+    when, and their restarts, each checked against the seeds' progress.csv read here with csv."""
+    import csv
+
+    out = str(tmp_path / "s")
+    assert main(["train", *TINY, "--seeds", "0", "1", "2", "3", "--target", "30", "--restart-below", "40",
+                 "--restart-after", "300", "--out", out]) == 0
+    last, hits, restarts = [], [], {}
+    for s in range(4):
+        with open(os.path.join(out, f"seed-{s}", "progress.csv"), newline="") as f:
+            rows = list(csv.DictReader(f))
+        evals = [(int(r["timesteps"]), float(r["eval_mean"])) for r in rows if r["eval_mean"] not in ("", "nan")]
+        last.append(evals[-1][1])
+        hits += [t for t, e in evals if e >= 30][:1]
+        n = sum(r["status"].startswith("restart") for r in rows[1:])
+        if n:
+            restarts[s] = n
+    assert 0 < len(hits) < 4 and len(restarts) > 1  # the line has every part to say, in the plural
+    line = capsys.readouterr().out.splitlines()[-1]
+    lo, hi, med = min(last), max(last), float(np.median(last))
+    assert line == (f"trustopt: 4 seeds in {out}: last evaluations {lo:.2f} to {hi:.2f} (median {med:.2f}); "
+                    f"--target 30 reached by {len(hits)} of 4 seeds (at {min(hits):.2g} to {max(hits):.2g} timesteps); "
+                    f"{sum(restarts.values())} restarts (seeds {', '.join(map(str, restarts))}); "
+                    f"draw them with: trustopt plot {out} -o curves.png")
+
+
 def test_eval_of_a_seeds_folder_names_its_runs(seeds_run, capsys):
     assert main(["eval", seeds_run, "--episodes", "1"]) == 2
     err = capsys.readouterr().err

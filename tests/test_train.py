@@ -203,11 +203,18 @@ def test_config_validation_and_paper_defaults():
         TrainConfig(env_id="Swimmer-v5", algo="trpo", sigma=0.1)
     with pytest.raises(ValidationError, match="algo: unknown"):
         TrainConfig(env_id="Swimmer-v5", algo="cma")
-    for bad in (dict(sigma=-1.0), dict(sigma=float("nan")), dict(lr=0), dict(timesteps=0), dict(seed=-1),
-                dict(n_directions=0), dict(n_directions=4, top_directions=5), dict(optimizer="rmsprop"),
-                dict(eval_every=-1), dict(obs_norm=1), dict(l2=-0.1), dict(K=True)):
-        with pytest.raises(ValidationError, match=next(iter(bad))):
-            TrainConfig(env_id="Swimmer-v5", **bad)
+    for algo, bad in [("tres", dict(sigma=-1.0)), ("tres", dict(sigma=float("nan"))), ("tres", dict(lr=0)),
+                      ("tres", dict(timesteps=0)), ("tres", dict(seed=-1)), ("tres", dict(n_directions=0)),
+                      ("ars", dict(top_directions=5, n_directions=4)), ("es", dict(optimizer="rmsprop")),
+                      ("tres", dict(eval_every=-1)), ("tres", dict(obs_norm=1)), ("es", dict(l2=-0.1)),
+                      ("tres", dict(K=True)), ("tres", dict(target=True)), ("tres", dict(target=float("inf"))),
+                      ("es", dict(n_directions=10**20)), ("trpo", dict(gamma=1.5)), ("ppo", dict(lambda_=-0.1)),
+                      ("trpo", dict(delta=0.0)), ("ppo", dict(epsilon=float("nan"))), ("trpo", dict(cg_damping=-1.0)),
+                      ("trpo", dict(init_log_std=float("-inf"))), ("trpo", dict(gamma=False))]:
+        with pytest.raises(ValidationError, match=f"^{next(iter(bad))}: (expected|must)"):
+            TrainConfig(env_id="Swimmer-v5", algo=algo, **bad)
+    with pytest.raises(ValidationError, match=r"^n_directions: expected an integer in \[1, 1000000\], got 1000000000$"):
+        TrainConfig(env_id="Swimmer-v5", n_directions=10**9)  # would exhaust the memory, not fail in NumPy
     ars = resolve_config(TrainConfig(env_id="HalfCheetah-v5", algo="ars"))
     assert (ars.lr, ars.sigma, ars.n_directions, ars.top_directions) == (0.02, 0.03, 32, 4)  # Mania et al. Table 9
     tres = resolve_config(TrainConfig(env_id="HalfCheetah-v5", algo="tres"))
@@ -474,6 +481,51 @@ def test_resume_with_a_larger_budget_equals_an_uninterrupted_run_with_restarts(t
     with pytest.raises(CheckpointError, match=r"eval_every.*only timesteps, target may change"):
         train(TrainConfig(**{**big.to_dict(), "eval_every": 2, "timesteps": 8000}), tmp_path / "grown",
               resume=True, progress=False)
+
+
+def test_progress_bar_shows_the_current_starts_evaluation_only():
+    from types import SimpleNamespace
+
+    from trustopt.train.run_folder import RunProgress
+    from trustopt.train.trainer import _judge_start, _restart, _show_progress
+
+    class Bar:
+        total, n = 10**6, 0
+
+        def set_postfix(self, post, refresh):
+            self.post = post
+
+        def update(self, k):
+            self.n += k
+
+    bar, run = Bar(), RunProgress(state=None)
+    config = TrainConfig(env_id="Swimmer-v5", restart_below=100.0, restart_after=1)
+    run.iteration, run.timesteps, run.last_eval = 3, 3000, (42.0, 1.0)
+    _judge_start(config, run, 42.0)
+    _show_progress(bar, run, 40.0, 1000.0)
+    assert bar.post["eval"] == "42.0" and "restarts" not in bar.post
+    _restart(SimpleNamespace(new_state=lambda restart: None), run)  # 42 < 100: a new start, not yet evaluated
+    _show_progress(bar, run, 5.0, 1000.0)
+    assert "eval" not in bar.post and bar.post["restarts"] == 1
+    _judge_start(config, run, 7.0)
+    run.last_eval = (7.0, 0.5)
+    _show_progress(bar, run, 5.0, 1000.0)
+    assert bar.post["eval"] == "7.0" and bar.n == 3000
+
+
+def test_restart_after_past_the_budget_warns_once(tmp_path):
+    import warnings
+
+    from trustopt.train import IdleSettingWarning
+
+    idle = TrainConfig(algo="tres", **{**TINY, "timesteps": 1000}, restart_below=1e9, restart_after=1000)
+    with pytest.warns(IdleSettingWarning, match=r"^restart_after: 1000 is not below timesteps = 1000, so no start") \
+            as seen:
+        res = train(idle, tmp_path / "idle", progress=False)
+    assert len(seen) == 1 and res.restarts == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one below the budget can act: no warning
+        train(TrainConfig(**{**idle.to_dict(), "restart_after": 999}), tmp_path / "acts", progress=False)
 
 
 @pytest.mark.parametrize("bad, message", [

@@ -1,12 +1,15 @@
-"""``trustopt._validation.check_int`` / ``check_interval``: the shared boundary checks.
+"""``trustopt._validation.check_int`` / ``check_interval`` / ``check_real``: the shared boundary checks.
 
 Each case is compared with the definition written out independently (an integer type that
 is not ``bool``, within the bounds; ``lo <= x <= hi`` with the open ends strict)."""
 
+import re
+
 import numpy as np
 import pytest
 
-from trustopt._validation import ValidationError, as_float_array, check_gamma, check_int, check_interval, did_you_mean
+from trustopt._validation import (ValidationError, as_float_array, check_gamma, check_int, check_interval, check_real,
+                                  did_you_mean)
 
 
 @pytest.mark.parametrize("value", [0, 3, np.int64(7), np.int32(2), np.uint8(5)])
@@ -31,6 +34,27 @@ def test_check_int_bounds_are_inclusive_and_named():
     with pytest.raises(ValidationError, match=r"^k: expected an integer <= 5, got 6$"):
         check_int(6, "k", maximum=5)
     assert check_int(-10**30, "k") == -10**30  # no bound: any integer
+
+
+@pytest.mark.parametrize("value", [-2.5, 0, 3, 0.5, np.float32(0.25), np.int64(4), 1e300])
+@pytest.mark.parametrize("lo, hi, positive", [(None, None, False), (0, None, False), (None, None, True), (0, 1, False)])
+def test_check_real_matches_definition(value, lo, hi, positive):
+    inside = (lo is None or value >= lo) and (hi is None or value <= hi) and (not positive or value > 0)
+    if inside:
+        out = check_real(value, "x", lo=lo, hi=hi, positive=positive)
+        assert type(out) is float and out == float(value)
+    else:
+        what = ("a number in [0, 1]" if hi is not None else "a finite number > 0" if positive
+                else "a finite number >= 0")
+        with pytest.raises(ValidationError, match=rf"^x: expected {re.escape(what)}, got"):
+            check_real(value, "x", lo=lo, hi=hi, positive=positive)
+
+
+@pytest.mark.parametrize("value", [True, np.bool_(False), float("nan"), float("inf"), -np.inf, "1", None, [1.0],
+                                   np.array(1.0)])
+def test_check_real_rejects_non_finite_bools_and_others(value):
+    with pytest.raises(ValidationError, match=r"^target: expected a finite number, got"):
+        check_real(value, "target")
 
 
 @pytest.mark.parametrize("lo_open", [False, True])

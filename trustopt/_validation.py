@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 
 import numpy as np
 
@@ -148,6 +149,24 @@ def check_positive(value, name: str) -> float:
     if not v > 0.0:
         raise ValidationError(f"{name}: must be > 0, got {float(v)!r}")
     return float(v)
+
+
+def check_real(value, name: str, *, lo: float | None = None, hi: float | None = None,
+               positive: bool = False) -> float:
+    """A finite real number, as a setting read from JSON or a command line gives it: a Python or
+    NumPy int or float (not ``True``/``False``, not an array), with ``lo <= value <= hi`` (either
+    bound optional) and ``value > 0`` when ``positive``; returned as ``float``."""
+    ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+          and math.isfinite(value) and (lo is None or value >= lo) and (hi is None or value <= hi)
+          and (not positive or value > 0))
+    if not ok:
+        if lo is not None and hi is not None:
+            what = f"a number in [{lo:g}, {hi:g}]"
+        else:
+            what = "a finite number" + (" > 0" if positive else f" >= {lo:g}" if lo is not None
+                                        else f" <= {hi:g}" if hi is not None else "")
+        raise ValidationError(f"{name}: expected {what}, got {value!r}")
+    return float(value)
 
 
 def check_nonnegative(value, name: str) -> float:

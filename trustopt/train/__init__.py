@@ -10,7 +10,7 @@ The command line ``trustopt train|eval|plot`` (:mod:`trustopt.cli`) wraps these.
 """
 
 from trustopt.train.checkpoint import CheckpointError
-from trustopt.train.config import ES_ALGOS, PG_ALGOS, TrainConfig, config_from_dict, resolve_config
+from trustopt.train.config import ES_ALGOS, PG_ALGOS, IdleSettingWarning, TrainConfig, config_from_dict, resolve_config
 from trustopt.train.plot import plot_runs, read_progress
 from trustopt.train.run_folder import (VersionMismatchWarning, evaluate_policy, library_versions, load_env,
                                        load_policy)
@@ -19,6 +19,7 @@ from trustopt.train.trainer import PG_PROGRESS_COLUMNS, PROGRESS_COLUMNS, TrainR
 __all__ = [
     "CheckpointError",
     "ES_ALGOS",
+    "IdleSettingWarning",
     "PG_ALGOS",
     "PG_PROGRESS_COLUMNS",
     "PROGRESS_COLUMNS",

@@ -85,13 +85,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustopt._validation import ValidationError, as_count, check_choice, check_int, check_positive, did_you_mean
+from trustopt._validation import (ValidationError, as_count, check_choice, check_int, check_positive, check_real,
+                                  did_you_mean)
 from trustopt.algorithms import PAPER_POPSIZE
 from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
 from trustopt.components.es_steps import OPTIMIZERS
 
-__all__ = ["TrainConfig", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "ES_SIGMA", "TRES_SIGMA",
+__all__ = ["TrainConfig", "IdleSettingWarning", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "ES_SIGMA", "TRES_SIGMA",
            "tres_sigma", "tres_lr", "tres_epochs", "PG_DEFAULTS", "config_from_dict"]
 
 #: Algorithms ``trustopt train`` runs (the ES family: parameter-space perturbations).
@@ -210,6 +211,12 @@ ARS_TABLE: dict[str, tuple[float, float, int, int]] = {
 }
 #: Fallback for tasks ARS did not tune (InvertedPendulum, InvertedDoublePendulum, others).
 ARS_FALLBACK = (0.02, 0.02, 8, 8)
+
+#: The most antithetic pairs per iteration ``trustopt train`` accepts: an iteration runs ``2 N``
+#: episodes and holds their returns and noise keys in memory, so a mistyped ``N`` (``1e9``) would
+#: exhaust the machine's memory before its first episode; 10^6 pairs is far beyond any published
+#: setting (ARS's largest, Humanoid: 230; Mania et al. 2018, Table 9).
+MAX_DIRECTIONS = 10**6
 
 #: The perturbation standard deviation of ES on every task (OpenAI's ES starter code).
 ES_SIGMA = 0.02
@@ -333,6 +340,11 @@ def tres_epochs(d: int) -> int:
     return TRESOptions.K if check_int(d, "d", 1) <= TRES_FULL_EPOCHS_UP_TO else 1
 
 
+class IdleSettingWarning(UserWarning):
+    """A setting that is valid but cannot act within the run's budget (``restart_after`` at or past
+    ``timesteps``): the run goes on without it (:func:`trustopt.train.train` warns once per run)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """Everything that determines a training run's result.
@@ -448,21 +460,11 @@ class TrainConfig:
         for name in ("batch_steps", "cg_iters", "minibatch_size"):
             if getattr(self, name) is not None:
                 check_int(getattr(self, name), name, 1)
-        for name in ("gamma", "lambda_"):
-            v = getattr(self, name)
-            if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1):
-                raise ValidationError(f"{name}: expected a number in [0, 1], got {v!r}")
-        for name in ("delta", "epsilon"):
-            v = getattr(self, name)
-            if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                      and math.isfinite(v) and v > 0):
-                raise ValidationError(f"{name}: expected a finite number > 0, got {v!r}")
-        for name in ("cg_damping", "init_log_std"):
-            v = getattr(self, name)
-            if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                                      and (name == "init_log_std" or v >= 0)):
-                raise ValidationError(f"{name}: expected a finite number{' >= 0' if name == 'cg_damping' else ''}, "
-                                      f"got {v!r}")
+        bounds = dict(gamma=dict(lo=0, hi=1), lambda_=dict(lo=0, hi=1), delta=dict(positive=True),
+                      epsilon=dict(positive=True), cg_damping=dict(lo=0), init_log_std={})
+        for name, bound in bounds.items():
+            if getattr(self, name) is not None:
+                check_real(getattr(self, name), name, **bound)
 
     def _check_vine(self) -> None:
         """``vine`` (TRPO only) and the options of the vine sampler (only with ``vine``)."""
@@ -492,14 +494,12 @@ class TrainConfig:
         check_int(self.noise_table_size, "noise_table_size", 1)
         for name in ("n_directions", "K", "top_directions", "max_episode_steps"):
             if getattr(self, name) is not None:
-                check_int(getattr(self, name), name, 1)
+                check_int(getattr(self, name), name, 1, maximum=MAX_DIRECTIONS if name == "n_directions" else None)
         for name in ("sigma", "lr", "lambda_"):
-            v = getattr(self, name)
-            if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                      and math.isfinite(v) and v > 0):
-                raise ValidationError(f"{name}: expected a finite number > 0, got {v!r}")
-        if self.l2 is not None and not (isinstance(self.l2, (int, float)) and math.isfinite(self.l2) and self.l2 >= 0):
-            raise ValidationError(f"l2: expected a finite number >= 0, got {self.l2!r}")
+            if getattr(self, name) is not None:
+                check_real(getattr(self, name), name, positive=True)
+        if self.l2 is not None:
+            check_real(self.l2, "l2", lo=0)
         if self.optimizer is not None:
             check_choice(self.optimizer, "optimizer", OPTIMIZERS)
         if (self.top_directions is not None and self.n_directions is not None
@@ -507,8 +507,8 @@ class TrainConfig:
             raise ValidationError(
                 f"top_directions: must be <= n_directions = {self.n_directions}, got {self.top_directions}"
             )
-        if self.target is not None and not (isinstance(self.target, (int, float)) and math.isfinite(self.target)):
-            raise ValidationError(f"target: expected a finite number, got {self.target!r}")
+        if self.target is not None:
+            check_real(self.target, "target")
         if self.target is not None and self.eval_every == 0 and self.eval_steps is None:
             raise ValidationError("target: a run stops at its target after an evaluation, and eval_every = 0 "
                                   "disables them; give --eval-every K or --eval-steps T")
@@ -526,8 +526,7 @@ class TrainConfig:
             given, missing = ("restart_below", "restart_after") if after is None else ("restart_after", "restart_below")
             raise ValidationError(f"{given}: needs {missing} too (a start is restarted when none of its "
                                   "evaluations up to its first one restart_after timesteps in reaches restart_below)")
-        if not (isinstance(below, (int, float)) and not isinstance(below, bool) and math.isfinite(below)):
-            raise ValidationError(f"restart_below: expected a finite number, got {below!r}")
+        check_real(below, "restart_below")
         check_int(after, "restart_after", 1)
         if self.eval_every == 0 and self.eval_steps is None:
             raise ValidationError("restart_below: restarts are judged on evaluations, and eval_every = 0 disables "

@@ -55,6 +55,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -68,7 +69,7 @@ from trustopt.envs.es_sampler import MujocoPerturbationSampler
 from trustopt.envs.pg_sampler import evaluate_mean_action, obs_normalizer
 from trustopt.estimators import RunningMeanStd
 from trustopt.noise import NoiseTable
-from trustopt.train.config import PG_ALGOS, TrainConfig, resolve_config
+from trustopt.train.config import PG_ALGOS, IdleSettingWarning, TrainConfig, resolve_config
 from trustopt.train.checkpoint import CheckpointError, load_checkpoint
 from trustopt.train.run_folder import (
     CHECKPOINT,
@@ -418,6 +419,11 @@ def _check_arguments(config, workers, backend: str, tensorboard: bool, callback,
     if not isinstance(config, TrainConfig):
         raise ValidationError(f"config: expected a TrainConfig, got {type(config).__name__}")
     config = resolve_config(config)
+    if config.restart_after is not None and config.restart_after >= config.timesteps:
+        # a restart begins at the iteration after its decision, and none is left
+        warnings.warn(f"restart_after: {config.restart_after} is not below timesteps = {config.timesteps}, so no "
+                      "start is judged within the budget and this run never restarts", IdleSettingWarning,
+                      stacklevel=3)
     if backend not in BACKENDS:
         raise ValidationError(f"backend: unknown {backend!r}; choose one of {', '.join(sorted(BACKENDS))}")
     check_local_workers(workers, backend, ray_address=ray_address)
@@ -549,7 +555,9 @@ def _show_progress(bar, run: RunProgress, train_return: float, steps_per_s: floa
     if bar is None:
         return
     post = {"it": run.iteration, "ret": f"{train_return:.1f}", "steps/s": f"{steps_per_s:.0f}"}
-    if run.last_eval is not None:
+    if run.restarts:
+        post["restarts"] = run.restarts
+    if run.last_eval is not None and (not run.restarts or run.start_best > -math.inf):  # of this start only
         post["eval"] = f"{run.last_eval[0]:.1f}"
     bar.set_postfix(post, refresh=False)
     if run.timesteps > bar.total:  # the last whole iteration passed the budget: a full bar, not one without a
