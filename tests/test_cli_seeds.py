@@ -68,9 +68,25 @@ def test_seeds_closing_line_says_what_the_seeds_reached(tmp_path, capsys):
     line = capsys.readouterr().out.splitlines()[-1]
     lo, hi, med = min(last), max(last), float(np.median(last))
     assert line == (f"trustopt: 4 seeds in {out}: last evaluations {lo:.2f} to {hi:.2f} (median {med:.2f}); "
-                    f"--target 30 reached by {len(hits)} of 4 seeds (at {min(hits):.2g} to {max(hits):.2g} timesteps); "
+                    f"--target 30 reached by {len(hits)} of 4 seeds (at {min(hits):,} to {max(hits):,} timesteps); "
                     f"{sum(restarts.values())} restarts (seeds {', '.join(map(str, restarts))}); "
                     f"draw them with: trustopt plot {out} -o curves.png")
+
+
+def test_seeds_closing_line_says_how_many_seeds_it_summarizes(tmp_path):
+    """A seed without an evaluation is named as missing from the last evaluations, not dropped silently."""
+    from types import SimpleNamespace
+
+    from trustopt.cli import _seeds_said
+
+    rows = {0: ["1,100,,", "2,200,50.0,1.0"], 1: ["1,120,,"], 2: ["1,90,,", "2,210,120.0,2.0"]}
+    runs = []
+    for seed, body in rows.items():
+        os.makedirs(tmp_path / str(seed))
+        (tmp_path / str(seed) / "progress.csv").write_text("iteration,timesteps,eval_mean,eval_std\n" + "\n".join(body))
+        runs.append((SimpleNamespace(out=str(tmp_path / str(seed)), seed=seed), SimpleNamespace(target=100.0)))
+    assert _seeds_said(runs) == (": last evaluations 50.00 to 120.00 (median 85.00) (of the 2 seeds with one); "
+                                 "--target 100 reached by 1 of 3 seeds (at 210 timesteps)")
 
 
 def test_eval_of_a_seeds_folder_names_its_runs(seeds_run, capsys):

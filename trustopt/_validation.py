@@ -156,9 +156,12 @@ def check_real(value, name: str, *, lo: float | None = None, hi: float | None = 
     """A finite real number, as a setting read from JSON or a command line gives it: a Python or
     NumPy int or float (not ``True``/``False``, not an array), with ``lo <= value <= hi`` (either
     bound optional) and ``value > 0`` when ``positive``; returned as ``float``."""
-    ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-          and math.isfinite(value) and (lo is None or value >= lo) and (hi is None or value <= hi)
-          and (not positive or value > 0))
+    try:
+        ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+              and math.isfinite(value) and (lo is None or value >= lo) and (hi is None or value <= hi)
+              and (not positive or value > 0))
+    except OverflowError:  # an int beyond any float (10**400)
+        ok = False
     if not ok:
         if lo is not None and hi is not None:
             what = f"a number in [{lo:g}, {hi:g}]"

@@ -576,8 +576,10 @@ def _cmd_train(args) -> int:
 
 def _seeds_said(runs) -> str:
     """What ``--seeds`` did, from each seed's ``progress.csv``: ``": last evaluations 96.31 to 340.12
-    (median 301.20); --target 325 reached by 2 of 3 seeds (at 2.1e+05 to 3.2e+05 timesteps); 2
-    restarts (seeds 1, 2)"``, each part only where the runs have it."""
+    (median 301.20); --target 325 reached by 2 of 3 seeds (at 210,000 to 320,000 timesteps); 2
+    restarts (seeds 1, 2)"``, each part only where the runs have it. A seed reached ``--target``
+    when one of its evaluations is at or above it (the budget's last included, which a run does
+    not stop at)."""
     import numpy as np
 
     from trustopt.train.plot import read_progress, restart_rows
@@ -592,15 +594,17 @@ def _seeds_said(runs) -> str:
             last.append(ev[done[-1]])
         if target is not None and np.any(ev[done] >= target):
             hits.append(int(p["timesteps"][done[ev[done] >= target][0]]))
-        if restart_rows(p).size:
-            restarted[one.seed] = restart_rows(p).size
+        if (n := restart_rows(p).size):
+            restarted[one.seed] = n
     if last:
         lo, hi = min(last), max(last)
-        parts.append(f"last evaluation {lo:.2f}" if len(last) == 1 else f"last evaluations all {lo:.2f}" if lo == hi
-                     else f"last evaluations {lo:.2f} to {hi:.2f} (median {float(np.median(last)):.2f})")
+        of = "" if len(last) == len(runs) else f" (of the {len(last)} seeds with one)"
+        parts.append(f"last evaluation {lo:.2f}{of}" if len(last) == 1 else
+                     f"last evaluations all {lo:.2f}{of}" if lo == hi else
+                     f"last evaluations {lo:.2f} to {hi:.2f} (median {float(np.median(last)):.2f}){of}")
     if target is not None:
-        at = "" if not hits else f" (at {min(hits):.2g} timesteps)" if len(hits) == 1 else \
-            f" (at {min(hits):.2g} to {max(hits):.2g} timesteps)"
+        at = "" if not hits else f" (at {min(hits):,} timesteps)" if len(hits) == 1 else \
+            f" (at {min(hits):,} to {max(hits):,} timesteps)"
         parts.append(f"--target {target:g} reached by {len(hits)} of {len(runs)} seeds{at}")
     if restarted:
         n = sum(restarted.values())
@@ -855,7 +859,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     """trustopt's own warnings, and MuJoCo's about a model (which the line of trustopt that built it
     would not explain), as one line on stderr (``trustopt: warning: ...``); others as Python shows them."""
     from trustopt.envs import MujocoWarning
-    from trustopt.train import IdleSettingWarning, VersionMismatchWarning
+    from trustopt.train.config import IdleSettingWarning
+    from trustopt.train.run_folder import VersionMismatchWarning
 
     if issubclass(category, (VersionMismatchWarning, MujocoWarning, IdleSettingWarning)):
         print(f"trustopt: warning: {message}", file=sys.stderr)
