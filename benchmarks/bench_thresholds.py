@@ -255,43 +255,49 @@ def bootstrap(v, rng, n_boot: int = 10_000) -> dict:
     return out
 
 
-#: The tables' and the plot's column of the runs of today's TRES default (:func:`shown_as_default`).
-DEFAULT_TRES = "tres (default)"
-_DEFAULT_KEYS = ("sigma", "lr", "K", "n_directions", "lambda_")
+#: The tables' and the plot's column of the runs of today's default, per algorithm (:func:`shown_as_default`).
+DEFAULT_LABELS = {"tres": "tres (default)", "es": "es (default)"}
+DEFAULT_TRES = DEFAULT_LABELS["tres"]
+#: The hyperparameters that make a run one of its algorithm's default on its task.
+_DEFAULT_KEYS = {"tres": ("sigma", "lr", "K", "n_directions", "lambda_"),
+                 "es": ("sigma", "lr", "n_directions", "l2", "optimizer")}
 
 
 def shown_as_default(results: list[dict]) -> list[dict]:
-    """``results`` with each TRES run whose settings are today's default on its task labelled
-    :data:`DEFAULT_TRES` (its own label kept as ``raw_label``): the ``--set`` its label names
-    (``tres-sigma=0.044``: ``--set sigma=0.044``), resolved by ``trustopt.train`` for its task,
-    gives the hyperparameters of a run without ``--set``. So the default's runs form one column
-    whichever ``--set`` produced them, and a run of an earlier default keeps its own label. The
-    ``--json`` files keep every run's own label."""
+    """``results`` with each TRES or ES run whose settings are today's default on its task
+    labelled :data:`DEFAULT_LABELS` (its own label kept as ``raw_label``): the ``--set`` its label
+    names (``tres-sigma=0.044``: ``--set sigma=0.044``), resolved by ``trustopt.train`` for its
+    task, gives the hyperparameters of a run without ``--set``. So the default's runs form one
+    column whichever ``--set`` produced them, and a run of an earlier default keeps its own label
+    (a run labelled ``es`` is one of today's default: those of the former 0.02 on every task are
+    labelled ``es-sigma=0.02``). The ``--json`` files keep every run's own label."""
     from trustopt._validation import ValidationError
     from trustopt.train import TrainConfig
     from trustopt.train.config import resolve_config
 
-    def settings(env_id: str, overrides: dict):
-        c = resolve_config(TrainConfig(env_id=env_id, algo="tres", **overrides))
-        return tuple(getattr(c, k) for k in _DEFAULT_KEYS)
+    def settings(env_id: str, algo: str, overrides: dict):
+        c = resolve_config(TrainConfig(env_id=env_id, algo=algo, **overrides))
+        return tuple(getattr(c, k) for k in _DEFAULT_KEYS[algo])
 
     defaults, out, seen = {}, [], {}
     for r in results:
-        overrides = _label_overrides(r["label"], "tres") if r["algo"] == "tres" else None
-        if overrides is not None and set(overrides) <= set(_DEFAULT_KEYS):  # other keys: another setting
-            if r["env_id"] not in defaults:
-                defaults[r["env_id"]] = settings(r["env_id"], {})
+        algo = r["algo"]
+        overrides = _label_overrides(r["label"], algo) if algo in DEFAULT_LABELS else None
+        if overrides is not None and set(overrides) <= set(_DEFAULT_KEYS[algo]):  # other keys: another setting
+            key = (r["env_id"], algo)
+            if key not in defaults:
+                defaults[key] = settings(r["env_id"], algo, {})
             try:
-                same = settings(r["env_id"], overrides) == defaults[r["env_id"]]
+                same = settings(r["env_id"], algo, overrides) == defaults[key]
             except (ValidationError, TypeError):  # a value this version refuses
                 same = False
             if same:
-                r = {**r, "label": DEFAULT_TRES, "raw_label": r["label"]}
-                key = (r["env_id"], r["seed"])
-                if key in seen:
-                    raise SystemExit(f"{r['env_id']} seed {r['seed']}: the default's run twice, as {seen[key]} and "
+                r = {**r, "label": DEFAULT_LABELS[algo], "raw_label": r["label"]}
+                run = (r["env_id"], algo, r["seed"])
+                if run in seen:
+                    raise SystemExit(f"{r['env_id']} seed {r['seed']}: the default's run twice, as {seen[run]} and "
                                      f"{r['raw_label']}; load one of them")
-                seen[key] = r["raw_label"]
+                seen[run] = r["raw_label"]
         out.append(r)
     return out
 
@@ -423,8 +429,13 @@ def plot_curves(results: list[dict], path: str, n_boot: int = 2000) -> None:
     for ax in axes.flat[len(envs):]:
         ax.set_visible(False)
     rng = np.random.default_rng(0)
-    # one colour per method in every panel, so that a legend reads the same across tasks
-    colors = {label: f"C{i % 10}" for i, label in enumerate(sorted({r["label"] for r in results}))}
+    # one colour per method in every panel, so that a legend reads the same across tasks; past
+    # Matplotlib's ten, tab20's twenty (past those, a hue each from turbo)
+    labels = sorted({r["label"] for r in results})
+    palette = ([f"C{i}" for i in range(10)] if len(labels) <= 10 else
+               list(plt.get_cmap("tab20").colors) if len(labels) <= 20 else
+               list(plt.get_cmap("turbo")(np.linspace(0.05, 0.95, len(labels)))))
+    colors = dict(zip(labels, palette))
     for ax, env_id in zip(axes.flat, envs):
         rs_env = [r for r in results if r["env_id"] == env_id]
         grid = plot_grid(rs_env)

@@ -55,12 +55,18 @@ def test_the_default_column_holds_the_runs_of_todays_default_whatever_set_made_t
     runs = [_run(0, {}, 1.0, env_id="HalfCheetah-v5", label="tres-sigma=0.03"),
             _run(0, {}, 1.0, label="tres-sigma=0.03"), _run(0, {}, 1.0, label="tres-sigma=0.044"),
             _run(1, {}, 1.0, label="tres-sigma=0.044-lr=2"), _run(0, {}, 1.0, label="tres-N8"),
-            {**_run(0, {}, 1.0, label="es"), "algo": "es"}, _run(0, {}, 1.0, label="mine"),
+            {**_run(0, {}, 1.0, label="ars"), "algo": "ars"}, _run(0, {}, 1.0, label="mine"),
             _run(0, {}, 1.0, label="tres-sigma=0.044-max_episode_steps=500")]
     shown = bt.shown_as_default(runs)
     assert [r["label"] for r in shown] == [bt.DEFAULT_TRES, "tres-sigma=0.03", bt.DEFAULT_TRES,
-                                           "tres-sigma=0.044-lr=2", "tres-N8", "es", "mine",
+                                           "tres-sigma=0.044-lr=2", "tres-N8", "ars", "mine",
                                            "tres-sigma=0.044-max_episode_steps=500"]
+    # ES alike (es_sigma: 0.029 on Swimmer, OpenAI's 0.02 on HalfCheetah); a TRES and an ES run of one seed
+    es = [{**_run(0, {}, 1.0, label=label, env_id=env), "algo": "es"} for label, env in
+          [("es-sigma=0.02", "HalfCheetah-v5"), ("es-sigma=0.02", "Swimmer-v5"), ("es-sigma=0.029", "Swimmer-v5"),
+           ("es", "Hopper-v5"), ("es-sigma=0.029-lr=0.02", "Swimmer-v5")]]
+    assert [r["label"] for r in bt.shown_as_default([runs[2], *es])] == [
+        bt.DEFAULT_TRES, "es (default)", "es-sigma=0.02", "es (default)", "es (default)", "es-sigma=0.029-lr=0.02"]
     with pytest.raises(SystemExit, match="Swimmer-v5 seed 0: the default's run twice, as tres-sigma=0.044 and tres"):
         bt.shown_as_default([runs[2], _run(0, {}, 1.0, label="tres")])
     assert shown[0]["raw_label"] == "tres-sigma=0.03" and "raw_label" not in shown[1]

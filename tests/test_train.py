@@ -6,6 +6,7 @@ circle among the driver's modules."""
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 
@@ -28,7 +29,7 @@ from trustopt.train import (
     train,
 )
 from trustopt.train.checkpoint import MAGIC, load_checkpoint, save_checkpoint
-from trustopt.train.config import config_from_dict, tres_epochs, tres_lr, tres_sigma
+from trustopt.train.config import config_from_dict, es_sigma, tres_epochs, tres_lr, tres_sigma
 from trustopt.train.trainer import _make_optimizer
 
 TINY = dict(env_id="Swimmer-v5", timesteps=4000, max_episode_steps=100, n_directions=4, eval_every=2,
@@ -215,6 +216,14 @@ def test_config_validation_and_paper_defaults():
             TrainConfig(env_id="Swimmer-v5", algo=algo, **bad)
     with pytest.raises(ValidationError, match=r"^n_directions: expected an integer in \[1, 1000000\], got 1000000000$"):
         TrainConfig(env_id="Swimmer-v5", n_directions=10**9)  # would exhaust the memory, not fail in NumPy
+    with pytest.raises(ValidationError, match=r"^target: expected a finite number, got 1000"):
+        TrainConfig(env_id="Swimmer-v5", target=10**400)  # beyond any float
+    # NumPy numbers are the Python numbers they hold, so that config.json is JSON
+    numpy_made = TrainConfig(env_id="Swimmer-v5", sigma=np.float32(0.5), n_directions=np.int64(3), target=np.int64(30),
+                             obs_norm=np.bool_(False))
+    assert numpy_made.to_dict() == TrainConfig(env_id="Swimmer-v5", sigma=0.5, n_directions=3, target=30,
+                                               obs_norm=False).to_dict()
+    json.dumps(numpy_made.to_dict())
     ars = resolve_config(TrainConfig(env_id="HalfCheetah-v5", algo="ars"))
     assert (ars.lr, ars.sigma, ars.n_directions, ars.top_directions) == (0.02, 0.03, 32, 4)  # Mania et al. Table 9
     tres = resolve_config(TrainConfig(env_id="HalfCheetah-v5", algo="tres"))
@@ -231,7 +240,9 @@ def test_config_validation_and_paper_defaults():
         settings = {tuple(getattr(c, f) for f in names) for c in resolved}
         assert len(settings) == 1
         assert 2 * settings.pop()[0] == get(algo)(None, theta0=np.zeros(5), sigma0=0.02, adapt=False).sampler.popsize
-    assert {resolve_config(TrainConfig(env_id=env, algo="es")).sigma for env in envs} == {0.02}
+    assert {env: resolve_config(TrainConfig(env_id=env, algo="es")).sigma for env in envs} == {  # es_sigma
+        "Swimmer-v5": 0.029, "Hopper-v5": 0.025, "HalfCheetah-v5": 0.02, "Walker2d-v5": 0.02, "Ant-v5": 0.02,
+        "Humanoid-v5": 0.02, "InvertedDoublePendulum-v5": 0.027, "InvertedPendulum-v5": 0.12}
     tres_runs = {env: resolve_config(TrainConfig(env_id=env, algo="tres")) for env in envs}
     assert {env: c.K for env, c in tres_runs.items()} == {**dict.fromkeys(envs, 15), "Ant-v5": 1, "Humanoid-v5": 1}
     assert {env: c.sigma for env, c in tres_runs.items()} == {  # tres_sigma: the observation's size, the action's range
@@ -244,19 +255,25 @@ def test_config_validation_and_paper_defaults():
     assert (user.sigma, user.n_directions) == (0.05, 3)
 
 
-def test_tres_sigma_rule():
-    # the same perturbation of each action, relative to its range, as 0.03 on 17 entries in [-1, 1]:
-    # sigma sqrt(obs_dim) / action_scale = 0.03 sqrt(17), to two significant digits
+@pytest.mark.parametrize("rule, sigma_17, floor", [(tres_sigma, 0.03, 0.0), (es_sigma, 0.02, 0.02)])
+def test_sigma_rules(rule, sigma_17, floor):
+    # the same perturbation of each action, relative to its range, as sigma_17 on 17 entries in
+    # [-1, 1]: sigma sqrt(obs_dim) / action_scale = sigma_17 sqrt(17), to two significant digits;
+    # ES never below OpenAI's 0.02 (its Adam step does not shrink with sigma)
     for n in (1, 4, 8, 9, 11, 17, 18, 27, 105, 348, 10_000):
         for h in (0.4, 1.0, 3.0):
-            assert tres_sigma(n, h) == pytest.approx(h * 0.03 * math.sqrt(17 / n), rel=0.05)
-            assert tres_sigma(n, h) == float(f"{tres_sigma(n, h):.2g}")
+            assert rule(n, h) == pytest.approx(max(h * sigma_17 * math.sqrt(17 / n), floor), rel=0.05)
+            assert rule(n, h) == float(f"{rule(n, h):.2g}")
+    assert rule(17) == sigma_17
+    with pytest.raises(ValidationError, match="obs_dim"):
+        rule(0)
+    with pytest.raises(ValidationError, match="action_scale"):
+        rule(4, 0.0)
+
+
+def test_tres_sigma_rule():
     assert [tres_sigma(n) for n in (8, 9, 11, 17, 105, 348)] == [0.044, 0.041, 0.037, 0.03, 0.012, 0.0066]
     assert (tres_sigma(4, 3.0), tres_sigma(348, 0.4)) == (0.19, 0.0027)
-    with pytest.raises(ValidationError, match="obs_dim"):
-        tres_sigma(0)
-    with pytest.raises(ValidationError, match="action_scale"):
-        tres_sigma(4, 0.0)
     # the observation is the run's: Ant without its contact forces has 27 entries; a sigma given wins
     c = resolve_config(TrainConfig(env_id="Ant-v5", algo="tres", env_kwargs={"include_cfrc_ext_in_observation": False}))
     assert c.sigma == tres_sigma(27) == 0.024
@@ -524,7 +541,8 @@ def test_restart_after_past_the_budget_warns_once(tmp_path):
         res = train(idle, tmp_path / "idle", progress=False)
     assert len(seen) == 1 and res.restarts == 0
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # one below the budget can act: no warning
+        warnings.simplefilter("error")  # below the budget: not warned (whether a start is judged in time
+        # depends on the lengths of its iterations)
         train(TrainConfig(**{**idle.to_dict(), "restart_after": 999}), tmp_path / "acts", progress=False)
 
 

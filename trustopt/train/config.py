@@ -27,8 +27,9 @@ Sources of the defaults
   population :data:`~trustopt.algorithms.PAPER_POPSIZE` (``N = 16`` antithetic pairs on
   every task: measured, see there). Linear policies initialized at zero, antithetic sampling,
   survival-bonus removal, centered ranks and state normalization (TRES sec. "Experimental
-  Settings"). ES: ``sigma = 0.02`` on every task (OpenAI's ES starter code, MuJoCo configs).
-  TRES: ``sigma`` by one rule on the observation's size and the action's range,
+  Settings"). ES: ``sigma`` by :func:`tres_sigma`'s rule on OpenAI's 0.02 (its ES starter
+  code's MuJoCo configs), never below it (:func:`es_sigma`: 0.12 on InvertedPendulum, 0.02 from
+  HalfCheetah's 17 entries on; measured, see there). TRES: ``sigma`` by one rule on the observation's size and the action's range,
   :func:`tres_sigma` (as much perturbation of each action, relative to its range, as 0.03,
   :data:`TRES_SIGMA`, on HalfCheetah's 17 entries: 0.19 on InvertedPendulum, 0.044 on Swimmer,
   0.012 on Ant; the paper builds on OpenAI's code and states none; measured, see there) with,
@@ -93,7 +94,7 @@ from trustopt.algorithms.tres import TRESOptions
 from trustopt.components.es_steps import OPTIMIZERS
 
 __all__ = ["TrainConfig", "IdleSettingWarning", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "ES_SIGMA", "TRES_SIGMA",
-           "tres_sigma", "tres_lr", "tres_epochs", "PG_DEFAULTS", "config_from_dict"]
+           "tres_sigma", "es_sigma", "tres_lr", "tres_epochs", "PG_DEFAULTS", "config_from_dict"]
 
 #: Algorithms ``trustopt train`` runs (the ES family: parameter-space perturbations).
 ES_ALGOS = ("tres", "es", "ars")
@@ -218,7 +219,9 @@ ARS_FALLBACK = (0.02, 0.02, 8, 8)
 #: setting (ARS's largest, Humanoid: 230; Mania et al. 2018, Table 9).
 MAX_DIRECTIONS = 10**6
 
-#: The perturbation standard deviation of ES on every task (OpenAI's ES starter code).
+#: The perturbation standard deviation of ES at :data:`TRES_SIGMA_OBS_DIM` observation entries and
+#: actions in [-1, 1] (OpenAI's ES starter code, its MuJoCo configs; :func:`es_sigma` scales it to
+#: the others).
 ES_SIGMA = 0.02
 
 #: The perturbation standard deviation of TRES at :data:`TRES_SIGMA_OBS_DIM` observation entries
@@ -274,9 +277,45 @@ def tres_sigma(obs_dim: int, action_scale: float = 1.0) -> float:
       action's range entered it) 666 and 714; 0.0026 673 and 579 (ahead at every evaluation on
       seed 1, behind from 1M on seed 2): two seeds do not settle it (0.03 with ``lr = 1``: 576 and
       546)."""
+    return _scaled_sigma(TRES_SIGMA, obs_dim, action_scale)
+
+
+def es_sigma(obs_dim: int, action_scale: float = 1.0) -> float:
+    """ES's perturbation ``sigma`` in ``trustopt train``: :func:`tres_sigma`'s rule on OpenAI's
+    0.02 (:data:`ES_SIGMA`) instead of 0.03, ``action_scale 0.02 sqrt(17 / obs_dim)`` to two
+    significant digits, and never below 0.02 (InvertedPendulum-v5 0.12, Swimmer-v5 0.029,
+    InvertedDoublePendulum-v5 0.027, Hopper-v5 0.025; HalfCheetah, Walker2d, Ant and Humanoid 0.02,
+    OpenAI's): the same perturbation of each action, relative to its range, as 0.02 on HalfCheetah,
+    or more.
+
+    Why the floor: ES's step is Adam's, about ``lr`` = 0.01 per coordinate whatever ``sigma`` is,
+    so a ``sigma`` below 0.02 makes each step longer than the perturbations that estimated it
+    (TRES's step shrinks with its ``sigma`` and :func:`tres_lr` restores it; ES's does not shrink).
+
+    Measured with ``benchmarks/bench_thresholds.py`` against 0.02 (README "Timesteps to the papers'
+    thresholds", ``docs/mujoco-tres-experiments.md`` "ES's sigma by the same rule"; raw runs
+    ``benchmarks/results/thresholds_*-v5_es_sigma*.json``, 10 seeds unless stated):
+
+    - InvertedPendulum-v5 (1000 within 2e5 timesteps): 0.02 on 0 of 10 seeds, 0.12 on 11 of 20
+      (median 1.7e5 timesteps); the range alone (0.06) on 1 of 10, 0.13 on 8 and 0.19 on 9 of 10.
+    - Swimmer-v5: 0.029 reaches 128 on 9 of 10 seeds (median 5.9e5 timesteps), 0.02 on 5.
+    - InvertedDoublePendulum-v5 and Hopper-v5: level (9104 in a median 2.1e5 against 1.7e5
+      timesteps, sooner on 4 of 10 paired seeds; 3120 on 5 of 10 each).
+    - Humanoid-v5 (the rule without the floor: 0.0018; seeds 1 and 2, 3M timesteps): final
+      evaluations 72 and 58 against 427 and 367 at 0.02: the episodes end within about 15 steps.
+    - Ant-v5 (the rule without the floor: 0.008; seeds 0 and 1, 3M timesteps): at 0.008 and at
+      0.02 alike the evaluations fall below 0 from 0.5M timesteps on, the episodes ended early
+      (finals -46 and -22 against -12 and -16): ES does not walk on Ant at either."""
+    return max(_scaled_sigma(ES_SIGMA, obs_dim, action_scale), ES_SIGMA)
+
+
+def _scaled_sigma(sigma_17: float, obs_dim: int, action_scale: float) -> float:
+    """``action_scale sigma_17 sqrt(17 / obs_dim)`` to two significant digits: the ``sigma`` that
+    perturbs each action, relative to its range, as much as ``sigma_17`` on 17 entries in [-1, 1]
+    (:func:`tres_sigma`, :func:`es_sigma`)."""
     n = check_int(obs_dim, "obs_dim", 1)
     h = check_positive(action_scale, "action_scale")
-    return float(f"{h * TRES_SIGMA * math.sqrt(TRES_SIGMA_OBS_DIM / n):.2g}")
+    return float(f"{h * sigma_17 * math.sqrt(TRES_SIGMA_OBS_DIM / n):.2g}")
 
 
 def tres_lr(obs_dim: int) -> float:
@@ -342,7 +381,8 @@ def tres_epochs(d: int) -> int:
 
 class IdleSettingWarning(UserWarning):
     """A setting that is valid but cannot act within the run's budget (``restart_after`` at or past
-    ``timesteps``): the run goes on without it (:func:`trustopt.train.train` warns once per run)."""
+    ``timesteps``): the run goes on without it (:func:`trustopt.train.train` warns when it starts or
+    resumes such a run)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -432,6 +472,9 @@ class TrainConfig:
     def __post_init__(self):
         from trustopt.envs._registry import check_env_id, check_env_kwargs, import_env_module
 
+        for f in dataclasses.fields(self):  # a NumPy number as the Python number it holds (config.json is JSON)
+            if isinstance(getattr(self, f.name), np.generic):
+                object.__setattr__(self, f.name, getattr(self, f.name).item())
         import_env_module(self.env_module)
         check_env_id(self.env_id)
         if self.env_kwargs is not None:
@@ -613,7 +656,9 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
                 fill.update(lr=tres_lr(obs_dim))
     else:  # es
         o = ESOptions(adapt=False)
-        fill = dict(n_directions=PAPER_POPSIZE // 2, sigma=ES_SIGMA, lr=o.value("lr"), l2=o.value("l2"),
-                    optimizer=o.value("optimizer"))
+        fill = dict(n_directions=PAPER_POPSIZE // 2, lr=o.value("lr"), l2=o.value("l2"), optimizer=o.value("optimizer"))
+        if c.sigma is None:
+            obs_dim, _, action_scale = _policy_space(c)
+            fill.update(sigma=es_sigma(obs_dim, action_scale))
     updates = {k: v for k, v in fill.items() if getattr(c, k) is None}
     return dataclasses.replace(c, **updates)
