@@ -29,15 +29,14 @@ Sources of the defaults
   survival-bonus removal, centered ranks and state normalization (TRES sec. "Experimental
   Settings"). ES: ``sigma`` by :func:`tres_sigma`'s rule on OpenAI's 0.02 (its ES starter
   code's MuJoCo configs), never below it (:func:`es_sigma`: 0.12 on InvertedPendulum, 0.02 from
-  HalfCheetah's 17 entries on; measured, see there). TRES: ``sigma`` by one rule on the observation's size and the action's range,
-  :func:`tres_sigma` (as much perturbation of each action, relative to its range, as 0.03,
-  :data:`TRES_SIGMA`, on HalfCheetah's 17 entries: 0.19 on InvertedPendulum, 0.044 on Swimmer,
-  0.012 on Ant; the paper builds on OpenAI's code and states none; measured, see there) with,
-  above 17 entries, the step of 0.03 kept by ``lr``, :func:`tres_lr` (2.5 on Ant; measured, see
-  there), and the
-  epochs ``K`` by one rule on the policy's size, :func:`tres_epochs` (the paper's 15 up to
-  HalfCheetah's 102 parameters, 1 above; measured, see there; ``K = 15`` for the paper's
-  algorithm everywhere). No per-task entry: one configuration for every task, unlike ARS, whose
+  HalfCheetah's 17 entries on; measured, see there). TRES: ``sigma`` by one rule on the
+  observation's size and the action's range, :func:`tres_sigma` (as much perturbation of each
+  action, relative to its range, as 0.03, :data:`TRES_SIGMA`, on HalfCheetah's 17 entries: 0.19
+  on InvertedPendulum, 0.044 on Swimmer, 0.012 on Ant; the paper builds on OpenAI's code and
+  states none; measured, see there) with, above 17 entries, the step of 0.03 kept by ``lr``,
+  :func:`tres_lr` (2.5 on Ant; measured, see there), and the epochs ``K`` by one rule on the
+  policy's size, :func:`tres_epochs` (the paper's 15 up to HalfCheetah's 102 parameters, 1
+  above; measured, see there; ``K = 15`` for the paper's algorithm everywhere). No per-task entry: one configuration for every task, unlike ARS, whose
   per-task table above is part of that paper's method.
 
 Policy-gradient family (linear Gaussian policy ``N(W z + b, diag(exp(2 log_std)))`` on the
@@ -93,8 +92,8 @@ from trustopt.algorithms.es import ESOptions
 from trustopt.algorithms.tres import TRESOptions
 from trustopt.components.es_steps import OPTIMIZERS
 
-__all__ = ["TrainConfig", "IdleSettingWarning", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "ES_SIGMA", "TRES_SIGMA",
-           "tres_sigma", "es_sigma", "tres_lr", "tres_epochs", "PG_DEFAULTS", "config_from_dict"]
+__all__ = ["TrainConfig", "IdleSettingWarning", "resolve_config", "ES_ALGOS", "PG_ALGOS", "ARS_TABLE", "ES_SIGMA",
+           "TRES_SIGMA", "tres_sigma", "es_sigma", "tres_lr", "tres_epochs", "PG_DEFAULTS", "config_from_dict"]
 
 #: Algorithms ``trustopt train`` runs (the ES family: parameter-space perturbations).
 ES_ALGOS = ("tres", "es", "ars")
