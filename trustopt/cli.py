@@ -592,8 +592,9 @@ def _seeds_said(runs) -> str:
         done = np.flatnonzero(np.isfinite(ev))
         if done.size:
             last.append(ev[done[-1]])
-        if target is not None and np.any(ev[done] >= target):
-            hits.append(int(p["timesteps"][done[ev[done] >= target][0]]))
+        reached = done[ev[done] >= target] if target is not None else done[:0]
+        if reached.size:
+            hits.append(int(p["timesteps"][reached[0]]))
         if (n := restart_rows(p).size):
             restarted[one.seed] = n
     if last:
